@@ -1,0 +1,376 @@
+//! The vocabulary every certplan crate shares: resource addresses, the arguments of a certificate
+//! (what is applied for), certificate statuses and the certificate as the cloud reports it.
+//!
+//! Only plain data lives here. Parsing HCL, talking HTTP and deciding what to do belong to the
+//! parser, provider and planner crates.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The only resource type certplan manages, named as the Terraform provider names it.
+pub const RESOURCE_TYPE: &str = "tencentcloud_ssl_free_certificate";
+
+/// Identifies one resource instance: `tencentcloud_ssl_free_certificate.www`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Address {
+    pub resource_type: String,
+    pub name: String,
+}
+
+impl Address {
+    /// Builds the address of a `tencentcloud_ssl_free_certificate` named `name`.
+    pub fn certificate(name: impl Into<String>) -> Self {
+        Address { resource_type: RESOURCE_TYPE.to_owned(), name: name.into() }
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.resource_type, self.name)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "invalid resource address {0:?}: expected TYPE.NAME, e.g. tencentcloud_ssl_free_certificate.www"
+)]
+pub struct AddressError(String);
+
+impl FromStr for Address {
+    type Err = AddressError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let valid = |part: &str| {
+            !part.is_empty()
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        match s.split_once('.') {
+            Some((ty, name)) if valid(ty) && valid(name) => {
+                Ok(Address { resource_type: ty.to_owned(), name: name.to_owned() })
+            }
+            _ => Err(AddressError(s.to_owned())),
+        }
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// How the CA validates control of the domain (`DvAuthMethod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DvAuthMethod {
+    /// A DNS record added automatically by Tencent Cloud DNS (the domain must be hosted there).
+    #[serde(rename = "DNS_AUTO")]
+    DnsAuto,
+    /// A DNS record the user adds.
+    #[serde(rename = "DNS")]
+    Dns,
+    /// A file served under `/.well-known/pki-validation/`.
+    #[serde(rename = "FILE")]
+    File,
+}
+
+impl DvAuthMethod {
+    pub const ALL: [DvAuthMethod; 3] =
+        [DvAuthMethod::DnsAuto, DvAuthMethod::Dns, DvAuthMethod::File];
+
+    /// Returns the API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DvAuthMethod::DnsAuto => "DNS_AUTO",
+            DvAuthMethod::Dns => "DNS",
+            DvAuthMethod::File => "FILE",
+        }
+    }
+
+    /// Parses the API's spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+/// The key algorithm of the CSR Tencent Cloud generates (`CsrEncryptAlgo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CsrEncryptAlgo {
+    #[serde(rename = "RSA")]
+    Rsa,
+    #[serde(rename = "ECC")]
+    Ecc,
+}
+
+impl CsrEncryptAlgo {
+    pub const ALL: [CsrEncryptAlgo; 2] = [CsrEncryptAlgo::Rsa, CsrEncryptAlgo::Ecc];
+
+    /// Returns the API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CsrEncryptAlgo::Rsa => "RSA",
+            CsrEncryptAlgo::Ecc => "ECC",
+        }
+    }
+
+    /// Parses the API's spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+
+    /// Returns the only `CsrKeyParameter` the API accepts with this algorithm.
+    pub fn key_parameter(self) -> &'static str {
+        match self {
+            CsrEncryptAlgo::Rsa => "2048",
+            CsrEncryptAlgo::Ecc => "prime256v1",
+        }
+    }
+}
+
+/// The arguments a certificate is applied for with: one field per `ApplyCertificate` parameter,
+/// named as the Terraform provider names them.
+///
+/// Holds no secret: the CSR key password is kept only as a digest, so that a change of password
+/// is still seen as a change. The password itself travels from the config to the API call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateArgs {
+    pub domain: String,
+    pub dv_auth_method: DvAuthMethod,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity_period: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csr_encrypt_algo: Option<CsrEncryptAlgo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csr_key_parameter: Option<String>,
+    /// `sha256:<hex>` of the CSR key password, never the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csr_key_password_digest: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_certificate_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_dns_auto_record: Option<bool>,
+}
+
+impl CertificateArgs {
+    /// Creates arguments with only the two required ones set.
+    pub fn new(domain: impl Into<String>, dv_auth_method: DvAuthMethod) -> Self {
+        CertificateArgs {
+            domain: domain.into(),
+            dv_auth_method,
+            package_type: None,
+            contact_email: None,
+            contact_phone: None,
+            validity_period: None,
+            csr_encrypt_algo: None,
+            csr_key_parameter: None,
+            csr_key_password_digest: None,
+            alias: None,
+            project_id: None,
+            old_certificate_id: None,
+            delete_dns_auto_record: None,
+        }
+    }
+
+    /// Lists every argument as `(name, rendered value)`, in the Terraform provider's order.
+    /// Unset arguments are left out; the password digest is shown as a sensitive value.
+    pub fn attributes(&self) -> Vec<(&'static str, AttributeValue)> {
+        use AttributeValue::{Bool, Number, Sensitive, Text};
+        let mut out = vec![
+            ("domain", Text(self.domain.clone())),
+            ("dv_auth_method", Text(self.dv_auth_method.as_str().to_owned())),
+        ];
+        let mut text = |name, v: &Option<String>| {
+            if let Some(v) = v {
+                out.push((name, Text(v.clone())));
+            }
+        };
+        text("package_type", &self.package_type);
+        text("contact_email", &self.contact_email);
+        text("contact_phone", &self.contact_phone);
+        text("validity_period", &self.validity_period);
+        text("csr_encrypt_algo", &self.csr_encrypt_algo.map(|a| a.as_str().to_owned()));
+        text("csr_key_parameter", &self.csr_key_parameter);
+        if let Some(d) = &self.csr_key_password_digest {
+            out.push(("csr_key_password", Sensitive(d.clone())));
+        }
+        if let Some(a) = &self.alias {
+            out.push(("alias", Text(a.clone())));
+        }
+        if let Some(p) = self.project_id {
+            out.push(("project_id", Number(p)));
+        }
+        if let Some(o) = &self.old_certificate_id {
+            out.push(("old_certificate_id", Text(o.clone())));
+        }
+        if let Some(d) = self.delete_dns_auto_record {
+            out.push(("delete_dns_auto_record", Bool(d)));
+        }
+        out
+    }
+}
+
+/// One argument's value, as a plan shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttributeValue {
+    Text(String),
+    Number(u64),
+    Bool(bool),
+    /// A secret: compared by its digest, always shown as `(sensitive value)`.
+    Sensitive(String),
+}
+
+impl fmt::Display for AttributeValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AttributeValue::Text(s) => write!(f, "{s:?}"),
+            AttributeValue::Number(n) => write!(f, "{n}"),
+            AttributeValue::Bool(b) => write!(f, "{b}"),
+            AttributeValue::Sensitive(_) => f.write_str("(sensitive value)"),
+        }
+    }
+}
+
+/// A certificate's `Status` as the API reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "i64", into = "i64")]
+pub enum CertStatus {
+    /// 0: reviewing / pending domain validation.
+    Pending,
+    /// 1: issued.
+    Issued,
+    /// 2: review failed (including validation not done in time).
+    Failed,
+    /// 3: expired.
+    Expired,
+    /// 4: DNS record added automatically, validation in progress.
+    DnsRecordAdded,
+    /// 6: order being cancelled.
+    Cancelling,
+    /// 7: cancelled.
+    Cancelled,
+    /// 9: being revoked.
+    Revoking,
+    /// 10: revoked.
+    Revoked,
+    /// Any other status code (enterprise material, migration, refund, ...).
+    Other(i64),
+}
+
+impl CertStatus {
+    /// Returns true while the CA is still working on the order (the certificate may yet issue).
+    pub fn is_pending(self) -> bool {
+        matches!(self, CertStatus::Pending | CertStatus::DnsRecordAdded)
+    }
+
+    /// Returns the API's name of the status.
+    pub fn name(self) -> &'static str {
+        match self {
+            CertStatus::Pending => "pending validation",
+            CertStatus::Issued => "issued",
+            CertStatus::Failed => "validation failed",
+            CertStatus::Expired => "expired",
+            CertStatus::DnsRecordAdded => "DNS record added",
+            CertStatus::Cancelling => "cancelling",
+            CertStatus::Cancelled => "cancelled",
+            CertStatus::Revoking => "revoking",
+            CertStatus::Revoked => "revoked",
+            CertStatus::Other(_) => "other",
+        }
+    }
+}
+
+impl From<i64> for CertStatus {
+    fn from(code: i64) -> Self {
+        match code {
+            0 => CertStatus::Pending,
+            1 => CertStatus::Issued,
+            2 => CertStatus::Failed,
+            3 => CertStatus::Expired,
+            4 => CertStatus::DnsRecordAdded,
+            6 => CertStatus::Cancelling,
+            7 => CertStatus::Cancelled,
+            9 => CertStatus::Revoking,
+            10 => CertStatus::Revoked,
+            other => CertStatus::Other(other),
+        }
+    }
+}
+
+impl From<CertStatus> for i64 {
+    fn from(status: CertStatus) -> i64 {
+        match status {
+            CertStatus::Pending => 0,
+            CertStatus::Issued => 1,
+            CertStatus::Failed => 2,
+            CertStatus::Expired => 3,
+            CertStatus::DnsRecordAdded => 4,
+            CertStatus::Cancelling => 6,
+            CertStatus::Cancelled => 7,
+            CertStatus::Revoking => 9,
+            CertStatus::Revoked => 10,
+            CertStatus::Other(code) => code,
+        }
+    }
+}
+
+impl fmt::Display for CertStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CertStatus::Other(code) => write!(f, "status {code}"),
+            known => f.write_str(known.name()),
+        }
+    }
+}
+
+/// A certificate as the cloud reports it now, with times converted to UTC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteCertificate {
+    pub id: String,
+    pub domain: String,
+    pub alias: Option<String>,
+    pub status: CertStatus,
+    pub project_id: Option<u64>,
+    pub not_before: Option<DateTime<Utc>>,
+    pub not_after: Option<DateTime<Utc>>,
+    pub inserted_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_round_trips() {
+        let a: Address = "tencentcloud_ssl_free_certificate.www".parse().expect("valid");
+        assert_eq!(a, Address::certificate("www"));
+        assert_eq!(a.to_string(), "tencentcloud_ssl_free_certificate.www");
+        assert!("nodot".parse::<Address>().is_err());
+        assert!("a.".parse::<Address>().is_err());
+    }
+
+    #[test]
+    fn status_codes_round_trip() {
+        for code in 0..16 {
+            assert_eq!(i64::from(CertStatus::from(code)), code);
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The HTTP client: one signed `POST /` per action, the response envelope decoded into either
+//! the typed response or an [`ApiError`].
+
+use std::time::Duration;
+
+use certplan_core::RemoteCertificate;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderValue};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::tc3::{self, Payload, SigningInput};
+use crate::wire::{
+    ApplyCertificateRequest, ApplyCertificateResponse, Certificate, CertificateIdRequest,
+    DeleteCertificateRequest, DeleteCertificateResponse, DescribeCertificatesRequest,
+    DescribeCertificatesResponse,
+};
+use crate::{API_VERSION, ApiError, Credentials, Endpoint, Error, SERVICE};
+
+/// The most certificates one `DescribeCertificates` call returns (its `Limit` maximum).
+pub const DESCRIBE_PAGE_LIMIT: usize = 1000;
+
+/// The SDKs send exactly this, with no charset; it is part of the signature.
+const JSON: &str = "application/json";
+
+/// A client for the SSL API at one endpoint with one set of credentials.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    endpoint: Endpoint,
+    credentials: Credentials,
+}
+
+impl Client {
+    pub fn new(endpoint: Endpoint, credentials: Credentials) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("certplan/", env!("CARGO_PKG_VERSION")))
+            .build()
+            // Building fails only when the TLS backend cannot initialise, which is a broken
+            // build rather than a condition to handle.
+            .expect("the HTTP client builds");
+        Client { http, endpoint, credentials }
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Applies for a free certificate (or renews `OldCertificateId`); returns its id.
+    pub async fn apply_certificate(&self, req: &ApplyCertificateRequest) -> Result<String, Error> {
+        let resp: ApplyCertificateResponse = self.call("ApplyCertificate", req).await?;
+        Ok(resp.certificate_id)
+    }
+
+    /// Describes one certificate in full.
+    pub async fn describe_certificate_detail(&self, id: &str) -> Result<Certificate, Error> {
+        let req = CertificateIdRequest { certificate_id: id.to_owned() };
+        self.call("DescribeCertificateDetail", &req).await
+    }
+
+    /// Lists certificates: one page of `DescribeCertificates`.
+    pub async fn describe_certificates(
+        &self,
+        req: &DescribeCertificatesRequest,
+    ) -> Result<DescribeCertificatesResponse, Error> {
+        self.call("DescribeCertificates", req).await
+    }
+
+    /// Fetches the certificates with the given ids, `DESCRIBE_PAGE_LIMIT` per call. Ids the
+    /// cloud does not know are simply absent from the result.
+    pub async fn certificates_by_id(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<RemoteCertificate>, Error> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(DESCRIBE_PAGE_LIMIT) {
+            let req = DescribeCertificatesRequest {
+                limit: Some(chunk.len() as u64),
+                cert_ids: Some(chunk.to_vec()),
+                ..Default::default()
+            };
+            let page = self.describe_certificates(&req).await?;
+            found.extend(page.certificates.unwrap_or_default().iter().map(Certificate::to_remote));
+        }
+        Ok(found)
+    }
+
+    /// Deletes a certificate; returns the API's `DeleteResult`.
+    pub async fn delete_certificate(&self, id: &str) -> Result<bool, Error> {
+        let req =
+            DeleteCertificateRequest { certificate_id: id.to_owned(), is_check_resource: None };
+        let resp: DeleteCertificateResponse = self.call("DeleteCertificate", &req).await?;
+        Ok(resp.delete_result.unwrap_or(false))
+    }
+
+    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        action: &'static str,
+        req: &Req,
+    ) -> Result<Resp, Error> {
+        let body = serde_json::to_vec(req).expect("request types always serialise");
+        let headers = self.signed_headers(action, &body, chrono::Utc::now().timestamp());
+        let endpoint = self.endpoint.to_string();
+        let response = self
+            .http
+            .post(self.endpoint.url().clone())
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(|source| Error::Transport { action, endpoint: endpoint.clone(), source })?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|source| Error::Transport {
+            action,
+            endpoint: endpoint.clone(),
+            source,
+        })?;
+        if !status.is_success() {
+            return Err(Error::HttpStatus {
+                action,
+                endpoint,
+                status: status.as_u16(),
+                excerpt: excerpt(&bytes),
+            });
+        }
+        decode_envelope(action, &endpoint, &bytes)
+    }
+
+    fn signed_headers(&self, action: &str, body: &[u8], timestamp: i64) -> HeaderMap {
+        let host = self.endpoint.host_header();
+        let signature = tc3::sign(&SigningInput {
+            secret_id: &self.credentials.secret_id,
+            secret_key: self.credentials.secret_key.expose(),
+            service: SERVICE,
+            method: "POST",
+            uri: "/",
+            query: "",
+            headers: &[("content-type", JSON), ("host", &host)],
+            payload: Payload::Signed(body),
+            timestamp,
+        });
+        let mut headers = HeaderMap::new();
+        let mut put = |name: &'static str, value: &str| {
+            // Every value here is ASCII we built ourselves or a validated URL's host.
+            if let Ok(v) = HeaderValue::from_str(value) {
+                headers.insert(name, v);
+            }
+        };
+        put(HOST.as_str(), &host);
+        put(CONTENT_TYPE.as_str(), JSON);
+        put(AUTHORIZATION.as_str(), &signature.authorization);
+        put("x-tc-action", action);
+        put("x-tc-version", API_VERSION);
+        put("x-tc-timestamp", &timestamp.to_string());
+        put("x-tc-language", "en-US");
+        put("x-tc-requestclient", concat!("certplan/", env!("CARGO_PKG_VERSION")));
+        if let Some(token) = &self.credentials.token {
+            let mut value =
+                HeaderValue::from_str(token.expose()).unwrap_or(HeaderValue::from_static(""));
+            value.set_sensitive(true);
+            headers.insert("x-tc-token", value);
+        }
+        if let Some(auth) = headers.get_mut(AUTHORIZATION) {
+            auth.set_sensitive(true);
+        }
+        headers
+    }
+}
+
+/// Decodes `{"Response": {...}}`: the `Error` member makes it an [`ApiError`].
+fn decode_envelope<Resp: DeserializeOwned>(
+    action: &'static str,
+    endpoint: &str,
+    bytes: &[u8],
+) -> Result<Resp, Error> {
+    let decode = |detail: String| Error::Decode { action, endpoint: endpoint.to_owned(), detail };
+    let mut envelope: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| decode(format!("not JSON ({e}): {}", excerpt(bytes))))?;
+    let response = envelope
+        .get_mut("Response")
+        .map(serde_json::Value::take)
+        .ok_or_else(|| decode(format!("no \"Response\" member: {}", excerpt(bytes))))?;
+    let request_id = response.get("RequestId").and_then(|v| v.as_str()).unwrap_or("").to_owned();
+    if let Some(error) = response.get("Error") {
+        let field = |name: &str| error.get(name).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        return Err(Error::Api(ApiError {
+            action,
+            code: field("Code"),
+            message: field("Message"),
+            request_id,
+        }));
+    }
+    serde_json::from_value(response).map_err(|e| decode(format!("{e} (RequestId: {request_id})")))
+}
+
+fn excerpt(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut cut: String = text.chars().take(200).collect();
+    if text.chars().count() > 200 {
+        cut.push('…');
+    }
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_envelope_keeps_code_message_and_request_id() {
+        let body = br#"{"Response":{"Error":{"Code":"FailedOperation.ExceedsFreeLimit","Message":"quota"},"RequestId":"r-1"}}"#;
+        let err = decode_envelope::<ApplyCertificateResponse>("ApplyCertificate", "e", body)
+            .expect_err("an error envelope");
+        assert_eq!(err.code(), Some("FailedOperation.ExceedsFreeLimit"));
+        assert_eq!(
+            err.to_string(),
+            "ApplyCertificate failed: FailedOperation.ExceedsFreeLimit: quota (RequestId: r-1)"
+        );
+    }
+
+    #[test]
+    fn success_envelope_decodes_and_garbage_is_a_decode_error() {
+        let ok: ApplyCertificateResponse = decode_envelope(
+            "ApplyCertificate",
+            "e",
+            br#"{"Response":{"CertificateId":"a9TsmZkL","RequestId":"r-2"}}"#,
+        )
+        .expect("success");
+        assert_eq!(ok.certificate_id, "a9TsmZkL");
+        let bad = decode_envelope::<ApplyCertificateResponse>("ApplyCertificate", "e", b"<html>");
+        assert!(matches!(bad, Err(Error::Decode { .. })));
+    }
+
+    #[test]
+    fn sends_the_headers_the_service_expects() {
+        let client = Client::new(
+            Endpoint::parse("http://127.0.0.1:9").expect("loopback"),
+            Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE"),
+        );
+        let headers = client.signed_headers("ApplyCertificate", b"{}", 1_700_000_000);
+        let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(get("host"), "127.0.0.1:9");
+        assert_eq!(get("content-type"), "application/json");
+        assert_eq!(get("x-tc-action"), "ApplyCertificate");
+        assert_eq!(get("x-tc-version"), "2019-12-05");
+        assert_eq!(get("x-tc-timestamp"), "1700000000");
+        assert!(get("authorization").starts_with(
+            "TC3-HMAC-SHA256 Credential=AKIDEXAMPLE/2023-11-14/ssl/tc3_request, SignedHeaders=content-type;host, Signature="
+        ));
+        assert!(headers.get("x-tc-token").is_none());
+    }
+}

@@ -1,0 +1,140 @@
+//! API credentials, read the way every Tencent Cloud tool reads them.
+
+use std::fmt;
+
+/// A SecretKey: it signs requests and is never shown, logged or written anywhere.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(String);
+
+impl SecretKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        SecretKey(key.into())
+    }
+
+    /// Returns the key for signing; the only way to read it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+/// A SecretId, its SecretKey and, for temporary credentials, the session token.
+#[derive(Clone)]
+pub struct Credentials {
+    pub secret_id: String,
+    pub secret_key: SecretKey,
+    /// Sent as `X-TC-Token`; as secret as the key.
+    pub token: Option<SecretKey>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("secret_id", &self.secret_id)
+            .field("secret_key", &self.secret_key)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error(
+        "no Tencent Cloud credentials: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY \
+         (and TENCENTCLOUD_SECURITY_TOKEN for temporary credentials)"
+    )]
+    Missing,
+    #[error("{present} is set but {missing} is not: set both")]
+    Incomplete { present: &'static str, missing: &'static str },
+}
+
+impl Credentials {
+    pub const SECRET_ID_VAR: &'static str = "TENCENTCLOUD_SECRET_ID";
+    pub const SECRET_KEY_VAR: &'static str = "TENCENTCLOUD_SECRET_KEY";
+    pub const TOKEN_VAR: &'static str = "TENCENTCLOUD_SECURITY_TOKEN";
+
+    pub fn new(secret_id: impl Into<String>, secret_key: impl Into<String>) -> Self {
+        Credentials {
+            secret_id: secret_id.into(),
+            secret_key: SecretKey::new(secret_key),
+            token: None,
+        }
+    }
+
+    /// Reads `TENCENTCLOUD_SECRET_ID`, `TENCENTCLOUD_SECRET_KEY` and
+    /// `TENCENTCLOUD_SECURITY_TOKEN` through `var` (the environment, or a test's map).
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, CredentialsError> {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        match (get(Self::SECRET_ID_VAR), get(Self::SECRET_KEY_VAR)) {
+            (Some(id), Some(key)) => Ok(Credentials {
+                secret_id: id,
+                secret_key: SecretKey::new(key),
+                token: get(Self::TOKEN_VAR).map(SecretKey::new),
+            }),
+            (None, None) => Err(CredentialsError::Missing),
+            (Some(_), None) => Err(CredentialsError::Incomplete {
+                present: Self::SECRET_ID_VAR,
+                missing: Self::SECRET_KEY_VAR,
+            }),
+            (None, Some(_)) => Err(CredentialsError::Incomplete {
+                present: Self::SECRET_KEY_VAR,
+                missing: Self::SECRET_ID_VAR,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn reads_all_three_variables() {
+        let creds = Credentials::from_env(env(&[
+            ("TENCENTCLOUD_SECRET_ID", "AKID1"),
+            ("TENCENTCLOUD_SECRET_KEY", "key1"),
+            ("TENCENTCLOUD_SECURITY_TOKEN", "tok"),
+        ]))
+        .expect("complete");
+        assert_eq!(creds.secret_id, "AKID1");
+        assert_eq!(creds.secret_key.expose(), "key1");
+        assert_eq!(creds.token.as_ref().map(SecretKey::expose), Some("tok"));
+    }
+
+    #[test]
+    fn missing_and_incomplete_name_the_variables() {
+        let missing = Credentials::from_env(env(&[])).expect_err("missing").to_string();
+        assert!(
+            missing.contains("TENCENTCLOUD_SECRET_ID")
+                && missing.contains("TENCENTCLOUD_SECRET_KEY")
+        );
+        let half = Credentials::from_env(env(&[("TENCENTCLOUD_SECRET_ID", "AKID1")]))
+            .expect_err("incomplete")
+            .to_string();
+        assert_eq!(
+            half,
+            "TENCENTCLOUD_SECRET_ID is set but TENCENTCLOUD_SECRET_KEY is not: set both"
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let mut creds = Credentials::new("AKID1", "very-secret-key");
+        creds.token = Some(SecretKey::new("very-secret-token"));
+        let shown = format!("{creds:?}");
+        assert!(shown.contains("AKID1"));
+        assert!(!shown.contains("very-secret"), "{shown}");
+    }
+}

@@ -1,0 +1,259 @@
+//! The API's own request and response shapes (PascalCase, as documented for version
+//! 2019-12-05), and their conversion to and from certplan's domain types. Nothing outside this
+//! crate sees these types.
+
+use certplan_core::{CertStatus, CertificateArgs, RemoteCertificate};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+/// `ApplyCertificate` parameters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ApplyCertificateRequest {
+    pub dv_auth_method: String,
+    pub domain_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_phone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validity_period: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csr_encrypt_algo: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csr_key_parameter: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csr_key_password: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_certificate_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_dns_auto_record: Option<bool>,
+}
+
+impl ApplyCertificateRequest {
+    /// Builds the request for `args`; `old_certificate_id` makes it a renewal of that
+    /// certificate. The password is passed apart because `args` holds only its digest.
+    pub fn new(
+        args: &CertificateArgs,
+        csr_key_password: Option<&str>,
+        old_certificate_id: Option<&str>,
+    ) -> Self {
+        ApplyCertificateRequest {
+            dv_auth_method: args.dv_auth_method.as_str().to_owned(),
+            domain_name: args.domain.clone(),
+            project_id: args.project_id,
+            package_type: args.package_type.clone(),
+            contact_email: args.contact_email.clone(),
+            contact_phone: args.contact_phone.clone(),
+            validity_period: args.validity_period.clone(),
+            csr_encrypt_algo: args.csr_encrypt_algo.map(|a| a.as_str().to_owned()),
+            csr_key_parameter: args.csr_key_parameter.clone(),
+            csr_key_password: csr_key_password.map(str::to_owned),
+            alias: args.alias.clone(),
+            old_certificate_id: old_certificate_id
+                .map(str::to_owned)
+                .or_else(|| args.old_certificate_id.clone()),
+            delete_dns_auto_record: args.delete_dns_auto_record,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ApplyCertificateResponse {
+    pub certificate_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CertificateIdRequest {
+    pub certificate_id: String,
+}
+
+/// `DescribeCertificates` parameters (the ones certplan uses).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeCertificatesRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert_ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeCertificatesResponse {
+    #[serde(default)]
+    pub total_count: u64,
+    #[serde(default)]
+    pub certificates: Option<Vec<Certificate>>,
+}
+
+/// A certificate as `DescribeCertificates` and `DescribeCertificateDetail` report it (the
+/// fields certplan reads; most are nullable in the API).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Certificate {
+    pub certificate_id: String,
+    #[serde(default)]
+    pub domain: Option<String>,
+    #[serde(default)]
+    pub alias: Option<String>,
+    pub status: i64,
+    #[serde(default)]
+    pub status_msg: Option<String>,
+    #[serde(default)]
+    pub verify_type: Option<String>,
+    /// A string in the API, although it is an integer everywhere else.
+    #[serde(default)]
+    pub project_id: Option<String>,
+    #[serde(default)]
+    pub cert_begin_time: Option<String>,
+    #[serde(default)]
+    pub cert_end_time: Option<String>,
+    #[serde(default)]
+    pub insert_time: Option<String>,
+    #[serde(default)]
+    pub certificate_extra: Option<CertificateExtra>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CertificateExtra {
+    #[serde(default)]
+    pub origin_certificate_id: Option<String>,
+    #[serde(default)]
+    pub replaced_by: Option<String>,
+    #[serde(default)]
+    pub replaced_for: Option<String>,
+    #[serde(default)]
+    pub renew_order: Option<String>,
+}
+
+impl Certificate {
+    /// Converts to the domain type; API times (GMT+8) become UTC.
+    pub fn to_remote(&self) -> RemoteCertificate {
+        let time = |t: &Option<String>| t.as_deref().and_then(api_time::parse);
+        RemoteCertificate {
+            id: self.certificate_id.clone(),
+            domain: self.domain.clone().unwrap_or_default(),
+            alias: self.alias.clone().filter(|a| !a.is_empty()),
+            status: CertStatus::from(self.status),
+            project_id: self.project_id.as_deref().and_then(|p| p.parse().ok()),
+            not_before: time(&self.cert_begin_time),
+            not_after: time(&self.cert_end_time),
+            inserted_at: time(&self.insert_time),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteCertificateRequest {
+    pub certificate_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_check_resource: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteCertificateResponse {
+    #[serde(default)]
+    pub delete_result: Option<bool>,
+    #[serde(default)]
+    pub task_id: Option<String>,
+}
+
+/// The API's time format: `YYYY-MM-DD HH:MM:SS` in Beijing time (GMT+8, no daylight saving).
+pub mod api_time {
+    use super::*;
+
+    const FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+    fn beijing() -> FixedOffset {
+        FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
+    }
+
+    /// Parses an API time into UTC; `None` for an empty or malformed value.
+    pub fn parse(text: &str) -> Option<DateTime<Utc>> {
+        let naive = NaiveDateTime::parse_from_str(text.trim(), FORMAT).ok()?;
+        beijing().from_local_datetime(&naive).single().map(|t| t.with_timezone(&Utc))
+    }
+
+    /// Formats a UTC time as the API does.
+    pub fn format(time: DateTime<Utc>) -> String {
+        time.with_timezone(&beijing()).format(FORMAT).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use certplan_core::{CsrEncryptAlgo, DvAuthMethod};
+
+    #[test]
+    fn api_times_are_beijing_time() {
+        let t = api_time::parse("2027-01-08 07:59:59").expect("valid");
+        assert_eq!(t.to_rfc3339(), "2027-01-07T23:59:59+00:00");
+        assert_eq!(api_time::format(t), "2027-01-08 07:59:59");
+        assert_eq!(api_time::parse(""), None);
+        assert_eq!(api_time::parse("2027-01-08"), None);
+    }
+
+    #[test]
+    fn apply_request_uses_documented_names_and_types() {
+        let mut args = CertificateArgs::new("www.example.com", DvAuthMethod::DnsAuto);
+        args.csr_encrypt_algo = Some(CsrEncryptAlgo::Ecc);
+        args.csr_key_parameter = Some("prime256v1".into());
+        args.project_id = Some(7);
+        args.alias = Some("www".into());
+        let req = ApplyCertificateRequest::new(&args, Some("pw"), Some("a9TsmZkL"));
+        let json = serde_json::to_value(&req).expect("serialises");
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "DvAuthMethod": "DNS_AUTO",
+                "DomainName": "www.example.com",
+                "ProjectId": 7,
+                "CsrEncryptAlgo": "ECC",
+                "CsrKeyParameter": "prime256v1",
+                "CsrKeyPassword": "pw",
+                "Alias": "www",
+                "OldCertificateId": "a9TsmZkL"
+            })
+        );
+    }
+
+    #[test]
+    fn certificate_converts_with_string_project_and_gmt8_times() {
+        let cert: Certificate = serde_json::from_value(serde_json::json!({
+            "CertificateId": "a9TsmZkL", "Domain": "www.example.com", "Alias": "",
+            "Status": 1, "ProjectId": "12",
+            "CertBeginTime": "2026-11-26 08:00:00", "CertEndTime": "2027-02-24 07:59:59",
+            "InsertTime": "2026-11-26 08:00:00", "Unknown": true
+        }))
+        .expect("parses");
+        let remote = cert.to_remote();
+        assert_eq!(remote.status, CertStatus::Issued);
+        assert_eq!(remote.alias, None);
+        assert_eq!(remote.project_id, Some(12));
+        assert_eq!(
+            remote.not_before.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-11-26T00:00:00+00:00")
+        );
+        assert_eq!(
+            remote.not_after.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2027-02-23T23:59:59+00:00")
+        );
+    }
+}

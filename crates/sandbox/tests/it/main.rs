@@ -1,0 +1,256 @@
+//! The sandbox over real HTTP on loopback: the provider's client against it, and hand-built
+//! requests for what a correct client never sends (wrong keys, stale timestamps, tampering).
+
+use certplan_core::{CertificateArgs, DvAuthMethod};
+use certplan_provider::tc3::{self, Payload, SigningInput};
+use certplan_provider::wire::{ApplyCertificateRequest, DescribeCertificatesRequest};
+use certplan_provider::{Client, Credentials, Endpoint};
+use certplan_sandbox::{Sandbox, SandboxOptions};
+use serde_json::{Value, json};
+
+const ID: &str = "AKIDtest";
+const KEY: &str = "test-secret-key";
+
+struct Running {
+    sandbox: Sandbox,
+    url: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start(data: Option<std::path::PathBuf>) -> Running {
+    let sandbox =
+        Sandbox::new(SandboxOptions { secret_id: ID.into(), secret_key: KEY.into(), data })
+            .expect("sandbox starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(sandbox.clone().serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    Running { sandbox, url, _stop: stop }
+}
+
+fn client(url: &str, key: &str) -> Client {
+    Client::new(Endpoint::parse(url).expect("loopback url"), Credentials::new(ID, key))
+}
+
+fn apply_request(domain: &str) -> ApplyCertificateRequest {
+    ApplyCertificateRequest::new(&CertificateArgs::new(domain, DvAuthMethod::DnsAuto), None, None)
+}
+
+/// Sends a hand-signed request; returns the HTTP response's content type and JSON body.
+async fn raw(
+    url: &str,
+    action: &str,
+    signed_body: &str,
+    sent_body: &str,
+    key: &str,
+    timestamp: i64,
+) -> (String, Value) {
+    let host = url.trim_start_matches("http://");
+    let sig = tc3::sign(&SigningInput {
+        secret_id: ID,
+        secret_key: key,
+        service: "ssl",
+        method: "POST",
+        uri: "/",
+        query: "",
+        headers: &[("content-type", "application/json"), ("host", host), ("x-tc-action", action)],
+        payload: Payload::Signed(signed_body.as_bytes()),
+        timestamp,
+    });
+    let resp = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-tc-action", action)
+        .header("x-tc-version", "2019-12-05")
+        .header("x-tc-timestamp", timestamp.to_string())
+        .header("authorization", sig.authorization)
+        .body(sent_body.to_owned())
+        .send()
+        .await
+        .expect("sandbox answers");
+    assert_eq!(resp.status(), 200, "API errors come with HTTP 200");
+    let content_type = resp.headers()["content-type"].to_str().expect("ascii").to_owned();
+    (content_type, resp.json().await.expect("JSON body"))
+}
+
+fn error_code(body: &Value) -> Option<&str> {
+    body["Response"]["Error"]["Code"].as_str()
+}
+
+const BODY: &str = r#"{"DvAuthMethod":"DNS_AUTO","DomainName":"www.example.com"}"#;
+
+#[tokio::test]
+async fn accepts_a_correctly_signed_request_signing_extra_headers() {
+    let s = start(None).await;
+    let now = chrono::Utc::now().timestamp();
+    let (content_type, body) = raw(&s.url, "ApplyCertificate", BODY, BODY, KEY, now).await;
+    assert_eq!(content_type, "application/json");
+    assert_eq!(error_code(&body), None, "{body}");
+    assert_eq!(body["Response"]["CertificateId"].as_str().map(str::len), Some(8));
+    assert!(body["Response"]["RequestId"].as_str().is_some_and(|r| !r.is_empty()));
+}
+
+#[tokio::test]
+async fn rejects_wrong_key_stale_timestamp_tampered_body_and_unknown_id() {
+    let s = start(None).await;
+    let now = chrono::Utc::now().timestamp();
+    let wrong_key = raw(&s.url, "ApplyCertificate", BODY, BODY, "not-the-key", now).await.1;
+    assert_eq!(error_code(&wrong_key), Some("AuthFailure.SignatureFailure"));
+    let stale = raw(&s.url, "ApplyCertificate", BODY, BODY, KEY, now - 301).await.1;
+    assert_eq!(error_code(&stale), Some("AuthFailure.SignatureExpire"));
+    let future = raw(&s.url, "ApplyCertificate", BODY, BODY, KEY, now + 400).await.1;
+    assert_eq!(error_code(&future), Some("AuthFailure.SignatureExpire"));
+    let tampered = BODY.replace("www.", "evil.");
+    let tampered = raw(&s.url, "ApplyCertificate", BODY, &tampered, KEY, now).await.1;
+    assert_eq!(error_code(&tampered), Some("AuthFailure.SignatureFailure"));
+    assert!(s.sandbox.certificates().is_empty(), "nothing was applied for");
+
+    let stranger =
+        Client::new(Endpoint::parse(&s.url).expect("url"), Credentials::new("AKIDstranger", KEY));
+    let err = stranger
+        .apply_certificate(&apply_request("www.example.com"))
+        .await
+        .expect_err("unknown id");
+    assert_eq!(err.code(), Some("AuthFailure.SecretIdNotFound"));
+}
+
+#[tokio::test]
+async fn reports_invalid_actions_and_parameters_with_the_documented_codes() {
+    let s = start(None).await;
+    let now = chrono::Utc::now().timestamp();
+    let cases = [
+        ("DescribeInstances", "{}", "InvalidAction"),
+        ("ApplyCertificate", r#"{"DomainName":"www.example.com"}"#, "MissingParameter"),
+        (
+            "ApplyCertificate",
+            r#"{"DvAuthMethod":"EMAIL","DomainName":"www.example.com"}"#,
+            "InvalidParameterValue",
+        ),
+        (
+            "ApplyCertificate",
+            r#"{"DvAuthMethod":"DNS","DomainName":"www.example.com","CsrEncryptAlgo":"ECC","CsrKeyParameter":"2048"}"#,
+            "InvalidParameterValue",
+        ),
+        (
+            "ApplyCertificate",
+            r#"{"DvAuthMethod":"DNS","DomainName":"www.example.com","Bogus":1}"#,
+            "UnknownParameter",
+        ),
+        (
+            "ApplyCertificate",
+            r#"{"DvAuthMethod":"DNS","DomainName":"www.example.com","ProjectId":"x"}"#,
+            "InvalidParameter",
+        ),
+        (
+            "ApplyCertificate",
+            r#"{"DvAuthMethod":"DNS","DomainName":"not a domain"}"#,
+            "InvalidParameter.DomainInvalid",
+        ),
+        ("DescribeCertificates", r#"{"Limit":1001}"#, "InvalidParameterValue"),
+        (
+            "DescribeCertificateDetail",
+            r#"{"CertificateId":"missing1"}"#,
+            "FailedOperation.CertificateNotFound",
+        ),
+    ];
+    for (action, body, code) in cases {
+        let (_, answer) = raw(&s.url, action, body, body, KEY, now).await;
+        assert_eq!(error_code(&answer), Some(code), "{action} {body}: {answer}");
+        assert!(answer["Response"]["RequestId"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn issues_certificates_and_links_renewals_only_near_expiry() {
+    let s = start(None).await;
+    let c = client(&s.url, KEY);
+    let first = c.apply_certificate(&apply_request("www.example.com")).await.expect("applied");
+    let detail = c.describe_certificate_detail(&first).await.expect("described").to_remote();
+    assert_eq!(detail.status, certplan_core::CertStatus::Issued);
+    let (begin, end) = (detail.not_before.expect("begin"), detail.not_after.expect("end"));
+    assert_eq!(end - begin, chrono::Duration::days(90));
+
+    let renew = ApplyCertificateRequest::new(
+        &CertificateArgs::new("www.example.com", DvAuthMethod::DnsAuto),
+        None,
+        Some(&first),
+    );
+    let too_early = c.apply_certificate(&renew).await.expect_err("90 days left");
+    assert_eq!(too_early.code(), Some("FailedOperation.InvalidParam"));
+
+    s.sandbox.age(70).expect("aged");
+    let second = c.apply_certificate(&renew).await.expect("renewed within 30 days");
+    let linked = c.describe_certificate_detail(&second).await.expect("described");
+    assert_eq!(
+        linked.certificate_extra.and_then(|e| e.origin_certificate_id).as_deref(),
+        Some(first.as_str())
+    );
+
+    s.sandbox.age(21).expect("aged past expiry");
+    let expired = c.describe_certificate_detail(&first).await.expect("described").to_remote();
+    assert_eq!(expired.status, certplan_core::CertStatus::Expired);
+}
+
+#[tokio::test]
+async fn lists_by_ids_and_deletes() {
+    let s = start(None).await;
+    let c = client(&s.url, KEY);
+    let mut ids = Vec::new();
+    for d in ["a.example.com", "b.example.com", "c.example.com"] {
+        ids.push(c.apply_certificate(&apply_request(d)).await.expect("applied"));
+    }
+    let listed =
+        c.describe_certificates(&DescribeCertificatesRequest::default()).await.expect("listed");
+    assert_eq!(listed.total_count, 3);
+    let newest = listed.certificates.expect("page")[0].certificate_id.clone();
+    assert_eq!(newest, ids[2], "newest application first");
+
+    let some = c.certificates_by_id(&[ids[0].clone(), "gone0000".into()]).await.expect("by id");
+    assert_eq!(some.len(), 1);
+    assert_eq!(some[0].domain, "a.example.com");
+
+    assert!(c.delete_certificate(&ids[1]).await.expect("deleted"));
+    let again = c.delete_certificate(&ids[1]).await.expect_err("already gone");
+    assert_eq!(again.code(), Some("FailedOperation.CertificateNotFound"));
+    assert_eq!(s.sandbox.certificates().len(), 2);
+}
+
+#[tokio::test]
+async fn persists_certificates_across_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("sandbox.json");
+    let id = {
+        let s = start(Some(data.clone())).await;
+        client(&s.url, KEY)
+            .apply_certificate(&apply_request("www.example.com"))
+            .await
+            .expect("applied")
+    };
+    let s = start(Some(data)).await;
+    let found = client(&s.url, KEY).describe_certificate_detail(&id).await.expect("still there");
+    assert_eq!(found.domain.as_deref(), Some("www.example.com"));
+}
+
+#[tokio::test]
+async fn control_api_ages_certificates() {
+    let s = start(None).await;
+    let id = client(&s.url, KEY)
+        .apply_certificate(&apply_request("www.example.com"))
+        .await
+        .expect("applied");
+    let before = s.sandbox.certificates()[0].not_after;
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/_sandbox/age", s.url))
+        .json(&json!({ "Days": 70 }))
+        .send()
+        .await
+        .expect("answered")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["Aged"], 1);
+    let after = s.sandbox.certificates()[0].not_after;
+    assert_eq!(before.zip(after).map(|(b, a)| b - a), Some(chrono::Duration::days(70)), "{id}");
+}
