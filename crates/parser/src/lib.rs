@@ -1,1 +1,268 @@
+//! Reads a certplan configuration — every `*.hcl` file of a directory — into a validated
+//! [`Config`]: the `provider "tencentcloud"` block and the `tencentcloud_ssl_free_certificate`
+//! resources, with every argument typed and checked as the API would check it.
+//!
+//! Every problem is a [`Diagnostic`] with the file, line, column and source excerpt, and all of
+//! them are reported at once. This crate reads the config files and nothing else: it knows
+//! neither state nor the cloud.
 
+mod diagnostic;
+mod domain;
+mod duration;
+mod eval;
+mod resource;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use certplan_core::{Address, CertificateArgs};
+use hcl_edit::Span as _;
+use hcl_edit::structure::{Block, Body, Structure};
+
+pub use diagnostic::{ConfigError, Diagnostic, Severity, Source, Span};
+pub use duration::RenewBefore;
+
+/// The configuration: what is declared.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub sources: Vec<Source>,
+    pub provider: ProviderConfig,
+    pub resources: BTreeMap<Address, ResourceConfig>,
+}
+
+/// The `provider "tencentcloud"` block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderConfig {
+    /// The API endpoint, with where it was set (`file:line:col`) for error messages.
+    pub endpoint: Option<(String, String)>,
+}
+
+/// One declared certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceConfig {
+    pub address: Address,
+    pub args: CertificateArgs,
+    /// The CSR key password itself; `args` holds only its digest.
+    pub csr_key_password: Option<String>,
+    pub lifecycle: Lifecycle,
+    /// Where the resource is declared: `file:line:col`.
+    pub location: String,
+}
+
+/// A resource's `lifecycle` block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifecycle {
+    pub renew_before: RenewBefore,
+    pub prevent_destroy: bool,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle { renew_before: RenewBefore::DEFAULT, prevent_destroy: false }
+    }
+}
+
+/// The file name extension of configuration files.
+pub const CONFIG_EXTENSION: &str = "hcl";
+
+/// Reads every `*.hcl` file of `dir` (not recursing), in name order, as one configuration.
+pub fn load_dir(dir: &Path) -> Result<Config, ConfigError> {
+    let fail = |message: String, help: &str| ConfigError {
+        sources: Vec::new(),
+        diagnostics: vec![Diagnostic::error(message).help(help)],
+    };
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        fail(
+            format!("cannot read the configuration directory {}: {e}", dir.display()),
+            "run certplan in the directory holding your *.hcl files, or pass --chdir DIR",
+        )
+    })?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == CONFIG_EXTENSION))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(fail(
+            format!("no configuration files (*.{CONFIG_EXTENSION}) in {}", dir.display()),
+            "declare certificates in a .hcl file, e.g. examples/quickstart/main.hcl",
+        ));
+    }
+    let mut sources = Vec::with_capacity(paths.len());
+    for path in paths {
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            fail(
+                format!("cannot read {}: {e}", path.display()),
+                "check the file's permissions and encoding (UTF-8)",
+            )
+        })?;
+        sources.push(Source::new(path, text));
+    }
+    parse_sources(sources)
+}
+
+/// Parses and validates configuration files already read.
+pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
+    let mut reader = Reader { sources: &sources, diagnostics: Vec::new() };
+    let mut provider = ProviderConfig::default();
+    let mut resources: BTreeMap<Address, ResourceConfig> = BTreeMap::new();
+    let mut first_seen: BTreeMap<Address, Span> = BTreeMap::new();
+    let mut provider_seen: Option<Span> = None;
+
+    for (file, source) in sources.iter().enumerate() {
+        let body = match hcl_edit::parser::parse_body(&source.text) {
+            Ok(body) => body,
+            Err(e) => {
+                let offset = e.location().offset();
+                reader.diagnostics.push(
+                    Diagnostic::error(format!("invalid HCL syntax: {}", e.message()))
+                        .at(Span { file, range: offset..offset + 1 }, "here")
+                        .help("see https://github.com/hashicorp/hcl/blob/main/hclsyntax/spec.md"),
+                );
+                continue;
+            }
+        };
+        for structure in body.iter() {
+            match structure {
+                Structure::Attribute(attr) => reader.push(
+                    Diagnostic::error(format!(
+                        "unexpected argument \"{}\" at the top level",
+                        attr.key.as_str()
+                    ))
+                    .at(reader.span(file, attr.key.span()), "arguments belong inside a block")
+                    .help(SUPPORTED_BLOCKS),
+                ),
+                Structure::Block(block) => match block.ident.as_str() {
+                    "resource" => {
+                        if let Some(resource) = resource::read(&mut reader, file, block) {
+                            let here = reader.header_span(file, block);
+                            if let Some(first) = first_seen.get(&resource.address) {
+                                reader.push(
+                                    Diagnostic::error(format!("duplicate resource {}", resource.address))
+                                        .at(here, "declared again here")
+                                        .also(first.clone(), "first declared here")
+                                        .help("resource names must be unique within a configuration; rename one of them"),
+                                );
+                            } else {
+                                first_seen.insert(resource.address.clone(), here);
+                                resources.insert(resource.address.clone(), resource);
+                            }
+                        }
+                    }
+                    "provider" => {
+                        let here = reader.header_span(file, block);
+                        if let Some(first) = &provider_seen {
+                            reader.push(
+                                Diagnostic::error("duplicate provider \"tencentcloud\" block")
+                                    .at(here, "declared again here")
+                                    .also(first.clone(), "first declared here")
+                                    .help("keep one provider \"tencentcloud\" block"),
+                            );
+                        } else if let Some(p) = read_provider(&mut reader, file, block) {
+                            provider_seen = Some(here);
+                            provider = p;
+                        }
+                    }
+                    other => {
+                        let help = if other == "terraform" {
+                            "certplan reads no terraform {} block: it needs no provider installation; remove the block"
+                                .to_owned()
+                        } else {
+                            SUPPORTED_BLOCKS.to_owned()
+                        };
+                        reader.push(
+                            Diagnostic::error(format!("unsupported block type \"{other}\""))
+                                .at(
+                                    reader.span(file, block.ident.span()),
+                                    "not a block certplan reads",
+                                )
+                                .help(help),
+                        );
+                    }
+                },
+            }
+        }
+    }
+    let diagnostics = reader.diagnostics;
+    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        return Err(ConfigError { sources, diagnostics });
+    }
+    Ok(Config { sources, provider, resources })
+}
+
+const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }` and `provider \"tencentcloud\" { ... }` blocks";
+
+/// Collects diagnostics while walking the files.
+pub(crate) struct Reader<'a> {
+    pub(crate) sources: &'a [Source],
+    pub(crate) diagnostics: Vec<Diagnostic>,
+}
+
+impl Reader<'_> {
+    pub(crate) fn push(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    pub(crate) fn span(&self, file: usize, range: Option<std::ops::Range<usize>>) -> Span {
+        Span { file, range: range.unwrap_or(0..0) }
+    }
+
+    /// Spans a block's header: its type and labels, up to the opening brace.
+    pub(crate) fn header_span(&self, file: usize, block: &Block) -> Span {
+        let start = block.ident.span().map_or(0, |r| r.start);
+        let end = block
+            .labels
+            .last()
+            .and_then(|l| l.span())
+            .or_else(|| block.ident.span())
+            .map_or(start, |r| r.end);
+        Span { file, range: start..end }
+    }
+
+    pub(crate) fn location(&self, span: &Span) -> String {
+        ConfigError::location(self.sources, span)
+    }
+}
+
+fn read_provider(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<ProviderConfig> {
+    let header = reader.header_span(file, block);
+    let name = match block.labels.as_slice() {
+        [label] => label.as_str().to_owned(),
+        _ => {
+            reader.push(
+                Diagnostic::error("a provider block takes one label, the provider's name")
+                    .at(header, "expected `provider \"tencentcloud\"`"),
+            );
+            return None;
+        }
+    };
+    if name != "tencentcloud" {
+        reader.push(
+            Diagnostic::error(format!("unsupported provider \"{name}\""))
+                .at(header, "certplan talks to Tencent Cloud only")
+                .help("use `provider \"tencentcloud\" { ... }`"),
+        );
+        return None;
+    }
+    let mut args = eval::Arguments::read(reader, file, &block.body, &["endpoint", "region"], &[]);
+    let endpoint = args.string(reader, "endpoint").map(|(value, span)| {
+        let location = reader.location(&span);
+        if !(value.starts_with("https://") || value.starts_with("http://")) {
+            reader.push(
+                Diagnostic::error(format!("endpoint {value:?} is not an http(s) URL"))
+                    .at(span, "expected a URL")
+                    .help("e.g. endpoint = \"https://ssl.intl.tencentcloudapi.com\""),
+            );
+        }
+        (value, location)
+    });
+    // The SSL API is not regional; `region` is accepted so Terraform provider blocks read as-is.
+    let _region = args.string(reader, "region");
+    Some(ProviderConfig { endpoint })
+}
+
+/// Lists the nested blocks of `body` named `name`.
+pub(crate) fn blocks<'b>(body: &'b Body, name: &'b str) -> impl Iterator<Item = &'b Block> + 'b {
+    body.blocks().filter(move |b| b.ident.as_str() == name)
+}

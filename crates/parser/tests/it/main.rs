@@ -1,1 +1,276 @@
+//! The parser against real configuration text: valid configs load with every argument typed,
+//! and each kind of mistake is a diagnostic pointing at the right file, line and column.
 
+use certplan_core::{Address, CsrEncryptAlgo, DvAuthMethod};
+use certplan_parser::{ConfigError, RenewBefore, Source, load_dir, parse_sources};
+
+fn parse(text: &str) -> Result<certplan_parser::Config, ConfigError> {
+    parse_sources(vec![Source::new("main.hcl", text)])
+}
+
+/// Renders the diagnostics of a config that must fail.
+fn diagnose(text: &str) -> String {
+    parse(text).expect_err("the config is invalid").render(false)
+}
+
+#[test]
+fn reads_every_argument_with_its_type() {
+    let config = parse(
+        r#"
+provider "tencentcloud" {
+  endpoint = "https://ssl.intl.tencentcloudapi.com"
+  region   = "ap-guangzhou"
+}
+
+resource "tencentcloud_ssl_free_certificate" "www" {
+  domain                 = "www.example.com"
+  dv_auth_method         = "DNS_AUTO"
+  package_type           = "83"
+  contact_email          = "ops@example.com"
+  contact_phone          = "+86 10 1234"
+  validity_period        = 3
+  csr_encrypt_algo       = "ECC"
+  csr_key_parameter      = "prime256v1"
+  csr_key_password       = "hunter2"
+  alias                  = "www-${"prod"}"
+  project_id             = "7"
+  delete_dns_auto_record = true
+
+  lifecycle {
+    renew_before    = "14d"
+    prevent_destroy = true
+  }
+}
+
+resource "tencentcloud_ssl_free_certificate" "api" {
+  domain         = "api.example.com"
+  dv_auth_method = "DNS"
+}
+"#,
+    )
+    .expect("valid config");
+    assert_eq!(
+        config.provider.endpoint,
+        Some(("https://ssl.intl.tencentcloudapi.com".into(), "main.hcl:3:14".into()))
+    );
+    let www = &config.resources[&Address::certificate("www")];
+    assert_eq!(www.args.domain, "www.example.com");
+    assert_eq!(www.args.dv_auth_method, DvAuthMethod::DnsAuto);
+    assert_eq!(www.args.validity_period.as_deref(), Some("3"), "numbers convert to strings");
+    assert_eq!(www.args.csr_encrypt_algo, Some(CsrEncryptAlgo::Ecc));
+    assert_eq!(www.args.alias.as_deref(), Some("www-prod"), "templates are evaluated");
+    assert_eq!(www.args.project_id, Some(7), "numeric strings convert to numbers");
+    assert_eq!(www.args.delete_dns_auto_record, Some(true));
+    assert_eq!(www.csr_key_password.as_deref(), Some("hunter2"));
+    let digest = www.args.csr_key_password_digest.as_deref().expect("digest");
+    assert!(digest.starts_with("sha256:") && !digest.contains("hunter2"));
+    assert_eq!(www.lifecycle.renew_before, RenewBefore::from_days(14));
+    assert!(www.lifecycle.prevent_destroy);
+    assert_eq!(www.location, "main.hcl:7:1");
+
+    let api = &config.resources[&Address::certificate("api")];
+    assert_eq!(api.lifecycle.renew_before, RenewBefore::DEFAULT);
+    assert!(!api.lifecycle.prevent_destroy);
+    assert_eq!(api.args.csr_encrypt_algo, None);
+}
+
+#[test]
+fn reads_every_hcl_file_of_a_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("a.hcl"),
+        "resource \"tencentcloud_ssl_free_certificate\" \"a\" {\n  domain = \"a.example.com\"\n  dv_auth_method = \"DNS\"\n}\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("b.hcl"),
+        "resource \"tencentcloud_ssl_free_certificate\" \"b\" {\n  domain = \"b.example.com\"\n  dv_auth_method = \"DNS\"\n}\n",
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("notes.txt"), "not config").expect("write");
+    let config = load_dir(dir.path()).expect("valid");
+    assert_eq!(config.resources.len(), 2);
+    assert_eq!(config.sources.len(), 2);
+
+    std::fs::write(
+        dir.path().join("c.hcl"),
+        "resource \"tencentcloud_ssl_free_certificate\" \"a\" {\n  domain = \"c.example.com\"\n  dv_auth_method = \"DNS\"\n}\n",
+    )
+    .expect("write");
+    let err = load_dir(dir.path()).expect_err("duplicate across files");
+    let shown = err.render(false);
+    assert!(shown.contains("duplicate resource tencentcloud_ssl_free_certificate.a"), "{shown}");
+    assert!(shown.contains("c.hcl:1:1") && shown.contains("a.hcl:1:1"), "{shown}");
+}
+
+#[test]
+fn empty_and_missing_directories_say_what_to_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = load_dir(dir.path()).expect_err("no config").render(false);
+    assert!(empty.contains("no configuration files (*.hcl)"), "{empty}");
+    let missing = load_dir(&dir.path().join("nope")).expect_err("no dir").render(false);
+    assert!(missing.contains("cannot read the configuration directory"), "{missing}");
+    assert!(missing.contains("--chdir"), "{missing}");
+}
+
+#[test]
+fn diagnostic_syntax_error() {
+    insta::assert_snapshot!(diagnose(
+        "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain = \"www.example.com\n}\n"
+    ));
+}
+
+#[test]
+fn diagnostic_unknown_argument_with_suggestion() {
+    insta::assert_snapshot!(diagnose(
+        r#"resource "tencentcloud_ssl_free_certificate" "www" {
+  domain       = "www.example.com"
+  dv_auth_mode = "DNS_AUTO"
+}
+"#
+    ));
+}
+
+#[test]
+fn diagnostic_wrong_type() {
+    insta::assert_snapshot!(diagnose(
+        r#"resource "tencentcloud_ssl_free_certificate" "www" {
+  domain         = ["www.example.com"]
+  dv_auth_method = "DNS"
+  project_id     = "seven"
+}
+"#
+    ));
+}
+
+#[test]
+fn diagnostic_missing_required_arguments() {
+    insta::assert_snapshot!(diagnose(
+        r#"resource "tencentcloud_ssl_free_certificate" "www" {
+  alias = "www"
+}
+"#
+    ));
+}
+
+#[test]
+fn diagnostic_bad_enum_value() {
+    insta::assert_snapshot!(diagnose(
+        r#"resource "tencentcloud_ssl_free_certificate" "www" {
+  domain         = "www.example.com"
+  dv_auth_method = "dns_auto"
+}
+"#
+    ));
+}
+
+#[test]
+fn diagnostic_key_parameter_mismatch() {
+    insta::assert_snapshot!(diagnose(
+        r#"resource "tencentcloud_ssl_free_certificate" "www" {
+  domain            = "www.example.com"
+  dv_auth_method    = "DNS"
+  csr_encrypt_algo  = "ECC"
+  csr_key_parameter = "2048"
+}
+
+resource "tencentcloud_ssl_free_certificate" "api" {
+  domain           = "api.example.com"
+  dv_auth_method   = "DNS"
+  csr_encrypt_algo = "ECC"
+}
+"#
+    ));
+}
+
+#[test]
+fn diagnostic_domain_too_long_and_invalid() {
+    insta::assert_snapshot!(diagnose(
+        r#"resource "tencentcloud_ssl_free_certificate" "long" {
+  domain         = "this-label-is-long.and-this-one-is-even-longer.service.example.com"
+  dv_auth_method = "DNS"
+}
+
+resource "tencentcloud_ssl_free_certificate" "bad" {
+  domain         = "www..example.com"
+  dv_auth_method = "DNS"
+}
+"#
+    ));
+}
+
+#[test]
+fn diagnostic_wildcard_with_file_validation() {
+    insta::assert_snapshot!(diagnose(
+        r#"resource "tencentcloud_ssl_free_certificate" "wild" {
+  domain         = "*.example.com"
+  dv_auth_method = "FILE"
+}
+"#
+    ));
+}
+
+#[test]
+fn diagnostic_renew_before_beyond_the_api_window() {
+    insta::assert_snapshot!(diagnose(
+        r#"resource "tencentcloud_ssl_free_certificate" "www" {
+  domain         = "www.example.com"
+  dv_auth_method = "DNS"
+  lifecycle {
+    renew_before = "45d"
+  }
+}
+
+resource "tencentcloud_ssl_free_certificate" "api" {
+  domain         = "api.example.com"
+  dv_auth_method = "DNS"
+  lifecycle {
+    renew_before = "30 days"
+  }
+}
+"#
+    ));
+}
+
+#[test]
+fn diagnostic_unsupported_blocks_and_resource_types() {
+    insta::assert_snapshot!(diagnose(
+        r#"terraform {
+  required_providers {}
+}
+
+resource "tencentcloud_ssl_certificate" "www" {
+  domain = "www.example.com"
+}
+
+resource "aws_acm_certificate" "www" {}
+"#
+    ));
+}
+
+#[test]
+fn diagnostic_duplicate_resource() {
+    insta::assert_snapshot!(diagnose(
+        r#"resource "tencentcloud_ssl_free_certificate" "www" {
+  domain         = "www.example.com"
+  dv_auth_method = "DNS"
+}
+
+resource "tencentcloud_ssl_free_certificate" "www" {
+  domain         = "www2.example.com"
+  dv_auth_method = "DNS"
+}
+"#
+    ));
+}
+
+#[test]
+fn diagnostic_unevaluable_expression() {
+    insta::assert_snapshot!(diagnose(
+        r#"resource "tencentcloud_ssl_free_certificate" "www" {
+  domain         = var.domain
+  dv_auth_method = "DNS"
+}
+"#
+    ));
+}

@@ -1,0 +1,173 @@
+//! Evaluates a block's arguments with hcl-rs and converts them to the types certplan expects,
+//! as Terraform converts them (a number where a string is expected is fine, and so on).
+
+use std::collections::BTreeMap;
+
+use hcl::Value;
+use hcl::eval::Evaluate;
+use hcl_edit::Span as _;
+use hcl_edit::structure::Body;
+
+use crate::{Diagnostic, Reader, Span};
+
+/// A block's evaluated arguments, taken one by one with their types checked.
+pub(crate) struct Arguments {
+    values: BTreeMap<String, (Value, Span)>,
+    written: Vec<String>,
+    /// Known arguments offered as "did you mean" for a misspelt one.
+    suggested: Vec<String>,
+}
+
+impl Arguments {
+    /// Evaluates every argument of `body`, reporting unknown arguments and nested blocks (with a
+    /// suggestion when one is close), duplicates, and evaluation errors.
+    pub(crate) fn read(
+        reader: &mut Reader<'_>,
+        file: usize,
+        body: &Body,
+        known_arguments: &[&str],
+        known_blocks: &[&str],
+    ) -> Self {
+        let ctx = hcl::eval::Context::new();
+        let mut values: BTreeMap<String, (Value, Span)> = BTreeMap::new();
+        let mut keys: BTreeMap<String, Span> = BTreeMap::new();
+        let mut suggested = Vec::new();
+        for attr in body.attributes() {
+            let name = attr.key.as_str();
+            let key_span = reader.span(file, attr.key.span());
+            if !known_arguments.contains(&name) {
+                let mut d = Diagnostic::error(format!("unknown argument \"{name}\""))
+                    .at(key_span, "not an argument of this block");
+                d = match closest(name, known_arguments) {
+                    Some(close) => {
+                        suggested.push(close.to_owned());
+                        d.help(format!("did you mean \"{close}\"?"))
+                    }
+                    None => {
+                        d.help(format!("the arguments here are: {}", known_arguments.join(", ")))
+                    }
+                };
+                reader.push(d);
+                continue;
+            }
+            if let Some(first) = keys.get(name) {
+                reader.push(
+                    Diagnostic::error(format!("argument \"{name}\" is set twice"))
+                        .at(key_span, "set again here")
+                        .also(first.clone(), "first set here")
+                        .help("remove one of them"),
+                );
+                continue;
+            }
+            keys.insert(name.to_owned(), key_span);
+            let value_span = reader.span(file, attr.value.span());
+            match hcl::Expression::from(attr.value.clone()).evaluate(&ctx) {
+                Ok(value) => {
+                    values.insert(name.to_owned(), (value, value_span));
+                }
+                Err(e) => reader.push(
+                    Diagnostic::error(format!("cannot evaluate \"{name}\": {}", e.kind()))
+                        .at(value_span, "in this expression")
+                        .help("use a literal value here"),
+                ),
+            }
+        }
+        for block in body.blocks() {
+            let name = block.ident.as_str();
+            if !known_blocks.contains(&name) {
+                let mut d = Diagnostic::error(format!("unexpected block \"{name}\""))
+                    .at(reader.header_span(file, block), "not a block allowed here");
+                d = match closest(name, known_blocks).or_else(|| closest(name, known_arguments)) {
+                    Some(close) => d.help(format!("did you mean \"{close}\"?")),
+                    None if known_blocks.is_empty() => d.help("no nested blocks are allowed here"),
+                    None => {
+                        d.help(format!("the blocks allowed here are: {}", known_blocks.join(", ")))
+                    }
+                };
+                reader.push(d);
+            }
+        }
+        Arguments { values, written: keys.into_keys().collect(), suggested }
+    }
+
+    /// Returns true when the block sets `name` (whether or not its value was usable), or sets a
+    /// misspelling of it that was already reported.
+    pub(crate) fn is_written(&self, name: &str) -> bool {
+        self.written.iter().chain(&self.suggested).any(|w| w == name)
+    }
+
+    /// Takes a string argument; numbers and bools convert, as in Terraform.
+    pub(crate) fn string(&mut self, reader: &mut Reader<'_>, name: &str) -> Option<(String, Span)> {
+        let (value, span) = self.values.remove(name)?;
+        let converted = match &value {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        match converted {
+            Some(s) => Some((s, span)),
+            None => {
+                reader.push(type_error(name, "a string", &value, span));
+                None
+            }
+        }
+    }
+
+    /// Takes a non-negative integer argument; a string of digits converts.
+    pub(crate) fn integer(&mut self, reader: &mut Reader<'_>, name: &str) -> Option<(u64, Span)> {
+        let (value, span) = self.values.remove(name)?;
+        let converted = match &value {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        };
+        match converted {
+            Some(n) => Some((n, span)),
+            None => {
+                reader.push(type_error(name, "a whole number ≥ 0", &value, span));
+                None
+            }
+        }
+    }
+
+    /// Takes a bool argument; the strings "true" and "false" convert.
+    pub(crate) fn boolean(&mut self, reader: &mut Reader<'_>, name: &str) -> Option<(bool, Span)> {
+        let (value, span) = self.values.remove(name)?;
+        let converted = match &value {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) if s == "true" => Some(true),
+            Value::String(s) if s == "false" => Some(false),
+            _ => None,
+        };
+        match converted {
+            Some(b) => Some((b, span)),
+            None => {
+                reader.push(type_error(name, "true or false", &value, span));
+                None
+            }
+        }
+    }
+}
+
+fn type_error(name: &str, expected: &str, found: &Value, span: Span) -> Diagnostic {
+    let kind = match found {
+        Value::Null => "null",
+        Value::Bool(_) => "a bool",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    };
+    Diagnostic::error(format!("\"{name}\" must be {expected}")).at(span, format!("this is {kind}"))
+}
+
+/// Returns the candidate closest to `name`, if any is close enough to be a likely typo.
+pub(crate) fn closest<'c>(name: &str, candidates: &[&'c str]) -> Option<&'c str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::jaro_winkler(name, c), *c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}

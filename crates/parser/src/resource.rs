@@ -1,0 +1,302 @@
+//! `resource "tencentcloud_ssl_free_certificate" "NAME" { ... }`: the Terraform provider's
+//! arguments, typed and validated as the API validates them, plus certplan's `lifecycle` settings.
+
+use certplan_core::{Address, CertificateArgs, CsrEncryptAlgo, DvAuthMethod, RESOURCE_TYPE};
+use hcl_edit::Span as _;
+use hcl_edit::structure::Block;
+use sha2::{Digest, Sha256};
+
+use crate::eval::{Arguments, closest};
+use crate::{Diagnostic, Lifecycle, Reader, RenewBefore, ResourceConfig, Span, blocks, domain};
+
+const ARGUMENTS: &[&str] = &[
+    "domain",
+    "dv_auth_method",
+    "package_type",
+    "contact_email",
+    "contact_phone",
+    "validity_period",
+    "csr_encrypt_algo",
+    "csr_key_parameter",
+    "csr_key_password",
+    "alias",
+    "project_id",
+    "old_certificate_id",
+    "delete_dns_auto_record",
+];
+const LIFECYCLE_ARGUMENTS: &[&str] = &["renew_before", "prevent_destroy"];
+
+/// Reads one resource block; `None` (with diagnostics pushed) when it is not usable.
+pub(crate) fn read(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<ResourceConfig> {
+    let header = reader.header_span(file, block);
+    let (resource_type, name) = match block.labels.as_slice() {
+        [t, n] => {
+            ((t.as_str(), reader.span(file, t.span())), (n.as_str(), reader.span(file, n.span())))
+        }
+        _ => {
+            reader.push(
+                Diagnostic::error("a resource block takes two labels: the type and the name").at(
+                    header,
+                    "expected `resource \"tencentcloud_ssl_free_certificate\" \"NAME\"`",
+                ),
+            );
+            return None;
+        }
+    };
+    if resource_type.0 != RESOURCE_TYPE {
+        let mut d = Diagnostic::error(format!("unsupported resource type \"{}\"", resource_type.0))
+            .at(resource_type.1, "certplan does not manage this type");
+        d = match closest(resource_type.0, &[RESOURCE_TYPE]) {
+            Some(close) => d.help(format!("did you mean \"{close}\"?")),
+            None => d.help(format!("certplan manages \"{RESOURCE_TYPE}\" resources only")),
+        };
+        reader.push(d);
+        return None;
+    }
+    let valid_name = name.0.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.0.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid_name {
+        reader.push(
+            Diagnostic::error(format!("invalid resource name \"{}\"", name.0))
+                .at(name.1, "not a valid name")
+                .help("a name starts with a letter or underscore and has only letters, digits, underscores and hyphens"),
+        );
+        return None;
+    }
+
+    let errors_before = reader.diagnostics.len();
+    let mut args = Arguments::read(reader, file, &block.body, ARGUMENTS, &["lifecycle"]);
+    let missing = |reader: &mut Reader<'_>, arg: &str, example: &str| {
+        reader.push(
+            Diagnostic::error(format!("missing required argument \"{arg}\""))
+                .at(header.clone(), format!("{RESOURCE_TYPE} needs \"{arg}\""))
+                .help(format!("add `{arg} = {example}`")),
+        );
+    };
+
+    for (arg, example) in [("domain", "\"www.example.com\""), ("dv_auth_method", "\"DNS_AUTO\"")] {
+        if !args.is_written(arg) {
+            missing(reader, arg, example);
+        }
+    }
+    let domain = args.string(reader, "domain");
+    if let Some((d, span)) = &domain
+        && let Err((problem, help)) = domain::check(d)
+    {
+        reader.push(Diagnostic::error(problem).at(span.clone(), "invalid domain").help(help));
+    }
+
+    let dv_auth_method =
+        enum_arg(reader, &mut args, "dv_auth_method", &DvAuthMethod::ALL.map(DvAuthMethod::as_str))
+            .and_then(|(s, span)| DvAuthMethod::parse(&s).map(|m| (m, span)));
+    if let (Some((d, _)), Some((DvAuthMethod::File, span))) = (&domain, &dv_auth_method)
+        && d.starts_with("*.")
+    {
+        reader.push(
+            Diagnostic::error("a wildcard domain cannot be validated with FILE")
+                .at(span.clone(), "FILE validation")
+                .help("the CA cannot fetch a file from *.; use dv_auth_method = \"DNS\" or \"DNS_AUTO\""),
+        );
+    }
+
+    let package_type = fixed_arg(
+        reader,
+        &mut args,
+        "package_type",
+        "83",
+        "\"83\" (TrustAsia C1 DV Free) is the only free package",
+    );
+    let validity_period = fixed_arg(
+        reader,
+        &mut args,
+        "validity_period",
+        "3",
+        "free certificates are valid for \"3\" months only",
+    );
+    let contact_email = args.string(reader, "contact_email").map(|(email, span)| {
+        let parts = email.split_once('@');
+        if !parts.is_some_and(|(user, host)| !user.is_empty() && host.contains('.')) {
+            reader.push(
+                Diagnostic::error(format!("contact_email {email:?} is not an email address"))
+                    .at(span, "expected user@host"),
+            );
+        }
+        email
+    });
+    let contact_phone = args.string(reader, "contact_phone").map(|(phone, span)| {
+        if phone.is_empty() || !phone.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c)) {
+            reader.push(
+                Diagnostic::error(format!("contact_phone {phone:?} is not a phone number"))
+                    .at(span, "expected digits, optionally with +, - and spaces"),
+            );
+        }
+        phone
+    });
+
+    let algo = enum_arg(
+        reader,
+        &mut args,
+        "csr_encrypt_algo",
+        &CsrEncryptAlgo::ALL.map(CsrEncryptAlgo::as_str),
+    )
+    .and_then(|(s, span)| CsrEncryptAlgo::parse(&s).map(|a| (a, span)));
+    let key_parameter = args.string(reader, "csr_key_parameter");
+    let effective_algo = algo.as_ref().map_or(CsrEncryptAlgo::Rsa, |(a, _)| *a);
+    match (&key_parameter, &algo) {
+        (Some((param, span)), _) if param != effective_algo.key_parameter() => reader.push(
+            Diagnostic::error(format!(
+                "csr_key_parameter \"{param}\" does not go with csr_encrypt_algo \"{}\"",
+                effective_algo.as_str()
+            ))
+            .at(span.clone(), "mismatched key parameter")
+            .help(format!(
+                "{} keys take csr_key_parameter = \"{}\"",
+                effective_algo.as_str(),
+                effective_algo.key_parameter()
+            )),
+        ),
+        (None, Some((CsrEncryptAlgo::Ecc, span))) => reader.push(
+            Diagnostic::error("csr_encrypt_algo \"ECC\" needs csr_key_parameter")
+                .at(span.clone(), "ECC without a curve")
+                .help("add `csr_key_parameter = \"prime256v1\"`"),
+        ),
+        _ => {}
+    }
+    let csr_key_password = args.string(reader, "csr_key_password").map(|(p, _)| p);
+    let alias = args.string(reader, "alias").map(|(a, _)| a);
+    let project_id = args.integer(reader, "project_id").map(|(p, _)| p);
+    let old_certificate_id = args.string(reader, "old_certificate_id").map(|(o, _)| o);
+    let delete_dns_auto_record = args.boolean(reader, "delete_dns_auto_record").map(|(d, span)| {
+        if d && dv_auth_method.as_ref().is_some_and(|(m, _)| *m != DvAuthMethod::DnsAuto) {
+            reader.push(
+                Diagnostic::error("delete_dns_auto_record applies to DNS_AUTO validation only")
+                    .at(span, "no automatic record to delete")
+                    .help("remove it, or use dv_auth_method = \"DNS_AUTO\""),
+            );
+        }
+        d
+    });
+
+    let lifecycle = read_lifecycle(reader, file, block);
+    if reader.diagnostics.len() > errors_before {
+        return None;
+    }
+    let (domain, _) = domain?;
+    let (dv_auth_method, _) = dv_auth_method?;
+    Some(ResourceConfig {
+        address: Address::certificate(name.0),
+        args: CertificateArgs {
+            domain,
+            dv_auth_method,
+            package_type,
+            contact_email,
+            contact_phone,
+            validity_period,
+            csr_encrypt_algo: algo.map(|(a, _)| a),
+            csr_key_parameter: key_parameter.map(|(p, _)| p),
+            csr_key_password_digest: csr_key_password.as_deref().map(password_digest),
+            alias,
+            project_id,
+            old_certificate_id,
+            delete_dns_auto_record,
+        },
+        csr_key_password,
+        lifecycle,
+        location: reader.location(&header),
+    })
+}
+
+fn read_lifecycle(reader: &mut Reader<'_>, file: usize, block: &Block) -> Lifecycle {
+    let mut lifecycle = Lifecycle::default();
+    let mut seen: Option<Span> = None;
+    for inner in blocks(&block.body, "lifecycle") {
+        let here = reader.header_span(file, inner);
+        if let Some(first) = &seen {
+            reader.push(
+                Diagnostic::error("duplicate lifecycle block")
+                    .at(here, "declared again here")
+                    .also(first.clone(), "first declared here")
+                    .help("merge the settings into one lifecycle block"),
+            );
+            continue;
+        }
+        seen = Some(here);
+        let mut args = Arguments::read(reader, file, &inner.body, LIFECYCLE_ARGUMENTS, &[]);
+        if let Some((text, span)) = args.string(reader, "renew_before") {
+            match RenewBefore::parse(&text) {
+                Ok(r) if r > RenewBefore::MAX => reader.push(
+                    Diagnostic::error(format!("renew_before = \"{text}\" is longer than 30 days"))
+                        .at(span, "too early to renew")
+                        .help("the API links a renewal only within 30 days of expiry; use at most \"30d\""),
+                ),
+                Ok(r) => lifecycle.renew_before = r,
+                Err(problem) => reader.push(
+                    Diagnostic::error(format!("invalid renew_before: {problem}"))
+                        .at(span, "expected a duration")
+                        .help("write a number of days or hours, e.g. \"30d\" or \"36h\""),
+                ),
+            }
+        }
+        if let Some((prevent, _)) = args.boolean(reader, "prevent_destroy") {
+            lifecycle.prevent_destroy = prevent;
+        }
+    }
+    lifecycle
+}
+
+/// Takes a string argument that must be one of `allowed`, suggesting the right spelling.
+fn enum_arg(
+    reader: &mut Reader<'_>,
+    args: &mut Arguments,
+    name: &str,
+    allowed: &[&str],
+) -> Option<(String, Span)> {
+    let (value, span) = args.string(reader, name)?;
+    if allowed.contains(&value.as_str()) {
+        return Some((value, span));
+    }
+    let listed = allowed.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ");
+    let suggestion = allowed
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(&value))
+        .copied()
+        .or_else(|| closest(&value, allowed));
+    let help = match suggestion {
+        Some(s) => format!("did you mean \"{s}\"? ({name} is one of {listed})"),
+        None => format!("{name} is one of {listed}"),
+    };
+    reader.push(
+        Diagnostic::error(format!("invalid {name} \"{value}\""))
+            .at(span, "not an accepted value")
+            .help(help),
+    );
+    None
+}
+
+/// Takes an argument that has only one accepted value.
+fn fixed_arg(
+    reader: &mut Reader<'_>,
+    args: &mut Arguments,
+    name: &str,
+    only: &str,
+    why: &str,
+) -> Option<String> {
+    let (value, span) = args.string(reader, name)?;
+    if value != only {
+        reader.push(
+            Diagnostic::error(format!("invalid {name} \"{value}\""))
+                .at(span, format!("expected \"{only}\""))
+                .help(why.to_owned()),
+        );
+        return None;
+    }
+    Some(value)
+}
+
+/// Digests the CSR key password so state can notice a change without holding the password.
+fn password_digest(password: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"certplan csr_key_password\0");
+    hasher.update(password.as_bytes());
+    format!("sha256:{}", hex::encode(hasher.finalize()))
+}
