@@ -1,0 +1,300 @@
+//! Renders a plan for people, in Terraform's visual language: `+` create, `~` renew, `-/+`
+//! replace, `-` destroy, every change with its reason, and for every unchanged certificate when
+//! it expires and when it will be renewed — so "nothing to do" is always explained.
+
+use std::fmt::Write as _;
+
+use certplan_core::{AttributeValue, CertStatus, RESOURCE_TYPE};
+use chrono::{DateTime, Utc};
+use similar::{ChangeTag, TextDiff};
+
+use crate::{Action, Plan, Reason, ResourceChange};
+
+/// Renders `plan`; `color` adds ANSI colours (for terminals only).
+pub fn render(plan: &Plan, color: bool) -> String {
+    let paint = Paint(color);
+    let mut out = String::new();
+    if !plan.refreshed {
+        out.push_str(
+            "Note: the cloud was not read (--refresh=false); this plan trusts the state file.\n\n",
+        );
+    }
+    let changes: Vec<&ResourceChange> =
+        plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    let unchanged: Vec<&ResourceChange> =
+        plan.changes.iter().filter(|c| c.action == Action::NoOp).collect();
+
+    if changes.is_empty() {
+        out.push_str(&paint.bold("No changes."));
+        out.push_str(if plan.changes.is_empty() {
+            " No certificates are declared or recorded.\n"
+        } else {
+            " Your certificates match the configuration.\n"
+        });
+    } else {
+        out.push_str("certplan will perform the following actions:\n\n");
+        for change in &changes {
+            render_change(&mut out, change, plan.created_at, paint);
+            out.push('\n');
+        }
+        let s = plan.summary();
+        let _ = writeln!(
+            out,
+            "{} {} to add, {} to renew, {} to change, {} to destroy.",
+            paint.bold("Plan:"),
+            s.add,
+            s.renew,
+            s.change,
+            s.destroy
+        );
+    }
+    if !unchanged.is_empty() {
+        out.push_str(if changes.is_empty() { "\n" } else { "\nUnchanged:\n" });
+        let width = unchanged.iter().map(|c| c.address.to_string().len()).max().unwrap_or(0);
+        for c in unchanged {
+            let id = c.before.as_ref().map_or("", |b| b.id.as_str());
+            let _ = writeln!(
+                out,
+                "  {:width$}  {id:8}  {}",
+                c.address.to_string(),
+                describe(&c.reason, plan.created_at)
+            );
+        }
+    }
+    out
+}
+
+fn render_change(out: &mut String, change: &ResourceChange, now: DateTime<Utc>, paint: Paint) {
+    let (verb, symbol, code) = match change.action {
+        Action::Create => ("will be created", "  +", GREEN),
+        Action::Renew => ("will be renewed", "  ~", YELLOW),
+        Action::Replace => ("must be replaced", "-/+", YELLOW),
+        Action::Delete => ("will be destroyed", "  -", RED),
+        Action::NoOp => return,
+    };
+    let _ = writeln!(
+        out,
+        "  {} {verb} ({})",
+        paint.bold(&format!("# {}", change.address)),
+        describe(&change.reason, now)
+    );
+    let _ = writeln!(
+        out,
+        "{} resource \"{RESOURCE_TYPE}\" \"{}\" {{",
+        paint.color(code, symbol),
+        change.address.name
+    );
+
+    let before = change.before.as_ref();
+    let before_attrs = before.map(|b| b.args.attributes()).unwrap_or_default();
+    let after_attrs = change.after.as_ref().map(|a| a.attributes()).unwrap_or_default();
+    let forcing: &[&str] = match &change.reason {
+        Reason::ArgumentsChanged { forcing } => forcing,
+        _ => &[],
+    };
+
+    let mut lines: Vec<Line> = Vec::new();
+    match change.action {
+        Action::Create => {
+            lines.extend(after_attrs.iter().map(|(n, v)| Line::added(n, v.to_string())));
+            lines.push(Line::added("id", KNOWN_AFTER_APPLY.into()));
+            lines.push(Line::added("not_after", KNOWN_AFTER_APPLY.into()));
+        }
+        Action::Delete => {
+            lines.extend(before_attrs.iter().map(|(n, v)| Line::removed(n, v.to_string())));
+            if let Some(b) = before {
+                lines.push(Line::removed("id", format!("{:?}", b.id)));
+            }
+        }
+        Action::Renew | Action::Replace => {
+            for (name, value) in &after_attrs {
+                let old = before_attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+                lines.push(match old {
+                    Some(old) if old == value => Line::same(name, value.to_string()),
+                    Some(old) => Line::changed(name, old, value, forcing.contains(name)),
+                    None => Line::added(name, value.to_string()).forcing(forcing.contains(name)),
+                });
+            }
+            for (name, value) in &before_attrs {
+                if !after_attrs.iter().any(|(n, _)| n == name) {
+                    lines.push(
+                        Line::removed(name, value.to_string()).forcing(forcing.contains(name)),
+                    );
+                }
+            }
+            if let Some(b) = before {
+                lines.push(Line::to_be_known("id", format!("{:?}", b.id)));
+                if let Some(end) = b.not_after {
+                    let end = end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+                    lines.push(Line::to_be_known("not_after", format!("{end:?}")));
+                }
+            }
+        }
+        Action::NoOp => {}
+    }
+
+    let width = lines.iter().map(|l| l.name.len()).max().unwrap_or(0);
+    for line in lines {
+        let (marker, code) = match line.kind {
+            Kind::Same => (" ", ""),
+            Kind::Added => ("+", GREEN),
+            Kind::Removed => ("-", RED),
+            Kind::Changed => ("~", YELLOW),
+        };
+        let note =
+            if line.forces { paint.color(RED, " # forces replacement") } else { String::new() };
+        let marker = if code.is_empty() { marker.to_owned() } else { paint.color(code, marker) };
+        match line.diff {
+            Some(diff) => {
+                let _ = writeln!(out, "      {marker} {:width$} = <<-EOT{note}", line.name);
+                for d in diff {
+                    let _ = writeln!(out, "          {d}");
+                }
+                let _ = writeln!(out, "        EOT");
+            }
+            None => {
+                let _ = writeln!(out, "      {marker} {:width$} = {}{note}", line.name, line.value);
+            }
+        }
+    }
+    out.push_str("    }\n");
+}
+
+const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Same,
+    Added,
+    Removed,
+    Changed,
+}
+
+#[derive(Debug)]
+struct Line {
+    name: String,
+    kind: Kind,
+    value: String,
+    /// A line-by-line diff, for multi-line values.
+    diff: Option<Vec<String>>,
+    forces: bool,
+}
+
+impl Line {
+    fn new(name: &str, kind: Kind, value: String) -> Self {
+        Line { name: name.to_owned(), kind, value, diff: None, forces: false }
+    }
+    fn same(name: &str, value: String) -> Self {
+        Line::new(name, Kind::Same, value)
+    }
+    fn added(name: &str, value: String) -> Self {
+        Line::new(name, Kind::Added, value)
+    }
+    fn removed(name: &str, value: String) -> Self {
+        Line::new(name, Kind::Removed, value)
+    }
+    fn to_be_known(name: &str, old: String) -> Self {
+        Line::new(name, Kind::Changed, format!("{old} -> {KNOWN_AFTER_APPLY}"))
+    }
+    fn changed(name: &str, old: &AttributeValue, new: &AttributeValue, forces: bool) -> Self {
+        let mut line = Line::new(name, Kind::Changed, format!("{old} -> {new}")).forcing(forces);
+        if let (AttributeValue::Text(a), AttributeValue::Text(b)) = (old, new)
+            && (a.contains('\n') || b.contains('\n'))
+        {
+            line.diff = Some(text_diff(a, b));
+        }
+        line
+    }
+    fn forcing(mut self, forces: bool) -> Self {
+        self.forces = forces;
+        self
+    }
+}
+
+/// Diffs two multi-line values line by line, as `  same`, `- old`, `+ new`.
+fn text_diff(old: &str, new: &str) -> Vec<String> {
+    TextDiff::from_lines(old, new)
+        .iter_all_changes()
+        .map(|change| {
+            let sign = match change.tag() {
+                ChangeTag::Equal => ' ',
+                ChangeTag::Delete => '-',
+                ChangeTag::Insert => '+',
+            };
+            format!("{sign} {}", change.value().trim_end_matches('\n'))
+        })
+        .collect()
+}
+
+/// Explains a reason in words, with dates as `YYYY-MM-DD` (UTC).
+pub(crate) fn describe(reason: &Reason, now: DateTime<Utc>) -> String {
+    let date = |t: &DateTime<Utc>| t.format("%Y-%m-%d").to_string();
+    match reason {
+        Reason::NotInState => "not yet applied for".into(),
+        Reason::Gone { id } => format!("certificate {id} no longer exists in the cloud"),
+        Reason::Unusable { id, status } => format!("certificate {id} is {status} in the cloud"),
+        Reason::ArgumentsChanged { forcing } => format!("{} changed", forcing.join(", ")),
+        Reason::Expired { not_after } => format!("expired on {}", date(not_after)),
+        Reason::Expiring { not_after, days_left, renew_before } => format!(
+            "expires {} on {}, renew_before = {renew_before}",
+            in_days(*days_left),
+            date(not_after)
+        ),
+        Reason::NotInConfig { gone: false } => "not in configuration".into(),
+        Reason::NotInConfig { gone: true } => {
+            "not in configuration; already deleted in the cloud, so it is only forgotten".into()
+        }
+        Reason::Pending { status: CertStatus::Pending } => "waiting for domain validation".into(),
+        Reason::Pending { status } => format!("waiting for domain validation ({status})"),
+        Reason::UpToDate { not_after, renews_at } => format!(
+            "expires {} ({}); renews from {}",
+            date(not_after),
+            in_days((*not_after - now).num_days()),
+            date(renews_at)
+        ),
+        Reason::Waiting { status } => {
+            format!("{status} in the cloud; nothing to do until that changes")
+        }
+    }
+}
+
+fn in_days(days: i64) -> String {
+    match days {
+        ..=0 => "in less than a day".into(),
+        1 => "in 1 day".into(),
+        n => format!("in {n} days"),
+    }
+}
+
+const GREEN: &str = "32";
+const YELLOW: &str = "33";
+const RED: &str = "31";
+
+#[derive(Debug, Clone, Copy)]
+struct Paint(bool);
+
+impl Paint {
+    fn color(self, code: &str, text: &str) -> String {
+        if self.0 { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
+    }
+    fn bold(self, text: &str) -> String {
+        self.color("1", text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_line_values_are_diffed_line_by_line() {
+        assert_eq!(text_diff("a\nb\nc", "a\nB\nc"), ["  a", "- b", "+ B", "  c"]);
+    }
+
+    #[test]
+    fn day_counts_read_naturally() {
+        assert_eq!(in_days(0), "in less than a day");
+        assert_eq!(in_days(1), "in 1 day");
+        assert_eq!(in_days(12), "in 12 days");
+    }
+}
