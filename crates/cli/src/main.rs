@@ -1,1 +1,165 @@
-fn main() {}
+//! `certplan`: declare Tencent Cloud free SSL certificates in HCL, plan, apply, renew.
+//!
+//! Each command is thin: parse arguments, resolve settings, call one operation, render. Data
+//! (plans) goes to stdout; progress, prompts and diagnostics go to stderr.
+
+// The binary is where printing belongs; the libraries never print.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod commands;
+mod engine;
+mod settings;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::settings::Output;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "certplan",
+    version,
+    about = "Declare Tencent Cloud free SSL certificates in HCL; plan, apply and renew them",
+    propagate_version = true
+)]
+struct Cli {
+    /// Switch to DIR (the configuration directory) before doing anything else
+    #[arg(long, global = true, value_name = "DIR")]
+    chdir: Option<PathBuf>,
+
+    /// Never colour the output (NO_COLOR is respected too)
+    #[arg(long, global = true)]
+    no_color: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show what apply would do, and why
+    Plan(PlanArgs),
+    /// Apply for missing certificates and renew due ones, as planned
+    Apply(ApplyArgs),
+    /// Run or control a local emulator of the Tencent Cloud SSL API
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+}
+
+#[derive(Debug, Args)]
+struct CommonArgs {
+    /// The state file [default: certplan.state.json in the configuration directory]
+    #[arg(long, value_name = "PATH")]
+    state: Option<PathBuf>,
+
+    /// Read the cloud before planning; --refresh=false plans from the state file alone
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    refresh: bool,
+
+    /// Talk to an embedded sandbox instead of Tencent Cloud (no account needed); its data is
+    /// kept in .certplan/ in the configuration directory
+    #[arg(long)]
+    sandbox: bool,
+}
+
+#[derive(Debug, Args)]
+struct PlanArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error
+    #[arg(long)]
+    detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+struct ApplyArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+
+    /// Apply without asking for confirmation (required when not on a terminal)
+    #[arg(long)]
+    auto_approve: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum SandboxCommand {
+    /// Serve the sandbox API until interrupted
+    Serve {
+        /// The address to listen on; port 0 picks a free port
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+        /// Persist certificates to FILE across restarts (in memory when absent)
+        #[arg(long, value_name = "FILE")]
+        data: Option<PathBuf>,
+        /// The SecretId the sandbox accepts
+        #[arg(long, env = "TENCENTCLOUD_SECRET_ID", default_value = certplan_sandbox::DEFAULT_SECRET_ID)]
+        secret_id: String,
+        /// The SecretKey the sandbox accepts
+        #[arg(
+            long,
+            env = "TENCENTCLOUD_SECRET_KEY",
+            hide_env_values = true,
+            default_value = certplan_sandbox::DEFAULT_SECRET_KEY
+        )]
+        secret_key: String,
+    },
+    /// Make every sandbox certificate N days older (to exercise renewal)
+    Age {
+        /// How many days older
+        #[arg(long)]
+        days: i64,
+        /// A running sandbox's URL; without it, the embedded sandbox of the configuration
+        /// directory is aged
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env = |name: &str| std::env::var(name).ok();
+    let output = Output::resolve(cli.no_color, &env);
+    if let Some(dir) = &cli.chdir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        eprintln!("error: cannot switch to --chdir {}: {e}", dir.display());
+        return ExitCode::from(1);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Plan(args) => commands::plan(&args, output, &env).await,
+            Command::Apply(args) => commands::apply(&args, output, &env).await,
+            Command::Sandbox(SandboxCommand::Serve { listen, data, secret_id, secret_key }) => {
+                commands::sandbox_serve(&listen, data, secret_id, secret_key).await
+            }
+            Command::Sandbox(SandboxCommand::Age { days, endpoint }) => {
+                commands::sandbox_age(days, endpoint.as_deref()).await
+            }
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            commands::report_error(&error, output);
+            ExitCode::from(1)
+        }
+    }
+}

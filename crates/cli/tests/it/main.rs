@@ -1,1 +1,434 @@
+//! End to end: the real `certplan` binary against the real sandbox (`certplan sandbox serve`)
+//! over loopback HTTP, with real config and state files in a temp directory.
 
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use certplan_provider::wire::DescribeCertificatesRequest;
+use certplan_provider::{Client, Credentials, Endpoint};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_certplan");
+const SECRET_ID: &str = "AKIDe2eTest";
+const SECRET_KEY: &str = "e2e-secret-key-never-printed";
+
+/// A `certplan sandbox serve` process, killed on drop.
+struct SandboxProcess {
+    child: Child,
+    url: String,
+}
+
+impl SandboxProcess {
+    fn start(data: &Path) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(["--secret-id", SECRET_ID, "--secret-key", SECRET_KEY])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sandbox starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("sandbox prints its URL");
+        // Keep reading so the sandbox never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let url = first
+            .trim()
+            .strip_prefix("certplan sandbox listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_owned();
+        SandboxProcess { child, url }
+    }
+
+    /// Lists every certificate the sandbox holds, over its API.
+    fn certificates(&self) -> Vec<Value> {
+        let client = Client::new(
+            Endpoint::parse(&self.url).expect("url"),
+            Credentials::new(SECRET_ID, SECRET_KEY),
+        );
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        rt.block_on(async {
+            let mut all = Vec::new();
+            let page = client
+                .describe_certificates(&DescribeCertificatesRequest {
+                    limit: Some(1000),
+                    ..Default::default()
+                })
+                .await
+                .expect("listed");
+            for c in page.certificates.unwrap_or_default() {
+                let detail =
+                    client.describe_certificate_detail(&c.certificate_id).await.expect("detail");
+                all.push(serde_json::json!({
+                    "id": detail.certificate_id,
+                    "domain": detail.domain,
+                    "status": detail.status,
+                    "origin": detail.certificate_extra.and_then(|e| e.origin_certificate_id),
+                }));
+            }
+            all
+        })
+    }
+
+    fn delete(&self, id: &str) {
+        let client = Client::new(
+            Endpoint::parse(&self.url).expect("url"),
+            Credentials::new(SECRET_ID, SECRET_KEY),
+        );
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        rt.block_on(client.delete_certificate(id)).expect("deleted");
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A configuration directory with a sandbox to apply to.
+struct Project {
+    dir: tempfile::TempDir,
+    sandbox: SandboxProcess,
+}
+
+impl Project {
+    fn new(config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("main.hcl"), config).expect("write config");
+        let sandbox = SandboxProcess::start(&dir.path().join("sandbox-data.json"));
+        Project { dir, sandbox }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn write_config(&self, config: &str) {
+        std::fs::write(self.path().join("main.hcl"), config).expect("write config");
+    }
+
+    /// Runs certplan in the project with the sandbox's endpoint and credentials.
+    fn run(&self, args: &[&str]) -> Run {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--chdir")
+            .arg(self.path())
+            .args(args)
+            .env("CERTPLAN_ENDPOINT", &self.sandbox.url)
+            .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
+            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY);
+        run(cmd)
+    }
+
+    fn state(&self) -> Value {
+        let text = std::fs::read_to_string(self.path().join("certplan.state.json")).expect("state");
+        serde_json::from_str(&text).expect("state is JSON")
+    }
+
+    fn state_ids(&self) -> Vec<String> {
+        let state = self.state();
+        let resources = state["resources"].as_object().expect("resources");
+        resources.values().map(|r| r["certificate_id"].as_str().expect("id").to_owned()).collect()
+    }
+
+    fn age(&self, days: i64) {
+        let aged = run_plain(&[
+            "sandbox",
+            "age",
+            "--days",
+            &days.to_string(),
+            "--endpoint",
+            &self.sandbox.url,
+        ]);
+        assert_eq!(aged.code, 0, "{}", aged.stderr);
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(mut cmd: Command) -> Run {
+    let Output { status, stdout, stderr } = cmd
+        .env_remove("CERTPLAN_LOG")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("certplan runs");
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8(stdout).expect("utf8 stdout"),
+        stderr: String::from_utf8(stderr).expect("utf8 stderr"),
+    };
+    assert!(
+        !run.stdout.contains(SECRET_KEY) && !run.stderr.contains(SECRET_KEY),
+        "the SecretKey must never be printed"
+    );
+    run
+}
+
+fn run_plain(args: &[&str]) -> Run {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("TENCENTCLOUD_SECRET_ID").env_remove("TENCENTCLOUD_SECRET_KEY");
+    run(cmd)
+}
+
+fn certificate(name: &str, domain: &str) -> String {
+    format!(
+        "resource \"tencentcloud_ssl_free_certificate\" \"{name}\" {{\n  domain         = \"{domain}\"\n  dv_auth_method = \"DNS_AUTO\"\n}}\n\n"
+    )
+}
+
+fn three_certificates() -> String {
+    [
+        certificate("www", "www.example.com"),
+        certificate("api", "api.example.com"),
+        certificate("shop", "shop.example.com"),
+    ]
+    .concat()
+}
+
+#[test]
+fn applies_then_renews_three_certificates_linked_to_the_old_ones() {
+    let p = Project::new(&three_certificates());
+
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert!(apply.stdout.contains("Apply complete! Resources: 3 added, 0 renewed, 0 destroyed."));
+    let first_ids = p.state_ids();
+    assert_eq!(first_ids.len(), 3);
+    assert_eq!(p.sandbox.certificates().len(), 3);
+
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+    assert!(plan.stdout.contains("renews from"), "{}", plan.stdout);
+
+    p.age(70);
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
+    // 20 days left less the seconds since the apply; the exact arithmetic is the planner's tests'.
+    assert_eq!(
+        plan.stdout.matches("will be renewed (expires in 19 days").count(),
+        3,
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(plan.stdout.matches("renew_before = 30d)").count(), 3, "{}", plan.stdout);
+    assert!(plan.stdout.contains("Plan: 0 to add, 3 to renew, 0 to change, 0 to destroy."));
+
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert!(
+        apply.stdout.contains("Resources: 0 added, 3 renewed, 0 destroyed."),
+        "{}",
+        apply.stdout
+    );
+
+    let certs = p.sandbox.certificates();
+    assert_eq!(certs.len(), 6, "three originals and three renewals: {certs:?}");
+    let new_ids = p.state_ids();
+    for id in &new_ids {
+        assert!(!first_ids.contains(id), "state holds the renewed certificates");
+        let cert = certs.iter().find(|c| c["id"] == id.as_str()).expect("in the sandbox");
+        let origin = cert["origin"].as_str().expect("renewal is linked");
+        assert!(first_ids.iter().any(|f| f == origin), "{cert}");
+    }
+    let state = p.state();
+    for r in state["resources"].as_object().expect("resources").values() {
+        assert_eq!(r["renewed_from"].as_array().map(Vec::len), Some(1), "{r}");
+    }
+
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+}
+
+#[test]
+fn removed_resources_are_deleted_and_expired_ones_replaced() {
+    let p = Project::new(&three_certificates());
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let before = p.state();
+    let shop_id = before["resources"]["tencentcloud_ssl_free_certificate.shop"]["certificate_id"]
+        .as_str()
+        .expect("shop")
+        .to_owned();
+
+    p.write_config(
+        &[certificate("www", "www.example.com"), certificate("api", "api.example.com")].concat(),
+    );
+    p.age(95);
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains(
+            "tencentcloud_ssl_free_certificate.shop will be destroyed (not in configuration)"
+        ),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(plan.stdout.matches("must be replaced (expired on").count(), 2, "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("Plan: 2 to add, 0 to renew, 0 to change, 3 to destroy."),
+        "{}",
+        plan.stdout
+    );
+
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    let certs = p.sandbox.certificates();
+    assert_eq!(certs.len(), 2, "expired ones and the removed one deleted: {certs:?}");
+    assert!(
+        certs.iter().all(|c| c["status"] == 1 && c["origin"].is_null()),
+        "new applications, not renewals: {certs:?}"
+    );
+    assert!(!certs.iter().any(|c| c["id"] == shop_id.as_str()));
+    assert_eq!(p.state()["resources"].as_object().map(|r| r.len()), Some(2));
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
+}
+
+#[test]
+fn a_certificate_deleted_outside_is_applied_for_again() {
+    let p = Project::new(&certificate("www", "www.example.com"));
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let id = p.state_ids().remove(0);
+    p.sandbox.delete(&id);
+
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2);
+    assert!(
+        plan.stdout
+            .contains(&format!("will be created (certificate {id} no longer exists in the cloud)")),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    assert_eq!(p.sandbox.certificates().len(), 1);
+    assert_ne!(p.state_ids()[0], id);
+}
+
+#[test]
+fn apply_refuses_to_run_unapproved_without_a_terminal() {
+    let p = Project::new(&certificate("www", "www.example.com"));
+    let apply = p.run(&["apply"]);
+    assert_eq!(apply.code, 1);
+    assert!(apply.stderr.contains("--auto-approve"), "{}", apply.stderr);
+    assert!(p.sandbox.certificates().is_empty(), "nothing applied for");
+    assert!(!p.path().join("certplan.state.json").exists());
+}
+
+#[test]
+fn refresh_false_plans_from_state_without_the_cloud() {
+    let p = Project::new(&certificate("www", "www.example.com"));
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--chdir")
+        .arg(p.path())
+        .args(["plan", "--refresh=false", "--detailed-exitcode"])
+        .env("CERTPLAN_ENDPOINT", "http://127.0.0.1:9")
+        .env_remove("TENCENTCLOUD_SECRET_ID")
+        .env_remove("TENCENTCLOUD_SECRET_KEY");
+    let plan = run(cmd);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.contains("the cloud was not read (--refresh=false)"), "{}", plan.stdout);
+}
+
+#[test]
+fn missing_credentials_and_wrong_keys_are_clear_errors() {
+    let p = Project::new(&certificate("www", "www.example.com"));
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--chdir")
+        .arg(p.path())
+        .args(["apply", "--auto-approve"])
+        .env("CERTPLAN_ENDPOINT", &p.sandbox.url)
+        .env_remove("TENCENTCLOUD_SECRET_ID")
+        .env_remove("TENCENTCLOUD_SECRET_KEY");
+    let missing = run(cmd);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("TENCENTCLOUD_SECRET_ID")
+            && missing.stderr.contains("TENCENTCLOUD_SECRET_KEY"),
+        "{}",
+        missing.stderr
+    );
+    assert!(missing.stderr.contains("--sandbox"), "{}", missing.stderr);
+
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--chdir")
+        .arg(p.path())
+        .args(["apply", "--auto-approve"])
+        .env("CERTPLAN_ENDPOINT", &p.sandbox.url)
+        .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
+        .env("TENCENTCLOUD_SECRET_KEY", "a-wrong-key");
+    let wrong = run(cmd);
+    assert_eq!(wrong.code, 1);
+    assert!(wrong.stderr.contains("AuthFailure.SignatureFailure"), "{}", wrong.stderr);
+    assert!(wrong.stderr.contains("RequestId: "), "{}", wrong.stderr);
+    assert!(p.sandbox.certificates().is_empty());
+}
+
+#[test]
+fn config_errors_point_at_the_file_and_line() {
+    let p = Project::new(
+        "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain = \"www.example.com\"\n  dv_auth_mode = \"DNS_AUTO\"\n}\n",
+    );
+    let plan = p.run(&["plan"]);
+    assert_eq!(plan.code, 1);
+    assert!(plan.stderr.contains("error: unknown argument \"dv_auth_mode\""), "{}", plan.stderr);
+    assert!(plan.stderr.contains("main.hcl:3:3"), "{}", plan.stderr);
+    assert!(plan.stderr.contains("did you mean \"dv_auth_method\"?"), "{}", plan.stderr);
+    assert!(plan.stdout.is_empty());
+}
+
+#[test]
+fn a_corrupt_state_file_is_refused_and_left_alone() {
+    let p = Project::new(&certificate("www", "www.example.com"));
+    let path = p.path().join("certplan.state.json");
+    std::fs::write(&path, "{\"format_version\": 1, \"lineage\": \"x\", \"serial\": 3, \"reso")
+        .expect("write");
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 1);
+    assert!(
+        apply.stderr.contains("certplan.state.json") && apply.stderr.contains("truncated"),
+        "{}",
+        apply.stderr
+    );
+    let after = std::fs::read_to_string(&path).expect("still there");
+    assert!(after.ends_with("\"reso"), "untouched");
+    assert!(p.sandbox.certificates().is_empty());
+}
+
+#[test]
+fn the_embedded_sandbox_runs_the_main_job_without_an_account() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let quickstart =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart/main.hcl");
+    std::fs::copy(quickstart, dir.path().join("main.hcl")).expect("copy example");
+    let certplan = |args: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--chdir")
+            .arg(dir.path())
+            .args(args)
+            .env_remove("CERTPLAN_ENDPOINT")
+            .env_remove("TENCENTCLOUD_SECRET_ID")
+            .env_remove("TENCENTCLOUD_SECRET_KEY");
+        run(cmd)
+    };
+    let apply = certplan(&["apply", "--sandbox", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(apply.stdout.contains("Resources: 3 added"), "{}", apply.stdout);
+    assert!(dir.path().join(".certplan/sandbox.json").exists());
+    assert_eq!(certplan(&["plan", "--sandbox", "--detailed-exitcode"]).code, 0);
+    assert_eq!(certplan(&["sandbox", "age", "--days", "70"]).code, 0);
+    let plan = certplan(&["plan", "--sandbox", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2);
+    assert!(
+        plan.stdout.contains("Plan: 0 to add, 2 to renew"),
+        "shop renews 14 days before expiry: {}",
+        plan.stdout
+    );
+}

@@ -1,0 +1,267 @@
+//! The commands: each resolves its settings, calls one operation and renders the result.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use certplan_parser::{Config, ConfigError};
+use certplan_planner::{Action, Observed, Plan};
+use certplan_provider::CredentialsError;
+use certplan_sandbox::{Sandbox, SandboxOptions};
+use certplan_state::{LocalStore, State, StateStore};
+use chrono::Utc;
+
+use crate::engine::{self, Event};
+use crate::settings::{Connection, EMBEDDED_SANDBOX_DATA, Output, Settings, Target};
+use crate::{ApplyArgs, CommonArgs, PlanArgs};
+
+/// Exit code of `--detailed-exitcode` when there are changes.
+const EXIT_CHANGES: u8 = 2;
+
+/// Everything a plan was made from, kept for the apply that follows it.
+struct Planned {
+    config: Config,
+    store: LocalStore,
+    state: State,
+    observed: Option<Observed>,
+    plan: Plan,
+    connection: Option<Connection>,
+}
+
+/// Loads config and state, refreshes from the cloud unless told not to, and plans.
+async fn make_plan(
+    args: &CommonArgs,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<(Settings, Planned)> {
+    let settings = Settings::resolve(args.state.as_deref(), args.refresh, args.sandbox);
+    if let Target::EmbeddedSandbox { data } = &settings.target {
+        eprintln!(
+            "Using the embedded sandbox, not Tencent Cloud: its certificates are kept in {}",
+            data.display()
+        );
+    }
+    let config = certplan_parser::load_dir(Path::new("."))?;
+    let store = LocalStore::new(&settings.state_path);
+    let state = store.load()?.unwrap_or_default();
+    let mut connection = None;
+    let observed = match (settings.refresh, state.resources.is_empty()) {
+        (false, _) => None,
+        (true, true) => Some(Observed::new()),
+        (true, false) => {
+            let conn = settings.connect(&config.provider, env).await?;
+            eprintln!(
+                "Reading {} certificate(s) from {}...",
+                state.resources.len(),
+                conn.client.endpoint()
+            );
+            let observed = engine::refresh(&conn.client, &state)
+                .await
+                .context("could not read the recorded certificates from the cloud")?;
+            connection = Some(conn);
+            Some(observed)
+        }
+    };
+    let plan = certplan_planner::plan(&config, &state, observed.as_ref(), Utc::now())?;
+    Ok((settings, Planned { config, store, state, observed, plan, connection }))
+}
+
+pub async fn plan(
+    args: &PlanArgs,
+    output: Output,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let (_, planned) = make_plan(&args.common, env).await?;
+    print!("{}", certplan_planner::render(&planned.plan, output.stdout_color));
+    Ok(if args.detailed_exitcode && planned.plan.has_changes() {
+        ExitCode::from(EXIT_CHANGES)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub async fn apply(
+    args: &ApplyArgs,
+    output: Output,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let (settings, mut planned) = make_plan(&args.common, env).await?;
+    print!("{}", certplan_planner::render(&planned.plan, output.stdout_color));
+    if planned.plan.has_changes() && !args.auto_approve && !confirm()? {
+        eprintln!("Apply cancelled.");
+        return Ok(ExitCode::from(1));
+    }
+    // What the refresh learnt (an issuance, new dates) is kept, even when nothing else changes.
+    if let Some(observed) = &planned.observed
+        && engine::record_observed(&mut planned.state, observed)
+    {
+        planned.store.save(&mut planned.state)?;
+    }
+    if !planned.plan.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let connection = match planned.connection.take() {
+        Some(c) => c,
+        None => settings.connect(&planned.config.provider, env).await?,
+    };
+    let report = engine::apply(
+        &planned.plan,
+        &planned.config,
+        &mut planned.state,
+        &mut planned.store,
+        &connection.client,
+        show_event,
+    )
+    .await
+    .with_context(|| format!("could not save state to {}", planned.store.describe()))?;
+
+    println!(
+        "\nApply complete! Resources: {} added, {} renewed, {} destroyed.",
+        report.added, report.renewed, report.destroyed
+    );
+    for (address, id) in &report.pending {
+        eprintln!(
+            "{address} ({id}) is waiting for domain validation; the next plan will show its status."
+        );
+    }
+    if report.failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("\n{} change(s) failed:", report.failed.len());
+    for (address, error) in &report.failed {
+        eprintln!("  {address}: {error:#}");
+    }
+    Ok(ExitCode::from(1))
+}
+
+/// Asks for `yes` on the terminal; refuses to guess when there is no terminal to ask.
+fn confirm() -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "apply needs confirmation, and standard input is not a terminal: review the plan, then run `certplan apply --auto-approve`"
+        );
+    }
+    eprint!(
+        "\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+fn show_event(event: Event<'_>) {
+    let verbs = |action: Action| match action {
+        Action::Create => ("Creating", "Creation"),
+        Action::Renew => ("Renewing", "Renewal"),
+        Action::Replace => ("Replacing", "Replacement"),
+        Action::Delete => ("Destroying", "Destruction"),
+        Action::NoOp => ("Reading", "Read"),
+    };
+    match event {
+        Event::Started { address, action } => eprintln!("{address}: {}...", verbs(action).0),
+        Event::Completed { address, action, id, elapsed } => {
+            let id = id.map(|id| format!(" [id={id}]")).unwrap_or_default();
+            eprintln!("{address}: {} complete after {elapsed:.1}s{id}", verbs(action).1);
+        }
+        Event::Failed { address, action, error } => {
+            eprintln!("{address}: {} failed: {error:#}", verbs(action).1);
+        }
+        Event::OldNotDeleted { address, id, error } => eprintln!(
+            "{address}: warning: the new certificate is in place, but the old one ({id}) was not deleted: {error}\n  delete it in the Tencent Cloud console once it is no longer deployed"
+        ),
+    }
+}
+
+pub async fn sandbox_serve(
+    listen: &str,
+    data: Option<PathBuf>,
+    secret_id: String,
+    secret_key: String,
+) -> anyhow::Result<ExitCode> {
+    let sandbox = Sandbox::new(SandboxOptions { secret_id, secret_key, data: data.clone() })?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let options = sandbox.options().clone();
+    let data_line = match &data {
+        Some(path) => path.display().to_string(),
+        None => "in memory (use --data FILE to keep it)".to_owned(),
+    };
+    // The first line is what scripts read to find the port. A closed stdout must not stop the
+    // server, so write errors are ignored.
+    let banner = format!(
+        "certplan sandbox listening on {url}\n  SecretId:  {}\n  SecretKey: {} (a sandbox key, not a Tencent Cloud secret)\n  data:      {data_line}\nPoint certplan at it with: export CERTPLAN_ENDPOINT={url}\n",
+        options.secret_id, options.secret_key
+    );
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(banner.as_bytes()).and_then(|()| stdout.flush());
+    drop(stdout);
+    sandbox.serve(listener, shutdown_signal()).await?;
+    eprintln!("sandbox stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+pub async fn sandbox_age(days: i64, endpoint: Option<&str>) -> anyhow::Result<ExitCode> {
+    let aged = match endpoint {
+        Some(url) => {
+            let response = reqwest::Client::new()
+                .post(format!("{}/_sandbox/age", url.trim_end_matches('/')))
+                .json(&serde_json::json!({ "Days": days }))
+                .send()
+                .await
+                .with_context(|| format!("cannot reach the sandbox at {url}"))?
+                .error_for_status()?;
+            let body: serde_json::Value = response.json().await?;
+            body["Aged"].as_u64().unwrap_or(0) as usize
+        }
+        None => {
+            let data = PathBuf::from(EMBEDDED_SANDBOX_DATA);
+            if !data.exists() {
+                bail!(
+                    "no embedded sandbox here ({} does not exist): run `certplan apply --sandbox` first, or pass --endpoint URL",
+                    data.display()
+                );
+            }
+            Sandbox::new(SandboxOptions { data: Some(data), ..SandboxOptions::default() })?
+                .age(days)?
+        }
+    };
+    eprintln!("Made {aged} sandbox certificate(s) {days} days older.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints an error with what to do about it.
+pub fn report_error(error: &anyhow::Error, output: Output) {
+    if let Some(config) = error.downcast_ref::<ConfigError>() {
+        eprintln!("{}", config.render(output.stderr_color));
+        return;
+    }
+    eprintln!("error: {error:#}");
+    if error.downcast_ref::<CredentialsError>().is_some() {
+        eprintln!(
+            "hint: to try certplan without an account, add --sandbox to run against an embedded sandbox"
+        );
+    }
+}

@@ -1,0 +1,38 @@
+# certplan quickstart: three free certificates, applied for and renewed by certplan.
+#
+#   certplan --chdir examples/quickstart apply --sandbox --auto-approve
+#
+# --sandbox runs everything against an embedded emulator of the Tencent Cloud SSL API, so no
+# account is needed. Drop it (and set TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY) to
+# manage real certificates.
+
+provider "tencentcloud" {
+  # The international site; the default is https://ssl.tencentcloudapi.com.
+  endpoint = "https://ssl.intl.tencentcloudapi.com"
+}
+
+resource "tencentcloud_ssl_free_certificate" "www" {
+  domain         = "www.example.com"
+  dv_auth_method = "DNS_AUTO"
+  contact_email  = "ops@example.com"
+  alias          = "www"
+}
+
+resource "tencentcloud_ssl_free_certificate" "api" {
+  domain            = "api.example.com"
+  dv_auth_method    = "DNS_AUTO"
+  csr_encrypt_algo  = "ECC"
+  csr_key_parameter = "prime256v1"
+  alias             = "api"
+}
+
+resource "tencentcloud_ssl_free_certificate" "shop" {
+  domain         = "shop.example.com"
+  dv_auth_method = "DNS_AUTO"
+  alias          = "shop"
+
+  lifecycle {
+    # Renew two weeks before expiry instead of the default 30 days.
+    renew_before = "14d"
+  }
+}
