@@ -86,6 +86,14 @@ impl Diagnostic {
         self
     }
 
+    /// Reports something declared twice, pointing at both places.
+    pub fn duplicate(message: impl Into<String>, again: Span, first: Span, help: &str) -> Self {
+        Diagnostic::error(message)
+            .at(again, "declared again here")
+            .also(first, "first declared here")
+            .help(help)
+    }
+
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self

@@ -51,12 +51,12 @@ impl Arguments {
                 continue;
             }
             if let Some(first) = keys.get(name) {
-                reader.push(
-                    Diagnostic::error(format!("argument \"{name}\" is set twice"))
-                        .at(key_span, "set again here")
-                        .also(first.clone(), "first set here")
-                        .help("remove one of them"),
-                );
+                reader.push(Diagnostic::duplicate(
+                    format!("argument \"{name}\" is set twice"),
+                    key_span,
+                    first.clone(),
+                    "remove one of them",
+                ));
                 continue;
             }
             keys.insert(name.to_owned(), key_span);
@@ -98,52 +98,45 @@ impl Arguments {
 
     /// Takes a string argument; numbers and bools convert, as in Terraform.
     pub(crate) fn string(&mut self, reader: &mut Reader<'_>, name: &str) -> Option<(String, Span)> {
-        let (value, span) = self.values.remove(name)?;
-        let converted = match &value {
+        self.take(reader, name, "a string", |value| match value {
             Value::String(s) => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),
             Value::Bool(b) => Some(b.to_string()),
             _ => None,
-        };
-        match converted {
-            Some(s) => Some((s, span)),
-            None => {
-                reader.push(type_error(name, "a string", &value, span));
-                None
-            }
-        }
+        })
     }
 
     /// Takes a non-negative integer argument; a string of digits converts.
     pub(crate) fn integer(&mut self, reader: &mut Reader<'_>, name: &str) -> Option<(u64, Span)> {
-        let (value, span) = self.values.remove(name)?;
-        let converted = match &value {
+        self.take(reader, name, "a whole number ≥ 0", |value| match value {
             Value::Number(n) => n.as_u64(),
             Value::String(s) => s.trim().parse().ok(),
             _ => None,
-        };
-        match converted {
-            Some(n) => Some((n, span)),
-            None => {
-                reader.push(type_error(name, "a whole number ≥ 0", &value, span));
-                None
-            }
-        }
+        })
     }
 
     /// Takes a bool argument; the strings "true" and "false" convert.
     pub(crate) fn boolean(&mut self, reader: &mut Reader<'_>, name: &str) -> Option<(bool, Span)> {
-        let (value, span) = self.values.remove(name)?;
-        let converted = match &value {
+        self.take(reader, name, "true or false", |value| match value {
             Value::Bool(b) => Some(*b),
-            Value::String(s) if s == "true" => Some(true),
-            Value::String(s) if s == "false" => Some(false),
+            Value::String(s) => s.parse().ok(),
             _ => None,
-        };
-        match converted {
-            Some(b) => Some((b, span)),
+        })
+    }
+
+    /// Takes an argument and converts it, reporting a value of the wrong type.
+    fn take<T>(
+        &mut self,
+        reader: &mut Reader<'_>,
+        name: &str,
+        expected: &str,
+        convert: impl Fn(&Value) -> Option<T>,
+    ) -> Option<(T, Span)> {
+        let (value, span) = self.values.remove(name)?;
+        match convert(&value) {
+            Some(converted) => Some((converted, span)),
             None => {
-                reader.push(type_error(name, "true or false", &value, span));
+                reader.push(type_error(name, expected, &value, span));
                 None
             }
         }

@@ -138,12 +138,12 @@ pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
                         if let Some(resource) = resource::read(&mut reader, file, block) {
                             let here = reader.header_span(file, block);
                             if let Some(first) = first_seen.get(&resource.address) {
-                                reader.push(
-                                    Diagnostic::error(format!("duplicate resource {}", resource.address))
-                                        .at(here, "declared again here")
-                                        .also(first.clone(), "first declared here")
-                                        .help("resource names must be unique within a configuration; rename one of them"),
-                                );
+                                reader.push(Diagnostic::duplicate(
+                                    format!("duplicate resource {}", resource.address),
+                                    here,
+                                    first.clone(),
+                                    "resource names must be unique within a configuration; rename one of them",
+                                ));
                             } else {
                                 first_seen.insert(resource.address.clone(), here);
                                 resources.insert(resource.address.clone(), resource);
@@ -153,12 +153,12 @@ pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
                     "provider" => {
                         let here = reader.header_span(file, block);
                         if let Some(first) = &provider_seen {
-                            reader.push(
-                                Diagnostic::error("duplicate provider \"tencentcloud\" block")
-                                    .at(here, "declared again here")
-                                    .also(first.clone(), "first declared here")
-                                    .help("keep one provider \"tencentcloud\" block"),
-                            );
+                            reader.push(Diagnostic::duplicate(
+                                "duplicate provider \"tencentcloud\" block",
+                                here,
+                                first.clone(),
+                                "keep one provider \"tencentcloud\" block",
+                            ));
                         } else if let Some(p) = read_provider(&mut reader, file, block) {
                             provider_seen = Some(here);
                             provider = p;

@@ -212,12 +212,12 @@ fn read_lifecycle(reader: &mut Reader<'_>, file: usize, block: &Block) -> Lifecy
     for inner in blocks(&block.body, "lifecycle") {
         let here = reader.header_span(file, inner);
         if let Some(first) = &seen {
-            reader.push(
-                Diagnostic::error("duplicate lifecycle block")
-                    .at(here, "declared again here")
-                    .also(first.clone(), "first declared here")
-                    .help("merge the settings into one lifecycle block"),
-            );
+            reader.push(Diagnostic::duplicate(
+                "duplicate lifecycle block",
+                here,
+                first.clone(),
+                "merge the settings into one lifecycle block",
+            ));
             continue;
         }
         seen = Some(here);
