@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use certplan_parser::{Config, ConfigError};
 use certplan_planner::{Action, Observed, Plan};
 use certplan_provider::CredentialsError;
-use certplan_sandbox::{Sandbox, SandboxOptions};
+use certplan_sandbox::{ConsoleOp, Sandbox, SandboxOptions};
 use certplan_state::{LocalStore, State, StateStore};
 use chrono::Utc;
 
@@ -173,13 +173,9 @@ fn show_event(event: Event<'_>) {
     }
 }
 
-pub async fn sandbox_serve(
-    listen: &str,
-    data: Option<PathBuf>,
-    secret_id: String,
-    secret_key: String,
-) -> anyhow::Result<ExitCode> {
-    let sandbox = Sandbox::new(SandboxOptions { secret_id, secret_key, data: data.clone() })?;
+pub async fn sandbox_serve(listen: &str, options: SandboxOptions) -> anyhow::Result<ExitCode> {
+    let data = options.data.clone();
+    let sandbox = Sandbox::new(options)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -223,18 +219,34 @@ async fn shutdown_signal() {
     }
 }
 
-pub async fn sandbox_age(days: i64, endpoint: Option<&str>) -> anyhow::Result<ExitCode> {
-    let aged = match endpoint {
+/// Something done to a sandbox from outside its API.
+#[derive(Debug)]
+pub enum Control {
+    Age(i64),
+    Console(ConsoleOp, String),
+}
+
+/// Controls a running sandbox (at `endpoint`) or the embedded one of the configuration directory.
+pub async fn sandbox_control(endpoint: Option<&str>, control: Control) -> anyhow::Result<ExitCode> {
+    let (path, body) = match &control {
+        Control::Age(days) => ("age".to_owned(), serde_json::json!({ "Days": days })),
+        Control::Console(op, id) => {
+            (op.name().to_owned(), serde_json::json!({ "CertificateId": id }))
+        }
+    };
+    match endpoint {
         Some(url) => {
             let response = reqwest::Client::new()
-                .post(format!("{}/_sandbox/age", url.trim_end_matches('/')))
-                .json(&serde_json::json!({ "Days": days }))
+                .post(format!("{}/_sandbox/{path}", url.trim_end_matches('/')))
+                .json(&body)
                 .send()
                 .await
-                .with_context(|| format!("cannot reach the sandbox at {url}"))?
-                .error_for_status()?;
-            let body: serde_json::Value = response.json().await?;
-            body["Aged"].as_u64().unwrap_or(0) as usize
+                .with_context(|| format!("cannot reach the sandbox at {url}"))?;
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            if !status.is_success() {
+                bail!("the sandbox refused: {text}");
+            }
         }
         None => {
             let data = PathBuf::from(EMBEDDED_SANDBOX_DATA);
@@ -244,11 +256,18 @@ pub async fn sandbox_age(days: i64, endpoint: Option<&str>) -> anyhow::Result<Ex
                     data.display()
                 );
             }
-            Sandbox::new(SandboxOptions { data: Some(data), ..SandboxOptions::default() })?
-                .age(days)?
+            let sandbox =
+                Sandbox::new(SandboxOptions { data: Some(data), ..SandboxOptions::default() })?;
+            match &control {
+                Control::Age(days) => drop(sandbox.age(*days)?),
+                Control::Console(op, id) => sandbox.console(*op, id)?,
+            }
         }
-    };
-    eprintln!("Made {aged} sandbox certificate(s) {days} days older.");
+    }
+    match control {
+        Control::Age(days) => eprintln!("Made every sandbox certificate {days} days older."),
+        Control::Console(op, id) => eprintln!("Sandbox {}: done for certificate {id}.", op.name()),
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -13,8 +13,10 @@ mod settings;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use certplan_sandbox::{ConsoleOp, SandboxOptions};
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+use crate::commands::Control;
 use crate::settings::Output;
 
 #[derive(Debug, Parser)]
@@ -113,17 +115,42 @@ enum SandboxCommand {
             default_value = certplan_sandbox::DEFAULT_SECRET_KEY
         )]
         secret_key: String,
+        /// How long automatic DNS validation (DNS_AUTO) takes before a certificate issues
+        #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+        issue_delay: std::time::Duration,
     },
     /// Make every sandbox certificate N days older (to exercise renewal)
     Age {
         /// How many days older
         #[arg(long)]
         days: i64,
-        /// A running sandbox's URL; without it, the embedded sandbox of the configuration
-        /// directory is aged
-        #[arg(long, value_name = "URL")]
-        endpoint: Option<String>,
+        #[command(flatten)]
+        target: SandboxTarget,
     },
+    /// Complete domain validation of a pending certificate (as the CA would)
+    Validate(ConsoleArgs),
+    /// Revoke an issued certificate (as in the console)
+    Revoke(ConsoleArgs),
+    /// Cancel a pending order (as in the console)
+    Cancel(ConsoleArgs),
+    /// Delete a certificate (as in the console, which ignores the API's one-hour rule)
+    Delete(ConsoleArgs),
+}
+
+#[derive(Debug, Args)]
+struct SandboxTarget {
+    /// A running sandbox's URL; without it, the embedded sandbox of the configuration
+    /// directory is used
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ConsoleArgs {
+    /// The certificate id
+    id: String,
+    #[command(flatten)]
+    target: SandboxTarget,
 }
 
 fn main() -> ExitCode {
@@ -147,12 +174,23 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Plan(args) => commands::plan(&args, output, &env).await,
             Command::Apply(args) => commands::apply(&args, output, &env).await,
-            Command::Sandbox(SandboxCommand::Serve { listen, data, secret_id, secret_key }) => {
-                commands::sandbox_serve(&listen, data, secret_id, secret_key).await
+            Command::Sandbox(SandboxCommand::Serve {
+                listen,
+                data,
+                secret_id,
+                secret_key,
+                issue_delay,
+            }) => {
+                let options = SandboxOptions { secret_id, secret_key, data, issue_delay };
+                commands::sandbox_serve(&listen, options).await
             }
-            Command::Sandbox(SandboxCommand::Age { days, endpoint }) => {
-                commands::sandbox_age(days, endpoint.as_deref()).await
+            Command::Sandbox(SandboxCommand::Age { days, target }) => {
+                commands::sandbox_control(target.endpoint.as_deref(), Control::Age(days)).await
             }
+            Command::Sandbox(SandboxCommand::Validate(a)) => console(ConsoleOp::Validate, a).await,
+            Command::Sandbox(SandboxCommand::Revoke(a)) => console(ConsoleOp::Revoke, a).await,
+            Command::Sandbox(SandboxCommand::Cancel(a)) => console(ConsoleOp::Cancel, a).await,
+            Command::Sandbox(SandboxCommand::Delete(a)) => console(ConsoleOp::Delete, a).await,
         }
     });
     match result {
@@ -162,4 +200,8 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+async fn console(op: ConsoleOp, args: ConsoleArgs) -> anyhow::Result<ExitCode> {
+    commands::sandbox_control(args.target.endpoint.as_deref(), Control::Console(op, args.id)).await
 }

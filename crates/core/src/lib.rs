@@ -352,6 +352,30 @@ pub struct RemoteCertificate {
     pub not_before: Option<DateTime<Utc>>,
     pub not_after: Option<DateTime<Utc>>,
     pub inserted_at: Option<DateTime<Utc>>,
+    /// When domain validation must be done by, for a pending certificate.
+    pub validation_deadline: Option<DateTime<Utc>>,
+    /// What the user must publish for validation; only from the detail call, while pending.
+    pub validation: Vec<ValidationRecord>,
+}
+
+/// Something the CA checks to validate control of a domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ValidationRecord {
+    /// A DNS record: `name` is the full record name, `record_type` TXT or CNAME.
+    Dns { name: String, record_type: String, value: String },
+    /// A file the CA fetches over HTTP(S).
+    File { url: String, content: String },
+}
+
+impl fmt::Display for ValidationRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValidationRecord::Dns { name, record_type, value } => {
+                write!(f, "DNS record {name} {record_type} {value}")
+            }
+            ValidationRecord::File { url, content } => write!(f, "file {url} containing {content}"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ use crate::tc3::{self, Payload, SigningInput};
 use crate::wire::{
     ApplyCertificateRequest, ApplyCertificateResponse, Certificate, CertificateIdRequest,
     DeleteCertificateRequest, DeleteCertificateResponse, DescribeCertificatesRequest,
-    DescribeCertificatesResponse,
+    DescribeCertificatesResponse, ModifyCertificateAliasRequest, ModifyCertificateProjectRequest,
+    ModifyCertificateProjectResponse,
 };
 use crate::{API_VERSION, ApiError, Credentials, Endpoint, Error, SERVICE};
 
@@ -92,6 +93,28 @@ impl Client {
             DeleteCertificateRequest { certificate_id: id.to_owned(), is_check_resource: None };
         let resp: DeleteCertificateResponse = self.call("DeleteCertificate", &req).await?;
         Ok(resp.delete_result.unwrap_or(false))
+    }
+
+    /// Sets a certificate's alias.
+    pub async fn modify_certificate_alias(&self, id: &str, alias: &str) -> Result<(), Error> {
+        let req = ModifyCertificateAliasRequest {
+            certificate_id: id.to_owned(),
+            alias: alias.to_owned(),
+        };
+        let _: serde_json::Value = self.call("ModifyCertificateAlias", &req).await?;
+        Ok(())
+    }
+
+    /// Moves certificates to a project; returns the ids the API reports as failed.
+    pub async fn modify_certificate_project(
+        &self,
+        ids: &[String],
+        project_id: u64,
+    ) -> Result<Vec<String>, Error> {
+        let req = ModifyCertificateProjectRequest { certificate_id_list: ids.to_vec(), project_id };
+        let resp: ModifyCertificateProjectResponse =
+            self.call("ModifyCertificateProject", &req).await?;
+        Ok(resp.fail_certificates.unwrap_or_default())
     }
 
     async fn call<Req: Serialize, Resp: DeserializeOwned>(

@@ -2,7 +2,7 @@
 //! 2019-12-05), and their conversion to and from certplan's domain types. Nothing outside this
 //! crate sees these types.
 
-use certplan_core::{CertStatus, CertificateArgs, RemoteCertificate};
+use certplan_core::{CertStatus, CertificateArgs, RemoteCertificate, ValidationRecord};
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -125,6 +125,74 @@ pub struct Certificate {
     pub insert_time: Option<String>,
     #[serde(default)]
     pub certificate_extra: Option<CertificateExtra>,
+    /// Validation records; in the detail response only, and null once issued.
+    #[serde(default)]
+    pub dv_auth_detail: Option<DvAuthDetail>,
+    /// In the list response only.
+    #[serde(default, rename = "DVAuthDeadline")]
+    pub dv_auth_deadline: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DvAuthDetail {
+    #[serde(default)]
+    pub dv_auth_key: Option<String>,
+    #[serde(default)]
+    pub dv_auth_value: Option<String>,
+    #[serde(default)]
+    pub dv_auth_domain: Option<String>,
+    #[serde(default)]
+    pub dv_auth_path: Option<String>,
+    #[serde(default)]
+    pub dv_auths: Option<Vec<DvAuth>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DvAuth {
+    #[serde(default)]
+    pub dv_auth_key: Option<String>,
+    #[serde(default)]
+    pub dv_auth_value: Option<String>,
+    #[serde(default)]
+    pub dv_auth_domain: Option<String>,
+    #[serde(default)]
+    pub dv_auth_path: Option<String>,
+    #[serde(default)]
+    pub dv_auth_sub_domain: Option<String>,
+    /// `TXT`, `CNAME` or `FILE`.
+    #[serde(default)]
+    pub dv_auth_verify_type: Option<String>,
+}
+
+impl DvAuth {
+    /// Converts to what the user must publish; `None` when the record is incomplete.
+    fn to_record(&self) -> Option<ValidationRecord> {
+        let key = self.dv_auth_key.as_deref().filter(|k| !k.is_empty())?;
+        let value = self.dv_auth_value.clone()?;
+        let domain = self.dv_auth_domain.as_deref().unwrap_or_default();
+        match self.dv_auth_verify_type.as_deref()? {
+            "FILE" => {
+                let path = self.dv_auth_path.as_deref().unwrap_or("/.well-known/pki-validation/");
+                let url = if path.ends_with('/') {
+                    format!("http://{domain}{path}{key}")
+                } else {
+                    format!("http://{domain}{path}")
+                };
+                Some(ValidationRecord::File { url, content: value })
+            }
+            record_type => {
+                // The key is sometimes the whole record name, sometimes only its first label.
+                let name = if domain.is_empty() || key.ends_with(domain) {
+                    key.to_owned()
+                } else {
+                    format!("{key}.{domain}")
+                };
+                Some(ValidationRecord::Dns { name, record_type: record_type.to_owned(), value })
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -153,8 +221,38 @@ impl Certificate {
             not_before: time(&self.cert_begin_time),
             not_after: time(&self.cert_end_time),
             inserted_at: time(&self.insert_time),
+            validation_deadline: time(&self.dv_auth_deadline),
+            validation: self
+                .dv_auth_detail
+                .iter()
+                .flat_map(|d| d.dv_auths.iter().flatten())
+                .filter_map(DvAuth::to_record)
+                .collect(),
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ModifyCertificateAliasRequest {
+    pub certificate_id: String,
+    pub alias: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ModifyCertificateProjectRequest {
+    pub certificate_id_list: Vec<String>,
+    pub project_id: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ModifyCertificateProjectResponse {
+    #[serde(default)]
+    pub success_certificates: Option<Vec<String>>,
+    #[serde(default)]
+    pub fail_certificates: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -254,6 +352,44 @@ mod tests {
         assert_eq!(
             remote.not_after.map(|t| t.to_rfc3339()).as_deref(),
             Some("2027-02-23T23:59:59+00:00")
+        );
+    }
+
+    #[test]
+    fn validation_records_become_what_to_publish() {
+        let cert: Certificate = serde_json::from_value(serde_json::json!({
+            "CertificateId": "a9TsmZkL", "Domain": "www.example.com", "Status": 0,
+            "DVAuthDeadline": "2026-12-03 20:00:00",
+            "DvAuthDetail": { "DvAuths": [
+                { "DvAuthKey": "_895b7ee8", "DvAuthValue": "tok", "DvAuthDomain": "www.example.com",
+                  "DvAuthVerifyType": "TXT" },
+                { "DvAuthKey": "_abc.www.example.com", "DvAuthValue": "x.y.trust-provider.com",
+                  "DvAuthDomain": "www.example.com", "DvAuthVerifyType": "CNAME" },
+                { "DvAuthKey": "fileauth.txt", "DvAuthValue": "content", "DvAuthDomain": "www.example.com",
+                  "DvAuthPath": "/.well-known/pki-validation/", "DvAuthVerifyType": "FILE" }
+            ]}
+        }))
+        .expect("parses");
+        let remote = cert.to_remote();
+        assert_eq!(
+            remote.validation_deadline.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-12-03T12:00:00+00:00")
+        );
+        let dns = |name: &str, t: &str, v: &str| ValidationRecord::Dns {
+            name: name.into(),
+            record_type: t.into(),
+            value: v.into(),
+        };
+        assert_eq!(
+            remote.validation,
+            [
+                dns("_895b7ee8.www.example.com", "TXT", "tok"),
+                dns("_abc.www.example.com", "CNAME", "x.y.trust-provider.com"),
+                ValidationRecord::File {
+                    url: "http://www.example.com/.well-known/pki-validation/fileauth.txt".into(),
+                    content: "content".into()
+                },
+            ]
         );
     }
 }

@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -13,14 +13,12 @@ use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use serde_json::{Map, Value, json};
 
-use crate::Sandbox;
-use crate::store::StoredCertificate;
+use crate::store::{StoredCertificate, status};
+use crate::{ConsoleError, ConsoleOp, Sandbox};
 
 const API_VERSION: &str = "2019-12-05";
 /// How far a request's timestamp may be from the server's clock.
 const TIMESTAMP_WINDOW_SECS: i64 = 300;
-/// A free certificate's validity.
-const VALIDITY_DAYS: i64 = 90;
 /// `OldCertificateId` is accepted only this close to the old certificate's expiry.
 const RENEWAL_WINDOW_DAYS: i64 = 30;
 const MAX_DOMAIN_LEN: usize = 64;
@@ -30,6 +28,7 @@ pub(crate) fn router(sandbox: Sandbox) -> Router {
     Router::new()
         .route("/", post(handle_api))
         .route("/_sandbox/age", post(handle_age))
+        .route("/_sandbox/{op}", post(handle_console))
         .with_state(sandbox)
 }
 
@@ -187,6 +186,8 @@ fn dispatch(sandbox: &Sandbox, action: &str, params: Params) -> Outcome {
         "DescribeCertificateDetail" => describe_certificate_detail(sandbox, params),
         "DescribeCertificates" => describe_certificates(sandbox, params),
         "DeleteCertificate" => delete_certificate(sandbox, params),
+        "ModifyCertificateAlias" => modify_certificate_alias(sandbox, params),
+        "ModifyCertificateProject" => modify_certificate_project(sandbox, params),
         other => {
             Err(fail("InvalidAction", format!("The action `{other}` is invalid or not found.")))
         }
@@ -352,8 +353,7 @@ fn apply_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
         _ => expected_parameter.to_owned(),
     };
 
-    let now = sandbox.now();
-    let mut store = sandbox.store();
+    let (mut store, now) = sandbox.advanced().map_err(internal)?;
     if let Some(old_id) = &old_certificate_id {
         let old = store.get(old_id).ok_or_else(|| {
             fail(
@@ -370,8 +370,8 @@ fn apply_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
             break id;
         }
     };
-    // Seconds only: the API's times have no fraction, so what is stored is what is reported.
-    let issued_at = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+    let status =
+        if dv_auth_method == "DNS_AUTO" { status::DNS_RECORD_ADDED } else { status::PENDING };
     store.insert(StoredCertificate {
         id: id.clone(),
         sequence: 0,
@@ -382,17 +382,21 @@ fn apply_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
         csr_encrypt_algo,
         csr_key_parameter,
         contact_email,
-        status: 1,
-        inserted_at: issued_at,
-        not_before: Some(issued_at),
-        not_after: Some(issued_at + Duration::days(VALIDITY_DAYS)),
+        status,
+        inserted_at: DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now),
+        not_before: None,
+        not_after: None,
         origin_certificate_id: old_certificate_id.clone(),
         renewed_by: None,
+        validation_token: hex::encode(rand::random::<[u8; 16]>()),
+        key_pem: None,
     });
+    // Automatic validation with no delay issues at once.
+    store.advance(now, sandbox.issue_delay());
     if let Some(old) = old_certificate_id.and_then(|old| store.get_mut(&old)) {
         old.renewed_by = Some(id.clone());
     }
-    sandbox.persist(&store).map_err(|e| fail("InternalError", e.to_string()))?;
+    sandbox.persist(&store).map_err(internal)?;
     Ok(json!({ "CertificateId": id }))
 }
 
@@ -466,6 +470,14 @@ fn check_renewable(
     Ok(())
 }
 
+fn not_found(id: &str) -> Failure {
+    fail("FailedOperation.CertificateNotFound", format!("Certificate `{id}` does not exist."))
+}
+
+fn internal(e: impl std::fmt::Display) -> Failure {
+    fail("InternalError", e.to_string())
+}
+
 fn new_certificate_id() -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::rng();
@@ -475,11 +487,58 @@ fn new_certificate_id() -> String {
 fn describe_certificate_detail(sandbox: &Sandbox, mut p: Params) -> Outcome {
     let id = p.required_string("CertificateId")?;
     p.finish()?;
-    let store = sandbox.store();
-    let cert = store.get(&id).ok_or_else(|| {
-        fail("FailedOperation.CertificateNotFound", format!("Certificate `{id}` does not exist."))
-    })?;
-    Ok(certificate_json(cert, sandbox.now()))
+    let (mut store, now) = sandbox.advanced().map_err(internal)?;
+    if store.ca_key_pem.is_none() {
+        store.ca_key_pem = crate::x509::new_key_pem();
+        sandbox.persist(&store).map_err(internal)?;
+    }
+    let cert = store.get(&id).ok_or_else(|| not_found(&id))?;
+    let mut detail = certificate_json(cert, now);
+    detail["DvAuthDetail"] = validation_json(cert);
+    if let (Some(ca_key), Some(key)) = (&store.ca_key_pem, &cert.key_pem)
+        && matches!(cert.status_at(now), status::ISSUED | status::EXPIRED)
+    {
+        let chain = crate::x509::chain_pem(cert, ca_key).map_err(internal)?;
+        detail["CertificatePublicKey"] = Value::from(chain);
+        detail["CertificatePrivateKey"] = Value::from(key.as_str());
+    }
+    Ok(detail)
+}
+
+/// The validation records of a pending order, as `DvAuthDetail` (null once decided).
+fn validation_json(cert: &StoredCertificate) -> Value {
+    if !cert.is_pending() {
+        return Value::Null;
+    }
+    let bare = cert.domain.trim_start_matches("*.");
+    let token = &cert.validation_token;
+    let record = if cert.dv_auth_method == "FILE" {
+        json!({
+            "DvAuthKey": "fileauth.txt",
+            "DvAuthValue": format!("{token}{}", &token[..8]),
+            "DvAuthDomain": bare,
+            "DvAuthPath": "/.well-known/pki-validation/",
+            "DvAuthSubDomain": Value::Null,
+            "DvAuthVerifyType": "FILE"
+        })
+    } else {
+        json!({
+            "DvAuthKey": format!("_{token}"),
+            "DvAuthValue": format!("{}.{}.sectigo.trust-provider.com", &token[..16], &token[16..]),
+            "DvAuthDomain": bare,
+            "DvAuthPath": Value::Null,
+            "DvAuthSubDomain": format!("_{token}"),
+            "DvAuthVerifyType": "CNAME"
+        })
+    };
+    json!({
+        "DvAuthKey": record["DvAuthKey"],
+        "DvAuthValue": record["DvAuthValue"],
+        "DvAuthDomain": record["DvAuthDomain"],
+        "DvAuthPath": record["DvAuthPath"],
+        "DvAuthKeySubDomain": record["DvAuthSubDomain"],
+        "DvAuths": [record]
+    })
 }
 
 fn describe_certificates(sandbox: &Sandbox, mut p: Params) -> Outcome {
@@ -510,8 +569,7 @@ fn describe_certificates(sandbox: &Sandbox, mut p: Params) -> Outcome {
         ));
     }
 
-    let now = sandbox.now();
-    let store = sandbox.store();
+    let (store, now) = sandbox.advanced().map_err(internal)?;
     let mut matching: Vec<&StoredCertificate> = Vec::new();
     let all = store.certificates();
     for cert in &all {
@@ -544,25 +602,75 @@ fn delete_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
     let id = p.required_string("CertificateId")?;
     let _check_resource = p.boolean("IsCheckResource")?;
     p.finish()?;
-    let mut store = sandbox.store();
-    store.remove(&id).ok_or_else(|| {
-        fail("FailedOperation.CertificateNotFound", format!("Certificate `{id}` does not exist."))
-    })?;
-    sandbox.persist(&store).map_err(|e| fail("InternalError", e.to_string()))?;
+    let (mut store, now) = sandbox.advanced().map_err(internal)?;
+    let cert = store.get(&id).ok_or_else(|| not_found(&id))?;
+    if now - cert.inserted_at < Duration::hours(1) {
+        return Err(fail(
+            "FailedOperation.CannotBeDeletedWithinHour",
+            "Free certificates cannot be deleted within 1 hour after the application.",
+        ));
+    }
+    store.remove(&id);
+    sandbox.persist(&store).map_err(internal)?;
     Ok(json!({ "DeleteResult": true, "TaskId": Value::Null }))
+}
+
+fn modify_certificate_alias(sandbox: &Sandbox, mut p: Params) -> Outcome {
+    let id = p.required_string("CertificateId")?;
+    let alias = p.string("Alias")?.unwrap_or_default();
+    p.finish()?;
+    let (mut store, _) = sandbox.advanced().map_err(internal)?;
+    store.get_mut(&id).ok_or_else(|| not_found(&id))?.alias = alias;
+    sandbox.persist(&store).map_err(internal)?;
+    Ok(json!({ "CertificateId": id }))
+}
+
+fn modify_certificate_project(sandbox: &Sandbox, mut p: Params) -> Outcome {
+    let missing = |name: &str| {
+        fail("MissingParameter", format!("The request is missing a required parameter `{name}`."))
+    };
+    let ids = p
+        .list("CertificateIdList", |v| v.as_str().map(str::to_owned))?
+        .ok_or_else(|| missing("CertificateIdList"))?;
+    let project_id = p.integer("ProjectId")?.ok_or_else(|| missing("ProjectId"))?;
+    p.finish()?;
+    if ids.is_empty() || ids.len() > 100 {
+        return Err(fail(
+            "InvalidParameterValue",
+            "CertificateIdList must hold 1 to 100 certificate ids.",
+        ));
+    }
+    let (mut store, _) = sandbox.advanced().map_err(internal)?;
+    let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
+    for id in ids {
+        match store.get_mut(&id) {
+            Some(cert) => {
+                cert.project_id = project_id;
+                succeeded.push(id);
+            }
+            None => failed.push(id),
+        }
+    }
+    sandbox.persist(&store).map_err(internal)?;
+    Ok(json!({ "SuccessCertificates": succeeded, "FailCertificates": failed }))
 }
 
 /// Renders a certificate as `DescribeCertificateDetail` and `DescribeCertificates` do.
 fn certificate_json(cert: &StoredCertificate, now: DateTime<Utc>) -> Value {
     let status = cert.status_at(now);
     let (status_name, status_msg) = match status {
-        0 => ("Reviewing", Value::from("PENDING-DCV")),
-        1 => ("Issued", Value::Null),
-        2 => ("Review failed", Value::Null),
-        3 => ("Expired", Value::Null),
+        status::PENDING => ("Reviewing", Value::from("PENDING-DCV")),
+        status::ISSUED => ("Issued", Value::Null),
+        status::FAILED => ("Review failed", Value::Null),
+        status::EXPIRED => ("Expired", Value::Null),
+        status::DNS_RECORD_ADDED => ("DNS record added", Value::from("PENDING-DCV")),
+        status::CANCELLED => ("Cancelled", Value::Null),
+        status::REVOKED => ("Revoked", Value::Null),
         _ => ("Other", Value::Null),
     };
     let time = |t: Option<DateTime<Utc>>| t.map(api_time::format).map_or(Value::Null, Value::from);
+    let deadline =
+        if cert.is_pending() { time(Some(cert.validation_deadline())) } else { Value::Null };
     let expiring = cert
         .not_after
         .is_some_and(|end| status == 1 && end - now <= Duration::days(RENEWAL_WINDOW_DAYS));
@@ -585,6 +693,7 @@ fn certificate_json(cert: &StoredCertificate, now: DateTime<Utc>) -> Value {
         "CertBeginTime": time(cert.not_before),
         "CertEndTime": time(cert.not_after),
         "InsertTime": time(Some(cert.inserted_at)),
+        "DVAuthDeadline": deadline,
         "ValidityPeriod": "3",
         "SubjectAltName": [cert.domain],
         "IsDv": true,
@@ -609,6 +718,30 @@ fn certificate_json(cert: &StoredCertificate, now: DateTime<Utc>) -> Value {
     })
 }
 
+/// `POST /_sandbox/{validate,revoke,cancel,delete} {"CertificateId": ID}`.
+async fn handle_console(
+    State(sandbox): State<Sandbox>,
+    Path(op): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(op) = ConsoleOp::parse(&op) else {
+        return (StatusCode::NOT_FOUND, format!("no console operation {op:?}")).into_response();
+    };
+    let id = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("CertificateId").and_then(Value::as_str).map(str::to_owned));
+    let Some(id) = id else {
+        return (StatusCode::BAD_REQUEST, "expected {\"CertificateId\": \"...\"}").into_response();
+    };
+    match sandbox.console(op, &id) {
+        Ok(()) => axum::Json(json!({ "CertificateId": id })).into_response(),
+        Err(e @ (ConsoleError::NotFound(_) | ConsoleError::WrongStatus { .. })) => {
+            (StatusCode::CONFLICT, e.to_string()).into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
 /// `POST /_sandbox/age {"Days": N}`: makes every certificate N days older.
 async fn handle_age(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
     let days = serde_json::from_slice::<Value>(&body)
@@ -626,6 +759,7 @@ async fn handle_age(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::VALIDITY_DAYS;
 
     fn cert(status: i64, end_in_days: i64, now: DateTime<Utc>) -> StoredCertificate {
         StoredCertificate {
@@ -644,6 +778,8 @@ mod tests {
             not_after: Some(now + Duration::days(end_in_days)),
             origin_certificate_id: None,
             renewed_by: None,
+            validation_token: "00".repeat(16),
+            key_pem: None,
         }
     }
 

@@ -6,11 +6,18 @@
 //! It serves certplan's tests, its no-account demo and its benchmarks. The production code path
 //! uses it only when the user asks for it (`--sandbox`).
 //!
-//! Besides the API at `POST /`, a control API for tests lives under `/_sandbox/`:
-//! `POST /_sandbox/age {"Days": N}` makes every certificate N days older.
+//! Besides the API at `POST /`, a control API for tests and demos lives under `/_sandbox/`:
+//! `POST /_sandbox/age {"Days": N}` makes every certificate N days older, and
+//! `POST /_sandbox/{validate,revoke,cancel,delete} {"CertificateId": ID}` does what a person
+//! would do in the console (or the CA would do).
+//!
+//! Lifecycle: `DNS_AUTO` orders issue `issue_delay` after applying (status 4 until then); `DNS`
+//! and `FILE` orders stay pending (status 0) until validated, and fail (status 2) 7 days after
+//! applying; issued certificates read as expired (status 3) after `CertEndTime`.
 
 mod api;
 mod store;
+mod x509;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -33,6 +40,8 @@ pub struct SandboxOptions {
     pub secret_key: String,
     /// Where certificates persist across restarts; in memory only when `None`.
     pub data: Option<PathBuf>,
+    /// How long automatic DNS validation (`DNS_AUTO`) takes before a certificate issues.
+    pub issue_delay: std::time::Duration,
 }
 
 impl Default for SandboxOptions {
@@ -41,8 +50,51 @@ impl Default for SandboxOptions {
             secret_id: DEFAULT_SECRET_ID.to_owned(),
             secret_key: DEFAULT_SECRET_KEY.to_owned(),
             data: None,
+            issue_delay: std::time::Duration::ZERO,
         }
     }
+}
+
+/// What a person can do to a certificate in the console (or the CA on its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleOp {
+    /// Domain validation succeeded: a pending certificate issues now.
+    Validate,
+    /// An issued certificate is revoked.
+    Revoke,
+    /// A pending order is cancelled.
+    Cancel,
+    /// The certificate is deleted (the console ignores the API's one-hour rule).
+    Delete,
+}
+
+impl ConsoleOp {
+    pub const ALL: [ConsoleOp; 4] =
+        [ConsoleOp::Validate, ConsoleOp::Revoke, ConsoleOp::Cancel, ConsoleOp::Delete];
+
+    /// Returns the operation's name, as in the control API's path `/_sandbox/{name}`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConsoleOp::Validate => "validate",
+            ConsoleOp::Revoke => "revoke",
+            ConsoleOp::Cancel => "cancel",
+            ConsoleOp::Delete => "delete",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|op| op.name() == name)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    #[error("certificate {0} does not exist")]
+    NotFound(String),
+    #[error("certificate {id} has status {status}; {op:?} does not apply")]
+    WrongStatus { id: String, op: ConsoleOp, status: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A running sandbox's shared state. Cheap to clone.
@@ -77,8 +129,8 @@ impl Sandbox {
     }
 
     /// Returns every certificate, oldest application first.
-    pub fn certificates(&self) -> Vec<StoredCertificate> {
-        self.store().certificates()
+    pub fn certificates(&self) -> Result<Vec<StoredCertificate>, StoreError> {
+        Ok(self.advanced()?.0.certificates())
     }
 
     /// Makes every certificate `days` older, as if it had been applied for that long ago.
@@ -86,7 +138,33 @@ impl Sandbox {
         let mut store = self.store();
         let count = store.age(chrono::Duration::days(days));
         self.persist(&store)?;
+        drop(store);
+        drop(self.advanced()?);
         Ok(count)
+    }
+
+    /// Does to a certificate what a person (or the CA) would do outside the API.
+    pub fn console(&self, op: ConsoleOp, id: &str) -> Result<(), ConsoleError> {
+        let (mut store, now) = self.advanced()?;
+        let cert = store.get_mut(id).ok_or_else(|| ConsoleError::NotFound(id.to_owned()))?;
+        let wrong = |cert: &StoredCertificate| ConsoleError::WrongStatus {
+            id: id.to_owned(),
+            op,
+            status: cert.status_at(now),
+        };
+        match op {
+            ConsoleOp::Validate if cert.is_pending() => cert.issue(now),
+            ConsoleOp::Revoke if cert.status_at(now) == store::status::ISSUED => {
+                cert.status = store::status::REVOKED;
+            }
+            ConsoleOp::Cancel if cert.is_pending() => cert.status = store::status::CANCELLED,
+            ConsoleOp::Delete => {
+                store.remove(id);
+            }
+            _ => return Err(wrong(cert)),
+        }
+        self.persist(&store)?;
+        Ok(())
     }
 
     /// Builds the HTTP service: the API at `POST /` and the control API under `/_sandbox/`.
@@ -101,6 +179,20 @@ impl Sandbox {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await
+    }
+
+    /// Locks the store with its lifecycle moved forward to now (persisting any change).
+    fn advanced(&self) -> Result<(MutexGuard<'_, Store>, DateTime<Utc>), StoreError> {
+        let now = self.now();
+        let mut store = self.store();
+        if store.advance(now, self.issue_delay()) {
+            self.persist(&store)?;
+        }
+        Ok((store, now))
+    }
+
+    fn issue_delay(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.inner.options.issue_delay).unwrap_or(chrono::Duration::MAX)
     }
 
     fn store(&self) -> MutexGuard<'_, Store> {

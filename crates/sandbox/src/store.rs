@@ -1,4 +1,4 @@
-//! The sandbox's certificates and their persistence to a JSON file.
+//! The sandbox's certificates, their lifecycle, and persistence to a JSON file.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -6,6 +6,22 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+
+/// A free certificate's validity.
+pub(crate) const VALIDITY_DAYS: i64 = 90;
+/// Domain validation must be done within this many days of applying, or the order fails.
+pub(crate) const VALIDATION_DAYS: i64 = 7;
+
+/// The API's status codes the sandbox uses.
+pub(crate) mod status {
+    pub const PENDING: i64 = 0;
+    pub const ISSUED: i64 = 1;
+    pub const FAILED: i64 = 2;
+    pub const EXPIRED: i64 = 3;
+    pub const DNS_RECORD_ADDED: i64 = 4;
+    pub const CANCELLED: i64 = 7;
+    pub const REVOKED: i64 = 10;
+}
 
 /// A certificate the sandbox holds, with times in UTC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,15 +45,38 @@ pub struct StoredCertificate {
     pub origin_certificate_id: Option<String>,
     /// The certificate that renewed this one.
     pub renewed_by: Option<String>,
+    /// The random token behind this order's validation records.
+    pub validation_token: String,
+    /// The certificate's private key (PEM), minted at issuance.
+    pub key_pem: Option<String>,
 }
 
 impl StoredCertificate {
     /// Returns the status as the API reports it at `now`.
     pub fn status_at(&self, now: DateTime<Utc>) -> i64 {
         match self.not_after {
-            Some(end) if self.status == 1 && end <= now => 3,
+            Some(end) if self.status == status::ISSUED && end <= now => status::EXPIRED,
             _ => self.status,
         }
+    }
+
+    pub(crate) fn is_pending(&self) -> bool {
+        matches!(self.status, status::PENDING | status::DNS_RECORD_ADDED)
+    }
+
+    /// When domain validation must be done by.
+    pub fn validation_deadline(&self) -> DateTime<Utc> {
+        self.inserted_at + Duration::days(VALIDATION_DAYS)
+    }
+
+    /// Issues the certificate at `at`: 90 days of validity and a fresh key.
+    pub(crate) fn issue(&mut self, at: DateTime<Utc>) {
+        // Seconds only: the API's times have no fraction, so what is stored is what is reported.
+        let at = DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at);
+        self.status = status::ISSUED;
+        self.not_before = Some(at);
+        self.not_after = Some(at + Duration::days(VALIDITY_DAYS));
+        self.key_pem = crate::x509::new_key_pem();
     }
 }
 
@@ -55,6 +94,9 @@ pub enum StoreError {
 pub(crate) struct Store {
     next_sequence: u64,
     certificates: BTreeMap<String, StoredCertificate>,
+    /// The sandbox CA's key (PEM), created with the first certificate it signs.
+    #[serde(default)]
+    pub(crate) ca_key_pem: Option<String>,
 }
 
 impl Store {
@@ -106,6 +148,23 @@ impl Store {
         let mut all: Vec<_> = self.certificates.values().cloned().collect();
         all.sort_by_key(|c| c.sequence);
         all
+    }
+
+    /// Moves the lifecycle forward to `now`: automatic DNS validation completes `issue_delay`
+    /// after applying, and orders not validated within 7 days fail. Returns whether anything
+    /// changed.
+    pub(crate) fn advance(&mut self, now: DateTime<Utc>, issue_delay: Duration) -> bool {
+        let mut changed = false;
+        for cert in self.certificates.values_mut() {
+            if cert.status == status::DNS_RECORD_ADDED && now >= cert.inserted_at + issue_delay {
+                cert.issue(cert.inserted_at + issue_delay);
+                changed = true;
+            } else if cert.is_pending() && now > cert.validation_deadline() {
+                cert.status = status::FAILED;
+                changed = true;
+            }
+        }
+        changed
     }
 
     /// Moves every certificate's times `by` into the past; returns how many there are.

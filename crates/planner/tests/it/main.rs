@@ -52,6 +52,8 @@ fn remote(r: &ResourceState, status: CertStatus) -> RemoteCertificate {
         not_before: r.not_before,
         not_after: r.not_after,
         inserted_at: r.not_before,
+        validation_deadline: None,
+        validation: Vec::new(),
     }
 }
 

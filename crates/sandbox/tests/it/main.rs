@@ -1,11 +1,11 @@
 //! The sandbox over real HTTP on loopback: the provider's client against it, and hand-built
 //! requests for what a correct client never sends (wrong keys, stale timestamps, tampering).
 
-use certplan_core::{CertificateArgs, DvAuthMethod};
+use certplan_core::{CertStatus, CertificateArgs, DvAuthMethod, ValidationRecord};
 use certplan_provider::tc3::{self, Payload, SigningInput};
 use certplan_provider::wire::{ApplyCertificateRequest, DescribeCertificatesRequest};
 use certplan_provider::{Client, Credentials, Endpoint};
-use certplan_sandbox::{Sandbox, SandboxOptions};
+use certplan_sandbox::{ConsoleOp, Sandbox, SandboxOptions};
 use serde_json::{Value, json};
 
 const ID: &str = "AKIDtest";
@@ -18,9 +18,17 @@ struct Running {
 }
 
 async fn start(data: Option<std::path::PathBuf>) -> Running {
-    let sandbox =
-        Sandbox::new(SandboxOptions { secret_id: ID.into(), secret_key: KEY.into(), data })
-            .expect("sandbox starts");
+    start_with(SandboxOptions {
+        secret_id: ID.into(),
+        secret_key: KEY.into(),
+        data,
+        ..Default::default()
+    })
+    .await
+}
+
+async fn start_with(options: SandboxOptions) -> Running {
+    let sandbox = Sandbox::new(options).expect("sandbox starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -36,6 +44,10 @@ fn client(url: &str, key: &str) -> Client {
 
 fn apply_request(domain: &str) -> ApplyCertificateRequest {
     ApplyCertificateRequest::new(&CertificateArgs::new(domain, DvAuthMethod::DnsAuto), None, None)
+}
+
+fn apply_with(domain: &str, method: DvAuthMethod) -> ApplyCertificateRequest {
+    ApplyCertificateRequest::new(&CertificateArgs::new(domain, method), None, None)
 }
 
 /// Sends a hand-signed request; returns the HTTP response's content type and JSON body.
@@ -105,7 +117,7 @@ async fn rejects_wrong_key_stale_timestamp_tampered_body_and_unknown_id() {
     let tampered = BODY.replace("www.", "evil.");
     let tampered = raw(&s.url, "ApplyCertificate", BODY, &tampered, KEY, now).await.1;
     assert_eq!(error_code(&tampered), Some("AuthFailure.SignatureFailure"));
-    assert!(s.sandbox.certificates().is_empty(), "nothing was applied for");
+    assert!(s.sandbox.certificates().expect("listed").is_empty(), "nothing was applied for");
 
     let stranger =
         Client::new(Endpoint::parse(&s.url).expect("url"), Credentials::new("AKIDstranger", KEY));
@@ -211,10 +223,13 @@ async fn lists_by_ids_and_deletes() {
     assert_eq!(some.len(), 1);
     assert_eq!(some[0].domain, "a.example.com");
 
+    let too_soon = c.delete_certificate(&ids[1]).await.expect_err("within the hour");
+    assert_eq!(too_soon.code(), Some("FailedOperation.CannotBeDeletedWithinHour"));
+    s.sandbox.age(1).expect("aged a day");
     assert!(c.delete_certificate(&ids[1]).await.expect("deleted"));
     let again = c.delete_certificate(&ids[1]).await.expect_err("already gone");
     assert_eq!(again.code(), Some("FailedOperation.CertificateNotFound"));
-    assert_eq!(s.sandbox.certificates().len(), 2);
+    assert_eq!(s.sandbox.certificates().expect("listed").len(), 2);
 }
 
 #[tokio::test]
@@ -240,7 +255,7 @@ async fn control_api_ages_certificates() {
         .apply_certificate(&apply_request("www.example.com"))
         .await
         .expect("applied");
-    let before = s.sandbox.certificates()[0].not_after;
+    let before = s.sandbox.certificates().expect("listed")[0].not_after;
     let answer: Value = reqwest::Client::new()
         .post(format!("{}/_sandbox/age", s.url))
         .json(&json!({ "Days": 70 }))
@@ -251,6 +266,151 @@ async fn control_api_ages_certificates() {
         .await
         .expect("json");
     assert_eq!(answer["Aged"], 1);
-    let after = s.sandbox.certificates()[0].not_after;
+    let after = s.sandbox.certificates().expect("listed")[0].not_after;
     assert_eq!(before.zip(after).map(|(b, a)| b - a), Some(chrono::Duration::days(70)), "{id}");
+}
+
+#[tokio::test]
+async fn manual_validation_stays_pending_with_records_until_validated() {
+    let s = start(None).await;
+    let c = client(&s.url, KEY);
+    let dns = c
+        .apply_certificate(&apply_with("www.example.com", DvAuthMethod::Dns))
+        .await
+        .expect("applied");
+    let file = c
+        .apply_certificate(&apply_with("files.example.com", DvAuthMethod::File))
+        .await
+        .expect("applied");
+
+    let pending = c.describe_certificate_detail(&dns).await.expect("described").to_remote();
+    assert_eq!(pending.status, CertStatus::Pending);
+    assert_eq!(pending.not_after, None);
+    match pending.validation.as_slice() {
+        [ValidationRecord::Dns { name, record_type, value }] => {
+            assert!(name.starts_with('_') && name.ends_with(".www.example.com"), "{name}");
+            assert_eq!(record_type, "CNAME");
+            assert!(value.ends_with(".trust-provider.com"), "{value}");
+        }
+        other => panic!("expected one DNS record, got {other:?}"),
+    }
+    let file_records =
+        c.describe_certificate_detail(&file).await.expect("described").to_remote().validation;
+    assert!(
+        matches!(file_records.as_slice(), [ValidationRecord::File { url, .. }]
+            if url == "http://files.example.com/.well-known/pki-validation/fileauth.txt"),
+        "{file_records:?}"
+    );
+    let listed = c.certificates_by_id(std::slice::from_ref(&dns)).await.expect("listed");
+    let deadline = listed[0].validation_deadline.expect("deadline while pending");
+    assert_eq!(deadline - listed[0].inserted_at.expect("inserted"), chrono::Duration::days(7));
+
+    s.sandbox.console(ConsoleOp::Validate, &dns).expect("validated");
+    let issued = c.describe_certificate_detail(&dns).await.expect("described").to_remote();
+    assert_eq!(issued.status, CertStatus::Issued);
+    assert!(issued.validation.is_empty(), "records are null once issued");
+
+    s.sandbox.age(8).expect("aged past the deadline");
+    let failed = c.describe_certificate_detail(&file).await.expect("described").to_remote();
+    assert_eq!(failed.status, CertStatus::Failed, "not validated within 7 days");
+}
+
+#[tokio::test]
+async fn automatic_validation_issues_after_the_configured_delay() {
+    let s = start_with(SandboxOptions {
+        secret_id: ID.into(),
+        secret_key: KEY.into(),
+        issue_delay: std::time::Duration::from_millis(1500),
+        ..Default::default()
+    })
+    .await;
+    let c = client(&s.url, KEY);
+    let id = c.apply_certificate(&apply_request("www.example.com")).await.expect("applied");
+    let first = c.describe_certificate_detail(&id).await.expect("described").to_remote();
+    assert_eq!(first.status, CertStatus::DnsRecordAdded);
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    let later = c.describe_certificate_detail(&id).await.expect("described").to_remote();
+    assert_eq!(later.status, CertStatus::Issued);
+}
+
+#[tokio::test]
+async fn issued_certificates_carry_a_real_chain_matching_their_dates() {
+    let s = start(None).await;
+    let c = client(&s.url, KEY);
+    let id = c.apply_certificate(&apply_request("www.example.com")).await.expect("applied");
+    let detail = c.describe_certificate_detail(&id).await.expect("described");
+    let remote = detail.to_remote();
+    let raw: Value = {
+        let now = chrono::Utc::now().timestamp();
+        let body = format!(r#"{{"CertificateId":"{id}"}}"#);
+        raw(&s.url, "DescribeCertificateDetail", &body, &body, KEY, now).await.1
+    };
+    let chain = raw["Response"]["CertificatePublicKey"].as_str().expect("a PEM chain");
+    let key = raw["Response"]["CertificatePrivateKey"].as_str().expect("a PEM key");
+    assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "{key}");
+    let pems: Vec<_> = x509_parser::pem::Pem::iter_from_buffer(chain.as_bytes())
+        .collect::<Result<_, _>>()
+        .expect("PEM");
+    assert_eq!(pems.len(), 2, "leaf and CA");
+    let leaf = pems[0].parse_x509().expect("X.509");
+    assert_eq!(
+        leaf.validity().not_after.timestamp(),
+        remote.not_after.expect("end").timestamp(),
+        "notAfter equals CertEndTime"
+    );
+    assert_eq!(
+        leaf.validity().not_before.timestamp(),
+        remote.not_before.expect("begin").timestamp()
+    );
+    let ca = pems[1].parse_x509().expect("X.509");
+    assert_eq!(leaf.issuer(), ca.subject());
+    assert!(leaf.verify_signature(Some(ca.public_key())).is_ok(), "signed by the sandbox CA");
+    let sans = leaf.subject_alternative_name().expect("ext").expect("SAN");
+    assert!(format!("{:?}", sans.value).contains("www.example.com"));
+}
+
+#[tokio::test]
+async fn aliases_and_projects_change_in_place() {
+    let s = start(None).await;
+    let c = client(&s.url, KEY);
+    let id = c.apply_certificate(&apply_request("www.example.com")).await.expect("applied");
+    c.modify_certificate_alias(&id, "renamed").await.expect("alias set");
+    let failed =
+        c.modify_certificate_project(&[id.clone(), "nosuch01".into()], 42).await.expect("moved");
+    assert_eq!(failed, ["nosuch01"]);
+    let remote = c.describe_certificate_detail(&id).await.expect("described").to_remote();
+    assert_eq!(remote.alias.as_deref(), Some("renamed"));
+    assert_eq!(remote.project_id, Some(42));
+    assert_eq!(s.sandbox.certificates().expect("listed").len(), 1, "no new application");
+}
+
+#[tokio::test]
+async fn console_revokes_cancels_and_deletes() {
+    let s = start(None).await;
+    let c = client(&s.url, KEY);
+    let issued = c.apply_certificate(&apply_request("a.example.com")).await.expect("applied");
+    let pending = c
+        .apply_certificate(&apply_with("b.example.com", DvAuthMethod::Dns))
+        .await
+        .expect("applied");
+    assert!(s.sandbox.console(ConsoleOp::Revoke, &pending).is_err(), "only issued ones revoke");
+    s.sandbox.console(ConsoleOp::Revoke, &issued).expect("revoked");
+    s.sandbox.console(ConsoleOp::Cancel, &pending).expect("cancelled");
+    let statuses: Vec<CertStatus> = c
+        .certificates_by_id(&[issued.clone(), pending.clone()])
+        .await
+        .expect("listed")
+        .into_iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [CertStatus::Cancelled, CertStatus::Revoked], "newest first");
+
+    let answer = reqwest::Client::new()
+        .post(format!("{}/_sandbox/delete", s.url))
+        .json(&json!({ "CertificateId": issued }))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(answer.status(), 200, "the console ignores the one-hour rule");
+    assert_eq!(s.sandbox.certificates().expect("listed").len(), 1);
 }
