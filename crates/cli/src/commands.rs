@@ -3,8 +3,10 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use certplan_core::Address;
 use certplan_parser::{Config, ConfigError};
 use certplan_planner::{Action, Observed, Plan};
 use certplan_provider::CredentialsError;
@@ -115,23 +117,72 @@ pub async fn apply(
     .await
     .with_context(|| format!("could not save state to {}", planned.store.describe()))?;
 
-    println!(
-        "\nApply complete! Resources: {} added, {} renewed, {} destroyed.",
-        report.added, report.renewed, report.destroyed
-    );
-    for (address, id) in &report.pending {
-        eprintln!(
-            "{address} ({id}) is waiting for domain validation; the next plan will show its status."
-        );
+    let mut failed = report.failed;
+    let (waits, pending): (Vec<_>, Vec<_>) = report
+        .pending
+        .into_iter()
+        .partition(|(address, _)| wait_limit(args.wait, &planned.config, address).is_some());
+    if !waits.is_empty() {
+        let waits = waits
+            .into_iter()
+            .filter_map(|(address, remote)| {
+                let limit = wait_limit(args.wait, &planned.config, &address)?;
+                eprintln!(
+                    "{address}: waiting up to {} for certificate {} to be issued...",
+                    humantime::format_duration(limit),
+                    remote.id
+                );
+                Some((address, remote.id, limit))
+            })
+            .collect();
+        let timed_out = engine::wait_for_issuance(
+            &connection.client,
+            &mut planned.state,
+            &mut planned.store,
+            waits,
+            show_event,
+        )
+        .await
+        .with_context(|| format!("could not save state to {}", planned.store.describe()))?;
+        failed.extend(timed_out);
     }
-    if report.failed.is_empty() {
+
+    let forgotten = if report.forgotten > 0 {
+        format!(", {} forgotten", report.forgotten)
+    } else {
+        String::new()
+    };
+    println!(
+        "\nApply complete! Resources: {} added, {} renewed, {} changed, {} destroyed{forgotten}.",
+        report.added, report.renewed, report.changed, report.destroyed
+    );
+    for (address, remote) in &pending {
+        eprintln!("\n{address} ({}) is not issued yet:", remote.id);
+        if remote.validation.is_empty() {
+            eprintln!(
+                "  waiting for the CA (automatic DNS validation); the next plan shows its status"
+            );
+        }
+        for record in &remote.validation {
+            eprintln!("  to validate the domain, {}", certplan_planner::describe_record(record));
+        }
+        eprintln!("  run `certplan apply --wait` to wait for issuance");
+    }
+    if failed.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    eprintln!("\n{} change(s) failed:", report.failed.len());
-    for (address, error) in &report.failed {
+    eprintln!("\n{} change(s) failed:", failed.len());
+    for (address, error) in &failed {
         eprintln!("  {address}: {error:#}");
     }
     Ok(ExitCode::from(1))
+}
+
+/// How long to wait for a certificate's issuance: the flag, else the resource's setting, else
+/// the provider's; `None` means do not wait.
+fn wait_limit(flag: Option<Duration>, config: &Config, address: &Address) -> Option<Duration> {
+    flag.or_else(|| config.resources.get(address).and_then(|r| r.lifecycle.wait_for_issuance))
+        .or(config.provider.wait_for_issuance)
 }
 
 /// Asks for `yes` on the terminal; refuses to guess when there is no terminal to ask.
@@ -156,6 +207,8 @@ fn show_event(event: Event<'_>) {
         Action::Renew => ("Renewing", "Renewal"),
         Action::Replace => ("Replacing", "Replacement"),
         Action::Delete => ("Destroying", "Destruction"),
+        Action::Update => ("Modifying", "Modification"),
+        Action::Forget => ("Forgetting", "Forgetting"),
         Action::NoOp => ("Reading", "Read"),
     };
     match event {
@@ -167,9 +220,15 @@ fn show_event(event: Event<'_>) {
         Event::Failed { address, action, error } => {
             eprintln!("{address}: {} failed: {error:#}", verbs(action).1);
         }
-        Event::OldNotDeleted { address, id, error } => eprintln!(
-            "{address}: warning: the new certificate is in place, but the old one ({id}) was not deleted: {error}\n  delete it in the Tencent Cloud console once it is no longer deployed"
+        Event::Deposed { address, id, error } => eprintln!(
+            "{address}: warning: the new certificate is in place, but the old one ({id}) could not be deleted: {error}\n  it is kept in state as deposed; the next apply deletes it"
         ),
+        Event::StillWaiting { address, id, elapsed, status } => eprintln!(
+            "{address}: still waiting for certificate {id} to be issued ({status})... [{elapsed:.0}s elapsed]"
+        ),
+        Event::Issued { address, id, elapsed } => {
+            eprintln!("{address}: certificate {id} issued after {elapsed:.0}s")
+        }
     }
 }
 

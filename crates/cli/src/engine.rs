@@ -1,25 +1,44 @@
-//! The apply engine: reads the cloud for what state records (refresh), and executes a plan
-//! through the provider, saving state after every step so that a failure or crash loses
-//! nothing already done. It decides nothing: the plan says what to do.
+//! The apply engine: reads the cloud for what state records (refresh), executes a plan through
+//! the provider, and waits for issuance when asked — saving state after every step so that a
+//! failure or crash loses nothing already done. It decides nothing: the plan says what to do.
 
-use std::time::Instant;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
+use anyhow::anyhow;
 use certplan_core::{Address, CertStatus, RemoteCertificate};
 use certplan_parser::Config;
-use certplan_planner::{Action, Observed, Plan, Prior, ResourceChange};
+use certplan_planner::{Action, Observed, Plan, Reason, ResourceChange};
 use certplan_provider::wire::ApplyCertificateRequest;
 use certplan_provider::{Client, Error as ProviderError};
-use certplan_state::{ResourceState, State, StateError, StateStore};
+use certplan_state::{Deposed, ResourceState, State, StateError, StateStore};
 use chrono::Utc;
 
-/// Reads every certificate recorded in `state` from the cloud, in as few calls as the API allows.
+/// How often waiting for issuance asks the cloud (one batched call for all certificates).
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// How often a certificate still being waited for is reported.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Reads every certificate recorded in `state` (and every deposed one) from the cloud: one
+/// `DescribeCertificates` call per 1000 ids, and a `DescribeCertificateDetail` call only for
+/// pending certificates, whose validation records only the detail has.
 pub async fn refresh(client: &Client, state: &State) -> Result<Observed, ProviderError> {
-    let ids: Vec<String> = state.resources.values().map(|r| r.certificate_id.clone()).collect();
+    let ids: Vec<String> = state
+        .resources
+        .values()
+        .map(|r| r.certificate_id.clone())
+        .chain(state.deposed.iter().map(|d| d.certificate_id.clone()))
+        .collect();
     if ids.is_empty() {
         return Ok(Observed::new());
     }
-    let found = client.certificates_by_id(&ids).await?;
-    Ok(found.into_iter().map(|c| (c.id.clone(), c)).collect())
+    let mut observed: Observed =
+        client.certificates_by_id(&ids).await?.into_iter().map(|c| (c.id.clone(), c)).collect();
+    for remote in observed.values_mut().filter(|r| r.status.is_pending()) {
+        remote.validation =
+            client.describe_certificate_detail(&remote.id).await?.to_remote().validation;
+    }
+    Ok(observed)
 }
 
 /// Something the engine did, for the caller to show.
@@ -40,11 +59,22 @@ pub enum Event<'a> {
         action: Action,
         error: &'a anyhow::Error,
     },
-    /// The old certificate of a replacement could not be deleted; the new one is in place.
-    OldNotDeleted {
+    /// A replacement's old certificate could not be deleted; it is kept as deposed.
+    Deposed {
         address: &'a Address,
         id: &'a str,
         error: &'a ProviderError,
+    },
+    StillWaiting {
+        address: &'a Address,
+        id: &'a str,
+        elapsed: f64,
+        status: CertStatus,
+    },
+    Issued {
+        address: &'a Address,
+        id: &'a str,
+        elapsed: f64,
     },
 }
 
@@ -53,14 +83,16 @@ pub enum Event<'a> {
 pub struct Report {
     pub added: usize,
     pub renewed: usize,
+    pub changed: usize,
     pub destroyed: usize,
+    pub forgotten: usize,
     pub failed: Vec<(Address, anyhow::Error)>,
-    /// Certificates applied for and recorded, but not issued yet.
-    pub pending: Vec<(Address, String)>,
+    /// Certificates applied for in this apply and not issued yet, with what they wait for.
+    pub pending: Vec<(Address, RemoteCertificate)>,
 }
 
-/// Executes `plan` in address order. Every change that completes is saved before the next
-/// starts; a failed change is reported and the others go on.
+/// Executes `plan` in order. Every change that completes is saved before the next starts; a
+/// failed change is reported and the others go on.
 pub async fn apply(
     plan: &Plan,
     config: &Config,
@@ -74,29 +106,27 @@ pub async fn apply(
         let address = &change.address;
         on_event(Event::Started { address, action: change.action });
         let started = Instant::now();
-        let outcome = execute(change, config, state, store, client, &mut on_event).await;
-        match outcome {
-            Ok(id) => {
+        match execute(change, config, state, store, client, &mut on_event).await {
+            Ok(done) => {
                 match change.action {
                     Action::Create => report.added += 1,
                     Action::Renew => report.renewed += 1,
+                    Action::Update => report.changed += 1,
                     Action::Replace => {
                         report.added += 1;
-                        report.destroyed +=
-                            usize::from(change.before.as_ref().is_some_and(|b| b.exists));
+                        report.destroyed += usize::from(done.deleted_old);
                     }
                     Action::Delete => report.destroyed += 1,
+                    Action::Forget => report.forgotten += 1,
                     Action::NoOp => {}
                 }
-                if let Some(r) = state.resources.get(address)
-                    && r.status.is_pending()
-                {
-                    report.pending.push((address.clone(), r.certificate_id.clone()));
+                if let Some(remote) = done.pending {
+                    report.pending.push((address.clone(), remote));
                 }
                 on_event(Event::Completed {
                     address,
                     action: change.action,
-                    id: id.as_deref(),
+                    id: done.id.as_deref(),
                     elapsed: started.elapsed().as_secs_f64(),
                 });
             }
@@ -108,6 +138,15 @@ pub async fn apply(
         }
     }
     Ok(report)
+}
+
+/// What one change left behind.
+#[derive(Debug, Default)]
+struct Done {
+    id: Option<String>,
+    /// The new certificate, when it is not issued yet.
+    pending: Option<RemoteCertificate>,
+    deleted_old: bool,
 }
 
 enum Failure {
@@ -123,7 +162,13 @@ impl From<StateError> for Failure {
     }
 }
 
-/// Makes one change; returns the resulting certificate id (none for a delete).
+impl From<ProviderError> for Failure {
+    fn from(e: ProviderError) -> Self {
+        Failure::Change(e.into())
+    }
+}
+
+/// Makes one change.
 async fn execute(
     change: &ResourceChange,
     config: &Config,
@@ -131,14 +176,17 @@ async fn execute(
     store: &mut dyn StateStore,
     client: &Client,
     on_event: &mut impl FnMut(Event<'_>),
-) -> Result<Option<String>, Failure> {
+) -> Result<Done, Failure> {
     let address = &change.address;
     let prior = change.before.as_ref();
+    if let Some(id) = &change.deposed {
+        return delete_deposed(change, id, state, store, client).await;
+    }
     match change.action {
         Action::Create | Action::Renew | Action::Replace => {
             let (Some(args), Some(resource)) = (&change.after, config.resources.get(address))
             else {
-                return Err(Failure::Change(anyhow::anyhow!(
+                return Err(Failure::Change(anyhow!(
                     "{address} is not in the configuration this plan was made from"
                 )));
             };
@@ -148,8 +196,7 @@ async fn execute(
                 resource.csr_key_password.as_deref(),
                 renewing.map(|p| p.id.as_str()),
             );
-            let id =
-                client.apply_certificate(&request).await.map_err(|e| Failure::Change(e.into()))?;
+            let id = client.apply_certificate(&request).await?;
             let mut renewed_from = Vec::new();
             if let Some(p) = renewing {
                 renewed_from.push(p.id.clone());
@@ -172,36 +219,110 @@ async fn execute(
             state.resources.insert(address.clone(), recorded);
             store.save(state)?;
 
-            match client.describe_certificate_detail(&id).await {
-                Ok(detail) => {
-                    let remote = detail.to_remote();
-                    if let Some(r) = state.resources.get_mut(address) {
-                        update_from_remote(r, &remote);
-                    }
-                    store.save(state)?;
-                }
+            let remote = match client.describe_certificate_detail(&id).await {
+                Ok(detail) => detail.to_remote(),
                 // The certificate exists and is recorded; the next refresh reads its status.
-                Err(e) => return Err(Failure::Change(anyhow::Error::new(e).context(format!(
-                    "certificate {id} was applied for and recorded, but reading its status failed"
-                )))),
+                Err(e) => {
+                    return Err(Failure::Change(anyhow::Error::new(e).context(format!(
+                        "certificate {id} was applied for and recorded, but reading its status failed"
+                    ))));
+                }
+            };
+            if let Some(r) = state.resources.get_mut(address) {
+                update_from_remote(r, &remote);
             }
+            store.save(state)?;
+
+            let mut deleted_old = false;
             if change.action == Action::Replace
                 && let Some(old) = prior.filter(|p| p.exists)
-                && let Err(e) = delete(client, &old.id).await
             {
-                on_event(Event::OldNotDeleted { address, id: &old.id, error: &e });
+                match delete(client, &old.id).await {
+                    Ok(()) => deleted_old = true,
+                    Err(e) => {
+                        // Nothing is forgotten: the old certificate is kept for the next apply.
+                        state.deposed.push(Deposed {
+                            address: address.clone(),
+                            certificate_id: old.id.clone(),
+                            since: Utc::now(),
+                            last_error: e.to_string(),
+                        });
+                        store.save(state)?;
+                        on_event(Event::Deposed { address, id: &old.id, error: &e });
+                    }
+                }
             }
-            Ok(Some(id))
+            let pending = remote.status.is_pending().then_some(remote);
+            Ok(Done { id: Some(id), pending, deleted_old })
+        }
+        Action::Update => {
+            let (Some(p), Some(args)) = (prior, &change.after) else {
+                return Err(Failure::Change(anyhow!("{address} has nothing to update")));
+            };
+            if p.args.alias != args.alias {
+                client.modify_certificate_alias(&p.id, args.alias.as_deref().unwrap_or("")).await?;
+                if let Some(r) = state.resources.get_mut(address) {
+                    r.args.alias = args.alias.clone();
+                }
+                store.save(state)?;
+            }
+            if p.args.project_id.unwrap_or(0) != args.project_id.unwrap_or(0) {
+                let ids = [p.id.clone()];
+                let failed =
+                    client.modify_certificate_project(&ids, args.project_id.unwrap_or(0)).await?;
+                if !failed.is_empty() {
+                    return Err(Failure::Change(anyhow!(
+                        "ModifyCertificateProject reported certificate {} as failed (FailCertificates)",
+                        p.id
+                    )));
+                }
+                if let Some(r) = state.resources.get_mut(address) {
+                    r.args.project_id = args.project_id;
+                }
+                store.save(state)?;
+            }
+            Ok(Done { id: Some(p.id.clone()), ..Done::default() })
         }
         Action::Delete => {
             if let Some(old) = prior.filter(|p| p.exists) {
-                delete(client, &old.id).await.map_err(|e| Failure::Change(e.into()))?;
+                delete(client, &old.id).await?;
             }
             state.resources.remove(address);
             store.save(state)?;
-            Ok(None)
+            Ok(Done::default())
         }
-        Action::NoOp => Ok(prior.map(|p: &Prior| p.id.clone())),
+        Action::Forget => {
+            state.resources.remove(address);
+            store.save(state)?;
+            Ok(Done { id: prior.map(|p| p.id.clone()), ..Done::default() })
+        }
+        Action::NoOp => Ok(Done::default()),
+    }
+}
+
+/// Deletes a certificate a replacement left behind; on failure it stays deposed, with the error.
+async fn delete_deposed(
+    change: &ResourceChange,
+    id: &str,
+    state: &mut State,
+    store: &mut dyn StateStore,
+    client: &Client,
+) -> Result<Done, Failure> {
+    let gone = matches!(change.reason, Reason::Deposed { gone: true, .. });
+    let outcome = if gone { Ok(()) } else { delete(client, id).await };
+    match outcome {
+        Ok(()) => {
+            state.deposed.retain(|d| d.certificate_id != id);
+            store.save(state)?;
+            Ok(Done { id: Some(id.to_owned()), ..Done::default() })
+        }
+        Err(e) => {
+            if let Some(d) = state.deposed.iter_mut().find(|d| d.certificate_id == id) {
+                d.last_error = e.to_string();
+            }
+            store.save(state)?;
+            Err(e.into())
+        }
     }
 }
 
@@ -212,6 +333,90 @@ async fn delete(client: &Client, id: &str) -> Result<(), ProviderError> {
         Err(e) if e.code() == Some("FailedOperation.CertificateNotFound") => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// Polls until every certificate in `waits` is issued or its own time runs out, with one
+/// batched describe call per poll. Returns the certificates that failed or timed out.
+pub async fn wait_for_issuance(
+    client: &Client,
+    state: &mut State,
+    store: &mut dyn StateStore,
+    waits: Vec<(Address, String, Duration)>,
+    mut on_event: impl FnMut(Event<'_>),
+) -> Result<Vec<(Address, anyhow::Error)>, StateError> {
+    let started = Instant::now();
+    let mut waiting: BTreeMap<String, (Address, Duration)> =
+        waits.into_iter().map(|(address, id, limit)| (id, (address, limit))).collect();
+    let mut failed = Vec::new();
+    let mut last_progress = Instant::now();
+    while !waiting.is_empty() {
+        tokio::time::sleep(POLL_INTERVAL).await;
+        let elapsed = started.elapsed();
+        let ids: Vec<String> = waiting.keys().cloned().collect();
+        let seen = match client.certificates_by_id(&ids).await {
+            Ok(seen) => seen,
+            // A failed poll is not a failed certificate; the next poll tries again.
+            Err(_) if waiting.values().any(|(_, limit)| elapsed < *limit) => continue,
+            Err(e) => {
+                let error = anyhow::Error::new(e);
+                for (_, (address, _)) in std::mem::take(&mut waiting) {
+                    failed.push((address, anyhow!("could not check issuance: {error:#}")));
+                }
+                break;
+            }
+        };
+        let report_progress = last_progress.elapsed() >= PROGRESS_INTERVAL;
+        if report_progress {
+            last_progress = Instant::now();
+        }
+        let gone: Vec<String> =
+            waiting.keys().filter(|id| !seen.iter().any(|r| &r.id == *id)).cloned().collect();
+        for id in gone {
+            if let Some((address, _)) = waiting.remove(&id) {
+                failed.push((address, anyhow!("certificate {id} no longer exists in the cloud")));
+            }
+        }
+        for remote in seen {
+            let Some((address, limit)) = waiting.get(&remote.id).cloned() else { continue };
+            if let Some(r) = state.resources.get_mut(&address) {
+                update_from_remote(r, &remote);
+            }
+            match remote.status {
+                CertStatus::Issued => {
+                    store.save(state)?;
+                    waiting.remove(&remote.id);
+                    let elapsed = elapsed.as_secs_f64();
+                    on_event(Event::Issued { address: &address, id: &remote.id, elapsed });
+                }
+                status if status.is_pending() && elapsed < limit => {
+                    if report_progress {
+                        let elapsed = elapsed.as_secs_f64();
+                        on_event(Event::StillWaiting {
+                            address: &address,
+                            id: &remote.id,
+                            elapsed,
+                            status,
+                        });
+                    }
+                }
+                status => {
+                    store.save(state)?;
+                    waiting.remove(&remote.id);
+                    let why = if status.is_pending() {
+                        anyhow!(
+                            "certificate {} was not issued within {}; it stays recorded and the next plan shows its status",
+                            remote.id,
+                            humantime::format_duration(limit)
+                        )
+                    } else {
+                        anyhow!("certificate {} is {status} instead of issued", remote.id)
+                    };
+                    failed.push((address, why));
+                }
+            }
+        }
+    }
+    Ok(failed)
 }
 
 /// Brings the recorded status and dates of every certificate up to what the cloud reported;

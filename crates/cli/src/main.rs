@@ -92,6 +92,18 @@ struct ApplyArgs {
     /// Apply without asking for confirmation (required when not on a terminal)
     #[arg(long)]
     auto_approve: bool,
+
+    /// Wait until new certificates are issued, for up to DURATION (default 30m); overrides
+    /// the wait_for_issuance settings of the configuration
+    #[arg(
+        long,
+        value_name = "DURATION",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "30m",
+        value_parser = humantime::parse_duration
+    )]
+    wait: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -139,6 +139,7 @@ mod tests {
     fn endpoint_precedence_env_then_block_then_default() {
         let block = ProviderConfig {
             endpoint: Some(("https://ssl.intl.tencentcloudapi.com".into(), "main.hcl:2:14".into())),
+            ..ProviderConfig::default()
         };
         let from_env = resolve_endpoint(&block, &env(&[(ENDPOINT_VAR, "http://127.0.0.1:9")]));
         assert_eq!(from_env.expect("ok").to_string(), "http://127.0.0.1:9");
@@ -152,6 +153,7 @@ mod tests {
     fn unusable_endpoints_say_where_they_came_from() {
         let block = ProviderConfig {
             endpoint: Some(("http://ssl.example.com".into(), "main.hcl:2:14".into())),
+            ..ProviderConfig::default()
         };
         let err = resolve_endpoint(&block, &env(&[])).expect_err("clear text");
         assert!(format!("{err:#}").contains("main.hcl:2:14"), "{err:#}");

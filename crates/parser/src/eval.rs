@@ -13,6 +13,9 @@ use crate::{Diagnostic, Reader, Span};
 /// A block's evaluated arguments, taken one by one with their types checked.
 pub(crate) struct Arguments {
     values: BTreeMap<String, (Value, Span)>,
+    /// Arguments that name something (a resource address) rather than hold a value: their
+    /// source text, unevaluated.
+    references: BTreeMap<String, (String, Span)>,
     written: Vec<String>,
     /// Known arguments offered as "did you mean" for a misspelt one.
     suggested: Vec<String>,
@@ -28,6 +31,19 @@ impl Arguments {
         known_arguments: &[&str],
         known_blocks: &[&str],
     ) -> Self {
+        Self::read_with_references(reader, file, body, known_arguments, &[], known_blocks)
+    }
+
+    /// Like [`Arguments::read`], with `references` kept as source text rather than evaluated.
+    pub(crate) fn read_with_references(
+        reader: &mut Reader<'_>,
+        file: usize,
+        body: &Body,
+        known_arguments: &[&str],
+        references: &[&str],
+        known_blocks: &[&str],
+    ) -> Self {
+        let mut refs = BTreeMap::new();
         let ctx = hcl::eval::Context::new();
         let mut values: BTreeMap<String, (Value, Span)> = BTreeMap::new();
         let mut keys: BTreeMap<String, Span> = BTreeMap::new();
@@ -35,7 +51,7 @@ impl Arguments {
         for attr in body.attributes() {
             let name = attr.key.as_str();
             let key_span = reader.span(file, attr.key.span());
-            if !known_arguments.contains(&name) {
+            if !known_arguments.contains(&name) && !references.contains(&name) {
                 let mut d = Diagnostic::error(format!("unknown argument \"{name}\""))
                     .at(key_span, "not an argument of this block");
                 d = match closest(name, known_arguments) {
@@ -61,6 +77,11 @@ impl Arguments {
             }
             keys.insert(name.to_owned(), key_span);
             let value_span = reader.span(file, attr.value.span());
+            if references.contains(&name) {
+                let text = reader.sources[file].text.get(value_span.range.clone()).unwrap_or("");
+                refs.insert(name.to_owned(), (text.trim().to_owned(), value_span));
+                continue;
+            }
             match hcl::Expression::from(attr.value.clone()).evaluate(&ctx) {
                 Ok(value) => {
                     values.insert(name.to_owned(), (value, value_span));
@@ -87,13 +108,38 @@ impl Arguments {
                 reader.push(d);
             }
         }
-        Arguments { values, written: keys.into_keys().collect(), suggested }
+        Arguments { values, references: refs, written: keys.into_keys().collect(), suggested }
     }
 
     /// Returns true when the block sets `name` (whether or not its value was usable), or sets a
     /// misspelling of it that was already reported.
     pub(crate) fn is_written(&self, name: &str) -> bool {
         self.written.iter().chain(&self.suggested).any(|w| w == name)
+    }
+
+    /// Takes a reference argument's source text.
+    pub(crate) fn reference(&mut self, name: &str) -> Option<(String, Span)> {
+        self.references.remove(name)
+    }
+
+    /// Takes a duration argument such as "10m" or "1h 30m".
+    pub(crate) fn duration(
+        &mut self,
+        reader: &mut Reader<'_>,
+        name: &str,
+    ) -> Option<(std::time::Duration, Span)> {
+        let (text, span) = self.string(reader, name)?;
+        match humantime::parse_duration(&text) {
+            Ok(d) => Some((d, span)),
+            Err(e) => {
+                reader.push(
+                    Diagnostic::error(format!("invalid {name} {text:?}: {e}"))
+                        .at(span, "expected a duration")
+                        .help("write a duration such as \"30s\", \"10m\" or \"2h\""),
+                );
+                None
+            }
+        }
     }
 
     /// Takes a string argument; numbers and bools convert, as in Terraform.

@@ -28,6 +28,17 @@ pub struct Config {
     pub sources: Vec<Source>,
     pub provider: ProviderConfig,
     pub resources: BTreeMap<Address, ResourceConfig>,
+    /// `removed { from = ADDR }` blocks: resources to stop managing.
+    pub removed: BTreeMap<Address, Removed>,
+}
+
+/// A `removed` block: stop managing a resource without deleting its certificate (unless
+/// `lifecycle { destroy = true }`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removed {
+    pub destroy: bool,
+    /// Where the block is: `file:line:col`.
+    pub location: String,
 }
 
 /// The `provider "tencentcloud"` block.
@@ -35,6 +46,8 @@ pub struct Config {
 pub struct ProviderConfig {
     /// The API endpoint, with where it was set (`file:line:col`) for error messages.
     pub endpoint: Option<(String, String)>,
+    /// How long apply waits for new certificates to be issued, unless a resource says otherwise.
+    pub wait_for_issuance: Option<std::time::Duration>,
 }
 
 /// One declared certificate.
@@ -54,11 +67,17 @@ pub struct ResourceConfig {
 pub struct Lifecycle {
     pub renew_before: RenewBefore,
     pub prevent_destroy: bool,
+    /// How long apply waits for this certificate to be issued.
+    pub wait_for_issuance: Option<std::time::Duration>,
 }
 
 impl Default for Lifecycle {
     fn default() -> Self {
-        Lifecycle { renew_before: RenewBefore::DEFAULT, prevent_destroy: false }
+        Lifecycle {
+            renew_before: RenewBefore::DEFAULT,
+            prevent_destroy: false,
+            wait_for_issuance: None,
+        }
     }
 }
 
@@ -109,6 +128,7 @@ pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
     let mut resources: BTreeMap<Address, ResourceConfig> = BTreeMap::new();
     let mut first_seen: BTreeMap<Address, Span> = BTreeMap::new();
     let mut provider_seen: Option<Span> = None;
+    let mut removed: BTreeMap<Address, (Removed, Span)> = BTreeMap::new();
 
     for (file, source) in sources.iter().enumerate() {
         let body = match hcl_edit::parser::parse_body(&source.text) {
@@ -164,6 +184,22 @@ pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
                             provider = p;
                         }
                     }
+                    "removed" => {
+                        if let Some((address, block_removed, here)) =
+                            read_removed(&mut reader, file, block)
+                        {
+                            if let Some((_, first)) = removed.get(&address) {
+                                reader.push(Diagnostic::duplicate(
+                                    format!("two removed blocks for {address}"),
+                                    here,
+                                    first.clone(),
+                                    "keep one of them",
+                                ));
+                            } else {
+                                removed.insert(address, (block_removed, here));
+                            }
+                        }
+                    }
                     other => {
                         let help = if other == "terraform" {
                             "certplan reads no terraform {} block: it needs no provider installation; remove the block"
@@ -184,14 +220,73 @@ pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
             }
         }
     }
+    for (address, (_, here)) in &removed {
+        if let Some(declared) = first_seen.get(address) {
+            reader.push(
+                Diagnostic::error(format!("{address} is both declared and removed"))
+                    .at(here.clone(), "removed here")
+                    .also(declared.clone(), "still declared here")
+                    .help("delete the resource block to stop managing it, or delete the removed block to keep it"),
+            );
+        }
+    }
     let diagnostics = reader.diagnostics;
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {
         return Err(ConfigError { sources, diagnostics });
     }
-    Ok(Config { sources, provider, resources })
+    let removed = removed.into_iter().map(|(a, (r, _))| (a, r)).collect();
+    Ok(Config { sources, provider, resources, removed })
 }
 
-const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }` and `provider \"tencentcloud\" { ... }` blocks";
+/// Reads `removed { from = ADDR  lifecycle { destroy = false } }`.
+fn read_removed(
+    reader: &mut Reader<'_>,
+    file: usize,
+    block: &Block,
+) -> Option<(Address, Removed, Span)> {
+    let here = reader.header_span(file, block);
+    let mut args = eval::Arguments::read_with_references(
+        reader,
+        file,
+        &block.body,
+        &[],
+        &["from"],
+        &["lifecycle"],
+    );
+    let Some((text, span)) = args.reference("from") else {
+        reader.push(
+            Diagnostic::error("a removed block needs \"from\"")
+                .at(here, "what is removed?")
+                .help("add `from = tencentcloud_ssl_free_certificate.NAME`"),
+        );
+        return None;
+    };
+    let address = match text.trim_matches('"').parse::<Address>() {
+        Ok(a) if a.resource_type == certplan_core::RESOURCE_TYPE => a,
+        _ => {
+            reader.push(
+                Diagnostic::error(format!(
+                    "\"from\" must name a {} resource",
+                    certplan_core::RESOURCE_TYPE
+                ))
+                .at(span, "not a certplan resource address")
+                .help("e.g. from = tencentcloud_ssl_free_certificate.www"),
+            );
+            return None;
+        }
+    };
+    let mut destroy = false;
+    for inner in blocks(&block.body, "lifecycle") {
+        let mut lifecycle = eval::Arguments::read(reader, file, &inner.body, &["destroy"], &[]);
+        if let Some((d, _)) = lifecycle.boolean(reader, "destroy") {
+            destroy = d;
+        }
+    }
+    let location = reader.location(&here);
+    Some((address, Removed { destroy, location }, here))
+}
+
+const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }` and `removed { from = ... }` blocks";
 
 /// Collects diagnostics while walking the files.
 pub(crate) struct Reader<'a> {
@@ -245,7 +340,13 @@ fn read_provider(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<
         );
         return None;
     }
-    let mut args = eval::Arguments::read(reader, file, &block.body, &["endpoint", "region"], &[]);
+    let mut args = eval::Arguments::read(
+        reader,
+        file,
+        &block.body,
+        &["endpoint", "region", "wait_for_issuance"],
+        &[],
+    );
     let endpoint = args.string(reader, "endpoint").map(|(value, span)| {
         let location = reader.location(&span);
         if !(value.starts_with("https://") || value.starts_with("http://")) {
@@ -259,7 +360,8 @@ fn read_provider(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<
     });
     // The SSL API is not regional; `region` is accepted so Terraform provider blocks read as-is.
     let _region = args.string(reader, "region");
-    Some(ProviderConfig { endpoint })
+    let wait_for_issuance = args.duration(reader, "wait_for_issuance").map(|(d, _)| d);
+    Some(ProviderConfig { endpoint, wait_for_issuance })
 }
 
 /// Lists the nested blocks of `body` named `name`.

@@ -24,7 +24,7 @@ const ARGUMENTS: &[&str] = &[
     "old_certificate_id",
     "delete_dns_auto_record",
 ];
-const LIFECYCLE_ARGUMENTS: &[&str] = &["renew_before", "prevent_destroy"];
+const LIFECYCLE_ARGUMENTS: &[&str] = &["renew_before", "prevent_destroy", "wait_for_issuance"];
 
 /// Reads one resource block; `None` (with diagnostics pushed) when it is not usable.
 pub(crate) fn read(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<ResourceConfig> {
@@ -240,6 +240,7 @@ fn read_lifecycle(reader: &mut Reader<'_>, file: usize, block: &Block) -> Lifecy
         if let Some((prevent, _)) = args.boolean(reader, "prevent_destroy") {
             lifecycle.prevent_destroy = prevent;
         }
+        lifecycle.wait_for_issuance = args.duration(reader, "wait_for_issuance").map(|(d, _)| d);
     }
     lifecycle
 }

@@ -2,24 +2,29 @@
 //!
 //! For every resource address it compares what is declared, what was recorded and (when the
 //! cloud was refreshed) what the cloud reports, and chooses exactly one action with a reason a
-//! person can read. It is pure: no IO, no clock (time comes in as `now`), ordered maps only —
-//! the same inputs always give the same plan, byte for byte. A plan leaves the apply engine
-//! nothing to decide.
+//! person can read. It also reports what changed in the cloud behind certplan's back (drift).
+//! It is pure: no IO, no clock (time comes in as `now`), ordered maps only — the same inputs
+//! always give the same plan, byte for byte. A plan leaves the apply engine nothing to decide.
 
 mod render;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use certplan_core::{Address, AttributeValue, CertStatus, CertificateArgs, RemoteCertificate};
+use certplan_core::{
+    Address, AttributeValue, CertStatus, CertificateArgs, RemoteCertificate, ValidationRecord,
+};
 use certplan_parser::{Config, RenewBefore};
 use certplan_state::{ResourceState, State};
 use chrono::{DateTime, Utc};
 
-pub use render::render;
+pub use render::{describe_record, render};
 
 /// What the cloud reports, by certificate id. A certificate id recorded in state but absent
 /// here no longer exists in the cloud.
 pub type Observed = BTreeMap<String, RemoteCertificate>;
+
+/// Arguments that can change on an existing certificate; every other one needs a new application.
+pub const IN_PLACE_ARGUMENTS: [&str; 2] = ["alias", "project_id"];
 
 /// What the apply will do to one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -29,10 +34,14 @@ pub enum Action {
     Create,
     /// Apply for a renewal: `ApplyCertificate` with `OldCertificateId`.
     Renew,
+    /// Change alias and/or project of the existing certificate.
+    Update,
     /// Apply for a new certificate, then delete the old one.
     Replace,
     /// Delete the certificate.
     Delete,
+    /// Stop managing the certificate, leaving it in the cloud.
+    Forget,
 }
 
 /// Why the planner chose the action.
@@ -42,28 +51,42 @@ pub enum Reason {
     NotInState,
     /// The recorded certificate no longer exists in the cloud.
     Gone { id: String },
-    /// The cloud reports the certificate unusable (revoked, cancelled, failed).
+    /// The cloud reports the certificate revoked, cancelled or failed.
     Unusable { id: String, status: CertStatus },
-    /// Arguments that can only be changed by a new application differ.
+    /// Domain validation was not completed in time.
+    ValidationTimedOut { id: String, deadline: DateTime<Utc> },
+    /// Arguments that can only change with a new application differ.
     ArgumentsChanged { forcing: Vec<&'static str> },
+    /// Arguments that can change in place differ.
+    AttributesChanged { changed: Vec<&'static str> },
     /// The certificate has expired; the API renews only before expiry.
     Expired { not_after: DateTime<Utc> },
     /// Issued and within `renew_before` of its expiry.
     Expiring { not_after: DateTime<Utc>, days_left: i64, renew_before: RenewBefore },
     /// Recorded but no longer declared.
     NotInConfig { gone: bool },
+    /// A `removed` block says to stop managing it.
+    Removed { location: String },
+    /// An old certificate a replacement could not delete.
+    Deposed { id: String, since: DateTime<Utc>, last_error: String, gone: bool },
     /// The CA is still validating the domain.
-    Pending { status: CertStatus },
+    Pending {
+        status: CertStatus,
+        records: Vec<ValidationRecord>,
+        deadline: Option<DateTime<Utc>>,
+        automatic: bool,
+    },
     /// Issued and not yet due; renews from `renews_at`.
     UpToDate { not_after: DateTime<Utc>, renews_at: DateTime<Utc> },
     /// The cloud reports a status certplan cannot act on.
     Waiting { status: CertStatus },
 }
 
-/// The certificate a resource has now, as recorded (and refreshed).
+/// The certificate a resource has now, as recorded and (when refreshed) as the cloud reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prior {
     pub id: String,
+    /// The recorded arguments, with alias and project as the cloud reports them.
     pub args: CertificateArgs,
     pub status: CertStatus,
     pub not_after: Option<DateTime<Utc>>,
@@ -79,14 +102,33 @@ pub struct ResourceChange {
     pub reason: Reason,
     pub before: Option<Prior>,
     pub after: Option<CertificateArgs>,
+    /// For the deletion of a deposed certificate: its id.
+    pub deposed: Option<String>,
 }
 
-/// Every resource's change, in address order.
+/// Something that changed in the cloud outside certplan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Drift {
+    pub address: Address,
+    pub id: String,
+    pub kind: DriftKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriftKind {
+    Deleted,
+    Status { from: CertStatus, to: CertStatus },
+    Alias { from: Option<String>, to: Option<String> },
+    Project { from: Option<u64>, to: Option<u64> },
+}
+
+/// Every resource's change, in address order (deposed deletions after their resource).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub created_at: DateTime<Utc>,
     /// Whether the cloud was read; without it the plan trusts the state.
     pub refreshed: bool,
+    pub drift: Vec<Drift>,
     pub changes: Vec<ResourceChange>,
 }
 
@@ -97,6 +139,7 @@ pub struct Summary {
     pub renew: usize,
     pub change: usize,
     pub destroy: usize,
+    pub forget: usize,
 }
 
 impl Plan {
@@ -111,14 +154,14 @@ impl Plan {
                 Action::NoOp => {}
                 Action::Create => s.add += 1,
                 Action::Renew => s.renew += 1,
+                Action::Update => s.change += 1,
                 Action::Replace => {
                     s.add += 1;
                     // The old certificate is deleted only if it still exists.
-                    if c.before.as_ref().is_some_and(|b| b.exists) {
-                        s.destroy += 1;
-                    }
+                    s.destroy += usize::from(c.before.as_ref().is_some_and(|b| b.exists));
                 }
                 Action::Delete => s.destroy += 1,
+                Action::Forget => s.forget += 1,
             }
         }
         s
@@ -128,9 +171,9 @@ impl Plan {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error(
-        "{address} has lifecycle {{ prevent_destroy = true }} but the plan would delete it ({why})"
+        "{address} has lifecycle {{ prevent_destroy = true }} but the plan would delete its certificate {id} ({why})"
     )]
-    PreventDestroy { address: Address, why: String },
+    PreventDestroy { address: Address, id: String, why: String },
 }
 
 /// Plans every resource of `config` and `state`. `observed` is what a refresh read from the
@@ -142,55 +185,131 @@ pub fn plan(
     now: DateTime<Utc>,
 ) -> Result<Plan, PlanError> {
     let mut changes = Vec::new();
-    let addresses: std::collections::BTreeSet<&Address> =
-        config.resources.keys().chain(state.resources.keys()).collect();
+    let mut drift = Vec::new();
+    let addresses: BTreeSet<&Address> = config
+        .resources
+        .keys()
+        .chain(state.resources.keys())
+        .chain(state.deposed.iter().map(|d| &d.address))
+        .collect();
     for address in addresses {
         let desired = config.resources.get(address);
         let recorded = state.resources.get(address);
-        let prior = recorded.map(|r| prior(r, observed));
-        let (action, reason) = match (desired, &prior) {
-            (Some(_), None) => (Action::Create, Reason::NotInState),
-            (None, Some(p)) => {
-                if recorded.is_some_and(|r| r.prevent_destroy) && p.exists {
+        let prior = recorded
+            .map(|r| prior(r, observed.and_then(|o| o.get(&r.certificate_id)), observed.is_some()));
+        if let (Some(r), Some(p)) = (recorded, &prior) {
+            drift.extend(detect_drift(address, r, p));
+        }
+        let decided = match (desired, recorded, &prior) {
+            (Some(_), _, None) => Some((Action::Create, Reason::NotInState)),
+            (None, Some(r), Some(p)) => Some(match config.removed.get(address) {
+                Some(removed) if !removed.destroy => {
+                    (Action::Forget, Reason::Removed { location: removed.location.clone() })
+                }
+                _ => {
+                    if r.prevent_destroy && p.exists {
+                        return Err(PlanError::PreventDestroy {
+                            address: address.clone(),
+                            id: p.id.clone(),
+                            why: "it is no longer in the configuration; set prevent_destroy = false and apply first, or add a removed block to stop managing it without deleting it".into(),
+                        });
+                    }
+                    (Action::Delete, Reason::NotInConfig { gone: !p.exists })
+                }
+            }),
+            (Some(d), Some(_), Some(p)) => {
+                let remote = observed.and_then(|o| o.get(&p.id));
+                let decided = decide(&d.args, d.lifecycle.renew_before, p, remote, now);
+                if decided.0 == Action::Replace
+                    && d.lifecycle.prevent_destroy
+                    && matches!(decided.1, Reason::ArgumentsChanged { .. })
+                {
                     return Err(PlanError::PreventDestroy {
                         address: address.clone(),
-                        why: "it is no longer in the configuration; remove prevent_destroy first, then remove the resource".into(),
+                        id: p.id.clone(),
+                        why: "changed arguments force a new certificate, and the old one would be deleted".into(),
                     });
                 }
-                (Action::Delete, Reason::NotInConfig { gone: !p.exists })
+                Some(decided)
             }
-            (Some(d), Some(p)) => decide(&d.args, d.lifecycle.renew_before, p, now),
-            (None, None) => unreachable!("every address comes from the config or the state"),
+            // Only deposed certificates are left of this address.
+            _ => None,
         };
-        changes.push(ResourceChange {
-            address: address.clone(),
-            action,
-            reason,
-            before: prior,
-            after: desired.map(|d| d.args.clone()),
-        });
+        if let Some((action, reason)) = decided {
+            changes.push(ResourceChange {
+                address: address.clone(),
+                action,
+                reason,
+                before: prior,
+                after: desired.map(|d| d.args.clone()),
+                deposed: None,
+            });
+        }
+        for d in state.deposed.iter().filter(|d| &d.address == address) {
+            let gone = observed.is_some_and(|o| !o.contains_key(&d.certificate_id));
+            changes.push(ResourceChange {
+                address: address.clone(),
+                action: Action::Delete,
+                reason: Reason::Deposed {
+                    id: d.certificate_id.clone(),
+                    since: d.since,
+                    last_error: d.last_error.clone(),
+                    gone,
+                },
+                before: None,
+                after: None,
+                deposed: Some(d.certificate_id.clone()),
+            });
+        }
     }
-    Ok(Plan { created_at: now, refreshed: observed.is_some(), changes })
+    Ok(Plan { created_at: now, refreshed: observed.is_some(), drift, changes })
 }
 
-fn prior(recorded: &ResourceState, observed: Option<&Observed>) -> Prior {
+/// Builds what a resource has now: the record, overlaid with what the cloud reports.
+fn prior(recorded: &ResourceState, remote: Option<&RemoteCertificate>, refreshed: bool) -> Prior {
     let mut prior = Prior {
         id: recorded.certificate_id.clone(),
         args: recorded.args.clone(),
         status: recorded.status,
         not_after: recorded.not_after,
-        exists: true,
+        exists: !refreshed || remote.is_some(),
     };
-    if let Some(observed) = observed {
-        match observed.get(&recorded.certificate_id) {
-            Some(remote) => {
-                prior.status = remote.status;
-                prior.not_after = remote.not_after.or(prior.not_after);
-            }
-            None => prior.exists = false,
+    if let Some(remote) = remote {
+        prior.status = remote.status;
+        prior.not_after = remote.not_after.or(prior.not_after);
+        prior.args.alias = remote.alias.clone();
+        // The API reports the default project as 0, which a config expresses by leaving it out.
+        if remote.project_id.unwrap_or(0) != recorded.args.project_id.unwrap_or(0) {
+            prior.args.project_id = remote.project_id;
         }
     }
     prior
+}
+
+fn detect_drift(address: &Address, recorded: &ResourceState, prior: &Prior) -> Vec<Drift> {
+    let drift = |kind| Drift { address: address.clone(), id: prior.id.clone(), kind };
+    if !prior.exists {
+        return vec![drift(DriftKind::Deleted)];
+    }
+    let mut found = Vec::new();
+    // A pending certificate being issued is what certplan expects, not drift.
+    let expected = recorded.status.is_pending() && prior.status == CertStatus::Issued;
+    if prior.status != recorded.status && !expected && !prior.status.is_pending() {
+        found.push(drift(DriftKind::Status { from: recorded.status, to: prior.status }));
+    }
+    if prior.args.alias != recorded.args.alias {
+        found.push(drift(DriftKind::Alias {
+            from: recorded.args.alias.clone(),
+            to: prior.args.alias.clone(),
+        }));
+    }
+    if prior.args.project_id != recorded.args.project_id {
+        found.push(drift(DriftKind::Project {
+            from: recorded.args.project_id,
+            to: prior.args.project_id,
+        }));
+    }
+    found
 }
 
 /// Chooses the action for a resource that is both declared and recorded.
@@ -198,29 +317,59 @@ fn decide(
     desired: &CertificateArgs,
     renew_before: RenewBefore,
     prior: &Prior,
+    remote: Option<&RemoteCertificate>,
     now: DateTime<Utc>,
 ) -> (Action, Reason) {
     use CertStatus::*;
+    let id = prior.id.clone();
     if !prior.exists {
-        return (Action::Create, Reason::Gone { id: prior.id.clone() });
+        return (Action::Create, Reason::Gone { id });
     }
-    if matches!(prior.status, Failed | Cancelling | Cancelled | Revoking | Revoked) {
-        return (Action::Replace, Reason::Unusable { id: prior.id.clone(), status: prior.status });
+    match prior.status {
+        // A revoked certificate stays as it is; certplan applies for a new one beside it.
+        Revoking | Revoked => {
+            return (Action::Create, Reason::Unusable { id, status: prior.status });
+        }
+        Failed | Cancelling | Cancelled => {
+            return (Action::Replace, Reason::Unusable { id, status: prior.status });
+        }
+        _ => {}
     }
-    let forcing = changed_arguments(&prior.args, desired);
+    let deadline = remote.and_then(|r| r.validation_deadline);
+    if prior.status.is_pending()
+        && let Some(deadline) = deadline.filter(|d| now > *d)
+    {
+        return (Action::Replace, Reason::ValidationTimedOut { id, deadline });
+    }
+    let (forcing, in_place) = changed_arguments(&prior.args, desired);
     if !forcing.is_empty() {
         return (Action::Replace, Reason::ArgumentsChanged { forcing });
     }
-    if prior.status.is_pending() {
-        return (Action::NoOp, Reason::Pending { status: prior.status });
-    }
     match (prior.status, prior.not_after) {
-        (Expired, Some(end)) => (Action::Replace, Reason::Expired { not_after: end }),
-        (Issued, Some(end)) if now >= end => (Action::Replace, Reason::Expired { not_after: end }),
+        (Expired, Some(end)) => return (Action::Replace, Reason::Expired { not_after: end }),
+        (Issued, Some(end)) if now >= end => {
+            return (Action::Replace, Reason::Expired { not_after: end });
+        }
+        // A renewal applies with the declared alias and project, so it covers their changes.
         (Issued, Some(end)) if now >= end - renew_before.duration() => {
             let days_left = (end - now).num_days();
-            (Action::Renew, Reason::Expiring { not_after: end, days_left, renew_before })
+            return (Action::Renew, Reason::Expiring { not_after: end, days_left, renew_before });
         }
+        _ => {}
+    }
+    if !in_place.is_empty() {
+        return (Action::Update, Reason::AttributesChanged { changed: in_place });
+    }
+    match (prior.status, prior.not_after) {
+        (status, _) if status.is_pending() => (
+            Action::NoOp,
+            Reason::Pending {
+                status,
+                records: remote.map(|r| r.validation.clone()).unwrap_or_default(),
+                deadline,
+                automatic: desired.dv_auth_method == certplan_core::DvAuthMethod::DnsAuto,
+            },
+        ),
         (Issued, Some(end)) => (
             Action::NoOp,
             Reason::UpToDate { not_after: end, renews_at: end - renew_before.duration() },
@@ -229,18 +378,29 @@ fn decide(
     }
 }
 
-/// Lists the arguments that differ, in the provider's order. Every argument of a free
-/// certificate is part of its application, so each one forces a new application.
-fn changed_arguments(before: &CertificateArgs, after: &CertificateArgs) -> Vec<&'static str> {
+/// Lists the arguments that differ, in the provider's order, split into those that force a
+/// new application and those that change in place.
+fn changed_arguments(
+    before: &CertificateArgs,
+    after: &CertificateArgs,
+) -> (Vec<&'static str>, Vec<&'static str>) {
     let (before, after) = (before.attributes(), after.attributes());
     let get = |attrs: &[(&'static str, AttributeValue)], name: &str| {
         attrs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
     };
-    let mut changed = Vec::new();
+    let (mut forcing, mut in_place) = (Vec::new(), Vec::new());
     for (name, _) in before.iter().chain(&after) {
-        if !changed.contains(name) && get(&before, name) != get(&after, name) {
-            changed.push(*name);
+        if forcing.contains(name)
+            || in_place.contains(name)
+            || get(&before, name) == get(&after, name)
+        {
+            continue;
+        }
+        if IN_PLACE_ARGUMENTS.contains(name) {
+            in_place.push(*name);
+        } else {
+            forcing.push(*name);
         }
     }
-    changed
+    (forcing, in_place)
 }

@@ -4,11 +4,11 @@
 
 use std::fmt::Write as _;
 
-use certplan_core::{AttributeValue, CertStatus, RESOURCE_TYPE};
+use certplan_core::{AttributeValue, CertStatus, RESOURCE_TYPE, ValidationRecord};
 use chrono::{DateTime, Utc};
 use similar::{ChangeTag, TextDiff};
 
-use crate::{Action, Plan, Reason, ResourceChange};
+use crate::{Action, DriftKind, Plan, Reason, ResourceChange};
 
 /// Renders `plan`; `color` adds ANSI colours (for terminals only).
 pub fn render(plan: &Plan, color: bool) -> String {
@@ -18,6 +18,14 @@ pub fn render(plan: &Plan, color: bool) -> String {
         out.push_str(
             "Note: the cloud was not read (--refresh=false); this plan trusts the state file.\n\n",
         );
+    }
+    if !plan.drift.is_empty() {
+        out.push_str(&paint.bold("Objects have changed outside of certplan:"));
+        out.push_str("\n\n");
+        for d in &plan.drift {
+            let _ = writeln!(out, "  # {} ({}) {}", d.address, d.id, describe_drift(&d.kind));
+        }
+        out.push('\n');
     }
     let changes: Vec<&ResourceChange> =
         plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
@@ -38,9 +46,10 @@ pub fn render(plan: &Plan, color: bool) -> String {
             out.push('\n');
         }
         let s = plan.summary();
+        let forget = if s.forget > 0 { format!(", {} to forget", s.forget) } else { String::new() };
         let _ = writeln!(
             out,
-            "{} {} to add, {} to renew, {} to change, {} to destroy.",
+            "{} {} to add, {} to renew, {} to change, {} to destroy{forget}.",
             paint.bold("Plan:"),
             s.add,
             s.renew,
@@ -59,29 +68,66 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 c.address.to_string(),
                 describe(&c.reason, plan.created_at)
             );
+            // Automatic validation adds its record itself: nothing for the user to do.
+            if let Reason::Pending { records, automatic: false, .. } = &c.reason {
+                for record in records {
+                    let _ = writeln!(out, "      {}", describe_record(record));
+                }
+            }
         }
     }
     out
+}
+
+fn describe_drift(kind: &DriftKind) -> String {
+    let text = |v: &Option<String>| v.as_deref().map_or("(none)".to_owned(), |a| format!("{a:?}"));
+    let number = |v: &Option<u64>| v.unwrap_or(0).to_string();
+    match kind {
+        DriftKind::Deleted => "was deleted".into(),
+        DriftKind::Status { from, to } => format!("is now {to} (was {from})"),
+        DriftKind::Alias { from, to } => {
+            format!("alias changed from {} to {}", text(from), text(to))
+        }
+        DriftKind::Project { from, to } => {
+            format!("project_id changed from {} to {}", number(from), number(to))
+        }
+    }
+}
+
+/// Says what to publish for a validation record.
+pub fn describe_record(record: &ValidationRecord) -> String {
+    match record {
+        ValidationRecord::Dns { name, record_type, value } => {
+            format!("add DNS record: {name}  {record_type}  {value}")
+        }
+        ValidationRecord::File { url, content } => {
+            format!("serve {url} with the content: {content}")
+        }
+    }
 }
 
 fn render_change(out: &mut String, change: &ResourceChange, now: DateTime<Utc>, paint: Paint) {
     let (verb, symbol, code) = match change.action {
         Action::Create => ("will be created", "  +", GREEN),
         Action::Renew => ("will be renewed", "  ~", YELLOW),
+        Action::Update => ("will be updated in place", "  ~", YELLOW),
         Action::Replace => ("must be replaced", "-/+", YELLOW),
         Action::Delete => ("will be destroyed", "  -", RED),
+        Action::Forget => ("will be forgotten: certplan stops managing it", "  .", ""),
         Action::NoOp => return,
     };
-    let _ = writeln!(
-        out,
-        "  {} {verb} ({})",
-        paint.bold(&format!("# {}", change.address)),
-        describe(&change.reason, now)
-    );
+    let name = match &change.deposed {
+        Some(id) => format!("# {} (deposed certificate {id})", change.address),
+        None => format!("# {}", change.address),
+    };
+    let _ = writeln!(out, "  {} {verb} ({})", paint.bold(&name), describe(&change.reason, now));
+    if change.deposed.is_some() || change.action == Action::Forget {
+        return;
+    }
     let _ = writeln!(
         out,
         "{} resource \"{RESOURCE_TYPE}\" \"{}\" {{",
-        paint.color(code, symbol),
+        if code.is_empty() { symbol.to_owned() } else { paint.color(code, symbol) },
         change.address.name
     );
 
@@ -106,7 +152,7 @@ fn render_change(out: &mut String, change: &ResourceChange, now: DateTime<Utc>, 
                 lines.push(Line::removed("id", format!("{:?}", b.id)));
             }
         }
-        Action::Renew | Action::Replace => {
+        Action::Renew | Action::Replace | Action::Update => {
             for (name, value) in &after_attrs {
                 let old = before_attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v);
                 lines.push(match old {
@@ -122,7 +168,9 @@ fn render_change(out: &mut String, change: &ResourceChange, now: DateTime<Utc>, 
                     );
                 }
             }
-            if let Some(b) = before {
+            if let Some(b) = before.filter(|_| change.action == Action::Update) {
+                lines.push(Line::same("id", format!("{:?}", b.id)));
+            } else if let Some(b) = before {
                 lines.push(Line::to_be_known("id", format!("{:?}", b.id)));
                 if let Some(end) = b.not_after {
                     let end = end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -130,7 +178,7 @@ fn render_change(out: &mut String, change: &ResourceChange, now: DateTime<Utc>, 
                 }
             }
         }
-        Action::NoOp => {}
+        Action::NoOp | Action::Forget => {}
     }
 
     let width = lines.iter().map(|l| l.name.len()).max().unwrap_or(0);
@@ -233,7 +281,13 @@ pub(crate) fn describe(reason: &Reason, now: DateTime<Utc>) -> String {
         Reason::NotInState => "not yet applied for".into(),
         Reason::Gone { id } => format!("certificate {id} no longer exists in the cloud"),
         Reason::Unusable { id, status } => format!("certificate {id} is {status} in the cloud"),
-        Reason::ArgumentsChanged { forcing } => format!("{} changed", forcing.join(", ")),
+        Reason::ValidationTimedOut { id, deadline } => format!(
+            "domain validation of certificate {id} was not completed by its deadline, {}",
+            date(deadline)
+        ),
+        Reason::ArgumentsChanged { forcing } | Reason::AttributesChanged { changed: forcing } => {
+            format!("{} changed", forcing.join(", "))
+        }
         Reason::Expired { not_after } => format!("expired on {}", date(not_after)),
         Reason::Expiring { not_after, days_left, renew_before } => format!(
             "expires {} on {}, renew_before = {renew_before}",
@@ -244,8 +298,32 @@ pub(crate) fn describe(reason: &Reason, now: DateTime<Utc>) -> String {
         Reason::NotInConfig { gone: true } => {
             "not in configuration; already deleted in the cloud, so it is only forgotten".into()
         }
-        Reason::Pending { status: CertStatus::Pending } => "waiting for domain validation".into(),
-        Reason::Pending { status } => format!("waiting for domain validation ({status})"),
+        Reason::Removed { location } => {
+            format!("removed block at {location}; the certificate stays in the cloud")
+        }
+        Reason::Deposed { since, last_error, gone, .. } => {
+            let left = format!("left over from a replacement on {}", date(since));
+            if *gone {
+                format!("{left}; already deleted in the cloud, so it is only forgotten")
+            } else {
+                format!("{left}; the last delete failed: {last_error}")
+            }
+        }
+        Reason::Pending { status, deadline, automatic, .. } => {
+            let what = if *automatic {
+                "waiting for automatic DNS validation".to_owned()
+            } else {
+                "waiting for domain validation".to_owned()
+            };
+            let what = match status {
+                CertStatus::Pending | CertStatus::DnsRecordAdded => what,
+                other => format!("{what} ({other})"),
+            };
+            match deadline {
+                Some(d) => format!("{what}, due by {}", date(d)),
+                None => what,
+            }
+        }
         Reason::UpToDate { not_after, renews_at } => format!(
             "expires {} ({}); renews from {}",
             date(not_after),

@@ -32,6 +32,19 @@ pub struct State {
     /// The certplan version that wrote this state.
     pub certplan_version: String,
     pub resources: BTreeMap<Address, ResourceState>,
+    /// Certificates a replacement superseded but could not delete yet; every apply retries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<Deposed>,
+}
+
+/// An old certificate left behind by a replacement, still to be deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deposed {
+    pub address: Address,
+    pub certificate_id: String,
+    pub since: DateTime<Utc>,
+    /// Why the last delete failed.
+    pub last_error: String,
 }
 
 /// One applied certificate.
@@ -62,6 +75,7 @@ impl State {
             serial: 0,
             certplan_version: env!("CARGO_PKG_VERSION").to_owned(),
             resources: BTreeMap::new(),
+            deposed: Vec::new(),
         }
     }
 

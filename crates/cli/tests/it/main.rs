@@ -196,7 +196,11 @@ fn applies_then_renews_three_certificates_linked_to_the_old_ones() {
 
     let apply = p.run(&["apply", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
-    assert!(apply.stdout.contains("Apply complete! Resources: 3 added, 0 renewed, 0 destroyed."));
+    assert!(
+        apply
+            .stdout
+            .contains("Apply complete! Resources: 3 added, 0 renewed, 0 changed, 0 destroyed.")
+    );
     let first_ids = p.state_ids();
     assert_eq!(first_ids.len(), 3);
     assert_eq!(p.sandbox.certificates().len(), 3);
@@ -222,7 +226,7 @@ fn applies_then_renews_three_certificates_linked_to_the_old_ones() {
     let apply = p.run(&["apply", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
     assert!(
-        apply.stdout.contains("Resources: 0 added, 3 renewed, 0 destroyed."),
+        apply.stdout.contains("Resources: 0 added, 3 renewed, 0 changed, 0 destroyed."),
         "{}",
         apply.stdout
     );

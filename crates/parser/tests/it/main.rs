@@ -274,3 +274,68 @@ fn diagnostic_unevaluable_expression() {
 "#
     ));
 }
+
+#[test]
+fn reads_removed_blocks_and_wait_settings() {
+    let config = parse(
+        r#"
+provider "tencentcloud" {
+  wait_for_issuance = "10m"
+}
+
+resource "tencentcloud_ssl_free_certificate" "www" {
+  domain         = "www.example.com"
+  dv_auth_method = "DNS_AUTO"
+  lifecycle {
+    wait_for_issuance = "90s"
+  }
+}
+
+removed {
+  from = tencentcloud_ssl_free_certificate.old
+}
+
+removed {
+  from = "tencentcloud_ssl_free_certificate.gone"
+  lifecycle {
+    destroy = true
+  }
+}
+"#,
+    )
+    .expect("valid config");
+    assert_eq!(config.provider.wait_for_issuance, Some(std::time::Duration::from_secs(600)));
+    let www = &config.resources[&Address::certificate("www")];
+    assert_eq!(www.lifecycle.wait_for_issuance, Some(std::time::Duration::from_secs(90)));
+    let old = &config.removed[&Address::certificate("old")];
+    assert!(!old.destroy);
+    assert_eq!(old.location, "main.hcl:14:1");
+    assert!(config.removed[&Address::certificate("gone")].destroy);
+}
+
+#[test]
+fn diagnostic_removed_but_still_declared_and_bad_durations() {
+    insta::assert_snapshot!(diagnose(
+        r#"resource "tencentcloud_ssl_free_certificate" "www" {
+  domain         = "www.example.com"
+  dv_auth_method = "DNS_AUTO"
+}
+
+resource "tencentcloud_ssl_free_certificate" "api" {
+  domain         = "api.example.com"
+  dv_auth_method = "DNS_AUTO"
+  lifecycle {
+    wait_for_issuance = "ten minutes"
+  }
+}
+
+removed {
+  from = tencentcloud_ssl_free_certificate.www
+}
+
+removed {
+  from = aws_acm_certificate.x
+}
+"#
+    ));
+}

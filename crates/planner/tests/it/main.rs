@@ -1,8 +1,10 @@
 //! The planner's decisions, table-tested: every action, the renewal boundary, expiry, drift.
 
+use certplan_core::ValidationRecord;
 use certplan_core::{Address, CertStatus, CertificateArgs, DvAuthMethod, RemoteCertificate};
 use certplan_parser::{Config, Source, parse_sources};
-use certplan_planner::{Action, Observed, Plan, PlanError, Reason, plan, render};
+use certplan_planner::{Action, Drift, DriftKind, Observed, Plan, PlanError, Reason, plan, render};
+use certplan_state::Deposed;
 use certplan_state::{ResourceState, State};
 use chrono::{DateTime, Duration, Utc};
 
@@ -131,17 +133,27 @@ fn gone_from_the_cloud_is_created_again() {
 }
 
 #[test]
-fn revoked_or_failed_in_the_cloud_is_replaced() {
-    for status in [CertStatus::Revoked, CertStatus::Failed, CertStatus::Cancelled] {
+fn failed_or_cancelled_is_replaced_and_revoked_applied_for_again() {
+    let cases = [
+        (CertStatus::Failed, Action::Replace),
+        (CertStatus::Cancelled, Action::Replace),
+        (CertStatus::Revoked, Action::Create),
+    ];
+    for (status, expected) in cases {
         let r = recorded("aaaaaaaa", "www.example.com", 60, CertStatus::Issued);
         let observed: Observed = [(r.certificate_id.clone(), remote(&r, status))].into();
         let s = state(vec![("www", r)]);
-        let (action, reason) = only(
-            &plan(&config(&cert("www", "www.example.com")), &s, Some(&observed), now())
-                .expect("plan"),
+        let p = plan(&config(&cert("www", "www.example.com")), &s, Some(&observed), now())
+            .expect("plan");
+        assert_eq!(only(&p), (expected, Reason::Unusable { id: "aaaaaaaa".into(), status }));
+        assert_eq!(
+            p.drift,
+            [Drift {
+                address: Address::certificate("www"),
+                id: "aaaaaaaa".into(),
+                kind: DriftKind::Status { from: CertStatus::Issued, to: status }
+            }]
         );
-        assert_eq!(action, Action::Replace);
-        assert_eq!(reason, Reason::Unusable { id: "aaaaaaaa".into(), status });
     }
 }
 
@@ -153,7 +165,18 @@ fn refresh_overrides_recorded_status_and_dates() {
     let s = state(vec![("www", r)]);
     let p =
         plan(&config(&cert("www", "www.example.com")), &s, Some(&observed), now()).expect("plan");
-    assert_eq!(only(&p), (Action::NoOp, Reason::Pending { status: CertStatus::Pending }));
+    assert_eq!(
+        only(&p),
+        (
+            Action::NoOp,
+            Reason::Pending {
+                status: CertStatus::Pending,
+                records: Vec::new(),
+                deadline: None,
+                automatic: true
+            }
+        )
+    );
     assert!(p.refreshed);
 }
 
@@ -206,6 +229,142 @@ fn plans_are_deterministic() {
     assert_eq!(names, ["a", "b", "c"]);
 }
 
+fn with_alias(text: &str) -> String {
+    format!(
+        "resource \"tencentcloud_ssl_free_certificate\" \"www\" {{\n  domain = \"www.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n{text}}}\n"
+    )
+}
+
+#[test]
+fn alias_and_project_change_in_place() {
+    let r = recorded("aaaaaaaa", "www.example.com", 60, CertStatus::Issued);
+    let s = state(vec![("www", r)]);
+    let p = plan(&config(&with_alias("  alias = \"site\"\n  project_id = 5\n")), &s, None, now())
+        .expect("plan");
+    assert_eq!(
+        only(&p),
+        (Action::Update, Reason::AttributesChanged { changed: vec!["alias", "project_id"] })
+    );
+    assert_eq!(p.summary().change, 1);
+    let shown = render(&p, false);
+    assert!(shown.contains("will be updated in place (alias, project_id changed)"), "{shown}");
+    assert!(shown.contains("+ alias          = \"site\""), "{shown}");
+}
+
+#[test]
+fn the_default_project_reported_as_zero_is_no_change() {
+    let r = recorded("aaaaaaaa", "www.example.com", 60, CertStatus::Issued);
+    let mut seen = remote(&r, CertStatus::Issued);
+    seen.project_id = Some(0);
+    let observed: Observed = [(r.certificate_id.clone(), seen)].into();
+    let s = state(vec![("www", r)]);
+    let p =
+        plan(&config(&cert("www", "www.example.com")), &s, Some(&observed), now()).expect("plan");
+    assert_eq!(only(&p).0, Action::NoOp);
+    assert!(p.drift.is_empty(), "{:?}", p.drift);
+}
+
+#[test]
+fn alias_changed_outside_is_drift_put_back_in_place() {
+    let mut r = recorded("aaaaaaaa", "www.example.com", 60, CertStatus::Issued);
+    r.args.alias = Some("site".into());
+    let mut seen = remote(&r, CertStatus::Issued);
+    seen.alias = Some("renamed".into());
+    let observed: Observed = [(r.certificate_id.clone(), seen)].into();
+    let s = state(vec![("www", r)]);
+    let p = plan(&config(&with_alias("  alias = \"site\"\n")), &s, Some(&observed), now())
+        .expect("plan");
+    assert_eq!(only(&p), (Action::Update, Reason::AttributesChanged { changed: vec!["alias"] }));
+    assert_eq!(
+        p.drift[0].kind,
+        DriftKind::Alias { from: Some("site".into()), to: Some("renamed".into()) }
+    );
+    assert!(render(&p, false).contains("alias changed from \"site\" to \"renamed\""));
+}
+
+#[test]
+fn a_due_renewal_carries_alias_changes_with_it() {
+    let r = recorded("aaaaaaaa", "www.example.com", 10, CertStatus::Issued);
+    let s = state(vec![("www", r)]);
+    let p = plan(&config(&with_alias("  alias = \"site\"\n")), &s, None, now()).expect("plan");
+    assert_eq!(only(&p).0, Action::Renew);
+}
+
+#[test]
+fn pending_waits_with_its_records_until_the_deadline_then_replaces() {
+    let mut r = recorded("aaaaaaaa", "www.example.com", 90, CertStatus::Pending);
+    r.not_after = None;
+    r.args.dv_auth_method = DvAuthMethod::Dns;
+    let record = ValidationRecord::Dns {
+        name: "_abc.www.example.com".into(),
+        record_type: "CNAME".into(),
+        value: "x.trust-provider.com".into(),
+    };
+    let mut seen = remote(&r, CertStatus::Pending);
+    seen.validation = vec![record.clone()];
+    seen.validation_deadline = Some(now() + Duration::days(3));
+    let observed: Observed = [(r.certificate_id.clone(), seen.clone())].into();
+    let s = state(vec![("www", r.clone())]);
+    let text = "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain = \"www.example.com\"\n  dv_auth_method = \"DNS\"\n}\n";
+    let p = plan(&config(text), &s, Some(&observed), now()).expect("plan");
+    assert_eq!(only(&p).0, Action::NoOp);
+    let shown = render(&p, false);
+    assert!(shown.contains("waiting for domain validation, due by 2026-11-29"), "{shown}");
+    assert!(
+        shown.contains("add DNS record: _abc.www.example.com  CNAME  x.trust-provider.com"),
+        "{shown}"
+    );
+
+    seen.validation_deadline = Some(now() - Duration::hours(1));
+    let observed: Observed = [(r.certificate_id.clone(), seen)].into();
+    let p = plan(&config(text), &s, Some(&observed), now()).expect("plan");
+    assert!(matches!(only(&p), (Action::Replace, Reason::ValidationTimedOut { .. })));
+}
+
+#[test]
+fn removed_blocks_forget_and_deposed_certificates_are_deleted() {
+    let s = {
+        let mut s =
+            state(vec![("old", recorded("oldOld01", "old.example.com", 60, CertStatus::Issued))]);
+        s.deposed.push(Deposed {
+            address: Address::certificate("gone"),
+            certificate_id: "depDep01".into(),
+            since: now() - Duration::days(1),
+            last_error: "FailedOperation.CannotBeDeletedWithinHour".into(),
+        });
+        s
+    };
+    let text = "removed {\n  from = tencentcloud_ssl_free_certificate.old\n}\n";
+    let p = plan(&config(text), &s, None, now()).expect("plan");
+    let actions: Vec<(String, Action, Option<String>)> =
+        p.changes.iter().map(|c| (c.address.name.clone(), c.action, c.deposed.clone())).collect();
+    assert_eq!(
+        actions,
+        [
+            ("gone".to_owned(), Action::Delete, Some("depDep01".to_owned())),
+            ("old".to_owned(), Action::Forget, None),
+        ]
+    );
+    let summary = p.summary();
+    assert_eq!((summary.destroy, summary.forget), (1, 1));
+    assert!(
+        render(&p, false)
+            .contains("Plan: 0 to add, 0 to renew, 0 to change, 1 to destroy, 1 to forget.")
+    );
+}
+
+#[test]
+fn prevent_destroy_refuses_a_replacement_that_deletes_a_live_certificate() {
+    let s = state(vec![("www", recorded("aaaaaaaa", "www.example.com", 60, CertStatus::Issued))]);
+    let text = "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain = \"www.example.com\"\n  dv_auth_method = \"DNS\"\n  lifecycle {\n    prevent_destroy = true\n  }\n}\n";
+    let err = plan(&config(text), &s, None, now()).expect_err("refused");
+    assert!(err.to_string().contains("changed arguments force a new certificate"), "{err}");
+    // Expiry replaces a dead certificate: nothing worth protecting.
+    let s = state(vec![("www", recorded("aaaaaaaa", "www.example.com", -2, CertStatus::Expired))]);
+    let text = text.replace("\"DNS\"", "\"DNS_AUTO\"");
+    assert_eq!(only(&plan(&config(&text), &s, None, now()).expect("plan")).0, Action::Replace);
+}
+
 #[test]
 fn mixed_plan_renders_every_action() {
     let text = [
@@ -215,7 +374,11 @@ fn mixed_plan_renders_every_action() {
         cert("deleted", "deleted.example.com"),
         "resource \"tencentcloud_ssl_free_certificate\" \"changed\" {\n  domain = \"changed.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n  contact_email = \"ops@example.com\"\n  csr_key_password = \"s3cret\"\n}\n".to_owned(),
         cert("fine", "fine.example.com"),
-        cert("pending", "pending.example.com"),
+        "resource \"tencentcloud_ssl_free_certificate\" \"pending\" {\n  domain = \"pending.example.com\"\n  dv_auth_method = \"DNS\"\n}\n".to_owned(),
+        cert("auto", "auto.example.com"),
+        cert("revoked", "revoked.example.com"),
+        "resource \"tencentcloud_ssl_free_certificate\" \"renamed\" {\n  domain = \"renamed.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n  alias = \"shop\"\n}\n".to_owned(),
+        "removed {\n  from = tencentcloud_ssl_free_certificate.kept\n}\n".to_owned(),
     ]
     .concat();
     let due = recorded("dueDue01", "due.example.com", 12, CertStatus::Issued);
@@ -223,12 +386,29 @@ fn mixed_plan_renders_every_action() {
     let deleted = recorded("delDel01", "deleted.example.com", 40, CertStatus::Issued);
     let changed = recorded("chgChg01", "changed.example.com", 70, CertStatus::Issued);
     let fine = recorded("fineFi01", "fine.example.com", 75, CertStatus::Issued);
-    let pending = recorded("penPen01", "pending.example.com", 90, CertStatus::Issued);
+    let mut pending = recorded("penPen01", "pending.example.com", 90, CertStatus::Pending);
+    pending.args.dv_auth_method = DvAuthMethod::Dns;
+    let auto = recorded("autAut01", "auto.example.com", 90, CertStatus::DnsRecordAdded);
     let removed = recorded("remRem01", "removed.example.com", 50, CertStatus::Issued);
-    let observed: Observed = [&due, &expired, &changed, &fine, &removed]
+    let revoked = recorded("revRev01", "revoked.example.com", 50, CertStatus::Issued);
+    let renamed = recorded("renRen01", "renamed.example.com", 50, CertStatus::Issued);
+    let kept = recorded("kepKep01", "kept.example.com", 50, CertStatus::Issued);
+    let mut pending_seen = remote(&pending, CertStatus::Pending);
+    pending_seen.validation = vec![ValidationRecord::Dns {
+        name: "_0f3a.pending.example.com".into(),
+        record_type: "CNAME".into(),
+        value: "0f3a.1b2c.sectigo.trust-provider.com".into(),
+    }];
+    pending_seen.validation_deadline = Some(now() + Duration::days(6));
+    let observed: Observed = [&due, &expired, &changed, &fine, &removed, &renamed, &kept]
         .iter()
         .map(|r| (r.certificate_id.clone(), remote(r, r.status)))
-        .chain([(pending.certificate_id.clone(), remote(&pending, CertStatus::Pending))])
+        .chain([
+            (pending.certificate_id.clone(), pending_seen),
+            (revoked.certificate_id.clone(), remote(&revoked, CertStatus::Revoked)),
+            (auto.certificate_id.clone(), remote(&auto, CertStatus::DnsRecordAdded)),
+            ("depDep01".to_owned(), remote(&expired, CertStatus::Issued)),
+        ])
         .collect();
     let s = state(vec![
         ("due", due),
@@ -238,7 +418,18 @@ fn mixed_plan_renders_every_action() {
         ("fine", fine),
         ("pending", pending),
         ("removed", removed),
+        ("revoked", revoked),
+        ("auto", auto),
+        ("renamed", renamed),
+        ("kept", kept),
     ]);
+    let mut s = s;
+    s.deposed.push(Deposed {
+        address: Address::certificate("changed"),
+        certificate_id: "depDep01".into(),
+        since: now() - Duration::days(2),
+        last_error: "DeleteCertificate failed: FailedOperation.CannotBeDeletedWithinHour: Free certificates cannot be deleted within 1 hour after the application. (RequestId: 0000)".into(),
+    });
     let p = plan(&config(&text), &s, Some(&observed), now()).expect("plan");
     let shown = render(&p, false);
     assert!(!shown.contains("s3cret"), "secrets never shown");
