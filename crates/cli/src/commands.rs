@@ -158,15 +158,22 @@ pub async fn apply(
     );
     for (address, remote) in &pending {
         eprintln!("\n{address} ({}) is not issued yet:", remote.id);
-        if remote.validation.is_empty() {
-            eprintln!(
-                "  waiting for the CA (automatic DNS validation); the next plan shows its status"
-            );
+        let automatic = planned
+            .config
+            .resources
+            .get(address)
+            .is_some_and(|r| r.args.dv_auth_method == certplan_core::DvAuthMethod::DnsAuto);
+        if automatic {
+            eprintln!("  waiting for the CA (automatic DNS validation adds its record itself)");
+        } else {
+            for record in &remote.validation {
+                eprintln!(
+                    "  to validate the domain, {}",
+                    certplan_planner::describe_record(record)
+                );
+            }
         }
-        for record in &remote.validation {
-            eprintln!("  to validate the domain, {}", certplan_planner::describe_record(record));
-        }
-        eprintln!("  run `certplan apply --wait` to wait for issuance");
+        eprintln!("  the next plan shows its status; `certplan apply --wait` waits for issuance");
     }
     if failed.is_empty() {
         return Ok(ExitCode::SUCCESS);

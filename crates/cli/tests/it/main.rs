@@ -20,11 +20,12 @@ struct SandboxProcess {
 }
 
 impl SandboxProcess {
-    fn start(data: &Path) -> Self {
+    fn start(data: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(["--secret-id", SECRET_ID, "--secret-key", SECRET_KEY])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -61,10 +62,13 @@ impl SandboxProcess {
             for c in page.certificates.unwrap_or_default() {
                 let detail =
                     client.describe_certificate_detail(&c.certificate_id).await.expect("detail");
+                let remote = detail.to_remote();
                 all.push(serde_json::json!({
                     "id": detail.certificate_id,
                     "domain": detail.domain,
                     "status": detail.status,
+                    "alias": remote.alias,
+                    "project": remote.project_id,
                     "origin": detail.certificate_extra.and_then(|e| e.origin_certificate_id),
                 }));
             }
@@ -94,9 +98,14 @@ struct Project {
 
 impl Project {
     fn new(config: &str) -> Self {
+        Self::with_sandbox(config, &[])
+    }
+
+    /// A project whose sandbox runs with extra `sandbox serve` flags.
+    fn with_sandbox(config: &str, flags: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("main.hcl"), config).expect("write config");
-        let sandbox = SandboxProcess::start(&dir.path().join("sandbox-data.json"));
+        let sandbox = SandboxProcess::start(&dir.path().join("sandbox-data.json"), flags);
         Project { dir, sandbox }
     }
 
@@ -432,4 +441,272 @@ fn the_embedded_sandbox_runs_the_main_job_without_an_account() {
         "shop renews 14 days before expiry: {}",
         plan.stdout
     );
+}
+
+fn resource(name: &str, domain: &str, body: &str) -> String {
+    format!(
+        "resource \"tencentcloud_ssl_free_certificate\" \"{name}\" {{\n  domain = \"{domain}\"\n{body}}}\n\n"
+    )
+}
+
+fn only_id(p: &Project) -> String {
+    let ids = p.state_ids();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    ids[0].clone()
+}
+
+#[test]
+fn manual_dns_validation_waits_with_its_record_then_issues() {
+    let p = Project::new(&resource("www", "www.example.com", "  dv_auth_method = \"DNS\"\n"));
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(apply.stderr.contains("is not issued yet"), "{}", apply.stderr);
+    assert!(apply.stderr.contains("to validate the domain, add DNS record: _"), "{}", apply.stderr);
+    let id = only_id(&p);
+    assert_eq!(p.state()["resources"]["tencentcloud_ssl_free_certificate.www"]["status"], 0);
+
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "waiting is not a change: {}", plan.stdout);
+    assert!(plan.stdout.contains("waiting for domain validation, due by"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("add DNS record: _"), "{}", plan.stdout);
+    assert!(plan.stdout.contains(".www.example.com  CNAME  "), "{}", plan.stdout);
+
+    p.sandbox.console("validate", &id);
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+    assert!(!plan.stdout.contains("changed outside"), "issuance is not drift: {}", plan.stdout);
+    assert!(plan.stdout.contains("renews from"), "{}", plan.stdout);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    assert_eq!(p.state()["resources"]["tencentcloud_ssl_free_certificate.www"]["status"], 1);
+    assert_eq!(p.sandbox.certificates().len(), 1, "no second application");
+}
+
+#[test]
+fn validation_not_done_in_time_is_applied_for_again() {
+    let p = Project::new(&resource("www", "www.example.com", "  dv_auth_method = \"FILE\"\n"));
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let old = only_id(&p);
+    p.age(8);
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains(&format!("({old}) is now validation failed (was pending validation)")),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains(&format!(
+            "must be replaced (certificate {old} is validation failed in the cloud)"
+        )),
+        "{}",
+        plan.stdout
+    );
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    let certs = p.sandbox.certificates();
+    assert_eq!(certs.len(), 1, "the failed order was deleted: {certs:?}");
+    assert_ne!(certs[0]["id"], old.as_str());
+    assert_eq!(certs[0]["status"], 0, "the new order waits for validation");
+}
+
+#[test]
+fn a_revoked_certificate_is_applied_for_again_with_the_drift_named() {
+    let p = Project::new(&certificate("www", "www.example.com"));
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let old = only_id(&p);
+    p.sandbox.console("revoke", &old);
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2);
+    assert!(
+        plan.stdout.contains(&format!("({old}) is now revoked (was issued)")),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout
+            .contains(&format!("will be created (certificate {old} is revoked in the cloud)")),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    assert_eq!(p.sandbox.certificates().len(), 2, "the revoked one stays, a new one is issued");
+    assert_ne!(only_id(&p), old);
+}
+
+#[test]
+fn alias_and_project_change_in_place_without_a_new_application() {
+    let p = Project::new(&resource(
+        "www",
+        "www.example.com",
+        "  dv_auth_method = \"DNS_AUTO\"\n  alias = \"one\"\n",
+    ));
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let id = only_id(&p);
+    p.write_config(&resource(
+        "www",
+        "www.example.com",
+        "  dv_auth_method = \"DNS_AUTO\"\n  alias = \"two\"\n  project_id = 7\n",
+    ));
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2);
+    assert!(
+        plan.stdout.contains("will be updated in place (alias, project_id changed)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("~ alias          = \"one\" -> \"two\""), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("Plan: 0 to add, 0 to renew, 1 to change, 0 to destroy."),
+        "{}",
+        plan.stdout
+    );
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(
+        apply.stdout.contains("0 added, 0 renewed, 1 changed, 0 destroyed"),
+        "{}",
+        apply.stdout
+    );
+    let certs = p.sandbox.certificates();
+    assert_eq!(certs.len(), 1, "no new application");
+    assert_eq!((certs[0]["alias"].as_str(), certs[0]["project"].as_u64()), (Some("two"), Some(7)));
+    assert_eq!(only_id(&p), id);
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
+}
+
+#[test]
+fn a_replacement_whose_old_certificate_cannot_be_deleted_yet_retries_later() {
+    let p = Project::new(&certificate("www", "www.example.com"));
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let old = only_id(&p);
+    p.write_config(&resource(
+        "www",
+        "www.example.com",
+        "  dv_auth_method = \"DNS_AUTO\"\n  contact_email = \"ops@example.com\"\n",
+    ));
+    let plan = p.run(&["plan"]);
+    let forced = plan
+        .stdout
+        .lines()
+        .find(|l| l.contains("contact_email") && l.contains(" = "))
+        .unwrap_or_default();
+    assert!(forced.ends_with("= \"ops@example.com\" # forces replacement"), "{}", plan.stdout);
+
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "the new certificate is in place: {}", apply.stderr);
+    assert!(
+        apply.stderr.contains(&format!("the old one ({old}) could not be deleted")),
+        "{}",
+        apply.stderr
+    );
+    assert!(apply.stderr.contains("CannotBeDeletedWithinHour"), "{}", apply.stderr);
+    assert_eq!(p.state()["deposed"][0]["certificate_id"], old.as_str());
+    assert_eq!(p.sandbox.certificates().len(), 2);
+
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "the deposed certificate is still to delete");
+    assert!(
+        plan.stdout.contains(&format!("(deposed certificate {old}) will be destroyed")),
+        "{}",
+        plan.stdout
+    );
+    p.age(1);
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert_eq!(p.sandbox.certificates().len(), 1);
+    assert!(p.state().get("deposed").is_none(), "nothing left deposed");
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
+}
+
+#[test]
+fn prevent_destroy_stops_the_plan_and_removed_blocks_forget() {
+    let p = Project::new(&resource(
+        "www",
+        "www.example.com",
+        "  dv_auth_method = \"DNS_AUTO\"\n  lifecycle {\n    prevent_destroy = true\n  }\n",
+    ));
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let id = only_id(&p);
+
+    p.write_config(&certificate("other", "other.example.com"));
+    let plan = p.run(&["plan"]);
+    assert_eq!(plan.code, 1);
+    assert!(
+        plan.stderr.contains(
+            "tencentcloud_ssl_free_certificate.www has lifecycle { prevent_destroy = true }"
+        ),
+        "{}",
+        plan.stderr
+    );
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 1);
+    assert_eq!(p.sandbox.certificates().len(), 1, "nothing applied or deleted");
+
+    p.write_config("removed {\n  from = tencentcloud_ssl_free_certificate.www\n}\n");
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2);
+    assert!(
+        plan.stdout.contains("will be forgotten: certplan stops managing it"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("1 to forget"), "{}", plan.stdout);
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(p.state()["resources"].as_object().is_some_and(|r| r.is_empty()));
+    let certs = p.sandbox.certificates();
+    assert_eq!(certs.len(), 1, "the certificate stays in the cloud");
+    assert_eq!(certs[0]["id"], id.as_str());
+}
+
+#[test]
+fn apply_waits_for_issuance_when_asked() {
+    let p = Project::with_sandbox(&certificate("www", "www.example.com"), &["--issue-delay", "3s"]);
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("waiting for the CA (automatic DNS validation"),
+        "{}",
+        apply.stderr
+    );
+    assert!(
+        !apply.stderr.contains("add DNS record"),
+        "nothing for the user to add: {}",
+        apply.stderr
+    );
+    assert_eq!(p.state()["resources"]["tencentcloud_ssl_free_certificate.www"]["status"], 4);
+
+    p.write_config(
+        &[certificate("www", "www.example.com"), certificate("api", "api.example.com")].concat(),
+    );
+    let apply = p.run(&["apply", "--auto-approve", "--wait=60s"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(apply.stderr.contains("waiting up to 1m for certificate"), "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("tencentcloud_ssl_free_certificate.api: certificate "),
+        "{}",
+        apply.stderr
+    );
+    assert!(apply.stderr.contains(" issued after "), "{}", apply.stderr);
+    let state = p.state();
+    let api = &state["resources"]["tencentcloud_ssl_free_certificate.api"];
+    assert_eq!(api["status"], 1, "{state}");
+    assert!(api["not_after"].is_string());
+}
+
+#[test]
+fn waiting_gives_up_at_its_limit_and_says_so() {
+    let p = Project::new(&resource(
+        "www",
+        "www.example.com",
+        "  dv_auth_method = \"DNS\"\n  lifecycle {\n    wait_for_issuance = \"3s\"\n  }\n",
+    ));
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 1, "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("was not issued within 3s; it stays recorded"),
+        "{}",
+        apply.stderr
+    );
+    assert_eq!(p.state_ids().len(), 1, "recorded all the same");
 }
