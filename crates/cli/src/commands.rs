@@ -3,15 +3,17 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use certplan_core::Address;
 use certplan_parser::{Config, ConfigError};
-use certplan_planner::{Action, Observed, Plan};
-use certplan_provider::CredentialsError;
+use certplan_planner::{Action, Observed, Plan, SavedPlan};
+use certplan_provider::{Client, CredentialsError};
 use certplan_sandbox::{ConsoleOp, Sandbox, SandboxOptions};
-use certplan_state::{LocalStore, State, StateStore};
+use certplan_state::{LocalStore, State, StateLock, StateStore};
 use chrono::Utc;
 
 use crate::engine::{self, Event};
@@ -21,51 +23,106 @@ use crate::{ApplyArgs, CommonArgs, PlanArgs};
 /// Exit code of `--detailed-exitcode` when there are changes.
 const EXIT_CHANGES: u8 = 2;
 
-/// Everything a plan was made from, kept for the apply that follows it.
-struct Planned {
+/// What a command works on: the configuration, the state (locked when the command writes it)
+/// and, once needed, the connection to the cloud.
+struct Workspace {
+    settings: Settings,
     config: Config,
     store: LocalStore,
     state: State,
-    observed: Option<Observed>,
-    plan: Plan,
+    /// Whether a state file existed when loaded.
+    state_existed: bool,
     connection: Option<Connection>,
+    _lock: Option<StateLock>,
 }
 
-/// Loads config and state, refreshes from the cloud unless told not to, and plans.
-async fn make_plan(
-    args: &CommonArgs,
-    env: &impl Fn(&str) -> Option<String>,
-) -> anyhow::Result<(Settings, Planned)> {
-    let settings = Settings::resolve(args.state.as_deref(), args.refresh, args.sandbox);
-    if let Target::EmbeddedSandbox { data } = &settings.target {
-        eprintln!(
-            "Using the embedded sandbox, not Tencent Cloud: its certificates are kept in {}",
-            data.display()
-        );
-    }
-    let config = certplan_parser::load_dir(Path::new("."))?;
-    let store = LocalStore::new(&settings.state_path);
-    let state = store.load()?.unwrap_or_default();
-    let mut connection = None;
-    let observed = match (settings.refresh, state.resources.is_empty()) {
-        (false, _) => None,
-        (true, true) => Some(Observed::new()),
-        (true, false) => {
-            let conn = settings.connect(&config.provider, env).await?;
+impl Workspace {
+    /// Loads config and state; `operation` names a writer, which holds the state lock for the
+    /// whole run (unless `--lock=false`).
+    fn open(args: &CommonArgs, operation: Option<&str>) -> anyhow::Result<Self> {
+        let settings = Settings::resolve(args.state.as_deref(), args.refresh, args.sandbox);
+        if let Target::EmbeddedSandbox { data } = &settings.target {
             eprintln!(
-                "Reading {} certificate(s) from {}...",
-                state.resources.len(),
-                conn.client.endpoint()
+                "Using the embedded sandbox, not Tencent Cloud: its certificates are kept in {}",
+                data.display()
             );
-            let observed = engine::refresh(&conn.client, &state)
-                .await
-                .context("could not read the recorded certificates from the cloud")?;
-            connection = Some(conn);
-            Some(observed)
         }
-    };
-    let plan = certplan_planner::plan(&config, &state, observed.as_ref(), Utc::now())?;
-    Ok((settings, Planned { config, store, state, observed, plan, connection }))
+        let config = certplan_parser::load_dir(Path::new("."))?;
+        let mut store = LocalStore::new(&settings.state_path);
+        let lock = match operation {
+            Some(op) if args.lock => Some(store.lock(op, args.lock_timeout)?),
+            _ => None,
+        };
+        let loaded = store.load()?;
+        let state_existed = loaded.is_some();
+        Ok(Workspace {
+            settings,
+            config,
+            store,
+            state: loaded.unwrap_or_default(),
+            state_existed,
+            connection: None,
+            _lock: lock,
+        })
+    }
+
+    async fn connect(&mut self, env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<&Client> {
+        if self.connection.is_none() {
+            self.connection = Some(self.settings.connect(&self.config.provider, env).await?);
+        }
+        Ok(&self.connection.as_ref().expect("just connected").client)
+    }
+
+    /// Settles what an interrupted run left in the journal. Only writers save the outcome;
+    /// a plan uses it in memory.
+    async fn reconcile(
+        &mut self,
+        env: &impl Fn(&str) -> Option<String>,
+        save: bool,
+    ) -> anyhow::Result<()> {
+        if self.state.intents.is_empty() {
+            return Ok(());
+        }
+        eprintln!(
+            "Found {} certificate application(s) of an interrupted run; checking the cloud...",
+            self.state.intents.len()
+        );
+        let client = self.connect(env).await?.clone();
+        let done = engine::reconcile(&client, &mut self.state)
+            .await
+            .context("could not check what the interrupted run did; nothing was changed")?;
+        for line in done {
+            eprintln!("  {line}");
+        }
+        if save {
+            self.store.save(&mut self.state)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the cloud (unless `--refresh=false`) and plans.
+    async fn plan(
+        &mut self,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<(Option<Observed>, Plan)> {
+        let observed = if !self.settings.refresh {
+            None
+        } else if self.state.resources.is_empty() && self.state.deposed.is_empty() {
+            Some(Observed::new())
+        } else {
+            let count = self.state.resources.len() + self.state.deposed.len();
+            let client = self.connect(env).await?.clone();
+            eprintln!("Reading {count} certificate(s) from {}...", client.endpoint());
+            Some(
+                engine::refresh(&client, &self.state)
+                    .await
+                    .context("could not read the recorded certificates from the cloud")?,
+            )
+        };
+        let plan =
+            certplan_planner::plan(&self.config, &self.state, observed.as_ref(), Utc::now())?;
+        Ok((observed, plan))
+    }
 }
 
 pub async fn plan(
@@ -73,9 +130,35 @@ pub async fn plan(
     output: Output,
     env: &impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let (_, planned) = make_plan(&args.common, env).await?;
-    print!("{}", certplan_planner::render(&planned.plan, output.stdout_color));
-    Ok(if args.detailed_exitcode && planned.plan.has_changes() {
+    let mut ws = Workspace::open(&args.common, None)?;
+    if !ws.state.intents.is_empty() {
+        if args.out.is_some() {
+            bail!(
+                "the state records certificate applications of an interrupted run; run `certplan apply` to settle them before saving a plan"
+            );
+        }
+        if ws.settings.refresh {
+            ws.reconcile(env, false).await?;
+        } else {
+            eprintln!(
+                "warning: the state records certificate applications of an interrupted run; without refresh they cannot be checked, so this plan may apply for them again"
+            );
+        }
+    }
+    let (_, plan) = ws.plan(env).await?;
+    print!("{}", certplan_planner::render(&plan, output.stdout_color));
+    if let Some(out) = &args.out {
+        let existing = ws.state_existed.then_some(&ws.state);
+        let saved = SavedPlan::new(plan.clone(), existing, ws.config.digest());
+        certplan_state::write_atomically(out, &saved.to_json())
+            .with_context(|| format!("cannot write the plan to {}", out.display()))?;
+        eprintln!(
+            "Saved the plan to {}. Apply exactly this plan with: certplan apply {}",
+            out.display(),
+            out.display()
+        );
+    }
+    Ok(if args.detailed_exitcode && plan.has_changes() {
         ExitCode::from(EXIT_CHANGES)
     } else {
         ExitCode::SUCCESS
@@ -87,46 +170,96 @@ pub async fn apply(
     output: Output,
     env: &impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let (settings, mut planned) = make_plan(&args.common, env).await?;
-    print!("{}", certplan_planner::render(&planned.plan, output.stdout_color));
-    if planned.plan.has_changes() && !args.auto_approve && !confirm()? {
+    if let Some(file) = &args.plan_file {
+        return apply_saved(args, file, output, env).await;
+    }
+    let mut ws = Workspace::open(&args.common, Some("apply"))?;
+    ws.reconcile(env, true).await?;
+    let (observed, plan) = ws.plan(env).await?;
+    print!("{}", certplan_planner::render(&plan, output.stdout_color));
+    if plan.has_changes() && !args.auto_approve && !confirm()? {
         eprintln!("Apply cancelled.");
         return Ok(ExitCode::from(1));
     }
     // What the refresh learnt (an issuance, new dates) is kept, even when nothing else changes.
-    if let Some(observed) = &planned.observed
-        && engine::record_observed(&mut planned.state, observed)
+    if let Some(observed) = &observed
+        && engine::record_observed(&mut ws.state, observed)
     {
-        planned.store.save(&mut planned.state)?;
+        ws.store.save(&mut ws.state)?;
     }
-    if !planned.plan.has_changes() {
+    if !plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }
-    let connection = match planned.connection.take() {
-        Some(c) => c,
-        None => settings.connect(&planned.config.provider, env).await?,
-    };
-    let report = engine::apply(
-        &planned.plan,
-        &planned.config,
-        &mut planned.state,
-        &mut planned.store,
-        &connection.client,
-        show_event,
-    )
-    .await
-    .with_context(|| format!("could not save state to {}", planned.store.describe()))?;
+    execute(&mut ws, &plan, args.wait, env).await
+}
+
+/// Applies a plan saved by `plan --out`, exactly as made, or refuses.
+async fn apply_saved(
+    args: &ApplyArgs,
+    file: &Path,
+    output: Output,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let mut ws = Workspace::open(&args.common, Some("apply"))?;
+    let saved = read_saved_plan(file)?;
+    if !ws.state.intents.is_empty() {
+        bail!(
+            "saved plan {} cannot be applied: the state records certificate applications of an interrupted run. Run `certplan apply` to settle them, then plan again",
+            file.display()
+        );
+    }
+    let existing = ws.state_existed.then_some(&ws.state);
+    if let Some(why) = saved.staleness(existing, &ws.config.digest()) {
+        bail!(
+            "saved plan {} is stale: {why}. Make a new one with `certplan plan --out {}`",
+            file.display(),
+            file.display()
+        );
+    }
+    print!("{}", certplan_planner::render(&saved.plan, output.stdout_color));
+    if !saved.plan.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    execute(&mut ws, &saved.plan, args.wait, env).await
+}
+
+fn read_saved_plan(file: &Path) -> anyhow::Result<SavedPlan> {
+    let bytes =
+        std::fs::read(file).with_context(|| format!("cannot read plan file {}", file.display()))?;
+    SavedPlan::from_json(&bytes).map_err(|why| anyhow::anyhow!("{} is {why}", file.display()))
+}
+
+/// `certplan show PLANFILE`: renders a saved plan.
+pub fn show(file: &Path, output: Output) -> anyhow::Result<ExitCode> {
+    let saved = read_saved_plan(file)?;
+    print!("{}", certplan_planner::render(&saved.plan, output.stdout_color));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Executes a plan the user has approved, waits for issuance where asked, and reports.
+async fn execute(
+    ws: &mut Workspace,
+    plan: &Plan,
+    wait: Option<Duration>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let client = ws.connect(env).await?.clone();
+    let stop = watch_interrupts();
+    let report =
+        engine::apply(plan, &ws.config, &mut ws.state, &mut ws.store, &client, &stop, show_event)
+            .await
+            .with_context(|| format!("could not save state to {}", ws.store.describe()))?;
 
     let mut failed = report.failed;
     let (waits, pending): (Vec<_>, Vec<_>) = report
         .pending
         .into_iter()
-        .partition(|(address, _)| wait_limit(args.wait, &planned.config, address).is_some());
-    if !waits.is_empty() {
+        .partition(|(address, _)| wait_limit(wait, &ws.config, address).is_some());
+    if !waits.is_empty() && !stop.load(Ordering::SeqCst) {
         let waits = waits
             .into_iter()
             .filter_map(|(address, remote)| {
-                let limit = wait_limit(args.wait, &planned.config, &address)?;
+                let limit = wait_limit(wait, &ws.config, &address)?;
                 eprintln!(
                     "{address}: waiting up to {} for certificate {} to be issued...",
                     humantime::format_duration(limit),
@@ -135,15 +268,10 @@ pub async fn apply(
                 Some((address, remote.id, limit))
             })
             .collect();
-        let timed_out = engine::wait_for_issuance(
-            &connection.client,
-            &mut planned.state,
-            &mut planned.store,
-            waits,
-            show_event,
-        )
-        .await
-        .with_context(|| format!("could not save state to {}", planned.store.describe()))?;
+        let timed_out =
+            engine::wait_for_issuance(&client, &mut ws.state, &mut ws.store, waits, show_event)
+                .await
+                .with_context(|| format!("could not save state to {}", ws.store.describe()))?;
         failed.extend(timed_out);
     }
 
@@ -158,7 +286,7 @@ pub async fn apply(
     );
     for (address, remote) in &pending {
         eprintln!("\n{address} ({}) is not issued yet:", remote.id);
-        let automatic = planned
+        let automatic = ws
             .config
             .resources
             .get(address)
@@ -175,14 +303,41 @@ pub async fn apply(
         }
         eprintln!("  the next plan shows its status; `certplan apply --wait` waits for issuance");
     }
-    if failed.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+    let mut code = ExitCode::SUCCESS;
+    if !report.not_started.is_empty() {
+        eprintln!("\nInterrupted: {} change(s) were not started:", report.not_started.len());
+        for address in &report.not_started {
+            eprintln!("  {address}");
+        }
+        eprintln!("Everything done so far is recorded; run apply again to finish.");
+        code = ExitCode::from(1);
     }
-    eprintln!("\n{} change(s) failed:", failed.len());
-    for (address, error) in &failed {
-        eprintln!("  {address}: {error:#}");
+    if !failed.is_empty() {
+        eprintln!("\n{} change(s) failed:", failed.len());
+        for (address, error) in &failed {
+            eprintln!("  {address}: {error:#}");
+        }
+        code = ExitCode::from(1);
     }
-    Ok(ExitCode::from(1))
+    Ok(code)
+}
+
+/// Stops starting new work on the first SIGINT/SIGTERM (work in flight finishes and is
+/// recorded); exits at once on the second — the intent journal keeps that safe.
+fn watch_interrupts() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        flag.store(true, Ordering::SeqCst);
+        eprintln!(
+            "\nInterrupt received: no new changes will start; changes in flight finish and are recorded. Interrupt again to exit at once."
+        );
+        shutdown_signal().await;
+        eprintln!("Second interrupt: exiting now. The next run checks what was in flight.");
+        std::process::exit(130);
+    });
+    stop
 }
 
 /// How long to wait for a certificate's issuance: the flag, else the resource's setting, else
@@ -236,6 +391,9 @@ fn show_event(event: Event<'_>) {
         Event::Issued { address, id, elapsed } => {
             eprintln!("{address}: certificate {id} issued after {elapsed:.0}s")
         }
+        Event::Recovered { address, id, error } => eprintln!(
+            "{address}: the response was lost ({error}); found certificate {id} it created, recorded it"
+        ),
     }
 }
 

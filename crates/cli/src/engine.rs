@@ -2,7 +2,8 @@
 //! the provider, and waits for issuance when asked — saving state after every step so that a
 //! failure or crash loses nothing already done. It decides nothing: the plan says what to do.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
@@ -11,13 +12,16 @@ use certplan_parser::Config;
 use certplan_planner::{Action, Observed, Plan, Reason, ResourceChange};
 use certplan_provider::wire::ApplyCertificateRequest;
 use certplan_provider::{Client, Error as ProviderError};
-use certplan_state::{Deposed, ResourceState, State, StateError, StateStore};
+use certplan_state::{Deposed, Intent, ResourceState, State, StateError, StateStore};
 use chrono::Utc;
 
 /// How often waiting for issuance asks the cloud (one batched call for all certificates).
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// How often a certificate still being waited for is reported.
 const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
+/// How far the service's clock may be behind ours when matching a certificate to an intent
+/// (the API itself refuses requests more than 5 minutes off).
+const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
 /// Reads every certificate recorded in `state` (and every deposed one) from the cloud: one
 /// `DescribeCertificates` call per 1000 ids, and a `DescribeCertificateDetail` call only for
@@ -44,6 +48,12 @@ pub async fn refresh(client: &Client, state: &State) -> Result<Observed, Provide
 /// Something the engine did, for the caller to show.
 #[derive(Debug)]
 pub enum Event<'a> {
+    /// The response to an application was lost; the certificate it created was found.
+    Recovered {
+        address: &'a Address,
+        id: &'a str,
+        error: &'a ProviderError,
+    },
     Started {
         address: &'a Address,
         action: Action,
@@ -89,6 +99,8 @@ pub struct Report {
     pub failed: Vec<(Address, anyhow::Error)>,
     /// Certificates applied for in this apply and not issued yet, with what they wait for.
     pub pending: Vec<(Address, RemoteCertificate)>,
+    /// Changes not started because the run was interrupted.
+    pub not_started: Vec<Address>,
 }
 
 /// Executes `plan` in order. Every change that completes is saved before the next starts; a
@@ -99,11 +111,16 @@ pub async fn apply(
     state: &mut State,
     store: &mut dyn StateStore,
     client: &Client,
+    stop: &AtomicBool,
     mut on_event: impl FnMut(Event<'_>),
 ) -> Result<Report, StateError> {
     let mut report = Report::default();
     for change in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
         let address = &change.address;
+        if stop.load(Ordering::SeqCst) {
+            report.not_started.push(address.clone());
+            continue;
+        }
         on_event(Event::Started { address, action: change.action });
         let started = Instant::now();
         match execute(change, config, state, store, client, &mut on_event).await {
@@ -191,32 +208,55 @@ async fn execute(
                 )));
             };
             let renewing = prior.filter(|_| change.action == Action::Renew);
+            let replacing = prior.filter(|p| change.action == Action::Replace && p.exists);
             let request = ApplyCertificateRequest::new(
                 args,
                 resource.csr_key_password.as_deref(),
                 renewing.map(|p| p.id.as_str()),
             );
-            let id = client.apply_certificate(&request).await?;
-            let mut renewed_from = Vec::new();
-            if let Some(p) = renewing {
-                renewed_from.push(p.id.clone());
-                if let Some(old) = state.resources.get(address) {
-                    renewed_from.extend(old.renewed_from.iter().cloned());
+            // ApplyCertificate is not idempotent: journal the intent first, so that a response
+            // lost to a crash or a dropped connection is found again, not applied for twice.
+            let intent = Intent {
+                address: address.clone(),
+                action: format!("{:?}", change.action).to_lowercase(),
+                args: args.clone(),
+                prevent_destroy: resource.lifecycle.prevent_destroy,
+                old_certificate_id: renewing.or(replacing).map(|p| p.id.clone()),
+                started_at: Utc::now(),
+            };
+            state.intents.push(intent.clone());
+            store.save(state)?;
+            let id = match client.apply_certificate(&request).await {
+                Ok(id) => id,
+                // The service answered with an error: nothing was created.
+                Err(e @ ProviderError::Api(_)) => {
+                    state.intents.retain(|i| i != &intent);
+                    store.save(state)?;
+                    return Err(e.into());
                 }
-            }
+                // No answer: the service may or may not have acted. Look before anything else.
+                Err(lost) => match find_applied(client, state, &intent).await {
+                    Ok(Some(found)) => {
+                        on_event(Event::Recovered { address, id: &found.id, error: &lost });
+                        found.id
+                    }
+                    Ok(None) => {
+                        state.intents.retain(|i| i != &intent);
+                        store.save(state)?;
+                        return Err(Failure::Change(anyhow::Error::new(lost).context(
+                            "no certificate was created (checked with the cloud); the next apply applies again",
+                        )));
+                    }
+                    Err(lookup) => {
+                        return Err(Failure::Change(anyhow::Error::new(lost).context(format!(
+                            "whether a certificate was created is unknown ({lookup}); the next run checks before doing anything else"
+                        ))));
+                    }
+                },
+            };
             // Record the new id before anything else can fail: a certificate applied for but
             // not recorded is one nobody will renew.
-            let recorded = ResourceState {
-                certificate_id: id.clone(),
-                args: args.clone(),
-                status: CertStatus::Pending,
-                not_before: None,
-                not_after: None,
-                renewed_from,
-                prevent_destroy: resource.lifecycle.prevent_destroy,
-                applied_at: Utc::now(),
-            };
-            state.resources.insert(address.clone(), recorded);
+            adopt(state, &intent, &id);
             store.save(state)?;
 
             let remote = match client.describe_certificate_detail(&id).await {
@@ -298,6 +338,96 @@ async fn execute(
         }
         Action::NoOp => Ok(Done::default()),
     }
+}
+
+/// Records the certificate `id` as the result of `intent`, and retires the intent.
+fn adopt(state: &mut State, intent: &Intent, id: &str) {
+    let mut renewed_from = Vec::new();
+    if intent.action == "renew"
+        && let Some(old) = &intent.old_certificate_id
+    {
+        renewed_from.push(old.clone());
+        if let Some(previous) = state.resources.get(&intent.address) {
+            renewed_from.extend(previous.renewed_from.iter().cloned());
+        }
+    }
+    state.resources.insert(
+        intent.address.clone(),
+        ResourceState {
+            certificate_id: id.to_owned(),
+            args: intent.args.clone(),
+            status: CertStatus::Pending,
+            not_before: None,
+            not_after: None,
+            renewed_from,
+            prevent_destroy: intent.prevent_destroy,
+            applied_at: intent.started_at,
+        },
+    );
+    state.intents.retain(|i| i != intent);
+}
+
+/// Looks in the cloud for a certificate that `intent`'s application created: same domain,
+/// inserted after the intent was written, and not one state knows already.
+async fn find_applied(
+    client: &Client,
+    state: &State,
+    intent: &Intent,
+) -> Result<Option<RemoteCertificate>, ProviderError> {
+    let known: BTreeSet<&str> = state
+        .resources
+        .values()
+        .flat_map(|r| std::iter::once(&r.certificate_id).chain(&r.renewed_from))
+        .chain(state.deposed.iter().map(|d| &d.certificate_id))
+        .map(String::as_str)
+        .collect();
+    let since = intent.started_at - CLOCK_SKEW;
+    let found = client.certificates_by_search(&intent.args.domain).await?;
+    Ok(found
+        .into_iter()
+        .filter(|c| c.domain == intent.args.domain && !known.contains(c.id.as_str()))
+        .filter(|c| c.inserted_at.is_some_and(|t| t >= since))
+        .min_by_key(|c| c.inserted_at))
+}
+
+/// Settles the intents an interrupted run left: adopts the certificate each one created, or
+/// concludes the call never reached the cloud. Returns what was done, for the user.
+pub async fn reconcile(client: &Client, state: &mut State) -> Result<Vec<String>, ProviderError> {
+    let mut done = Vec::new();
+    for intent in state.intents.clone() {
+        let address = &intent.address;
+        let started = intent.started_at.format("%Y-%m-%d %H:%M:%S UTC");
+        match find_applied(client, state, &intent).await? {
+            Some(found) => {
+                adopt(state, &intent, &found.id);
+                if let Some(r) = state.resources.get_mut(address) {
+                    update_from_remote(r, &found);
+                }
+                // The interrupted replacement may not have deleted its old certificate.
+                if intent.action == "replace"
+                    && let Some(old) = &intent.old_certificate_id
+                {
+                    state.deposed.push(Deposed {
+                        address: address.clone(),
+                        certificate_id: old.clone(),
+                        since: intent.started_at,
+                        last_error: "the run replacing it was interrupted".to_owned(),
+                    });
+                }
+                done.push(format!(
+                    "{address}: recorded certificate {} applied for by an interrupted run at {started}",
+                    found.id
+                ));
+            }
+            None => {
+                state.intents.retain(|i| i != &intent);
+                done.push(format!(
+                    "{address}: the application of an interrupted run at {started} never reached the cloud"
+                ));
+            }
+        }
+    }
+    Ok(done)
 }
 
 /// Deletes a certificate a replacement left behind; on failure it stays deposed, with the error.

@@ -45,6 +45,12 @@ enum Command {
     Plan(PlanArgs),
     /// Apply for missing certificates and renew due ones, as planned
     Apply(ApplyArgs),
+    /// Show a plan saved by `certplan plan --out`
+    Show {
+        /// The plan file
+        #[arg(value_name = "PLANFILE")]
+        plan_file: PathBuf,
+    },
     /// Run or control a local emulator of the Tencent Cloud SSL API
     #[command(subcommand)]
     Sandbox(SandboxCommand),
@@ -72,6 +78,22 @@ struct CommonArgs {
     /// kept in .certplan/ in the configuration directory
     #[arg(long)]
     sandbox: bool,
+
+    /// Lock the state while writing it; --lock=false is for emergencies only
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    lock: bool,
+
+    /// How long to wait for a state lock another run holds
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    lock_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -82,10 +104,19 @@ struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error
     #[arg(long)]
     detailed_exitcode: bool,
+
+    /// Save the plan to FILE, for `certplan apply FILE` to apply exactly
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 struct ApplyArgs {
+    /// A plan saved by `certplan plan --out`: applied exactly, without asking, or refused if
+    /// the state or configuration changed since
+    #[arg(value_name = "PLANFILE")]
+    plan_file: Option<PathBuf>,
+
     #[command(flatten)]
     common: CommonArgs,
 
@@ -186,6 +217,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Plan(args) => commands::plan(&args, output, &env).await,
             Command::Apply(args) => commands::apply(&args, output, &env).await,
+            Command::Show { plan_file } => commands::show(&plan_file, output),
             Command::Sandbox(SandboxCommand::Serve {
                 listen,
                 data,

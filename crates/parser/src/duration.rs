@@ -5,7 +5,9 @@ use std::fmt;
 use chrono::Duration;
 
 /// How long before expiry a certificate is renewed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct RenewBefore {
     hours: i64,
 }

@@ -41,6 +41,26 @@ pub struct Removed {
     pub location: String,
 }
 
+impl Config {
+    /// Digests every configuration file (name and content), so that a saved plan can tell
+    /// whether it is applied to the configuration it was made from.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut files: Vec<&Source> = self.sources.iter().collect();
+        files.sort_by(|a, b| a.path.file_name().cmp(&b.path.file_name()));
+        let mut hasher = Sha256::new();
+        for f in files {
+            let name =
+                f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            for part in [name.as_bytes(), f.text.as_bytes()] {
+                hasher.update((part.len() as u64).to_le_bytes());
+                hasher.update(part);
+            }
+        }
+        format!("sha256:{}", hex::encode(hasher.finalize()))
+    }
+}
+
 /// The `provider "tencentcloud"` block.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProviderConfig {

@@ -16,6 +16,7 @@ use certplan_core::{
 use certplan_parser::{Config, RenewBefore};
 use certplan_state::{ResourceState, State};
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 pub use render::{describe_record, render};
 
@@ -27,7 +28,7 @@ pub type Observed = BTreeMap<String, RemoteCertificate>;
 pub const IN_PLACE_ARGUMENTS: [&str; 2] = ["alias", "project_id"];
 
 /// What the apply will do to one resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Action {
     NoOp,
     /// Apply for a new certificate.
@@ -45,7 +46,7 @@ pub enum Action {
 }
 
 /// Why the planner chose the action.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reason {
     /// Declared but never applied for.
     NotInState,
@@ -56,9 +57,9 @@ pub enum Reason {
     /// Domain validation was not completed in time.
     ValidationTimedOut { id: String, deadline: DateTime<Utc> },
     /// Arguments that can only change with a new application differ.
-    ArgumentsChanged { forcing: Vec<&'static str> },
+    ArgumentsChanged { forcing: Vec<String> },
     /// Arguments that can change in place differ.
-    AttributesChanged { changed: Vec<&'static str> },
+    AttributesChanged { changed: Vec<String> },
     /// The certificate has expired; the API renews only before expiry.
     Expired { not_after: DateTime<Utc> },
     /// Issued and within `renew_before` of its expiry.
@@ -83,7 +84,7 @@ pub enum Reason {
 }
 
 /// The certificate a resource has now, as recorded and (when refreshed) as the cloud reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prior {
     pub id: String,
     /// The recorded arguments, with alias and project as the cloud reports them.
@@ -95,7 +96,7 @@ pub struct Prior {
 }
 
 /// One resource's planned change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceChange {
     pub address: Address,
     pub action: Action,
@@ -107,14 +108,14 @@ pub struct ResourceChange {
 }
 
 /// Something that changed in the cloud outside certplan.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Drift {
     pub address: Address,
     pub id: String,
     pub kind: DriftKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DriftKind {
     Deleted,
     Status { from: CertStatus, to: CertStatus },
@@ -123,13 +124,80 @@ pub enum DriftKind {
 }
 
 /// Every resource's change, in address order (deposed deletions after their resource).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub created_at: DateTime<Utc>,
     /// Whether the cloud was read; without it the plan trusts the state.
     pub refreshed: bool,
     pub drift: Vec<Drift>,
     pub changes: Vec<ResourceChange>,
+}
+
+/// A plan saved by `plan --out`, to be applied exactly as made, or not at all: it names the
+/// state (lineage and serial) and the configuration (digest) it was made from. It holds no
+/// secret: arguments carry only digests of passwords.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedPlan {
+    pub format_version: u32,
+    pub certplan_version: String,
+    /// The state the plan was made against; `None` when there was no state yet.
+    pub state_lineage: Option<String>,
+    pub state_serial: u64,
+    pub config_digest: String,
+    pub plan: Plan,
+}
+
+impl SavedPlan {
+    pub const FORMAT_VERSION: u32 = 1;
+
+    pub fn new(plan: Plan, state: Option<&State>, config_digest: String) -> Self {
+        SavedPlan {
+            format_version: Self::FORMAT_VERSION,
+            certplan_version: env!("CARGO_PKG_VERSION").to_owned(),
+            state_lineage: state.map(|s| s.lineage.clone()),
+            state_serial: state.map_or(0, |s| s.serial),
+            config_digest,
+            plan,
+        }
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("plans always serialise");
+        bytes.push(b'\n');
+        bytes
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| format!("not a plan file ({e})"))?;
+        match value.get("format_version").and_then(serde_json::Value::as_u64) {
+            Some(v) if v == u64::from(Self::FORMAT_VERSION) => {}
+            Some(v) => {
+                return Err(format!("plan format version {v} is not one this certplan reads"));
+            }
+            None => return Err("not a certplan plan file".to_owned()),
+        }
+        serde_json::from_value(value).map_err(|e| format!("not a valid certplan plan ({e})"))
+    }
+
+    /// Explains why this plan cannot be applied to `state` and a configuration with
+    /// `config_digest`; `None` when it can.
+    pub fn staleness(&self, state: Option<&State>, config_digest: &str) -> Option<String> {
+        let now = (state.map(|s| s.lineage.clone()), state.map_or(0, |s| s.serial));
+        if now.0 != self.state_lineage {
+            return Some("it was made for a different state (another lineage)".to_owned());
+        }
+        if now.1 != self.state_serial {
+            return Some(format!(
+                "the state has changed since it was made (serial {} then, {} now); it may have been applied already",
+                self.state_serial, now.1
+            ));
+        }
+        if config_digest != self.config_digest {
+            return Some("the configuration has changed since it was made".to_owned());
+        }
+        None
+    }
 }
 
 /// Counts of a plan's changes, as the summary line shows them.
@@ -383,23 +451,21 @@ fn decide(
 fn changed_arguments(
     before: &CertificateArgs,
     after: &CertificateArgs,
-) -> (Vec<&'static str>, Vec<&'static str>) {
+) -> (Vec<String>, Vec<String>) {
     let (before, after) = (before.attributes(), after.attributes());
     let get = |attrs: &[(&'static str, AttributeValue)], name: &str| {
         attrs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
     };
-    let (mut forcing, mut in_place) = (Vec::new(), Vec::new());
+    let (mut forcing, mut in_place): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
     for (name, _) in before.iter().chain(&after) {
-        if forcing.contains(name)
-            || in_place.contains(name)
-            || get(&before, name) == get(&after, name)
-        {
+        let listed = |list: &[String]| list.iter().any(|n| n == name);
+        if listed(&forcing) || listed(&in_place) || get(&before, name) == get(&after, name) {
             continue;
         }
         if IN_PLACE_ARGUMENTS.contains(name) {
-            in_place.push(*name);
+            in_place.push((*name).to_owned());
         } else {
-            forcing.push(*name);
+            forcing.push((*name).to_owned());
         }
     }
     (forcing, in_place)

@@ -134,7 +134,7 @@ fn render_change(out: &mut String, change: &ResourceChange, now: DateTime<Utc>, 
     let before = change.before.as_ref();
     let before_attrs = before.map(|b| b.args.attributes()).unwrap_or_default();
     let after_attrs = change.after.as_ref().map(|a| a.attributes()).unwrap_or_default();
-    let forcing: &[&str] = match &change.reason {
+    let forcing: &[String] = match &change.reason {
         Reason::ArgumentsChanged { forcing } => forcing,
         _ => &[],
     };
@@ -157,14 +157,16 @@ fn render_change(out: &mut String, change: &ResourceChange, now: DateTime<Utc>, 
                 let old = before_attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v);
                 lines.push(match old {
                     Some(old) if old == value => Line::same(name, value.to_string()),
-                    Some(old) => Line::changed(name, old, value, forcing.contains(name)),
-                    None => Line::added(name, value.to_string()).forcing(forcing.contains(name)),
+                    Some(old) => Line::changed(name, old, value, forcing.iter().any(|f| f == name)),
+                    None => Line::added(name, value.to_string())
+                        .forcing(forcing.iter().any(|f| f == name)),
                 });
             }
             for (name, value) in &before_attrs {
                 if !after_attrs.iter().any(|(n, _)| n == name) {
                     lines.push(
-                        Line::removed(name, value.to_string()).forcing(forcing.contains(name)),
+                        Line::removed(name, value.to_string())
+                            .forcing(forcing.iter().any(|f| f == name)),
                     );
                 }
             }

@@ -87,6 +87,26 @@ impl Client {
         Ok(found)
     }
 
+    /// Lists every certificate whose id, alias or domain contains `key`, page by page.
+    pub async fn certificates_by_search(&self, key: &str) -> Result<Vec<RemoteCertificate>, Error> {
+        let mut found: Vec<RemoteCertificate> = Vec::new();
+        loop {
+            let req = DescribeCertificatesRequest {
+                offset: Some(found.len() as u64),
+                limit: Some(DESCRIBE_PAGE_LIMIT as u64),
+                search_key: Some(key.to_owned()),
+                ..Default::default()
+            };
+            let page = self.describe_certificates(&req).await?;
+            let certificates = page.certificates.unwrap_or_default();
+            let done = certificates.is_empty();
+            found.extend(certificates.iter().map(Certificate::to_remote));
+            if done || found.len() as u64 >= page.total_count {
+                return Ok(found);
+            }
+        }
+    }
+
     /// Deletes a certificate; returns the API's `DeleteResult`.
     pub async fn delete_certificate(&self, id: &str) -> Result<bool, Error> {
         let req =

@@ -35,6 +35,28 @@ pub struct State {
     /// Certificates a replacement superseded but could not delete yet; every apply retries.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deposed: Vec<Deposed>,
+    /// Applications for certificates made (or about to be made) whose result is not recorded
+    /// yet. A run that finds one reconciles it with the cloud before doing anything else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intents: Vec<Intent>,
+}
+
+/// A journal entry written before `ApplyCertificate` and removed with its result, so that a
+/// response lost to a crash or a dropped connection is found again instead of applied for twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    pub address: Address,
+    /// What the call was for: `create`, `renew` or `replace`.
+    pub action: String,
+    /// The arguments applied for (the password only as a digest).
+    pub args: CertificateArgs,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prevent_destroy: bool,
+    /// The certificate being renewed or replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_certificate_id: Option<String>,
+    /// When the call was about to be made; a certificate it created was inserted after this.
+    pub started_at: DateTime<Utc>,
 }
 
 /// An old certificate left behind by a replacement, still to be deleted.
@@ -76,6 +98,7 @@ impl State {
             certplan_version: env!("CARGO_PKG_VERSION").to_owned(),
             resources: BTreeMap::new(),
             deposed: Vec::new(),
+            intents: Vec::new(),
         }
     }
 
@@ -151,6 +174,83 @@ pub enum StateError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "state file {} was changed by another writer (expected {expected}, found {found}); nothing was saved over it. \
+         Run the command again to work from the current state",
+        path.display()
+    )]
+    Conflict { path: PathBuf, expected: String, found: String },
+    #[error("{}", locked_message(path, holder))]
+    Locked { path: PathBuf, holder: Option<LockInfo> },
+    #[error("cannot lock state file {}: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn locked_message(path: &Path, holder: &Option<LockInfo>) -> String {
+    let who = match holder {
+        Some(h) => format!(
+            "by {}@{} (pid {}, certplan {}) since {}",
+            h.who,
+            h.host,
+            h.pid,
+            h.operation,
+            h.since.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        None => "by another process".to_owned(),
+    };
+    format!(
+        "state {} is locked {who}. Wait for it to finish, or pass --lock-timeout=DURATION to wait; \
+         --lock=false skips locking (dangerous)",
+        path.display()
+    )
+}
+
+/// Who holds a state lock, written beside the state while it is held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub operation: String,
+    pub who: String,
+    pub host: String,
+    pub pid: u32,
+    pub since: DateTime<Utc>,
+}
+
+impl LockInfo {
+    /// Describes this process running `operation`.
+    pub fn current(operation: &str) -> Self {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unknown-host".to_owned());
+        let who = std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .unwrap_or_else(|_| "unknown".to_owned());
+        LockInfo {
+            operation: operation.to_owned(),
+            who,
+            host,
+            pid: std::process::id(),
+            since: Utc::now(),
+        }
+    }
+}
+
+/// A held state lock; released when dropped.
+#[must_use = "the lock is released when this is dropped"]
+pub struct StateLock {
+    _guard: Box<dyn std::any::Any + Send>,
+}
+
+impl std::fmt::Debug for StateLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StateLock")
+    }
 }
 
 /// Where state is kept. The local file is the default; remote backends implement the same
@@ -159,22 +259,51 @@ pub trait StateStore {
     /// Names the store for messages, e.g. the file path.
     fn describe(&self) -> String;
 
-    /// Loads the state; `None` when none has been saved yet.
-    fn load(&self) -> Result<Option<State>, StateError>;
+    /// Takes the exclusive lock every writer holds for its whole run, waiting up to `timeout`.
+    fn lock(&self, operation: &str, timeout: std::time::Duration) -> Result<StateLock, StateError>;
 
-    /// Saves `state` as the next serial (incrementing `state.serial`).
+    /// Loads the state; `None` when none has been saved yet. Remembers its lineage and serial,
+    /// so that a save can tell whether another writer has been at it since.
+    fn load(&mut self) -> Result<Option<State>, StateError>;
+
+    /// Saves `state` as the next serial (incrementing `state.serial`), unless the stored state
+    /// is no longer the one loaded or last saved.
     fn save(&mut self, state: &mut State) -> Result<(), StateError>;
 }
 
-/// State in a local JSON file, with its previous version beside it as `<file>.backup`.
+/// State in a local JSON file, with its previous version beside it as `<file>.backup` and its
+/// lock as `<file>.lock`.
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     path: PathBuf,
+    /// Lineage and serial of what was last loaded or saved: `Some(None)` when there was no file.
+    seen: Option<Option<(String, u64)>>,
 }
 
 impl LocalStore {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        LocalStore { path: path.into() }
+        LocalStore { path: path.into(), seen: None }
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        sibling(&self.path, ".lock")
+    }
+
+    /// Returns who holds the lock, as its lock file says.
+    pub fn lock_holder(&self) -> Option<LockInfo> {
+        let text = std::fs::read_to_string(self.lock_path()).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Reads the stored state's lineage and serial; `None` when there is no state file.
+    fn stored_version(&self) -> Result<Option<(String, u64)>, StateError> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => State::from_json(&bytes)
+                .map(|s| Some((s.lineage, s.serial)))
+                .map_err(|problem| StateError::Unreadable { path: self.path.clone(), problem }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StateError::Read { path: self.path.clone(), source }),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -182,9 +311,33 @@ impl LocalStore {
     }
 
     pub fn backup_path(&self) -> PathBuf {
-        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
-        name.push(".backup");
-        self.path.with_file_name(name)
+        sibling(&self.path, ".backup")
+    }
+}
+
+/// Returns `path` with `suffix` appended to its file name.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// Holds the OS lock on the lock file; clears the holder's info and unlocks on drop.
+struct FileLock {
+    file: File,
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
+}
+
+fn describe_version(version: &Option<(String, u64)>) -> String {
+    match version {
+        Some((lineage, serial)) => format!("lineage {lineage} serial {serial}"),
+        None => "no state file".to_owned(),
     }
 }
 
@@ -193,21 +346,66 @@ impl StateStore for LocalStore {
         self.path.display().to_string()
     }
 
-    fn load(&self) -> Result<Option<State>, StateError> {
+    fn lock(&self, operation: &str, timeout: std::time::Duration) -> Result<StateLock, StateError> {
+        let lock_err = |source| StateError::Lock { path: self.lock_path(), source };
+        if let Some(dir) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(lock_err)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(self.lock_path())
+            .map_err(lock_err)?;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(StateError::Locked {
+                        path: self.path.clone(),
+                        holder: self.lock_holder(),
+                    });
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(lock_err(e)),
+            }
+        }
+        let info =
+            serde_json::to_vec_pretty(&LockInfo::current(operation)).expect("lock info serialises");
+        (&file).write_all(&info).and_then(|()| file.sync_all()).map_err(lock_err)?;
+        Ok(StateLock { _guard: Box::new(FileLock { file }) })
+    }
+
+    fn load(&mut self) -> Result<Option<State>, StateError> {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.seen = Some(None);
+                return Ok(None);
+            }
             Err(source) => return Err(StateError::Read { path: self.path.clone(), source }),
         };
-        State::from_json(&bytes)
-            .map(Some)
-            .map_err(|problem| StateError::Unreadable { path: self.path.clone(), problem })
+        let state = State::from_json(&bytes)
+            .map_err(|problem| StateError::Unreadable { path: self.path.clone(), problem })?;
+        self.seen = Some(Some((state.lineage.clone(), state.serial)));
+        Ok(Some(state))
     }
 
     fn save(&mut self, state: &mut State) -> Result<(), StateError> {
         // Never replace a file we could not have read: that could be someone else's data.
-        if let Err(e @ (StateError::Unreadable { .. } | StateError::Read { .. })) = self.load() {
-            return Err(e);
+        let stored = self.stored_version()?;
+        if let Some(seen) = &self.seen
+            && *seen != stored
+        {
+            return Err(StateError::Conflict {
+                path: self.path.clone(),
+                expected: describe_version(seen),
+                found: describe_version(&stored),
+            });
         }
         state.serial += 1;
         state.certplan_version = env!("CARGO_PKG_VERSION").to_owned();
@@ -218,7 +416,9 @@ impl StateStore for LocalStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => return Err(StateError::Read { path: self.path.clone(), source }),
         }
-        write_atomically(&self.path, &bytes).map_err(write_err)
+        write_atomically(&self.path, &bytes).map_err(write_err)?;
+        self.seen = Some(Some((state.lineage.clone(), state.serial)));
+        Ok(())
     }
 }
 
@@ -226,14 +426,30 @@ impl StateStore for LocalStore {
 /// content: write a temp file in the same directory (mode 0600), fsync it, rename it over
 /// `path`, fsync the directory so the rename itself is durable.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomically_with(path, bytes, |_| Ok(()))
+}
+
+/// [`write_atomically`], calling `checkpoint` with the number of bytes written so far after
+/// each chunk; an error from it stops the write there, as a crash would (tests use this).
+fn write_atomically_with(
+    path: &Path,
+    bytes: &[u8],
+    mut checkpoint: impl FnMut(usize) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    const CHUNK: usize = 4096;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir)?;
     // tempfile creates the file with mode 0600 on Unix, so the state is private from the start.
-    let mut tmp = tempfile::Builder::new().prefix(".certplan-").suffix(".tmp").tempfile_in(dir)?;
-    tmp.write_all(bytes)?;
+    let tmp = tempfile::Builder::new().prefix(".certplan-").suffix(".tmp").tempfile_in(dir)?;
+    let mut written = 0;
+    for chunk in bytes.chunks(CHUNK) {
+        tmp.as_file().write_all(chunk)?;
+        written += chunk.len();
+        checkpoint(written)?;
+    }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     sync_dir(dir)
@@ -323,6 +539,94 @@ mod tests {
             assert!(store.save(&mut sample()).is_err(), "{expected}: refused to overwrite");
             assert_eq!(std::fs::read(&path).expect("still there"), bytes, "{expected}: untouched");
             assert!(!store.backup_path().exists());
+        }
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_and_nothing_is_saved_over_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(DEFAULT_STATE_FILE);
+        let mut first = LocalStore::new(&path);
+        let mut state = first.load().expect("absent").unwrap_or_default();
+        first.save(&mut state).expect("saved");
+
+        let mut second = LocalStore::new(&path);
+        let mut theirs = second.load().expect("loads").expect("present");
+        second.save(&mut theirs).expect("the other writer saves serial 2");
+        let on_disk = std::fs::read(&path).expect("read");
+
+        let err = first.save(&mut state).expect_err("stale writer");
+        assert!(matches!(err, StateError::Conflict { .. }), "{err}");
+        assert!(err.to_string().contains("changed by another writer"), "{err}");
+        assert_eq!(std::fs::read(&path).expect("read"), on_disk, "untouched");
+    }
+
+    #[test]
+    fn a_held_lock_names_its_holder_and_is_released_on_drop() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::new(dir.path().join(DEFAULT_STATE_FILE));
+        let held = store.lock("apply", std::time::Duration::ZERO).expect("free");
+        let holder = store.lock_holder().expect("info written");
+        assert_eq!((holder.operation.as_str(), holder.pid), ("apply", std::process::id()));
+
+        let started = std::time::Instant::now();
+        let err = store.lock("apply", std::time::Duration::from_millis(300)).expect_err("held");
+        assert!(started.elapsed() >= std::time::Duration::from_millis(300), "waited");
+        let message = err.to_string();
+        assert!(
+            message.contains("is locked by") && message.contains("certplan apply"),
+            "{message}"
+        );
+        drop(held);
+        assert_eq!(store.lock_holder(), None, "info cleared");
+        let _again = store.lock("plan", std::time::Duration::ZERO).expect("released");
+    }
+
+    #[test]
+    fn backup_survives_a_refused_save() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = LocalStore::new(dir.path().join(DEFAULT_STATE_FILE));
+        let mut state = sample();
+        store.save(&mut state).expect("first");
+        store.save(&mut state).expect("second, with a backup");
+        let backup = std::fs::read(store.backup_path()).expect("backup");
+        std::fs::write(store.path(), b"{ truncated").expect("corrupt");
+        assert!(store.save(&mut state).is_err());
+        assert_eq!(std::fs::read(store.backup_path()).expect("backup"), backup, "backup intact");
+        assert_eq!(std::fs::read(store.path()).expect("state"), b"{ truncated");
+    }
+
+    proptest::proptest! {
+        /// A crash at any byte of any save leaves the previous or the new state on disk,
+        /// never a mix: the real writer is interrupted at a random offset.
+        #[test]
+        fn a_crash_at_any_byte_leaves_old_or_new_state(
+            saves in proptest::collection::vec((1usize..40, proptest::option::of(0usize..40_000)), 1..6)
+        ) {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join(DEFAULT_STATE_FILE);
+            let mut current: Option<Vec<u8>> = None;
+            for (resources, crash_at) in saves {
+                let mut state = State::new();
+                for i in 0..resources {
+                    let mut r = sample().resources.into_values().next().expect("one");
+                    r.certificate_id = format!("id{i:06}");
+                    state.resources.insert(Address::certificate(format!("r{i}")), r);
+                }
+                let bytes = state.to_json();
+                let result = write_atomically_with(&path, &bytes, |written| match crash_at {
+                    Some(at) if written >= at => Err(std::io::Error::other("crash")),
+                    _ => Ok(()),
+                });
+                if result.is_ok() {
+                    current = Some(bytes);
+                }
+                let on_disk = std::fs::read(&path).ok();
+                proptest::prop_assert_eq!(&on_disk, &current);
+                if let Some(bytes) = &on_disk {
+                    proptest::prop_assert!(State::from_json(bytes).is_ok());
+                }
+            }
         }
     }
 

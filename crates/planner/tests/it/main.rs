@@ -188,7 +188,7 @@ fn changed_arguments_force_replacement() {
     assert_eq!(action, Action::Replace);
     assert_eq!(
         reason,
-        Reason::ArgumentsChanged { forcing: vec!["dv_auth_method", "contact_email"] }
+        Reason::ArgumentsChanged { forcing: vec!["dv_auth_method".into(), "contact_email".into()] }
     );
 }
 
@@ -243,7 +243,10 @@ fn alias_and_project_change_in_place() {
         .expect("plan");
     assert_eq!(
         only(&p),
-        (Action::Update, Reason::AttributesChanged { changed: vec!["alias", "project_id"] })
+        (
+            Action::Update,
+            Reason::AttributesChanged { changed: vec!["alias".into(), "project_id".into()] }
+        )
     );
     assert_eq!(p.summary().change, 1);
     let shown = render(&p, false);
@@ -274,7 +277,10 @@ fn alias_changed_outside_is_drift_put_back_in_place() {
     let s = state(vec![("www", r)]);
     let p = plan(&config(&with_alias("  alias = \"site\"\n")), &s, Some(&observed), now())
         .expect("plan");
-    assert_eq!(only(&p), (Action::Update, Reason::AttributesChanged { changed: vec!["alias"] }));
+    assert_eq!(
+        only(&p),
+        (Action::Update, Reason::AttributesChanged { changed: vec!["alias".into()] })
+    );
     assert_eq!(
         p.drift[0].kind,
         DriftKind::Alias { from: Some("site".into()), to: Some("renamed".into()) }
