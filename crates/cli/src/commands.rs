@@ -398,6 +398,7 @@ fn show_event(event: Event<'_>) {
 }
 
 pub async fn sandbox_serve(listen: &str, options: SandboxOptions) -> anyhow::Result<ExitCode> {
+    options.faults.validate().map_err(anyhow::Error::msg)?;
     let data = options.data.clone();
     let sandbox = Sandbox::new(options)?;
     let listener = tokio::net::TcpListener::bind(listen)

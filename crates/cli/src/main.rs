@@ -13,7 +13,7 @@ mod settings;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use certplan_sandbox::{ConsoleOp, SandboxOptions};
+use certplan_sandbox::{ConsoleOp, Faults, SandboxOptions};
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::commands::Control;
@@ -161,6 +161,8 @@ enum SandboxCommand {
         /// How long automatic DNS validation (DNS_AUTO) takes before a certificate issues
         #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
         issue_delay: std::time::Duration,
+        #[command(flatten)]
+        faults: FaultArgs,
     },
     /// Make every sandbox certificate N days older (to exercise renewal)
     Age {
@@ -178,6 +180,44 @@ enum SandboxCommand {
     Cancel(ConsoleArgs),
     /// Delete a certificate (as in the console, which ignores the API's one-hour rule)
     Delete(ConsoleArgs),
+}
+
+/// Failures the sandbox injects (for testing clients).
+#[derive(Debug, Args)]
+struct FaultArgs {
+    /// Add this much latency to every API request
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    latency: std::time::Duration,
+    /// Fail this share of requests (0 to 1) with one of --error-codes
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    error_rate: f64,
+    /// Codes to fail with: API codes such as InternalError, or HTTP502 / HTTP503
+    #[arg(
+        long,
+        value_name = "CODES",
+        value_delimiter = ',',
+        default_value = "InternalError,RequestLimitExceeded,FailedOperation.NetworkError,HTTP502,HTTP503"
+    )]
+    error_codes: Vec<String>,
+    /// Reset this share of connections (0 to 1) before handling the request
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    reset_rate: f64,
+    /// Drop the response of this share of successful ApplyCertificate calls (0 to 1): the
+    /// certificate exists, the client sees a reset connection
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    drop_rate: f64,
+}
+
+impl FaultArgs {
+    fn faults(self) -> Faults {
+        Faults {
+            latency_ms: u64::try_from(self.latency.as_millis()).unwrap_or(u64::MAX),
+            error_rate: self.error_rate,
+            error_codes: self.error_codes,
+            reset_rate: self.reset_rate,
+            drop_rate: self.drop_rate,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -224,8 +264,10 @@ fn main() -> ExitCode {
                 secret_id,
                 secret_key,
                 issue_delay,
+                faults,
             }) => {
-                let options = SandboxOptions { secret_id, secret_key, data, issue_delay };
+                let faults = faults.faults();
+                let options = SandboxOptions { secret_id, secret_key, data, issue_delay, faults };
                 commands::sandbox_serve(&listen, options).await
             }
             Command::Sandbox(SandboxCommand::Age { days, target }) => {

@@ -184,8 +184,17 @@ impl SavedPlan {
     /// `config_digest`; `None` when it can.
     pub fn staleness(&self, state: Option<&State>, config_digest: &str) -> Option<String> {
         let now = (state.map(|s| s.lineage.clone()), state.map_or(0, |s| s.serial));
-        if now.0 != self.state_lineage {
-            return Some("it was made for a different state (another lineage)".to_owned());
+        match (&self.state_lineage, &now.0) {
+            (None, Some(_)) => {
+                return Some(
+                    "the state has changed since it was made (there was none then); it may have been applied already"
+                        .to_owned(),
+                );
+            }
+            (then, now) if then != now => {
+                return Some("it was made for a different state (another lineage)".to_owned());
+            }
+            _ => {}
         }
         if now.1 != self.state_serial {
             return Some(format!(

@@ -28,6 +28,7 @@ pub(crate) fn router(sandbox: Sandbox) -> Router {
     Router::new()
         .route("/", post(handle_api))
         .route("/_sandbox/age", post(handle_age))
+        .route("/_sandbox/faults", post(handle_faults))
         .route("/_sandbox/{op}", post(handle_console))
         .with_state(sandbox)
 }
@@ -48,35 +49,84 @@ type Outcome = Result<Value, Failure>;
 /// Wraps an outcome in the envelope, with exactly `Content-Type: application/json` (the Python
 /// SDK recognises an error body only then).
 fn envelope(outcome: Outcome) -> Response {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let mut response = match outcome {
+    match outcome {
         Ok(Value::Object(mut fields)) => {
-            fields.insert("RequestId".into(), Value::String(request_id));
-            json!({ "Response": fields })
+            fields.insert("RequestId".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+            json_response(json!({ "Response": fields }))
         }
-        Ok(other) => {
-            let f = fail("InternalError", format!("the sandbox built a non-object response: {other}"));
-            json!({ "Response": { "Error": { "Code": f.code, "Message": f.message }, "RequestId": request_id } })
-        }
-        Err(f) => json!({
-            "Response": { "Error": { "Code": f.code, "Message": f.message }, "RequestId": request_id }
-        }),
+        Ok(other) => error_envelope(
+            "InternalError",
+            &format!("the sandbox built a non-object response: {other}"),
+        ),
+        Err(f) => error_envelope(f.code, &f.message),
     }
-    .to_string()
-    .into_response();
+}
+
+/// An API error: HTTP 200 with `Response.Error` and a `RequestId`.
+fn error_envelope(code: &str, message: &str) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    json_response(json!({
+        "Response": { "Error": { "Code": code, "Message": message }, "RequestId": request_id }
+    }))
+}
+
+fn json_response(body: Value) -> Response {
+    let mut response = body.to_string().into_response();
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
 async fn handle_api(State(sandbox): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Response {
-    envelope(authenticate(&sandbox, &headers, &body).and_then(|action| {
+    let faults = sandbox.faults();
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
+    }
+    let (reset, error, drop) = {
+        let mut rng = rand::rng();
+        let error = (rng.random_bool(faults.error_rate) && !faults.error_codes.is_empty())
+            .then(|| faults.error_codes[rng.random_range(0..faults.error_codes.len())].clone());
+        (rng.random_bool(faults.reset_rate), error, rng.random_bool(faults.drop_rate))
+    };
+    if reset {
+        return broken_response();
+    }
+    match error.as_deref() {
+        Some("HTTP502") => return (StatusCode::BAD_GATEWAY, "502 Bad Gateway").into_response(),
+        Some("HTTP503") => {
+            return (StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable").into_response();
+        }
+        Some(code) => {
+            return error_envelope(code, "Injected fault: the service is busy, try again later.");
+        }
+        None => {}
+    }
+    let mut mutated = false;
+    let outcome = authenticate(&sandbox, &headers, &body).and_then(|action| {
         let params = match serde_json::from_slice::<Value>(&body) {
             Ok(Value::Object(map)) => map,
             _ if body.is_empty() => Map::new(),
             _ => return Err(fail("InvalidParameter", "the request body is not a JSON object")),
         };
+        mutated = action == "ApplyCertificate";
         dispatch(&sandbox, &action, Params::new(params))
-    }))
+    });
+    if mutated && outcome.is_ok() && drop {
+        return broken_response();
+    }
+    envelope(outcome)
+}
+
+/// A response whose body fails at once: the client sees its connection reset.
+fn broken_response() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset (injected fault)",
+        ))
+    });
+    let mut response = axum::body::Body::from_stream(failing).into_response();
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -739,6 +789,20 @@ async fn handle_console(
             (StatusCode::CONFLICT, e.to_string()).into_response()
         }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `POST /_sandbox/faults {"LatencyMs": .., "ErrorRate": .., "ErrorCodes": [..], ...}`.
+async fn handle_faults(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let faults = match serde_json::from_slice::<crate::Faults>(&body) {
+        Ok(f) => f,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("expected Faults JSON: {e}")).into_response();
+        }
+    };
+    match sandbox.set_faults(faults) {
+        Ok(()) => axum::Json(json!({ "Faults": sandbox.faults() })).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
     }
 }
 

@@ -9,7 +9,8 @@
 //! Besides the API at `POST /`, a control API for tests and demos lives under `/_sandbox/`:
 //! `POST /_sandbox/age {"Days": N}` makes every certificate N days older, and
 //! `POST /_sandbox/{validate,revoke,cancel,delete} {"CertificateId": ID}` does what a person
-//! would do in the console (or the CA would do).
+//! would do in the console (or the CA would do), and `POST /_sandbox/faults` sets the
+//! [`Faults`] to inject.
 //!
 //! Lifecycle: `DNS_AUTO` orders issue `issue_delay` after applying (status 4 until then); `DNS`
 //! and `FILE` orders stay pending (status 0) until validated, and fail (status 2) 7 days after
@@ -42,6 +43,45 @@ pub struct SandboxOptions {
     pub data: Option<PathBuf>,
     /// How long automatic DNS validation (`DNS_AUTO`) takes before a certificate issues.
     pub issue_delay: std::time::Duration,
+    /// Failures to inject; none by default.
+    pub faults: Faults,
+}
+
+/// Failures the sandbox injects, to test what a client does when the network and the service
+/// misbehave. Rates are probabilities per request, from 0 to 1.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Faults {
+    /// Added to every API request before it is handled.
+    pub latency_ms: u64,
+    /// How often a request fails with one of `error_codes` instead of being handled.
+    pub error_rate: f64,
+    /// API error codes (`InternalError`, `RequestLimitExceeded`, ...) or `HTTP502`/`HTTP503`.
+    pub error_codes: Vec<String>,
+    /// How often the connection is reset before the request is handled.
+    pub reset_rate: f64,
+    /// How often an `ApplyCertificate` that succeeded has its response dropped: the
+    /// certificate exists, the client sees a reset connection.
+    pub drop_rate: f64,
+}
+
+impl Faults {
+    /// Checks that every rate is a probability.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, rate) in [
+            ("error rate", self.error_rate),
+            ("reset rate", self.reset_rate),
+            ("drop rate", self.drop_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!("the {name} must be between 0 and 1, not {rate}"));
+            }
+        }
+        if self.error_rate > 0.0 && self.error_codes.is_empty() {
+            return Err("an error rate needs error codes to answer with".to_owned());
+        }
+        Ok(())
+    }
 }
 
 impl Default for SandboxOptions {
@@ -51,6 +91,7 @@ impl Default for SandboxOptions {
             secret_key: DEFAULT_SECRET_KEY.to_owned(),
             data: None,
             issue_delay: std::time::Duration::ZERO,
+            faults: Faults::default(),
         }
     }
 }
@@ -107,6 +148,7 @@ pub struct Sandbox {
 struct Inner {
     options: SandboxOptions,
     store: Mutex<Store>,
+    faults: Mutex<Faults>,
 }
 
 impl Sandbox {
@@ -116,11 +158,24 @@ impl Sandbox {
             Some(path) => Store::load(path)?,
             None => Store::default(),
         };
-        Ok(Sandbox { inner: Arc::new(Inner { options, store: Mutex::new(store) }) })
+        let faults = Mutex::new(options.faults.clone());
+        Ok(Sandbox { inner: Arc::new(Inner { options, store: Mutex::new(store), faults }) })
     }
 
     pub fn options(&self) -> &SandboxOptions {
         &self.inner.options
+    }
+
+    /// Returns the failures being injected.
+    pub fn faults(&self) -> Faults {
+        self.inner.faults.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Changes the failures to inject.
+    pub fn set_faults(&self, faults: Faults) -> Result<(), String> {
+        faults.validate()?;
+        *self.inner.faults.lock().unwrap_or_else(|p| p.into_inner()) = faults;
+        Ok(())
     }
 
     /// Returns the sandbox's current time.

@@ -376,7 +376,11 @@ impl StateStore for LocalStore {
         }
         let info =
             serde_json::to_vec_pretty(&LockInfo::current(operation)).expect("lock info serialises");
-        (&file).write_all(&info).and_then(|()| file.sync_all()).map_err(lock_err)?;
+        // A holder killed before it could clear its info leaves it behind: replace it whole.
+        file.set_len(0)
+            .and_then(|()| (&file).write_all(&info))
+            .and_then(|()| file.sync_all())
+            .map_err(lock_err)?;
         Ok(StateLock { _guard: Box::new(FileLock { file }) })
     }
 

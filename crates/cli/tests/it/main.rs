@@ -43,6 +43,21 @@ impl SandboxProcess {
         SandboxProcess { child, url }
     }
 
+    /// Stops injecting failures, so the test itself can inspect the sandbox.
+    fn clear_faults(&self) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        let status = rt
+            .block_on(
+                reqwest::Client::new()
+                    .post(format!("{}/_sandbox/faults", self.url))
+                    .json(&serde_json::json!({}))
+                    .send(),
+            )
+            .expect("faults cleared")
+            .status();
+        assert_eq!(status, 200);
+    }
+
     /// Lists every certificate the sandbox holds, over its API.
     fn certificates(&self) -> Vec<Value> {
         let client = Client::new(
@@ -709,4 +724,191 @@ fn waiting_gives_up_at_its_limit_and_says_so() {
         apply.stderr
     );
     assert_eq!(p.state_ids().len(), 1, "recorded all the same");
+}
+
+fn many_certificates(n: usize) -> String {
+    (0..n).map(|i| certificate(&format!("c{i:02}"), &format!("c{i:02}.example.com"))).collect()
+}
+
+/// Runs apply until a plan reports no changes; returns how many applies it took.
+fn converge(p: &Project, most: usize) -> usize {
+    for run in 1..=most {
+        let apply = p.run(&["apply", "--auto-approve"]);
+        assert!(!apply.stderr.contains("panicked"), "{}", apply.stderr);
+        if p.run(&["plan", "--detailed-exitcode"]).code == 0 {
+            return run;
+        }
+    }
+    panic!("apply did not converge in {most} runs");
+}
+
+/// Asserts the sandbox holds exactly one certificate per resource, and that state records
+/// exactly those.
+fn assert_exactly_once(p: &Project, n: usize) {
+    p.sandbox.clear_faults();
+    let certs = p.sandbox.certificates();
+    let mut domains: Vec<&str> = certs.iter().filter_map(|c| c["domain"].as_str()).collect();
+    domains.sort_unstable();
+    domains.dedup();
+    assert_eq!((certs.len(), domains.len()), (n, n), "one certificate per resource: {certs:?}");
+    let mut in_cloud: Vec<String> =
+        certs.iter().filter_map(|c| c["id"].as_str().map(str::to_owned)).collect();
+    let mut in_state = p.state_ids();
+    in_cloud.sort();
+    in_state.sort();
+    assert_eq!(in_state, in_cloud, "state matches the cloud");
+    assert!(p.state().get("intents").is_none(), "no unfinished intents");
+}
+
+#[test]
+fn lost_responses_are_found_again_not_applied_for_twice() {
+    let p = Project::with_sandbox(&many_certificates(30), &["--drop-rate", "0.3"]);
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "every lost response is recovered in the same run: {}", apply.stderr);
+    assert!(apply.stderr.contains("the response was lost"), "{}", apply.stderr);
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
+    assert_exactly_once(&p, 30);
+}
+
+#[test]
+fn transient_errors_converge_without_duplicates() {
+    let p = Project::with_sandbox(
+        &many_certificates(30),
+        &["--error-rate", "0.3", "--reset-rate", "0.05"],
+    );
+    converge(&p, 40);
+    assert_exactly_once(&p, 30);
+}
+
+#[test]
+fn a_run_killed_at_any_point_loses_nothing_and_applies_nothing_twice() {
+    let p = Project::with_sandbox(&many_certificates(30), &["--latency", "40ms"]);
+    let state_path = p.path().join("certplan.state.json");
+    for kill_after_ms in [250, 700, 1200, 1900] {
+        let mut child = Command::new(BIN)
+            .arg("--chdir")
+            .arg(p.path())
+            .args(["apply", "--auto-approve"])
+            .env("CERTPLAN_ENDPOINT", &p.sandbox.url)
+            .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
+            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("apply starts");
+        std::thread::sleep(std::time::Duration::from_millis(kill_after_ms));
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+        if let Ok(text) = std::fs::read_to_string(&state_path) {
+            serde_json::from_str::<Value>(&text).expect("the state file parses after every kill");
+        }
+    }
+    converge(&p, 5);
+    assert_exactly_once(&p, 30);
+}
+
+#[test]
+fn a_second_apply_fails_fast_naming_the_holder() {
+    let p = Project::with_sandbox(&many_certificates(3), &["--latency", "300ms"]);
+    let first = Command::new(BIN)
+        .arg("--chdir")
+        .arg(p.path())
+        .args(["apply", "--auto-approve"])
+        .env("CERTPLAN_ENDPOINT", &p.sandbox.url)
+        .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
+        .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("first apply starts");
+    let lock = p.path().join("certplan.state.json.lock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::metadata(&lock).map_or(true, |m| m.len() == 0) {
+        assert!(std::time::Instant::now() < deadline, "the first apply never took the lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let started = std::time::Instant::now();
+    let second = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(second.code, 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "fails fast");
+    assert!(second.stderr.contains("is locked by"), "{}", second.stderr);
+    assert!(
+        second.stderr.contains(&format!("(pid {}, certplan apply)", first.id())),
+        "{}",
+        second.stderr
+    );
+    let out = first.wait_with_output().expect("first apply ends");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_exactly_once(&p, 3);
+    assert_eq!(std::fs::metadata(&lock).map(|m| m.len()).ok(), Some(0), "lock info cleared");
+}
+
+#[test]
+fn saved_plans_apply_exactly_once_and_refuse_when_stale() {
+    let config = resource(
+        "www",
+        "www.example.com",
+        "  dv_auth_method = \"DNS_AUTO\"\n  csr_key_password = \"hunter2-do-not-leak\"\n",
+    );
+    let p = Project::new(&config);
+    let plan = p.run(&["plan", "--out", "first.plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let file = std::fs::read_to_string(p.path().join("first.plan")).expect("plan file");
+    assert!(!file.contains("hunter2"), "no secrets in plan files");
+    let shown = p.run(&["show", "first.plan"]);
+    assert_eq!(shown.code, 0);
+    assert_eq!(shown.stdout, plan.stdout, "show renders the saved plan");
+
+    let apply = p.run(&["apply", "first.plan"]);
+    assert_eq!(apply.code, 0, "applied without asking: {}", apply.stderr);
+    assert_eq!(p.sandbox.certificates().len(), 1);
+    let again = p.run(&["apply", "first.plan"]);
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains("saved plan first.plan is stale: the state has changed"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(p.sandbox.certificates().len(), 1, "applied once");
+
+    p.write_config(&[config.clone(), certificate("api", "api.example.com")].concat());
+    assert_eq!(p.run(&["plan", "--out", "second.plan"]).code, 0);
+    p.write_config(&[config, certificate("shop", "shop.example.com")].concat());
+    let changed = p.run(&["apply", "second.plan"]);
+    assert_eq!(changed.code, 1);
+    assert!(changed.stderr.contains("the configuration has changed"), "{}", changed.stderr);
+    assert_eq!(p.sandbox.certificates().len(), 1);
+}
+
+#[test]
+fn an_interrupt_stops_new_work_and_keeps_what_was_done() {
+    let p = Project::with_sandbox(&many_certificates(10), &["--latency", "150ms"]);
+    let child = Command::new(BIN)
+        .arg("--chdir")
+        .arg(p.path())
+        .args(["apply", "--auto-approve"])
+        .env("CERTPLAN_ENDPOINT", &p.sandbox.url)
+        .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
+        .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("apply starts");
+    std::thread::sleep(std::time::Duration::from_millis(900));
+    let status =
+        Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("apply ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Interrupt received"), "{stderr}");
+    assert!(stderr.contains("change(s) were not started"), "{stderr}");
+    let done = p.state_ids().len();
+    assert!(done > 0 && done < 10, "some done, some not: {done}");
+    assert_eq!(p.sandbox.certificates().len(), done, "everything applied for is recorded");
+    converge(&p, 2);
+    assert_exactly_once(&p, 10);
 }
