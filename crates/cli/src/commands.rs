@@ -190,7 +190,7 @@ pub async fn apply(
     if !plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }
-    execute(&mut ws, &plan, args.wait, env).await
+    execute(&mut ws, &plan, args, env).await
 }
 
 /// Applies a plan saved by `plan --out`, exactly as made, or refuses.
@@ -220,7 +220,7 @@ async fn apply_saved(
     if !saved.plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }
-    execute(&mut ws, &saved.plan, args.wait, env).await
+    execute(&mut ws, &saved.plan, args, env).await
 }
 
 fn read_saved_plan(file: &Path) -> anyhow::Result<SavedPlan> {
@@ -240,15 +240,24 @@ pub fn show(file: &Path, output: Output) -> anyhow::Result<ExitCode> {
 async fn execute(
     ws: &mut Workspace,
     plan: &Plan,
-    wait: Option<Duration>,
+    args: &ApplyArgs,
     env: &impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<ExitCode> {
+    let wait = args.wait;
     let client = ws.connect(env).await?.clone();
     let stop = watch_interrupts();
-    let report =
-        engine::apply(plan, &ws.config, &mut ws.state, &mut ws.store, &client, &stop, show_event)
-            .await
-            .with_context(|| format!("could not save state to {}", ws.store.describe()))?;
+    let report = engine::apply(
+        plan,
+        &ws.config,
+        &mut ws.state,
+        &mut ws.store,
+        &client,
+        &stop,
+        usize::from(args.parallelism),
+        &show_event,
+    )
+    .await
+    .with_context(|| format!("could not save state to {}", ws.store.describe()))?;
 
     let mut failed = report.failed;
     let (waits, pending): (Vec<_>, Vec<_>) = report

@@ -3,6 +3,7 @@
 //! failure or crash loses nothing already done. It decides nothing: the plan says what to do.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -11,10 +12,17 @@ use certplan_core::{Address, CertStatus, RemoteCertificate};
 use certplan_parser::Config;
 use certplan_planner::{Action, Observed, Plan, Reason, ResourceChange};
 use certplan_provider::wire::ApplyCertificateRequest;
-use certplan_provider::{Client, Error as ProviderError};
+use certplan_provider::{Client, DESCRIBE_PAGE_LIMIT, Error as ProviderError, backoff};
 use certplan_state::{Deposed, Intent, ResourceState, State, StateError, StateStore};
 use chrono::Utc;
+use futures_util::{StreamExt, TryStreamExt, stream};
 
+/// How many describe calls a refresh keeps in flight (the rate limiter paces them).
+const REFRESH_CONCURRENCY: usize = 8;
+/// How many times an application is tried when the service fails transiently.
+const APPLY_ATTEMPTS: u32 = 4;
+const APPLY_BACKOFF_BASE: Duration = Duration::from_millis(500);
+const APPLY_BACKOFF_CAP: Duration = Duration::from_secs(8);
 /// How often waiting for issuance asks the cloud (one batched call for all certificates).
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// How often a certificate still being waited for is reported.
@@ -33,14 +41,26 @@ pub async fn refresh(client: &Client, state: &State) -> Result<Observed, Provide
         .map(|r| r.certificate_id.clone())
         .chain(state.deposed.iter().map(|d| d.certificate_id.clone()))
         .collect();
-    if ids.is_empty() {
-        return Ok(Observed::new());
-    }
-    let mut observed: Observed =
-        client.certificates_by_id(&ids).await?.into_iter().map(|c| (c.id.clone(), c)).collect();
-    for remote in observed.values_mut().filter(|r| r.status.is_pending()) {
-        remote.validation =
-            client.describe_certificate_detail(&remote.id).await?.to_remote().validation;
+    let pages: Vec<Vec<RemoteCertificate>> = stream::iter(ids.chunks(DESCRIBE_PAGE_LIMIT))
+        .map(|chunk| client.certificates_by_id(chunk))
+        .buffer_unordered(REFRESH_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut observed: Observed = pages.into_iter().flatten().map(|c| (c.id.clone(), c)).collect();
+    let pending: Vec<String> =
+        observed.values().filter(|r| r.status.is_pending()).map(|r| r.id.clone()).collect();
+    let details: Vec<(String, Vec<certplan_core::ValidationRecord>)> = stream::iter(pending)
+        .map(|id| async move {
+            let detail = client.describe_certificate_detail(&id).await?;
+            Ok::<_, ProviderError>((id, detail.to_remote().validation))
+        })
+        .buffer_unordered(REFRESH_CONCURRENCY)
+        .try_collect()
+        .await?;
+    for (id, validation) in details {
+        if let Some(remote) = observed.get_mut(&id) {
+            remote.validation = validation;
+        }
     }
     Ok(observed)
 }
@@ -103,8 +123,10 @@ pub struct Report {
     pub not_started: Vec<Address>,
 }
 
-/// Executes `plan` in order. Every change that completes is saved before the next starts; a
-/// failed change is reported and the others go on.
+/// Executes `plan`, up to `parallelism` changes at once (all changes of a plan are
+/// independent). Every change saves state as it completes; a failed change is reported and
+/// the others go on; once `stop` is set no new change starts.
+#[allow(clippy::too_many_arguments)]
 pub async fn apply(
     plan: &Plan,
     config: &Config,
@@ -112,19 +134,48 @@ pub async fn apply(
     store: &mut dyn StateStore,
     client: &Client,
     stop: &AtomicBool,
-    mut on_event: impl FnMut(Event<'_>),
+    parallelism: usize,
+    on_event: &dyn Fn(Event<'_>),
 ) -> Result<Report, StateError> {
+    let ledger = Ledger { inner: Mutex::new((state, store)) };
+    let changes = plan.changes.iter().filter(|c| c.action != Action::NoOp);
+    let outcomes: Vec<(&ResourceChange, Option<Result<Done, Failure>>)> = stream::iter(changes)
+        .map(|change| {
+            let ledger = &ledger;
+            async move {
+                if stop.load(Ordering::SeqCst) {
+                    return (change, None);
+                }
+                let address = &change.address;
+                on_event(Event::Started { address, action: change.action });
+                let started = Instant::now();
+                let outcome = execute(change, config, ledger, client, on_event).await;
+                match &outcome {
+                    Ok(done) => on_event(Event::Completed {
+                        address,
+                        action: change.action,
+                        id: done.id.as_deref(),
+                        elapsed: started.elapsed().as_secs_f64(),
+                    }),
+                    Err(Failure::Change(error)) => {
+                        on_event(Event::Failed { address, action: change.action, error });
+                    }
+                    Err(Failure::State(_)) => {}
+                }
+                (change, Some(outcome))
+            }
+        })
+        .buffer_unordered(parallelism.max(1))
+        .collect()
+        .await;
+
     let mut report = Report::default();
-    for change in plan.changes.iter().filter(|c| c.action != Action::NoOp) {
-        let address = &change.address;
-        if stop.load(Ordering::SeqCst) {
-            report.not_started.push(address.clone());
-            continue;
-        }
-        on_event(Event::Started { address, action: change.action });
-        let started = Instant::now();
-        match execute(change, config, state, store, client, &mut on_event).await {
-            Ok(done) => {
+    let mut state_error = None;
+    for (change, outcome) in outcomes {
+        let address = change.address.clone();
+        match outcome {
+            None => report.not_started.push(address),
+            Some(Ok(done)) => {
                 match change.action {
                     Action::Create => report.added += 1,
                     Action::Renew => report.renewed += 1,
@@ -138,23 +189,40 @@ pub async fn apply(
                     Action::NoOp => {}
                 }
                 if let Some(remote) = done.pending {
-                    report.pending.push((address.clone(), remote));
+                    report.pending.push((address, remote));
                 }
-                on_event(Event::Completed {
-                    address,
-                    action: change.action,
-                    id: done.id.as_deref(),
-                    elapsed: started.elapsed().as_secs_f64(),
-                });
             }
-            Err(Failure::State(e)) => return Err(e),
-            Err(Failure::Change(error)) => {
-                on_event(Event::Failed { address, action: change.action, error: &error });
-                report.failed.push((address.clone(), error));
-            }
+            Some(Err(Failure::Change(error))) => report.failed.push((address, error)),
+            Some(Err(Failure::State(e))) => state_error = Some(e),
         }
     }
-    Ok(report)
+    report.not_started.sort();
+    match state_error {
+        Some(e) => Err(e),
+        None => Ok(report),
+    }
+}
+
+/// The state and its store, shared by changes running at once: every mutation is saved before
+/// the lock is released, so state on disk never lags what was done.
+struct Ledger<'a> {
+    inner: Mutex<(&'a mut State, &'a mut dyn StateStore)>,
+}
+
+impl Ledger<'_> {
+    /// Changes the state and saves it.
+    fn write<T>(&self, change: impl FnOnce(&mut State) -> T) -> Result<T, StateError> {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (state, store) = &mut *guard;
+        let result = change(state);
+        store.save(state)?;
+        Ok(result)
+    }
+
+    fn read<T>(&self, look: impl FnOnce(&State) -> T) -> T {
+        let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        look(guard.0)
+    }
 }
 
 /// What one change left behind.
@@ -189,15 +257,14 @@ impl From<ProviderError> for Failure {
 async fn execute(
     change: &ResourceChange,
     config: &Config,
-    state: &mut State,
-    store: &mut dyn StateStore,
+    ledger: &Ledger<'_>,
     client: &Client,
-    on_event: &mut impl FnMut(Event<'_>),
+    on_event: &dyn Fn(Event<'_>),
 ) -> Result<Done, Failure> {
     let address = &change.address;
     let prior = change.before.as_ref();
     if let Some(id) = &change.deposed {
-        return delete_deposed(change, id, state, store, client).await;
+        return delete_deposed(change, id, ledger, client).await;
     }
     match change.action {
         Action::Create | Action::Renew | Action::Replace => {
@@ -214,50 +281,53 @@ async fn execute(
                 resource.csr_key_password.as_deref(),
                 renewing.map(|p| p.id.as_str()),
             );
-            // ApplyCertificate is not idempotent: journal the intent first, so that a response
-            // lost to a crash or a dropped connection is found again, not applied for twice.
-            let intent = Intent {
-                address: address.clone(),
-                action: format!("{:?}", change.action).to_lowercase(),
-                args: args.clone(),
-                prevent_destroy: resource.lifecycle.prevent_destroy,
-                old_certificate_id: renewing.or(replacing).map(|p| p.id.clone()),
-                started_at: Utc::now(),
-            };
-            state.intents.push(intent.clone());
-            store.save(state)?;
-            let id = match client.apply_certificate(&request).await {
-                Ok(id) => id,
-                // The service answered with an error: nothing was created.
-                Err(e @ ProviderError::Api(_)) => {
-                    state.intents.retain(|i| i != &intent);
-                    store.save(state)?;
-                    return Err(e.into());
+            let mut attempt = 0;
+            let (id, intent) = loop {
+                attempt += 1;
+                let retry = attempt < APPLY_ATTEMPTS;
+                // ApplyCertificate is not idempotent: journal the intent first, so that a
+                // response lost to a crash or a dropped connection is found, not applied twice.
+                let intent = Intent {
+                    address: address.clone(),
+                    action: format!("{:?}", change.action).to_lowercase(),
+                    args: args.clone(),
+                    prevent_destroy: resource.lifecycle.prevent_destroy,
+                    old_certificate_id: renewing.or(replacing).map(|p| p.id.clone()),
+                    started_at: Utc::now(),
+                };
+                ledger.write(|s| s.intents.push(intent.clone()))?;
+                let failed = match client.apply_certificate(&request).await {
+                    Ok(id) => break (id, intent),
+                    // The service answered: nothing was created.
+                    Err(e @ ProviderError::Api(_)) => e,
+                    // No answer: the service may have acted. Look before anything else.
+                    Err(lost) => {
+                        let known = ledger.read(known_ids);
+                        match find_applied(client, &known, &intent).await {
+                            Ok(Some(found)) => {
+                                on_event(Event::Recovered { address, id: &found.id, error: &lost });
+                                break (found.id, intent);
+                            }
+                            Ok(None) => lost,
+                            Err(lookup) => {
+                                return Err(Failure::Change(anyhow::Error::new(lost).context(format!(
+                                    "whether a certificate was created is unknown ({lookup}); the next run checks before doing anything else"
+                                ))));
+                            }
+                        }
+                    }
+                };
+                // Known not to have created anything: the intent is settled.
+                ledger.write(|s| s.intents.retain(|i| i != &intent))?;
+                if !(retry && failed.is_transient()) {
+                    return Err(failed.into());
                 }
-                // No answer: the service may or may not have acted. Look before anything else.
-                Err(lost) => match find_applied(client, state, &intent).await {
-                    Ok(Some(found)) => {
-                        on_event(Event::Recovered { address, id: &found.id, error: &lost });
-                        found.id
-                    }
-                    Ok(None) => {
-                        state.intents.retain(|i| i != &intent);
-                        store.save(state)?;
-                        return Err(Failure::Change(anyhow::Error::new(lost).context(
-                            "no certificate was created (checked with the cloud); the next apply applies again",
-                        )));
-                    }
-                    Err(lookup) => {
-                        return Err(Failure::Change(anyhow::Error::new(lost).context(format!(
-                            "whether a certificate was created is unknown ({lookup}); the next run checks before doing anything else"
-                        ))));
-                    }
-                },
+                tokio::time::sleep(backoff(attempt - 1, APPLY_BACKOFF_BASE, APPLY_BACKOFF_CAP))
+                    .await;
             };
             // Record the new id before anything else can fail: a certificate applied for but
             // not recorded is one nobody will renew.
-            adopt(state, &intent, &id);
-            store.save(state)?;
+            ledger.write(|s| adopt(s, &intent, &id))?;
 
             let remote = match client.describe_certificate_detail(&id).await {
                 Ok(detail) => detail.to_remote(),
@@ -268,26 +338,26 @@ async fn execute(
                     ))));
                 }
             };
-            if let Some(r) = state.resources.get_mut(address) {
-                update_from_remote(r, &remote);
-            }
-            store.save(state)?;
+            ledger.write(|s| {
+                if let Some(r) = s.resources.get_mut(address) {
+                    update_from_remote(r, &remote);
+                }
+            })?;
 
             let mut deleted_old = false;
-            if change.action == Action::Replace
-                && let Some(old) = prior.filter(|p| p.exists)
-            {
+            if let Some(old) = replacing {
                 match delete(client, &old.id).await {
                     Ok(()) => deleted_old = true,
                     Err(e) => {
                         // Nothing is forgotten: the old certificate is kept for the next apply.
-                        state.deposed.push(Deposed {
-                            address: address.clone(),
-                            certificate_id: old.id.clone(),
-                            since: Utc::now(),
-                            last_error: e.to_string(),
-                        });
-                        store.save(state)?;
+                        ledger.write(|s| {
+                            s.deposed.push(Deposed {
+                                address: address.clone(),
+                                certificate_id: old.id.clone(),
+                                since: Utc::now(),
+                                last_error: e.to_string(),
+                            });
+                        })?;
                         on_event(Event::Deposed { address, id: &old.id, error: &e });
                     }
                 }
@@ -301,10 +371,11 @@ async fn execute(
             };
             if p.args.alias != args.alias {
                 client.modify_certificate_alias(&p.id, args.alias.as_deref().unwrap_or("")).await?;
-                if let Some(r) = state.resources.get_mut(address) {
-                    r.args.alias = args.alias.clone();
-                }
-                store.save(state)?;
+                ledger.write(|s| {
+                    if let Some(r) = s.resources.get_mut(address) {
+                        r.args.alias = args.alias.clone();
+                    }
+                })?;
             }
             if p.args.project_id.unwrap_or(0) != args.project_id.unwrap_or(0) {
                 let ids = [p.id.clone()];
@@ -316,10 +387,11 @@ async fn execute(
                         p.id
                     )));
                 }
-                if let Some(r) = state.resources.get_mut(address) {
-                    r.args.project_id = args.project_id;
-                }
-                store.save(state)?;
+                ledger.write(|s| {
+                    if let Some(r) = s.resources.get_mut(address) {
+                        r.args.project_id = args.project_id;
+                    }
+                })?;
             }
             Ok(Done { id: Some(p.id.clone()), ..Done::default() })
         }
@@ -327,13 +399,11 @@ async fn execute(
             if let Some(old) = prior.filter(|p| p.exists) {
                 delete(client, &old.id).await?;
             }
-            state.resources.remove(address);
-            store.save(state)?;
+            ledger.write(|s| s.resources.remove(address))?;
             Ok(Done::default())
         }
         Action::Forget => {
-            state.resources.remove(address);
-            store.save(state)?;
+            ledger.write(|s| s.resources.remove(address))?;
             Ok(Done { id: prior.map(|p| p.id.clone()), ..Done::default() })
         }
         Action::NoOp => Ok(Done::default()),
@@ -371,23 +441,27 @@ fn adopt(state: &mut State, intent: &Intent, id: &str) {
 /// inserted after the intent was written, and not one state knows already.
 async fn find_applied(
     client: &Client,
-    state: &State,
+    known: &BTreeSet<String>,
     intent: &Intent,
 ) -> Result<Option<RemoteCertificate>, ProviderError> {
-    let known: BTreeSet<&str> = state
-        .resources
-        .values()
-        .flat_map(|r| std::iter::once(&r.certificate_id).chain(&r.renewed_from))
-        .chain(state.deposed.iter().map(|d| &d.certificate_id))
-        .map(String::as_str)
-        .collect();
     let since = intent.started_at - CLOCK_SKEW;
     let found = client.certificates_by_search(&intent.args.domain).await?;
     Ok(found
         .into_iter()
-        .filter(|c| c.domain == intent.args.domain && !known.contains(c.id.as_str()))
+        .filter(|c| c.domain == intent.args.domain && !known.contains(&c.id))
         .filter(|c| c.inserted_at.is_some_and(|t| t >= since))
         .min_by_key(|c| c.inserted_at))
+}
+
+/// Returns every certificate id state knows: recorded, renewed from, or deposed.
+fn known_ids(state: &State) -> BTreeSet<String> {
+    state
+        .resources
+        .values()
+        .flat_map(|r| std::iter::once(&r.certificate_id).chain(&r.renewed_from))
+        .chain(state.deposed.iter().map(|d| &d.certificate_id))
+        .cloned()
+        .collect()
 }
 
 /// Settles the intents an interrupted run left: adopts the certificate each one created, or
@@ -397,7 +471,7 @@ pub async fn reconcile(client: &Client, state: &mut State) -> Result<Vec<String>
     for intent in state.intents.clone() {
         let address = &intent.address;
         let started = intent.started_at.format("%Y-%m-%d %H:%M:%S UTC");
-        match find_applied(client, state, &intent).await? {
+        match find_applied(client, &known_ids(state), &intent).await? {
             Some(found) => {
                 adopt(state, &intent, &found.id);
                 if let Some(r) = state.resources.get_mut(address) {
@@ -434,23 +508,22 @@ pub async fn reconcile(client: &Client, state: &mut State) -> Result<Vec<String>
 async fn delete_deposed(
     change: &ResourceChange,
     id: &str,
-    state: &mut State,
-    store: &mut dyn StateStore,
+    ledger: &Ledger<'_>,
     client: &Client,
 ) -> Result<Done, Failure> {
     let gone = matches!(change.reason, Reason::Deposed { gone: true, .. });
     let outcome = if gone { Ok(()) } else { delete(client, id).await };
     match outcome {
         Ok(()) => {
-            state.deposed.retain(|d| d.certificate_id != id);
-            store.save(state)?;
+            ledger.write(|s| s.deposed.retain(|d| d.certificate_id != id))?;
             Ok(Done { id: Some(id.to_owned()), ..Done::default() })
         }
         Err(e) => {
-            if let Some(d) = state.deposed.iter_mut().find(|d| d.certificate_id == id) {
-                d.last_error = e.to_string();
-            }
-            store.save(state)?;
+            ledger.write(|s| {
+                if let Some(d) = s.deposed.iter_mut().find(|d| d.certificate_id == id) {
+                    d.last_error = e.to_string();
+                }
+            })?;
             Err(e.into())
         }
     }

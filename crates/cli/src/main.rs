@@ -124,6 +124,10 @@ struct ApplyArgs {
     #[arg(long)]
     auto_approve: bool,
 
+    /// How many changes to make at once (the API's rate limit, not this, is the real bound)
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+    parallelism: u16,
+
     /// Wait until new certificates are issued, for up to DURATION (default 30m); overrides
     /// the wait_for_issuance settings of the configuration
     #[arg(
@@ -163,6 +167,9 @@ enum SandboxCommand {
         issue_delay: std::time::Duration,
         #[command(flatten)]
         faults: FaultArgs,
+        /// Requests per second each action accepts, as the real service (10); 0 for no limit
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        rate_limit: u32,
     },
     /// Make every sandbox certificate N days older (to exercise renewal)
     Age {
@@ -265,9 +272,11 @@ fn main() -> ExitCode {
                 secret_key,
                 issue_delay,
                 faults,
+                rate_limit,
             }) => {
                 let faults = faults.faults();
-                let options = SandboxOptions { secret_id, secret_key, data, issue_delay, faults };
+                let options =
+                    SandboxOptions { secret_id, secret_key, data, issue_delay, faults, rate_limit };
                 commands::sandbox_serve(&listen, options).await
             }
             Command::Sandbox(SandboxCommand::Age { days, target }) => {
@@ -279,6 +288,7 @@ fn main() -> ExitCode {
             Command::Sandbox(SandboxCommand::Delete(a)) => console(ConsoleOp::Delete, a).await,
         }
     });
+    report_peak_memory();
     match result {
         Ok(code) => code,
         Err(error) => {
@@ -290,4 +300,16 @@ fn main() -> ExitCode {
 
 async fn console(op: ConsoleOp, args: ConsoleArgs) -> anyhow::Result<ExitCode> {
     commands::sandbox_control(args.target.endpoint.as_deref(), Control::Console(op, args.id)).await
+}
+
+/// With `CERTPLAN_REPORT_PEAK_RSS` set, prints this process's peak resident memory to stderr,
+/// for the benchmarks (Linux only).
+fn report_peak_memory() {
+    if std::env::var_os("CERTPLAN_REPORT_PEAK_RSS").is_none() {
+        return;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) {
+        eprintln!("certplan peak RSS: {}", line.trim_start_matches("VmHWM:").trim());
+    }
 }

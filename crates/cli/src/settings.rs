@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use certplan_parser::ProviderConfig;
-use certplan_provider::{Client, Credentials, Endpoint};
+use certplan_provider::{Client, ClientOptions, Credentials, Endpoint};
 use certplan_sandbox::{Sandbox, SandboxOptions};
 
 /// Overrides every other endpoint setting: a full URL.
@@ -78,7 +78,8 @@ impl Settings {
             Target::Cloud => {
                 let endpoint = resolve_endpoint(provider, env)?;
                 let credentials = Credentials::from_env(env)?;
-                Ok(Connection { client: Client::new(endpoint, credentials), _sandbox: None })
+                let client = Client::with_options(endpoint, credentials, client_options(provider));
+                Ok(Connection { client, _sandbox: None })
             }
             Target::EmbeddedSandbox { data } => {
                 let sandbox = Sandbox::new(SandboxOptions {
@@ -94,13 +95,22 @@ impl Settings {
                 tokio::spawn(sandbox.serve(listener, async move {
                     let _ = stopped.await;
                 }));
-                let client = Client::new(
+                let client = Client::with_options(
                     Endpoint::parse(&url)?,
                     Credentials::new(options.secret_id, options.secret_key),
+                    client_options(provider),
                 );
                 Ok(Connection { client, _sandbox: Some(stop) })
             }
         }
+    }
+}
+
+fn client_options(provider: &ProviderConfig) -> ClientOptions {
+    let defaults = ClientOptions::default();
+    ClientOptions {
+        requests_per_second: provider.requests_per_second.unwrap_or(defaults.requests_per_second),
+        ..defaults
     }
 }
 

@@ -68,6 +68,8 @@ pub struct ProviderConfig {
     pub endpoint: Option<(String, String)>,
     /// How long apply waits for new certificates to be issued, unless a resource says otherwise.
     pub wait_for_issuance: Option<std::time::Duration>,
+    /// Calls per second per action the account may make (the API documents 10).
+    pub requests_per_second: Option<u32>,
 }
 
 /// One declared certificate.
@@ -364,7 +366,7 @@ fn read_provider(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<
         reader,
         file,
         &block.body,
-        &["endpoint", "region", "wait_for_issuance"],
+        &["endpoint", "region", "wait_for_issuance", "requests_per_second"],
         &[],
     );
     let endpoint = args.string(reader, "endpoint").map(|(value, span)| {
@@ -381,7 +383,20 @@ fn read_provider(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<
     // The SSL API is not regional; `region` is accepted so Terraform provider blocks read as-is.
     let _region = args.string(reader, "region");
     let wait_for_issuance = args.duration(reader, "wait_for_issuance").map(|(d, _)| d);
-    Some(ProviderConfig { endpoint, wait_for_issuance })
+    let requests_per_second = args.integer(reader, "requests_per_second").and_then(|(n, span)| {
+        match u32::try_from(n) {
+            Ok(n @ 1..=1000) => Some(n),
+            _ => {
+                reader.push(
+                    Diagnostic::error(format!("requests_per_second = {n} is out of range"))
+                        .at(span, "expected 1 to 1000")
+                        .help("the API documents 10 per second per action; raise it only if your account allows more"),
+                );
+                None
+            }
+        }
+    });
+    Some(ProviderConfig { endpoint, wait_for_issuance, requests_per_second })
 }
 
 /// Lists the nested blocks of `body` named `name`.

@@ -8,6 +8,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderValue}
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::pacing::{Pacers, backoff};
 use crate::tc3::{self, Payload, SigningInput};
 use crate::wire::{
     ApplyCertificateRequest, ApplyCertificateResponse, Certificate, CertificateIdRequest,
@@ -23,16 +24,48 @@ pub const DESCRIBE_PAGE_LIMIT: usize = 1000;
 /// The SDKs send exactly this, with no charset; it is part of the signature.
 const JSON: &str = "application/json";
 
-/// A client for the SSL API at one endpoint with one set of credentials.
+/// How a client paces and retries its calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// The most calls per second for each action (the API documents 10/s).
+    pub requests_per_second: u32,
+    /// How many times an idempotent call is tried before its error is returned.
+    pub max_attempts: u32,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions { requests_per_second: 10, max_attempts: 5 }
+    }
+}
+
+/// First backoff ceiling and its cap, for retries of transient failures.
+const BACKOFF_BASE: Duration = Duration::from_millis(200);
+const BACKOFF_CAP: Duration = Duration::from_secs(5);
+/// How long an action pauses when the service says it is called too fast.
+const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(1);
+
+/// A client for the SSL API at one endpoint with one set of credentials. Clones share their
+/// rate limiters, so every clone together stays within the limit.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
     endpoint: Endpoint,
     credentials: Credentials,
+    options: ClientOptions,
+    pacers: std::sync::Arc<Pacers>,
 }
 
 impl Client {
     pub fn new(endpoint: Endpoint, credentials: Credentials) -> Self {
+        Self::with_options(endpoint, credentials, ClientOptions::default())
+    }
+
+    pub fn with_options(
+        endpoint: Endpoint,
+        credentials: Credentials,
+        options: ClientOptions,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
@@ -41,7 +74,8 @@ impl Client {
             // Building fails only when the TLS backend cannot initialise, which is a broken
             // build rather than a condition to handle.
             .expect("the HTTP client builds");
-        Client { http, endpoint, credentials }
+        let pacers = std::sync::Arc::new(Pacers::new(options.requests_per_second));
+        Client { http, endpoint, credentials, options, pacers }
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -137,7 +171,36 @@ impl Client {
         Ok(resp.fail_certificates.unwrap_or_default())
     }
 
+    /// Makes one call, paced per action. Idempotent calls are retried on transient failures
+    /// with exponential backoff and jitter; `ApplyCertificate` is never re-sent here (the apply
+    /// engine retries it only through its exactly-once journal).
     async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        action: &'static str,
+        req: &Req,
+    ) -> Result<Resp, Error> {
+        let idempotent = action != "ApplyCertificate";
+        let pacer = self.pacers.get(action);
+        let mut attempt = 0;
+        loop {
+            pacer.acquire().await;
+            let result = self.call_once(action, req).await;
+            match &result {
+                Err(e) if e.is_rate_limited() => pacer.slow_down(RATE_LIMIT_PAUSE),
+                Err(_) => {}
+                Ok(_) => return result,
+            }
+            attempt += 1;
+            match result {
+                Err(e) if idempotent && e.is_transient() && attempt < self.options.max_attempts => {
+                    tokio::time::sleep(backoff(attempt - 1, BACKOFF_BASE, BACKOFF_CAP)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn call_once<Req: Serialize, Resp: DeserializeOwned>(
         &self,
         action: &'static str,
         req: &Req,

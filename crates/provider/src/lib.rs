@@ -9,13 +9,15 @@ mod client;
 mod credentials;
 mod endpoint;
 mod error;
+mod pacing;
 pub mod tc3;
 pub mod wire;
 
-pub use client::{Client, DESCRIBE_PAGE_LIMIT};
+pub use client::{Client, ClientOptions, DESCRIBE_PAGE_LIMIT};
 pub use credentials::{Credentials, CredentialsError, SecretKey};
 pub use endpoint::{DEFAULT_ENDPOINT, Endpoint, EndpointError};
 pub use error::{ApiError, Error};
+pub use pacing::{Pacer, backoff};
 
 /// The service name in the credential scope.
 pub const SERVICE: &str = "ssl";

@@ -29,6 +29,7 @@ pub(crate) fn router(sandbox: Sandbox) -> Router {
         .route("/", post(handle_api))
         .route("/_sandbox/age", post(handle_age))
         .route("/_sandbox/faults", post(handle_faults))
+        .route("/_sandbox/stats", axum::routing::get(handle_stats))
         .route("/_sandbox/{op}", post(handle_console))
         .with_state(sandbox)
 }
@@ -102,6 +103,15 @@ async fn handle_api(State(sandbox): State<Sandbox>, headers: HeaderMap, body: By
     }
     let mut mutated = false;
     let outcome = authenticate(&sandbox, &headers, &body).and_then(|action| {
+        if !sandbox.admit(&action) {
+            let limit = sandbox.options().rate_limit;
+            return Err(fail(
+                "RequestLimitExceeded",
+                format!(
+                    "Your current request times exceeds the frequency limit `{limit}` for a second. Please reduce the frequency of calls."
+                ),
+            ));
+        }
         let params = match serde_json::from_slice::<Value>(&body) {
             Ok(Value::Object(map)) => map,
             _ if body.is_empty() => Map::new(),
@@ -804,6 +814,11 @@ async fn handle_faults(State(sandbox): State<Sandbox>, body: Bytes) -> Response 
         Ok(()) => axum::Json(json!({ "Faults": sandbox.faults() })).into_response(),
         Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
     }
+}
+
+/// `GET /_sandbox/stats`: request counts by action and rate-limit refusals.
+async fn handle_stats(State(sandbox): State<Sandbox>) -> Response {
+    axum::Json(sandbox.stats()).into_response()
 }
 
 /// `POST /_sandbox/age {"Days": N}`: makes every certificate N days older.

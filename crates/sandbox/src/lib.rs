@@ -45,6 +45,19 @@ pub struct SandboxOptions {
     pub issue_delay: std::time::Duration,
     /// Failures to inject; none by default.
     pub faults: Faults,
+    /// Requests per second each action accepts, as the real service enforces (10/s is
+    /// documented); 0 accepts any rate.
+    pub rate_limit: u32,
+}
+
+/// What the sandbox has served, for tests and benchmarks to count calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Stats {
+    /// API requests by action, refused ones included.
+    pub requests: std::collections::BTreeMap<String, u64>,
+    /// Requests refused with `RequestLimitExceeded`.
+    pub rate_limited: u64,
 }
 
 /// Failures the sandbox injects, to test what a client does when the network and the service
@@ -92,6 +105,7 @@ impl Default for SandboxOptions {
             data: None,
             issue_delay: std::time::Duration::ZERO,
             faults: Faults::default(),
+            rate_limit: 10,
         }
     }
 }
@@ -149,6 +163,14 @@ struct Inner {
     options: SandboxOptions,
     store: Mutex<Store>,
     faults: Mutex<Faults>,
+    traffic: Mutex<Traffic>,
+}
+
+/// Request counts and the per-action token buckets that enforce the rate limit.
+#[derive(Debug, Default)]
+struct Traffic {
+    stats: Stats,
+    buckets: std::collections::HashMap<String, (f64, std::time::Instant)>,
 }
 
 impl Sandbox {
@@ -159,7 +181,8 @@ impl Sandbox {
             None => Store::default(),
         };
         let faults = Mutex::new(options.faults.clone());
-        Ok(Sandbox { inner: Arc::new(Inner { options, store: Mutex::new(store), faults }) })
+        let inner = Inner { options, store: Mutex::new(store), faults, traffic: Mutex::default() };
+        Ok(Sandbox { inner: Arc::new(inner) })
     }
 
     pub fn options(&self) -> &SandboxOptions {
@@ -176,6 +199,43 @@ impl Sandbox {
         faults.validate()?;
         *self.inner.faults.lock().unwrap_or_else(|p| p.into_inner()) = faults;
         Ok(())
+    }
+
+    /// Returns what the sandbox has served so far.
+    pub fn stats(&self) -> Stats {
+        self.inner.traffic.lock().unwrap_or_else(|p| p.into_inner()).stats.clone()
+    }
+
+    /// Counts a request for `action` and decides whether the rate limit admits it: each action
+    /// has a bucket of `rate_limit` tokens refilled at `rate_limit` per second.
+    pub(crate) fn admit(&self, action: &str) -> bool {
+        let limit = f64::from(self.inner.options.rate_limit);
+        let mut traffic = self.inner.traffic.lock().unwrap_or_else(|p| p.into_inner());
+        *traffic.stats.requests.entry(action.to_owned()).or_default() += 1;
+        if limit == 0.0 {
+            return true;
+        }
+        let now = std::time::Instant::now();
+        let (tokens, updated) = traffic.buckets.entry(action.to_owned()).or_insert((limit, now));
+        *tokens = (*tokens + now.duration_since(*updated).as_secs_f64() * limit).min(limit);
+        *updated = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            traffic.stats.rate_limited += 1;
+            false
+        }
+    }
+
+    /// Adds issued certificates for `domains` directly, without the API (benchmarks seed
+    /// thousands this way); returns their ids.
+    pub fn seed_issued(&self, domains: &[String]) -> Result<Vec<String>, StoreError> {
+        let now = self.now();
+        let mut store = self.store();
+        let ids = store.seed_issued(domains, now);
+        self.persist(&store)?;
+        Ok(ids)
     }
 
     /// Returns the sandbox's current time.

@@ -167,6 +167,37 @@ impl Store {
         changed
     }
 
+    /// Inserts an issued certificate per domain; returns their ids.
+    pub(crate) fn seed_issued(&mut self, domains: &[String], now: DateTime<Utc>) -> Vec<String> {
+        let mut ids = Vec::with_capacity(domains.len());
+        for (n, domain) in domains.iter().enumerate() {
+            let id = format!("seed{:04x}", self.next_sequence as usize + n);
+            let mut cert = StoredCertificate {
+                id: id.clone(),
+                sequence: 0,
+                domain: domain.clone(),
+                alias: String::new(),
+                project_id: 0,
+                dv_auth_method: "DNS_AUTO".to_owned(),
+                csr_encrypt_algo: "RSA".to_owned(),
+                csr_key_parameter: "2048".to_owned(),
+                contact_email: None,
+                status: status::PENDING,
+                inserted_at: now,
+                not_before: None,
+                not_after: None,
+                origin_certificate_id: None,
+                renewed_by: None,
+                validation_token: "00".repeat(16),
+                key_pem: None,
+            };
+            cert.issue(now);
+            self.insert(cert);
+            ids.push(id);
+        }
+        ids
+    }
+
     /// Moves every certificate's times `by` into the past; returns how many there are.
     pub(crate) fn age(&mut self, by: Duration) -> usize {
         for cert in self.certificates.values_mut() {

@@ -888,7 +888,7 @@ fn an_interrupt_stops_new_work_and_keeps_what_was_done() {
     let child = Command::new(BIN)
         .arg("--chdir")
         .arg(p.path())
-        .args(["apply", "--auto-approve"])
+        .args(["apply", "--auto-approve", "--parallelism", "2"])
         .env("CERTPLAN_ENDPOINT", &p.sandbox.url)
         .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
         .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)

@@ -1,0 +1,222 @@
+//! Client-side rate limiting and retries: what keeps certplan at the API's limit without
+//! crossing it, and what it does when the service or the network hiccups.
+//!
+//! The limiter is a GCRA (generic cell rate algorithm) scheduled on tokio's clock. governor
+//! implements the same algorithm, but waits on its own timer, which tokio's paused time cannot
+//! drive; on tokio's clock the "never exceeds its rate" property is tested deterministically.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::Error;
+
+/// Paces calls to at most one per `interval`, spreading them evenly (a burst of one).
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Duration,
+    /// The theoretical arrival time of the next call: when it may be sent.
+    next: Mutex<Option<Instant>>,
+}
+
+impl Pacer {
+    /// Creates a pacer for `per_second` calls per second (at least one).
+    pub fn per_second(per_second: u32) -> Self {
+        Pacer { interval: Duration::from_secs(1) / per_second.max(1), next: Mutex::new(None) }
+    }
+
+    /// Waits until the next call may be sent, and books its slot.
+    pub async fn acquire(&self) {
+        let slot = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let slot = next.map_or(now, |n| n.max(now));
+            *next = Some(slot + self.interval);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+
+    /// Sends nothing for `pause`: the service said we were too fast.
+    pub fn slow_down(&self, pause: Duration) {
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        let resume = Instant::now() + pause;
+        *next = Some(next.map_or(resume, |n| n.max(resume)));
+    }
+}
+
+/// One pacer per action, all at the same rate.
+#[derive(Debug)]
+pub struct Pacers {
+    per_second: u32,
+    by_action: Mutex<HashMap<&'static str, std::sync::Arc<Pacer>>>,
+}
+
+impl Pacers {
+    pub fn new(per_second: u32) -> Self {
+        Pacers { per_second, by_action: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn get(&self, action: &'static str) -> std::sync::Arc<Pacer> {
+        let mut map = self.by_action.lock().unwrap_or_else(|p| p.into_inner());
+        std::sync::Arc::clone(
+            map.entry(action)
+                .or_insert_with(|| std::sync::Arc::new(Pacer::per_second(self.per_second))),
+        )
+    }
+}
+
+/// API error codes that mean "try again later"; anything else about the request is final.
+const TRANSIENT_CODES: [&str; 5] = [
+    "InternalError",
+    "FailedOperation.NetworkError",
+    "LimitExceeded.RateLimitExceeded",
+    "ResourceUnavailable",
+    "ResourceInUse",
+];
+
+impl Error {
+    /// Returns true when trying again later may succeed: network errors, timeouts, HTTP 5xx,
+    /// rate limiting, and the service's transient error codes.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Transport { .. } => true,
+            Error::HttpStatus { status, .. } => *status >= 500 || *status == 429,
+            Error::Api(api) => {
+                api.code.starts_with("RequestLimitExceeded")
+                    || TRANSIENT_CODES
+                        .iter()
+                        .any(|c| api.code == *c || api.code.starts_with(&format!("{c}.")))
+            }
+            Error::Decode { .. } => false,
+        }
+    }
+
+    /// Returns true when the service said we called too fast.
+    pub fn is_rate_limited(&self) -> bool {
+        match self {
+            Error::Api(api) => {
+                api.code.starts_with("RequestLimitExceeded")
+                    || api.code == "LimitExceeded.RateLimitExceeded"
+            }
+            Error::HttpStatus { status, .. } => *status == 429,
+            _ => false,
+        }
+    }
+}
+
+/// Exponential backoff with full jitter: a random wait up to `base * 2^attempt`, capped.
+pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
+    let ceiling = base.saturating_mul(2u32.saturating_pow(attempt)).min(cap);
+    ceiling.mul_f64(jitter())
+}
+
+/// A number in [0.5, 1): jitter that still waits at least half the ceiling.
+fn jitter() -> f64 {
+    rand::random_range(0.5..1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ApiError;
+
+    #[tokio::test(start_paused = true)]
+    async fn never_exceeds_its_rate() {
+        let pacer = std::sync::Arc::new(Pacer::per_second(10));
+        let start = Instant::now();
+        let mut sent = Vec::new();
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let pacer = std::sync::Arc::clone(&pacer);
+                tokio::spawn(async move {
+                    pacer.acquire().await;
+                    Instant::now()
+                })
+            })
+            .collect();
+        for t in tasks {
+            sent.push(t.await.expect("task"));
+        }
+        sent.sort();
+        // In every window of one second, at most 10 calls.
+        for (i, at) in sent.iter().enumerate() {
+            let within =
+                sent[i..].iter().take_while(|t| **t - *at < Duration::from_secs(1)).count();
+            assert!(within <= 10, "{within} calls within a second from {:?}", *at - start);
+        }
+        // And no slower than the limit: 50 calls take 4.9 s.
+        assert_eq!(*sent.last().expect("50") - start, Duration::from_millis(4900));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slows_down_when_told() {
+        let pacer = Pacer::per_second(10);
+        pacer.acquire().await;
+        let start = Instant::now();
+        pacer.slow_down(Duration::from_secs(2));
+        pacer.acquire().await;
+        assert_eq!(Instant::now() - start, Duration::from_secs(2));
+    }
+
+    fn api(code: &str) -> Error {
+        Error::Api(ApiError {
+            action: "ApplyCertificate",
+            code: code.into(),
+            message: String::new(),
+            request_id: String::new(),
+        })
+    }
+
+    #[test]
+    fn retry_classification() {
+        let table = [
+            ("InternalError", true),
+            ("InternalError.DbError", true),
+            ("RequestLimitExceeded", true),
+            ("RequestLimitExceeded.UinLimitExceeded", true),
+            ("LimitExceeded.RateLimitExceeded", true),
+            ("FailedOperation.NetworkError", true),
+            ("ResourceUnavailable", true),
+            ("ResourceInUse", true),
+            ("AuthFailure.SignatureFailure", false),
+            ("AuthFailure.SignatureExpire", false),
+            ("AuthFailure.SecretIdNotFound", false),
+            ("InvalidParameter", false),
+            ("InvalidParameterValue", false),
+            ("MissingParameter", false),
+            ("UnknownParameter", false),
+            ("FailedOperation.ExceedsFreeLimit", false),
+            ("FailedOperation.MainDomainCertificateCountLimit", false),
+            ("FailedOperation.CannotBeDeletedWithinHour", false),
+            ("FailedOperation.CertificateNotFound", false),
+            ("UnauthorizedOperation", false),
+        ];
+        for (code, transient) in table {
+            assert_eq!(api(code).is_transient(), transient, "{code}");
+        }
+        let http = |status| Error::HttpStatus {
+            action: "X",
+            endpoint: String::new(),
+            status,
+            excerpt: String::new(),
+        };
+        assert!(http(502).is_transient() && http(503).is_transient() && http(429).is_transient());
+        assert!(!http(404).is_transient() && !http(400).is_transient());
+        assert!(api("RequestLimitExceeded").is_rate_limited());
+        assert!(!api("InternalError").is_rate_limited());
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_millis(200);
+        let cap = Duration::from_secs(5);
+        for attempt in 0..10 {
+            let wait = backoff(attempt, base, cap);
+            let ceiling = (base * 2u32.pow(attempt)).min(cap);
+            assert!(wait >= ceiling / 2 && wait <= ceiling, "{attempt}: {wait:?}");
+        }
+    }
+}
