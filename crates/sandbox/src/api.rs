@@ -30,6 +30,7 @@ pub(crate) fn router(sandbox: Sandbox) -> Router {
         .route("/_sandbox/age", post(handle_age))
         .route("/_sandbox/faults", post(handle_faults))
         .route("/_sandbox/stats", axum::routing::get(handle_stats))
+        .route("/_sandbox/seed", post(handle_seed))
         .route("/_sandbox/{op}", post(handle_console))
         .with_state(sandbox)
 }
@@ -813,6 +814,21 @@ async fn handle_faults(State(sandbox): State<Sandbox>, body: Bytes) -> Response 
     match sandbox.set_faults(faults) {
         Ok(()) => axum::Json(json!({ "Faults": sandbox.faults() })).into_response(),
         Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
+    }
+}
+
+/// `POST /_sandbox/seed {"Domains": [..]}`: adds an issued certificate per domain, without the
+/// API and its rate limit; answers their ids.
+async fn handle_seed(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let domains: Option<Vec<String>> = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+        v.get("Domains")?.as_array()?.iter().map(|d| d.as_str().map(str::to_owned)).collect()
+    });
+    let Some(domains) = domains else {
+        return (StatusCode::BAD_REQUEST, "expected {\"Domains\": [\"...\"]}").into_response();
+    };
+    match sandbox.seed_issued(&domains) {
+        Ok(ids) => axum::Json(json!({ "CertificateIds": ids })).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 

@@ -74,17 +74,16 @@ impl SandboxProcess {
                 })
                 .await
                 .expect("listed");
+            // The sandbox's list items carry alias, project and the renewal link too.
             for c in page.certificates.unwrap_or_default() {
-                let detail =
-                    client.describe_certificate_detail(&c.certificate_id).await.expect("detail");
-                let remote = detail.to_remote();
+                let remote = c.to_remote();
                 all.push(serde_json::json!({
-                    "id": detail.certificate_id,
-                    "domain": detail.domain,
-                    "status": detail.status,
+                    "id": c.certificate_id,
+                    "domain": c.domain,
+                    "status": c.status,
                     "alias": remote.alias,
                     "project": remote.project_id,
-                    "origin": detail.certificate_extra.and_then(|e| e.origin_certificate_id),
+                    "origin": c.certificate_extra.and_then(|e| e.origin_certificate_id),
                 }));
             }
             all
@@ -911,4 +910,102 @@ fn an_interrupt_stops_new_work_and_keeps_what_was_done() {
     assert_eq!(p.sandbox.certificates().len(), done, "everything applied for is recorded");
     converge(&p, 2);
     assert_exactly_once(&p, 10);
+}
+
+impl SandboxProcess {
+    fn control(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        rt.block_on(async {
+            reqwest::Client::new()
+                .request(method, format!("{}/_sandbox/{path}", self.url))
+                .json(&body)
+                .send()
+                .await
+                .expect("sandbox answers")
+                .error_for_status()
+                .expect("control call succeeds")
+                .json()
+                .await
+                .expect("JSON")
+        })
+    }
+
+    fn stats(&self) -> Value {
+        self.control(reqwest::Method::GET, "stats", Value::Null)
+    }
+}
+
+#[test]
+fn at_a_low_rate_limit_no_request_is_refused_and_each_certificate_is_applied_once() {
+    let config = format!(
+        "provider \"tencentcloud\" {{\n  requests_per_second = 5\n}}\n\n{}",
+        many_certificates(100)
+    );
+    let p = Project::with_sandbox(&config, &["--rate-limit", "5"]);
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    let stats = p.sandbox.stats();
+    assert_eq!(stats["RateLimited"], 0, "the pacing, not retries, keeps it under: {stats}");
+    assert_eq!(stats["Requests"]["ApplyCertificate"], 100, "{stats}");
+    assert_exactly_once(&p, 100);
+}
+
+#[test]
+fn refreshing_2500_certificates_takes_three_describe_calls() {
+    let n = 2500;
+    let p = Project::new(&many_certificates(1).replace("c00", "placeholder"));
+    let domains: Vec<String> = (0..n).map(|i| format!("r{i:04}.example.com")).collect();
+    let seeded =
+        p.sandbox.control(reqwest::Method::POST, "seed", serde_json::json!({ "Domains": domains }));
+    let ids: Vec<&str> = seeded["CertificateIds"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(ids.len(), n);
+    // A configuration and a state that record exactly those certificates.
+    let config: String =
+        (0..n).map(|i| certificate(&format!("r{i:04}"), &format!("r{i:04}.example.com"))).collect();
+    p.write_config(&config);
+    let resources: serde_json::Map<String, Value> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            (
+                format!("tencentcloud_ssl_free_certificate.r{i:04}"),
+                serde_json::json!({
+                    "certificate_id": id,
+                    "args": { "domain": format!("r{i:04}.example.com"), "dv_auth_method": "DNS_AUTO" },
+                    "status": 1,
+                    "not_before": null,
+                    "not_after": null,
+                    "applied_at": "2026-11-26T00:00:00Z"
+                }),
+            )
+        })
+        .collect();
+    let state = serde_json::json!({
+        "format_version": 1, "lineage": "bench", "serial": 1, "certplan_version": "0.1.0",
+        "resources": resources
+    });
+    std::fs::write(p.path().join("certplan.state.json"), state.to_string()).expect("state");
+
+    let before = p.sandbox.stats();
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.code,
+        0,
+        "{}\n{}",
+        plan.stderr,
+        plan.stdout.lines().take(20).collect::<Vec<_>>().join("\n")
+    );
+    let after = p.sandbox.stats();
+    let calls = |s: &Value, action: &str| s["Requests"][action].as_u64().unwrap_or(0);
+    assert_eq!(calls(&after, "DescribeCertificates") - calls(&before, "DescribeCertificates"), 3);
+    assert_eq!(
+        calls(&after, "DescribeCertificateDetail"),
+        calls(&before, "DescribeCertificateDetail"),
+        "no detail calls for issued certificates"
+    );
 }
