@@ -13,20 +13,24 @@ pub struct Source {
     /// The path as the user should see it (relative to the working directory when possible).
     pub path: PathBuf,
     pub text: String,
+    /// Byte offsets where lines start, so positions are found in O(log n).
+    line_starts: Vec<usize>,
 }
 
 impl Source {
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
-        Source { path: path.into(), text: text.into() }
+        let text = text.into();
+        let line_starts =
+            std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        Source { path: path.into(), text, line_starts }
     }
 
     /// Returns the 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = floor_char_boundary(&self.text, offset);
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        (line, before[line_start..].chars().count() + 1)
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let line_start = self.line_starts[line - 1];
+        (line, self.text[line_start..offset].chars().count() + 1)
     }
 }
 

@@ -1,0 +1,238 @@
+//! certplan's benchmarks: the real release `certplan` binary against an in-process sandbox over
+//! loopback HTTP. Run with `scripts/bench`; prints a table of numbers, asserts nothing.
+//!
+//! 1. `plan --refresh=false` for 1 000, 10 000 and 50 000 certificates: wall time, peak RSS.
+//! 2. Refresh of 10 000 certificates: wall time and API calls, counted at the sandbox.
+//! 3. Apply of 200 new certificates against a sandbox enforcing 10/s with 300 ms of latency.
+//! 4. The same 200 applications one request at a time in a simple loop, for the ratio.
+
+// A benchmark prints its table.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use certplan_core::{CertificateArgs, DvAuthMethod};
+use certplan_provider::wire::ApplyCertificateRequest;
+use certplan_provider::{Client, Credentials, Endpoint};
+use certplan_sandbox::{Faults, Sandbox, SandboxOptions};
+use serde_json::{Value, json};
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let certplan = std::env::current_exe().expect("own path").with_file_name("certplan");
+    assert!(
+        certplan.exists(),
+        "{} is missing: run scripts/bench, which builds it",
+        certplan.display()
+    );
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    println!("certplan benchmarks ({})", machine());
+    println!();
+
+    println!("1. plan --refresh=false (config and state of N issued certificates, nothing due)");
+    println!("   {:>8}  {:>10}  {:>10}", "N", "wall", "peak RSS");
+    let sizes: &[usize] = if quick { &[1_000, 5_000] } else { &[1_000, 10_000, 50_000] };
+    let mut times = Vec::new();
+    for &n in sizes {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ids: Vec<String> = (0..n).map(|i| format!("id{i:06}")).collect();
+        write_project(dir.path(), n, Some(&ids));
+        let (wall, rss) =
+            best_of(3, || run_certplan(&certplan, dir.path(), &["plan", "--refresh=false"], None));
+        times.push(wall);
+        println!("   {n:>8}  {:>10}  {:>10}", secs(wall), rss);
+    }
+    if let [.., ten, fifty] = times.as_slice() {
+        println!(
+            "   {} / {} = {:.2}x",
+            sizes[sizes.len() - 1],
+            sizes[sizes.len() - 2],
+            fifty.as_secs_f64() / ten.as_secs_f64()
+        );
+    }
+    println!();
+
+    let n = if quick { 2_500 } else { 10_000 };
+    println!("2. refresh of {n} certificates against the sandbox (10/s per action)");
+    let (sandbox, url) = runtime.block_on(start_sandbox(Faults::default()));
+    let domains: Vec<String> = (0..n).map(|i| format!("c{i:06}.example.com")).collect();
+    let ids = sandbox.seed_issued(&domains).expect("seeded");
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_project(dir.path(), n, Some(&ids));
+    let before = sandbox.stats();
+    let (wall, _) = run_certplan(&certplan, dir.path(), &["plan"], Some(&url));
+    let after = sandbox.stats();
+    let calls: u64 = after.requests.values().sum::<u64>() - before.requests.values().sum::<u64>();
+    println!(
+        "   wall {}, {calls} API calls ({} DescribeCertificates)",
+        secs(wall),
+        after.requests.get("DescribeCertificates").copied().unwrap_or(0)
+            - before.requests.get("DescribeCertificates").copied().unwrap_or(0)
+    );
+    println!();
+
+    let n = if quick { 50 } else { 200 };
+    let latency = Faults { latency_ms: 300, ..Faults::default() };
+    println!("3. apply of {n} new certificates, sandbox at 10/s per action with 300 ms latency");
+    let (sandbox, url) = runtime.block_on(start_sandbox(latency.clone()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_project(dir.path(), n, None);
+    let (wall, _) = run_certplan(&certplan, dir.path(), &["apply", "--auto-approve"], Some(&url));
+    let stats = sandbox.stats();
+    let floor = Duration::from_millis(100) * u32::try_from(n - 1).unwrap_or(u32::MAX);
+    println!(
+        "   wall {} (floor {} at 10/s), {} applications, {} rate-limit refusals at the sandbox",
+        secs(wall),
+        secs(floor),
+        stats.requests.get("ApplyCertificate").copied().unwrap_or(0),
+        stats.rate_limited
+    );
+
+    println!("4. the same {n} applications one request at a time (apply, then read its status)");
+    let (sandbox, url) = runtime.block_on(start_sandbox(latency));
+    let looped = runtime.block_on(simple_loop(&url, n));
+    println!(
+        "   wall {}, {} rate-limit refusals; certplan is {:.1}x faster",
+        secs(looped),
+        sandbox.stats().rate_limited,
+        looped.as_secs_f64() / wall.as_secs_f64()
+    );
+}
+
+/// Writes a configuration of `n` certificates and, with `ids`, a state recording them as
+/// issued 30 days ago (60 days left: nothing is due).
+fn write_project(dir: &Path, n: usize, ids: Option<&[String]>) {
+    let mut config = String::with_capacity(n * 120);
+    for i in 0..n {
+        config.push_str(&format!(
+            "resource \"tencentcloud_ssl_free_certificate\" \"c{i:06}\" {{\n  domain         = \"c{i:06}.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n}}\n\n"
+        ));
+    }
+    std::fs::write(dir.join("main.hcl"), config).expect("config");
+    let Some(ids) = ids else { return };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let iso = |secs: u64| {
+        let out = Command::new("date")
+            .args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%SZ"])
+            .output()
+            .expect("date");
+        String::from_utf8(out.stdout).expect("utf8").trim().to_owned()
+    };
+    let (begin, end) = (iso(now - 30 * 86_400), iso(now + 60 * 86_400));
+    let resources: serde_json::Map<String, Value> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            (
+                format!("tencentcloud_ssl_free_certificate.c{i:06}"),
+                json!({
+                    "certificate_id": id,
+                    "args": { "domain": format!("c{i:06}.example.com"), "dv_auth_method": "DNS_AUTO" },
+                    "status": 1,
+                    "not_before": begin,
+                    "not_after": end,
+                    "applied_at": begin
+                }),
+            )
+        })
+        .collect();
+    let state = json!({
+        "format_version": 1, "lineage": "bench", "serial": 1, "certplan_version": "bench",
+        "resources": resources
+    });
+    std::fs::write(dir.join("certplan.state.json"), state.to_string()).expect("state");
+}
+
+/// Runs certplan; returns its wall time and the peak RSS it reported.
+fn run_certplan(
+    bin: &Path,
+    dir: &Path,
+    args: &[&str],
+    endpoint: Option<&str>,
+) -> (Duration, String) {
+    let mut cmd = Command::new(bin);
+    cmd.arg("--chdir")
+        .arg(dir)
+        .args(args)
+        .env("CERTPLAN_REPORT_PEAK_RSS", "1")
+        .env("NO_COLOR", "1");
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    match endpoint {
+        Some(url) => {
+            cmd.env("CERTPLAN_ENDPOINT", url)
+                .env("TENCENTCLOUD_SECRET_ID", certplan_sandbox::DEFAULT_SECRET_ID)
+                .env("TENCENTCLOUD_SECRET_KEY", certplan_sandbox::DEFAULT_SECRET_KEY);
+        }
+        None => {
+            cmd.env_remove("CERTPLAN_ENDPOINT");
+        }
+    }
+    let started = Instant::now();
+    let out = cmd.output().expect("certplan runs");
+    let wall = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "certplan {args:?} failed:\n{stderr}");
+    let rss = stderr.lines().find_map(|l| l.strip_prefix("certplan peak RSS: ")).map_or_else(
+        || "?".to_owned(),
+        |kb| {
+            kb.replace(" kB", "")
+                .parse::<u64>()
+                .map_or(kb.to_owned(), |k| format!("{:.1} MB", k as f64 / 1024.0))
+        },
+    );
+    (wall, rss)
+}
+
+fn best_of(runs: usize, mut f: impl FnMut() -> (Duration, String)) -> (Duration, String) {
+    (0..runs).map(|_| f()).min_by_key(|(wall, _)| *wall).expect("at least one run")
+}
+
+async fn start_sandbox(faults: Faults) -> (Sandbox, String) {
+    let sandbox =
+        Sandbox::new(SandboxOptions { faults, rate_limit: 10, ..SandboxOptions::default() })
+            .expect("sandbox");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(sandbox.clone().serve(listener, std::future::pending()));
+    (sandbox, url)
+}
+
+/// What a batch script does: for each domain, apply, then read the certificate's status.
+async fn simple_loop(url: &str, n: usize) -> Duration {
+    let client = Client::new(
+        Endpoint::parse(url).expect("url"),
+        Credentials::new(certplan_sandbox::DEFAULT_SECRET_ID, certplan_sandbox::DEFAULT_SECRET_KEY),
+    );
+    let started = Instant::now();
+    for i in 0..n {
+        let args = CertificateArgs::new(format!("loop{i:04}.example.com"), DvAuthMethod::DnsAuto);
+        let id = client
+            .apply_certificate(&ApplyCertificateRequest::new(&args, None, None))
+            .await
+            .expect("applied");
+        client.describe_certificate_detail(&id).await.expect("described");
+    }
+    started.elapsed()
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    format!("{cpus} cores, {model}")
+}
