@@ -17,6 +17,7 @@ use certplan_core::{CertificateArgs, DvAuthMethod};
 use certplan_provider::wire::ApplyCertificateRequest;
 use certplan_provider::{Client, Credentials, Endpoint};
 use certplan_sandbox::{Faults, Sandbox, SandboxOptions};
+use certplan_state::{LocalStore, StateStore};
 use serde_json::{Value, json};
 
 fn main() {
@@ -99,6 +100,28 @@ fn main() {
         sandbox.stats().rate_limited,
         looped.as_secs_f64() / wall.as_secs_f64()
     );
+    println!();
+
+    println!(
+        "5. cost of one state save (apply saves twice per certificate; 10/s leaves 100 ms each)"
+    );
+    for &n in sizes {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ids: Vec<String> = (0..n).map(|i| format!("id{i:06}")).collect();
+        write_project(dir.path(), n, Some(&ids));
+        let mut store = LocalStore::new(dir.path().join("certplan.state.json"));
+        let mut state = store.load().expect("loads").expect("state");
+        store.save(&mut state).expect("first save writes the backup");
+        let runs = 10;
+        let started = Instant::now();
+        for _ in 0..runs {
+            store.save(&mut state).expect("saved");
+        }
+        println!(
+            "   {n:>8} certificates: {:.1} ms per save",
+            started.elapsed().as_secs_f64() * 1000.0 / f64::from(runs)
+        );
+    }
 }
 
 /// Writes a configuration of `n` certificates and, with `ids`, a state recording them as

@@ -325,11 +325,16 @@ async fn execute(
                 tokio::time::sleep(backoff(attempt - 1, APPLY_BACKOFF_BASE, APPLY_BACKOFF_CAP))
                     .await;
             };
-            // Record the new id before anything else can fail: a certificate applied for but
-            // not recorded is one nobody will renew.
-            ledger.write(|s| adopt(s, &intent, &id))?;
-
-            let remote = match client.describe_certificate_detail(&id).await {
+            // Record the new certificate with its status in one save. Until then the journaled
+            // intent covers it: a crash here is reconciled by the next run.
+            let detail = client.describe_certificate_detail(&id).await;
+            ledger.write(|s| {
+                adopt(s, &intent, &id);
+                if let (Ok(detail), Some(r)) = (&detail, s.resources.get_mut(address)) {
+                    update_from_remote(r, &detail.to_remote());
+                }
+            })?;
+            let remote = match detail {
                 Ok(detail) => detail.to_remote(),
                 // The certificate exists and is recorded; the next refresh reads its status.
                 Err(e) => {
@@ -338,11 +343,6 @@ async fn execute(
                     ))));
                 }
             };
-            ledger.write(|s| {
-                if let Some(r) = s.resources.get_mut(address) {
-                    update_from_remote(r, &remote);
-                }
-            })?;
 
             let mut deleted_old = false;
             if let Some(old) = replacing {

@@ -271,18 +271,21 @@ pub trait StateStore {
     fn save(&mut self, state: &mut State) -> Result<(), StateError>;
 }
 
-/// State in a local JSON file, with its previous version beside it as `<file>.backup` and its
-/// lock as `<file>.lock`.
+/// State in a local JSON file, with the version from before the running command beside it as
+/// `<file>.backup` and its lock as `<file>.lock`.
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     path: PathBuf,
     /// Lineage and serial of what was last loaded or saved: `Some(None)` when there was no file.
     seen: Option<Option<(String, u64)>>,
+    /// Whether this store has written the backup yet: once per command, like Terraform, so that
+    /// an apply saving after every change does not write everything twice.
+    backed_up: bool,
 }
 
 impl LocalStore {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        LocalStore { path: path.into(), seen: None }
+        LocalStore { path: path.into(), seen: None, backed_up: false }
     }
 
     pub fn lock_path(&self) -> PathBuf {
@@ -415,10 +418,15 @@ impl StateStore for LocalStore {
         state.certplan_version = env!("CARGO_PKG_VERSION").to_owned();
         let bytes = state.to_json();
         let write_err = |source| StateError::Write { path: self.path.clone(), source };
-        match std::fs::read(&self.path) {
-            Ok(previous) => write_atomically(&self.backup_path(), &previous).map_err(write_err)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(StateError::Read { path: self.path.clone(), source }),
+        if !self.backed_up {
+            match std::fs::read(&self.path) {
+                Ok(previous) => {
+                    write_atomically(&self.backup_path(), &previous).map_err(write_err)?
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(StateError::Read { path: self.path.clone(), source }),
+            }
+            self.backed_up = true;
         }
         write_atomically(&self.path, &bytes).map_err(write_err)?;
         self.seen = Some(Some((state.lineage.clone(), state.serial)));
@@ -503,8 +511,14 @@ mod tests {
         assert_eq!(store.load().expect("loads"), Some(state.clone()));
         store.save(&mut state).expect("saved again");
         assert_eq!(store.load().expect("loads").map(|s| s.serial), Some(2));
+        // The backup is the state from before this store's (this command's) first save.
+        assert!(!store.backup_path().exists(), "there was no state before");
+        let mut next_command = LocalStore::new(store.path());
+        let mut state = next_command.load().expect("loads").expect("present");
+        next_command.save(&mut state).expect("saved");
+        next_command.save(&mut state).expect("saved");
         let backup = std::fs::read(store.backup_path()).expect("backup kept");
-        assert_eq!(State::from_json(&backup).map(|s| s.serial), Ok(1));
+        assert_eq!(State::from_json(&backup).map(|s| s.serial), Ok(2));
     }
 
     #[cfg(unix)]
@@ -589,10 +603,12 @@ mod tests {
     #[test]
     fn backup_survives_a_refused_save() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut store = LocalStore::new(dir.path().join(DEFAULT_STATE_FILE));
+        let path = dir.path().join(DEFAULT_STATE_FILE);
         let mut state = sample();
-        store.save(&mut state).expect("first");
-        store.save(&mut state).expect("second, with a backup");
+        LocalStore::new(&path).save(&mut state).expect("first command");
+        let mut store = LocalStore::new(&path);
+        let mut state = store.load().expect("loads").expect("present");
+        store.save(&mut state).expect("second command, with a backup");
         let backup = std::fs::read(store.backup_path()).expect("backup");
         std::fs::write(store.path(), b"{ truncated").expect("corrupt");
         assert!(store.save(&mut state).is_err());
