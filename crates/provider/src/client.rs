@@ -29,7 +29,7 @@ const JSON: &str = "application/json";
 pub struct ClientOptions {
     /// The most calls per second for each action (the API documents 10/s).
     pub requests_per_second: u32,
-    /// How many times an idempotent call is tried before its error is returned.
+    /// How many times a read-only call is tried before its error is returned.
     pub max_attempts: u32,
 }
 
@@ -171,15 +171,16 @@ impl Client {
         Ok(resp.fail_certificates.unwrap_or_default())
     }
 
-    /// Makes one call, paced per action. Idempotent calls are retried on transient failures
-    /// with exponential backoff and jitter; `ApplyCertificate` is never re-sent here (the apply
-    /// engine retries it only through its exactly-once journal).
+    /// Makes one call, paced per action. Read-only calls (`Describe*`) are retried on transient
+    /// failures with exponential backoff and jitter; a call that changes something is never
+    /// re-sent here (the apply engine retries applications only through its exactly-once
+    /// journal, and a failed delete or modify is planned again by the next apply).
     async fn call<Req: Serialize, Resp: DeserializeOwned>(
         &self,
         action: &'static str,
         req: &Req,
     ) -> Result<Resp, Error> {
-        let idempotent = action != "ApplyCertificate";
+        let read_only = action.starts_with("Describe");
         let pacer = self.pacers.get(action);
         let mut attempt = 0;
         loop {
@@ -192,7 +193,7 @@ impl Client {
             }
             attempt += 1;
             match result {
-                Err(e) if idempotent && e.is_transient() && attempt < self.options.max_attempts => {
+                Err(e) if read_only && e.is_transient() && attempt < self.options.max_attempts => {
                     tokio::time::sleep(backoff(attempt - 1, BACKOFF_BASE, BACKOFF_CAP)).await;
                 }
                 other => return other,
