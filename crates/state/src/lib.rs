@@ -278,6 +278,9 @@ pub struct LocalStore {
     path: PathBuf,
     /// Lineage and serial of what was last loaded or saved: `Some(None)` when there was no file.
     seen: Option<Option<(String, u64)>>,
+    /// The file's identity when this store last read or wrote it: while it is unchanged, the
+    /// state on disk is the one seen and need not be parsed again to check for other writers.
+    seen_file: Option<FileIdentity>,
     /// Whether this store has written the backup yet: once per command, like Terraform, so that
     /// an apply saving after every change does not write everything twice.
     backed_up: bool,
@@ -285,7 +288,7 @@ pub struct LocalStore {
 
 impl LocalStore {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        LocalStore { path: path.into(), seen: None, backed_up: false }
+        LocalStore { path: path.into(), seen: None, seen_file: None, backed_up: false }
     }
 
     pub fn lock_path(&self) -> PathBuf {
@@ -298,8 +301,14 @@ impl LocalStore {
         serde_json::from_str(&text).ok()
     }
 
-    /// Reads the stored state's lineage and serial; `None` when there is no state file.
+    /// Reads the stored state's lineage and serial; `None` when there is no state file. A file
+    /// still as this store last saw it is not read again.
     fn stored_version(&self) -> Result<Option<(String, u64)>, StateError> {
+        if let (Some(seen), Some(file)) = (&self.seen, &self.seen_file)
+            && FileIdentity::of(&self.path).as_ref() == Some(file)
+        {
+            return Ok(seen.clone());
+        }
         match std::fs::read(&self.path) {
             Ok(bytes) => State::from_json(&bytes)
                 .map(|s| Some((s.lineage, s.serial)))
@@ -323,6 +332,26 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(suffix);
     path.with_file_name(name)
+}
+
+/// What identifies a version of a file without reading it: a save renames a new file into
+/// place, so another writer's save changes the inode, and any write changes size or mtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileIdentity {
+    inode: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileIdentity {
+    fn of(path: &Path) -> Option<Self> {
+        let meta = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(FileIdentity { inode, len: meta.len(), modified: meta.modified().ok() })
+    }
 }
 
 /// Holds the OS lock on the lock file; clears the holder's info and unlocks on drop.
@@ -396,9 +425,11 @@ impl StateStore for LocalStore {
             }
             Err(source) => return Err(StateError::Read { path: self.path.clone(), source }),
         };
+        let identity = FileIdentity::of(&self.path);
         let state = State::from_json(&bytes)
             .map_err(|problem| StateError::Unreadable { path: self.path.clone(), problem })?;
         self.seen = Some(Some((state.lineage.clone(), state.serial)));
+        self.seen_file = identity;
         Ok(Some(state))
     }
 
@@ -430,6 +461,7 @@ impl StateStore for LocalStore {
         }
         write_atomically(&self.path, &bytes).map_err(write_err)?;
         self.seen = Some(Some((state.lineage.clone(), state.serial)));
+        self.seen_file = FileIdentity::of(&self.path);
         Ok(())
     }
 }
