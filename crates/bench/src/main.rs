@@ -5,6 +5,8 @@
 //! 2. Refresh of 10 000 certificates: wall time and API calls, counted at the sandbox.
 //! 3. Apply of 200 new certificates against a sandbox enforcing 10/s with 300 ms of latency.
 //! 4. The same 200 applications one request at a time in a simple loop, for the ratio.
+//! 5. The cost of one state save at each plan size.
+//! 6. Apply of 200 new certificates on top of 50 000 recorded ones: what state writes cost.
 
 // A benchmark prints its table.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -122,10 +124,35 @@ fn main() {
             started.elapsed().as_secs_f64() * 1000.0 / f64::from(runs)
         );
     }
+    println!();
+
+    let (recorded, new) = if quick { (5_000, 50) } else { (50_000, 200) };
+    println!(
+        "6. apply of {new} new certificates on top of {recorded} recorded ones (10/s, 300 ms latency)"
+    );
+    let (sandbox, url) =
+        runtime.block_on(start_sandbox(Faults { latency_ms: 300, ..Faults::default() }));
+    let domains: Vec<String> = (0..recorded).map(|i| format!("c{i:06}.example.com")).collect();
+    let ids = sandbox.seed_issued(&domains).expect("seeded");
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_project(dir.path(), recorded + new, None);
+    std::fs::write(dir.path().join("certplan.state.json"), state_json(&ids)).expect("state");
+    let (wall, _) = run_certplan(&certplan, dir.path(), &["apply", "--auto-approve"], Some(&url));
+    let serial = std::fs::read_to_string(dir.path().join("certplan.state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v["serial"].as_u64())
+        .unwrap_or(0);
+    println!(
+        "   wall {} (floor {} for the applications), {} state saves for {new} certificates, {} refusals",
+        secs(wall),
+        secs(Duration::from_millis(100) * u32::try_from(new - 1).unwrap_or(u32::MAX)),
+        serial.saturating_sub(1),
+        sandbox.stats().rate_limited
+    );
 }
 
-/// Writes a configuration of `n` certificates and, with `ids`, a state recording them as
-/// issued 30 days ago (60 days left: nothing is due).
+/// Writes a configuration of `n` certificates and, with `ids`, a state recording them.
 fn write_project(dir: &Path, n: usize, ids: Option<&[String]>) {
     let mut config = String::with_capacity(n * 120);
     for i in 0..n {
@@ -134,19 +161,19 @@ fn write_project(dir: &Path, n: usize, ids: Option<&[String]>) {
         ));
     }
     std::fs::write(dir.join("main.hcl"), config).expect("config");
-    let Some(ids) = ids else { return };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let iso = |secs: u64| {
-        let out = Command::new("date")
-            .args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%SZ"])
-            .output()
-            .expect("date");
-        String::from_utf8(out.stdout).expect("utf8").trim().to_owned()
-    };
-    let (begin, end) = (iso(now - 30 * 86_400), iso(now + 60 * 86_400));
+    if let Some(ids) = ids {
+        std::fs::write(dir.join("certplan.state.json"), state_json(ids)).expect("state");
+    }
+}
+
+/// Returns a state recording the certificates `ids` (resources `c000000`, `c000001`, ...) as
+/// issued 30 days ago, with 60 days left: nothing is due.
+fn state_json(ids: &[String]) -> String {
+    let now = chrono::Utc::now();
+    let iso =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (begin, end) =
+        (iso(now - chrono::Duration::days(30)), iso(now + chrono::Duration::days(60)));
     let resources: serde_json::Map<String, Value> = ids
         .iter()
         .enumerate()
@@ -164,11 +191,11 @@ fn write_project(dir: &Path, n: usize, ids: Option<&[String]>) {
             )
         })
         .collect();
-    let state = json!({
+    json!({
         "format_version": 1, "lineage": "bench", "serial": 1, "certplan_version": "bench",
         "resources": resources
-    });
-    std::fs::write(dir.join("certplan.state.json"), state.to_string()).expect("state");
+    })
+    .to_string()
 }
 
 /// Runs certplan; returns its wall time and the peak RSS it reported.

@@ -137,7 +137,7 @@ pub async fn apply(
     parallelism: usize,
     on_event: &dyn Fn(Event<'_>),
 ) -> Result<Report, StateError> {
-    let ledger = Ledger { inner: Mutex::new((state, store)) };
+    let ledger = Ledger::new(state, store);
     let changes = plan.changes.iter().filter(|c| c.action != Action::NoOp);
     let outcomes: Vec<(&ResourceChange, Option<Result<Done, Failure>>)> = stream::iter(changes)
         .map(|change| {
@@ -203,25 +203,52 @@ pub async fn apply(
     }
 }
 
-/// The state and its store, shared by changes running at once: every mutation is saved before
-/// the lock is released, so state on disk never lags what was done.
+/// The state and its store, shared by changes running at once. A write returns once its
+/// change is saved; changes made at the same moment share one save (group commit), so that
+/// the cost of rewriting a large state is paid once per batch, not once per change.
 struct Ledger<'a> {
-    inner: Mutex<(&'a mut State, &'a mut dyn StateStore)>,
+    inner: Mutex<LedgerInner<'a>>,
 }
 
-impl Ledger<'_> {
-    /// Changes the state and saves it.
-    fn write<T>(&self, change: impl FnOnce(&mut State) -> T) -> Result<T, StateError> {
-        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let (state, store) = &mut *guard;
-        let result = change(state);
-        store.save(state)?;
+struct LedgerInner<'a> {
+    state: &'a mut State,
+    store: &'a mut dyn StateStore,
+    /// How many changes were made, and how many of them are saved.
+    made: u64,
+    saved: u64,
+}
+
+impl<'a> Ledger<'a> {
+    fn new(state: &'a mut State, store: &'a mut dyn StateStore) -> Self {
+        Ledger { inner: Mutex::new(LedgerInner { state, store, made: 0, saved: 0 }) }
+    }
+
+    /// Changes the state and returns once the change is saved.
+    async fn write<T>(&self, change: impl FnOnce(&mut State) -> T) -> Result<T, StateError> {
+        let (result, mine) = {
+            let mut inner = self.lock();
+            let result = change(inner.state);
+            inner.made += 1;
+            (result, inner.made)
+        };
+        // Let changes that are ready now join this save.
+        tokio::task::yield_now().await;
+        let mut inner = self.lock();
+        if inner.saved < mine {
+            let made = inner.made;
+            let LedgerInner { state, store, .. } = &mut *inner;
+            store.save(state)?;
+            inner.saved = made;
+        }
         Ok(result)
     }
 
     fn read<T>(&self, look: impl FnOnce(&State) -> T) -> T {
-        let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        look(guard.0)
+        look(self.lock().state)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LedgerInner<'a>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -295,7 +322,7 @@ async fn execute(
                     old_certificate_id: renewing.or(replacing).map(|p| p.id.clone()),
                     started_at: Utc::now(),
                 };
-                ledger.write(|s| s.intents.push(intent.clone()))?;
+                ledger.write(|s| s.intents.push(intent.clone())).await?;
                 let failed = match client.apply_certificate(&request).await {
                     Ok(id) => break (id, intent),
                     // The service answered: nothing was created.
@@ -318,7 +345,7 @@ async fn execute(
                     }
                 };
                 // Known not to have created anything: the intent is settled.
-                ledger.write(|s| s.intents.retain(|i| i != &intent))?;
+                ledger.write(|s| s.intents.retain(|i| i != &intent)).await?;
                 if !(retry && failed.is_transient()) {
                     return Err(failed.into());
                 }
@@ -328,12 +355,14 @@ async fn execute(
             // Record the new certificate with its status in one save. Until then the journaled
             // intent covers it: a crash here is reconciled by the next run.
             let detail = client.describe_certificate_detail(&id).await;
-            ledger.write(|s| {
-                adopt(s, &intent, &id);
-                if let (Ok(detail), Some(r)) = (&detail, s.resources.get_mut(address)) {
-                    update_from_remote(r, &detail.to_remote());
-                }
-            })?;
+            ledger
+                .write(|s| {
+                    adopt(s, &intent, &id);
+                    if let (Ok(detail), Some(r)) = (&detail, s.resources.get_mut(address)) {
+                        update_from_remote(r, &detail.to_remote());
+                    }
+                })
+                .await?;
             let remote = match detail {
                 Ok(detail) => detail.to_remote(),
                 // The certificate exists and is recorded; the next refresh reads its status.
@@ -350,14 +379,16 @@ async fn execute(
                     Ok(()) => deleted_old = true,
                     Err(e) => {
                         // Nothing is forgotten: the old certificate is kept for the next apply.
-                        ledger.write(|s| {
-                            s.deposed.push(Deposed {
-                                address: address.clone(),
-                                certificate_id: old.id.clone(),
-                                since: Utc::now(),
-                                last_error: e.to_string(),
-                            });
-                        })?;
+                        ledger
+                            .write(|s| {
+                                s.deposed.push(Deposed {
+                                    address: address.clone(),
+                                    certificate_id: old.id.clone(),
+                                    since: Utc::now(),
+                                    last_error: e.to_string(),
+                                });
+                            })
+                            .await?;
                         on_event(Event::Deposed { address, id: &old.id, error: &e });
                     }
                 }
@@ -371,11 +402,13 @@ async fn execute(
             };
             if p.args.alias != args.alias {
                 client.modify_certificate_alias(&p.id, args.alias.as_deref().unwrap_or("")).await?;
-                ledger.write(|s| {
-                    if let Some(r) = s.resources.get_mut(address) {
-                        r.args.alias = args.alias.clone();
-                    }
-                })?;
+                ledger
+                    .write(|s| {
+                        if let Some(r) = s.resources.get_mut(address) {
+                            r.args.alias = args.alias.clone();
+                        }
+                    })
+                    .await?;
             }
             if p.args.project_id.unwrap_or(0) != args.project_id.unwrap_or(0) {
                 let ids = [p.id.clone()];
@@ -387,11 +420,13 @@ async fn execute(
                         p.id
                     )));
                 }
-                ledger.write(|s| {
-                    if let Some(r) = s.resources.get_mut(address) {
-                        r.args.project_id = args.project_id;
-                    }
-                })?;
+                ledger
+                    .write(|s| {
+                        if let Some(r) = s.resources.get_mut(address) {
+                            r.args.project_id = args.project_id;
+                        }
+                    })
+                    .await?;
             }
             Ok(Done { id: Some(p.id.clone()), ..Done::default() })
         }
@@ -399,11 +434,11 @@ async fn execute(
             if let Some(old) = prior.filter(|p| p.exists) {
                 delete(client, &old.id).await?;
             }
-            ledger.write(|s| s.resources.remove(address))?;
+            ledger.write(|s| s.resources.remove(address)).await?;
             Ok(Done::default())
         }
         Action::Forget => {
-            ledger.write(|s| s.resources.remove(address))?;
+            ledger.write(|s| s.resources.remove(address)).await?;
             Ok(Done { id: prior.map(|p| p.id.clone()), ..Done::default() })
         }
         Action::NoOp => Ok(Done::default()),
@@ -515,15 +550,17 @@ async fn delete_deposed(
     let outcome = if gone { Ok(()) } else { delete(client, id).await };
     match outcome {
         Ok(()) => {
-            ledger.write(|s| s.deposed.retain(|d| d.certificate_id != id))?;
+            ledger.write(|s| s.deposed.retain(|d| d.certificate_id != id)).await?;
             Ok(Done { id: Some(id.to_owned()), ..Done::default() })
         }
         Err(e) => {
-            ledger.write(|s| {
-                if let Some(d) = s.deposed.iter_mut().find(|d| d.certificate_id == id) {
-                    d.last_error = e.to_string();
-                }
-            })?;
+            ledger
+                .write(|s| {
+                    if let Some(d) = s.deposed.iter_mut().find(|d| d.certificate_id == id) {
+                        d.last_error = e.to_string();
+                    }
+                })
+                .await?;
             Err(e.into())
         }
     }

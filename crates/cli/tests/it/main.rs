@@ -131,16 +131,23 @@ impl Project {
         std::fs::write(self.path().join("main.hcl"), config).expect("write config");
     }
 
-    /// Runs certplan in the project with the sandbox's endpoint and credentials.
-    fn run(&self, args: &[&str]) -> Run {
+    /// Builds a certplan command in the project with the sandbox's endpoint and credentials.
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.arg("--chdir")
             .arg(self.path())
             .args(args)
             .env("CERTPLAN_ENDPOINT", &self.sandbox.url)
             .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
-            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY);
-        run(cmd)
+            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs certplan in the project to completion.
+    fn run(&self, args: &[&str]) -> Run {
+        run(self.command(args))
     }
 
     fn state(&self) -> Value {
@@ -349,11 +356,8 @@ fn apply_refuses_to_run_unapproved_without_a_terminal() {
 fn refresh_false_plans_from_state_without_the_cloud() {
     let p = Project::new(&certificate("www", "www.example.com"));
     assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--chdir")
-        .arg(p.path())
-        .args(["plan", "--refresh=false", "--detailed-exitcode"])
-        .env("CERTPLAN_ENDPOINT", "http://127.0.0.1:9")
+    let mut cmd = p.command(&["plan", "--refresh=false", "--detailed-exitcode"]);
+    cmd.env("CERTPLAN_ENDPOINT", "http://127.0.0.1:9")
         .env_remove("TENCENTCLOUD_SECRET_ID")
         .env_remove("TENCENTCLOUD_SECRET_KEY");
     let plan = run(cmd);
@@ -364,13 +368,8 @@ fn refresh_false_plans_from_state_without_the_cloud() {
 #[test]
 fn missing_credentials_and_wrong_keys_are_clear_errors() {
     let p = Project::new(&certificate("www", "www.example.com"));
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--chdir")
-        .arg(p.path())
-        .args(["apply", "--auto-approve"])
-        .env("CERTPLAN_ENDPOINT", &p.sandbox.url)
-        .env_remove("TENCENTCLOUD_SECRET_ID")
-        .env_remove("TENCENTCLOUD_SECRET_KEY");
+    let mut cmd = p.command(&["apply", "--auto-approve"]);
+    cmd.env_remove("TENCENTCLOUD_SECRET_ID").env_remove("TENCENTCLOUD_SECRET_KEY");
     let missing = run(cmd);
     assert_eq!(missing.code, 1);
     assert!(
@@ -381,13 +380,8 @@ fn missing_credentials_and_wrong_keys_are_clear_errors() {
     );
     assert!(missing.stderr.contains("--sandbox"), "{}", missing.stderr);
 
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--chdir")
-        .arg(p.path())
-        .args(["apply", "--auto-approve"])
-        .env("CERTPLAN_ENDPOINT", &p.sandbox.url)
-        .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
-        .env("TENCENTCLOUD_SECRET_KEY", "a-wrong-key");
+    let mut cmd = p.command(&["apply", "--auto-approve"]);
+    cmd.env("TENCENTCLOUD_SECRET_KEY", "a-wrong-key");
     let wrong = run(cmd);
     assert_eq!(wrong.code, 1);
     assert!(wrong.stderr.contains("AuthFailure.SignatureFailure"), "{}", wrong.stderr);
@@ -784,14 +778,8 @@ fn a_run_killed_at_any_point_loses_nothing_and_applies_nothing_twice() {
     let p = Project::with_sandbox(&many_certificates(30), &["--latency", "40ms"]);
     let state_path = p.path().join("certplan.state.json");
     for kill_after_ms in [250, 700, 1200, 1900] {
-        let mut child = Command::new(BIN)
-            .arg("--chdir")
-            .arg(p.path())
-            .args(["apply", "--auto-approve"])
-            .env("CERTPLAN_ENDPOINT", &p.sandbox.url)
-            .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
-            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
-            .stdin(Stdio::null())
+        let mut child = p
+            .command(&["apply", "--auto-approve"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -810,14 +798,8 @@ fn a_run_killed_at_any_point_loses_nothing_and_applies_nothing_twice() {
 #[test]
 fn a_second_apply_fails_fast_naming_the_holder() {
     let p = Project::with_sandbox(&many_certificates(3), &["--latency", "300ms"]);
-    let first = Command::new(BIN)
-        .arg("--chdir")
-        .arg(p.path())
-        .args(["apply", "--auto-approve"])
-        .env("CERTPLAN_ENDPOINT", &p.sandbox.url)
-        .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
-        .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
-        .stdin(Stdio::null())
+    let first = p
+        .command(&["apply", "--auto-approve"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -884,14 +866,8 @@ fn saved_plans_apply_exactly_once_and_refuse_when_stale() {
 #[test]
 fn an_interrupt_stops_new_work_and_keeps_what_was_done() {
     let p = Project::with_sandbox(&many_certificates(10), &["--latency", "150ms"]);
-    let child = Command::new(BIN)
-        .arg("--chdir")
-        .arg(p.path())
-        .args(["apply", "--auto-approve", "--parallelism", "2"])
-        .env("CERTPLAN_ENDPOINT", &p.sandbox.url)
-        .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
-        .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
-        .stdin(Stdio::null())
+    let child = p
+        .command(&["apply", "--auto-approve", "--parallelism", "2"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
