@@ -208,6 +208,9 @@ pub async fn apply(
 /// the cost of rewriting a large state is paid once per batch, not once per change.
 struct Ledger<'a> {
     inner: Mutex<LedgerInner<'a>>,
+    /// One lock per domain, held from intent to record: two applications for the same domain
+    /// never overlap, so looking for a lost response's certificate cannot find the other's.
+    domains: Mutex<BTreeMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
 }
 
 struct LedgerInner<'a> {
@@ -220,7 +223,16 @@ struct LedgerInner<'a> {
 
 impl<'a> Ledger<'a> {
     fn new(state: &'a mut State, store: &'a mut dyn StateStore) -> Self {
-        Ledger { inner: Mutex::new(LedgerInner { state, store, made: 0, saved: 0 }) }
+        Ledger {
+            inner: Mutex::new(LedgerInner { state, store, made: 0, saved: 0 }),
+            domains: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Returns the lock that serialises applications for `domain`.
+    fn domain_lock(&self, domain: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
+        let mut domains = self.domains.lock().unwrap_or_else(|p| p.into_inner());
+        std::sync::Arc::clone(domains.entry(domain.to_owned()).or_default())
     }
 
     /// Changes the state and returns once the change is saved.
@@ -308,6 +320,8 @@ async fn execute(
                 resource.csr_key_password.as_deref(),
                 renewing.map(|p| p.id.as_str()),
             );
+            let domain_lock = ledger.domain_lock(&args.domain);
+            let _one_application_per_domain = domain_lock.lock().await;
             let mut attempt = 0;
             let (id, intent) = loop {
                 attempt += 1;
