@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use certplan_core::Address;
 use certplan_parser::{Config, ConfigError};
-use certplan_planner::{Action, Observed, Plan, SavedPlan};
+use certplan_planner::{Action, Observed, Plan, PlanOptions, SavedPlan};
 use certplan_provider::{Client, CredentialsError};
 use certplan_sandbox::{ConsoleOp, Sandbox, SandboxOptions};
 use certplan_state::{LocalStore, State, StateLock, StateStore};
@@ -18,7 +18,7 @@ use chrono::Utc;
 
 use crate::engine::{self, Event};
 use crate::settings::{Connection, EMBEDDED_SANDBOX_DATA, Output, Settings, Target};
-use crate::{ApplyArgs, CommonArgs, PlanArgs};
+use crate::{ApplyArgs, CommonArgs, PlanArgs, StateArgs, StateCommand};
 
 /// Exit code of `--detailed-exitcode` when there are changes.
 const EXIT_CHANGES: u8 = 2;
@@ -27,6 +27,7 @@ const EXIT_CHANGES: u8 = 2;
 /// and, once needed, the connection to the cloud.
 struct Workspace {
     settings: Settings,
+    options: PlanOptions,
     config: Config,
     store: LocalStore,
     state: State,
@@ -55,11 +56,21 @@ impl Workspace {
         };
         let loaded = store.load()?;
         let state_existed = loaded.is_some();
+        let state = loaded.unwrap_or_default();
+        for address in args.target.iter().chain(&args.exclude) {
+            if !config.resources.contains_key(address) && !state.resources.contains_key(address) {
+                bail!(
+                    "{address} is not in the configuration or the state; --target and --exclude take resource addresses such as tencentcloud_ssl_free_certificate.www"
+                );
+            }
+        }
+        let options = PlanOptions { targets: args.target.clone(), excludes: args.exclude.clone() };
         Ok(Workspace {
             settings,
+            options,
             config,
             store,
-            state: loaded.unwrap_or_default(),
+            state,
             state_existed,
             connection: None,
             _lock: lock,
@@ -119,8 +130,13 @@ impl Workspace {
                     .context("could not read the recorded certificates from the cloud")?,
             )
         };
-        let plan =
-            certplan_planner::plan(&self.config, &self.state, observed.as_ref(), Utc::now())?;
+        let plan = certplan_planner::plan(
+            &self.config,
+            &self.state,
+            observed.as_ref(),
+            Utc::now(),
+            &self.options,
+        )?;
         Ok((observed, plan))
     }
 }
@@ -229,6 +245,156 @@ fn read_saved_plan(file: &Path) -> anyhow::Result<SavedPlan> {
     SavedPlan::from_json(&bytes).map_err(|why| anyhow::anyhow!("{} is {why}", file.display()))
 }
 
+/// `certplan refresh`: records what the cloud reports (status, dates) without changing anything
+/// there, and says what changed outside certplan.
+pub async fn refresh(
+    args: &CommonArgs,
+    output: Output,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let mut ws = Workspace::open(args, Some("refresh"))?;
+    ws.reconcile(env, true).await?;
+    let (observed, plan) = ws.plan(env).await?;
+    let Some(observed) = observed else {
+        bail!("refresh reads the cloud; --refresh=false leaves it nothing to do");
+    };
+    let drift_only = Plan { changes: Vec::new(), ..plan };
+    if drift_only.drift.is_empty() {
+        println!("The cloud matches the state.");
+    } else {
+        print!("{}", certplan_planner::render(&drift_only, output.stdout_color));
+    }
+    if engine::record_observed(&mut ws.state, &observed) {
+        ws.store.save(&mut ws.state)?;
+        eprintln!("State updated from the cloud.");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `certplan import ADDR ID`: records an existing certificate as a declared resource, without
+/// a new application. The next plan shows any difference from the configuration.
+pub async fn import(
+    args: &CommonArgs,
+    address: &Address,
+    id: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let mut ws = Workspace::open(args, Some("import"))?;
+    let Some(resource) = ws.config.resources.get(address).cloned() else {
+        bail!(
+            "{address} is not declared: add its resource block to the configuration first, then import"
+        );
+    };
+    if let Some(existing) = ws.state.resources.get(address) {
+        bail!(
+            "{address} already has certificate {} in the state; `certplan state rm {address}` first to replace it",
+            existing.certificate_id
+        );
+    }
+    let client = ws.connect(env).await?.clone();
+    let detail = client
+        .describe_certificate_detail(id)
+        .await
+        .with_context(|| format!("cannot read certificate {id} from the cloud"))?;
+    let remote = detail.to_remote();
+    if remote.domain != resource.args.domain {
+        bail!(
+            "certificate {id} is for {}, but {address} declares domain = \"{}\"",
+            remote.domain,
+            resource.args.domain
+        );
+    }
+    let mut args = resource.args.clone();
+    if let Some(method) = detail.verify_type.as_deref().and_then(certplan_core::DvAuthMethod::parse)
+    {
+        args.dv_auth_method = method;
+    }
+    args.alias = remote.alias.clone();
+    // The API reports the default project as 0, which a configuration leaves out.
+    args.project_id = remote.project_id.filter(|p| *p != 0);
+    ws.state.resources.insert(
+        address.clone(),
+        certplan_state::ResourceState {
+            certificate_id: remote.id.clone(),
+            args,
+            status: remote.status,
+            not_before: remote.not_before,
+            not_after: remote.not_after,
+            renewed_from: Vec::new(),
+            prevent_destroy: resource.lifecycle.prevent_destroy,
+            applied_at: remote.inserted_at.unwrap_or_else(Utc::now),
+        },
+    );
+    ws.store.save(&mut ws.state)?;
+    println!("Imported certificate {id} ({}, {}) as {address}.", remote.domain, remote.status);
+    println!("Run `certplan plan` to see how it compares with the configuration.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `certplan state list|show|rm|mv`: works on the state file alone.
+pub fn state(command: StateCommand) -> anyhow::Result<ExitCode> {
+    let open = |args: &StateArgs, operation: Option<&str>| -> anyhow::Result<_> {
+        let path =
+            args.state.clone().unwrap_or_else(|| PathBuf::from(certplan_state::DEFAULT_STATE_FILE));
+        let mut store = LocalStore::new(&path);
+        let lock = operation.map(|op| store.lock(op, args.lock_timeout)).transpose()?;
+        let Some(state) = store.load()? else {
+            bail!("there is no state at {}: nothing has been applied here yet", path.display());
+        };
+        Ok((store, state, lock))
+    };
+    let missing = |address: &Address| anyhow::anyhow!("{address} is not in the state");
+    match command {
+        StateCommand::List(args) => {
+            let (_, state, _) = open(&args, None)?;
+            for address in state.resources.keys() {
+                println!("{address}");
+            }
+        }
+        StateCommand::Show { address, state: args } => {
+            let (_, state, _) = open(&args, None)?;
+            let r = state.resources.get(&address).ok_or_else(|| missing(&address))?;
+            println!("# {address}");
+            println!("certificate_id = {:?}", r.certificate_id);
+            println!("status         = {}", r.status);
+            let time = |t: Option<chrono::DateTime<Utc>>| {
+                t.map_or("(unknown)".to_owned(), |t| t.to_rfc3339())
+            };
+            println!("not_before     = {}", time(r.not_before));
+            println!("not_after      = {}", time(r.not_after));
+            if !r.renewed_from.is_empty() {
+                println!("renewed_from   = {:?}", r.renewed_from);
+            }
+            for (name, value) in r.args.attributes() {
+                println!("{name:14} = {value}");
+            }
+        }
+        StateCommand::Rm { address, state: args } => {
+            let (mut store, mut state, _lock) = open(&args, Some("state rm"))?;
+            let r = state.resources.remove(&address).ok_or_else(|| missing(&address))?;
+            store.save(&mut state)?;
+            println!(
+                "Removed {address} from the state. Certificate {} stays in the cloud; certplan no longer manages it.",
+                r.certificate_id
+            );
+        }
+        StateCommand::Mv { from, to, state: args } => {
+            let (mut store, mut state, _lock) = open(&args, Some("state mv"))?;
+            if state.resources.contains_key(&to) {
+                bail!("{to} is already in the state; remove it first");
+            }
+            let r = state.resources.remove(&from).ok_or_else(|| missing(&from))?;
+            state.resources.insert(to.clone(), r);
+            for d in state.deposed.iter_mut().filter(|d| d.address == from) {
+                d.address = to.clone();
+            }
+            store.save(&mut state)?;
+            println!("Moved {from} to {to}.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `certplan show PLANFILE`: renders a saved plan.
 pub fn show(file: &Path, output: Output) -> anyhow::Result<ExitCode> {
     let saved = read_saved_plan(file)?;
@@ -312,7 +478,11 @@ async fn execute(
         }
         eprintln!("  the next plan shows its status; `certplan apply --wait` waits for issuance");
     }
-    let mut code = ExitCode::SUCCESS;
+    let mut code = if args.detailed_exitcode && plan.has_changes() {
+        ExitCode::from(EXIT_CHANGES)
+    } else {
+        ExitCode::SUCCESS
+    };
     if !report.not_started.is_empty() {
         eprintln!("\nInterrupted: {} change(s) were not started:", report.not_started.len());
         for address in &report.not_started {

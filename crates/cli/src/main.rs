@@ -13,6 +13,7 @@ mod settings;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use certplan_core::Address;
 use certplan_sandbox::{ConsoleOp, Faults, SandboxOptions};
 use clap::{ArgAction, Args, Parser, Subcommand};
 
@@ -45,6 +46,20 @@ enum Command {
     Plan(PlanArgs),
     /// Apply for missing certificates and renew due ones, as planned
     Apply(ApplyArgs),
+    /// Update the state from the cloud without changing anything
+    Refresh(CommonArgs),
+    /// Adopt a certificate that already exists in the account as a declared resource
+    Import {
+        /// The resource address in the configuration, e.g. tencentcloud_ssl_free_certificate.www
+        address: Address,
+        /// The certificate id in Tencent Cloud
+        certificate_id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Inspect or change the state file directly
+    #[command(subcommand)]
+    State(StateCommand),
     /// Show a plan saved by `certplan plan --out`
     Show {
         /// The plan file
@@ -54,6 +69,11 @@ enum Command {
     /// Run or control a local emulator of the Tencent Cloud SSL API
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Print a shell completion script (e.g. `certplan completions bash > /etc/bash_completion.d/certplan`)
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -94,6 +114,14 @@ struct CommonArgs {
     /// How long to wait for a state lock another run holds
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
     lock_timeout: std::time::Duration,
+
+    /// Plan only this resource (repeatable), e.g. tencentcloud_ssl_free_certificate.www
+    #[arg(long, value_name = "ADDR")]
+    target: Vec<Address>,
+
+    /// Leave this resource out of the plan (repeatable)
+    #[arg(long, value_name = "ADDR")]
+    exclude: Vec<Address>,
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +152,10 @@ struct ApplyArgs {
     #[arg(long)]
     auto_approve: bool,
 
+    /// Exit 0 when there was nothing to do, 2 when changes were made, 1 on error
+    #[arg(long)]
+    detailed_exitcode: bool,
+
     /// How many changes to make at once (the API's rate limit, not this, is the real bound)
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     parallelism: u16,
@@ -139,6 +171,42 @@ struct ApplyArgs {
         value_parser = humantime::parse_duration
     )]
     wait: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Subcommand)]
+enum StateCommand {
+    /// List the resources in the state
+    List(StateArgs),
+    /// Show one resource's record
+    Show {
+        address: Address,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Forget a resource: drop it from the state, leave its certificate in the cloud
+    Rm {
+        address: Address,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Rename a resource in the state (no new application)
+    Mv {
+        from: Address,
+        to: Address,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct StateArgs {
+    /// The state file [default: certplan.state.json in the configuration directory]
+    #[arg(long, value_name = "PATH")]
+    state: Option<PathBuf>,
+
+    /// How long to wait for a state lock another run holds
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    lock_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,6 +333,16 @@ fn main() -> ExitCode {
             Command::Plan(args) => commands::plan(&args, output, &env).await,
             Command::Apply(args) => commands::apply(&args, output, &env).await,
             Command::Show { plan_file } => commands::show(&plan_file, output),
+            Command::Refresh(common) => commands::refresh(&common, output, &env).await,
+            Command::Import { address, certificate_id, common } => {
+                commands::import(&common, &address, &certificate_id, &env).await
+            }
+            Command::State(command) => commands::state(command),
+            Command::Completions { shell } => {
+                let mut command = <Cli as clap::CommandFactory>::command();
+                clap_complete::generate(shell, &mut command, "certplan", &mut std::io::stdout());
+                Ok(ExitCode::SUCCESS)
+            }
             Command::Sandbox(SandboxCommand::Serve {
                 listen,
                 data,

@@ -245,6 +245,22 @@ impl Plan {
     }
 }
 
+/// What to plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Plan only these addresses (all when empty).
+    pub targets: Vec<Address>,
+    /// Leave these addresses out.
+    pub excludes: Vec<Address>,
+}
+
+impl PlanOptions {
+    fn includes(&self, address: &Address) -> bool {
+        (self.targets.is_empty() || self.targets.contains(address))
+            && !self.excludes.contains(address)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error(
@@ -253,13 +269,14 @@ pub enum PlanError {
     PreventDestroy { address: Address, id: String, why: String },
 }
 
-/// Plans every resource of `config` and `state`. `observed` is what a refresh read from the
-/// cloud, or `None` to plan from state alone.
+/// Plans every resource of `config` and `state` that `options` include. `observed` is what a
+/// refresh read from the cloud, or `None` to plan from state alone.
 pub fn plan(
     config: &Config,
     state: &State,
     observed: Option<&Observed>,
     now: DateTime<Utc>,
+    options: &PlanOptions,
 ) -> Result<Plan, PlanError> {
     let mut changes = Vec::new();
     let mut drift = Vec::new();
@@ -268,6 +285,7 @@ pub fn plan(
         .keys()
         .chain(state.resources.keys())
         .chain(state.deposed.iter().map(|d| &d.address))
+        .filter(|a| options.includes(a))
         .collect();
     for address in addresses {
         let desired = config.resources.get(address);

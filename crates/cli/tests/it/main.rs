@@ -985,3 +985,129 @@ fn refreshing_2500_certificates_takes_three_describe_calls() {
         "no detail calls for issued certificates"
     );
 }
+
+#[test]
+fn import_adopts_an_existing_certificate_without_applying() {
+    let p = Project::new(&certificate("www", "www.example.com"));
+    let seeded = p.sandbox.control(
+        reqwest::Method::POST,
+        "seed",
+        serde_json::json!({ "Domains": ["www.example.com"] }),
+    );
+    let id = seeded["CertificateIds"][0].as_str().expect("id").to_owned();
+    let import = p.run(&["import", "tencentcloud_ssl_free_certificate.www", &id]);
+    assert_eq!(import.code, 0, "{}", import.stderr);
+    assert_eq!(p.state_ids(), std::slice::from_ref(&id));
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.code, 0,
+        "an imported certificate matching its block is unchanged: {}",
+        plan.stdout
+    );
+    assert_eq!(p.sandbox.stats()["Requests"].get("ApplyCertificate"), None, "no application");
+
+    let again = p.run(&["import", "tencentcloud_ssl_free_certificate.www", &id]);
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("already has certificate"), "{}", again.stderr);
+    let undeclared = p.run(&["import", "tencentcloud_ssl_free_certificate.api", &id]);
+    assert!(undeclared.stderr.contains("is not declared"), "{}", undeclared.stderr);
+}
+
+#[test]
+fn state_commands_list_show_forget_and_rename() {
+    let p = Project::new(
+        &[certificate("www", "www.example.com"), certificate("api", "api.example.com")].concat(),
+    );
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let list = p.run(&["state", "list"]);
+    assert_eq!(
+        list.stdout,
+        "tencentcloud_ssl_free_certificate.api\ntencentcloud_ssl_free_certificate.www\n"
+    );
+    let show = p.run(&["state", "show", "tencentcloud_ssl_free_certificate.www"]);
+    assert!(show.stdout.contains("domain         = \"www.example.com\""), "{}", show.stdout);
+    assert!(show.stdout.contains("status         = issued"), "{}", show.stdout);
+
+    let rm = p.run(&["state", "rm", "tencentcloud_ssl_free_certificate.api"]);
+    assert_eq!(rm.code, 0, "{}", rm.stderr);
+    assert_eq!(p.sandbox.certificates().len(), 2, "the cloud is untouched");
+    assert_eq!(p.state_ids().len(), 1);
+
+    p.write_config(
+        &[certificate("site", "www.example.com"), certificate("api", "api.example.com")].concat(),
+    );
+    let mv = p.run(&[
+        "state",
+        "mv",
+        "tencentcloud_ssl_free_certificate.www",
+        "tencentcloud_ssl_free_certificate.site",
+    ]);
+    assert_eq!(mv.code, 0, "{}", mv.stderr);
+    let plan = p.run(&["plan"]);
+    assert!(!plan.stdout.contains("site will be"), "renamed, not re-applied: {}", plan.stdout);
+    assert!(
+        plan.stdout.contains("tencentcloud_ssl_free_certificate.api will be created"),
+        "{}",
+        plan.stdout
+    );
+}
+
+#[test]
+fn target_and_exclude_limit_plan_and_apply() {
+    let p = Project::new(
+        &[certificate("www", "www.example.com"), certificate("api", "api.example.com")].concat(),
+    );
+    let plan = p.run(&["plan", "--target", "tencentcloud_ssl_free_certificate.www"]);
+    assert!(
+        plan.stdout.contains("www will be created") && !plan.stdout.contains("api will be"),
+        "{}",
+        plan.stdout
+    );
+    let apply =
+        p.run(&["apply", "--auto-approve", "--exclude", "tencentcloud_ssl_free_certificate.www"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert_eq!(p.sandbox.certificates().len(), 1);
+    assert!(p.state()["resources"]["tencentcloud_ssl_free_certificate.api"].is_object());
+    let unknown = p.run(&["plan", "--target", "tencentcloud_ssl_free_certificate.nope"]);
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("is not in the configuration or the state"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[test]
+fn apply_detailed_exitcode_says_whether_anything_changed() {
+    let p = Project::new(&certificate("www", "www.example.com"));
+    assert_eq!(p.run(&["apply", "--auto-approve", "--detailed-exitcode"]).code, 2);
+    assert_eq!(p.run(&["apply", "--auto-approve", "--detailed-exitcode"]).code, 0);
+}
+
+#[test]
+fn refresh_records_what_changed_outside_without_applying() {
+    let p = Project::new(&certificate("www", "www.example.com"));
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let id = only_id(&p);
+    p.sandbox.console("revoke", &id);
+    let refresh = p.run(&["refresh"]);
+    assert_eq!(refresh.code, 0, "{}", refresh.stderr);
+    assert!(
+        refresh.stdout.contains(&format!("({id}) is now revoked (was issued)")),
+        "{}",
+        refresh.stdout
+    );
+    assert_eq!(p.state()["resources"]["tencentcloud_ssl_free_certificate.www"]["status"], 10);
+    assert_eq!(p.sandbox.certificates().len(), 1, "nothing applied");
+}
+
+#[test]
+fn shell_completions_cover_the_commands() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = run_plain(&["completions", shell]);
+        assert_eq!(out.code, 0, "{shell}");
+        for command in ["plan", "apply", "import", "sandbox"] {
+            assert!(out.stdout.contains(command), "{shell} completion lacks {command}");
+        }
+    }
+}
