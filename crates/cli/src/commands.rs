@@ -40,8 +40,9 @@ struct Workspace {
 impl Workspace {
     /// Loads config and state; `operation` names a writer, which holds the state lock for the
     /// whole run (unless `--lock=false`).
-    fn open(args: &CommonArgs, operation: Option<&str>) -> anyhow::Result<Self> {
-        let settings = Settings::resolve(args.state.as_deref(), args.refresh, args.sandbox);
+    fn open(args: &CommonArgs, operation: Option<&str>, output: Output) -> anyhow::Result<Self> {
+        let settings =
+            Settings::resolve(args.state.as_deref(), args.refresh, args.sandbox, &args.profile);
         if let Target::EmbeddedSandbox { data } = &settings.target {
             eprintln!(
                 "Using the embedded sandbox, not Tencent Cloud: its certificates are kept in {}",
@@ -49,6 +50,14 @@ impl Workspace {
             );
         }
         let config = certplan_parser::load_dir(Path::new("."))?;
+        if !config.warnings.is_empty() {
+            let shown = certplan_parser::render_diagnostics(
+                &config.sources,
+                &config.warnings,
+                output.stderr_color,
+            );
+            eprint!("{shown}");
+        }
         let mut store = LocalStore::new(&settings.state_path);
         let lock = match operation {
             Some(op) if args.lock => Some(store.lock(op, args.lock_timeout)?),
@@ -146,7 +155,7 @@ pub async fn plan(
     output: Output,
     env: &impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let mut ws = Workspace::open(&args.common, None)?;
+    let mut ws = Workspace::open(&args.common, None, output)?;
     if !ws.state.intents.is_empty() {
         if args.out.is_some() {
             bail!(
@@ -189,7 +198,7 @@ pub async fn apply(
     if let Some(file) = &args.plan_file {
         return apply_saved(args, file, output, env).await;
     }
-    let mut ws = Workspace::open(&args.common, Some("apply"))?;
+    let mut ws = Workspace::open(&args.common, Some("apply"), output)?;
     ws.reconcile(env, true).await?;
     let (observed, plan) = ws.plan(env).await?;
     print!("{}", certplan_planner::render(&plan, output.stdout_color));
@@ -216,7 +225,7 @@ async fn apply_saved(
     output: Output,
     env: &impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let mut ws = Workspace::open(&args.common, Some("apply"))?;
+    let mut ws = Workspace::open(&args.common, Some("apply"), output)?;
     let saved = read_saved_plan(file)?;
     if !ws.state.intents.is_empty() {
         bail!(
@@ -252,7 +261,7 @@ pub async fn refresh(
     output: Output,
     env: &impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let mut ws = Workspace::open(args, Some("refresh"))?;
+    let mut ws = Workspace::open(args, Some("refresh"), output)?;
     ws.reconcile(env, true).await?;
     let (observed, plan) = ws.plan(env).await?;
     let Some(observed) = observed else {
@@ -277,9 +286,10 @@ pub async fn import(
     args: &CommonArgs,
     address: &Address,
     id: &str,
+    output: Output,
     env: &impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let mut ws = Workspace::open(args, Some("import"))?;
+    let mut ws = Workspace::open(args, Some("import"), output)?;
     let Some(resource) = ws.config.resources.get(address).cloned() else {
         bail!(
             "{address} is not declared: add its resource block to the configuration first, then import"

@@ -115,6 +115,11 @@ struct CommonArgs {
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
     lock_timeout: std::time::Duration,
 
+    /// The tccli profile to read credentials from (~/.tccli/NAME.credential) when the
+    /// TENCENTCLOUD_SECRET_ID/KEY variables are not set
+    #[arg(long, value_name = "NAME", env = "TENCENTCLOUD_PROFILE", default_value = "default")]
+    profile: String,
+
     /// Plan only this resource (repeatable), e.g. tencentcloud_ssl_free_certificate.www
     #[arg(long, value_name = "ADDR")]
     target: Vec<Address>,
@@ -335,7 +340,7 @@ fn main() -> ExitCode {
             Command::Show { plan_file } => commands::show(&plan_file, output),
             Command::Refresh(common) => commands::refresh(&common, output, &env).await,
             Command::Import { address, certificate_id, common } => {
-                commands::import(&common, &address, &certificate_id, &env).await
+                commands::import(&common, &address, &certificate_id, output, &env).await
             }
             Command::State(command) => commands::state(command),
             Command::Completions { shell } => {

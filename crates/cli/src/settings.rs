@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use certplan_parser::ProviderConfig;
-use certplan_provider::{Client, ClientOptions, Credentials, Endpoint};
+use certplan_provider::{
+    Client, ClientOptions, Credentials, CredentialsError, Endpoint, SecretKey,
+};
 use certplan_sandbox::{Sandbox, SandboxOptions};
 
 /// Overrides every other endpoint setting: a full URL.
@@ -48,13 +50,16 @@ pub struct Settings {
     pub state_path: PathBuf,
     pub refresh: bool,
     pub target: Target,
+    /// The tccli profile to fall back on for credentials.
+    pub profile: String,
 }
 
 impl Settings {
     /// Resolves the settings of a command run in the configuration directory (the working
     /// directory after `--chdir`).
-    pub fn resolve(state: Option<&Path>, refresh: bool, sandbox: bool) -> Self {
+    pub fn resolve(state: Option<&Path>, refresh: bool, sandbox: bool, profile: &str) -> Self {
         Settings {
+            profile: profile.to_owned(),
             state_path: state.map_or_else(
                 || PathBuf::from(certplan_state::DEFAULT_STATE_FILE),
                 Path::to_path_buf,
@@ -77,7 +82,7 @@ impl Settings {
         match &self.target {
             Target::Cloud => {
                 let endpoint = resolve_endpoint(provider, env)?;
-                let credentials = Credentials::from_env(env)?;
+                let credentials = resolve_credentials(provider, env, &self.profile)?;
                 let client = Client::with_options(endpoint, credentials, client_options(provider));
                 Ok(Connection { client, _sandbox: None })
             }
@@ -119,6 +124,58 @@ fn client_options(provider: &ProviderConfig) -> ClientOptions {
 pub struct Connection {
     pub client: Client,
     _sandbox: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// Finds credentials the way every Tencent Cloud tool does: the TENCENTCLOUD_* variables, then
+/// the tccli profile, then (discouraged) the provider block.
+pub fn resolve_credentials(
+    provider: &ProviderConfig,
+    env: &impl Fn(&str) -> Option<String>,
+    profile: &str,
+) -> anyhow::Result<Credentials> {
+    match Credentials::from_env(env) {
+        Ok(credentials) => return Ok(credentials),
+        Err(CredentialsError::Missing) => {}
+        Err(incomplete) => return Err(incomplete.into()),
+    }
+    if let Some(home) = env("HOME").filter(|h| !h.is_empty()) {
+        let path = Path::new(&home).join(".tccli").join(format!("{profile}.credential"));
+        if let Some(credentials) = read_tccli_profile(&path)? {
+            return Ok(credentials);
+        }
+    }
+    if let Some((id, key, token)) = &provider.credentials {
+        let mut credentials = Credentials::new(id, key.expose());
+        credentials.token = token.as_ref().map(|t| SecretKey::new(t.expose()));
+        return Ok(credentials);
+    }
+    Err(anyhow::Error::new(CredentialsError::Missing).context(format!(
+        "no credentials in the environment, in the tccli profile {profile:?} (~/.tccli/{profile}.credential) or in the provider block"
+    )))
+}
+
+/// Reads a tccli credential file (`{"secretId": .., "secretKey": .., "token": ..}`); `None`
+/// when it does not exist.
+fn read_tccli_profile(path: &Path) -> anyhow::Result<Option<Credentials>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(anyhow::anyhow!("cannot read tccli profile {}: {e}", path.display())),
+    };
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("tccli profile {} is not JSON: {e}", path.display()))?;
+    let field = |name: &str| value.get(name).and_then(|v| v.as_str()).filter(|v| !v.is_empty());
+    match (field("secretId"), field("secretKey")) {
+        (Some(id), Some(key)) => {
+            let mut credentials = Credentials::new(id, key);
+            credentials.token = field("token").map(SecretKey::new);
+            Ok(Some(credentials))
+        }
+        _ => Err(anyhow::anyhow!(
+            "tccli profile {} has no secretId and secretKey; run `tccli configure` or set TENCENTCLOUD_SECRET_ID/KEY",
+            path.display()
+        )),
+    }
 }
 
 /// `CERTPLAN_ENDPOINT` wins over the provider block's `endpoint`, which wins over the default.

@@ -228,6 +228,27 @@ impl CertificateArgs {
     }
 }
 
+/// A secret value (a SecretKey, a token, a password): shown nowhere, `Debug` included.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sensitive(String);
+
+impl Sensitive {
+    pub fn new(value: impl Into<String>) -> Self {
+        Sensitive(value.into())
+    }
+
+    /// Returns the secret, for the one place that must use it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(sensitive)")
+    }
+}
+
 /// One argument's value, as a plan shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttributeValue {

@@ -78,6 +78,10 @@ impl Diagnostic {
         }
     }
 
+    pub fn warning(message: impl Into<String>) -> Self {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(message) }
+    }
+
     /// Points the diagnostic at `span`, with `label` under it.
     pub fn at(mut self, span: Span, label: impl Into<String>) -> Self {
         self.primary = Some((span, label.into()));
@@ -111,15 +115,17 @@ pub struct ConfigError {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// Renders diagnostics (warnings of a valid configuration, say) against their sources, each
+/// followed by a blank line.
+pub fn render_diagnostics(sources: &[Source], diagnostics: &[Diagnostic], color: bool) -> String {
+    let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+    diagnostics.iter().map(|d| format!("{}\n\n", render_one(&renderer, sources, d))).collect()
+}
+
 impl ConfigError {
     /// Renders every diagnostic; `color` adds ANSI styling (for terminals only).
     pub fn render(&self, color: bool) -> String {
-        let renderer = if color { Renderer::styled() } else { Renderer::plain() };
-        let mut out = String::new();
-        for d in &self.diagnostics {
-            out.push_str(&render_one(&renderer, &self.sources, d));
-            out.push_str("\n\n");
-        }
+        let mut out = render_diagnostics(&self.sources, &self.diagnostics, color);
         let errors = self.error_count();
         out.push_str(&match errors {
             1 => "error: the configuration has 1 error".to_owned(),

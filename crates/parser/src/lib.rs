@@ -15,17 +15,19 @@ mod resource;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use certplan_core::{Address, CertificateArgs};
+use certplan_core::{Address, CertificateArgs, Sensitive};
 use hcl_edit::Span as _;
 use hcl_edit::structure::{Block, Body, Structure};
 
-pub use diagnostic::{ConfigError, Diagnostic, Severity, Source, Span};
+pub use diagnostic::{ConfigError, Diagnostic, Severity, Source, Span, render_diagnostics};
 pub use duration::RenewBefore;
 
 /// The configuration: what is declared.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub sources: Vec<Source>,
+    /// Problems that do not stop certplan, to show the user.
+    pub warnings: Vec<Diagnostic>,
     pub provider: ProviderConfig,
     pub resources: BTreeMap<Address, ResourceConfig>,
     /// `removed { from = ADDR }` blocks: resources to stop managing.
@@ -70,6 +72,9 @@ pub struct ProviderConfig {
     pub wait_for_issuance: Option<std::time::Duration>,
     /// Calls per second per action the account may make (the API documents 10).
     pub requests_per_second: Option<u32>,
+    /// Credentials written in the block (discouraged: the environment or a tccli profile is
+    /// the place for them): SecretId, SecretKey, token.
+    pub credentials: Option<(String, Sensitive, Option<Sensitive>)>,
 }
 
 /// One declared certificate.
@@ -257,7 +262,7 @@ pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
         return Err(ConfigError { sources, diagnostics });
     }
     let removed = removed.into_iter().map(|(a, (r, _))| (a, r)).collect();
-    Ok(Config { sources, provider, resources, removed })
+    Ok(Config { sources, warnings: diagnostics, provider, resources, removed })
 }
 
 /// Reads `removed { from = ADDR  lifecycle { destroy = false } }`.
@@ -366,7 +371,15 @@ fn read_provider(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<
         reader,
         file,
         &block.body,
-        &["endpoint", "region", "wait_for_issuance", "requests_per_second"],
+        &[
+            "endpoint",
+            "region",
+            "wait_for_issuance",
+            "requests_per_second",
+            "secret_id",
+            "secret_key",
+            "security_token",
+        ],
         &[],
     );
     let endpoint = args.string(reader, "endpoint").map(|(value, span)| {
@@ -396,7 +409,29 @@ fn read_provider(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<
             }
         }
     });
-    Some(ProviderConfig { endpoint, wait_for_issuance, requests_per_second })
+    let secret_id = args.string(reader, "secret_id");
+    let secret_key = args.string(reader, "secret_key");
+    let token = args.string(reader, "security_token").map(|(t, _)| Sensitive::new(t));
+    let credentials = match (secret_id, secret_key) {
+        (Some((id, span)), Some((key, _))) => {
+            reader.push(
+                Diagnostic::warning("credentials in the configuration")
+                    .at(span, "anyone who can read this file can use them")
+                    .help("set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or use a tccli profile (--profile), and remove them from the file"),
+            );
+            Some((id, Sensitive::new(key), token))
+        }
+        (Some((_, span)), None) | (None, Some((_, span))) => {
+            reader.push(
+                Diagnostic::error("secret_id and secret_key go together")
+                    .at(span, "the other one is missing")
+                    .help("better: remove both and set TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY"),
+            );
+            None
+        }
+        (None, None) => None,
+    };
+    Some(ProviderConfig { endpoint, wait_for_issuance, requests_per_second, credentials })
 }
 
 /// Lists the nested blocks of `body` named `name`.

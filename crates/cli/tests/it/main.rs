@@ -1111,3 +1111,77 @@ fn shell_completions_cover_the_commands() {
         }
     }
 }
+
+#[test]
+fn credentials_come_from_env_then_tccli_profile_then_the_block() {
+    let block = |id: &str, key: &str| {
+        format!(
+            "provider \"tencentcloud\" {{\n  secret_id  = \"{id}\"\n  secret_key = \"{key}\"\n}}\n\n{}",
+            certificate("www", "www.example.com")
+        )
+    };
+    let p = Project::new(&block("AKIDwrong", "wrong-block-key"));
+    let home = tempfile::tempdir().expect("home");
+    std::fs::create_dir_all(home.path().join(".tccli")).expect("tccli dir");
+    let profile = |name: &str, id: &str, key: &str| {
+        std::fs::write(
+            home.path().join(".tccli").join(format!("{name}.credential")),
+            serde_json::json!({ "secretId": id, "secretKey": key }).to_string(),
+        )
+        .expect("profile");
+    };
+    profile("default", "AKIDwrong", "wrong-profile-key");
+    profile("team", SECRET_ID, SECRET_KEY);
+
+    // The environment wins over a wrong profile and a wrong block.
+    let mut cmd = p.command(&["plan"]);
+    cmd.env("HOME", home.path());
+    let env_wins = run(cmd);
+    assert_eq!(env_wins.code, 0, "{}", env_wins.stderr);
+    assert!(
+        env_wins.stderr.contains("warning: credentials in the configuration"),
+        "{}",
+        env_wins.stderr
+    );
+
+    // Without the environment, the named profile wins over the wrong block.
+    let without_env = |args: &[&str], profile: Option<&str>| {
+        let mut cmd = p.command(args);
+        cmd.env("HOME", home.path())
+            .env_remove("TENCENTCLOUD_SECRET_ID")
+            .env_remove("TENCENTCLOUD_SECRET_KEY");
+        match profile {
+            Some(name) => cmd.env("TENCENTCLOUD_PROFILE", name),
+            None => cmd.env_remove("TENCENTCLOUD_PROFILE"),
+        };
+        run(cmd)
+    };
+    let default_profile = without_env(&["apply", "--auto-approve"], None);
+    assert_eq!(default_profile.code, 1, "the default profile's key is wrong");
+    assert!(
+        default_profile.stderr.contains("AuthFailure.SecretIdNotFound"),
+        "{}",
+        default_profile.stderr
+    );
+    let team = without_env(&["apply", "--auto-approve"], Some("team"));
+    assert_eq!(team.code, 0, "{}", team.stderr);
+    let flag = without_env(&["plan", "--profile", "team", "--detailed-exitcode"], None);
+    assert_eq!(flag.code, 0, "{}", flag.stderr);
+
+    // With neither, the block is used.
+    std::fs::remove_dir_all(home.path().join(".tccli")).expect("no profiles");
+    p.write_config(&block(SECRET_ID, SECRET_KEY));
+    let from_block = without_env(&["plan", "--out", "saved.plan"], None);
+    assert_eq!(from_block.code, 0, "{}", from_block.stderr);
+    assert!(
+        from_block.stderr.contains("warning: credentials in the configuration"),
+        "{}",
+        from_block.stderr
+    );
+
+    // The key is in no file certplan wrote.
+    for file in ["certplan.state.json", "saved.plan"] {
+        let text = std::fs::read_to_string(p.path().join(file)).expect(file);
+        assert!(!text.contains(SECRET_KEY), "{file} holds the SecretKey");
+    }
+}
