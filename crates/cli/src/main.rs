@@ -318,6 +318,7 @@ struct ConsoleArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let env = |name: &str| std::env::var(name).ok();
     let output = Output::resolve(cli.no_color, &env);
     if let Some(dir) = &cli.chdir
@@ -395,4 +396,19 @@ fn report_peak_memory() {
     if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) {
         eprintln!("certplan peak RSS: {}", line.trim_start_matches("VmHWM:").trim());
     }
+}
+
+/// Sends logs to stderr at the level `CERTPLAN_LOG` names (e.g. `debug`); off by default. Logs
+/// name API calls, their duration, RequestId and outcome — never request bodies or credentials.
+fn init_logging() {
+    let Ok(filter) = std::env::var("CERTPLAN_LOG") else { return };
+    let filter = tracing_subscriber::EnvFilter::try_new(format!(
+        "certplan={filter},certplan_provider={filter}"
+    ))
+    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
 }

@@ -201,11 +201,36 @@ impl Client {
         }
     }
 
+    /// Sends one request and logs it (action, duration, RequestId, outcome; never the body).
     async fn call_once<Req: Serialize, Resp: DeserializeOwned>(
         &self,
         action: &'static str,
         req: &Req,
     ) -> Result<Resp, Error> {
+        let started = std::time::Instant::now();
+        let result = self.send(action, req).await;
+        let ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok((_, request_id)) => {
+                tracing::debug!(action, duration_ms = ms, request_id = %request_id, "API call succeeded");
+            }
+            Err(Error::Api(e)) => tracing::debug!(
+                action,
+                duration_ms = ms,
+                request_id = %e.request_id,
+                code = %e.code,
+                "API call failed"
+            ),
+            Err(e) => tracing::debug!(action, duration_ms = ms, error = %e, "API call failed"),
+        }
+        result.map(|(response, _)| response)
+    }
+
+    async fn send<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        action: &'static str,
+        req: &Req,
+    ) -> Result<(Resp, String), Error> {
         let body = serde_json::to_vec(req).expect("request types always serialise");
         let headers = self.signed_headers(action, &body, chrono::Utc::now().timestamp());
         let endpoint = self.endpoint.to_string();
@@ -275,12 +300,13 @@ impl Client {
     }
 }
 
-/// Decodes `{"Response": {...}}`: the `Error` member makes it an [`ApiError`].
+/// Decodes `{"Response": {...}}` into the response and its RequestId; the `Error` member makes
+/// it an [`ApiError`].
 fn decode_envelope<Resp: DeserializeOwned>(
     action: &'static str,
     endpoint: &str,
     bytes: &[u8],
-) -> Result<Resp, Error> {
+) -> Result<(Resp, String), Error> {
     let decode = |detail: String| Error::Decode { action, endpoint: endpoint.to_owned(), detail };
     let mut envelope: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| decode(format!("not JSON ({e}): {}", excerpt(bytes))))?;
@@ -298,7 +324,10 @@ fn decode_envelope<Resp: DeserializeOwned>(
             request_id,
         }));
     }
-    serde_json::from_value(response).map_err(|e| decode(format!("{e} (RequestId: {request_id})")))
+    match serde_json::from_value(response) {
+        Ok(decoded) => Ok((decoded, request_id)),
+        Err(e) => Err(decode(format!("{e} (RequestId: {request_id})"))),
+    }
 }
 
 fn excerpt(bytes: &[u8]) -> String {
@@ -328,13 +357,14 @@ mod tests {
 
     #[test]
     fn success_envelope_decodes_and_garbage_is_a_decode_error() {
-        let ok: ApplyCertificateResponse = decode_envelope(
+        let (ok, request_id): (ApplyCertificateResponse, String) = decode_envelope(
             "ApplyCertificate",
             "e",
             br#"{"Response":{"CertificateId":"a9TsmZkL","RequestId":"r-2"}}"#,
         )
         .expect("success");
         assert_eq!(ok.certificate_id, "a9TsmZkL");
+        assert_eq!(request_id, "r-2");
         let bad = decode_envelope::<ApplyCertificateResponse>("ApplyCertificate", "e", b"<html>");
         assert!(matches!(bad, Err(Error::Decode { .. })));
     }

@@ -141,6 +141,7 @@ impl Project {
             .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
             .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
             .env("NO_COLOR", "1")
+            .env_remove("CERTPLAN_LOG")
             .stdin(Stdio::null());
         cmd
     }
@@ -181,12 +182,8 @@ struct Run {
 }
 
 fn run(mut cmd: Command) -> Run {
-    let Output { status, stdout, stderr } = cmd
-        .env_remove("CERTPLAN_LOG")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("certplan runs");
+    let Output { status, stdout, stderr } =
+        cmd.env("NO_COLOR", "1").stdin(Stdio::null()).output().expect("certplan runs");
     let run = Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8(stdout).expect("utf8 stdout"),
@@ -1184,4 +1181,24 @@ fn credentials_come_from_env_then_tccli_profile_then_the_block() {
         let text = std::fs::read_to_string(p.path().join(file)).expect(file);
         assert!(!text.contains(SECRET_KEY), "{file} holds the SecretKey");
     }
+}
+
+#[test]
+fn debug_logs_name_every_call_and_never_a_secret() {
+    let p = Project::new(&certificate("www", "www.example.com"));
+    let mut cmd = p.command(&["apply", "--auto-approve"]);
+    cmd.env("CERTPLAN_LOG", "debug");
+    let apply = run(cmd);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    for action in ["ApplyCertificate", "DescribeCertificateDetail"] {
+        let line = apply
+            .stderr
+            .lines()
+            .find(|l| l.contains(&format!("action=\"{action}\"")))
+            .unwrap_or_else(|| panic!("no log line for {action}: {}", apply.stderr));
+        assert!(line.contains("API call succeeded") && line.contains("request_id="), "{line}");
+        assert!(line.contains("duration_ms="), "{line}");
+    }
+    // run() checks stdout and stderr for the SecretKey; bodies are never logged either.
+    assert!(!apply.stderr.contains("DomainName"), "no request bodies in logs");
 }
