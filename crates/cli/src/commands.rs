@@ -171,7 +171,7 @@ pub async fn plan(
         }
     }
     let (_, plan) = ws.plan(env).await?;
-    print!("{}", certplan_planner::render(&plan, output.stdout_color));
+    print_plan(&plan, args.json, output);
     if let Some(out) = &args.out {
         let existing = ws.state_existed.then_some(&ws.state);
         let saved = SavedPlan::new(plan.clone(), existing, ws.config.digest());
@@ -198,10 +198,15 @@ pub async fn apply(
     if let Some(file) = &args.plan_file {
         return apply_saved(args, file, output, env).await;
     }
+    if args.json && !args.auto_approve {
+        bail!(
+            "apply --json cannot ask for confirmation: add --auto-approve, or apply a saved plan"
+        );
+    }
     let mut ws = Workspace::open(&args.common, Some("apply"), output)?;
     ws.reconcile(env, true).await?;
     let (observed, plan) = ws.plan(env).await?;
-    print!("{}", certplan_planner::render(&plan, output.stdout_color));
+    announce_plan(&plan, args.json, output);
     if plan.has_changes() && !args.auto_approve && !confirm()? {
         eprintln!("Apply cancelled.");
         return Ok(ExitCode::from(1));
@@ -241,7 +246,7 @@ async fn apply_saved(
             file.display()
         );
     }
-    print!("{}", certplan_planner::render(&saved.plan, output.stdout_color));
+    announce_plan(&saved.plan, args.json, output);
     if !saved.plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -406,10 +411,73 @@ pub fn state(command: StateCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// `certplan show PLANFILE`: renders a saved plan.
-pub fn show(file: &Path, output: Output) -> anyhow::Result<ExitCode> {
+pub fn show(file: &Path, json: bool, output: Output) -> anyhow::Result<ExitCode> {
     let saved = read_saved_plan(file)?;
-    print!("{}", certplan_planner::render(&saved.plan, output.stdout_color));
+    print_plan(&saved.plan, json, output);
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_plan(plan: &Plan, json: bool, output: Output) {
+    if json {
+        println!("{}", certplan_planner::render_json(plan));
+    } else {
+        print!("{}", certplan_planner::render(plan, output.stdout_color));
+    }
+}
+
+/// Shows the plan an apply is about to make: text, or one `planned_change` event per change.
+fn announce_plan(plan: &Plan, json: bool, output: Output) {
+    if !json {
+        print!("{}", certplan_planner::render(plan, output.stdout_color));
+        return;
+    }
+    let rendered = certplan_planner::render_json(plan);
+    for change in rendered["resource_changes"].as_array().into_iter().flatten() {
+        if change["change"]["actions"] != serde_json::json!(["no-op"]) {
+            emit(serde_json::json!({ "type": "planned_change", "change": change }));
+        }
+    }
+}
+
+/// Prints one JSON event line of `apply --json`.
+fn emit(mut event: serde_json::Value) {
+    event["@timestamp"] =
+        serde_json::json!(Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    println!("{event}");
+}
+
+fn json_event(event: Event<'_>) {
+    use serde_json::json;
+    let action = |a: Action| format!("{a:?}").to_lowercase();
+    emit(match event {
+        Event::Started { address, action: a } => {
+            json!({ "type": "apply_start", "address": address.to_string(), "action": action(a) })
+        }
+        Event::Completed { address, action: a, id, elapsed } => json!({
+            "type": "apply_complete", "address": address.to_string(), "action": action(a),
+            "certificate_id": id, "elapsed_seconds": elapsed
+        }),
+        Event::Failed { address, action: a, error } => json!({
+            "type": "apply_errored", "address": address.to_string(), "action": action(a),
+            "error": format!("{error:#}")
+        }),
+        Event::Deposed { address, id, error } => json!({
+            "type": "deposed", "address": address.to_string(), "certificate_id": id,
+            "error": error.to_string()
+        }),
+        Event::StillWaiting { address, id, elapsed, status } => json!({
+            "type": "apply_progress", "address": address.to_string(), "certificate_id": id,
+            "elapsed_seconds": elapsed, "status": status.name()
+        }),
+        Event::Issued { address, id, elapsed } => json!({
+            "type": "issued", "address": address.to_string(), "certificate_id": id,
+            "elapsed_seconds": elapsed
+        }),
+        Event::Recovered { address, id, error } => json!({
+            "type": "recovered", "address": address.to_string(), "certificate_id": id,
+            "error": error.to_string()
+        }),
+    });
 }
 
 /// Executes a plan the user has approved, waits for issuance where asked, and reports.
@@ -430,7 +498,7 @@ async fn execute(
         &client,
         &stop,
         usize::from(args.parallelism),
-        &show_event,
+        if args.json { &json_event } else { &show_event },
     )
     .await
     .with_context(|| format!("could not save state to {}", ws.store.describe()))?;
@@ -453,22 +521,36 @@ async fn execute(
                 Some((address, remote.id, limit))
             })
             .collect();
+        let on_event: &dyn Fn(Event<'_>) = if args.json { &json_event } else { &show_event };
         let timed_out =
-            engine::wait_for_issuance(&client, &mut ws.state, &mut ws.store, waits, show_event)
+            engine::wait_for_issuance(&client, &mut ws.state, &mut ws.store, waits, on_event)
                 .await
                 .with_context(|| format!("could not save state to {}", ws.store.describe()))?;
         failed.extend(timed_out);
     }
 
-    let forgotten = if report.forgotten > 0 {
-        format!(", {} forgotten", report.forgotten)
+    if args.json {
+        emit(serde_json::json!({
+            "type": "change_summary",
+            "added": report.added,
+            "renewed": report.renewed,
+            "changed": report.changed,
+            "destroyed": report.destroyed,
+            "forgotten": report.forgotten,
+            "failed": failed.len(),
+            "not_started": report.not_started.len(),
+        }));
     } else {
-        String::new()
-    };
-    println!(
-        "\nApply complete! Resources: {} added, {} renewed, {} changed, {} destroyed{forgotten}.",
-        report.added, report.renewed, report.changed, report.destroyed
-    );
+        let forgotten = if report.forgotten > 0 {
+            format!(", {} forgotten", report.forgotten)
+        } else {
+            String::new()
+        };
+        println!(
+            "\nApply complete! Resources: {} added, {} renewed, {} changed, {} destroyed{forgotten}.",
+            report.added, report.renewed, report.changed, report.destroyed
+        );
+    }
     for (address, remote) in &pending {
         eprintln!("\n{address} ({}) is not issued yet:", remote.id);
         let automatic = ws

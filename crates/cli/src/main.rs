@@ -65,6 +65,9 @@ enum Command {
         /// The plan file
         #[arg(value_name = "PLANFILE")]
         plan_file: PathBuf,
+        /// Print it as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Run or control a local emulator of the Tencent Cloud SSL API
     #[command(subcommand)]
@@ -141,6 +144,10 @@ struct PlanArgs {
     /// Save the plan to FILE, for `certplan apply FILE` to apply exactly
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+
+    /// Print the plan as JSON (docs/json-output.md) instead of text
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +167,10 @@ struct ApplyArgs {
     /// Exit 0 when there was nothing to do, 2 when changes were made, 1 on error
     #[arg(long)]
     detailed_exitcode: bool,
+
+    /// Stream one JSON event per line (docs/json-output.md); needs --auto-approve or a plan file
+    #[arg(long)]
+    json: bool,
 
     /// How many changes to make at once (the API's rate limit, not this, is the real bound)
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -338,7 +349,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Plan(args) => commands::plan(&args, output, &env).await,
             Command::Apply(args) => commands::apply(&args, output, &env).await,
-            Command::Show { plan_file } => commands::show(&plan_file, output),
+            Command::Show { plan_file, json } => commands::show(&plan_file, json, output),
             Command::Refresh(common) => commands::refresh(&common, output, &env).await,
             Command::Import { address, certificate_id, common } => {
                 commands::import(&common, &address, &certificate_id, output, &env).await

@@ -6,6 +6,7 @@
 //! It is pure: no IO, no clock (time comes in as `now`), ordered maps only — the same inputs
 //! always give the same plan, byte for byte. A plan leaves the apply engine nothing to decide.
 
+mod json;
 mod render;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,6 +19,7 @@ use certplan_state::{ResourceState, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use json::{JSON_FORMAT_VERSION, render_json};
 pub use render::{describe_record, render};
 
 /// What the cloud reports, by certificate id. A certificate id recorded in state but absent

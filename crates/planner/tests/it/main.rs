@@ -516,6 +516,10 @@ fn mixed_plan_renders_every_action() {
     let shown = render(&p, false);
     assert!(!shown.contains("s3cret"), "secrets never shown");
     insta::assert_snapshot!(shown);
+    let json = certplan_planner::render_json(&p);
+    let text = serde_json::to_string_pretty(&json).expect("JSON");
+    assert!(!text.contains("s3cret"), "secrets never in JSON");
+    insta::assert_snapshot!("mixed_plan_json", text);
 }
 
 #[test]

@@ -1,0 +1,151 @@
+//! The plan as JSON, for machines: Terraform's plan JSON shape where it fits
+//! (`resource_changes[]` with `address`, `type`, `name`, `index`, `action_reason`,
+//! `change{actions, before, after, before_sensitive, after_sensitive, replace_paths}`), with
+//! certplan's own `renew` and `forget` actions and reasons. Documented in docs/json-output.md;
+//! `format_version` changes when the shape does.
+
+use certplan_core::{AttributeValue, CertificateArgs, RESOURCE_TYPE};
+use serde_json::{Map, Value, json};
+
+use crate::{Action, DriftKind, Plan, Reason, ResourceChange, render};
+
+/// The version of the JSON shape; bumped on any change that is not a pure addition.
+pub const JSON_FORMAT_VERSION: &str = "1.0";
+
+/// Renders `plan` as JSON.
+pub fn render_json(plan: &Plan) -> Value {
+    let summary = plan.summary();
+    json!({
+        "format_version": JSON_FORMAT_VERSION,
+        "certplan_version": env!("CARGO_PKG_VERSION"),
+        "timestamp": plan.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "refreshed": plan.refreshed,
+        "resource_drift": plan.drift.iter().map(|d| {
+            let (kind, from, to) = match &d.kind {
+                DriftKind::Deleted => ("deleted", Value::Null, Value::Null),
+                DriftKind::Status { from, to } => ("status", json!(from.name()), json!(to.name())),
+                DriftKind::Alias { from, to } => ("alias", json!(from), json!(to)),
+                DriftKind::Project { from, to } => ("project_id", json!(from), json!(to)),
+            };
+            json!({
+                "address": d.address.to_string(),
+                "certificate_id": d.id,
+                "kind": kind,
+                "from": from,
+                "to": to,
+            })
+        }).collect::<Vec<_>>(),
+        "resource_changes": plan.changes.iter().map(|c| change_json(c, plan)).collect::<Vec<_>>(),
+        "summary": {
+            "add": summary.add,
+            "renew": summary.renew,
+            "change": summary.change,
+            "destroy": summary.destroy,
+            "forget": summary.forget,
+        },
+    })
+}
+
+fn change_json(c: &ResourceChange, plan: &Plan) -> Value {
+    let actions: &[&str] = match c.action {
+        Action::NoOp => &["no-op"],
+        Action::Create => &["create"],
+        Action::Renew => &["renew"],
+        Action::Update => &["update"],
+        // certplan creates the new certificate before deleting the old one.
+        Action::Replace => &["create", "delete"],
+        Action::Delete => &["delete"],
+        Action::Forget => &["forget"],
+    };
+    let before = c.before.as_ref().map(|b| {
+        let mut object = attributes(&b.args);
+        object.insert("id".into(), json!(b.id));
+        object.insert("status".into(), json!(b.status.name()));
+        object.insert(
+            "not_after".into(),
+            json!(b.not_after.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
+        );
+        Value::Object(object)
+    });
+    let after = c.after.as_ref().map(|a| Value::Object(attributes(a)));
+    let replace_paths: Vec<Vec<String>> = match &c.reason {
+        Reason::ArgumentsChanged { forcing } => forcing.iter().map(|f| vec![f.clone()]).collect(),
+        _ => Vec::new(),
+    };
+    let mut out = json!({
+        "address": c.address.to_string(),
+        "mode": "managed",
+        "type": RESOURCE_TYPE,
+        "name": c.address.name,
+        "index": Value::Null,
+        "deposed": c.deposed,
+        "action_reason": reason_code(&c.reason),
+        "reason": render::describe(&c.reason, plan.created_at),
+        "change": {
+            "actions": actions,
+            "before": before,
+            "after": after,
+            "before_sensitive": c.before.as_ref().map(|b| sensitive(&b.args)),
+            "after_sensitive": c.after.as_ref().map(sensitive),
+            "replace_paths": replace_paths,
+        },
+    });
+    match &c.reason {
+        Reason::UpToDate { renews_at, .. } => {
+            out["renews_at"] = json!(renews_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        }
+        Reason::Pending { records, deadline, .. } => {
+            out["validation"] = json!(records);
+            out["validation_deadline"] =
+                json!(deadline.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The arguments as a JSON object; sensitive values are `null` (see `*_sensitive`).
+fn attributes(args: &CertificateArgs) -> Map<String, Value> {
+    args.attributes()
+        .into_iter()
+        .map(|(name, value)| {
+            let value = match value {
+                AttributeValue::Text(s) => json!(s),
+                AttributeValue::Number(n) => json!(n),
+                AttributeValue::Bool(b) => json!(b),
+                AttributeValue::Sensitive(_) => Value::Null,
+            };
+            (name.to_owned(), value)
+        })
+        .collect()
+}
+
+fn sensitive(args: &CertificateArgs) -> Value {
+    let flagged: Map<String, Value> = args
+        .attributes()
+        .into_iter()
+        .filter(|(_, v)| matches!(v, AttributeValue::Sensitive(_)))
+        .map(|(name, _)| (name.to_owned(), Value::Bool(true)))
+        .collect();
+    Value::Object(flagged)
+}
+
+/// A stable, machine-readable name for each reason.
+fn reason_code(reason: &Reason) -> &'static str {
+    match reason {
+        Reason::NotInState => "not_in_state",
+        Reason::Gone { .. } => "deleted_outside",
+        Reason::Unusable { .. } => "unusable_in_cloud",
+        Reason::ValidationTimedOut { .. } => "validation_timed_out",
+        Reason::ArgumentsChanged { .. } => "replace_because_arguments_changed",
+        Reason::AttributesChanged { .. } => "update_because_attributes_changed",
+        Reason::Expired { .. } => "expired",
+        Reason::Expiring { .. } => "renew_because_expiring",
+        Reason::NotInConfig { .. } => "delete_because_no_resource_config",
+        Reason::Removed { .. } => "forget_because_removed_block",
+        Reason::Deposed { .. } => "delete_because_deposed",
+        Reason::Pending { .. } => "waiting_for_validation",
+        Reason::UpToDate { .. } => "up_to_date",
+        Reason::Waiting { .. } => "waiting_for_cloud_status",
+    }
+}
