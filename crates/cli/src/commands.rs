@@ -453,6 +453,10 @@ fn json_event(event: Event<'_>) {
         Event::Started { address, action: a } => {
             json!({ "type": "apply_start", "address": address.to_string(), "action": action(a) })
         }
+        Event::StillApplying { address, action: a, elapsed } => json!({
+            "type": "apply_progress", "address": address.to_string(), "action": action(a),
+            "elapsed_seconds": elapsed
+        }),
         Event::Completed { address, action: a, id, elapsed } => json!({
             "type": "apply_complete", "address": address.to_string(), "action": action(a),
             "certificate_id": id, "elapsed_seconds": elapsed
@@ -646,6 +650,12 @@ fn show_event(event: Event<'_>) {
     };
     match event {
         Event::Started { address, action } => eprintln!("{address}: {}...", verbs(action).0),
+        Event::StillApplying { address, action, elapsed } => {
+            eprintln!(
+                "{address}: Still {}... [{elapsed:.0}s elapsed]",
+                verbs(action).0.to_lowercase()
+            );
+        }
         Event::Completed { address, action, id, elapsed } => {
             let id = id.map(|id| format!(" [id={id}]")).unwrap_or_default();
             eprintln!("{address}: {} complete after {elapsed:.1}s{id}", verbs(action).1);

@@ -78,6 +78,12 @@ pub enum Event<'a> {
         address: &'a Address,
         action: Action,
     },
+    /// A change has been running for another 10 seconds.
+    StillApplying {
+        address: &'a Address,
+        action: Action,
+        elapsed: f64,
+    },
     Completed {
         address: &'a Address,
         action: Action,
@@ -149,7 +155,22 @@ pub async fn apply(
                 let address = &change.address;
                 on_event(Event::Started { address, action: change.action });
                 let started = Instant::now();
-                let outcome = execute(change, config, ledger, client, on_event).await;
+                let work = execute(change, config, ledger, client, on_event);
+                tokio::pin!(work);
+                let mut ticker = tokio::time::interval_at(
+                    tokio::time::Instant::now() + PROGRESS_INTERVAL,
+                    PROGRESS_INTERVAL,
+                );
+                let outcome = loop {
+                    tokio::select! {
+                        outcome = &mut work => break outcome,
+                        _ = ticker.tick() => on_event(Event::StillApplying {
+                            address,
+                            action: change.action,
+                            elapsed: started.elapsed().as_secs_f64(),
+                        }),
+                    }
+                };
                 match &outcome {
                     Ok(done) => on_event(Event::Completed {
                         address,

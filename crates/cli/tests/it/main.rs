@@ -1249,3 +1249,17 @@ fn plan_json_and_apply_json_events() {
     let shown = events.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
     insta::assert_snapshot!(shown);
 }
+
+#[test]
+fn a_slow_change_reports_progress_every_ten_seconds() {
+    let p = Project::with_sandbox(&certificate("www", "www.example.com"), &["--latency", "6s"]);
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(
+        apply
+            .stderr
+            .contains("tencentcloud_ssl_free_certificate.www: Still creating... [10s elapsed]"),
+        "{}",
+        apply.stderr
+    );
+}

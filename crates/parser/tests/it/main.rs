@@ -339,3 +339,29 @@ removed {
 "#
     ));
 }
+
+#[test]
+fn every_example_configuration_is_valid() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&examples).expect("examples/") {
+        let dir = entry.expect("entry").path();
+        let has_config = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.filter_map(Result::ok).any(|f| f.path().extension().is_some_and(|e| e == "hcl"))
+            })
+            .unwrap_or(false);
+        if has_config {
+            let config = load_dir(&dir)
+                .unwrap_or_else(|e| panic!("{}:\n{}", dir.display(), e.render(false)));
+            assert!(!config.resources.is_empty(), "{}", dir.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 2, "quickstart and dns-validation at least");
+    let workflow =
+        std::fs::read_to_string(examples.join("ci/github-actions.yml")).expect("workflow");
+    assert!(
+        workflow.contains("plan --detailed-exitcode") && workflow.contains("apply --auto-approve")
+    );
+}
