@@ -494,6 +494,11 @@ async fn execute(
     let wait = args.wait;
     let client = ws.connect(env).await?.clone();
     let stop = watch_interrupts();
+    let changes = plan.changes.iter().filter(|c| c.action != Action::NoOp).count();
+    let progress = Progress::new(changes, !args.json);
+    let on_event = |event: Event<'_>| {
+        if args.json { json_event(event) } else { progress.show(event) }
+    };
     let report = engine::apply(
         plan,
         &ws.config,
@@ -502,7 +507,7 @@ async fn execute(
         &client,
         &stop,
         usize::from(args.parallelism),
-        if args.json { &json_event } else { &show_event },
+        &on_event,
     )
     .await
     .with_context(|| format!("could not save state to {}", ws.store.describe()))?;
@@ -525,13 +530,13 @@ async fn execute(
                 Some((address, remote.id, limit))
             })
             .collect();
-        let on_event: &dyn Fn(Event<'_>) = if args.json { &json_event } else { &show_event };
         let timed_out =
-            engine::wait_for_issuance(&client, &mut ws.state, &mut ws.store, waits, on_event)
+            engine::wait_for_issuance(&client, &mut ws.state, &mut ws.store, waits, &on_event)
                 .await
                 .with_context(|| format!("could not save state to {}", ws.store.describe()))?;
         failed.extend(timed_out);
     }
+    progress.finish();
 
     if args.json {
         emit(serde_json::json!({
@@ -638,7 +643,8 @@ fn confirm() -> anyhow::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
-fn show_event(event: Event<'_>) {
+/// Says in words what the engine did.
+fn describe_event(event: Event<'_>) -> String {
     let verbs = |action: Action| match action {
         Action::Create => ("Creating", "Creation"),
         Action::Renew => ("Renewing", "Renewal"),
@@ -649,32 +655,72 @@ fn show_event(event: Event<'_>) {
         Action::NoOp => ("Reading", "Read"),
     };
     match event {
-        Event::Started { address, action } => eprintln!("{address}: {}...", verbs(action).0),
+        Event::Started { address, action } => format!("{address}: {}...", verbs(action).0),
         Event::StillApplying { address, action, elapsed } => {
-            eprintln!(
+            format!(
                 "{address}: Still {}... [{elapsed:.0}s elapsed]",
                 verbs(action).0.to_lowercase()
-            );
+            )
         }
         Event::Completed { address, action, id, elapsed } => {
             let id = id.map(|id| format!(" [id={id}]")).unwrap_or_default();
-            eprintln!("{address}: {} complete after {elapsed:.1}s{id}", verbs(action).1);
+            format!("{address}: {} complete after {elapsed:.1}s{id}", verbs(action).1)
         }
         Event::Failed { address, action, error } => {
-            eprintln!("{address}: {} failed: {error:#}", verbs(action).1);
+            format!("{address}: {} failed: {error:#}", verbs(action).1)
         }
-        Event::Deposed { address, id, error } => eprintln!(
+        Event::Deposed { address, id, error } => format!(
             "{address}: warning: the new certificate is in place, but the old one ({id}) could not be deleted: {error}\n  it is kept in state as deposed; the next apply deletes it"
         ),
-        Event::StillWaiting { address, id, elapsed, status } => eprintln!(
+        Event::StillWaiting { address, id, elapsed, status } => format!(
             "{address}: still waiting for certificate {id} to be issued ({status})... [{elapsed:.0}s elapsed]"
         ),
         Event::Issued { address, id, elapsed } => {
-            eprintln!("{address}: certificate {id} issued after {elapsed:.0}s")
+            format!("{address}: certificate {id} issued after {elapsed:.0}s")
         }
-        Event::Recovered { address, id, error } => eprintln!(
+        Event::Recovered { address, id, error } => format!(
             "{address}: the response was lost ({error}); found certificate {id} it created, recorded it"
         ),
+    }
+}
+
+fn show_event(event: Event<'_>) {
+    eprintln!("{}", describe_event(event));
+}
+
+/// Shows events to a person: as lines above a progress bar of the whole apply on a terminal,
+/// as plain lines elsewhere (pipes, CI logs).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(changes: usize, enabled: bool) -> Self {
+        let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(changes as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:30.green/dim} {pos}/{len} changes  [{elapsed}]",
+            ) {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(250));
+            bar
+        });
+        Progress { bar }
+    }
+
+    fn show(&self, event: Event<'_>) {
+        let Some(bar) = &self.bar else { return show_event(event) };
+        if matches!(event, Event::Completed { .. } | Event::Failed { .. }) {
+            bar.inc(1);
+        }
+        bar.println(describe_event(event));
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
     }
 }
 

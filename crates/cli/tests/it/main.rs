@@ -193,6 +193,10 @@ fn run(mut cmd: Command) -> Run {
         !run.stdout.contains(SECRET_KEY) && !run.stderr.contains(SECRET_KEY),
         "the SecretKey must never be printed"
     );
+    assert!(
+        !run.stdout.contains('\u{1b}') && !run.stderr.contains('\u{1b}'),
+        "no colour or progress bar outside a terminal"
+    );
     run
 }
 
