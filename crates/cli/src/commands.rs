@@ -259,6 +259,32 @@ fn read_saved_plan(file: &Path) -> anyhow::Result<SavedPlan> {
     SavedPlan::from_json(&bytes).map_err(|why| anyhow::anyhow!("{} is {why}", file.display()))
 }
 
+/// `certplan validate`: checks the configuration without credentials, state or network.
+pub fn validate(json: bool, output: Output) -> anyhow::Result<ExitCode> {
+    let (sources, diagnostics, valid) = match certplan_parser::load_dir(Path::new(".")) {
+        Ok(config) => (config.sources, config.warnings, true),
+        Err(e) => (e.sources, e.diagnostics, false),
+    };
+    if json {
+        println!("{}", certplan_parser::diagnostics_json(&sources, &diagnostics));
+    } else {
+        eprint!(
+            "{}",
+            certplan_parser::render_diagnostics(&sources, &diagnostics, output.stderr_color)
+        );
+        if valid {
+            println!("Success! The configuration is valid.");
+        } else {
+            let errors = diagnostics
+                .iter()
+                .filter(|d| d.severity == certplan_parser::Severity::Error)
+                .count();
+            eprintln!("error: the configuration has {errors} error(s)");
+        }
+    }
+    Ok(if valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
 /// `certplan refresh`: records what the cloud reports (status, dates) without changing anything
 /// there, and says what changed outside certplan.
 pub async fn refresh(

@@ -46,6 +46,12 @@ enum Command {
     Plan(PlanArgs),
     /// Apply for missing certificates and renew due ones, as planned
     Apply(ApplyArgs),
+    /// Check the configuration without credentials or network
+    Validate {
+        /// Print the result as JSON, in the shape of `terraform validate -json`
+        #[arg(long)]
+        json: bool,
+    },
     /// Update the state from the cloud without changing anything
     Refresh(CommonArgs),
     /// Adopt a certificate that already exists in the account as a declared resource
@@ -351,6 +357,7 @@ fn main() -> ExitCode {
             Command::Apply(args) => commands::apply(&args, output, &env).await,
             Command::Show { plan_file, json } => commands::show(&plan_file, json, output),
             Command::Refresh(common) => commands::refresh(&common, output, &env).await,
+            Command::Validate { json } => commands::validate(json, output),
             Command::Import { address, certificate_id, common } => {
                 commands::import(&common, &address, &certificate_id, output, &env).await
             }

@@ -122,6 +122,50 @@ pub fn render_diagnostics(sources: &[Source], diagnostics: &[Diagnostic], color:
     diagnostics.iter().map(|d| format!("{}\n\n", render_one(&renderer, sources, d))).collect()
 }
 
+/// Renders diagnostics as `certplan validate --json` prints them, in the shape of
+/// `terraform validate -json`: `valid`, `error_count`, `warning_count`, `diagnostics[]` with
+/// `severity`, `summary`, `detail` and `range{filename, start{line, column, byte}, end}`.
+pub fn diagnostics_json(sources: &[Source], diagnostics: &[Diagnostic]) -> serde_json::Value {
+    let count = |severity| diagnostics.iter().filter(|d| d.severity == severity).count();
+    let errors = count(Severity::Error);
+    let position = |source: &Source, byte: usize| {
+        let (line, column) = source.line_col(byte);
+        serde_json::json!({ "line": line, "column": column, "byte": byte })
+    };
+    let entries: Vec<serde_json::Value> = diagnostics
+        .iter()
+        .map(|d| {
+            let range = d.primary.as_ref().and_then(|(span, _)| {
+                let source = sources.get(span.file)?;
+                Some(serde_json::json!({
+                    "filename": source.path.display().to_string(),
+                    "start": position(source, span.range.start),
+                    "end": position(source, span.range.end),
+                }))
+            });
+            let detail = [d.primary.as_ref().map(|(_, label)| label.clone()), d.help.clone()]
+                .into_iter()
+                .flatten()
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ");
+            serde_json::json!({
+                "severity": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
+                "summary": d.message,
+                "detail": detail,
+                "range": range,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "format_version": "1.0",
+        "valid": errors == 0,
+        "error_count": errors,
+        "warning_count": count(Severity::Warning),
+        "diagnostics": entries,
+    })
+}
+
 impl ConfigError {
     /// Renders every diagnostic; `color` adds ANSI styling (for terminals only).
     pub fn render(&self, color: bool) -> String {

@@ -19,7 +19,9 @@ use certplan_core::{Address, CertificateArgs, Sensitive};
 use hcl_edit::Span as _;
 use hcl_edit::structure::{Block, Body, Structure};
 
-pub use diagnostic::{ConfigError, Diagnostic, Severity, Source, Span, render_diagnostics};
+pub use diagnostic::{
+    ConfigError, Diagnostic, Severity, Source, Span, diagnostics_json, render_diagnostics,
+};
 pub use duration::RenewBefore;
 
 /// The configuration: what is declared.
@@ -125,7 +127,8 @@ pub fn load_dir(dir: &Path) -> Result<Config, ConfigError> {
     })?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(Result::ok)
-        .map(|e| e.path())
+        // Files of the current directory are shown as `main.hcl`, not `./main.hcl`.
+        .map(|e| if dir == Path::new(".") { PathBuf::from(e.file_name()) } else { e.path() })
         .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == CONFIG_EXTENSION))
         .collect();
     paths.sort();

@@ -1267,3 +1267,46 @@ fn a_slow_change_reports_progress_every_ten_seconds() {
         apply.stderr
     );
 }
+
+#[test]
+fn validate_needs_no_credentials_and_speaks_terraform_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let validate = |args: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--chdir")
+            .arg(dir.path())
+            .arg("validate")
+            .args(args)
+            .env_remove("TENCENTCLOUD_SECRET_ID")
+            .env_remove("TENCENTCLOUD_SECRET_KEY")
+            .env("CERTPLAN_ENDPOINT", "http://127.0.0.1:9");
+        run(cmd)
+    };
+    std::fs::write(dir.path().join("main.hcl"), certificate("www", "www.example.com"))
+        .expect("write");
+    let ok = validate(&[]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stdout.contains("The configuration is valid"), "{}", ok.stdout);
+
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain = \"www.example.com\"\n  dv_auth_mode = \"DNS\"\n}\n",
+    )
+    .expect("write");
+    let bad = validate(&["--json"]);
+    assert_eq!(bad.code, 1);
+    let json: Value = serde_json::from_str(&bad.stdout).expect("JSON");
+    assert_eq!(json["valid"], false);
+    assert_eq!(json["error_count"], 1);
+    assert_eq!(json["warning_count"], 0);
+    let d = &json["diagnostics"][0];
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["summary"], "unknown argument \"dv_auth_mode\"");
+    assert!(
+        d["detail"].as_str().is_some_and(|t| t.contains("did you mean \"dv_auth_method\"?")),
+        "{d}"
+    );
+    assert_eq!(d["range"]["filename"], "main.hcl");
+    assert_eq!(d["range"]["start"], serde_json::json!({ "line": 3, "column": 3, "byte": 84 }));
+    assert_eq!(d["range"]["end"]["column"], 15);
+}
