@@ -44,7 +44,7 @@ impl Arguments {
         known_blocks: &[&str],
     ) -> Self {
         let mut refs = BTreeMap::new();
-        let ctx = hcl::eval::Context::new();
+        let ctx = crate::functions::context();
         let mut values: BTreeMap<String, (Value, Span)> = BTreeMap::new();
         let mut keys: BTreeMap<String, Span> = BTreeMap::new();
         let mut suggested = Vec::new();
@@ -86,11 +86,29 @@ impl Arguments {
                 Ok(value) => {
                     values.insert(name.to_owned(), (value, value_span));
                 }
-                Err(e) => reader.push(
-                    Diagnostic::error(format!("cannot evaluate \"{name}\": {}", e.kind()))
-                        .at(value_span, "in this expression")
-                        .help("use a literal value here"),
-                ),
+                Err(e) => {
+                    let help = match e.kind() {
+                        hcl::eval::ErrorKind::UndefinedFunc(func) => {
+                            let called = func.to_string();
+                            match closest(&called, crate::functions::NAMES) {
+                                Some(close) => format!("did you mean {close}()?"),
+                                None => format!(
+                                    "the functions are: {}",
+                                    crate::functions::NAMES.join(", ")
+                                ),
+                            }
+                        }
+                        hcl::eval::ErrorKind::UndefinedVar(var) => format!(
+                            "`{var}` is not defined: certplan does not read variable or locals blocks yet; write the value here"
+                        ),
+                        _ => "check the expression".to_owned(),
+                    };
+                    reader.push(
+                        Diagnostic::error(format!("cannot evaluate \"{name}\": {}", e.kind()))
+                            .at(value_span, "in this expression")
+                            .help(help),
+                    );
+                }
             }
         }
         for block in body.blocks() {

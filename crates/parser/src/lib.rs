@@ -10,6 +10,7 @@ mod diagnostic;
 mod domain;
 mod duration;
 mod eval;
+mod functions;
 mod resource;
 
 use std::collections::BTreeMap;

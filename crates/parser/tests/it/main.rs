@@ -365,3 +365,28 @@ fn every_example_configuration_is_valid() {
         workflow.contains("plan --detailed-exitcode") && workflow.contains("apply --auto-approve")
     );
 }
+
+#[test]
+fn diagnostic_unknown_function_and_functions_that_work() {
+    let config = parse(
+        r#"resource "tencentcloud_ssl_free_certificate" "www" {
+  domain         = lower(join(".", ["WWW", "Example", "com"]))
+  dv_auth_method = upper("dns_auto")
+  alias          = format("%s-%d", "site", 2)
+}
+"#,
+    )
+    .expect("functions evaluate");
+    let www = &config.resources[&Address::certificate("www")];
+    assert_eq!(www.args.domain, "www.example.com");
+    assert_eq!(www.args.dv_auth_method, DvAuthMethod::DnsAuto);
+    assert_eq!(www.args.alias.as_deref(), Some("site-2"));
+
+    insta::assert_snapshot!(diagnose(
+        r#"resource "tencentcloud_ssl_free_certificate" "www" {
+  domain         = lowercase("WWW.EXAMPLE.COM")
+  dv_auth_method = "DNS"
+}
+"#
+    ));
+}
