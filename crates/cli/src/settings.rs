@@ -146,7 +146,7 @@ pub fn resolve_credentials(
     }
     if let Some((id, key, token)) = &provider.credentials {
         let mut credentials = Credentials::new(id, key.expose());
-        credentials.token = token.as_ref().map(|t| SecretKey::new(t.expose()));
+        credentials.token = token.clone();
         return Ok(credentials);
     }
     Err(anyhow::Error::new(CredentialsError::Missing).context(format!(

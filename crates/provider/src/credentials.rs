@@ -2,26 +2,9 @@
 
 use std::fmt;
 
-/// A SecretKey: it signs requests and is never shown, logged or written anywhere.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretKey(String);
-
-impl SecretKey {
-    pub fn new(key: impl Into<String>) -> Self {
-        SecretKey(key.into())
-    }
-
-    /// Returns the key for signing; the only way to read it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretKey(<redacted>)")
-    }
-}
+/// A SecretKey: it signs requests and is never shown, logged or written anywhere (its `Debug`
+/// shows nothing).
+pub type SecretKey = certplan_core::Sensitive;
 
 /// A SecretId, its SecretKey and, for temporary credentials, the session token.
 #[derive(Clone)]
