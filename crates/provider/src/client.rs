@@ -241,12 +241,12 @@ impl Client {
             .body(body)
             .send()
             .await
-            .map_err(|source| Error::Transport { action, endpoint: endpoint.clone(), source })?;
+            .map_err(|cause| Error::Transport { action, endpoint: endpoint.clone(), cause })?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|source| Error::Transport {
+        let bytes = response.bytes().await.map_err(|cause| Error::Transport {
             action,
             endpoint: endpoint.clone(),
-            source,
+            cause,
         })?;
         if !status.is_success() {
             return Err(Error::HttpStatus {

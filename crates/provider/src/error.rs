@@ -27,13 +27,10 @@ impl std::error::Error for ApiError {}
 pub enum Error {
     #[error(transparent)]
     Api(#[from] ApiError),
-    #[error("{action}: could not reach {endpoint}: {source}")]
-    Transport {
-        action: &'static str,
-        endpoint: String,
-        #[source]
-        source: reqwest::Error,
-    },
+    // The cause is part of the message rather than a separate source, so that a report of the
+    // whole chain does not say it twice.
+    #[error("{action}: could not reach {endpoint}: {cause}")]
+    Transport { action: &'static str, endpoint: String, cause: reqwest::Error },
     #[error("{action}: {endpoint} answered HTTP {status}: {excerpt}")]
     HttpStatus { action: &'static str, endpoint: String, status: u16, excerpt: String },
     #[error("{action}: unexpected response from {endpoint}: {detail}")]

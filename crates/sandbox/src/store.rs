@@ -82,12 +82,12 @@ impl StoredCertificate {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot read sandbox data {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("sandbox data {} is not valid: {source}", path.display())]
-    Parse { path: PathBuf, source: serde_json::Error },
-    #[error("cannot write sandbox data {}: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    #[error("cannot read sandbox data {}: {cause}", path.display())]
+    Read { path: PathBuf, cause: std::io::Error },
+    #[error("sandbox data {} is not valid: {cause}", path.display())]
+    Parse { path: PathBuf, cause: serde_json::Error },
+    #[error("cannot write sandbox data {}: {cause}", path.display())]
+    Write { path: PathBuf, cause: std::io::Error },
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -104,15 +104,15 @@ impl Store {
     pub(crate) fn load(path: &Path) -> Result<Self, StoreError> {
         match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|source| StoreError::Parse { path: path.to_owned(), source }),
+                .map_err(|cause| StoreError::Parse { path: path.to_owned(), cause }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Store::default()),
-            Err(source) => Err(StoreError::Read { path: path.to_owned(), source }),
+            Err(cause) => Err(StoreError::Read { path: path.to_owned(), cause }),
         }
     }
 
     /// Writes the store to `path` atomically (temp file, fsync, rename).
     pub(crate) fn save(&self, path: &Path) -> Result<(), StoreError> {
-        let err = |source| StoreError::Write { path: path.to_owned(), source };
+        let err = |cause| StoreError::Write { path: path.to_owned(), cause };
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(err)?;
         let bytes = serde_json::to_vec_pretty(self).expect("the store always serialises");

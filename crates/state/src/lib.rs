@@ -162,18 +162,12 @@ pub enum Problem {
 pub enum StateError {
     #[error("cannot use state file {}: {problem}", path.display())]
     Unreadable { path: PathBuf, problem: Problem },
-    #[error("cannot read state file {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot write state file {}: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    // The cause is part of the message rather than a separate source, so that a report of the
+    // whole chain does not say it twice.
+    #[error("cannot read state file {}: {cause}", path.display())]
+    Read { path: PathBuf, cause: std::io::Error },
+    #[error("cannot write state file {}: {cause}", path.display())]
+    Write { path: PathBuf, cause: std::io::Error },
     #[error(
         "state file {} was changed by another writer (expected {expected}, found {found}); nothing was saved over it. \
          Run the command again to work from the current state",
@@ -182,12 +176,8 @@ pub enum StateError {
     Conflict { path: PathBuf, expected: String, found: String },
     #[error("{}", locked_message(path, holder))]
     Locked { path: PathBuf, holder: Option<LockInfo> },
-    #[error("cannot lock state file {}: {source}", path.display())]
-    Lock {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot lock state file {}: {cause}", path.display())]
+    Lock { path: PathBuf, cause: std::io::Error },
 }
 
 fn locked_message(path: &Path, holder: &Option<LockInfo>) -> String {
@@ -314,7 +304,7 @@ impl LocalStore {
                 .map(|s| Some((s.lineage, s.serial)))
                 .map_err(|problem| StateError::Unreadable { path: self.path.clone(), problem }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StateError::Read { path: self.path.clone(), source }),
+            Err(source) => Err(StateError::Read { path: self.path.clone(), cause: source }),
         }
     }
 
@@ -379,7 +369,7 @@ impl StateStore for LocalStore {
     }
 
     fn lock(&self, operation: &str, timeout: std::time::Duration) -> Result<StateLock, StateError> {
-        let lock_err = |source| StateError::Lock { path: self.lock_path(), source };
+        let lock_err = |source| StateError::Lock { path: self.lock_path(), cause: source };
         if let Some(dir) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(lock_err)?;
         }
@@ -423,7 +413,7 @@ impl StateStore for LocalStore {
                 self.seen = Some(None);
                 return Ok(None);
             }
-            Err(source) => return Err(StateError::Read { path: self.path.clone(), source }),
+            Err(source) => return Err(StateError::Read { path: self.path.clone(), cause: source }),
         };
         let identity = FileIdentity::of(&self.path);
         let state = State::from_json(&bytes)
@@ -448,14 +438,16 @@ impl StateStore for LocalStore {
         state.serial += 1;
         state.certplan_version = env!("CARGO_PKG_VERSION").to_owned();
         let bytes = state.to_json();
-        let write_err = |source| StateError::Write { path: self.path.clone(), source };
+        let write_err = |source| StateError::Write { path: self.path.clone(), cause: source };
         if !self.backed_up {
             match std::fs::read(&self.path) {
                 Ok(previous) => {
                     write_atomically(&self.backup_path(), &previous).map_err(write_err)?
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(StateError::Read { path: self.path.clone(), source }),
+                Err(source) => {
+                    return Err(StateError::Read { path: self.path.clone(), cause: source });
+                }
             }
             self.backed_up = true;
         }
