@@ -44,7 +44,6 @@ impl Arguments {
         known_blocks: &[&str],
     ) -> Self {
         let mut refs = BTreeMap::new();
-        let ctx = crate::functions::context();
         let mut values: BTreeMap<String, (Value, Span)> = BTreeMap::new();
         let mut keys: BTreeMap<String, Span> = BTreeMap::new();
         let mut suggested = Vec::new();
@@ -82,7 +81,7 @@ impl Arguments {
                 refs.insert(name.to_owned(), (text.trim().to_owned(), value_span));
                 continue;
             }
-            match hcl::Expression::from(attr.value.clone()).evaluate(&ctx) {
+            match hcl::Expression::from(attr.value.clone()).evaluate(&reader.ctx) {
                 Ok(value) => {
                     values.insert(name.to_owned(), (value, value_span));
                 }
@@ -99,7 +98,7 @@ impl Arguments {
                             }
                         }
                         hcl::eval::ErrorKind::UndefinedVar(var) => format!(
-                            "`{var}` is not defined: certplan does not read variable or locals blocks yet; write the value here"
+                            "`{var}` is not defined: certplan reads `local.NAME` from locals blocks, but no variable blocks yet"
                         ),
                         _ => "check the expression".to_owned(),
                     };

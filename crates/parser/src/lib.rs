@@ -11,6 +11,7 @@ mod domain;
 mod duration;
 mod eval;
 mod functions;
+mod locals;
 mod resource;
 
 use std::collections::BTreeMap;
@@ -154,16 +155,18 @@ pub fn load_dir(dir: &Path) -> Result<Config, ConfigError> {
 
 /// Parses and validates configuration files already read.
 pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
-    let mut reader = Reader { sources: &sources, diagnostics: Vec::new() };
+    let mut reader =
+        Reader { sources: &sources, diagnostics: Vec::new(), ctx: hcl::eval::Context::new() };
     let mut provider = ProviderConfig::default();
     let mut resources: BTreeMap<Address, ResourceConfig> = BTreeMap::new();
     let mut first_seen: BTreeMap<Address, Span> = BTreeMap::new();
     let mut provider_seen: Option<Span> = None;
     let mut removed: BTreeMap<Address, (Removed, Span)> = BTreeMap::new();
 
+    let mut bodies = Vec::with_capacity(sources.len());
     for (file, source) in sources.iter().enumerate() {
-        let body = match hcl_edit::parser::parse_body(&source.text) {
-            Ok(body) => body,
+        match hcl_edit::parser::parse_body(&source.text) {
+            Ok(body) => bodies.push((file, body)),
             Err(e) => {
                 let offset = e.location().offset();
                 reader.diagnostics.push(
@@ -171,9 +174,13 @@ pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
                         .at(Span { file, range: offset..offset + 1 }, "here")
                         .help("see https://github.com/hashicorp/hcl/blob/main/hclsyntax/spec.md"),
                 );
-                continue;
             }
-        };
+        }
+    }
+    // Locals first: every other expression may refer to them.
+    reader.ctx = locals::evaluate(&mut reader, &bodies);
+    for (file, body) in &bodies {
+        let file = *file;
         for structure in body.iter() {
             match structure {
                 Structure::Attribute(attr) => reader.push(
@@ -185,6 +192,7 @@ pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
                     .help(SUPPORTED_BLOCKS),
                 ),
                 Structure::Block(block) => match block.ident.as_str() {
+                    "locals" => {}
                     "resource" => {
                         if let Some(resource) = resource::read(&mut reader, file, block) {
                             let here = reader.header_span(file, block);
@@ -317,12 +325,14 @@ fn read_removed(
     Some((address, Removed { destroy, location }, here))
 }
 
-const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }` and `removed { from = ... }` blocks";
+const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }`, `locals { ... }` and `removed { from = ... }` blocks";
 
 /// Collects diagnostics while walking the files.
 pub(crate) struct Reader<'a> {
     pub(crate) sources: &'a [Source],
     pub(crate) diagnostics: Vec<Diagnostic>,
+    /// What expressions are evaluated with: the built-in functions and `local`.
+    pub(crate) ctx: hcl::eval::Context<'static>,
 }
 
 impl Reader<'_> {

@@ -390,3 +390,52 @@ fn diagnostic_unknown_function_and_functions_that_work() {
 "#
     ));
 }
+
+#[test]
+fn locals_refer_to_each_other_and_feed_resources() {
+    let config = parse_sources(vec![
+        Source::new(
+            "a.hcl",
+            r#"
+locals {
+  zone    = "example.com"
+  contact = "ops@${local.zone}"
+}
+
+resource "tencentcloud_ssl_free_certificate" "www" {
+  domain         = "www.${local.zone}"
+  dv_auth_method = local.method
+  contact_email  = local.contact
+  alias          = upper(local.names[0])
+}
+"#,
+        ),
+        Source::new(
+            "b.hcl",
+            "locals {\n  method = \"DNS_AUTO\"\n  names = [\"www\", \"api\"]\n}\n",
+        ),
+    ])
+    .expect("valid");
+    let www = &config.resources[&Address::certificate("www")];
+    assert_eq!(www.args.domain, "www.example.com");
+    assert_eq!(www.args.dv_auth_method, DvAuthMethod::DnsAuto);
+    assert_eq!(www.args.contact_email.as_deref(), Some("ops@example.com"));
+    assert_eq!(www.args.alias.as_deref(), Some("WWW"));
+}
+
+#[test]
+fn diagnostic_locals_cycle_undefined_and_duplicate() {
+    insta::assert_snapshot!(diagnose(
+        r#"locals {
+  a = "${local.b}-x"
+  b = local.c
+  c = local.a
+  d = local.missing
+}
+
+locals {
+  d = "again"
+}
+"#
+    ));
+}

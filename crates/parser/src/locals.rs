@@ -1,0 +1,149 @@
+//! `locals { name = expr }` blocks: named values, evaluated in the order their references
+//! require (a cycle is an error naming it), then offered to every other expression as
+//! `local.<name>`.
+
+use std::collections::BTreeMap;
+
+use hcl::Value;
+use hcl::eval::{Context, Evaluate};
+use hcl_edit::Span as _;
+use hcl_edit::expr::{Expression, Traversal, TraversalOperator};
+use hcl_edit::structure::Body;
+use hcl_edit::visit::{Visit, visit_traversal};
+
+use crate::{Diagnostic, Reader, Span, blocks};
+
+struct Local<'b> {
+    expr: &'b Expression,
+    key: Span,
+    value: Span,
+}
+
+/// Evaluates every `locals` block of `bodies`; returns the evaluation context for the rest
+/// of the configuration (the built-in functions and `local`).
+pub(crate) fn evaluate(reader: &mut Reader<'_>, bodies: &[(usize, Body)]) -> Context<'static> {
+    let mut locals: BTreeMap<String, Local<'_>> = BTreeMap::new();
+    for (file, body) in bodies {
+        for block in blocks(body, "locals") {
+            for attr in block.body.attributes() {
+                let name = attr.key.as_str().to_owned();
+                let key = reader.span(*file, attr.key.span());
+                if let Some(first) = locals.get(&name) {
+                    reader.push(Diagnostic::duplicate(
+                        format!("local \"{name}\" is defined twice"),
+                        key,
+                        first.key.clone(),
+                        "give one of them another name",
+                    ));
+                    continue;
+                }
+                let value = reader.span(*file, attr.value.span());
+                locals.insert(name, Local { expr: &attr.value, key, value });
+            }
+            for nested in block.body.blocks() {
+                reader.push(
+                    Diagnostic::error("a locals block holds only name = value lines")
+                        .at(reader.header_span(*file, nested), "a block here")
+                        .help("write `name = value`"),
+                );
+            }
+        }
+    }
+
+    let mut ctx = crate::functions::context();
+    let mut values: hcl::Map<String, Value> = hcl::Map::new();
+    let mut state: BTreeMap<&str, Mark> = BTreeMap::new();
+    let names: Vec<&String> = locals.keys().collect();
+    for name in names {
+        let mut path = Vec::new();
+        resolve(reader, &locals, name, &mut state, &mut path, &mut values);
+    }
+    ctx.declare_var("local", Value::Object(values));
+    ctx
+}
+
+/// Where a local is in the depth-first walk.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    InProgress,
+    Done,
+}
+
+/// Evaluates `name` after the locals it refers to (depth first), reporting cycles and
+/// references to locals that do not exist.
+fn resolve<'n>(
+    reader: &mut Reader<'_>,
+    locals: &'n BTreeMap<String, Local<'_>>,
+    name: &'n str,
+    state: &mut BTreeMap<&'n str, Mark>,
+    path: &mut Vec<&'n str>,
+    values: &mut hcl::Map<String, Value>,
+) {
+    match state.get(name) {
+        Some(Mark::Done) => return,
+        Some(Mark::InProgress) => {
+            let start = path.iter().position(|n| *n == name).unwrap_or(0);
+            let cycle: Vec<&str> = path[start..].iter().copied().chain([name]).collect();
+            if let Some(local) = locals.get(name) {
+                reader.push(
+                    Diagnostic::error(format!(
+                        "locals refer to each other in a cycle: {}",
+                        cycle.join(" -> ")
+                    ))
+                    .at(local.value.clone(), "this depends on itself")
+                    .help("break the cycle: one of these values must not depend on the others"),
+                );
+            }
+            return;
+        }
+        None => {}
+    }
+    let Some(local) = locals.get(name) else { return };
+    state.insert(name, Mark::InProgress);
+    path.push(name);
+    let mut refs = References::default();
+    refs.visit_expr(local.expr);
+    for reference in &refs.0 {
+        match locals.get_key_value(reference.as_str()) {
+            Some((key, _)) => resolve(reader, locals, key, state, path, values),
+            None => reader.push(
+                Diagnostic::error(format!("local.{reference} is not defined"))
+                    .at(local.value.clone(), "referenced here")
+                    .help("define it in a locals block"),
+            ),
+        }
+    }
+    path.pop();
+    state.insert(name, Mark::Done);
+    let mut ctx = crate::functions::context();
+    ctx.declare_var("local", Value::Object(values.clone()));
+    match hcl::Expression::from(local.expr.clone()).evaluate(&ctx) {
+        Ok(value) => {
+            values.insert(name.to_owned(), value);
+        }
+        // A reference to a local that failed is reported once, where that local is.
+        Err(_) if refs.0.iter().any(|r| !values.contains_key(r)) => {}
+        Err(e) => reader.push(
+            Diagnostic::error(format!("cannot evaluate local \"{name}\": {}", e.kind()))
+                .at(local.value.clone(), "in this expression")
+                .help("check the expression"),
+        ),
+    }
+}
+
+/// Collects the names of the locals an expression refers to (`local.NAME...`).
+#[derive(Default)]
+struct References(Vec<String>);
+
+impl Visit for References {
+    fn visit_traversal(&mut self, node: &Traversal) {
+        if let Expression::Variable(root) = &node.expr
+            && root.as_str() == "local"
+            && let Some(TraversalOperator::GetAttr(name)) =
+                node.operators.first().map(|o| o.value())
+        {
+            self.0.push(name.as_str().to_owned());
+        }
+        visit_traversal(self, node);
+    }
+}
