@@ -49,7 +49,8 @@ impl Workspace {
                 data.display()
             );
         }
-        let config = certplan_parser::load_dir(Path::new("."))?;
+        let options = args.vars.load_options(&crate::env_vars());
+        let config = certplan_parser::load_dir_with(Path::new("."), &options)?;
         if !config.warnings.is_empty() {
             let shown = certplan_parser::render_diagnostics(
                 &config.sources,
@@ -260,11 +261,16 @@ fn read_saved_plan(file: &Path) -> anyhow::Result<SavedPlan> {
 }
 
 /// `certplan validate`: checks the configuration without credentials, state or network.
-pub fn validate(json: bool, output: Output) -> anyhow::Result<ExitCode> {
-    let (sources, diagnostics, valid) = match certplan_parser::load_dir(Path::new(".")) {
-        Ok(config) => (config.sources, config.warnings, true),
-        Err(e) => (e.sources, e.diagnostics, false),
-    };
+pub fn validate(
+    json: bool,
+    options: &certplan_parser::LoadOptions,
+    output: Output,
+) -> anyhow::Result<ExitCode> {
+    let (sources, diagnostics, valid) =
+        match certplan_parser::load_dir_with(Path::new("."), options) {
+            Ok(config) => (config.sources, config.warnings, true),
+            Err(e) => (e.sources, e.diagnostics, false),
+        };
     if json {
         println!("{}", certplan_parser::diagnostics_json(&sources, &diagnostics));
     } else {

@@ -51,6 +51,8 @@ enum Command {
         /// Print the result as JSON, in the shape of `terraform validate -json`
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        vars: VarArgs,
     },
     /// Update the state from the cloud without changing anything
     Refresh(CommonArgs),
@@ -129,6 +131,9 @@ struct CommonArgs {
     #[arg(long, value_name = "NAME", env = "TENCENTCLOUD_PROFILE", default_value = "default")]
     profile: String,
 
+    #[command(flatten)]
+    vars: VarArgs,
+
     /// Plan only this resource (repeatable), e.g. tencentcloud_ssl_free_certificate.www
     #[arg(long, value_name = "ADDR")]
     target: Vec<Address>,
@@ -136,6 +141,64 @@ struct CommonArgs {
     /// Leave this resource out of the plan (repeatable)
     #[arg(long, value_name = "ADDR")]
     exclude: Vec<Address>,
+}
+
+/// Variable values; later ones win, in command-line order (and over `CERTPLAN_VAR_<name>`,
+/// certplan.tfvars and *.auto.tfvars).
+#[derive(Debug, Args)]
+struct VarArgs {
+    /// Set a variable (repeatable)
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    var: Vec<(String, String)>,
+
+    /// Read variables from a file of `name = value` lines (repeatable)
+    #[arg(long = "var-file", value_name = "FILE")]
+    var_file: Vec<PathBuf>,
+}
+
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("expected NAME=VALUE, not {text:?}")),
+    }
+}
+
+impl VarArgs {
+    /// Returns the variable flags in the order they were given on the command line: `--var`
+    /// and `--var-file` interleave, and the later one wins, as in Terraform.
+    fn in_order(&self, raw_args: &[String]) -> Vec<certplan_parser::VarFlag> {
+        use certplan_parser::VarFlag;
+        let mut assigns = self.var.iter();
+        let mut files = self.var_file.iter();
+        let mut flags = Vec::new();
+        for arg in raw_args {
+            let next = if arg == "--var" || arg.starts_with("--var=") {
+                assigns
+                    .next()
+                    .map(|(name, raw)| VarFlag::Assign { name: name.clone(), raw: raw.clone() })
+            } else if arg == "--var-file" || arg.starts_with("--var-file=") {
+                files.next().map(|f| VarFlag::File(f.clone()))
+            } else {
+                None
+            };
+            flags.extend(next);
+        }
+        flags
+    }
+
+    /// Resolves every variable source of the environment and the command line.
+    fn load_options(&self, env_vars: &[(String, String)]) -> certplan_parser::LoadOptions {
+        let raw: Vec<String> = std::env::args().collect();
+        let env = env_vars
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("CERTPLAN_VAR_").map(|name| (name.to_owned(), v.clone()))
+            })
+            .collect();
+        certplan_parser::LoadOptions { env, flags: self.in_order(&raw) }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -357,7 +420,9 @@ fn main() -> ExitCode {
             Command::Apply(args) => commands::apply(&args, output, &env).await,
             Command::Show { plan_file, json } => commands::show(&plan_file, json, output),
             Command::Refresh(common) => commands::refresh(&common, output, &env).await,
-            Command::Validate { json } => commands::validate(json, output),
+            Command::Validate { json, vars } => {
+                commands::validate(json, &vars.load_options(&env_vars()), output)
+            }
             Command::Import { address, certificate_id, common } => {
                 commands::import(&common, &address, &certificate_id, output, &env).await
             }
@@ -404,6 +469,11 @@ async fn console(op: ConsoleOp, args: ConsoleArgs) -> anyhow::Result<ExitCode> {
     commands::sandbox_control(args.target.endpoint.as_deref(), Control::Console(op, args.id)).await
 }
 
+/// Every environment variable, as text.
+pub(crate) fn env_vars() -> Vec<(String, String)> {
+    std::env::vars().collect()
+}
+
 /// With `CERTPLAN_REPORT_PEAK_RSS` set, prints this process's peak resident memory to stderr,
 /// for the benchmarks (Linux only).
 fn report_peak_memory() {
@@ -429,4 +499,39 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use certplan_parser::VarFlag;
+
+    #[test]
+    fn var_flags_keep_their_command_line_order() {
+        let raw: Vec<String> = [
+            "certplan",
+            "plan",
+            "--var-file",
+            "a.vars",
+            "--var",
+            "x=1",
+            "--var=y=2",
+            "--var-file=b.vars",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let cli = Cli::try_parse_from(&raw).expect("parses");
+        let Command::Plan(args) = cli.command else { panic!("plan") };
+        assert_eq!(
+            args.common.vars.in_order(&raw),
+            [
+                VarFlag::File("a.vars".into()),
+                VarFlag::Assign { name: "x".into(), raw: "1".into() },
+                VarFlag::Assign { name: "y".into(), raw: "2".into() },
+                VarFlag::File("b.vars".into()),
+            ]
+        );
+        assert!(Cli::try_parse_from(["certplan", "plan", "--var", "novalue"]).is_err());
+    }
 }

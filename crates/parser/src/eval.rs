@@ -98,8 +98,23 @@ impl Arguments {
                             }
                         }
                         hcl::eval::ErrorKind::UndefinedVar(var) => format!(
-                            "`{var}` is not defined: certplan reads `local.NAME` from locals blocks, but no variable blocks yet"
+                            "`{var}` is not defined: values come from `var.NAME` (variable blocks) and `local.NAME` (locals blocks)"
                         ),
+                        hcl::eval::ErrorKind::NoSuchKey(key) => {
+                            let text = reader.sources[file]
+                                .text
+                                .get(value_span.range.clone())
+                                .unwrap_or("");
+                            if text.contains(&format!("var.{key}")) {
+                                format!(
+                                    "variable \"{key}\" is not declared: add `variable \"{key}\" {{}}`"
+                                )
+                            } else if text.contains(&format!("local.{key}")) {
+                                format!("local \"{key}\" is not defined: add it to a locals block")
+                            } else {
+                                format!("there is no \"{key}\" here")
+                            }
+                        }
                         _ => "check the expression".to_owned(),
                     };
                     reader.push(
@@ -132,6 +147,11 @@ impl Arguments {
     /// misspelling of it that was already reported.
     pub(crate) fn is_written(&self, name: &str) -> bool {
         self.written.iter().chain(&self.suggested).any(|w| w == name)
+    }
+
+    /// Takes an argument's value as it is, unconverted.
+    pub(crate) fn take_value(&mut self, name: &str) -> Option<Value> {
+        self.values.remove(name).map(|(v, _)| v)
     }
 
     /// Takes a reference argument's source text.

@@ -13,6 +13,7 @@ mod eval;
 mod functions;
 mod locals;
 mod resource;
+mod variables;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ pub use diagnostic::{
     ConfigError, Diagnostic, Severity, Source, Span, diagnostics_json, render_diagnostics,
 };
 pub use duration::RenewBefore;
+pub use variables::VarInput;
 
 /// The configuration: what is declared.
 #[derive(Debug, Clone)]
@@ -36,6 +38,8 @@ pub struct Config {
     pub resources: BTreeMap<Address, ResourceConfig>,
     /// `removed { from = ADDR }` blocks: resources to stop managing.
     pub removed: BTreeMap<Address, Removed>,
+    /// The value of every declared variable.
+    pub variables: BTreeMap<String, hcl::Value>,
 }
 
 /// A `removed` block: stop managing a resource without deleting its certificate (unless
@@ -48,8 +52,8 @@ pub struct Removed {
 }
 
 impl Config {
-    /// Digests every configuration file (name and content), so that a saved plan can tell
-    /// whether it is applied to the configuration it was made from.
+    /// Digests every configuration file (name and content) and the variables' values, so that a
+    /// saved plan can tell whether it is applied to the configuration it was made from.
     pub fn digest(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut files: Vec<&Source> = self.sources.iter().collect();
@@ -63,6 +67,9 @@ impl Config {
                 hasher.update(part);
             }
         }
+        let variables = serde_json::to_vec(&self.variables).unwrap_or_default();
+        hasher.update((variables.len() as u64).to_le_bytes());
+        hasher.update(&variables);
         format!("sha256:{}", hex::encode(hasher.finalize()))
     }
 }
@@ -115,8 +122,34 @@ impl Default for Lifecycle {
 /// The file name extension of configuration files.
 pub const CONFIG_EXTENSION: &str = "hcl";
 
+/// Where variable values come from besides the configuration directory's variables files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// `CERTPLAN_VAR_<name>` environment variables, as `(name, value)`.
+    pub env: Vec<(String, String)>,
+    /// `--var NAME=VALUE` and `--var-file FILE`, in command-line order.
+    pub flags: Vec<VarFlag>,
+}
+
+/// One variable flag of the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VarFlag {
+    Assign { name: String, raw: String },
+    File(PathBuf),
+}
+
+/// The variables file read automatically from the configuration directory; `*.auto.tfvars`
+/// files are read after it. Neither ends in `.hcl`, so neither is read as configuration.
+pub const VARIABLES_FILE: &str = "certplan.tfvars";
+
 /// Reads every `*.hcl` file of `dir` (not recursing), in name order, as one configuration.
 pub fn load_dir(dir: &Path) -> Result<Config, ConfigError> {
+    load_dir_with(dir, &LoadOptions::default())
+}
+
+/// Reads the configuration of `dir` with variable values from `options` and the directory's
+/// variables files, in Terraform's order of precedence.
+pub fn load_dir_with(dir: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
     let fail = |message: String, help: &str| ConfigError {
         sources: Vec::new(),
         diagnostics: vec![Diagnostic::error(message).help(help)],
@@ -140,21 +173,77 @@ pub fn load_dir(dir: &Path) -> Result<Config, ConfigError> {
             "declare certificates in a .hcl file, e.g. examples/quickstart/main.hcl",
         ));
     }
-    let mut sources = Vec::with_capacity(paths.len());
-    for path in paths {
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|e| {
             fail(
                 format!("cannot read {}: {e}", path.display()),
-                "check the file's permissions and encoding (UTF-8)",
+                "check the file's path, permissions and encoding (UTF-8)",
             )
-        })?;
+        })
+    };
+    let mut sources = Vec::with_capacity(paths.len());
+    for path in paths {
+        let text = read(&dir.join(path.file_name().unwrap_or_default()))?;
         sources.push(Source::new(path, text));
     }
-    parse_sources(sources)
+    // Variables files of the directory: certplan.tfvars, then *.auto.tfvars in lexical order.
+    let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name())
+                .filter(|n| n.to_string_lossy().ends_with(".auto.tfvars"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    if dir.join(VARIABLES_FILE).is_file() {
+        names.insert(0, VARIABLES_FILE.into());
+    }
+    let mut inputs: Vec<VarInput> = options
+        .env
+        .iter()
+        .map(|(name, raw)| VarInput::Env { name: name.clone(), raw: raw.clone() })
+        .collect();
+    for name in names {
+        let shown = if dir == Path::new(".") { PathBuf::from(&name) } else { dir.join(&name) };
+        let text = read(&dir.join(&name))?;
+        inputs.push(VarInput::File { source: sources.len() });
+        sources.push(Source::new(shown, text));
+    }
+    for flag in &options.flags {
+        match flag {
+            VarFlag::Assign { name, raw } => {
+                inputs.push(VarInput::Flag { name: name.clone(), raw: raw.clone() });
+            }
+            VarFlag::File(path) => {
+                let text = read(path)?;
+                inputs.push(VarInput::File { source: sources.len() });
+                sources.push(Source::new(path.clone(), text));
+            }
+        }
+    }
+    parse_sources_with(sources, &inputs)
 }
 
 /// Parses and validates configuration files already read.
 pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
+    parse_sources_with(sources, &[])
+}
+
+/// Parses and validates configuration files already read; the sources that `inputs` name as
+/// variables files are read as such, not as configuration.
+pub fn parse_sources_with(
+    sources: Vec<Source>,
+    inputs: &[VarInput],
+) -> Result<Config, ConfigError> {
+    let variable_files: Vec<usize> = inputs
+        .iter()
+        .filter_map(|i| match i {
+            VarInput::File { source } => Some(*source),
+            _ => None,
+        })
+        .collect();
     let mut reader =
         Reader { sources: &sources, diagnostics: Vec::new(), ctx: hcl::eval::Context::new() };
     let mut provider = ProviderConfig::default();
@@ -165,6 +254,9 @@ pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
 
     let mut bodies = Vec::with_capacity(sources.len());
     for (file, source) in sources.iter().enumerate() {
+        if variable_files.contains(&file) {
+            continue;
+        }
         match hcl_edit::parser::parse_body(&source.text) {
             Ok(body) => bodies.push((file, body)),
             Err(e) => {
@@ -177,8 +269,10 @@ pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
             }
         }
     }
-    // Locals first: every other expression may refer to them.
-    reader.ctx = locals::evaluate(&mut reader, &bodies);
+    // Variables, then locals: every other expression may refer to them.
+    let variables = variables::resolve(&mut reader, &bodies, inputs);
+    let vars: hcl::Map<String, hcl::Value> = variables.clone().into_iter().collect();
+    reader.ctx = locals::evaluate(&mut reader, &bodies, &vars);
     for (file, body) in &bodies {
         let file = *file;
         for structure in body.iter() {
@@ -192,7 +286,7 @@ pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
                     .help(SUPPORTED_BLOCKS),
                 ),
                 Structure::Block(block) => match block.ident.as_str() {
-                    "locals" => {}
+                    "locals" | "variable" => {}
                     "resource" => {
                         if let Some(resource) = resource::read(&mut reader, file, block) {
                             let here = reader.header_span(file, block);
@@ -274,7 +368,7 @@ pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
         return Err(ConfigError { sources, diagnostics });
     }
     let removed = removed.into_iter().map(|(a, (r, _))| (a, r)).collect();
-    Ok(Config { sources, warnings: diagnostics, provider, resources, removed })
+    Ok(Config { sources, warnings: diagnostics, provider, resources, removed, variables })
 }
 
 /// Reads `removed { from = ADDR  lifecycle { destroy = false } }`.
@@ -325,7 +419,7 @@ fn read_removed(
     Some((address, Removed { destroy, location }, here))
 }
 
-const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }`, `locals { ... }` and `removed { from = ... }` blocks";
+const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }`, `variable`, `locals { ... }` and `removed { from = ... }` blocks";
 
 /// Collects diagnostics while walking the files.
 pub(crate) struct Reader<'a> {

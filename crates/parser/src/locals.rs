@@ -21,7 +21,11 @@ struct Local<'b> {
 
 /// Evaluates every `locals` block of `bodies`; returns the evaluation context for the rest
 /// of the configuration (the built-in functions and `local`).
-pub(crate) fn evaluate(reader: &mut Reader<'_>, bodies: &[(usize, Body)]) -> Context<'static> {
+pub(crate) fn evaluate(
+    reader: &mut Reader<'_>,
+    bodies: &[(usize, Body)],
+    vars: &hcl::Map<String, Value>,
+) -> Context<'static> {
     let mut locals: BTreeMap<String, Local<'_>> = BTreeMap::new();
     for (file, body) in bodies {
         for block in blocks(body, "locals") {
@@ -50,15 +54,21 @@ pub(crate) fn evaluate(reader: &mut Reader<'_>, bodies: &[(usize, Body)]) -> Con
         }
     }
 
-    let mut ctx = crate::functions::context();
     let mut values: hcl::Map<String, Value> = hcl::Map::new();
     let mut state: BTreeMap<&str, Mark> = BTreeMap::new();
     let names: Vec<&String> = locals.keys().collect();
     for name in names {
         let mut path = Vec::new();
-        resolve(reader, &locals, name, &mut state, &mut path, &mut values);
+        resolve(reader, &locals, name, vars, &mut state, &mut path, &mut values);
     }
-    ctx.declare_var("local", Value::Object(values));
+    context(vars, values)
+}
+
+/// The evaluation context: the built-in functions, `var` and `local`.
+fn context(vars: &hcl::Map<String, Value>, locals: hcl::Map<String, Value>) -> Context<'static> {
+    let mut ctx = crate::functions::context();
+    ctx.declare_var("var", Value::Object(vars.clone()));
+    ctx.declare_var("local", Value::Object(locals));
     ctx
 }
 
@@ -75,6 +85,7 @@ fn resolve<'n>(
     reader: &mut Reader<'_>,
     locals: &'n BTreeMap<String, Local<'_>>,
     name: &'n str,
+    vars: &hcl::Map<String, Value>,
     state: &mut BTreeMap<&'n str, Mark>,
     path: &mut Vec<&'n str>,
     values: &mut hcl::Map<String, Value>,
@@ -105,7 +116,7 @@ fn resolve<'n>(
     refs.visit_expr(local.expr);
     for reference in &refs.0 {
         match locals.get_key_value(reference.as_str()) {
-            Some((key, _)) => resolve(reader, locals, key, state, path, values),
+            Some((key, _)) => resolve(reader, locals, key, vars, state, path, values),
             None => reader.push(
                 Diagnostic::error(format!("local.{reference} is not defined"))
                     .at(local.value.clone(), "referenced here")
@@ -115,8 +126,7 @@ fn resolve<'n>(
     }
     path.pop();
     state.insert(name, Mark::Done);
-    let mut ctx = crate::functions::context();
-    ctx.declare_var("local", Value::Object(values.clone()));
+    let ctx = context(vars, values.clone());
     match hcl::Expression::from(local.expr.clone()).evaluate(&ctx) {
         Ok(value) => {
             values.insert(name.to_owned(), value);

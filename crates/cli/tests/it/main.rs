@@ -1310,3 +1310,39 @@ fn validate_needs_no_credentials_and_speaks_terraform_json() {
     assert_eq!(d["range"]["start"], serde_json::json!({ "line": 3, "column": 3, "byte": 84 }));
     assert_eq!(d["range"]["end"]["column"], 15);
 }
+
+#[test]
+fn variables_come_from_the_environment_and_the_command_line() {
+    let config = format!(
+        "variable \"zone\" {{\n  type = string\n}}\n\n{}",
+        "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain         = \"www.${var.zone}\"\n  dv_auth_method = \"DNS_AUTO\"\n}\n"
+    );
+    let p = Project::new(&config);
+    let missing = p.run(&["plan"]);
+    assert_eq!(missing.code, 1);
+    assert!(missing.stderr.contains("variable \"zone\" has no value"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("set CERTPLAN_VAR_zone, pass --var zone=VALUE"),
+        "{}",
+        missing.stderr
+    );
+
+    let mut cmd = p.command(&["plan"]);
+    cmd.env("CERTPLAN_VAR_zone", "env.example");
+    let from_env = run(cmd);
+    assert!(
+        from_env.stdout.contains("+ domain         = \"www.env.example\""),
+        "{}",
+        from_env.stdout
+    );
+
+    let mut cmd = p.command(&["apply", "--auto-approve", "--var", "zone=flag.example"]);
+    cmd.env("CERTPLAN_VAR_zone", "env.example");
+    let from_flag = run(cmd);
+    assert_eq!(from_flag.code, 0, "{}", from_flag.stderr);
+    assert_eq!(
+        p.sandbox.certificates()[0]["domain"],
+        "www.flag.example",
+        "flags win over the environment"
+    );
+}

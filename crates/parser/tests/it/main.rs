@@ -439,3 +439,128 @@ locals {
 "#
     ));
 }
+
+mod variables {
+    use super::*;
+    use certplan_parser::{LoadOptions, VarFlag, load_dir_with};
+
+    fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).expect("write");
+        }
+        dir
+    }
+
+    const CONFIG: &str = r#"
+variable "zone" {
+  type    = string
+  default = "default.example"
+}
+
+variable "names" {
+  type    = set(string)
+  default = ["www"]
+}
+
+locals {
+  contact = "ops@${var.zone}"
+}
+
+resource "tencentcloud_ssl_free_certificate" "www" {
+  domain         = "${join("-", var.names)}.${var.zone}"
+  dv_auth_method = "DNS_AUTO"
+  contact_email  = local.contact
+}
+"#;
+
+    fn domain(dir: &std::path::Path, options: &LoadOptions) -> String {
+        let config = load_dir_with(dir, options).unwrap_or_else(|e| panic!("{}", e.render(false)));
+        config.resources[&Address::certificate("www")].args.domain.clone()
+    }
+
+    #[test]
+    fn precedence_is_terraforms() {
+        let dir = dir_with(&[("main.hcl", CONFIG)]);
+        let env = |zone: &str| vec![("zone".to_owned(), zone.to_owned())];
+        assert_eq!(domain(dir.path(), &LoadOptions::default()), "www.default.example");
+        assert_eq!(
+            domain(dir.path(), &LoadOptions { env: env("env.example"), flags: vec![] }),
+            "www.env.example"
+        );
+
+        std::fs::write(dir.path().join("certplan.tfvars"), "zone = \"tfvars.example\"\n")
+            .expect("write");
+        assert_eq!(
+            domain(dir.path(), &LoadOptions { env: env("env.example"), flags: vec![] }),
+            "www.tfvars.example"
+        );
+        std::fs::write(dir.path().join("b.auto.tfvars"), "zone = \"b.example\"\n").expect("write");
+        std::fs::write(
+            dir.path().join("a.auto.tfvars"),
+            "zone = \"a.example\"\nnames = [\"api\", \"api\"]\n",
+        )
+        .expect("write");
+        assert_eq!(
+            domain(dir.path(), &LoadOptions::default()),
+            "api.b.example",
+            "auto files in lexical order, sets dedupe"
+        );
+
+        let extra = dir.path().join("extra.vars");
+        std::fs::write(&extra, "zone = \"file.example\"\n").expect("write");
+        let assign = VarFlag::Assign { name: "zone".into(), raw: "flag.example".into() };
+        let file = VarFlag::File(extra.clone());
+        let last_wins =
+            |flags: Vec<VarFlag>| domain(dir.path(), &LoadOptions { env: vec![], flags });
+        assert_eq!(last_wins(vec![file.clone(), assign.clone()]), "api.flag.example");
+        assert_eq!(last_wins(vec![assign, file]), "api.file.example");
+        let typed = VarFlag::Assign { name: "names".into(), raw: "[\"b\", \"a\"]".into() };
+        assert_eq!(last_wins(vec![typed]), "a-b.b.example", "non-string values are HCL");
+    }
+
+    #[test]
+    fn variables_feed_locals_and_change_the_digest() {
+        let dir = dir_with(&[("main.hcl", CONFIG)]);
+        let a = load_dir_with(dir.path(), &LoadOptions::default()).expect("valid");
+        assert_eq!(
+            a.resources[&Address::certificate("www")].args.contact_email.as_deref(),
+            Some("ops@default.example")
+        );
+        let options =
+            LoadOptions { env: vec![("zone".into(), "other.example".into())], flags: vec![] };
+        let b = load_dir_with(dir.path(), &options).expect("valid");
+        assert_ne!(a.digest(), b.digest(), "a saved plan made with other variable values is stale");
+    }
+
+    #[test]
+    fn diagnostic_variables_missing_invalid_and_undeclared() {
+        let dir = dir_with(&[
+            (
+                "main.hcl",
+                r#"variable "zone" {
+  type = string
+}
+
+variable "port" {
+  type    = number
+  default = "eighty"
+}
+
+variable "env" {
+  type    = string
+  default = "prod"
+  validation {
+    condition     = contains(["dev", "staging"], var.env)
+    error_message = "env must be dev or staging."
+  }
+}
+"#,
+            ),
+            ("certplan.tfvars", "zonee = \"example.com\"\n"),
+        ]);
+        let err = load_dir_with(dir.path(), &LoadOptions::default()).expect_err("invalid");
+        let shown = err.render(false).replace(&dir.path().display().to_string(), "<dir>");
+        insta::assert_snapshot!(shown);
+    }
+}
