@@ -94,8 +94,12 @@ pub(crate) fn resolve(
                     let name = attr.key.as_str().to_owned();
                     let span = reader.span(*source, attr.value.span());
                     if !declared.contains_key(&name) {
+                        // As in Terraform: a stray value in a file is a warning, on the
+                        // command line an error.
                         let key = reader.span(*source, attr.key.span());
-                        reader.push(undeclared(&name, Some(key), declared.keys()));
+                        let mut d = undeclared(&name, Some(key), declared.keys());
+                        d.severity = crate::Severity::Warning;
+                        reader.push(d);
                         continue;
                     }
                     match hcl::Expression::from(attr.value.clone()).evaluate(&ctx) {
