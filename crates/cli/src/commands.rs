@@ -68,7 +68,8 @@ impl Workspace {
         let state_existed = loaded.is_some();
         let state = loaded.unwrap_or_default();
         for address in args.target.iter().chain(&args.exclude) {
-            if !config.resources.contains_key(address) && !state.resources.contains_key(address) {
+            let known = config.resources.keys().chain(state.resources.keys());
+            if !known.into_iter().any(|a| address.covers(a)) {
                 bail!(
                     "{address} is not in the configuration or the state; --target and --exclude take resource addresses such as tencentcloud_ssl_free_certificate.www"
                 );

@@ -13,29 +13,62 @@ use serde::{Deserialize, Serialize};
 /// The only resource type certplan manages, named as the Terraform provider names it.
 pub const RESOURCE_TYPE: &str = "tencentcloud_ssl_free_certificate";
 
-/// Identifies one resource instance: `tencentcloud_ssl_free_certificate.www`.
+/// Identifies one resource instance: `tencentcloud_ssl_free_certificate.www`, or with
+/// `for_each` / `count`, `tencentcloud_ssl_free_certificate.site["www"]` / `...site[0]`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Address {
     pub resource_type: String,
     pub name: String,
+    pub key: Option<InstanceKey>,
+}
+
+/// Which instance of a `count` (a number) or `for_each` (a string) resource.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum InstanceKey {
+    Index(u64),
+    Key(String),
 }
 
 impl Address {
     /// Builds the address of a `tencentcloud_ssl_free_certificate` named `name`.
     pub fn certificate(name: impl Into<String>) -> Self {
-        Address { resource_type: RESOURCE_TYPE.to_owned(), name: name.into() }
+        Address { resource_type: RESOURCE_TYPE.to_owned(), name: name.into(), key: None }
+    }
+
+    /// Returns this resource's address for the instance `key`.
+    pub fn instance(&self, key: InstanceKey) -> Self {
+        Address { key: Some(key), ..self.clone() }
+    }
+
+    /// Returns the address of the resource this instance belongs to (without the key).
+    pub fn resource(&self) -> Self {
+        Address { key: None, ..self.clone() }
+    }
+
+    /// Returns true when `self` names `other` itself, or (without a key) the resource `other`
+    /// is an instance of — as `--target` matches addresses.
+    pub fn covers(&self, other: &Address) -> bool {
+        self == other
+            || (self.key.is_none()
+                && self.resource_type == other.resource_type
+                && self.name == other.name)
     }
 }
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.resource_type, self.name)
+        write!(f, "{}.{}", self.resource_type, self.name)?;
+        match &self.key {
+            None => Ok(()),
+            Some(InstanceKey::Index(i)) => write!(f, "[{i}]"),
+            Some(InstanceKey::Key(k)) => write!(f, "[{k:?}]"),
+        }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "invalid resource address {0:?}: expected TYPE.NAME, e.g. tencentcloud_ssl_free_certificate.www"
+    "invalid resource address {0:?}: expected TYPE.NAME, TYPE.NAME[0] or TYPE.NAME[\"key\"], e.g. tencentcloud_ssl_free_certificate.www"
 )]
 pub struct AddressError(String);
 
@@ -43,15 +76,33 @@ impl FromStr for Address {
     type Err = AddressError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || AddressError(s.to_owned());
         let valid = |part: &str| {
             !part.is_empty()
                 && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         };
-        match s.split_once('.') {
-            Some((ty, name)) if valid(ty) && valid(name) => {
-                Ok(Address { resource_type: ty.to_owned(), name: name.to_owned() })
+        let (base, key) = match s.split_once('[') {
+            Some((base, rest)) => {
+                let inner = rest.strip_suffix(']').ok_or_else(err)?;
+                let key = if let Some(quoted) =
+                    inner.strip_prefix('"').and_then(|q| q.strip_suffix('"'))
+                {
+                    if quoted.contains('"') || quoted.contains('\\') {
+                        return Err(err());
+                    }
+                    InstanceKey::Key(quoted.to_owned())
+                } else {
+                    InstanceKey::Index(inner.parse().map_err(|_| err())?)
+                };
+                (base, Some(key))
             }
-            _ => Err(AddressError(s.to_owned())),
+            None => (s, None),
+        };
+        match base.split_once('.') {
+            Some((ty, name)) if valid(ty) && valid(name) => {
+                Ok(Address { resource_type: ty.to_owned(), name: name.to_owned(), key })
+            }
+            _ => Err(err()),
         }
     }
 }
@@ -408,8 +459,19 @@ mod tests {
         let a: Address = "tencentcloud_ssl_free_certificate.www".parse().expect("valid");
         assert_eq!(a, Address::certificate("www"));
         assert_eq!(a.to_string(), "tencentcloud_ssl_free_certificate.www");
-        assert!("nodot".parse::<Address>().is_err());
-        assert!("a.".parse::<Address>().is_err());
+        for text in [
+            "tencentcloud_ssl_free_certificate.site[0]",
+            "tencentcloud_ssl_free_certificate.site[\"www.example.com\"]",
+        ] {
+            let parsed: Address = text.parse().expect(text);
+            assert_eq!(parsed.to_string(), text);
+            assert!(parsed.resource().covers(&parsed) && !parsed.covers(&parsed.resource()));
+        }
+        for bad in ["nodot", "a.", "a.b[", "a.b[x]", "a.b[\"x]", "a.b[-1]"] {
+            assert!(bad.parse::<Address>().is_err(), "{bad}");
+        }
+        let site = Address::certificate("site");
+        assert!(site.instance(InstanceKey::Index(2)) < site.instance(InstanceKey::Index(10)));
     }
 
     #[test]

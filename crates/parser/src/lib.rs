@@ -288,18 +288,22 @@ pub fn parse_sources_with(
                 Structure::Block(block) => match block.ident.as_str() {
                     "locals" | "variable" => {}
                     "resource" => {
-                        if let Some(resource) = resource::read(&mut reader, file, block) {
+                        if let Some((resource, instances)) =
+                            resource::read(&mut reader, file, block)
+                        {
                             let here = reader.header_span(file, block);
-                            if let Some(first) = first_seen.get(&resource.address) {
+                            if let Some(first) = first_seen.get(&resource) {
                                 reader.push(Diagnostic::duplicate(
-                                    format!("duplicate resource {}", resource.address),
+                                    format!("duplicate resource {resource}"),
                                     here,
                                     first.clone(),
                                     "resource names must be unique within a configuration; rename one of them",
                                 ));
                             } else {
-                                first_seen.insert(resource.address.clone(), here);
-                                resources.insert(resource.address.clone(), resource);
+                                first_seen.insert(resource, here);
+                                for instance in instances {
+                                    resources.insert(instance.address.clone(), instance);
+                                }
                             }
                         }
                     }
@@ -354,7 +358,7 @@ pub fn parse_sources_with(
         }
     }
     for (address, (_, here)) in &removed {
-        if let Some(declared) = first_seen.get(address) {
+        if let Some(declared) = first_seen.get(&address.resource()) {
             reader.push(
                 Diagnostic::error(format!("{address} is both declared and removed"))
                     .at(here.clone(), "removed here")

@@ -1,7 +1,11 @@
 //! `resource "tencentcloud_ssl_free_certificate" "NAME" { ... }`: the Terraform provider's
 //! arguments, typed and validated as the API validates them, plus certplan's `lifecycle` settings.
 
-use certplan_core::{Address, CertificateArgs, CsrEncryptAlgo, DvAuthMethod, RESOURCE_TYPE};
+use certplan_core::{
+    Address, CertificateArgs, CsrEncryptAlgo, DvAuthMethod, InstanceKey, RESOURCE_TYPE,
+};
+use hcl::Value;
+use hcl::eval::Evaluate;
 use hcl_edit::Span as _;
 use hcl_edit::structure::Block;
 use sha2::{Digest, Sha256};
@@ -10,6 +14,8 @@ use crate::eval::{Arguments, closest};
 use crate::{Diagnostic, Lifecycle, Reader, RenewBefore, ResourceConfig, Span, blocks, domain};
 
 const ARGUMENTS: &[&str] = &[
+    "for_each",
+    "count",
     "domain",
     "dv_auth_method",
     "package_type",
@@ -26,8 +32,13 @@ const ARGUMENTS: &[&str] = &[
 ];
 const LIFECYCLE_ARGUMENTS: &[&str] = &["renew_before", "prevent_destroy", "wait_for_issuance"];
 
-/// Reads one resource block; `None` (with diagnostics pushed) when it is not usable.
-pub(crate) fn read(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<ResourceConfig> {
+/// Reads one resource block: its address, and one configuration per instance (one without
+/// `count`/`for_each`). `None` (with diagnostics pushed) when the block is not usable.
+pub(crate) fn read(
+    reader: &mut Reader<'_>,
+    file: usize,
+    block: &Block,
+) -> Option<(Address, Vec<ResourceConfig>)> {
     let header = reader.header_span(file, block);
     let (resource_type, name) = match block.labels.as_slice() {
         [t, n] => {
@@ -64,8 +75,151 @@ pub(crate) fn read(reader: &mut Reader<'_>, file: usize, block: &Block) -> Optio
         return None;
     }
 
+    let resource = Address::certificate(name.0);
+    let instances = instances(reader, file, block)?;
+    let base = reader.ctx.clone();
+    let mut configs = Vec::with_capacity(instances.len());
+    for (key, each) in instances {
+        let mut ctx = base.clone();
+        match (&key, each) {
+            (Some(InstanceKey::Index(i)), _) => {
+                ctx.declare_var(
+                    "count",
+                    Value::Object([("index".to_owned(), Value::from(*i))].into_iter().collect()),
+                );
+            }
+            (Some(InstanceKey::Key(k)), Some(value)) => {
+                let each =
+                    [("key".to_owned(), Value::from(k.as_str())), ("value".to_owned(), value)];
+                ctx.declare_var("each", Value::Object(each.into_iter().collect()));
+            }
+            _ => {}
+        }
+        reader.ctx = ctx;
+        let address = match key {
+            Some(key) => resource.instance(key),
+            None => resource.clone(),
+        };
+        let config = read_instance(reader, file, block, address, header.clone());
+        let failed = config.is_none();
+        configs.extend(config);
+        // The same mistake in every instance is reported once.
+        if failed {
+            break;
+        }
+    }
+    reader.ctx = base;
+    Some((resource, configs))
+}
+
+/// Evaluates `count` or `for_each`: the instances' keys, with `each.value` for `for_each`.
+fn instances(
+    reader: &mut Reader<'_>,
+    file: usize,
+    block: &Block,
+) -> Option<Vec<(Option<InstanceKey>, Option<Value>)>> {
+    let count = block.body.get_attribute("count");
+    let for_each = block.body.get_attribute("for_each");
+    let evaluate = |reader: &mut Reader<'_>, attr: &hcl_edit::structure::Attribute| {
+        let span = reader.span(file, attr.value.span());
+        match hcl::Expression::from(attr.value.clone()).evaluate(&reader.ctx) {
+            Ok(v) => Some((v, span)),
+            Err(e) => {
+                reader.push(
+                    Diagnostic::error(format!(
+                        "cannot evaluate \"{}\": {}",
+                        attr.key.as_str(),
+                        e.kind()
+                    ))
+                    .at(span, "in this expression"),
+                );
+                None
+            }
+        }
+    };
+    match (count, for_each) {
+        (Some(c), Some(_)) => {
+            reader.push(
+                Diagnostic::error("a resource takes count or for_each, not both")
+                    .at(reader.span(file, c.key.span()), "count here")
+                    .help("keep one of them"),
+            );
+            None
+        }
+        (Some(c), None) => {
+            let (value, span) = evaluate(reader, c)?;
+            match value.as_u64() {
+                Some(n) => Some((0..n).map(|i| (Some(InstanceKey::Index(i)), None)).collect()),
+                None => {
+                    reader.push(
+                        Diagnostic::error("count must be a whole number")
+                            .at(span, format!("this is {value}"))
+                            .help("e.g. count = 2, or count = length(var.domains)"),
+                    );
+                    None
+                }
+            }
+        }
+        (None, Some(f)) => {
+            let (value, span) = evaluate(reader, f)?;
+            let unsuitable = |reader: &mut Reader<'_>, why: String| {
+                reader.push(
+                    Diagnostic::error(format!("for_each needs a map or a set of strings: {why}"))
+                        .at(span.clone(), "this value")
+                        .help("e.g. for_each = toset([\"www.example.com\"]) or for_each = { www = \"www.example.com\" }"),
+                );
+                None
+            };
+            match value {
+                Value::Object(map) => {
+                    let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+                    entries.sort_by(|a, b| a.0.cmp(&b.0));
+                    Some(
+                        entries
+                            .into_iter()
+                            .map(|(k, v)| (Some(InstanceKey::Key(k)), Some(v)))
+                            .collect(),
+                    )
+                }
+                Value::Array(items) => {
+                    let mut keys: Vec<String> = Vec::with_capacity(items.len());
+                    for item in items {
+                        let Value::String(key) = item else {
+                            return unsuitable(reader, format!("it holds {item}, not a string"));
+                        };
+                        if keys.contains(&key) {
+                            return unsuitable(
+                                reader,
+                                format!("{key:?} appears twice (use toset(...))"),
+                            );
+                        }
+                        keys.push(key);
+                    }
+                    keys.sort();
+                    Some(
+                        keys.into_iter()
+                            .map(|k| (Some(InstanceKey::Key(k.clone())), Some(Value::from(k))))
+                            .collect(),
+                    )
+                }
+                other => unsuitable(reader, format!("it is {other}")),
+            }
+        }
+        (None, None) => Some(vec![(None, None)]),
+    }
+}
+
+/// Reads one instance of a resource block, with `count`/`each` already in the context.
+fn read_instance(
+    reader: &mut Reader<'_>,
+    file: usize,
+    block: &Block,
+    address: Address,
+    header: Span,
+) -> Option<ResourceConfig> {
     let errors_before = reader.diagnostics.len();
     let mut args = Arguments::read(reader, file, &block.body, ARGUMENTS, &["lifecycle"]);
+    let _ = (args.take_value("count"), args.take_value("for_each"));
     let missing = |reader: &mut Reader<'_>, arg: &str, example: &str| {
         reader.push(
             Diagnostic::error(format!("missing required argument \"{arg}\""))
@@ -184,7 +338,7 @@ pub(crate) fn read(reader: &mut Reader<'_>, file: usize, block: &Block) -> Optio
     let (domain, _) = domain?;
     let (dv_auth_method, _) = dv_auth_method?;
     Some(ResourceConfig {
-        address: Address::certificate(name.0),
+        address,
         args: CertificateArgs {
             domain,
             dv_auth_method,

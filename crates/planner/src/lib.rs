@@ -257,9 +257,10 @@ pub struct PlanOptions {
 }
 
 impl PlanOptions {
+    /// A target or exclusion without an instance key covers every instance of its resource.
     fn includes(&self, address: &Address) -> bool {
-        (self.targets.is_empty() || self.targets.contains(address))
-            && !self.excludes.contains(address)
+        (self.targets.is_empty() || self.targets.iter().any(|t| t.covers(address)))
+            && !self.excludes.iter().any(|e| e.covers(address))
     }
 }
 
@@ -299,21 +300,27 @@ pub fn plan(
         }
         let decided = match (desired, recorded, &prior) {
             (Some(_), _, None) => Some((Action::Create, Reason::NotInState)),
-            (None, Some(r), Some(p)) => Some(match config.removed.get(address) {
-                Some(removed) if !removed.destroy => {
-                    (Action::Forget, Reason::Removed { location: removed.location.clone() })
-                }
-                _ => {
-                    if r.prevent_destroy && p.exists {
-                        return Err(PlanError::PreventDestroy {
+            (None, Some(r), Some(p)) => Some(
+                match config
+                    .removed
+                    .get(address)
+                    .or_else(|| config.removed.get(&address.resource()))
+                {
+                    Some(removed) if !removed.destroy => {
+                        (Action::Forget, Reason::Removed { location: removed.location.clone() })
+                    }
+                    _ => {
+                        if r.prevent_destroy && p.exists {
+                            return Err(PlanError::PreventDestroy {
                             address: address.clone(),
                             id: p.id.clone(),
                             why: "it is no longer in the configuration; set prevent_destroy = false and apply first, or add a removed block to stop managing it without deleting it".into(),
                         });
+                        }
+                        (Action::Delete, Reason::NotInConfig { gone: !p.exists })
                     }
-                    (Action::Delete, Reason::NotInConfig { gone: !p.exists })
-                }
-            }),
+                },
+            ),
             (Some(d), Some(_), Some(p)) => {
                 let remote = observed.and_then(|o| o.get(&p.id));
                 let decided = decide(&d.args, d.lifecycle.renew_before, p, remote, now);

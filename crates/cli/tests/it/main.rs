@@ -1346,3 +1346,70 @@ fn variables_come_from_the_environment_and_the_command_line() {
         "flags win over the environment"
     );
 }
+
+fn sites(keys: &[&str]) -> String {
+    let list = keys.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ");
+    format!(
+        "resource \"tencentcloud_ssl_free_certificate\" \"site\" {{\n  for_each       = toset([{list}])\n  domain         = \"${{each.key}}.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n}}\n"
+    )
+}
+
+#[test]
+fn for_each_key_changes_touch_exactly_the_affected_instances() {
+    let p = Project::new(&sites(&["www", "api"]));
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let before = p.state();
+
+    p.write_config(&sites(&["www", "api", "shop"]));
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2);
+    assert!(
+        plan.stdout.contains(r#"# tencentcloud_ssl_free_certificate.site["shop"] will be created"#),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("Plan: 1 to add, 0 to renew, 0 to change, 0 to destroy."),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+
+    p.age(1);
+    p.write_config(&sites(&["www", "shop"]));
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert!(
+        plan.stdout
+            .contains(r#"# tencentcloud_ssl_free_certificate.site["api"] will be destroyed"#),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("Plan: 0 to add, 0 to renew, 0 to change, 1 to destroy."),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let after = p.state();
+    let www = r#"tencentcloud_ssl_free_certificate.site["www"]"#;
+    assert_eq!(
+        after["resources"][www]["certificate_id"], before["resources"][www]["certificate_id"],
+        "untouched"
+    );
+    assert_eq!(p.sandbox.certificates().len(), 2);
+
+    let one = p.run(&["plan", "--refresh=false", "--target", www]);
+    assert!(one.stdout.contains("No changes."), "{}", one.stdout);
+    let show = p.run(&["state", "show", www]);
+    assert!(show.stdout.contains("domain         = \"www.example.com\""), "{}", show.stdout);
+
+    p.write_config(&sites(&["www", "shop", "new1", "new2"]));
+    let whole = p.run(&["plan", "--target", "tencentcloud_ssl_free_certificate.site"]);
+    assert!(
+        whole.stdout.contains("Plan: 2 to add"),
+        "a key-less target covers every instance: {}",
+        whole.stdout
+    );
+    let just = p.run(&["plan", "--target", r#"tencentcloud_ssl_free_certificate.site["new1"]"#]);
+    assert!(just.stdout.contains("Plan: 1 to add"), "{}", just.stdout);
+}

@@ -564,3 +564,97 @@ variable "env" {
         insta::assert_snapshot!(shown);
     }
 }
+
+mod instances {
+    use super::*;
+    use certplan_core::InstanceKey;
+
+    fn instance(name: &str, key: InstanceKey) -> Address {
+        Address::certificate(name).instance(key)
+    }
+
+    #[test]
+    fn for_each_over_a_map_a_set_and_count() {
+        let config = parse(
+            r#"
+locals {
+  sites = {
+    www = { domain = "www.example.com", method = "DNS_AUTO" }
+    api = { domain = "api.example.com", method = "DNS" }
+  }
+}
+
+resource "tencentcloud_ssl_free_certificate" "site" {
+  for_each       = local.sites
+  domain         = each.value.domain
+  dv_auth_method = each.value.method
+  alias          = "site-${each.key}"
+}
+
+resource "tencentcloud_ssl_free_certificate" "extra" {
+  for_each       = toset(["b.example.com", "a.example.com"])
+  domain         = each.key
+  dv_auth_method = "DNS_AUTO"
+}
+
+resource "tencentcloud_ssl_free_certificate" "numbered" {
+  count          = 2
+  domain         = "n${count.index}.example.com"
+  dv_auth_method = "DNS_AUTO"
+}
+"#,
+        )
+        .expect("valid");
+        let names: Vec<String> = config.resources.keys().map(|a| a.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                r#"tencentcloud_ssl_free_certificate.extra["a.example.com"]"#,
+                r#"tencentcloud_ssl_free_certificate.extra["b.example.com"]"#,
+                "tencentcloud_ssl_free_certificate.numbered[0]",
+                "tencentcloud_ssl_free_certificate.numbered[1]",
+                r#"tencentcloud_ssl_free_certificate.site["api"]"#,
+                r#"tencentcloud_ssl_free_certificate.site["www"]"#,
+            ]
+        );
+        let api = &config.resources[&instance("site", InstanceKey::Key("api".into()))];
+        assert_eq!(api.args.domain, "api.example.com");
+        assert_eq!(api.args.dv_auth_method, DvAuthMethod::Dns);
+        assert_eq!(api.args.alias.as_deref(), Some("site-api"));
+        assert_eq!(
+            config.resources[&instance("numbered", InstanceKey::Index(1))].args.domain,
+            "n1.example.com"
+        );
+    }
+
+    #[test]
+    fn diagnostic_count_and_for_each_mistakes() {
+        insta::assert_snapshot!(diagnose(
+            r#"resource "tencentcloud_ssl_free_certificate" "both" {
+  count          = 1
+  for_each       = toset(["a"])
+  domain         = "a.example.com"
+  dv_auth_method = "DNS"
+}
+
+resource "tencentcloud_ssl_free_certificate" "list" {
+  for_each       = ["a.example.com", "a.example.com"]
+  domain         = each.key
+  dv_auth_method = "DNS"
+}
+
+resource "tencentcloud_ssl_free_certificate" "counted" {
+  count          = "two"
+  domain         = "c.example.com"
+  dv_auth_method = "DNS"
+}
+
+resource "tencentcloud_ssl_free_certificate" "same_mistake" {
+  count          = 3
+  domain         = "bad domain"
+  dv_auth_method = "DNS"
+}
+"#
+        ));
+    }
+}
