@@ -520,6 +520,30 @@ fn mixed_plan_renders_every_action() {
     let text = serde_json::to_string_pretty(&json).expect("JSON");
     assert!(!text.contains("s3cret"), "secrets never in JSON");
     insta::assert_snapshot!("mixed_plan_json", text);
+    assert_matches_schema(&json);
+}
+
+/// Validates plan JSON against docs/plan.schema.json, the documented schema, and checks that
+/// the schema does reject a plan that breaks it.
+fn assert_matches_schema(plan: &serde_json::Value) {
+    let mut broken = plan.clone();
+    broken["resource_changes"][0]["change"]["actions"] = serde_json::json!(["explode"]);
+    assert!(schema_errors(&broken).is_some(), "the schema must reject an unknown action");
+    if let Some(e) = schema_errors(plan) {
+        panic!("plan JSON does not match docs/plan.schema.json: {e}");
+    }
+}
+
+fn schema_errors(plan: &serde_json::Value) -> Option<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/plan.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("schema"))
+            .expect("schema is JSON");
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.add_resource("plan.schema.json", schema).expect("schema added");
+    let index = compiler.compile("plan.schema.json", &mut schemas).expect("schema compiles");
+    schemas.validate(plan, index).err().map(|e| format!("{e:#}"))
 }
 
 #[test]
