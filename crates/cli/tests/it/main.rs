@@ -1205,6 +1205,16 @@ fn debug_logs_name_every_call_and_never_a_secret() {
     }
     // run() checks stdout and stderr for the SecretKey; bodies are never logged either.
     assert!(!apply.stderr.contains("DomainName"), "no request bodies in logs");
+
+    // And nothing certplan writes holds it: plan at debug level to a plan file, then grep.
+    let mut cmd = p.command(&["plan", "--out", "debug.plan"]);
+    cmd.env("CERTPLAN_LOG", "debug");
+    assert_eq!(run(cmd).code, 0);
+    for file in ["certplan.state.json", "certplan.state.json.backup", "debug.plan"] {
+        if let Ok(text) = std::fs::read_to_string(p.path().join(file)) {
+            assert!(!text.contains(SECRET_KEY), "{file} holds the SecretKey");
+        }
+    }
 }
 
 #[test]
