@@ -26,6 +26,8 @@ const EXIT_CHANGES: u8 = 2;
 /// What a command works on: the configuration, the state (locked when the command writes it)
 /// and, once needed, the connection to the cloud.
 struct Workspace {
+    /// Renames the configuration's moved blocks made in the loaded state (not saved yet).
+    moves: Vec<(Address, Address)>,
     settings: Settings,
     options: PlanOptions,
     config: Config,
@@ -66,7 +68,8 @@ impl Workspace {
         };
         let loaded = store.load()?;
         let state_existed = loaded.is_some();
-        let state = loaded.unwrap_or_default();
+        let mut state = loaded.unwrap_or_default();
+        let moves = certplan_planner::apply_moves(&config, &mut state);
         for address in args.target.iter().chain(&args.exclude) {
             let known = config.resources.keys().chain(state.resources.keys());
             if !known.into_iter().any(|a| address.covers(a)) {
@@ -77,6 +80,7 @@ impl Workspace {
         }
         let options = PlanOptions { targets: args.target.clone(), excludes: args.exclude.clone() };
         Ok(Workspace {
+            moves,
             settings,
             options,
             config,
@@ -141,13 +145,14 @@ impl Workspace {
                     .context("could not read the recorded certificates from the cloud")?,
             )
         };
-        let plan = certplan_planner::plan(
+        let mut plan = certplan_planner::plan(
             &self.config,
             &self.state,
             observed.as_ref(),
             Utc::now(),
             &self.options,
         )?;
+        plan.moved = self.moves.clone();
         Ok((observed, plan))
     }
 }
@@ -213,10 +218,9 @@ pub async fn apply(
         eprintln!("Apply cancelled.");
         return Ok(ExitCode::from(1));
     }
-    // What the refresh learnt (an issuance, new dates) is kept, even when nothing else changes.
-    if let Some(observed) = &observed
-        && engine::record_observed(&mut ws.state, observed)
-    {
+    // What the refresh learnt (an issuance, new dates) and the moves are kept, even when
+    // nothing else changes.
+    if observed.as_ref().is_some_and(|o| engine::record_observed(&mut ws.state, o)) {
         ws.store.save(&mut ws.state)?;
     }
     if !plan.has_changes() {
@@ -524,6 +528,9 @@ async fn execute(
     args: &ApplyArgs,
     env: &impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<ExitCode> {
+    if !ws.moves.is_empty() {
+        ws.store.save(&mut ws.state)?;
+    }
     let wait = args.wait;
     let client = ws.connect(env).await?.clone();
     let stop = watch_interrupts();

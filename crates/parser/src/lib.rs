@@ -40,6 +40,17 @@ pub struct Config {
     pub removed: BTreeMap<Address, Removed>,
     /// The value of every declared variable.
     pub variables: BTreeMap<String, hcl::Value>,
+    /// `moved { from = ADDR  to = ADDR }` blocks: renames, in declaration order.
+    pub moved: Vec<Moved>,
+}
+
+/// A `moved` block: what state records as `from` is now `to` (no new application). Without
+/// an instance key, every instance moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    pub from: Address,
+    pub to: Address,
+    pub location: String,
 }
 
 /// A `removed` block: stop managing a resource without deleting its certificate (unless
@@ -251,6 +262,7 @@ pub fn parse_sources_with(
     let mut first_seen: BTreeMap<Address, Span> = BTreeMap::new();
     let mut provider_seen: Option<Span> = None;
     let mut removed: BTreeMap<Address, (Removed, Span)> = BTreeMap::new();
+    let mut moved: Vec<Moved> = Vec::new();
 
     let mut bodies = Vec::with_capacity(sources.len());
     for (file, source) in sources.iter().enumerate() {
@@ -287,6 +299,23 @@ pub fn parse_sources_with(
                 ),
                 Structure::Block(block) => match block.ident.as_str() {
                     "locals" | "variable" => {}
+                    "moved" => {
+                        if let Some(m) = read_moved(&mut reader, file, block) {
+                            if let Some(first) = moved.iter().find(|other| other.from == m.from) {
+                                let here = reader.header_span(file, block);
+                                reader.push(
+                                    Diagnostic::error(format!("{} is moved twice", m.from))
+                                        .at(here, "moved again here")
+                                        .help(format!(
+                                            "the first move is at {}; keep one",
+                                            first.location
+                                        )),
+                                );
+                            } else {
+                                moved.push(m);
+                            }
+                        }
+                    }
                     "resource" => {
                         if let Some((resource, instances)) =
                             resource::read(&mut reader, file, block)
@@ -372,7 +401,48 @@ pub fn parse_sources_with(
         return Err(ConfigError { sources, diagnostics });
     }
     let removed = removed.into_iter().map(|(a, (r, _))| (a, r)).collect();
-    Ok(Config { sources, warnings: diagnostics, provider, resources, removed, variables })
+    Ok(Config { sources, warnings: diagnostics, provider, resources, removed, variables, moved })
+}
+
+/// Reads `moved { from = ADDR  to = ADDR }`.
+fn read_moved(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<Moved> {
+    let here = reader.header_span(file, block);
+    let mut args =
+        eval::Arguments::read_with_references(reader, file, &block.body, &[], &["from", "to"], &[]);
+    let mut address = |reader: &mut Reader<'_>, name: &str| {
+        let Some((text, span)) = args.reference(name) else {
+            reader.push(
+                Diagnostic::error(format!("a moved block needs \"{name}\""))
+                    .at(here.clone(), "incomplete move")
+                    .help("write `from = tencentcloud_ssl_free_certificate.OLD` and `to = tencentcloud_ssl_free_certificate.NEW`"),
+            );
+            return None;
+        };
+        match text.trim_matches('"').parse::<Address>() {
+            Ok(a) if a.resource_type == certplan_core::RESOURCE_TYPE => Some(a),
+            _ => {
+                reader.push(
+                    Diagnostic::error(format!(
+                        "\"{name}\" must name a {} resource",
+                        certplan_core::RESOURCE_TYPE
+                    ))
+                    .at(span, "not a certplan resource address"),
+                );
+                None
+            }
+        }
+    };
+    let (from, to) = (address(reader, "from"), address(reader, "to"));
+    let (from, to) = (from?, to?);
+    if from == to || from.key.is_none() != to.key.is_none() {
+        reader.push(
+            Diagnostic::error(format!("cannot move {from} to {to}"))
+                .at(here, "this move")
+                .help("move a resource to another resource, or an instance to another instance"),
+        );
+        return None;
+    }
+    Some(Moved { from, to, location: reader.location(&here) })
 }
 
 /// Reads `removed { from = ADDR  lifecycle { destroy = false } }`.
@@ -423,7 +493,7 @@ fn read_removed(
     Some((address, Removed { destroy, location }, here))
 }
 
-const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }`, `variable`, `locals { ... }` and `removed { from = ... }` blocks";
+const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }`, `variable`, `locals { ... }` `removed { from = ... }` and `moved { from = ... to = ... }` blocks";
 
 /// Collects diagnostics while walking the files.
 pub(crate) struct Reader<'a> {

@@ -129,6 +129,9 @@ pub enum DriftKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub created_at: DateTime<Utc>,
+    /// Renames of recorded resources by `moved` blocks, applied before planning.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<(Address, Address)>,
     /// Whether the cloud was read; without it the plan trusts the state.
     pub refreshed: bool,
     pub drift: Vec<Drift>,
@@ -223,7 +226,7 @@ pub struct Summary {
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp)
+        !self.moved.is_empty() || self.changes.iter().any(|c| c.action != Action::NoOp)
     }
 
     pub fn summary(&self) -> Summary {
@@ -366,7 +369,35 @@ pub fn plan(
             });
         }
     }
-    Ok(Plan { created_at: now, refreshed: observed.is_some(), drift, changes })
+    Ok(Plan { created_at: now, moved: Vec::new(), refreshed: observed.is_some(), drift, changes })
+}
+
+/// Applies the configuration's `moved` blocks to the recorded state: each `from` (every
+/// instance of it, for a resource) is renamed `to`, unless `to` is recorded already. Returns the
+/// renames made, for the plan to show; nothing is applied for.
+pub fn apply_moves(config: &Config, state: &mut State) -> Vec<(Address, Address)> {
+    let mut done = Vec::new();
+    for m in &config.moved {
+        let sources: Vec<Address> =
+            state.resources.keys().filter(|a| m.from.covers(a)).cloned().collect();
+        for from in sources {
+            let to = match &from.key {
+                Some(key) if m.from.key.is_none() => m.to.instance(key.clone()),
+                _ => m.to.clone(),
+            };
+            if state.resources.contains_key(&to) {
+                continue;
+            }
+            if let Some(record) = state.resources.remove(&from) {
+                state.resources.insert(to.clone(), record);
+                for d in state.deposed.iter_mut().filter(|d| d.address == from) {
+                    d.address = to.clone();
+                }
+                done.push((from, to));
+            }
+        }
+    }
+    done
 }
 
 /// Builds what a resource has now: the record, overlaid with what the cloud reports.

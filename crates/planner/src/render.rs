@@ -27,12 +27,24 @@ pub fn render(plan: &Plan, color: bool) -> String {
         }
         out.push('\n');
     }
+    for (from, to) in &plan.moved {
+        let _ = writeln!(out, "  # {from} has moved to {to}");
+    }
+    if !plan.moved.is_empty() {
+        out.push('\n');
+    }
     let changes: Vec<&ResourceChange> =
         plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
     let unchanged: Vec<&ResourceChange> =
         plan.changes.iter().filter(|c| c.action == Action::NoOp).collect();
 
-    if changes.is_empty() {
+    if changes.is_empty() && !plan.moved.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} Only renames in the state: nothing will be applied for or deleted.",
+            paint.bold("No changes to certificates.")
+        );
+    } else if changes.is_empty() {
         out.push_str(&paint.bold("No changes."));
         out.push_str(if plan.changes.is_empty() {
             " No certificates are declared or recorded.\n"

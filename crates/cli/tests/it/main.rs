@@ -1423,3 +1423,31 @@ fn for_each_key_changes_touch_exactly_the_affected_instances() {
     let just = p.run(&["plan", "--target", r#"tencentcloud_ssl_free_certificate.site["new1"]"#]);
     assert!(just.stdout.contains("Plan: 1 to add"), "{}", just.stdout);
 }
+
+#[test]
+fn moved_blocks_rename_without_a_new_application() {
+    let p = Project::new(&[certificate("www", "www.example.com"), sites(&["a", "b"])].concat());
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let ids_before = p.state_ids();
+
+    let renamed = "resource \"tencentcloud_ssl_free_certificate\" \"home\" {\n  domain         = \"www.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n}\n\n".to_owned()
+        + &sites(&["a", "b"]).replace("\"site\"", "\"sites\"")
+        + "moved {\n  from = tencentcloud_ssl_free_certificate.www\n  to   = tencentcloud_ssl_free_certificate.home\n}\n\nmoved {\n  from = tencentcloud_ssl_free_certificate.site\n  to   = tencentcloud_ssl_free_certificate.sites\n}\n";
+    p.write_config(&renamed);
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}", plan.stdout);
+    assert!(plan.stdout.contains("# tencentcloud_ssl_free_certificate.www has moved to tencentcloud_ssl_free_certificate.home"), "{}", plan.stdout);
+    assert!(plan.stdout.contains(r#"# tencentcloud_ssl_free_certificate.site["a"] has moved to tencentcloud_ssl_free_certificate.sites["a"]"#), "{}", plan.stdout);
+    assert!(plan.stdout.contains("Only renames in the state"), "{}", plan.stdout);
+
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    let mut after = p.state_ids();
+    let mut before = ids_before;
+    after.sort();
+    before.sort();
+    assert_eq!(after, before, "the same certificates, renamed");
+    assert_eq!(p.sandbox.certificates().len(), 3, "no new application");
+    assert!(p.state()["resources"]["tencentcloud_ssl_free_certificate.home"].is_object());
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0, "the moves are done");
+}
