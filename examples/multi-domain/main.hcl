@@ -44,3 +44,12 @@ resource "tencentcloud_ssl_free_certificate" "site" {
     renew_before = "21d"
   }
 }
+
+output "certificate_ids" {
+  description = "Site name => certificate id, for deployment tooling"
+  value       = { for name, c in tencentcloud_ssl_free_certificate.site : name => c.id }
+}
+
+output "expiries" {
+  value = { for name, c in tencentcloud_ssl_free_certificate.site : name => c.cert_end_time }
+}

@@ -1,5 +1,6 @@
 //! The commands: each resolves its settings, calls one operation and renders the result.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -224,9 +225,151 @@ pub async fn apply(
         ws.store.save(&mut ws.state)?;
     }
     if !plan.has_changes() {
+        record_outputs(&mut ws, args.json)?;
         return Ok(ExitCode::SUCCESS);
     }
     execute(&mut ws, &plan, args, env).await
+}
+
+/// Evaluates the outputs against what is recorded, saves them in state and shows them.
+fn record_outputs(ws: &mut Workspace, json: bool) -> anyhow::Result<()> {
+    if ws.config.outputs.is_empty() && ws.state.outputs.is_empty() {
+        return Ok(());
+    }
+    let values = ws.config.evaluate_outputs(resources_value(&ws.state));
+    let mut outputs = BTreeMap::new();
+    for (name, result) in values {
+        let sensitive = ws.config.outputs.get(&name).is_some_and(|o| o.sensitive);
+        match result.map(serde_json::to_value) {
+            Ok(Ok(value)) => {
+                outputs.insert(name, certplan_state::StoredOutput { value, sensitive });
+            }
+            Ok(Err(e)) => eprintln!("warning: output {name:?} cannot be stored: {e}"),
+            Err(e) => eprintln!("warning: output {name:?} has no value yet: {e}"),
+        }
+    }
+    if outputs != ws.state.outputs {
+        ws.state.outputs = outputs;
+        ws.store.save(&mut ws.state)?;
+    }
+    if json {
+        emit(
+            serde_json::json!({ "type": "outputs", "outputs": outputs_json(&ws.state.outputs, None) }),
+        );
+    } else if !ws.state.outputs.is_empty() {
+        println!("\nOutputs:\n");
+        for (name, o) in &ws.state.outputs {
+            println!("{name} = {}", shown_output(o, false));
+        }
+    }
+    Ok(())
+}
+
+/// The recorded certificates as outputs see them: `tencentcloud_ssl_free_certificate.NAME`
+/// is an object of attributes, or (with for_each/count) a map or list of them.
+fn resources_value(state: &State) -> hcl::Value {
+    use certplan_core::InstanceKey;
+    let attributes = |r: &certplan_state::ResourceState| {
+        let time = |t: Option<chrono::DateTime<Utc>>| {
+            t.map_or(hcl::Value::Null, |t| {
+                hcl::Value::from(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            })
+        };
+        let mut object = hcl::Map::new();
+        object.insert("id".into(), hcl::Value::from(r.certificate_id.as_str()));
+        object.insert("domain".into(), hcl::Value::from(r.args.domain.as_str()));
+        object.insert("dv_auth_method".into(), hcl::Value::from(r.args.dv_auth_method.as_str()));
+        object.insert("status".into(), hcl::Value::from(r.status.name()));
+        object.insert("cert_begin_time".into(), time(r.not_before));
+        object.insert("cert_end_time".into(), time(r.not_after));
+        object.insert(
+            "alias".into(),
+            r.args.alias.as_deref().map_or(hcl::Value::Null, hcl::Value::from),
+        );
+        hcl::Value::Object(object)
+    };
+    let mut by_name: BTreeMap<String, hcl::Value> = BTreeMap::new();
+    for (address, r) in &state.resources {
+        let value = attributes(r);
+        match &address.key {
+            None => {
+                by_name.insert(address.name.clone(), value);
+            }
+            Some(InstanceKey::Key(k)) => {
+                let entry = by_name
+                    .entry(address.name.clone())
+                    .or_insert_with(|| hcl::Value::Object(hcl::Map::new()));
+                if let hcl::Value::Object(map) = entry {
+                    map.insert(k.clone(), value);
+                }
+            }
+            Some(InstanceKey::Index(_)) => {
+                // State orders instances by index, so pushing keeps count's order.
+                let entry = by_name
+                    .entry(address.name.clone())
+                    .or_insert_with(|| hcl::Value::Array(Vec::new()));
+                if let hcl::Value::Array(items) = entry {
+                    items.push(value);
+                }
+            }
+        }
+    }
+    hcl::Value::Object(by_name.into_iter().collect())
+}
+
+fn shown_output(o: &certplan_state::StoredOutput, reveal: bool) -> String {
+    if o.sensitive && !reveal {
+        "(sensitive value)".to_owned()
+    } else {
+        match &o.value {
+            serde_json::Value::String(s) => format!("{s:?}"),
+            other => other.to_string(),
+        }
+    }
+}
+
+fn outputs_json(
+    outputs: &BTreeMap<String, certplan_state::StoredOutput>,
+    named: Option<&str>,
+) -> serde_json::Value {
+    outputs
+        .iter()
+        .filter(|(n, _)| named.is_none_or(|want| want == n.as_str()))
+        .map(|(n, o)| {
+            let value = if o.sensitive && named.is_none() {
+                serde_json::Value::Null
+            } else {
+                o.value.clone()
+            };
+            (n.clone(), serde_json::json!({ "value": value, "sensitive": o.sensitive }))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// `certplan output [NAME] [--json]`: the outputs recorded by the last apply.
+pub fn output(name: Option<&str>, json: bool, args: &StateArgs) -> anyhow::Result<ExitCode> {
+    let path =
+        args.state.clone().unwrap_or_else(|| PathBuf::from(certplan_state::DEFAULT_STATE_FILE));
+    let state = LocalStore::new(&path).load()?.unwrap_or_default();
+    if let Some(name) = name
+        && !state.outputs.contains_key(name)
+    {
+        bail!("no output {name:?} is recorded; outputs are recorded by apply");
+    }
+    if json {
+        println!("{}", outputs_json(&state.outputs, name));
+        return Ok(ExitCode::SUCCESS);
+    }
+    match name {
+        Some(name) => println!("{}", shown_output(&state.outputs[name], true)),
+        None => {
+            for (n, o) in &state.outputs {
+                println!("{n} = {}", shown_output(o, false));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Applies a plan saved by `plan --out`, exactly as made, or refuses.
@@ -600,6 +743,7 @@ async fn execute(
             report.added, report.renewed, report.changed, report.destroyed
         );
     }
+    record_outputs(ws, args.json)?;
     for (address, remote) in &pending {
         eprintln!("\n{address} ({}) is not issued yet:", remote.id);
         let automatic = ws

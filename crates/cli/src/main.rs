@@ -65,6 +65,16 @@ enum Command {
         #[command(flatten)]
         common: CommonArgs,
     },
+    /// Show the outputs recorded by the last apply (sensitive ones only by name)
+    Output {
+        /// One output; shown even when it is sensitive
+        name: Option<String>,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        state: StateArgs,
+    },
     /// Inspect or change the state file directly
     #[command(subcommand)]
     State(StateCommand),
@@ -427,6 +437,9 @@ fn main() -> ExitCode {
                 commands::import(&common, &address, &certificate_id, output, &env).await
             }
             Command::State(command) => commands::state(command),
+            Command::Output { name, json, state } => {
+                commands::output(name.as_deref(), json, &state)
+            }
             Command::Completions { shell } => {
                 let mut command = <Cli as clap::CommandFactory>::command();
                 clap_complete::generate(shell, &mut command, "certplan", &mut std::io::stdout());

@@ -42,6 +42,39 @@ pub struct Config {
     pub variables: BTreeMap<String, hcl::Value>,
     /// `moved { from = ADDR  to = ADDR }` blocks: renames, in declaration order.
     pub moved: Vec<Moved>,
+    /// `output` blocks, evaluated after apply against what was applied.
+    pub outputs: BTreeMap<String, OutputConfig>,
+    /// The evaluation context of outputs: the built-in functions, `var` and `local`.
+    pub context: hcl::eval::Context<'static>,
+}
+
+/// An `output "name" { value, description, sensitive }` block.
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
+    pub value: hcl::Expression,
+    pub description: Option<String>,
+    pub sensitive: bool,
+    pub location: String,
+}
+
+impl Config {
+    /// Evaluates every output, with `resources` as the value of the resource type's name (an
+    /// object of name => attributes, or of name => instances for `for_each`/`count`). Returns
+    /// each output's value, or the reason it has none.
+    pub fn evaluate_outputs(
+        &self,
+        resources: hcl::Value,
+    ) -> BTreeMap<String, Result<hcl::Value, String>> {
+        use hcl::eval::Evaluate;
+        let mut ctx = self.context.clone();
+        ctx.declare_var(certplan_core::RESOURCE_TYPE, resources);
+        self.outputs
+            .iter()
+            .map(|(name, o)| {
+                (name.clone(), o.value.evaluate(&ctx).map_err(|e| e.kind().to_string()))
+            })
+            .collect()
+    }
 }
 
 /// A `moved` block: what state records as `from` is now `to` (no new application). Without
@@ -263,6 +296,7 @@ pub fn parse_sources_with(
     let mut provider_seen: Option<Span> = None;
     let mut removed: BTreeMap<Address, (Removed, Span)> = BTreeMap::new();
     let mut moved: Vec<Moved> = Vec::new();
+    let mut outputs: BTreeMap<String, (OutputConfig, Span)> = BTreeMap::new();
 
     let mut bodies = Vec::with_capacity(sources.len());
     for (file, source) in sources.iter().enumerate() {
@@ -299,6 +333,21 @@ pub fn parse_sources_with(
                 ),
                 Structure::Block(block) => match block.ident.as_str() {
                     "locals" | "variable" => {}
+                    "output" => {
+                        let here = reader.header_span(file, block);
+                        if let Some((name, output)) = read_output(&mut reader, file, block) {
+                            if let Some((_, first)) = outputs.get(&name) {
+                                reader.push(Diagnostic::duplicate(
+                                    format!("output \"{name}\" is declared twice"),
+                                    here,
+                                    first.clone(),
+                                    "rename one of them",
+                                ));
+                            } else {
+                                outputs.insert(name, (output, here));
+                            }
+                        }
+                    }
                     "moved" => {
                         if let Some(m) = read_moved(&mut reader, file, block) {
                             if let Some(first) = moved.iter().find(|other| other.from == m.from) {
@@ -401,7 +450,61 @@ pub fn parse_sources_with(
         return Err(ConfigError { sources, diagnostics });
     }
     let removed = removed.into_iter().map(|(a, (r, _))| (a, r)).collect();
-    Ok(Config { sources, warnings: diagnostics, provider, resources, removed, variables, moved })
+    let outputs = outputs.into_iter().map(|(n, (o, _))| (n, o)).collect();
+    let context = reader.ctx;
+    Ok(Config {
+        sources,
+        warnings: diagnostics,
+        provider,
+        resources,
+        removed,
+        variables,
+        moved,
+        outputs,
+        context,
+    })
+}
+
+/// Reads `output "NAME" { value = EXPR  description = ".."  sensitive = bool }`.
+fn read_output(
+    reader: &mut Reader<'_>,
+    file: usize,
+    block: &Block,
+) -> Option<(String, OutputConfig)> {
+    let here = reader.header_span(file, block);
+    let [label] = block.labels.as_slice() else {
+        reader.push(
+            Diagnostic::error("an output block takes one label, its name")
+                .at(here, "expected `output \"NAME\"`"),
+        );
+        return None;
+    };
+    // The value refers to what was applied, known only after apply: it is kept unevaluated.
+    let mut args = eval::Arguments::read_with_references(
+        reader,
+        file,
+        &block.body,
+        &["description", "sensitive"],
+        &["value"],
+        &[],
+    );
+    let description = args.string(reader, "description").map(|(d, _)| d);
+    let sensitive = args.boolean(reader, "sensitive").is_some_and(|(s, _)| s);
+    let Some(value) = block.body.get_attribute("value") else {
+        reader.push(
+            Diagnostic::error(format!("output \"{}\" needs a value", label.as_str()))
+                .at(here, "no value")
+                .help("add `value = ...`, e.g. tencentcloud_ssl_free_certificate.www.id"),
+        );
+        return None;
+    };
+    let output = OutputConfig {
+        value: hcl::Expression::from(value.value.clone()),
+        description,
+        sensitive,
+        location: reader.location(&here),
+    };
+    Some((label.as_str().to_owned(), output))
 }
 
 /// Reads `moved { from = ADDR  to = ADDR }`.
@@ -493,7 +596,7 @@ fn read_removed(
     Some((address, Removed { destroy, location }, here))
 }
 
-const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }`, `variable`, `locals { ... }` `removed { from = ... }` and `moved { from = ... to = ... }` blocks";
+const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }`, `variable`, `locals { ... }` `output`, `removed { from = ... }` and `moved { from = ... to = ... }` blocks";
 
 /// Collects diagnostics while walking the files.
 pub(crate) struct Reader<'a> {

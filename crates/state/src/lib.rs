@@ -22,7 +22,7 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const DEFAULT_STATE_FILE: &str = "certplan.state.json";
 
 /// Everything certplan has applied, as of `serial`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
     pub format_version: u32,
     /// Fixed when the state is first created; tells two unrelated states apart.
@@ -39,6 +39,17 @@ pub struct State {
     /// yet. A run that finds one reconciles it with the cloud before doing anything else.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub intents: Vec<Intent>,
+    /// The configuration's outputs as of the last apply.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, StoredOutput>,
+}
+
+/// An output's value as of the last apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredOutput {
+    pub value: serde_json::Value,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 /// A journal entry written before `ApplyCertificate` and removed with its result, so that a
@@ -99,6 +110,7 @@ impl State {
             resources: BTreeMap::new(),
             deposed: Vec::new(),
             intents: Vec::new(),
+            outputs: BTreeMap::new(),
         }
     }
 

@@ -1451,3 +1451,55 @@ fn moved_blocks_rename_without_a_new_application() {
     assert!(p.state()["resources"]["tencentcloud_ssl_free_certificate.home"].is_object());
     assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0, "the moves are done");
 }
+
+#[test]
+fn outputs_are_shown_after_apply_stored_and_redacted_unless_named() {
+    let config = sites(&["www", "api"])
+        + "\noutput \"ids\" {\n  value = { for k, c in tencentcloud_ssl_free_certificate.site : k => c.id }\n}\n"
+        + "\noutput \"www_domain\" {\n  value     = tencentcloud_ssl_free_certificate.site[\"www\"].domain\n  sensitive = true\n}\n";
+    let p = Project::new(&config);
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(apply.stdout.contains("Outputs:"), "{}", apply.stdout);
+    assert!(apply.stdout.contains("www_domain = (sensitive value)"), "{}", apply.stdout);
+    let state = p.state();
+    let www_id =
+        state["resources"][r#"tencentcloud_ssl_free_certificate.site["www"]"#]["certificate_id"]
+            .clone();
+    assert_eq!(state["outputs"]["ids"]["value"]["www"], www_id);
+
+    let list = p.run(&["output"]);
+    assert!(list.stdout.contains("www_domain = (sensitive value)"), "{}", list.stdout);
+    assert!(list.stdout.contains(&format!("{www_id}")), "{}", list.stdout);
+    let named = p.run(&["output", "www_domain"]);
+    assert_eq!(named.stdout.trim(), "\"www.example.com\"", "named, a sensitive output is shown");
+    let json: Value = serde_json::from_str(&p.run(&["output", "--json"]).stdout).expect("JSON");
+    assert_eq!(json["www_domain"], serde_json::json!({ "value": null, "sensitive": true }));
+    assert_eq!(json["ids"]["value"]["api"], state["outputs"]["ids"]["value"]["api"]);
+    let missing = p.run(&["output", "nope"]);
+    assert_eq!(missing.code, 1);
+}
+
+#[test]
+fn the_multi_domain_example_validates_plans_and_applies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/multi-domain");
+    for file in ["main.hcl", "certplan.tfvars"] {
+        std::fs::copy(example.join(file), dir.path().join(file)).expect("copy example");
+    }
+    let certplan = |args: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--chdir").arg(dir.path()).args(args).env_remove("CERTPLAN_ENDPOINT");
+        run(cmd)
+    };
+    assert_eq!(certplan(&["validate"]).code, 0);
+    let apply = certplan(&["apply", "--sandbox", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(apply.stdout.contains("Resources: 3 added"), "{}", apply.stdout);
+    assert!(apply.stdout.contains("certificate_ids = {"), "{}", apply.stdout);
+    assert!(
+        apply.stderr.contains(r#"site["shop"]"#) && apply.stderr.contains("add DNS record"),
+        "shop uses manual DNS: {}",
+        apply.stderr
+    );
+}
