@@ -54,6 +54,13 @@ impl Workspace {
         }
         let options = args.vars.load_options(&crate::env_vars());
         let config = certplan_parser::load_dir_with(Path::new("."), &options)?;
+        // --state wins over the certplan block's backend path.
+        let mut settings = settings;
+        if args.state.is_none()
+            && let Some(path) = &config.settings.state_path
+        {
+            settings.state_path = PathBuf::from(path);
+        }
         if !config.warnings.is_empty() {
             let shown = certplan_parser::render_diagnostics(
                 &config.sources,

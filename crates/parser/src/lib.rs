@@ -46,6 +46,15 @@ pub struct Config {
     pub outputs: BTreeMap<String, OutputConfig>,
     /// The evaluation context of outputs: the built-in functions, `var` and `local`.
     pub context: hcl::eval::Context<'static>,
+    /// The `certplan { ... }` block's settings.
+    pub settings: Settings,
+}
+
+/// The `certplan { required_version = "..."  backend "local" { path = "..." } }` block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// The local backend's state file, relative to the configuration directory.
+    pub state_path: Option<String>,
 }
 
 /// An `output "name" { value, description, sensitive }` block.
@@ -297,6 +306,7 @@ pub fn parse_sources_with(
     let mut removed: BTreeMap<Address, (Removed, Span)> = BTreeMap::new();
     let mut moved: Vec<Moved> = Vec::new();
     let mut outputs: BTreeMap<String, (OutputConfig, Span)> = BTreeMap::new();
+    let mut settings: Option<(Settings, Span)> = None;
 
     let mut bodies = Vec::with_capacity(sources.len());
     for (file, source) in sources.iter().enumerate() {
@@ -333,6 +343,20 @@ pub fn parse_sources_with(
                 ),
                 Structure::Block(block) => match block.ident.as_str() {
                     "locals" | "variable" => {}
+                    "certplan" => {
+                        let here = reader.header_span(file, block);
+                        if let Some((_, first)) = &settings {
+                            reader.push(Diagnostic::duplicate(
+                                "two certplan blocks",
+                                here,
+                                first.clone(),
+                                "keep one certplan block",
+                            ));
+                        } else {
+                            let read = read_settings(&mut reader, file, block);
+                            settings = Some((read, here));
+                        }
+                    }
                     "output" => {
                         let here = reader.header_span(file, block);
                         if let Some((name, output)) = read_output(&mut reader, file, block) {
@@ -452,6 +476,7 @@ pub fn parse_sources_with(
     let removed = removed.into_iter().map(|(a, (r, _))| (a, r)).collect();
     let outputs = outputs.into_iter().map(|(n, (o, _))| (n, o)).collect();
     let context = reader.ctx;
+    let settings = settings.map(|(s, _)| s).unwrap_or_default();
     Ok(Config {
         sources,
         warnings: diagnostics,
@@ -462,7 +487,51 @@ pub fn parse_sources_with(
         moved,
         outputs,
         context,
+        settings,
     })
+}
+
+/// Reads `certplan { required_version = "..."  backend "local" { path = "..." } }`.
+fn read_settings(reader: &mut Reader<'_>, file: usize, block: &Block) -> Settings {
+    let mut settings = Settings::default();
+    let mut args =
+        eval::Arguments::read(reader, file, &block.body, &["required_version"], &["backend"]);
+    if let Some((required, span)) = args.string(reader, "required_version") {
+        let version = env!("CARGO_PKG_VERSION");
+        // Terraform writes "~> 1.2" where semver writes "~1.2".
+        match semver::VersionReq::parse(&required.replace("~>", "~")) {
+            Ok(req)
+                if req
+                    .matches(&semver::Version::parse(version).expect("our version is semver")) => {}
+            Ok(_) => reader.push(
+                Diagnostic::error(format!(
+                    "this configuration requires certplan {required}; this is {version}"
+                ))
+                .at(span, "required version")
+                .help("install a certplan that matches, or change required_version"),
+            ),
+            Err(e) => reader.push(
+                Diagnostic::error(format!("invalid required_version {required:?}: {e}"))
+                    .at(span, "not a version constraint")
+                    .help("e.g. required_version = \">= 0.1, < 2.0\""),
+            ),
+        }
+    }
+    for backend in blocks(&block.body, "backend") {
+        let here = reader.header_span(file, backend);
+        match backend.labels.first().map(|l| l.as_str()) {
+            Some("local") => {
+                let mut args = eval::Arguments::read(reader, file, &backend.body, &["path"], &[]);
+                settings.state_path = args.string(reader, "path").map(|(p, _)| p);
+            }
+            other => reader.push(
+                Diagnostic::error(format!("unsupported backend {:?}", other.unwrap_or("")))
+                    .at(here, "not available")
+                    .help("certplan has the local backend: backend \"local\" { path = \"certplan.state.json\" }"),
+            ),
+        }
+    }
+    settings
 }
 
 /// Reads `output "NAME" { value = EXPR  description = ".."  sensitive = bool }`.
@@ -596,7 +665,7 @@ fn read_removed(
     Some((address, Removed { destroy, location }, here))
 }
 
-const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }`, `variable`, `locals { ... }` `output`, `removed { from = ... }` and `moved { from = ... to = ... }` blocks";
+const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }`, `variable`, `locals { ... }` `output`, `certplan`, `removed { from = ... }` and `moved { from = ... to = ... }` blocks";
 
 /// Collects diagnostics while walking the files.
 pub(crate) struct Reader<'a> {

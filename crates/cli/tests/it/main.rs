@@ -1503,3 +1503,15 @@ fn the_multi_domain_example_validates_plans_and_applies() {
         apply.stderr
     );
 }
+
+#[test]
+fn the_certplan_block_chooses_where_state_lives() {
+    let config = "certplan {\n  backend \"local\" {\n    path = \"state/prod.json\"\n  }\n}\n\n"
+        .to_owned()
+        + &certificate("www", "www.example.com");
+    let p = Project::new(&config);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    assert!(p.path().join("state/prod.json").exists());
+    assert!(!p.path().join("certplan.state.json").exists());
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0, "the next run finds it");
+}

@@ -658,3 +658,19 @@ resource "tencentcloud_ssl_free_certificate" "same_mistake" {
         ));
     }
 }
+
+#[test]
+fn certplan_block_sets_the_backend_and_checks_the_version() {
+    let ok = parse(
+        "certplan {\n  required_version = \">= 0.1, < 99\"\n  backend \"local\" {\n    path = \"state/prod.json\"\n  }\n}\n",
+    )
+    .expect("valid");
+    assert_eq!(ok.settings.state_path.as_deref(), Some("state/prod.json"));
+    let shown = diagnose("certplan {\n  required_version = \"~> 99.0\"\n  backend \"pg\" {}\n}\n");
+    assert!(
+        shown.contains("this configuration requires certplan ~> 99.0; this is 0.1.0"),
+        "{shown}"
+    );
+    assert!(shown.contains("unsupported backend \"pg\""), "{shown}");
+    assert!(shown.contains("main.hcl:2:22"), "{shown}");
+}
