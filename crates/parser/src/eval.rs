@@ -227,15 +227,20 @@ impl Arguments {
 }
 
 fn type_error(name: &str, expected: &str, found: &Value, span: Span) -> Diagnostic {
-    let kind = match found {
+    Diagnostic::error(format!("\"{name}\" must be {expected}"))
+        .at(span, format!("this is {}", kind_of(found)))
+}
+
+/// Names a value's kind as diagnostics say it: "a string", "a list", ...
+pub(crate) fn kind_of(value: &Value) -> &'static str {
+    match value {
         Value::Null => "null",
         Value::Bool(_) => "a bool",
         Value::Number(_) => "a number",
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
-    };
-    Diagnostic::error(format!("\"{name}\" must be {expected}")).at(span, format!("this is {kind}"))
+    }
 }
 
 /// Returns the candidate closest to `name`, if any is close enough to be a likely typo.

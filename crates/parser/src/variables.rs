@@ -342,14 +342,6 @@ fn parse_raw(raw: &str, ty: &Type) -> Result<Value, String> {
 /// Converts `value` to `ty` as Terraform does (numbers and bools to strings and back, lists to
 /// sets, ...), or says why it cannot.
 fn convert(value: &Value, ty: &Type) -> Result<Value, String> {
-    let kind = |v: &Value| match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a bool",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    };
     match (ty, value) {
         (Type::Any, v) => Ok(v.clone()),
         (Type::String, Value::String(_)) => Ok(value.clone()),
@@ -394,7 +386,7 @@ fn convert(value: &Value, ty: &Type) -> Result<Value, String> {
             }
             Ok(Value::Object(out))
         }
-        (ty, v) => Err(format!("expected {}, found {}", describe(ty), kind(v))),
+        (ty, v) => Err(format!("expected {}, found {}", describe(ty), crate::eval::kind_of(v))),
     }
 }
 
