@@ -360,16 +360,16 @@ pub fn parse_sources_with(
                     "output" => {
                         let here = reader.header_span(file, block);
                         if let Some((name, output)) = read_output(&mut reader, file, block) {
-                            if let Some((_, first)) = outputs.get(&name) {
-                                reader.push(Diagnostic::duplicate(
-                                    format!("output \"{name}\" is declared twice"),
-                                    here,
-                                    first.clone(),
-                                    "rename one of them",
-                                ));
-                            } else {
-                                outputs.insert(name, (output, here));
-                            }
+                            let message = format!("output \"{name}\" is declared twice");
+                            insert_once(
+                                &mut reader,
+                                &mut outputs,
+                                name,
+                                output,
+                                here,
+                                message,
+                                "rename one of them",
+                            );
                         }
                     }
                     "moved" => {
@@ -427,16 +427,16 @@ pub fn parse_sources_with(
                         if let Some((address, block_removed, here)) =
                             read_removed(&mut reader, file, block)
                         {
-                            if let Some((_, first)) = removed.get(&address) {
-                                reader.push(Diagnostic::duplicate(
-                                    format!("two removed blocks for {address}"),
-                                    here,
-                                    first.clone(),
-                                    "keep one of them",
-                                ));
-                            } else {
-                                removed.insert(address, (block_removed, here));
-                            }
+                            let message = format!("two removed blocks for {address}");
+                            insert_once(
+                                &mut reader,
+                                &mut removed,
+                                address,
+                                block_removed,
+                                here,
+                                message,
+                                "keep one of them",
+                            );
                         }
                     }
                     other => {
@@ -489,6 +489,28 @@ pub fn parse_sources_with(
         context,
         settings,
     })
+}
+
+/// Records `value` under `key` with where it was declared, unless the key is taken: then the
+/// duplicate is reported, pointing at both places.
+fn insert_once<K: Ord, V>(
+    reader: &mut Reader<'_>,
+    map: &mut BTreeMap<K, (V, Span)>,
+    key: K,
+    value: V,
+    here: Span,
+    message: String,
+    help: &str,
+) {
+    match map.get(&key) {
+        Some((_, first)) => {
+            let first = first.clone();
+            reader.push(Diagnostic::duplicate(message, here, first, help));
+        }
+        None => {
+            map.insert(key, (value, here));
+        }
+    }
 }
 
 /// Reads `certplan { required_version = "..."  backend "local" { path = "..." } }`.

@@ -400,6 +400,63 @@ pub fn apply_moves(config: &Config, state: &mut State) -> Vec<(Address, Address)
     done
 }
 
+/// Evaluates the configuration's outputs against the certificates `state` records.
+pub fn outputs(config: &Config, state: &State) -> BTreeMap<String, Result<hcl::Value, String>> {
+    config.evaluate_outputs(resources_value(state))
+}
+
+/// The recorded certificates as outputs see them: `tencentcloud_ssl_free_certificate.NAME`
+/// is an object of attributes, or (with for_each/count) a map or list of them.
+fn resources_value(state: &State) -> hcl::Value {
+    use certplan_core::InstanceKey;
+    let attributes = |r: &ResourceState| {
+        let time = |t: Option<chrono::DateTime<Utc>>| {
+            t.map_or(hcl::Value::Null, |t| {
+                hcl::Value::from(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            })
+        };
+        let mut object = hcl::Map::new();
+        object.insert("id".into(), hcl::Value::from(r.certificate_id.as_str()));
+        object.insert("domain".into(), hcl::Value::from(r.args.domain.as_str()));
+        object.insert("dv_auth_method".into(), hcl::Value::from(r.args.dv_auth_method.as_str()));
+        object.insert("status".into(), hcl::Value::from(r.status.name()));
+        object.insert("cert_begin_time".into(), time(r.not_before));
+        object.insert("cert_end_time".into(), time(r.not_after));
+        object.insert(
+            "alias".into(),
+            r.args.alias.as_deref().map_or(hcl::Value::Null, hcl::Value::from),
+        );
+        hcl::Value::Object(object)
+    };
+    let mut by_name: BTreeMap<String, hcl::Value> = BTreeMap::new();
+    for (address, r) in &state.resources {
+        let value = attributes(r);
+        match &address.key {
+            None => {
+                by_name.insert(address.name.clone(), value);
+            }
+            Some(InstanceKey::Key(k)) => {
+                let entry = by_name
+                    .entry(address.name.clone())
+                    .or_insert_with(|| hcl::Value::Object(hcl::Map::new()));
+                if let hcl::Value::Object(map) = entry {
+                    map.insert(k.clone(), value);
+                }
+            }
+            Some(InstanceKey::Index(_)) => {
+                // State orders instances by index, so pushing keeps count's order.
+                let entry = by_name
+                    .entry(address.name.clone())
+                    .or_insert_with(|| hcl::Value::Array(Vec::new()));
+                if let hcl::Value::Array(items) = entry {
+                    items.push(value);
+                }
+            }
+        }
+    }
+    hcl::Value::Object(by_name.into_iter().collect())
+}
+
 /// Builds what a resource has now: the record, overlaid with what the cloud reports.
 fn prior(recorded: &ResourceState, remote: Option<&RemoteCertificate>, refreshed: bool) -> Prior {
     let mut prior = Prior {
