@@ -20,9 +20,15 @@ variable "contact" {
   type    = string
   default = "ops@example.com"
   validation {
-    condition     = length(split("@", var.contact)) == 2
+    condition     = can(regex("^[^@\\s]+@[^@\\s]+$", var.contact))
     error_message = "contact must be an email address."
   }
+}
+
+variable "aliases" {
+  description = "Site name => alias shown in the console, for the sites that want their own"
+  type        = map(string)
+  default     = {}
 }
 
 locals {
@@ -38,7 +44,7 @@ resource "tencentcloud_ssl_free_certificate" "site" {
   csr_encrypt_algo  = each.value.ecc ? "ECC" : "RSA"
   csr_key_parameter = each.value.ecc ? "prime256v1" : "2048"
   contact_email     = var.contact
-  alias             = "site-${each.key}"
+  alias             = try(var.aliases[each.key], "site-${each.key}")
 
   lifecycle {
     renew_before = "21d"

@@ -4,9 +4,8 @@
 use std::collections::BTreeMap;
 
 use hcl::Value;
-use hcl::eval::Evaluate;
 use hcl_edit::Span as _;
-use hcl_edit::structure::Body;
+use hcl_edit::structure::{Attribute, Body};
 
 use crate::{Diagnostic, Reader, Span};
 
@@ -81,48 +80,8 @@ impl Arguments {
                 refs.insert(name.to_owned(), (text.trim().to_owned(), value_span));
                 continue;
             }
-            match hcl::Expression::from(attr.value.clone()).evaluate(&reader.ctx) {
-                Ok(value) => {
-                    values.insert(name.to_owned(), (value, value_span));
-                }
-                Err(e) => {
-                    let help = match e.kind() {
-                        hcl::eval::ErrorKind::UndefinedFunc(func) => {
-                            let called = func.to_string();
-                            match closest(&called, crate::functions::NAMES) {
-                                Some(close) => format!("did you mean {close}()?"),
-                                None => format!(
-                                    "the functions are: {}",
-                                    crate::functions::NAMES.join(", ")
-                                ),
-                            }
-                        }
-                        hcl::eval::ErrorKind::UndefinedVar(var) => format!(
-                            "`{var}` is not defined: values come from `var.NAME` (variable blocks) and `local.NAME` (locals blocks)"
-                        ),
-                        hcl::eval::ErrorKind::NoSuchKey(key) => {
-                            let text = reader.sources[file]
-                                .text
-                                .get(value_span.range.clone())
-                                .unwrap_or("");
-                            if text.contains(&format!("var.{key}")) {
-                                format!(
-                                    "variable \"{key}\" is not declared: add `variable \"{key}\" {{}}`"
-                                )
-                            } else if text.contains(&format!("local.{key}")) {
-                                format!("local \"{key}\" is not defined: add it to a locals block")
-                            } else {
-                                format!("there is no \"{key}\" here")
-                            }
-                        }
-                        _ => "check the expression".to_owned(),
-                    };
-                    reader.push(
-                        Diagnostic::error(format!("cannot evaluate \"{name}\": {}", e.kind()))
-                            .at(value_span, "in this expression")
-                            .help(help),
-                    );
-                }
+            if let Some((value, span)) = evaluate_attribute(reader, file, attr) {
+                values.insert(name.to_owned(), (value, span));
             }
         }
         for block in body.blocks() {
@@ -224,6 +183,51 @@ impl Arguments {
             }
         }
     }
+}
+
+/// Evaluates an attribute's value, reporting why it cannot be evaluated with what to do. An
+/// expression that refers to a local which could not be evaluated is not reported again.
+pub(crate) fn evaluate_attribute(
+    reader: &mut Reader<'_>,
+    file: usize,
+    attr: &Attribute,
+) -> Option<(Value, Span)> {
+    let name = attr.key.as_str();
+    let span = reader.span(file, attr.value.span());
+    let e = match crate::expr::evaluate(&attr.value, &reader.ctx) {
+        Ok(value) => return Some((value, span)),
+        Err(e) => e,
+    };
+    if crate::locals::references(&attr.value).iter().any(|l| reader.failed_locals.contains(l)) {
+        return None;
+    }
+    let help = match e.kind() {
+        hcl::eval::ErrorKind::UndefinedFunc(func) => {
+            let called = func.to_string();
+            match closest(&called, crate::functions::NAMES) {
+                Some(close) => format!("did you mean {close}()?"),
+                None => format!("the functions are: {}", crate::functions::NAMES.join(", ")),
+            }
+        }
+        hcl::eval::ErrorKind::UndefinedVar(var) => format!(
+            "`{var}` is not defined: values come from `var.NAME` (variable blocks) and `local.NAME` (locals blocks)"
+        ),
+        hcl::eval::ErrorKind::NoSuchKey(key) => {
+            let text = reader.sources[file].text.get(span.range.clone()).unwrap_or("");
+            if text.contains(&format!("var.{key}")) {
+                format!("variable \"{key}\" is not declared: add `variable \"{key}\" {{}}`")
+            } else if text.contains(&format!("local.{key}")) {
+                format!("local \"{key}\" is not defined: add it to a locals block")
+            } else {
+                format!("there is no \"{key}\" here")
+            }
+        }
+        _ => "check the expression".to_owned(),
+    };
+    let d = Diagnostic::error(format!("cannot evaluate \"{name}\": {}", crate::expr::describe(&e)))
+        .at(span, "in this expression");
+    reader.push(if crate::expr::says_what_to_do(&e) { d } else { d.help(help) });
+    None
 }
 
 fn type_error(name: &str, expected: &str, found: &Value, span: Span) -> Diagnostic {

@@ -1,7 +1,8 @@
 //! The built-in functions of certplan's configuration language, with Terraform's semantics:
 //! `toset tolist tomap keys values lookup merge concat distinct flatten length contains
 //! coalesce format formatlist join split lower upper trimspace replace regex startswith
-//! endswith`. (`try` and `can` evaluate their arguments lazily and are not here yet.)
+//! endswith`, and `try` and `can`, which evaluate their arguments lazily and so live in
+//! [`crate::expr`].
 
 use hcl::eval::{Context, FuncArgs, FuncDef, ParamType};
 use hcl::{Map, Value};
@@ -32,6 +33,8 @@ pub(crate) const NAMES: &[&str] = &[
     "regex",
     "startswith",
     "endswith",
+    "try",
+    "can",
 ];
 
 /// Builds an evaluation context with every built-in function declared.
@@ -86,6 +89,7 @@ pub(crate) fn context<'a>() -> Context<'a> {
             .param(Str)
             .build(|a| Ok(Value::Bool(text(&a[0]).ends_with(text(&a[1]))))),
     );
+    crate::expr::declare_fail(&mut ctx);
     ctx
 }
 
@@ -311,11 +315,10 @@ fn regex(a: FuncArgs) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hcl::eval::Evaluate;
 
     fn eval(expr: &str) -> Result<Value, String> {
-        let expr: hcl::Expression = expr.parse().map_err(|e: hcl::Error| e.to_string())?;
-        expr.evaluate(&context()).map_err(|e| e.to_string())
+        let expr: hcl_edit::expr::Expression = expr.parse().map_err(|e| format!("{e}"))?;
+        crate::expr::evaluate(&expr, &context()).map_err(|e| crate::expr::describe(&e))
     }
 
     fn json(expr: &str) -> String {

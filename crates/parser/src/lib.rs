@@ -10,6 +10,7 @@ mod diagnostic;
 mod domain;
 mod duration;
 mod eval;
+mod expr;
 mod functions;
 mod locals;
 mod resource;
@@ -60,7 +61,7 @@ pub struct Settings {
 /// An `output "name" { value, description, sensitive }` block.
 #[derive(Debug, Clone)]
 pub struct OutputConfig {
-    pub value: hcl::Expression,
+    pub value: hcl_edit::expr::Expression,
     pub description: Option<String>,
     pub sensitive: bool,
     pub location: String,
@@ -74,13 +75,12 @@ impl Config {
         &self,
         resources: hcl::Value,
     ) -> BTreeMap<String, Result<hcl::Value, String>> {
-        use hcl::eval::Evaluate;
         let mut ctx = self.context.clone();
         ctx.declare_var(certplan_core::RESOURCE_TYPE, resources);
         self.outputs
             .iter()
             .map(|(name, o)| {
-                (name.clone(), o.value.evaluate(&ctx).map_err(|e| e.kind().to_string()))
+                (name.clone(), expr::evaluate(&o.value, &ctx).map_err(|e| expr::describe(&e)))
             })
             .collect()
     }
@@ -297,8 +297,12 @@ pub fn parse_sources_with(
             _ => None,
         })
         .collect();
-    let mut reader =
-        Reader { sources: &sources, diagnostics: Vec::new(), ctx: hcl::eval::Context::new() };
+    let mut reader = Reader {
+        sources: &sources,
+        diagnostics: Vec::new(),
+        ctx: hcl::eval::Context::new(),
+        failed_locals: Default::default(),
+    };
     let mut provider = ProviderConfig::default();
     let mut resources: BTreeMap<Address, ResourceConfig> = BTreeMap::new();
     let mut first_seen: BTreeMap<Address, Span> = BTreeMap::new();
@@ -590,7 +594,7 @@ fn read_output(
         return None;
     };
     let output = OutputConfig {
-        value: hcl::Expression::from(value.value.clone()),
+        value: value.value.clone(),
         description,
         sensitive,
         location: reader.location(&here),
@@ -695,6 +699,9 @@ pub(crate) struct Reader<'a> {
     pub(crate) diagnostics: Vec<Diagnostic>,
     /// What expressions are evaluated with: the built-in functions and `local`.
     pub(crate) ctx: hcl::eval::Context<'static>,
+    /// Locals that could not be evaluated (already reported): expressions referring to them
+    /// are not reported again.
+    pub(crate) failed_locals: std::collections::BTreeSet<String>,
 }
 
 impl Reader<'_> {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use hcl::Value;
-use hcl::eval::{Context, Evaluate};
+use hcl::eval::Context;
 use hcl_edit::Span as _;
 use hcl_edit::expr::{Expression, Traversal, TraversalOperator};
 use hcl_edit::structure::Body;
@@ -61,6 +61,7 @@ pub(crate) fn evaluate(
         let mut path = Vec::new();
         resolve(reader, &locals, name, vars, &mut state, &mut path, &mut values);
     }
+    reader.failed_locals = locals.into_keys().filter(|name| !values.contains_key(name)).collect();
     context(vars, values)
 }
 
@@ -112,9 +113,8 @@ fn resolve<'n>(
     let Some(local) = locals.get(name) else { return };
     state.insert(name, Mark::InProgress);
     path.push(name);
-    let mut refs = References::default();
-    refs.visit_expr(local.expr);
-    for reference in &refs.0 {
+    let refs = references(local.expr);
+    for reference in &refs {
         match locals.get_key_value(reference.as_str()) {
             Some((key, _)) => resolve(reader, locals, key, vars, state, path, values),
             None => reader.push(
@@ -127,21 +127,34 @@ fn resolve<'n>(
     path.pop();
     state.insert(name, Mark::Done);
     let ctx = context(vars, values.clone());
-    match hcl::Expression::from(local.expr.clone()).evaluate(&ctx) {
+    match crate::expr::evaluate(local.expr, &ctx) {
         Ok(value) => {
             values.insert(name.to_owned(), value);
         }
         // A reference to a local that failed is reported once, where that local is.
-        Err(_) if refs.0.iter().any(|r| !values.contains_key(r)) => {}
-        Err(e) => reader.push(
-            Diagnostic::error(format!("cannot evaluate local \"{name}\": {}", e.kind()))
-                .at(local.value.clone(), "in this expression")
-                .help("check the expression"),
-        ),
+        Err(_) if refs.iter().any(|r| !values.contains_key(r)) => {}
+        Err(e) => {
+            let d = Diagnostic::error(format!(
+                "cannot evaluate local \"{name}\": {}",
+                crate::expr::describe(&e)
+            ))
+            .at(local.value.clone(), "in this expression");
+            reader.push(if crate::expr::says_what_to_do(&e) {
+                d
+            } else {
+                d.help("check the expression")
+            });
+        }
     }
 }
 
-/// Collects the names of the locals an expression refers to (`local.NAME...`).
+/// The names of the locals an expression refers to (`local.NAME...`).
+pub(crate) fn references(expr: &Expression) -> Vec<String> {
+    let mut refs = References::default();
+    refs.visit_expr(expr);
+    refs.0
+}
+
 #[derive(Default)]
 struct References(Vec<String>);
 

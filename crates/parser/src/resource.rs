@@ -5,12 +5,11 @@ use certplan_core::{
     Address, CertificateArgs, CsrEncryptAlgo, DvAuthMethod, InstanceKey, RESOURCE_TYPE,
 };
 use hcl::Value;
-use hcl::eval::Evaluate;
 use hcl_edit::Span as _;
 use hcl_edit::structure::Block;
 use sha2::{Digest, Sha256};
 
-use crate::eval::{Arguments, closest};
+use crate::eval::{Arguments, closest, evaluate_attribute};
 use crate::{Diagnostic, Lifecycle, Reader, RenewBefore, ResourceConfig, Span, blocks, domain};
 
 const ARGUMENTS: &[&str] = &[
@@ -120,23 +119,6 @@ fn instances(
 ) -> Option<Vec<(Option<InstanceKey>, Option<Value>)>> {
     let count = block.body.get_attribute("count");
     let for_each = block.body.get_attribute("for_each");
-    let evaluate = |reader: &mut Reader<'_>, attr: &hcl_edit::structure::Attribute| {
-        let span = reader.span(file, attr.value.span());
-        match hcl::Expression::from(attr.value.clone()).evaluate(&reader.ctx) {
-            Ok(v) => Some((v, span)),
-            Err(e) => {
-                reader.push(
-                    Diagnostic::error(format!(
-                        "cannot evaluate \"{}\": {}",
-                        attr.key.as_str(),
-                        e.kind()
-                    ))
-                    .at(span, "in this expression"),
-                );
-                None
-            }
-        }
-    };
     match (count, for_each) {
         (Some(c), Some(_)) => {
             reader.push(
@@ -147,7 +129,7 @@ fn instances(
             None
         }
         (Some(c), None) => {
-            let (value, span) = evaluate(reader, c)?;
+            let (value, span) = evaluate_attribute(reader, file, c)?;
             match value.as_u64() {
                 Some(n) => Some((0..n).map(|i| (Some(InstanceKey::Index(i)), None)).collect()),
                 None => {
@@ -161,7 +143,7 @@ fn instances(
             }
         }
         (None, Some(f)) => {
-            let (value, span) = evaluate(reader, f)?;
+            let (value, span) = evaluate_attribute(reader, file, f)?;
             let unsuitable = |reader: &mut Reader<'_>, why: String| {
                 reader.push(
                     Diagnostic::error(format!("for_each needs a map or a set of strings: {why}"))

@@ -102,14 +102,14 @@ pub(crate) fn resolve(
                         reader.push(d);
                         continue;
                     }
-                    match hcl::Expression::from(attr.value.clone()).evaluate(&ctx) {
+                    match crate::expr::evaluate(&attr.value, &ctx) {
                         Ok(v) => {
                             values.insert(name, (v, Some(span)));
                         }
                         Err(e) => reader.push(
                             Diagnostic::error(format!(
                                 "cannot evaluate variable \"{name}\": {}",
-                                e.kind()
+                                crate::expr::describe(&e)
                             ))
                             .at(span, "in this value"),
                         ),
@@ -161,7 +161,7 @@ pub(crate) fn resolve(
             continue;
         }
         for (condition, message, span) in &d.validations {
-            match hcl::Expression::from((*condition).clone()).evaluate(&ctx) {
+            match crate::expr::evaluate(condition, &ctx) {
                 Ok(Value::Bool(true)) => {}
                 Ok(Value::Bool(false)) => reader.push(
                     Diagnostic::error(format!("invalid value for variable \"{name}\": {message}"))
@@ -176,7 +176,7 @@ pub(crate) fn resolve(
                 Err(e) => reader.push(
                     Diagnostic::error(format!(
                         "cannot evaluate the validation condition: {}",
-                        e.kind()
+                        crate::expr::describe(&e)
                     ))
                     .at(span.clone(), "this condition"),
                 ),
@@ -262,8 +262,7 @@ fn declarations<'b>(
                 let message = v.body.get_attribute("error_message");
                 match (condition, message) {
                     (Some(c), Some(m)) => {
-                        let text = hcl::Expression::from(m.value.clone())
-                            .evaluate(&crate::functions::context())
+                        let text = crate::expr::evaluate(&m.value, &crate::functions::context())
                             .ok()
                             .and_then(|v| v.as_str().map(str::to_owned))
                             .unwrap_or_else(|| "the value is not valid".to_owned());

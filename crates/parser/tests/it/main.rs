@@ -674,3 +674,63 @@ fn certplan_block_sets_the_backend_and_checks_the_version() {
     assert!(shown.contains("unsupported backend \"pg\""), "{shown}");
     assert!(shown.contains("main.hcl:2:22"), "{shown}");
 }
+
+mod try_and_can {
+    use super::*;
+    use certplan_core::InstanceKey;
+
+    const CONFIG: &str = r#"
+variable "zone" {
+  type    = string
+  default = "example.com"
+
+  validation {
+    condition     = can(regex("^[a-z0-9.-]+$", var.zone))
+    error_message = "zone must be a lower-case DNS name"
+  }
+}
+
+variable "sites" {
+  type = any
+  default = {
+    www = { alias = "homepage", method = "DNS" }
+    api = {}
+  }
+}
+
+locals {
+  # Optional per-site settings, with defaults where a site leaves them out.
+  methods = { for name, site in var.sites : name => try(site.method, "DNS_AUTO") }
+}
+
+resource "tencentcloud_ssl_free_certificate" "site" {
+  for_each       = var.sites
+  domain         = "${each.key}.${var.zone}"
+  dv_auth_method = local.methods[each.key]
+  alias          = try(each.value.alias, "site-${each.key}")
+}
+"#;
+
+    #[test]
+    fn fill_in_optional_settings_and_check_values() {
+        let config = parse(CONFIG).unwrap_or_else(|e| panic!("{}", e.render(false)));
+        let site = |key: &str| {
+            &config.resources
+                [&Address::certificate("site").instance(InstanceKey::Key(key.to_owned()))]
+        };
+        assert_eq!(site("www").args.alias.as_deref(), Some("homepage"));
+        assert_eq!(site("www").args.dv_auth_method, DvAuthMethod::Dns);
+        assert_eq!(site("api").args.alias.as_deref(), Some("site-api"));
+        assert_eq!(site("api").args.dv_auth_method, DvAuthMethod::DnsAuto);
+    }
+
+    #[test]
+    fn diagnostic_try_and_can_failures() {
+        insta::assert_snapshot!(diagnose(
+            &CONFIG
+                .replace(r#"default = "example.com""#, r#"default = "Example.COM""#)
+                .replace(r#""site-${each.key}""#, "each.value.name")
+                .replace(r#"try(site.method, "DNS_AUTO")"#, "try(site.method, var.method)")
+        ));
+    }
+}
