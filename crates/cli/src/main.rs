@@ -8,6 +8,7 @@
 
 mod commands;
 mod engine;
+mod fmt;
 mod settings;
 
 use std::path::PathBuf;
@@ -53,6 +54,21 @@ enum Command {
         json: bool,
         #[command(flatten)]
         vars: VarArgs,
+    },
+    /// Rewrite configuration and variables files in the canonical style, keeping comments
+    Fmt {
+        /// Files or directories to format (`-` formats standard input to standard output)
+        #[arg(value_name = "PATH", default_value = ".")]
+        paths: Vec<PathBuf>,
+        /// Change nothing: list the files that are not formatted and exit with status 3 if any
+        #[arg(long)]
+        check: bool,
+        /// Show the changes as a unified diff
+        #[arg(long)]
+        diff: bool,
+        /// Also format the directories inside the given ones
+        #[arg(long)]
+        recursive: bool,
     },
     /// Update the state from the cloud without changing anything
     Refresh(CommonArgs),
@@ -429,6 +445,9 @@ fn main() -> ExitCode {
             Command::Plan(args) => commands::plan(&args, output, &env).await,
             Command::Apply(args) => commands::apply(&args, output, &env).await,
             Command::Show { plan_file, json } => commands::show(&plan_file, json, output),
+            Command::Fmt { paths, check, diff, recursive } => {
+                fmt::fmt(&fmt::FmtOptions { paths, check, diff, recursive }, output)
+            }
             Command::Refresh(common) => commands::refresh(&common, output, &env).await,
             Command::Validate { json, vars } => {
                 commands::validate(json, &vars.load_options(&env_vars()), output)

@@ -11,6 +11,7 @@ mod domain;
 mod duration;
 mod eval;
 mod expr;
+mod format;
 mod functions;
 mod locals;
 mod resource;
@@ -27,6 +28,7 @@ pub use diagnostic::{
     ConfigError, Diagnostic, Severity, Source, Span, diagnostics_json, render_diagnostics,
 };
 pub use duration::RenewBefore;
+pub use format::format_source;
 pub use variables::VarInput;
 
 /// The configuration: what is declared.
@@ -170,6 +172,14 @@ impl Default for Lifecycle {
             wait_for_issuance: None,
         }
     }
+}
+
+/// Points at a syntax error in `file`.
+fn syntax_error(file: usize, e: &hcl_edit::parser::Error) -> Diagnostic {
+    let offset = e.location().offset();
+    Diagnostic::error(format!("invalid HCL syntax: {}", e.message()))
+        .at(Span { file, range: offset..offset + 1 }, "here")
+        .help("see https://github.com/hashicorp/hcl/blob/main/hclsyntax/spec.md")
 }
 
 /// The file name extension of configuration files.
@@ -319,14 +329,7 @@ pub fn parse_sources_with(
         }
         match hcl_edit::parser::parse_body(&source.text) {
             Ok(body) => bodies.push((file, body)),
-            Err(e) => {
-                let offset = e.location().offset();
-                reader.diagnostics.push(
-                    Diagnostic::error(format!("invalid HCL syntax: {}", e.message()))
-                        .at(Span { file, range: offset..offset + 1 }, "here")
-                        .help("see https://github.com/hashicorp/hcl/blob/main/hclsyntax/spec.md"),
-                );
-            }
+            Err(e) => reader.diagnostics.push(syntax_error(file, &e)),
         }
     }
     // Variables, then locals: every other expression may refer to them.

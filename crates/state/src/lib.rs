@@ -474,7 +474,17 @@ impl StateStore for LocalStore {
 /// content: write a temp file in the same directory (mode 0600), fsync it, rename it over
 /// `path`, fsync the directory so the rename itself is durable.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    write_atomically_with(path, bytes, |_| Ok(()))
+    write_atomically_with(path, bytes, None, |_| Ok(()))
+}
+
+/// [`write_atomically`] with the new file given `permissions` (those of the file it replaces,
+/// say) rather than 0600.
+pub fn write_atomically_with_permissions(
+    path: &Path,
+    bytes: &[u8],
+    permissions: std::fs::Permissions,
+) -> std::io::Result<()> {
+    write_atomically_with(path, bytes, Some(permissions), |_| Ok(()))
 }
 
 /// [`write_atomically`], calling `checkpoint` with the number of bytes written so far after
@@ -482,6 +492,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 fn write_atomically_with(
     path: &Path,
     bytes: &[u8],
+    permissions: Option<std::fs::Permissions>,
     mut checkpoint: impl FnMut(usize) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     const CHUNK: usize = 4096;
@@ -497,6 +508,9 @@ fn write_atomically_with(
         tmp.as_file().write_all(chunk)?;
         written += chunk.len();
         checkpoint(written)?;
+    }
+    if let Some(permissions) = permissions {
+        tmp.as_file().set_permissions(permissions)?;
     }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -670,7 +684,7 @@ mod tests {
                     state.resources.insert(Address::certificate(format!("r{i}")), r);
                 }
                 let bytes = state.to_json();
-                let result = write_atomically_with(&path, &bytes, |written| match crash_at {
+                let result = write_atomically_with(&path, &bytes, None, |written| match crash_at {
                     Some(at) if written >= at => Err(std::io::Error::other("crash")),
                     _ => Ok(()),
                 });

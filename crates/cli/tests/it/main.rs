@@ -1515,3 +1515,87 @@ fn the_certplan_block_chooses_where_state_lives() {
     assert!(!p.path().join("certplan.state.json").exists());
     assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0, "the next run finds it");
 }
+
+#[test]
+fn fmt_rewrites_in_the_canonical_style_and_check_lists_what_it_would_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+    };
+    let messy = "# The web site.\nresource \"tencentcloud_ssl_free_certificate\" \"www\"{\ndomain=\"www.${var.zone}\" # where\ndv_auth_method   =   \"DNS_AUTO\"\n}\n\nvariable \"zone\" {\ndefault=\"example.com\"\n}\n";
+    let canonical = "# The web site.\nresource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain         = \"www.${var.zone}\" # where\n  dv_auth_method = \"DNS_AUTO\"\n}\n\nvariable \"zone\" {\n  default = \"example.com\"\n}\n";
+    write("main.hcl", messy);
+    write("certplan.tfvars", "zone=\"example.org\"\n");
+    write("other.txt", "not = configuration\n");
+    write("nested/extra.hcl", "a=1\n");
+    let certplan = |args: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--chdir").arg(dir.path()).args(args);
+        run(cmd)
+    };
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).expect("read");
+
+    let check = certplan(&["fmt", "--check"]);
+    assert_eq!(check.code, 3, "{}", check.stderr);
+    assert_eq!(check.stdout, "certplan.tfvars\nmain.hcl\n");
+    assert_eq!(read("main.hcl"), messy, "--check changes nothing");
+
+    let diff = certplan(&["fmt", "--check", "--diff", "main.hcl"]);
+    assert_eq!(diff.code, 3);
+    assert!(
+        diff.stdout.contains("-dv_auth_method   =   \"DNS_AUTO\"\n")
+            && diff.stdout.contains("+  dv_auth_method = \"DNS_AUTO\"\n"),
+        "{}",
+        diff.stdout
+    );
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let perms = std::fs::Permissions::from_mode(0o640);
+        std::fs::set_permissions(dir.path().join("main.hcl"), perms).expect("chmod");
+    }
+    let fmt = certplan(&["fmt"]);
+    assert_eq!(fmt.code, 0, "{}", fmt.stderr);
+    assert_eq!(read("main.hcl"), canonical, "comments kept, style canonical");
+    assert_eq!(read("certplan.tfvars"), "zone = \"example.org\"\n");
+    assert_eq!(read("other.txt"), "not = configuration\n", "only config and variables files");
+    assert_eq!(read("nested/extra.hcl"), "a=1\n", "subdirectories only with --recursive");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("main.hcl")).expect("stat").permissions();
+        assert_eq!(mode.mode() & 0o777, 0o640, "the file keeps its permissions");
+    }
+    assert_eq!(certplan(&["validate"]).code, 0, "the formatted configuration is still valid");
+    let again = certplan(&["fmt", "--check"]);
+    assert_eq!((again.code, again.stdout.as_str()), (0, ""), "formatting is idempotent");
+
+    assert_eq!(certplan(&["fmt", "--recursive"]).code, 0);
+    assert_eq!(read("nested/extra.hcl"), "a = 1\n");
+
+    // Standard input to standard output.
+    let mut cmd = Command::new(BIN);
+    let mut child = cmd
+        .args(["fmt", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("certplan runs");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), b"x={a=1}\n")
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("certplan exits");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "x = { a = 1 }\n");
+
+    // A file that is not valid HCL is reported with its line and left alone; the others are
+    // still formatted.
+    write("broken.hcl", "resource \"x\" {\n  a = [1,\n");
+    write("z.hcl", "b=2\n");
+    let broken = certplan(&["fmt"]);
+    assert_eq!(broken.code, 1);
+    assert!(broken.stderr.contains("--> broken.hcl:2:10"), "{}", broken.stderr);
+    assert_eq!(read("broken.hcl"), "resource \"x\" {\n  a = [1,\n");
+    assert_eq!(read("z.hcl"), "b = 2\n");
+}

@@ -440,6 +440,8 @@ locals {
     ));
 }
 
+mod fmt;
+
 mod variables {
     use super::*;
     use certplan_parser::{LoadOptions, VarFlag, load_dir_with};

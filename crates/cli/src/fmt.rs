@@ -1,0 +1,159 @@
+//! `certplan fmt`: rewrites configuration and variables files in the canonical style.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use certplan_parser::{CONFIG_EXTENSION, Source, format_source, render_diagnostics};
+
+use crate::settings::Output;
+
+/// What `certplan fmt` was asked to do.
+pub struct FmtOptions {
+    /// Files and directories; `-` is standard input (formatted to standard output).
+    pub paths: Vec<PathBuf>,
+    /// List the files that are not formatted and change nothing.
+    pub check: bool,
+    /// Show each change as a unified diff.
+    pub diff: bool,
+    /// Also format the directories inside the given ones.
+    pub recursive: bool,
+}
+
+/// The exit status of `fmt --check` when a file is not formatted (Terraform's).
+pub const UNFORMATTED: u8 = 3;
+
+/// Formats every file `options` names. Files that cannot be read or parsed are reported and
+/// left alone; the others are still formatted.
+pub fn fmt(options: &FmtOptions, output: Output) -> anyhow::Result<ExitCode> {
+    let mut files = Vec::new();
+    let mut failed = false;
+    for path in &options.paths {
+        if path.as_os_str() == "-" {
+            failed |= !format_stdin(output)?;
+            continue;
+        }
+        match files_in(path, options.recursive) {
+            Ok(found) => files.extend(found),
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", path.display());
+                failed = true;
+            }
+        }
+    }
+    let mut unformatted = false;
+    for path in files {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", path.display());
+                failed = true;
+                continue;
+            }
+        };
+        let source = Source::new(&path, text);
+        let formatted = match format_source(&source) {
+            Ok(formatted) => formatted,
+            Err(e) => {
+                eprint!("{}", render_diagnostics(&e.sources, &e.diagnostics, output.stderr_color));
+                failed = true;
+                continue;
+            }
+        };
+        if formatted == source.text {
+            continue;
+        }
+        unformatted = true;
+        println!("{}", path.display());
+        if options.diff {
+            print!("{}", diff(&path, &source.text, &formatted, output.stdout_color));
+        }
+        if !options.check {
+            let permissions = std::fs::metadata(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .permissions();
+            certplan_state::write_atomically_with_permissions(
+                &path,
+                formatted.as_bytes(),
+                permissions,
+            )
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else if options.check && unformatted {
+        ExitCode::from(UNFORMATTED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Formats standard input to standard output; false when it could not be formatted.
+fn format_stdin(output: Output) -> anyhow::Result<bool> {
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).context("cannot read standard input")?;
+    match format_source(&Source::new("<stdin>", text)) {
+        Ok(formatted) => {
+            std::io::stdout().write_all(formatted.as_bytes())?;
+            Ok(true)
+        }
+        Err(e) => {
+            eprint!("{}", render_diagnostics(&e.sources, &e.diagnostics, output.stderr_color));
+            Ok(false)
+        }
+    }
+}
+
+/// The files `fmt` formats: `path` itself if it is a file; in a directory, its configuration
+/// (`*.hcl`) and variables (`*.tfvars`) files, in name order, then those of its
+/// subdirectories when `recursive` (hidden ones, such as `.certplan`, skipped).
+fn files_in(path: &Path, recursive: bool) -> std::io::Result<Vec<PathBuf>> {
+    if !std::fs::metadata(path)?.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    // Names in the current directory are shown without "./".
+    let name = |e: std::fs::DirEntry| {
+        if path == Path::new(".") { PathBuf::from(e.file_name()) } else { e.path() }
+    };
+    let mut entries: Vec<PathBuf> =
+        std::fs::read_dir(path)?.map(|e| e.map(name)).collect::<Result<_, _>>()?;
+    entries.sort();
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let hidden = entry.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if entry.is_dir() {
+            if recursive && !hidden {
+                dirs.push(entry);
+            }
+        } else if entry.extension().is_some_and(|e| e == CONFIG_EXTENSION || e == "tfvars") {
+            files.push(entry);
+        }
+    }
+    for dir in dirs {
+        files.extend(files_in(&dir, true)?);
+    }
+    Ok(files)
+}
+
+/// A unified diff of a file's formatting, coloured on terminals.
+fn diff(path: &Path, before: &str, after: &str, color: bool) -> String {
+    let name = path.display().to_string();
+    let text = similar::TextDiff::from_lines(before, after)
+        .unified_diff()
+        .header(&name, &name)
+        .to_string();
+    if !color {
+        return text;
+    }
+    text.lines()
+        .map(|line| match line.as_bytes().first() {
+            Some(b'+') if !line.starts_with("+++") => format!("\x1b[32m{line}\x1b[0m\n"),
+            Some(b'-') if !line.starts_with("---") => format!("\x1b[31m{line}\x1b[0m\n"),
+            Some(b'@') => format!("\x1b[36m{line}\x1b[0m\n"),
+            _ => format!("{line}\n"),
+        })
+        .collect()
+}
