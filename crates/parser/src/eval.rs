@@ -198,7 +198,10 @@ pub(crate) fn evaluate_attribute(
         Ok(value) => return Some((value, span)),
         Err(e) => e,
     };
-    if crate::locals::references(&attr.value).iter().any(|l| reader.failed_locals.contains(l)) {
+    if crate::sensitive::references(&attr.value, "local")
+        .iter()
+        .any(|l| reader.failed_locals.contains(l))
+    {
         return None;
     }
     let help = match e.kind() {

@@ -15,6 +15,7 @@ mod format;
 mod functions;
 mod locals;
 mod resource;
+mod sensitive;
 mod variables;
 
 use std::collections::BTreeMap;
@@ -153,6 +154,8 @@ pub struct ResourceConfig {
     pub lifecycle: Lifecycle,
     /// Where the resource is declared: `file:line:col`.
     pub location: String,
+    /// The arguments whose values come from sensitive variables, shown as `(sensitive value)`.
+    pub sensitive: std::collections::BTreeSet<String>,
 }
 
 /// A resource's `lifecycle` block.
@@ -312,6 +315,7 @@ pub fn parse_sources_with(
         diagnostics: Vec::new(),
         ctx: hcl::eval::Context::new(),
         failed_locals: Default::default(),
+        sensitivity: Default::default(),
     };
     let mut provider = ProviderConfig::default();
     let mut resources: BTreeMap<Address, ResourceConfig> = BTreeMap::new();
@@ -596,6 +600,14 @@ fn read_output(
         );
         return None;
     };
+    if reader.sensitivity.taints(&value.value) && !sensitive {
+        reader.push(
+            Diagnostic::error(format!("output \"{}\" refers to sensitive values", label.as_str()))
+                .at(reader.span(file, value.value.span()), "derived from a sensitive variable")
+                .help("add `sensitive = true` to the output: it is then shown only when asked for by name"),
+        );
+        return None;
+    }
     let output = OutputConfig {
         value: value.value.clone(),
         description,
@@ -705,6 +717,8 @@ pub(crate) struct Reader<'a> {
     /// Locals that could not be evaluated (already reported): expressions referring to them
     /// are not reported again.
     pub(crate) failed_locals: std::collections::BTreeSet<String>,
+    /// Which variables and locals are sensitive.
+    pub(crate) sensitivity: sensitive::Sensitivity,
 }
 
 impl Reader<'_> {

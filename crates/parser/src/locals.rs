@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 use hcl::Value;
 use hcl::eval::Context;
 use hcl_edit::Span as _;
-use hcl_edit::expr::{Expression, Traversal, TraversalOperator};
+use hcl_edit::expr::Expression;
 use hcl_edit::structure::Body;
-use hcl_edit::visit::{Visit, visit_traversal};
 
 use crate::{Diagnostic, Reader, Span, blocks};
 
@@ -61,6 +60,9 @@ pub(crate) fn evaluate(
         let mut path = Vec::new();
         resolve(reader, &locals, name, vars, &mut state, &mut path, &mut values);
     }
+    let exprs: Vec<(&str, &Expression)> =
+        locals.iter().map(|(name, local)| (name.as_str(), local.expr)).collect();
+    reader.sensitivity.add_locals(&exprs);
     reader.failed_locals = locals.into_keys().filter(|name| !values.contains_key(name)).collect();
     context(vars, values)
 }
@@ -113,7 +115,7 @@ fn resolve<'n>(
     let Some(local) = locals.get(name) else { return };
     state.insert(name, Mark::InProgress);
     path.push(name);
-    let refs = references(local.expr);
+    let refs = crate::sensitive::references(local.expr, "local");
     for reference in &refs {
         match locals.get_key_value(reference.as_str()) {
             Some((key, _)) => resolve(reader, locals, key, vars, state, path, values),
@@ -145,28 +147,5 @@ fn resolve<'n>(
                 d.help("check the expression")
             });
         }
-    }
-}
-
-/// The names of the locals an expression refers to (`local.NAME...`).
-pub(crate) fn references(expr: &Expression) -> Vec<String> {
-    let mut refs = References::default();
-    refs.visit_expr(expr);
-    refs.0
-}
-
-#[derive(Default)]
-struct References(Vec<String>);
-
-impl Visit for References {
-    fn visit_traversal(&mut self, node: &Traversal) {
-        if let Expression::Variable(root) = &node.expr
-            && root.as_str() == "local"
-            && let Some(TraversalOperator::GetAttr(name)) =
-                node.operators.first().map(|o| o.value())
-        {
-            self.0.push(name.as_str().to_owned());
-        }
-        visit_traversal(self, node);
     }
 }

@@ -1,6 +1,8 @@
 //! `resource "tencentcloud_ssl_free_certificate" "NAME" { ... }`: the Terraform provider's
 //! arguments, typed and validated as the API validates them, plus certplan's `lifecycle` settings.
 
+use std::collections::BTreeSet;
+
 use certplan_core::{
     Address, CertificateArgs, CsrEncryptAlgo, DvAuthMethod, InstanceKey, RESOURCE_TYPE,
 };
@@ -76,6 +78,12 @@ pub(crate) fn read(
 
     let resource = Address::certificate(name.0);
     let instances = instances(reader, file, block)?;
+    let sensitive: BTreeSet<String> = block
+        .body
+        .attributes()
+        .filter(|a| reader.sensitivity.taints(&a.value))
+        .map(|a| a.key.as_str().to_owned())
+        .collect();
     let base = reader.ctx.clone();
     let mut configs = Vec::with_capacity(instances.len());
     for (key, each) in instances {
@@ -99,7 +107,8 @@ pub(crate) fn read(
             Some(key) => resource.instance(key),
             None => resource.clone(),
         };
-        let config = read_instance(reader, file, block, address, header.clone());
+        let config = read_instance(reader, file, block, address, header.clone())
+            .map(|config| ResourceConfig { sensitive: sensitive.clone(), ..config });
         let failed = config.is_none();
         configs.extend(config);
         // The same mistake in every instance is reported once.
@@ -141,6 +150,14 @@ fn instances(
                     None
                 }
             }
+        }
+        (None, Some(f)) if reader.sensitivity.taints(&f.value) => {
+            reader.push(
+                Diagnostic::error("for_each cannot use sensitive values")
+                    .at(reader.span(file, f.value.span()), "derived from a sensitive variable")
+                    .help("instance keys appear in every address, plan and state: take them from a value that is not sensitive"),
+            );
+            None
         }
         (None, Some(f)) => {
             let (value, span) = evaluate_attribute(reader, file, f)?;
@@ -339,6 +356,7 @@ fn read_instance(
         csr_key_password,
         lifecycle,
         location: reader.location(&header),
+        sensitive: BTreeSet::new(),
     })
 }
 

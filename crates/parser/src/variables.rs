@@ -43,6 +43,7 @@ struct Declared<'b> {
     ty: Type,
     default: Option<Value>,
     nullable: bool,
+    sensitive: bool,
     validations: Vec<(&'b Expression, String, Span)>,
     header: Span,
 }
@@ -55,6 +56,9 @@ pub(crate) fn resolve(
     inputs: &[VarInput],
 ) -> BTreeMap<String, Value> {
     let declared = declarations(reader, bodies);
+    reader.sensitivity = crate::sensitive::Sensitivity::new(
+        declared.iter().filter(|(_, d)| d.sensitive).map(|(name, _)| name.clone()).collect(),
+    );
     let mut values: BTreeMap<String, (Value, Option<Span>)> = BTreeMap::new();
     for (name, d) in &declared {
         if let Some(default) = &d.default {
@@ -253,7 +257,7 @@ fn declarations<'b>(
             );
             let _ = args.reference("type");
             let _description = args.string(reader, "description");
-            let _sensitive = args.boolean(reader, "sensitive");
+            let sensitive = args.boolean(reader, "sensitive").is_some_and(|(s, _)| s);
             let nullable = args.boolean(reader, "nullable").is_none_or(|(n, _)| n);
             let default = args.take_value("default");
             let mut validations = Vec::new();
@@ -274,7 +278,8 @@ fn declarations<'b>(
                     ),
                 }
             }
-            declared.insert(name, Declared { ty, default, nullable, validations, header });
+            declared
+                .insert(name, Declared { ty, default, nullable, sensitive, validations, header });
         }
     }
     declared

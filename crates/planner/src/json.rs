@@ -4,7 +4,7 @@
 //! certplan's own `renew` and `forget` actions and reasons. Documented in docs/json-output.md;
 //! `format_version` changes when the shape does.
 
-use certplan_core::{AttributeValue, CertificateArgs, RESOURCE_TYPE};
+use certplan_core::{AttributeValue, RESOURCE_TYPE};
 use serde_json::{Map, Value, json};
 
 use crate::{Action, DriftKind, Plan, Reason, ResourceChange, render};
@@ -58,7 +58,7 @@ fn change_json(c: &ResourceChange, plan: &Plan) -> Value {
         Action::Forget => &["forget"],
     };
     let before = c.before.as_ref().map(|b| {
-        let mut object = attributes(&b.args);
+        let mut object = attributes(c.before_attributes());
         object.insert("id".into(), json!(b.id));
         object.insert("status".into(), json!(b.status.name()));
         object.insert(
@@ -67,7 +67,7 @@ fn change_json(c: &ResourceChange, plan: &Plan) -> Value {
         );
         Value::Object(object)
     });
-    let after = c.after.as_ref().map(|a| Value::Object(attributes(a)));
+    let after = c.after.as_ref().map(|_| Value::Object(attributes(c.after_attributes())));
     let replace_paths: Vec<Vec<String>> = match &c.reason {
         Reason::ArgumentsChanged { forcing } => forcing.iter().map(|f| vec![f.clone()]).collect(),
         _ => Vec::new(),
@@ -85,8 +85,8 @@ fn change_json(c: &ResourceChange, plan: &Plan) -> Value {
             "actions": actions,
             "before": before,
             "after": after,
-            "before_sensitive": c.before.as_ref().map(|b| sensitive(&b.args)),
-            "after_sensitive": c.after.as_ref().map(sensitive),
+            "before_sensitive": c.before.as_ref().map(|_| sensitive(c.before_attributes())),
+            "after_sensitive": c.after.as_ref().map(|_| sensitive(c.after_attributes())),
             "replace_paths": replace_paths,
         },
     });
@@ -105,8 +105,8 @@ fn change_json(c: &ResourceChange, plan: &Plan) -> Value {
 }
 
 /// The arguments as a JSON object; sensitive values are `null` (see `*_sensitive`).
-fn attributes(args: &CertificateArgs) -> Map<String, Value> {
-    args.attributes()
+fn attributes(attributes: Vec<(&str, AttributeValue)>) -> Map<String, Value> {
+    attributes
         .into_iter()
         .map(|(name, value)| {
             let value = match value {
@@ -120,9 +120,8 @@ fn attributes(args: &CertificateArgs) -> Map<String, Value> {
         .collect()
 }
 
-fn sensitive(args: &CertificateArgs) -> Value {
-    let flagged: Map<String, Value> = args
-        .attributes()
+fn sensitive(attributes: Vec<(&str, AttributeValue)>) -> Value {
+    let flagged: Map<String, Value> = attributes
         .into_iter()
         .filter(|(_, v)| matches!(v, AttributeValue::Sensitive(_)))
         .map(|(name, _)| (name.to_owned(), Value::Bool(true)))

@@ -107,6 +107,37 @@ pub struct ResourceChange {
     pub after: Option<CertificateArgs>,
     /// For the deletion of a deposed certificate: its id.
     pub deposed: Option<String>,
+    /// The arguments whose values come from sensitive variables: shown, before and after, as
+    /// `(sensitive value)`.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub sensitive: BTreeSet<String>,
+}
+
+impl ResourceChange {
+    /// The recorded arguments as the plan shows them.
+    pub fn before_attributes(&self) -> Vec<(&'static str, AttributeValue)> {
+        self.before.as_ref().map(|b| self.shown(&b.args)).unwrap_or_default()
+    }
+
+    /// The declared arguments as the plan shows them.
+    pub fn after_attributes(&self) -> Vec<(&'static str, AttributeValue)> {
+        self.after.as_ref().map(|a| self.shown(a)).unwrap_or_default()
+    }
+
+    /// Hides the arguments that come from sensitive variables.
+    fn shown(&self, args: &CertificateArgs) -> Vec<(&'static str, AttributeValue)> {
+        args.attributes()
+            .into_iter()
+            .map(|(name, value)| match value {
+                AttributeValue::Text(_) | AttributeValue::Number(_) | AttributeValue::Bool(_)
+                    if self.sensitive.contains(name) =>
+                {
+                    (name, AttributeValue::Sensitive(value.to_string()))
+                }
+                value => (name, value),
+            })
+            .collect()
+    }
 }
 
 /// Something that changed in the cloud outside certplan.
@@ -350,6 +381,7 @@ pub fn plan(
                 before: prior,
                 after: desired.map(|d| d.args.clone()),
                 deposed: None,
+                sensitive: desired.map(|d| d.sensitive.clone()).unwrap_or_default(),
             });
         }
         for d in state.deposed.iter().filter(|d| &d.address == address) {
@@ -366,6 +398,7 @@ pub fn plan(
                 before: None,
                 after: None,
                 deposed: Some(d.certificate_id.clone()),
+                sensitive: BTreeSet::new(),
             });
         }
     }

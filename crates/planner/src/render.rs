@@ -144,8 +144,8 @@ fn render_change(out: &mut String, change: &ResourceChange, now: DateTime<Utc>, 
     );
 
     let before = change.before.as_ref();
-    let before_attrs = before.map(|b| b.args.attributes()).unwrap_or_default();
-    let after_attrs = change.after.as_ref().map(|a| a.attributes()).unwrap_or_default();
+    let before_attrs = change.before_attributes();
+    let after_attrs = change.after_attributes();
     let forcing: &[String] = match &change.reason {
         Reason::ArgumentsChanged { forcing } => forcing,
         _ => &[],

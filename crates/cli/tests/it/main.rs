@@ -1599,3 +1599,55 @@ fn fmt_rewrites_in_the_canonical_style_and_check_lists_what_it_would_change() {
     assert_eq!(read("broken.hcl"), "resource \"x\" {\n  a = [1,\n");
     assert_eq!(read("z.hcl"), "b = 2\n");
 }
+
+#[test]
+fn values_of_sensitive_variables_are_never_shown() {
+    let config = r#"
+variable "contact" {
+  type      = string
+  sensitive = true
+}
+
+resource "tencentcloud_ssl_free_certificate" "www" {
+  domain         = "www.example.com"
+  dv_auth_method = "DNS_AUTO"
+  contact_email  = var.contact
+}
+
+output "contact" {
+  value     = tencentcloud_ssl_free_certificate.www.domain
+}
+"#;
+    let p = Project::new(config);
+    let with = |contact: &str, args: &[&str]| {
+        let mut cmd = p.command(args);
+        cmd.env("CERTPLAN_VAR_contact", contact);
+        run(cmd)
+    };
+    let secret = "hidden-person@example.com";
+    let plan = with(secret, &["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.contains("+ contact_email  = (sensitive value)"), "{}", plan.stdout);
+    let json = with(secret, &["plan", "--json"]);
+    let json: Value = serde_json::from_str(&json.stdout).expect("plan JSON");
+    let change = &json["resource_changes"][0]["change"];
+    assert_eq!(change["after"]["contact_email"], Value::Null);
+    assert_eq!(change["after_sensitive"]["contact_email"], true);
+    assert_eq!(change["after"]["domain"], "www.example.com", "only what is sensitive is hidden");
+
+    let apply = with(secret, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    let changed = with("other-person@example.com", &["plan", "--out", "next.plan"]);
+    assert!(
+        changed.stdout.contains("~ contact_email  = (sensitive value) -> (sensitive value)"),
+        "{}",
+        changed.stdout
+    );
+    let shown = with("other-person@example.com", &["show", "next.plan"]);
+    assert!(shown.stdout.contains("(sensitive value)"), "{}", shown.stdout);
+    for run in [&plan, &apply, &changed, &shown] {
+        for value in [secret, "other-person@example.com"] {
+            assert!(!run.stdout.contains(value) && !run.stderr.contains(value), "{value} shown");
+        }
+    }
+}

@@ -736,3 +736,68 @@ resource "tencentcloud_ssl_free_certificate" "site" {
         ));
     }
 }
+
+mod sensitive {
+    use super::*;
+
+    const CONFIG: &str = r#"
+variable "contact" {
+  type      = string
+  default   = "secret-ops@example.com"
+  sensitive = true
+}
+
+variable "names" {
+  type      = set(string)
+  default   = ["www"]
+  sensitive = true
+}
+
+locals {
+  contact = lower(var.contact)
+  again   = local.contact
+  plain   = "DNS_AUTO"
+}
+
+resource "tencentcloud_ssl_free_certificate" "www" {
+  domain         = "www.example.com"
+  dv_auth_method = local.plain
+  contact_email  = local.again
+  alias          = "www"
+}
+"#;
+
+    #[test]
+    fn arguments_from_sensitive_variables_are_marked() {
+        let config = parse(CONFIG).unwrap_or_else(|e| panic!("{}", e.render(false)));
+        let www = &config.resources[&Address::certificate("www")];
+        assert_eq!(www.args.contact_email.as_deref(), Some("secret-ops@example.com"));
+        assert_eq!(
+            www.sensitive.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["contact_email"],
+            "through two locals; the others are not sensitive"
+        );
+    }
+
+    #[test]
+    fn diagnostic_sensitive_outputs_and_instance_keys() {
+        insta::assert_snapshot!(diagnose(&format!(
+            r#"{CONFIG}
+output "contact" {{
+  value = local.contact
+}}
+
+output "fine" {{
+  value     = var.contact
+  sensitive = true
+}}
+
+resource "tencentcloud_ssl_free_certificate" "site" {{
+  for_each       = var.names
+  domain         = "${{each.key}}.example.com"
+  dv_auth_method = "DNS_AUTO"
+}}
+"#
+        )));
+    }
+}

@@ -1,0 +1,73 @@
+//! Which values come from `sensitive = true` variables: the variables themselves, the locals
+//! computed from them, and through those the resource arguments and outputs that use them.
+//! Plans show such arguments as `(sensitive value)`; an output that would show one must be
+//! declared `sensitive = true`, and instance keys (`for_each`) must not come from one — as in
+//! Terraform.
+
+use std::collections::BTreeSet;
+
+use hcl_edit::expr::{Expression, Traversal, TraversalOperator};
+use hcl_edit::visit::{Visit, visit_traversal};
+
+/// The sensitive variables and locals of a configuration.
+#[derive(Debug, Default)]
+pub(crate) struct Sensitivity {
+    variables: BTreeSet<String>,
+    locals: BTreeSet<String>,
+}
+
+impl Sensitivity {
+    pub(crate) fn new(variables: BTreeSet<String>) -> Self {
+        Sensitivity { variables, locals: BTreeSet::new() }
+    }
+
+    /// Marks the locals whose expressions use a sensitive value, directly or through other
+    /// locals.
+    pub(crate) fn add_locals(&mut self, locals: &[(&str, &Expression)]) {
+        loop {
+            let tainted: Vec<String> = locals
+                .iter()
+                .filter(|(name, expr)| !self.locals.contains(*name) && self.taints(expr))
+                .map(|(name, _)| (*name).to_owned())
+                .collect();
+            if tainted.is_empty() {
+                return;
+            }
+            self.locals.extend(tainted);
+        }
+    }
+
+    /// Returns true when `expr` uses a sensitive variable or local.
+    pub(crate) fn taints(&self, expr: &Expression) -> bool {
+        if self.variables.is_empty() {
+            return false;
+        }
+        references(expr, "var").iter().any(|v| self.variables.contains(v))
+            || references(expr, "local").iter().any(|l| self.locals.contains(l))
+    }
+}
+
+/// The names an expression takes from `root`: `local.NAME...` gives NAME for root `local`.
+pub(crate) fn references(expr: &Expression, root: &str) -> Vec<String> {
+    let mut refs = References { root, names: Vec::new() };
+    refs.visit_expr(expr);
+    refs.names
+}
+
+struct References<'r> {
+    root: &'r str,
+    names: Vec<String>,
+}
+
+impl Visit for References<'_> {
+    fn visit_traversal(&mut self, node: &Traversal) {
+        if let Expression::Variable(root) = &node.expr
+            && root.as_str() == self.root
+            && let Some(TraversalOperator::GetAttr(name)) =
+                node.operators.first().map(|o| o.value())
+        {
+            self.names.push(name.as_str().to_owned());
+        }
+        visit_traversal(self, node);
+    }
+}
