@@ -28,3 +28,12 @@ resource "tencentcloud_ssl_free_certificate" "static" {
   domain         = "static.example.org"
   dv_auth_method = "FILE"
 }
+
+# What to publish, for DNS and web tooling: `certplan output --json shop_record` after apply.
+output "shop_record" {
+  value = tencentcloud_ssl_free_certificate.shop.validation
+}
+
+output "static_file" {
+  value = tencentcloud_ssl_free_certificate.static.validation
+}

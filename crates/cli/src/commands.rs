@@ -260,9 +260,7 @@ fn record_outputs(ws: &mut Workspace, json: bool) -> anyhow::Result<()> {
         ws.store.save(&mut ws.state)?;
     }
     if json {
-        emit(
-            serde_json::json!({ "type": "outputs", "outputs": outputs_json(&ws.state.outputs, None) }),
-        );
+        emit(serde_json::json!({ "type": "outputs", "outputs": outputs_json(&ws.state.outputs) }));
     } else if !ws.state.outputs.is_empty() {
         println!("\nOutputs:\n");
         for (name, o) in &ws.state.outputs {
@@ -283,19 +281,11 @@ fn shown_output(o: &certplan_state::StoredOutput, reveal: bool) -> String {
     }
 }
 
-fn outputs_json(
-    outputs: &BTreeMap<String, certplan_state::StoredOutput>,
-    named: Option<&str>,
-) -> serde_json::Value {
+fn outputs_json(outputs: &BTreeMap<String, certplan_state::StoredOutput>) -> serde_json::Value {
     outputs
         .iter()
-        .filter(|(n, _)| named.is_none_or(|want| want == n.as_str()))
         .map(|(n, o)| {
-            let value = if o.sensitive && named.is_none() {
-                serde_json::Value::Null
-            } else {
-                o.value.clone()
-            };
+            let value = if o.sensitive { serde_json::Value::Null } else { o.value.clone() };
             (n.clone(), serde_json::json!({ "value": value, "sensitive": o.sensitive }))
         })
         .collect::<serde_json::Map<_, _>>()
@@ -313,7 +303,11 @@ pub fn output(name: Option<&str>, json: bool, args: &StateArgs) -> anyhow::Resul
         bail!("no output {name:?} is recorded; outputs are recorded by apply");
     }
     if json {
-        println!("{}", outputs_json(&state.outputs, name));
+        // As `terraform output -json NAME`: a named output is its value alone.
+        match name {
+            Some(name) => println!("{}", state.outputs[name].value),
+            None => println!("{}", outputs_json(&state.outputs)),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     match name {
@@ -462,19 +456,19 @@ pub async fn import(
     args.alias = remote.alias.clone();
     // The API reports the default project as 0, which a configuration leaves out.
     args.project_id = remote.project_id.filter(|p| *p != 0);
-    ws.state.resources.insert(
-        address.clone(),
-        certplan_state::ResourceState {
-            certificate_id: remote.id.clone(),
-            args,
-            status: remote.status,
-            not_before: remote.not_before,
-            not_after: remote.not_after,
-            renewed_from: Vec::new(),
-            prevent_destroy: resource.lifecycle.prevent_destroy,
-            applied_at: remote.inserted_at.unwrap_or_else(Utc::now),
-        },
-    );
+    let mut record = certplan_state::ResourceState {
+        certificate_id: remote.id.clone(),
+        args,
+        status: remote.status,
+        not_before: None,
+        not_after: None,
+        renewed_from: Vec::new(),
+        prevent_destroy: resource.lifecycle.prevent_destroy,
+        applied_at: remote.inserted_at.unwrap_or_else(Utc::now),
+        validation: Vec::new(),
+    };
+    record.observe(&remote);
+    ws.state.resources.insert(address.clone(), record);
     ws.store.save(&mut ws.state)?;
     println!("Imported certificate {id} ({}, {}) as {address}.", remote.domain, remote.status);
     println!("Run `certplan plan` to see how it compares with the configuration.");

@@ -394,7 +394,7 @@ async fn execute(
                 .write(|s| {
                     adopt(s, &intent, &id);
                     if let (Ok(detail), Some(r)) = (&detail, s.resources.get_mut(address)) {
-                        update_from_remote(r, &detail.to_remote());
+                        r.observe(&detail.to_remote());
                     }
                 })
                 .await?;
@@ -502,6 +502,7 @@ fn adopt(state: &mut State, intent: &Intent, id: &str) {
             renewed_from,
             prevent_destroy: intent.prevent_destroy,
             applied_at: intent.started_at,
+            validation: Vec::new(),
         },
     );
     state.intents.retain(|i| i != intent);
@@ -545,7 +546,7 @@ pub async fn reconcile(client: &Client, state: &mut State) -> Result<Vec<String>
             Some(found) => {
                 adopt(state, &intent, &found.id);
                 if let Some(r) = state.resources.get_mut(address) {
-                    update_from_remote(r, &found);
+                    r.observe(&found);
                 }
                 // The interrupted replacement may not have deleted its old certificate.
                 if intent.action == "replace"
@@ -654,7 +655,7 @@ pub async fn wait_for_issuance(
         for remote in seen {
             let Some((address, limit)) = waiting.get(&remote.id).cloned() else { continue };
             if let Some(r) = state.resources.get_mut(&address) {
-                update_from_remote(r, &remote);
+                r.observe(&remote);
             }
             match remote.status {
                 CertStatus::Issued => {
@@ -700,16 +701,10 @@ pub fn record_observed(state: &mut State, observed: &Observed) -> bool {
     let mut changed = false;
     for r in state.resources.values_mut() {
         if let Some(remote) = observed.get(&r.certificate_id) {
-            let before = (r.status, r.not_before, r.not_after);
-            update_from_remote(r, remote);
-            changed |= before != (r.status, r.not_before, r.not_after);
+            let before = (r.status, r.not_before, r.not_after, r.validation.clone());
+            r.observe(remote);
+            changed |= before != (r.status, r.not_before, r.not_after, r.validation.clone());
         }
     }
     changed
-}
-
-fn update_from_remote(r: &mut ResourceState, remote: &RemoteCertificate) {
-    r.status = remote.status;
-    r.not_before = remote.not_before.or(r.not_before);
-    r.not_after = remote.not_after.or(r.not_after);
 }

@@ -459,6 +459,23 @@ fn resources_value(state: &State) -> hcl::Value {
             "alias".into(),
             r.args.alias.as_deref().map_or(hcl::Value::Null, hcl::Value::from),
         );
+        let validation = r.validation.iter().map(|record| {
+            let fields: Vec<(&str, &str)> = match record {
+                ValidationRecord::Dns { name, record_type, value } => vec![
+                    ("type", "DNS"),
+                    ("name", name),
+                    ("record_type", record_type),
+                    ("value", value),
+                ],
+                ValidationRecord::File { url, content } => {
+                    vec![("type", "FILE"), ("url", url), ("content", content)]
+                }
+            };
+            hcl::Value::Object(
+                fields.into_iter().map(|(k, v)| (k.to_owned(), hcl::Value::from(v))).collect(),
+            )
+        });
+        object.insert("validation".into(), hcl::Value::Array(validation.collect()));
         hcl::Value::Object(object)
     };
     let mut by_name: BTreeMap<String, hcl::Value> = BTreeMap::new();

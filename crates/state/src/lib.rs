@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use certplan_core::{Address, CertStatus, CertificateArgs};
+use certplan_core::{Address, CertStatus, CertificateArgs, RemoteCertificate, ValidationRecord};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -97,6 +97,25 @@ pub struct ResourceState {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub prevent_destroy: bool,
     pub applied_at: DateTime<Utc>,
+    /// While the certificate waits for domain validation: the DNS record or file to publish.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validation: Vec<ValidationRecord>,
+}
+
+impl ResourceState {
+    /// Records what the cloud reports of the certificate: status, dates, and while it waits
+    /// for validation, what to publish.
+    pub fn observe(&mut self, remote: &RemoteCertificate) {
+        self.status = remote.status;
+        self.not_before = remote.not_before.or(self.not_before);
+        self.not_after = remote.not_after.or(self.not_after);
+        // Only the detail call reports what validation needs; a listing leaves it unsaid.
+        if !remote.status.is_pending() {
+            self.validation.clear();
+        } else if !remote.validation.is_empty() {
+            self.validation = remote.validation.clone();
+        }
+    }
 }
 
 impl State {
@@ -545,6 +564,7 @@ mod tests {
                 renewed_from: vec!["oldId001".into()],
                 prevent_destroy: false,
                 applied_at: "2026-11-26T00:00:01Z".parse().expect("time"),
+                validation: Vec::new(),
             },
         );
         state

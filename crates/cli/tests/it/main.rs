@@ -466,12 +466,27 @@ fn only_id(p: &Project) -> String {
 
 #[test]
 fn manual_dns_validation_waits_with_its_record_then_issues() {
-    let p = Project::new(&resource("www", "www.example.com", "  dv_auth_method = \"DNS\"\n"));
+    let p = Project::new(
+        &(resource("www", "www.example.com", "  dv_auth_method = \"DNS\"\n")
+            + "output \"records\" {\n  value = tencentcloud_ssl_free_certificate.www.validation\n}\n"),
+    );
     let apply = p.run(&["apply", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.stderr);
     assert!(apply.stderr.contains("is not issued yet"), "{}", apply.stderr);
     assert!(apply.stderr.contains("to validate the domain, add DNS record: _"), "{}", apply.stderr);
     let id = only_id(&p);
+    // The record to publish, for DNS tooling.
+    let records = p.run(&["output", "records", "--json"]);
+    let records: Value = serde_json::from_str(&records.stdout).expect("output JSON");
+    let record = &records[0];
+    assert_eq!((&record["type"], &record["record_type"]), (&"DNS".into(), &"CNAME".into()));
+    assert!(
+        record["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with('_') && n.ends_with(".www.example.com")),
+        "{records}"
+    );
+    assert!(apply.stderr.contains(record["value"].as_str().expect("value")), "{}", apply.stderr);
     assert_eq!(p.state()["resources"]["tencentcloud_ssl_free_certificate.www"]["status"], 0);
 
     let plan = p.run(&["plan", "--detailed-exitcode"]);
@@ -488,6 +503,8 @@ fn manual_dns_validation_waits_with_its_record_then_issues() {
     assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
     assert_eq!(p.state()["resources"]["tencentcloud_ssl_free_certificate.www"]["status"], 1);
     assert_eq!(p.sandbox.certificates().len(), 1, "no second application");
+    let records = p.run(&["output", "records", "--json"]);
+    assert_eq!(records.stdout.trim(), "[]", "nothing to publish once issued");
 }
 
 #[test]
@@ -1476,6 +1493,9 @@ fn outputs_are_shown_after_apply_stored_and_redacted_unless_named() {
     let json: Value = serde_json::from_str(&p.run(&["output", "--json"]).stdout).expect("JSON");
     assert_eq!(json["www_domain"], serde_json::json!({ "value": null, "sensitive": true }));
     assert_eq!(json["ids"]["value"]["api"], state["outputs"]["ids"]["value"]["api"]);
+    let named: Value =
+        serde_json::from_str(&p.run(&["output", "ids", "--json"]).stdout).expect("JSON");
+    assert_eq!(named, state["outputs"]["ids"]["value"], "named, the value alone");
     let missing = p.run(&["output", "nope"]);
     assert_eq!(missing.code, 1);
 }

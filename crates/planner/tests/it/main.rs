@@ -35,6 +35,7 @@ fn recorded(id: &str, domain: &str, days: i64, status: CertStatus) -> ResourceSt
         renewed_from: Vec::new(),
         prevent_destroy: false,
         applied_at: now() + Duration::days(days - 90),
+        validation: Vec::new(),
     }
 }
 
