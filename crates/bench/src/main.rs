@@ -150,6 +150,25 @@ fn main() {
         serial.saturating_sub(1),
         sandbox.stats().rate_limited
     );
+    println!();
+
+    println!("7. fmt of a configuration of N certificates, every line unformatted, then --check");
+    println!("   {:>8}  {:>10}  {:>10}  {:>12}", "N", "fmt", "peak RSS", "fmt --check");
+    for &n in sizes {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_project(dir.path(), n, None);
+        let path = dir.path().join("main.hcl");
+        let text = std::fs::read_to_string(&path).expect("config");
+        let messy: String =
+            text.lines().map(|l| l.trim_start().replace(" = ", "=") + "\n").collect();
+        std::fs::write(&path, messy).expect("messy config");
+        let (wall, rss) = run_certplan(&certplan, dir.path(), &["fmt"], None);
+        let canonical = format!("{}\n", text.trim_end());
+        let formatted = std::fs::read_to_string(&path).expect("formatted");
+        assert!(formatted == canonical, "fmt restores the configuration's canonical text");
+        let (check, _) = run_certplan(&certplan, dir.path(), &["fmt", "--check"], None);
+        println!("   {n:>8}  {:>10}  {:>10}  {:>12}", secs(wall), rss, secs(check));
+    }
 }
 
 /// Writes a configuration of `n` certificates and, with `ids`, a state recording them.
