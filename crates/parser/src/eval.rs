@@ -198,7 +198,7 @@ pub(crate) fn evaluate_attribute(
         Ok(value) => return Some((value, span)),
         Err(e) => e,
     };
-    if crate::sensitive::references(&attr.value, "local")
+    if crate::expr::references(&attr.value, "local")
         .iter()
         .any(|l| reader.failed_locals.contains(l))
     {

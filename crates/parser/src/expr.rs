@@ -17,7 +17,9 @@
 
 use hcl::Value;
 use hcl::eval::{Context, Error, ErrorKind, Evaluate, FuncDef, ParamType};
-use hcl_edit::expr::{Expression, ForExpr, FuncArgs, FuncCall, FuncName, Traversal};
+use hcl_edit::expr::{
+    Expression, ForExpr, FuncArgs, FuncCall, FuncName, Traversal, TraversalOperator,
+};
 use hcl_edit::template::ForTemplateExpr;
 use hcl_edit::visit::Visit;
 use hcl_edit::visit_mut::VisitMut;
@@ -144,11 +146,7 @@ impl Resolver<'_, '_> {
             ("can", n) if n != 1 => return fail("can() takes exactly one argument"),
             _ => {}
         }
-        let mut undeclared = Undeclared { ctx: self.ctx, found: None };
-        for arg in &args {
-            undeclared.visit_expr(arg);
-        }
-        if let Some(message) = undeclared.found {
+        if let Some(message) = undeclared(&args, self.ctx) {
             return fail(&message);
         }
         let mut errors = Vec::new();
@@ -183,31 +181,24 @@ impl Resolver<'_, '_> {
     }
 }
 
-/// Looks for `var.X` or `local.X` where X is not declared.
-struct Undeclared<'c, 'a> {
-    ctx: &'c Context<'a>,
-    found: Option<String>,
-}
-
-impl Visit for Undeclared<'_, '_> {
-    fn visit_traversal(&mut self, node: &Traversal) {
-        if let Expression::Variable(root) = &node.expr
-            && matches!(root.as_str(), "var" | "local")
-            && let Some(first) = node.operators.first()
-            && self.found.is_none()
-        {
-            let reference = Traversal::new(node.expr.clone(), vec![first.clone()]);
-            let result = hcl::Expression::from(Expression::from(reference)).evaluate(self.ctx);
-            if let Err(ErrorKind::NoSuchKey(name)) = result.map_err(Error::into_kind) {
-                self.found = Some(if root.as_str() == "var" {
+/// Says what to do about a `var.X` or `local.X` among `args` whose X is not declared.
+fn undeclared(args: &[&Expression], ctx: &Context<'_>) -> Option<String> {
+    for root in ["var", "local"] {
+        for name in args.iter().flat_map(|arg| references(arg, root)) {
+            let reference = hcl::expr::Traversal::builder(hcl::expr::Variable::unchecked(root))
+                .attr(name.as_str())
+                .build();
+            let result = hcl::Expression::from(reference).evaluate(ctx);
+            if let Err(ErrorKind::NoSuchKey(_)) = result.map_err(Error::into_kind) {
+                return Some(if root == "var" {
                     format!("var.{name} is not declared: add `variable \"{name}\" {{}}`")
                 } else {
                     format!("local.{name} is not defined: add it to a locals block")
                 });
             }
         }
-        hcl_edit::visit::visit_traversal(self, node);
     }
+    None
 }
 
 /// Replaces `try`/`can` calls that cannot be evaluated where they are with failures.
@@ -290,6 +281,31 @@ fn fail(message: &str) -> Expression {
     let mut args = FuncArgs::new();
     args.push(message);
     Expression::from(FuncCall::new(name, args))
+}
+
+/// The names an expression takes from `root`: `local.NAME...` gives NAME for root `local`.
+pub(crate) fn references(expr: &Expression, root: &str) -> Vec<String> {
+    let mut refs = References { root, names: Vec::new() };
+    refs.visit_expr(expr);
+    refs.names
+}
+
+struct References<'r> {
+    root: &'r str,
+    names: Vec<String>,
+}
+
+impl Visit for References<'_> {
+    fn visit_traversal(&mut self, node: &Traversal) {
+        if let Expression::Variable(root) = &node.expr
+            && root.as_str() == self.root
+            && let Some(TraversalOperator::GetAttr(name)) =
+                node.operators.first().map(|o| o.value())
+        {
+            self.names.push(name.as_str().to_owned());
+        }
+        hcl_edit::visit::visit_traversal(self, node);
+    }
 }
 
 #[cfg(test)]

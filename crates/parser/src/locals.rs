@@ -115,7 +115,7 @@ fn resolve<'n>(
     let Some(local) = locals.get(name) else { return };
     state.insert(name, Mark::InProgress);
     path.push(name);
-    let refs = crate::sensitive::references(local.expr, "local");
+    let refs = crate::expr::references(local.expr, "local");
     for reference in &refs {
         match locals.get_key_value(reference.as_str()) {
             Some((key, _)) => resolve(reader, locals, key, vars, state, path, values),

@@ -81,6 +81,7 @@ pub(crate) fn read(
     let sensitive: BTreeSet<String> = block
         .body
         .attributes()
+        .filter(|a| !matches!(a.key.as_str(), "count" | "for_each"))
         .filter(|a| reader.sensitivity.taints(&a.value))
         .map(|a| a.key.as_str().to_owned())
         .collect();

@@ -6,8 +6,9 @@
 
 use std::collections::BTreeSet;
 
-use hcl_edit::expr::{Expression, Traversal, TraversalOperator};
-use hcl_edit::visit::{Visit, visit_traversal};
+use hcl_edit::expr::Expression;
+
+use crate::expr::references;
 
 /// The sensitive variables and locals of a configuration.
 #[derive(Debug, Default)]
@@ -44,30 +45,5 @@ impl Sensitivity {
         }
         references(expr, "var").iter().any(|v| self.variables.contains(v))
             || references(expr, "local").iter().any(|l| self.locals.contains(l))
-    }
-}
-
-/// The names an expression takes from `root`: `local.NAME...` gives NAME for root `local`.
-pub(crate) fn references(expr: &Expression, root: &str) -> Vec<String> {
-    let mut refs = References { root, names: Vec::new() };
-    refs.visit_expr(expr);
-    refs.names
-}
-
-struct References<'r> {
-    root: &'r str,
-    names: Vec<String>,
-}
-
-impl Visit for References<'_> {
-    fn visit_traversal(&mut self, node: &Traversal) {
-        if let Expression::Variable(root) = &node.expr
-            && root.as_str() == self.root
-            && let Some(TraversalOperator::GetAttr(name)) =
-                node.operators.first().map(|o| o.value())
-        {
-            self.names.push(name.as_str().to_owned());
-        }
-        visit_traversal(self, node);
     }
 }
