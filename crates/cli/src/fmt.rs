@@ -69,16 +69,11 @@ pub fn fmt(options: &FmtOptions, output: Output) -> anyhow::Result<ExitCode> {
         if options.diff {
             print!("{}", diff(&path, &source.text, &formatted, output.stdout_color));
         }
-        if !options.check {
-            let permissions = std::fs::metadata(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?
-                .permissions();
-            certplan_state::write_atomically_with_permissions(
-                &path,
-                formatted.as_bytes(),
-                permissions,
-            )
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        if !options.check
+            && let Err(e) = replace(&path, &formatted)
+        {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            failed = true;
         }
     }
     Ok(if failed {
@@ -88,6 +83,14 @@ pub fn fmt(options: &FmtOptions, output: Output) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Replaces the file at `path` (the file a link points to, not the link) atomically, keeping
+/// its permissions.
+fn replace(path: &Path, text: &str) -> std::io::Result<()> {
+    let target = std::fs::canonicalize(path)?;
+    let permissions = std::fs::metadata(&target)?.permissions();
+    certplan_state::write_atomically_with_permissions(&target, text.as_bytes(), permissions)
 }
 
 /// Formats standard input to standard output; false when it could not be formatted.

@@ -1596,6 +1596,17 @@ fn fmt_rewrites_in_the_canonical_style_and_check_lists_what_it_would_change() {
     assert_eq!(certplan(&["fmt", "--recursive"]).code, 0);
     assert_eq!(read("nested/extra.hcl"), "a = 1\n");
 
+    // Through a link, the file linked to is formatted; the link stays.
+    #[cfg(unix)]
+    {
+        write("shared/linked.hcl", "c=3\n");
+        let link = dir.path().join("link.hcl");
+        std::os::unix::fs::symlink(dir.path().join("shared/linked.hcl"), &link).expect("link");
+        assert_eq!(certplan(&["fmt", "link.hcl"]).code, 0);
+        assert!(std::fs::symlink_metadata(&link).expect("stat").file_type().is_symlink());
+        assert_eq!(read("shared/linked.hcl"), "c = 3\n");
+    }
+
     // Standard input to standard output.
     let mut cmd = Command::new(BIN);
     let mut child = cmd
