@@ -480,7 +480,8 @@ pub fn parse_sources_with(
             );
         }
     }
-    let diagnostics = reader.diagnostics;
+    let mut diagnostics = reader.diagnostics;
+    reader.sensitivity.redact(&mut diagnostics);
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {
         return Err(ConfigError { sources, diagnostics });
     }

@@ -62,7 +62,7 @@ pub(crate) fn evaluate(
     }
     let exprs: Vec<(&str, &Expression)> =
         locals.iter().map(|(name, local)| (name.as_str(), local.expr)).collect();
-    reader.sensitivity.add_locals(&exprs);
+    reader.sensitivity.add_locals(&exprs, &values);
     reader.failed_locals = locals.into_keys().filter(|name| !values.contains_key(name)).collect();
     context(vars, values)
 }

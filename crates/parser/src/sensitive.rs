@@ -2,29 +2,47 @@
 //! computed from them, and through those the resource arguments and outputs that use them.
 //! Plans show such arguments as `(sensitive value)`; an output that would show one must be
 //! declared `sensitive = true`, and instance keys (`for_each`) must not come from one — as in
-//! Terraform.
+//! Terraform. Diagnostics never quote a sensitive value.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use hcl::Value;
 use hcl_edit::expr::Expression;
 
+use crate::Diagnostic;
 use crate::expr::references;
 
-/// The sensitive variables and locals of a configuration.
+/// The sensitive variables and locals of a configuration, and their values' text.
 #[derive(Debug, Default)]
 pub(crate) struct Sensitivity {
     variables: BTreeSet<String>,
     locals: BTreeSet<String>,
+    /// The text of every sensitive value — strings and numbers, whole or inside collections —
+    /// long enough to hide without garbling the messages around it; the longest first, so that
+    /// a secret inside another is not hidden in pieces.
+    secrets: Vec<String>,
 }
 
 impl Sensitivity {
-    pub(crate) fn new(variables: BTreeSet<String>) -> Self {
-        Sensitivity { variables, locals: BTreeSet::new() }
+    /// `variables` are the sensitive variables' names; `values` every variable's value.
+    pub(crate) fn new(variables: BTreeSet<String>, values: &BTreeMap<String, Value>) -> Self {
+        let mut sensitivity = Sensitivity::default();
+        for name in &variables {
+            if let Some(value) = values.get(name) {
+                sensitivity.keep_secret(value);
+            }
+        }
+        sensitivity.variables = variables;
+        sensitivity
     }
 
     /// Marks the locals whose expressions use a sensitive value, directly or through other
-    /// locals.
-    pub(crate) fn add_locals(&mut self, locals: &[(&str, &Expression)]) {
+    /// locals; `values` are the locals' values.
+    pub(crate) fn add_locals(
+        &mut self,
+        locals: &[(&str, &Expression)],
+        values: &hcl::Map<String, Value>,
+    ) {
         loop {
             let tainted: Vec<String> = locals
                 .iter()
@@ -33,6 +51,11 @@ impl Sensitivity {
                 .collect();
             if tainted.is_empty() {
                 return;
+            }
+            for name in &tainted {
+                if let Some(value) = values.get(name) {
+                    self.keep_secret(value);
+                }
             }
             self.locals.extend(tainted);
         }
@@ -46,4 +69,44 @@ impl Sensitivity {
         references(expr, "var").iter().any(|v| self.variables.contains(v))
             || references(expr, "local").iter().any(|l| self.locals.contains(l))
     }
+
+    /// Replaces every sensitive value in the diagnostics' messages, labels and help with
+    /// `(sensitive value)`.
+    pub(crate) fn redact(&self, diagnostics: &mut [Diagnostic]) {
+        if self.secrets.is_empty() {
+            return;
+        }
+        let hide = |text: &mut String| {
+            for secret in &self.secrets {
+                if text.contains(secret.as_str()) {
+                    *text = text.replace(secret.as_str(), "(sensitive value)");
+                }
+            }
+        };
+        for d in diagnostics {
+            hide(&mut d.message);
+            d.primary.iter_mut().chain(&mut d.secondary).for_each(|(_, label)| hide(label));
+            d.help.iter_mut().for_each(hide);
+        }
+    }
+
+    fn keep_secret(&mut self, value: &Value) {
+        match value {
+            Value::String(s) if s.chars().count() >= MIN_SECRET_CHARS => {
+                self.secrets.push(s.clone());
+            }
+            Value::Number(n) if n.to_string().len() >= MIN_SECRET_CHARS => {
+                self.secrets.push(n.to_string());
+            }
+            Value::Array(items) => items.iter().for_each(|v| self.keep_secret(v)),
+            Value::Object(map) => map.values().for_each(|v| self.keep_secret(v)),
+            _ => {}
+        }
+        self.secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        self.secrets.dedup();
+    }
 }
+
+/// Shorter values are not hidden: replacing a two-letter value everywhere would garble the
+/// messages.
+const MIN_SECRET_CHARS: usize = 4;

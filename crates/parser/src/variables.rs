@@ -56,9 +56,6 @@ pub(crate) fn resolve(
     inputs: &[VarInput],
 ) -> BTreeMap<String, Value> {
     let declared = declarations(reader, bodies);
-    reader.sensitivity = crate::sensitive::Sensitivity::new(
-        declared.iter().filter(|(_, d)| d.sensitive).map(|(name, _)| name.clone()).collect(),
-    );
     let mut values: BTreeMap<String, (Value, Option<Span>)> = BTreeMap::new();
     for (name, d) in &declared {
         if let Some(default) = &d.default {
@@ -187,6 +184,8 @@ pub(crate) fn resolve(
             }
         }
     }
+    let sensitive = declared.iter().filter(|(_, d)| d.sensitive).map(|(name, _)| name.clone());
+    reader.sensitivity = crate::sensitive::Sensitivity::new(sensitive.collect(), &resolved);
     resolved
 }
 

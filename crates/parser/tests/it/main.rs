@@ -780,6 +780,13 @@ resource "tencentcloud_ssl_free_certificate" "www" {
     }
 
     #[test]
+    fn diagnostics_never_quote_a_sensitive_value() {
+        let text = diagnose(&CONFIG.replace("secret-ops@example.com", "Not-An-Email-Secret"));
+        assert!(text.contains("contact_email \"(sensitive value)\" is not an email"), "{text}");
+        assert!(!text.to_lowercase().contains("not-an-email-secret"), "{text}");
+    }
+
+    #[test]
     fn diagnostic_sensitive_outputs_and_instance_keys() {
         insta::assert_snapshot!(diagnose(&format!(
             r#"{CONFIG}
