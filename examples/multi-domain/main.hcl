@@ -12,7 +12,7 @@ variable "sites" {
   description = "Site name => settings; a site without dns_auto is validated with a DNS record you add"
   type = map(object({
     dns_auto = bool
-    ecc      = bool
+    ecc      = optional(bool, true) # ECC (prime256v1) unless a site says otherwise
   }))
 }
 

@@ -36,7 +36,16 @@ enum Type {
     List(Box<Type>),
     Set(Box<Type>),
     Map(Box<Type>),
-    Object(BTreeMap<String, Type>),
+    Object(BTreeMap<String, Field>),
+}
+
+/// An attribute of an object type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Field {
+    ty: Type,
+    /// For `optional(T)` and `optional(T, DEFAULT)`: the value an absent or null attribute takes
+    /// (null without a default).
+    default: Option<Value>,
 }
 
 struct Declared<'b> {
@@ -298,7 +307,11 @@ fn parse_type(expr: &Expression) -> Result<Type, String> {
             let name = call.name.name.as_str();
             let args: Vec<&Expression> = call.args.iter().collect();
             let [arg] = args.as_slice() else {
-                return Err(format!("{name}(...) takes one argument"));
+                return Err(if name == "optional" {
+                    "optional(...) is only for an attribute of object({ ... })".to_owned()
+                } else {
+                    format!("{name}(...) takes one argument")
+                });
             };
             match name {
                 "list" => Ok(Type::List(Box::new(parse_type(arg)?))),
@@ -319,15 +332,43 @@ fn parse_type(expr: &Expression) -> Result<Type, String> {
                                 return Err("object attribute names must be plain names".to_owned());
                             }
                         };
-                        fields.insert(key, parse_type(value.expr())?);
+                        fields.insert(key, parse_field(value.expr())?);
                     }
                     Ok(Type::Object(fields))
+                }
+                "optional" => {
+                    Err("optional(...) is only for an attribute of object({ ... })".to_owned())
                 }
                 other => Err(format!("unknown type constructor {other}(...)")),
             }
         }
         _ => Err("not a type".to_owned()),
     }
+}
+
+/// Parses an object type's attribute: a type, or `optional(TYPE)` / `optional(TYPE, DEFAULT)`.
+fn parse_field(expr: &Expression) -> Result<Field, String> {
+    let Expression::FuncCall(call) = expr else {
+        return Ok(Field { ty: parse_type(expr)?, default: None });
+    };
+    if call.name.name.as_str() != "optional" {
+        return Ok(Field { ty: parse_type(expr)?, default: None });
+    }
+    let args: Vec<&Expression> = call.args.iter().collect();
+    let (ty, default) = match args.as_slice() {
+        [ty] => (parse_type(ty)?, Value::Null),
+        [ty, default] => {
+            let ty = parse_type(ty)?;
+            let default = hcl::Expression::from((*default).clone())
+                .evaluate(&Context::new())
+                .map_err(|e| format!("the default of optional(...) must be a constant: {e}"))?;
+            let default = convert(&default, &ty)
+                .map_err(|e| format!("the default of optional(...) does not fit its type: {e}"))?;
+            (ty, default)
+        }
+        _ => return Err("optional(...) takes a type and, optionally, a default".to_owned()),
+    };
+    Ok(Field { ty, default: Some(default) })
 }
 
 /// Reads a value given as text (environment, `--var`): a string as it is for `string` (and
@@ -384,11 +425,18 @@ fn convert(value: &Value, ty: &Type) -> Result<Value, String> {
         (Type::Object(fields), Value::Object(map)) => {
             let mut out = hcl::Map::new();
             for (name, field) in fields {
-                let v = map.get(name).ok_or_else(|| format!("attribute \"{name}\" is required"))?;
-                out.insert(name.clone(), convert(v, field).map_err(|e| format!("{name}: {e}"))?);
+                let v = match (map.get(name).filter(|v| !v.is_null()), &field.default) {
+                    (Some(v), _) => convert(v, &field.ty).map_err(|e| format!("{name}: {e}"))?,
+                    (None, Some(default)) => default.clone(),
+                    (None, None) if map.contains_key(name) => Value::Null,
+                    (None, None) => return Err(format!("attribute \"{name}\" is required")),
+                };
+                out.insert(name.clone(), v);
             }
             Ok(Value::Object(out))
         }
+        // As in Terraform, an element or attribute may be null whatever its type.
+        (_, Value::Null) => Ok(Value::Null),
         (ty, v) => Err(format!("expected {}, found {}", describe(ty), crate::eval::kind_of(v))),
     }
 }
@@ -436,6 +484,13 @@ mod tests {
                 "{\"domain\":\"x\",\"ecc\":true}",
             ),
             ("any", "[1]", "[1]"),
+            (
+                r#"map(object({ ecc = optional(bool, true), alias = optional(string) }))"#,
+                r#"{ a = {}, b = { ecc = false, alias = "B" }, c = { ecc = null } }"#,
+                r#"{"a":{"alias":null,"ecc":true},"b":{"alias":"B","ecc":false},"c":{"alias":null,"ecc":true}}"#,
+            ),
+            ("object({ n = optional(number, \"3\") })", "{}", r#"{"n":3}"#),
+            ("list(string)", "[null, \"a\"]", r#"[null,"a"]"#),
         ];
         for (t, v, expected) in ok {
             let got = convert(&value(v), &ty(t)).unwrap_or_else(|e| panic!("{t} {v}: {e}"));
@@ -447,10 +502,21 @@ mod tests {
             ("list(number)", "[\"a\"]", "is not a number"),
             ("object({ domain = string })", "{ other = 1 }", "\"domain\" is required"),
             ("string", "[1]", "expected a string, found a list"),
+            ("object({ n = optional(number) })", "{ n = \"x\" }", "n: \"x\" is not a number"),
         ];
         for (t, v, expected) in bad {
             let err = convert(&value(v), &ty(t)).expect_err(t);
             assert!(err.contains(expected), "{t} {v}: {err}");
+        }
+        for (t, expected) in [
+            ("optional(string)", "only for an attribute of object"),
+            ("object({ n = optional(number, \"x\") })", "does not fit its type"),
+            ("object({ n = optional(number, var.x) })", "must be a constant"),
+            ("object({ n = optional() })", "takes a type and, optionally, a default"),
+        ] {
+            let expr: Expression = t.parse().expect("expression");
+            let err = parse_type(&expr).err().unwrap_or_else(|| panic!("{t} is not a type"));
+            assert!(err.contains(expected), "{t}: {err}");
         }
     }
 
