@@ -2,7 +2,9 @@
 //! `toset tolist tomap keys values lookup merge concat distinct flatten length contains
 //! coalesce format formatlist join split lower upper trimspace replace regex startswith
 //! endswith`, and `try` and `can`, which evaluate their arguments lazily and so live in
-//! [`crate::expr`].
+//! [`crate::expr`]. Also, for shaping domain names and settings: `trim trimprefix trimsuffix
+//! substr sort reverse zipmap element one setunion alltrue anytrue tostring tonumber tobool
+//! jsonencode`.
 
 use hcl::eval::{Context, FuncArgs, FuncDef, ParamType};
 use hcl::{Map, Value};
@@ -35,11 +37,27 @@ pub(crate) const NAMES: &[&str] = &[
     "endswith",
     "try",
     "can",
+    "trim",
+    "trimprefix",
+    "trimsuffix",
+    "substr",
+    "sort",
+    "reverse",
+    "zipmap",
+    "element",
+    "one",
+    "setunion",
+    "alltrue",
+    "anytrue",
+    "tostring",
+    "tonumber",
+    "tobool",
+    "jsonencode",
 ];
 
 /// Builds an evaluation context with every built-in function declared.
 pub(crate) fn context<'a>() -> Context<'a> {
-    use ParamType::{Any, String as Str};
+    use ParamType::{Any, Number as Num, String as Str};
     let list = || ParamType::array_of(Any);
     let map = || ParamType::object_of(Any);
     let mut ctx = Context::new();
@@ -88,6 +106,50 @@ pub(crate) fn context<'a>() -> Context<'a> {
             .param(Str)
             .param(Str)
             .build(|a| Ok(Value::Bool(text(&a[0]).ends_with(text(&a[1]))))),
+    );
+    declare(
+        "trim",
+        FuncDef::builder().param(Str).param(Str).build(|a| {
+            let cutset = text(&a[1]);
+            Ok(Value::from(text(&a[0]).trim_matches(|c| cutset.contains(c))))
+        }),
+    );
+    declare(
+        "trimprefix",
+        FuncDef::builder().param(Str).param(Str).build(|a| {
+            let (s, prefix) = (text(&a[0]), text(&a[1]));
+            Ok(Value::from(s.strip_prefix(prefix).unwrap_or(s)))
+        }),
+    );
+    declare(
+        "trimsuffix",
+        FuncDef::builder().param(Str).param(Str).build(|a| {
+            let (s, suffix) = (text(&a[0]), text(&a[1]));
+            Ok(Value::from(s.strip_suffix(suffix).unwrap_or(s)))
+        }),
+    );
+    declare("substr", FuncDef::builder().param(Str).param(Num).param(Num).build(substr));
+    declare("sort", FuncDef::builder().param(list()).build(sort));
+    declare(
+        "reverse",
+        FuncDef::builder()
+            .param(list())
+            .build(|a| Ok(Value::Array(array(&a[0]).iter().rev().cloned().collect()))),
+    );
+    declare("zipmap", FuncDef::builder().param(list()).param(list()).build(zipmap));
+    declare("element", FuncDef::builder().param(list()).param(Num).build(element));
+    declare("one", FuncDef::builder().param(list()).build(one));
+    declare("setunion", FuncDef::builder().variadic_param(list()).build(setunion));
+    declare("alltrue", FuncDef::builder().param(list()).build(|a| all_bools(&a[0], true)));
+    declare("anytrue", FuncDef::builder().param(list()).build(|a| all_bools(&a[0], false)));
+    declare("tostring", FuncDef::builder().param(Any).build(tostring));
+    declare("tonumber", FuncDef::builder().param(Any).build(tonumber));
+    declare("tobool", FuncDef::builder().param(Any).build(tobool));
+    declare(
+        "jsonencode",
+        FuncDef::builder()
+            .param(Any)
+            .build(|a| serde_json::to_string(&a[0]).map(Value::from).map_err(|e| e.to_string())),
     );
     crate::expr::declare_fail(&mut ctx);
     ctx
@@ -312,6 +374,120 @@ fn regex(a: FuncArgs) -> Result<Value, String> {
     ))
 }
 
+/// `substr(string, offset, length)`: characters, not bytes; a negative offset counts from
+/// the end, a length of -1 takes the rest.
+fn substr(a: FuncArgs) -> Result<Value, String> {
+    let chars: Vec<char> = text(&a[0]).chars().collect();
+    let (offset, length) = (whole(&a[1])?, whole(&a[2])?);
+    let len = chars.len() as i64;
+    let start = if offset < 0 { (len + offset).max(0) } else { offset.min(len) };
+    let end = if length < 0 { len } else { (start + length).min(len) };
+    let (start, end) = (usize::try_from(start).unwrap_or(0), usize::try_from(end).unwrap_or(0));
+    Ok(Value::from(chars[start..end.max(start)].iter().collect::<String>()))
+}
+
+fn whole(v: &Value) -> Result<i64, String> {
+    v.as_i64().ok_or_else(|| format!("{v} is not a whole number"))
+}
+
+/// `sort(list)`: strings in lexical order (numbers sort by their text, as in Terraform).
+fn sort(a: FuncArgs) -> Result<Value, String> {
+    let mut items: Vec<Value> = array(&a[0]).to_vec();
+    if let Some(other) = items.iter().find(|v| !matches!(v, Value::String(_) | Value::Number(_))) {
+        return Err(format!("sort() takes a list of strings, not one holding {other}"));
+    }
+    items.sort_by_key(sort_key);
+    Ok(Value::Array(items.iter().map(|v| Value::from(sort_key(v))).collect()))
+}
+
+fn zipmap(a: FuncArgs) -> Result<Value, String> {
+    let (keys, values) = (array(&a[0]), array(&a[1]));
+    if keys.len() != values.len() {
+        return Err(format!(
+            "zipmap() needs as many values ({}) as keys ({})",
+            values.len(),
+            keys.len()
+        ));
+    }
+    let keys: Result<Vec<String>, String> = keys.iter().map(display).collect();
+    Ok(Value::Object(keys?.into_iter().zip(values.iter().cloned()).collect()))
+}
+
+/// `element(list, index)`: the index wraps around, as in Terraform.
+fn element(a: FuncArgs) -> Result<Value, String> {
+    let items = array(&a[0]);
+    let index = whole(&a[1])?;
+    if items.is_empty() {
+        return Err("element() cannot take an element of an empty list".to_owned());
+    }
+    if index < 0 {
+        return Err(format!("element() needs an index of 0 or more, not {index}"));
+    }
+    let index = usize::try_from(index).unwrap_or(0) % items.len();
+    Ok(items[index].clone())
+}
+
+/// `one(list)`: null for an empty list, the element of a list of one, an error otherwise.
+fn one(a: FuncArgs) -> Result<Value, String> {
+    match array(&a[0]) {
+        [] => Ok(Value::Null),
+        [only] => Ok(only.clone()),
+        items => Err(format!("one() takes a list of at most one element, not {}", items.len())),
+    }
+}
+
+fn setunion(a: FuncArgs) -> Result<Value, String> {
+    let all: Vec<Value> = a.iter().flat_map(|s| array(s).iter().cloned()).collect();
+    let mut items = distinct_values(&all);
+    items.sort_by_key(sort_key);
+    Ok(Value::Array(items))
+}
+
+/// `alltrue(list)` (`all` true) and `anytrue(list)` (`all` false): the strings "true" and
+/// "false" count as bools.
+fn all_bools(list: &Value, all: bool) -> Result<Value, String> {
+    let mut bools = Vec::new();
+    for item in array(list) {
+        bools.push(match item {
+            Value::Bool(b) => *b,
+            Value::String(s) if s == "true" || s == "false" => s == "true",
+            other => return Err(format!("expected a list of bools, found {other}")),
+        });
+    }
+    Ok(Value::Bool(if all { bools.iter().all(|b| *b) } else { bools.iter().any(|b| *b) }))
+}
+
+fn tostring(a: FuncArgs) -> Result<Value, String> {
+    match &a[0] {
+        Value::Null => Ok(Value::Null),
+        v @ (Value::String(_) | Value::Number(_) | Value::Bool(_)) => display(v).map(Value::from),
+        other => Err(format!("tostring() cannot convert {other} to a string")),
+    }
+}
+
+fn tonumber(a: FuncArgs) -> Result<Value, String> {
+    match &a[0] {
+        Value::Null => Ok(Value::Null),
+        Value::Number(_) => Ok(a[0].clone()),
+        Value::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(hcl::Number::from_f64)
+            .map(Value::Number)
+            .ok_or_else(|| format!("tonumber() cannot convert {s:?} to a number")),
+        other => Err(format!("tonumber() cannot convert {other} to a number")),
+    }
+}
+
+fn tobool(a: FuncArgs) -> Result<Value, String> {
+    match &a[0] {
+        Value::Null | Value::Bool(_) => Ok(a[0].clone()),
+        Value::String(s) if s == "true" || s == "false" => Ok(Value::Bool(s == "true")),
+        other => Err(format!("tobool() cannot convert {other} to a bool")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,6 +538,26 @@ mod tests {
             (r#"regex("(?P<host>\\w+)\\.", "www.example")"#, r#"{"host":"www"}"#),
             (r#"startswith("www.example.com", "www.")"#, "true"),
             (r#"endswith("www.example.com", ".org")"#, "false"),
+            (r#"trim("*.example.com.", "*.")"#, r#""example.com""#),
+            (r#"trimprefix("*.example.com", "*.")"#, r#""example.com""#),
+            (r#"trimsuffix("www.example.com", ".com")"#, r#""www.example""#),
+            (r#"substr("héllo world", 1, 4)"#, r#""éllo""#),
+            (r#"substr("hello", -3, -1)"#, r#""llo""#),
+            (r#"substr("hello", 2, 99)"#, r#""llo""#),
+            (r#"sort(["b", "a", 10, 9])"#, r#"["10","9","a","b"]"#),
+            (r#"reverse(["a", "b"])"#, r#"["b","a"]"#),
+            (r#"zipmap(["www", "api"], [1, 2])"#, r#"{"www":1,"api":2}"#),
+            (r#"element(["a", "b"], 3)"#, r#""b""#),
+            ("one([])", "null"),
+            (r#"one(["x"])"#, r#""x""#),
+            (r#"setunion(["b", "a"], ["a", "c"])"#, r#"["a","b","c"]"#),
+            (r#"alltrue([true, "true"])"#, "true"),
+            ("alltrue([])", "true"),
+            ("anytrue([false, true])", "true"),
+            ("tostring(42)", r#""42""#),
+            (r#"tonumber("2.5")"#, "2.5"),
+            (r#"tobool("false")"#, "false"),
+            (r#"jsonencode({ a = [1, "x"] })"#, r#""{\"a\":[1,\"x\"]}""#),
         ];
         for (expr, expected) in table {
             assert_eq!(json(expr), expected, "{expr}");
@@ -377,6 +573,13 @@ mod tests {
             (r#"format("%s %s", "x")"#, "too few arguments"),
             (r#"regex("[0-9]+", "abc")"#, "does not match"),
             (r#"formatlist("%s%s", ["a"], ["b", "c"])"#, "same length"),
+            (r#"zipmap(["a"], [])"#, "as many values"),
+            ("element([], 0)", "empty list"),
+            (r#"one(["a", "b"])"#, "at most one element"),
+            (r#"sort([["a"]])"#, "list of strings"),
+            (r#"tonumber("x")"#, "cannot convert"),
+            ("tobool(1)", "cannot convert"),
+            ("alltrue([1])", "list of bools"),
         ] {
             let got = json(expr);
             assert!(got.starts_with("error:") && got.contains(expected), "{expr}: {got}");
