@@ -29,9 +29,13 @@ pub const UNFORMATTED: u8 = 3;
 pub fn fmt(options: &FmtOptions, output: Output) -> anyhow::Result<ExitCode> {
     let mut files = Vec::new();
     let mut failed = false;
+    let mut unformatted = false;
     for path in &options.paths {
         if path.as_os_str() == "-" {
-            failed |= !format_stdin(output)?;
+            match format_stdin(options, output)? {
+                Some(changed) => unformatted |= changed,
+                None => failed = true,
+            }
             continue;
         }
         match files_in(path, options.recursive) {
@@ -42,7 +46,6 @@ pub fn fmt(options: &FmtOptions, output: Output) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let mut unformatted = false;
     for path in files {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
@@ -93,20 +96,24 @@ fn replace(path: &Path, text: &str) -> std::io::Result<()> {
     certplan_state::write_atomically_with_permissions(&target, text.as_bytes(), permissions)
 }
 
-/// Formats standard input to standard output; false when it could not be formatted.
-fn format_stdin(output: Output) -> anyhow::Result<bool> {
+/// Formats standard input to standard output (with `--check`, only says whether it is
+/// formatted). Returns whether formatting changed it, or None when it is not valid HCL.
+fn format_stdin(options: &FmtOptions, output: Output) -> anyhow::Result<Option<bool>> {
     let mut text = String::new();
     std::io::stdin().read_to_string(&mut text).context("cannot read standard input")?;
-    match format_source(&Source::new("<stdin>", text)) {
-        Ok(formatted) => {
-            std::io::stdout().write_all(formatted.as_bytes())?;
-            Ok(true)
-        }
+    let formatted = match format_source(&Source::new("<stdin>", text.as_str())) {
+        Ok(formatted) => formatted,
         Err(e) => {
             eprint!("{}", render_diagnostics(&e.sources, &e.diagnostics, output.stderr_color));
-            Ok(false)
+            return Ok(None);
         }
+    };
+    if options.diff {
+        print!("{}", diff(Path::new("<stdin>"), &text, &formatted, output.stdout_color));
+    } else if !options.check {
+        std::io::stdout().write_all(formatted.as_bytes())?;
     }
+    Ok(Some(formatted != text))
 }
 
 /// The files `fmt` formats: `path` itself if it is a file; in a directory, its configuration

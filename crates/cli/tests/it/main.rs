@@ -1608,17 +1608,20 @@ fn fmt_rewrites_in_the_canonical_style_and_check_lists_what_it_would_change() {
     }
 
     // Standard input to standard output.
-    let mut cmd = Command::new(BIN);
-    let mut child = cmd
-        .args(["fmt", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("certplan runs");
-    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), b"x={a=1}\n")
-        .expect("write stdin");
-    let out = child.wait_with_output().expect("certplan exits");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "x = { a = 1 }\n");
+    let stdin = |args: &[&str]| {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("certplan runs");
+        std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), b"x={a=1}\n")
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("certplan exits");
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    assert_eq!(stdin(&["fmt", "-"]), (Some(0), "x = { a = 1 }\n".to_owned()));
+    assert_eq!(stdin(&["fmt", "--check", "-"]), (Some(3), String::new()), "--check only says so");
 
     // A file that is not valid HCL is reported with its line and left alone; the others are
     // still formatted.
