@@ -204,7 +204,24 @@ pub(crate) fn evaluate_attribute(
     {
         return None;
     }
-    let help = match e.kind() {
+    let text = reader.sources[file].text.get(span.range.clone()).unwrap_or("");
+    let help = evaluation_help(&e, text);
+    let d = Diagnostic::error(format!("cannot evaluate \"{name}\": {}", crate::expr::describe(&e)))
+        .at(span, "in this expression");
+    reader.push(match help {
+        Some(help) => d.help(help),
+        None => d,
+    });
+    None
+}
+
+/// What to do about an expression (`text` in the source) that cannot be evaluated; None when
+/// the error says it already.
+pub(crate) fn evaluation_help(e: &hcl::eval::Error, text: &str) -> Option<String> {
+    if crate::expr::says_what_to_do(e) {
+        return None;
+    }
+    Some(match e.kind() {
         hcl::eval::ErrorKind::UndefinedFunc(func) => {
             let called = func.to_string();
             match closest(&called, crate::functions::NAMES) {
@@ -212,11 +229,13 @@ pub(crate) fn evaluate_attribute(
                 None => format!("the functions are: {}", crate::functions::NAMES.join(", ")),
             }
         }
+        hcl::eval::ErrorKind::UndefinedVar(var) if var.as_str() == certplan_core::RESOURCE_TYPE => {
+            "a certificate's attributes (id, status, cert_end_time, validation, ...) are known only after apply: refer to them in output blocks".to_owned()
+        }
         hcl::eval::ErrorKind::UndefinedVar(var) => format!(
             "`{var}` is not defined: values come from `var.NAME` (variable blocks) and `local.NAME` (locals blocks)"
         ),
         hcl::eval::ErrorKind::NoSuchKey(key) => {
-            let text = reader.sources[file].text.get(span.range.clone()).unwrap_or("");
             if text.contains(&format!("var.{key}")) {
                 format!("variable \"{key}\" is not declared: add `variable \"{key}\" {{}}`")
             } else if text.contains(&format!("local.{key}")) {
@@ -226,11 +245,7 @@ pub(crate) fn evaluate_attribute(
             }
         }
         _ => "check the expression".to_owned(),
-    };
-    let d = Diagnostic::error(format!("cannot evaluate \"{name}\": {}", crate::expr::describe(&e)))
-        .at(span, "in this expression");
-    reader.push(if crate::expr::says_what_to_do(&e) { d } else { d.help(help) });
-    None
+    })
 }
 
 fn type_error(name: &str, expected: &str, found: &Value, span: Span) -> Diagnostic {

@@ -136,15 +136,16 @@ fn resolve<'n>(
         // A reference to a local that failed is reported once, where that local is.
         Err(_) if refs.iter().any(|r| !values.contains_key(r)) => {}
         Err(e) => {
+            let text = reader.sources[local.value.file].text.get(local.value.range.clone());
+            let help = crate::eval::evaluation_help(&e, text.unwrap_or(""));
             let d = Diagnostic::error(format!(
                 "cannot evaluate local \"{name}\": {}",
                 crate::expr::describe(&e)
             ))
             .at(local.value.clone(), "in this expression");
-            reader.push(if crate::expr::says_what_to_do(&e) {
-                d
-            } else {
-                d.help("check the expression")
+            reader.push(match help {
+                Some(help) => d.help(help),
+                None => d,
             });
         }
     }

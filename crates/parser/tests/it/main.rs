@@ -808,3 +808,13 @@ resource "tencentcloud_ssl_free_certificate" "site" {{
         )));
     }
 }
+
+#[test]
+fn certificates_attributes_outside_outputs_say_where_they_belong() {
+    let text = diagnose(
+        "locals {\n  id = tencentcloud_ssl_free_certificate.www.id\n}\n\nresource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain         = \"www.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n  alias          = local.id\n}\n",
+    );
+    assert!(text.contains("main.hcl:2:8"), "{text}");
+    assert!(text.contains("known only after apply: refer to them in output blocks"), "{text}");
+    assert_eq!(text.matches("error:").count(), 2, "alias is not reported again: {text}");
+}
