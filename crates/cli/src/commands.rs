@@ -238,9 +238,23 @@ pub async fn apply(
     execute(&mut ws, &plan, args, env).await
 }
 
-/// Evaluates the outputs against what is recorded, saves them in state and shows them.
+/// Records what an apply leaves besides certificates — which recorded arguments come from
+/// sensitive variables (so that a later plan to delete hides them too) and the outputs,
+/// evaluated against what is recorded — saves them, and shows the outputs.
 fn record_outputs(ws: &mut Workspace, json: bool) -> anyhow::Result<()> {
+    let mut changed = false;
+    for (address, recorded) in &mut ws.state.resources {
+        if let Some(declared) = ws.config.resources.get(address)
+            && recorded.sensitive != declared.sensitive
+        {
+            recorded.sensitive = declared.sensitive.clone();
+            changed = true;
+        }
+    }
     if ws.config.outputs.is_empty() && ws.state.outputs.is_empty() {
+        if changed {
+            ws.store.save(&mut ws.state)?;
+        }
         return Ok(());
     }
     let values = certplan_planner::outputs(&ws.config, &ws.state);
@@ -255,7 +269,7 @@ fn record_outputs(ws: &mut Workspace, json: bool) -> anyhow::Result<()> {
             Err(e) => eprintln!("warning: output {name:?} has no value yet: {e}"),
         }
     }
-    if outputs != ws.state.outputs {
+    if outputs != ws.state.outputs || changed {
         ws.state.outputs = outputs;
         ws.store.save(&mut ws.state)?;
     }
@@ -466,6 +480,7 @@ pub async fn import(
         prevent_destroy: resource.lifecycle.prevent_destroy,
         applied_at: remote.inserted_at.unwrap_or_else(Utc::now),
         validation: Vec::new(),
+        sensitive: resource.sensitive.clone(),
     };
     record.observe(&remote);
     ws.state.resources.insert(address.clone(), record);

@@ -503,6 +503,8 @@ fn adopt(state: &mut State, intent: &Intent, id: &str) {
             prevent_destroy: intent.prevent_destroy,
             applied_at: intent.started_at,
             validation: Vec::new(),
+            // Recorded from the configuration when the apply ends.
+            sensitive: BTreeSet::new(),
         },
     );
     state.intents.retain(|i| i != intent);

@@ -381,7 +381,11 @@ pub fn plan(
                 before: prior,
                 after: desired.map(|d| d.args.clone()),
                 deposed: None,
-                sensitive: desired.map(|d| d.sensitive.clone()).unwrap_or_default(),
+                sensitive: desired
+                    .map(|d| &d.sensitive)
+                    .or(recorded.map(|r| &r.sensitive))
+                    .cloned()
+                    .unwrap_or_default(),
             });
         }
         for d in state.deposed.iter().filter(|d| &d.address == address) {

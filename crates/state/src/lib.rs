@@ -6,7 +6,7 @@
 //! certplan state is an error that names it — it is never overwritten. No secret is ever part of
 //! the state. This crate knows neither HCL nor HTTP.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -100,6 +100,10 @@ pub struct ResourceState {
     /// While the certificate waits for domain validation: the DNS record or file to publish.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub validation: Vec<ValidationRecord>,
+    /// The arguments that came from sensitive variables when last applied: a plan to delete the
+    /// certificate, made once its block is gone, still hides them.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub sensitive: BTreeSet<String>,
 }
 
 impl ResourceState {
@@ -565,6 +569,7 @@ mod tests {
                 prevent_destroy: false,
                 applied_at: "2026-11-26T00:00:01Z".parse().expect("time"),
                 validation: Vec::new(),
+                sensitive: BTreeSet::new(),
             },
         );
         state

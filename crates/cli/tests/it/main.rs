@@ -1679,7 +1679,11 @@ output "contact" {
     );
     let shown = with("other-person@example.com", &["show", "next.plan"]);
     assert!(shown.stdout.contains("(sensitive value)"), "{}", shown.stdout);
-    for run in [&plan, &apply, &changed, &shown] {
+    // Once the block is gone, the plan to delete the certificate still hides the value.
+    p.write_config("variable \"contact\" {\n  sensitive = true\n}\n");
+    let delete = with(secret, &["plan"]);
+    assert!(delete.stdout.contains("- contact_email  = (sensitive value)"), "{}", delete.stdout);
+    for run in [&plan, &apply, &changed, &shown, &delete] {
         for value in [secret, "other-person@example.com"] {
             assert!(!run.stdout.contains(value) && !run.stderr.contains(value), "{value} shown");
         }

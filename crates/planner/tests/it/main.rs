@@ -36,6 +36,7 @@ fn recorded(id: &str, domain: &str, days: i64, status: CertStatus) -> ResourceSt
         prevent_destroy: false,
         applied_at: now() + Duration::days(days - 90),
         validation: Vec::new(),
+        sensitive: Default::default(),
     }
 }
 
