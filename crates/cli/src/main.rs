@@ -349,6 +349,9 @@ enum SandboxCommand {
         /// Requests per second each action accepts, as the real service (10); 0 for no limit
         #[arg(long, value_name = "N", default_value_t = 10)]
         rate_limit: u32,
+        /// Free certificates one main domain may hold, as the real service's quota; 0 for no limit
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        quota_per_domain: u32,
     },
     /// Make every sandbox certificate N days older (to exercise renewal)
     Age {
@@ -472,10 +475,18 @@ fn main() -> ExitCode {
                 issue_delay,
                 faults,
                 rate_limit,
+                quota_per_domain,
             }) => {
                 let faults = faults.faults();
-                let options =
-                    SandboxOptions { secret_id, secret_key, data, issue_delay, faults, rate_limit };
+                let options = SandboxOptions {
+                    secret_id,
+                    secret_key,
+                    data,
+                    issue_delay,
+                    faults,
+                    rate_limit,
+                    quota_per_domain,
+                };
                 commands::sandbox_serve(&listen, options).await
             }
             Command::Sandbox(SandboxCommand::Age { days, target }) => {

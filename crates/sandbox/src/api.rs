@@ -415,6 +415,19 @@ fn apply_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
     };
 
     let (mut store, now) = sandbox.advanced().map_err(internal)?;
+    let quota = sandbox.options().quota_per_domain;
+    if quota > 0 {
+        let main = main_domain(&domain);
+        let held = store.count(|c| main_domain(&c.domain) == main);
+        if held >= usize::try_from(quota).unwrap_or(usize::MAX) {
+            return Err(fail(
+                "FailedOperation.MainDomainCertificateCountLimit",
+                format!(
+                    "The main domain {main} has reached its limit of {quota} free certificates."
+                ),
+            ));
+        }
+    }
     if let Some(old_id) = &old_certificate_id {
         let old = store.get(old_id).ok_or_else(|| {
             fail(
@@ -459,6 +472,16 @@ fn apply_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
     }
     sandbox.persist(&store).map_err(internal)?;
     Ok(json!({ "CertificateId": id }))
+}
+
+/// The main (registered) domain of a certificate's domain: its last two labels. (The real
+/// service knows public suffixes such as `co.uk`; the sandbox does not.)
+fn main_domain(domain: &str) -> &str {
+    let bare = domain.strip_prefix("*.").unwrap_or(domain);
+    match bare.rmatch_indices('.').nth(1) {
+        Some((dot, _)) => &bare[dot + 1..],
+        None => bare,
+    }
 }
 
 /// Applies the API's domain rules: at most 64 characters, valid labels, and no wildcard with

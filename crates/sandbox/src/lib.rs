@@ -48,6 +48,10 @@ pub struct SandboxOptions {
     /// Requests per second each action accepts, as the real service enforces (10/s is
     /// documented); 0 accepts any rate.
     pub rate_limit: u32,
+    /// Free certificates one main domain (`example.com` for `www.example.com`) may hold, as the
+    /// real service limits them (`FailedOperation.MainDomainCertificateCountLimit`); 0 for no
+    /// limit, the default, so that benchmarks can apply for thousands.
+    pub quota_per_domain: u32,
 }
 
 /// What the sandbox has served, for tests and benchmarks to count calls.
@@ -106,6 +110,7 @@ impl Default for SandboxOptions {
             issue_delay: std::time::Duration::ZERO,
             faults: Faults::default(),
             rate_limit: 10,
+            quota_per_domain: 0,
         }
     }
 }

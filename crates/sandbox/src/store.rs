@@ -144,6 +144,11 @@ impl Store {
     }
 
     /// Returns every certificate, oldest application first.
+    /// Counts the certificates for which `matches` is true.
+    pub(crate) fn count(&self, matches: impl Fn(&StoredCertificate) -> bool) -> usize {
+        self.certificates.values().filter(|c| matches(c)).count()
+    }
+
     pub(crate) fn certificates(&self) -> Vec<StoredCertificate> {
         let mut all: Vec<_> = self.certificates.values().cloned().collect();
         all.sort_by_key(|c| c.sequence);

@@ -58,6 +58,17 @@ impl SandboxProcess {
         assert_eq!(status, 200);
     }
 
+    /// How many requests for `action` the sandbox has served.
+    fn requests(&self, action: &str) -> u64 {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        let stats: Value = rt
+            .block_on(async {
+                reqwest::get(format!("{}/_sandbox/stats", self.url)).await?.json().await
+            })
+            .expect("stats");
+        stats["Requests"][action].as_u64().unwrap_or(0)
+    }
+
     /// Lists every certificate the sandbox holds, over its API.
     fn certificates(&self) -> Vec<Value> {
         let client = Client::new(
@@ -1688,4 +1699,30 @@ output "contact" {
             assert!(!run.stdout.contains(value) && !run.stderr.contains(value), "{value} shown");
         }
     }
+}
+
+#[test]
+fn a_used_up_quota_fails_that_certificate_alone_and_is_not_retried() {
+    let p = Project::with_sandbox(&three_certificates(), &["--quota-per-domain", "2"]);
+    let apply = p.run(&["apply", "--auto-approve", "--parallelism", "1"]);
+    assert_eq!(apply.code, 1, "{}", apply.stderr);
+    assert!(apply.stderr.contains("1 change(s) failed"), "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("FailedOperation.MainDomainCertificateCountLimit"),
+        "{}",
+        apply.stderr
+    );
+    assert_eq!(p.state_ids().len(), 2, "the other two are applied for and recorded");
+    assert_eq!(p.state()["intents"], Value::Null, "no application is left in doubt");
+    assert_eq!(p.sandbox.certificates().len(), 2);
+
+    // The next plan still wants the third, and a second apply asks once more, once.
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}", plan.stdout);
+    assert!(plan.stdout.contains("Plan: 1 to add"), "{}", plan.stdout);
+    assert_eq!(p.sandbox.requests("ApplyCertificate"), 3, "the refusal is not retried");
+    let again = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("1 change(s) failed"), "{}", again.stderr);
+    assert_eq!(p.sandbox.requests("ApplyCertificate"), 4, "asked once more, once");
 }

@@ -414,3 +414,24 @@ async fn console_revokes_cancels_and_deletes() {
     assert_eq!(answer.status(), 200, "the console ignores the one-hour rule");
     assert_eq!(s.sandbox.certificates().expect("listed").len(), 1);
 }
+
+#[tokio::test]
+async fn a_main_domain_holds_at_most_its_quota_of_free_certificates() {
+    let s = start_with(SandboxOptions {
+        secret_id: ID.into(),
+        secret_key: KEY.into(),
+        quota_per_domain: 2,
+        ..Default::default()
+    })
+    .await;
+    let c = client(&s.url, KEY);
+    c.apply_certificate(&apply_request("www.example.com")).await.expect("first");
+    c.apply_certificate(&apply_request("*.example.com")).await.expect("second, a wildcard");
+    let refused = c.apply_certificate(&apply_request("api.example.com")).await.expect_err("third");
+    assert_eq!(refused.code(), Some("FailedOperation.MainDomainCertificateCountLimit"));
+    assert!(refused.to_string().contains("example.com has reached its limit of 2"), "{refused}");
+    c.apply_certificate(&apply_request("www.example.org"))
+        .await
+        .expect("another main domain has a quota of its own");
+    assert_eq!(s.sandbox.certificates().expect("certificates").len(), 3);
+}
