@@ -469,15 +469,16 @@ fn tonumber(a: FuncArgs) -> Result<Value, String> {
     match &a[0] {
         Value::Null => Ok(Value::Null),
         Value::Number(_) => Ok(a[0].clone()),
-        Value::String(s) => s
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .and_then(hcl::Number::from_f64)
-            .map(Value::Number)
-            .ok_or_else(|| format!("tonumber() cannot convert {s:?} to a number")),
+        Value::String(s) => {
+            number_from(s).ok_or_else(|| format!("tonumber() cannot convert {s:?} to a number"))
+        }
         other => Err(format!("tonumber() cannot convert {other} to a number")),
     }
+}
+
+/// A number written as a string, as Terraform converts one.
+pub(crate) fn number_from(s: &str) -> Option<Value> {
+    s.trim().parse::<f64>().ok().and_then(hcl::Number::from_f64).map(Value::Number)
 }
 
 fn tobool(a: FuncArgs) -> Result<Value, String> {

@@ -392,13 +392,9 @@ fn convert(value: &Value, ty: &Type) -> Result<Value, String> {
         (Type::String, Value::Number(n)) => Ok(Value::from(n.to_string())),
         (Type::String, Value::Bool(b)) => Ok(Value::from(b.to_string())),
         (Type::Number, Value::Number(_)) => Ok(value.clone()),
-        (Type::Number, Value::String(s)) => s
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .and_then(hcl::Number::from_f64)
-            .map(Value::Number)
-            .ok_or_else(|| format!("{s:?} is not a number")),
+        (Type::Number, Value::String(s)) => {
+            crate::functions::number_from(s).ok_or_else(|| format!("{s:?} is not a number"))
+        }
         (Type::Bool, Value::Bool(_)) => Ok(value.clone()),
         (Type::Bool, Value::String(s)) if s == "true" || s == "false" => {
             Ok(Value::Bool(s == "true"))
