@@ -524,7 +524,7 @@ pub fn state(command: StateCommand) -> anyhow::Result<ExitCode> {
             if !r.renewed_from.is_empty() {
                 println!("renewed_from   = {:?}", r.renewed_from);
             }
-            for (name, value) in r.args.attributes() {
+            for (name, value) in r.args.attributes_hiding(&r.sensitive) {
                 println!("{name:14} = {value}");
             }
         }

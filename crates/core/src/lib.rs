@@ -277,6 +277,25 @@ impl CertificateArgs {
         }
         out
     }
+
+    /// [`attributes`](Self::attributes), with the arguments named in `sensitive` (those that
+    /// come from sensitive variables) shown as sensitive values.
+    pub fn attributes_hiding(
+        &self,
+        sensitive: &std::collections::BTreeSet<String>,
+    ) -> Vec<(&'static str, AttributeValue)> {
+        self.attributes()
+            .into_iter()
+            .map(|(name, value)| match value {
+                AttributeValue::Text(_) | AttributeValue::Number(_) | AttributeValue::Bool(_)
+                    if sensitive.contains(name) =>
+                {
+                    (name, AttributeValue::Sensitive(value.to_string()))
+                }
+                value => (name, value),
+            })
+            .collect()
+    }
 }
 
 /// A secret value (a SecretKey, a token, a password): shown nowhere, `Debug` included.

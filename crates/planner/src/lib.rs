@@ -116,27 +116,12 @@ pub struct ResourceChange {
 impl ResourceChange {
     /// The recorded arguments as the plan shows them.
     pub fn before_attributes(&self) -> Vec<(&'static str, AttributeValue)> {
-        self.before.as_ref().map(|b| self.shown(&b.args)).unwrap_or_default()
+        self.before.as_ref().map(|b| b.args.attributes_hiding(&self.sensitive)).unwrap_or_default()
     }
 
     /// The declared arguments as the plan shows them.
     pub fn after_attributes(&self) -> Vec<(&'static str, AttributeValue)> {
-        self.after.as_ref().map(|a| self.shown(a)).unwrap_or_default()
-    }
-
-    /// Hides the arguments that come from sensitive variables.
-    fn shown(&self, args: &CertificateArgs) -> Vec<(&'static str, AttributeValue)> {
-        args.attributes()
-            .into_iter()
-            .map(|(name, value)| match value {
-                AttributeValue::Text(_) | AttributeValue::Number(_) | AttributeValue::Bool(_)
-                    if self.sensitive.contains(name) =>
-                {
-                    (name, AttributeValue::Sensitive(value.to_string()))
-                }
-                value => (name, value),
-            })
-            .collect()
+        self.after.as_ref().map(|a| a.attributes_hiding(&self.sensitive)).unwrap_or_default()
     }
 }
 

@@ -1682,6 +1682,8 @@ output "contact" {
 
     let apply = with(secret, &["apply", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.stderr);
+    let recorded = p.run(&["state", "show", "tencentcloud_ssl_free_certificate.www"]);
+    assert!(recorded.stdout.contains("contact_email  = (sensitive value)"), "{}", recorded.stdout);
     let changed = with("other-person@example.com", &["plan", "--out", "next.plan"]);
     assert!(
         changed.stdout.contains("~ contact_email  = (sensitive value) -> (sensitive value)"),
@@ -1694,7 +1696,7 @@ output "contact" {
     p.write_config("variable \"contact\" {\n  sensitive = true\n}\n");
     let delete = with(secret, &["plan"]);
     assert!(delete.stdout.contains("- contact_email  = (sensitive value)"), "{}", delete.stdout);
-    for run in [&plan, &apply, &changed, &shown, &delete] {
+    for run in [&plan, &apply, &recorded, &changed, &shown, &delete] {
         for value in [secret, "other-person@example.com"] {
             assert!(!run.stdout.contains(value) && !run.stderr.contains(value), "{value} shown");
         }
