@@ -4,7 +4,7 @@
 //! declared `sensitive = true`, and instance keys (`for_each`) must not come from one — as in
 //! Terraform. Diagnostics never quote a sensitive value.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use hcl::Value;
 use hcl_edit::expr::Expression;
@@ -24,15 +24,16 @@ pub(crate) struct Sensitivity {
 }
 
 impl Sensitivity {
-    /// `variables` are the sensitive variables' names; `values` every variable's value.
-    pub(crate) fn new(variables: BTreeSet<String>, values: &BTreeMap<String, Value>) -> Self {
-        let mut sensitivity = Sensitivity::default();
-        for name in &variables {
-            if let Some(value) = values.get(name) {
-                sensitivity.keep_secret(value);
-            }
+    /// `variables` are the sensitive variables' names, `values` their values (as given and as
+    /// converted).
+    pub(crate) fn new<'v>(
+        variables: BTreeSet<String>,
+        values: impl IntoIterator<Item = &'v Value>,
+    ) -> Self {
+        let mut sensitivity = Sensitivity { variables, ..Sensitivity::default() };
+        for value in values {
+            sensitivity.keep_secret(value);
         }
-        sensitivity.variables = variables;
         sensitivity
     }
 

@@ -3,7 +3,7 @@
 //! `certplan.tfvars`, `*.auto.tfvars` in lexical order, then `--var` and `--var-file` in
 //! command-line order — Terraform's order. Type constraints convert and check values.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use hcl::Value;
 use hcl::eval::{Context, Evaluate};
@@ -129,6 +129,11 @@ pub(crate) fn resolve(
         }
     }
 
+    // What sensitive variables were given, converted or not, is never quoted in a diagnostic.
+    let sensitive: BTreeSet<String> =
+        declared.iter().filter(|(_, d)| d.sensitive).map(|(name, _)| name.clone()).collect();
+    let given: Vec<Value> =
+        sensitive.iter().filter_map(|name| values.get(name)).map(|(v, _)| v.clone()).collect();
     let mut resolved = BTreeMap::new();
     for (name, d) in &declared {
         let Some((value, origin)) = values.remove(name) else {
@@ -193,8 +198,9 @@ pub(crate) fn resolve(
             }
         }
     }
-    let sensitive = declared.iter().filter(|(_, d)| d.sensitive).map(|(name, _)| name.clone());
-    reader.sensitivity = crate::sensitive::Sensitivity::new(sensitive.collect(), &resolved);
+    let converted = sensitive.iter().filter_map(|name| resolved.get(name));
+    reader.sensitivity =
+        crate::sensitive::Sensitivity::new(sensitive.clone(), given.iter().chain(converted));
     resolved
 }
 

@@ -784,6 +784,13 @@ resource "tencentcloud_ssl_free_certificate" "www" {
         let text = diagnose(&CONFIG.replace("secret-ops@example.com", "Not-An-Email-Secret"));
         assert!(text.contains("contact_email \"(sensitive value)\" is not an email"), "{text}");
         assert!(!text.to_lowercase().contains("not-an-email-secret"), "{text}");
+
+        // Nor one that could not be converted to its type.
+        let text = diagnose(&format!(
+            "{CONFIG}\nvariable \"pin\" {{\n  type      = number\n  default   = \"secret-pin\"\n  sensitive = true\n}}\n"
+        ));
+        assert!(text.contains("invalid value for variable \"pin\""), "{text}");
+        assert!(!text.contains("secret-pin\" is not"), "{text}");
     }
 
     #[test]
