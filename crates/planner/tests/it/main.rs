@@ -63,6 +63,11 @@ fn remote(r: &ResourceState, status: CertStatus) -> RemoteCertificate {
     }
 }
 
+/// Plans `text` against `state` (and what the cloud reports, if refreshed) at `now()`.
+fn plan_now(text: &str, state: &State, observed: Option<&Observed>) -> Result<Plan, PlanError> {
+    plan(&config(text), state, observed, now(), &PlanOptions::default())
+}
+
 fn only(plan: &Plan) -> (Action, Reason) {
     assert_eq!(plan.changes.len(), 1, "{plan:?}");
     (plan.changes[0].action, plan.changes[0].reason.clone())
@@ -70,14 +75,7 @@ fn only(plan: &Plan) -> (Action, Reason) {
 
 #[test]
 fn declared_but_not_recorded_is_created() {
-    let p = plan(
-        &config(&cert("www", "www.example.com")),
-        &State::new(),
-        None,
-        now(),
-        &PlanOptions::default(),
-    )
-    .expect("plan");
+    let p = plan_now(&cert("www", "www.example.com"), &State::new(), None).expect("plan");
     assert_eq!(only(&p), (Action::Create, Reason::NotInState));
     assert_eq!(p.summary().add, 1);
 }
@@ -89,14 +87,7 @@ fn renewal_boundary_at_renew_before() {
     for (days, expected) in cases {
         let s =
             state(vec![("www", recorded("aaaaaaaa", "www.example.com", days, CertStatus::Issued))]);
-        let p = plan(
-            &config(&cert("www", "www.example.com")),
-            &s,
-            None,
-            now(),
-            &PlanOptions::default(),
-        )
-        .expect("plan");
+        let p = plan_now(&cert("www", "www.example.com"), &s, None).expect("plan");
         let (action, reason) = only(&p);
         assert_eq!(action, expected, "{days} days left: {reason:?}");
         match reason {
@@ -115,11 +106,7 @@ fn renew_before_from_lifecycle_moves_the_boundary() {
     for (days, expected) in [(15, Action::NoOp), (14, Action::Renew)] {
         let s =
             state(vec![("www", recorded("aaaaaaaa", "www.example.com", days, CertStatus::Issued))]);
-        assert_eq!(
-            only(&plan(&config(text), &s, None, now(), &PlanOptions::default()).expect("plan")).0,
-            expected,
-            "{days}"
-        );
+        assert_eq!(only(&plan_now(text, &s, None).expect("plan")).0, expected, "{days}");
     }
 }
 
@@ -130,16 +117,8 @@ fn expired_is_replaced_not_renewed() {
         [(0, CertStatus::Issued), (-1, CertStatus::Issued), (-5, CertStatus::Expired)]
     {
         let s = state(vec![("www", recorded("aaaaaaaa", "www.example.com", days, status))]);
-        let (action, reason) = only(
-            &plan(
-                &config(&cert("www", "www.example.com")),
-                &s,
-                None,
-                now(),
-                &PlanOptions::default(),
-            )
-            .expect("plan"),
-        );
+        let (action, reason) =
+            only(&plan_now(&cert("www", "www.example.com"), &s, None).expect("plan"));
         assert_eq!(action, Action::Replace, "{days} {status:?}");
         assert!(matches!(reason, Reason::Expired { .. }), "{reason:?}");
     }
@@ -150,14 +129,7 @@ fn gone_from_the_cloud_is_created_again() {
     let r = recorded("aaaaaaaa", "www.example.com", 60, CertStatus::Issued);
     let s = state(vec![("www", r)]);
     let observed = Observed::new();
-    let p = plan(
-        &config(&cert("www", "www.example.com")),
-        &s,
-        Some(&observed),
-        now(),
-        &PlanOptions::default(),
-    )
-    .expect("plan");
+    let p = plan_now(&cert("www", "www.example.com"), &s, Some(&observed)).expect("plan");
     assert_eq!(only(&p), (Action::Create, Reason::Gone { id: "aaaaaaaa".into() }));
     let s2 = p.summary();
     assert_eq!((s2.add, s2.destroy), (1, 0), "nothing left to delete");
@@ -174,14 +146,7 @@ fn failed_or_cancelled_is_replaced_and_revoked_applied_for_again() {
         let r = recorded("aaaaaaaa", "www.example.com", 60, CertStatus::Issued);
         let observed: Observed = [(r.certificate_id.clone(), remote(&r, status))].into();
         let s = state(vec![("www", r)]);
-        let p = plan(
-            &config(&cert("www", "www.example.com")),
-            &s,
-            Some(&observed),
-            now(),
-            &PlanOptions::default(),
-        )
-        .expect("plan");
+        let p = plan_now(&cert("www", "www.example.com"), &s, Some(&observed)).expect("plan");
         assert_eq!(only(&p), (expected, Reason::Unusable { id: "aaaaaaaa".into(), status }));
         assert_eq!(
             p.drift,
@@ -200,14 +165,7 @@ fn refresh_overrides_recorded_status_and_dates() {
     let r = recorded("aaaaaaaa", "www.example.com", 60, CertStatus::Issued);
     let observed: Observed = [(r.certificate_id.clone(), remote(&r, CertStatus::Pending))].into();
     let s = state(vec![("www", r)]);
-    let p = plan(
-        &config(&cert("www", "www.example.com")),
-        &s,
-        Some(&observed),
-        now(),
-        &PlanOptions::default(),
-    )
-    .expect("plan");
+    let p = plan_now(&cert("www", "www.example.com"), &s, Some(&observed)).expect("plan");
     assert_eq!(
         only(&p),
         (
@@ -227,8 +185,7 @@ fn refresh_overrides_recorded_status_and_dates() {
 fn changed_arguments_force_replacement() {
     let s = state(vec![("www", recorded("aaaaaaaa", "www.example.com", 60, CertStatus::Issued))]);
     let text = "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain = \"www.example.com\"\n  dv_auth_method = \"DNS\"\n  contact_email = \"ops@example.com\"\n}\n";
-    let (action, reason) =
-        only(&plan(&config(text), &s, None, now(), &PlanOptions::default()).expect("plan"));
+    let (action, reason) = only(&plan_now(text, &s, None).expect("plan"));
     assert_eq!(action, Action::Replace);
     assert_eq!(
         reason,
@@ -239,18 +196,14 @@ fn changed_arguments_force_replacement() {
 #[test]
 fn recorded_but_not_declared_is_deleted_unless_protected() {
     let s = state(vec![("old", recorded("aaaaaaaa", "old.example.com", 60, CertStatus::Issued))]);
-    let p =
-        plan(&config(&cert("www", "www.example.com")), &s, None, now(), &PlanOptions::default())
-            .expect("plan");
+    let p = plan_now(&cert("www", "www.example.com"), &s, None).expect("plan");
     let old = p.changes.iter().find(|c| c.address.name == "old").expect("old planned");
     assert_eq!((old.action, &old.reason), (Action::Delete, &Reason::NotInConfig { gone: false }));
 
     let mut protected = recorded("aaaaaaaa", "old.example.com", 60, CertStatus::Issued);
     protected.prevent_destroy = true;
     let s = state(vec![("old", protected)]);
-    let err =
-        plan(&config(&cert("www", "www.example.com")), &s, None, now(), &PlanOptions::default())
-            .expect_err("protected");
+    let err = plan_now(&cert("www", "www.example.com"), &s, None).expect_err("protected");
     assert!(matches!(&err, PlanError::PreventDestroy { address, .. } if address.name == "old"));
     assert!(err.to_string().contains("tencentcloud_ssl_free_certificate.old"), "{err}");
 }
@@ -258,9 +211,7 @@ fn recorded_but_not_declared_is_deleted_unless_protected() {
 #[test]
 fn up_to_date_is_a_no_op_with_the_next_renewal_date() {
     let s = state(vec![("www", recorded("aaaaaaaa", "www.example.com", 89, CertStatus::Issued))]);
-    let p =
-        plan(&config(&cert("www", "www.example.com")), &s, None, now(), &PlanOptions::default())
-            .expect("plan");
+    let p = plan_now(&cert("www", "www.example.com"), &s, None).expect("plan");
     assert!(!p.has_changes());
     let shown = render(&p, false);
     assert!(shown.contains("No changes."), "{shown}");
@@ -271,8 +222,8 @@ fn up_to_date_is_a_no_op_with_the_next_renewal_date() {
 fn plans_are_deterministic() {
     let text = [cert("b", "b.example.com"), cert("a", "a.example.com")].concat();
     let s = state(vec![("c", recorded("cccccccc", "c.example.com", 10, CertStatus::Issued))]);
-    let first = plan(&config(&text), &s, None, now(), &PlanOptions::default()).expect("plan");
-    let second = plan(&config(&text), &s, None, now(), &PlanOptions::default()).expect("plan");
+    let first = plan_now(&text, &s, None).expect("plan");
+    let second = plan_now(&text, &s, None).expect("plan");
     assert_eq!(render(&first, false), render(&second, false));
     let names: Vec<&str> = first.changes.iter().map(|c| c.address.name.as_str()).collect();
     assert_eq!(names, ["a", "b", "c"]);
@@ -288,14 +239,8 @@ fn with_alias(text: &str) -> String {
 fn alias_and_project_change_in_place() {
     let r = recorded("aaaaaaaa", "www.example.com", 60, CertStatus::Issued);
     let s = state(vec![("www", r)]);
-    let p = plan(
-        &config(&with_alias("  alias = \"site\"\n  project_id = 5\n")),
-        &s,
-        None,
-        now(),
-        &PlanOptions::default(),
-    )
-    .expect("plan");
+    let p =
+        plan_now(&with_alias("  alias = \"site\"\n  project_id = 5\n"), &s, None).expect("plan");
     assert_eq!(
         only(&p),
         (
@@ -316,14 +261,7 @@ fn the_default_project_reported_as_zero_is_no_change() {
     seen.project_id = Some(0);
     let observed: Observed = [(r.certificate_id.clone(), seen)].into();
     let s = state(vec![("www", r)]);
-    let p = plan(
-        &config(&cert("www", "www.example.com")),
-        &s,
-        Some(&observed),
-        now(),
-        &PlanOptions::default(),
-    )
-    .expect("plan");
+    let p = plan_now(&cert("www", "www.example.com"), &s, Some(&observed)).expect("plan");
     assert_eq!(only(&p).0, Action::NoOp);
     assert!(p.drift.is_empty(), "{:?}", p.drift);
 }
@@ -336,14 +274,7 @@ fn alias_changed_outside_is_drift_put_back_in_place() {
     seen.alias = Some("renamed".into());
     let observed: Observed = [(r.certificate_id.clone(), seen)].into();
     let s = state(vec![("www", r)]);
-    let p = plan(
-        &config(&with_alias("  alias = \"site\"\n")),
-        &s,
-        Some(&observed),
-        now(),
-        &PlanOptions::default(),
-    )
-    .expect("plan");
+    let p = plan_now(&with_alias("  alias = \"site\"\n"), &s, Some(&observed)).expect("plan");
     assert_eq!(
         only(&p),
         (Action::Update, Reason::AttributesChanged { changed: vec!["alias".into()] })
@@ -359,14 +290,7 @@ fn alias_changed_outside_is_drift_put_back_in_place() {
 fn a_due_renewal_carries_alias_changes_with_it() {
     let r = recorded("aaaaaaaa", "www.example.com", 10, CertStatus::Issued);
     let s = state(vec![("www", r)]);
-    let p = plan(
-        &config(&with_alias("  alias = \"site\"\n")),
-        &s,
-        None,
-        now(),
-        &PlanOptions::default(),
-    )
-    .expect("plan");
+    let p = plan_now(&with_alias("  alias = \"site\"\n"), &s, None).expect("plan");
     assert_eq!(only(&p).0, Action::Renew);
 }
 
@@ -386,7 +310,7 @@ fn pending_waits_with_its_records_until_the_deadline_then_replaces() {
     let observed: Observed = [(r.certificate_id.clone(), seen.clone())].into();
     let s = state(vec![("www", r.clone())]);
     let text = "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain = \"www.example.com\"\n  dv_auth_method = \"DNS\"\n}\n";
-    let p = plan(&config(text), &s, Some(&observed), now(), &PlanOptions::default()).expect("plan");
+    let p = plan_now(text, &s, Some(&observed)).expect("plan");
     assert_eq!(only(&p).0, Action::NoOp);
     let shown = render(&p, false);
     assert!(shown.contains("waiting for domain validation, due by 2026-11-29"), "{shown}");
@@ -397,7 +321,7 @@ fn pending_waits_with_its_records_until_the_deadline_then_replaces() {
 
     seen.validation_deadline = Some(now() - Duration::hours(1));
     let observed: Observed = [(r.certificate_id.clone(), seen)].into();
-    let p = plan(&config(text), &s, Some(&observed), now(), &PlanOptions::default()).expect("plan");
+    let p = plan_now(text, &s, Some(&observed)).expect("plan");
     assert!(matches!(only(&p), (Action::Replace, Reason::ValidationTimedOut { .. })));
 }
 
@@ -415,7 +339,7 @@ fn removed_blocks_forget_and_deposed_certificates_are_deleted() {
         s
     };
     let text = "removed {\n  from = tencentcloud_ssl_free_certificate.old\n}\n";
-    let p = plan(&config(text), &s, None, now(), &PlanOptions::default()).expect("plan");
+    let p = plan_now(text, &s, None).expect("plan");
     let actions: Vec<(String, Action, Option<String>)> =
         p.changes.iter().map(|c| (c.address.name.clone(), c.action, c.deposed.clone())).collect();
     assert_eq!(
@@ -437,15 +361,12 @@ fn removed_blocks_forget_and_deposed_certificates_are_deleted() {
 fn prevent_destroy_refuses_a_replacement_that_deletes_a_live_certificate() {
     let s = state(vec![("www", recorded("aaaaaaaa", "www.example.com", 60, CertStatus::Issued))]);
     let text = "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain = \"www.example.com\"\n  dv_auth_method = \"DNS\"\n  lifecycle {\n    prevent_destroy = true\n  }\n}\n";
-    let err = plan(&config(text), &s, None, now(), &PlanOptions::default()).expect_err("refused");
+    let err = plan_now(text, &s, None).expect_err("refused");
     assert!(err.to_string().contains("changed arguments force a new certificate"), "{err}");
     // Expiry replaces a dead certificate: nothing worth protecting.
     let s = state(vec![("www", recorded("aaaaaaaa", "www.example.com", -2, CertStatus::Expired))]);
     let text = text.replace("\"DNS\"", "\"DNS_AUTO\"");
-    assert_eq!(
-        only(&plan(&config(&text), &s, None, now(), &PlanOptions::default()).expect("plan")).0,
-        Action::Replace
-    );
+    assert_eq!(only(&plan_now(&text, &s, None).expect("plan")).0, Action::Replace);
 }
 
 #[test]
@@ -513,8 +434,7 @@ fn mixed_plan_renders_every_action() {
         since: now() - Duration::days(2),
         last_error: "DeleteCertificate failed: FailedOperation.CannotBeDeletedWithinHour: Free certificates cannot be deleted within 1 hour after the application. (RequestId: 0000)".into(),
     });
-    let p =
-        plan(&config(&text), &s, Some(&observed), now(), &PlanOptions::default()).expect("plan");
+    let p = plan_now(&text, &s, Some(&observed)).expect("plan");
     let shown = render(&p, false);
     assert!(!shown.contains("s3cret"), "secrets never shown");
     insta::assert_snapshot!(shown);
