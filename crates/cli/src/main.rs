@@ -1,434 +1,33 @@
 //! `certplan`: declare Tencent Cloud free SSL certificates in HCL, plan, apply, renew.
 //!
-//! Each command is thin: parse arguments, resolve settings, call one operation, render. Data
-//! (plans) goes to stdout; progress, prompts and diagnostics go to stderr.
+//! The binary is the edge: it reads the command line and the environment, resolves the settings
+//! once, runs one command and maps its result to an exit code. Data (plans) goes to stdout;
+//! progress, prompts and diagnostics go to stderr. The work is done by the library crates.
 
 // The binary is where printing belongs; the libraries never print.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod args;
 mod commands;
-mod engine;
-mod fmt;
+mod interrupt;
 mod settings;
+mod ui;
+mod workspace;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use certplan_core::Address;
-use certplan_sandbox::{ConsoleOp, Faults, SandboxOptions};
-use clap::{ArgAction, Args, Parser, Subcommand};
+use certplan_sandbox::{ConsoleOp, SandboxOptions};
+use clap::Parser;
 
-use crate::commands::Control;
-use crate::settings::Output;
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "certplan",
-    version,
-    about = "Declare Tencent Cloud free SSL certificates in HCL; plan, apply and renew them",
-    propagate_version = true
-)]
-struct Cli {
-    /// Switch to DIR (the configuration directory) before doing anything else
-    #[arg(long, global = true, value_name = "DIR")]
-    chdir: Option<PathBuf>,
-
-    /// Never colour the output (NO_COLOR is respected too)
-    #[arg(long, global = true)]
-    no_color: bool,
-
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Show what apply would do, and why
-    Plan(PlanArgs),
-    /// Apply for missing certificates and renew due ones, as planned
-    Apply(ApplyArgs),
-    /// Check the configuration without credentials or network
-    Validate {
-        /// Print the result as JSON, in the shape of `terraform validate -json`
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        vars: VarArgs,
-    },
-    /// Rewrite configuration and variables files in the canonical style, keeping comments
-    Fmt {
-        /// Files or directories to format (`-` formats standard input to standard output)
-        #[arg(value_name = "PATH", default_value = ".")]
-        paths: Vec<PathBuf>,
-        /// Change nothing: list the files that are not formatted and exit with status 3 if any
-        #[arg(long)]
-        check: bool,
-        /// Show the changes as a unified diff
-        #[arg(long)]
-        diff: bool,
-        /// Also format the directories inside the given ones
-        #[arg(long)]
-        recursive: bool,
-    },
-    /// Update the state from the cloud without changing anything
-    Refresh(CommonArgs),
-    /// Adopt a certificate that already exists in the account as a declared resource
-    Import {
-        /// The resource address in the configuration, e.g. tencentcloud_ssl_free_certificate.www
-        address: Address,
-        /// The certificate id in Tencent Cloud
-        certificate_id: String,
-        #[command(flatten)]
-        common: CommonArgs,
-    },
-    /// Show the outputs recorded by the last apply (sensitive ones only by name)
-    Output {
-        /// One output; shown even when it is sensitive
-        name: Option<String>,
-        /// Print as JSON
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        state: StateArgs,
-    },
-    /// Inspect or change the state file directly
-    #[command(subcommand)]
-    State(StateCommand),
-    /// Show a plan saved by `certplan plan --out`
-    Show {
-        /// The plan file
-        #[arg(value_name = "PLANFILE")]
-        plan_file: PathBuf,
-        /// Print it as JSON
-        #[arg(long)]
-        json: bool,
-    },
-    /// Run or control a local emulator of the Tencent Cloud SSL API
-    #[command(subcommand)]
-    Sandbox(SandboxCommand),
-    /// Print a shell completion script (e.g. `certplan completions bash > /etc/bash_completion.d/certplan`)
-    Completions {
-        /// The shell
-        shell: clap_complete::Shell,
-    },
-}
-
-#[derive(Debug, Args)]
-struct CommonArgs {
-    /// The state file [default: certplan.state.json in the configuration directory]
-    #[arg(long, value_name = "PATH")]
-    state: Option<PathBuf>,
-
-    /// Read the cloud before planning; --refresh=false plans from the state file alone
-    #[arg(
-        long,
-        value_name = "BOOL",
-        default_value_t = true,
-        action = ArgAction::Set,
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true"
-    )]
-    refresh: bool,
-
-    /// Talk to an embedded sandbox instead of Tencent Cloud (no account needed); its data is
-    /// kept in .certplan/ in the configuration directory
-    #[arg(long)]
-    sandbox: bool,
-
-    /// Lock the state while writing it; --lock=false is for emergencies only
-    #[arg(
-        long,
-        value_name = "BOOL",
-        default_value_t = true,
-        action = ArgAction::Set,
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true"
-    )]
-    lock: bool,
-
-    /// How long to wait for a state lock another run holds
-    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
-    lock_timeout: std::time::Duration,
-
-    /// The tccli profile to read credentials from (~/.tccli/NAME.credential) when the
-    /// TENCENTCLOUD_SECRET_ID/KEY variables are not set
-    #[arg(long, value_name = "NAME", env = "TENCENTCLOUD_PROFILE", default_value = "default")]
-    profile: String,
-
-    #[command(flatten)]
-    vars: VarArgs,
-
-    /// Plan only this resource (repeatable), e.g. tencentcloud_ssl_free_certificate.www
-    #[arg(long, value_name = "ADDR")]
-    target: Vec<Address>,
-
-    /// Leave this resource out of the plan (repeatable)
-    #[arg(long, value_name = "ADDR")]
-    exclude: Vec<Address>,
-}
-
-/// Variable values; later ones win, in command-line order (and over `CERTPLAN_VAR_<name>`,
-/// certplan.tfvars and *.auto.tfvars).
-#[derive(Debug, Args)]
-struct VarArgs {
-    /// Set a variable (repeatable)
-    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
-    var: Vec<(String, String)>,
-
-    /// Read variables from a file of `name = value` lines (repeatable)
-    #[arg(long = "var-file", value_name = "FILE")]
-    var_file: Vec<PathBuf>,
-}
-
-fn parse_var(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((name, value)) if !name.trim().is_empty() => {
-            Ok((name.trim().to_owned(), value.to_owned()))
-        }
-        _ => Err(format!("expected NAME=VALUE, not {text:?}")),
-    }
-}
-
-impl VarArgs {
-    /// Returns the variable flags in the order they were given on the command line: `--var`
-    /// and `--var-file` interleave, and the later one wins, as in Terraform.
-    fn in_order(&self, raw_args: &[String]) -> Vec<certplan_parser::VarFlag> {
-        use certplan_parser::VarFlag;
-        let mut assigns = self.var.iter();
-        let mut files = self.var_file.iter();
-        let mut flags = Vec::new();
-        for arg in raw_args {
-            let next = if arg == "--var" || arg.starts_with("--var=") {
-                assigns
-                    .next()
-                    .map(|(name, raw)| VarFlag::Assign { name: name.clone(), raw: raw.clone() })
-            } else if arg == "--var-file" || arg.starts_with("--var-file=") {
-                files.next().map(|f| VarFlag::File(f.clone()))
-            } else {
-                None
-            };
-            flags.extend(next);
-        }
-        flags
-    }
-
-    /// Resolves every variable source of the environment and the command line.
-    fn load_options(&self, env_vars: &[(String, String)]) -> certplan_parser::LoadOptions {
-        let raw: Vec<String> = std::env::args().collect();
-        let env = env_vars
-            .iter()
-            .filter_map(|(k, v)| {
-                k.strip_prefix("CERTPLAN_VAR_").map(|name| (name.to_owned(), v.clone()))
-            })
-            .collect();
-        certplan_parser::LoadOptions { env, flags: self.in_order(&raw) }
-    }
-}
-
-#[derive(Debug, Args)]
-struct PlanArgs {
-    #[command(flatten)]
-    common: CommonArgs,
-
-    /// Exit 0 when there are no changes, 2 when there are, 1 on error
-    #[arg(long)]
-    detailed_exitcode: bool,
-
-    /// Save the plan to FILE, for `certplan apply FILE` to apply exactly
-    #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
-
-    /// Print the plan as JSON (docs/json-output.md) instead of text
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, Args)]
-struct ApplyArgs {
-    /// A plan saved by `certplan plan --out`: applied exactly, without asking, or refused if
-    /// the state or configuration changed since
-    #[arg(value_name = "PLANFILE")]
-    plan_file: Option<PathBuf>,
-
-    #[command(flatten)]
-    common: CommonArgs,
-
-    /// Apply without asking for confirmation (required when not on a terminal)
-    #[arg(long)]
-    auto_approve: bool,
-
-    /// Exit 0 when there was nothing to do, 2 when changes were made, 1 on error
-    #[arg(long)]
-    detailed_exitcode: bool,
-
-    /// Stream one JSON event per line (docs/json-output.md); needs --auto-approve or a plan file
-    #[arg(long)]
-    json: bool,
-
-    /// How many changes to make at once (the API's rate limit, not this, is the real bound)
-    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
-    parallelism: u16,
-
-    /// Wait until new certificates are issued, for up to DURATION (default 30m); overrides
-    /// the wait_for_issuance settings of the configuration
-    #[arg(
-        long,
-        value_name = "DURATION",
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "30m",
-        value_parser = humantime::parse_duration
-    )]
-    wait: Option<std::time::Duration>,
-}
-
-#[derive(Debug, Subcommand)]
-enum StateCommand {
-    /// List the resources in the state
-    List(StateArgs),
-    /// Show one resource's record
-    Show {
-        address: Address,
-        #[command(flatten)]
-        state: StateArgs,
-    },
-    /// Forget a resource: drop it from the state, leave its certificate in the cloud
-    Rm {
-        address: Address,
-        #[command(flatten)]
-        state: StateArgs,
-    },
-    /// Rename a resource in the state (no new application)
-    Mv {
-        from: Address,
-        to: Address,
-        #[command(flatten)]
-        state: StateArgs,
-    },
-}
-
-#[derive(Debug, Args)]
-struct StateArgs {
-    /// The state file [default: certplan.state.json in the configuration directory]
-    #[arg(long, value_name = "PATH")]
-    state: Option<PathBuf>,
-
-    /// How long to wait for a state lock another run holds
-    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
-    lock_timeout: std::time::Duration,
-}
-
-#[derive(Debug, Subcommand)]
-enum SandboxCommand {
-    /// Serve the sandbox API until interrupted
-    Serve {
-        /// The address to listen on; port 0 picks a free port
-        #[arg(long, default_value = "127.0.0.1:0")]
-        listen: String,
-        /// Persist certificates to FILE across restarts (in memory when absent)
-        #[arg(long, value_name = "FILE")]
-        data: Option<PathBuf>,
-        /// The SecretId the sandbox accepts
-        #[arg(long, env = "TENCENTCLOUD_SECRET_ID", default_value = certplan_sandbox::DEFAULT_SECRET_ID)]
-        secret_id: String,
-        /// The SecretKey the sandbox accepts
-        #[arg(
-            long,
-            env = "TENCENTCLOUD_SECRET_KEY",
-            hide_env_values = true,
-            default_value = certplan_sandbox::DEFAULT_SECRET_KEY
-        )]
-        secret_key: String,
-        /// How long automatic DNS validation (DNS_AUTO) takes before a certificate issues
-        #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
-        issue_delay: std::time::Duration,
-        #[command(flatten)]
-        faults: FaultArgs,
-        /// Requests per second each action accepts, as the real service (10); 0 for no limit
-        #[arg(long, value_name = "N", default_value_t = 10)]
-        rate_limit: u32,
-        /// Free certificates one main domain may hold, as the real service's quota; 0 for no limit
-        #[arg(long, value_name = "N", default_value_t = 0)]
-        quota_per_domain: u32,
-    },
-    /// Make every sandbox certificate N days older (to exercise renewal)
-    Age {
-        /// How many days older
-        #[arg(long)]
-        days: i64,
-        #[command(flatten)]
-        target: SandboxTarget,
-    },
-    /// Complete domain validation of a pending certificate (as the CA would)
-    Validate(ConsoleArgs),
-    /// Revoke an issued certificate (as in the console)
-    Revoke(ConsoleArgs),
-    /// Cancel a pending order (as in the console)
-    Cancel(ConsoleArgs),
-    /// Delete a certificate (as in the console, which ignores the API's one-hour rule)
-    Delete(ConsoleArgs),
-}
-
-/// Failures the sandbox injects (for testing clients).
-#[derive(Debug, Args)]
-struct FaultArgs {
-    /// Add this much latency to every API request
-    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
-    latency: std::time::Duration,
-    /// Fail this share of requests (0 to 1) with one of --error-codes
-    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
-    error_rate: f64,
-    /// Codes to fail with: API codes such as InternalError, or HTTP502 / HTTP503
-    #[arg(
-        long,
-        value_name = "CODES",
-        value_delimiter = ',',
-        default_value = "InternalError,RequestLimitExceeded,FailedOperation.NetworkError,HTTP502,HTTP503"
-    )]
-    error_codes: Vec<String>,
-    /// Reset this share of connections (0 to 1) before handling the request
-    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
-    reset_rate: f64,
-    /// Drop the response of this share of successful ApplyCertificate calls (0 to 1): the
-    /// certificate exists, the client sees a reset connection
-    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
-    drop_rate: f64,
-}
-
-impl FaultArgs {
-    fn faults(self) -> Faults {
-        Faults {
-            latency_ms: u64::try_from(self.latency.as_millis()).unwrap_or(u64::MAX),
-            error_rate: self.error_rate,
-            error_codes: self.error_codes,
-            reset_rate: self.reset_rate,
-            drop_rate: self.drop_rate,
-        }
-    }
-}
-
-#[derive(Debug, Args)]
-struct SandboxTarget {
-    /// A running sandbox's URL; without it, the embedded sandbox of the configuration
-    /// directory is used
-    #[arg(long, value_name = "URL")]
-    endpoint: Option<String>,
-}
-
-#[derive(Debug, Args)]
-struct ConsoleArgs {
-    /// The certificate id
-    id: String,
-    #[command(flatten)]
-    target: SandboxTarget,
-}
+use crate::args::{Cli, Command, ConsoleArgs, SandboxCommand, StateCommand};
+use crate::commands::sandbox::Control;
+use crate::commands::state::StateOperation;
+use crate::settings::{Environment, Flags, Output, Settings};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
-    let env = |name: &str| std::env::var(name).ok();
+    let env = Environment::capture();
+    init_logging(&env);
     let output = Output::resolve(cli.no_color, &env);
     if let Some(dir) = &cli.chdir
         && let Err(e) = std::env::set_current_dir(dir)
@@ -443,86 +42,103 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(async {
-        match cli.command {
-            Command::Plan(args) => commands::plan(&args, output, &env).await,
-            Command::Apply(args) => commands::apply(&args, output, &env).await,
-            Command::Show { plan_file, json } => commands::show(&plan_file, json, output),
-            Command::Fmt { paths, check, diff, recursive } => {
-                fmt::fmt(&fmt::FmtOptions { paths, check, diff, recursive }, output)
-            }
-            Command::Refresh(common) => commands::refresh(&common, output, &env).await,
-            Command::Validate { json, vars } => {
-                commands::validate(json, &vars.load_options(&env_vars()), output)
-            }
-            Command::Import { address, certificate_id, common } => {
-                commands::import(&common, &address, &certificate_id, output, &env).await
-            }
-            Command::State(command) => commands::state(command),
-            Command::Output { name, json, state } => {
-                commands::output(name.as_deref(), json, &state)
-            }
-            Command::Completions { shell } => {
-                let mut command = <Cli as clap::CommandFactory>::command();
-                clap_complete::generate(shell, &mut command, "certplan", &mut std::io::stdout());
-                Ok(ExitCode::SUCCESS)
-            }
-            Command::Sandbox(SandboxCommand::Serve {
-                listen,
-                data,
-                secret_id,
-                secret_key,
-                issue_delay,
-                faults,
-                rate_limit,
-                quota_per_domain,
-            }) => {
-                let faults = faults.faults();
-                let options = SandboxOptions {
-                    secret_id,
-                    secret_key,
-                    data,
-                    issue_delay,
-                    faults,
-                    rate_limit,
-                    quota_per_domain,
-                };
-                commands::sandbox_serve(&listen, options).await
-            }
-            Command::Sandbox(SandboxCommand::Age { days, target }) => {
-                commands::sandbox_control(target.endpoint.as_deref(), Control::Age(days)).await
-            }
-            Command::Sandbox(SandboxCommand::Validate(a)) => console(ConsoleOp::Validate, a).await,
-            Command::Sandbox(SandboxCommand::Revoke(a)) => console(ConsoleOp::Revoke, a).await,
-            Command::Sandbox(SandboxCommand::Cancel(a)) => console(ConsoleOp::Cancel, a).await,
-            Command::Sandbox(SandboxCommand::Delete(a)) => console(ConsoleOp::Delete, a).await,
-        }
-    });
-    report_peak_memory();
+    let report_memory = env.get("CERTPLAN_REPORT_PEAK_RSS").is_some();
+    let result = runtime.block_on(run(cli.command, output, env));
+    if report_memory {
+        report_peak_memory();
+    }
     match result {
         Ok(code) => code,
         Err(error) => {
-            commands::report_error(&error, output);
+            ui::report_error(&error, output);
             ExitCode::from(1)
         }
     }
 }
 
-async fn console(op: ConsoleOp, args: ConsoleArgs) -> anyhow::Result<ExitCode> {
-    commands::sandbox_control(args.target.endpoint.as_deref(), Control::Console(op, args.id)).await
-}
-
-/// Every environment variable, as text.
-pub(crate) fn env_vars() -> Vec<(String, String)> {
-    std::env::vars().collect()
-}
-
-/// With `CERTPLAN_REPORT_PEAK_RSS` set, prints this process's peak resident memory to stderr,
-/// for the benchmarks (Linux only).
-fn report_peak_memory() {
-    if std::env::var_os("CERTPLAN_REPORT_PEAK_RSS").is_none() {
-        return;
+/// Runs one command.
+async fn run(command: Command, output: Output, env: Environment) -> anyhow::Result<ExitCode> {
+    let settings = |flags: Flags, env: Environment| Settings::resolve(flags, output, env);
+    match command {
+        Command::Plan(args) => {
+            let flags = args.common.flags(&env.args);
+            commands::plan::plan(settings(flags, env)?, &args.options()).await
+        }
+        Command::Apply(args) => {
+            let flags = args.common.flags(&env.args);
+            commands::apply::apply(settings(flags, env)?, &args.options()).await
+        }
+        Command::Refresh(common) => {
+            let flags = common.flags(&env.args);
+            commands::refresh::refresh(settings(flags, env)?, &common.target, &common.exclude).await
+        }
+        Command::Import { address, certificate_id, common } => {
+            let flags = common.flags(&env.args);
+            commands::import::import(settings(flags, env)?, &address, &certificate_id).await
+        }
+        Command::Output { name, json, state } => {
+            commands::output::output(&settings(state.flags(), env)?, name.as_deref(), json)
+        }
+        Command::State(command) => {
+            let (state, operation) = match command {
+                StateCommand::List(state) => (state, StateOperation::List),
+                StateCommand::Show { address, state } => (state, StateOperation::Show(address)),
+                StateCommand::Rm { address, state } => (state, StateOperation::Rm(address)),
+                StateCommand::Mv { from, to, state } => (state, StateOperation::Mv { from, to }),
+            };
+            commands::state::state(&settings(state.flags(), env)?, operation)
+        }
+        Command::Validate { json, vars } => {
+            let vars = settings::variables(&env, vars.in_order(&env.args));
+            commands::validate::validate(json, &vars, output)
+        }
+        Command::Show { plan_file, json } => commands::show::show(&plan_file, json, output),
+        Command::Fmt { paths, check, diff, recursive } => {
+            commands::fmt::fmt(&commands::fmt::FmtOptions { paths, check, diff, recursive }, output)
+        }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "certplan", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sandbox(SandboxCommand::Serve {
+            listen,
+            data,
+            secret_id,
+            secret_key,
+            issue_delay,
+            faults,
+            rate_limit,
+            quota_per_domain,
+        }) => {
+            let options = SandboxOptions {
+                secret_id,
+                secret_key,
+                data,
+                issue_delay,
+                faults: faults.faults(),
+                rate_limit,
+                quota_per_domain,
+            };
+            commands::sandbox::serve(&listen, options).await
+        }
+        Command::Sandbox(SandboxCommand::Age { days, target }) => {
+            commands::sandbox::control(target.endpoint.as_deref(), Control::Age(days)).await
+        }
+        Command::Sandbox(SandboxCommand::Validate(a)) => console(ConsoleOp::Validate, a).await,
+        Command::Sandbox(SandboxCommand::Revoke(a)) => console(ConsoleOp::Revoke, a).await,
+        Command::Sandbox(SandboxCommand::Cancel(a)) => console(ConsoleOp::Cancel, a).await,
+        Command::Sandbox(SandboxCommand::Delete(a)) => console(ConsoleOp::Delete, a).await,
     }
+}
+
+async fn console(op: ConsoleOp, args: ConsoleArgs) -> anyhow::Result<ExitCode> {
+    let control = Control::Console(op, args.id);
+    commands::sandbox::control(args.target.endpoint.as_deref(), control).await
+}
+
+/// Prints this process's peak resident memory to stderr, for the benchmarks (Linux only).
+fn report_peak_memory() {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     if let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:")) {
         eprintln!("certplan peak RSS: {}", line.trim_start_matches("VmHWM:").trim());
@@ -531,10 +147,10 @@ fn report_peak_memory() {
 
 /// Sends logs to stderr at the level `CERTPLAN_LOG` names (e.g. `debug`); off by default. Logs
 /// name API calls, their duration, RequestId and outcome — never request bodies or credentials.
-fn init_logging() {
-    let Ok(filter) = std::env::var("CERTPLAN_LOG") else { return };
+fn init_logging(env: &Environment) {
+    let Some(filter) = env.get("CERTPLAN_LOG") else { return };
     let filter = tracing_subscriber::EnvFilter::try_new(format!(
-        "certplan={filter},certplan_provider={filter}"
+        "certplan={filter},certplan_provider={filter},certplan_engine={filter}"
     ))
     .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
@@ -542,39 +158,4 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .try_init();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use certplan_parser::VarFlag;
-
-    #[test]
-    fn var_flags_keep_their_command_line_order() {
-        let raw: Vec<String> = [
-            "certplan",
-            "plan",
-            "--var-file",
-            "a.vars",
-            "--var",
-            "x=1",
-            "--var=y=2",
-            "--var-file=b.vars",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let cli = Cli::try_parse_from(&raw).expect("parses");
-        let Command::Plan(args) = cli.command else { panic!("plan") };
-        assert_eq!(
-            args.common.vars.in_order(&raw),
-            [
-                VarFlag::File("a.vars".into()),
-                VarFlag::Assign { name: "x".into(), raw: "1".into() },
-                VarFlag::Assign { name: "y".into(), raw: "2".into() },
-                VarFlag::File("b.vars".into()),
-            ]
-        );
-        assert!(Cli::try_parse_from(["certplan", "plan", "--var", "novalue"]).is_err());
-    }
 }

@@ -1,14 +1,15 @@
-//! Flags, environment and the provider block, resolved once into the settings a command runs
-//! with — and the connection to the cloud (or to the embedded sandbox) they lead to.
+//! Flags, environment, the `certplan` block and defaults, resolved once into the [`Settings`] a
+//! command runs with — and the connection to the cloud (or to the embedded sandbox) they lead
+//! to. The process environment is read here and nowhere else.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context as _;
-use certplan_parser::ProviderConfig;
-use certplan_provider::{
-    Client, ClientOptions, Credentials, CredentialsError, Endpoint, SecretKey,
-};
+use certplan_parser::{ConfigError, LoadOptions, ProviderConfig};
+use certplan_provider::{Client, ClientOptions, Credentials, Endpoint};
 use certplan_sandbox::{Sandbox, SandboxOptions};
 
 /// Overrides every other endpoint setting: a full URL.
@@ -16,6 +17,34 @@ pub const ENDPOINT_VAR: &str = "CERTPLAN_ENDPOINT";
 
 /// Where the embedded sandbox keeps its "cloud", relative to the configuration directory.
 pub const EMBEDDED_SANDBOX_DATA: &str = ".certplan/sandbox.json";
+
+/// The process environment, captured once at start.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    vars: BTreeMap<String, String>,
+    /// The command line as given, for the order of `--var` and `--var-file`.
+    pub args: Vec<String>,
+}
+
+impl Environment {
+    /// Reads the environment and the command line of this process.
+    pub fn capture() -> Self {
+        Environment { vars: std::env::vars().collect(), args: std::env::args().collect() }
+    }
+
+    /// Returns a variable's value, if set.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.vars.get(name).cloned()
+    }
+
+    /// Returns the variables whose names start with `prefix`, the prefix stripped.
+    pub fn with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        self.vars
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(prefix).map(|name| (name.to_owned(), v.clone())))
+            .collect()
+    }
+}
 
 /// How output is styled.
 #[derive(Debug, Clone, Copy)]
@@ -26,8 +55,8 @@ pub struct Output {
 
 impl Output {
     /// Colour only on terminals, never with `NO_COLOR` set or `--no-color`.
-    pub fn resolve(no_color_flag: bool, env: &impl Fn(&str) -> Option<String>) -> Self {
-        let allowed = !no_color_flag && env("NO_COLOR").is_none_or(|v| v.is_empty());
+    pub fn resolve(no_color_flag: bool, env: &Environment) -> Self {
+        let allowed = !no_color_flag && env.get("NO_COLOR").is_none_or(|v| v.is_empty());
         Output {
             stdout_color: allowed && std::io::stdout().is_terminal(),
             stderr_color: allowed && std::io::stderr().is_terminal(),
@@ -44,45 +73,91 @@ pub enum Target {
     EmbeddedSandbox { data: PathBuf },
 }
 
-/// Everything a plan or apply runs with.
+/// What the command line says about state, the cloud and variables; every field optional or
+/// defaulted, as clap gives it.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub state: Option<PathBuf>,
+    pub refresh: bool,
+    pub sandbox: bool,
+    pub lock: bool,
+    pub lock_timeout: Duration,
+    pub profile: Option<String>,
+    pub vars: Vec<certplan_parser::VarFlag>,
+}
+
+/// Everything a command that works on state runs with, resolved once.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    pub output: Output,
+    /// `--state`, else the `certplan` block's backend path, else the default.
     pub state_path: PathBuf,
     pub refresh: bool,
+    pub lock: bool,
+    pub lock_timeout: Duration,
     pub target: Target,
     /// The tccli profile to fall back on for credentials.
     pub profile: String,
+    /// Variable values from the environment and the command line.
+    pub vars: LoadOptions,
+    pub env: Environment,
 }
 
 impl Settings {
     /// Resolves the settings of a command run in the configuration directory (the working
-    /// directory after `--chdir`).
-    pub fn resolve(state: Option<&Path>, refresh: bool, sandbox: bool, profile: &str) -> Self {
+    /// directory after `--chdir`): flags win over the environment, which wins over the
+    /// `certplan` block, which wins over the defaults. Reads only the `certplan` block of the
+    /// configuration, so that a command on state works while the rest of it is broken.
+    pub fn resolve(flags: Flags, output: Output, env: Environment) -> Result<Self, ConfigError> {
+        let vars = variables(&env, flags.vars.clone());
+        let block = certplan_parser::load_settings(Path::new("."), &vars)?;
+        Ok(Self::from_parts(flags, output, env, vars, &block))
+    }
+
+    fn from_parts(
+        flags: Flags,
+        output: Output,
+        env: Environment,
+        vars: LoadOptions,
+        block: &certplan_parser::Settings,
+    ) -> Self {
+        let state_path = flags
+            .state
+            .or_else(|| block.state_path.as_ref().map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from(certplan_state::DEFAULT_STATE_FILE));
+        let profile = flags
+            .profile
+            .or_else(|| env.get("TENCENTCLOUD_PROFILE").filter(|p| !p.is_empty()))
+            .unwrap_or_else(|| "default".to_owned());
         Settings {
-            profile: profile.to_owned(),
-            state_path: state.map_or_else(
-                || PathBuf::from(certplan_state::DEFAULT_STATE_FILE),
-                Path::to_path_buf,
-            ),
-            refresh,
-            target: if sandbox {
+            output,
+            state_path,
+            refresh: flags.refresh,
+            lock: flags.lock,
+            lock_timeout: flags.lock_timeout,
+            target: if flags.sandbox {
                 Target::EmbeddedSandbox { data: PathBuf::from(EMBEDDED_SANDBOX_DATA) }
             } else {
                 Target::Cloud
             },
+            profile,
+            vars,
+            env,
         }
     }
 
     /// Connects to the target: checks endpoint and credentials, or starts the embedded sandbox.
-    pub async fn connect(
-        &self,
-        provider: &ProviderConfig,
-        env: &impl Fn(&str) -> Option<String>,
-    ) -> anyhow::Result<Connection> {
+    pub async fn connect(&self, provider: &ProviderConfig) -> anyhow::Result<Connection> {
         match &self.target {
             Target::Cloud => {
-                let endpoint = resolve_endpoint(provider, env)?;
-                let credentials = resolve_credentials(provider, env, &self.profile)?;
+                let endpoint = resolve_endpoint(provider, &self.env)?;
+                let from_block = provider.credentials.as_ref().map(|(id, key, token)| {
+                    let mut credentials = Credentials::new(id, key.expose());
+                    credentials.token = token.clone();
+                    credentials
+                });
+                let credentials =
+                    Credentials::resolve(|name| self.env.get(name), &self.profile, from_block)?;
                 let client = Client::with_options(endpoint, credentials, client_options(provider));
                 Ok(Connection { client, _sandbox: None })
             }
@@ -111,6 +186,11 @@ impl Settings {
     }
 }
 
+/// Variable values from `CERTPLAN_VAR_<name>` and the command line's flags (which win).
+pub fn variables(env: &Environment, flags: Vec<certplan_parser::VarFlag>) -> LoadOptions {
+    LoadOptions { env: env.with_prefix("CERTPLAN_VAR_"), flags }
+}
+
 fn client_options(provider: &ProviderConfig) -> ClientOptions {
     let defaults = ClientOptions::default();
     ClientOptions {
@@ -126,64 +206,9 @@ pub struct Connection {
     _sandbox: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
-/// Finds credentials the way every Tencent Cloud tool does: the TENCENTCLOUD_* variables, then
-/// the tccli profile, then (discouraged) the provider block.
-pub fn resolve_credentials(
-    provider: &ProviderConfig,
-    env: &impl Fn(&str) -> Option<String>,
-    profile: &str,
-) -> anyhow::Result<Credentials> {
-    match Credentials::from_env(env) {
-        Ok(credentials) => return Ok(credentials),
-        Err(CredentialsError::Missing) => {}
-        Err(incomplete) => return Err(incomplete.into()),
-    }
-    if let Some(home) = env("HOME").filter(|h| !h.is_empty()) {
-        let path = Path::new(&home).join(".tccli").join(format!("{profile}.credential"));
-        if let Some(credentials) = read_tccli_profile(&path)? {
-            return Ok(credentials);
-        }
-    }
-    if let Some((id, key, token)) = &provider.credentials {
-        let mut credentials = Credentials::new(id, key.expose());
-        credentials.token = token.clone();
-        return Ok(credentials);
-    }
-    Err(anyhow::Error::new(CredentialsError::Missing).context(format!(
-        "no credentials in the environment, in the tccli profile {profile:?} (~/.tccli/{profile}.credential) or in the provider block"
-    )))
-}
-
-/// Reads a tccli credential file (`{"secretId": .., "secretKey": .., "token": ..}`); `None`
-/// when it does not exist.
-fn read_tccli_profile(path: &Path) -> anyhow::Result<Option<Credentials>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(anyhow::anyhow!("cannot read tccli profile {}: {e}", path.display())),
-    };
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("tccli profile {} is not JSON: {e}", path.display()))?;
-    let field = |name: &str| value.get(name).and_then(|v| v.as_str()).filter(|v| !v.is_empty());
-    match (field("secretId"), field("secretKey")) {
-        (Some(id), Some(key)) => {
-            let mut credentials = Credentials::new(id, key);
-            credentials.token = field("token").map(SecretKey::new);
-            Ok(Some(credentials))
-        }
-        _ => Err(anyhow::anyhow!(
-            "tccli profile {} has no secretId and secretKey; run `tccli configure` or set TENCENTCLOUD_SECRET_ID/KEY",
-            path.display()
-        )),
-    }
-}
-
 /// `CERTPLAN_ENDPOINT` wins over the provider block's `endpoint`, which wins over the default.
-pub fn resolve_endpoint(
-    provider: &ProviderConfig,
-    env: &impl Fn(&str) -> Option<String>,
-) -> anyhow::Result<Endpoint> {
-    if let Some(url) = env(ENDPOINT_VAR).filter(|v| !v.trim().is_empty()) {
+pub fn resolve_endpoint(provider: &ProviderConfig, env: &Environment) -> anyhow::Result<Endpoint> {
+    if let Some(url) = env.get(ENDPOINT_VAR).filter(|v| !v.trim().is_empty()) {
         return Endpoint::parse(url.trim())
             .with_context(|| format!("{ENDPOINT_VAR} is not usable"));
     }
@@ -198,8 +223,15 @@ pub fn resolve_endpoint(
 mod tests {
     use super::*;
 
-    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+    fn env(pairs: &[(&str, &str)]) -> Environment {
+        Environment {
+            vars: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            args: Vec::new(),
+        }
+    }
+
+    fn output() -> Output {
+        Output { stdout_color: false, stderr_color: false }
     }
 
     #[test]
@@ -226,5 +258,39 @@ mod tests {
         assert!(format!("{err:#}").contains("main.hcl:2:14"), "{err:#}");
         let err = resolve_endpoint(&block, &env(&[(ENDPOINT_VAR, "ftp://x")])).expect_err("bad");
         assert!(format!("{err:#}").contains(ENDPOINT_VAR), "{err:#}");
+    }
+
+    #[test]
+    fn state_path_comes_from_the_flag_then_the_certplan_block_then_the_default() {
+        let block = certplan_parser::Settings { state_path: Some("state/prod.json".into()) };
+        let flag = Flags { state: Some("flag.json".into()), ..Flags::default() };
+        let resolve = |flags: Flags, block: &certplan_parser::Settings| {
+            Settings::from_parts(flags, output(), env(&[]), LoadOptions::default(), block)
+                .state_path
+        };
+        assert_eq!(resolve(flag, &block), PathBuf::from("flag.json"));
+        assert_eq!(resolve(Flags::default(), &block), PathBuf::from("state/prod.json"));
+        assert_eq!(
+            resolve(Flags::default(), &certplan_parser::Settings::default()),
+            PathBuf::from(certplan_state::DEFAULT_STATE_FILE)
+        );
+    }
+
+    #[test]
+    fn profile_comes_from_the_flag_then_the_environment() {
+        let with = |flag: Option<&str>, vars: &[(&str, &str)]| {
+            let flags = Flags { profile: flag.map(str::to_owned), ..Flags::default() };
+            Settings::from_parts(
+                flags,
+                output(),
+                env(vars),
+                LoadOptions::default(),
+                &Default::default(),
+            )
+            .profile
+        };
+        assert_eq!(with(Some("team"), &[("TENCENTCLOUD_PROFILE", "ops")]), "team");
+        assert_eq!(with(None, &[("TENCENTCLOUD_PROFILE", "ops")]), "ops");
+        assert_eq!(with(None, &[]), "default");
     }
 }

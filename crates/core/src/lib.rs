@@ -1,5 +1,6 @@
 //! The vocabulary every certplan crate shares: resource addresses, the arguments of a certificate
-//! (what is applied for), certificate statuses and the certificate as the cloud reports it.
+//! (what is applied for), certificate statuses, the certificate as the cloud reports it, and the
+//! [`Plan`] the planner makes and the engine carries out.
 //!
 //! Only plain data lives here. Parsing HCL, talking HTTP and deciding what to do belong to the
 //! parser, provider and planner crates.
@@ -9,6 +10,12 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+mod plan;
+mod renew_before;
+
+pub use plan::{Action, Drift, DriftKind, Observed, Plan, Prior, Reason, ResourceChange, Summary};
+pub use renew_before::RenewBefore;
 
 /// The only resource type certplan manages, named as the Terraform provider names it.
 pub const RESOURCE_TYPE: &str = "tencentcloud_ssl_free_certificate";
@@ -430,6 +437,16 @@ impl fmt::Display for CertStatus {
             known => f.write_str(known.name()),
         }
     }
+}
+
+/// The API's id of the default project. A certificate in it has no project, as a configuration
+/// says by leaving `project_id` out.
+pub const DEFAULT_PROJECT: u64 = 0;
+
+/// Returns the project a `ProjectId` of the API or the configuration names: `None` for the
+/// default project, so that "no project" has one spelling everywhere.
+pub fn project_id(raw: u64) -> Option<u64> {
+    (raw != DEFAULT_PROJECT).then_some(raw)
 }
 
 /// A certificate as the cloud reports it now, with times converted to UTC.

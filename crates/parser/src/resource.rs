@@ -318,7 +318,8 @@ fn read_instance(
     }
     let csr_key_password = args.string(reader, "csr_key_password").map(|(p, _)| p);
     let alias = args.string(reader, "alias").map(|(a, _)| a);
-    let project_id = args.integer(reader, "project_id").map(|(p, _)| p);
+    let project_id =
+        args.integer(reader, "project_id").and_then(|(p, _)| certplan_core::project_id(p));
     let old_certificate_id = args.string(reader, "old_certificate_id").map(|(o, _)| o);
     let delete_dns_auto_record = args.boolean(reader, "delete_dns_auto_record").map(|(d, span)| {
         if d && dv_auth_method.as_ref().is_some_and(|(m, _)| *m != DvAuthMethod::DnsAuto) {

@@ -7,7 +7,7 @@
 use certplan_core::{AttributeValue, RESOURCE_TYPE};
 use serde_json::{Map, Value, json};
 
-use crate::{Action, DriftKind, Plan, Reason, ResourceChange, render};
+use crate::{DriftKind, Plan, Reason, ResourceChange, render};
 
 /// The version of the JSON shape; bumped on any change that is not a pure addition.
 pub const JSON_FORMAT_VERSION: &str = "1.0";
@@ -47,16 +47,6 @@ pub fn render_json(plan: &Plan) -> Value {
 }
 
 fn change_json(c: &ResourceChange, plan: &Plan) -> Value {
-    let actions: &[&str] = match c.action {
-        Action::NoOp => &["no-op"],
-        Action::Create => &["create"],
-        Action::Renew => &["renew"],
-        Action::Update => &["update"],
-        // certplan creates the new certificate before deleting the old one.
-        Action::Replace => &["create", "delete"],
-        Action::Delete => &["delete"],
-        Action::Forget => &["forget"],
-    };
     let before = c.before.as_ref().map(|b| {
         let mut object = attributes(c.before_attributes());
         object.insert("id".into(), json!(b.id));
@@ -79,10 +69,11 @@ fn change_json(c: &ResourceChange, plan: &Plan) -> Value {
         "name": c.address.name,
         "index": Value::Null,
         "deposed": c.deposed,
+        "action": c.action.name(),
         "action_reason": reason_code(&c.reason),
         "reason": render::describe(&c.reason, plan.created_at),
         "change": {
-            "actions": actions,
+            "actions": c.action.terraform_actions(),
             "before": before,
             "after": after,
             "before_sensitive": c.before.as_ref().map(|_| sensitive(c.before_attributes())),

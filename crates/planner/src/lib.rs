@@ -11,10 +11,14 @@ mod render;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use certplan_core::{
-    Address, AttributeValue, CertStatus, CertificateArgs, RemoteCertificate, ValidationRecord,
+pub use certplan_core::{
+    Action, Drift, DriftKind, Observed, Plan, Prior, Reason, ResourceChange, Summary,
 };
-use certplan_parser::{Config, RenewBefore};
+use certplan_core::{
+    Address, AttributeValue, CertStatus, CertificateArgs, RemoteCertificate, RenewBefore,
+    ValidationRecord,
+};
+use certplan_parser::Config;
 use certplan_state::{ResourceState, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,137 +26,8 @@ use serde::{Deserialize, Serialize};
 pub use json::{JSON_FORMAT_VERSION, render_json};
 pub use render::{describe_record, render};
 
-/// What the cloud reports, by certificate id. A certificate id recorded in state but absent
-/// here no longer exists in the cloud.
-pub type Observed = BTreeMap<String, RemoteCertificate>;
-
 /// Arguments that can change on an existing certificate; every other one needs a new application.
 pub const IN_PLACE_ARGUMENTS: [&str; 2] = ["alias", "project_id"];
-
-/// What the apply will do to one resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Action {
-    NoOp,
-    /// Apply for a new certificate.
-    Create,
-    /// Apply for a renewal: `ApplyCertificate` with `OldCertificateId`.
-    Renew,
-    /// Change alias and/or project of the existing certificate.
-    Update,
-    /// Apply for a new certificate, then delete the old one.
-    Replace,
-    /// Delete the certificate.
-    Delete,
-    /// Stop managing the certificate, leaving it in the cloud.
-    Forget,
-}
-
-/// Why the planner chose the action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Reason {
-    /// Declared but never applied for.
-    NotInState,
-    /// The recorded certificate no longer exists in the cloud.
-    Gone { id: String },
-    /// The cloud reports the certificate revoked, cancelled or failed.
-    Unusable { id: String, status: CertStatus },
-    /// Domain validation was not completed in time.
-    ValidationTimedOut { id: String, deadline: DateTime<Utc> },
-    /// Arguments that can only change with a new application differ.
-    ArgumentsChanged { forcing: Vec<String> },
-    /// Arguments that can change in place differ.
-    AttributesChanged { changed: Vec<String> },
-    /// The certificate has expired; the API renews only before expiry.
-    Expired { not_after: DateTime<Utc> },
-    /// Issued and within `renew_before` of its expiry.
-    Expiring { not_after: DateTime<Utc>, days_left: i64, renew_before: RenewBefore },
-    /// Recorded but no longer declared.
-    NotInConfig { gone: bool },
-    /// A `removed` block says to stop managing it.
-    Removed { location: String },
-    /// An old certificate a replacement could not delete.
-    Deposed { id: String, since: DateTime<Utc>, last_error: String, gone: bool },
-    /// The CA is still validating the domain.
-    Pending {
-        status: CertStatus,
-        records: Vec<ValidationRecord>,
-        deadline: Option<DateTime<Utc>>,
-        automatic: bool,
-    },
-    /// Issued and not yet due; renews from `renews_at`.
-    UpToDate { not_after: DateTime<Utc>, renews_at: DateTime<Utc> },
-    /// The cloud reports a status certplan cannot act on.
-    Waiting { status: CertStatus },
-}
-
-/// The certificate a resource has now, as recorded and (when refreshed) as the cloud reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Prior {
-    pub id: String,
-    /// The recorded arguments, with alias and project as the cloud reports them.
-    pub args: CertificateArgs,
-    pub status: CertStatus,
-    pub not_after: Option<DateTime<Utc>>,
-    /// False when a refresh found the certificate gone from the cloud.
-    pub exists: bool,
-}
-
-/// One resource's planned change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResourceChange {
-    pub address: Address,
-    pub action: Action,
-    pub reason: Reason,
-    pub before: Option<Prior>,
-    pub after: Option<CertificateArgs>,
-    /// For the deletion of a deposed certificate: its id.
-    pub deposed: Option<String>,
-    /// The arguments whose values come from sensitive variables: shown, before and after, as
-    /// `(sensitive value)`.
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub sensitive: BTreeSet<String>,
-}
-
-impl ResourceChange {
-    /// The recorded arguments as the plan shows them.
-    pub fn before_attributes(&self) -> Vec<(&'static str, AttributeValue)> {
-        self.before.as_ref().map(|b| b.args.attributes_hiding(&self.sensitive)).unwrap_or_default()
-    }
-
-    /// The declared arguments as the plan shows them.
-    pub fn after_attributes(&self) -> Vec<(&'static str, AttributeValue)> {
-        self.after.as_ref().map(|a| a.attributes_hiding(&self.sensitive)).unwrap_or_default()
-    }
-}
-
-/// Something that changed in the cloud outside certplan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Drift {
-    pub address: Address,
-    pub id: String,
-    pub kind: DriftKind,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DriftKind {
-    Deleted,
-    Status { from: CertStatus, to: CertStatus },
-    Alias { from: Option<String>, to: Option<String> },
-    Project { from: Option<u64>, to: Option<u64> },
-}
-
-/// Every resource's change, in address order (deposed deletions after their resource).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Plan {
-    pub created_at: DateTime<Utc>,
-    /// Renames of recorded resources by `moved` blocks, applied before planning.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub moved: Vec<(Address, Address)>,
-    /// Whether the cloud was read; without it the plan trusts the state.
-    pub refreshed: bool,
-    pub drift: Vec<Drift>,
-    pub changes: Vec<ResourceChange>,
-}
 
 /// A plan saved by `plan --out`, to be applied exactly as made, or not at all: it names the
 /// state (lineage and serial) and the configuration (digest) it was made from. It holds no
@@ -169,7 +44,8 @@ pub struct SavedPlan {
 }
 
 impl SavedPlan {
-    pub const FORMAT_VERSION: u32 = 1;
+    /// 2: actions written by their one name, changes carry what apply records and waits for.
+    pub const FORMAT_VERSION: u32 = 2;
 
     pub fn new(plan: Plan, state: Option<&State>, config_digest: String) -> Self {
         SavedPlan {
@@ -230,42 +106,6 @@ impl SavedPlan {
     }
 }
 
-/// Counts of a plan's changes, as the summary line shows them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Summary {
-    pub add: usize,
-    pub renew: usize,
-    pub change: usize,
-    pub destroy: usize,
-    pub forget: usize,
-}
-
-impl Plan {
-    pub fn has_changes(&self) -> bool {
-        !self.moved.is_empty() || self.changes.iter().any(|c| c.action != Action::NoOp)
-    }
-
-    pub fn summary(&self) -> Summary {
-        let mut s = Summary::default();
-        for c in &self.changes {
-            match c.action {
-                Action::NoOp => {}
-                Action::Create => s.add += 1,
-                Action::Renew => s.renew += 1,
-                Action::Update => s.change += 1,
-                Action::Replace => {
-                    s.add += 1;
-                    // The old certificate is deleted only if it still exists.
-                    s.destroy += usize::from(c.before.as_ref().is_some_and(|b| b.exists));
-                }
-                Action::Delete => s.destroy += 1,
-                Action::Forget => s.forget += 1,
-            }
-        }
-        s
-    }
-}
-
 /// What to plan.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanOptions {
@@ -300,6 +140,15 @@ pub fn plan(
     now: DateTime<Utc>,
     options: &PlanOptions,
 ) -> Result<Plan, PlanError> {
+    // The plan is made as if the `moved` blocks' renames were done; the apply records them.
+    let mut renamed = None;
+    let mut moved = Vec::new();
+    if !config.moved.is_empty() {
+        let mut copy = state.clone();
+        moved = apply_moves(config, &mut copy);
+        renamed = Some(copy);
+    }
+    let state = renamed.as_ref().unwrap_or(state);
     let mut changes = Vec::new();
     let mut drift = Vec::new();
     let addresses: BTreeSet<&Address> = config
@@ -359,6 +208,12 @@ pub fn plan(
             _ => None,
         };
         if let Some((action, reason)) = decided {
+            // What was last declared is what the apply records; without a block, what was.
+            let (sensitive, prevent_destroy) = match (desired, recorded) {
+                (Some(d), _) => (d.sensitive.clone(), d.lifecycle.prevent_destroy),
+                (None, Some(r)) => (r.sensitive.clone(), r.prevent_destroy),
+                (None, None) => Default::default(),
+            };
             changes.push(ResourceChange {
                 address: address.clone(),
                 action,
@@ -366,11 +221,11 @@ pub fn plan(
                 before: prior,
                 after: desired.map(|d| d.args.clone()),
                 deposed: None,
-                sensitive: desired
-                    .map(|d| &d.sensitive)
-                    .or(recorded.map(|r| &r.sensitive))
-                    .cloned()
-                    .unwrap_or_default(),
+                sensitive,
+                prevent_destroy,
+                wait_for_issuance: desired
+                    .and_then(|d| d.lifecycle.wait_for_issuance)
+                    .or(config.provider.wait_for_issuance),
             });
         }
         for d in state.deposed.iter().filter(|d| &d.address == address) {
@@ -388,16 +243,18 @@ pub fn plan(
                 after: None,
                 deposed: Some(d.certificate_id.clone()),
                 sensitive: BTreeSet::new(),
+                prevent_destroy: false,
+                wait_for_issuance: None,
             });
         }
     }
-    Ok(Plan { created_at: now, moved: Vec::new(), refreshed: observed.is_some(), drift, changes })
+    Ok(Plan { created_at: now, moved, refreshed: observed.is_some(), drift, changes })
 }
 
-/// Applies the configuration's `moved` blocks to the recorded state: each `from` (every
-/// instance of it, for a resource) is renamed `to`, unless `to` is recorded already. Returns the
-/// renames made, for the plan to show; nothing is applied for.
-pub fn apply_moves(config: &Config, state: &mut State) -> Vec<(Address, Address)> {
+/// Makes the renames of the configuration's `moved` blocks in `state`, in order (so that moves
+/// chain): each `from` (every instance of it, for a resource) becomes `to`, unless `to` is
+/// recorded already. Returns the renames, which the apply repeats in the same order.
+fn apply_moves(config: &Config, state: &mut State) -> Vec<(Address, Address)> {
     let mut done = Vec::new();
     for m in &config.moved {
         let sources: Vec<Address> =
@@ -407,14 +264,7 @@ pub fn apply_moves(config: &Config, state: &mut State) -> Vec<(Address, Address)
                 Some(key) if m.from.key.is_none() => m.to.instance(key.clone()),
                 _ => m.to.clone(),
             };
-            if state.resources.contains_key(&to) {
-                continue;
-            }
-            if let Some(record) = state.resources.remove(&from) {
-                state.resources.insert(to.clone(), record);
-                for d in state.deposed.iter_mut().filter(|d| d.address == from) {
-                    d.address = to.clone();
-                }
+            if state.rename(&from, &to) {
                 done.push((from, to));
             }
         }
@@ -509,10 +359,7 @@ fn prior(recorded: &ResourceState, remote: Option<&RemoteCertificate>, refreshed
         prior.status = remote.status;
         prior.not_after = remote.not_after.or(prior.not_after);
         prior.args.alias = remote.alias.clone();
-        // The API reports the default project as 0, which a config expresses by leaving it out.
-        if remote.project_id.unwrap_or(0) != recorded.args.project_id.unwrap_or(0) {
-            prior.args.project_id = remote.project_id;
-        }
+        prior.args.project_id = remote.project_id;
     }
     prior
 }

@@ -88,6 +88,18 @@ impl Client {
         Ok(resp.certificate_id)
     }
 
+    /// Applies for a free certificate with `args`, renewing `old_certificate_id` when given;
+    /// returns its id. The password travels apart because `args` holds only its digest.
+    pub async fn apply_for_certificate(
+        &self,
+        args: &certplan_core::CertificateArgs,
+        csr_key_password: Option<&str>,
+        old_certificate_id: Option<&str>,
+    ) -> Result<String, Error> {
+        let req = ApplyCertificateRequest::new(args, csr_key_password, old_certificate_id);
+        self.apply_certificate(&req).await
+    }
+
     /// Describes one certificate in full.
     pub async fn describe_certificate_detail(&self, id: &str) -> Result<Certificate, Error> {
         let req = CertificateIdRequest { certificate_id: id.to_owned() };

@@ -1,6 +1,9 @@
-//! API credentials, read the way every Tencent Cloud tool reads them.
+//! API credentials, found the way every Tencent Cloud tool finds them: the `TENCENTCLOUD_*`
+//! variables, then the tccli profile, then (discouraged) the configuration's provider block.
+//! This is the one place that lookup lives.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 /// A SecretKey: it signs requests and is never shown, logged or written anywhere (its `Debug`
 /// shows nothing).
@@ -34,6 +37,13 @@ pub enum CredentialsError {
     Missing,
     #[error("{present} is set but {missing} is not: set both")]
     Incomplete { present: &'static str, missing: &'static str },
+    #[error(
+        "no credentials in the environment, in the tccli profile {profile:?} (~/.tccli/{profile}.credential) or in the provider block: \
+         set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY (and TENCENTCLOUD_SECURITY_TOKEN for temporary credentials)"
+    )]
+    Nowhere { profile: String },
+    #[error("cannot use tccli profile {}: {problem}", path.display())]
+    Profile { path: PathBuf, problem: String },
 }
 
 impl Credentials {
@@ -69,6 +79,54 @@ impl Credentials {
                 missing: Self::SECRET_ID_VAR,
             }),
         }
+    }
+}
+
+impl Credentials {
+    /// Finds credentials: the environment (through `var`), else the tccli profile `profile`
+    /// under `$HOME/.tccli`, else `from_block` (the provider block's, if it has them).
+    pub fn resolve(
+        var: impl Fn(&str) -> Option<String>,
+        profile: &str,
+        from_block: Option<Credentials>,
+    ) -> Result<Self, CredentialsError> {
+        match Credentials::from_env(&var) {
+            Ok(credentials) => return Ok(credentials),
+            Err(CredentialsError::Missing) => {}
+            Err(incomplete) => return Err(incomplete),
+        }
+        if let Some(home) = var("HOME").filter(|h| !h.is_empty()) {
+            let path = Path::new(&home).join(".tccli").join(format!("{profile}.credential"));
+            if let Some(credentials) = read_tccli_profile(&path)? {
+                return Ok(credentials);
+            }
+        }
+        from_block.ok_or_else(|| CredentialsError::Nowhere { profile: profile.to_owned() })
+    }
+}
+
+/// Reads a tccli credential file (`{"secretId": .., "secretKey": .., "token": ..}`); `None`
+/// when it does not exist.
+fn read_tccli_profile(path: &Path) -> Result<Option<Credentials>, CredentialsError> {
+    let problem = |problem: String| CredentialsError::Profile { path: path.to_owned(), problem };
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(problem(format!("cannot read it: {e}"))),
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| problem(format!("it is not JSON: {e}")))?;
+    let field = |name: &str| value.get(name).and_then(|v| v.as_str()).filter(|v| !v.is_empty());
+    match (field("secretId"), field("secretKey")) {
+        (Some(id), Some(key)) => {
+            let mut credentials = Credentials::new(id, key);
+            credentials.token = field("token").map(SecretKey::new);
+            Ok(Some(credentials))
+        }
+        _ => Err(problem(
+            "it has no secretId and secretKey; run `tccli configure` or set TENCENTCLOUD_SECRET_ID/KEY"
+                .to_owned(),
+        )),
     }
 }
 

@@ -217,7 +217,11 @@ impl Certificate {
             domain: self.domain.clone().unwrap_or_default(),
             alias: self.alias.clone().filter(|a| !a.is_empty()),
             status: CertStatus::from(self.status),
-            project_id: self.project_id.as_deref().and_then(|p| p.parse().ok()),
+            project_id: self
+                .project_id
+                .as_deref()
+                .and_then(|p| p.parse().ok())
+                .and_then(certplan_core::project_id),
             not_before: time(&self.cert_begin_time),
             not_after: time(&self.cert_end_time),
             inserted_at: time(&self.insert_time),
@@ -353,6 +357,15 @@ mod tests {
             remote.not_after.map(|t| t.to_rfc3339()).as_deref(),
             Some("2027-02-23T23:59:59+00:00")
         );
+    }
+
+    #[test]
+    fn the_default_project_zero_is_no_project() {
+        let cert: Certificate = serde_json::from_value(serde_json::json!({
+            "CertificateId": "a9TsmZkL", "Domain": "www.example.com", "Status": 1, "ProjectId": "0"
+        }))
+        .expect("parses");
+        assert_eq!(cert.to_remote().project_id, None);
     }
 
     #[test]

@@ -6,17 +6,17 @@
 //! It serves certplan's tests, its no-account demo and its benchmarks. The production code path
 //! uses it only when the user asks for it (`--sandbox`).
 //!
-//! Besides the API at `POST /`, a control API for tests and demos lives under `/_sandbox/`:
-//! `POST /_sandbox/age {"Days": N}` makes every certificate N days older, and
-//! `POST /_sandbox/{validate,revoke,cancel,delete} {"CertificateId": ID}` does what a person
-//! would do in the console (or the CA would do), and `POST /_sandbox/faults` sets the
-//! [`Faults`] to inject.
+//! Besides the API at `POST /`, a control API for tests and demos lives under `/_sandbox/`: it
+//! ages certificates, does what a person would do in the console (or the CA would do), sets the
+//! [`Faults`] to inject, seeds issued certificates and reports [`Stats`]. [`control`] describes
+//! it, and [`ControlClient`] calls it from another process.
 //!
 //! Lifecycle: `DNS_AUTO` orders issue `issue_delay` after applying (status 4 until then); `DNS`
 //! and `FILE` orders stay pending (status 0) until validated, and fail (status 2) 7 days after
 //! applying; issued certificates read as expired (status 3) after `CertEndTime`.
 
 mod api;
+pub mod control;
 mod store;
 mod x509;
 
@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
+pub use control::{ControlClient, ControlError};
 pub use store::{StoreError, StoredCertificate};
 
 use crate::store::Store;

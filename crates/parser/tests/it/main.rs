@@ -441,6 +441,7 @@ locals {
 }
 
 mod fmt;
+mod settings;
 
 mod variables {
     use super::*;

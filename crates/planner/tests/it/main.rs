@@ -258,7 +258,8 @@ fn alias_and_project_change_in_place() {
 fn the_default_project_reported_as_zero_is_no_change() {
     let r = recorded("aaaaaaaa", "www.example.com", 60, CertStatus::Issued);
     let mut seen = remote(&r, CertStatus::Issued);
-    seen.project_id = Some(0);
+    // How the provider reads the API's `ProjectId: "0"`.
+    seen.project_id = certplan_core::project_id(0);
     let observed: Observed = [(r.certificate_id.clone(), seen)].into();
     let s = state(vec![("www", r)]);
     let p = plan_now(&cert("www", "www.example.com"), &s, Some(&observed)).expect("plan");

@@ -5,7 +5,7 @@ use certplan_core::{CertStatus, CertificateArgs, DvAuthMethod, ValidationRecord}
 use certplan_provider::tc3::{self, Payload, SigningInput};
 use certplan_provider::wire::{ApplyCertificateRequest, DescribeCertificatesRequest};
 use certplan_provider::{Client, Credentials, Endpoint};
-use certplan_sandbox::{ConsoleOp, Sandbox, SandboxOptions};
+use certplan_sandbox::{ConsoleOp, ControlClient, ControlError, Faults, Sandbox, SandboxOptions};
 use serde_json::{Value, json};
 
 const ID: &str = "AKIDtest";
@@ -434,4 +434,142 @@ async fn a_main_domain_holds_at_most_its_quota_of_free_certificates() {
         .await
         .expect("another main domain has a quota of its own");
     assert_eq!(s.sandbox.certificates().expect("certificates").len(), 3);
+}
+
+#[tokio::test]
+async fn control_client_seeds_issued_certificates_and_ages_them() {
+    let s = start(None).await;
+    // A trailing slash, as a user may type the URL.
+    let control = ControlClient::new(&format!("{}/", s.url));
+    let c = client(&s.url, KEY);
+
+    let domains = ["a.example.com", "b.example.org"];
+    let ids = control.seed(&domains).await.expect("seeded");
+    assert_eq!(ids.len(), 2);
+    let seeded = c.certificates_by_id(&ids).await.expect("listed");
+    for (id, domain) in ids.iter().zip(domains) {
+        let cert = seeded.iter().find(|r| &r.id == id).expect("a seeded certificate is listed");
+        assert_eq!((cert.domain.as_str(), cert.status), (domain, CertStatus::Issued));
+    }
+
+    let before = c.describe_certificate_detail(&ids[0]).await.expect("described").to_remote();
+    assert_eq!(control.age(10).await.expect("aged"), 2);
+    let after = c.describe_certificate_detail(&ids[0]).await.expect("described").to_remote();
+    let ten_days_earlier = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        Some(t.expect("an issued certificate has its dates") - chrono::Duration::days(10))
+    };
+    assert_eq!(after.inserted_at, ten_days_earlier(before.inserted_at));
+    assert_eq!(after.not_before, ten_days_earlier(before.not_before));
+    assert_eq!(after.not_after, ten_days_earlier(before.not_after));
+}
+
+#[tokio::test]
+async fn control_client_stats_count_api_requests_by_action() {
+    let s = start(None).await;
+    let control = ControlClient::new(&s.url);
+    let c = client(&s.url, KEY);
+    assert_eq!(control.stats().await.expect("stats"), certplan_sandbox::Stats::default());
+
+    let id = c.apply_certificate(&apply_request("www.example.com")).await.expect("applied");
+    for _ in 0..3 {
+        c.describe_certificate_detail(&id).await.expect("described");
+    }
+    control.seed(&["seeded.example.com"]).await.expect("seeded");
+    let stats = control.stats().await.expect("stats");
+    let counted: Vec<(&str, u64)> =
+        stats.requests.iter().map(|(action, n)| (action.as_str(), *n)).collect();
+    assert_eq!(
+        counted,
+        [("ApplyCertificate", 1), ("DescribeCertificateDetail", 3)],
+        "control calls are not API requests"
+    );
+    assert_eq!(stats.rate_limited, 0);
+}
+
+#[tokio::test]
+async fn control_client_faults_fail_requests_until_cleared() {
+    let s = start(None).await;
+    let control = ControlClient::new(&s.url);
+    let list = || async {
+        let now = chrono::Utc::now().timestamp();
+        raw(&s.url, "DescribeCertificates", "{}", "{}", KEY, now).await.1
+    };
+
+    let failing =
+        Faults { error_rate: 1.0, error_codes: vec!["InternalError".into()], ..Faults::default() };
+    assert_eq!(control.set_faults(&failing).await.expect("set"), failing);
+    assert_eq!(s.sandbox.faults(), failing);
+    let answer = list().await;
+    assert_eq!(error_code(&answer), Some("InternalError"), "{answer}");
+
+    let refused = control
+        .set_faults(&Faults { reset_rate: 1.5, ..Faults::default() })
+        .await
+        .expect_err("not a probability");
+    match &refused {
+        ControlError::Refused { url, status, message } => {
+            assert_eq!(url, &format!("{}/_sandbox/faults", s.url));
+            assert_eq!(status.as_u16(), 400);
+            assert_eq!(message, "the reset rate must be between 0 and 1, not 1.5");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(s.sandbox.faults(), failing, "a refused change changes nothing");
+
+    control.clear_faults().await.expect("cleared");
+    assert_eq!(s.sandbox.faults(), Faults::default());
+    let answer = list().await;
+    assert_eq!(error_code(&answer), None, "{answer}");
+    assert_eq!(answer["Response"]["TotalCount"], 0);
+}
+
+/// Returns a certificate's status as the API reports it.
+async fn status_of(c: &Client, id: &str) -> CertStatus {
+    c.describe_certificate_detail(id).await.expect("described").to_remote().status
+}
+
+#[tokio::test]
+async fn control_client_console_operations_change_status_or_are_refused() {
+    let s = start(None).await;
+    let control = ControlClient::new(&s.url);
+    let c = client(&s.url, KEY);
+    let order = c
+        .apply_certificate(&apply_with("a.example.com", DvAuthMethod::Dns))
+        .await
+        .expect("applied");
+    let abandoned = c
+        .apply_certificate(&apply_with("b.example.com", DvAuthMethod::Dns))
+        .await
+        .expect("applied");
+    assert_eq!(status_of(&c, &order).await, CertStatus::Pending);
+
+    control.console(ConsoleOp::Validate, &order).await.expect("validated");
+    assert_eq!(status_of(&c, &order).await, CertStatus::Issued);
+    control.console(ConsoleOp::Revoke, &order).await.expect("revoked");
+    assert_eq!(status_of(&c, &order).await, CertStatus::Revoked);
+    control.console(ConsoleOp::Cancel, &abandoned).await.expect("cancelled");
+    assert_eq!(status_of(&c, &abandoned).await, CertStatus::Cancelled);
+
+    let again = control.console(ConsoleOp::Revoke, &order).await.expect_err("already revoked");
+    assert!(matches!(&again, ControlError::Refused { status, .. } if status.as_u16() == 409));
+    let shown = again.to_string();
+    assert!(shown.contains(&format!("{}/_sandbox/revoke", s.url)), "{shown}");
+    assert!(shown.contains(&format!("certificate {order} has status 10")), "{shown}");
+
+    control.console(ConsoleOp::Delete, &abandoned).await.expect("deleted within the hour");
+    let left: Vec<_> =
+        s.sandbox.certificates().expect("listed").into_iter().map(|c| c.id).collect();
+    assert_eq!(left, [order]);
+    let gone = control.console(ConsoleOp::Delete, &abandoned).await.expect_err("already gone");
+    assert!(gone.to_string().contains("does not exist"), "{gone}");
+}
+
+#[tokio::test]
+async fn control_client_names_the_url_it_cannot_reach() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    drop(listener);
+    let err = ControlClient::new(&url).age(1).await.expect_err("nothing listens");
+    assert!(matches!(err, ControlError::Unreachable { .. }), "{err:?}");
+    assert_eq!(err.to_string(), format!("cannot reach the sandbox at {url}/_sandbox/age"));
 }

@@ -1,0 +1,493 @@
+//! The command line: clap's definitions, turned into each command's options and the settings
+//! flags. Nothing below the command layer sees these types.
+
+use std::path::PathBuf;
+
+use certplan_core::Address;
+use certplan_parser::VarFlag;
+use certplan_sandbox::Faults;
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::commands::apply::ApplyOptions;
+use crate::commands::plan::PlanOptions;
+use crate::settings::Flags;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "certplan",
+    version,
+    about = "Declare Tencent Cloud free SSL certificates in HCL; plan, apply and renew them",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Switch to DIR (the configuration directory) before doing anything else
+    #[arg(long, global = true, value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+
+    /// Never colour the output (NO_COLOR is respected too)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would do, and why
+    Plan(PlanArgs),
+    /// Apply for missing certificates and renew due ones, as planned
+    Apply(ApplyArgs),
+    /// Check the configuration without credentials or network
+    Validate {
+        /// Print the result as JSON, in the shape of `terraform validate -json`
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
+    /// Rewrite configuration and variables files in the canonical style, keeping comments
+    Fmt {
+        /// Files or directories to format (`-` formats standard input to standard output)
+        #[arg(value_name = "PATH", default_value = ".")]
+        paths: Vec<PathBuf>,
+        /// Change nothing: list the files that are not formatted and exit with status 3 if any
+        #[arg(long)]
+        check: bool,
+        /// Show the changes as a unified diff
+        #[arg(long)]
+        diff: bool,
+        /// Also format the directories inside the given ones
+        #[arg(long)]
+        recursive: bool,
+    },
+    /// Update the state from the cloud without changing anything
+    Refresh(CommonArgs),
+    /// Adopt a certificate that already exists in the account as a declared resource
+    Import {
+        /// The resource address in the configuration, e.g. tencentcloud_ssl_free_certificate.www
+        address: Address,
+        /// The certificate id in Tencent Cloud
+        certificate_id: String,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
+    /// Show the outputs recorded by the last apply (sensitive ones only by name)
+    Output {
+        /// One output; shown even when it is sensitive
+        name: Option<String>,
+        /// Print as JSON
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Inspect or change the state file directly
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Show a plan saved by `certplan plan --out`
+    Show {
+        /// The plan file
+        #[arg(value_name = "PLANFILE")]
+        plan_file: PathBuf,
+        /// Print it as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run or control a local emulator of the Tencent Cloud SSL API
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+    /// Print a shell completion script (e.g. `certplan completions bash > /etc/bash_completion.d/certplan`)
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// The state file [default: certplan.state.json in the configuration directory]
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+
+    /// Read the cloud before planning; --refresh=false plans from the state file alone
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub refresh: bool,
+
+    /// Talk to an embedded sandbox instead of Tencent Cloud (no account needed); its data is
+    /// kept in .certplan/ in the configuration directory
+    #[arg(long)]
+    pub sandbox: bool,
+
+    /// Lock the state while writing it; --lock=false is for emergencies only
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub lock: bool,
+
+    /// How long to wait for a state lock another run holds
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub lock_timeout: std::time::Duration,
+
+    /// The tccli profile to read credentials from (~/.tccli/NAME.credential) when the
+    /// TENCENTCLOUD_SECRET_ID/KEY variables are not set [default: $TENCENTCLOUD_PROFILE, else
+    /// default]
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    #[command(flatten)]
+    pub vars: VarArgs,
+
+    /// Plan only this resource (repeatable), e.g. tencentcloud_ssl_free_certificate.www
+    #[arg(long, value_name = "ADDR")]
+    pub target: Vec<Address>,
+
+    /// Leave this resource out of the plan (repeatable)
+    #[arg(long, value_name = "ADDR")]
+    pub exclude: Vec<Address>,
+}
+
+/// Variable values; later ones win, in command-line order (and over `CERTPLAN_VAR_<name>`,
+/// certplan.tfvars and *.auto.tfvars).
+#[derive(Debug, Args)]
+pub struct VarArgs {
+    /// Set a variable (repeatable)
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub var: Vec<(String, String)>,
+
+    /// Read variables from a file of `name = value` lines (repeatable)
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_file: Vec<PathBuf>,
+}
+
+fn parse_var(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("expected NAME=VALUE, not {text:?}")),
+    }
+}
+
+impl VarArgs {
+    /// Returns the variable flags in the order they were given on the command line: `--var`
+    /// and `--var-file` interleave, and the later one wins, as in Terraform.
+    pub fn in_order(&self, raw_args: &[String]) -> Vec<VarFlag> {
+        let mut assigns = self.var.iter();
+        let mut files = self.var_file.iter();
+        let mut flags = Vec::new();
+        for arg in raw_args {
+            let next = if arg == "--var" || arg.starts_with("--var=") {
+                assigns
+                    .next()
+                    .map(|(name, raw)| VarFlag::Assign { name: name.clone(), raw: raw.clone() })
+            } else if arg == "--var-file" || arg.starts_with("--var-file=") {
+                files.next().map(|f| VarFlag::File(f.clone()))
+            } else {
+                None
+            };
+            flags.extend(next);
+        }
+        flags
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+
+    /// Save the plan to FILE, for `certplan apply FILE` to apply exactly
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Print the plan as JSON (docs/json-output.md) instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved by `certplan plan --out`: applied exactly, without asking, or refused if
+    /// the state or configuration changed since
+    #[arg(value_name = "PLANFILE")]
+    pub plan_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Apply without asking for confirmation (required when not on a terminal)
+    #[arg(long)]
+    pub auto_approve: bool,
+
+    /// Exit 0 when there was nothing to do, 2 when changes were made, 1 on error
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+
+    /// Stream one JSON event per line (docs/json-output.md); needs --auto-approve or a plan file
+    #[arg(long)]
+    pub json: bool,
+
+    /// How many changes to make at once (the API's rate limit, not this, is the real bound)
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub parallelism: u16,
+
+    /// Wait until new certificates are issued, for up to DURATION (default 30m); overrides
+    /// the wait_for_issuance settings of the configuration
+    #[arg(
+        long,
+        value_name = "DURATION",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "30m",
+        value_parser = humantime::parse_duration
+    )]
+    pub wait: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List the resources in the state
+    List(StateArgs),
+    /// Show one resource's record
+    Show {
+        address: Address,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Forget a resource: drop it from the state, leave its certificate in the cloud
+    Rm {
+        address: Address,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Rename a resource in the state (no new application)
+    Mv {
+        from: Address,
+        to: Address,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// The state file [default: certplan.state.json in the configuration directory]
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+
+    /// How long to wait for a state lock another run holds
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub lock_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Serve the sandbox API until interrupted
+    Serve {
+        /// The address to listen on; port 0 picks a free port
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+        /// Persist certificates to FILE across restarts (in memory when absent)
+        #[arg(long, value_name = "FILE")]
+        data: Option<PathBuf>,
+        /// The SecretId the sandbox accepts
+        #[arg(long, env = "TENCENTCLOUD_SECRET_ID", default_value = certplan_sandbox::DEFAULT_SECRET_ID)]
+        secret_id: String,
+        /// The SecretKey the sandbox accepts
+        #[arg(
+            long,
+            env = "TENCENTCLOUD_SECRET_KEY",
+            hide_env_values = true,
+            default_value = certplan_sandbox::DEFAULT_SECRET_KEY
+        )]
+        secret_key: String,
+        /// How long automatic DNS validation (DNS_AUTO) takes before a certificate issues
+        #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+        issue_delay: std::time::Duration,
+        #[command(flatten)]
+        faults: FaultArgs,
+        /// Requests per second each action accepts, as the real service (10); 0 for no limit
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        rate_limit: u32,
+        /// Free certificates one main domain may hold, as the real service's quota; 0 for no limit
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        quota_per_domain: u32,
+    },
+    /// Make every sandbox certificate N days older (to exercise renewal)
+    Age {
+        /// How many days older
+        #[arg(long)]
+        days: i64,
+        #[command(flatten)]
+        target: SandboxTarget,
+    },
+    /// Complete domain validation of a pending certificate (as the CA would)
+    Validate(ConsoleArgs),
+    /// Revoke an issued certificate (as in the console)
+    Revoke(ConsoleArgs),
+    /// Cancel a pending order (as in the console)
+    Cancel(ConsoleArgs),
+    /// Delete a certificate (as in the console, which ignores the API's one-hour rule)
+    Delete(ConsoleArgs),
+}
+
+/// Failures the sandbox injects (for testing clients).
+#[derive(Debug, Args)]
+pub struct FaultArgs {
+    /// Add this much latency to every API request
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub latency: std::time::Duration,
+    /// Fail this share of requests (0 to 1) with one of --error-codes
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Codes to fail with: API codes such as InternalError, or HTTP502 / HTTP503
+    #[arg(
+        long,
+        value_name = "CODES",
+        value_delimiter = ',',
+        default_value = "InternalError,RequestLimitExceeded,FailedOperation.NetworkError,HTTP502,HTTP503"
+    )]
+    pub error_codes: Vec<String>,
+    /// Reset this share of connections (0 to 1) before handling the request
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub reset_rate: f64,
+    /// Drop the response of this share of successful ApplyCertificate calls (0 to 1): the
+    /// certificate exists, the client sees a reset connection
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub drop_rate: f64,
+}
+
+impl FaultArgs {
+    pub fn faults(self) -> Faults {
+        Faults {
+            latency_ms: u64::try_from(self.latency.as_millis()).unwrap_or(u64::MAX),
+            error_rate: self.error_rate,
+            error_codes: self.error_codes,
+            reset_rate: self.reset_rate,
+            drop_rate: self.drop_rate,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxTarget {
+    /// A running sandbox's URL; without it, the embedded sandbox of the configuration
+    /// directory is used
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// The certificate id
+    pub id: String,
+    #[command(flatten)]
+    pub target: SandboxTarget,
+}
+
+impl CommonArgs {
+    /// The settings flags; `raw_args` is the command line, for the order of variable flags.
+    pub fn flags(&self, raw_args: &[String]) -> Flags {
+        Flags {
+            state: self.state.clone(),
+            refresh: self.refresh,
+            sandbox: self.sandbox,
+            lock: self.lock,
+            lock_timeout: self.lock_timeout,
+            profile: self.profile.clone(),
+            vars: self.vars.in_order(raw_args),
+        }
+    }
+}
+
+impl StateArgs {
+    /// The settings flags of a command that reads or writes state alone.
+    pub fn flags(&self) -> Flags {
+        Flags {
+            state: self.state.clone(),
+            lock: true,
+            lock_timeout: self.lock_timeout,
+            ..Flags::default()
+        }
+    }
+}
+
+impl PlanArgs {
+    pub fn options(&self) -> PlanOptions {
+        PlanOptions {
+            targets: self.common.target.clone(),
+            excludes: self.common.exclude.clone(),
+            detailed_exitcode: self.detailed_exitcode,
+            out: self.out.clone(),
+            json: self.json,
+        }
+    }
+}
+
+impl ApplyArgs {
+    pub fn options(&self) -> ApplyOptions {
+        ApplyOptions {
+            plan_file: self.plan_file.clone(),
+            targets: self.common.target.clone(),
+            excludes: self.common.exclude.clone(),
+            auto_approve: self.auto_approve,
+            detailed_exitcode: self.detailed_exitcode,
+            json: self.json,
+            parallelism: usize::from(self.parallelism),
+            wait: self.wait,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn var_flags_keep_their_command_line_order() {
+        let raw: Vec<String> = [
+            "certplan",
+            "plan",
+            "--var-file",
+            "a.vars",
+            "--var",
+            "x=1",
+            "--var=y=2",
+            "--var-file=b.vars",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let cli = Cli::try_parse_from(&raw).expect("parses");
+        let Command::Plan(args) = cli.command else { panic!("plan") };
+        assert_eq!(
+            args.common.vars.in_order(&raw),
+            [
+                VarFlag::File("a.vars".into()),
+                VarFlag::Assign { name: "x".into(), raw: "1".into() },
+                VarFlag::Assign { name: "y".into(), raw: "2".into() },
+                VarFlag::File("b.vars".into()),
+            ]
+        );
+        assert!(Cli::try_parse_from(["certplan", "plan", "--var", "novalue"]).is_err());
+    }
+}

@@ -1,0 +1,140 @@
+//! `certplan apply`: makes the plan (or applies a saved one exactly), asks, carries it out
+//! through the engine, records the outputs and reports.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::bail;
+use certplan_core::{Address, DvAuthMethod, Plan};
+use certplan_engine::ApplyOptions as EngineOptions;
+use certplan_state::{StateStore, StoredOutput};
+use std::collections::BTreeMap;
+
+use super::{EXIT_CHANGES, read_saved_plan};
+use crate::settings::Settings;
+use crate::workspace::Workspace;
+use crate::{interrupt, ui};
+
+/// What `certplan apply` was asked to do.
+#[derive(Debug)]
+pub struct ApplyOptions {
+    /// A plan saved by `plan --out`, applied exactly or refused.
+    pub plan_file: Option<PathBuf>,
+    pub targets: Vec<Address>,
+    pub excludes: Vec<Address>,
+    pub auto_approve: bool,
+    /// Exit 2 when changes were made.
+    pub detailed_exitcode: bool,
+    pub json: bool,
+    pub parallelism: usize,
+    /// Wait this long for issuance, whatever the configuration says.
+    pub wait: Option<Duration>,
+}
+
+pub async fn apply(settings: Settings, options: &ApplyOptions) -> anyhow::Result<ExitCode> {
+    let output = settings.output;
+    if options.plan_file.is_none() && options.json && !options.auto_approve {
+        bail!(
+            "apply --json cannot ask for confirmation: add --auto-approve, or apply a saved plan"
+        );
+    }
+    let mut ws = Workspace::open(settings, Some("apply"))?;
+    let (plan, observed) = match &options.plan_file {
+        Some(file) => {
+            let saved = read_saved_plan(file)?;
+            if !ws.state.intents.is_empty() {
+                bail!(
+                    "saved plan {} cannot be applied: the state records certificate applications of an interrupted run. Run `certplan apply` to settle them, then plan again",
+                    file.display()
+                );
+            }
+            let existing = ws.state_existed.then_some(&ws.state);
+            if let Some(why) = saved.staleness(existing, &ws.config.digest()) {
+                bail!(
+                    "saved plan {} is stale: {why}. Make a new one with `certplan plan --out {}`",
+                    file.display(),
+                    file.display()
+                );
+            }
+            (saved.plan, None)
+        }
+        None => {
+            ws.reconcile(true).await?;
+            let observed = ws.refresh().await?;
+            (ws.plan(observed.as_ref(), &options.targets, &options.excludes)?, observed)
+        }
+    };
+    ui::announce_plan(&plan, options.json, output);
+    let asks = options.plan_file.is_none() && !options.auto_approve;
+    if asks && plan.has_changes() && !ui::confirm()? {
+        eprintln!("Apply cancelled.");
+        return Ok(ExitCode::from(1));
+    }
+    if !plan.has_changes() {
+        certplan_engine::record_plan_basis(&plan, observed.as_ref(), &mut ws.state, &mut ws.store)?;
+        record_outputs(&mut ws, options.json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let client = ws.client().await?;
+    let stop = interrupt::watch();
+    let events = ui::Events::new(&plan, options.json);
+    let engine_options = EngineOptions { parallelism: options.parallelism, wait: options.wait };
+    let inputs = ws.inputs();
+    let report = certplan_engine::apply(
+        &plan,
+        &inputs,
+        observed.as_ref(),
+        &mut ws.state,
+        &mut ws.store,
+        &client,
+        &stop,
+        engine_options,
+        &|event| events.show(event),
+    )
+    .await?;
+    events.finish();
+    ui::report_apply(&report, options.json, |address| validates_itself(&plan, address));
+    record_outputs(&mut ws, options.json)?;
+    Ok(if !report.failed.is_empty() || !report.not_started.is_empty() {
+        ExitCode::from(1)
+    } else if options.detailed_exitcode {
+        ExitCode::from(EXIT_CHANGES)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Whether the certificate of `address` is validated without the user (automatic DNS).
+fn validates_itself(plan: &Plan, address: &Address) -> bool {
+    plan.changes
+        .iter()
+        .filter(|c| &c.address == address)
+        .filter_map(|c| c.after.as_ref())
+        .any(|args| args.dv_auth_method == DvAuthMethod::DnsAuto)
+}
+
+/// Records the configuration's outputs, evaluated against what is recorded now, and shows them.
+fn record_outputs(ws: &mut Workspace, json: bool) -> anyhow::Result<()> {
+    if ws.config.outputs.is_empty() && ws.state.outputs.is_empty() {
+        return Ok(());
+    }
+    let mut outputs = BTreeMap::new();
+    for (name, result) in certplan_planner::outputs(&ws.config, &ws.state) {
+        let sensitive = ws.config.outputs.get(&name).is_some_and(|o| o.sensitive);
+        match result.map(serde_json::to_value) {
+            Ok(Ok(value)) => {
+                outputs.insert(name, StoredOutput { value, sensitive });
+            }
+            Ok(Err(e)) => eprintln!("warning: output {name:?} cannot be stored: {e}"),
+            Err(e) => eprintln!("warning: output {name:?} has no value yet: {e}"),
+        }
+    }
+    if outputs != ws.state.outputs {
+        ws.state.outputs = outputs;
+        ws.store.save(&mut ws.state)?;
+    }
+    ui::show_outputs(&ws.state.outputs, json);
+    Ok(())
+}

@@ -1,0 +1,38 @@
+//! `certplan import ADDR ID`: records an existing certificate as a declared resource, without a
+//! new application. The next plan shows any difference from the configuration.
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use certplan_core::Address;
+use certplan_engine::Declared;
+
+use crate::settings::Settings;
+use crate::workspace::Workspace;
+
+pub async fn import(settings: Settings, address: &Address, id: &str) -> anyhow::Result<ExitCode> {
+    let mut ws = Workspace::open(settings, Some("import"))?;
+    let Some(resource) = ws.config.resources.get(address) else {
+        bail!(
+            "{address} is not declared: add its resource block to the configuration first, then import"
+        );
+    };
+    let declared = Declared {
+        args: resource.args.clone(),
+        prevent_destroy: resource.lifecycle.prevent_destroy,
+        sensitive: resource.sensitive.clone(),
+    };
+    if let Some(existing) = ws.state.resources.get(address) {
+        bail!(
+            "{address} already has certificate {} in the state; `certplan state rm {address}` first to replace it",
+            existing.certificate_id
+        );
+    }
+    let client = ws.client().await?;
+    let remote =
+        certplan_engine::import(&client, &mut ws.state, &mut ws.store, address, id, &declared)
+            .await?;
+    println!("Imported certificate {id} ({}, {}) as {address}.", remote.domain, remote.status);
+    println!("Run `certplan plan` to see how it compares with the configuration.");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,63 @@
+//! `certplan plan`: shows what apply would do and why, optionally saving it for apply.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use certplan_core::Address;
+use certplan_planner::SavedPlan;
+
+use super::EXIT_CHANGES;
+use crate::settings::Settings;
+use crate::ui;
+use crate::workspace::Workspace;
+
+/// What `certplan plan` was asked to do.
+#[derive(Debug)]
+pub struct PlanOptions {
+    pub targets: Vec<Address>,
+    pub excludes: Vec<Address>,
+    /// Exit 2 when there are changes.
+    pub detailed_exitcode: bool,
+    /// Save the plan here, for `certplan apply FILE`.
+    pub out: Option<PathBuf>,
+    pub json: bool,
+}
+
+pub async fn plan(settings: Settings, options: &PlanOptions) -> anyhow::Result<ExitCode> {
+    let output = settings.output;
+    let mut ws = Workspace::open(settings, None)?;
+    if !ws.state.intents.is_empty() {
+        if options.out.is_some() {
+            bail!(
+                "the state records certificate applications of an interrupted run; run `certplan apply` to settle them before saving a plan"
+            );
+        }
+        if ws.settings.refresh {
+            ws.reconcile(false).await?;
+        } else {
+            eprintln!(
+                "warning: the state records certificate applications of an interrupted run; without refresh they cannot be checked, so this plan may apply for them again"
+            );
+        }
+    }
+    let observed = ws.refresh().await?;
+    let plan = ws.plan(observed.as_ref(), &options.targets, &options.excludes)?;
+    ui::print_plan(&plan, options.json, output);
+    if let Some(out) = &options.out {
+        let existing = ws.state_existed.then_some(&ws.state);
+        let saved = SavedPlan::new(plan.clone(), existing, ws.config.digest());
+        certplan_state::write_atomically(out, &saved.to_json())
+            .with_context(|| format!("cannot write the plan to {}", out.display()))?;
+        eprintln!(
+            "Saved the plan to {}. Apply exactly this plan with: certplan apply {}",
+            out.display(),
+            out.display()
+        );
+    }
+    Ok(if options.detailed_exitcode && plan.has_changes() {
+        ExitCode::from(EXIT_CHANGES)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,36 @@
+//! `certplan refresh`: records what the cloud reports (status, dates) without changing anything
+//! there, and says what changed outside certplan.
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use certplan_core::{Address, Plan};
+use certplan_state::StateStore;
+
+use crate::settings::Settings;
+use crate::workspace::Workspace;
+
+pub async fn refresh(
+    settings: Settings,
+    targets: &[Address],
+    excludes: &[Address],
+) -> anyhow::Result<ExitCode> {
+    let output = settings.output;
+    let mut ws = Workspace::open(settings, Some("refresh"))?;
+    ws.reconcile(true).await?;
+    let Some(observed) = ws.refresh().await? else {
+        bail!("refresh reads the cloud; --refresh=false leaves it nothing to do");
+    };
+    let plan = ws.plan(Some(&observed), targets, excludes)?;
+    let drift_only = Plan { changes: Vec::new(), moved: Vec::new(), ..plan };
+    if drift_only.drift.is_empty() {
+        println!("The cloud matches the state.");
+    } else {
+        print!("{}", certplan_planner::render(&drift_only, output.stdout_color));
+    }
+    if certplan_engine::record_observed(&mut ws.state, &observed) {
+        ws.store.save(&mut ws.state)?;
+        eprintln!("State updated from the cloud.");
+    }
+    Ok(ExitCode::SUCCESS)
+}

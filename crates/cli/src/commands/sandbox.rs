@@ -1,0 +1,79 @@
+//! `certplan sandbox serve|age|validate|revoke|cancel|delete`: runs the local emulator of the
+//! SSL API, or does to one what time, the CA or a person in the console would.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use certplan_sandbox::{ConsoleOp, ControlClient, Sandbox, SandboxOptions};
+
+use crate::interrupt;
+use crate::settings::EMBEDDED_SANDBOX_DATA;
+
+pub async fn serve(listen: &str, options: SandboxOptions) -> anyhow::Result<ExitCode> {
+    options.faults.validate().map_err(anyhow::Error::msg)?;
+    let data = options.data.clone();
+    let sandbox = Sandbox::new(options)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let options = sandbox.options().clone();
+    let data_line = match &data {
+        Some(path) => path.display().to_string(),
+        None => "in memory (use --data FILE to keep it)".to_owned(),
+    };
+    // The first line is what scripts read to find the port. A closed stdout must not stop the
+    // server, so write errors are ignored.
+    let banner = format!(
+        "certplan sandbox listening on {url}\n  SecretId:  {}\n  SecretKey: {} (a sandbox key, not a Tencent Cloud secret)\n  data:      {data_line}\nPoint certplan at it with: export CERTPLAN_ENDPOINT={url}\n",
+        options.secret_id, options.secret_key
+    );
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(banner.as_bytes()).and_then(|()| stdout.flush());
+    drop(stdout);
+    sandbox.serve(listener, interrupt::signal()).await?;
+    eprintln!("sandbox stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Something done to a sandbox from outside its API.
+#[derive(Debug)]
+pub enum Control {
+    Age(i64),
+    Console(ConsoleOp, String),
+}
+
+/// Controls a running sandbox (at `endpoint`) or the embedded one of the configuration directory.
+pub async fn control(endpoint: Option<&str>, control: Control) -> anyhow::Result<ExitCode> {
+    match endpoint {
+        Some(url) => {
+            let client = ControlClient::new(url);
+            match &control {
+                Control::Age(days) => drop(client.age(*days).await?),
+                Control::Console(op, id) => client.console(*op, id).await?,
+            }
+        }
+        None => {
+            let data = PathBuf::from(EMBEDDED_SANDBOX_DATA);
+            if !data.exists() {
+                bail!(
+                    "no embedded sandbox here ({} does not exist): run `certplan apply --sandbox` first, or pass --endpoint URL",
+                    data.display()
+                );
+            }
+            let sandbox =
+                Sandbox::new(SandboxOptions { data: Some(data), ..SandboxOptions::default() })?;
+            match &control {
+                Control::Age(days) => drop(sandbox.age(*days)?),
+                Control::Console(op, id) => sandbox.console(*op, id)?,
+            }
+        }
+    }
+    match control {
+        Control::Age(days) => eprintln!("Made every sandbox certificate {days} days older."),
+        Control::Console(op, id) => eprintln!("Sandbox {}: done for certificate {id}.", op.name()),
+    }
+    Ok(ExitCode::SUCCESS)
+}

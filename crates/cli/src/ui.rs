@@ -1,0 +1,293 @@
+//! Everything a person or a machine reads: plans, apply events (as lines above a progress bar,
+//! or as JSON), outputs, prompts and errors. Data goes to stdout; progress, prompts and
+//! diagnostics to stderr. Commands render through here and nowhere else.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::time::Duration;
+
+use anyhow::bail;
+use certplan_core::{Action, Address, Plan, RemoteCertificate};
+use certplan_engine::{Event, Report};
+use certplan_parser::ConfigError;
+use certplan_provider::CredentialsError;
+use certplan_state::StoredOutput;
+use chrono::Utc;
+use serde_json::json;
+
+use crate::settings::Output;
+
+/// Prints a plan: text, or the plan JSON.
+pub fn print_plan(plan: &Plan, json: bool, output: Output) {
+    if json {
+        println!("{}", certplan_planner::render_json(plan));
+    } else {
+        print!("{}", certplan_planner::render(plan, output.stdout_color));
+    }
+}
+
+/// Shows the plan an apply is about to make: text, or one `planned_change` event per change.
+pub fn announce_plan(plan: &Plan, json: bool, output: Output) {
+    if !json {
+        return print_plan(plan, false, output);
+    }
+    let rendered = certplan_planner::render_json(plan);
+    for change in rendered["resource_changes"].as_array().into_iter().flatten() {
+        if change["action"] != Action::NoOp.name() {
+            emit(json!({ "type": "planned_change", "change": change }));
+        }
+    }
+}
+
+/// Prints one JSON event line of `apply --json`.
+pub fn emit(mut event: serde_json::Value) {
+    event["@timestamp"] = json!(Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+    println!("{event}");
+}
+
+/// Shows the engine's events: JSON lines, or words for a person (above a progress bar on a
+/// terminal, as plain lines elsewhere: pipes, CI logs).
+pub struct Events {
+    json: bool,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Events {
+    pub fn new(plan: &Plan, json: bool) -> Self {
+        let changes = plan.changes.iter().filter(|c| c.action != Action::NoOp).count();
+        let bar = (!json && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(changes as u64);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:30.green/dim} {pos}/{len} changes  [{elapsed}]",
+            ) {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(250));
+            bar
+        });
+        Events { json, bar }
+    }
+
+    pub fn show(&self, event: Event<'_>) {
+        if self.json {
+            return match event_json(&event) {
+                Some(line) => emit(line),
+                None => eprintln!("{}", describe_event(event)),
+            };
+        }
+        let Some(bar) = &self.bar else { return eprintln!("{}", describe_event(event)) };
+        if matches!(event, Event::Completed { .. } | Event::Failed { .. }) {
+            bar.inc(1);
+        }
+        bar.println(describe_event(event));
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// The event's JSON line; `None` for what only a person reads (on stderr).
+fn event_json(event: &Event<'_>) -> Option<serde_json::Value> {
+    Some(match *event {
+        Event::Waiting { .. } => return None,
+        Event::Started { address, action } => {
+            json!({ "type": "apply_start", "address": address.to_string(), "action": action.name() })
+        }
+        Event::StillApplying { address, action, elapsed } => json!({
+            "type": "apply_progress", "address": address.to_string(), "action": action.name(),
+            "elapsed_seconds": elapsed
+        }),
+        Event::Completed { address, action, id, elapsed } => json!({
+            "type": "apply_complete", "address": address.to_string(), "action": action.name(),
+            "certificate_id": id, "elapsed_seconds": elapsed
+        }),
+        Event::Failed { address, action, error } => json!({
+            "type": "apply_errored", "address": address.to_string(), "action": action.name(),
+            "error": error.to_string()
+        }),
+        Event::Deposed { address, id, error } => json!({
+            "type": "deposed", "address": address.to_string(), "certificate_id": id,
+            "error": error.to_string()
+        }),
+        Event::StillWaiting { address, id, elapsed, status } => json!({
+            "type": "apply_progress", "address": address.to_string(), "certificate_id": id,
+            "elapsed_seconds": elapsed, "status": status.name()
+        }),
+        Event::Issued { address, id, elapsed } => json!({
+            "type": "issued", "address": address.to_string(), "certificate_id": id,
+            "elapsed_seconds": elapsed
+        }),
+        Event::Recovered { address, id, error } => json!({
+            "type": "recovered", "address": address.to_string(), "certificate_id": id,
+            "error": error.to_string()
+        }),
+    })
+}
+
+/// Says in words what the engine did.
+fn describe_event(event: Event<'_>) -> String {
+    let verbs = |action: Action| match action {
+        Action::Create => ("Creating", "Creation"),
+        Action::Renew => ("Renewing", "Renewal"),
+        Action::Replace => ("Replacing", "Replacement"),
+        Action::Delete => ("Destroying", "Destruction"),
+        Action::Update => ("Modifying", "Modification"),
+        Action::Forget => ("Forgetting", "Forgetting"),
+        Action::NoOp => ("Reading", "Read"),
+    };
+    match event {
+        Event::Started { address, action } => format!("{address}: {}...", verbs(action).0),
+        Event::StillApplying { address, action, elapsed } => {
+            format!(
+                "{address}: Still {}... [{elapsed:.0}s elapsed]",
+                verbs(action).0.to_lowercase()
+            )
+        }
+        Event::Completed { address, action, id, elapsed } => {
+            let id = id.map(|id| format!(" [id={id}]")).unwrap_or_default();
+            format!("{address}: {} complete after {elapsed:.1}s{id}", verbs(action).1)
+        }
+        Event::Failed { address, action, error } => {
+            format!("{address}: {} failed: {error}", verbs(action).1)
+        }
+        Event::Deposed { address, id, error } => format!(
+            "{address}: warning: the new certificate is in place, but the old one ({id}) could not be deleted: {error}\n  it is kept in state as deposed; the next apply deletes it"
+        ),
+        Event::Waiting { address, id, limit } => format!(
+            "{address}: waiting up to {} for certificate {id} to be issued...",
+            humantime::format_duration(limit)
+        ),
+        Event::StillWaiting { address, id, elapsed, status } => format!(
+            "{address}: still waiting for certificate {id} to be issued ({status})... [{elapsed:.0}s elapsed]"
+        ),
+        Event::Issued { address, id, elapsed } => {
+            format!("{address}: certificate {id} issued after {elapsed:.0}s")
+        }
+        Event::Recovered { address, id, error } => format!(
+            "{address}: the response was lost ({error}); found certificate {id} it created, recorded it"
+        ),
+    }
+}
+
+/// Reports what an apply did: the summary line (or `change_summary` event), then what is left
+/// to do — certificates waiting for validation, changes not started, changes that failed.
+pub fn report_apply(report: &Report, json: bool, automatic: impl Fn(&Address) -> bool) {
+    let done = report.done;
+    if json {
+        emit(json!({
+            "type": "change_summary",
+            "added": done.add,
+            "renewed": done.renew,
+            "changed": done.change,
+            "destroyed": done.destroy,
+            "forgotten": done.forget,
+            "failed": report.failed.len(),
+            "not_started": report.not_started.len(),
+        }));
+    } else {
+        let forgotten =
+            if done.forget > 0 { format!(", {} forgotten", done.forget) } else { String::new() };
+        println!(
+            "\nApply complete! Resources: {} added, {} renewed, {} changed, {} destroyed{forgotten}.",
+            done.add, done.renew, done.change, done.destroy
+        );
+    }
+    for (address, remote) in &report.pending {
+        show_pending(address, remote, automatic(address));
+    }
+    if !report.not_started.is_empty() {
+        eprintln!("\nInterrupted: {} change(s) were not started:", report.not_started.len());
+        for address in &report.not_started {
+            eprintln!("  {address}");
+        }
+        eprintln!("Everything done so far is recorded; run apply again to finish.");
+    }
+    if !report.failed.is_empty() {
+        eprintln!("\n{} change(s) failed:", report.failed.len());
+        for (address, error) in &report.failed {
+            eprintln!("  {address}: {error}");
+        }
+    }
+}
+
+/// Says what a certificate not issued yet waits for.
+fn show_pending(address: &Address, remote: &RemoteCertificate, automatic: bool) {
+    eprintln!("\n{address} ({}) is not issued yet:", remote.id);
+    if automatic {
+        eprintln!("  waiting for the CA (automatic DNS validation adds its record itself)");
+    } else {
+        for record in &remote.validation {
+            eprintln!("  to validate the domain, {}", certplan_planner::describe_record(record));
+        }
+    }
+    eprintln!("  the next plan shows its status; `certplan apply --wait` waits for issuance");
+}
+
+/// Shows the outputs an apply recorded: an `outputs` event, or `name = value` lines.
+pub fn show_outputs(outputs: &BTreeMap<String, StoredOutput>, json: bool) {
+    if json {
+        emit(json!({ "type": "outputs", "outputs": outputs_json(outputs) }));
+    } else if !outputs.is_empty() {
+        println!("\nOutputs:\n");
+        for (name, o) in outputs {
+            println!("{name} = {}", shown_output(o, false));
+        }
+    }
+}
+
+/// An output's value as text; a sensitive one only when `reveal`.
+pub fn shown_output(o: &StoredOutput, reveal: bool) -> String {
+    if o.sensitive && !reveal {
+        "(sensitive value)".to_owned()
+    } else {
+        match &o.value {
+            serde_json::Value::String(s) => format!("{s:?}"),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The outputs as JSON: name => `{value, sensitive}`, a sensitive value `null`.
+pub fn outputs_json(outputs: &BTreeMap<String, StoredOutput>) -> serde_json::Value {
+    outputs
+        .iter()
+        .map(|(n, o)| {
+            let value = if o.sensitive { serde_json::Value::Null } else { o.value.clone() };
+            (n.clone(), json!({ "value": value, "sensitive": o.sensitive }))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Asks for `yes` on the terminal; refuses to guess when there is no terminal to ask.
+pub fn confirm() -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "apply needs confirmation, and standard input is not a terminal: review the plan, then run `certplan apply --auto-approve`"
+        );
+    }
+    eprint!(
+        "\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(answer.trim() == "yes")
+}
+
+/// Prints an error with what to do about it.
+pub fn report_error(error: &anyhow::Error, output: Output) {
+    if let Some(config) = error.downcast_ref::<ConfigError>() {
+        eprintln!("{}", config.render(output.stderr_color));
+        return;
+    }
+    eprintln!("error: {error:#}");
+    if error.downcast_ref::<CredentialsError>().is_some() {
+        eprintln!(
+            "hint: to try certplan without an account, add --sandbox to run against an embedded sandbox"
+        );
+    }
+}

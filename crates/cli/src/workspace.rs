@@ -1,0 +1,162 @@
+//! What a command that works on state opens: the configuration, the state (locked for the whole
+//! run when the command writes it) and, once needed, the connection to the cloud.
+
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use certplan_core::{Address, Observed, Plan};
+use certplan_engine::Inputs;
+use certplan_parser::Config;
+use certplan_planner::PlanOptions;
+use certplan_provider::Client;
+use certplan_state::{LocalStore, State, StateLock, StateStore};
+use chrono::Utc;
+
+use crate::settings::{Connection, Settings, Target};
+
+/// The state of the configuration directory, loaded, and locked when written.
+pub struct StateAccess {
+    pub store: LocalStore,
+    /// `None` when nothing has been saved yet.
+    pub state: Option<State>,
+    _lock: Option<StateLock>,
+}
+
+impl StateAccess {
+    /// Loads the state; `operation` names a writer, which holds the state lock for the whole
+    /// run (unless `--lock=false`).
+    pub fn open(settings: &Settings, operation: Option<&str>) -> anyhow::Result<Self> {
+        let mut store = LocalStore::new(&settings.state_path);
+        let lock = match operation {
+            Some(op) if settings.lock => Some(store.lock(op, settings.lock_timeout)?),
+            _ => None,
+        };
+        let state = store.load()?;
+        Ok(StateAccess { store, state, _lock: lock })
+    }
+}
+
+/// The configuration, the state and the cloud a plan, apply, refresh or import works on.
+pub struct Workspace {
+    pub settings: Settings,
+    pub config: Config,
+    pub store: LocalStore,
+    pub state: State,
+    /// Whether a state file existed when loaded.
+    pub state_existed: bool,
+    connection: Option<Connection>,
+    _lock: Option<StateLock>,
+}
+
+impl Workspace {
+    /// Loads configuration and state (see [`StateAccess::open`] for `operation`).
+    pub fn open(settings: Settings, operation: Option<&str>) -> anyhow::Result<Self> {
+        if let Target::EmbeddedSandbox { data } = &settings.target {
+            eprintln!(
+                "Using the embedded sandbox, not Tencent Cloud: its certificates are kept in {}",
+                data.display()
+            );
+        }
+        let config = certplan_parser::load_dir_with(Path::new("."), &settings.vars)?;
+        if !config.warnings.is_empty() {
+            let shown = certplan_parser::render_diagnostics(
+                &config.sources,
+                &config.warnings,
+                settings.output.stderr_color,
+            );
+            eprint!("{shown}");
+        }
+        let StateAccess { store, state, _lock } = StateAccess::open(&settings, operation)?;
+        let state_existed = state.is_some();
+        Ok(Workspace {
+            settings,
+            config,
+            store,
+            state: state.unwrap_or_default(),
+            state_existed,
+            connection: None,
+            _lock,
+        })
+    }
+
+    /// Returns the client, connecting on first use.
+    pub async fn client(&mut self) -> anyhow::Result<Client> {
+        if self.connection.is_none() {
+            self.connection = Some(self.settings.connect(&self.config.provider).await?);
+        }
+        Ok(self.connection.as_ref().map(|c| c.client.clone()).expect("just connected"))
+    }
+
+    /// Settles what an interrupted run left in the journal. Only writers save the outcome;
+    /// a plan uses it in memory.
+    pub async fn reconcile(&mut self, save: bool) -> anyhow::Result<()> {
+        if self.state.intents.is_empty() {
+            return Ok(());
+        }
+        eprintln!(
+            "Found {} certificate application(s) of an interrupted run; checking the cloud...",
+            self.state.intents.len()
+        );
+        let client = self.client().await?;
+        let settled = certplan_engine::reconcile(&client, &mut self.state)
+            .await
+            .context("could not check what the interrupted run did; nothing was changed")?;
+        for line in settled {
+            eprintln!("  {line}");
+        }
+        if save {
+            self.store.save(&mut self.state)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the cloud for what state records, unless the settings say not to refresh.
+    pub async fn refresh(&mut self) -> anyhow::Result<Option<Observed>> {
+        if !self.settings.refresh {
+            return Ok(None);
+        }
+        if self.state.resources.is_empty() && self.state.deposed.is_empty() {
+            return Ok(Some(Observed::new()));
+        }
+        let count = self.state.resources.len() + self.state.deposed.len();
+        let client = self.client().await?;
+        eprintln!("Reading {count} certificate(s) from {}...", client.endpoint());
+        let observed = certplan_engine::refresh(&client, &self.state)
+            .await
+            .context("could not read the recorded certificates from the cloud")?;
+        Ok(Some(observed))
+    }
+
+    /// Plans the configuration against the state and what the refresh observed.
+    pub fn plan(
+        &self,
+        observed: Option<&Observed>,
+        targets: &[Address],
+        excludes: &[Address],
+    ) -> anyhow::Result<Plan> {
+        for address in targets.iter().chain(excludes) {
+            let known = self.config.resources.keys().chain(self.state.resources.keys());
+            if !known.into_iter().any(|a| address.covers(a)) {
+                bail!(
+                    "{address} is not in the configuration or the state; --target and --exclude take resource addresses such as tencentcloud_ssl_free_certificate.www"
+                );
+            }
+        }
+        let options = PlanOptions { targets: targets.to_vec(), excludes: excludes.to_vec() };
+        Ok(certplan_planner::plan(&self.config, &self.state, observed, Utc::now(), &options)?)
+    }
+
+    /// What an apply needs from the configuration besides the plan: the CSR key passwords.
+    pub fn inputs(&self) -> Inputs {
+        let csr_key_passwords = self
+            .config
+            .resources
+            .iter()
+            .filter_map(|(address, r)| {
+                let password = r.csr_key_password.as_deref()?;
+                Some((address.clone(), certplan_core::Sensitive::new(password)))
+            })
+            .collect();
+        Inputs { csr_key_passwords }
+    }
+}

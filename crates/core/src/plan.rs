@@ -1,0 +1,247 @@
+//! The plan: what the planner decided and the engine carries out. Plain data shared by the two —
+//! the planner builds it without IO, the engine executes it without reading the configuration,
+//! so everything the apply needs (and nothing secret) travels here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Address, AttributeValue, CertStatus, CertificateArgs, RemoteCertificate, RenewBefore,
+    ValidationRecord,
+};
+
+/// What the cloud reports, by certificate id. A certificate id recorded in state but absent
+/// here no longer exists in the cloud.
+pub type Observed = BTreeMap<String, RemoteCertificate>;
+
+/// What the apply will do to one resource. Written by its [`name`](Action::name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    NoOp,
+    /// Apply for a new certificate.
+    Create,
+    /// Apply for a renewal: `ApplyCertificate` with `OldCertificateId`.
+    Renew,
+    /// Change alias and/or project of the existing certificate.
+    Update,
+    /// Apply for a new certificate, then delete the old one.
+    Replace,
+    /// Delete the certificate.
+    Delete,
+    /// Stop managing the certificate, leaving it in the cloud.
+    Forget,
+}
+
+impl Action {
+    /// Returns the action's one name, used by plan JSON, `apply --json` events and the intent
+    /// journal alike.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::NoOp => "no-op",
+            Action::Create => "create",
+            Action::Renew => "renew",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+            Action::Forget => "forget",
+        }
+    }
+
+    /// Returns the action as Terraform's plan JSON lists it in `change.actions`.
+    pub fn terraform_actions(self) -> &'static [&'static str] {
+        match self {
+            // certplan creates the new certificate before deleting the old one.
+            Action::Replace => &["create", "delete"],
+            Action::NoOp => &["no-op"],
+            Action::Create => &["create"],
+            Action::Renew => &["renew"],
+            Action::Update => &["update"],
+            Action::Delete => &["delete"],
+            Action::Forget => &["forget"],
+        }
+    }
+}
+
+/// Why the planner chose the action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reason {
+    /// Declared but never applied for.
+    NotInState,
+    /// The recorded certificate no longer exists in the cloud.
+    Gone { id: String },
+    /// The cloud reports the certificate revoked, cancelled or failed.
+    Unusable { id: String, status: CertStatus },
+    /// Domain validation was not completed in time.
+    ValidationTimedOut { id: String, deadline: DateTime<Utc> },
+    /// Arguments that can only change with a new application differ.
+    ArgumentsChanged { forcing: Vec<String> },
+    /// Arguments that can change in place differ.
+    AttributesChanged { changed: Vec<String> },
+    /// The certificate has expired; the API renews only before expiry.
+    Expired { not_after: DateTime<Utc> },
+    /// Issued and within `renew_before` of its expiry.
+    Expiring { not_after: DateTime<Utc>, days_left: i64, renew_before: RenewBefore },
+    /// Recorded but no longer declared.
+    NotInConfig { gone: bool },
+    /// A `removed` block says to stop managing it.
+    Removed { location: String },
+    /// An old certificate a replacement could not delete.
+    Deposed { id: String, since: DateTime<Utc>, last_error: String, gone: bool },
+    /// The CA is still validating the domain.
+    Pending {
+        status: CertStatus,
+        records: Vec<ValidationRecord>,
+        deadline: Option<DateTime<Utc>>,
+        automatic: bool,
+    },
+    /// Issued and not yet due; renews from `renews_at`.
+    UpToDate { not_after: DateTime<Utc>, renews_at: DateTime<Utc> },
+    /// The cloud reports a status certplan cannot act on.
+    Waiting { status: CertStatus },
+}
+
+/// The certificate a resource has now, as recorded and (when refreshed) as the cloud reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prior {
+    pub id: String,
+    /// The recorded arguments, with alias and project as the cloud reports them.
+    pub args: CertificateArgs,
+    pub status: CertStatus,
+    pub not_after: Option<DateTime<Utc>>,
+    /// False when a refresh found the certificate gone from the cloud.
+    pub exists: bool,
+}
+
+/// One resource's planned change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceChange {
+    pub address: Address,
+    pub action: Action,
+    pub reason: Reason,
+    pub before: Option<Prior>,
+    pub after: Option<CertificateArgs>,
+    /// For the deletion of a deposed certificate: its id.
+    pub deposed: Option<String>,
+    /// The arguments whose values come from sensitive variables: shown, before and after, as
+    /// `(sensitive value)`, and recorded with the certificate so that a later plan hides them.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub sensitive: BTreeSet<String>,
+    /// The declared `lifecycle { prevent_destroy }` (the recorded one once the block is gone):
+    /// recorded with the certificate, so that it protects it from then on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prevent_destroy: bool,
+    /// How long apply waits for a new certificate to be issued, as configured (the resource's
+    /// `wait_for_issuance`, else the provider's); `None` means it does not wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_for_issuance: Option<Duration>,
+}
+
+impl ResourceChange {
+    /// The recorded arguments as the plan shows them.
+    pub fn before_attributes(&self) -> Vec<(&'static str, AttributeValue)> {
+        self.before.as_ref().map(|b| b.args.attributes_hiding(&self.sensitive)).unwrap_or_default()
+    }
+
+    /// The declared arguments as the plan shows them.
+    pub fn after_attributes(&self) -> Vec<(&'static str, AttributeValue)> {
+        self.after.as_ref().map(|a| a.attributes_hiding(&self.sensitive)).unwrap_or_default()
+    }
+
+    /// Returns true when the change applies for a new certificate.
+    pub fn applies_for_certificate(&self) -> bool {
+        self.deposed.is_none()
+            && matches!(self.action, Action::Create | Action::Renew | Action::Replace)
+    }
+}
+
+/// Something that changed in the cloud outside certplan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drift {
+    pub address: Address,
+    pub id: String,
+    pub kind: DriftKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DriftKind {
+    Deleted,
+    Status { from: CertStatus, to: CertStatus },
+    Alias { from: Option<String>, to: Option<String> },
+    Project { from: Option<u64>, to: Option<u64> },
+}
+
+/// Every resource's change, in address order (deposed deletions after their resource).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub created_at: DateTime<Utc>,
+    /// Renames of recorded resources by `moved` blocks: the plan is made as if they were done,
+    /// and the apply records them first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<(Address, Address)>,
+    /// Whether the cloud was read; without it the plan trusts the state.
+    pub refreshed: bool,
+    pub drift: Vec<Drift>,
+    pub changes: Vec<ResourceChange>,
+}
+
+/// Counts of changes, as the summary lines of a plan and of an apply show them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub add: usize,
+    pub renew: usize,
+    pub change: usize,
+    pub destroy: usize,
+    pub forget: usize,
+}
+
+impl Summary {
+    /// Counts one change; `deletes_old` says whether a replacement deletes (or deleted) the
+    /// certificate it replaces — it does not when that one is already gone.
+    pub fn count(&mut self, action: Action, deletes_old: bool) {
+        match action {
+            Action::NoOp => {}
+            Action::Create => self.add += 1,
+            Action::Renew => self.renew += 1,
+            Action::Update => self.change += 1,
+            Action::Replace => {
+                self.add += 1;
+                self.destroy += usize::from(deletes_old);
+            }
+            Action::Delete => self.destroy += 1,
+            Action::Forget => self.forget += 1,
+        }
+    }
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        !self.moved.is_empty() || self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            s.count(c.action, c.before.as_ref().is_some_and(|b| b.exists));
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_action_is_written_by_its_one_name() {
+        use Action::*;
+        for action in [NoOp, Create, Renew, Update, Replace, Delete, Forget] {
+            let written = serde_json::to_value(action).expect("serialises");
+            assert_eq!(written, action.name());
+            assert_eq!(serde_json::from_value::<Action>(written).ok(), Some(action));
+        }
+    }
+}

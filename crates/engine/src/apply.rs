@@ -1,0 +1,423 @@
+//! Executing a plan: the changes run concurrently, each non-idempotent call journaled first,
+//! every step saved as it completes; then the waits for issuance the plan or caller asked for.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use certplan_core::{Action, Observed, Plan, Reason, ResourceChange};
+use certplan_provider::{Client, Error as ProviderError, backoff};
+use certplan_state::{Deposed, Intent, IntentKind, State, StateError, StateStore};
+use chrono::Utc;
+use futures_util::{StreamExt, stream};
+
+use crate::ledger::Ledger;
+use crate::reconcile::{find_applied, known_ids};
+use crate::{ApplyError, ApplyOptions, ChangeError, Event, Inputs, Report, import, refresh, wait};
+
+/// How many times an application is tried when the service fails transiently.
+const APPLY_ATTEMPTS: u32 = 4;
+const APPLY_BACKOFF_BASE: Duration = Duration::from_millis(500);
+const APPLY_BACKOFF_CAP: Duration = Duration::from_secs(8);
+/// How often a change still running is reported.
+pub(crate) const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Carries out `plan` against `state`, saving through `store` after every step:
+///
+/// 1. records what the plan was made from — the `moved` renames, what the refresh (`observed`)
+///    read, and what is declared for each certificate (`prevent_destroy`, which arguments are
+///    sensitive) — so that these hold even when nothing else changes;
+/// 2. makes the plan's changes, up to `options.parallelism` at once (a plan's changes are
+///    independent); a failed change is reported and the others go on; once `stop` is set no
+///    new change starts;
+/// 3. waits for the issuance of new certificates that have a wait limit, unless stopped.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply(
+    plan: &Plan,
+    inputs: &Inputs,
+    observed: Option<&Observed>,
+    state: &mut State,
+    store: &mut dyn StateStore,
+    client: &Client,
+    stop: &AtomicBool,
+    options: ApplyOptions,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Report, ApplyError> {
+    record_plan_basis(plan, observed, state, store)?;
+    let mut report = execute(plan, inputs, state, store, client, stop, options, on_event).await?;
+
+    let (waits, pending): (Vec<_>, Vec<_>) =
+        std::mem::take(&mut report.pending).into_iter().partition(|(address, _)| {
+            wait_limit(plan, options, address).is_some() && !stop.load(Ordering::SeqCst)
+        });
+    report.pending = pending;
+    if !waits.is_empty() {
+        let waits = waits
+            .into_iter()
+            .filter_map(|(address, remote)| {
+                let limit = wait_limit(plan, options, &address)?;
+                Some((address, remote, limit))
+            })
+            .collect();
+        let outcome = wait::wait_for_issuance(client, state, store, waits, stop, on_event).await?;
+        report.failed.extend(outcome.failed);
+        report.pending.extend(outcome.pending);
+    }
+    report.pending.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(report)
+}
+
+/// How long to wait for the issuance of `address`'s new certificate: the caller's limit, else
+/// the configured one the plan carries; `None` means do not wait.
+fn wait_limit(
+    plan: &Plan,
+    options: ApplyOptions,
+    address: &certplan_core::Address,
+) -> Option<Duration> {
+    options.wait.or_else(|| {
+        plan.changes.iter().find(|c| &c.address == address).and_then(|c| c.wait_for_issuance)
+    })
+}
+
+/// Records in `state` what `plan` was made from — the `moved` renames, the cloud as the
+/// refresh read it (`observed`), and what is declared for each certificate now — and saves it
+/// if anything changed. [`apply`] starts with this; a plan without changes needs only this.
+pub fn record_plan_basis(
+    plan: &Plan,
+    observed: Option<&Observed>,
+    state: &mut State,
+    store: &mut dyn StateStore,
+) -> Result<(), StateError> {
+    let mut changed = false;
+    for (from, to) in &plan.moved {
+        changed |= state.rename(from, to);
+    }
+    if let Some(observed) = observed {
+        changed |= refresh::record_observed(state, observed);
+    }
+    // Whatever was last declared for a live certificate is what guards it, whenever the flag
+    // was written.
+    for change in plan.changes.iter().filter(|c| c.after.is_some() && c.deposed.is_none()) {
+        if let Some(r) = state.resources.get_mut(&change.address)
+            && (r.prevent_destroy, &r.sensitive) != (change.prevent_destroy, &change.sensitive)
+        {
+            r.prevent_destroy = change.prevent_destroy;
+            r.sensitive = change.sensitive.clone();
+            changed = true;
+        }
+    }
+    if changed {
+        store.save(state)?;
+    }
+    Ok(())
+}
+
+/// Makes every change of `plan`; returns what happened, without waiting for issuance.
+#[allow(clippy::too_many_arguments)]
+async fn execute(
+    plan: &Plan,
+    inputs: &Inputs,
+    state: &mut State,
+    store: &mut dyn StateStore,
+    client: &Client,
+    stop: &AtomicBool,
+    options: ApplyOptions,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Report, ApplyError> {
+    let ledger = Ledger::new(state, store);
+    let changes = plan.changes.iter().filter(|c| c.action != Action::NoOp);
+    let outcomes: Vec<(&ResourceChange, Option<Result<Done, Failure>>)> = stream::iter(changes)
+        .map(|change| {
+            let ledger = &ledger;
+            async move {
+                if stop.load(Ordering::SeqCst) {
+                    return (change, None);
+                }
+                (change, Some(run_change(change, inputs, ledger, client, on_event).await))
+            }
+        })
+        .buffer_unordered(options.parallelism.max(1))
+        .collect()
+        .await;
+
+    let mut report = Report::default();
+    let mut state_error = None;
+    for (change, outcome) in outcomes {
+        let address = change.address.clone();
+        match outcome {
+            None => report.not_started.push(address),
+            Some(Ok(done)) => {
+                report.done.count(change.action, done.deleted_old);
+                if let Some(remote) = done.pending {
+                    report.pending.push((address, remote));
+                }
+            }
+            Some(Err(Failure::Change(error))) => report.failed.push((address, error)),
+            Some(Err(Failure::State(e))) => state_error = Some(e),
+        }
+    }
+    report.not_started.sort();
+    match state_error {
+        Some(e) => Err(e.into()),
+        None => Ok(report),
+    }
+}
+
+/// Makes one change, reporting its start, progress every 10 seconds, and its end.
+async fn run_change(
+    change: &ResourceChange,
+    inputs: &Inputs,
+    ledger: &Ledger<'_>,
+    client: &Client,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Done, Failure> {
+    let address = &change.address;
+    let action = change.action;
+    on_event(Event::Started { address, action });
+    let started = Instant::now();
+    let work = make_change(change, inputs, ledger, client, on_event);
+    tokio::pin!(work);
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::now() + PROGRESS_INTERVAL,
+        PROGRESS_INTERVAL,
+    );
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut work => break outcome,
+            _ = ticker.tick() => on_event(Event::StillApplying {
+                address,
+                action,
+                elapsed: started.elapsed().as_secs_f64(),
+            }),
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    match &outcome {
+        Ok(done) => on_event(Event::Completed { address, action, id: done.id.as_deref(), elapsed }),
+        Err(Failure::Change(error)) => on_event(Event::Failed { address, action, error }),
+        Err(Failure::State(_)) => {}
+    }
+    outcome
+}
+
+/// What one change left behind.
+#[derive(Debug, Default)]
+struct Done {
+    id: Option<String>,
+    /// The new certificate, when it is not issued yet.
+    pending: Option<certplan_core::RemoteCertificate>,
+    deleted_old: bool,
+}
+
+enum Failure {
+    /// The change could not be made; other changes go on.
+    Change(ChangeError),
+    /// State could not be saved: stop at once, nothing more may be done unrecorded.
+    State(StateError),
+}
+
+impl From<StateError> for Failure {
+    fn from(e: StateError) -> Self {
+        Failure::State(e)
+    }
+}
+
+impl From<ProviderError> for Failure {
+    fn from(e: ProviderError) -> Self {
+        Failure::Change(e.into())
+    }
+}
+
+impl From<ChangeError> for Failure {
+    fn from(e: ChangeError) -> Self {
+        Failure::Change(e)
+    }
+}
+
+/// Makes one change.
+async fn make_change(
+    change: &ResourceChange,
+    inputs: &Inputs,
+    ledger: &Ledger<'_>,
+    client: &Client,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Done, Failure> {
+    let address = &change.address;
+    let incomplete = |what| ChangeError::IncompletePlan { address: address.clone(), what };
+    if let Some(id) = &change.deposed {
+        return delete_deposed(change, id, ledger, client).await;
+    }
+    let prior = change.before.as_ref();
+    match change.action {
+        Action::Create | Action::Renew | Action::Replace => {
+            let Some(args) = &change.after else {
+                return Err(incomplete("declared arguments").into());
+            };
+            let kind = match change.action {
+                Action::Renew => IntentKind::Renew,
+                Action::Replace => IntentKind::Replace,
+                _ => IntentKind::Create,
+            };
+            let renewing = prior.filter(|_| kind == IntentKind::Renew);
+            let replacing = prior.filter(|p| kind == IntentKind::Replace && p.exists);
+            let password = inputs.csr_key_passwords.get(address).map(|p| p.expose());
+            let domain_lock = ledger.domain_lock(&args.domain);
+            let _one_application_per_domain = domain_lock.lock().await;
+            let mut attempt = 0;
+            let (id, intent) = loop {
+                attempt += 1;
+                let retry = attempt < APPLY_ATTEMPTS;
+                // ApplyCertificate is not idempotent: journal the intent first, so that a
+                // response lost to a crash or a dropped connection is found, not applied twice.
+                let intent = Intent {
+                    address: address.clone(),
+                    action: kind,
+                    args: args.clone(),
+                    prevent_destroy: change.prevent_destroy,
+                    sensitive: change.sensitive.clone(),
+                    old_certificate_id: renewing.or(replacing).map(|p| p.id.clone()),
+                    started_at: Utc::now(),
+                };
+                ledger.write(|s| s.intents.push(intent.clone())).await?;
+                let renews = renewing.map(|p| p.id.as_str());
+                let failed = match client.apply_for_certificate(args, password, renews).await {
+                    Ok(id) => break (id, intent),
+                    // The service answered: nothing was created.
+                    Err(e @ ProviderError::Api(_)) => e,
+                    // No answer: the service may have acted. Look before anything else.
+                    Err(lost) => {
+                        let known = ledger.read(known_ids);
+                        match find_applied(client, &known, &intent).await {
+                            Ok(Some(found)) => {
+                                on_event(Event::Recovered { address, id: &found.id, error: &lost });
+                                break (found.id, intent);
+                            }
+                            Ok(None) => lost,
+                            Err(lookup) => {
+                                return Err(ChangeError::Unknown { error: lost, lookup }.into());
+                            }
+                        }
+                    }
+                };
+                // Known not to have created anything: the intent is settled.
+                ledger.write(|s| s.intents.retain(|i| i != &intent)).await?;
+                if !(retry && failed.is_transient()) {
+                    return Err(failed.into());
+                }
+                tokio::time::sleep(backoff(attempt - 1, APPLY_BACKOFF_BASE, APPLY_BACKOFF_CAP))
+                    .await;
+            };
+            // Record the new certificate with its status in one save. Until then the journaled
+            // intent covers it: a crash here is reconciled by the next run.
+            let detail = client.describe_certificate_detail(&id).await.map(|d| d.to_remote());
+            ledger.write(|s| import::adopt(s, &intent, &id, detail.as_ref().ok())).await?;
+            // The certificate exists and is recorded; the next refresh reads its status.
+            let remote =
+                detail.map_err(|error| ChangeError::StatusUnread { id: id.clone(), error })?;
+
+            let mut deleted_old = false;
+            if let Some(old) = replacing {
+                match delete(client, &old.id).await {
+                    Ok(()) => deleted_old = true,
+                    Err(e) => {
+                        // Nothing is forgotten: the old certificate is kept for the next apply.
+                        ledger
+                            .write(|s| {
+                                s.deposed.push(Deposed {
+                                    address: address.clone(),
+                                    certificate_id: old.id.clone(),
+                                    since: Utc::now(),
+                                    last_error: e.to_string(),
+                                });
+                            })
+                            .await?;
+                        on_event(Event::Deposed { address, id: &old.id, error: &e });
+                    }
+                }
+            }
+            let pending = remote.status.is_pending().then_some(remote);
+            Ok(Done { id: Some(id), pending, deleted_old })
+        }
+        Action::Update => {
+            let (Some(p), Some(args), Reason::AttributesChanged { changed }) =
+                (prior, &change.after, &change.reason)
+            else {
+                return Err(incomplete("attributes to update").into());
+            };
+            let changes = |name: &str| changed.iter().any(|c| c == name);
+            if changes("alias") {
+                client.modify_certificate_alias(&p.id, args.alias.as_deref().unwrap_or("")).await?;
+                ledger
+                    .write(|s| {
+                        if let Some(r) = s.resources.get_mut(address) {
+                            r.args.alias = args.alias.clone();
+                        }
+                    })
+                    .await?;
+            }
+            if changes("project_id") {
+                let ids = [p.id.clone()];
+                let project = args.project_id.unwrap_or(certplan_core::DEFAULT_PROJECT);
+                let failed = client.modify_certificate_project(&ids, project).await?;
+                if !failed.is_empty() {
+                    return Err(ChangeError::ProjectNotChanged { id: p.id.clone() }.into());
+                }
+                ledger
+                    .write(|s| {
+                        if let Some(r) = s.resources.get_mut(address) {
+                            r.args.project_id = args.project_id;
+                        }
+                    })
+                    .await?;
+            }
+            Ok(Done { id: Some(p.id.clone()), ..Done::default() })
+        }
+        Action::Delete => {
+            if let Some(old) = prior.filter(|p| p.exists) {
+                delete(client, &old.id).await?;
+            }
+            ledger.write(|s| s.resources.remove(address)).await?;
+            Ok(Done::default())
+        }
+        Action::Forget => {
+            ledger.write(|s| s.resources.remove(address)).await?;
+            Ok(Done { id: prior.map(|p| p.id.clone()), ..Done::default() })
+        }
+        Action::NoOp => Ok(Done::default()),
+    }
+}
+
+/// Deletes a certificate a replacement left behind; on failure it stays deposed, with the error.
+async fn delete_deposed(
+    change: &ResourceChange,
+    id: &str,
+    ledger: &Ledger<'_>,
+    client: &Client,
+) -> Result<Done, Failure> {
+    let gone = matches!(change.reason, Reason::Deposed { gone: true, .. });
+    let outcome = if gone { Ok(()) } else { delete(client, id).await };
+    match outcome {
+        Ok(()) => {
+            ledger.write(|s| s.deposed.retain(|d| d.certificate_id != id)).await?;
+            Ok(Done { id: Some(id.to_owned()), ..Done::default() })
+        }
+        Err(e) => {
+            ledger
+                .write(|s| {
+                    if let Some(d) = s.deposed.iter_mut().find(|d| d.certificate_id == id) {
+                        d.last_error = e.to_string();
+                    }
+                })
+                .await?;
+            Err(e.into())
+        }
+    }
+}
+
+/// Deletes a certificate; one that is already gone counts as deleted.
+async fn delete(client: &Client, id: &str) -> Result<(), ProviderError> {
+    match client.delete_certificate(id).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("FailedOperation.CertificateNotFound") => Ok(()),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,112 @@
+//! Recording a certificate in state — one applied for (adopted from its intent) or one that
+//! already existed (imported) — built in one place, complete at the moment it is recorded.
+
+use std::collections::BTreeSet;
+
+use certplan_core::{Address, CertStatus, CertificateArgs, RemoteCertificate};
+use certplan_provider::Client;
+use certplan_state::{Intent, IntentKind, ResourceState, State, StateStore};
+use chrono::{DateTime, Utc};
+
+use crate::ImportError;
+
+/// What the configuration declares for a certificate besides its arguments, recorded with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declared {
+    pub args: CertificateArgs,
+    pub prevent_destroy: bool,
+    /// The arguments that come from sensitive variables.
+    pub sensitive: BTreeSet<String>,
+}
+
+/// Records the existing certificate `id` as `address`, without a new application: the
+/// declared arguments, with what the cloud reports of validation method, alias and project.
+/// Saves the state; returns the certificate as the cloud reports it.
+pub async fn import(
+    client: &Client,
+    state: &mut State,
+    store: &mut dyn StateStore,
+    address: &Address,
+    id: &str,
+    declared: &Declared,
+) -> Result<RemoteCertificate, ImportError> {
+    let detail = client
+        .describe_certificate_detail(id)
+        .await
+        .map_err(|error| ImportError::Read { id: id.to_owned(), error })?;
+    let remote = detail.to_remote();
+    if remote.domain != declared.args.domain {
+        return Err(ImportError::OtherDomain {
+            id: id.to_owned(),
+            actual: remote.domain,
+            address: address.clone(),
+            declared: declared.args.domain.clone(),
+        });
+    }
+    let mut args = declared.args.clone();
+    if let Some(method) = detail.verify_type.as_deref().and_then(certplan_core::DvAuthMethod::parse)
+    {
+        args.dv_auth_method = method;
+    }
+    args.alias = remote.alias.clone();
+    args.project_id = remote.project_id;
+    let applied_at = remote.inserted_at.unwrap_or_else(Utc::now);
+    let declared = Declared { args, ..declared.clone() };
+    record(state, address, &remote.id, &declared, Vec::new(), applied_at, Some(&remote));
+    store.save(state)?;
+    Ok(remote)
+}
+
+/// Records the certificate `id` as the result of `intent` (with what the cloud reports of it,
+/// when known), and retires the intent.
+pub(crate) fn adopt(
+    state: &mut State,
+    intent: &Intent,
+    id: &str,
+    remote: Option<&RemoteCertificate>,
+) {
+    let mut renewed_from = Vec::new();
+    if intent.action == IntentKind::Renew
+        && let Some(old) = &intent.old_certificate_id
+    {
+        renewed_from.push(old.clone());
+        if let Some(previous) = state.resources.get(&intent.address) {
+            renewed_from.extend(previous.renewed_from.iter().cloned());
+        }
+    }
+    let declared = Declared {
+        args: intent.args.clone(),
+        prevent_destroy: intent.prevent_destroy,
+        sensitive: intent.sensitive.clone(),
+    };
+    record(state, &intent.address, id, &declared, renewed_from, intent.started_at, remote);
+    state.intents.retain(|i| i != intent);
+}
+
+/// Builds the record of a certificate: the one place a [`ResourceState`] is made.
+fn record(
+    state: &mut State,
+    address: &Address,
+    id: &str,
+    declared: &Declared,
+    renewed_from: Vec<String>,
+    applied_at: DateTime<Utc>,
+    remote: Option<&RemoteCertificate>,
+) {
+    let mut record = ResourceState {
+        certificate_id: id.to_owned(),
+        args: declared.args.clone(),
+        status: CertStatus::Pending,
+        not_before: None,
+        not_after: None,
+        renewed_from,
+        prevent_destroy: declared.prevent_destroy,
+        applied_at,
+        validation: Vec::new(),
+        sensitive: declared.sensitive.clone(),
+    };
+    if let Some(remote) = remote {
+        record.observe(remote);
+    }
+    state.resources.insert(address.clone(), record);
+}

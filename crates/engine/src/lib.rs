@@ -1,0 +1,120 @@
+//! The apply engine: carries out a [`Plan`] through the provider, and nothing else.
+//!
+//! It reads the cloud for what state records ([`refresh`]), settles what an interrupted run
+//! left in the intent journal ([`reconcile`]), executes a plan's changes concurrently under the
+//! client's pacer ([`apply`]), waits for issuance where asked, and adopts existing certificates
+//! ([`import`]) — saving state after every step, so that a failure or a crash loses nothing
+//! already done. It decides nothing: the plan says what to do, and everything the apply needs
+//! from the configuration travels in the plan or in [`Inputs`] (the secrets a plan file must
+//! not hold). It never reads the configuration, prints, or exits.
+
+mod apply;
+mod error;
+mod import;
+mod ledger;
+mod reconcile;
+mod refresh;
+mod wait;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use certplan_core::{Action, Address, CertStatus, RemoteCertificate, Sensitive, Summary};
+
+pub use apply::{apply, record_plan_basis};
+pub use error::{ApplyError, ChangeError, ImportError};
+pub use import::{Declared, import};
+pub use reconcile::{Settled, reconcile};
+pub use refresh::{record_observed, refresh};
+
+/// What an apply needs besides the plan: values a plan file must not hold.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// The declared `csr_key_password` of each resource that has one (the plan holds only its
+    /// digest).
+    pub csr_key_passwords: BTreeMap<Address, Sensitive>,
+}
+
+/// How to carry out a plan.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions {
+    /// How many changes run at once (the client's pacer is the real bound).
+    pub parallelism: usize,
+    /// How long to wait for new certificates to be issued, overriding each change's
+    /// configured `wait_for_issuance`.
+    pub wait: Option<Duration>,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions { parallelism: 10, wait: None }
+    }
+}
+
+/// Something the engine did, for the caller to show.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The response to an application was lost; the certificate it created was found.
+    Recovered {
+        address: &'a Address,
+        id: &'a str,
+        error: &'a certplan_provider::Error,
+    },
+    Started {
+        address: &'a Address,
+        action: Action,
+    },
+    /// A change has been running for another 10 seconds.
+    StillApplying {
+        address: &'a Address,
+        action: Action,
+        elapsed: f64,
+    },
+    Completed {
+        address: &'a Address,
+        action: Action,
+        id: Option<&'a str>,
+        elapsed: f64,
+    },
+    Failed {
+        address: &'a Address,
+        action: Action,
+        error: &'a ChangeError,
+    },
+    /// A replacement's old certificate could not be deleted; it is kept as deposed.
+    Deposed {
+        address: &'a Address,
+        id: &'a str,
+        error: &'a certplan_provider::Error,
+    },
+    /// Waiting for a new certificate's issuance starts.
+    Waiting {
+        address: &'a Address,
+        id: &'a str,
+        limit: Duration,
+    },
+    StillWaiting {
+        address: &'a Address,
+        id: &'a str,
+        elapsed: f64,
+        status: CertStatus,
+    },
+    Issued {
+        address: &'a Address,
+        id: &'a str,
+        elapsed: f64,
+    },
+}
+
+/// What an apply did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// The changes made, counted as the plan's summary counts them.
+    pub done: Summary,
+    pub failed: Vec<(Address, ChangeError)>,
+    /// Certificates applied for in this apply and not issued when it ended, with what they
+    /// wait for.
+    pub pending: Vec<(Address, RemoteCertificate)>,
+    /// Changes not started because the run was interrupted.
+    pub not_started: Vec<Address>,
+}

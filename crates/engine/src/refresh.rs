@@ -1,0 +1,57 @@
+//! Reading the cloud for what state records, and recording what it reports.
+
+use certplan_core::{Observed, RemoteCertificate, ValidationRecord};
+use certplan_provider::{Client, DESCRIBE_PAGE_LIMIT, Error as ProviderError};
+use certplan_state::State;
+use futures_util::{StreamExt, TryStreamExt, stream};
+
+/// How many describe calls a refresh keeps in flight (the rate limiter paces them).
+const REFRESH_CONCURRENCY: usize = 8;
+
+/// Reads every certificate recorded in `state` (and every deposed one) from the cloud: one
+/// `DescribeCertificates` call per 1000 ids, and a `DescribeCertificateDetail` call only for
+/// pending certificates, whose validation records only the detail has.
+pub async fn refresh(client: &Client, state: &State) -> Result<Observed, ProviderError> {
+    let ids: Vec<String> = state
+        .resources
+        .values()
+        .map(|r| r.certificate_id.clone())
+        .chain(state.deposed.iter().map(|d| d.certificate_id.clone()))
+        .collect();
+    let pages: Vec<Vec<RemoteCertificate>> = stream::iter(ids.chunks(DESCRIBE_PAGE_LIMIT))
+        .map(|chunk| client.certificates_by_id(chunk))
+        .buffer_unordered(REFRESH_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut observed: Observed = pages.into_iter().flatten().map(|c| (c.id.clone(), c)).collect();
+    let pending: Vec<String> =
+        observed.values().filter(|r| r.status.is_pending()).map(|r| r.id.clone()).collect();
+    let details: Vec<(String, Vec<ValidationRecord>)> = stream::iter(pending)
+        .map(|id| async move {
+            let detail = client.describe_certificate_detail(&id).await?;
+            Ok::<_, ProviderError>((id, detail.to_remote().validation))
+        })
+        .buffer_unordered(REFRESH_CONCURRENCY)
+        .try_collect()
+        .await?;
+    for (id, validation) in details {
+        if let Some(remote) = observed.get_mut(&id) {
+            remote.validation = validation;
+        }
+    }
+    Ok(observed)
+}
+
+/// Brings the recorded status and dates of every certificate up to what the cloud reported;
+/// returns whether anything changed.
+pub fn record_observed(state: &mut State, observed: &Observed) -> bool {
+    let mut changed = false;
+    for r in state.resources.values_mut() {
+        if let Some(remote) = observed.get(&r.certificate_id) {
+            let before = (r.status, r.not_before, r.not_after, r.validation.clone());
+            r.observe(remote);
+            changed |= before != (r.status, r.not_before, r.not_after, r.validation.clone());
+        }
+    }
+    changed
+}

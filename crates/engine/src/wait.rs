@@ -1,0 +1,133 @@
+//! Waiting for new certificates to be issued: one batched describe call per poll for all of
+//! them, each with its own time limit, stopped at once by an interrupt (state is recorded).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use certplan_core::{Address, CertStatus, RemoteCertificate};
+use certplan_provider::Client;
+use certplan_state::{State, StateError, StateStore};
+
+use crate::apply::PROGRESS_INTERVAL;
+use crate::{ChangeError, Event};
+
+/// How often waiting for issuance asks the cloud.
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// What waiting ended with.
+#[derive(Debug, Default)]
+pub(crate) struct WaitOutcome {
+    /// Certificates that failed, vanished or were not issued in time.
+    pub failed: Vec<(Address, ChangeError)>,
+    /// Certificates still pending when an interrupt stopped the wait.
+    pub pending: Vec<(Address, RemoteCertificate)>,
+}
+
+/// Polls until every certificate in `waits` is issued, its own time runs out, or `stop` is
+/// set, recording each status change in `state` as it is seen.
+pub(crate) async fn wait_for_issuance(
+    client: &Client,
+    state: &mut State,
+    store: &mut dyn StateStore,
+    waits: Vec<(Address, RemoteCertificate, Duration)>,
+    stop: &AtomicBool,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<WaitOutcome, StateError> {
+    let started = Instant::now();
+    for (address, remote, limit) in &waits {
+        on_event(Event::Waiting { address, id: &remote.id, limit: *limit });
+    }
+    let mut waiting: BTreeMap<String, (Address, RemoteCertificate, Duration)> = waits
+        .into_iter()
+        .map(|(address, remote, limit)| (remote.id.clone(), (address, remote, limit)))
+        .collect();
+    let mut outcome = WaitOutcome::default();
+    let mut last_progress = Instant::now();
+    while !waiting.is_empty() {
+        if interruptible_sleep(POLL_INTERVAL, stop).await {
+            outcome
+                .pending
+                .extend(waiting.into_values().map(|(address, remote, _)| (address, remote)));
+            break;
+        }
+        let elapsed = started.elapsed();
+        let ids: Vec<String> = waiting.keys().cloned().collect();
+        let seen = match client.certificates_by_id(&ids).await {
+            Ok(seen) => seen,
+            // A failed poll is not a failed certificate; the next poll tries again.
+            Err(_) if waiting.values().any(|(_, _, limit)| elapsed < *limit) => continue,
+            Err(e) => {
+                let message = e.to_string();
+                for (_, (address, _, _)) in std::mem::take(&mut waiting) {
+                    outcome.failed.push((address, ChangeError::Poll(message.clone())));
+                }
+                break;
+            }
+        };
+        let report_progress = last_progress.elapsed() >= PROGRESS_INTERVAL;
+        if report_progress {
+            last_progress = Instant::now();
+        }
+        let gone: Vec<String> =
+            waiting.keys().filter(|id| !seen.iter().any(|r| &r.id == *id)).cloned().collect();
+        for id in gone {
+            if let Some((address, _, _)) = waiting.remove(&id) {
+                outcome.failed.push((address, ChangeError::Vanished { id }));
+            }
+        }
+        for remote in seen {
+            let Some((address, _, limit)) = waiting.get(&remote.id).cloned() else { continue };
+            if let Some(r) = state.resources.get_mut(&address) {
+                r.observe(&remote);
+            }
+            match remote.status {
+                CertStatus::Issued => {
+                    store.save(state)?;
+                    waiting.remove(&remote.id);
+                    let elapsed = elapsed.as_secs_f64();
+                    on_event(Event::Issued { address: &address, id: &remote.id, elapsed });
+                }
+                status if status.is_pending() && elapsed < limit => {
+                    if report_progress {
+                        let elapsed = elapsed.as_secs_f64();
+                        on_event(Event::StillWaiting {
+                            address: &address,
+                            id: &remote.id,
+                            elapsed,
+                            status,
+                        });
+                    }
+                    if let Some(entry) = waiting.get_mut(&remote.id) {
+                        entry.1 = remote;
+                    }
+                }
+                status => {
+                    store.save(state)?;
+                    waiting.remove(&remote.id);
+                    let id = remote.id;
+                    let error = if status.is_pending() {
+                        ChangeError::NotIssued { id, limit }
+                    } else {
+                        ChangeError::Unissuable { id, status }
+                    };
+                    outcome.failed.push((address, error));
+                }
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// Sleeps for `duration` unless `stop` is set first; returns whether it was.
+async fn interruptible_sleep(duration: Duration, stop: &AtomicBool) -> bool {
+    const TICK: Duration = Duration::from_millis(100);
+    let deadline = Instant::now() + duration;
+    while Instant::now() < deadline {
+        if stop.load(Ordering::SeqCst) {
+            return true;
+        }
+        tokio::time::sleep(TICK.min(deadline - Instant::now())).await;
+    }
+    stop.load(Ordering::SeqCst)
+}

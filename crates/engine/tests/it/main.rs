@@ -1,0 +1,276 @@
+//! The engine against the real sandbox over loopback HTTP, with real state files: what it does
+//! is counted at the sandbox and read back from the state file.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use certplan_core::{
+    Action, Address, CertStatus, CertificateArgs, DvAuthMethod, Plan, Prior, Reason, ResourceChange,
+};
+use certplan_engine::{ApplyOptions, Event, Inputs, Report};
+use certplan_provider::{Client, Credentials, Endpoint};
+use certplan_sandbox::{Faults, Sandbox, SandboxOptions};
+use certplan_state::{Intent, IntentKind, LocalStore, State, StateStore};
+use chrono::Utc;
+
+const ID: &str = "AKIDengine";
+const KEY: &str = "engine-test-key";
+
+/// A sandbox served on loopback, and a client for it.
+struct Cloud {
+    sandbox: Sandbox,
+    client: Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Cloud {
+    async fn start(options: SandboxOptions) -> Self {
+        let options = SandboxOptions { secret_id: ID.into(), secret_key: KEY.into(), ..options };
+        let sandbox = Sandbox::new(options).expect("sandbox");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(sandbox.clone().serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        let client = Client::new(Endpoint::parse(&url).expect("url"), Credentials::new(ID, KEY));
+        Cloud { sandbox, client, _stop: stop }
+    }
+
+    /// The certificates the sandbox holds, by domain.
+    fn domains(&self) -> Vec<String> {
+        let mut domains: Vec<String> =
+            self.sandbox.certificates().expect("listed").into_iter().map(|c| c.domain).collect();
+        domains.sort();
+        domains
+    }
+}
+
+/// A state file in a temporary directory.
+struct Ledger {
+    _dir: tempfile::TempDir,
+    store: LocalStore,
+    state: State,
+}
+
+impl Ledger {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::new(dir.path().join("certplan.state.json"));
+        Ledger { _dir: dir, store, state: State::new() }
+    }
+
+    /// The state as saved on disk.
+    fn saved(&self) -> State {
+        LocalStore::new(self.store.path()).load().expect("loads").expect("saved")
+    }
+}
+
+fn change(name: &str, action: Action, reason: Reason) -> ResourceChange {
+    ResourceChange {
+        address: Address::certificate(name),
+        action,
+        reason,
+        before: None,
+        after: Some(CertificateArgs::new(format!("{name}.example.com"), DvAuthMethod::DnsAuto)),
+        deposed: None,
+        sensitive: BTreeSet::new(),
+        prevent_destroy: false,
+        wait_for_issuance: None,
+    }
+}
+
+fn create(name: &str) -> ResourceChange {
+    change(name, Action::Create, Reason::NotInState)
+}
+
+fn plan(changes: Vec<ResourceChange>) -> Plan {
+    Plan { created_at: Utc::now(), moved: Vec::new(), refreshed: true, drift: Vec::new(), changes }
+}
+
+/// Applies `plan`, collecting the events' names.
+async fn apply(
+    cloud: &Cloud,
+    ledger: &mut Ledger,
+    plan: &Plan,
+    options: ApplyOptions,
+) -> (Report, Vec<String>) {
+    let events = Mutex::new(Vec::new());
+    let stop = AtomicBool::new(false);
+    let report = certplan_engine::apply(
+        plan,
+        &Inputs::default(),
+        None,
+        &mut ledger.state,
+        &mut ledger.store,
+        &cloud.client,
+        &stop,
+        options,
+        &|event| events.lock().expect("events").push(name(&event)),
+    )
+    .await
+    .expect("state saved");
+    (report, events.into_inner().expect("events"))
+}
+
+fn name(event: &Event<'_>) -> String {
+    match event {
+        Event::Recovered { address, .. } => format!("recovered {address}"),
+        Event::Started { address, .. } => format!("started {address}"),
+        Event::Completed { address, .. } => format!("completed {address}"),
+        Event::Failed { address, error, .. } => format!("failed {address}: {error}"),
+        Event::Issued { address, .. } => format!("issued {address}"),
+        Event::Waiting { address, .. } => format!("waiting {address}"),
+        other => format!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn creates_each_certificate_once_and_records_it_with_what_was_declared() {
+    let cloud = Cloud::start(SandboxOptions::default()).await;
+    let mut ledger = Ledger::new();
+    let mut www = create("www");
+    www.prevent_destroy = true;
+    www.sensitive = ["alias".to_owned()].into();
+    let (report, _) =
+        apply(&cloud, &mut ledger, &plan(vec![www, create("api")]), ApplyOptions::default()).await;
+    assert_eq!((report.done.add, report.failed.len()), (2, 0), "{:?}", report.failed);
+    assert_eq!(cloud.domains(), ["api.example.com", "www.example.com"]);
+    let saved = ledger.saved();
+    assert!(saved.intents.is_empty());
+    let www = &saved.resources[&Address::certificate("www")];
+    assert_eq!(www.status, CertStatus::Issued);
+    assert!(www.not_after.is_some());
+    assert!(www.prevent_destroy, "recorded with the certificate, not at the end of the apply");
+    assert_eq!(www.sensitive, ["alias".to_owned()].into());
+}
+
+#[tokio::test]
+async fn a_lost_response_is_found_again_not_applied_for_twice() {
+    let faults = Faults { drop_rate: 1.0, ..Faults::default() };
+    let cloud = Cloud::start(SandboxOptions { faults, ..SandboxOptions::default() }).await;
+    let mut ledger = Ledger::new();
+    let (report, events) =
+        apply(&cloud, &mut ledger, &plan(vec![create("www")]), ApplyOptions::default()).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert!(events.iter().any(|e| e.starts_with("recovered")), "{events:?}");
+    assert_eq!(cloud.domains(), ["www.example.com"]);
+    let saved = ledger.saved();
+    let id = &saved.resources[&Address::certificate("www")].certificate_id;
+    assert_eq!(cloud.sandbox.certificates().expect("listed")[0].id, *id);
+}
+
+#[tokio::test]
+async fn an_interrupted_application_is_adopted_complete_with_its_declarations() {
+    let cloud = Cloud::start(SandboxOptions::default()).await;
+    let mut ledger = Ledger::new();
+    // A run journaled its intent, applied, and died before recording the result.
+    let args = CertificateArgs::new("www.example.com", DvAuthMethod::DnsAuto);
+    let intent = Intent {
+        address: Address::certificate("www"),
+        action: IntentKind::Create,
+        args: args.clone(),
+        prevent_destroy: true,
+        sensitive: ["contact_email".to_owned()].into(),
+        old_certificate_id: None,
+        started_at: Utc::now(),
+    };
+    ledger.state.intents.push(intent);
+    let id = cloud.client.apply_for_certificate(&args, None, None).await.expect("applied");
+
+    let settled =
+        certplan_engine::reconcile(&cloud.client, &mut ledger.state).await.expect("reconciled");
+    assert_eq!(settled.len(), 1);
+    assert!(settled[0].to_string().contains(&id), "{}", settled[0]);
+    let www = &ledger.state.resources[&Address::certificate("www")];
+    assert_eq!(www.certificate_id, id);
+    assert!(www.prevent_destroy);
+    assert_eq!(www.sensitive, ["contact_email".to_owned()].into());
+    assert!(ledger.state.intents.is_empty());
+    assert_eq!(cloud.domains(), ["www.example.com"], "nothing applied for again");
+}
+
+#[tokio::test]
+async fn a_plan_without_changes_still_records_what_is_declared_and_the_moves() {
+    let cloud = Cloud::start(SandboxOptions::default()).await;
+    let mut ledger = Ledger::new();
+    apply(&cloud, &mut ledger, &plan(vec![create("www")]), ApplyOptions::default()).await;
+    let recorded = ledger.saved().resources[&Address::certificate("www")].clone();
+    assert!(!recorded.prevent_destroy);
+
+    let mut unchanged = change(
+        "web",
+        Action::NoOp,
+        Reason::UpToDate { not_after: Utc::now(), renews_at: Utc::now() },
+    );
+    unchanged.prevent_destroy = true;
+    let mut later = plan(vec![unchanged]);
+    later.moved = vec![(Address::certificate("www"), Address::certificate("web"))];
+    certplan_engine::record_plan_basis(&later, None, &mut ledger.state, &mut ledger.store)
+        .expect("saved");
+    let saved = ledger.saved();
+    assert!(!saved.resources.contains_key(&Address::certificate("www")));
+    let web = &saved.resources[&Address::certificate("web")];
+    assert_eq!(web.certificate_id, recorded.certificate_id);
+    assert!(web.prevent_destroy, "the flag added later guards the certificate");
+}
+
+#[tokio::test]
+async fn an_update_changes_only_what_the_plan_names() {
+    let cloud = Cloud::start(SandboxOptions::default()).await;
+    let mut ledger = Ledger::new();
+    apply(&cloud, &mut ledger, &plan(vec![create("www")]), ApplyOptions::default()).await;
+    let recorded = ledger.saved().resources[&Address::certificate("www")].clone();
+    let mut update =
+        change("www", Action::Update, Reason::AttributesChanged { changed: vec!["alias".into()] });
+    update.before = Some(Prior {
+        id: recorded.certificate_id.clone(),
+        args: recorded.args.clone(),
+        status: CertStatus::Issued,
+        not_after: recorded.not_after,
+        exists: true,
+    });
+    let mut after = recorded.args.clone();
+    after.alias = Some("site".into());
+    // A project differing too, but not named by the plan's reason, is left alone.
+    after.project_id = Some(7);
+    update.after = Some(after);
+    let before = cloud.sandbox.stats().requests.get("ModifyCertificateProject").copied();
+    let (report, _) =
+        apply(&cloud, &mut ledger, &plan(vec![update]), ApplyOptions::default()).await;
+    assert_eq!(report.done.change, 1, "{:?}", report.failed);
+    let cert = &cloud.sandbox.certificates().expect("listed")[0];
+    assert_eq!((cert.alias.as_str(), cert.project_id), ("site", 0));
+    assert_eq!(cloud.sandbox.stats().requests.get("ModifyCertificateProject").copied(), before);
+    assert_eq!(
+        ledger.saved().resources[&Address::certificate("www")].args.alias.as_deref(),
+        Some("site")
+    );
+}
+
+#[tokio::test]
+async fn waiting_for_issuance_ends_at_its_limit_with_the_certificate_recorded() {
+    let options =
+        SandboxOptions { issue_delay: Duration::from_secs(3600), ..SandboxOptions::default() };
+    let cloud = Cloud::start(options).await;
+    let mut ledger = Ledger::new();
+    let mut www = create("www");
+    www.wait_for_issuance = Some(Duration::from_secs(3));
+    let (report, events) =
+        apply(&cloud, &mut ledger, &plan(vec![www]), ApplyOptions::default()).await;
+    assert!(
+        events.iter().any(|e| e == "waiting tencentcloud_ssl_free_certificate.www"),
+        "{events:?}"
+    );
+    assert_eq!(report.failed.len(), 1);
+    assert!(
+        report.failed[0].1.to_string().contains("was not issued within 3s"),
+        "{}",
+        report.failed[0].1
+    );
+    let www = &ledger.saved().resources[&Address::certificate("www")];
+    assert!(www.status.is_pending());
+    assert_eq!(cloud.domains(), ["www.example.com"]);
+}

@@ -1,0 +1,203 @@
+//! From configuration text to a [`Config`]: parses each file, evaluates variables and locals,
+//! then hands every top-level block to the reader of its kind and assembles what they read.
+//!
+//! This module dispatches and assembles; it reads no block's arguments itself (each kind of
+//! block has its module) and reads no file (`load` does).
+
+use std::collections::BTreeMap;
+
+use certplan_core::Address;
+use hcl_edit::Span as _;
+use hcl_edit::structure::{Body, Structure};
+
+use crate::{
+    Config, ConfigError, Diagnostic, Reader, ResourceConfig, Settings, Severity, Source, Span,
+    VarInput, blocks, locals, moves, output, provider, resource, settings, variables,
+};
+
+const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }`, `variable`, `locals { ... }` `output`, `certplan`, `removed { from = ... }` and `moved { from = ... to = ... }` blocks";
+
+/// Parses and validates configuration files already read.
+pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
+    parse_sources_with(sources, &[])
+}
+
+/// Parses and validates configuration files already read; the sources that `inputs` name as
+/// variables files are read as such, not as configuration.
+pub fn parse_sources_with(
+    sources: Vec<Source>,
+    inputs: &[VarInput],
+) -> Result<Config, ConfigError> {
+    let mut reader = Reader::new(&sources);
+    let mut resources: BTreeMap<Address, ResourceConfig> = BTreeMap::new();
+    let mut first_seen: BTreeMap<Address, Span> = BTreeMap::new();
+    let mut provider = None;
+    let mut removed = BTreeMap::new();
+    let mut moved = Vec::new();
+    let mut outputs = BTreeMap::new();
+    let mut settings = None;
+
+    let bodies = parse_bodies(&mut reader, inputs);
+    let variables = evaluate_values(&mut reader, &bodies, inputs);
+    for (file, body) in &bodies {
+        let file = *file;
+        for structure in body.iter() {
+            match structure {
+                Structure::Attribute(attr) => reader.push(
+                    Diagnostic::error(format!(
+                        "unexpected argument \"{}\" at the top level",
+                        attr.key.as_str()
+                    ))
+                    .at(reader.span(file, attr.key.span()), "arguments belong inside a block")
+                    .help(SUPPORTED_BLOCKS),
+                ),
+                Structure::Block(block) => match block.ident.as_str() {
+                    "locals" | "variable" => {}
+                    "certplan" => settings::read(&mut reader, file, block, &mut settings),
+                    "output" => output::read(&mut reader, file, block, &mut outputs),
+                    "moved" => moves::read_moved(&mut reader, file, block, &mut moved),
+                    "resource" => {
+                        if let Some((resource, instances)) =
+                            resource::read(&mut reader, file, block)
+                        {
+                            let here = reader.header_span(file, block);
+                            if let Some(first) = first_seen.get(&resource) {
+                                reader.push(Diagnostic::duplicate(
+                                    format!("duplicate resource {resource}"),
+                                    here,
+                                    first.clone(),
+                                    "resource names must be unique within a configuration; rename one of them",
+                                ));
+                            } else {
+                                first_seen.insert(resource, here);
+                                for instance in instances {
+                                    resources.insert(instance.address.clone(), instance);
+                                }
+                            }
+                        }
+                    }
+                    "provider" => provider::read(&mut reader, file, block, &mut provider),
+                    "removed" => moves::read_removed(&mut reader, file, block, &mut removed),
+                    other => {
+                        let help = if other == "terraform" {
+                            "certplan reads no terraform {} block: it needs no provider installation; remove the block"
+                                .to_owned()
+                        } else {
+                            SUPPORTED_BLOCKS.to_owned()
+                        };
+                        reader.push(
+                            Diagnostic::error(format!("unsupported block type \"{other}\""))
+                                .at(
+                                    reader.span(file, block.ident.span()),
+                                    "not a block certplan reads",
+                                )
+                                .help(help),
+                        );
+                    }
+                },
+            }
+        }
+    }
+    moves::check_removed_are_not_declared(&mut reader, &removed, &first_seen);
+    let mut diagnostics = reader.diagnostics;
+    reader.sensitivity.redact(&mut diagnostics);
+    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        return Err(ConfigError { sources, diagnostics });
+    }
+    let removed = removed.into_iter().map(|(a, (r, _))| (a, r)).collect();
+    let outputs = outputs.into_iter().map(|(n, (o, _))| (n, o)).collect();
+    let context = reader.ctx;
+    let provider = provider.map(|(p, _)| p).unwrap_or_default();
+    let settings = settings.map(|(s, _)| s).unwrap_or_default();
+    Ok(Config {
+        sources,
+        warnings: diagnostics,
+        provider,
+        resources,
+        removed,
+        variables,
+        moved,
+        outputs,
+        context,
+        settings,
+    })
+}
+
+/// Reads only the `certplan` blocks of configuration files already read, with the same reader
+/// as [`parse_sources_with`]. Every other block is skipped unread, and what is wrong with the
+/// variables and locals matters only when a `certplan` block takes a value from them.
+pub(crate) fn parse_settings(
+    sources: Vec<Source>,
+    inputs: &[VarInput],
+) -> Result<Settings, ConfigError> {
+    let mut reader = Reader::new(&sources);
+    let bodies = parse_bodies(&mut reader, inputs);
+    let values_from = reader.diagnostics.len();
+    evaluate_values(&mut reader, &bodies, inputs);
+    let values_to = reader.diagnostics.len();
+    let mut settings = None;
+    let mut uses_values = false;
+    for (file, body) in &bodies {
+        for block in blocks(body, "certplan") {
+            uses_values |= settings::uses_values(block);
+            settings::read(&mut reader, *file, block, &mut settings);
+        }
+    }
+    let mut diagnostics = reader.diagnostics;
+    // A path taken from a variable without a valid value, or from a local that failed (whose
+    // use is not reported again), would quietly name another state file: then the variables'
+    // and locals' problems are the settings' problems too.
+    if !uses_values {
+        diagnostics.drain(values_from..values_to);
+    }
+    reader.sensitivity.redact(&mut diagnostics);
+    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        return Err(ConfigError { sources, diagnostics });
+    }
+    Ok(settings.map(|(s, _)| s).unwrap_or_default())
+}
+
+/// Parses every configuration file among the reader's sources (not the variables files
+/// `inputs` name), reporting syntax errors.
+fn parse_bodies(reader: &mut Reader<'_>, inputs: &[VarInput]) -> Vec<(usize, Body)> {
+    let variable_files: Vec<usize> = inputs
+        .iter()
+        .filter_map(|i| match i {
+            VarInput::File { source } => Some(*source),
+            _ => None,
+        })
+        .collect();
+    let mut bodies = Vec::with_capacity(reader.sources.len());
+    for (file, source) in reader.sources.iter().enumerate() {
+        if variable_files.contains(&file) {
+            continue;
+        }
+        match hcl_edit::parser::parse_body(&source.text) {
+            Ok(body) => bodies.push((file, body)),
+            Err(e) => reader.diagnostics.push(syntax_error(file, &e)),
+        }
+    }
+    bodies
+}
+
+/// Resolves the variables and evaluates the locals into the reader's context, for every other
+/// expression to refer to; returns the variables' values.
+fn evaluate_values(
+    reader: &mut Reader<'_>,
+    bodies: &[(usize, Body)],
+    inputs: &[VarInput],
+) -> BTreeMap<String, hcl::Value> {
+    // Variables, then locals: every other expression may refer to them.
+    let variables = variables::resolve(reader, bodies, inputs);
+    let vars: hcl::Map<String, hcl::Value> = variables.clone().into_iter().collect();
+    reader.ctx = locals::evaluate(reader, bodies, &vars);
+    variables
+}
+
+/// Points at a syntax error in `file`.
+pub(crate) fn syntax_error(file: usize, e: &hcl_edit::parser::Error) -> Diagnostic {
+    let offset = e.location().offset();
+    Diagnostic::error(format!("invalid HCL syntax: {}", e.message()))
+        .at(Span { file, range: offset..offset + 1 }, "here")
+        .help("see https://github.com/hashicorp/hcl/blob/main/hclsyntax/spec.md")
+}

@@ -1,0 +1,289 @@
+//! `ApplyCertificate`: the rules an application must pass — its parameters, the domain name,
+//! the per-main-domain quota and the renewal window of `OldCertificateId` — and the new order
+//! it adds to the store. An application is never merged with an earlier one: like the real
+//! service, applying twice orders two certificates.
+
+use chrono::{DateTime, Duration, Utc};
+use rand::Rng;
+use serde_json::json;
+
+use super::params::Params;
+use super::{Failure, Outcome, fail, internal, not_found};
+use crate::Sandbox;
+use crate::store::{StoredCertificate, status};
+
+/// `OldCertificateId` is accepted only this close to the old certificate's expiry.
+pub(super) const RENEWAL_WINDOW_DAYS: i64 = 30;
+const MAX_DOMAIN_LEN: usize = 64;
+
+pub(super) fn apply_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
+    let dv_auth_method = p.required_string("DvAuthMethod")?;
+    let domain = p.required_string("DomainName")?;
+    let project_id = p.integer("ProjectId")?.unwrap_or(0);
+    let package_type = p.string("PackageType")?;
+    let contact_email = p.string("ContactEmail")?;
+    let _contact_phone = p.string("ContactPhone")?;
+    let validity_period = p.string("ValidityPeriod")?;
+    let csr_encrypt_algo = p.string("CsrEncryptAlgo")?.unwrap_or_else(|| "RSA".into());
+    let csr_key_parameter = p.string("CsrKeyParameter")?;
+    let _csr_key_password = p.string("CsrKeyPassword")?;
+    let alias = p.string("Alias")?.unwrap_or_default();
+    let old_certificate_id = p.string("OldCertificateId")?;
+    let _delete_dns_auto_record = p.boolean("DeleteDnsAutoRecord")?;
+    p.ignore(&["PackageId", "DnsNames"]);
+    p.finish()?;
+
+    if !["DNS_AUTO", "DNS", "FILE"].contains(&dv_auth_method.as_str()) {
+        return Err(fail(
+            "InvalidParameterValue",
+            format!("DvAuthMethod `{dv_auth_method}` is not one of DNS_AUTO, DNS, FILE."),
+        ));
+    }
+    check_domain(&domain, &dv_auth_method)?;
+    if package_type.as_deref().is_some_and(|t| t != "83") {
+        return Err(fail(
+            "InvalidParameterValue",
+            "PackageType must be \"83\" (TrustAsia C1 DV Free).",
+        ));
+    }
+    if validity_period.as_deref().is_some_and(|v| v != "3") {
+        return Err(fail(
+            "InvalidParameterValue",
+            "ValidityPeriod must be \"3\" (months) for a free certificate.",
+        ));
+    }
+    let expected_parameter = match csr_encrypt_algo.as_str() {
+        "RSA" => "2048",
+        "ECC" => "prime256v1",
+        other => {
+            return Err(fail(
+                "InvalidParameterValue",
+                format!("CsrEncryptAlgo `{other}` is not one of RSA, ECC."),
+            ));
+        }
+    };
+    let csr_key_parameter = match csr_key_parameter {
+        Some(given) if given != expected_parameter => {
+            return Err(fail(
+                "InvalidParameterValue",
+                format!(
+                    "CsrKeyParameter `{given}` does not go with CsrEncryptAlgo {csr_encrypt_algo}: use `{expected_parameter}`."
+                ),
+            ));
+        }
+        None if csr_encrypt_algo == "ECC" => {
+            return Err(fail(
+                "InvalidParameterValue",
+                "CsrKeyParameter is required with CsrEncryptAlgo ECC.",
+            ));
+        }
+        _ => expected_parameter.to_owned(),
+    };
+
+    let (mut store, now) = sandbox.advanced().map_err(internal)?;
+    let quota = sandbox.options().quota_per_domain;
+    if quota > 0 {
+        let main = main_domain(&domain);
+        let held = store.count(|c| main_domain(&c.domain) == main);
+        if held >= usize::try_from(quota).unwrap_or(usize::MAX) {
+            return Err(fail(
+                "FailedOperation.MainDomainCertificateCountLimit",
+                format!(
+                    "The main domain {main} has reached its limit of {quota} free certificates."
+                ),
+            ));
+        }
+    }
+    if let Some(old_id) = &old_certificate_id {
+        let old = store.get(old_id).ok_or_else(|| not_found(old_id))?;
+        check_renewable(old, &domain, now)?;
+    }
+
+    let id = loop {
+        let id = new_certificate_id();
+        if !store.contains(&id) {
+            break id;
+        }
+    };
+    let status =
+        if dv_auth_method == "DNS_AUTO" { status::DNS_RECORD_ADDED } else { status::PENDING };
+    store.insert(StoredCertificate {
+        id: id.clone(),
+        sequence: 0,
+        domain,
+        alias,
+        project_id,
+        dv_auth_method,
+        csr_encrypt_algo,
+        csr_key_parameter,
+        contact_email,
+        status,
+        inserted_at: DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now),
+        not_before: None,
+        not_after: None,
+        origin_certificate_id: old_certificate_id.clone(),
+        renewed_by: None,
+        validation_token: hex::encode(rand::random::<[u8; 16]>()),
+        key_pem: None,
+    });
+    // Automatic validation with no delay issues at once.
+    store.advance(now, sandbox.issue_delay());
+    if let Some(old) = old_certificate_id.and_then(|old| store.get_mut(&old)) {
+        old.renewed_by = Some(id.clone());
+    }
+    sandbox.persist(&store).map_err(internal)?;
+    Ok(json!({ "CertificateId": id }))
+}
+
+/// The main (registered) domain of a certificate's domain: its last two labels. (The real
+/// service knows public suffixes such as `co.uk`; the sandbox does not.)
+fn main_domain(domain: &str) -> &str {
+    let bare = domain.strip_prefix("*.").unwrap_or(domain);
+    match bare.rmatch_indices('.').nth(1) {
+        Some((dot, _)) => &bare[dot + 1..],
+        None => bare,
+    }
+}
+
+/// Applies the API's domain rules: at most 64 characters, valid labels, and no wildcard with
+/// file validation (the CA cannot fetch a file from `*.`).
+fn check_domain(domain: &str, dv_auth_method: &str) -> Result<(), Failure> {
+    if domain.len() > MAX_DOMAIN_LEN {
+        return Err(fail(
+            "InvalidParameterValue.CertificateDomainMaxLengthInvalid",
+            format!("The domain name is longer than {MAX_DOMAIN_LEN} characters."),
+        ));
+    }
+    let (wildcard, bare) = match domain.strip_prefix("*.") {
+        Some(rest) => (true, rest),
+        None => (false, domain),
+    };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    let labels: Vec<&str> = bare.split('.').collect();
+    if labels.len() < 2 || !labels.iter().all(|l| label_ok(l)) {
+        return Err(fail(
+            "InvalidParameter.DomainInvalid",
+            format!("The domain name `{domain}` is invalid."),
+        ));
+    }
+    if wildcard && dv_auth_method == "FILE" {
+        return Err(fail(
+            "InvalidParameterValue",
+            "A wildcard domain cannot be validated with FILE.",
+        ));
+    }
+    Ok(())
+}
+
+/// A renewal is accepted only for an issued certificate of the same domain that expires within
+/// 30 days and has not expired yet.
+fn check_renewable(
+    old: &StoredCertificate,
+    domain: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Failure> {
+    if old.domain != domain {
+        return Err(fail(
+            "FailedOperation.InvalidParam",
+            format!("OldCertificateId `{}` is for `{}`, not `{domain}`.", old.id, old.domain),
+        ));
+    }
+    let Some(end) = old.not_after.filter(|_| old.status_at(now) == 1) else {
+        return Err(fail(
+            "FailedOperation.InvalidCertificateStatusCode",
+            format!(
+                "Certificate `{}` is not issued (or has expired) and cannot be renewed.",
+                old.id
+            ),
+        ));
+    };
+    if end - now > Duration::days(RENEWAL_WINDOW_DAYS) {
+        return Err(fail(
+            "FailedOperation.InvalidParam",
+            format!(
+                "Certificate `{}` can be renewed only within {RENEWAL_WINDOW_DAYS} days of its expiry.",
+                old.id
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn new_certificate_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rng();
+    (0..8).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::VALIDITY_DAYS;
+
+    fn cert(status: i64, end_in_days: i64, now: DateTime<Utc>) -> StoredCertificate {
+        StoredCertificate {
+            id: "old00001".into(),
+            sequence: 1,
+            domain: "www.example.com".into(),
+            alias: String::new(),
+            project_id: 0,
+            dv_auth_method: "DNS_AUTO".into(),
+            csr_encrypt_algo: "RSA".into(),
+            csr_key_parameter: "2048".into(),
+            contact_email: None,
+            status,
+            inserted_at: now,
+            not_before: Some(now - Duration::days(VALIDITY_DAYS - end_in_days)),
+            not_after: Some(now + Duration::days(end_in_days)),
+            origin_certificate_id: None,
+            renewed_by: None,
+            validation_token: "00".repeat(16),
+            key_pem: None,
+        }
+    }
+
+    #[test]
+    fn renewal_only_within_thirty_days_and_before_expiry() {
+        let now = Utc::now();
+        assert!(check_renewable(&cert(1, 29, now), "www.example.com", now).is_ok());
+        assert!(check_renewable(&cert(1, 30, now), "www.example.com", now).is_ok());
+        assert_eq!(
+            check_renewable(&cert(1, 31, now), "www.example.com", now).map_err(|f| f.code).err(),
+            Some("FailedOperation.InvalidParam")
+        );
+        assert_eq!(
+            check_renewable(&cert(1, -1, now), "www.example.com", now).map_err(|f| f.code).err(),
+            Some("FailedOperation.InvalidCertificateStatusCode")
+        );
+        assert!(check_renewable(&cert(1, 10, now), "api.example.com", now).is_err());
+    }
+
+    #[test]
+    fn domain_rules() {
+        assert!(check_domain("www.example.com", "DNS").is_ok());
+        assert!(check_domain("*.example.com", "DNS").is_ok());
+        assert_eq!(
+            check_domain("*.example.com", "FILE").map_err(|f| f.code).err(),
+            Some("InvalidParameterValue")
+        );
+        assert_eq!(
+            check_domain("localhost", "DNS").map_err(|f| f.code).err(),
+            Some("InvalidParameter.DomainInvalid")
+        );
+        assert_eq!(
+            check_domain("-a.example.com", "DNS").map_err(|f| f.code).err(),
+            Some("InvalidParameter.DomainInvalid")
+        );
+        let long = format!("{}.example.com", "a".repeat(60));
+        assert_eq!(
+            check_domain(&long, "DNS").map_err(|f| f.code).err(),
+            Some("InvalidParameterValue.CertificateDomainMaxLengthInvalid")
+        );
+    }
+}

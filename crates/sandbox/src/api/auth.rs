@@ -1,0 +1,112 @@
+//! Request authentication as the real service does it: the `X-TC-Version` it serves, the ±5
+//! minute timestamp window, the SecretId, the credential scope, and the TC3-HMAC-SHA256
+//! signature over exactly the headers the request says it signed. It decides only whether a
+//! request is genuine; what the request asks for is the actions' business.
+
+use axum::http::HeaderMap;
+use certplan_provider::tc3::{self, Payload, SigningInput};
+
+use super::{Failure, fail, missing_parameter};
+use crate::Sandbox;
+
+const API_VERSION: &str = "2019-12-05";
+/// How far a request's timestamp may be from the server's clock.
+const TIMESTAMP_WINDOW_SECS: i64 = 300;
+
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Checks version, timestamp and signature; returns the action.
+pub(super) fn authenticate(
+    sandbox: &Sandbox,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<String, Failure> {
+    let action = header(headers, "x-tc-action").ok_or_else(|| missing_parameter("Action"))?;
+    match header(headers, "x-tc-version") {
+        None => return Err(missing_parameter("Version")),
+        Some(API_VERSION) => {}
+        Some(other) => {
+            return Err(fail(
+                "NoSuchVersion",
+                format!("The requested version `{other}` does not exist for service `ssl`."),
+            ));
+        }
+    }
+    let timestamp: i64 = header(headers, "x-tc-timestamp")
+        .ok_or_else(|| missing_parameter("Timestamp"))?
+        .parse()
+        .map_err(|_| {
+            fail("InvalidParameter", "`Timestamp` must be an integer number of seconds.")
+        })?;
+    let authorization =
+        header(headers, "authorization").and_then(tc3::parse_authorization).ok_or_else(|| {
+            fail(
+                "AuthFailure.SignatureFailure",
+                "The Authorization header is missing or malformed.",
+            )
+        })?;
+
+    let now = sandbox.now().timestamp();
+    if (now - timestamp).abs() > TIMESTAMP_WINDOW_SECS {
+        return Err(fail(
+            "AuthFailure.SignatureExpire",
+            format!(
+                "Signature expired. Timestamp {timestamp} differs from server time {now} by more than 5 minutes."
+            ),
+        ));
+    }
+    let options = sandbox.options();
+    if authorization.secret_id != options.secret_id {
+        return Err(fail(
+            "AuthFailure.SecretIdNotFound",
+            "The SecretId is not found, please ensure that your SecretId is correct.",
+        ));
+    }
+    if authorization.service != "ssl" || authorization.date != tc3::utc_date(timestamp) {
+        return Err(fail(
+            "AuthFailure.SignatureFailure",
+            "The credential scope does not match the request (service `ssl`, the UTC date of the timestamp).",
+        ));
+    }
+
+    let mut signed = Vec::with_capacity(authorization.signed_headers.len());
+    for name in &authorization.signed_headers {
+        let value = header(headers, name).ok_or_else(|| {
+            fail(
+                "AuthFailure.SignatureFailure",
+                format!("Signed header `{name}` is not in the request."),
+            )
+        })?;
+        signed.push((*name, value));
+    }
+    let payload = match header(headers, "x-tc-content-sha256") {
+        Some(tc3::UNSIGNED_PAYLOAD) => Payload::Unsigned,
+        _ => Payload::Signed(body),
+    };
+    let expected = tc3::sign(&SigningInput {
+        secret_id: authorization.secret_id,
+        secret_key: &options.secret_key,
+        service: "ssl",
+        method: "POST",
+        uri: "/",
+        query: "",
+        headers: &signed,
+        payload,
+        timestamp,
+    });
+    if !constant_time_eq(expected.signature.as_bytes(), authorization.signature.as_bytes()) {
+        return Err(fail(
+            "AuthFailure.SignatureFailure",
+            "The provided credentials could not be validated. Please check your signature is correct.",
+        ));
+    }
+    Ok(action.to_owned())
+}
+
+/// Compares without stopping at the first difference, so the time taken does not tell a
+/// forger how much of a guessed signature was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

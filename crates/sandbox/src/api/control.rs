@@ -1,0 +1,90 @@
+//! The server side of the control API under `/_sandbox/` (its paths and bodies are defined in
+//! [`crate::control`]): each handler reads its body, calls one [`Sandbox`] method and answers
+//! with JSON, or refuses with an HTTP error status and a plain-text reason. Unlike the cloud
+//! API, these endpoints take no credentials and never have faults injected.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::control::{
+    AgeRequest, AgeResponse, ConsoleTarget, FaultsResponse, SeedRequest, SeedResponse,
+};
+use crate::{ConsoleError, ConsoleOp, Faults, Sandbox};
+
+/// Reads a JSON object body as `T`, ignoring fields `T` does not have.
+fn object<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
+    // Through a `Value` because serde would also build a struct from a JSON array of its
+    // fields, and these bodies have always had to be objects.
+    match serde_json::from_slice::<Value>(body) {
+        Ok(object @ Value::Object(_)) => serde_json::from_value(object).ok(),
+        _ => None,
+    }
+}
+
+/// `POST /_sandbox/{validate,revoke,cancel,delete} {"CertificateId": ID}`.
+pub(super) async fn handle_console(
+    State(sandbox): State<Sandbox>,
+    Path(op): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(op) = ConsoleOp::parse(&op) else {
+        return (StatusCode::NOT_FOUND, format!("no console operation {op:?}")).into_response();
+    };
+    let Some(ConsoleTarget { certificate_id: id }) = object(&body) else {
+        return (StatusCode::BAD_REQUEST, "expected {\"CertificateId\": \"...\"}").into_response();
+    };
+    match sandbox.console(op, &id) {
+        Ok(()) => Json(ConsoleTarget { certificate_id: id }).into_response(),
+        Err(e @ (ConsoleError::NotFound(_) | ConsoleError::WrongStatus { .. })) => {
+            (StatusCode::CONFLICT, e.to_string()).into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `POST /_sandbox/faults {"LatencyMs": .., "ErrorRate": .., "ErrorCodes": [..], ...}`.
+pub(super) async fn handle_faults(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let faults = match serde_json::from_slice::<Faults>(&body) {
+        Ok(f) => f,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("expected Faults JSON: {e}")).into_response();
+        }
+    };
+    match sandbox.set_faults(faults) {
+        Ok(()) => Json(FaultsResponse { faults: sandbox.faults() }).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
+    }
+}
+
+/// `POST /_sandbox/seed {"Domains": [..]}`: adds an issued certificate per domain, without the
+/// API and its rate limit; answers their ids.
+pub(super) async fn handle_seed(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let Some(SeedRequest { domains }) = object(&body) else {
+        return (StatusCode::BAD_REQUEST, "expected {\"Domains\": [\"...\"]}").into_response();
+    };
+    match sandbox.seed_issued(&domains) {
+        Ok(certificate_ids) => Json(SeedResponse { certificate_ids }).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `GET /_sandbox/stats`: request counts by action and rate-limit refusals.
+pub(super) async fn handle_stats(State(sandbox): State<Sandbox>) -> Response {
+    Json(sandbox.stats()).into_response()
+}
+
+/// `POST /_sandbox/age {"Days": N}`: makes every certificate N days older.
+pub(super) async fn handle_age(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let Some(AgeRequest { days }) = object(&body) else {
+        return (StatusCode::BAD_REQUEST, "expected {\"Days\": <integer>}").into_response();
+    };
+    match sandbox.age(days) {
+        Ok(aged) => Json(AgeResponse { aged, days }).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}

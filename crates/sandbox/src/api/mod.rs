@@ -1,0 +1,167 @@
+//! The HTTP service: the router, the API's entry point at `POST /` (fault injection, then
+//! authentication, the rate limit and dispatch to an action) and the response envelope every
+//! action answers in. What an action does lives in [`apply`] and [`certificates`]; the control
+//! API under `/_sandbox/` in [`control`]. Nothing here may answer an API error with anything but
+//! HTTP 200 and `Response.Error`: SDKs read the error from the body, not the status.
+
+mod apply;
+mod auth;
+mod certificates;
+mod control;
+mod params;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rand::Rng;
+use serde_json::{Map, Value, json};
+
+use crate::Sandbox;
+use crate::control::path;
+use params::Params;
+
+pub(crate) fn router(sandbox: Sandbox) -> Router {
+    Router::new()
+        .route("/", post(handle_api))
+        .route(path::AGE, post(control::handle_age))
+        .route(path::FAULTS, post(control::handle_faults))
+        .route(path::STATS, get(control::handle_stats))
+        .route(path::SEED, post(control::handle_seed))
+        .route(path::CONSOLE, post(control::handle_console))
+        .with_state(sandbox)
+}
+
+/// An error as the API reports it: HTTP 200 with `Response.Error`.
+#[derive(Debug)]
+struct Failure {
+    code: &'static str,
+    message: String,
+}
+
+fn fail(code: &'static str, message: impl Into<String>) -> Failure {
+    Failure { code, message: message.into() }
+}
+
+fn missing_parameter(name: &str) -> Failure {
+    fail("MissingParameter", format!("The request is missing a required parameter `{name}`."))
+}
+
+fn not_found(id: &str) -> Failure {
+    fail("FailedOperation.CertificateNotFound", format!("Certificate `{id}` does not exist."))
+}
+
+fn internal(e: impl std::fmt::Display) -> Failure {
+    fail("InternalError", e.to_string())
+}
+
+type Outcome = Result<Value, Failure>;
+
+/// Wraps an outcome in the envelope, with exactly `Content-Type: application/json` (the Python
+/// SDK recognises an error body only then).
+fn envelope(outcome: Outcome) -> Response {
+    match outcome {
+        Ok(Value::Object(mut fields)) => {
+            fields.insert("RequestId".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+            json_response(json!({ "Response": fields }))
+        }
+        Ok(other) => error_envelope(
+            "InternalError",
+            &format!("the sandbox built a non-object response: {other}"),
+        ),
+        Err(f) => error_envelope(f.code, &f.message),
+    }
+}
+
+/// An API error: HTTP 200 with `Response.Error` and a `RequestId`.
+fn error_envelope(code: &str, message: &str) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    json_response(json!({
+        "Response": { "Error": { "Code": code, "Message": message }, "RequestId": request_id }
+    }))
+}
+
+fn json_response(body: Value) -> Response {
+    let mut response = body.to_string().into_response();
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+async fn handle_api(State(sandbox): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Response {
+    let faults = sandbox.faults();
+    if faults.latency_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
+    }
+    let (reset, error, drop) = {
+        let mut rng = rand::rng();
+        let error = (rng.random_bool(faults.error_rate) && !faults.error_codes.is_empty())
+            .then(|| faults.error_codes[rng.random_range(0..faults.error_codes.len())].clone());
+        (rng.random_bool(faults.reset_rate), error, rng.random_bool(faults.drop_rate))
+    };
+    if reset {
+        return broken_response();
+    }
+    match error.as_deref() {
+        Some("HTTP502") => return (StatusCode::BAD_GATEWAY, "502 Bad Gateway").into_response(),
+        Some("HTTP503") => {
+            return (StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable").into_response();
+        }
+        Some(code) => {
+            return error_envelope(code, "Injected fault: the service is busy, try again later.");
+        }
+        None => {}
+    }
+    let mut mutated = false;
+    let outcome = auth::authenticate(&sandbox, &headers, &body).and_then(|action| {
+        if !sandbox.admit(&action) {
+            let limit = sandbox.options().rate_limit;
+            return Err(fail(
+                "RequestLimitExceeded",
+                format!(
+                    "Your current request times exceeds the frequency limit `{limit}` for a second. Please reduce the frequency of calls."
+                ),
+            ));
+        }
+        let params = match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(map)) => map,
+            _ if body.is_empty() => Map::new(),
+            _ => return Err(fail("InvalidParameter", "the request body is not a JSON object")),
+        };
+        mutated = action == "ApplyCertificate";
+        dispatch(&sandbox, &action, Params::new(params))
+    });
+    if mutated && outcome.is_ok() && drop {
+        return broken_response();
+    }
+    envelope(outcome)
+}
+
+/// A response whose body fails at once: the client sees its connection reset.
+fn broken_response() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset (injected fault)",
+        ))
+    });
+    let mut response = axum::body::Body::from_stream(failing).into_response();
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn dispatch(sandbox: &Sandbox, action: &str, params: Params) -> Outcome {
+    match action {
+        "ApplyCertificate" => apply::apply_certificate(sandbox, params),
+        "DescribeCertificateDetail" => certificates::describe_certificate_detail(sandbox, params),
+        "DescribeCertificates" => certificates::describe_certificates(sandbox, params),
+        "DeleteCertificate" => certificates::delete_certificate(sandbox, params),
+        "ModifyCertificateAlias" => certificates::modify_certificate_alias(sandbox, params),
+        "ModifyCertificateProject" => certificates::modify_certificate_project(sandbox, params),
+        other => {
+            Err(fail("InvalidAction", format!("The action `{other}` is invalid or not found.")))
+        }
+    }
+}

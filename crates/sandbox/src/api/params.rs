@@ -1,0 +1,96 @@
+//! An action's parameters, taken one by one with their types checked, so that every action
+//! reports a missing, mistyped or unknown parameter with the same codes the real service uses.
+
+use serde_json::{Map, Value};
+
+use super::{Failure, fail, missing_parameter};
+
+/// A request's parameters, taken one by one with their types checked; parameters left over
+/// are unknown to the action.
+pub(super) struct Params {
+    map: Map<String, Value>,
+}
+
+impl Params {
+    pub(super) fn new(map: Map<String, Value>) -> Self {
+        Params { map }
+    }
+
+    fn take(&mut self, name: &str) -> Option<Value> {
+        self.map.remove(name).filter(|v| !v.is_null())
+    }
+
+    pub(super) fn string(&mut self, name: &str) -> Result<Option<String>, Failure> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => {
+                Err(fail("InvalidParameter", format!("The parameter `{name}` must be a string.")))
+            }
+        }
+    }
+
+    pub(super) fn required_string(&mut self, name: &str) -> Result<String, Failure> {
+        self.string(name)?.ok_or_else(|| missing_parameter(name))
+    }
+
+    pub(super) fn integer(&mut self, name: &str) -> Result<Option<u64>, Failure> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+                fail(
+                    "InvalidParameter",
+                    format!("The parameter `{name}` must be a non-negative integer."),
+                )
+            }),
+        }
+    }
+
+    pub(super) fn boolean(&mut self, name: &str) -> Result<Option<bool>, Failure> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(b)),
+            Some(_) => {
+                Err(fail("InvalidParameter", format!("The parameter `{name}` must be a boolean.")))
+            }
+        }
+    }
+
+    pub(super) fn list<T>(
+        &mut self,
+        name: &str,
+        item: impl Fn(&Value) -> Option<T>,
+    ) -> Result<Option<Vec<T>>, Failure> {
+        match self.take(name) {
+            None => Ok(None),
+            Some(Value::Array(items)) => {
+                items.iter().map(&item).collect::<Option<Vec<T>>>().map(Some).ok_or_else(|| {
+                    fail(
+                        "InvalidParameter",
+                        format!("The parameter `{name}` has an element of the wrong type."),
+                    )
+                })
+            }
+            Some(_) => {
+                Err(fail("InvalidParameter", format!("The parameter `{name}` must be an array.")))
+            }
+        }
+    }
+
+    /// Accepts and ignores documented parameters the sandbox does not model.
+    pub(super) fn ignore(&mut self, names: &[&str]) {
+        for name in names {
+            self.map.remove(*name);
+        }
+    }
+
+    /// Refuses parameters the action does not have.
+    pub(super) fn finish(self) -> Result<(), Failure> {
+        match self.map.keys().next() {
+            None => Ok(()),
+            Some(name) => {
+                Err(fail("UnknownParameter", format!("The parameter `{name}` is not recognized.")))
+            }
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! [`ControlClient`]: the control API over HTTP, for a sandbox running in another process (the
+//! CLI's `certplan sandbox ... --endpoint URL`, end-to-end tests). In-process callers use
+//! [`Sandbox`](crate::Sandbox)'s methods directly. It never retries: a control call that changes
+//! the sandbox may have been done even when its answer was lost, and a retried `age` ages twice.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{
+    AgeRequest, AgeResponse, ConsoleTarget, FaultsResponse, SeedRequest, SeedResponse, path,
+};
+use crate::{ConsoleOp, Faults, Stats};
+
+/// A client for the control API of the sandbox at one URL. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ControlClient {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+/// Why a control call failed. Each names the URL it called.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No answer: nothing listens at the URL, the connection broke, or the sandbox took too long.
+    #[error("cannot reach the sandbox at {url}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The sandbox answered with an error status; `message` is its reason.
+    #[error("the sandbox at {url} refused ({status}): {message}")]
+    Refused { url: String, status: reqwest::StatusCode, message: String },
+    /// The answer is not what the control API sends: likely not a sandbox at that URL.
+    #[error("unexpected answer from {url}")]
+    Unexpected {
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl ControlClient {
+    /// Creates a client for the sandbox at `url`, such as `http://127.0.0.1:8080` (a trailing
+    /// `/` is fine). A malformed URL is reported by the first call, as unreachable.
+    pub fn new(url: &str) -> Self {
+        let http = reqwest::Client::builder()
+            // A sandbox that stops answering fails the call instead of hanging a test or command.
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .build()
+            // Building fails only when the TLS backend cannot initialise, which is a broken
+            // build rather than a condition to handle.
+            .expect("the HTTP client builds");
+        ControlClient { http, base_url: url.trim_end_matches('/').to_owned() }
+    }
+
+    /// Returns the sandbox's URL, without a trailing `/`.
+    pub fn url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Makes every certificate `days` older, as if applied for that long ago; returns how many
+    /// certificates there are (all of them are aged).
+    pub async fn age(&self, days: i64) -> Result<usize, ControlError> {
+        let answer: AgeResponse = self.post(path::AGE, &AgeRequest { days }).await?;
+        Ok(answer.aged)
+    }
+
+    /// Does to certificate `id` what a person in the console (or the CA) would do. The sandbox
+    /// refuses (409) an id it does not hold and an operation the certificate's status does not
+    /// allow, such as revoking a pending order.
+    pub async fn console(&self, op: ConsoleOp, id: &str) -> Result<(), ControlError> {
+        let target = ConsoleTarget { certificate_id: id.to_owned() };
+        let _: ConsoleTarget = self.post(&path::console(op), &target).await?;
+        Ok(())
+    }
+
+    /// Replaces the failures the sandbox injects into API requests; returns those now in force.
+    /// The sandbox refuses (400) rates outside 0..=1 and an error rate without error codes.
+    pub async fn set_faults(&self, faults: &Faults) -> Result<Faults, ControlError> {
+        let answer: FaultsResponse = self.post(path::FAULTS, faults).await?;
+        Ok(answer.faults)
+    }
+
+    /// Stops injecting failures.
+    pub async fn clear_faults(&self) -> Result<(), ControlError> {
+        self.set_faults(&Faults::default()).await.map(drop)
+    }
+
+    /// Returns what the sandbox's API has served so far.
+    pub async fn stats(&self) -> Result<Stats, ControlError> {
+        let url = self.url_of(path::STATS);
+        let response = self.http.get(&url).send().await;
+        answer(url, response).await
+    }
+
+    /// Adds an issued certificate for each domain, bypassing the API and its rate limit; returns
+    /// their ids in the order of `domains`.
+    pub async fn seed(&self, domains: &[impl AsRef<str>]) -> Result<Vec<String>, ControlError> {
+        let domains = domains.iter().map(|d| d.as_ref().to_owned()).collect();
+        let answer: SeedResponse = self.post(path::SEED, &SeedRequest { domains }).await?;
+        Ok(answer.certificate_ids)
+    }
+
+    fn url_of(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    async fn post<A: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<A, ControlError> {
+        let url = self.url_of(path);
+        let response = self.http.post(&url).json(body).send().await;
+        answer(url, response).await
+    }
+}
+
+/// Reads a control answer: the JSON of `A` on success, the sandbox's reason otherwise.
+async fn answer<A: DeserializeOwned>(
+    url: String,
+    response: Result<reqwest::Response, reqwest::Error>,
+) -> Result<A, ControlError> {
+    let response = match response {
+        Ok(r) => r,
+        Err(source) => return Err(ControlError::Unreachable { url, source }),
+    };
+    let status = response.status();
+    let body = match response.bytes().await {
+        Ok(b) => b,
+        Err(source) => return Err(ControlError::Unreachable { url, source }),
+    };
+    if !status.is_success() {
+        let message = String::from_utf8_lossy(&body).trim().to_owned();
+        return Err(ControlError::Refused { url, status, message });
+    }
+    serde_json::from_slice(&body).map_err(|source| ControlError::Unexpected { url, source })
+}

@@ -1,0 +1,78 @@
+//! The state file format: a [`State`] as a versioned JSON document, and what can be wrong with
+//! a document that claims to be one.
+//!
+//! Reading refuses anything that is not certplan state, or is from a newer format than this
+//! build knows, rather than guessing: the caller must never save over what it could not read.
+//! This module turns bytes into a state and back; it touches no file.
+
+use crate::State;
+
+/// The state file format this build writes, and the newest it reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+impl State {
+    /// Reads a state document, refusing what is not certplan state or is from a newer format.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, Problem> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(Problem::Empty);
+        }
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+            if e.is_eof() {
+                Problem::Truncated(e.to_string())
+            } else {
+                Problem::NotJson(e.to_string())
+            }
+        })?;
+        let version = value.get("format_version").and_then(serde_json::Value::as_u64);
+        let lineage = value.get("lineage").and_then(serde_json::Value::as_str);
+        let (Some(version), Some(_)) = (version, lineage) else {
+            return Err(Problem::Foreign);
+        };
+        if version > u64::from(FORMAT_VERSION) {
+            return Err(Problem::NewerFormat(version));
+        }
+        serde_json::from_value(value).map_err(|e| Problem::Invalid(e.to_string()))
+    }
+
+    /// Writes the state document: pretty, with a trailing newline, keys in a stable order.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("state always serialises");
+        bytes.push(b'\n');
+        bytes
+    }
+}
+
+/// What is wrong with a state document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("the file is empty")]
+    Empty,
+    #[error("the file is truncated ({0})")]
+    Truncated(String),
+    #[error("the file is not JSON ({0})")]
+    NotJson(String),
+    #[error("the file is not a certplan state file (it has no format_version and lineage)")]
+    Foreign,
+    #[error(
+        "the file has state format version {0}, newer than this certplan reads ({FORMAT_VERSION}); upgrade certplan"
+    )]
+    NewerFormat(u64),
+    #[error("the file is not valid certplan state: {0}")]
+    Invalid(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::sample;
+
+    #[test]
+    fn state_holds_no_password() {
+        let mut state = sample();
+        if let Some(r) = state.resources.values_mut().next() {
+            r.args.csr_key_password_digest = Some("sha256:abc".into());
+        }
+        let text = String::from_utf8(state.to_json()).expect("utf8");
+        assert!(text.contains("csr_key_password_digest"));
+        assert!(!text.contains("\"csr_key_password\""));
+    }
+}

@@ -1,0 +1,234 @@
+//! The state model: what certplan records of each applied certificate, of the applications
+//! still in flight, of the certificates a replacement left to delete, and of the outputs.
+//!
+//! Data, and the few rules of changing it (a new state's lineage, what an observation of the
+//! cloud updates); how the model is written to a file is `format`'s business, where it is kept
+//! `store`'s. No secret belongs here — a CSR key password is kept only as its digest.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use certplan_core::{
+    Action, Address, CertStatus, CertificateArgs, RemoteCertificate, ValidationRecord,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::FORMAT_VERSION;
+
+/// Everything certplan has applied, as of `serial`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub format_version: u32,
+    /// Fixed when the state is first created; tells two unrelated states apart.
+    pub lineage: String,
+    /// Incremented on every save.
+    pub serial: u64,
+    /// The certplan version that wrote this state.
+    pub certplan_version: String,
+    pub resources: BTreeMap<Address, ResourceState>,
+    /// Certificates a replacement superseded but could not delete yet; every apply retries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deposed: Vec<Deposed>,
+    /// Applications for certificates made (or about to be made) whose result is not recorded
+    /// yet. A run that finds one reconciles it with the cloud before doing anything else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub intents: Vec<Intent>,
+    /// The configuration's outputs as of the last apply.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outputs: BTreeMap<String, StoredOutput>,
+}
+
+/// An output's value as of the last apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredOutput {
+    pub value: serde_json::Value,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
+}
+
+/// A journal entry written before `ApplyCertificate` and removed with its result, so that a
+/// response lost to a crash or a dropped connection is found again instead of applied for twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    pub address: Address,
+    /// What the call was for.
+    pub action: IntentKind,
+    /// The arguments applied for (the password only as a digest).
+    pub args: CertificateArgs,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prevent_destroy: bool,
+    /// The arguments that come from sensitive variables, recorded with the certificate.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub sensitive: BTreeSet<String>,
+    /// The certificate being renewed or replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_certificate_id: Option<String>,
+    /// When the call was about to be made; a certificate it created was inserted after this.
+    pub started_at: DateTime<Utc>,
+}
+
+/// What a journaled application is for; written as the plan's action of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IntentKind {
+    Create,
+    Renew,
+    Replace,
+}
+
+impl From<IntentKind> for Action {
+    fn from(kind: IntentKind) -> Action {
+        match kind {
+            IntentKind::Create => Action::Create,
+            IntentKind::Renew => Action::Renew,
+            IntentKind::Replace => Action::Replace,
+        }
+    }
+}
+
+/// An old certificate left behind by a replacement, still to be deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deposed {
+    pub address: Address,
+    pub certificate_id: String,
+    pub since: DateTime<Utc>,
+    /// Why the last delete failed.
+    pub last_error: String,
+}
+
+/// One applied certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceState {
+    pub certificate_id: String,
+    /// The arguments the certificate was applied for with (the password only as a digest).
+    pub args: CertificateArgs,
+    pub status: CertStatus,
+    pub not_before: Option<DateTime<Utc>>,
+    pub not_after: Option<DateTime<Utc>>,
+    /// The certificates this one replaced by renewal, the most recent first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renewed_from: Vec<String>,
+    /// The resource's `lifecycle { prevent_destroy }` when last applied: it still protects the
+    /// certificate after its block is removed from the configuration.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prevent_destroy: bool,
+    pub applied_at: DateTime<Utc>,
+    /// While the certificate waits for domain validation: the DNS record or file to publish.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validation: Vec<ValidationRecord>,
+    /// The arguments that came from sensitive variables when last applied: a plan to delete the
+    /// certificate, made once its block is gone, still hides them.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub sensitive: BTreeSet<String>,
+}
+
+impl ResourceState {
+    /// Records what the cloud reports of the certificate: status, dates, and while it waits
+    /// for validation, what to publish.
+    pub fn observe(&mut self, remote: &RemoteCertificate) {
+        self.status = remote.status;
+        self.not_before = remote.not_before.or(self.not_before);
+        self.not_after = remote.not_after.or(self.not_after);
+        // Only the detail call reports what validation needs; a listing leaves it unsaid.
+        if !remote.status.is_pending() {
+            self.validation.clear();
+        } else if !remote.validation.is_empty() {
+            self.validation = remote.validation.clone();
+        }
+    }
+}
+
+impl State {
+    /// Creates an empty state with a new lineage.
+    pub fn new() -> Self {
+        State {
+            format_version: FORMAT_VERSION,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 0,
+            certplan_version: env!("CARGO_PKG_VERSION").to_owned(),
+            resources: BTreeMap::new(),
+            deposed: Vec::new(),
+            intents: Vec::new(),
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    /// Renames the record of `from` (and the deposed certificates of that address) to `to`,
+    /// unless `to` is recorded already. Returns whether it renamed anything.
+    pub fn rename(&mut self, from: &Address, to: &Address) -> bool {
+        if self.resources.contains_key(to) {
+            return false;
+        }
+        let Some(record) = self.resources.remove(from) else { return false };
+        self.resources.insert(to.clone(), record);
+        for d in self.deposed.iter_mut().filter(|d| &d.address == from) {
+            d.address = to.clone();
+        }
+        true
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State::new()
+    }
+}
+
+/// Returns a state with one issued certificate, `www`, for tests.
+#[cfg(test)]
+pub(crate) fn sample() -> State {
+    use certplan_core::DvAuthMethod;
+    let mut state = State::new();
+    state.resources.insert(
+        Address::certificate("www"),
+        ResourceState {
+            certificate_id: "a9TsmZkL".into(),
+            args: CertificateArgs::new("www.example.com", DvAuthMethod::DnsAuto),
+            status: CertStatus::Issued,
+            not_before: Some("2026-11-26T00:00:00Z".parse().expect("time")),
+            not_after: Some("2027-02-24T00:00:00Z".parse().expect("time")),
+            renewed_from: vec!["oldId001".into()],
+            prevent_destroy: false,
+            applied_at: "2026-11-26T00:00:01Z".parse().expect("time"),
+            validation: Vec::new(),
+            sensitive: BTreeSet::new(),
+        },
+    );
+    state
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_intent_is_journaled_under_its_action_name() {
+        for kind in [IntentKind::Create, IntentKind::Renew, IntentKind::Replace] {
+            let written = serde_json::to_value(kind).expect("serialises");
+            assert_eq!(written, Action::from(kind).name(), "{kind:?}");
+            assert_eq!(serde_json::from_value::<IntentKind>(written).ok(), Some(kind));
+        }
+    }
+
+    #[test]
+    fn rename_moves_a_record_and_its_deposed_certificates_but_never_over_another() {
+        let mut state = sample();
+        let (www, web) = (Address::certificate("www"), Address::certificate("web"));
+        state.deposed.push(Deposed {
+            address: www.clone(),
+            certificate_id: "old".into(),
+            since: "2026-11-26T00:00:00Z".parse().expect("time"),
+            last_error: String::new(),
+        });
+        assert!(state.rename(&www, &web));
+        assert!(state.resources.contains_key(&web) && !state.resources.contains_key(&www));
+        assert_eq!(state.deposed[0].address, web);
+        let before = state.clone();
+        assert!(!state.rename(&www, &web), "nothing left at www");
+        state.resources.insert(www.clone(), state.resources[&web].clone());
+        let mut other = state.clone();
+        assert!(!other.rename(&www, &web), "web is taken");
+        assert_eq!(other, state);
+        assert_ne!(before, state);
+    }
+}
