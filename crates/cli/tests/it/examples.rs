@@ -1,0 +1,62 @@
+//! The shipped examples (`examples/`): copied as they are, they apply against the embedded
+//! sandbox, with no cloud account.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::harness::{BIN, run};
+
+#[test]
+fn the_embedded_sandbox_runs_the_main_job_without_an_account() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let quickstart =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart/main.hcl");
+    std::fs::copy(quickstart, dir.path().join("main.hcl")).expect("copy example");
+    let certplan = |args: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--chdir")
+            .arg(dir.path())
+            .args(args)
+            .env_remove("CERTPLAN_ENDPOINT")
+            .env_remove("TENCENTCLOUD_SECRET_ID")
+            .env_remove("TENCENTCLOUD_SECRET_KEY");
+        run(cmd)
+    };
+    let apply = certplan(&["apply", "--sandbox", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(apply.stdout.contains("Resources: 3 added"), "{}", apply.stdout);
+    assert!(dir.path().join(".certplan/sandbox.json").exists());
+    assert_eq!(certplan(&["plan", "--sandbox", "--detailed-exitcode"]).code, 0);
+    assert_eq!(certplan(&["sandbox", "age", "--days", "70"]).code, 0);
+    let plan = certplan(&["plan", "--sandbox", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2);
+    assert!(
+        plan.stdout.contains("Plan: 0 to add, 2 to renew"),
+        "shop renews 14 days before expiry: {}",
+        plan.stdout
+    );
+}
+
+#[test]
+fn the_multi_domain_example_validates_plans_and_applies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/multi-domain");
+    for file in ["main.hcl", "certplan.tfvars"] {
+        std::fs::copy(example.join(file), dir.path().join(file)).expect("copy example");
+    }
+    let certplan = |args: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--chdir").arg(dir.path()).args(args).env_remove("CERTPLAN_ENDPOINT");
+        run(cmd)
+    };
+    assert_eq!(certplan(&["validate"]).code, 0);
+    let apply = certplan(&["apply", "--sandbox", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(apply.stdout.contains("Resources: 3 added"), "{}", apply.stdout);
+    assert!(apply.stdout.contains("certificate_ids = {"), "{}", apply.stdout);
+    assert!(
+        apply.stderr.contains(r#"site["shop"]"#) && apply.stderr.contains("add DNS record"),
+        "shop uses manual DNS: {}",
+        apply.stderr
+    );
+}

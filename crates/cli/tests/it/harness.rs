@@ -1,0 +1,276 @@
+//! The harness every module shares: a `certplan sandbox serve` process, a project directory that
+//! applies to it, a finished run of the binary, and builders for the configurations the tests
+//! apply. It asserts only what must hold for every run (no secret, no colour); the tests assert
+//! the rest.
+
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use certplan_provider::wire::DescribeCertificatesRequest;
+use certplan_provider::{Client, Credentials, Endpoint};
+use certplan_sandbox::{ControlClient, Stats};
+use serde_json::Value;
+
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_certplan");
+pub(crate) const SECRET_ID: &str = "AKIDe2eTest";
+pub(crate) const SECRET_KEY: &str = "e2e-secret-key-never-printed";
+
+/// A `certplan sandbox serve` process, killed on drop.
+pub(crate) struct SandboxProcess {
+    child: Child,
+    url: String,
+}
+
+impl SandboxProcess {
+    fn start(data: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(["--secret-id", SECRET_ID, "--secret-key", SECRET_KEY])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sandbox starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("sandbox prints its URL");
+        // Keep reading so the sandbox never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let url = first
+            .trim()
+            .strip_prefix("certplan sandbox listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_owned();
+        SandboxProcess { child, url }
+    }
+
+    /// Returns a client for the sandbox's control API. A new one for each call: its pooled
+    /// connections belong to the runtime that opened them, and each call has a runtime of its own.
+    fn control(&self) -> ControlClient {
+        ControlClient::new(&self.url)
+    }
+
+    /// Stops injecting failures, so the test itself can inspect the sandbox.
+    pub(crate) fn clear_faults(&self) {
+        block_on(self.control().clear_faults()).expect("faults cleared");
+    }
+
+    /// Returns what the sandbox's API has served so far.
+    pub(crate) fn stats(&self) -> Stats {
+        block_on(self.control().stats()).expect("stats")
+    }
+
+    /// How many requests for `action` the sandbox has served.
+    pub(crate) fn requests(&self, action: &str) -> u64 {
+        self.stats().requests.get(action).copied().unwrap_or(0)
+    }
+
+    /// Adds an issued certificate for each domain behind the API's back; returns their ids in
+    /// the order of `domains`.
+    pub(crate) fn seed(&self, domains: &[impl AsRef<str>]) -> Vec<String> {
+        block_on(self.control().seed(domains)).expect("seeded")
+    }
+
+    /// Lists every certificate the sandbox holds, over its API.
+    pub(crate) fn certificates(&self) -> Vec<Value> {
+        let client = Client::new(
+            Endpoint::parse(&self.url).expect("url"),
+            Credentials::new(SECRET_ID, SECRET_KEY),
+        );
+        block_on(async {
+            let mut all = Vec::new();
+            let page = client
+                .describe_certificates(&DescribeCertificatesRequest {
+                    limit: Some(1000),
+                    ..Default::default()
+                })
+                .await
+                .expect("listed");
+            // The sandbox's list items carry alias, project and the renewal link too.
+            for c in page.certificates.unwrap_or_default() {
+                let remote = c.to_remote();
+                all.push(serde_json::json!({
+                    "id": c.certificate_id,
+                    "domain": c.domain,
+                    "status": c.status,
+                    "alias": remote.alias,
+                    "project": remote.project_id,
+                    "origin": c.certificate_extra.and_then(|e| e.origin_certificate_id),
+                }));
+            }
+            all
+        })
+    }
+
+    /// Does to a certificate what a person would do in the console, through the CLI.
+    pub(crate) fn console(&self, op: &str, id: &str) {
+        let done = run_plain(&["sandbox", op, id, "--endpoint", &self.url]);
+        assert_eq!(done.code, 0, "{}", done.stderr);
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `future` to completion on a current-thread runtime of its own: the tests are synchronous.
+fn block_on<F: Future>(future: F) -> F::Output {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    rt.block_on(future)
+}
+
+/// A configuration directory with a sandbox to apply to.
+pub(crate) struct Project {
+    dir: tempfile::TempDir,
+    pub(crate) sandbox: SandboxProcess,
+}
+
+impl Project {
+    pub(crate) fn new(config: &str) -> Self {
+        Self::with_sandbox(config, &[])
+    }
+
+    /// A project whose sandbox runs with extra `sandbox serve` flags.
+    pub(crate) fn with_sandbox(config: &str, flags: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("main.hcl"), config).expect("write config");
+        let sandbox = SandboxProcess::start(&dir.path().join("sandbox-data.json"), flags);
+        Project { dir, sandbox }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub(crate) fn write_config(&self, config: &str) {
+        std::fs::write(self.path().join("main.hcl"), config).expect("write config");
+    }
+
+    /// Builds a certplan command in the project with the sandbox's endpoint and credentials.
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--chdir")
+            .arg(self.path())
+            .args(args)
+            .env("CERTPLAN_ENDPOINT", &self.sandbox.url)
+            .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
+            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+            .env("NO_COLOR", "1")
+            .env_remove("CERTPLAN_LOG")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs certplan in the project to completion.
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
+        run(self.command(args))
+    }
+
+    pub(crate) fn state(&self) -> Value {
+        let text = std::fs::read_to_string(self.path().join("certplan.state.json")).expect("state");
+        serde_json::from_str(&text).expect("state is JSON")
+    }
+
+    pub(crate) fn state_ids(&self) -> Vec<String> {
+        let state = self.state();
+        let resources = state["resources"].as_object().expect("resources");
+        resources.values().map(|r| r["certificate_id"].as_str().expect("id").to_owned()).collect()
+    }
+
+    /// Ages every certificate in the sandbox by `days`, through the CLI.
+    pub(crate) fn age(&self, days: i64) {
+        let aged = run_plain(&[
+            "sandbox",
+            "age",
+            "--days",
+            &days.to_string(),
+            "--endpoint",
+            &self.sandbox.url,
+        ]);
+        assert_eq!(aged.code, 0, "{}", aged.stderr);
+    }
+}
+
+/// A finished run of certplan.
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+/// Runs `cmd` to completion without a terminal; asserts it printed no secret and no colour.
+pub(crate) fn run(mut cmd: Command) -> Run {
+    let Output { status, stdout, stderr } =
+        cmd.env("NO_COLOR", "1").stdin(Stdio::null()).output().expect("certplan runs");
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8(stdout).expect("utf8 stdout"),
+        stderr: String::from_utf8(stderr).expect("utf8 stderr"),
+    };
+    assert!(
+        !run.stdout.contains(SECRET_KEY) && !run.stderr.contains(SECRET_KEY),
+        "the SecretKey must never be printed"
+    );
+    assert!(
+        !run.stdout.contains('\u{1b}') && !run.stderr.contains('\u{1b}'),
+        "no colour or progress bar outside a terminal"
+    );
+    run
+}
+
+/// Runs certplan outside any project, without credentials in its environment.
+pub(crate) fn run_plain(args: &[&str]) -> Run {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("TENCENTCLOUD_SECRET_ID").env_remove("TENCENTCLOUD_SECRET_KEY");
+    run(cmd)
+}
+
+/// Returns the id of the one certificate in the project's state.
+pub(crate) fn only_id(p: &Project) -> String {
+    let ids = p.state_ids();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    ids[0].clone()
+}
+
+/// Declares a certificate validated by automatic DNS.
+pub(crate) fn certificate(name: &str, domain: &str) -> String {
+    format!(
+        "resource \"tencentcloud_ssl_free_certificate\" \"{name}\" {{\n  domain         = \"{domain}\"\n  dv_auth_method = \"DNS_AUTO\"\n}}\n\n"
+    )
+}
+
+/// Declares `www`, `api` and `shop`.
+pub(crate) fn three_certificates() -> String {
+    [
+        certificate("www", "www.example.com"),
+        certificate("api", "api.example.com"),
+        certificate("shop", "shop.example.com"),
+    ]
+    .concat()
+}
+
+/// Declares a certificate with `body` (indented argument lines) after its domain.
+pub(crate) fn resource(name: &str, domain: &str, body: &str) -> String {
+    format!(
+        "resource \"tencentcloud_ssl_free_certificate\" \"{name}\" {{\n  domain = \"{domain}\"\n{body}}}\n\n"
+    )
+}
+
+/// Declares `n` certificates, `c00` to `c{n-1}`.
+pub(crate) fn many_certificates(n: usize) -> String {
+    (0..n).map(|i| certificate(&format!("c{i:02}"), &format!("c{i:02}.example.com"))).collect()
+}
+
+/// Declares one `site` resource with an instance per key, through `for_each`.
+pub(crate) fn sites(keys: &[&str]) -> String {
+    let list = keys.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ");
+    format!(
+        "resource \"tencentcloud_ssl_free_certificate\" \"site\" {{\n  for_each       = toset([{list}])\n  domain         = \"${{each.key}}.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n}}\n"
+    )
+}

@@ -1,0 +1,129 @@
+//! Domain validation: the DNS record or file a user must publish, orders that are not
+//! validated in time, and waiting for the CA to issue.
+
+use serde_json::Value;
+
+use crate::harness::{Project, certificate, only_id, resource};
+
+#[test]
+fn manual_dns_validation_waits_with_its_record_then_issues() {
+    let p = Project::new(
+        &(resource("www", "www.example.com", "  dv_auth_method = \"DNS\"\n")
+            + "output \"records\" {\n  value = tencentcloud_ssl_free_certificate.www.validation\n}\n"),
+    );
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(apply.stderr.contains("is not issued yet"), "{}", apply.stderr);
+    assert!(apply.stderr.contains("to validate the domain, add DNS record: _"), "{}", apply.stderr);
+    let id = only_id(&p);
+    // The record to publish, for DNS tooling.
+    let records = p.run(&["output", "records", "--json"]);
+    let records: Value = serde_json::from_str(&records.stdout).expect("output JSON");
+    let record = &records[0];
+    assert_eq!((&record["type"], &record["record_type"]), (&"DNS".into(), &"CNAME".into()));
+    assert!(
+        record["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with('_') && n.ends_with(".www.example.com")),
+        "{records}"
+    );
+    assert!(apply.stderr.contains(record["value"].as_str().expect("value")), "{}", apply.stderr);
+    assert_eq!(p.state()["resources"]["tencentcloud_ssl_free_certificate.www"]["status"], 0);
+
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "waiting is not a change: {}", plan.stdout);
+    assert!(plan.stdout.contains("waiting for domain validation, due by"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("add DNS record: _"), "{}", plan.stdout);
+    assert!(plan.stdout.contains(".www.example.com  CNAME  "), "{}", plan.stdout);
+
+    p.sandbox.console("validate", &id);
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+    assert!(!plan.stdout.contains("changed outside"), "issuance is not drift: {}", plan.stdout);
+    assert!(plan.stdout.contains("renews from"), "{}", plan.stdout);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    assert_eq!(p.state()["resources"]["tencentcloud_ssl_free_certificate.www"]["status"], 1);
+    assert_eq!(p.sandbox.certificates().len(), 1, "no second application");
+    let records = p.run(&["output", "records", "--json"]);
+    assert_eq!(records.stdout.trim(), "[]", "nothing to publish once issued");
+}
+
+#[test]
+fn validation_not_done_in_time_is_applied_for_again() {
+    let p = Project::new(&resource("www", "www.example.com", "  dv_auth_method = \"FILE\"\n"));
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let old = only_id(&p);
+    p.age(8);
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains(&format!("({old}) is now validation failed (was pending validation)")),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains(&format!(
+            "must be replaced (certificate {old} is validation failed in the cloud)"
+        )),
+        "{}",
+        plan.stdout
+    );
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    let certs = p.sandbox.certificates();
+    assert_eq!(certs.len(), 1, "the failed order was deleted: {certs:?}");
+    assert_ne!(certs[0]["id"], old.as_str());
+    assert_eq!(certs[0]["status"], 0, "the new order waits for validation");
+}
+
+#[test]
+fn apply_waits_for_issuance_when_asked() {
+    let p = Project::with_sandbox(&certificate("www", "www.example.com"), &["--issue-delay", "3s"]);
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("waiting for the CA (automatic DNS validation"),
+        "{}",
+        apply.stderr
+    );
+    assert!(
+        !apply.stderr.contains("add DNS record"),
+        "nothing for the user to add: {}",
+        apply.stderr
+    );
+    assert_eq!(p.state()["resources"]["tencentcloud_ssl_free_certificate.www"]["status"], 4);
+
+    p.write_config(
+        &[certificate("www", "www.example.com"), certificate("api", "api.example.com")].concat(),
+    );
+    let apply = p.run(&["apply", "--auto-approve", "--wait=60s"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(apply.stderr.contains("waiting up to 1m for certificate"), "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("tencentcloud_ssl_free_certificate.api: certificate "),
+        "{}",
+        apply.stderr
+    );
+    assert!(apply.stderr.contains(" issued after "), "{}", apply.stderr);
+    let state = p.state();
+    let api = &state["resources"]["tencentcloud_ssl_free_certificate.api"];
+    assert_eq!(api["status"], 1, "{state}");
+    assert!(api["not_after"].is_string());
+}
+
+#[test]
+fn waiting_gives_up_at_its_limit_and_says_so() {
+    let p = Project::new(&resource(
+        "www",
+        "www.example.com",
+        "  dv_auth_method = \"DNS\"\n  lifecycle {\n    wait_for_issuance = \"3s\"\n  }\n",
+    ));
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 1, "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("was not issued within 3s; it stays recorded"),
+        "{}",
+        apply.stderr
+    );
+    assert_eq!(p.state_ids().len(), 1, "recorded all the same");
+}
