@@ -309,17 +309,14 @@ pub enum SandboxCommand {
         /// Persist certificates to FILE across restarts (in memory when absent)
         #[arg(long, value_name = "FILE")]
         data: Option<PathBuf>,
-        /// The SecretId the sandbox accepts
-        #[arg(long, env = "TENCENTCLOUD_SECRET_ID", default_value = certplan_sandbox::DEFAULT_SECRET_ID)]
-        secret_id: String,
-        /// The SecretKey the sandbox accepts
-        #[arg(
-            long,
-            env = "TENCENTCLOUD_SECRET_KEY",
-            hide_env_values = true,
-            default_value = certplan_sandbox::DEFAULT_SECRET_KEY
-        )]
-        secret_key: String,
+        /// The SecretId the sandbox accepts [default: $TENCENTCLOUD_SECRET_ID, else the
+        /// sandbox's own]
+        #[arg(long)]
+        secret_id: Option<String>,
+        /// The SecretKey the sandbox accepts [default: $TENCENTCLOUD_SECRET_KEY, else the
+        /// sandbox's own]
+        #[arg(long)]
+        secret_key: Option<String>,
         /// How long automatic DNS validation (DNS_AUTO) takes before a certificate issues
         #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
         issue_delay: std::time::Duration,

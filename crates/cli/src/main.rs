@@ -16,7 +16,8 @@ mod workspace;
 
 use std::process::ExitCode;
 
-use certplan_sandbox::{ConsoleOp, SandboxOptions};
+use certplan_provider::Credentials;
+use certplan_sandbox::{ConsoleOp, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, SandboxOptions};
 use clap::Parser;
 
 use crate::args::{Cli, Command, ConsoleArgs, SandboxCommand, StateCommand};
@@ -58,26 +59,27 @@ fn main() -> ExitCode {
 
 /// Runs one command.
 async fn run(command: Command, output: Output, env: Environment) -> anyhow::Result<ExitCode> {
-    let settings = |flags: Flags, env: Environment| Settings::resolve(flags, output, env);
+    let configured = |flags: Flags, env: Environment| Settings::with_config(flags, output, env);
+    let for_state = |flags: Flags, env: Environment| Settings::for_state(flags, output, env);
     match command {
         Command::Plan(args) => {
-            let flags = args.common.flags(&env.args);
-            commands::plan::plan(settings(flags, env)?, &args.options()).await
+            let (settings, config) = configured(args.common.flags(&env.args), env)?;
+            commands::plan::plan(settings, config, &args.options()).await
         }
         Command::Apply(args) => {
-            let flags = args.common.flags(&env.args);
-            commands::apply::apply(settings(flags, env)?, &args.options()).await
+            let (settings, config) = configured(args.common.flags(&env.args), env)?;
+            commands::apply::apply(settings, config, &args.options()).await
         }
         Command::Refresh(common) => {
-            let flags = common.flags(&env.args);
-            commands::refresh::refresh(settings(flags, env)?, &common.target, &common.exclude).await
+            let (settings, config) = configured(common.flags(&env.args), env)?;
+            commands::refresh::refresh(settings, config, &common.target, &common.exclude).await
         }
         Command::Import { address, certificate_id, common } => {
-            let flags = common.flags(&env.args);
-            commands::import::import(settings(flags, env)?, &address, &certificate_id).await
+            let (settings, config) = configured(common.flags(&env.args), env)?;
+            commands::import::import(settings, config, &address, &certificate_id).await
         }
         Command::Output { name, json, state } => {
-            commands::output::output(&settings(state.flags(), env)?, name.as_deref(), json)
+            commands::output::output(&for_state(state.flags(), env)?, name.as_deref(), json)
         }
         Command::State(command) => {
             let (state, operation) = match command {
@@ -86,7 +88,7 @@ async fn run(command: Command, output: Output, env: Environment) -> anyhow::Resu
                 StateCommand::Rm { address, state } => (state, StateOperation::Rm(address)),
                 StateCommand::Mv { from, to, state } => (state, StateOperation::Mv { from, to }),
             };
-            commands::state::state(&settings(state.flags(), env)?, operation)
+            commands::state::state(&for_state(state.flags(), env)?, operation)
         }
         Command::Validate { json, vars } => {
             let vars = settings::variables(&env, vars.in_order(&env.args));
@@ -111,9 +113,13 @@ async fn run(command: Command, output: Output, env: Environment) -> anyhow::Resu
             rate_limit,
             quota_per_domain,
         }) => {
+            let or_env = |flag: Option<String>, var: &str, default: &str| {
+                flag.or_else(|| env.get(var).filter(|v| !v.is_empty()))
+                    .unwrap_or_else(|| default.to_owned())
+            };
             let options = SandboxOptions {
-                secret_id,
-                secret_key,
+                secret_id: or_env(secret_id, Credentials::SECRET_ID_VAR, DEFAULT_SECRET_ID),
+                secret_key: or_env(secret_key, Credentials::SECRET_KEY_VAR, DEFAULT_SECRET_KEY),
                 data,
                 issue_delay,
                 faults: faults.faults(),

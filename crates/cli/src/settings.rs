@@ -1,6 +1,6 @@
 //! Flags, environment, the `certplan` block and defaults, resolved once into the [`Settings`] a
 //! command runs with — and the connection to the cloud (or to the embedded sandbox) they lead
-//! to. The process environment is read here and nowhere else.
+//! to. The process environment is captured here, once, and handed down from here.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use certplan_parser::{ConfigError, LoadOptions, ProviderConfig};
+use certplan_parser::{Config, ConfigError, LoadOptions, ProviderConfig};
 use certplan_provider::{Client, ClientOptions, Credentials, Endpoint};
 use certplan_sandbox::{Sandbox, SandboxOptions};
 
@@ -98,27 +98,40 @@ pub struct Settings {
     pub target: Target,
     /// The tccli profile to fall back on for credentials.
     pub profile: String,
-    /// Variable values from the environment and the command line.
-    pub vars: LoadOptions,
     pub env: Environment,
 }
 
 impl Settings {
-    /// Resolves the settings of a command run in the configuration directory (the working
-    /// directory after `--chdir`): flags win over the environment, which wins over the
-    /// `certplan` block, which wins over the defaults. Reads only the `certplan` block of the
-    /// configuration, so that a command on state works while the rest of it is broken.
-    pub fn resolve(flags: Flags, output: Output, env: Environment) -> Result<Self, ConfigError> {
+    /// Resolves the settings of a command that plans, in the configuration directory (the
+    /// working directory after `--chdir`), reading the whole configuration once: flags win over
+    /// the environment, which wins over the `certplan` block, which wins over the defaults.
+    pub fn with_config(
+        flags: Flags,
+        output: Output,
+        env: Environment,
+    ) -> Result<(Self, Config), ConfigError> {
         let vars = variables(&env, flags.vars.clone());
-        let block = certplan_parser::load_settings(Path::new("."), &vars)?;
-        Ok(Self::from_parts(flags, output, env, vars, &block))
+        let config = certplan_parser::load_dir_with(Path::new("."), &vars)?;
+        let settings = Self::from_parts(flags, output, env, &config.settings);
+        Ok((settings, config))
+    }
+
+    /// Resolves the settings of a command on state alone. It evaluates only the `certplan`
+    /// block, and only when `--state` does not say where state is, so that it works while the
+    /// rest of the configuration is broken.
+    pub fn for_state(flags: Flags, output: Output, env: Environment) -> Result<Self, ConfigError> {
+        let vars = variables(&env, flags.vars.clone());
+        let block = match flags.state {
+            Some(_) => certplan_parser::Settings::default(),
+            None => certplan_parser::load_settings(Path::new("."), &vars)?,
+        };
+        Ok(Self::from_parts(flags, output, env, &block))
     }
 
     fn from_parts(
         flags: Flags,
         output: Output,
         env: Environment,
-        vars: LoadOptions,
         block: &certplan_parser::Settings,
     ) -> Self {
         let state_path = flags
@@ -141,7 +154,6 @@ impl Settings {
                 Target::Cloud
             },
             profile,
-            vars,
             env,
         }
     }
@@ -265,8 +277,7 @@ mod tests {
         let block = certplan_parser::Settings { state_path: Some("state/prod.json".into()) };
         let flag = Flags { state: Some("flag.json".into()), ..Flags::default() };
         let resolve = |flags: Flags, block: &certplan_parser::Settings| {
-            Settings::from_parts(flags, output(), env(&[]), LoadOptions::default(), block)
-                .state_path
+            Settings::from_parts(flags, output(), env(&[]), block).state_path
         };
         assert_eq!(resolve(flag, &block), PathBuf::from("flag.json"));
         assert_eq!(resolve(Flags::default(), &block), PathBuf::from("state/prod.json"));
@@ -280,14 +291,7 @@ mod tests {
     fn profile_comes_from_the_flag_then_the_environment() {
         let with = |flag: Option<&str>, vars: &[(&str, &str)]| {
             let flags = Flags { profile: flag.map(str::to_owned), ..Flags::default() };
-            Settings::from_parts(
-                flags,
-                output(),
-                env(vars),
-                LoadOptions::default(),
-                &Default::default(),
-            )
-            .profile
+            Settings::from_parts(flags, output(), env(vars), &Default::default()).profile
         };
         assert_eq!(with(Some("team"), &[("TENCENTCLOUD_PROFILE", "ops")]), "team");
         assert_eq!(with(None, &[("TENCENTCLOUD_PROFILE", "ops")]), "ops");

@@ -1,6 +1,6 @@
-//! Everything a person or a machine reads: plans, apply events (as lines above a progress bar,
-//! or as JSON), outputs, prompts and errors. Data goes to stdout; progress, prompts and
-//! diagnostics to stderr. Commands render through here and nowhere else.
+//! What more than one command shows, or what takes more than a line to show: plans, apply
+//! events (as lines above a progress bar, or as JSON), reports, outputs, prompts and errors.
+//! Data goes to stdout; progress, prompts and diagnostics to stderr.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -172,9 +172,8 @@ fn describe_event(event: Event<'_>) -> String {
     }
 }
 
-/// Reports what an apply did: the summary line (or `change_summary` event), then what is left
-/// to do — certificates waiting for validation, changes not started, changes that failed.
-pub fn report_apply(report: &Report, json: bool, automatic: impl Fn(&Address) -> bool) {
+/// Says what an apply did: the summary line, or the `change_summary` event.
+pub fn summarise_apply(report: &Report, json: bool) {
     let done = report.done;
     if json {
         emit(json!({
@@ -195,6 +194,11 @@ pub fn report_apply(report: &Report, json: bool, automatic: impl Fn(&Address) ->
             done.add, done.renew, done.change, done.destroy
         );
     }
+}
+
+/// Says what an apply left to do: certificates waiting for validation, changes not started,
+/// changes that failed.
+pub fn report_unfinished(report: &Report, automatic: impl Fn(&Address) -> bool) {
     for (address, remote) in &report.pending {
         show_pending(address, remote, automatic(address));
     }
@@ -204,6 +208,8 @@ pub fn report_apply(report: &Report, json: bool, automatic: impl Fn(&Address) ->
             eprintln!("  {address}");
         }
         eprintln!("Everything done so far is recorded; run apply again to finish.");
+    } else if report.interrupted {
+        eprintln!("\nInterrupted while waiting for issuance. Everything done so far is recorded.");
     }
     if !report.failed.is_empty() {
         eprintln!("\n{} change(s) failed:", report.failed.len());

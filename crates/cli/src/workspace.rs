@@ -1,8 +1,6 @@
 //! What a command that works on state opens: the configuration, the state (locked for the whole
 //! run when the command writes it) and, once needed, the connection to the cloud.
 
-use std::path::Path;
-
 use anyhow::{Context as _, bail};
 use certplan_core::{Address, Observed, Plan};
 use certplan_engine::Inputs;
@@ -49,15 +47,18 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Loads configuration and state (see [`StateAccess::open`] for `operation`).
-    pub fn open(settings: Settings, operation: Option<&str>) -> anyhow::Result<Self> {
+    /// Opens the state for `config` (see [`StateAccess::open`] for `operation`).
+    pub fn open(
+        settings: Settings,
+        config: Config,
+        operation: Option<&str>,
+    ) -> anyhow::Result<Self> {
         if let Target::EmbeddedSandbox { data } = &settings.target {
             eprintln!(
                 "Using the embedded sandbox, not Tencent Cloud: its certificates are kept in {}",
                 data.display()
             );
         }
-        let config = certplan_parser::load_dir_with(Path::new("."), &settings.vars)?;
         if !config.warnings.is_empty() {
             let shown = certplan_parser::render_diagnostics(
                 &config.sources,
@@ -127,13 +128,8 @@ impl Workspace {
         Ok(Some(observed))
     }
 
-    /// Plans the configuration against the state and what the refresh observed.
-    pub fn plan(
-        &self,
-        observed: Option<&Observed>,
-        targets: &[Address],
-        excludes: &[Address],
-    ) -> anyhow::Result<Plan> {
+    /// Refuses `--target` and `--exclude` addresses that name nothing declared or recorded.
+    pub fn check_targets(&self, targets: &[Address], excludes: &[Address]) -> anyhow::Result<()> {
         for address in targets.iter().chain(excludes) {
             let known = self.config.resources.keys().chain(self.state.resources.keys());
             if !known.into_iter().any(|a| address.covers(a)) {
@@ -142,6 +138,16 @@ impl Workspace {
                 );
             }
         }
+        Ok(())
+    }
+
+    /// Plans the configuration against the state and what the refresh observed.
+    pub fn plan(
+        &self,
+        observed: Option<&Observed>,
+        targets: &[Address],
+        excludes: &[Address],
+    ) -> anyhow::Result<Plan> {
         let options = PlanOptions { targets: targets.to_vec(), excludes: excludes.to_vec() };
         Ok(certplan_planner::plan(&self.config, &self.state, observed, Utc::now(), &options)?)
     }

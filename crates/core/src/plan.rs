@@ -150,12 +150,6 @@ impl ResourceChange {
     pub fn after_attributes(&self) -> Vec<(&'static str, AttributeValue)> {
         self.after.as_ref().map(|a| a.attributes_hiding(&self.sensitive)).unwrap_or_default()
     }
-
-    /// Returns true when the change applies for a new certificate.
-    pub fn applies_for_certificate(&self) -> bool {
-        self.deposed.is_none()
-            && matches!(self.action, Action::Create | Action::Renew | Action::Replace)
-    }
 }
 
 /// Something that changed in the cloud outside certplan.

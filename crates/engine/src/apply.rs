@@ -61,6 +61,7 @@ pub async fn apply(
         let outcome = wait::wait_for_issuance(client, state, store, waits, stop, on_event).await?;
         report.failed.extend(outcome.failed);
         report.pending.extend(outcome.pending);
+        report.interrupted |= outcome.interrupted;
     }
     report.pending.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(report)
@@ -156,6 +157,7 @@ async fn execute(
         }
     }
     report.not_started.sort();
+    report.interrupted = !report.not_started.is_empty();
     match state_error {
         Some(e) => Err(e.into()),
         None => Ok(report),
@@ -242,7 +244,7 @@ async fn make_change(
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Done, Failure> {
     let address = &change.address;
-    let incomplete = |what| ChangeError::IncompletePlan { address: address.clone(), what };
+    let incomplete = |what| ChangeError::IncompletePlan { what };
     if let Some(id) = &change.deposed {
         return delete_deposed(change, id, ledger, client).await;
     }
@@ -252,10 +254,8 @@ async fn make_change(
             let Some(args) = &change.after else {
                 return Err(incomplete("declared arguments").into());
             };
-            let kind = match change.action {
-                Action::Renew => IntentKind::Renew,
-                Action::Replace => IntentKind::Replace,
-                _ => IntentKind::Create,
+            let Some(kind) = IntentKind::of(change.action) else {
+                return Err(incomplete("application").into());
             };
             let renewing = prior.filter(|_| kind == IntentKind::Renew);
             let replacing = prior.filter(|p| kind == IntentKind::Replace && p.exists);

@@ -1,6 +1,7 @@
 //! What can go wrong carrying out a plan: the failure of one change (the others go on) and the
 //! failure of the apply itself (state could not be saved: nothing more may be done unrecorded).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use certplan_core::{Address, CertStatus};
@@ -31,11 +32,11 @@ pub enum ChangeError {
     Unissuable { id: String, status: CertStatus },
     #[error("certificate {id} no longer exists in the cloud")]
     Vanished { id: String },
-    /// The last poll failed and every wait had run out; the message is the provider's error.
+    /// The last poll failed when every wait had run out (shared by every certificate waited for).
     #[error("could not check issuance: {0}")]
-    Poll(String),
-    #[error("{address}: the plan has no {what} for this change; make a new plan")]
-    IncompletePlan { address: Address, what: &'static str },
+    Poll(Arc<ProviderError>),
+    #[error("the plan has no {what} for this change; make a new plan")]
+    IncompletePlan { what: &'static str },
 }
 
 /// Why an apply stopped: what it did could not be recorded.

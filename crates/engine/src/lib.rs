@@ -117,4 +117,7 @@ pub struct Report {
     pub pending: Vec<(Address, RemoteCertificate)>,
     /// Changes not started because the run was interrupted.
     pub not_started: Vec<Address>,
+    /// Whether an interrupt stopped the apply early: changes not started, or waits for
+    /// issuance cut short (their certificates are in `pending`).
+    pub interrupted: bool,
 }

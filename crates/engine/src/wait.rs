@@ -22,6 +22,7 @@ pub(crate) struct WaitOutcome {
     pub failed: Vec<(Address, ChangeError)>,
     /// Certificates still pending when an interrupt stopped the wait.
     pub pending: Vec<(Address, RemoteCertificate)>,
+    pub interrupted: bool,
 }
 
 /// Polls until every certificate in `waits` is issued, its own time runs out, or `stop` is
@@ -46,6 +47,7 @@ pub(crate) async fn wait_for_issuance(
     let mut last_progress = Instant::now();
     while !waiting.is_empty() {
         if interruptible_sleep(POLL_INTERVAL, stop).await {
+            outcome.interrupted = true;
             outcome
                 .pending
                 .extend(waiting.into_values().map(|(address, remote, _)| (address, remote)));
@@ -58,9 +60,9 @@ pub(crate) async fn wait_for_issuance(
             // A failed poll is not a failed certificate; the next poll tries again.
             Err(_) if waiting.values().any(|(_, _, limit)| elapsed < *limit) => continue,
             Err(e) => {
-                let message = e.to_string();
+                let error = std::sync::Arc::new(e);
                 for (_, (address, _, _)) in std::mem::take(&mut waiting) {
-                    outcome.failed.push((address, ChangeError::Poll(message.clone())));
+                    outcome.failed.push((address, ChangeError::Poll(error.clone())));
                 }
                 break;
             }

@@ -31,7 +31,15 @@ impl State {
         if version > u64::from(FORMAT_VERSION) {
             return Err(Problem::NewerFormat(version));
         }
-        serde_json::from_value(value).map_err(|e| Problem::Invalid(e.to_string()))
+        let mut state: State =
+            serde_json::from_value(value).map_err(|e| Problem::Invalid(e.to_string()))?;
+        // Earlier versions recorded `project_id = 0` as written; 0 is the default project, which
+        // certplan spells as no project (see `certplan_core::project_id`).
+        let args = state.resources.values_mut().map(|r| &mut r.args);
+        for args in args.chain(state.intents.iter_mut().map(|i| &mut i.args)) {
+            args.project_id = args.project_id.and_then(certplan_core::project_id);
+        }
+        Ok(state)
     }
 
     /// Writes the state document: pretty, with a trailing newline, keys in a stable order.
@@ -64,6 +72,16 @@ pub enum Problem {
 #[cfg(test)]
 mod tests {
     use crate::model::sample;
+
+    #[test]
+    fn a_recorded_default_project_reads_as_no_project() {
+        let mut state = sample();
+        for r in state.resources.values_mut() {
+            r.args.project_id = Some(0);
+        }
+        let read = crate::State::from_json(&state.to_json()).expect("reads");
+        assert!(read.resources.values().all(|r| r.args.project_id.is_none()));
+    }
 
     #[test]
     fn state_holds_no_password() {

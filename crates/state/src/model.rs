@@ -76,12 +76,14 @@ pub enum IntentKind {
     Replace,
 }
 
-impl From<IntentKind> for Action {
-    fn from(kind: IntentKind) -> Action {
-        match kind {
-            IntentKind::Create => Action::Create,
-            IntentKind::Renew => Action::Renew,
-            IntentKind::Replace => Action::Replace,
+impl IntentKind {
+    /// Returns the kind of application `action` makes; `None` for actions that make none.
+    pub fn of(action: Action) -> Option<IntentKind> {
+        match action {
+            Action::Create => Some(IntentKind::Create),
+            Action::Renew => Some(IntentKind::Renew),
+            Action::Replace => Some(IntentKind::Replace),
+            Action::NoOp | Action::Update | Action::Delete | Action::Forget => None,
         }
     }
 }
@@ -203,10 +205,15 @@ mod tests {
 
     #[test]
     fn an_intent_is_journaled_under_its_action_name() {
-        for kind in [IntentKind::Create, IntentKind::Renew, IntentKind::Replace] {
+        use Action::*;
+        for action in [Create, Renew, Replace] {
+            let kind = IntentKind::of(action).expect("applies for a certificate");
             let written = serde_json::to_value(kind).expect("serialises");
-            assert_eq!(written, Action::from(kind).name(), "{kind:?}");
+            assert_eq!(written, action.name(), "{kind:?}");
             assert_eq!(serde_json::from_value::<IntentKind>(written).ok(), Some(kind));
+        }
+        for action in [NoOp, Update, Delete, Forget] {
+            assert_eq!(IntentKind::of(action), None, "{action:?}");
         }
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::bail;
 use certplan_core::{Address, DvAuthMethod, Plan};
 use certplan_engine::ApplyOptions as EngineOptions;
+use certplan_parser::Config;
 use certplan_state::{StateStore, StoredOutput};
 use std::collections::BTreeMap;
 
@@ -32,14 +33,19 @@ pub struct ApplyOptions {
     pub wait: Option<Duration>,
 }
 
-pub async fn apply(settings: Settings, options: &ApplyOptions) -> anyhow::Result<ExitCode> {
+pub async fn apply(
+    settings: Settings,
+    config: Config,
+    options: &ApplyOptions,
+) -> anyhow::Result<ExitCode> {
     let output = settings.output;
     if options.plan_file.is_none() && options.json && !options.auto_approve {
         bail!(
             "apply --json cannot ask for confirmation: add --auto-approve, or apply a saved plan"
         );
     }
-    let mut ws = Workspace::open(settings, Some("apply"))?;
+    let mut ws = Workspace::open(settings, config, Some("apply"))?;
+    ws.check_targets(&options.targets, &options.excludes)?;
     let (plan, observed) = match &options.plan_file {
         Some(file) => {
             let saved = read_saved_plan(file)?;
@@ -72,8 +78,11 @@ pub async fn apply(settings: Settings, options: &ApplyOptions) -> anyhow::Result
         return Ok(ExitCode::from(1));
     }
     if !plan.has_changes() {
-        certplan_engine::record_plan_basis(&plan, observed.as_ref(), &mut ws.state, &mut ws.store)?;
-        record_outputs(&mut ws, options.json)?;
+        if options.plan_file.is_none() {
+            let (state, store) = (&mut ws.state, &mut ws.store);
+            certplan_engine::record_plan_basis(&plan, observed.as_ref(), state, store)?;
+            record_outputs(&mut ws, options.json)?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -95,9 +104,10 @@ pub async fn apply(settings: Settings, options: &ApplyOptions) -> anyhow::Result
     )
     .await?;
     events.finish();
-    ui::report_apply(&report, options.json, |address| validates_itself(&plan, address));
+    ui::summarise_apply(&report, options.json);
     record_outputs(&mut ws, options.json)?;
-    Ok(if !report.failed.is_empty() || !report.not_started.is_empty() {
+    ui::report_unfinished(&report, |address| validates_itself(&plan, address));
+    Ok(if !report.failed.is_empty() || report.interrupted {
         ExitCode::from(1)
     } else if options.detailed_exitcode {
         ExitCode::from(EXIT_CHANGES)

@@ -6,12 +6,18 @@ use std::process::ExitCode;
 use anyhow::bail;
 use certplan_core::Address;
 use certplan_engine::Declared;
+use certplan_parser::Config;
 
 use crate::settings::Settings;
 use crate::workspace::Workspace;
 
-pub async fn import(settings: Settings, address: &Address, id: &str) -> anyhow::Result<ExitCode> {
-    let mut ws = Workspace::open(settings, Some("import"))?;
+pub async fn import(
+    settings: Settings,
+    config: Config,
+    address: &Address,
+    id: &str,
+) -> anyhow::Result<ExitCode> {
+    let mut ws = Workspace::open(settings, config, Some("import"))?;
     let Some(resource) = ws.config.resources.get(address) else {
         bail!(
             "{address} is not declared: add its resource block to the configuration first, then import"

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use certplan_core::Address;
+use certplan_parser::Config;
 use certplan_planner::SavedPlan;
 
 use super::EXIT_CHANGES;
@@ -24,9 +25,14 @@ pub struct PlanOptions {
     pub json: bool,
 }
 
-pub async fn plan(settings: Settings, options: &PlanOptions) -> anyhow::Result<ExitCode> {
+pub async fn plan(
+    settings: Settings,
+    config: Config,
+    options: &PlanOptions,
+) -> anyhow::Result<ExitCode> {
     let output = settings.output;
-    let mut ws = Workspace::open(settings, None)?;
+    let mut ws = Workspace::open(settings, config, None)?;
+    ws.check_targets(&options.targets, &options.excludes)?;
     if !ws.state.intents.is_empty() {
         if options.out.is_some() {
             bail!(

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use certplan_core::{Address, Plan};
+use certplan_parser::Config;
 use certplan_state::StateStore;
 
 use crate::settings::Settings;
@@ -12,11 +13,13 @@ use crate::workspace::Workspace;
 
 pub async fn refresh(
     settings: Settings,
+    config: Config,
     targets: &[Address],
     excludes: &[Address],
 ) -> anyhow::Result<ExitCode> {
     let output = settings.output;
-    let mut ws = Workspace::open(settings, Some("refresh"))?;
+    let mut ws = Workspace::open(settings, config, Some("refresh"))?;
+    ws.check_targets(targets, excludes)?;
     ws.reconcile(true).await?;
     let Some(observed) = ws.refresh().await? else {
         bail!("refresh reads the cloud; --refresh=false leaves it nothing to do");

@@ -29,11 +29,16 @@ fn every_command_uses_the_state_path_of_the_certplan_block() {
     assert!(show.stdout.contains(&id), "{}{}", show.stdout, show.stderr);
     let output = p.run(&["output", "www_id"]);
     assert_eq!(output.stdout.trim(), format!("{id:?}"), "{}", output.stderr);
+    let refresh = p.run(&["refresh"]);
+    assert!(refresh.stdout.contains("The cloud matches the state."), "{}", refresh.stdout);
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0, "the plan finds it there too");
 
     // Commands on state alone still work when the rest of the configuration is broken.
     let broken = [config.as_str(), "variable \"needed\" {\n  type = string\n}\n\nresource \"tencentcloud_ssl_free_certificate\" \"bad\" {\n  domain = var.needed\n}\n"].concat();
     p.write_config(&broken);
     assert_eq!(p.run(&["state", "list"]).stdout.trim(), "tencentcloud_ssl_free_certificate.www");
+    let output = p.run(&["output", "www_id"]);
+    assert_eq!(output.stdout.trim(), format!("{id:?}"), "{}", output.stderr);
     let moved = p.run(&[
         "state",
         "mv",

@@ -82,14 +82,36 @@ fn transient_errors_converge_without_duplicates() {
 fn a_run_killed_at_any_point_loses_nothing_and_applies_nothing_twice() {
     let p = Project::with_sandbox(&many_certificates(30), &["--latency", "40ms"]);
     let state_path = p.path().join("certplan.state.json");
-    for kill_after_ms in [250, 700, 1200, 1900] {
+    // (recorded certificates, open intents) as the state file says now.
+    let recorded = || {
+        let text = std::fs::read_to_string(&state_path).unwrap_or_default();
+        let state: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let count = |key: &str| {
+            state[key].as_object().map(|o| o.len()).or(state[key].as_array().map(Vec::len))
+        };
+        (count("resources").unwrap_or(0), count("intents").unwrap_or(0))
+    };
+    // Kill while an application is in flight (its intent journaled), and between changes.
+    for mid_application in [true, false, true, false] {
+        let before = recorded().0;
         let mut child = p
             .command(&["apply", "--auto-approve"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("apply starts");
-        std::thread::sleep(std::time::Duration::from_millis(kill_after_ms));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let (resources, intents) = recorded();
+            // This run has recorded something (leftover intents of the last kill do not count).
+            let progressed = resources > before;
+            if (mid_application && progressed && intents > 0) || resources >= before + 4 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the apply made no progress");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(child.try_wait().expect("polled").is_none(), "the kill lands mid-apply");
         child.kill().expect("SIGKILL");
         child.wait().expect("reaped");
         if let Ok(text) = std::fs::read_to_string(&state_path) {

@@ -97,8 +97,20 @@ async fn apply(
     plan: &Plan,
     options: ApplyOptions,
 ) -> (Report, Vec<String>) {
+    apply_until(cloud, ledger, plan, options, &AtomicBool::new(false), &|_| {}).await
+}
+
+/// Applies `plan` until `stop` is set, collecting the events' names and showing each event
+/// to `look` as it happens.
+async fn apply_until(
+    cloud: &Cloud,
+    ledger: &mut Ledger,
+    plan: &Plan,
+    options: ApplyOptions,
+    stop: &AtomicBool,
+    look: &(dyn Fn(&Event<'_>) + Sync),
+) -> (Report, Vec<String>) {
     let events = Mutex::new(Vec::new());
-    let stop = AtomicBool::new(false);
     let report = certplan_engine::apply(
         plan,
         &Inputs::default(),
@@ -106,9 +118,12 @@ async fn apply(
         &mut ledger.state,
         &mut ledger.store,
         &cloud.client,
-        &stop,
+        stop,
         options,
-        &|event| events.lock().expect("events").push(name(&event)),
+        &|event| {
+            look(&event);
+            events.lock().expect("events").push(name(&event));
+        },
     )
     .await
     .expect("state saved");
@@ -134,8 +149,22 @@ async fn creates_each_certificate_once_and_records_it_with_what_was_declared() {
     let mut www = create("www");
     www.prevent_destroy = true;
     www.sensitive = ["alias".to_owned()].into();
-    let (report, _) =
-        apply(&cloud, &mut ledger, &plan(vec![www, create("api")]), ApplyOptions::default()).await;
+    let path = ledger.store.path().to_owned();
+    let complete_when_recorded = |event: &Event<'_>| {
+        if let Event::Completed { address, .. } = event
+            && address.name == "www"
+        {
+            let saved = LocalStore::new(&path).load().expect("loads").expect("saved");
+            let www = &saved.resources[*address];
+            assert!(www.prevent_destroy && www.sensitive.contains("alias"), "{www:?}");
+        }
+    };
+    let stop = AtomicBool::new(false);
+    let changes = plan(vec![www, create("api")]);
+    let options = ApplyOptions::default();
+    let (report, events) =
+        apply_until(&cloud, &mut ledger, &changes, options, &stop, &complete_when_recorded).await;
+    assert!(events.contains(&"completed tencentcloud_ssl_free_certificate.www".to_owned()));
     assert_eq!((report.done.add, report.failed.len()), (2, 0), "{:?}", report.failed);
     assert_eq!(cloud.domains(), ["api.example.com", "www.example.com"]);
     let saved = ledger.saved();
@@ -143,7 +172,7 @@ async fn creates_each_certificate_once_and_records_it_with_what_was_declared() {
     let www = &saved.resources[&Address::certificate("www")];
     assert_eq!(www.status, CertStatus::Issued);
     assert!(www.not_after.is_some());
-    assert!(www.prevent_destroy, "recorded with the certificate, not at the end of the apply");
+    assert!(www.prevent_destroy);
     assert_eq!(www.sensitive, ["alias".to_owned()].into());
 }
 
@@ -193,28 +222,115 @@ async fn an_interrupted_application_is_adopted_complete_with_its_declarations() 
 }
 
 #[tokio::test]
-async fn a_plan_without_changes_still_records_what_is_declared_and_the_moves() {
+async fn an_apply_with_nothing_to_do_still_records_a_flag_declared_since() {
     let cloud = Cloud::start(SandboxOptions::default()).await;
     let mut ledger = Ledger::new();
     apply(&cloud, &mut ledger, &plan(vec![create("www")]), ApplyOptions::default()).await;
-    let recorded = ledger.saved().resources[&Address::certificate("www")].clone();
-    assert!(!recorded.prevent_destroy);
+    assert!(!ledger.saved().resources[&Address::certificate("www")].prevent_destroy);
 
     let mut unchanged = change(
-        "web",
+        "www",
         Action::NoOp,
         Reason::UpToDate { not_after: Utc::now(), renews_at: Utc::now() },
     );
     unchanged.prevent_destroy = true;
-    let mut later = plan(vec![unchanged]);
-    later.moved = vec![(Address::certificate("www"), Address::certificate("web"))];
-    certplan_engine::record_plan_basis(&later, None, &mut ledger.state, &mut ledger.store)
-        .expect("saved");
+    let calls = cloud.sandbox.stats().requests.values().sum::<u64>();
+    let (report, _) =
+        apply(&cloud, &mut ledger, &plan(vec![unchanged]), ApplyOptions::default()).await;
+    assert_eq!(report.done, certplan_core::Summary::default());
+    assert!(ledger.saved().resources[&Address::certificate("www")].prevent_destroy);
+    assert_eq!(cloud.sandbox.stats().requests.values().sum::<u64>(), calls, "no call made");
+}
+
+#[tokio::test]
+async fn a_move_is_recorded_without_a_call() {
+    let cloud = Cloud::start(SandboxOptions::default()).await;
+    let mut ledger = Ledger::new();
+    apply(&cloud, &mut ledger, &plan(vec![create("www")]), ApplyOptions::default()).await;
+    let id = ledger.saved().resources[&Address::certificate("www")].certificate_id.clone();
+    let mut moved = plan(Vec::new());
+    moved.moved = vec![(Address::certificate("www"), Address::certificate("web"))];
+    let calls = cloud.sandbox.stats().requests.values().sum::<u64>();
+    apply(&cloud, &mut ledger, &moved, ApplyOptions::default()).await;
     let saved = ledger.saved();
     assert!(!saved.resources.contains_key(&Address::certificate("www")));
-    let web = &saved.resources[&Address::certificate("web")];
-    assert_eq!(web.certificate_id, recorded.certificate_id);
-    assert!(web.prevent_destroy, "the flag added later guards the certificate");
+    assert_eq!(saved.resources[&Address::certificate("web")].certificate_id, id);
+    assert_eq!(cloud.sandbox.stats().requests.values().sum::<u64>(), calls, "no call made");
+}
+
+#[tokio::test]
+async fn an_interrupt_before_the_changes_starts_none_of_them() {
+    let cloud = Cloud::start(SandboxOptions::default()).await;
+    let mut ledger = Ledger::new();
+    let stop = AtomicBool::new(true);
+    let changes = plan(vec![create("www"), create("api")]);
+    let (report, _) =
+        apply_until(&cloud, &mut ledger, &changes, ApplyOptions::default(), &stop, &|_| {}).await;
+    assert!(report.interrupted);
+    assert_eq!(report.not_started.len(), 2);
+    assert!(cloud.domains().is_empty(), "nothing applied for");
+}
+
+#[tokio::test]
+async fn an_interrupt_stops_a_wait_at_once_with_the_certificate_recorded() {
+    let options =
+        SandboxOptions { issue_delay: Duration::from_secs(3600), ..SandboxOptions::default() };
+    let cloud = Cloud::start(options).await;
+    let mut ledger = Ledger::new();
+    let mut www = create("www");
+    www.wait_for_issuance = Some(Duration::from_secs(600));
+    let stop = AtomicBool::new(false);
+    let stop_when_waiting = |event: &Event<'_>| {
+        if matches!(event, Event::Waiting { .. }) {
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    };
+    let started = std::time::Instant::now();
+    let (report, events) = apply_until(
+        &cloud,
+        &mut ledger,
+        &plan(vec![www]),
+        ApplyOptions::default(),
+        &stop,
+        &stop_when_waiting,
+    )
+    .await;
+    assert!(events.iter().any(|e| e.starts_with("waiting")), "{events:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "stopped at once: {:?}", started.elapsed());
+    assert!(report.interrupted && report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(report.pending.len(), 1, "the certificate still pending is reported");
+    assert!(ledger.saved().resources[&Address::certificate("www")].status.is_pending());
+}
+
+#[tokio::test]
+async fn a_replaced_certificate_that_cannot_be_deleted_yet_is_kept_as_deposed() {
+    let cloud = Cloud::start(SandboxOptions::default()).await;
+    let mut ledger = Ledger::new();
+    apply(&cloud, &mut ledger, &plan(vec![create("www")]), ApplyOptions::default()).await;
+    let old = ledger.saved().resources[&Address::certificate("www")].clone();
+    let mut replace = change(
+        "www",
+        Action::Replace,
+        Reason::ArgumentsChanged { forcing: vec!["contact_email".into()] },
+    );
+    replace.before = Some(Prior {
+        id: old.certificate_id.clone(),
+        args: old.args.clone(),
+        status: CertStatus::Issued,
+        not_after: old.not_after,
+        exists: true,
+    });
+    let (report, events) =
+        apply(&cloud, &mut ledger, &plan(vec![replace]), ApplyOptions::default()).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!((report.done.add, report.done.destroy), (1, 0), "the old one is not deleted yet");
+    assert!(events.iter().any(|e| e.contains("Deposed")), "{events:?}");
+    let saved = ledger.saved();
+    assert_ne!(saved.resources[&Address::certificate("www")].certificate_id, old.certificate_id);
+    assert_eq!(saved.deposed.len(), 1);
+    assert_eq!(saved.deposed[0].certificate_id, old.certificate_id);
+    assert!(saved.deposed[0].last_error.contains("CannotBeDeletedWithinHour"));
+    assert_eq!(cloud.domains(), ["www.example.com", "www.example.com"], "both exist");
 }
 
 #[tokio::test]
