@@ -7,6 +7,8 @@
 //! 4. The same 200 applications one request at a time in a simple loop, for the ratio.
 //! 5. The cost of one state save at each plan size.
 //! 6. Apply of 200 new certificates on top of 50 000 recorded ones: what state writes cost.
+//! 7. `fmt` of large configurations.
+//! 8. One `for_each = toset(...)` block over 10 000 and 100 000 domains.
 
 // A benchmark prints its table.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -168,6 +170,31 @@ fn main() {
         assert!(formatted == canonical, "fmt restores the configuration's canonical text");
         let (check, _) = run_certplan(&certplan, dir.path(), &["fmt", "--check"], None);
         println!("   {n:>8}  {:>10}  {:>10}  {:>12}", secs(wall), rss, secs(check));
+    }
+
+    println!();
+    println!("8. one resource block with for_each = toset(var.domains) over N domains");
+    println!(
+        "   {:>8}  {:>10}  {:>10}  {:>22}",
+        "N", "validate", "peak RSS", "plan --refresh=false"
+    );
+    let sizes: &[usize] = if quick { &[1_000, 10_000] } else { &[10_000, 100_000] };
+    for &n in sizes {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let domains: String = (0..n).map(|i| format!("    \"d{i:06}.example.com\",\n")).collect();
+        let config = format!(
+            "variable \"domains\" {{\n  type    = list(string)\n  default = [\n{domains}  ]\n}}\n\nresource \"tencentcloud_ssl_free_certificate\" \"site\" {{\n  for_each       = toset(var.domains)\n  domain         = each.value\n  dv_auth_method = \"DNS_AUTO\"\n}}\n"
+        );
+        std::fs::write(dir.path().join("main.hcl"), config).expect("config");
+        let (validate, rss) = run_certplan(&certplan, dir.path(), &["validate"], None);
+        let (plan, plan_rss) =
+            run_certplan(&certplan, dir.path(), &["plan", "--refresh=false"], None);
+        println!(
+            "   {n:>8}  {:>10}  {:>10}  {:>22}",
+            secs(validate),
+            rss,
+            format!("{} ({plan_rss})", secs(plan))
+        );
     }
 }
 

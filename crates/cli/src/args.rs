@@ -371,6 +371,24 @@ pub struct FaultArgs {
     /// certificate exists, the client sees a reset connection
     #[arg(long, value_name = "RATE", default_value_t = 0.0)]
     pub drop_rate: f64,
+    /// Answer this share of successful ApplyCertificate calls (0 to 1) with one of
+    /// --error-codes: the certificate exists, the client is told it failed
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub error_after_apply_rate: f64,
+    /// Answer this share of successful ApplyCertificate calls (0 to 1) with an empty
+    /// CertificateId
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub empty_id_rate: f64,
+    /// Answer this share of DescribeCertificates calls (0 to 1) without Certificates and
+    /// TotalCount
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub malformed_list_rate: f64,
+    /// Pad every successful answer with this many bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 0)]
+    pub padding_bytes: u64,
+    /// Accept this share of requests (0 to 1) and never answer them
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub hang_rate: f64,
 }
 
 impl FaultArgs {
@@ -381,6 +399,11 @@ impl FaultArgs {
             error_codes: self.error_codes,
             reset_rate: self.reset_rate,
             drop_rate: self.drop_rate,
+            error_after_apply_rate: self.error_after_apply_rate,
+            empty_id_rate: self.empty_id_rate,
+            malformed_list_rate: self.malformed_list_rate,
+            padding_bytes: self.padding_bytes,
+            hang_rate: self.hang_rate,
         }
     }
 }

@@ -11,6 +11,7 @@ mod args;
 mod commands;
 mod interrupt;
 mod settings;
+mod stdout;
 mod ui;
 mod workspace;
 
@@ -48,7 +49,13 @@ fn main() -> ExitCode {
     if report_memory {
         report_peak_memory();
     }
+    if let Some(failure) = stdout::failure() {
+        eprintln!("error: cannot write to standard output: {failure}");
+        return ExitCode::from(1);
+    }
     match result {
+        // The reader went away: end quietly, as Unix tools do (128 + SIGPIPE).
+        _ if stdout::closed() => ExitCode::from(141),
         Ok(code) => code,
         Err(error) => {
             ui::report_error(&error, output);
@@ -100,7 +107,9 @@ async fn run(command: Command, output: Output, env: Environment) -> anyhow::Resu
         }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "certplan", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "certplan", &mut script);
+            stdout::out!("{}", String::from_utf8_lossy(&script));
             Ok(ExitCode::SUCCESS)
         }
         Command::Sandbox(SandboxCommand::Serve {
@@ -151,10 +160,24 @@ fn report_peak_memory() {
     }
 }
 
-/// Sends logs to stderr at the level `CERTPLAN_LOG` names (e.g. `debug`); off by default. Logs
-/// name API calls, their duration, RequestId and outcome — never request bodies or credentials.
+/// Sends logs to stderr at the level `CERTPLAN_LOG` names (e.g. `debug`). Logs name API calls,
+/// their duration, RequestId and outcome — never request bodies or credentials. Without it,
+/// only what a person should see is shown, as plain lines: a request being tried again, a state
+/// merged with another writer's.
 fn init_logging(env: &Environment) {
-    let Some(filter) = env.get("CERTPLAN_LOG") else { return };
+    let Some(filter) = env.get("CERTPLAN_LOG") else {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "certplan_provider=info,certplan_engine=warn",
+            ))
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .without_time()
+            .with_level(false)
+            .with_target(false)
+            .try_init();
+        return;
+    };
     let filter = tracing_subscriber::EnvFilter::try_new(format!(
         "certplan={filter},certplan_provider={filter},certplan_engine={filter}"
     ))

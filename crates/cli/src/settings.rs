@@ -207,6 +207,7 @@ fn client_options(provider: &ProviderConfig) -> ClientOptions {
     let defaults = ClientOptions::default();
     ClientOptions {
         requests_per_second: provider.requests_per_second.unwrap_or(defaults.requests_per_second),
+        request_timeout: provider.request_timeout.unwrap_or(defaults.request_timeout),
         ..defaults
     }
 }

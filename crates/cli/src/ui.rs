@@ -16,13 +16,14 @@ use chrono::Utc;
 use serde_json::json;
 
 use crate::settings::Output;
+use crate::stdout::{out, outln};
 
 /// Prints a plan: text, or the plan JSON.
 pub fn print_plan(plan: &Plan, json: bool, output: Output) {
     if json {
-        println!("{}", certplan_planner::render_json(plan));
+        outln!("{}", certplan_planner::render_json(plan));
     } else {
-        print!("{}", certplan_planner::render(plan, output.stdout_color));
+        out!("{}", certplan_planner::render(plan, output.stdout_color));
     }
 }
 
@@ -42,7 +43,7 @@ pub fn announce_plan(plan: &Plan, json: bool, output: Output) {
 /// Prints one JSON event line of `apply --json`.
 pub fn emit(mut event: serde_json::Value) {
     event["@timestamp"] = json!(Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-    println!("{event}");
+    outln!("{event}");
 }
 
 /// Shows the engine's events: JSON lines, or words for a person (above a progress bar on a
@@ -166,9 +167,13 @@ fn describe_event(event: Event<'_>) -> String {
         Event::Issued { address, id, elapsed } => {
             format!("{address}: certificate {id} issued after {elapsed:.0}s")
         }
-        Event::Recovered { address, id, error } => format!(
-            "{address}: the response was lost ({error}); found certificate {id} it created, recorded it"
-        ),
+        Event::Recovered { address, id, error } => {
+            let what = match error {
+                certplan_provider::Error::Api(_) => "the service answered with an error",
+                _ => "the response was lost",
+            };
+            format!("{address}: {what} ({error}); found certificate {id} it created, recorded it")
+        }
     }
 }
 
@@ -189,9 +194,12 @@ pub fn summarise_apply(report: &Report, json: bool) {
     } else {
         let forgotten =
             if done.forget > 0 { format!(", {} forgotten", done.forget) } else { String::new() };
-        println!(
+        outln!(
             "\nApply complete! Resources: {} added, {} renewed, {} changed, {} destroyed{forgotten}.",
-            done.add, done.renew, done.change, done.destroy
+            done.add,
+            done.renew,
+            done.change,
+            done.destroy
         );
     }
 }
@@ -237,9 +245,9 @@ pub fn show_outputs(outputs: &BTreeMap<String, StoredOutput>, json: bool) {
     if json {
         emit(json!({ "type": "outputs", "outputs": outputs_json(outputs) }));
     } else if !outputs.is_empty() {
-        println!("\nOutputs:\n");
+        outln!("\nOutputs:\n");
         for (name, o) in outputs {
-            println!("{name} = {}", shown_output(o, false));
+            outln!("{name} = {}", shown_output(o, false));
         }
     }
 }

@@ -88,8 +88,8 @@ impl Workspace {
         Ok(self.connection.as_ref().map(|c| c.client.clone()).expect("just connected"))
     }
 
-    /// Settles what an interrupted run left in the journal. Only writers save the outcome;
-    /// a plan uses it in memory.
+    /// Settles what an interrupted run left in the journal. Only writers save the outcome,
+    /// each intent as it is settled; a plan uses it in memory.
     pub async fn reconcile(&mut self, save: bool) -> anyhow::Result<()> {
         if self.state.intents.is_empty() {
             return Ok(());
@@ -99,16 +99,29 @@ impl Workspace {
             self.state.intents.len()
         );
         let client = self.client().await?;
-        let settled = certplan_engine::reconcile(&client, &mut self.state)
-            .await
-            .context("could not check what the interrupted run did; nothing was changed")?;
+        let store: Option<&mut dyn StateStore> = if save { Some(&mut self.store) } else { None };
+        let settled = certplan_engine::reconcile(&client, &mut self.state, store).await.context(
+            "could not check everything the interrupted run did; what was settled is recorded",
+        )?;
         for line in settled {
             eprintln!("  {line}");
         }
-        if save {
-            self.store.save(&mut self.state)?;
-        }
         Ok(())
+    }
+
+    /// Returns who holds the state lock now, if another process does: a plan must not take
+    /// its applications in flight for an interrupted run's.
+    pub fn live_writer(&self) -> Option<String> {
+        match self.store.lock("plan", std::time::Duration::ZERO) {
+            Ok(_released_at_once) => None,
+            Err(certplan_state::StateError::Locked { holder, .. }) => Some(match holder {
+                Some(h) => {
+                    format!("certplan {} by {}@{} (pid {})", h.operation, h.who, h.host, h.pid)
+                }
+                None => "another certplan".to_owned(),
+            }),
+            Err(_) => None,
+        }
     }
 
     /// Reads the cloud for what state records, unless the settings say not to refresh.

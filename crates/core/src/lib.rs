@@ -456,6 +456,9 @@ pub struct RemoteCertificate {
     pub domain: String,
     pub alias: Option<String>,
     pub status: CertStatus,
+    /// How the domain is validated, as the detail call reports it (`VerifyType`).
+    #[serde(default)]
+    pub dv_auth_method: Option<DvAuthMethod>,
     pub project_id: Option<u64>,
     pub not_before: Option<DateTime<Utc>>,
     pub not_after: Option<DateTime<Utc>>,

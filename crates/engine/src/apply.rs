@@ -10,9 +10,9 @@ use certplan_state::{Deposed, Intent, IntentKind, State, StateError, StateStore}
 use chrono::Utc;
 use futures_util::{StreamExt, stream};
 
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, Step};
 use crate::reconcile::{find_applied, known_ids};
-use crate::{ApplyError, ApplyOptions, ChangeError, Event, Inputs, Report, import, refresh, wait};
+use crate::{ApplyError, ApplyOptions, ChangeError, Event, Inputs, Report, refresh, wait};
 
 /// How many times an application is tried when the service fails transiently.
 const APPLY_ATTEMPTS: u32 = 4;
@@ -43,8 +43,22 @@ pub async fn apply(
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Report, ApplyError> {
     record_plan_basis(plan, observed, state, store)?;
-    let mut report = execute(plan, inputs, state, store, client, stop, options, on_event).await?;
+    let ledger = Ledger::new(state, Some(store));
+    let result = run(plan, inputs, &ledger, client, stop, options, on_event).await;
+    result.map_err(|error| ApplyError::State { error, unrecorded: ledger.unrecorded() })
+}
 
+/// Makes the plan's changes, then waits for issuance where asked.
+async fn run(
+    plan: &Plan,
+    inputs: &Inputs,
+    ledger: &Ledger<'_>,
+    client: &Client,
+    stop: &AtomicBool,
+    options: ApplyOptions,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Report, StateError> {
+    let mut report = execute(plan, inputs, ledger, client, stop, options, on_event).await?;
     let (waits, pending): (Vec<_>, Vec<_>) =
         std::mem::take(&mut report.pending).into_iter().partition(|(address, _)| {
             wait_limit(plan, options, address).is_some() && !stop.load(Ordering::SeqCst)
@@ -58,7 +72,7 @@ pub async fn apply(
                 Some((address, remote, limit))
             })
             .collect();
-        let outcome = wait::wait_for_issuance(client, state, store, waits, stop, on_event).await?;
+        let outcome = wait::wait_for_issuance(client, ledger, waits, stop, on_event).await?;
         report.failed.extend(outcome.failed);
         report.pending.extend(outcome.pending);
         report.interrupted |= outcome.interrupted;
@@ -112,29 +126,24 @@ pub fn record_plan_basis(
     Ok(())
 }
 
-/// Makes every change of `plan`; returns what happened, without waiting for issuance.
-#[allow(clippy::too_many_arguments)]
+/// Makes every change of `plan`; returns what happened, without waiting for issuance. Once
+/// `stop` is set, or a save failed, no new change starts.
 async fn execute(
     plan: &Plan,
     inputs: &Inputs,
-    state: &mut State,
-    store: &mut dyn StateStore,
+    ledger: &Ledger<'_>,
     client: &Client,
     stop: &AtomicBool,
     options: ApplyOptions,
     on_event: &(dyn Fn(Event<'_>) + Sync),
-) -> Result<Report, ApplyError> {
-    let ledger = Ledger::new(state, store);
+) -> Result<Report, StateError> {
     let changes = plan.changes.iter().filter(|c| c.action != Action::NoOp);
     let outcomes: Vec<(&ResourceChange, Option<Result<Done, Failure>>)> = stream::iter(changes)
-        .map(|change| {
-            let ledger = &ledger;
-            async move {
-                if stop.load(Ordering::SeqCst) {
-                    return (change, None);
-                }
-                (change, Some(run_change(change, inputs, ledger, client, on_event).await))
+        .map(|change| async move {
+            if stop.load(Ordering::SeqCst) || ledger.is_broken() {
+                return (change, None);
             }
+            (change, Some(run_change(change, inputs, ledger, client, on_event).await))
         })
         .buffer_unordered(options.parallelism.max(1))
         .collect()
@@ -159,7 +168,7 @@ async fn execute(
     report.not_started.sort();
     report.interrupted = !report.not_started.is_empty();
     match state_error {
-        Some(e) => Err(e.into()),
+        Some(e) => Err(e),
         None => Ok(report),
     }
 }
@@ -277,13 +286,14 @@ async fn make_change(
                     old_certificate_id: renewing.or(replacing).map(|p| p.id.clone()),
                     started_at: Utc::now(),
                 };
-                ledger.write(|s| s.intents.push(intent.clone())).await?;
+                ledger.record(Step::Journal(intent.clone())).await?;
                 let renews = renewing.map(|p| p.id.as_str());
                 let failed = match client.apply_for_certificate(args, password, renews).await {
                     Ok(id) => break (id, intent),
-                    // The service answered: nothing was created.
-                    Err(e @ ProviderError::Api(_)) => e,
-                    // No answer: the service may have acted. Look before anything else.
+                    // The service refused before acting: nothing was created.
+                    Err(refused) if refused.proves_nothing_done() => refused,
+                    // No answer, a broken one, or an error the service also gives after it
+                    // created the certificate: it may have acted. Look before anything else.
                     Err(lost) => {
                         let known = ledger.read(known_ids);
                         match find_applied(client, &known, &intent).await {
@@ -299,7 +309,7 @@ async fn make_change(
                     }
                 };
                 // Known not to have created anything: the intent is settled.
-                ledger.write(|s| s.intents.retain(|i| i != &intent)).await?;
+                ledger.record(Step::Settle(intent)).await?;
                 if !(retry && failed.is_transient()) {
                     return Err(failed.into());
                 }
@@ -308,8 +318,9 @@ async fn make_change(
             };
             // Record the new certificate with its status in one save. Until then the journaled
             // intent covers it: a crash here is reconciled by the next run.
-            let detail = client.describe_certificate_detail(&id).await.map(|d| d.to_remote());
-            ledger.write(|s| import::adopt(s, &intent, &id, detail.as_ref().ok())).await?;
+            let detail = client.certificate(&id).await;
+            let remote = detail.as_ref().ok().cloned().map(Box::new);
+            ledger.record(Step::Adopt { intent, id: id.clone(), remote }).await?;
             // The certificate exists and is recorded; the next refresh reads its status.
             let remote =
                 detail.map_err(|error| ChangeError::StatusUnread { id: id.clone(), error })?;
@@ -321,14 +332,12 @@ async fn make_change(
                     Err(e) => {
                         // Nothing is forgotten: the old certificate is kept for the next apply.
                         ledger
-                            .write(|s| {
-                                s.deposed.push(Deposed {
-                                    address: address.clone(),
-                                    certificate_id: old.id.clone(),
-                                    since: Utc::now(),
-                                    last_error: e.to_string(),
-                                });
-                            })
+                            .record(Step::Depose(Deposed {
+                                address: address.clone(),
+                                certificate_id: old.id.clone(),
+                                since: Utc::now(),
+                                last_error: e.to_string(),
+                            }))
                             .await?;
                         on_event(Event::Deposed { address, id: &old.id, error: &e });
                     }
@@ -346,13 +355,8 @@ async fn make_change(
             let changes = |name: &str| changed.iter().any(|c| c == name);
             if changes("alias") {
                 client.modify_certificate_alias(&p.id, args.alias.as_deref().unwrap_or("")).await?;
-                ledger
-                    .write(|s| {
-                        if let Some(r) = s.resources.get_mut(address) {
-                            r.args.alias = args.alias.clone();
-                        }
-                    })
-                    .await?;
+                let alias = args.alias.clone();
+                ledger.record(Step::SetAlias { address: address.clone(), alias }).await?;
             }
             if changes("project_id") {
                 let ids = [p.id.clone()];
@@ -361,13 +365,8 @@ async fn make_change(
                 if !failed.is_empty() {
                     return Err(ChangeError::ProjectNotChanged { id: p.id.clone() }.into());
                 }
-                ledger
-                    .write(|s| {
-                        if let Some(r) = s.resources.get_mut(address) {
-                            r.args.project_id = args.project_id;
-                        }
-                    })
-                    .await?;
+                let project_id = args.project_id;
+                ledger.record(Step::SetProject { address: address.clone(), project_id }).await?;
             }
             Ok(Done { id: Some(p.id.clone()), ..Done::default() })
         }
@@ -375,11 +374,11 @@ async fn make_change(
             if let Some(old) = prior.filter(|p| p.exists) {
                 delete(client, &old.id).await?;
             }
-            ledger.write(|s| s.resources.remove(address)).await?;
+            ledger.record(Step::Remove(address.clone())).await?;
             Ok(Done::default())
         }
         Action::Forget => {
-            ledger.write(|s| s.resources.remove(address)).await?;
+            ledger.record(Step::Remove(address.clone())).await?;
             Ok(Done { id: prior.map(|p| p.id.clone()), ..Done::default() })
         }
         Action::NoOp => Ok(Done::default()),
@@ -397,17 +396,12 @@ async fn delete_deposed(
     let outcome = if gone { Ok(()) } else { delete(client, id).await };
     match outcome {
         Ok(()) => {
-            ledger.write(|s| s.deposed.retain(|d| d.certificate_id != id)).await?;
+            ledger.record(Step::Deleted { id: id.to_owned() }).await?;
             Ok(Done { id: Some(id.to_owned()), ..Done::default() })
         }
         Err(e) => {
-            ledger
-                .write(|s| {
-                    if let Some(d) = s.deposed.iter_mut().find(|d| d.certificate_id == id) {
-                        d.last_error = e.to_string();
-                    }
-                })
-                .await?;
+            let error = e.to_string();
+            ledger.record(Step::DeleteFailed { id: id.to_owned(), error }).await?;
             Err(e.into())
         }
     }

@@ -39,10 +39,44 @@ pub enum ChangeError {
     IncompletePlan { what: &'static str },
 }
 
-/// Why an apply stopped: what it did could not be recorded.
+/// Why an apply stopped: what it did could not be recorded. No change started after that.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    #[error("could not save state: {0}")]
+    #[error("could not save state: {error}{}", unrecorded_note(unrecorded))]
+    State {
+        error: StateError,
+        /// Certificates created by this run whose record could not be saved.
+        unrecorded: Vec<(Address, String)>,
+    },
+}
+
+impl From<StateError> for ApplyError {
+    fn from(error: StateError) -> Self {
+        ApplyError::State { error, unrecorded: Vec::new() }
+    }
+}
+
+/// Names the certificates a run created and could not record, and how they are found again.
+fn unrecorded_note(unrecorded: &[(Address, String)]) -> String {
+    if unrecorded.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> =
+        unrecorded.iter().map(|(address, id)| format!("{address}: certificate {id}")).collect();
+    format!(
+        ". These certificates were created and are not recorded: {}. Their applications are in the \
+         state's intent journal, so the next run finds them; or record one with \
+         `certplan import ADDRESS ID`",
+        list.join(", ")
+    )
+}
+
+/// Why the intents of an interrupted run could not all be settled.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Lookup(#[from] ProviderError),
+    #[error(transparent)]
     State(#[from] StateError),
 }
 

@@ -30,11 +30,10 @@ pub async fn import(
     id: &str,
     declared: &Declared,
 ) -> Result<RemoteCertificate, ImportError> {
-    let detail = client
-        .describe_certificate_detail(id)
+    let remote = client
+        .certificate(id)
         .await
         .map_err(|error| ImportError::Read { id: id.to_owned(), error })?;
-    let remote = detail.to_remote();
     if remote.domain != declared.args.domain {
         return Err(ImportError::OtherDomain {
             id: id.to_owned(),
@@ -44,8 +43,7 @@ pub async fn import(
         });
     }
     let mut args = declared.args.clone();
-    if let Some(method) = detail.verify_type.as_deref().and_then(certplan_core::DvAuthMethod::parse)
-    {
+    if let Some(method) = remote.dv_auth_method {
         args.dv_auth_method = method;
     }
     args.alias = remote.alias.clone();

@@ -1,33 +1,165 @@
-//! The state and its store, shared by changes running at once.
+//! The state and its store, shared by the work of one run. Every change to state is a [`Step`]:
+//! data, applied, saved, and kept. Steps made at the same moment share one save (group
+//! commit), so that rewriting a large state is paid once per batch. When another writer saved
+//! in between (a conflict: only possible with `--lock=false` or a broken lock), the run re-reads
+//! the state, applies its own steps again and saves — it never abandons what it recorded. A run
+//! that cannot save at all stops starting new work and names the certificates it created that
+//! are not recorded.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use certplan_state::{State, StateError, StateStore};
+use certplan_core::{Address, RemoteCertificate};
+use certplan_state::{Deposed, Intent, State, StateError, StateStore};
+use chrono::Utc;
 
-/// A write returns once its change is saved; changes made at the same moment share one save
-/// (group commit), so that the cost of rewriting a large state is paid once per batch, not once
-/// per change.
+use crate::import;
+
+/// How many times a save re-reads the state and applies the run's steps again when another
+/// writer keeps saving in between.
+const MERGE_ATTEMPTS: usize = 5;
+
+/// One change to state.
+#[derive(Debug, Clone)]
+pub(crate) enum Step {
+    /// An application is about to be sent (the intent journal).
+    Journal(Intent),
+    /// An application is known to have created nothing.
+    Settle(Intent),
+    /// The certificate `id` is the result of `intent`.
+    Adopt {
+        intent: Intent,
+        id: String,
+        remote: Option<Box<RemoteCertificate>>,
+    },
+    /// A replaced certificate could not be deleted yet.
+    Depose(Deposed),
+    /// A deposed certificate is deleted (or gone).
+    Deleted {
+        id: String,
+    },
+    /// Deleting a deposed certificate failed again.
+    DeleteFailed {
+        id: String,
+        error: String,
+    },
+    /// The resource's certificate is deleted, or no longer managed.
+    Remove(Address),
+    SetAlias {
+        address: Address,
+        alias: Option<String>,
+    },
+    SetProject {
+        address: Address,
+        project_id: Option<u64>,
+    },
+    /// The cloud reports this of the resource's certificate.
+    Observe {
+        address: Address,
+        remote: Box<RemoteCertificate>,
+    },
+}
+
+impl Step {
+    /// Applies the step to `state`. Every step can be applied again to a state that already
+    /// has it: that is what a merge does. `merging` says the state is another writer's.
+    fn apply(&self, state: &mut State, merging: bool) {
+        match self {
+            Step::Journal(intent) => {
+                if !state.intents.contains(intent) {
+                    state.intents.push(intent.clone());
+                }
+            }
+            Step::Settle(intent) => state.intents.retain(|i| i != intent),
+            Step::Adopt { intent, id, remote } => {
+                if merging {
+                    keep_the_other_writers_certificate(state, intent, id);
+                }
+                import::adopt(state, intent, id, remote.as_deref());
+            }
+            Step::Depose(deposed) => {
+                if !state.deposed.iter().any(|d| d.certificate_id == deposed.certificate_id) {
+                    state.deposed.push(deposed.clone());
+                }
+            }
+            Step::Deleted { id } => state.deposed.retain(|d| &d.certificate_id != id),
+            Step::DeleteFailed { id, error } => {
+                if let Some(d) = state.deposed.iter_mut().find(|d| &d.certificate_id == id) {
+                    d.last_error = error.clone();
+                }
+            }
+            Step::Remove(address) => {
+                state.resources.remove(address);
+            }
+            Step::SetAlias { address, alias } => {
+                if let Some(r) = state.resources.get_mut(address) {
+                    r.args.alias = alias.clone();
+                }
+            }
+            Step::SetProject { address, project_id } => {
+                if let Some(r) = state.resources.get_mut(address) {
+                    r.args.project_id = *project_id;
+                }
+            }
+            Step::Observe { address, remote } => {
+                if let Some(r) = state.resources.get_mut(address)
+                    && r.certificate_id == remote.id
+                {
+                    r.observe(remote);
+                }
+            }
+        }
+    }
+}
+
+/// When another writer recorded a certificate of its own for the address this run adopts one
+/// for (both applied at once), that one is kept as deposed — recorded, and deleted by the next
+/// apply — rather than dropped, so that no certificate is left recorded nowhere.
+fn keep_the_other_writers_certificate(state: &mut State, intent: &Intent, id: &str) {
+    let Some(theirs) = state.resources.get(&intent.address) else { return };
+    let superseded = intent.old_certificate_id.as_deref() == Some(theirs.certificate_id.as_str());
+    if theirs.certificate_id == id || superseded {
+        return;
+    }
+    let theirs = theirs.certificate_id.clone();
+    if !state.deposed.iter().any(|d| d.certificate_id == theirs) {
+        state.deposed.push(Deposed {
+            address: intent.address.clone(),
+            certificate_id: theirs,
+            since: Utc::now(),
+            last_error: "another certplan run applied for this resource at the same time; one certificate is kept"
+                .to_owned(),
+        });
+    }
+}
+
+/// The state and its store, shared by changes running at once.
 pub(crate) struct Ledger<'a> {
-    inner: Mutex<LedgerInner<'a>>,
+    inner: Mutex<Inner<'a>>,
     /// One lock per domain, held from intent to record: two applications for the same domain
     /// never overlap, so looking for a lost response's certificate cannot find the other's.
     domains: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Set once a save failed: nothing more may be done that could not be recorded.
+    broken: AtomicBool,
 }
 
-struct LedgerInner<'a> {
+struct Inner<'a> {
     state: &'a mut State,
-    store: &'a mut dyn StateStore,
-    /// How many changes were made, and how many of them are saved.
-    made: u64,
-    saved: u64,
+    /// `None` when nothing is to be saved (a plan settles intents in memory only).
+    store: Option<&'a mut dyn StateStore>,
+    /// Every step of this run, in order.
+    steps: Vec<Step>,
+    /// How many of `steps` are saved.
+    saved: usize,
 }
 
 impl<'a> Ledger<'a> {
-    pub(crate) fn new(state: &'a mut State, store: &'a mut dyn StateStore) -> Self {
+    pub(crate) fn new(state: &'a mut State, store: Option<&'a mut dyn StateStore>) -> Self {
         Ledger {
-            inner: Mutex::new(LedgerInner { state, store, made: 0, saved: 0 }),
+            inner: Mutex::new(Inner { state, store, steps: Vec::new(), saved: 0 }),
             domains: Mutex::new(BTreeMap::new()),
+            broken: AtomicBool::new(false),
         }
     }
 
@@ -37,34 +169,84 @@ impl<'a> Ledger<'a> {
         Arc::clone(domains.entry(domain.to_owned()).or_default())
     }
 
-    /// Changes the state and returns once the change is saved.
-    pub(crate) async fn write<T>(
-        &self,
-        change: impl FnOnce(&mut State) -> T,
-    ) -> Result<T, StateError> {
-        let (result, mine) = {
+    /// Returns true once a save has failed.
+    pub(crate) fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::SeqCst)
+    }
+
+    /// Applies `step` and returns once it is saved.
+    pub(crate) async fn record(&self, step: Step) -> Result<(), StateError> {
+        let mine = {
             let mut inner = self.lock();
-            let result = change(inner.state);
-            inner.made += 1;
-            (result, inner.made)
+            step.apply(inner.state, false);
+            inner.steps.push(step);
+            inner.steps.len()
         };
-        // Let changes that are ready now join this save.
+        // Let steps that are ready now join this save.
         tokio::task::yield_now().await;
         let mut inner = self.lock();
-        if inner.saved < mine {
-            let made = inner.made;
-            let LedgerInner { state, store, .. } = &mut *inner;
-            store.save(state)?;
-            inner.saved = made;
+        if inner.saved >= mine {
+            return Ok(());
         }
-        Ok(result)
+        match inner.save() {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.broken.store(true, Ordering::SeqCst);
+                Err(e)
+            }
+        }
     }
 
     pub(crate) fn read<T>(&self, look: impl FnOnce(&State) -> T) -> T {
         look(self.lock().state)
     }
 
-    fn lock(&self) -> MutexGuard<'_, LedgerInner<'a>> {
+    /// The certificates this run created whose record is not saved: `(address, id)`.
+    pub(crate) fn unrecorded(&self) -> Vec<(Address, String)> {
+        let inner = self.lock();
+        inner.steps[inner.saved..]
+            .iter()
+            .filter_map(|step| match step {
+                Step::Adopt { intent, id, .. } => Some((intent.address.clone(), id.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<'a>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Inner<'_> {
+    /// Saves every step so far; on a conflict, merges this run's steps into what the other
+    /// writer saved and tries again.
+    fn save(&mut self) -> Result<(), StateError> {
+        let Some(store) = self.store.as_deref_mut() else {
+            self.saved = self.steps.len();
+            return Ok(());
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match store.save(self.state) {
+                Ok(()) => {
+                    self.saved = self.steps.len();
+                    return Ok(());
+                }
+                Err(StateError::Conflict { .. }) if attempt < MERGE_ATTEMPTS => {
+                    tracing::warn!(
+                        "{} was saved by another writer meanwhile; merging this run's changes into it",
+                        store.describe()
+                    );
+                    let theirs = store.load()?.unwrap_or_default();
+                    *self.state = theirs;
+                    for step in &self.steps {
+                        step.apply(self.state, true);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 use certplan_core::{Action, Address, CertStatus, RemoteCertificate, Sensitive, Summary};
 
 pub use apply::{apply, record_plan_basis};
-pub use error::{ApplyError, ChangeError, ImportError};
+pub use error::{ApplyError, ChangeError, ImportError, ReconcileError};
 pub use import::{Declared, import};
 pub use reconcile::{Settled, reconcile};
 pub use refresh::{record_observed, refresh};

@@ -7,10 +7,12 @@ use std::fmt;
 
 use certplan_core::{Address, RemoteCertificate};
 use certplan_provider::{Client, Error as ProviderError};
-use certplan_state::{Deposed, Intent, IntentKind, State};
+use certplan_state::{Deposed, Intent, IntentKind, State, StateStore};
 use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, stream};
 
-use crate::import::adopt;
+use crate::ReconcileError;
+use crate::ledger::{Ledger, Step};
 
 /// How far the service's clock may be behind ours when matching a certificate to an intent
 /// (the API itself refuses requests more than 5 minutes off).
@@ -43,36 +45,61 @@ impl fmt::Display for Settled {
     }
 }
 
+/// How many intents are looked up at once (the client's pacer is the real bound).
+const RECONCILE_CONCURRENCY: usize = 8;
+
 /// Settles the intents an interrupted run left in `state`: adopts the certificate each one
-/// created, or concludes the call never reached the cloud. The caller saves.
-pub async fn reconcile(client: &Client, state: &mut State) -> Result<Vec<Settled>, ProviderError> {
-    let mut settled = Vec::new();
-    for intent in state.intents.clone() {
-        let address = intent.address.clone();
-        let started_at = intent.started_at;
-        match find_applied(client, &known_ids(state), &intent).await? {
-            Some(found) => {
-                adopt(state, &intent, &found.id, Some(&found));
-                // The interrupted replacement may not have deleted its old certificate.
-                if intent.action == IntentKind::Replace
-                    && let Some(old) = &intent.old_certificate_id
-                {
-                    state.deposed.push(Deposed {
-                        address: address.clone(),
-                        certificate_id: old.clone(),
-                        since: intent.started_at,
-                        last_error: "the run replacing it was interrupted".to_owned(),
-                    });
-                }
-                settled.push(Settled::Adopted { address, id: found.id, started_at });
-            }
-            None => {
-                state.intents.retain(|i| i != &intent);
-                settled.push(Settled::NeverReached { address, started_at });
-            }
-        }
+/// created, or concludes the call never reached the cloud. The intents are looked up at once,
+/// under the pacer, and each is saved through `store` as soon as it is settled, so that a run
+/// killed while reconciling keeps what it learnt. Without a store (a plan), nothing is saved.
+pub async fn reconcile<'a>(
+    client: &Client,
+    state: &'a mut State,
+    store: Option<&'a mut dyn StateStore>,
+) -> Result<Vec<Settled>, ReconcileError> {
+    let intents = state.intents.clone();
+    let ledger = Ledger::new(state, store);
+    let outcomes: Vec<Result<Settled, ReconcileError>> = stream::iter(intents)
+        .map(|intent| settle(client, &ledger, intent))
+        .buffer_unordered(RECONCILE_CONCURRENCY)
+        .collect()
+        .await;
+    outcomes.into_iter().collect()
+}
+
+/// Settles one intent.
+async fn settle(
+    client: &Client,
+    ledger: &Ledger<'_>,
+    intent: Intent,
+) -> Result<Settled, ReconcileError> {
+    let address = intent.address.clone();
+    let started_at = intent.started_at;
+    // Two intents for one domain are settled one after the other, so that the second cannot
+    // take the first one's certificate.
+    let domain_lock = ledger.domain_lock(&intent.args.domain);
+    let _one_domain_at_a_time = domain_lock.lock().await;
+    let known = ledger.read(known_ids);
+    let Some(found) = find_applied(client, &known, &intent).await? else {
+        ledger.record(Step::Settle(intent)).await?;
+        return Ok(Settled::NeverReached { address, started_at });
+    };
+    let id = found.id.clone();
+    // The interrupted replacement may not have deleted its old certificate.
+    let old = (intent.action == IntentKind::Replace).then(|| intent.old_certificate_id.clone());
+    let remote = Some(Box::new(found));
+    ledger.record(Step::Adopt { intent, id: id.clone(), remote }).await?;
+    if let Some(Some(old)) = old {
+        ledger
+            .record(Step::Depose(Deposed {
+                address: address.clone(),
+                certificate_id: old,
+                since: started_at,
+                last_error: "the run replacing it was interrupted".to_owned(),
+            }))
+            .await?;
     }
-    Ok(settled)
+    Ok(Settled::Adopted { address, id, started_at })
 }
 
 /// Looks in the cloud for a certificate that `intent`'s application created: same domain,

@@ -4,14 +4,27 @@ use certplan_core::{Observed, RemoteCertificate, ValidationRecord};
 use certplan_provider::{Client, DESCRIBE_PAGE_LIMIT, Error as ProviderError};
 use certplan_state::State;
 use futures_util::{StreamExt, TryStreamExt, stream};
+use std::time::Duration;
 
 /// How many describe calls a refresh keeps in flight (the rate limiter paces them).
 const REFRESH_CONCURRENCY: usize = 8;
+/// The longest a refresh may take, whatever the service does: a refresh of 50 000
+/// certificates needs about 50 calls, a few seconds at the API's limit.
+const REFRESH_DEADLINE: Duration = Duration::from_secs(600);
 
 /// Reads every certificate recorded in `state` (and every deposed one) from the cloud: one
 /// `DescribeCertificates` call per 1000 ids, and a `DescribeCertificateDetail` call only for
 /// pending certificates, whose validation records only the detail has.
 pub async fn refresh(client: &Client, state: &State) -> Result<Observed, ProviderError> {
+    let timed_out = || ProviderError::TimedOut {
+        action: "DescribeCertificates",
+        endpoint: client.endpoint().to_string(),
+        after: REFRESH_DEADLINE,
+    };
+    tokio::time::timeout(REFRESH_DEADLINE, read(client, state)).await.map_err(|_| timed_out())?
+}
+
+async fn read(client: &Client, state: &State) -> Result<Observed, ProviderError> {
     let ids: Vec<String> = state
         .resources
         .values()
@@ -28,8 +41,8 @@ pub async fn refresh(client: &Client, state: &State) -> Result<Observed, Provide
         observed.values().filter(|r| r.status.is_pending()).map(|r| r.id.clone()).collect();
     let details: Vec<(String, Vec<ValidationRecord>)> = stream::iter(pending)
         .map(|id| async move {
-            let detail = client.describe_certificate_detail(&id).await?;
-            Ok::<_, ProviderError>((id, detail.to_remote().validation))
+            let detail = client.certificate(&id).await?;
+            Ok::<_, ProviderError>((id, detail.validation))
         })
         .buffer_unordered(REFRESH_CONCURRENCY)
         .try_collect()

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use certplan_core::{Address, CertStatus, RemoteCertificate};
 use certplan_provider::Client;
-use certplan_state::{State, StateError, StateStore};
+use certplan_state::StateError;
 
 use crate::apply::PROGRESS_INTERVAL;
+use crate::ledger::{Ledger, Step};
 use crate::{ChangeError, Event};
 
 /// How often waiting for issuance asks the cloud.
@@ -29,8 +30,7 @@ pub(crate) struct WaitOutcome {
 /// set, recording each status change in `state` as it is seen.
 pub(crate) async fn wait_for_issuance(
     client: &Client,
-    state: &mut State,
-    store: &mut dyn StateStore,
+    ledger: &Ledger<'_>,
     waits: Vec<(Address, RemoteCertificate, Duration)>,
     stop: &AtomicBool,
     on_event: &(dyn Fn(Event<'_>) + Sync),
@@ -80,12 +80,11 @@ pub(crate) async fn wait_for_issuance(
         }
         for remote in seen {
             let Some((address, _, limit)) = waiting.get(&remote.id).cloned() else { continue };
-            if let Some(r) = state.resources.get_mut(&address) {
-                r.observe(&remote);
-            }
+            let remote_now = Box::new(remote.clone());
+            let observed = Step::Observe { address: address.clone(), remote: remote_now };
             match remote.status {
                 CertStatus::Issued => {
-                    store.save(state)?;
+                    ledger.record(observed).await?;
                     waiting.remove(&remote.id);
                     let elapsed = elapsed.as_secs_f64();
                     on_event(Event::Issued { address: &address, id: &remote.id, elapsed });
@@ -105,7 +104,7 @@ pub(crate) async fn wait_for_issuance(
                     }
                 }
                 status => {
-                    store.save(state)?;
+                    ledger.record(observed).await?;
                     waiting.remove(&remote.id);
                     let id = remote.id;
                     let error = if status.is_pending() {

@@ -25,6 +25,16 @@ impl Source {
         Source { path: path.into(), text, line_starts }
     }
 
+    /// Replaces the text in `range` (whole characters) with `*`, keeping every byte offset and
+    /// line where it was, so that diagnostics still point at the same places.
+    pub(crate) fn mask(&mut self, range: std::ops::Range<usize>) {
+        let masked: String = self.text[range.clone()]
+            .chars()
+            .map(|c| if c == '\n' { "\n".to_owned() } else { "*".repeat(c.len_utf8()) })
+            .collect();
+        self.text.replace_range(range, &masked);
+    }
+
     /// Returns the 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = floor_char_boundary(&self.text, offset);

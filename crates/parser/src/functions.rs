@@ -189,10 +189,17 @@ fn toset(a: FuncArgs) -> Result<Value, String> {
     Ok(Value::Array(items))
 }
 
+/// The items without repeats, in first-seen order. Sets of strings (what `for_each` takes) are
+/// deduplicated in linear time; other values, which have no hash, by comparison.
 fn distinct_values(items: &[Value]) -> Vec<Value> {
     let mut out: Vec<Value> = Vec::with_capacity(items.len());
+    let mut seen = std::collections::HashSet::new();
     for item in items {
-        if !out.contains(item) {
+        let new = match item {
+            Value::String(s) => seen.insert(s.as_str()),
+            other => !out.contains(other),
+        };
+        if new {
             out.push(item.clone());
         }
     }

@@ -149,6 +149,8 @@ pub struct ProviderConfig {
     pub wait_for_issuance: Option<std::time::Duration>,
     /// Calls per second per action the account may make (the API documents 10).
     pub requests_per_second: Option<u32>,
+    /// How long one API request may take before it is given up (and retried, if it reads).
+    pub request_timeout: Option<std::time::Duration>,
     /// Credentials written in the block (discouraged: the environment or a tccli profile is
     /// the place for them): SecretId, SecretKey, token.
     pub credentials: Option<(String, Sensitive, Option<Sensitive>)>,

@@ -102,7 +102,8 @@ pub fn parse_sources_with(
     let mut diagnostics = reader.diagnostics;
     reader.sensitivity.redact(&mut diagnostics);
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {
-        return Err(ConfigError { sources, diagnostics });
+        let sensitivity = std::mem::take(&mut reader.sensitivity);
+        return Err(failed(sources, diagnostics, &sensitivity, inputs));
     }
     let removed = removed.into_iter().map(|(a, (r, _))| (a, r)).collect();
     let outputs = outputs.into_iter().map(|(n, (o, _))| (n, o)).collect();
@@ -152,9 +153,29 @@ pub(crate) fn parse_settings(
     }
     reader.sensitivity.redact(&mut diagnostics);
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {
-        return Err(ConfigError { sources, diagnostics });
+        let sensitivity = std::mem::take(&mut reader.sensitivity);
+        return Err(failed(sources, diagnostics, &sensitivity, inputs));
     }
     Ok(settings.map(|(s, _)| s).unwrap_or_default())
+}
+
+/// The error of a configuration that did not load, its sources masked where an excerpt could
+/// show a sensitive value.
+fn failed(
+    mut sources: Vec<Source>,
+    diagnostics: Vec<Diagnostic>,
+    sensitivity: &crate::sensitive::Sensitivity,
+    inputs: &[VarInput],
+) -> ConfigError {
+    let variables_files: Vec<usize> = inputs
+        .iter()
+        .filter_map(|input| match input {
+            VarInput::File { source } => Some(*source),
+            _ => None,
+        })
+        .collect();
+    sensitivity.mask_sources(&mut sources, &variables_files);
+    ConfigError { sources, diagnostics }
 }
 
 /// Parses every configuration file among the reader's sources (not the variables files

@@ -61,6 +61,7 @@ fn read_block(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<Pro
             "region",
             "wait_for_issuance",
             "requests_per_second",
+            "request_timeout",
             "secret_id",
             "secret_key",
             "security_token",
@@ -94,6 +95,18 @@ fn read_block(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<Pro
             }
         }
     });
+    let request_timeout = args.duration(reader, "request_timeout").and_then(|(d, span)| {
+        if (std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(300)).contains(&d) {
+            Some(d)
+        } else {
+            reader.push(
+                Diagnostic::error("request_timeout is out of range")
+                    .at(span, "expected 1s to 5m")
+                    .help("the API answers in well under a second; the default is 20s"),
+            );
+            None
+        }
+    });
     let secret_id = args.string(reader, "secret_id");
     let secret_key = args.string(reader, "secret_key");
     let token = args.string(reader, "security_token").map(|(t, _)| Sensitive::new(t));
@@ -116,5 +129,11 @@ fn read_block(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<Pro
         }
         (None, None) => None,
     };
-    Some(ProviderConfig { endpoint, wait_for_issuance, requests_per_second, credentials })
+    Some(ProviderConfig {
+        endpoint,
+        wait_for_issuance,
+        requests_per_second,
+        request_timeout,
+        credentials,
+    })
 }

@@ -85,10 +85,12 @@ pub(crate) fn read(
         .filter(|a| reader.sensitivity.taints(&a.value))
         .map(|a| a.key.as_str().to_owned())
         .collect();
+    // `count` and `each` are declared over one copy of the context, each instance replacing
+    // the last one's: a copy per instance would cost the size of every variable each time.
     let base = reader.ctx.clone();
     let mut configs = Vec::with_capacity(instances.len());
     for (key, each) in instances {
-        let mut ctx = base.clone();
+        let ctx = &mut reader.ctx;
         match (&key, each) {
             (Some(InstanceKey::Index(i)), _) => {
                 ctx.declare_var(
@@ -103,7 +105,6 @@ pub(crate) fn read(
             }
             _ => {}
         }
-        reader.ctx = ctx;
         let address = match key {
             Some(key) => resource.instance(key),
             None => resource.clone(),
@@ -119,6 +120,19 @@ pub(crate) fn read(
     }
     reader.ctx = base;
     Some((resource, configs))
+}
+
+/// The most instances one resource block may have. Free certificates are a quota of a few
+/// dozen per domain, so no real account comes near; a typo (`count = 1000000000`) is refused
+/// before it allocates anything.
+pub const MAX_INSTANCES: usize = 100_000;
+
+fn too_many(span: Span, n: u64) -> Diagnostic {
+    Diagnostic::error(format!(
+        "{n} instances is more than certplan manages in one resource block ({MAX_INSTANCES})"
+    ))
+    .at(span, "too many instances")
+    .help("check the value; split the certificates over several resource blocks if they are real")
 }
 
 /// Evaluates `count` or `for_each`: the instances' keys, with `each.value` for `for_each`.
@@ -141,6 +155,10 @@ fn instances(
         (Some(c), None) => {
             let (value, span) = evaluate_attribute(reader, file, c)?;
             match value.as_u64() {
+                Some(n) if n > MAX_INSTANCES as u64 => {
+                    reader.push(too_many(span, n));
+                    None
+                }
                 Some(n) => Some((0..n).map(|i| (Some(InstanceKey::Index(i)), None)).collect()),
                 None => {
                     reader.push(
@@ -170,6 +188,15 @@ fn instances(
                 );
                 None
             };
+            let size = match &value {
+                Value::Object(map) => map.len(),
+                Value::Array(items) => items.len(),
+                _ => 0,
+            };
+            if size > MAX_INSTANCES {
+                reader.push(too_many(span, size as u64));
+                return None;
+            }
             match value {
                 Value::Object(map) => {
                     let mut entries: Vec<(String, Value)> = map.into_iter().collect();
@@ -187,15 +214,13 @@ fn instances(
                         let Value::String(key) = item else {
                             return unsuitable(reader, format!("it holds {item}, not a string"));
                         };
-                        if keys.contains(&key) {
-                            return unsuitable(
-                                reader,
-                                format!("{key:?} appears twice (use toset(...))"),
-                            );
-                        }
                         keys.push(key);
                     }
                     keys.sort();
+                    if let Some(twice) = keys.windows(2).find(|pair| pair[0] == pair[1]) {
+                        let why = format!("{:?} appears twice (use toset(...))", twice[0]);
+                        return unsuitable(reader, why);
+                    }
                     Some(
                         keys.into_iter()
                             .map(|k| (Some(InstanceKey::Key(k.clone())), Some(Value::from(k))))
@@ -218,8 +243,16 @@ fn read_instance(
     header: Span,
 ) -> Option<ResourceConfig> {
     let errors_before = reader.diagnostics.len();
-    let mut args = Arguments::read(reader, file, &block.body, ARGUMENTS, &["lifecycle"]);
-    let _ = (args.take_value("count"), args.take_value("for_each"));
+    // `count` and `for_each` were evaluated once for the whole block: evaluating them again
+    // for every instance would cost the size of the collection each time.
+    let mut args = Arguments::read_with_references(
+        reader,
+        file,
+        &block.body,
+        ARGUMENTS,
+        &["count", "for_each"],
+        &["lifecycle"],
+    );
     let missing = |reader: &mut Reader<'_>, arg: &str, example: &str| {
         reader.push(
             Diagnostic::error(format!("missing required argument \"{arg}\""))

@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use hcl::Value;
 use hcl_edit::expr::Expression;
 
-use crate::Diagnostic;
 use crate::expr::references;
+use crate::{Diagnostic, Source};
 
 /// The sensitive variables and locals of a configuration, and their values' text.
 #[derive(Debug, Default)]
@@ -89,6 +89,52 @@ impl Sensitivity {
             d.primary.iter_mut().chain(&mut d.secondary).for_each(|(_, label)| hide(label));
             d.help.iter_mut().for_each(hide);
         }
+    }
+
+    /// Masks what a source excerpt under a diagnostic could show of a sensitive value: every
+    /// known value, anywhere, and — in the variables files among `sources`, which may not even
+    /// parse — whatever is assigned to a sensitive variable.
+    pub(crate) fn mask_sources(&self, sources: &mut [Source], variables_files: &[usize]) {
+        for (index, source) in sources.iter_mut().enumerate() {
+            let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+            for secret in &self.secrets {
+                ranges.extend(
+                    source.text.match_indices(secret.as_str()).map(|(at, s)| at..at + s.len()),
+                );
+            }
+            if variables_files.contains(&index) {
+                ranges.extend(self.sensitive_assignments(&source.text));
+            }
+            for range in ranges {
+                source.mask(range);
+            }
+        }
+    }
+
+    /// The values of `name = value` lines that assign a sensitive variable, to the end of the
+    /// line (a value that spans lines is cut at the first, whose excerpt is what is shown).
+    fn sensitive_assignments(&self, text: &str) -> Vec<std::ops::Range<usize>> {
+        let mut ranges = Vec::new();
+        let mut start = 0;
+        for line in text.split_inclusive('\n') {
+            let trimmed = line.trim_start();
+            let name_end = trimmed
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(trimmed.len());
+            let name = &trimmed[..name_end];
+            let rest = trimmed[name_end..].trim_start();
+            if self.variables.contains(name)
+                && let Some(value) = rest.strip_prefix('=')
+            {
+                let value_start = start + line.len() - value.len();
+                let value_end = start + line.trim_end_matches(['\n', '\r']).len();
+                if value_start < value_end {
+                    ranges.push(value_start..value_end);
+                }
+            }
+            start += line.len();
+        }
+        ranges
     }
 
     fn keep_secret(&mut self, value: &Value) {

@@ -84,11 +84,22 @@ pub(crate) fn resolve(
                     Ok(v) => {
                         values.insert(name.clone(), (v, None));
                     }
-                    Err(e) => reader.push(
-                        Diagnostic::error(format!("invalid value for variable \"{name}\": {e}"))
-                            .at(d.header.clone(), "declared here")
-                            .help("a value that is not a string is written in HCL, e.g. [\"a\", \"b\"] or { a = 1 }"),
-                    ),
+                    Err(e) => {
+                        // What failed to parse is the value itself: never quote a secret.
+                        let why = if d.sensitive {
+                            format!(
+                                "it is not {} (the value is sensitive, so it is not shown)",
+                                describe(&d.ty)
+                            )
+                        } else {
+                            e
+                        };
+                        reader.push(
+                            Diagnostic::error(format!("invalid value for variable \"{name}\": {why}"))
+                                .at(d.header.clone(), "declared here")
+                                .help("a value that is not a string is written in HCL, e.g. [\"a\", \"b\"] or { a = 1 }"),
+                        )
+                    }
                 }
             }
             VarInput::File { source } => {

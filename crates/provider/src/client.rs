@@ -8,6 +8,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderValue}
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::error::excerpt;
 use crate::pacing::{Pacers, backoff};
 use crate::tc3::{self, Payload, SigningInput};
 use crate::wire::{
@@ -24,18 +25,32 @@ pub const DESCRIBE_PAGE_LIMIT: usize = 1000;
 /// The SDKs send exactly this, with no charset; it is part of the signature.
 const JSON: &str = "application/json";
 
-/// How a client paces and retries its calls.
+/// How a client paces, bounds and retries its calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientOptions {
     /// The most calls per second for each action (the API documents 10/s).
     pub requests_per_second: u32,
     /// How many times a read-only call is tried before its error is returned.
     pub max_attempts: u32,
+    /// How long one request may take, connection included. The API answers in well under a
+    /// second; a service that has not answered in this long is not going to.
+    pub request_timeout: Duration,
+    /// How long connecting may take.
+    pub connect_timeout: Duration,
+    /// The largest answer read. A `DescribeCertificates` page of 1000 certificates is about
+    /// 2 MiB; a larger body is not an answer of this API.
+    pub max_response_bytes: usize,
 }
 
 impl Default for ClientOptions {
     fn default() -> Self {
-        ClientOptions { requests_per_second: 10, max_attempts: 5 }
+        ClientOptions {
+            requests_per_second: 10,
+            max_attempts: 5,
+            request_timeout: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(5),
+            max_response_bytes: 32 * 1024 * 1024,
+        }
     }
 }
 
@@ -67,8 +82,8 @@ impl Client {
         options: ClientOptions,
     ) -> Self {
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.request_timeout)
             .user_agent(concat!("certplan/", env!("CARGO_PKG_VERSION")))
             .build()
             // Building fails only when the TLS backend cannot initialise, which is a broken
@@ -85,6 +100,15 @@ impl Client {
     /// Applies for a free certificate (or renews `OldCertificateId`); returns its id.
     pub async fn apply_certificate(&self, req: &ApplyCertificateRequest) -> Result<String, Error> {
         let resp: ApplyCertificateResponse = self.call("ApplyCertificate", req).await?;
+        if resp.certificate_id.trim().is_empty() {
+            // The service may have created a certificate it did not name: the caller must treat
+            // this as an answer that proves nothing.
+            return Err(Error::Decode {
+                action: "ApplyCertificate",
+                endpoint: self.endpoint.to_string(),
+                detail: "the answer has no CertificateId".to_owned(),
+            });
+        }
         Ok(resp.certificate_id)
     }
 
@@ -103,7 +127,23 @@ impl Client {
     /// Describes one certificate in full.
     pub async fn describe_certificate_detail(&self, id: &str) -> Result<Certificate, Error> {
         let req = CertificateIdRequest { certificate_id: id.to_owned() };
-        self.call("DescribeCertificateDetail", &req).await
+        let detail: Certificate = self.call("DescribeCertificateDetail", &req).await?;
+        if detail.certificate_id != id {
+            return Err(self.malformed(
+                "DescribeCertificateDetail",
+                format!(
+                    "asked for certificate {id}, the answer describes {:?}",
+                    detail.certificate_id
+                ),
+            ));
+        }
+        Ok(detail)
+    }
+
+    /// Describes one certificate, as certplan's domain type.
+    pub async fn certificate(&self, id: &str) -> Result<RemoteCertificate, Error> {
+        let detail = self.describe_certificate_detail(id).await?;
+        detail.to_remote().map_err(|e| self.malformed("DescribeCertificateDetail", e))
     }
 
     /// Lists certificates: one page of `DescribeCertificates`.
@@ -114,8 +154,41 @@ impl Client {
         self.call("DescribeCertificates", req).await
     }
 
+    /// One page of `DescribeCertificates`, checked against the API's model: an answer without
+    /// `TotalCount`, or without `Certificates` while it counts some, is an error — never read as
+    /// "there are none", which would make every recorded certificate look deleted.
+    async fn page(
+        &self,
+        req: &DescribeCertificatesRequest,
+    ) -> Result<(Vec<RemoteCertificate>, u64), Error> {
+        const ACTION: &str = "DescribeCertificates";
+        let page = self.describe_certificates(req).await?;
+        let Some(total) = page.total_count else {
+            return Err(self.malformed(ACTION, "the answer has no TotalCount".to_owned()));
+        };
+        let certificates = match page.certificates {
+            Some(certificates) => certificates,
+            None if total == 0 => Vec::new(),
+            None => {
+                let detail = format!("the answer counts {total} certificates but lists none");
+                return Err(self.malformed(ACTION, detail));
+            }
+        };
+        let remote = certificates
+            .iter()
+            .map(Certificate::to_remote)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.malformed(ACTION, e))?;
+        Ok((remote, total))
+    }
+
+    fn malformed(&self, action: &'static str, detail: String) -> Error {
+        Error::Decode { action, endpoint: self.endpoint.to_string(), detail }
+    }
+
     /// Fetches the certificates with the given ids, `DESCRIBE_PAGE_LIMIT` per call. Ids the
-    /// cloud does not know are simply absent from the result.
+    /// cloud does not know are absent from the result; an answer that lists an id not asked
+    /// for, or counts other than it lists, is an error.
     pub async fn certificates_by_id(
         &self,
         ids: &[String],
@@ -127,8 +200,18 @@ impl Client {
                 cert_ids: Some(chunk.to_vec()),
                 ..Default::default()
             };
-            let page = self.describe_certificates(&req).await?;
-            found.extend(page.certificates.unwrap_or_default().iter().map(Certificate::to_remote));
+            let (page, total) = self.page(&req).await?;
+            if page.len() as u64 != total {
+                let detail =
+                    format!("TotalCount is {total} but {} certificates are listed", page.len());
+                return Err(self.malformed("DescribeCertificates", detail));
+            }
+            let asked: std::collections::HashSet<&str> = chunk.iter().map(String::as_str).collect();
+            if let Some(stray) = page.iter().find(|c| !asked.contains(c.id.as_str())) {
+                let detail = format!("it lists certificate {}, which was not asked for", stray.id);
+                return Err(self.malformed("DescribeCertificates", detail));
+            }
+            found.extend(page);
         }
         Ok(found)
     }
@@ -143,12 +226,18 @@ impl Client {
                 search_key: Some(key.to_owned()),
                 ..Default::default()
             };
-            let page = self.describe_certificates(&req).await?;
-            let certificates = page.certificates.unwrap_or_default();
-            let done = certificates.is_empty();
-            found.extend(certificates.iter().map(Certificate::to_remote));
-            if done || found.len() as u64 >= page.total_count {
+            let (page, total) = self.page(&req).await?;
+            let empty = page.is_empty();
+            found.extend(page);
+            if found.len() as u64 >= total {
                 return Ok(found);
+            }
+            if empty {
+                let detail = format!(
+                    "TotalCount is {total} but the pages list only {} certificates",
+                    found.len()
+                );
+                return Err(self.malformed("DescribeCertificates", detail));
             }
         }
     }
@@ -206,7 +295,15 @@ impl Client {
             attempt += 1;
             match result {
                 Err(e) if read_only && e.is_transient() && attempt < self.options.max_attempts => {
-                    tokio::time::sleep(backoff(attempt - 1, BACKOFF_BASE, BACKOFF_CAP)).await;
+                    let pause = backoff(attempt - 1, BACKOFF_BASE, BACKOFF_CAP);
+                    // A person waiting on a slow or failing service sees why, not silence.
+                    tracing::info!(
+                        "{e}; trying again in {:.1} s (attempt {} of {})",
+                        pause.as_secs_f64(),
+                        attempt + 1,
+                        self.options.max_attempts
+                    );
+                    tokio::time::sleep(pause).await;
                 }
                 other => return other,
             }
@@ -246,20 +343,39 @@ impl Client {
         let body = serde_json::to_vec(req).expect("request types always serialise");
         let headers = self.signed_headers(action, &body, chrono::Utc::now().timestamp());
         let endpoint = self.endpoint.to_string();
-        let response = self
+        let failed = |cause: reqwest::Error| {
+            if cause.is_timeout() {
+                let after = if cause.is_connect() {
+                    self.options.connect_timeout
+                } else {
+                    self.options.request_timeout
+                };
+                Error::TimedOut { action, endpoint: endpoint.clone(), after }
+            } else {
+                Error::Transport { action, endpoint: endpoint.clone(), cause }
+            }
+        };
+        let mut response = self
             .http
             .post(self.endpoint.url().clone())
             .headers(headers)
             .body(body)
             .send()
             .await
-            .map_err(|cause| Error::Transport { action, endpoint: endpoint.clone(), cause })?;
+            .map_err(failed)?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|cause| Error::Transport {
-            action,
-            endpoint: endpoint.clone(),
-            cause,
-        })?;
+        let limit = self.options.max_response_bytes;
+        let too_large = || Error::TooLarge { action, endpoint: endpoint.clone(), limit };
+        if response.content_length().is_some_and(|length| length > limit as u64) {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(failed)? {
+            if bytes.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         if !status.is_success() {
             return Err(Error::HttpStatus {
                 action,
@@ -340,15 +456,6 @@ fn decode_envelope<Resp: DeserializeOwned>(
         Ok(decoded) => Ok((decoded, request_id)),
         Err(e) => Err(decode(format!("{e} (RequestId: {request_id})"))),
     }
-}
-
-fn excerpt(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut cut: String = text.chars().take(200).collect();
-    if text.chars().count() > 200 {
-        cut.push('…');
-    }
-    cut
 }
 
 #[cfg(test)]

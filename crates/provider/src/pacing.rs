@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::Error;
+use crate::error::is_in_family;
 
 /// Paces calls to at most one per `interval`, spreading them evenly (a burst of one).
 #[derive(Debug)]
@@ -68,11 +69,13 @@ impl Pacers {
     }
 }
 
-/// API error codes that mean "try again later"; anything else about the request is final.
-const TRANSIENT_CODES: [&str; 5] = [
+/// API error codes (and their families) that mean "try again later"; anything else about the
+/// request is final.
+const TRANSIENT_CODES: [&str; 6] = [
     "InternalError",
     "FailedOperation.NetworkError",
     "LimitExceeded.RateLimitExceeded",
+    "RequestLimitExceeded",
     "ResourceUnavailable",
     "ResourceInUse",
 ];
@@ -82,15 +85,10 @@ impl Error {
     /// rate limiting, and the service's transient error codes.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Transport { .. } => true,
+            Error::Transport { .. } | Error::TimedOut { .. } => true,
             Error::HttpStatus { status, .. } => *status >= 500 || *status == 429,
-            Error::Api(api) => {
-                api.code.starts_with("RequestLimitExceeded")
-                    || TRANSIENT_CODES
-                        .iter()
-                        .any(|c| api.code == *c || api.code.starts_with(&format!("{c}.")))
-            }
-            Error::Decode { .. } => false,
+            Error::Api(api) => TRANSIENT_CODES.iter().any(|family| is_in_family(&api.code, family)),
+            Error::Decode { .. } | Error::TooLarge { .. } => false,
         }
     }
 

@@ -2,7 +2,9 @@
 //! 2019-12-05), and their conversion to and from certplan's domain types. Nothing outside this
 //! crate sees these types.
 
-use certplan_core::{CertStatus, CertificateArgs, RemoteCertificate, ValidationRecord};
+use certplan_core::{
+    CertStatus, CertificateArgs, DvAuthMethod, RemoteCertificate, ValidationRecord,
+};
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -93,8 +95,9 @@ pub struct DescribeCertificatesRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeCertificatesResponse {
+    /// Required by the API's model; `None` only in an answer that does not follow it.
     #[serde(default)]
-    pub total_count: u64,
+    pub total_count: Option<u64>,
     #[serde(default)]
     pub certificates: Option<Vec<Certificate>>,
 }
@@ -209,30 +212,41 @@ pub struct CertificateExtra {
 }
 
 impl Certificate {
-    /// Converts to the domain type; API times (GMT+8) become UTC.
-    pub fn to_remote(&self) -> RemoteCertificate {
-        let time = |t: &Option<String>| t.as_deref().and_then(api_time::parse);
-        RemoteCertificate {
+    /// Converts to the domain type; API times (GMT+8) become UTC. A time the API sends empty is
+    /// unknown; one in another format is an error naming the field — never silently dropped,
+    /// which would record an issued certificate without its expiry.
+    pub fn to_remote(&self) -> Result<RemoteCertificate, String> {
+        let time = |name: &str, t: &Option<String>| match t.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(text) => api_time::parse(text).map(Some).ok_or_else(|| {
+                format!(
+                    "{name} {text:?} of certificate {} is not a time (YYYY-MM-DD HH:MM:SS)",
+                    self.certificate_id
+                )
+            }),
+        };
+        Ok(RemoteCertificate {
             id: self.certificate_id.clone(),
             domain: self.domain.clone().unwrap_or_default(),
             alias: self.alias.clone().filter(|a| !a.is_empty()),
             status: CertStatus::from(self.status),
+            dv_auth_method: self.verify_type.as_deref().and_then(DvAuthMethod::parse),
             project_id: self
                 .project_id
                 .as_deref()
                 .and_then(|p| p.parse().ok())
                 .and_then(certplan_core::project_id),
-            not_before: time(&self.cert_begin_time),
-            not_after: time(&self.cert_end_time),
-            inserted_at: time(&self.insert_time),
-            validation_deadline: time(&self.dv_auth_deadline),
+            not_before: time("CertBeginTime", &self.cert_begin_time)?,
+            not_after: time("CertEndTime", &self.cert_end_time)?,
+            inserted_at: time("InsertTime", &self.insert_time)?,
+            validation_deadline: time("DVAuthDeadline", &self.dv_auth_deadline)?,
             validation: self
                 .dv_auth_detail
                 .iter()
                 .flat_map(|d| d.dv_auths.iter().flatten())
                 .filter_map(DvAuth::to_record)
                 .collect(),
-        }
+        })
     }
 }
 
@@ -301,7 +315,7 @@ pub mod api_time {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use certplan_core::{CsrEncryptAlgo, DvAuthMethod};
+    use certplan_core::CsrEncryptAlgo;
 
     #[test]
     fn api_times_are_beijing_time() {
@@ -345,7 +359,7 @@ mod tests {
             "InsertTime": "2026-11-26 08:00:00", "Unknown": true
         }))
         .expect("parses");
-        let remote = cert.to_remote();
+        let remote = cert.to_remote().expect("converts");
         assert_eq!(remote.status, CertStatus::Issued);
         assert_eq!(remote.alias, None);
         assert_eq!(remote.project_id, Some(12));
@@ -360,12 +374,26 @@ mod tests {
     }
 
     #[test]
+    fn a_time_in_another_format_is_an_error_naming_the_field_and_an_empty_one_unknown() {
+        let cert = |end: &str| -> Certificate {
+            serde_json::from_value(serde_json::json!({
+                "CertificateId": "a9TsmZkL", "Status": 1, "CertEndTime": end, "CertBeginTime": ""
+            }))
+            .expect("parses")
+        };
+        let err = cert("2027/02/24 07:59:59").to_remote().expect_err("not a time");
+        assert!(err.contains("CertEndTime") && err.contains("a9TsmZkL"), "{err}");
+        let known = cert("2027-02-24 07:59:59").to_remote().expect("converts");
+        assert!(known.not_after.is_some() && known.not_before.is_none());
+    }
+
+    #[test]
     fn the_default_project_zero_is_no_project() {
         let cert: Certificate = serde_json::from_value(serde_json::json!({
             "CertificateId": "a9TsmZkL", "Domain": "www.example.com", "Status": 1, "ProjectId": "0"
         }))
         .expect("parses");
-        assert_eq!(cert.to_remote().project_id, None);
+        assert_eq!(cert.to_remote().expect("converts").project_id, None);
     }
 
     #[test]
@@ -383,7 +411,7 @@ mod tests {
             ]}
         }))
         .expect("parses");
-        let remote = cert.to_remote();
+        let remote = cert.to_remote().expect("converts");
         assert_eq!(
             remote.validation_deadline.map(|t| t.to_rfc3339()).as_deref(),
             Some("2026-12-03T12:00:00+00:00")

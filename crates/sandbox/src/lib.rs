@@ -81,6 +81,17 @@ pub struct Faults {
     /// How often an `ApplyCertificate` that succeeded has its response dropped: the
     /// certificate exists, the client sees a reset connection.
     pub drop_rate: f64,
+    /// How often an `ApplyCertificate` that succeeded answers with one of `error_codes`
+    /// instead: the certificate exists, the client is told it failed.
+    pub error_after_apply_rate: f64,
+    /// How often an `ApplyCertificate` that succeeded answers with an empty `CertificateId`.
+    pub empty_id_rate: f64,
+    /// How often `DescribeCertificates` answers without `Certificates` and `TotalCount`.
+    pub malformed_list_rate: f64,
+    /// Pads every successful answer with this many bytes (a huge body).
+    pub padding_bytes: u64,
+    /// How often a request is accepted and never answered.
+    pub hang_rate: f64,
 }
 
 impl Faults {
@@ -90,12 +101,18 @@ impl Faults {
             ("error rate", self.error_rate),
             ("reset rate", self.reset_rate),
             ("drop rate", self.drop_rate),
+            ("error-after-apply rate", self.error_after_apply_rate),
+            ("empty id rate", self.empty_id_rate),
+            ("malformed list rate", self.malformed_list_rate),
+            ("hang rate", self.hang_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("the {name} must be between 0 and 1, not {rate}"));
             }
         }
-        if self.error_rate > 0.0 && self.error_codes.is_empty() {
+        if (self.error_rate > 0.0 || self.error_after_apply_rate > 0.0)
+            && self.error_codes.is_empty()
+        {
             return Err("an error rate needs error codes to answer with".to_owned());
         }
         Ok(())

@@ -8,6 +8,9 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
+/// What the temporary file of a write ends with (it starts with `.<file name>.`).
+pub(crate) const TEMPORARY_SUFFIX: &str = ".certplan.tmp";
+
 /// Replaces `path` with `bytes` so that a crash at any point leaves either the old or the new
 /// content: write a temp file in the same directory (mode 0600), fsync it, rename it over
 /// `path`, fsync the directory so the rename itself is durable.
@@ -40,7 +43,12 @@ fn write_atomically_with(
     };
     std::fs::create_dir_all(dir)?;
     // tempfile creates the file with mode 0600 on Unix, so the state is private from the start.
-    let tmp = tempfile::Builder::new().prefix(".certplan-").suffix(".tmp").tempfile_in(dir)?;
+    // Named after the file it replaces, so that the store can tell its own leftovers apart.
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(TEMPORARY_SUFFIX)
+        .tempfile_in(dir)?;
     let mut written = 0;
     for chunk in bytes.chunks(CHUNK) {
         tmp.as_file().write_all(chunk)?;

@@ -17,19 +17,43 @@ pub const DEFAULT_STATE_FILE: &str = "certplan.state.json";
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     path: PathBuf,
-    /// Lineage and serial of what was last loaded or saved: `Some(None)` when there was no file.
-    seen: Option<Option<(String, u64)>>,
-    /// The file's identity when this store last read or wrote it: while it is unchanged, the
-    /// state on disk is the one seen and need not be parsed again to check for other writers.
-    seen_file: Option<FileIdentity>,
+    /// What this store last loaded or saved; `None` before either.
+    seen: Option<Seen>,
     /// Whether this store has written the backup yet: once per command, like Terraform, so that
     /// an apply saving after every change does not write everything twice.
     backed_up: bool,
 }
 
+/// A version of the state file as this store last read or wrote it.
+#[derive(Debug, Clone)]
+struct Seen {
+    /// SHA-256 of the bytes; `None` when there was no file. Another writer that saved anything
+    /// else since — even the same serial — is told apart by it.
+    digest: Option<[u8; 32]>,
+    /// Lineage and serial, for messages.
+    version: Option<(String, u64)>,
+    /// The file's identity: while it is unchanged, the file is the one seen and need not be
+    /// read again to check for other writers.
+    file: Option<FileIdentity>,
+}
+
+impl Seen {
+    fn of(path: &Path, bytes: Option<&[u8]>, version: Option<(String, u64)>) -> Self {
+        Seen { digest: bytes.map(digest), version, file: FileIdentity::of(path) }
+    }
+}
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
+}
+
 impl LocalStore {
+    /// A store for the state at `path`. A symbolic link is followed: the state is locked,
+    /// replaced and backed up where the link points, so that directories linking one state
+    /// share its lock and the link stays a link.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        LocalStore { path: path.into(), seen: None, seen_file: None, backed_up: false }
+        LocalStore { path: resolve_links(path.into()), seen: None, backed_up: false }
     }
 
     pub fn lock_path(&self) -> PathBuf {
@@ -41,20 +65,67 @@ impl LocalStore {
         lock::holder(&self.lock_path())
     }
 
-    /// Reads the stored state's lineage and serial; `None` when there is no state file. A file
-    /// still as this store last saw it is not read again.
-    fn stored_version(&self) -> Result<Option<(String, u64)>, StateError> {
-        if let (Some(seen), Some(file)) = (&self.seen, &self.seen_file)
-            && FileIdentity::of(&self.path).as_ref() == Some(file)
+    /// Refuses to save when the file is no longer what this store last loaded or saved:
+    /// another writer's state, or a file that cannot be read as state, is never saved over.
+    fn check_unchanged(&self) -> Result<(), StateError> {
+        if let Some(seen) = &self.seen
+            && seen.file.is_some()
+            && FileIdentity::of(&self.path) == seen.file
         {
-            return Ok(seen.clone());
+            return Ok(());
         }
-        match std::fs::read(&self.path) {
-            Ok(bytes) => State::from_json(&bytes)
-                .map(|s| Some((s.lineage, s.serial)))
-                .map_err(|problem| StateError::Unreadable { path: self.path.clone(), problem }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StateError::Read { path: self.path.clone(), cause: source }),
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => return Err(StateError::Read { path: self.path.clone(), cause: source }),
+        };
+        let Some(seen) = &self.seen else {
+            // Never loaded: whatever is there is saved over only if it is certplan state.
+            return match bytes.as_deref().map(State::from_json) {
+                Some(Err(problem)) => {
+                    Err(StateError::Unreadable { path: self.path.clone(), problem })
+                }
+                _ => Ok(()),
+            };
+        };
+        if bytes.as_deref().map(digest) == seen.digest {
+            return Ok(());
+        }
+        let found = match bytes.as_deref().map(State::from_json) {
+            None => None,
+            Some(Ok(state)) => Some((state.lineage, state.serial)),
+            Some(Err(problem)) => {
+                return Err(StateError::Unreadable { path: self.path.clone(), problem });
+            }
+        };
+        let mut found_text = describe_version(&found);
+        if found == seen.version {
+            found_text.push_str(" with other content");
+        }
+        Err(StateError::Conflict {
+            path: self.path.clone(),
+            expected: describe_version(&seen.version),
+            found: found_text,
+        })
+    }
+
+    /// Removes the temporary files a write killed midway left beside the state (the caller
+    /// holds the lock, so none of them is being written).
+    fn remove_leftover_temporaries(&self) {
+        let Some(name) = self.path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            return;
+        };
+        let dir = match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let prefix = format!(".{name}.");
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for entry in entries.flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if file.starts_with(&prefix) && file.ends_with(crate::atomic::TEMPORARY_SUFFIX) {
+                let _ = std::fs::remove_file(entry.path());
+            }
         }
     }
 
@@ -65,6 +136,19 @@ impl LocalStore {
     pub fn backup_path(&self) -> PathBuf {
         sibling(&self.path, ".backup")
     }
+}
+
+/// Follows symbolic links from `path` to the file they name (which may not exist yet).
+fn resolve_links(mut path: PathBuf) -> PathBuf {
+    // As the kernel does, give up on a chain this long: it is a loop.
+    for _ in 0..40 {
+        let Ok(target) = std::fs::read_link(&path) else { break };
+        path = match path.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+    }
+    path
 }
 
 /// Returns `path` with `suffix` appended to its file name.
@@ -108,38 +192,30 @@ impl StateStore for LocalStore {
     }
 
     fn lock(&self, operation: &str, timeout: Duration) -> Result<StateLock, StateError> {
-        lock::acquire(&self.path, &self.lock_path(), operation, timeout)
+        let lock = lock::acquire(&self.path, &self.lock_path(), operation, timeout)?;
+        self.remove_leftover_temporaries();
+        Ok(lock)
     }
 
     fn load(&mut self) -> Result<Option<State>, StateError> {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.seen = Some(None);
+                self.seen = Some(Seen::of(&self.path, None, None));
                 return Ok(None);
             }
             Err(source) => return Err(StateError::Read { path: self.path.clone(), cause: source }),
         };
-        let identity = FileIdentity::of(&self.path);
         let state = State::from_json(&bytes)
             .map_err(|problem| StateError::Unreadable { path: self.path.clone(), problem })?;
-        self.seen = Some(Some((state.lineage.clone(), state.serial)));
-        self.seen_file = identity;
+        let version = Some((state.lineage.clone(), state.serial));
+        self.seen = Some(Seen::of(&self.path, Some(&bytes), version));
         Ok(Some(state))
     }
 
     fn save(&mut self, state: &mut State) -> Result<(), StateError> {
         // Never replace a file we could not have read: that could be someone else's data.
-        let stored = self.stored_version()?;
-        if let Some(seen) = &self.seen
-            && *seen != stored
-        {
-            return Err(StateError::Conflict {
-                path: self.path.clone(),
-                expected: describe_version(seen),
-                found: describe_version(&stored),
-            });
-        }
+        self.check_unchanged()?;
         state.serial += 1;
         state.certplan_version = env!("CARGO_PKG_VERSION").to_owned();
         let bytes = state.to_json();
@@ -157,8 +233,8 @@ impl StateStore for LocalStore {
             self.backed_up = true;
         }
         write_atomically(&self.path, &bytes).map_err(write_err)?;
-        self.seen = Some(Some((state.lineage.clone(), state.serial)));
-        self.seen_file = FileIdentity::of(&self.path);
+        let version = Some((state.lineage.clone(), state.serial));
+        self.seen = Some(Seen::of(&self.path, Some(&bytes), version));
         Ok(())
     }
 }
@@ -167,6 +243,63 @@ impl StateStore for LocalStore {
 mod tests {
     use super::*;
     use crate::model::sample;
+
+    #[test]
+    fn another_writer_at_the_same_serial_is_still_a_conflict() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(DEFAULT_STATE_FILE);
+        LocalStore::new(&path).save(&mut sample()).expect("serial 1");
+        let mut first = LocalStore::new(&path);
+        let mut mine = first.load().expect("loads").expect("present");
+        let mut theirs = mine.clone();
+        first.save(&mut mine).expect("serial 2");
+        // Another writer that raced this one (checked before this save, renamed after it) left
+        // its own serial 2 in place.
+        theirs.serial += 1;
+        theirs.resources.clear();
+        std::fs::write(&path, theirs.to_json()).expect("the other writer's serial 2");
+        let on_disk = std::fs::read(&path).expect("read");
+        let err = first.save(&mut mine).expect_err("same serial, other content");
+        assert!(matches!(err, StateError::Conflict { .. }), "{err}");
+        assert!(err.to_string().contains("with other content"), "{err}");
+        assert_eq!(std::fs::read(&path).expect("read"), on_disk, "untouched");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_state_file_is_locked_and_replaced_where_the_link_points() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).expect("dir");
+        let target = shared.join("prod.json");
+        let link = dir.path().join(DEFAULT_STATE_FILE);
+        std::os::unix::fs::symlink("shared/prod.json", &link).expect("link");
+        let mut store = LocalStore::new(&link);
+        assert_eq!(store.path(), target, "the store works on the target");
+        let _lock = store.lock("apply", Duration::ZERO).expect("locked");
+        assert!(shared.join("prod.json.lock").exists(), "the lock is beside the target");
+        store.save(&mut sample()).expect("saved");
+        assert!(std::fs::symlink_metadata(&link).expect("link").file_type().is_symlink());
+        let through_link = LocalStore::new(&link).load().expect("loads").expect("present");
+        assert_eq!(through_link.serial, 1);
+        let other = LocalStore::new(&target);
+        assert!(other.lock("apply", Duration::ZERO).is_err(), "one lock for both names");
+    }
+
+    #[test]
+    fn taking_the_lock_removes_what_a_killed_write_left_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::new(dir.path().join(DEFAULT_STATE_FILE));
+        let leftover = dir.path().join(".certplan.state.json.XyZ123.certplan.tmp");
+        let backup_leftover = dir.path().join(".certplan.state.json.backup.AbC987.certplan.tmp");
+        let unrelated = dir.path().join(".other.json.Q1w2E3.certplan.tmp");
+        for file in [&leftover, &backup_leftover, &unrelated] {
+            std::fs::write(file, b"{ half").expect("write");
+        }
+        let _lock = store.lock("apply", Duration::ZERO).expect("locked");
+        assert!(!leftover.exists() && !backup_leftover.exists());
+        assert!(unrelated.exists(), "another state's file is left alone");
+    }
 
     #[test]
     fn saves_and_loads_back_incrementing_the_serial() {

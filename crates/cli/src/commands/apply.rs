@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use super::{EXIT_CHANGES, read_saved_plan};
 use crate::settings::Settings;
 use crate::workspace::Workspace;
-use crate::{interrupt, ui};
+use crate::{interrupt, stdout, ui};
 
 /// What `certplan apply` was asked to do.
 #[derive(Debug)]
@@ -88,6 +88,7 @@ pub async fn apply(
 
     let client = ws.client().await?;
     let stop = interrupt::watch();
+    stdout::stop_on_failure(&stop);
     let events = ui::Events::new(&plan, options.json);
     let engine_options = EngineOptions { parallelism: options.parallelism, wait: options.wait };
     let inputs = ws.inputs();

@@ -1,6 +1,6 @@
 //! `certplan fmt`: rewrites configuration and variables files in the canonical style.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use certplan_parser::{CONFIG_EXTENSION, Source, format_source, render_diagnostics};
 
 use crate::settings::Output;
+use crate::stdout::{out, outln};
 
 /// What `certplan fmt` was asked to do.
 pub struct FmtOptions {
@@ -68,9 +69,9 @@ pub fn fmt(options: &FmtOptions, output: Output) -> anyhow::Result<ExitCode> {
             continue;
         }
         unformatted = true;
-        println!("{}", path.display());
+        outln!("{}", path.display());
         if options.diff {
-            print!("{}", diff(&path, &source.text, &formatted, output.stdout_color));
+            out!("{}", diff(&path, &source.text, &formatted, output.stdout_color));
         }
         if !options.check
             && let Err(e) = replace(&path, &formatted)
@@ -109,9 +110,9 @@ fn format_stdin(options: &FmtOptions, output: Output) -> anyhow::Result<Option<b
         }
     };
     if options.diff {
-        print!("{}", diff(Path::new("<stdin>"), &text, &formatted, output.stdout_color));
+        out!("{}", diff(Path::new("<stdin>"), &text, &formatted, output.stdout_color));
     } else if !options.check {
-        std::io::stdout().write_all(formatted.as_bytes())?;
+        out!("{formatted}");
     }
     Ok(Some(formatted != text))
 }

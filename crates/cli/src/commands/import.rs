@@ -9,6 +9,7 @@ use certplan_engine::Declared;
 use certplan_parser::Config;
 
 use crate::settings::Settings;
+use crate::stdout::outln;
 use crate::workspace::Workspace;
 
 pub async fn import(
@@ -38,7 +39,7 @@ pub async fn import(
     let remote =
         certplan_engine::import(&client, &mut ws.state, &mut ws.store, address, id, &declared)
             .await?;
-    println!("Imported certificate {id} ({}, {}) as {address}.", remote.domain, remote.status);
-    println!("Run `certplan plan` to see how it compares with the configuration.");
+    outln!("Imported certificate {id} ({}, {}) as {address}.", remote.domain, remote.status);
+    outln!("Run `certplan plan` to see how it compares with the configuration.");
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 
 use crate::settings::Settings;
+use crate::stdout::outln;
 use crate::ui;
 use crate::workspace::StateAccess;
 
@@ -17,12 +18,12 @@ pub fn output(settings: &Settings, name: Option<&str>, json: bool) -> anyhow::Re
     }
     match (name, json) {
         // As `terraform output -json NAME`: a named output is its value alone.
-        (Some(name), true) => println!("{}", state.outputs[name].value),
-        (None, true) => println!("{}", ui::outputs_json(&state.outputs)),
-        (Some(name), false) => println!("{}", ui::shown_output(&state.outputs[name], true)),
+        (Some(name), true) => outln!("{}", state.outputs[name].value),
+        (None, true) => outln!("{}", ui::outputs_json(&state.outputs)),
+        (Some(name), false) => outln!("{}", ui::shown_output(&state.outputs[name], true)),
         (None, false) => {
             for (n, o) in &state.outputs {
-                println!("{n} = {}", ui::shown_output(o, false));
+                outln!("{n} = {}", ui::shown_output(o, false));
             }
         }
     }

@@ -33,7 +33,16 @@ pub async fn plan(
     let output = settings.output;
     let mut ws = Workspace::open(settings, config, None)?;
     ws.check_targets(&options.targets, &options.excludes)?;
-    if !ws.state.intents.is_empty() {
+    let live_writer = if ws.state.intents.is_empty() { None } else { ws.live_writer() };
+    if let Some(writer) = &live_writer {
+        eprintln!(
+            "note: {writer} is running now; its {} certificate application(s) in flight are its own to record, and this plan may show them as still to do",
+            ws.state.intents.len()
+        );
+        if options.out.is_some() {
+            bail!("another run holds the state lock; save a plan once it has finished");
+        }
+    } else if !ws.state.intents.is_empty() {
         if options.out.is_some() {
             bail!(
                 "the state records certificate applications of an interrupted run; run `certplan apply` to settle them before saving a plan"

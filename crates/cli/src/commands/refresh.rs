@@ -9,6 +9,7 @@ use certplan_parser::Config;
 use certplan_state::StateStore;
 
 use crate::settings::Settings;
+use crate::stdout::{out, outln};
 use crate::workspace::Workspace;
 
 pub async fn refresh(
@@ -27,9 +28,9 @@ pub async fn refresh(
     let plan = ws.plan(Some(&observed), targets, excludes)?;
     let drift_only = Plan { changes: Vec::new(), moved: Vec::new(), ..plan };
     if drift_only.drift.is_empty() {
-        println!("The cloud matches the state.");
+        outln!("The cloud matches the state.");
     } else {
-        print!("{}", certplan_planner::render(&drift_only, output.stdout_color));
+        out!("{}", certplan_planner::render(&drift_only, output.stdout_color));
     }
     if certplan_engine::record_observed(&mut ws.state, &observed) {
         ws.store.save(&mut ws.state)?;

@@ -8,6 +8,7 @@ use certplan_state::{State, StateStore};
 use chrono::{DateTime, Utc};
 
 use crate::settings::Settings;
+use crate::stdout::{out, outln};
 use crate::workspace::StateAccess;
 
 /// What `certplan state` was asked to do.
@@ -36,16 +37,16 @@ pub fn state(settings: &Settings, operation: StateOperation) -> anyhow::Result<E
     match operation {
         StateOperation::List => {
             for address in state.resources.keys() {
-                println!("{address}");
+                outln!("{address}");
             }
         }
         StateOperation::Show(address) => {
-            print!("{}", show(state, &address).ok_or_else(|| missing(&address))?);
+            out!("{}", show(state, &address).ok_or_else(|| missing(&address))?);
         }
         StateOperation::Rm(address) => {
             let r = state.resources.remove(&address).ok_or_else(|| missing(&address))?;
             access.store.save(state)?;
-            println!(
+            outln!(
                 "Removed {address} from the state. Certificate {} stays in the cloud; certplan no longer manages it.",
                 r.certificate_id
             );
@@ -58,7 +59,7 @@ pub fn state(settings: &Settings, operation: StateOperation) -> anyhow::Result<E
                 return Err(missing(&from));
             }
             access.store.save(state)?;
-            println!("Moved {from} to {to}.");
+            outln!("Moved {from} to {to}.");
         }
     }
     Ok(ExitCode::SUCCESS)

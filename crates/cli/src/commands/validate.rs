@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use certplan_parser::{LoadOptions, Severity};
 
 use crate::settings::Output;
+use crate::stdout::outln;
 
 pub fn validate(json: bool, vars: &LoadOptions, output: Output) -> anyhow::Result<ExitCode> {
     let (sources, diagnostics, valid) = match certplan_parser::load_dir_with(Path::new("."), vars) {
@@ -13,14 +14,14 @@ pub fn validate(json: bool, vars: &LoadOptions, output: Output) -> anyhow::Resul
         Err(e) => (e.sources, e.diagnostics, false),
     };
     if json {
-        println!("{}", certplan_parser::diagnostics_json(&sources, &diagnostics));
+        outln!("{}", certplan_parser::diagnostics_json(&sources, &diagnostics));
     } else {
         eprint!(
             "{}",
             certplan_parser::render_diagnostics(&sources, &diagnostics, output.stderr_color)
         );
         if valid {
-            println!("Success! The configuration is valid.");
+            outln!("Success! The configuration is valid.");
         } else {
             let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
             eprintln!("error: the configuration has {errors} error(s)");

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 use certplan_provider::wire::DescribeCertificatesRequest;
 use certplan_provider::{Client, Credentials, Endpoint};
-use certplan_sandbox::{ControlClient, Stats};
+use certplan_sandbox::{ControlClient, Faults, Stats};
 use serde_json::Value;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_certplan");
@@ -20,7 +20,7 @@ pub(crate) const SECRET_KEY: &str = "e2e-secret-key-never-printed";
 /// A `certplan sandbox serve` process, killed on drop.
 pub(crate) struct SandboxProcess {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl SandboxProcess {
@@ -58,6 +58,11 @@ impl SandboxProcess {
         block_on(self.control().clear_faults()).expect("faults cleared");
     }
 
+    /// Injects `faults` from now on.
+    pub(crate) fn set_faults(&self, faults: &Faults) {
+        block_on(self.control().set_faults(faults)).expect("faults set");
+    }
+
     /// Returns what the sandbox's API has served so far.
     pub(crate) fn stats(&self) -> Stats {
         block_on(self.control().stats()).expect("stats")
@@ -91,7 +96,7 @@ impl SandboxProcess {
                 .expect("listed");
             // The sandbox's list items carry alias, project and the renewal link too.
             for c in page.certificates.unwrap_or_default() {
-                let remote = c.to_remote();
+                let remote = c.to_remote().expect("converts");
                 all.push(serde_json::json!({
                     "id": c.certificate_id,
                     "domain": c.domain,
@@ -273,4 +278,34 @@ pub(crate) fn sites(keys: &[&str]) -> String {
     format!(
         "resource \"tencentcloud_ssl_free_certificate\" \"site\" {{\n  for_each       = toset([{list}])\n  domain         = \"${{each.key}}.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n}}\n"
     )
+}
+
+/// Runs apply until a plan reports no changes; returns how many applies it took.
+pub(crate) fn converge(p: &Project, most: usize) -> usize {
+    for run in 1..=most {
+        let apply = p.run(&["apply", "--auto-approve"]);
+        assert!(!apply.stderr.contains("panicked"), "{}", apply.stderr);
+        if p.run(&["plan", "--detailed-exitcode"]).code == 0 {
+            return run;
+        }
+    }
+    panic!("apply did not converge in {most} runs");
+}
+
+/// Asserts the sandbox holds exactly one certificate per resource, and that state records
+/// exactly those.
+pub(crate) fn assert_exactly_once(p: &Project, n: usize) {
+    p.sandbox.clear_faults();
+    let certs = p.sandbox.certificates();
+    let mut domains: Vec<&str> = certs.iter().filter_map(|c| c["domain"].as_str()).collect();
+    domains.sort_unstable();
+    domains.dedup();
+    assert_eq!((certs.len(), domains.len()), (n, n), "one certificate per resource: {certs:?}");
+    let mut in_cloud: Vec<String> =
+        certs.iter().filter_map(|c| c["id"].as_str().map(str::to_owned)).collect();
+    let mut in_state = p.state_ids();
+    in_cloud.sort();
+    in_state.sort();
+    assert_eq!(in_state, in_cloud, "state matches the cloud");
+    assert!(p.state().get("intents").is_none(), "no unfinished intents");
 }

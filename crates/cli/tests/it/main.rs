@@ -7,6 +7,7 @@ mod apply;
 mod config;
 mod credentials;
 mod examples;
+mod faults;
 mod harness;
 mod recording;
 mod reliability;

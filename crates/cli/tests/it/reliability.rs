@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 use certplan_sandbox::Stats;
 use serde_json::Value;
 
-use crate::harness::{Project, certificate, many_certificates, three_certificates};
+use crate::harness::{
+    Project, assert_exactly_once, certificate, converge, many_certificates, three_certificates,
+};
 
 #[test]
 fn a_corrupt_state_file_is_refused_and_left_alone() {
@@ -26,36 +28,6 @@ fn a_corrupt_state_file_is_refused_and_left_alone() {
     let after = std::fs::read_to_string(&path).expect("still there");
     assert!(after.ends_with("\"reso"), "untouched");
     assert!(p.sandbox.certificates().is_empty());
-}
-
-/// Runs apply until a plan reports no changes; returns how many applies it took.
-fn converge(p: &Project, most: usize) -> usize {
-    for run in 1..=most {
-        let apply = p.run(&["apply", "--auto-approve"]);
-        assert!(!apply.stderr.contains("panicked"), "{}", apply.stderr);
-        if p.run(&["plan", "--detailed-exitcode"]).code == 0 {
-            return run;
-        }
-    }
-    panic!("apply did not converge in {most} runs");
-}
-
-/// Asserts the sandbox holds exactly one certificate per resource, and that state records
-/// exactly those.
-fn assert_exactly_once(p: &Project, n: usize) {
-    p.sandbox.clear_faults();
-    let certs = p.sandbox.certificates();
-    let mut domains: Vec<&str> = certs.iter().filter_map(|c| c["domain"].as_str()).collect();
-    domains.sort_unstable();
-    domains.dedup();
-    assert_eq!((certs.len(), domains.len()), (n, n), "one certificate per resource: {certs:?}");
-    let mut in_cloud: Vec<String> =
-        certs.iter().filter_map(|c| c["id"].as_str().map(str::to_owned)).collect();
-    let mut in_state = p.state_ids();
-    in_cloud.sort();
-    in_state.sort();
-    assert_eq!(in_state, in_cloud, "state matches the cloud");
-    assert!(p.state().get("intents").is_none(), "no unfinished intents");
 }
 
 #[test]

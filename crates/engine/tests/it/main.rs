@@ -210,14 +210,16 @@ async fn an_interrupted_application_is_adopted_complete_with_its_declarations() 
     let id = cloud.client.apply_for_certificate(&args, None, None).await.expect("applied");
 
     let settled =
-        certplan_engine::reconcile(&cloud.client, &mut ledger.state).await.expect("reconciled");
+        certplan_engine::reconcile(&cloud.client, &mut ledger.state, Some(&mut ledger.store))
+            .await
+            .expect("reconciled");
     assert_eq!(settled.len(), 1);
     assert!(settled[0].to_string().contains(&id), "{}", settled[0]);
-    let www = &ledger.state.resources[&Address::certificate("www")];
-    assert_eq!(www.certificate_id, id);
+    let www = &ledger.saved().resources[&Address::certificate("www")];
+    assert_eq!(www.certificate_id, id, "recorded and saved");
     assert!(www.prevent_destroy);
     assert_eq!(www.sensitive, ["contact_email".to_owned()].into());
-    assert!(ledger.state.intents.is_empty());
+    assert!(ledger.saved().intents.is_empty());
     assert_eq!(cloud.domains(), ["www.example.com"], "nothing applied for again");
 }
 
@@ -389,4 +391,38 @@ async fn waiting_for_issuance_ends_at_its_limit_with_the_certificate_recorded() 
     let www = &ledger.saved().resources[&Address::certificate("www")];
     assert!(www.status.is_pending());
     assert_eq!(cloud.domains(), ["www.example.com"]);
+}
+
+#[tokio::test]
+async fn intents_are_settled_together_and_each_saved_as_it_is() {
+    let cloud = Cloud::start(SandboxOptions::default()).await;
+    let mut ledger = Ledger::new();
+    let intent = |name: &str| Intent {
+        address: Address::certificate(name),
+        action: IntentKind::Create,
+        args: CertificateArgs::new(format!("{name}.example.com"), DvAuthMethod::DnsAuto),
+        prevent_destroy: false,
+        sensitive: BTreeSet::new(),
+        old_certificate_id: None,
+        started_at: Utc::now(),
+    };
+    // Five runs died after applying, one before its call reached the cloud.
+    for name in ["a", "b", "c", "d", "e", "never"] {
+        ledger.state.intents.push(intent(name));
+        if name != "never" {
+            let args = &intent(name).args;
+            cloud.client.apply_for_certificate(args, None, None).await.expect("applied");
+        }
+    }
+    let settled =
+        certplan_engine::reconcile(&cloud.client, &mut ledger.state, Some(&mut ledger.store))
+            .await
+            .expect("reconciled");
+    assert_eq!(settled.len(), 6);
+    let saved = ledger.saved();
+    assert!(saved.intents.is_empty());
+    assert_eq!(saved.resources.len(), 5);
+    assert!(saved.serial >= 2, "saved as they were settled, not once at the end: {}", saved.serial);
+    assert!(settled.iter().any(|s| s.to_string().contains("never reached the cloud")));
+    assert_eq!(cloud.domains().len(), 5, "nothing applied for again");
 }

@@ -54,6 +54,7 @@ fn remote(r: &ResourceState, status: CertStatus) -> RemoteCertificate {
         domain: r.args.domain.clone(),
         alias: None,
         status,
+        dv_auth_method: Some(r.args.dv_auth_method),
         project_id: None,
         not_before: r.not_before,
         not_after: r.not_after,

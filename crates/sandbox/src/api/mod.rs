@@ -95,26 +95,25 @@ async fn handle_api(State(sandbox): State<Sandbox>, headers: HeaderMap, body: By
     if faults.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
     }
-    let (reset, error, drop) = {
-        let mut rng = rand::rng();
-        let error = (rng.random_bool(faults.error_rate) && !faults.error_codes.is_empty())
-            .then(|| faults.error_codes[rng.random_range(0..faults.error_codes.len())].clone());
-        (rng.random_bool(faults.reset_rate), error, rng.random_bool(faults.drop_rate))
+    let roll = |rate: f64| rand::rng().random_bool(rate);
+    let pick_code = || {
+        (!faults.error_codes.is_empty()).then(|| {
+            faults.error_codes[rand::rng().random_range(0..faults.error_codes.len())].clone()
+        })
     };
-    if reset {
+    if roll(faults.hang_rate) {
+        // Accepted, and never answered: the client must give up on its own.
+        return std::future::pending().await;
+    }
+    if roll(faults.reset_rate) {
         return broken_response();
     }
-    match error.as_deref() {
-        Some("HTTP502") => return (StatusCode::BAD_GATEWAY, "502 Bad Gateway").into_response(),
-        Some("HTTP503") => {
-            return (StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable").into_response();
-        }
-        Some(code) => {
-            return error_envelope(code, "Injected fault: the service is busy, try again later.");
-        }
-        None => {}
+    if roll(faults.error_rate)
+        && let Some(code) = pick_code()
+    {
+        return injected_error(&code);
     }
-    let mut mutated = false;
+    let mut action_name = String::new();
     let outcome = auth::authenticate(&sandbox, &headers, &body).and_then(|action| {
         if !sandbox.admit(&action) {
             let limit = sandbox.options().rate_limit;
@@ -130,13 +129,42 @@ async fn handle_api(State(sandbox): State<Sandbox>, headers: HeaderMap, body: By
             _ if body.is_empty() => Map::new(),
             _ => return Err(fail("InvalidParameter", "the request body is not a JSON object")),
         };
-        mutated = action == "ApplyCertificate";
+        action_name = action.clone();
         dispatch(&sandbox, &action, Params::new(params))
     });
-    if mutated && outcome.is_ok() && drop {
-        return broken_response();
+    let Ok(mut answer) = outcome else { return envelope(outcome) };
+    match action_name.as_str() {
+        // The certificate exists now; what follows is what the client is told.
+        "ApplyCertificate" => {
+            if roll(faults.drop_rate) {
+                return broken_response();
+            }
+            if roll(faults.error_after_apply_rate)
+                && let Some(code) = pick_code()
+            {
+                return injected_error(&code);
+            }
+            if roll(faults.empty_id_rate) {
+                answer["CertificateId"] = Value::String(String::new());
+            }
+        }
+        "DescribeCertificates" if roll(faults.malformed_list_rate) => answer = json!({}),
+        _ => {}
     }
-    envelope(outcome)
+    if faults.padding_bytes > 0 {
+        let padding = usize::try_from(faults.padding_bytes).unwrap_or(usize::MAX);
+        answer["Padding"] = Value::String("x".repeat(padding));
+    }
+    envelope(Ok(answer))
+}
+
+/// The answer to an injected failure: an HTTP error page, or an API error envelope.
+fn injected_error(code: &str) -> Response {
+    match code {
+        "HTTP502" => (StatusCode::BAD_GATEWAY, "502 Bad Gateway").into_response(),
+        "HTTP503" => (StatusCode::SERVICE_UNAVAILABLE, "503 Service Unavailable").into_response(),
+        code => error_envelope(code, "Injected fault: the service is busy, try again later."),
+    }
 }
 
 /// A response whose body fails at once: the client sees its connection reset.

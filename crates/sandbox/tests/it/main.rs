@@ -179,7 +179,7 @@ async fn issues_certificates_and_links_renewals_only_near_expiry() {
     let s = start(None).await;
     let c = client(&s.url, KEY);
     let first = c.apply_certificate(&apply_request("www.example.com")).await.expect("applied");
-    let detail = c.describe_certificate_detail(&first).await.expect("described").to_remote();
+    let detail = c.certificate(&first).await.expect("described");
     assert_eq!(detail.status, certplan_core::CertStatus::Issued);
     let (begin, end) = (detail.not_before.expect("begin"), detail.not_after.expect("end"));
     assert_eq!(end - begin, chrono::Duration::days(90));
@@ -201,7 +201,7 @@ async fn issues_certificates_and_links_renewals_only_near_expiry() {
     );
 
     s.sandbox.age(21).expect("aged past expiry");
-    let expired = c.describe_certificate_detail(&first).await.expect("described").to_remote();
+    let expired = c.certificate(&first).await.expect("described");
     assert_eq!(expired.status, certplan_core::CertStatus::Expired);
 }
 
@@ -215,7 +215,7 @@ async fn lists_by_ids_and_deletes() {
     }
     let listed =
         c.describe_certificates(&DescribeCertificatesRequest::default()).await.expect("listed");
-    assert_eq!(listed.total_count, 3);
+    assert_eq!(listed.total_count, Some(3));
     let newest = listed.certificates.expect("page")[0].certificate_id.clone();
     assert_eq!(newest, ids[2], "newest application first");
 
@@ -283,7 +283,7 @@ async fn manual_validation_stays_pending_with_records_until_validated() {
         .await
         .expect("applied");
 
-    let pending = c.describe_certificate_detail(&dns).await.expect("described").to_remote();
+    let pending = c.certificate(&dns).await.expect("described");
     assert_eq!(pending.status, CertStatus::Pending);
     assert_eq!(pending.not_after, None);
     match pending.validation.as_slice() {
@@ -294,8 +294,7 @@ async fn manual_validation_stays_pending_with_records_until_validated() {
         }
         other => panic!("expected one DNS record, got {other:?}"),
     }
-    let file_records =
-        c.describe_certificate_detail(&file).await.expect("described").to_remote().validation;
+    let file_records = c.certificate(&file).await.expect("described").validation;
     assert!(
         matches!(file_records.as_slice(), [ValidationRecord::File { url, .. }]
             if url == "http://files.example.com/.well-known/pki-validation/fileauth.txt"),
@@ -306,12 +305,12 @@ async fn manual_validation_stays_pending_with_records_until_validated() {
     assert_eq!(deadline - listed[0].inserted_at.expect("inserted"), chrono::Duration::days(7));
 
     s.sandbox.console(ConsoleOp::Validate, &dns).expect("validated");
-    let issued = c.describe_certificate_detail(&dns).await.expect("described").to_remote();
+    let issued = c.certificate(&dns).await.expect("described");
     assert_eq!(issued.status, CertStatus::Issued);
     assert!(issued.validation.is_empty(), "records are null once issued");
 
     s.sandbox.age(8).expect("aged past the deadline");
-    let failed = c.describe_certificate_detail(&file).await.expect("described").to_remote();
+    let failed = c.certificate(&file).await.expect("described");
     assert_eq!(failed.status, CertStatus::Failed, "not validated within 7 days");
 }
 
@@ -326,10 +325,10 @@ async fn automatic_validation_issues_after_the_configured_delay() {
     .await;
     let c = client(&s.url, KEY);
     let id = c.apply_certificate(&apply_request("www.example.com")).await.expect("applied");
-    let first = c.describe_certificate_detail(&id).await.expect("described").to_remote();
+    let first = c.certificate(&id).await.expect("described");
     assert_eq!(first.status, CertStatus::DnsRecordAdded);
     tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
-    let later = c.describe_certificate_detail(&id).await.expect("described").to_remote();
+    let later = c.certificate(&id).await.expect("described");
     assert_eq!(later.status, CertStatus::Issued);
 }
 
@@ -339,7 +338,7 @@ async fn issued_certificates_carry_a_real_chain_matching_their_dates() {
     let c = client(&s.url, KEY);
     let id = c.apply_certificate(&apply_request("www.example.com")).await.expect("applied");
     let detail = c.describe_certificate_detail(&id).await.expect("described");
-    let remote = detail.to_remote();
+    let remote = detail.to_remote().expect("converts");
     let raw: Value = {
         let now = chrono::Utc::now().timestamp();
         let body = format!(r#"{{"CertificateId":"{id}"}}"#);
@@ -378,7 +377,7 @@ async fn aliases_and_projects_change_in_place() {
     let failed =
         c.modify_certificate_project(&[id.clone(), "nosuch01".into()], 42).await.expect("moved");
     assert_eq!(failed, ["nosuch01"]);
-    let remote = c.describe_certificate_detail(&id).await.expect("described").to_remote();
+    let remote = c.certificate(&id).await.expect("described");
     assert_eq!(remote.alias.as_deref(), Some("renamed"));
     assert_eq!(remote.project_id, Some(42));
     assert_eq!(s.sandbox.certificates().expect("listed").len(), 1, "no new application");
@@ -452,9 +451,9 @@ async fn control_client_seeds_issued_certificates_and_ages_them() {
         assert_eq!((cert.domain.as_str(), cert.status), (domain, CertStatus::Issued));
     }
 
-    let before = c.describe_certificate_detail(&ids[0]).await.expect("described").to_remote();
+    let before = c.certificate(&ids[0]).await.expect("described");
     assert_eq!(control.age(10).await.expect("aged"), 2);
-    let after = c.describe_certificate_detail(&ids[0]).await.expect("described").to_remote();
+    let after = c.certificate(&ids[0]).await.expect("described");
     let ten_days_earlier = |t: Option<chrono::DateTime<chrono::Utc>>| {
         Some(t.expect("an issued certificate has its dates") - chrono::Duration::days(10))
     };
@@ -525,7 +524,7 @@ async fn control_client_faults_fail_requests_until_cleared() {
 
 /// Returns a certificate's status as the API reports it.
 async fn status_of(c: &Client, id: &str) -> CertStatus {
-    c.describe_certificate_detail(id).await.expect("described").to_remote().status
+    c.certificate(id).await.expect("described").status
 }
 
 #[tokio::test]
