@@ -64,9 +64,9 @@ fn unrecorded_note(unrecorded: &[(Address, String)]) -> String {
     let list: Vec<String> =
         unrecorded.iter().map(|(address, id)| format!("{address}: certificate {id}")).collect();
     format!(
-        ". These certificates were created and are not recorded: {}. Their applications are in the \
-         state's intent journal, so the next run finds them; or record one with \
-         `certplan import ADDRESS ID`",
+        ". These certificates were created and are not recorded: {}. Their applications were \
+         journaled in the last state saved, so a run from that state finds them; or record one \
+         with `certplan import ADDRESS ID`",
         list.join(", ")
     )
 }

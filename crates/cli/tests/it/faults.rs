@@ -247,3 +247,33 @@ fn sensitive_values_are_never_quoted_in_errors() {
         );
     }
 }
+
+#[test]
+fn a_run_that_cannot_record_stops_and_names_what_it_created() {
+    let p = Project::with_sandbox(&many_certificates(20), &["--latency", "100ms"]);
+    let state_path = p.path().join("certplan.state.json");
+    let child = p
+        .command(&["apply", "--auto-approve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("apply starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&state_path).unwrap_or_default().contains("certificate_id") {
+        assert!(std::time::Instant::now() < deadline, "nothing recorded");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // Something else ruins the file while the apply runs.
+    std::fs::write(&state_path, b"{ not state").expect("ruined");
+    let out = child.wait_with_output().expect("ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("could not save state"), "{stderr}");
+    assert_eq!(std::fs::read(&state_path).expect("file"), b"{ not state", "never overwritten");
+    let created = p.sandbox.certificates();
+    assert!(created.len() < 20, "it stopped starting new work: {}", created.len());
+    // The certificates created and not recorded are named, with what to do about them.
+    let named = created.iter().filter(|c| stderr.contains(c["id"].as_str().expect("id"))).count();
+    assert!(named > 0, "the certificates created and not recorded are named: {stderr}");
+    assert!(stderr.contains("certplan import"), "{stderr}");
+}
