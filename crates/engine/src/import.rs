@@ -79,6 +79,9 @@ pub(crate) fn adopt(
     };
     record(state, &intent.address, id, &declared, renewed_from, intent.started_at, remote);
     state.intents.retain(|i| i != intent);
+    // The certificate a resource has is never one to delete (two racing runs each keep the
+    // other's as deposed).
+    state.deposed.retain(|d| d.certificate_id != id);
 }
 
 /// Builds the record of a certificate: the one place a [`ResourceState`] is made.

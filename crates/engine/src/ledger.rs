@@ -17,8 +17,8 @@ use chrono::Utc;
 use crate::import;
 
 /// How many times a save re-reads the state and applies the run's steps again when another
-/// writer keeps saving in between.
-const MERGE_ATTEMPTS: usize = 5;
+/// writer keeps saving in between (two runs saving after every step can take turns a while).
+const MERGE_ATTEMPTS: usize = 20;
 
 /// One change to state.
 #[derive(Debug, Clone)]
@@ -248,5 +248,62 @@ impl Inner<'_> {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use certplan_core::{CertificateArgs, DvAuthMethod};
+    use certplan_state::{IntentKind, LocalStore};
+
+    fn intent(name: &str) -> Intent {
+        Intent {
+            address: Address::certificate(name),
+            action: IntentKind::Create,
+            args: CertificateArgs::new(format!("{name}.example.com"), DvAuthMethod::DnsAuto),
+            prevent_destroy: false,
+            sensitive: Default::default(),
+            old_certificate_id: None,
+            started_at: Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn racing_runs_keep_every_certificate_once_never_in_use_and_deposed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("certplan.state.json");
+        let www = Address::certificate("www");
+        // Two runs load the same (empty) state; each applies for www; they save in turns.
+        let (mut store_a, mut store_b) = (LocalStore::new(&path), LocalStore::new(&path));
+        let mut state_a = store_a.load().expect("loads").unwrap_or_default();
+        let mut state_b = store_b.load().expect("loads").unwrap_or_default();
+        let (a, b) = (
+            Ledger::new(&mut state_a, Some(&mut store_a)),
+            Ledger::new(&mut state_b, Some(&mut store_b)),
+        );
+        let (intent_a, intent_b) = (intent("www"), intent("www"));
+        a.record(Step::Journal(intent_a.clone())).await.expect("saved");
+        b.record(Step::Journal(intent_b.clone())).await.expect("merged and saved");
+        let adopt = |intent: &Intent, id: &str| Step::Adopt {
+            intent: intent.clone(),
+            id: id.to_owned(),
+            remote: None,
+        };
+        b.record(adopt(&intent_b, "theirs01")).await.expect("saved");
+        a.record(adopt(&intent_a, "mine0001")).await.expect("merged and saved");
+        let saved = LocalStore::new(&path).load().expect("loads").expect("saved");
+        let deposed =
+            |s: &State| s.deposed.iter().map(|d| d.certificate_id.clone()).collect::<Vec<_>>();
+        assert_eq!(saved.resources[&www].certificate_id, "mine0001");
+        assert_eq!(deposed(&saved), ["theirs01"], "theirs is kept, to be deleted");
+        assert!(saved.intents.is_empty(), "{:?}", saved.intents);
+
+        // The other run saves once more: its certificate takes the resource back, mine is kept
+        // to be deleted, and none is both.
+        b.record(Step::Journal(intent("api"))).await.expect("merged and saved");
+        let saved = LocalStore::new(&path).load().expect("loads").expect("saved");
+        assert_eq!(saved.resources[&www].certificate_id, "theirs01");
+        assert_eq!(deposed(&saved), ["mine0001"]);
     }
 }
