@@ -77,7 +77,10 @@ impl Events {
             };
         }
         let Some(bar) = &self.bar else { return eprintln!("{}", describe_event(event)) };
-        if matches!(event, Event::Completed { .. } | Event::Failed { .. }) {
+        if matches!(
+            event,
+            Event::Completed { .. } | Event::Failed { .. } | Event::DeleteDeferred { .. }
+        ) {
             bar.inc(1);
         }
         bar.println(describe_event(event));
@@ -109,10 +112,13 @@ fn event_json(event: &Event<'_>) -> Option<serde_json::Value> {
             "type": "apply_errored", "address": address.to_string(), "action": action.name(),
             "error": error.to_string()
         }),
-        Event::Deposed { address, id, error } => json!({
-            "type": "deposed", "address": address.to_string(), "certificate_id": id,
-            "error": error.to_string()
-        }),
+        Event::Deposed { address, id, error }
+        | Event::DeleteDeferred { address, id, error, .. } => {
+            json!({
+                "type": "deposed", "address": address.to_string(), "certificate_id": id,
+                "error": error.to_string()
+            })
+        }
         Event::StillWaiting { address, id, elapsed, status } => json!({
             "type": "apply_progress", "address": address.to_string(), "certificate_id": id,
             "elapsed_seconds": elapsed, "status": status.name()
@@ -156,6 +162,10 @@ fn describe_event(event: Event<'_>) -> String {
         }
         Event::Deposed { address, id, error } => format!(
             "{address}: warning: the new certificate is in place, but the old one ({id}) could not be deleted: {error}\n  it is kept in state as deposed; the next apply deletes it"
+        ),
+        Event::DeleteDeferred { address, id, error, possible } => format!(
+            "{address}: certificate {id} cannot be deleted yet ({error})\n  it can be deleted from {}; it is kept in state as deposed, and an apply from then on deletes it",
+            possible.format("%Y-%m-%d %H:%M UTC")
         ),
         Event::Waiting { address, id, limit } => format!(
             "{address}: waiting up to {} for certificate {id} to be issued...",

@@ -467,6 +467,10 @@ pub struct RemoteCertificate {
     pub validation_deadline: Option<DateTime<Utc>>,
     /// What the user must publish for validation; only from the detail call, while pending.
     pub validation: Vec<ValidationRecord>,
+    /// The certificate that renews this one (`CertificateExtra.RenewOrder`, `HasRenewOrder`),
+    /// by whoever applied for it: certplan, the console, an SDK.
+    #[serde(default)]
+    pub renewed_by: Option<String>,
 }
 
 /// Something the CA checks to validate control of a domain.

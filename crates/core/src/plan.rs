@@ -163,9 +163,23 @@ pub struct Drift {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DriftKind {
     Deleted,
-    Status { from: CertStatus, to: CertStatus },
-    Alias { from: Option<String>, to: Option<String> },
-    Project { from: Option<u64>, to: Option<u64> },
+    /// Renewed outside certplan: the newest certificate of the renewal chain, issued or still
+    /// validating, takes the recorded one's place (the apply records it).
+    Renewed {
+        to: String,
+    },
+    Status {
+        from: CertStatus,
+        to: CertStatus,
+    },
+    Alias {
+        from: Option<String>,
+        to: Option<String>,
+    },
+    Project {
+        from: Option<u64>,
+        to: Option<u64>,
+    },
 }
 
 /// Every resource's change, in address order (deposed deletions after their resource).

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use certplan_core::{Action, Observed, Plan, Reason, ResourceChange};
+use certplan_core::{Action, DriftKind, Observed, Plan, Reason, ResourceChange};
 use certplan_provider::{Client, Error as ProviderError, backoff};
 use certplan_state::{Deposed, Intent, IntentKind, State, StateError, StateStore};
 use chrono::Utc;
@@ -95,16 +95,27 @@ fn wait_limit(
 
 /// Records in `state` what `plan` was made from — the `moved` renames, the cloud as the
 /// refresh read it (`observed`), and what is declared for each certificate now — and saves it
-/// if anything changed. [`apply`] starts with this; a plan without changes needs only this.
+/// if anything changed; returns whether it did. [`apply`] starts with this; a plan without
+/// changes, and a refresh, need only this.
 pub fn record_plan_basis(
     plan: &Plan,
     observed: Option<&Observed>,
     state: &mut State,
     store: &mut dyn StateStore,
-) -> Result<(), StateError> {
+) -> Result<bool, StateError> {
     let mut changed = false;
     for (from, to) in &plan.moved {
         changed |= state.rename(from, to);
+    }
+    // Renewals made outside certplan take the place of the certificates they renew.
+    for drift in &plan.drift {
+        if let DriftKind::Renewed { to } = &drift.kind
+            && let Some(r) = state.resources.get_mut(&drift.address)
+            && r.certificate_id == drift.id
+        {
+            *r = r.renewed_as(to);
+            changed = true;
+        }
     }
     if let Some(observed) = observed {
         changed |= refresh::record_observed(state, observed);
@@ -123,7 +134,7 @@ pub fn record_plan_basis(
     if changed {
         store.save(state)?;
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// Makes every change of `plan`; returns what happened, without waiting for issuance. Once
@@ -156,7 +167,9 @@ async fn execute(
         match outcome {
             None => report.not_started.push(address),
             Some(Ok(done)) => {
-                report.done.count(change.action, done.deleted_old);
+                if !done.deferred {
+                    report.done.count(change.action, done.deleted_old);
+                }
                 if let Some(remote) = done.pending {
                     report.pending.push((address, remote));
                 }
@@ -203,6 +216,8 @@ async fn run_change(
     };
     let elapsed = started.elapsed().as_secs_f64();
     match &outcome {
+        // A deferred delete has said so already.
+        Ok(done) if done.deferred => {}
         Ok(done) => on_event(Event::Completed { address, action, id: done.id.as_deref(), elapsed }),
         Err(Failure::Change(error)) => on_event(Event::Failed { address, action, error }),
         Err(Failure::State(_)) => {}
@@ -217,6 +232,8 @@ struct Done {
     /// The new certificate, when it is not issued yet.
     pending: Option<certplan_core::RemoteCertificate>,
     deleted_old: bool,
+    /// A delete the service refused for now: recorded as deposed, not counted as destroyed.
+    deferred: bool,
 }
 
 enum Failure {
@@ -344,7 +361,7 @@ async fn make_change(
                 }
             }
             let pending = remote.status.is_pending().then_some(remote);
-            Ok(Done { id: Some(id), pending, deleted_old })
+            Ok(Done { id: Some(id), pending, deleted_old, deferred: false })
         }
         Action::Update => {
             let (Some(p), Some(args), Reason::AttributesChanged { changed }) =
@@ -371,11 +388,34 @@ async fn make_change(
             Ok(Done { id: Some(p.id.clone()), ..Done::default() })
         }
         Action::Delete => {
+            let mut deferred = false;
             if let Some(old) = prior.filter(|p| p.exists) {
-                delete(client, &old.id).await?;
+                match delete(client, &old.id).await {
+                    Ok(()) => {}
+                    // Free certificates cannot be deleted in their first hour: the delete waits
+                    // for the next apply, recorded as deposed, and this run goes on.
+                    Err(e) if too_young_to_delete(&e) => {
+                        let applied_at = ledger
+                            .read(|s| s.resources.get(address).map(|r| r.applied_at))
+                            .unwrap_or_else(Utc::now);
+                        let possible = applied_at + chrono::Duration::hours(1);
+                        let shown = possible.format("%Y-%m-%d %H:%M UTC");
+                        let deposed = Deposed {
+                            address: address.clone(),
+                            certificate_id: old.id.clone(),
+                            since: Utc::now(),
+                            last_error: format!("{e}; it can be deleted from {shown}"),
+                        };
+                        ledger.record(Step::Depose(deposed)).await?;
+                        let id = &old.id;
+                        on_event(Event::DeleteDeferred { address, id, error: &e, possible });
+                        deferred = true;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             ledger.record(Step::Remove(address.clone())).await?;
-            Ok(Done::default())
+            Ok(Done { deferred, ..Done::default() })
         }
         Action::Forget => {
             ledger.record(Step::Remove(address.clone())).await?;
@@ -405,6 +445,15 @@ async fn delete_deposed(
             Err(e.into())
         }
     }
+}
+
+/// Returns true when the service refused a delete only because the certificate is less than an
+/// hour old.
+fn too_young_to_delete(error: &ProviderError) -> bool {
+    matches!(
+        error.code(),
+        Some("FailedOperation.CannotBeDeletedWithinHour" | "FailedOperation.DeleteFailedTimeNotUp")
+    )
 }
 
 /// Deletes a certificate; one that is already gone counts as deleted.

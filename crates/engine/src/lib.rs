@@ -87,6 +87,14 @@ pub enum Event<'a> {
         id: &'a str,
         error: &'a certplan_provider::Error,
     },
+    /// A certificate to delete cannot be deleted before `possible` (its first hour); it is kept
+    /// as deposed, and the change ends there.
+    DeleteDeferred {
+        address: &'a Address,
+        id: &'a str,
+        error: &'a certplan_provider::Error,
+        possible: chrono::DateTime<chrono::Utc>,
+    },
     /// Waiting for a new certificate's issuance starts.
     Waiting {
         address: &'a Address,

@@ -8,6 +8,9 @@ use std::time::Duration;
 
 /// How many describe calls a refresh keeps in flight (the rate limiter paces them).
 const REFRESH_CONCURRENCY: usize = 8;
+/// How many renewals of one certificate a refresh follows (a 90-day certificate renewed every
+/// 60 days makes six a year).
+const RENEWAL_CHAIN_LIMIT: usize = 16;
 /// The longest a refresh may take, whatever the service does: a refresh of 50 000
 /// certificates needs about 50 calls, a few seconds at the API's limit.
 const REFRESH_DEADLINE: Duration = Duration::from_secs(600);
@@ -37,6 +40,21 @@ async fn read(client: &Client, state: &State) -> Result<Observed, ProviderError>
         .try_collect()
         .await?;
     let mut observed: Observed = pages.into_iter().flatten().map(|c| (c.id.clone(), c)).collect();
+    // Renewals made elsewhere (the console, an SDK) are followed to the newest certificate of
+    // the chain, so that the plan adopts them instead of renewing again.
+    for _ in 0..RENEWAL_CHAIN_LIMIT {
+        let next: Vec<String> = observed
+            .values()
+            .filter_map(|c| c.renewed_by.clone())
+            .filter(|id| !observed.contains_key(id))
+            .collect();
+        if next.is_empty() {
+            break;
+        }
+        for renewal in client.certificates_by_id(&next).await? {
+            observed.insert(renewal.id.clone(), renewal);
+        }
+    }
     let pending: Vec<String> =
         observed.values().filter(|r| r.status.is_pending()).map(|r| r.id.clone()).collect();
     let details: Vec<(String, Vec<ValidationRecord>)> = stream::iter(pending)

@@ -9,6 +9,7 @@
 mod json;
 mod render;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use certplan_core::{
@@ -160,7 +161,18 @@ pub fn plan(
         .collect();
     for address in addresses {
         let desired = config.resources.get(address);
-        let recorded = state.resources.get(address);
+        let mut recorded = state.resources.get(address).map(Cow::Borrowed);
+        if let Some(r) = recorded.as_deref()
+            && let Some(renewal) = observed.and_then(|o| renewal_of(o, &r.certificate_id))
+        {
+            drift.push(Drift {
+                address: address.clone(),
+                id: r.certificate_id.clone(),
+                kind: DriftKind::Renewed { to: renewal.id.clone() },
+            });
+            recorded = Some(Cow::Owned(r.renewed_as(&renewal.id)));
+        }
+        let recorded = recorded.as_deref();
         let prior = recorded
             .map(|r| prior(r, observed.and_then(|o| o.get(&r.certificate_id)), observed.is_some()));
         if let (Some(r), Some(p)) = (recorded, &prior) {
@@ -344,6 +356,25 @@ fn resources_value(state: &State) -> hcl::Value {
         }
     }
     hcl::Value::Object(by_name.into_iter().collect())
+}
+
+/// Returns the newest certificate of `id`'s renewal chain that is issued or still validating,
+/// when the cloud reports one: a renewal made outside certplan.
+fn renewal_of<'o>(observed: &'o Observed, id: &str) -> Option<&'o RemoteCertificate> {
+    let mut newest = None;
+    let mut current = observed.get(id)?;
+    // Bounded: a chain that loops back is the cloud's mistake, not a reason to hang.
+    for _ in 0..observed.len() {
+        let Some(next) = current.renewed_by.as_deref().and_then(|n| observed.get(n)) else {
+            break;
+        };
+        if !(next.status == CertStatus::Issued || next.status.is_pending()) {
+            break;
+        }
+        newest = Some(next);
+        current = next;
+    }
+    newest
 }
 
 /// Builds what a resource has now: the record, overlaid with what the cloud reports.

@@ -96,6 +96,9 @@ fn describe_drift(kind: &DriftKind) -> String {
     let number = |v: &Option<u64>| v.unwrap_or(0).to_string();
     match kind {
         DriftKind::Deleted => "was deleted".into(),
+        DriftKind::Renewed { to } => {
+            format!("was renewed outside certplan: {to} takes its place, without a new application")
+        }
         DriftKind::Status { from, to } => format!("is now {to} (was {from})"),
         DriftKind::Alias { from, to } => {
             format!("alias changed from {} to {}", text(from), text(to))

@@ -31,6 +31,12 @@ impl Endpoint {
             url: url.to_owned(),
             reason: reason.to_owned(),
         };
+        if !url.contains("://") {
+            // `127.0.0.1:8443` parses as a URL of scheme "127.0.0.1", or not at all.
+            return Err(invalid(&format!(
+                "it has no scheme: write https://{url} (or http://{url} for a sandbox on this machine)"
+            )));
+        }
         let parsed = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
         let host = parsed.host_str().ok_or_else(|| invalid("it has no host"))?;
         if !parsed.username().is_empty() || parsed.password().is_some() {
@@ -111,6 +117,13 @@ mod tests {
         for url in ["ftp://x", "not a url", "https://h/path", "https://u:p@h", "https://h/?q=1"] {
             assert!(matches!(Endpoint::parse(url), Err(EndpointError::Invalid { .. })), "{url}");
         }
+    }
+
+    #[test]
+    fn an_address_without_a_scheme_says_to_add_one() {
+        let err = Endpoint::parse("127.0.0.1:8443").expect_err("no scheme").to_string();
+        assert!(err.contains("http://127.0.0.1:8443"), "{err}");
+        assert!(!err.contains("relative URL"), "{err}");
     }
 
     #[test]

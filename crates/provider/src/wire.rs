@@ -134,6 +134,10 @@ pub struct Certificate {
     /// In the list response only.
     #[serde(default, rename = "DVAuthDeadline")]
     pub dv_auth_deadline: Option<String>,
+    /// In the list response: the id of the certificate that renews this one (a string in the
+    /// SDK's model), or null.
+    #[serde(default)]
+    pub has_renew_order: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -230,6 +234,14 @@ impl Certificate {
             domain: self.domain.clone().unwrap_or_default(),
             alias: self.alias.clone().filter(|a| !a.is_empty()),
             status: CertStatus::from(self.status),
+            renewed_by: self
+                .certificate_extra
+                .as_ref()
+                .and_then(|e| e.renew_order.clone())
+                .or_else(|| {
+                    self.has_renew_order.as_ref().and_then(|v| v.as_str()).map(str::to_owned)
+                })
+                .filter(|id| !id.is_empty()),
             dv_auth_method: self.verify_type.as_deref().and_then(DvAuthMethod::parse),
             project_id: self
                 .project_id

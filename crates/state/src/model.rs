@@ -125,6 +125,17 @@ pub struct ResourceState {
 }
 
 impl ResourceState {
+    /// Returns this record as renewed by the certificate `id` (made outside certplan): the
+    /// same arguments and settings, the chain extended; status and dates come from observing it.
+    pub fn renewed_as(&self, id: &str) -> Self {
+        let mut renewed = self.clone();
+        renewed
+            .renewed_from
+            .insert(0, std::mem::replace(&mut renewed.certificate_id, id.to_owned()));
+        renewed.validation.clear();
+        renewed
+    }
+
     /// Records what the cloud reports of the certificate: status, dates, and while it waits
     /// for validation, what to publish.
     pub fn observe(&mut self, remote: &RemoteCertificate) {

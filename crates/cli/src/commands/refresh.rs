@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use anyhow::bail;
 use certplan_core::{Address, Plan};
 use certplan_parser::Config;
-use certplan_state::StateStore;
 
 use crate::settings::Settings;
 use crate::stdout::{out, outln};
@@ -32,8 +31,8 @@ pub async fn refresh(
     } else {
         out!("{}", certplan_planner::render(&drift_only, output.stdout_color));
     }
-    if certplan_engine::record_observed(&mut ws.state, &observed) {
-        ws.store.save(&mut ws.state)?;
+    let (state, store) = (&mut ws.state, &mut ws.store);
+    if certplan_engine::record_plan_basis(&drift_only, Some(&observed), state, store)? {
         eprintln!("State updated from the cloud.");
     }
     Ok(ExitCode::SUCCESS)

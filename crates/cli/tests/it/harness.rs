@@ -79,6 +79,18 @@ impl SandboxProcess {
         block_on(self.control().seed(domains)).expect("seeded")
     }
 
+    /// Renews `old` (of `domain`) as the console or an SDK would, outside certplan: a signed
+    /// `ApplyCertificate` with `OldCertificateId`. Returns the renewal's id.
+    pub(crate) fn renew_outside(&self, old: &str, domain: &str) -> String {
+        let client = Client::new(
+            Endpoint::parse(&self.url).expect("url"),
+            Credentials::new(SECRET_ID, SECRET_KEY),
+        );
+        let args =
+            certplan_core::CertificateArgs::new(domain, certplan_core::DvAuthMethod::DnsAuto);
+        block_on(client.apply_for_certificate(&args, None, Some(old))).expect("renewed outside")
+    }
+
     /// Lists every certificate the sandbox holds, over its API.
     pub(crate) fn certificates(&self) -> Vec<Value> {
         let client = Client::new(

@@ -9,6 +9,7 @@ mod credentials;
 mod examples;
 mod faults;
 mod harness;
+mod outside;
 mod recording;
 mod reliability;
 mod reporting;

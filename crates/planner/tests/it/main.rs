@@ -61,6 +61,7 @@ fn remote(r: &ResourceState, status: CertStatus) -> RemoteCertificate {
         inserted_at: r.not_before,
         validation_deadline: None,
         validation: Vec::new(),
+        renewed_by: None,
     }
 }
 

@@ -203,6 +203,12 @@ fn check_renewable(
             ),
         ));
     };
+    if let Some(renewal) = &old.renewed_by {
+        return Err(fail(
+            "FailedOperation.InvalidParam",
+            format!("Certificate `{}` has already been renewed by `{renewal}`.", old.id),
+        ));
+    }
     if end - now > Duration::days(RENEWAL_WINDOW_DAYS) {
         return Err(fail(
             "FailedOperation.InvalidParam",

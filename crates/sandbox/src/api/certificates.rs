@@ -229,7 +229,8 @@ fn certificate_json(cert: &StoredCertificate, now: DateTime<Utc>) -> Value {
         "IsDv": true,
         "IsWildcard": cert.domain.starts_with("*."),
         "IsExpiring": expiring,
-        "HasRenewOrder": cert.renewed_by.is_some(),
+        // The SDK's model: the id of the renewing certificate, or null.
+        "HasRenewOrder": cert.renewed_by,
         "RenewAble": expiring && cert.renewed_by.is_none(),
         "Deployable": status == 1,
         "AllowDownload": status == 1,

@@ -199,6 +199,23 @@ async fn issues_certificates_and_links_renewals_only_near_expiry() {
         linked.certificate_extra.and_then(|e| e.origin_certificate_id).as_deref(),
         Some(first.as_str())
     );
+    // The renewed certificate names its renewal, in the detail and in the list (as a string).
+    let renewed = c.certificate(&first).await.expect("described");
+    assert_eq!(renewed.renewed_by.as_deref(), Some(second.as_str()));
+    let listed = c.certificates_by_id(std::slice::from_ref(&first)).await.expect("listed");
+    assert_eq!(listed[0].renewed_by.as_deref(), Some(second.as_str()));
+    let raw = c
+        .describe_certificates(&DescribeCertificatesRequest {
+            cert_ids: Some(vec![first.clone()]),
+            ..Default::default()
+        })
+        .await
+        .expect("listed");
+    let has = raw.certificates.expect("listed")[0].has_renew_order.clone();
+    assert_eq!(has, Some(Value::String(second.clone())), "HasRenewOrder is the renewal's id");
+    let twice = c.apply_certificate(&renew).await.expect_err("renewed already");
+    assert_eq!(twice.code(), Some("FailedOperation.InvalidParam"));
+    assert!(twice.to_string().contains("already been renewed"), "{twice}");
 
     s.sandbox.age(21).expect("aged past expiry");
     let expired = c.certificate(&first).await.expect("described");
