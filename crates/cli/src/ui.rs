@@ -221,7 +221,8 @@ pub fn report_unfinished(report: &Report, automatic: impl Fn(&Address) -> bool) 
         show_pending(address, remote, automatic(address));
     }
     if !report.not_started.is_empty() {
-        eprintln!("\nInterrupted: {} change(s) were not started:", report.not_started.len());
+        let not_started = plural(report.not_started.len(), "change");
+        eprintln!("\nInterrupted: {not_started} not started:");
         for address in &report.not_started {
             eprintln!("  {address}");
         }
@@ -230,7 +231,7 @@ pub fn report_unfinished(report: &Report, automatic: impl Fn(&Address) -> bool) 
         eprintln!("\nInterrupted while waiting for issuance. Everything done so far is recorded.");
     }
     if !report.failed.is_empty() {
-        eprintln!("\n{} change(s) failed:", report.failed.len());
+        eprintln!("\n{} failed:", plural(report.failed.len(), "change"));
         for (address, error) in &report.failed {
             eprintln!("  {address}: {error}");
         }
@@ -248,6 +249,11 @@ fn show_pending(address: &Address, remote: &RemoteCertificate, automatic: bool) 
         }
     }
     eprintln!("  the next plan shows its status; `certplan apply --wait` waits for issuance");
+}
+
+/// Counts `n` of `thing` in words: `1 change`, `2 changes`.
+pub fn plural(n: usize, thing: &str) -> String {
+    if n == 1 { format!("1 {thing}") } else { format!("{n} {thing}s") }
 }
 
 /// Shows the outputs an apply recorded: an `outputs` event, or `name = value` lines.

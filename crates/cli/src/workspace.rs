@@ -11,6 +11,7 @@ use certplan_state::{LocalStore, State, StateLock, StateStore};
 use chrono::Utc;
 
 use crate::settings::{Connection, Settings, Target};
+use crate::ui;
 
 /// The state of the configuration directory, loaded, and locked when written.
 pub struct StateAccess {
@@ -94,10 +95,8 @@ impl Workspace {
         if self.state.intents.is_empty() {
             return Ok(());
         }
-        eprintln!(
-            "Found {} certificate application(s) of an interrupted run; checking the cloud...",
-            self.state.intents.len()
-        );
+        let found = ui::plural(self.state.intents.len(), "certificate application");
+        eprintln!("Found {found} of an interrupted run; checking the cloud...");
         let client = self.client().await?;
         let store: Option<&mut dyn StateStore> = if save { Some(&mut self.store) } else { None };
         let settled = certplan_engine::reconcile(&client, &mut self.state, store).await.context(
@@ -134,7 +133,7 @@ impl Workspace {
         }
         let count = self.state.resources.len() + self.state.deposed.len();
         let client = self.client().await?;
-        eprintln!("Reading {count} certificate(s) from {}...", client.endpoint());
+        eprintln!("Reading {} from {}...", ui::plural(count, "certificate"), client.endpoint());
         let observed = certplan_engine::refresh(&client, &self.state)
             .await
             .context("could not read the recorded certificates from the cloud")?;

@@ -107,14 +107,26 @@ pub fn record_plan_basis(
     for (from, to) in &plan.moved {
         changed |= state.rename(from, to);
     }
-    // Renewals made outside certplan take the place of the certificates they renew.
+    // What happened outside certplan is recorded: a renewal takes the place of the certificate
+    // it renews; a certificate deleted is no longer recorded (what the resource needs now, the
+    // plan's changes say).
     for drift in &plan.drift {
-        if let DriftKind::Renewed { to } = &drift.kind
-            && let Some(r) = state.resources.get_mut(&drift.address)
-            && r.certificate_id == drift.id
-        {
-            *r = r.renewed_as(to);
-            changed = true;
+        let recorded = state.resources.get(&drift.address);
+        if recorded.is_none_or(|r| r.certificate_id != drift.id) {
+            continue;
+        }
+        match &drift.kind {
+            DriftKind::Renewed { to } => {
+                if let Some(r) = state.resources.get_mut(&drift.address) {
+                    *r = r.renewed_as(to);
+                }
+                changed = true;
+            }
+            DriftKind::Deleted => {
+                state.resources.remove(&drift.address);
+                changed = true;
+            }
+            DriftKind::Status { .. } | DriftKind::Alias { .. } | DriftKind::Project { .. } => {}
         }
     }
     if let Some(observed) = observed {

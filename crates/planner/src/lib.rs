@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use json::{JSON_FORMAT_VERSION, render_json};
-pub use render::{describe_record, render};
+pub use render::{describe_record, render, render_drift};
 
 /// Arguments that can change on an existing certificate; every other one needs a new application.
 pub const IN_PLACE_ARGUMENTS: [&str; 2] = ["alias", "project_id"];

@@ -20,11 +20,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
         );
     }
     if !plan.drift.is_empty() {
-        out.push_str(&paint.bold("Objects have changed outside of certplan:"));
-        out.push_str("\n\n");
-        for d in &plan.drift {
-            let _ = writeln!(out, "  # {} ({}) {}", d.address, d.id, describe_drift(&d.kind));
-        }
+        out.push_str(&render_drift(plan, color));
         out.push('\n');
     }
     for (from, to) in &plan.moved {
@@ -87,6 +83,16 @@ pub fn render(plan: &Plan, color: bool) -> String {
                 }
             }
         }
+    }
+    out
+}
+
+/// Renders what changed in the cloud outside certplan (what `refresh` shows), nothing else.
+pub fn render_drift(plan: &Plan, color: bool) -> String {
+    let mut out = Paint(color).bold("Objects have changed outside of certplan:");
+    out.push_str("\n\n");
+    for d in &plan.drift {
+        let _ = writeln!(out, "  # {} ({}) {}", d.address, d.id, describe_drift(&d.kind));
     }
     out
 }

@@ -81,6 +81,11 @@ pub async fn apply(
         if options.plan_file.is_none() {
             let (state, store) = (&mut ws.state, &mut ws.store);
             certplan_engine::record_plan_basis(&plan, observed.as_ref(), state, store)?;
+        }
+        if options.json {
+            ui::summarise_apply(&certplan_engine::Report::default(), true);
+        }
+        if options.plan_file.is_none() {
             record_outputs(&mut ws, options.json)?;
         }
         return Ok(ExitCode::SUCCESS);

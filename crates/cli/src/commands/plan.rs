@@ -35,9 +35,9 @@ pub async fn plan(
     ws.check_targets(&options.targets, &options.excludes)?;
     let live_writer = if ws.state.intents.is_empty() { None } else { ws.live_writer() };
     if let Some(writer) = &live_writer {
+        let in_flight = ui::plural(ws.state.intents.len(), "certificate application");
         eprintln!(
-            "note: {writer} is running now; its {} certificate application(s) in flight are its own to record, and this plan may show them as still to do",
-            ws.state.intents.len()
+            "note: {writer} is running now; its {in_flight} in flight are its own to record, and this plan may show them as still to do"
         );
         if options.out.is_some() {
             bail!("another run holds the state lock; save a plan once it has finished");

@@ -29,7 +29,7 @@ pub async fn refresh(
     if drift_only.drift.is_empty() {
         outln!("The cloud matches the state.");
     } else {
-        out!("{}", certplan_planner::render(&drift_only, output.stdout_color));
+        out!("{}", certplan_planner::render_drift(&drift_only, output.stdout_color));
     }
     let (state, store) = (&mut ws.state, &mut ws.store);
     if certplan_engine::record_plan_basis(&drift_only, Some(&observed), state, store)? {

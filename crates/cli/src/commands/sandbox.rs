@@ -72,7 +72,13 @@ pub async fn control(endpoint: Option<&str>, control: Control) -> anyhow::Result
         }
     }
     match control {
-        Control::Age(days) => eprintln!("Made every sandbox certificate {days} days older."),
+        Control::Age(days) => {
+            let days = crate::ui::plural(
+                usize::try_from(days.unsigned_abs()).unwrap_or(usize::MAX),
+                "day",
+            );
+            eprintln!("Made every sandbox certificate {days} older.");
+        }
         Control::Console(op, id) => eprintln!("Sandbox {}: done for certificate {id}.", op.name()),
     }
     Ok(ExitCode::SUCCESS)

@@ -24,7 +24,7 @@ pub fn validate(json: bool, vars: &LoadOptions, output: Output) -> anyhow::Resul
             outln!("Success! The configuration is valid.");
         } else {
             let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
-            eprintln!("error: the configuration has {errors} error(s)");
+            eprintln!("error: the configuration has {}", crate::ui::plural(errors, "error"));
         }
     }
     Ok(if valid { ExitCode::SUCCESS } else { ExitCode::from(1) })

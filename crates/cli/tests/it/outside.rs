@@ -71,3 +71,52 @@ fn a_certificate_removed_in_its_first_hour_is_deleted_by_a_later_apply() {
     assert!(p.sandbox.certificates().is_empty(), "deleted once an hour has passed");
     assert!(p.state().get("deposed").is_none());
 }
+
+#[test]
+fn refresh_says_what_was_deleted_and_records_it() {
+    let p = Project::new(&certificate("www", "www.example.com"));
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let id = only_id(&p);
+    p.sandbox.console("delete", &id);
+    let refresh = p.run(&["refresh"]);
+    assert_eq!(refresh.code, 0, "{}", refresh.stderr);
+    assert!(refresh.stdout.contains(&format!("({id}) was deleted")), "{}", refresh.stdout);
+    assert!(!refresh.stdout.contains("No changes"), "{}", refresh.stdout);
+    assert!(refresh.stderr.contains("State updated from the cloud."), "{}", refresh.stderr);
+    assert!(p.state()["resources"].as_object().is_some_and(|r| r.is_empty()), "recorded");
+    let plan = p.run(&["plan"]);
+    assert!(plan.stdout.contains("will be created"), "{}", plan.stdout);
+}
+
+#[test]
+fn the_small_words_are_true() {
+    let p = Project::new(&certificate("www", "www.example.com"));
+    let nothing = p.run(&["apply", "--auto-approve", "--json"]);
+    let summary: Vec<serde_json::Value> = nothing
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|e: &serde_json::Value| e["type"] == "change_summary")
+        .collect();
+    assert_eq!(summary.len(), 1, "apply --json always ends with a change_summary");
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let empty = p.run(&["apply", "--auto-approve", "--json"]);
+    assert!(empty.stdout.contains("\"change_summary\""), "{}", empty.stdout);
+    assert!(!empty.stdout.contains("\"added\":1"), "nothing to do: {}", empty.stdout);
+
+    p.write_config("resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain = 1\n}\n");
+    let invalid = p.run(&["validate"]);
+    assert!(
+        invalid.stderr.contains("has 2 errors") || invalid.stderr.contains("has 1 error\n"),
+        "{}",
+        invalid.stderr
+    );
+    assert!(!invalid.stderr.contains("error(s)"), "{}", invalid.stderr);
+
+    let mut cmd = p.command(&["plan"]);
+    cmd.env("CERTPLAN_ENDPOINT", "127.0.0.1:8443");
+    p.write_config(&certificate("www", "www.example.com"));
+    let no_scheme = crate::harness::run(cmd);
+    assert!(no_scheme.stderr.contains("http://127.0.0.1:8443"), "{}", no_scheme.stderr);
+    assert!(!no_scheme.stderr.contains("relative URL"), "{}", no_scheme.stderr);
+}
