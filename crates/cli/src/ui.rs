@@ -167,10 +167,19 @@ fn describe_event(event: Event<'_>) -> String {
             "{address}: certificate {id} cannot be deleted yet ({error})\n  it can be deleted from {}; it is kept in state as deposed, and an apply from then on deletes it",
             possible.format("%Y-%m-%d %H:%M UTC")
         ),
-        Event::Waiting { address, id, limit } => format!(
-            "{address}: waiting up to {} for certificate {id} to be issued...",
-            humantime::format_duration(limit)
-        ),
+        Event::Waiting { address, id, limit, records } => {
+            let mut line = format!(
+                "{address}: waiting up to {} for certificate {id} to be issued...",
+                humantime::format_duration(limit)
+            );
+            for record in records {
+                line.push_str(&format!(
+                    "\n  to validate the domain, {}",
+                    certplan_planner::describe_record(record)
+                ));
+            }
+            line
+        }
         Event::StillWaiting { address, id, elapsed, status } => format!(
             "{address}: still waiting for certificate {id} to be issued ({status})... [{elapsed:.0}s elapsed]"
         ),

@@ -459,6 +459,9 @@ pub struct RemoteCertificate {
     /// How the domain is validated, as the detail call reports it (`VerifyType`).
     #[serde(default)]
     pub dv_auth_method: Option<DvAuthMethod>,
+    /// The key's algorithm (`EncryptAlgorithm`, e.g. `RSA 2048`).
+    #[serde(default)]
+    pub key_algorithm: Option<CsrEncryptAlgo>,
     pub project_id: Option<u64>,
     pub not_before: Option<DateTime<Utc>>,
     pub not_after: Option<DateTime<Utc>>,

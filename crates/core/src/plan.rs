@@ -204,6 +204,9 @@ pub struct Summary {
     pub change: usize,
     pub destroy: usize,
     pub forget: usize,
+    /// Certificates waiting for domain validation: nothing for apply to do, but something
+    /// outside certplan (a DNS record, a file, the CA) must still happen.
+    pub waiting: usize,
 }
 
 impl Summary {
@@ -234,8 +237,15 @@ impl Plan {
         let mut s = Summary::default();
         for c in &self.changes {
             s.count(c.action, c.before.as_ref().is_some_and(|b| b.exists));
+            s.waiting += usize::from(matches!(c.reason, Reason::Pending { .. }));
         }
         s
+    }
+
+    /// Returns true when something is still to happen: a change to make, or a certificate
+    /// waiting for validation (what `plan --detailed-exitcode` reports with 2).
+    pub fn needs_attention(&self) -> bool {
+        self.has_changes() || self.summary().waiting > 0
     }
 }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use certplan_core::{Address, CertStatus};
+use certplan_core::{Address, CertStatus, ValidationRecord};
 use certplan_provider::Error as ProviderError;
 use certplan_state::StateError;
 
@@ -24,10 +24,11 @@ pub enum ChangeError {
     #[error("ModifyCertificateProject reported certificate {id} as failed (FailCertificates)")]
     ProjectNotChanged { id: String },
     #[error(
-        "certificate {id} was not issued within {}; it stays recorded and the next plan shows its status",
-        humantime::format_duration(*limit)
+        "certificate {id} was not issued within {}; it stays recorded and the next plan shows its status{}",
+        humantime::format_duration(*limit),
+        to_publish(records)
     )]
-    NotIssued { id: String, limit: Duration },
+    NotIssued { id: String, limit: Duration, records: Vec<ValidationRecord> },
     #[error("certificate {id} is {status} instead of issued")]
     Unissuable { id: String, status: CertStatus },
     #[error("certificate {id} no longer exists in the cloud")]
@@ -37,6 +38,16 @@ pub enum ChangeError {
     Poll(Arc<ProviderError>),
     #[error("the plan has no {what} for this change; make a new plan")]
     IncompletePlan { what: &'static str },
+}
+
+/// Says what to publish for validation, after a message.
+fn to_publish(records: &[ValidationRecord]) -> String {
+    let list: Vec<String> = records.iter().map(ToString::to_string).collect();
+    if list.is_empty() {
+        String::new()
+    } else {
+        format!("; to validate the domain, publish: {}", list.join("; "))
+    }
 }
 
 /// Why an apply stopped: what it did could not be recorded. No change started after that.

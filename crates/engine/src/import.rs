@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use certplan_core::{Address, CertStatus, CertificateArgs, RemoteCertificate};
+use certplan_core::{Address, CertStatus, CertificateArgs, CsrEncryptAlgo, RemoteCertificate};
 use certplan_provider::Client;
 use certplan_state::{Intent, IntentKind, ResourceState, State, StateStore};
 use chrono::{DateTime, Utc};
@@ -45,6 +45,16 @@ pub async fn import(
     let mut args = declared.args.clone();
     if let Some(method) = remote.dv_auth_method {
         args.dv_auth_method = method;
+    }
+    // The key, as the configuration would say it: RSA 2048 is the API's default, which a
+    // configuration may leave out; anything else is written out.
+    match (remote.key_algorithm, declared.args.csr_encrypt_algo) {
+        (Some(CsrEncryptAlgo::Rsa), None) => args.csr_key_parameter = None,
+        (Some(algo), _) => {
+            args.csr_encrypt_algo = Some(algo);
+            args.csr_key_parameter = Some(algo.key_parameter().to_owned());
+        }
+        (None, _) => {}
     }
     args.alias = remote.alias.clone();
     args.project_id = remote.project_id;

@@ -95,11 +95,13 @@ pub enum Event<'a> {
         error: &'a certplan_provider::Error,
         possible: chrono::DateTime<chrono::Utc>,
     },
-    /// Waiting for a new certificate's issuance starts.
+    /// Waiting for a new certificate's issuance starts; `records` are what to publish for
+    /// validation (none when the CA adds them itself, with `DNS_AUTO`).
     Waiting {
         address: &'a Address,
         id: &'a str,
         limit: Duration,
+        records: &'a [certplan_core::ValidationRecord],
     },
     StillWaiting {
         address: &'a Address,

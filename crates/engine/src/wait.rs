@@ -37,7 +37,8 @@ pub(crate) async fn wait_for_issuance(
 ) -> Result<WaitOutcome, StateError> {
     let started = Instant::now();
     for (address, remote, limit) in &waits {
-        on_event(Event::Waiting { address, id: &remote.id, limit: *limit });
+        let records = publishable(remote);
+        on_event(Event::Waiting { address, id: &remote.id, limit: *limit, records });
     }
     let mut waiting: BTreeMap<String, (Address, RemoteCertificate, Duration)> = waits
         .into_iter()
@@ -99,16 +100,26 @@ pub(crate) async fn wait_for_issuance(
                             status,
                         });
                     }
+                    // The list answer has no validation records: keep those the detail gave.
                     if let Some(entry) = waiting.get_mut(&remote.id) {
-                        entry.1 = remote;
+                        let validation = std::mem::take(&mut entry.1.validation);
+                        let method = entry.1.dv_auth_method;
+                        entry.1 = RemoteCertificate {
+                            validation,
+                            dv_auth_method: remote.dv_auth_method.or(method),
+                            ..remote
+                        };
                     }
                 }
                 status => {
                     ledger.record(observed).await?;
-                    waiting.remove(&remote.id);
+                    let waited = waiting.remove(&remote.id);
+                    let records = waited
+                        .map(|(_, first, _)| publishable(&first).to_vec())
+                        .unwrap_or_default();
                     let id = remote.id;
                     let error = if status.is_pending() {
-                        ChangeError::NotIssued { id, limit }
+                        ChangeError::NotIssued { id, limit, records }
                     } else {
                         ChangeError::Unissuable { id, status }
                     };
@@ -118,6 +129,16 @@ pub(crate) async fn wait_for_issuance(
         }
     }
     Ok(outcome)
+}
+
+/// What the user must publish for `remote` to be validated: nothing when the CA adds the
+/// record itself (`DNS_AUTO`).
+fn publishable(remote: &RemoteCertificate) -> &[certplan_core::ValidationRecord] {
+    if remote.dv_auth_method == Some(certplan_core::DvAuthMethod::DnsAuto) {
+        &[]
+    } else {
+        &remote.validation
+    }
 }
 
 /// Sleeps for `duration` unless `stop` is set first; returns whether it was.

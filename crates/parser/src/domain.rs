@@ -1,10 +1,23 @@
-//! Domain-name rules the API applies, checked before any call.
+//! Domain-name rules the API applies, checked before any call. A free certificate covers one
+//! name: a wildcard (`*.example.com`) is a paid product, so it is refused here, at the
+//! expression, rather than by `ApplyCertificate` in the middle of an apply.
 
 /// The API refuses longer domain names (`CertificateDomainMaxLengthInvalid`).
 pub const MAX_DOMAIN_LEN: usize = 64;
 
 /// Checks a certificate's domain; on failure returns what is wrong and how to fix it.
 pub fn check(domain: &str) -> Result<(), (String, String)> {
+    // First: no spelling of a wildcard would make it a free certificate.
+    if let Some(parent) = domain.strip_prefix("*.") {
+        return Err((
+            format!(
+                "\"{domain}\" is a wildcard: free certificates are single-domain; wildcard certificates are a paid product"
+            ),
+            format!(
+                "declare one certificate per name you serve, such as \"api.{parent}\" (for_each over a set of names)"
+            ),
+        ));
+    }
     if domain.len() > MAX_DOMAIN_LEN {
         return Err((
             format!(
@@ -27,8 +40,7 @@ pub fn check(domain: &str) -> Result<(), (String, String)> {
             format!("write \"{}\"", domain.trim_end_matches('.')),
         ));
     }
-    let bare = domain.strip_prefix("*.").unwrap_or(domain);
-    let labels: Vec<&str> = bare.split('.').collect();
+    let labels: Vec<&str> = domain.split('.').collect();
     if labels.len() < 2 {
         return Err((
             format!("\"{domain}\" is not a fully qualified domain name"),
@@ -39,7 +51,7 @@ pub fn check(domain: &str) -> Result<(), (String, String)> {
         let problem = if label.is_empty() {
             Some("has an empty label (two dots in a row?)".to_owned())
         } else if label == "*" {
-            Some("has a wildcard that is not the leftmost label".to_owned())
+            Some("has a wildcard label (free certificates are single-domain)".to_owned())
         } else if label.len() > 63 {
             Some(format!("has a label longer than 63 characters (\"{label}\")"))
         } else if label.starts_with('-') || label.ends_with('-') {
@@ -64,16 +76,21 @@ mod tests {
     use super::check;
 
     #[test]
-    fn accepts_plain_wildcard_and_punycode_names() {
-        for ok in [
-            "example.com",
-            "www.example.com",
-            "*.example.com",
-            "xn--fiqs8s.example.cn",
-            "a-b.c0.io",
-        ] {
+    fn accepts_plain_and_punycode_names() {
+        for ok in ["example.com", "www.example.com", "xn--fiqs8s.example.cn", "a-b.c0.io"] {
             assert!(check(ok).is_ok(), "{ok}");
         }
+    }
+
+    #[test]
+    fn refuses_wildcards_because_free_certificates_are_single_domain() {
+        let (problem, help) = check("*.example.com").expect_err("a wildcard");
+        assert_eq!(
+            problem,
+            "\"*.example.com\" is a wildcard: free certificates are single-domain; wildcard certificates are a paid product"
+        );
+        assert!(help.contains("\"api.example.com\""), "{help}");
+        assert!(check("*.www.example.com").is_err());
     }
 
     #[test]

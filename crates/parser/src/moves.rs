@@ -96,11 +96,13 @@ fn moved_block(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<Mo
     };
     let (from, to) = (address(reader, "from"), address(reader, "to"));
     let (from, to) = (from?, to?);
-    if from == to || from.key.is_none() != to.key.is_none() {
+    // As in Terraform: a resource to a resource (with all its instances), an instance to an
+    // instance, a single resource into `for_each`/`count` (`c` to `c["c"]`) and back.
+    if from == to {
         reader.push(
-            Diagnostic::error(format!("cannot move {from} to {to}"))
+            Diagnostic::error(format!("cannot move {from} to itself"))
                 .at(here, "this move")
-                .help("move a resource to another resource, or an instance to another instance"),
+                .help("name the address it had before in `from`"),
         );
         return None;
     }

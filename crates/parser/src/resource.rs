@@ -276,16 +276,6 @@ fn read_instance(
     let dv_auth_method =
         enum_arg(reader, &mut args, "dv_auth_method", &DvAuthMethod::ALL.map(DvAuthMethod::as_str))
             .and_then(|(s, span)| DvAuthMethod::parse(&s).map(|m| (m, span)));
-    if let (Some((d, _)), Some((DvAuthMethod::File, span))) = (&domain, &dv_auth_method)
-        && d.starts_with("*.")
-    {
-        reader.push(
-            Diagnostic::error("a wildcard domain cannot be validated with FILE")
-                .at(span.clone(), "FILE validation")
-                .help("the CA cannot fetch a file from *.; use dv_auth_method = \"DNS\" or \"DNS_AUTO\""),
-        );
-    }
-
     let package_type = fixed_arg(
         reader,
         &mut args,

@@ -43,6 +43,7 @@ pub fn render_json(plan: &Plan) -> Value {
             "change": summary.change,
             "destroy": summary.destroy,
             "forget": summary.forget,
+            "waiting": summary.waiting,
         },
     })
 }

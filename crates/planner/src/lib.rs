@@ -269,11 +269,18 @@ pub fn plan(
 fn apply_moves(config: &Config, state: &mut State) -> Vec<(Address, Address)> {
     let mut done = Vec::new();
     for m in &config.moved {
-        let sources: Vec<Address> =
-            state.resources.keys().filter(|a| m.from.covers(a)).cloned().collect();
+        // A resource moves with all its instances, keys kept; an address with a key on either
+        // side moves that one record (into or out of `for_each`/`count`).
+        let whole_resource = m.from.key.is_none() && m.to.key.is_none();
+        let sources: Vec<Address> = state
+            .resources
+            .keys()
+            .filter(|a| if whole_resource { m.from.covers(a) } else { *a == &m.from })
+            .cloned()
+            .collect();
         for from in sources {
             let to = match &from.key {
-                Some(key) if m.from.key.is_none() => m.to.instance(key.clone()),
+                Some(key) if whole_resource => m.to.instance(key.clone()),
                 _ => m.to.clone(),
             };
             if state.rename(&from, &to) {

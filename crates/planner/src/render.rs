@@ -41,11 +41,17 @@ pub fn render(plan: &Plan, color: bool) -> String {
             paint.bold("No changes to certificates.")
         );
     } else if changes.is_empty() {
+        let waiting = plan.summary().waiting;
         out.push_str(&paint.bold("No changes."));
-        out.push_str(if plan.changes.is_empty() {
-            " No certificates are declared or recorded.\n"
+        out.push_str(&if plan.changes.is_empty() {
+            " No certificates are declared or recorded.\n".to_owned()
+        } else if waiting > 0 {
+            format!(
+                " Nothing to apply, but {} for validation (below): what it needs happens outside certplan.\n",
+                if waiting == 1 { "1 certificate is waiting".to_owned() } else { format!("{waiting} certificates are waiting") }
+            )
         } else {
-            " Your certificates match the configuration.\n"
+            " Your certificates match the configuration.\n".to_owned()
         });
     } else {
         out.push_str("certplan will perform the following actions:\n\n");
@@ -55,9 +61,14 @@ pub fn render(plan: &Plan, color: bool) -> String {
         }
         let s = plan.summary();
         let forget = if s.forget > 0 { format!(", {} to forget", s.forget) } else { String::new() };
+        let waiting = if s.waiting > 0 {
+            format!(", {} waiting for validation", s.waiting)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "{} {} to add, {} to renew, {} to change, {} to destroy{forget}.",
+            "{} {} to add, {} to renew, {} to change, {} to destroy{forget}{waiting}.",
             paint.bold("Plan:"),
             s.add,
             s.renew,

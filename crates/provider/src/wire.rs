@@ -3,7 +3,7 @@
 //! crate sees these types.
 
 use certplan_core::{
-    CertStatus, CertificateArgs, DvAuthMethod, RemoteCertificate, ValidationRecord,
+    CertStatus, CertificateArgs, CsrEncryptAlgo, DvAuthMethod, RemoteCertificate, ValidationRecord,
 };
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -110,6 +110,9 @@ pub struct Certificate {
     pub certificate_id: String,
     #[serde(default)]
     pub domain: Option<String>,
+    /// The key: `RSA 2048`, `ECC 256`.
+    #[serde(default)]
+    pub encrypt_algorithm: Option<String>,
     #[serde(default)]
     pub alias: Option<String>,
     pub status: i64,
@@ -243,6 +246,14 @@ impl Certificate {
                 })
                 .filter(|id| !id.is_empty()),
             dv_auth_method: self.verify_type.as_deref().and_then(DvAuthMethod::parse),
+            key_algorithm: self.encrypt_algorithm.as_deref().and_then(|a| {
+                let family = a.split([' ', '_']).next().unwrap_or_default().to_ascii_uppercase();
+                match family.as_str() {
+                    "RSA" => Some(CsrEncryptAlgo::Rsa),
+                    "ECC" | "EC" | "ECDSA" => Some(CsrEncryptAlgo::Ecc),
+                    _ => None,
+                }
+            }),
             project_id: self
                 .project_id
                 .as_deref()

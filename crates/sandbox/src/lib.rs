@@ -13,9 +13,12 @@
 //!
 //! Lifecycle: `DNS_AUTO` orders issue `issue_delay` after applying (status 4 until then); `DNS`
 //! and `FILE` orders stay pending (status 0) until validated, and fail (status 2) 7 days after
-//! applying; issued certificates read as expired (status 3) after `CertEndTime`.
+//! applying; issued certificates read as expired (status 3) after `CertEndTime`. An issued
+//! certificate's key is of the kind its order named — RSA 2048 (the API's default) or ECDSA
+//! P-256 (`ECC`) — minted the first time its PEM is asked for (detail or `DownloadCertificate`).
 
 mod api;
+mod archive;
 pub mod control;
 mod store;
 mod x509;

@@ -47,7 +47,9 @@ pub struct StoredCertificate {
     pub renewed_by: Option<String>,
     /// The random token behind this order's validation records.
     pub validation_token: String,
-    /// The certificate's private key (PEM), minted at issuance.
+    /// The certificate's private key (PKCS#8 PEM) once it has been asked for: of the kind its
+    /// order named (`CsrEncryptAlgo`). Minted on first use, not at issuance, because an RSA key
+    /// takes a while to generate and most seeded certificates are never downloaded.
     pub key_pem: Option<String>,
 }
 
@@ -64,19 +66,24 @@ impl StoredCertificate {
         matches!(self.status, status::PENDING | status::DNS_RECORD_ADDED)
     }
 
+    /// Tells whether the certificate has PEM material at `now`: issued, expired ones included.
+    /// `DescribeCertificateDetail` returns it and `DownloadCertificate` serves it only then.
+    pub(crate) fn is_downloadable(&self, now: DateTime<Utc>) -> bool {
+        matches!(self.status_at(now), status::ISSUED | status::EXPIRED)
+    }
+
     /// When domain validation must be done by.
     pub fn validation_deadline(&self) -> DateTime<Utc> {
         self.inserted_at + Duration::days(VALIDATION_DAYS)
     }
 
-    /// Issues the certificate at `at`: 90 days of validity and a fresh key.
+    /// Issues the certificate at `at`: 90 days of validity (its key is minted on first use).
     pub(crate) fn issue(&mut self, at: DateTime<Utc>) {
         // Seconds only: the API's times have no fraction, so what is stored is what is reported.
         let at = DateTime::from_timestamp(at.timestamp(), 0).unwrap_or(at);
         self.status = status::ISSUED;
         self.not_before = Some(at);
         self.not_after = Some(at + Duration::days(VALIDITY_DAYS));
-        self.key_pem = crate::x509::new_key_pem();
     }
 }
 
@@ -143,12 +150,12 @@ impl Store {
         self.certificates.remove(id)
     }
 
-    /// Returns every certificate, oldest application first.
     /// Counts the certificates for which `matches` is true.
     pub(crate) fn count(&self, matches: impl Fn(&StoredCertificate) -> bool) -> usize {
         self.certificates.values().filter(|c| matches(c)).count()
     }
 
+    /// Returns every certificate, oldest application first.
     pub(crate) fn certificates(&self) -> Vec<StoredCertificate> {
         let mut all: Vec<_> = self.certificates.values().cloned().collect();
         all.sort_by_key(|c| c.sequence);

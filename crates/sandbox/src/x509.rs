@@ -1,17 +1,58 @@
-//! Real X.509 certificates for the sandbox, minted with rcgen: a sandbox CA, and for each issued
-//! certificate a leaf for its domain whose validity is exactly `CertBeginTime`..`CertEndTime`.
+//! Real X.509 material for the sandbox, minted with rcgen: a sandbox CA (ECDSA P-256), and for
+//! each issued certificate a private key of the kind its order named — RSA 2048 (the API's
+//! default) or ECDSA P-256 — and a leaf for its domain whose validity is exactly
+//! `CertBeginTime`..`CertEndTime`. It mints; when to mint is the store's and the actions'
+//! business.
 
 use chrono::{DateTime, Utc};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
 };
+use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 
 use crate::store::StoredCertificate;
 
-/// Generates a private key (ECDSA P-256) as PEM; `None` only if the system RNG fails.
-pub(crate) fn new_key_pem() -> Option<String> {
-    KeyPair::generate().ok().map(|k| k.serialize_pem())
+/// What went wrong minting key or certificate material.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum MintError {
+    #[error("cannot generate an RSA key: {0}")]
+    Rsa(#[from] rsa::Error),
+    #[error("cannot encode an RSA key as PKCS#8: {0}")]
+    Pkcs8(#[from] rsa::pkcs8::Error),
+    #[error("certificate {0} has no key or no validity yet")]
+    NotIssued(String),
+    #[error(transparent)]
+    X509(#[from] rcgen::Error),
+}
+
+/// The kinds of key an order may ask for (`CsrEncryptAlgo` with its `CsrKeyParameter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyKind {
+    /// `RSA` with `2048`, the API's default.
+    Rsa2048,
+    /// `ECC` with `prime256v1`.
+    EcdsaP256,
+}
+
+impl KeyKind {
+    /// Returns the kind of key an order's `CsrEncryptAlgo` asks for.
+    pub(crate) fn of(csr_encrypt_algo: &str) -> Self {
+        if csr_encrypt_algo == "ECC" { KeyKind::EcdsaP256 } else { KeyKind::Rsa2048 }
+    }
+}
+
+/// Generates a private key of `kind` as PKCS#8 PEM. An RSA 2048 key takes tens to hundreds of
+/// milliseconds: callers mint one only when a PEM is asked for, outside the store's lock.
+pub(crate) fn new_key_pem(kind: KeyKind) -> Result<String, MintError> {
+    match kind {
+        KeyKind::EcdsaP256 => Ok(KeyPair::generate()?.serialize_pem()),
+        // ring, rcgen's backend, signs with RSA keys but cannot generate them.
+        KeyKind::Rsa2048 => {
+            let key = rsa::PrivateKey::new(&mut getrandom::SysRng, 2048)?;
+            Ok(key.to_pkcs8_pem(LineEnding::LF)?.to_string())
+        }
+    }
 }
 
 fn ca_params() -> CertificateParams {
@@ -31,26 +72,69 @@ fn offset(t: DateTime<Utc>) -> Result<time::OffsetDateTime, rcgen::Error> {
     time::OffsetDateTime::from_unix_timestamp(t.timestamp()).map_err(|_| rcgen::Error::Time)
 }
 
-/// Returns the PEM chain (leaf, then the sandbox CA) of an issued certificate.
-pub(crate) fn chain_pem(
-    cert: &StoredCertificate,
-    ca_key_pem: &str,
-) -> Result<String, rcgen::Error> {
+/// An issued certificate's material, each part PEM.
+#[derive(Debug)]
+pub(crate) struct Issued {
+    /// The certificate itself.
+    pub leaf: String,
+    /// The chain above it: the sandbox CA.
+    pub ca: String,
+    /// The private key (PKCS#8).
+    pub key: String,
+}
+
+impl Issued {
+    /// Returns the leaf followed by its chain, as `CertificatePublicKey` holds it.
+    pub(crate) fn chain(&self) -> String {
+        format!("{}{}", self.leaf, self.ca)
+    }
+}
+
+/// Mints the material of an issued certificate, whose key must have been minted already.
+pub(crate) fn issued(cert: &StoredCertificate, ca_key_pem: &str) -> Result<Issued, MintError> {
     let (Some(key_pem), Some(begin), Some(end)) = (&cert.key_pem, cert.not_before, cert.not_after)
     else {
-        return Err(rcgen::Error::CouldNotParseCertificate);
+        return Err(MintError::NotIssued(cert.id.clone()));
     };
     let ca_key = KeyPair::from_pem(ca_key_pem)?;
-    let ca_pem = ca_params().self_signed(&ca_key)?.pem();
+    let ca = ca_params().self_signed(&ca_key)?.pem();
     let issuer = Issuer::new(ca_params(), ca_key);
 
     let key = KeyPair::from_pem(key_pem)?;
-    let mut params = CertificateParams::new(vec![cert.domain.clone()])?;
-    params.distinguished_name = DistinguishedName::new();
-    params.distinguished_name.push(DnType::CommonName, cert.domain.as_str());
+    let mut params = subject_for(&cert.domain)?;
     params.not_before = offset(begin)?;
     params.not_after = offset(end)?;
     params.serial_number = Some(rcgen::SerialNumber::from_slice(cert.id.as_bytes()));
-    let leaf = params.signed_by(&key, &issuer)?;
-    Ok(format!("{}{}", leaf.pem(), ca_pem))
+    let leaf = params.signed_by(&key, &issuer)?.pem();
+    Ok(Issued { leaf, ca, key: key_pem.clone() })
+}
+
+/// Returns the signing request (PEM) for an issued certificate's key and domain: what its
+/// owner would have sent the CA.
+pub(crate) fn signing_request(issued: &Issued, domain: &str) -> Result<String, MintError> {
+    let key = KeyPair::from_pem(&issued.key)?;
+    Ok(subject_for(domain)?.serialize_request(&key)?.pem()?)
+}
+
+/// Returns the parameters naming `domain`, as both the leaf and its request do.
+fn subject_for(domain: &str) -> Result<CertificateParams, rcgen::Error> {
+    let mut params = CertificateParams::new(vec![domain.to_owned()])?;
+    params.distinguished_name = DistinguishedName::new();
+    params.distinguished_name.push(DnType::CommonName, domain);
+    Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_of_the_kind_the_order_named() {
+        let rsa = KeyPair::from_pem(&new_key_pem(KeyKind::Rsa2048).expect("minted")).expect("PEM");
+        assert_eq!(rsa.algorithm(), &rcgen::PKCS_RSA_SHA256);
+        let ec = KeyPair::from_pem(&new_key_pem(KeyKind::EcdsaP256).expect("minted")).expect("PEM");
+        assert_eq!(ec.algorithm(), &rcgen::PKCS_ECDSA_P256_SHA256);
+        assert_eq!(KeyKind::of("RSA"), KeyKind::Rsa2048);
+        assert_eq!(KeyKind::of("ECC"), KeyKind::EcdsaP256);
+    }
 }

@@ -35,6 +35,11 @@ pub async fn import(
             existing.certificate_id
         );
     }
+    if let Some((other, _)) = ws.state.resources.iter().find(|(_, r)| r.certificate_id == id) {
+        eprintln!(
+            "warning: certificate {id} is already recorded as {other}; both addresses would manage it — `certplan state rm {other}` if it moved"
+        );
+    }
     let client = ws.client().await?;
     let remote =
         certplan_engine::import(&client, &mut ws.state, &mut ws.store, address, id, &declared)

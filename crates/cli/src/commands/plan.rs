@@ -70,7 +70,9 @@ pub async fn plan(
             out.display()
         );
     }
-    Ok(if options.detailed_exitcode && plan.has_changes() {
+    // A certificate waiting for validation is not "no changes": something outside certplan must
+    // still happen, and a scheduled job must see it.
+    Ok(if options.detailed_exitcode && plan.needs_attention() {
         ExitCode::from(EXIT_CHANGES)
     } else {
         ExitCode::SUCCESS

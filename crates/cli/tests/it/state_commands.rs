@@ -180,3 +180,76 @@ fn outputs_are_shown_after_apply_stored_and_redacted_unless_named() {
     let missing = p.run(&["output", "nope"]);
     assert_eq!(missing.code, 1);
 }
+
+#[test]
+fn moved_into_for_each_and_count_and_to_another_resources_instance() {
+    let p = Project::new(
+        &[certificate("c", "c.example.com"), certificate("d", "d.example.com")].concat(),
+    );
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let before = p.state();
+    let id = |state: &serde_json::Value, address: &str| {
+        state["resources"][address]["certificate_id"].as_str().expect(address).to_owned()
+    };
+    let (c, d) = (
+        id(&before, "tencentcloud_ssl_free_certificate.c"),
+        id(&before, "tencentcloud_ssl_free_certificate.d"),
+    );
+    let config = r#"resource "tencentcloud_ssl_free_certificate" "c" {
+  for_each       = toset(["c.example.com"])
+  domain         = each.value
+  dv_auth_method = "DNS_AUTO"
+}
+
+resource "tencentcloud_ssl_free_certificate" "many" {
+  count          = 1
+  domain         = "d.example.com"
+  dv_auth_method = "DNS_AUTO"
+}
+
+moved {
+  from = tencentcloud_ssl_free_certificate.c
+  to   = tencentcloud_ssl_free_certificate.c["c.example.com"]
+}
+
+moved {
+  from = tencentcloud_ssl_free_certificate.d
+  to   = tencentcloud_ssl_free_certificate.many[0]
+}
+"#;
+    p.write_config(config);
+    let plan = p.run(&["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.contains("Only renames in the state"), "{}", plan.stdout);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let after = p.state();
+    assert_eq!(id(&after, r#"tencentcloud_ssl_free_certificate.c["c.example.com"]"#), c);
+    assert_eq!(id(&after, "tencentcloud_ssl_free_certificate.many[0]"), d);
+    assert_eq!(p.sandbox.certificates().len(), 2, "no new application");
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
+}
+
+#[test]
+fn import_records_what_the_cloud_holds_not_what_the_block_says() {
+    let ecc = "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain            = \"www.example.com\"\n  dv_auth_method    = \"DNS_AUTO\"\n  csr_encrypt_algo  = \"ECC\"\n  csr_key_parameter = \"prime256v1\"\n}\n";
+    let p = Project::new(ecc);
+    // An RSA certificate, as applied for in the console.
+    let id = p.sandbox.seed(&["www.example.com"]).remove(0);
+    let import = p.run(&["import", "tencentcloud_ssl_free_certificate.www", &id]);
+    assert_eq!(import.code, 0, "{}", import.stderr);
+    let recorded = &p.state()["resources"]["tencentcloud_ssl_free_certificate.www"]["args"];
+    assert_eq!(recorded["csr_encrypt_algo"], "RSA", "{recorded}");
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "the difference is planned: {}", plan.stdout);
+    assert!(plan.stdout.contains("csr_encrypt_algo"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("forces replacement"), "{}", plan.stdout);
+
+    // Importing it again under another address warns, naming the first.
+    p.write_config(&(ecc.to_owned() + &certificate("web", "www.example.com")));
+    let twice = p.run(&["import", "tencentcloud_ssl_free_certificate.web", &id]);
+    assert!(
+        twice.stderr.contains("already recorded as tencentcloud_ssl_free_certificate.www"),
+        "{}",
+        twice.stderr
+    );
+}

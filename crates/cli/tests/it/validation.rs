@@ -31,7 +31,11 @@ fn manual_dns_validation_waits_with_its_record_then_issues() {
     assert_eq!(p.state()["resources"]["tencentcloud_ssl_free_certificate.www"]["status"], 0);
 
     let plan = p.run(&["plan", "--detailed-exitcode"]);
-    assert_eq!(plan.code, 0, "waiting is not a change: {}", plan.stdout);
+    assert_eq!(plan.code, 2, "something outside certplan must still happen: {}", plan.stdout);
+    assert!(plan.stdout.contains("1 certificate is waiting for validation"), "{}", plan.stdout);
+    let json = p.run(&["plan", "--json"]);
+    let json: Value = serde_json::from_str(&json.stdout).expect("plan JSON");
+    assert_eq!(json["summary"]["waiting"], 1);
     assert!(plan.stdout.contains("waiting for domain validation, due by"), "{}", plan.stdout);
     assert!(plan.stdout.contains("add DNS record: _"), "{}", plan.stdout);
     assert!(plan.stdout.contains(".www.example.com  CNAME  "), "{}", plan.stdout);
@@ -122,6 +126,15 @@ fn waiting_gives_up_at_its_limit_and_says_so() {
     assert_eq!(apply.code, 1, "{}", apply.stderr);
     assert!(
         apply.stderr.contains("was not issued within 3s; it stays recorded"),
+        "{}",
+        apply.stderr
+    );
+    // The record to publish is shown when the wait starts, and again when it gives up.
+    let start = apply.stderr.find("waiting up to 3s").expect("the wait starts");
+    let record = "to validate the domain, add DNS record: _";
+    assert!(apply.stderr[start..].contains(record), "{}", apply.stderr);
+    assert!(
+        apply.stderr.contains("to validate the domain, publish: DNS record _"),
         "{}",
         apply.stderr
     );

@@ -200,6 +200,17 @@ resource "tencentcloud_ssl_free_certificate" "bad" {
 }
 
 #[test]
+fn diagnostic_wildcard_domain_is_a_paid_product() {
+    insta::assert_snapshot!(diagnose(
+        r#"resource "tencentcloud_ssl_free_certificate" "wild" {
+  domain         = "*.example.com"
+  dv_auth_method = "DNS_AUTO"
+}
+"#
+    ));
+}
+
+#[test]
 fn diagnostic_wildcard_with_file_validation() {
     insta::assert_snapshot!(diagnose(
         r#"resource "tencentcloud_ssl_free_certificate" "wild" {

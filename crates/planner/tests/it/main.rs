@@ -55,6 +55,7 @@ fn remote(r: &ResourceState, status: CertStatus) -> RemoteCertificate {
         alias: None,
         status,
         dv_auth_method: Some(r.args.dv_auth_method),
+        key_algorithm: None,
         project_id: None,
         not_before: r.not_before,
         not_after: r.not_after,

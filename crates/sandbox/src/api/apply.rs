@@ -1,7 +1,8 @@
-//! `ApplyCertificate`: the rules an application must pass — its parameters, the domain name,
-//! the per-main-domain quota and the renewal window of `OldCertificateId` — and the new order
-//! it adds to the store. An application is never merged with an earlier one: like the real
-//! service, applying twice orders two certificates.
+//! `ApplyCertificate`: the rules an application must pass — its parameters, the domain name
+//! (one name: free certificates are single-domain), the per-main-domain quota and the renewal
+//! window of `OldCertificateId` — and the new order it adds to the store. An application is
+//! never merged with an earlier one: like the real service, applying twice orders two
+//! certificates.
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
@@ -39,7 +40,7 @@ pub(super) fn apply_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
             format!("DvAuthMethod `{dv_auth_method}` is not one of DNS_AUTO, DNS, FILE."),
         ));
     }
-    check_domain(&domain, &dv_auth_method)?;
+    check_domain(&domain)?;
     if package_type.as_deref().is_some_and(|t| t != "83") {
         return Err(fail(
             "InvalidParameterValue",
@@ -145,19 +146,25 @@ fn main_domain(domain: &str) -> &str {
     }
 }
 
-/// Applies the API's domain rules: at most 64 characters, valid labels, and no wildcard with
-/// file validation (the CA cannot fetch a file from `*.`).
-fn check_domain(domain: &str, dv_auth_method: &str) -> Result<(), Failure> {
+/// Applies the API's domain rules: at most 64 characters, valid labels, and one name —
+/// free certificates are single-domain, so a wildcard is refused whatever the validation.
+fn check_domain(domain: &str) -> Result<(), Failure> {
     if domain.len() > MAX_DOMAIN_LEN {
         return Err(fail(
             "InvalidParameterValue.CertificateDomainMaxLengthInvalid",
             format!("The domain name is longer than {MAX_DOMAIN_LEN} characters."),
         ));
     }
-    let (wildcard, bare) = match domain.strip_prefix("*.") {
-        Some(rest) => (true, rest),
-        None => (false, domain),
-    };
+    // The documented code for a domain the service will not order; a client already treats it
+    // as a mistake in the request, not as something to retry.
+    if domain.starts_with("*.") {
+        return Err(fail(
+            "InvalidParameter.DomainInvalid",
+            format!(
+                "The domain name `{domain}` is a wildcard: free certificates are single-domain, and wildcard certificates are a paid product."
+            ),
+        ));
+    }
     let label_ok = |l: &str| {
         !l.is_empty()
             && l.len() <= 63
@@ -165,17 +172,11 @@ fn check_domain(domain: &str, dv_auth_method: &str) -> Result<(), Failure> {
             && !l.ends_with('-')
             && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     };
-    let labels: Vec<&str> = bare.split('.').collect();
+    let labels: Vec<&str> = domain.split('.').collect();
     if labels.len() < 2 || !labels.iter().all(|l| label_ok(l)) {
         return Err(fail(
             "InvalidParameter.DomainInvalid",
             format!("The domain name `{domain}` is invalid."),
-        ));
-    }
-    if wildcard && dv_auth_method == "FILE" {
-        return Err(fail(
-            "InvalidParameterValue",
-            "A wildcard domain cannot be validated with FILE.",
         ));
     }
     Ok(())
@@ -272,23 +273,17 @@ mod tests {
 
     #[test]
     fn domain_rules() {
-        assert!(check_domain("www.example.com", "DNS").is_ok());
-        assert!(check_domain("*.example.com", "DNS").is_ok());
-        assert_eq!(
-            check_domain("*.example.com", "FILE").map_err(|f| f.code).err(),
-            Some("InvalidParameterValue")
-        );
-        assert_eq!(
-            check_domain("localhost", "DNS").map_err(|f| f.code).err(),
-            Some("InvalidParameter.DomainInvalid")
-        );
-        assert_eq!(
-            check_domain("-a.example.com", "DNS").map_err(|f| f.code).err(),
-            Some("InvalidParameter.DomainInvalid")
-        );
+        assert!(check_domain("www.example.com").is_ok());
+        for invalid in ["*.example.com", "www.*.example.com", "localhost", "-a.example.com"] {
+            assert_eq!(
+                check_domain(invalid).map_err(|f| f.code).err(),
+                Some("InvalidParameter.DomainInvalid"),
+                "{invalid}"
+            );
+        }
         let long = format!("{}.example.com", "a".repeat(60));
         assert_eq!(
-            check_domain(&long, "DNS").map_err(|f| f.code).err(),
+            check_domain(&long).map_err(|f| f.code).err(),
             Some("InvalidParameterValue.CertificateDomainMaxLengthInvalid")
         );
     }

@@ -1,6 +1,7 @@
 //! Request authentication as the real service does it: the `X-TC-Version` it serves, the ±5
 //! minute timestamp window, the SecretId, the credential scope, and the TC3-HMAC-SHA256
-//! signature over exactly the headers the request says it signed. It decides only whether a
+//! signature over exactly the headers the request says it signed (their values as sent, or
+//! lower-cased as the specification's example does). It decides only whether a
 //! request is genuine; what the request asks for is the actions' business.
 
 use axum::http::HeaderMap;
@@ -85,18 +86,30 @@ pub(super) fn authenticate(
         Some(tc3::UNSIGNED_PAYLOAD) => Payload::Unsigned,
         _ => Payload::Signed(body),
     };
-    let expected = tc3::sign(&SigningInput {
-        secret_id: authorization.secret_id,
-        secret_key: &options.secret_key,
-        service: "ssl",
-        method: "POST",
-        uri: "/",
-        query: "",
-        headers: &signed,
-        payload,
-        timestamp,
-    });
-    if !constant_time_eq(expected.signature.as_bytes(), authorization.signature.as_bytes()) {
+    let signature = |headers: &[(&str, &str)]| {
+        tc3::sign(&SigningInput {
+            secret_id: authorization.secret_id,
+            secret_key: &options.secret_key,
+            service: "ssl",
+            method: "POST",
+            uri: "/",
+            query: "",
+            headers,
+            payload,
+            timestamp,
+        })
+        .signature
+    };
+    let matches = |expected: String| {
+        constant_time_eq(expected.as_bytes(), authorization.signature.as_bytes())
+    };
+    // The TC3 specification's own example signs `x-tc-action:describeinstances`: clients that
+    // follow it lower-case the header values they sign, while the SDKs sign them as sent. The
+    // real service accepts both, so a request may match either canonical form.
+    let lowered: Vec<String> = signed.iter().map(|(_, value)| value.to_ascii_lowercase()).collect();
+    let lowered: Vec<(&str, &str)> =
+        signed.iter().zip(&lowered).map(|((name, _), value)| (*name, value.as_str())).collect();
+    if !matches(signature(&signed)) && !matches(signature(&lowered)) {
         return Err(fail(
             "AuthFailure.SignatureFailure",
             "The provided credentials could not be validated. Please check your signature is correct.",

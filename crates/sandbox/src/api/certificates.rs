@@ -1,39 +1,110 @@
 //! The actions on certificates already ordered — `DescribeCertificateDetail`,
-//! `DescribeCertificates`, `DeleteCertificate`, `ModifyCertificateAlias`,
-//! `ModifyCertificateProject` — and the one rendering of a certificate that both describe
-//! actions answer with, so the two can never disagree about a certificate.
+//! `DownloadCertificate`, `DeleteCertificate`, `ModifyCertificateAlias`,
+//! `ModifyCertificateProject` — and the one rendering of a certificate that the detail and the
+//! list ([`super::list`]) answer with, so the two can never disagree about a certificate.
+//! The PEM material the detail returns and the ZIP the download serves come from the same
+//! minting ([`crate::x509`]), so they hold the same key and the same dates.
 
+use base64::Engine;
 use certplan_provider::wire::api_time;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use super::apply::RENEWAL_WINDOW_DAYS;
 use super::params::Params;
-use super::{Outcome, fail, internal, missing_parameter, not_found};
+use super::{Failure, Outcome, fail, internal, missing_parameter, not_found};
 use crate::Sandbox;
 use crate::store::{StoredCertificate, status};
-
-const MAX_PAGE_LIMIT: u64 = 1000;
+use crate::x509::{self, Issued, KeyKind};
 
 pub(super) fn describe_certificate_detail(sandbox: &Sandbox, mut p: Params) -> Outcome {
     let id = p.required_string("CertificateId")?;
     p.finish()?;
+    mint_key(sandbox, &id)?;
     let (mut store, now) = sandbox.advanced().map_err(internal)?;
-    if store.ca_key_pem.is_none() {
-        store.ca_key_pem = crate::x509::new_key_pem();
-        sandbox.persist(&store).map_err(internal)?;
-    }
+    let issued = issued_material(sandbox, &mut store, &id, now)?;
     let cert = store.get(&id).ok_or_else(|| not_found(&id))?;
     let mut detail = certificate_json(cert, now);
     detail["DvAuthDetail"] = validation_json(cert);
-    if let (Some(ca_key), Some(key)) = (&store.ca_key_pem, &cert.key_pem)
-        && matches!(cert.status_at(now), status::ISSUED | status::EXPIRED)
-    {
-        let chain = crate::x509::chain_pem(cert, ca_key).map_err(internal)?;
-        detail["CertificatePublicKey"] = Value::from(chain);
-        detail["CertificatePrivateKey"] = Value::from(key.as_str());
+    if let Some(issued) = issued {
+        detail["CertificatePublicKey"] = Value::from(issued.chain());
+        detail["CertificatePrivateKey"] = Value::from(issued.key);
     }
     Ok(detail)
+}
+
+/// `DownloadCertificate`: the certificate, its chain and its key as a base64 ZIP laid out per
+/// server ([`crate::archive`]); refused until the certificate is issued.
+pub(super) fn download_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
+    let id = p.required_string("CertificateId")?;
+    p.finish()?;
+    mint_key(sandbox, &id)?;
+    let (mut store, now) = sandbox.advanced().map_err(internal)?;
+    let issued = issued_material(sandbox, &mut store, &id, now)?;
+    let cert = store.get(&id).ok_or_else(|| not_found(&id))?;
+    let (Some(issued), Some(begin)) = (issued, cert.not_before) else {
+        return Err(fail(
+            "FailedOperation.CertificateStatusNotAllowDownload",
+            format!(
+                "Certificate `{id}` has status {}: only an issued certificate can be downloaded.",
+                cert.status_at(now)
+            ),
+        ));
+    };
+    let csr = x509::signing_request(&issued, &cert.domain).map_err(internal)?;
+    let zip = crate::archive::zip(&cert.domain, &issued, &csr, begin).map_err(internal)?;
+    Ok(json!({
+        "Content": base64::engine::general_purpose::STANDARD.encode(zip),
+        "ContentType": "application/zip",
+    }))
+}
+
+/// Mints the private key of a downloadable certificate the first time it is asked for, outside
+/// the store's lock: an RSA 2048 key takes long enough to generate that holding the lock would
+/// stall every other request. Two racing requests both mint; the first to store its key wins.
+fn mint_key(sandbox: &Sandbox, id: &str) -> Result<(), Failure> {
+    let kind = {
+        let (store, now) = sandbox.advanced().map_err(internal)?;
+        match store.get(id) {
+            Some(cert) if cert.key_pem.is_none() && cert.is_downloadable(now) => {
+                KeyKind::of(&cert.csr_encrypt_algo)
+            }
+            _ => return Ok(()),
+        }
+    };
+    let key = x509::new_key_pem(kind).map_err(internal)?;
+    let (mut store, _) = sandbox.advanced().map_err(internal)?;
+    if let Some(cert) = store.get_mut(id)
+        && cert.key_pem.is_none()
+    {
+        cert.key_pem = Some(key);
+        sandbox.persist(&store).map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// Returns the PEM material of certificate `id` when it is downloadable and has its key
+/// ([`mint_key`] first), minting the sandbox CA's key with the first certificate it signs.
+fn issued_material(
+    sandbox: &Sandbox,
+    store: &mut crate::store::Store,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Issued>, Failure> {
+    let Some(cert) = store.get(id).filter(|c| c.is_downloadable(now) && c.key_pem.is_some()) else {
+        return Ok(None);
+    };
+    let cert = cert.clone();
+    let ca_key = match &store.ca_key_pem {
+        Some(key) => key.clone(),
+        None => {
+            let key = x509::new_key_pem(KeyKind::EcdsaP256).map_err(internal)?;
+            store.ca_key_pem = Some(key.clone());
+            sandbox.persist(store).map_err(internal)?;
+            key
+        }
+    };
+    x509::issued(&cert, &ca_key).map(Some).map_err(internal)
 }
 
 /// The validation records of a pending order, as `DvAuthDetail` (null once decided).
@@ -70,63 +141,6 @@ fn validation_json(cert: &StoredCertificate) -> Value {
         "DvAuthKeySubDomain": record["DvAuthSubDomain"],
         "DvAuths": [record]
     })
-}
-
-pub(super) fn describe_certificates(sandbox: &Sandbox, mut p: Params) -> Outcome {
-    let offset = p.integer("Offset")?.unwrap_or(0);
-    let limit = p.integer("Limit")?.unwrap_or(10);
-    let search_key = p.string("SearchKey")?;
-    let cert_ids = p.list("CertIds", |v| v.as_str().map(str::to_owned))?;
-    let statuses = p.list("CertificateStatus", Value::as_i64)?;
-    let expiration_sort = p.string("ExpirationSort")?;
-    p.ignore(&[
-        "CertificateType",
-        "ProjectId",
-        "Deployable",
-        "Upload",
-        "Renew",
-        "FilterSource",
-        "IsSM",
-        "FilterExpiring",
-        "Hostable",
-        "Tags",
-        "IsPendingIssue",
-    ]);
-    p.finish()?;
-    if limit > MAX_PAGE_LIMIT {
-        return Err(fail(
-            "InvalidParameterValue",
-            format!("Limit must not exceed {MAX_PAGE_LIMIT}."),
-        ));
-    }
-
-    let (store, now) = sandbox.advanced().map_err(internal)?;
-    let mut matching: Vec<&StoredCertificate> = Vec::new();
-    let all = store.certificates();
-    for cert in &all {
-        let by_id = cert_ids.as_ref().is_none_or(|ids| ids.contains(&cert.id));
-        let by_key = search_key.as_deref().is_none_or(|key| {
-            cert.id.contains(key) || cert.alias.contains(key) || cert.domain.contains(key)
-        });
-        let by_status = statuses.as_ref().is_none_or(|s| s.contains(&cert.status_at(now)));
-        if by_id && by_key && by_status {
-            matching.push(cert);
-        }
-    }
-    match expiration_sort.as_deref() {
-        Some("ASC") => matching.sort_by_key(|c| c.not_after),
-        Some("DESC") => matching.sort_by_key(|c| std::cmp::Reverse(c.not_after)),
-        // Newest application first, as the real service lists.
-        _ => matching.reverse(),
-    }
-    let total = matching.len();
-    let page: Vec<Value> = matching
-        .into_iter()
-        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .map(|c| certificate_json(c, now))
-        .collect();
-    Ok(json!({ "TotalCount": total, "Certificates": page }))
 }
 
 pub(super) fn delete_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
@@ -183,8 +197,27 @@ pub(super) fn modify_certificate_project(sandbox: &Sandbox, mut p: Params) -> Ou
     Ok(json!({ "SuccessCertificates": succeeded, "FailCertificates": failed }))
 }
 
+/// Tells whether an issued certificate expires within the window in which `OldCertificateId`
+/// is accepted (`IsExpiring`, the `FilterExpiring` filter).
+pub(super) fn is_expiring(cert: &StoredCertificate, now: DateTime<Utc>) -> bool {
+    cert.not_after.is_some_and(|end| {
+        cert.status_at(now) == status::ISSUED && end - now <= Duration::days(RENEWAL_WINDOW_DAYS)
+    })
+}
+
+/// Tells whether `ApplyCertificate` would accept the certificate as `OldCertificateId`
+/// (`RenewAble`, the `Renew` filter): a promise of renewal it never breaks.
+pub(super) fn is_renewable(cert: &StoredCertificate, now: DateTime<Utc>) -> bool {
+    is_expiring(cert, now) && cert.renewed_by.is_none()
+}
+
+/// Tells whether the certificate can be deployed to cloud resources (`Deployable`).
+pub(super) fn is_deployable(cert: &StoredCertificate, now: DateTime<Utc>) -> bool {
+    cert.status_at(now) == status::ISSUED
+}
+
 /// Renders a certificate as `DescribeCertificateDetail` and `DescribeCertificates` do.
-fn certificate_json(cert: &StoredCertificate, now: DateTime<Utc>) -> Value {
+pub(super) fn certificate_json(cert: &StoredCertificate, now: DateTime<Utc>) -> Value {
     let status = cert.status_at(now);
     let (status_name, status_msg) = match status {
         status::PENDING => ("Reviewing", Value::from("PENDING-DCV")),
@@ -199,11 +232,6 @@ fn certificate_json(cert: &StoredCertificate, now: DateTime<Utc>) -> Value {
     let time = |t: Option<DateTime<Utc>>| t.map(api_time::format).map_or(Value::Null, Value::from);
     let deadline =
         if cert.is_pending() { time(Some(cert.validation_deadline())) } else { Value::Null };
-    // The window in which `OldCertificateId` is accepted, so that `RenewAble` never promises a
-    // renewal that `ApplyCertificate` would refuse.
-    let expiring = cert
-        .not_after
-        .is_some_and(|end| status == 1 && end - now <= Duration::days(RENEWAL_WINDOW_DAYS));
     let encrypt = if cert.csr_encrypt_algo == "ECC" { "ECC 256" } else { "RSA 2048" };
     json!({
         "CertificateId": cert.id,
@@ -228,12 +256,12 @@ fn certificate_json(cert: &StoredCertificate, now: DateTime<Utc>) -> Value {
         "SubjectAltName": [cert.domain],
         "IsDv": true,
         "IsWildcard": cert.domain.starts_with("*."),
-        "IsExpiring": expiring,
+        "IsExpiring": is_expiring(cert, now),
         // The SDK's model: the id of the renewing certificate, or null.
         "HasRenewOrder": cert.renewed_by,
-        "RenewAble": expiring && cert.renewed_by.is_none(),
-        "Deployable": status == 1,
-        "AllowDownload": status == 1,
+        "RenewAble": is_renewable(cert, now),
+        "Deployable": is_deployable(cert, now),
+        "AllowDownload": cert.is_downloadable(now),
         "CertificateExtra": {
             "DomainNumber": "1",
             "OriginCertificateId": cert.origin_certificate_id,

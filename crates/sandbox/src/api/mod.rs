@@ -1,13 +1,15 @@
 //! The HTTP service: the router, the API's entry point at `POST /` (fault injection, then
 //! authentication, the rate limit and dispatch to an action) and the response envelope every
-//! action answers in. What an action does lives in [`apply`] and [`certificates`]; the control
-//! API under `/_sandbox/` in [`control`]. Nothing here may answer an API error with anything but
-//! HTTP 200 and `Response.Error`: SDKs read the error from the body, not the status.
+//! action answers in. What an action does lives in [`apply`], [`certificates`] and [`list`];
+//! the control API under `/_sandbox/` in [`control`]. Nothing here may answer an API error with
+//! anything but HTTP 200 and `Response.Error`: SDKs read the error from the body, not the
+//! status.
 
 mod apply;
 mod auth;
 mod certificates;
 mod control;
+mod list;
 mod params;
 
 use axum::Router;
@@ -184,7 +186,8 @@ fn dispatch(sandbox: &Sandbox, action: &str, params: Params) -> Outcome {
     match action {
         "ApplyCertificate" => apply::apply_certificate(sandbox, params),
         "DescribeCertificateDetail" => certificates::describe_certificate_detail(sandbox, params),
-        "DescribeCertificates" => certificates::describe_certificates(sandbox, params),
+        "DescribeCertificates" => list::describe_certificates(sandbox, params),
+        "DownloadCertificate" => certificates::download_certificate(sandbox, params),
         "DeleteCertificate" => certificates::delete_certificate(sandbox, params),
         "ModifyCertificateAlias" => certificates::modify_certificate_alias(sandbox, params),
         "ModifyCertificateProject" => certificates::modify_certificate_project(sandbox, params),

@@ -77,6 +77,11 @@ impl Params {
         }
     }
 
+    /// Takes a parameter whatever its value; returns whether it was given (and not null).
+    pub(super) fn given(&mut self, name: &str) -> bool {
+        self.take(name).is_some()
+    }
+
     /// Accepts and ignores documented parameters the sandbox does not model.
     pub(super) fn ignore(&mut self, names: &[&str]) {
         for name in names {

@@ -59,6 +59,20 @@ async fn raw(
     key: &str,
     timestamp: i64,
 ) -> (String, Value) {
+    raw_signing_action_as(url, action, action, signed_body, sent_body, key, timestamp).await
+}
+
+/// Sends a hand-signed request whose signature covers `x-tc-action` with the value
+/// `signed_action`, which need not be the `action` sent.
+async fn raw_signing_action_as(
+    url: &str,
+    action: &str,
+    signed_action: &str,
+    signed_body: &str,
+    sent_body: &str,
+    key: &str,
+    timestamp: i64,
+) -> (String, Value) {
     let host = url.trim_start_matches("http://");
     let sig = tc3::sign(&SigningInput {
         secret_id: ID,
@@ -67,7 +81,11 @@ async fn raw(
         method: "POST",
         uri: "/",
         query: "",
-        headers: &[("content-type", "application/json"), ("host", host), ("x-tc-action", action)],
+        headers: &[
+            ("content-type", "application/json"),
+            ("host", host),
+            ("x-tc-action", signed_action),
+        ],
         payload: Payload::Signed(signed_body.as_bytes()),
         timestamp,
     });
@@ -160,7 +178,6 @@ async fn reports_invalid_actions_and_parameters_with_the_documented_codes() {
             r#"{"DvAuthMethod":"DNS","DomainName":"not a domain"}"#,
             "InvalidParameter.DomainInvalid",
         ),
-        ("DescribeCertificates", r#"{"Limit":1001}"#, "InvalidParameterValue"),
         (
             "DescribeCertificateDetail",
             r#"{"CertificateId":"missing1"}"#,
@@ -442,8 +459,8 @@ async fn a_main_domain_holds_at_most_its_quota_of_free_certificates() {
     .await;
     let c = client(&s.url, KEY);
     c.apply_certificate(&apply_request("www.example.com")).await.expect("first");
-    c.apply_certificate(&apply_request("*.example.com")).await.expect("second, a wildcard");
-    let refused = c.apply_certificate(&apply_request("api.example.com")).await.expect_err("third");
+    c.apply_certificate(&apply_request("api.example.com")).await.expect("second");
+    let refused = c.apply_certificate(&apply_request("mail.example.com")).await.expect_err("third");
     assert_eq!(refused.code(), Some("FailedOperation.MainDomainCertificateCountLimit"));
     assert!(refused.to_string().contains("example.com has reached its limit of 2"), "{refused}");
     c.apply_certificate(&apply_request("www.example.org"))
@@ -588,4 +605,324 @@ async fn control_client_names_the_url_it_cannot_reach() {
     let err = ControlClient::new(&url).age(1).await.expect_err("nothing listens");
     assert!(matches!(err, ControlError::Unreachable { .. }), "{err:?}");
     assert_eq!(err.to_string(), format!("cannot reach the sandbox at {url}/_sandbox/age"));
+}
+
+#[tokio::test]
+async fn accepts_signatures_over_a_lower_cased_action_as_the_specification_example_signs() {
+    let s = start(None).await;
+    let now = chrono::Utc::now().timestamp();
+    let lowered =
+        raw_signing_action_as(&s.url, "ApplyCertificate", "applycertificate", BODY, BODY, KEY, now)
+            .await
+            .1;
+    assert_eq!(error_code(&lowered), None, "{lowered}");
+    assert_eq!(lowered["Response"]["CertificateId"].as_str().map(str::len), Some(8));
+
+    // Only the value as sent and its lower case are canonical: any other spelling is a
+    // different request, and so is a tampered body under a lower-cased signature.
+    let shouted =
+        raw_signing_action_as(&s.url, "ApplyCertificate", "APPLYCERTIFICATE", BODY, BODY, KEY, now)
+            .await
+            .1;
+    assert_eq!(error_code(&shouted), Some("AuthFailure.SignatureFailure"), "{shouted}");
+    let tampered = BODY.replace("www.", "evil.");
+    let tampered = raw_signing_action_as(
+        &s.url,
+        "ApplyCertificate",
+        "applycertificate",
+        BODY,
+        &tampered,
+        KEY,
+        now,
+    )
+    .await
+    .1;
+    assert_eq!(error_code(&tampered), Some("AuthFailure.SignatureFailure"), "{tampered}");
+    assert_eq!(s.sandbox.certificates().expect("listed").len(), 1);
+}
+
+#[tokio::test]
+async fn refuses_wildcard_domains_because_free_certificates_are_single_domain() {
+    let s = start(None).await;
+    let c = client(&s.url, KEY);
+    for method in [DvAuthMethod::DnsAuto, DvAuthMethod::Dns, DvAuthMethod::File] {
+        let refused =
+            c.apply_certificate(&apply_with("*.example.com", method)).await.expect_err("wildcard");
+        assert_eq!(refused.code(), Some("InvalidParameter.DomainInvalid"), "{method:?}");
+        let shown = refused.to_string();
+        assert!(shown.contains("free certificates are single-domain"), "{shown}");
+        assert!(shown.contains("wildcard certificates are a paid product"), "{shown}");
+    }
+    assert!(s.sandbox.certificates().expect("listed").is_empty(), "nothing was ordered");
+}
+
+/// Lists certificates with a hand-written `DescribeCertificates` body; returns the ids in the
+/// order listed, or the error code.
+async fn list_ids(url: &str, body: &str) -> Result<Vec<String>, String> {
+    let now = chrono::Utc::now().timestamp();
+    let answer = raw(url, "DescribeCertificates", body, body, KEY, now).await.1;
+    if let Some(code) = error_code(&answer) {
+        let message = answer["Response"]["Error"]["Message"].as_str().unwrap_or_default();
+        return Err(format!("{code}: {message}"));
+    }
+    let listed = answer["Response"]["Certificates"].as_array().expect("a list");
+    assert_eq!(answer["Response"]["TotalCount"].as_u64(), Some(listed.len() as u64), "one page");
+    Ok(listed.iter().map(|c| c["CertificateId"].as_str().expect("id").to_owned()).collect())
+}
+
+#[tokio::test]
+async fn describe_certificates_applies_every_documented_filter() {
+    let s = start_with(SandboxOptions {
+        secret_id: ID.into(),
+        secret_key: KEY.into(),
+        rate_limit: 0,
+        ..Default::default()
+    })
+    .await;
+    let c = client(&s.url, KEY);
+    // `expiring`: issued 71 days ago, 19 days left; `revoked`: issued a day ago, then revoked;
+    // `fresh`: issued now, in project 7; `pending`: awaiting DNS validation. Days apart, so
+    // that sorting by expiry never depends on which second a certificate was issued in.
+    let expiring = c.apply_certificate(&apply_request("old.example.com")).await.expect("applied");
+    s.sandbox.age(70).expect("aged");
+    let revoked = c.apply_certificate(&apply_request("gone.example.com")).await.expect("applied");
+    s.sandbox.console(ConsoleOp::Revoke, &revoked).expect("revoked");
+    s.sandbox.age(1).expect("aged");
+    let fresh = c.apply_certificate(&apply_request("new.example.com")).await.expect("applied");
+    c.modify_certificate_project(std::slice::from_ref(&fresh), 7).await.expect("moved");
+    let pending = c
+        .apply_certificate(&apply_with("wait.example.com", DvAuthMethod::Dns))
+        .await
+        .expect("applied");
+    let all = vec![pending.clone(), fresh.clone(), revoked.clone(), expiring.clone()];
+    let none: Vec<String> = Vec::new();
+
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("{}", all.clone()),
+        (r#"{"ProjectId":7}"#, vec![fresh.clone()]),
+        (r#"{"ProjectId":0}"#, vec![pending.clone(), revoked.clone(), expiring.clone()]),
+        (r#"{"CertificateType":"SVR"}"#, all.clone()),
+        (r#"{"CertificateType":"CA"}"#, none.clone()),
+        (r#"{"Renew":1}"#, vec![expiring.clone()]),
+        (r#"{"Renew":0}"#, all.clone()),
+        (r#"{"FilterExpiring":1}"#, vec![expiring.clone()]),
+        (r#"{"IsPendingIssue":1}"#, vec![pending.clone()]),
+        (r#"{"Upload":1}"#, none.clone()),
+        (r#"{"Upload":0}"#, all.clone()),
+        (r#"{"FilterSource":"upload"}"#, none.clone()),
+        (r#"{"FilterSource":"buy"}"#, all.clone()),
+        (r#"{"IsSM":1}"#, none.clone()),
+        (r#"{"Tags":[{"TagKey":"team","TagValue":"web"}]}"#, none.clone()),
+        (r#"{"Tags":[]}"#, all.clone()),
+        (r#"{"Deployable":1}"#, vec![fresh.clone(), expiring.clone()]),
+        (r#"{"Deployable":0}"#, vec![pending.clone(), revoked.clone()]),
+        (r#"{"CertificateStatus":[1]}"#, vec![fresh.clone(), expiring.clone()]),
+        (r#"{"CertificateStatus":[0,10]}"#, vec![pending.clone(), revoked.clone()]),
+        (r#"{"CertificateStatus":[]}"#, all.clone()),
+        // Without an end, a pending certificate sorts first ascending and last descending.
+        (
+            r#"{"ExpirationSort":"ASC"}"#,
+            vec![pending.clone(), expiring.clone(), revoked.clone(), fresh.clone()],
+        ),
+        (
+            r#"{"ExpirationSort":"DESC"}"#,
+            vec![fresh.clone(), revoked.clone(), expiring.clone(), pending.clone()],
+        ),
+        (r#"{"Deployable":1,"ProjectId":0,"Renew":1}"#, vec![expiring.clone()]),
+        (r#"{"Deployable":1,"ProjectId":7,"Renew":1}"#, none.clone()),
+    ];
+    for (body, expected) in cases {
+        assert_eq!(list_ids(&s.url, body).await, Ok(expected), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn describe_certificates_refuses_by_name_what_it_cannot_filter() {
+    let s = start_with(SandboxOptions {
+        secret_id: ID.into(),
+        secret_key: KEY.into(),
+        rate_limit: 0,
+        ..Default::default()
+    })
+    .await;
+    let cases = [
+        (r#"{"Hostable":1}"#, "InvalidParameter", "Hostable"),
+        (r#"{"Hostable":0}"#, "InvalidParameter", "Hostable"),
+        (r#"{"CertificateType":"CLIENT"}"#, "InvalidParameterValue", "CertificateType"),
+        (r#"{"FilterSource":"gift"}"#, "InvalidParameterValue", "FilterSource"),
+        (r#"{"ExpirationSort":"up"}"#, "InvalidParameterValue", "ExpirationSort"),
+        (r#"{"Renew":2}"#, "InvalidParameterValue", "Renew"),
+        (r#"{"Deployable":3}"#, "InvalidParameterValue", "Deployable"),
+        (r#"{"IsPendingIssue":"1"}"#, "InvalidParameter", "IsPendingIssue"),
+        (r#"{"Tags":[{"TagKey":"team"}]}"#, "InvalidParameter", "Tags"),
+        (r#"{"Bogus":1}"#, "UnknownParameter", "Bogus"),
+    ];
+    for (body, code, named) in cases {
+        let refused = list_ids(&s.url, body).await.expect_err(body);
+        assert!(refused.starts_with(&format!("{code}: ")), "{body}: {refused}");
+        assert!(refused.contains(named), "{body}: {refused}");
+    }
+}
+
+#[tokio::test]
+async fn describe_certificates_treats_a_limit_over_1000_as_1000() {
+    let s = start(None).await;
+    let domains: Vec<String> = (0..1001).map(|n| format!("host{n}.example.com")).collect();
+    s.sandbox.seed_issued(&domains).expect("seeded");
+    let now = chrono::Utc::now().timestamp();
+    for limit in [1000, 1001, 1_000_000] {
+        let body = format!(r#"{{"Limit":{limit}}}"#);
+        let answer = raw(&s.url, "DescribeCertificates", &body, &body, KEY, now).await.1;
+        assert_eq!(error_code(&answer), None, "{answer}");
+        assert_eq!(answer["Response"]["TotalCount"], 1001);
+        let page = answer["Response"]["Certificates"].as_array().expect("a page");
+        assert_eq!(page.len(), 1000, "Limit {limit}");
+    }
+}
+
+/// Downloads a certificate; returns the ZIP's files by name, or the error code.
+async fn download(
+    url: &str,
+    id: &str,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    use base64::Engine;
+    use std::io::Read;
+    let now = chrono::Utc::now().timestamp();
+    let body = json!({ "CertificateId": id }).to_string();
+    let answer = raw(url, "DownloadCertificate", &body, &body, KEY, now).await.1;
+    if let Some(code) = error_code(&answer) {
+        return Err(code.to_owned());
+    }
+    assert_eq!(answer["Response"]["ContentType"], "application/zip");
+    let content = answer["Response"]["Content"].as_str().expect("Content");
+    let bytes = base64::engine::general_purpose::STANDARD.decode(content).expect("base64");
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a ZIP");
+    let mut files = std::collections::BTreeMap::new();
+    for n in 0..archive.len() {
+        let mut file = archive.by_index(n).expect("entry");
+        let mut text = String::new();
+        file.read_to_string(&mut text).expect("text");
+        files.insert(file.name().expect("a file name").into_owned(), text);
+    }
+    Ok(files)
+}
+
+fn pems(text: &str) -> Vec<x509_parser::pem::Pem> {
+    x509_parser::pem::Pem::iter_from_buffer(text.as_bytes()).collect::<Result<_, _>>().expect("PEM")
+}
+
+#[tokio::test]
+async fn downloads_a_zip_per_server_whose_key_matches_the_certificate_and_its_dates() {
+    let s = start(None).await;
+    let c = client(&s.url, KEY);
+    let id = c.apply_certificate(&apply_request("www.example.com")).await.expect("applied");
+    let files = download(&s.url, &id).await.expect("downloaded");
+    let names: Vec<&str> = files.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "Apache/root_bundle.crt",
+            "Apache/www.example.com.crt",
+            "Apache/www.example.com.key",
+            "Nginx/www.example.com.csr",
+            "Nginx/www.example.com.key",
+            "Nginx/www.example.com_bundle.crt",
+            "Nginx/www.example.com_bundle.pem",
+        ]
+    );
+    let remote = c.certificate(&id).await.expect("described");
+    let bundle = pems(&files["Nginx/www.example.com_bundle.crt"]);
+    assert_eq!(bundle.len(), 2, "leaf and chain");
+    assert_eq!(
+        files["Nginx/www.example.com_bundle.pem"],
+        files["Nginx/www.example.com_bundle.crt"]
+    );
+    let leaf = bundle[0].parse_x509().expect("X.509");
+    assert_eq!(
+        leaf.validity().not_before.timestamp(),
+        remote.not_before.expect("begin").timestamp()
+    );
+    assert_eq!(leaf.validity().not_after.timestamp(), remote.not_after.expect("end").timestamp());
+    let ca = bundle[1].parse_x509().expect("X.509");
+    assert!(leaf.verify_signature(Some(ca.public_key())).is_ok(), "signed by the chain");
+
+    // Apache's files split the bundle: the certificate alone, then its chain.
+    let apache_leaf = pems(&files["Apache/www.example.com.crt"]);
+    assert_eq!(apache_leaf.len(), 1);
+    assert_eq!(apache_leaf[0].contents, bundle[0].contents);
+    assert_eq!(pems(&files["Apache/root_bundle.crt"])[0].contents, bundle[1].contents);
+
+    let key_pem = &files["Nginx/www.example.com.key"];
+    assert_eq!(&files["Apache/www.example.com.key"], key_pem);
+    let key = rcgen::KeyPair::from_pem(key_pem).expect("a private key");
+    use rcgen::PublicKeyData;
+    assert_eq!(key.der_bytes(), &leaf.public_key().subject_public_key.data[..], "key fits leaf");
+    let csr = pems(&files["Nginx/www.example.com.csr"]);
+    assert_eq!(csr[0].label, "CERTIFICATE REQUEST");
+
+    // The detail hands out the same key.
+    let now = chrono::Utc::now().timestamp();
+    let body = json!({ "CertificateId": id }).to_string();
+    let detail = raw(&s.url, "DescribeCertificateDetail", &body, &body, KEY, now).await.1;
+    assert_eq!(detail["Response"]["CertificatePrivateKey"].as_str(), Some(key_pem.as_str()));
+}
+
+#[tokio::test]
+async fn download_is_refused_until_the_certificate_is_issued() {
+    let s = start(None).await;
+    let c = client(&s.url, KEY);
+    let pending = c
+        .apply_certificate(&apply_with("www.example.com", DvAuthMethod::Dns))
+        .await
+        .expect("applied");
+    assert_eq!(
+        download(&s.url, &pending).await.err().as_deref(),
+        Some("FailedOperation.CertificateStatusNotAllowDownload")
+    );
+    let listed = list_ids(&s.url, "{}").await.expect("listed");
+    assert_eq!(listed, std::slice::from_ref(&pending));
+    s.sandbox.console(ConsoleOp::Validate, &pending).expect("validated");
+    assert!(download(&s.url, &pending).await.is_ok(), "issued now");
+    assert_eq!(
+        download(&s.url, "nosuch01").await.err().as_deref(),
+        Some("FailedOperation.CertificateNotFound")
+    );
+}
+
+#[tokio::test]
+async fn rsa_orders_get_rsa_2048_keys_and_ecc_orders_p256_keys() {
+    use x509_parser::public_key::PublicKey;
+    let s = start(None).await;
+    let now = chrono::Utc::now().timestamp();
+    let orders = [
+        ("default.example.com", r#""#, "RSA 2048"),
+        ("rsa.example.com", r#","CsrEncryptAlgo":"RSA","CsrKeyParameter":"2048""#, "RSA 2048"),
+        ("ecc.example.com", r#","CsrEncryptAlgo":"ECC","CsrKeyParameter":"prime256v1""#, "ECC 256"),
+    ];
+    for (domain, algo, encrypt) in orders {
+        let body = format!(r#"{{"DvAuthMethod":"DNS_AUTO","DomainName":"{domain}"{algo}}}"#);
+        let applied = raw(&s.url, "ApplyCertificate", &body, &body, KEY, now).await.1;
+        let id = applied["Response"]["CertificateId"].as_str().expect("applied").to_owned();
+        let detail_body = json!({ "CertificateId": id }).to_string();
+        let detail =
+            raw(&s.url, "DescribeCertificateDetail", &detail_body, &detail_body, KEY, now).await.1;
+        assert_eq!(detail["Response"]["EncryptAlgorithm"], encrypt, "{domain}");
+
+        let files = download(&s.url, &id).await.expect("downloaded");
+        let bundle = pems(&files[&format!("Nginx/{domain}_bundle.crt")]);
+        let leaf = bundle[0].parse_x509().expect("X.509");
+        let parsed = leaf.public_key().parsed().expect("a public key");
+        match (encrypt, parsed) {
+            ("RSA 2048", PublicKey::RSA(rsa)) => assert_eq!(rsa.key_size(), 2048, "{domain}"),
+            ("ECC 256", PublicKey::EC(ec)) => {
+                assert_eq!(ec.key_size(), 256, "{domain}");
+                assert_eq!(
+                    leaf.public_key().algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()),
+                    Some(x509_parser::oid_registry::OID_EC_P256),
+                    "{domain}: prime256v1"
+                );
+            }
+            (_, other) => panic!("{domain}: expected {encrypt}, got {other:?}"),
+        }
+    }
 }
