@@ -11,12 +11,17 @@ use anyhow::Context as _;
 use certplan_parser::{Config, ConfigError, LoadOptions, ProviderConfig};
 use certplan_provider::{Client, ClientOptions, Credentials, Endpoint};
 use certplan_sandbox::{Sandbox, SandboxOptions};
+use certplan_state::Cloud;
 
 /// Overrides every other endpoint setting: a full URL.
 pub const ENDPOINT_VAR: &str = "CERTPLAN_ENDPOINT";
 
 /// Where the embedded sandbox keeps its "cloud", relative to the configuration directory.
 pub const EMBEDDED_SANDBOX_DATA: &str = ".certplan/sandbox.json";
+
+/// Where the state of the embedded sandbox's certificates is kept by default: apart from the
+/// real account's, so that dropping `--sandbox` never plans against the sandbox's records.
+pub const EMBEDDED_SANDBOX_STATE: &str = ".certplan/sandbox.state.json";
 
 /// The process environment, captured once at start.
 #[derive(Debug, Clone, Default)]
@@ -134,10 +139,12 @@ impl Settings {
         env: Environment,
         block: &certplan_parser::Settings,
     ) -> Self {
+        let default_state =
+            if flags.sandbox { EMBEDDED_SANDBOX_STATE } else { certplan_state::DEFAULT_STATE_FILE };
         let state_path = flags
             .state
             .or_else(|| block.state_path.as_ref().map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(certplan_state::DEFAULT_STATE_FILE));
+            .unwrap_or_else(|| PathBuf::from(default_state));
         let profile = flags
             .profile
             .or_else(|| env.get("TENCENTCLOUD_PROFILE").filter(|p| !p.is_empty()))
@@ -156,6 +163,19 @@ impl Settings {
             profile,
             env,
         }
+    }
+
+    /// Names the cloud this run talks to, as state and saved plans record it.
+    pub fn cloud(&self, provider: &ProviderConfig) -> anyhow::Result<Cloud> {
+        Ok(match &self.target {
+            Target::Cloud => Cloud {
+                endpoint: resolve_endpoint(provider, &self.env)?.to_string(),
+                sandbox: false,
+            },
+            Target::EmbeddedSandbox { data } => {
+                Cloud { endpoint: data.display().to_string(), sandbox: true }
+            }
+        })
     }
 
     /// Connects to the target: checks endpoint and credentials, or starts the embedded sandbox.

@@ -7,7 +7,7 @@ use certplan_engine::Inputs;
 use certplan_parser::Config;
 use certplan_planner::PlanOptions;
 use certplan_provider::Client;
-use certplan_state::{LocalStore, State, StateLock, StateStore};
+use certplan_state::{Cloud, LocalStore, State, StateLock, StateStore};
 use chrono::Utc;
 
 use crate::settings::{Connection, Settings, Target};
@@ -33,6 +33,24 @@ impl StateAccess {
         let state = store.load()?;
         Ok(StateAccess { store, state, _lock: lock })
     }
+}
+
+/// Refuses a state that records certificates of another cloud than `cloud`: planned against
+/// this one, every certificate would look deleted and be applied for again.
+fn check_cloud(state: &State, cloud: &Cloud, path: &std::path::Path) -> anyhow::Result<()> {
+    let Some(recorded) = state.cloud.as_ref().filter(|c| *c != cloud) else { return Ok(()) };
+    if state.resources.is_empty() && state.deposed.is_empty() && state.intents.is_empty() {
+        return Ok(());
+    }
+    let hint = match (recorded.sandbox, cloud.sandbox) {
+        (true, false) => " (add --sandbox to work with the sandbox's certificates)",
+        (false, true) => " (drop --sandbox, or give the sandbox a state of its own with --state)",
+        _ => "",
+    };
+    bail!(
+        "state {} records certificates in {recorded}, but this run talks to {cloud}{hint}; use that cloud's state with --state FILE or the certplan block's backend path, or point CERTPLAN_ENDPOINT back at {recorded}",
+        path.display()
+    )
 }
 
 /// The configuration, the state and the cloud a plan, apply, refresh or import works on.
@@ -70,15 +88,15 @@ impl Workspace {
         }
         let StateAccess { store, state, _lock } = StateAccess::open(&settings, operation)?;
         let state_existed = state.is_some();
-        Ok(Workspace {
-            settings,
-            config,
-            store,
-            state: state.unwrap_or_default(),
-            state_existed,
-            connection: None,
-            _lock,
-        })
+        let mut state = state.unwrap_or_default();
+        // A plan from the state alone neither reads the cloud nor writes: it may look at any state.
+        if settings.refresh || operation.is_some() {
+            let cloud = settings.cloud(&config.provider)?;
+            check_cloud(&state, &cloud, &settings.state_path)?;
+            // Recorded with the next save.
+            state.cloud = Some(cloud);
+        }
+        Ok(Workspace { settings, config, store, state, state_existed, connection: None, _lock })
     }
 
     /// Returns the client, connecting on first use.

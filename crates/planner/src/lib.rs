@@ -41,6 +41,9 @@ pub struct SavedPlan {
     pub state_lineage: Option<String>,
     pub state_serial: u64,
     pub config_digest: String,
+    /// The cloud it was made against; it is applied to no other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<certplan_state::Cloud>,
     pub plan: Plan,
 }
 
@@ -48,13 +51,19 @@ impl SavedPlan {
     /// 2: actions written by their one name, changes carry what apply records and waits for.
     pub const FORMAT_VERSION: u32 = 2;
 
-    pub fn new(plan: Plan, state: Option<&State>, config_digest: String) -> Self {
+    pub fn new(
+        plan: Plan,
+        state: Option<&State>,
+        config_digest: String,
+        cloud: certplan_state::Cloud,
+    ) -> Self {
         SavedPlan {
             format_version: Self::FORMAT_VERSION,
             certplan_version: env!("CARGO_PKG_VERSION").to_owned(),
             state_lineage: state.map(|s| s.lineage.clone()),
             state_serial: state.map_or(0, |s| s.serial),
             config_digest,
+            cloud: Some(cloud),
             plan,
         }
     }
@@ -80,7 +89,18 @@ impl SavedPlan {
 
     /// Explains why this plan cannot be applied to `state` and a configuration with
     /// `config_digest`; `None` when it can.
-    pub fn staleness(&self, state: Option<&State>, config_digest: &str) -> Option<String> {
+    pub fn staleness(
+        &self,
+        state: Option<&State>,
+        config_digest: &str,
+        cloud: &certplan_state::Cloud,
+    ) -> Option<String> {
+        if let Some(made_for) = self.cloud.as_ref().filter(|c| *c != cloud) {
+            return Some(format!(
+                "it was made against {made_for}, and this run talks to {cloud}{}",
+                if made_for.sandbox { "; add --sandbox" } else { "" }
+            ));
+        }
         let now = (state.map(|s| s.lineage.clone()), state.map_or(0, |s| s.serial));
         match (&self.state_lineage, &now.0) {
             (None, Some(_)) => {

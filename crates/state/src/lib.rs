@@ -19,5 +19,5 @@ pub use error::StateError;
 pub use format::{FORMAT_VERSION, Problem};
 pub use local::{DEFAULT_STATE_FILE, LocalStore};
 pub use lock::{LockInfo, StateLock};
-pub use model::{Deposed, Intent, IntentKind, ResourceState, State, StoredOutput};
+pub use model::{Cloud, Deposed, Intent, IntentKind, ResourceState, State, StoredOutput};
 pub use store::StateStore;

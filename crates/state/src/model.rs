@@ -36,6 +36,30 @@ pub struct State {
     /// The configuration's outputs as of the last apply.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, StoredOutput>,
+    /// The cloud the recorded certificates live in: a state is never used against another.
+    /// Absent in states written before certplan recorded it (the next run records it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<Cloud>,
+}
+
+/// Which cloud a state (or a saved plan) describes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cloud {
+    /// The API endpoint, or for the embedded sandbox, where its data is kept.
+    pub endpoint: String,
+    /// Whether it is a sandbox certplan runs itself (`--sandbox`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sandbox: bool,
+}
+
+impl std::fmt::Display for Cloud {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.sandbox {
+            write!(f, "the embedded sandbox ({})", self.endpoint)
+        } else {
+            f.write_str(&self.endpoint)
+        }
+    }
 }
 
 /// An output's value as of the last apply.
@@ -163,6 +187,7 @@ impl State {
             deposed: Vec::new(),
             intents: Vec::new(),
             outputs: BTreeMap::new(),
+            cloud: None,
         }
     }
 

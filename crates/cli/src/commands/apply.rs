@@ -56,7 +56,8 @@ pub async fn apply(
                 );
             }
             let existing = ws.state_existed.then_some(&ws.state);
-            if let Some(why) = saved.staleness(existing, &ws.config.digest()) {
+            let cloud = ws.settings.cloud(&ws.config.provider)?;
+            if let Some(why) = saved.staleness(existing, &ws.config.digest(), &cloud) {
                 bail!(
                     "saved plan {} is stale: {why}. Make a new one with `certplan plan --out {}`",
                     file.display(),

@@ -61,11 +61,13 @@ pub async fn plan(
     ui::print_plan(&plan, options.json, output);
     if let Some(out) = &options.out {
         let existing = ws.state_existed.then_some(&ws.state);
-        let saved = SavedPlan::new(plan.clone(), existing, ws.config.digest());
+        let cloud = ws.settings.cloud(&ws.config.provider)?;
+        let sandbox = if cloud.sandbox { "--sandbox " } else { "" };
+        let saved = SavedPlan::new(plan.clone(), existing, ws.config.digest(), cloud);
         certplan_state::write_atomically(out, &saved.to_json())
             .with_context(|| format!("cannot write the plan to {}", out.display()))?;
         eprintln!(
-            "Saved the plan to {}. Apply exactly this plan with: certplan apply {}",
+            "Saved the plan to {}. Apply exactly this plan with: certplan apply {sandbox}{}",
             out.display(),
             out.display()
         );

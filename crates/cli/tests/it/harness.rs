@@ -24,7 +24,7 @@ pub(crate) struct SandboxProcess {
 }
 
 impl SandboxProcess {
-    fn start(data: &Path, extra: &[&str]) -> Self {
+    pub(crate) fn start(data: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)

@@ -120,3 +120,56 @@ fn the_small_words_are_true() {
     assert!(no_scheme.stderr.contains("http://127.0.0.1:8443"), "{}", no_scheme.stderr);
     assert!(!no_scheme.stderr.contains("relative URL"), "{}", no_scheme.stderr);
 }
+
+#[test]
+fn state_and_saved_plans_belong_to_the_cloud_they_describe() {
+    let p = Project::new(&certificate("www", "www.example.com"));
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let recorded = p.state();
+    assert_eq!(recorded["cloud"]["endpoint"], p.sandbox.url.as_str(), "{recorded}");
+
+    // The same state against another endpoint is refused, saying what to do.
+    let other = crate::harness::SandboxProcess::start(&p.path().join("other.json"), &[]);
+    let mut cmd = p.command(&["plan"]);
+    cmd.env("CERTPLAN_ENDPOINT", &other.url);
+    let elsewhere = crate::harness::run(cmd);
+    assert_eq!(elsewhere.code, 1, "{}", elsewhere.stdout);
+    assert!(elsewhere.stderr.contains("records certificates in"), "{}", elsewhere.stderr);
+    assert!(!elsewhere.stdout.contains("will be created"), "{}", elsewhere.stdout);
+
+    // A saved plan is applied to the cloud it was made against only.
+    p.write_config(
+        &[certificate("www", "www.example.com"), certificate("api", "api.example.com")].concat(),
+    );
+    let saved = p.run(&["plan", "--out", "next.plan"]);
+    assert_eq!(saved.code, 0, "{}", saved.stderr);
+    let mut cmd = p.command(&["apply", "next.plan"]);
+    cmd.env("CERTPLAN_ENDPOINT", &other.url);
+    let misapplied = crate::harness::run(cmd);
+    assert_eq!(misapplied.code, 1);
+    assert!(misapplied.stderr.contains("this run talks to"), "{}", misapplied.stderr);
+    assert!(other.certificates().is_empty(), "nothing applied for elsewhere");
+}
+
+#[test]
+fn the_embedded_sandbox_keeps_a_state_of_its_own() {
+    let p = Project::new(&certificate("www", "www.example.com"));
+    let mut cmd = p.command(&["apply", "--sandbox", "--auto-approve"]);
+    cmd.env_remove("CERTPLAN_ENDPOINT");
+    let apply = crate::harness::run(cmd);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(p.path().join(".certplan/sandbox.state.json").exists());
+    assert!(!p.path().join("certplan.state.json").exists(), "the account's state is untouched");
+    let mut cmd = p.command(&["plan", "--sandbox", "--out", "s.plan"]);
+    cmd.env_remove("CERTPLAN_ENDPOINT");
+    let saved = crate::harness::run(cmd);
+    assert!(saved.stderr.contains("certplan apply --sandbox s.plan"), "{}", saved.stderr);
+    // Dropping --sandbox plans for the account, from its own (empty) state.
+    let real = p.run(&["plan"]);
+    assert_eq!(real.code, 0, "{}", real.stderr);
+    assert!(real.stdout.contains("will be created"), "{}", real.stdout);
+    assert!(!real.stdout.contains("was deleted"), "{}", real.stdout);
+    let wrong = p.run(&["apply", "s.plan"]);
+    assert_eq!(wrong.code, 1);
+    assert!(wrong.stderr.contains("add --sandbox"), "{}", wrong.stderr);
+}
