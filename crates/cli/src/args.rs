@@ -159,6 +159,11 @@ pub struct CommonArgs {
     /// Leave this resource out of the plan (repeatable)
     #[arg(long, value_name = "ADDR")]
     pub exclude: Vec<Address>,
+
+    /// Apply for a new certificate for this resource, whatever its state (repeatable) — e.g.
+    /// after fixing the DNS of a domain whose validation failed twice
+    #[arg(long, value_name = "ADDR")]
+    pub replace: Vec<Address>,
 }
 
 /// Variable values; later ones win, in command-line order (and over `CERTPLAN_VAR_<name>`,
@@ -425,6 +430,15 @@ pub struct ConsoleArgs {
 }
 
 impl CommonArgs {
+    /// Which resources to plan, and which to replace.
+    pub fn selection(&self) -> certplan_planner::PlanOptions {
+        certplan_planner::PlanOptions {
+            targets: self.target.clone(),
+            excludes: self.exclude.clone(),
+            replace: self.replace.clone(),
+        }
+    }
+
     /// The settings flags; `raw_args` is the command line, for the order of variable flags.
     pub fn flags(&self, raw_args: &[String]) -> Flags {
         Flags {
@@ -454,8 +468,7 @@ impl StateArgs {
 impl PlanArgs {
     pub fn options(&self) -> PlanOptions {
         PlanOptions {
-            targets: self.common.target.clone(),
-            excludes: self.common.exclude.clone(),
+            selection: self.common.selection(),
             detailed_exitcode: self.detailed_exitcode,
             out: self.out.clone(),
             json: self.json,
@@ -467,8 +480,7 @@ impl ApplyArgs {
     pub fn options(&self) -> ApplyOptions {
         ApplyOptions {
             plan_file: self.plan_file.clone(),
-            targets: self.common.target.clone(),
-            excludes: self.common.exclude.clone(),
+            selection: self.common.selection(),
             auto_approve: self.auto_approve,
             detailed_exitcode: self.detailed_exitcode,
             json: self.json,

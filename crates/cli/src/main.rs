@@ -79,7 +79,7 @@ async fn run(command: Command, output: Output, env: Environment) -> anyhow::Resu
         }
         Command::Refresh(common) => {
             let (settings, config) = configured(common.flags(&env.args), env)?;
-            commands::refresh::refresh(settings, config, &common.target, &common.exclude).await
+            commands::refresh::refresh(settings, config, &common.selection()).await
         }
         Command::Import { address, certificate_id, common } => {
             let (settings, config) = configured(common.flags(&env.args), env)?;

@@ -2,7 +2,7 @@
 //! run when the command writes it) and, once needed, the connection to the cloud.
 
 use anyhow::{Context as _, bail};
-use certplan_core::{Address, Observed, Plan};
+use certplan_core::{Observed, Plan};
 use certplan_engine::Inputs;
 use certplan_parser::Config;
 use certplan_planner::PlanOptions;
@@ -158,13 +158,15 @@ impl Workspace {
         Ok(Some(observed))
     }
 
-    /// Refuses `--target` and `--exclude` addresses that name nothing declared or recorded.
-    pub fn check_targets(&self, targets: &[Address], excludes: &[Address]) -> anyhow::Result<()> {
-        for address in targets.iter().chain(excludes) {
+    /// Refuses `--target`, `--exclude` and `--replace` addresses that name nothing declared or
+    /// recorded.
+    pub fn check_targets(&self, selection: &PlanOptions) -> anyhow::Result<()> {
+        let named = selection.targets.iter().chain(&selection.excludes).chain(&selection.replace);
+        for address in named {
             let known = self.config.resources.keys().chain(self.state.resources.keys());
             if !known.into_iter().any(|a| address.covers(a)) {
                 bail!(
-                    "{address} is not in the configuration or the state; --target and --exclude take resource addresses such as tencentcloud_ssl_free_certificate.www"
+                    "{address} is not in the configuration or the state; --target, --exclude and --replace take resource addresses such as tencentcloud_ssl_free_certificate.www"
                 );
             }
         }
@@ -175,11 +177,9 @@ impl Workspace {
     pub fn plan(
         &self,
         observed: Option<&Observed>,
-        targets: &[Address],
-        excludes: &[Address],
+        selection: &PlanOptions,
     ) -> anyhow::Result<Plan> {
-        let options = PlanOptions { targets: targets.to_vec(), excludes: excludes.to_vec() };
-        Ok(certplan_planner::plan(&self.config, &self.state, observed, Utc::now(), &options)?)
+        Ok(certplan_planner::plan(&self.config, &self.state, observed, Utc::now(), selection)?)
     }
 
     /// What an apply needs from the configuration besides the plan: the CSR key passwords.

@@ -77,6 +77,11 @@ pub enum Reason {
     Unusable { id: String, status: CertStatus },
     /// Domain validation was not completed in time.
     ValidationTimedOut { id: String, deadline: DateTime<Utc> },
+    /// Validation failed for this many certificates in a row: the cause is outside certplan,
+    /// which applies again only when asked (`--replace`).
+    ValidationFailedRepeatedly { id: String, failures: u32 },
+    /// The user asked for a new certificate (`--replace`).
+    ReplaceRequested,
     /// Arguments that can only change with a new application differ.
     ArgumentsChanged { forcing: Vec<String> },
     /// Arguments that can change in place differ.
@@ -245,7 +250,13 @@ impl Plan {
     /// Returns true when something is still to happen: a change to make, or a certificate
     /// waiting for validation (what `plan --detailed-exitcode` reports with 2).
     pub fn needs_attention(&self) -> bool {
-        self.has_changes() || self.summary().waiting > 0
+        self.has_changes()
+            || self.changes.iter().any(|c| {
+                matches!(
+                    c.reason,
+                    Reason::Pending { .. } | Reason::ValidationFailedRepeatedly { .. }
+                )
+            })
     }
 }
 

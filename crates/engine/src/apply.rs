@@ -298,6 +298,16 @@ async fn make_change(
             let renewing = prior.filter(|_| kind == IntentKind::Renew);
             let replacing = prior.filter(|p| kind == IntentKind::Replace && p.exists);
             let password = inputs.csr_key_passwords.get(address).map(|p| p.expose());
+            // Failed validations in a row are counted, so that the planner can stop applying
+            // again for a domain whose validation cannot succeed.
+            let validation_failures = match &change.reason {
+                Reason::ValidationTimedOut { .. }
+                | Reason::Unusable { status: certplan_core::CertStatus::Failed, .. } => {
+                    ledger.read(|s| s.resources.get(address).map_or(0, |r| r.validation_failures))
+                        + 1
+                }
+                _ => 0,
+            };
             let domain_lock = ledger.domain_lock(&args.domain);
             let _one_application_per_domain = domain_lock.lock().await;
             let mut attempt = 0;
@@ -312,6 +322,7 @@ async fn make_change(
                     args: args.clone(),
                     prevent_destroy: change.prevent_destroy,
                     sensitive: change.sensitive.clone(),
+                    validation_failures,
                     old_certificate_id: renewing.or(replacing).map(|p| p.id.clone()),
                     started_at: Utc::now(),
                 };

@@ -60,7 +60,7 @@ pub async fn import(
     args.project_id = remote.project_id;
     let applied_at = remote.inserted_at.unwrap_or_else(Utc::now);
     let declared = Declared { args, ..declared.clone() };
-    record(state, address, &remote.id, &declared, Vec::new(), applied_at, Some(&remote));
+    record(state, address, &remote.id, &declared, Vec::new(), applied_at, Some(&remote), 0);
     store.save(state)?;
     Ok(remote)
 }
@@ -87,7 +87,17 @@ pub(crate) fn adopt(
         prevent_destroy: intent.prevent_destroy,
         sensitive: intent.sensitive.clone(),
     };
-    record(state, &intent.address, id, &declared, renewed_from, intent.started_at, remote);
+    let failures = intent.validation_failures;
+    record(
+        state,
+        &intent.address,
+        id,
+        &declared,
+        renewed_from,
+        intent.started_at,
+        remote,
+        failures,
+    );
     state.intents.retain(|i| i != intent);
     // The certificate a resource has is never one to delete (two racing runs each keep the
     // other's as deposed).
@@ -95,6 +105,7 @@ pub(crate) fn adopt(
 }
 
 /// Builds the record of a certificate: the one place a [`ResourceState`] is made.
+#[allow(clippy::too_many_arguments)]
 fn record(
     state: &mut State,
     address: &Address,
@@ -103,6 +114,7 @@ fn record(
     renewed_from: Vec<String>,
     applied_at: DateTime<Utc>,
     remote: Option<&RemoteCertificate>,
+    validation_failures: u32,
 ) {
     let mut record = ResourceState {
         certificate_id: id.to_owned(),
@@ -115,6 +127,7 @@ fn record(
         applied_at,
         validation: Vec::new(),
         sensitive: declared.sensitive.clone(),
+        validation_failures,
     };
     if let Some(remote) = remote {
         record.observe(remote);

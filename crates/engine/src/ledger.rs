@@ -264,6 +264,7 @@ mod tests {
             args: CertificateArgs::new(format!("{name}.example.com"), DvAuthMethod::DnsAuto),
             prevent_destroy: false,
             sensitive: Default::default(),
+            validation_failures: 0,
             old_certificate_id: None,
             started_at: Utc::now(),
         }

@@ -129,6 +129,8 @@ fn reason_code(reason: &Reason) -> &'static str {
         Reason::Gone { .. } => "deleted_outside",
         Reason::Unusable { .. } => "unusable_in_cloud",
         Reason::ValidationTimedOut { .. } => "validation_timed_out",
+        Reason::ValidationFailedRepeatedly { .. } => "validation_failed_repeatedly",
+        Reason::ReplaceRequested => "replace_by_request",
         Reason::ArgumentsChanged { .. } => "replace_because_arguments_changed",
         Reason::AttributesChanged { .. } => "update_because_attributes_changed",
         Reason::Expired { .. } => "expired",

@@ -134,6 +134,8 @@ pub struct PlanOptions {
     pub targets: Vec<Address>,
     /// Leave these addresses out.
     pub excludes: Vec<Address>,
+    /// Apply for a new certificate for these addresses whatever their state (`--replace`).
+    pub replace: Vec<Address>,
 }
 
 impl PlanOptions {
@@ -221,17 +223,39 @@ pub fn plan(
                     }
                 },
             ),
-            (Some(d), Some(_), Some(p)) => {
+            (Some(d), Some(r), Some(p)) => {
                 let remote = observed.and_then(|o| o.get(&p.id));
-                let decided = decide(&d.args, d.lifecycle.renew_before, p, remote, now);
+                let replace = options.replace.iter().any(|a| a.covers(address));
+                let decided = match decide(&d.args, d.lifecycle.renew_before, p, remote, now) {
+                    (Action::Create, reason) => (Action::Create, reason),
+                    _ if replace => (Action::Replace, Reason::ReplaceRequested),
+                    // Validation failed again: the cause (DNS, a file, the CA) is outside
+                    // certplan, and applying once a week forever would not fix it.
+                    (Action::Replace, Reason::ValidationTimedOut { id, .. })
+                    | (Action::Replace, Reason::Unusable { id, status: CertStatus::Failed })
+                        if r.validation_failures >= 1 =>
+                    {
+                        let failures = r.validation_failures + 1;
+                        (Action::NoOp, Reason::ValidationFailedRepeatedly { id, failures })
+                    }
+                    decided => decided,
+                };
                 if decided.0 == Action::Replace
                     && d.lifecycle.prevent_destroy
-                    && matches!(decided.1, Reason::ArgumentsChanged { .. })
+                    && matches!(
+                        decided.1,
+                        Reason::ArgumentsChanged { .. } | Reason::ReplaceRequested
+                    )
                 {
                     return Err(PlanError::PreventDestroy {
                         address: address.clone(),
                         id: p.id.clone(),
-                        why: "changed arguments force a new certificate, and the old one would be deleted".into(),
+                        why: if decided.1 == Reason::ReplaceRequested {
+                            "--replace asks for a new certificate, and the old one would be deleted"
+                                .into()
+                        } else {
+                            "changed arguments force a new certificate, and the old one would be deleted".into()
+                        },
                     });
                 }
                 Some(decided)

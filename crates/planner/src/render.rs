@@ -319,6 +319,10 @@ pub(crate) fn describe(reason: &Reason, now: DateTime<Utc>) -> String {
             "domain validation of certificate {id} was not completed by its deadline, {}",
             date(deadline)
         ),
+        Reason::ValidationFailedRepeatedly { id, failures } => format!(
+            "validation failed for {failures} certificates in a row (the last, {id}); certplan applies again only when asked: publish the record or fix the domain's DNS, then `certplan apply --replace ADDRESS`"
+        ),
+        Reason::ReplaceRequested => "replacement requested with --replace".into(),
         Reason::ArgumentsChanged { forcing } | Reason::AttributesChanged { changed: forcing } => {
             format!("{} changed", forcing.join(", "))
         }

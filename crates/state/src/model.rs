@@ -84,11 +84,19 @@ pub struct Intent {
     /// The arguments that come from sensitive variables, recorded with the certificate.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub sensitive: BTreeSet<String>,
+    /// How many applications in a row for this resource ended with validation failing, this
+    /// one's predecessors counted (see [`ResourceState::validation_failures`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub validation_failures: u32,
     /// The certificate being renewed or replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_certificate_id: Option<String>,
     /// When the call was about to be made; a certificate it created was inserted after this.
     pub started_at: DateTime<Utc>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What a journaled application is for; written as the plan's action of the same name.
@@ -146,6 +154,11 @@ pub struct ResourceState {
     /// certificate, made once its block is gone, still hides them.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub sensitive: BTreeSet<String>,
+    /// How many certificates in a row were applied for this resource and failed validation
+    /// before this one: after two, certplan applies again only when asked (`--replace`),
+    /// because the cause is outside certplan. Cleared once a certificate is issued.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub validation_failures: u32,
 }
 
 impl ResourceState {
@@ -164,6 +177,9 @@ impl ResourceState {
     /// for validation, what to publish.
     pub fn observe(&mut self, remote: &RemoteCertificate) {
         self.status = remote.status;
+        if remote.status == CertStatus::Issued {
+            self.validation_failures = 0;
+        }
         self.not_before = remote.not_before.or(self.not_before);
         self.not_after = remote.not_after.or(self.not_after);
         // Only the detail call reports what validation needs; a listing leaves it unsaid.
@@ -230,6 +246,7 @@ pub(crate) fn sample() -> State {
             applied_at: "2026-11-26T00:00:01Z".parse().expect("time"),
             validation: Vec::new(),
             sensitive: BTreeSet::new(),
+            validation_failures: 0,
         },
     );
     state

@@ -22,8 +22,8 @@ use crate::{interrupt, stdout, ui};
 pub struct ApplyOptions {
     /// A plan saved by `plan --out`, applied exactly or refused.
     pub plan_file: Option<PathBuf>,
-    pub targets: Vec<Address>,
-    pub excludes: Vec<Address>,
+    /// Which resources to plan (`--target`, `--exclude`) and replace (`--replace`).
+    pub selection: certplan_planner::PlanOptions,
     pub auto_approve: bool,
     /// Exit 2 when changes were made.
     pub detailed_exitcode: bool,
@@ -45,7 +45,7 @@ pub async fn apply(
         );
     }
     let mut ws = Workspace::open(settings, config, Some("apply"))?;
-    ws.check_targets(&options.targets, &options.excludes)?;
+    ws.check_targets(&options.selection)?;
     let (plan, observed) = match &options.plan_file {
         Some(file) => {
             let saved = read_saved_plan(file)?;
@@ -69,7 +69,7 @@ pub async fn apply(
         None => {
             ws.reconcile(true).await?;
             let observed = ws.refresh().await?;
-            (ws.plan(observed.as_ref(), &options.targets, &options.excludes)?, observed)
+            (ws.plan(observed.as_ref(), &options.selection)?, observed)
         }
     };
     ui::announce_plan(&plan, options.json, output);

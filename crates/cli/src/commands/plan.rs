@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use certplan_core::Address;
 use certplan_parser::Config;
 use certplan_planner::SavedPlan;
 
@@ -16,8 +15,8 @@ use crate::workspace::Workspace;
 /// What `certplan plan` was asked to do.
 #[derive(Debug)]
 pub struct PlanOptions {
-    pub targets: Vec<Address>,
-    pub excludes: Vec<Address>,
+    /// Which resources to plan (`--target`, `--exclude`) and replace (`--replace`).
+    pub selection: certplan_planner::PlanOptions,
     /// Exit 2 when there are changes.
     pub detailed_exitcode: bool,
     /// Save the plan here, for `certplan apply FILE`.
@@ -32,7 +31,7 @@ pub async fn plan(
 ) -> anyhow::Result<ExitCode> {
     let output = settings.output;
     let mut ws = Workspace::open(settings, config, None)?;
-    ws.check_targets(&options.targets, &options.excludes)?;
+    ws.check_targets(&options.selection)?;
     let live_writer = if ws.state.intents.is_empty() { None } else { ws.live_writer() };
     if let Some(writer) = &live_writer {
         let in_flight = ui::plural(ws.state.intents.len(), "certificate application");
@@ -57,7 +56,7 @@ pub async fn plan(
         }
     }
     let observed = ws.refresh().await?;
-    let plan = ws.plan(observed.as_ref(), &options.targets, &options.excludes)?;
+    let plan = ws.plan(observed.as_ref(), &options.selection)?;
     ui::print_plan(&plan, options.json, output);
     if let Some(out) = &options.out {
         let existing = ws.state_existed.then_some(&ws.state);

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::bail;
-use certplan_core::{Address, Plan};
+use certplan_core::Plan;
 use certplan_parser::Config;
 
 use crate::settings::Settings;
@@ -14,17 +14,16 @@ use crate::workspace::Workspace;
 pub async fn refresh(
     settings: Settings,
     config: Config,
-    targets: &[Address],
-    excludes: &[Address],
+    selection: &certplan_planner::PlanOptions,
 ) -> anyhow::Result<ExitCode> {
     let output = settings.output;
     let mut ws = Workspace::open(settings, config, Some("refresh"))?;
-    ws.check_targets(targets, excludes)?;
+    ws.check_targets(selection)?;
     ws.reconcile(true).await?;
     let Some(observed) = ws.refresh().await? else {
         bail!("refresh reads the cloud; --refresh=false leaves it nothing to do");
     };
-    let plan = ws.plan(Some(&observed), targets, excludes)?;
+    let plan = ws.plan(Some(&observed), selection)?;
     let drift_only = Plan { changes: Vec::new(), moved: Vec::new(), ..plan };
     if drift_only.drift.is_empty() {
         outln!("The cloud matches the state.");

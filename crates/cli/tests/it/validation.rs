@@ -140,3 +140,37 @@ fn waiting_gives_up_at_its_limit_and_says_so() {
     );
     assert_eq!(p.state_ids().len(), 1, "recorded all the same");
 }
+
+#[test]
+fn validation_that_fails_twice_is_not_applied_for_again_unless_asked() {
+    let p = Project::new(&resource("www", "www.example.com", "  dv_auth_method = \"FILE\"\n"));
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    p.age(8);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0, "the first failure is retried");
+    let second = only_id(&p);
+    assert_eq!(
+        p.state()["resources"]["tencentcloud_ssl_free_certificate.www"]["validation_failures"],
+        1
+    );
+    p.age(8);
+    let applications = p.sandbox.requests("ApplyCertificate");
+
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "something outside certplan must happen: {}", plan.stdout);
+    assert!(
+        plan.stdout.contains("validation failed for 2 certificates in a row"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("--replace"), "{}", plan.stdout);
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert_eq!(p.sandbox.requests("ApplyCertificate"), applications, "not applied for again");
+    assert_eq!(only_id(&p), second);
+
+    let asked =
+        p.run(&["apply", "--auto-approve", "--replace", "tencentcloud_ssl_free_certificate.www"]);
+    assert_eq!(asked.code, 0, "{}", asked.stderr);
+    assert_eq!(p.sandbox.requests("ApplyCertificate"), applications + 1, "applied for when asked");
+    assert_ne!(only_id(&p), second);
+}

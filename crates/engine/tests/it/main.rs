@@ -203,6 +203,7 @@ async fn an_interrupted_application_is_adopted_complete_with_its_declarations() 
         args: args.clone(),
         prevent_destroy: true,
         sensitive: ["contact_email".to_owned()].into(),
+        validation_failures: 0,
         old_certificate_id: None,
         started_at: Utc::now(),
     };
@@ -403,6 +404,7 @@ async fn intents_are_settled_together_and_each_saved_as_it_is() {
         args: CertificateArgs::new(format!("{name}.example.com"), DvAuthMethod::DnsAuto),
         prevent_destroy: false,
         sensitive: BTreeSet::new(),
+        validation_failures: 0,
         old_certificate_id: None,
         started_at: Utc::now(),
     };

@@ -37,6 +37,7 @@ fn recorded(id: &str, domain: &str, days: i64, status: CertStatus) -> ResourceSt
         applied_at: now() + Duration::days(days - 90),
         validation: Vec::new(),
         sensitive: Default::default(),
+        validation_failures: 0,
     }
 }
 
