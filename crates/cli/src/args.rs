@@ -350,6 +350,8 @@ pub enum SandboxCommand {
     Cancel(ConsoleArgs),
     /// Delete a certificate (as in the console, which ignores the API's one-hour rule)
     Delete(ConsoleArgs),
+    /// Reissue an issued certificate (as in the console): a new one, linked to it
+    Reissue(ConsoleArgs),
 }
 
 /// Failures the sandbox injects (for testing clients).

@@ -144,6 +144,7 @@ async fn run(command: Command, output: Output, env: Environment) -> anyhow::Resu
         Command::Sandbox(SandboxCommand::Revoke(a)) => console(ConsoleOp::Revoke, a).await,
         Command::Sandbox(SandboxCommand::Cancel(a)) => console(ConsoleOp::Cancel, a).await,
         Command::Sandbox(SandboxCommand::Delete(a)) => console(ConsoleOp::Delete, a).await,
+        Command::Sandbox(SandboxCommand::Reissue(a)) => console(ConsoleOp::Reissue, a).await,
     }
 }
 

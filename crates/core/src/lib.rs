@@ -474,6 +474,9 @@ pub struct RemoteCertificate {
     /// by whoever applied for it: certplan, the console, an SDK.
     #[serde(default)]
     pub renewed_by: Option<String>,
+    /// The certificate that reissued this one (`CertificateExtra.ReplacedFor`), in the console.
+    #[serde(default)]
+    pub reissued_by: Option<String>,
 }
 
 /// Something the CA checks to validate control of a domain.

@@ -173,6 +173,10 @@ pub enum DriftKind {
     Renewed {
         to: String,
     },
+    /// Reissued outside certplan (in the console): the reissue takes the recorded one's place.
+    Reissued {
+        to: String,
+    },
     Status {
         from: CertStatus,
         to: CertStatus,

@@ -116,7 +116,7 @@ pub fn record_plan_basis(
             continue;
         }
         match &drift.kind {
-            DriftKind::Renewed { to } => {
+            DriftKind::Renewed { to } | DriftKind::Reissued { to } => {
                 if let Some(r) = state.resources.get_mut(&drift.address) {
                     *r = r.renewed_as(to);
                 }

@@ -45,7 +45,7 @@ async fn read(client: &Client, state: &State) -> Result<Observed, ProviderError>
     for _ in 0..RENEWAL_CHAIN_LIMIT {
         let next: Vec<String> = observed
             .values()
-            .filter_map(|c| c.renewed_by.clone())
+            .flat_map(|c| c.renewed_by.iter().chain(&c.reissued_by).cloned())
             .filter(|id| !observed.contains_key(id))
             .collect();
         if next.is_empty() {

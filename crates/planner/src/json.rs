@@ -24,6 +24,7 @@ pub fn render_json(plan: &Plan) -> Value {
             let (kind, from, to) = match &d.kind {
                 DriftKind::Deleted => ("deleted", Value::Null, Value::Null),
                 DriftKind::Renewed { to } => ("renewed", json!(d.id), json!(to)),
+                DriftKind::Reissued { to } => ("reissued", json!(d.id), json!(to)),
                 DriftKind::Status { from, to } => ("status", json!(from.name()), json!(to.name())),
                 DriftKind::Alias { from, to } => ("alias", json!(from), json!(to)),
                 DriftKind::Project { from, to } => ("project_id", json!(from), json!(to)),

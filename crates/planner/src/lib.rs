@@ -185,14 +185,11 @@ pub fn plan(
         let desired = config.resources.get(address);
         let mut recorded = state.resources.get(address).map(Cow::Borrowed);
         if let Some(r) = recorded.as_deref()
-            && let Some(renewal) = observed.and_then(|o| renewal_of(o, &r.certificate_id))
+            && let Some((kind, successor)) =
+                observed.and_then(|o| successor_of(o, &r.certificate_id))
         {
-            drift.push(Drift {
-                address: address.clone(),
-                id: r.certificate_id.clone(),
-                kind: DriftKind::Renewed { to: renewal.id.clone() },
-            });
-            recorded = Some(Cow::Owned(r.renewed_as(&renewal.id)));
+            drift.push(Drift { address: address.clone(), id: r.certificate_id.clone(), kind });
+            recorded = Some(Cow::Owned(r.renewed_as(&successor.id)));
         }
         let recorded = recorded.as_deref();
         let prior = recorded
@@ -409,23 +406,39 @@ fn resources_value(state: &State) -> hcl::Value {
     hcl::Value::Object(by_name.into_iter().collect())
 }
 
-/// Returns the newest certificate of `id`'s renewal chain that is issued or still validating,
-/// when the cloud reports one: a renewal made outside certplan.
-fn renewal_of<'o>(observed: &'o Observed, id: &str) -> Option<&'o RemoteCertificate> {
-    let mut newest = None;
+/// Returns the newest certificate that succeeds `id` — by renewal or by reissue, made outside
+/// certplan — issued or still validating, with how the first step was made.
+fn successor_of<'o>(
+    observed: &'o Observed,
+    id: &str,
+) -> Option<(DriftKind, &'o RemoteCertificate)> {
+    let mut newest: Option<&RemoteCertificate> = None;
+    let mut reissued = false;
     let mut current = observed.get(id)?;
     // Bounded: a chain that loops back is the cloud's mistake, not a reason to hang.
     for _ in 0..observed.len() {
-        let Some(next) = current.renewed_by.as_deref().and_then(|n| observed.get(n)) else {
+        let step = current
+            .renewed_by
+            .as_deref()
+            .map(|n| (n, false))
+            .or_else(|| current.reissued_by.as_deref().map(|n| (n, true)));
+        let Some((next, by_reissue)) = step.and_then(|(n, r)| observed.get(n).map(|c| (c, r)))
+        else {
             break;
         };
         if !(next.status == CertStatus::Issued || next.status.is_pending()) {
             break;
         }
+        if newest.is_none() {
+            reissued = by_reissue;
+        }
         newest = Some(next);
         current = next;
     }
-    newest
+    let newest = newest?;
+    let to = newest.id.clone();
+    let kind = if reissued { DriftKind::Reissued { to } } else { DriftKind::Renewed { to } };
+    Some((kind, newest))
 }
 
 /// Builds what a resource has now: the record, overlaid with what the cloud reports.

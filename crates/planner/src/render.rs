@@ -116,6 +116,11 @@ fn describe_drift(kind: &DriftKind) -> String {
         DriftKind::Renewed { to } => {
             format!("was renewed outside certplan: {to} takes its place, without a new application")
         }
+        DriftKind::Reissued { to } => {
+            format!(
+                "was reissued outside certplan: {to} takes its place, without a new application"
+            )
+        }
         DriftKind::Status { from, to } => format!("is now {to} (was {from})"),
         DriftKind::Alias { from, to } => {
             format!("alias changed from {} to {}", text(from), text(to))

@@ -245,6 +245,11 @@ impl Certificate {
                     self.has_renew_order.as_ref().and_then(|v| v.as_str()).map(str::to_owned)
                 })
                 .filter(|id| !id.is_empty()),
+            reissued_by: self
+                .certificate_extra
+                .as_ref()
+                .and_then(|e| e.replaced_for.clone())
+                .filter(|id| !id.is_empty() && *id != self.certificate_id),
             dv_auth_method: self.verify_type.as_deref().and_then(DvAuthMethod::parse),
             key_algorithm: self.encrypt_algorithm.as_deref().and_then(|a| {
                 let family = a.split([' ', '_']).next().unwrap_or_default().to_ascii_uppercase();

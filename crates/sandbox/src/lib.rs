@@ -147,11 +147,19 @@ pub enum ConsoleOp {
     Cancel,
     /// The certificate is deleted (the console ignores the API's one-hour rule).
     Delete,
+    /// An issued certificate is reissued: a new certificate for the same domain, linked to the
+    /// original by `ReplacedBy` / `ReplacedFor`.
+    Reissue,
 }
 
 impl ConsoleOp {
-    pub const ALL: [ConsoleOp; 4] =
-        [ConsoleOp::Validate, ConsoleOp::Revoke, ConsoleOp::Cancel, ConsoleOp::Delete];
+    pub const ALL: [ConsoleOp; 5] = [
+        ConsoleOp::Validate,
+        ConsoleOp::Revoke,
+        ConsoleOp::Cancel,
+        ConsoleOp::Delete,
+        ConsoleOp::Reissue,
+    ];
 
     /// Returns the operation's name, as in the control API's path `/_sandbox/{name}`.
     pub fn name(self) -> &'static str {
@@ -160,6 +168,7 @@ impl ConsoleOp {
             ConsoleOp::Revoke => "revoke",
             ConsoleOp::Cancel => "cancel",
             ConsoleOp::Delete => "delete",
+            ConsoleOp::Reissue => "reissue",
         }
     }
 
@@ -301,6 +310,26 @@ impl Sandbox {
             ConsoleOp::Cancel if cert.is_pending() => cert.status = store::status::CANCELLED,
             ConsoleOp::Delete => {
                 store.remove(id);
+            }
+            ConsoleOp::Reissue if cert.status_at(now) == store::status::ISSUED => {
+                let mut reissue = cert.clone();
+                let new_id = loop {
+                    let candidate = api::new_certificate_id();
+                    if !store.contains(&candidate) {
+                        break candidate;
+                    }
+                };
+                reissue.id = new_id.clone();
+                reissue.key_pem = None;
+                reissue.renewed_by = None;
+                reissue.origin_certificate_id = None;
+                reissue.replaced_for = None;
+                reissue.replaced_by = Some(id.to_owned());
+                reissue.issue(now);
+                if let Some(original) = store.get_mut(id) {
+                    original.replaced_for = Some(new_id);
+                }
+                store.insert(reissue);
             }
             _ => return Err(wrong(cert)),
         }

@@ -45,6 +45,12 @@ pub struct StoredCertificate {
     pub origin_certificate_id: Option<String>,
     /// The certificate that renewed this one.
     pub renewed_by: Option<String>,
+    /// For a reissued certificate: the original (`CertificateExtra.ReplacedBy`).
+    #[serde(default)]
+    pub replaced_by: Option<String>,
+    /// For an original: its reissue (`CertificateExtra.ReplacedFor`).
+    #[serde(default)]
+    pub replaced_for: Option<String>,
     /// The random token behind this order's validation records.
     pub validation_token: String,
     /// The certificate's private key (PKCS#8 PEM) once it has been asked for: of the kind its
@@ -200,6 +206,8 @@ impl Store {
                 not_after: None,
                 origin_certificate_id: None,
                 renewed_by: None,
+                replaced_by: None,
+                replaced_for: None,
                 validation_token: "00".repeat(16),
                 key_pem: None,
             };

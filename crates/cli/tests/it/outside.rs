@@ -173,3 +173,28 @@ fn the_embedded_sandbox_keeps_a_state_of_its_own() {
     assert_eq!(wrong.code, 1);
     assert!(wrong.stderr.contains("add --sandbox"), "{}", wrong.stderr);
 }
+
+#[test]
+fn a_reissue_made_in_the_console_takes_the_original_certificates_place() {
+    let p = Project::new(&certificate("www", "www.example.com"));
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let original = only_id(&p);
+    p.sandbox.console("reissue", &original);
+    let reissue = p
+        .sandbox
+        .certificates()
+        .iter()
+        .filter_map(|c| c["id"].as_str().map(str::to_owned))
+        .find(|id| *id != original)
+        .expect("reissued");
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert!(
+        plan.stdout.contains(&format!("({original}) was reissued outside certplan: {reissue}")),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(plan.code, 0, "{}", plan.stdout);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    assert_eq!(only_id(&p), reissue);
+    assert_eq!(p.sandbox.requests("ApplyCertificate"), 1, "nothing applied for");
+}

@@ -64,6 +64,7 @@ fn remote(r: &ResourceState, status: CertStatus) -> RemoteCertificate {
         validation_deadline: None,
         validation: Vec::new(),
         renewed_by: None,
+        reissued_by: None,
     }
 }
 

@@ -124,6 +124,8 @@ pub(super) fn apply_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
         not_after: None,
         origin_certificate_id: old_certificate_id.clone(),
         renewed_by: None,
+        replaced_by: None,
+        replaced_for: None,
         validation_token: hex::encode(rand::random::<[u8; 16]>()),
         key_pem: None,
     });
@@ -222,7 +224,7 @@ fn check_renewable(
     Ok(())
 }
 
-fn new_certificate_id() -> String {
+pub(crate) fn new_certificate_id() -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut rng = rand::rng();
     (0..8).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
@@ -250,6 +252,8 @@ mod tests {
             not_after: Some(now + Duration::days(end_in_days)),
             origin_certificate_id: None,
             renewed_by: None,
+            replaced_by: None,
+            replaced_for: None,
             validation_token: "00".repeat(16),
             key_pem: None,
         }

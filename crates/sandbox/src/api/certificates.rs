@@ -265,8 +265,8 @@ pub(super) fn certificate_json(cert: &StoredCertificate, now: DateTime<Utc>) -> 
         "CertificateExtra": {
             "DomainNumber": "1",
             "OriginCertificateId": cert.origin_certificate_id,
-            "ReplacedBy": Value::Null,
-            "ReplacedFor": Value::Null,
+            "ReplacedBy": cert.replaced_by,
+            "ReplacedFor": cert.replaced_for,
             "RenewOrder": cert.renewed_by,
             "SMCert": 0,
             "CompanyType": 0

@@ -6,6 +6,8 @@
 //! status.
 
 mod apply;
+
+pub(crate) use apply::new_certificate_id;
 mod auth;
 mod certificates;
 mod control;

@@ -13,7 +13,7 @@
 //! | `GET /_sandbox/stats`   |                         | [`Stats`]                    |
 //!
 //! `{op}` is a console operation's [name](crate::ConsoleOp::name): `validate`, `revoke`,
-//! `cancel` or `delete`. A refusal is an HTTP error status with a plain-text reason: 400 for a
+//! `cancel`, `delete` or `reissue`. A refusal is an HTTP error status with a plain-text reason: 400 for a
 //! body the endpoint cannot read or faults that are not probabilities, 409 for a console
 //! operation on a certificate that does not exist or is in the wrong status, 500 when the
 //! sandbox cannot save its certificates.
