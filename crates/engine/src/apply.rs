@@ -324,6 +324,7 @@ async fn make_change(
                     sensitive: change.sensitive.clone(),
                     validation_failures,
                     old_certificate_id: renewing.or(replacing).map(|p| p.id.clone()),
+                    supersedes: prior.map(|p| p.id.clone()),
                     started_at: Utc::now(),
                 };
                 ledger.record(Step::Journal(intent.clone())).await?;

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use certplan_core::{Address, CertStatus, CertificateArgs, CsrEncryptAlgo, RemoteCertificate};
 use certplan_provider::Client;
-use certplan_state::{Intent, IntentKind, ResourceState, State, StateStore};
+use certplan_state::{Deposed, Intent, IntentKind, ResourceState, State, StateStore};
 use chrono::{DateTime, Utc};
 
 use crate::ImportError;
@@ -66,7 +66,10 @@ pub async fn import(
 }
 
 /// Records the certificate `id` as the result of `intent` (with what the cloud reports of it,
-/// when known), and retires the intent.
+/// when known), and retires the intent. A certificate found at the address that the intent
+/// did not supersede was recorded by another run meanwhile (two runs without the lock, or a
+/// later run settling this one's journal): it is kept as deposed — recorded, and deleted by a
+/// later apply — never dropped.
 pub(crate) fn adopt(
     state: &mut State,
     intent: &Intent,
@@ -81,6 +84,20 @@ pub(crate) fn adopt(
         if let Some(previous) = state.resources.get(&intent.address) {
             renewed_from.extend(previous.renewed_from.iter().cloned());
         }
+    }
+    if let Some(other) = state.resources.get(&intent.address).map(|r| r.certificate_id.clone())
+        && other != id
+        && Some(&other) != intent.supersedes.as_ref()
+        && Some(&other) != intent.old_certificate_id.as_ref()
+        && !state.deposed.iter().any(|d| d.certificate_id == other)
+    {
+        state.deposed.push(Deposed {
+            address: intent.address.clone(),
+            certificate_id: other,
+            since: Utc::now(),
+            last_error: "another certplan run applied for this resource at the same time; one certificate is kept"
+                .to_owned(),
+        });
     }
     let declared = Declared {
         args: intent.args.clone(),

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use certplan_core::{Address, RemoteCertificate};
 use certplan_state::{Deposed, Intent, State, StateError, StateStore};
-use chrono::Utc;
 
 use crate::import;
 
@@ -63,8 +62,8 @@ pub(crate) enum Step {
 
 impl Step {
     /// Applies the step to `state`. Every step can be applied again to a state that already
-    /// has it: that is what a merge does. `merging` says the state is another writer's.
-    fn apply(&self, state: &mut State, merging: bool) {
+    /// has it, or to another writer's: that is what a merge does.
+    fn apply(&self, state: &mut State) {
         match self {
             Step::Journal(intent) => {
                 if !state.intents.contains(intent) {
@@ -73,10 +72,7 @@ impl Step {
             }
             Step::Settle(intent) => state.intents.retain(|i| i != intent),
             Step::Adopt { intent, id, remote } => {
-                if merging {
-                    keep_the_other_writers_certificate(state, intent, id);
-                }
-                import::adopt(state, intent, id, remote.as_deref());
+                import::adopt(state, intent, id, remote.as_deref())
             }
             Step::Depose(deposed) => {
                 if !state.deposed.iter().any(|d| d.certificate_id == deposed.certificate_id) {
@@ -110,27 +106,6 @@ impl Step {
                 }
             }
         }
-    }
-}
-
-/// When another writer recorded a certificate of its own for the address this run adopts one
-/// for (both applied at once), that one is kept as deposed — recorded, and deleted by the next
-/// apply — rather than dropped, so that no certificate is left recorded nowhere.
-fn keep_the_other_writers_certificate(state: &mut State, intent: &Intent, id: &str) {
-    let Some(theirs) = state.resources.get(&intent.address) else { return };
-    let superseded = intent.old_certificate_id.as_deref() == Some(theirs.certificate_id.as_str());
-    if theirs.certificate_id == id || superseded {
-        return;
-    }
-    let theirs = theirs.certificate_id.clone();
-    if !state.deposed.iter().any(|d| d.certificate_id == theirs) {
-        state.deposed.push(Deposed {
-            address: intent.address.clone(),
-            certificate_id: theirs,
-            since: Utc::now(),
-            last_error: "another certplan run applied for this resource at the same time; one certificate is kept"
-                .to_owned(),
-        });
     }
 }
 
@@ -178,7 +153,7 @@ impl<'a> Ledger<'a> {
     pub(crate) async fn record(&self, step: Step) -> Result<(), StateError> {
         let mine = {
             let mut inner = self.lock();
-            step.apply(inner.state, false);
+            step.apply(inner.state);
             inner.steps.push(step);
             inner.steps.len()
         };
@@ -242,7 +217,7 @@ impl Inner<'_> {
                     let theirs = store.load()?.unwrap_or_default();
                     *self.state = theirs;
                     for step in &self.steps {
-                        step.apply(self.state, true);
+                        step.apply(self.state);
                     }
                 }
                 Err(e) => return Err(e),
@@ -266,7 +241,8 @@ mod tests {
             sensitive: Default::default(),
             validation_failures: 0,
             old_certificate_id: None,
-            started_at: Utc::now(),
+            supersedes: None,
+            started_at: chrono::Utc::now(),
         }
     }
 
@@ -306,5 +282,27 @@ mod tests {
         let saved = LocalStore::new(&path).load().expect("loads").expect("saved");
         assert_eq!(saved.resources[&www].certificate_id, "theirs01");
         assert_eq!(deposed(&saved), ["mine0001"]);
+    }
+
+    #[tokio::test]
+    async fn settling_a_leftover_intent_keeps_what_another_run_recorded_meanwhile() {
+        let www = Address::certificate("www");
+        let mut state = State::new();
+        // Another run recorded theirs01 for www; this run's intent, made before, is left over.
+        let theirs = Step::Adopt { intent: intent("www"), id: "theirs01".into(), remote: None };
+        theirs.apply(&mut state);
+        let leftover = intent("www");
+        Step::Adopt { intent: leftover, id: "mine0001".into(), remote: None }.apply(&mut state);
+        assert_eq!(state.resources[&www].certificate_id, "mine0001");
+        let deposed: Vec<&str> = state.deposed.iter().map(|d| d.certificate_id.as_str()).collect();
+        assert_eq!(deposed, ["theirs01"], "kept, not dropped");
+
+        // An intent that supersedes what is recorded (a renewal, a replacement of a revoked
+        // certificate) takes its place without deposing it.
+        let mut renewal = intent("www");
+        renewal.supersedes = Some("mine0001".into());
+        Step::Adopt { intent: renewal, id: "next0001".into(), remote: None }.apply(&mut state);
+        assert_eq!(state.resources[&www].certificate_id, "next0001");
+        assert_eq!(state.deposed.len(), 1);
     }
 }

@@ -91,6 +91,11 @@ pub struct Intent {
     /// The certificate being renewed or replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_certificate_id: Option<String>,
+    /// The certificate recorded for the address when the application was made (a renewed,
+    /// replaced, revoked or deleted one): the only one its result may take the place of. Any
+    /// other found there was recorded by another run meanwhile, and is kept, not dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supersedes: Option<String>,
     /// When the call was about to be made; a certificate it created was inserted after this.
     pub started_at: DateTime<Utc>,
 }

@@ -205,6 +205,7 @@ async fn an_interrupted_application_is_adopted_complete_with_its_declarations() 
         sensitive: ["contact_email".to_owned()].into(),
         validation_failures: 0,
         old_certificate_id: None,
+        supersedes: None,
         started_at: Utc::now(),
     };
     ledger.state.intents.push(intent);
@@ -406,6 +407,7 @@ async fn intents_are_settled_together_and_each_saved_as_it_is() {
         sensitive: BTreeSet::new(),
         validation_failures: 0,
         old_certificate_id: None,
+        supersedes: None,
         started_at: Utc::now(),
     };
     // Five runs died after applying, one before its call reached the cloud.
