@@ -129,16 +129,10 @@ impl Workspace {
     /// Returns who holds the state lock now, if another process does: a plan must not take
     /// its applications in flight for an interrupted run's.
     pub fn live_writer(&self) -> Option<String> {
-        match self.store.lock("plan", std::time::Duration::ZERO) {
-            Ok(_released_at_once) => None,
-            Err(certplan_state::StateError::Locked { holder, .. }) => Some(match holder {
-                Some(h) => {
-                    format!("certplan {} by {}@{} (pid {})", h.operation, h.who, h.host, h.pid)
-                }
-                None => "another certplan".to_owned(),
-            }),
-            Err(_) => None,
-        }
+        self.store.live_holder().map(|holder| match holder {
+            Some(h) => format!("certplan {} by {}@{} (pid {})", h.operation, h.who, h.host, h.pid),
+            None => "another certplan".to_owned(),
+        })
     }
 
     /// Reads the cloud for what state records, unless the settings say not to refresh.

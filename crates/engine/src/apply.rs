@@ -342,7 +342,13 @@ async fn make_change(
                                 on_event(Event::Recovered { address, id: &found.id, error: &lost });
                                 break (found.id, intent);
                             }
-                            Ok(None) => lost,
+                            // Not visible yet is not "never created": the service may still be
+                            // working on the request. Sending it again now could make a second
+                            // certificate, so the intent stays journaled and the next run looks
+                            // again before anything else.
+                            Ok(None) => {
+                                return Err(ChangeError::NotVisibleYet { error: lost }.into());
+                            }
                             Err(lookup) => {
                                 return Err(ChangeError::Unknown { error: lost, lookup }.into());
                             }
@@ -357,8 +363,9 @@ async fn make_change(
                 tokio::time::sleep(backoff(attempt - 1, APPLY_BACKOFF_BASE, APPLY_BACKOFF_CAP))
                     .await;
             };
-            // Record the new certificate with its status in one save. Until then the journaled
-            // intent covers it: a crash here is reconciled by the next run.
+            // Record the new certificate with its status in one save — and a replaced one as
+            // deposed in the same step, so that no crash or failure between here and its delete
+            // leaves it recorded nowhere. Until then the journaled intent covers both.
             let detail = client.certificate(&id).await;
             let remote = detail.as_ref().ok().cloned().map(Box::new);
             ledger.record(Step::Adopt { intent, id: id.clone(), remote }).await?;
@@ -369,17 +376,15 @@ async fn make_change(
             let mut deleted_old = false;
             if let Some(old) = replacing {
                 match delete(client, &old.id).await {
-                    Ok(()) => deleted_old = true,
+                    Ok(()) => {
+                        ledger.record(Step::Deleted { id: old.id.clone() }).await?;
+                        deleted_old = true;
+                    }
                     Err(e) => {
-                        // Nothing is forgotten: the old certificate is kept for the next apply.
-                        ledger
-                            .record(Step::Depose(Deposed {
-                                address: address.clone(),
-                                certificate_id: old.id.clone(),
-                                since: Utc::now(),
-                                last_error: e.to_string(),
-                            }))
-                            .await?;
+                        // Nothing is forgotten: the old certificate stays deposed for the next
+                        // apply, with why.
+                        let error = e.to_string();
+                        ledger.record(Step::DeleteFailed { id: old.id.clone(), error }).await?;
                         on_event(Event::Deposed { address, id: &old.id, error: &e });
                     }
                 }
@@ -396,8 +401,8 @@ async fn make_change(
             let changes = |name: &str| changed.iter().any(|c| c == name);
             if changes("alias") {
                 client.modify_certificate_alias(&p.id, args.alias.as_deref().unwrap_or("")).await?;
-                let alias = args.alias.clone();
-                ledger.record(Step::SetAlias { address: address.clone(), alias }).await?;
+                let (alias, id) = (args.alias.clone(), p.id.clone());
+                ledger.record(Step::SetAlias { address: address.clone(), id, alias }).await?;
             }
             if changes("project_id") {
                 let ids = [p.id.clone()];
@@ -406,18 +411,20 @@ async fn make_change(
                 if !failed.is_empty() {
                     return Err(ChangeError::ProjectNotChanged { id: p.id.clone() }.into());
                 }
-                let project_id = args.project_id;
-                ledger.record(Step::SetProject { address: address.clone(), project_id }).await?;
+                let (project_id, id) = (args.project_id, p.id.clone());
+                ledger
+                    .record(Step::SetProject { address: address.clone(), id, project_id })
+                    .await?;
             }
             Ok(Done { id: Some(p.id.clone()), ..Done::default() })
         }
         Action::Delete => {
-            let mut deferred = false;
             if let Some(old) = prior.filter(|p| p.exists) {
                 match delete(client, &old.id).await {
                     Ok(()) => {}
                     // Free certificates cannot be deleted in their first hour: the delete waits
-                    // for the next apply, recorded as deposed, and this run goes on.
+                    // for a later apply, recorded as deposed (in the same step that stops
+                    // recording it as the resource's), and this run goes on.
                     Err(e) if too_young_to_delete(&e) => {
                         let applied_at = ledger
                             .read(|s| s.resources.get(address).map(|r| r.applied_at))
@@ -430,19 +437,21 @@ async fn make_change(
                             since: Utc::now(),
                             last_error: format!("{e}; it can be deleted from {shown}"),
                         };
-                        ledger.record(Step::Depose(deposed)).await?;
+                        ledger.record(Step::Defer(deposed)).await?;
                         let id = &old.id;
                         on_event(Event::DeleteDeferred { address, id, error: &e, possible });
-                        deferred = true;
+                        return Ok(Done { deferred: true, ..Done::default() });
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
-            ledger.record(Step::Remove(address.clone())).await?;
-            Ok(Done { deferred, ..Done::default() })
+            let id = prior.map(|p| p.id.clone());
+            ledger.record(Step::Remove { address: address.clone(), id }).await?;
+            Ok(Done::default())
         }
         Action::Forget => {
-            ledger.record(Step::Remove(address.clone())).await?;
+            let id = prior.map(|p| p.id.clone());
+            ledger.record(Step::Remove { address: address.clone(), id }).await?;
             Ok(Done { id: prior.map(|p| p.id.clone()), ..Done::default() })
         }
         Action::NoOp => Ok(Done::default()),

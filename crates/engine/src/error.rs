@@ -18,6 +18,10 @@ pub enum ChangeError {
     )]
     Unknown { error: ProviderError, lookup: ProviderError },
     #[error(
+        "{error}; no certificate it may have created is visible yet, so it is not applied for again in this run: the next run looks again before anything else"
+    )]
+    NotVisibleYet { error: ProviderError },
+    #[error(
         "certificate {id} was applied for and recorded, but reading its status failed: {error}"
     )]
     StatusUnread { id: String, error: ProviderError },

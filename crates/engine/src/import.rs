@@ -85,6 +85,26 @@ pub(crate) fn adopt(
             renewed_from.extend(previous.renewed_from.iter().cloned());
         }
     }
+    // Recorded already (a merge applies this step again): only the journal entry is left.
+    if state.resources.get(&intent.address).is_some_and(|r| r.certificate_id == id) {
+        state.intents.retain(|i| i != intent);
+        state.deposed.retain(|d| d.certificate_id != id);
+        return;
+    }
+    // A replaced certificate is kept to be deleted, in the same step that records its
+    // replacement: until its delete is recorded, it is never recorded nowhere.
+    if intent.action == IntentKind::Replace
+        && let Some(old) = &intent.old_certificate_id
+        && !state.deposed.iter().any(|d| &d.certificate_id == old)
+    {
+        state.deposed.push(Deposed {
+            address: intent.address.clone(),
+            certificate_id: old.clone(),
+            since: intent.started_at,
+            last_error: "replaced; the run replacing it deletes it, or a later apply does"
+                .to_owned(),
+        });
+    }
     if let Some(other) = state.resources.get(&intent.address).map(|r| r.certificate_id.clone())
         && other != id
         && Some(&other) != intent.supersedes.as_ref()

@@ -27,37 +27,22 @@ pub(crate) enum Step {
     /// An application is known to have created nothing.
     Settle(Intent),
     /// The certificate `id` is the result of `intent`.
-    Adopt {
-        intent: Intent,
-        id: String,
-        remote: Option<Box<RemoteCertificate>>,
-    },
-    /// A replaced certificate could not be deleted yet.
-    Depose(Deposed),
+    Adopt { intent: Intent, id: String, remote: Option<Box<RemoteCertificate>> },
+    /// A resource's certificate that cannot be deleted yet: no longer the resource's, kept as
+    /// deposed — in one step, so that it is never both, nor neither.
+    Defer(Deposed),
     /// A deposed certificate is deleted (or gone).
-    Deleted {
-        id: String,
-    },
+    Deleted { id: String },
     /// Deleting a deposed certificate failed again.
-    DeleteFailed {
-        id: String,
-        error: String,
-    },
-    /// The resource's certificate is deleted, or no longer managed.
-    Remove(Address),
-    SetAlias {
-        address: Address,
-        alias: Option<String>,
-    },
-    SetProject {
-        address: Address,
-        project_id: Option<u64>,
-    },
+    DeleteFailed { id: String, error: String },
+    /// The resource's certificate `id` (any, when `None`) is deleted, or no longer managed.
+    Remove { address: Address, id: Option<String> },
+    /// The alias of the resource's certificate `id`.
+    SetAlias { address: Address, id: String, alias: Option<String> },
+    /// The project of the resource's certificate `id`.
+    SetProject { address: Address, id: String, project_id: Option<u64> },
     /// The cloud reports this of the resource's certificate.
-    Observe {
-        address: Address,
-        remote: Box<RemoteCertificate>,
-    },
+    Observe { address: Address, remote: Box<RemoteCertificate> },
 }
 
 impl Step {
@@ -74,10 +59,10 @@ impl Step {
             Step::Adopt { intent, id, remote } => {
                 import::adopt(state, intent, id, remote.as_deref())
             }
-            Step::Depose(deposed) => {
-                if !state.deposed.iter().any(|d| d.certificate_id == deposed.certificate_id) {
-                    state.deposed.push(deposed.clone());
-                }
+            Step::Defer(deposed) => {
+                let id = Some(deposed.certificate_id.clone());
+                Step::Remove { address: deposed.address.clone(), id }.apply(state);
+                depose(state, deposed);
             }
             Step::Deleted { id } => state.deposed.retain(|d| &d.certificate_id != id),
             Step::DeleteFailed { id, error } => {
@@ -85,16 +70,26 @@ impl Step {
                     d.last_error = error.clone();
                 }
             }
-            Step::Remove(address) => {
-                state.resources.remove(address);
+            // A step about a resource's certificate applies to that certificate only: replayed
+            // over another writer's state, it never touches the certificate that writer
+            // recorded there since.
+            Step::Remove { address, id } => {
+                let recorded = state.resources.get(address).map(|r| &r.certificate_id);
+                if id.is_none() || recorded == id.as_ref() {
+                    state.resources.remove(address);
+                }
             }
-            Step::SetAlias { address, alias } => {
-                if let Some(r) = state.resources.get_mut(address) {
+            Step::SetAlias { address, id, alias } => {
+                if let Some(r) =
+                    state.resources.get_mut(address).filter(|r| &r.certificate_id == id)
+                {
                     r.args.alias = alias.clone();
                 }
             }
-            Step::SetProject { address, project_id } => {
-                if let Some(r) = state.resources.get_mut(address) {
+            Step::SetProject { address, id, project_id } => {
+                if let Some(r) =
+                    state.resources.get_mut(address).filter(|r| &r.certificate_id == id)
+                {
                     r.args.project_id = *project_id;
                 }
             }
@@ -106,6 +101,13 @@ impl Step {
                 }
             }
         }
+    }
+}
+
+/// Records `deposed`, unless it is recorded already.
+fn depose(state: &mut State, deposed: &Deposed) {
+    if !state.deposed.iter().any(|d| d.certificate_id == deposed.certificate_id) {
+        state.deposed.push(deposed.clone());
     }
 }
 
@@ -127,12 +129,20 @@ struct Inner<'a> {
     steps: Vec<Step>,
     /// How many of `steps` are saved.
     saved: usize,
+    /// Whether the run started without a state (its lineage is its own invention).
+    fresh: bool,
 }
 
 impl<'a> Ledger<'a> {
     pub(crate) fn new(state: &'a mut State, store: Option<&'a mut dyn StateStore>) -> Self {
         Ledger {
-            inner: Mutex::new(Inner { state, store, steps: Vec::new(), saved: 0 }),
+            inner: Mutex::new(Inner {
+                fresh: state.serial == 0,
+                state,
+                store,
+                steps: Vec::new(),
+                saved: 0,
+            }),
             domains: Mutex::new(BTreeMap::new()),
             broken: AtomicBool::new(false),
         }
@@ -209,12 +219,20 @@ impl Inner<'_> {
                     self.saved = self.steps.len();
                     return Ok(());
                 }
-                Err(StateError::Conflict { .. }) if attempt < MERGE_ATTEMPTS => {
+                Err(conflict @ StateError::Conflict { .. }) if attempt < MERGE_ATTEMPTS => {
                     tracing::warn!(
                         "{} was saved by another writer meanwhile; merging this run's changes into it",
                         store.describe()
                     );
-                    let theirs = store.load()?.unwrap_or_default();
+                    // Only another version of the same state is merged into — or, for a run that
+                    // started without one, the state another run created meanwhile. A state
+                    // that is gone, or of another lineage, is not this one's to write over.
+                    let theirs = match store.load()? {
+                        Some(theirs) if self.fresh || theirs.lineage == self.state.lineage => {
+                            theirs
+                        }
+                        _ => return Err(conflict),
+                    };
                     *self.state = theirs;
                     for step in &self.steps {
                         step.apply(self.state);
@@ -304,5 +322,68 @@ mod tests {
         Step::Adopt { intent: renewal, id: "next0001".into(), remote: None }.apply(&mut state);
         assert_eq!(state.resources[&www].certificate_id, "next0001");
         assert_eq!(state.deposed.len(), 1);
+    }
+
+    #[test]
+    fn replayed_steps_touch_only_the_certificate_they_name() {
+        let www = Address::certificate("www");
+        let mut state = State::new();
+        Step::Adopt { intent: intent("www"), id: "mine0001".into(), remote: None }
+            .apply(&mut state);
+        // Another writer renewed www since: this run's alias change and delete of the old one
+        // must not touch the renewal.
+        let mut renewal = intent("www");
+        renewal.supersedes = Some("mine0001".into());
+        Step::Adopt { intent: renewal, id: "next0001".into(), remote: None }.apply(&mut state);
+        let (id, alias) = ("mine0001".to_owned(), Some("site".to_owned()));
+        Step::SetAlias { address: www.clone(), id: id.clone(), alias }.apply(&mut state);
+        Step::Remove { address: www.clone(), id: Some(id) }.apply(&mut state);
+        assert_eq!(state.resources[&www].certificate_id, "next0001");
+        assert_eq!(state.resources[&www].args.alias, None);
+    }
+
+    #[test]
+    fn replaying_an_adoption_leaves_the_record_as_it_is() {
+        let www = Address::certificate("www");
+        let mut state = State::new();
+        let mut renewal = intent("www");
+        renewal.action = IntentKind::Renew;
+        renewal.old_certificate_id = Some("old00001".into());
+        let adopted = Step::Adopt { intent: renewal, id: "new00001".into(), remote: None };
+        adopted.apply(&mut state);
+        adopted.apply(&mut state);
+        assert_eq!(state.resources[&www].renewed_from, ["old00001"], "the chain is not doubled");
+    }
+
+    #[test]
+    fn a_replacement_keeps_the_old_certificate_recorded_in_the_same_step() {
+        let www = Address::certificate("www");
+        let mut state = State::new();
+        Step::Adopt { intent: intent("www"), id: "old00001".into(), remote: None }
+            .apply(&mut state);
+        let mut replacement = intent("www");
+        replacement.action = IntentKind::Replace;
+        replacement.old_certificate_id = Some("old00001".into());
+        replacement.supersedes = Some("old00001".into());
+        Step::Adopt { intent: replacement, id: "new00001".into(), remote: None }.apply(&mut state);
+        assert_eq!(state.resources[&www].certificate_id, "new00001");
+        let deposed: Vec<&str> = state.deposed.iter().map(|d| d.certificate_id.as_str()).collect();
+        assert_eq!(deposed, ["old00001"], "deposed until its delete is recorded");
+        Step::Deleted { id: "old00001".into() }.apply(&mut state);
+        assert!(state.deposed.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_state_that_disappeared_is_not_merged_into() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("certplan.state.json");
+        let mut store = LocalStore::new(&path);
+        let mut state = store.load().expect("loads").unwrap_or_default();
+        let ledger = Ledger::new(&mut state, Some(&mut store));
+        ledger.record(Step::Journal(intent("www"))).await.expect("saved");
+        std::fs::remove_file(&path).expect("removed by something else");
+        let err = ledger.record(Step::Journal(intent("api"))).await.expect_err("not merged");
+        assert!(matches!(err, StateError::Conflict { .. }), "{err}");
+        assert!(!path.exists(), "nothing written in its place");
     }
 }

@@ -7,7 +7,7 @@ use std::fmt;
 
 use certplan_core::{Address, RemoteCertificate};
 use certplan_provider::{Client, Error as ProviderError};
-use certplan_state::{Deposed, Intent, IntentKind, State, StateStore};
+use certplan_state::{Intent, State, StateStore};
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
 
@@ -85,20 +85,9 @@ async fn settle(
         return Ok(Settled::NeverReached { address, started_at });
     };
     let id = found.id.clone();
-    // The interrupted replacement may not have deleted its old certificate.
-    let old = (intent.action == IntentKind::Replace).then(|| intent.old_certificate_id.clone());
+    // Adopting an interrupted replacement keeps its old certificate deposed, to be deleted.
     let remote = Some(Box::new(found));
     ledger.record(Step::Adopt { intent, id: id.clone(), remote }).await?;
-    if let Some(Some(old)) = old {
-        ledger
-            .record(Step::Depose(Deposed {
-                address: address.clone(),
-                certificate_id: old,
-                since: started_at,
-                last_error: "the run replacing it was interrupted".to_owned(),
-            }))
-            .await?;
-    }
     Ok(Settled::Adopted { address, id, started_at })
 }
 

@@ -99,6 +99,8 @@ impl Error {
     pub fn proves_nothing_done(&self) -> bool {
         match self {
             Error::Api(api) => api.refused_before_acting(),
+            // No connection was made: the request was never sent.
+            Error::Transport { cause, .. } if cause.is_connect() => true,
             Error::Transport { .. }
             | Error::TimedOut { .. }
             | Error::HttpStatus { .. }

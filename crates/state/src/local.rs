@@ -65,6 +65,13 @@ impl LocalStore {
         lock::holder(&self.lock_path())
     }
 
+    /// Returns whether another process holds the lock now (and who, when its lock file says),
+    /// without taking it: for readers that must not mistake a live run's work for an
+    /// interrupted one's.
+    pub fn live_holder(&self) -> Option<Option<LockInfo>> {
+        lock::probe(&self.lock_path())
+    }
+
     /// Refuses to save when the file is no longer what this store last loaded or saved:
     /// another writer's state, or a file that cannot be read as state, is never saved over.
     fn check_unchanged(&self) -> Result<(), StateError> {

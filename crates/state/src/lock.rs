@@ -116,6 +116,17 @@ pub(crate) fn acquire(
     Ok(StateLock { _guard: Box::new(FileLock { file }) })
 }
 
+/// Returns whether another process holds the lock at `lock_path` now, and who, as its file
+/// says — without taking it, creating the file or changing anything.
+pub(crate) fn probe(lock_path: &Path) -> Option<Option<LockInfo>> {
+    let file = std::fs::OpenOptions::new().read(true).write(true).open(lock_path).ok()?;
+    match file.try_lock() {
+        Ok(()) => None,
+        Err(std::fs::TryLockError::WouldBlock) => Some(holder(lock_path)),
+        Err(std::fs::TryLockError::Error(_)) => None,
+    }
+}
+
 /// Returns who holds the lock, as the lock file at `lock_path` says.
 pub(crate) fn holder(lock_path: &Path) -> Option<LockInfo> {
     let text = std::fs::read_to_string(lock_path).ok()?;

@@ -113,7 +113,10 @@ pub async fn apply(
     events.finish();
     ui::summarise_apply(&report, options.json);
     record_outputs(&mut ws, options.json)?;
-    ui::report_unfinished(&report, |address| validates_itself(&plan, address));
+    // A reader that went away ends the command without a word, as Unix tools do.
+    if !stdout::closed() {
+        ui::report_unfinished(&report, |address| validates_itself(&plan, address));
+    }
     Ok(if !report.failed.is_empty() || report.interrupted {
         ExitCode::from(1)
     } else if options.detailed_exitcode {

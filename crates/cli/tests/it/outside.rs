@@ -137,7 +137,8 @@ fn state_and_saved_plans_belong_to_the_cloud_they_describe() {
     assert!(elsewhere.stderr.contains("records certificates in"), "{}", elsewhere.stderr);
     assert!(!elsewhere.stdout.contains("will be created"), "{}", elsewhere.stdout);
 
-    // A saved plan is applied to the cloud it was made against only.
+    // A saved plan is applied to the cloud it was made against only (here the state's binding
+    // refuses first; the plan's own check is the one the sandbox test below meets).
     p.write_config(
         &[certificate("www", "www.example.com"), certificate("api", "api.example.com")].concat(),
     );

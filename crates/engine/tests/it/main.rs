@@ -426,7 +426,8 @@ async fn intents_are_settled_together_and_each_saved_as_it_is() {
     let saved = ledger.saved();
     assert!(saved.intents.is_empty());
     assert_eq!(saved.resources.len(), 5);
-    assert!(saved.serial >= 2, "saved as they were settled, not once at the end: {}", saved.serial);
+    // The client paces lookups (10/s), so settlements end apart and are saved apart.
+    assert!(saved.serial >= 3, "saved as they were settled, not once at the end: {}", saved.serial);
     assert!(settled.iter().any(|s| s.to_string().contains("never reached the cloud")));
     assert_eq!(cloud.domains().len(), 5, "nothing applied for again");
 }
