@@ -106,7 +106,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct CommonArgs {
-    /// The state file [default: certplan.state.json in the configuration directory]
+    /// The state file [default: certplan.state.json in the configuration directory, or
+    /// .certplan/sandbox.state.json with --sandbox]
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
 
@@ -295,9 +296,14 @@ pub enum StateCommand {
 
 #[derive(Debug, Args)]
 pub struct StateArgs {
-    /// The state file [default: certplan.state.json in the configuration directory]
+    /// The state file [default: certplan.state.json in the configuration directory, or
+    /// .certplan/sandbox.state.json with --sandbox]
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
+
+    /// Work on the embedded sandbox's state (what `apply --sandbox` recorded)
+    #[arg(long)]
+    pub sandbox: bool,
 
     /// How long to wait for a state lock another run holds
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
@@ -460,6 +466,7 @@ impl StateArgs {
     pub fn flags(&self) -> Flags {
         Flags {
             state: self.state.clone(),
+            sandbox: self.sandbox,
             lock: true,
             lock_timeout: self.lock_timeout,
             ..Flags::default()

@@ -167,27 +167,25 @@ fn failed(
     sensitivity: &crate::sensitive::Sensitivity,
     inputs: &[VarInput],
 ) -> ConfigError {
-    let variables_files: Vec<usize> = inputs
+    sensitivity.mask_sources(&mut sources, &variables_files(inputs));
+    ConfigError { sources, diagnostics }
+}
+
+/// The sources that `inputs` name as variables files.
+fn variables_files(inputs: &[VarInput]) -> Vec<usize> {
+    inputs
         .iter()
         .filter_map(|input| match input {
             VarInput::File { source } => Some(*source),
             _ => None,
         })
-        .collect();
-    sensitivity.mask_sources(&mut sources, &variables_files);
-    ConfigError { sources, diagnostics }
+        .collect()
 }
 
 /// Parses every configuration file among the reader's sources (not the variables files
 /// `inputs` name), reporting syntax errors.
 fn parse_bodies(reader: &mut Reader<'_>, inputs: &[VarInput]) -> Vec<(usize, Body)> {
-    let variable_files: Vec<usize> = inputs
-        .iter()
-        .filter_map(|i| match i {
-            VarInput::File { source } => Some(*source),
-            _ => None,
-        })
-        .collect();
+    let variable_files = variables_files(inputs);
     let mut bodies = Vec::with_capacity(reader.sources.len());
     for (file, source) in reader.sources.iter().enumerate() {
         if variable_files.contains(&file) {

@@ -165,6 +165,8 @@ fn the_embedded_sandbox_keeps_a_state_of_its_own() {
     cmd.env_remove("CERTPLAN_ENDPOINT");
     let saved = crate::harness::run(cmd);
     assert!(saved.stderr.contains("certplan apply --sandbox s.plan"), "{}", saved.stderr);
+    let listed = p.run(&["state", "list", "--sandbox"]);
+    assert_eq!(listed.stdout.trim(), "tencentcloud_ssl_free_certificate.www", "{}", listed.stderr);
     // Dropping --sandbox plans for the account, from its own (empty) state.
     let real = p.run(&["plan"]);
     assert_eq!(real.code, 0, "{}", real.stderr);
