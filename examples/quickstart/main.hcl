@@ -16,6 +16,21 @@ resource "tencentcloud_ssl_free_certificate" "www" {
   dv_auth_method = "DNS_AUTO"
   contact_email  = "ops@example.com"
   alias          = "www"
+
+  # Each new certificate takes over the load balancer listeners and CDN domains that serve
+  # the one it replaces.
+  deploy {
+    resource_types = ["clb", "cdn"]
+    regions        = { clb = ["ap-guangzhou"] }
+  }
+
+  # cert.pem, chain.pem, fullchain.pem and privkey.pem in ./certs/www, rewritten whenever the
+  # certificate changes; then the hook runs (here a harmless echo, for a server
+  # "systemctl reload nginx").
+  export {
+    path      = "certs/www"
+    on_change = "echo \"reload: $CERTPLAN_DOMAIN now serves $CERTPLAN_CERTIFICATE_ID\""
+  }
 }
 
 resource "tencentcloud_ssl_free_certificate" "api" {

@@ -333,6 +333,9 @@ pub enum SandboxCommand {
         issue_delay: std::time::Duration,
         #[command(flatten)]
         faults: FaultArgs,
+        /// How long a deployment task takes per cloud resource it moves
+        #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+        deploy_step: std::time::Duration,
         /// Requests per second each action accepts, as the real service (10); 0 for no limit
         #[arg(long, value_name = "N", default_value_t = 10)]
         rate_limit: u32,
@@ -345,6 +348,30 @@ pub enum SandboxCommand {
         /// How many days older
         #[arg(long)]
         days: i64,
+        #[command(flatten)]
+        target: SandboxTarget,
+    },
+    /// Bind a cloud resource to a certificate, as deploying it in the console would
+    Bind {
+        /// The certificate id
+        id: String,
+        /// The resource type: clb, cdn, waf, live, ddos, teo, apigateway, vod, tke, tcb, tse,
+        /// cos, mqtt, scf, tdmq, gaap
+        resource_type: String,
+        /// The instance, as DeployCertificateInstance names it: `lb-1|lbl-2` or
+        /// `lb-1|lbl-2|www.example.com` (clb), `www.example.com` (cdn)…
+        instance: String,
+        /// The region, for the region-scoped types (clb, tke, apigateway, waf, tcb, tse, cos,
+        /// mqtt, scf, tdmq)
+        #[arg(long)]
+        region: Option<String>,
+        #[command(flatten)]
+        target: SandboxTarget,
+    },
+    /// List the cloud resources bound to certificates (of one, when given)
+    Bindings {
+        /// Only this certificate's
+        id: Option<String>,
         #[command(flatten)]
         target: SandboxTarget,
     },
@@ -402,6 +429,9 @@ pub struct FaultArgs {
     /// Accept this share of requests (0 to 1) and never answer them
     #[arg(long, value_name = "RATE", default_value_t = 0.0)]
     pub hang_rate: f64,
+    /// Fail this share of the cloud resources a deployment task moves (0 to 1)
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub deploy_failure_rate: f64,
 }
 
 impl FaultArgs {
@@ -417,6 +447,7 @@ impl FaultArgs {
             malformed_list_rate: self.malformed_list_rate,
             padding_bytes: self.padding_bytes,
             hang_rate: self.hang_rate,
+            deploy_failure_rate: self.deploy_failure_rate,
         }
     }
 }
@@ -444,6 +475,7 @@ impl CommonArgs {
             targets: self.target.clone(),
             excludes: self.exclude.clone(),
             replace: self.replace.clone(),
+            ..Default::default()
         }
     }
 

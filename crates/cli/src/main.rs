@@ -118,6 +118,7 @@ async fn run(command: Command, output: Output, env: Environment) -> anyhow::Resu
             secret_id,
             secret_key,
             issue_delay,
+            deploy_step,
             faults,
             rate_limit,
             quota_per_domain,
@@ -131,6 +132,7 @@ async fn run(command: Command, output: Output, env: Environment) -> anyhow::Resu
                 secret_key: or_env(secret_key, Credentials::SECRET_KEY_VAR, DEFAULT_SECRET_KEY),
                 data,
                 issue_delay,
+                deploy_step,
                 faults: faults.faults(),
                 rate_limit,
                 quota_per_domain,
@@ -139,6 +141,13 @@ async fn run(command: Command, output: Output, env: Environment) -> anyhow::Resu
         }
         Command::Sandbox(SandboxCommand::Age { days, target }) => {
             commands::sandbox::control(target.endpoint.as_deref(), Control::Age(days)).await
+        }
+        Command::Sandbox(SandboxCommand::Bind { id, resource_type, instance, region, target }) => {
+            let bind = Control::Bind { id, resource_type, region, instance };
+            commands::sandbox::control(target.endpoint.as_deref(), bind).await
+        }
+        Command::Sandbox(SandboxCommand::Bindings { id, target }) => {
+            commands::sandbox::control(target.endpoint.as_deref(), Control::Bindings(id)).await
         }
         Command::Sandbox(SandboxCommand::Validate(a)) => console(ConsoleOp::Validate, a).await,
         Command::Sandbox(SandboxCommand::Revoke(a)) => console(ConsoleOp::Revoke, a).await,

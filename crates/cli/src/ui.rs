@@ -131,6 +131,24 @@ fn event_json(event: &Event<'_>) -> Option<serde_json::Value> {
             "type": "recovered", "address": address.to_string(), "certificate_id": id,
             "error": error.to_string()
         }),
+        Event::Deploying { address, record_id, total, done } => json!({
+            "type": "deploy_progress", "address": address.to_string(),
+            "deploy_record_id": record_id, "total": total, "done": done
+        }),
+        Event::Deployed { address, deployment } => json!({
+            "type": "deploy_complete", "address": address.to_string(),
+            "deploy_record_id": deployment.record_id, "from": deployment.from,
+            "to": deployment.to, "resources": deployment.resources
+        }),
+        Event::Exported { address, path, id } => json!({
+            "type": "export_complete", "address": address.to_string(), "path": path,
+            "certificate_id": id
+        }),
+        Event::HookOutput { .. } => return None,
+        Event::HookRan { address, path, error } => json!({
+            "type": "hook_complete", "address": address.to_string(), "path": path,
+            "error": error
+        }),
     })
 }
 
@@ -193,7 +211,47 @@ fn describe_event(event: Event<'_>) -> String {
             };
             format!("{address}: {what} ({error}); found certificate {id} it created, recorded it")
         }
+        Event::Deploying { address, record_id, total, done } => {
+            format!(
+                "{address}: deploying to {} (task {record_id})... {done} done",
+                plural(total, "resource")
+            )
+        }
+        Event::Deployed { address, deployment } => describe_deployment(address, deployment),
+        Event::Exported { address, path, id } => {
+            format!("{address}: exported certificate {id} to {}", path.display())
+        }
+        Event::HookOutput { address, stream, line } => {
+            let stream = match stream {
+                certplan_engine::HookStream::Stdout => "stdout",
+                certplan_engine::HookStream::Stderr => "stderr",
+            };
+            format!("{address}: on_change ({stream}): {line}")
+        }
+        Event::HookRan { address, path, error } => match error {
+            None => format!("{address}: on_change hook of {} succeeded", path.display()),
+            Some(e) => format!("{address}: on_change hook of {} {e}", path.display()),
+        },
     }
+}
+
+/// Says where a deployment put the new certificate, resource by resource.
+fn describe_deployment(address: &Address, d: &certplan_core::Deployment) -> String {
+    if d.resources.is_empty() {
+        return format!("{address}: nothing to deploy: {} serves no {} resource", d.from, d.target);
+    }
+    let failed = d.failed().count();
+    let mut out = format!(
+        "{address}: deployed {} to {} of {}",
+        d.to,
+        d.resources.len() - failed,
+        plural(d.resources.len(), "resource")
+    );
+    for r in &d.resources {
+        let error = r.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+        out.push_str(&format!("\n  {r}: {}{error}", r.status.name()));
+    }
+    out
 }
 
 /// Says what an apply did: the summary line, or the `change_summary` event.
@@ -209,12 +267,18 @@ pub fn summarise_apply(report: &Report, json: bool) {
             "forgotten": done.forget,
             "failed": report.failed.len(),
             "not_started": report.not_started.len(),
+            "delivered": report.delivery.done,
+            "delivery_failed": report.delivery.failed.len(),
         }));
     } else {
         let forgotten =
             if done.forget > 0 { format!(", {} forgotten", done.forget) } else { String::new() };
+        let delivered = match report.delivery.done {
+            0 => String::new(),
+            n => format!(" Delivery: {} done.", plural(n, "step")),
+        };
         outln!(
-            "\nApply complete! Resources: {} added, {} renewed, {} changed, {} destroyed{forgotten}.",
+            "\nApply complete! Resources: {} added, {} renewed, {} changed, {} destroyed{forgotten}.{delivered}",
             done.add,
             done.renew,
             done.change,
@@ -242,6 +306,19 @@ pub fn report_unfinished(report: &Report, automatic: impl Fn(&Address) -> bool) 
     if !report.failed.is_empty() {
         eprintln!("\n{} failed:", plural(report.failed.len(), "change"));
         for (address, error) in &report.failed {
+            eprintln!("  {address}: {error}");
+        }
+    }
+    let delivery = &report.delivery;
+    if !delivery.pending.is_empty() {
+        eprintln!("\nDelivery left for a later apply:");
+        for (address, why) in &delivery.pending {
+            eprintln!("  {address}: {why}");
+        }
+    }
+    if !delivery.failed.is_empty() {
+        eprintln!("\nDelivery failed:");
+        for (address, error) in &delivery.failed {
             eprintln!("  {address}: {error}");
         }
     }

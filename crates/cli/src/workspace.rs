@@ -173,7 +173,12 @@ impl Workspace {
         observed: Option<&Observed>,
         selection: &PlanOptions,
     ) -> anyhow::Result<Plan> {
-        Ok(certplan_planner::plan(&self.config, &self.state, observed, Utc::now(), selection)?)
+        // What the exports' files hold on disk is read here, so that the planner reads none.
+        let options = PlanOptions {
+            files: certplan_engine::inspect_exports(&self.state),
+            ..selection.clone()
+        };
+        Ok(certplan_planner::plan(&self.config, &self.state, observed, Utc::now(), &options)?)
     }
 
     /// What an apply needs from the configuration besides the plan: the CSR key passwords.

@@ -11,10 +11,19 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod delivery;
 mod plan;
 mod renew_before;
 
-pub use plan::{Action, Drift, DriftKind, Observed, Plan, Prior, Reason, ResourceChange, Summary};
+pub use delivery::{
+    DEFAULT_HOOK_TIMEOUT, DEPLOY_RESOURCE_TYPES, Delivery, DeployStatus, DeployTarget,
+    DeployedResource, Deployment, EXPORT_FILES, ExportReason, ExportRecord, ExportSpec,
+    ExportsSeen, FilesSeen, HookOutcome, REGIONAL_RESOURCE_TYPES,
+};
+pub use plan::{
+    Action, DeliveryChange, DeliveryWork, Drift, DriftKind, Observed, Plan, Prior, Reason,
+    ResourceChange, Summary,
+};
 pub use renew_before::RenewBefore;
 
 /// The only resource type certplan manages, named as the Terraform provider names it.

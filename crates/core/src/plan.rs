@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Address, AttributeValue, CertStatus, CertificateArgs, RemoteCertificate, RenewBefore,
-    ValidationRecord,
+    Address, AttributeValue, CertStatus, CertificateArgs, Delivery, DeployTarget, DeployedResource,
+    ExportReason, RemoteCertificate, RenewBefore, ValidationRecord,
 };
 
 /// What the cloud reports, by certificate id. A certificate id recorded in state but absent
@@ -143,6 +143,9 @@ pub struct ResourceChange {
     /// `wait_for_issuance`, else the provider's); `None` means it does not wait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_for_issuance: Option<Duration>,
+    /// The declared `deploy` and `export` blocks, which the apply's delivery work follows.
+    #[serde(default, skip_serializing_if = "Delivery::is_empty")]
+    pub delivery: Delivery,
 }
 
 impl ResourceChange {
@@ -191,6 +194,47 @@ pub enum DriftKind {
     },
 }
 
+/// Delivery work: getting a resource's certificate to where it serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryChange {
+    pub address: Address,
+    pub work: DeliveryWork,
+    /// The work waits for a certificate that is not issued yet (one this apply applies for,
+    /// or one still validating): the apply does it if that certificate is issued before it
+    /// ends, and a later apply otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub once_issued: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeliveryWork {
+    /// Move the cloud resources of `from` to the resource's certificate `to` — or, when `None`,
+    /// to the certificate this apply applies for.
+    Deploy { from: String, to: Option<String>, target: DeployTarget },
+    /// Follow a deployment that was asked for and not seen to the end; without a task id (the
+    /// answer was lost), find the task first.
+    Resume { from: String, to: String, record_id: Option<u64> },
+    /// Retry the cloud resources a deployment failed to move, and only those.
+    Retry { from: String, to: String, record_id: u64, failed: Vec<DeployedResource> },
+    /// Write the certificate's PEM files (then run the export's hook).
+    Export { path: std::path::PathBuf, reason: ExportReason },
+    /// Run the export's `on_change` hook, which failed or did not run for the files in place.
+    Hook { path: std::path::PathBuf, error: Option<String> },
+}
+
+impl DeliveryWork {
+    /// Returns the work's one name, as plan JSON and `apply --json` events write it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DeliveryWork::Deploy { .. } => "deploy",
+            DeliveryWork::Resume { .. } => "resume-deploy",
+            DeliveryWork::Retry { .. } => "retry-deploy",
+            DeliveryWork::Export { .. } => "export",
+            DeliveryWork::Hook { .. } => "run-hook",
+        }
+    }
+}
+
 /// Every resource's change, in address order (deposed deletions after their resource).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
@@ -203,6 +247,9 @@ pub struct Plan {
     pub refreshed: bool,
     pub drift: Vec<Drift>,
     pub changes: Vec<ResourceChange>,
+    /// Delivery work, in address order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub delivery: Vec<DeliveryChange>,
 }
 
 /// Counts of changes, as the summary lines of a plan and of an apply show them.
@@ -216,6 +263,8 @@ pub struct Summary {
     /// Certificates waiting for domain validation: nothing for apply to do, but something
     /// outside certplan (a DNS record, a file, the CA) must still happen.
     pub waiting: usize,
+    /// Delivery work: deployments, exports, hooks.
+    pub deliver: usize,
 }
 
 impl Summary {
@@ -239,7 +288,9 @@ impl Summary {
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
-        !self.moved.is_empty() || self.changes.iter().any(|c| c.action != Action::NoOp)
+        !self.moved.is_empty()
+            || self.changes.iter().any(|c| c.action != Action::NoOp)
+            || self.delivery.iter().any(|d| !d.once_issued)
     }
 
     pub fn summary(&self) -> Summary {
@@ -248,6 +299,7 @@ impl Plan {
             s.count(c.action, c.before.as_ref().is_some_and(|b| b.exists));
             s.waiting += usize::from(matches!(c.reason, Reason::Pending { .. }));
         }
+        s.deliver = self.delivery.iter().filter(|d| !d.once_issued).count();
         s
     }
 
@@ -255,6 +307,7 @@ impl Plan {
     /// waiting for validation (what `plan --detailed-exitcode` reports with 2).
     pub fn needs_attention(&self) -> bool {
         self.has_changes()
+            || !self.delivery.is_empty()
             || self.changes.iter().any(|c| {
                 matches!(
                     c.reason,

@@ -12,7 +12,7 @@ use futures_util::{StreamExt, stream};
 
 use crate::ledger::{Ledger, Step};
 use crate::reconcile::{find_applied, known_ids};
-use crate::{ApplyError, ApplyOptions, ChangeError, Event, Inputs, Report, refresh, wait};
+use crate::{ApplyError, ApplyOptions, ChangeError, Event, Inputs, Report, deliver, refresh, wait};
 
 /// How many times an application is tried when the service fails transiently.
 const APPLY_ATTEMPTS: u32 = 4;
@@ -78,6 +78,10 @@ async fn run(
         report.interrupted |= outcome.interrupted;
     }
     report.pending.sort_by(|a, b| a.0.cmp(&b.0));
+    if !ledger.is_broken() {
+        report.delivery =
+            deliver::deliver(plan, ledger, client, stop, options.parallelism, on_event).await?;
+    }
     Ok(report)
 }
 
@@ -374,7 +378,14 @@ async fn make_change(
                 detail.map_err(|error| ChangeError::StatusUnread { id: id.clone(), error })?;
 
             let mut deleted_old = false;
-            if let Some(old) = replacing {
+            if let Some(old) = replacing
+                && change.delivery.deploy.is_some()
+            {
+                // The service refuses to delete a certificate that still serves: the old one
+                // stays deposed until the deployment has moved its cloud resources to the new.
+                let error = format!("kept until its cloud resources have moved to {id}");
+                ledger.record(Step::DeleteFailed { id: old.id.clone(), error }).await?;
+            } else if let Some(old) = replacing {
                 match delete(client, &old.id).await {
                     Ok(()) => {
                         ledger.record(Step::Deleted { id: old.id.clone() }).await?;
@@ -490,7 +501,7 @@ fn too_young_to_delete(error: &ProviderError) -> bool {
 }
 
 /// Deletes a certificate; one that is already gone counts as deleted.
-async fn delete(client: &Client, id: &str) -> Result<(), ProviderError> {
+pub(crate) async fn delete(client: &Client, id: &str) -> Result<(), ProviderError> {
     match client.delete_certificate(id).await {
         Ok(_) => Ok(()),
         Err(e) if e.code() == Some("FailedOperation.CertificateNotFound") => Ok(()),

@@ -44,6 +44,31 @@ pub enum ChangeError {
     IncompletePlan { what: &'static str },
 }
 
+/// Why delivery work failed. Other work goes on, and the next apply tries again.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("the deployment to certificate {id} could not be asked for: {error}")]
+    Deploy { id: String, error: ProviderError },
+    #[error(
+        "the deployment to certificate {id} could not be read: {error}; the next apply follows it"
+    )]
+    Lookup { id: String, error: ProviderError },
+    #[error(
+        "the deployment to certificate {id} failed for {}: {}; the next apply retries only these",
+        plural(failed.len(), "cloud resource"),
+        failed.join("; ")
+    )]
+    Resources { id: String, failed: Vec<String> },
+    #[error("export to {}: {error}", path.display())]
+    Export { path: std::path::PathBuf, error: String },
+    #[error("the on_change hook of {} {error}; the files are in place, and the next apply runs it again", path.display())]
+    Hook { path: std::path::PathBuf, error: String },
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}
+
 /// Says what to publish for validation, after a message.
 fn to_publish(records: &[ValidationRecord]) -> String {
     let list: Vec<String> = records.iter().map(ToString::to_string).collect();

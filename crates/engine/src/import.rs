@@ -60,7 +60,8 @@ pub async fn import(
     args.project_id = remote.project_id;
     let applied_at = remote.inserted_at.unwrap_or_else(Utc::now);
     let declared = Declared { args, ..declared.clone() };
-    record(state, address, &remote.id, &declared, Vec::new(), applied_at, Some(&remote), 0);
+    let lineage = Lineage::default();
+    record(state, address, &remote.id, &declared, lineage, applied_at, Some(&remote), 0);
     store.save(state)?;
     Ok(remote)
 }
@@ -76,7 +77,11 @@ pub(crate) fn adopt(
     id: &str,
     remote: Option<&RemoteCertificate>,
 ) {
-    let mut renewed_from = Vec::new();
+    let mut lineage = Lineage::default();
+    if matches!(intent.action, IntentKind::Renew | IntentKind::Replace) {
+        lineage.succeeds = intent.old_certificate_id.clone();
+    }
+    let renewed_from = &mut lineage.renewed_from;
     if intent.action == IntentKind::Renew
         && let Some(old) = &intent.old_certificate_id
     {
@@ -125,30 +130,32 @@ pub(crate) fn adopt(
         sensitive: intent.sensitive.clone(),
     };
     let failures = intent.validation_failures;
-    record(
-        state,
-        &intent.address,
-        id,
-        &declared,
-        renewed_from,
-        intent.started_at,
-        remote,
-        failures,
-    );
+    record(state, &intent.address, id, &declared, lineage, intent.started_at, remote, failures);
     state.intents.retain(|i| i != intent);
     // The certificate a resource has is never one to delete (two racing runs each keep the
     // other's as deposed).
     state.deposed.retain(|d| d.certificate_id != id);
 }
 
-/// Builds the record of a certificate: the one place a [`ResourceState`] is made.
+/// Which certificates a new one follows.
+#[derive(Debug, Default)]
+struct Lineage {
+    /// The certificates it renews, the most recent first.
+    renewed_from: Vec<String>,
+    /// The certificate whose place it takes (renewal or replacement).
+    succeeds: Option<String>,
+}
+
+/// Builds the record of a certificate: the one place a [`ResourceState`] is made. The files
+/// exported for the address stay recorded: they still hold the earlier certificate, and are
+/// rewritten because of it.
 #[allow(clippy::too_many_arguments)]
 fn record(
     state: &mut State,
     address: &Address,
     id: &str,
     declared: &Declared,
-    renewed_from: Vec<String>,
+    lineage: Lineage,
     applied_at: DateTime<Utc>,
     remote: Option<&RemoteCertificate>,
     validation_failures: u32,
@@ -159,12 +166,15 @@ fn record(
         status: CertStatus::Pending,
         not_before: None,
         not_after: None,
-        renewed_from,
+        renewed_from: lineage.renewed_from,
         prevent_destroy: declared.prevent_destroy,
         applied_at,
         validation: Vec::new(),
         sensitive: declared.sensitive.clone(),
         validation_failures,
+        succeeds: lineage.succeeds,
+        deployments: Vec::new(),
+        exports: state.resources.get(address).map(|r| r.exports.clone()).unwrap_or_default(),
     };
     if let Some(remote) = remote {
         record.observe(remote);

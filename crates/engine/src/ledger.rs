@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use certplan_core::{Address, RemoteCertificate};
+use certplan_core::{Address, Deployment, ExportRecord, RemoteCertificate};
 use certplan_state::{Deposed, Intent, State, StateError, StateStore};
 
 use crate::import;
@@ -43,6 +43,12 @@ pub(crate) enum Step {
     SetProject { address: Address, id: String, project_id: Option<u64> },
     /// The cloud reports this of the resource's certificate.
     Observe { address: Address, remote: Box<RemoteCertificate> },
+    /// A deployment to the resource's certificate `deployment.to`: about to be asked for, its
+    /// task id, or its progress — each replaces the last of the same `from`.
+    Deploy { address: Address, deployment: Box<Deployment> },
+    /// Files exported for the resource's certificate `export.certificate_id` (and its hook's
+    /// outcome): replaces the record of the same path.
+    Export { address: Address, export: Box<ExportRecord> },
 }
 
 impl Step {
@@ -98,6 +104,23 @@ impl Step {
                     && r.certificate_id == remote.id
                 {
                     r.observe(remote);
+                }
+            }
+            Step::Deploy { address, deployment } => {
+                if let Some(r) = state.resources.get_mut(address)
+                    && r.certificate_id == deployment.to
+                {
+                    r.deployments.retain(|d| d.from != deployment.from);
+                    r.deployments.push((**deployment).clone());
+                }
+            }
+            Step::Export { address, export } => {
+                if let Some(r) = state.resources.get_mut(address)
+                    && r.certificate_id == export.certificate_id
+                {
+                    r.exports.retain(|e| e.path != export.path);
+                    r.exports.push((**export).clone());
+                    r.exports.sort_by(|a, b| a.path.cmp(&b.path));
                 }
             }
         }

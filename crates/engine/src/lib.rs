@@ -9,6 +9,7 @@
 //! not hold). It never reads the configuration, prints, or exits.
 
 mod apply;
+mod deliver;
 mod error;
 mod import;
 mod ledger;
@@ -22,7 +23,9 @@ use std::time::Duration;
 use certplan_core::{Action, Address, CertStatus, RemoteCertificate, Sensitive, Summary};
 
 pub use apply::{apply, record_plan_basis};
-pub use error::{ApplyError, ChangeError, ImportError, ReconcileError};
+pub use certplan_export::HookStream;
+pub use deliver::{Delivered, inspect_exports};
+pub use error::{ApplyError, ChangeError, DeliveryError, ImportError, ReconcileError};
 pub use import::{Declared, import};
 pub use reconcile::{Settled, reconcile};
 pub use refresh::{record_observed, refresh};
@@ -114,6 +117,36 @@ pub enum Event<'a> {
         id: &'a str,
         elapsed: f64,
     },
+    /// A deployment task's progress: `done` of its `total` cloud resources are no longer
+    /// pending or deploying.
+    Deploying {
+        address: &'a Address,
+        record_id: u64,
+        total: usize,
+        done: usize,
+    },
+    /// A deployment task ended (each resource's outcome in `deployment.resources`; none when
+    /// the old certificate served nothing of the declared types).
+    Deployed {
+        address: &'a Address,
+        deployment: &'a certplan_core::Deployment,
+    },
+    Exported {
+        address: &'a Address,
+        path: &'a std::path::Path,
+        id: &'a str,
+    },
+    /// A line the `on_change` hook wrote.
+    HookOutput {
+        address: &'a Address,
+        stream: HookStream,
+        line: &'a str,
+    },
+    HookRan {
+        address: &'a Address,
+        path: &'a std::path::Path,
+        error: Option<&'a str>,
+    },
 }
 
 /// What an apply did.
@@ -130,4 +163,6 @@ pub struct Report {
     /// Whether an interrupt stopped the apply early: changes not started, or waits for
     /// issuance cut short (their certificates are in `pending`).
     pub interrupted: bool,
+    /// The plan's delivery work: done, failed, left for later.
+    pub delivery: deliver::Delivered,
 }

@@ -142,7 +142,7 @@ fn publishable(remote: &RemoteCertificate) -> &[certplan_core::ValidationRecord]
 }
 
 /// Sleeps for `duration` unless `stop` is set first; returns whether it was.
-async fn interruptible_sleep(duration: Duration, stop: &AtomicBool) -> bool {
+pub(crate) async fn interruptible_sleep(duration: Duration, stop: &AtomicBool) -> bool {
     const TICK: Duration = Duration::from_millis(100);
     let deadline = Instant::now() + duration;
     while Instant::now() < deadline {

@@ -140,10 +140,26 @@ impl Arguments {
 
     /// Takes a string argument; numbers and bools convert, as in Terraform.
     pub(crate) fn string(&mut self, reader: &mut Reader<'_>, name: &str) -> Option<(String, Span)> {
-        self.take(reader, name, "a string", |value| match value {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
+        self.take(reader, name, "a string", as_string)
+    }
+
+    /// Takes a list (or set) of strings; numbers and bools in it convert, as for a string.
+    pub(crate) fn strings(
+        &mut self,
+        reader: &mut Reader<'_>,
+        name: &str,
+    ) -> Option<(Vec<String>, Span)> {
+        self.take(reader, name, "a list of strings", as_strings)
+    }
+
+    /// Takes a map (an object) argument, its values unconverted.
+    pub(crate) fn map(
+        &mut self,
+        reader: &mut Reader<'_>,
+        name: &str,
+    ) -> Option<(hcl::Map<String, Value>, Span)> {
+        self.take(reader, name, "a map", |value| match value {
+            Value::Object(map) => Some(map.clone()),
             _ => None,
         })
     }
@@ -248,6 +264,31 @@ pub(crate) fn evaluation_help(e: &hcl::eval::Error, text: &str) -> Option<String
     })
 }
 
+/// Converts a value to a string as Terraform does: numbers and bools convert.
+pub(crate) fn as_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Converts a list (or set) to strings, each element as [`as_string`] converts it.
+pub(crate) fn as_strings(value: &Value) -> Option<Vec<String>> {
+    match value {
+        Value::Array(items) => items.iter().map(as_string).collect(),
+        _ => None,
+    }
+}
+
+/// Reports a required argument that `block` (named as the user reads it) does not set.
+pub(crate) fn missing_argument(header: Span, block: &str, arg: &str, example: &str) -> Diagnostic {
+    Diagnostic::error(format!("missing required argument \"{arg}\""))
+        .at(header, format!("{block} needs \"{arg}\""))
+        .help(format!("add `{arg} = {example}`"))
+}
+
 fn type_error(name: &str, expected: &str, found: &Value, span: Span) -> Diagnostic {
     Diagnostic::error(format!("\"{name}\" must be {expected}"))
         .at(span, format!("this is {}", kind_of(found)))
@@ -263,6 +304,16 @@ pub(crate) fn kind_of(value: &Value) -> &'static str {
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
     }
+}
+
+/// Returns the accepted value that `value` most likely means: the same ignoring case, or the
+/// closest misspelling.
+pub(crate) fn suggestion<'c>(value: &str, allowed: &[&'c str]) -> Option<&'c str> {
+    allowed
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(value))
+        .copied()
+        .or_else(|| closest(value, allowed))
 }
 
 /// Returns the candidate closest to `name`, if any is close enough to be a likely typo.

@@ -427,6 +427,12 @@ mod tests {
                 "# top\nb {\n# inside\na = 1 # one\nbbb = 2    // two\n/* block\n   comment */\n}\n",
                 "# top\nb {\n  # inside\n  a   = 1 # one\n  bbb = 2 // two\n  /* block\n   comment */\n}\n",
             ),
+            // Nested `deploy`/`export` blocks: a one-line map, a multi-line one, arguments
+            // aligned per block.
+            (
+                "resource \"t\" \"n\" {\ndeploy {\nresource_types=[\"clb\",\"cdn\"]\nregions={clb=[\"ap-guangzhou\"]}\n}\ndeploy {\nresource_types = [\"waf\"]\nregions = {\nwaf=[\"ap-guangzhou\"]\nteo = []\n}\n}\nexport {\npath=\"/etc/certs/${each.key}\" # dir\non_change = \"systemctl reload nginx\"\non_change_timeout=\"5m\" # optional\n}\n}\n",
+                "resource \"t\" \"n\" {\n  deploy {\n    resource_types = [\"clb\", \"cdn\"]\n    regions        = { clb = [\"ap-guangzhou\"] }\n  }\n  deploy {\n    resource_types = [\"waf\"]\n    regions = {\n      waf = [\"ap-guangzhou\"]\n      teo = []\n    }\n  }\n  export {\n    path              = \"/etc/certs/${each.key}\" # dir\n    on_change         = \"systemctl reload nginx\"\n    on_change_timeout = \"5m\" # optional\n  }\n}\n",
+            ),
             // Trailing whitespace and blank lines at the ends go.
             ("\n\na = 1   \n\n\n", "a = 1\n"),
             ("", ""),

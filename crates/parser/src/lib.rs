@@ -7,6 +7,7 @@
 //! that must find the state while the rest of the configuration does not load. This crate reads
 //! the config files and nothing else: it knows neither state nor the cloud.
 
+mod delivery;
 mod diagnostic;
 mod domain;
 mod duration;
@@ -28,7 +29,7 @@ mod variables;
 
 use std::collections::BTreeMap;
 
-use certplan_core::{Address, CertificateArgs, Sensitive};
+use certplan_core::{Address, CertificateArgs, Delivery, Sensitive};
 
 pub use diagnostic::{
     ConfigError, Diagnostic, Severity, Source, Span, diagnostics_json, render_diagnostics,
@@ -164,6 +165,9 @@ pub struct ResourceConfig {
     /// The CSR key password itself; `args` holds only its digest.
     pub csr_key_password: Option<String>,
     pub lifecycle: Lifecycle,
+    /// Where each new certificate goes: `deploy` blocks (merged into one target) and `export`
+    /// blocks, in declaration order.
+    pub delivery: Delivery,
     /// Where the resource is declared: `file:line:col`.
     pub location: String,
     /// The arguments whose values come from sensitive variables, shown as `(sensitive value)`.

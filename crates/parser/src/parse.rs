@@ -12,7 +12,7 @@ use hcl_edit::structure::{Body, Structure};
 
 use crate::{
     Config, ConfigError, Diagnostic, Reader, ResourceConfig, Settings, Severity, Source, Span,
-    VarInput, blocks, locals, moves, output, provider, resource, settings, variables,
+    VarInput, blocks, delivery, locals, moves, output, provider, resource, settings, variables,
 };
 
 const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }`, `variable`, `locals { ... }` `output`, `certplan`, `removed { from = ... }` and `moved { from = ... to = ... }` blocks";
@@ -31,6 +31,7 @@ pub fn parse_sources_with(
     let mut reader = Reader::new(&sources);
     let mut resources: BTreeMap<Address, ResourceConfig> = BTreeMap::new();
     let mut first_seen: BTreeMap<Address, Span> = BTreeMap::new();
+    let mut export_paths = delivery::ExportPaths::default();
     let mut provider = None;
     let mut removed = BTreeMap::new();
     let mut moved = Vec::new();
@@ -70,8 +71,9 @@ pub fn parse_sources_with(
                                 ));
                             } else {
                                 first_seen.insert(resource, here);
-                                for instance in instances {
-                                    resources.insert(instance.address.clone(), instance);
+                                for resource::Instance { config, export_spans } in instances {
+                                    export_paths.claim(&mut reader, &config, &export_spans);
+                                    resources.insert(config.address.clone(), config);
                                 }
                             }
                         }

@@ -1,5 +1,6 @@
 //! `resource "tencentcloud_ssl_free_certificate" "NAME" { ... }`: the Terraform provider's
-//! arguments, typed and validated as the API validates them, plus certplan's `lifecycle` settings.
+//! arguments, typed and validated as the API validates them, plus certplan's `lifecycle` settings
+//! and the `deploy`/`export` blocks (read by `delivery`).
 
 use std::collections::BTreeSet;
 
@@ -11,8 +12,10 @@ use hcl_edit::Span as _;
 use hcl_edit::structure::Block;
 use sha2::{Digest, Sha256};
 
-use crate::eval::{Arguments, closest, evaluate_attribute};
-use crate::{Diagnostic, Lifecycle, Reader, RenewBefore, ResourceConfig, Span, blocks, domain};
+use crate::eval::{Arguments, closest, evaluate_attribute, missing_argument, suggestion};
+use crate::{
+    Diagnostic, Lifecycle, Reader, RenewBefore, ResourceConfig, Span, blocks, delivery, domain,
+};
 
 const ARGUMENTS: &[&str] = &[
     "for_each",
@@ -33,13 +36,21 @@ const ARGUMENTS: &[&str] = &[
 ];
 const LIFECYCLE_ARGUMENTS: &[&str] = &["renew_before", "prevent_destroy", "wait_for_issuance"];
 
+/// One instance of a resource block as read.
+pub(crate) struct Instance {
+    pub(crate) config: ResourceConfig,
+    /// Where each of `config.delivery.exports` writes its `path`, in the same order: two
+    /// instances exporting to one directory are reported once the whole configuration is read.
+    pub(crate) export_spans: Vec<Span>,
+}
+
 /// Reads one resource block: its address, and one configuration per instance (one without
 /// `count`/`for_each`). `None` (with diagnostics pushed) when the block is not usable.
 pub(crate) fn read(
     reader: &mut Reader<'_>,
     file: usize,
     block: &Block,
-) -> Option<(Address, Vec<ResourceConfig>)> {
+) -> Option<(Address, Vec<Instance>)> {
     let header = reader.header_span(file, block);
     let (resource_type, name) = match block.labels.as_slice() {
         [t, n] => {
@@ -109,10 +120,11 @@ pub(crate) fn read(
             Some(key) => resource.instance(key),
             None => resource.clone(),
         };
-        let config = read_instance(reader, file, block, address, header.clone())
-            .map(|config| ResourceConfig { sensitive: sensitive.clone(), ..config });
-        let failed = config.is_none();
-        configs.extend(config);
+        let instance = read_instance(reader, file, block, address, header.clone()).map(|i| {
+            Instance { config: ResourceConfig { sensitive: sensitive.clone(), ..i.config }, ..i }
+        });
+        let failed = instance.is_none();
+        configs.extend(instance);
         // The same mistake in every instance is reported once.
         if failed {
             break;
@@ -241,7 +253,7 @@ fn read_instance(
     block: &Block,
     address: Address,
     header: Span,
-) -> Option<ResourceConfig> {
+) -> Option<Instance> {
     let errors_before = reader.diagnostics.len();
     // `count` and `for_each` were evaluated once for the whole block: evaluating them again
     // for every instance would cost the size of the collection each time.
@@ -251,19 +263,11 @@ fn read_instance(
         &block.body,
         ARGUMENTS,
         &["count", "for_each"],
-        &["lifecycle"],
+        &["lifecycle", "deploy", "export"],
     );
-    let missing = |reader: &mut Reader<'_>, arg: &str, example: &str| {
-        reader.push(
-            Diagnostic::error(format!("missing required argument \"{arg}\""))
-                .at(header.clone(), format!("{RESOURCE_TYPE} needs \"{arg}\""))
-                .help(format!("add `{arg} = {example}`")),
-        );
-    };
-
     for (arg, example) in [("domain", "\"www.example.com\""), ("dv_auth_method", "\"DNS_AUTO\"")] {
         if !args.is_written(arg) {
-            missing(reader, arg, example);
+            reader.push(missing_argument(header.clone(), RESOURCE_TYPE, arg, example));
         }
     }
     let domain = args.string(reader, "domain");
@@ -356,12 +360,13 @@ fn read_instance(
     });
 
     let lifecycle = read_lifecycle(reader, file, block);
+    let (delivery, export_spans) = delivery::read(reader, file, block);
     if reader.diagnostics.len() > errors_before {
         return None;
     }
     let (domain, _) = domain?;
     let (dv_auth_method, _) = dv_auth_method?;
-    Some(ResourceConfig {
+    let config = ResourceConfig {
         address,
         args: CertificateArgs {
             domain,
@@ -380,9 +385,11 @@ fn read_instance(
         },
         csr_key_password,
         lifecycle,
+        delivery,
         location: reader.location(&header),
         sensitive: BTreeSet::new(),
-    })
+    };
+    Some(Instance { config, export_spans })
 }
 
 fn read_lifecycle(reader: &mut Reader<'_>, file: usize, block: &Block) -> Lifecycle {
@@ -436,12 +443,7 @@ fn enum_arg(
         return Some((value, span));
     }
     let listed = allowed.iter().map(|a| format!("\"{a}\"")).collect::<Vec<_>>().join(", ");
-    let suggestion = allowed
-        .iter()
-        .find(|a| a.eq_ignore_ascii_case(&value))
-        .copied()
-        .or_else(|| closest(&value, allowed));
-    let help = match suggestion {
+    let help = match suggestion(&value, allowed) {
         Some(s) => format!("did you mean \"{s}\"? ({name} is one of {listed})"),
         None => format!("{name} is one of {listed}"),
     };

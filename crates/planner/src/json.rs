@@ -7,7 +7,7 @@
 use certplan_core::{AttributeValue, RESOURCE_TYPE};
 use serde_json::{Map, Value, json};
 
-use crate::{DriftKind, Plan, Reason, ResourceChange, render};
+use crate::{DeliveryChange, DeliveryWork, DriftKind, Plan, Reason, ResourceChange, render};
 
 /// The version of the JSON shape; bumped on any change that is not a pure addition.
 pub const JSON_FORMAT_VERSION: &str = "1.0";
@@ -38,6 +38,7 @@ pub fn render_json(plan: &Plan) -> Value {
             })
         }).collect::<Vec<_>>(),
         "resource_changes": plan.changes.iter().map(|c| change_json(c, plan)).collect::<Vec<_>>(),
+        "delivery": plan.delivery.iter().map(|d| delivery_json(d, plan)).collect::<Vec<_>>(),
         "summary": {
             "add": summary.add,
             "renew": summary.renew,
@@ -45,6 +46,7 @@ pub fn render_json(plan: &Plan) -> Value {
             "destroy": summary.destroy,
             "forget": summary.forget,
             "waiting": summary.waiting,
+            "deliver": summary.deliver,
         },
     })
 }
@@ -94,6 +96,43 @@ fn change_json(c: &ResourceChange, plan: &Plan) -> Value {
                 json!(deadline.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
         }
         _ => {}
+    }
+    out
+}
+
+fn delivery_json(d: &DeliveryChange, plan: &Plan) -> Value {
+    let mut out = json!({
+        "address": d.address.to_string(),
+        "action": d.work.name(),
+        "once_issued": d.once_issued,
+        "description": render::describe_delivery(d, plan),
+    });
+    match &d.work {
+        DeliveryWork::Deploy { from, to, target } => {
+            out["from"] = json!(from);
+            out["to"] = json!(to);
+            out["resource_types"] = json!(target.resource_types);
+            out["regions"] = json!(target.regions);
+        }
+        DeliveryWork::Resume { from, to, record_id } => {
+            out["from"] = json!(from);
+            out["to"] = json!(to);
+            out["deploy_record_id"] = json!(record_id);
+        }
+        DeliveryWork::Retry { from, to, record_id, failed } => {
+            out["from"] = json!(from);
+            out["to"] = json!(to);
+            out["deploy_record_id"] = json!(record_id);
+            out["failed"] = json!(failed);
+        }
+        DeliveryWork::Export { path, reason } => {
+            out["path"] = json!(path);
+            out["reason"] = json!(reason.to_string());
+        }
+        DeliveryWork::Hook { path, error } => {
+            out["path"] = json!(path);
+            out["last_error"] = json!(error);
+        }
     }
     out
 }

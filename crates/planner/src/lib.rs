@@ -6,6 +6,7 @@
 //! It is pure: no IO, no clock (time comes in as `now`), ordered maps only — the same inputs
 //! always give the same plan, byte for byte. A plan leaves the apply engine nothing to decide.
 
+mod delivery;
 mod json;
 mod render;
 
@@ -13,7 +14,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub use certplan_core::{
-    Action, Drift, DriftKind, Observed, Plan, Prior, Reason, ResourceChange, Summary,
+    Action, DeliveryChange, DeliveryWork, Drift, DriftKind, Observed, Plan, Prior, Reason,
+    ResourceChange, Summary,
 };
 use certplan_core::{
     Address, AttributeValue, CertStatus, CertificateArgs, RemoteCertificate, RenewBefore,
@@ -25,7 +27,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use json::{JSON_FORMAT_VERSION, render_json};
-pub use render::{describe_record, render, render_drift};
+pub use render::{describe_delivery, describe_record, render, render_drift};
 
 /// Arguments that can change on an existing certificate; every other one needs a new application.
 pub const IN_PLACE_ARGUMENTS: [&str; 2] = ["alias", "project_id"];
@@ -136,6 +138,9 @@ pub struct PlanOptions {
     pub excludes: Vec<Address>,
     /// Apply for a new certificate for these addresses whatever their state (`--replace`).
     pub replace: Vec<Address>,
+    /// What is on disk at the recorded exports' paths (read before planning, so that the
+    /// planner stays free of IO); an export not listed is taken as intact.
+    pub files: certplan_core::ExportsSeen,
 }
 
 impl PlanOptions {
@@ -174,6 +179,7 @@ pub fn plan(
     let state = renamed.as_ref().unwrap_or(state);
     let mut changes = Vec::new();
     let mut drift = Vec::new();
+    let mut deliveries = Vec::new();
     let addresses: BTreeSet<&Address> = config
         .resources
         .keys()
@@ -260,6 +266,11 @@ pub fn plan(
             // Only deposed certificates are left of this address.
             _ => None,
         };
+        if let (Some(d), Some((action, _))) = (desired, &decided) {
+            let work =
+                delivery::plan(address, d, recorded, *action, prior.as_ref(), &options.files);
+            deliveries.extend(work);
+        }
         if let Some((action, reason)) = decided {
             // What was last declared is what the apply records; without a block, what was.
             let (sensitive, prevent_destroy) = match (desired, recorded) {
@@ -279,9 +290,13 @@ pub fn plan(
                 wait_for_issuance: desired
                     .and_then(|d| d.lifecycle.wait_for_issuance)
                     .or(config.provider.wait_for_issuance),
+                delivery: desired.map(|d| d.delivery.clone()).unwrap_or_default(),
             });
         }
         for d in state.deposed.iter().filter(|d| &d.address == address) {
+            if delivery::keeps_deposed(desired, recorded, &d.certificate_id) {
+                continue;
+            }
             let gone = observed.is_some_and(|o| !o.contains_key(&d.certificate_id));
             changes.push(ResourceChange {
                 address: address.clone(),
@@ -298,10 +313,18 @@ pub fn plan(
                 sensitive: BTreeSet::new(),
                 prevent_destroy: false,
                 wait_for_issuance: None,
+                delivery: Default::default(),
             });
         }
     }
-    Ok(Plan { created_at: now, moved, refreshed: observed.is_some(), drift, changes })
+    Ok(Plan {
+        created_at: now,
+        moved,
+        refreshed: observed.is_some(),
+        drift,
+        changes,
+        delivery: deliveries,
+    })
 }
 
 /// Makes the renames of the configuration's `moved` blocks in `state`, in order (so that moves

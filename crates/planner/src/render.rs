@@ -8,7 +8,7 @@ use certplan_core::{AttributeValue, CertStatus, RESOURCE_TYPE, ValidationRecord}
 use chrono::{DateTime, Utc};
 use similar::{ChangeTag, TextDiff};
 
-use crate::{Action, DriftKind, Plan, Reason, ResourceChange};
+use crate::{Action, DeliveryChange, DeliveryWork, DriftKind, Plan, Reason, ResourceChange};
 
 /// Renders `plan`; `color` adds ANSI colours (for terminals only).
 pub fn render(plan: &Plan, color: bool) -> String {
@@ -34,7 +34,12 @@ pub fn render(plan: &Plan, color: bool) -> String {
     let unchanged: Vec<&ResourceChange> =
         plan.changes.iter().filter(|c| c.action == Action::NoOp).collect();
 
-    if changes.is_empty() && !plan.moved.is_empty() {
+    let delivering = plan.delivery.iter().any(|d| !d.once_issued);
+    if changes.is_empty() && delivering {
+        out.push_str("certplan will perform the following actions:\n\n");
+        render_delivery(&mut out, plan);
+        let _ = writeln!(out, "\n{} {}.", paint.bold("Plan:"), deliveries(plan.summary().deliver));
+    } else if changes.is_empty() && !plan.moved.is_empty() {
         let _ = writeln!(
             out,
             "{} Only renames in the state: nothing will be applied for or deleted.",
@@ -66,9 +71,15 @@ pub fn render(plan: &Plan, color: bool) -> String {
         } else {
             String::new()
         };
+        if !plan.delivery.is_empty() {
+            render_delivery(&mut out, plan);
+            out.push('\n');
+        }
+        let deliver =
+            if s.deliver > 0 { format!(", {}", deliveries(s.deliver)) } else { String::new() };
         let _ = writeln!(
             out,
-            "{} {} to add, {} to renew, {} to change, {} to destroy{forget}{waiting}.",
+            "{} {} to add, {} to renew, {} to change, {} to destroy{forget}{waiting}{deliver}.",
             paint.bold("Plan:"),
             s.add,
             s.renew,
@@ -76,8 +87,12 @@ pub fn render(plan: &Plan, color: bool) -> String {
             s.destroy
         );
     }
+    if changes.is_empty() && !delivering && !plan.delivery.is_empty() {
+        out.push('\n');
+        render_delivery(&mut out, plan);
+    }
     if !unchanged.is_empty() {
-        out.push_str(if changes.is_empty() { "\n" } else { "\nUnchanged:\n" });
+        out.push_str(if changes.is_empty() && !delivering { "\n" } else { "\nUnchanged:\n" });
         let width = unchanged.iter().map(|c| c.address.to_string().len()).max().unwrap_or(0);
         for c in unchanged {
             let id = c.before.as_ref().map_or("", |b| b.id.as_str());
@@ -96,6 +111,78 @@ pub fn render(plan: &Plan, color: bool) -> String {
         }
     }
     out
+}
+
+fn deliveries(n: usize) -> String {
+    if n == 1 { "1 delivery".to_owned() } else { format!("{n} deliveries") }
+}
+
+/// Renders the delivery work, each with why; work that waits for issuance says so.
+fn render_delivery(out: &mut String, plan: &Plan) {
+    out.push_str("Delivery:\n");
+    for d in &plan.delivery {
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            if d.once_issued { " " } else { "~" },
+            describe_delivery(d, plan)
+        );
+    }
+}
+
+/// Says what one piece of delivery work does, and why.
+pub fn describe_delivery(d: &DeliveryChange, plan: &Plan) -> String {
+    let address = &d.address;
+    let when = if d.once_issued { " once issued" } else { "" };
+    match &d.work {
+        DeliveryWork::Deploy { from, to, target } => {
+            let to = to.as_deref().map_or("the new certificate".to_owned(), str::to_owned);
+            format!("{address}: will deploy {to} to {target}{when}, taking over from {from}")
+        }
+        DeliveryWork::Resume { from, to, record_id } => match record_id {
+            Some(id) => format!(
+                "{address}: will follow deployment {id} ({from} to {to}), not seen to its end"
+            ),
+            None => format!(
+                "{address}: will find and follow the deployment of {to} (from {from}), whose task id was not received"
+            ),
+        },
+        DeliveryWork::Retry { record_id, failed, .. } => {
+            let list: Vec<String> = failed
+                .iter()
+                .map(|r| match &r.error {
+                    Some(e) => format!("{r}: {e}"),
+                    None => format!("{r}: {}", r.status.name()),
+                })
+                .collect();
+            let n = failed.len();
+            format!(
+                "{address}: will retry {n} failed deployment{} of deployment {record_id} ({})",
+                if n == 1 { "" } else { "s" },
+                list.join("; ")
+            )
+        }
+        DeliveryWork::Export { path, reason } => {
+            let hook = plan
+                .changes
+                .iter()
+                .find(|c| &c.address == address)
+                .and_then(|c| c.delivery.exports.iter().find(|e| &e.path == path))
+                .and_then(|e| e.on_change.as_deref())
+                .map_or(String::new(), |cmd| format!(", then run: {cmd}"));
+            format!("{address}: will export to {}{when} ({reason}){hook}", path.display())
+        }
+        DeliveryWork::Hook { path, error } => match error {
+            Some(e) => format!(
+                "{address}: will run the on_change hook of {} again (it failed: {e})",
+                path.display()
+            ),
+            None => format!(
+                "{address}: will run the on_change hook of {} (it has not run for the files in place)",
+                path.display()
+            ),
+        },
+    }
 }
 
 /// Renders what changed in the cloud outside certplan (what `refresh` shows), nothing else.

@@ -8,7 +8,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderValue}
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::error::excerpt;
+use crate::error::{excerpt, redact_private_keys};
 use crate::pacing::{Pacers, backoff};
 use crate::tc3::{self, Payload, SigningInput};
 use crate::wire::{
@@ -103,11 +103,9 @@ impl Client {
         if resp.certificate_id.trim().is_empty() {
             // The service may have created a certificate it did not name: the caller must treat
             // this as an answer that proves nothing.
-            return Err(Error::Decode {
-                action: "ApplyCertificate",
-                endpoint: self.endpoint.to_string(),
-                detail: "the answer has no CertificateId".to_owned(),
-            });
+            return Err(
+                self.malformed("ApplyCertificate", "the answer has no CertificateId".to_owned())
+            );
         }
         Ok(resp.certificate_id)
     }
@@ -182,8 +180,8 @@ impl Client {
         Ok((remote, total))
     }
 
-    fn malformed(&self, action: &'static str, detail: String) -> Error {
-        Error::Decode { action, endpoint: self.endpoint.to_string(), detail }
+    pub(crate) fn malformed(&self, action: &'static str, detail: String) -> Error {
+        Error::decode(action, &self.endpoint.to_string(), &detail)
     }
 
     /// Fetches the certificates with the given ids, `DESCRIBE_PAGE_LIMIT` per call. Ids the
@@ -274,14 +272,16 @@ impl Client {
 
     /// Makes one call, paced per action. Read-only calls (`Describe*`) are retried on transient
     /// failures with exponential backoff and jitter; a call that changes something is never
-    /// re-sent here (the apply engine retries applications only through its exactly-once
-    /// journal, and a failed delete or modify is planned again by the next apply).
-    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+    /// re-sent here: an answer lost after the service acted would make the second call a second
+    /// certificate, or a second deploy task moving the same resources again. The apply engine retries applications and deploy tasks only through its journal,
+    /// after looking for what the lost call did, and a failed delete or modify is planned again
+    /// by the next apply.
+    pub(crate) async fn call<Req: Serialize, Resp: DeserializeOwned>(
         &self,
         action: &'static str,
         req: &Req,
     ) -> Result<Resp, Error> {
-        let read_only = action.starts_with("Describe");
+        let read_only = is_read_only(action);
         let pacer = self.pacers.get(action);
         let mut attempt = 0;
         loop {
@@ -428,6 +428,13 @@ impl Client {
     }
 }
 
+/// Returns whether `action` only reads, and so may be sent again after a transient failure. Every
+/// other action changes something: `ApplyCertificate`, `UpdateCertificateInstance`,
+/// `UpdateCertificateRecordRetry`, deletes and modifies.
+fn is_read_only(action: &str) -> bool {
+    action.starts_with("Describe")
+}
+
 /// Decodes `{"Response": {...}}` into the response and its RequestId; the `Error` member makes
 /// it an [`ApiError`].
 fn decode_envelope<Resp: DeserializeOwned>(
@@ -435,7 +442,7 @@ fn decode_envelope<Resp: DeserializeOwned>(
     endpoint: &str,
     bytes: &[u8],
 ) -> Result<(Resp, String), Error> {
-    let decode = |detail: String| Error::Decode { action, endpoint: endpoint.to_owned(), detail };
+    let decode = |detail: String| Error::decode(action, endpoint, &detail);
     let mut envelope: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| decode(format!("not JSON ({e}): {}", excerpt(bytes))))?;
     let response = envelope
@@ -444,11 +451,12 @@ fn decode_envelope<Resp: DeserializeOwned>(
         .ok_or_else(|| decode(format!("no \"Response\" member: {}", excerpt(bytes))))?;
     let request_id = response.get("RequestId").and_then(|v| v.as_str()).unwrap_or("").to_owned();
     if let Some(error) = response.get("Error") {
-        let field = |name: &str| error.get(name).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        let field = |name: &str| error.get(name).and_then(|v| v.as_str()).unwrap_or("");
         return Err(Error::Api(ApiError {
             action,
-            code: field("Code"),
-            message: field("Message"),
+            code: field("Code").to_owned(),
+            // A message may echo what it refused; it is shown and logged.
+            message: redact_private_keys(field("Message")).into_owned(),
             request_id,
         }));
     }
@@ -472,6 +480,37 @@ mod tests {
             err.to_string(),
             "ApplyCertificate failed: FailedOperation.ExceedsFreeLimit: quota (RequestId: r-1)"
         );
+    }
+
+    #[test]
+    fn an_error_message_never_carries_a_private_key() {
+        let body = br#"{"Response":{"Error":{"Code":"InvalidParameter","Message":"bad key -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----"},"RequestId":"r-3"}}"#;
+        let err = decode_envelope::<serde_json::Value>("UpdateCertificateInstance", "e", body)
+            .expect_err("an error envelope");
+        assert_eq!(
+            err.to_string(),
+            "UpdateCertificateInstance failed: InvalidParameter: bad key (private key redacted) (RequestId: r-3)"
+        );
+    }
+
+    #[test]
+    fn only_reads_are_ever_sent_twice() {
+        for read in [
+            "DescribeCertificateDetail",
+            "DescribeHostUpdateRecord",
+            "DescribeHostUpdateRecordDetail",
+        ] {
+            assert!(is_read_only(read), "{read}");
+        }
+        for mutation in [
+            "ApplyCertificate",
+            "UpdateCertificateInstance",
+            "UpdateCertificateRecordRetry",
+            "DeleteCertificate",
+            "ModifyCertificateAlias",
+        ] {
+            assert!(!is_read_only(mutation), "{mutation}");
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ impl std::error::Error for ApiError {}
 /// Codes (and the families under them) whose meaning is that the request was refused before the
 /// service did anything: credentials, parameters, permissions, quotas. The reference lists them
 /// in "Error codes that matter".
-const REFUSED_BEFORE_ACTING: [&str; 18] = [
+const REFUSED_BEFORE_ACTING: [&str; 21] = [
     "AuthFailure",
     "InvalidAction",
     "InvalidParameter",
@@ -47,6 +47,11 @@ const REFUSED_BEFORE_ACTING: [&str; 18] = [
     "FailedOperation.RenewNotIssued",
     "FailedOperation.InvalidCertificateStatusCode",
     "FailedOperation.CertificateNotFound",
+    // A deploy task refused for what it names: a resource type the service does not move, an
+    // instance id it cannot parse, or no instance to move at all.
+    "FailedOperation.CertificateHostResourceTypeInvalid",
+    "FailedOperation.CertificateDeployInstanceFormatError",
+    "FailedOperation.CertificateDeployInstanceEmpty",
 ];
 
 impl ApiError {
@@ -80,11 +85,28 @@ pub enum Error {
         limit / (1024 * 1024)
     )]
     TooLarge { action: &'static str, endpoint: String, limit: usize },
+    /// Build it with [`Error::decode`], which redacts key material from the detail.
     #[error("{action}: unexpected response from {endpoint}: {detail}")]
     Decode { action: &'static str, endpoint: String, detail: String },
+    /// The certificate exists but the API gives no PEM for it: it is not issued (yet).
+    #[error(
+        "certificate {certificate_id} has no PEM yet: DescribeCertificateDetail gives CertificatePublicKey only once it is issued"
+    )]
+    NoPem { certificate_id: String },
 }
 
 impl Error {
+    /// Builds an [`Error::Decode`]. The detail may quote the answer (a serde message quotes the
+    /// value it could not read): a private key in it is redacted before it can reach a message
+    /// or a log.
+    pub(crate) fn decode(action: &'static str, endpoint: &str, detail: &str) -> Self {
+        Error::Decode {
+            action,
+            endpoint: endpoint.to_owned(),
+            detail: redact_private_keys(detail).into_owned(),
+        }
+    }
+
     /// Returns the cloud's error code, when the API answered with one.
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -99,6 +121,8 @@ impl Error {
     pub fn proves_nothing_done(&self) -> bool {
         match self {
             Error::Api(api) => api.refused_before_acting(),
+            // An answer to a read, which changes nothing.
+            Error::NoPem { .. } => true,
             // No connection was made: the request was never sent.
             Error::Transport { cause, .. } if cause.is_connect() => true,
             Error::Transport { .. }
@@ -110,10 +134,13 @@ impl Error {
     }
 }
 
-/// Up to 200 characters of a body, for a message: control characters (a terminal's escape
-/// sequences among them) are shown escaped, never sent to the terminal.
+/// Up to 200 characters of a body, for a message: private keys are redacted, and control
+/// characters (a terminal's escape sequences among them) are shown escaped, never sent to the
+/// terminal.
 pub(crate) fn excerpt(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
+    // Before the cut, so that what follows a long key still shows.
+    let text = redact_private_keys(&text);
     let mut cut: String = text
         .chars()
         .take(200)
@@ -127,6 +154,45 @@ pub(crate) fn excerpt(bytes: &[u8]) -> String {
         cut.push('…');
     }
     cut
+}
+
+/// What a private key is replaced with wherever an answer is quoted.
+pub(crate) const KEY_REDACTED: &str = "(private key redacted)";
+
+/// Replaces every PEM private key block (`-----BEGIN … PRIVATE KEY-----` to its `-----END …-----`
+/// line) with [`KEY_REDACTED`]. A block cut short, with no END line, is redacted to the end of
+/// the text. The markers are found whatever separates the lines, so a key still JSON-escaped
+/// (`\n` between its lines) is found too. `DescribeCertificateDetail` answers with the key
+/// certplan exports: a quoted answer must never carry it into a terminal, a CI log or a report.
+pub(crate) fn redact_private_keys(text: &str) -> std::borrow::Cow<'_, str> {
+    const BEGIN: &str = "-----BEGIN ";
+    const END: &str = "-----END ";
+    const DASHES: &str = "-----";
+    if !text.contains(BEGIN) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut redacted = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(BEGIN) {
+        let after = &rest[start + BEGIN.len()..];
+        // `PRIVATE KEY`, `RSA PRIVATE KEY`, `EC PRIVATE KEY`, `ENCRYPTED PRIVATE KEY`…; a
+        // label with no closing dashes runs to the end of the text.
+        let label = after.find(DASHES).map_or(after, |i| &after[..i]);
+        if !label.contains("PRIVATE KEY") {
+            redacted.push_str(&rest[..start + BEGIN.len()]);
+            rest = after;
+            continue;
+        }
+        redacted.push_str(&rest[..start]);
+        redacted.push_str(KEY_REDACTED);
+        rest = after
+            .find(END)
+            .map(|e| &after[e + END.len()..])
+            .and_then(|end_line| end_line.find(DASHES).map(|d| &end_line[d + DASHES.len()..]))
+            .unwrap_or("");
+    }
+    redacted.push_str(rest);
+    std::borrow::Cow::Owned(redacted)
 }
 
 #[cfg(test)]
@@ -156,6 +222,10 @@ mod tests {
             "FailedOperation.MainDomainCertificateCountLimit",
             "FailedOperation.ExceedsFreeLimit",
             "FailedOperation.NoRealNameAuth",
+            "FailedOperation.CertificateNotFound",
+            "FailedOperation.CertificateHostResourceTypeInvalid",
+            "FailedOperation.CertificateDeployInstanceFormatError",
+            "FailedOperation.CertificateDeployInstanceEmpty",
         ] {
             assert!(api(refused).proves_nothing_done(), "{refused}");
         }
@@ -189,5 +259,71 @@ mod tests {
         assert!(!shown.chars().any(char::is_control), "{shown:?}");
         assert!(shown.contains("\\u{1b}[31mred"), "{shown}");
         assert!(excerpt(&[b'x'; 500]).ends_with('…'));
+    }
+
+    const KEY_BODY: &str = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7";
+
+    #[test]
+    fn private_keys_are_redacted_and_certificates_kept() {
+        let body = format!(
+            "chain -----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n\
+             key -----BEGIN RSA PRIVATE KEY-----\n{KEY_BODY}\n-----END RSA PRIVATE KEY-----\nafter"
+        );
+        let shown = redact_private_keys(&body);
+        assert!(!shown.contains(KEY_BODY), "{shown}");
+        assert_eq!(
+            shown,
+            "chain -----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n\
+             key (private key redacted)\nafter"
+        );
+        assert!(matches!(redact_private_keys("no key here"), std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_escaped_and_several_keys_are_redacted() {
+        let body = format!(
+            r#"{{"CertificatePrivateKey":"-----BEGIN PRIVATE KEY-----\n{KEY_BODY}\n-----END PRIVATE KEY-----\n","Other":"-----BEGIN EC PRIVATE KEY-----\\n{KEY_BODY}\\n-----END EC PRIVATE KEY-----","Status":1}}"#
+        );
+        let shown = redact_private_keys(&body);
+        assert!(!shown.contains(KEY_BODY), "{shown}");
+        assert_eq!(
+            shown,
+            r#"{"CertificatePrivateKey":"(private key redacted)\n","Other":"(private key redacted)","Status":1}"#
+        );
+    }
+
+    #[test]
+    fn a_key_cut_short_is_redacted_to_the_end() {
+        for cut in [
+            format!("x -----BEGIN ENCRYPTED PRIVATE KEY-----\\n{KEY_BODY}"),
+            format!("x -----BEGIN PRIVATE KEY-----\n{KEY_BODY}\n-----END PRIV"),
+            format!("x -----BEGIN PRIVATE KEY-----\n{KEY_BODY}\n-----END PRIVATE KEY"),
+            "x -----BEGIN PRIVATE KEY".to_owned(),
+        ] {
+            assert_eq!(redact_private_keys(&cut), "x (private key redacted)", "{cut}");
+        }
+    }
+
+    #[test]
+    fn excerpts_and_decode_errors_never_quote_a_key() {
+        // A key longer than an excerpt: redacted first, what follows it still fits.
+        let body = format!(
+            "{}\"CertificatePrivateKey\": \"-----BEGIN PRIVATE KEY-----\\n{KEY_BODY}{}\\n-----END PRIVATE KEY-----\\n\", \"Status\": 1",
+            "x".repeat(100),
+            "A".repeat(500)
+        );
+        let shown = excerpt(body.as_bytes());
+        assert!(!shown.contains(&KEY_BODY[..20]), "{shown}");
+        assert!(shown.ends_with("(private key redacted)\\n\", \"Status\": 1"), "{shown}");
+        let err = Error::decode(
+            "DescribeCertificateDetail",
+            "https://ssl.tencentcloudapi.com",
+            &format!(
+                "invalid type: string \"-----BEGIN PRIVATE KEY-----\n{KEY_BODY}\", expected u64"
+            ),
+        );
+        let message = err.to_string();
+        assert!(!message.contains(KEY_BODY), "{message}");
+        assert!(message.contains("invalid type: string \"(private key redacted)"), "{message}");
     }
 }

@@ -1,12 +1,23 @@
 //! The API's own request and response shapes (PascalCase, as documented for version
-//! 2019-12-05), and their conversion to and from certplan's domain types. Nothing outside this
-//! crate sees these types.
+//! 2019-12-05), and their conversion to and from certplan's domain types. The client answers
+//! the planner and the engine in domain types only; these are public for what speaks the API
+//! itself: the sandbox and the load generator.
 
 use certplan_core::{
     CertStatus, CertificateArgs, CsrEncryptAlgo, DvAuthMethod, RemoteCertificate, ValidationRecord,
 };
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
+
+mod delivery;
+
+pub use delivery::{
+    CertificatePemDetail, DescribeHostUpdateRecordDetailRequest,
+    DescribeHostUpdateRecordDetailResponse, DescribeHostUpdateRecordRequest,
+    DescribeHostUpdateRecordResponse, ResourceTypeRegions, UpdateCertificateInstanceRequest,
+    UpdateCertificateInstanceResponse, UpdateCertificateRecordRetryRequest, UpdateRecordDetail,
+    UpdateRecordDetails, UpdateRecordInfo,
+};
 
 /// `ApplyCertificate` parameters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -24,13 +24,12 @@ use zip::write::SimpleFileOptions;
 
 use crate::x509::Issued;
 
-/// Packs `issued`, a certificate for `domain`, and its signing request `csr`, with every file
+/// Packs `issued`, a certificate for `domain` with its signing request, with every file
 /// dated `modified` (shown in GMT+8, as the API shows its times; a ZIP stores local times
 /// without a zone).
 pub(crate) fn zip(
     domain: &str,
     issued: &Issued,
-    csr: &str,
     modified: DateTime<Utc>,
 ) -> Result<Vec<u8>, zip::result::ZipError> {
     let name = domain.replace('*', "_");
@@ -39,7 +38,7 @@ pub(crate) fn zip(
         (format!("Nginx/{name}_bundle.crt"), chain.as_str()),
         (format!("Nginx/{name}_bundle.pem"), chain.as_str()),
         (format!("Nginx/{name}.key"), issued.key.as_str()),
-        (format!("Nginx/{name}.csr"), csr),
+        (format!("Nginx/{name}.csr"), issued.csr.as_str()),
         (format!("Apache/{name}.crt"), issued.leaf.as_str()),
         ("Apache/root_bundle.crt".to_owned(), issued.ca.as_str()),
         (format!("Apache/{name}.key"), issued.key.as_str()),

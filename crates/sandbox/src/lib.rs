@@ -8,18 +8,25 @@
 //!
 //! Besides the API at `POST /`, a control API for tests and demos lives under `/_sandbox/`: it
 //! ages certificates, does what a person would do in the console (or the CA would do), sets the
-//! [`Faults`] to inject, seeds issued certificates and reports [`Stats`]. [`control`] describes
+//! [`Faults`] to inject, seeds issued certificates, binds cloud resources to certificates,
+//! lists the deploy tasks created and reports [`Stats`]. [`control`] describes
 //! it, and [`ControlClient`] calls it from another process.
+//!
+//! Delivery: cloud resources bound to certificates (made with the control API or
+//! `DeployCertificateInstance`) move to a new certificate through deploy tasks that progress
+//! one resource per `deploy_step` ([`deploy`]); a certificate still bound cannot be deleted.
 //!
 //! Lifecycle: `DNS_AUTO` orders issue `issue_delay` after applying (status 4 until then); `DNS`
 //! and `FILE` orders stay pending (status 0) until validated, and fail (status 2) 7 days after
 //! applying; issued certificates read as expired (status 3) after `CertEndTime`. An issued
 //! certificate's key is of the kind its order named — RSA 2048 (the API's default) or ECDSA
-//! P-256 (`ECC`) — minted the first time its PEM is asked for (detail or `DownloadCertificate`).
+//! P-256 (`ECC`) — minted, with the certificate itself, the first time its PEM is asked for
+//! (detail or `DownloadCertificate`) and the same on every call after.
 
 mod api;
 mod archive;
 pub mod control;
+pub mod deploy;
 mod store;
 mod x509;
 
@@ -30,6 +37,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 
 pub use control::{ControlClient, ControlError};
+pub use deploy::{BindError, Binding, DeployDetail, DeployTask, TaskKind};
 pub use store::{StoreError, StoredCertificate};
 
 use crate::store::Store;
@@ -56,6 +64,10 @@ pub struct SandboxOptions {
     /// real service limits them (`FailedOperation.MainDomainCertificateCountLimit`); 0 for no
     /// limit, the default, so that benchmarks can apply for thousands.
     pub quota_per_domain: u32,
+    /// How long a deploy task takes per cloud resource: each waits its turn, deploys for this
+    /// long, then succeeds or fails. About a second by default, so that a demo looks like the
+    /// real thing; tests set a few milliseconds.
+    pub deploy_step: std::time::Duration,
 }
 
 /// What the sandbox has served, for tests and benchmarks to count calls.
@@ -95,6 +107,9 @@ pub struct Faults {
     pub padding_bytes: u64,
     /// How often a request is accepted and never answered.
     pub hang_rate: f64,
+    /// How often deploying a certificate to one cloud resource fails (the resource keeps its
+    /// certificate and the task's detail reports why).
+    pub deploy_failure_rate: f64,
 }
 
 impl Faults {
@@ -108,6 +123,7 @@ impl Faults {
             ("empty id rate", self.empty_id_rate),
             ("malformed list rate", self.malformed_list_rate),
             ("hang rate", self.hang_rate),
+            ("deploy failure rate", self.deploy_failure_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("the {name} must be between 0 and 1, not {rate}"));
@@ -132,6 +148,7 @@ impl Default for SandboxOptions {
             faults: Faults::default(),
             rate_limit: 10,
             quota_per_domain: 0,
+            deploy_step: std::time::Duration::from_secs(1),
         }
     }
 }
@@ -183,6 +200,8 @@ pub enum ConsoleError {
     NotFound(String),
     #[error("certificate {id} has status {status}; {op:?} does not apply")]
     WrongStatus { id: String, op: ConsoleOp, status: i64 },
+    #[error("certificate {id} still serves {resources} cloud resource(s); it cannot be deleted")]
+    Bound { id: String, resources: usize },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -309,6 +328,11 @@ impl Sandbox {
             }
             ConsoleOp::Cancel if cert.is_pending() => cert.status = store::status::CANCELLED,
             ConsoleOp::Delete => {
+                // The console refuses as the API does (`FailedOperation.DeleteResourceFailed`).
+                let resources = store.deploy.bindings().filter(|b| b.certificate_id == id).count();
+                if resources > 0 {
+                    return Err(ConsoleError::Bound { id: id.to_owned(), resources });
+                }
                 store.remove(id);
             }
             ConsoleOp::Reissue if cert.status_at(now) == store::status::ISSUED => {
@@ -321,6 +345,8 @@ impl Sandbox {
                 };
                 reissue.id = new_id.clone();
                 reissue.key_pem = None;
+                reissue.cert_pem = None;
+                reissue.csr_pem = None;
                 reissue.renewed_by = None;
                 reissue.origin_certificate_id = None;
                 reissue.replaced_for = None;
@@ -351,11 +377,16 @@ impl Sandbox {
         axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await
     }
 
-    /// Locks the store with its lifecycle moved forward to now (persisting any change).
+    /// Locks the store with its lifecycle and its deploy tasks moved forward to now
+    /// (persisting any change).
     fn advanced(&self) -> Result<(MutexGuard<'_, Store>, DateTime<Utc>), StoreError> {
         let now = self.now();
+        let failure_rate = self.faults().deploy_failure_rate;
         let mut store = self.store();
-        if store.advance(now, self.issue_delay()) {
+        let issued = store.advance(now, self.issue_delay());
+        let moment = deploy::Moment::at(now);
+        let deployed = store.deploy.advance(moment, self.inner.options.deploy_step, failure_rate);
+        if issued || deployed {
             self.persist(&store)?;
         }
         Ok((store, now))

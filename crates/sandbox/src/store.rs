@@ -1,4 +1,6 @@
-//! The sandbox's certificates, their lifecycle, and persistence to a JSON file.
+//! The sandbox's certificates, their lifecycle, the cloud resources bound to them and the
+//! deploy tasks ([`crate::deploy`]), and persistence of it all to a JSON file. Fields added
+//! since the first release default when absent, so that older files still load.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -6,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::deploy::DeployState;
 
 /// A free certificate's validity.
 pub(crate) const VALIDITY_DAYS: i64 = 90;
@@ -57,6 +61,15 @@ pub struct StoredCertificate {
     /// order named (`CsrEncryptAlgo`). Minted on first use, not at issuance, because an RSA key
     /// takes a while to generate and most seeded certificates are never downloaded.
     pub key_pem: Option<String>,
+    /// The certificate itself (PEM), signed once, the first time its PEM is asked for after
+    /// issuance: the real service hands out the same certificate every time, so the leaf's
+    /// bytes and fingerprint must not change between calls.
+    #[serde(default)]
+    pub cert_pem: Option<String>,
+    /// The signing request for `key_pem` (PEM) that `DownloadCertificate`'s archive holds,
+    /// kept for the same reason.
+    #[serde(default)]
+    pub csr_pem: Option<String>,
 }
 
 impl StoredCertificate {
@@ -110,6 +123,12 @@ pub(crate) struct Store {
     /// The sandbox CA's key (PEM), created with the first certificate it signs.
     #[serde(default)]
     pub(crate) ca_key_pem: Option<String>,
+    /// The sandbox CA's certificate (PEM), signed once with its key.
+    #[serde(default)]
+    pub(crate) ca_cert_pem: Option<String>,
+    /// The cloud resources bound to certificates and the deploy tasks.
+    #[serde(default)]
+    pub(crate) deploy: DeployState,
 }
 
 impl Store {
@@ -210,6 +229,8 @@ impl Store {
                 replaced_for: None,
                 validation_token: "00".repeat(16),
                 key_pem: None,
+                cert_pem: None,
+                csr_pem: None,
             };
             cert.issue(now);
             self.insert(cert);
@@ -224,7 +245,29 @@ impl Store {
             cert.inserted_at -= by;
             cert.not_before = cert.not_before.map(|t| t - by);
             cert.not_after = cert.not_after.map(|t| t - by);
+            // The leaf states its validity: signed again on next use, with the new dates.
+            cert.cert_pem = None;
         }
         self.certificates.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_written_before_delivery_and_stored_pems_still_load() {
+        let old = r#"{"next_sequence": 1, "ca_key_pem": null, "certificates": {"a1b2c3d4": {
+            "id": "a1b2c3d4", "sequence": 1, "domain": "www.example.com", "alias": "",
+            "project_id": 0, "dv_auth_method": "DNS_AUTO", "csr_encrypt_algo": "RSA",
+            "csr_key_parameter": "2048", "contact_email": null, "status": 1,
+            "inserted_at": "2026-01-01T00:00:00Z", "not_before": "2026-01-01T00:00:00Z",
+            "not_after": "2026-04-01T00:00:00Z", "origin_certificate_id": null,
+            "renewed_by": null, "validation_token": "00", "key_pem": "KEY"}}}"#;
+        let store: Store = serde_json::from_str(old).expect("an older file loads");
+        let cert = store.get("a1b2c3d4").expect("its certificate");
+        assert_eq!((cert.key_pem.as_deref(), cert.cert_pem.as_deref()), (Some("KEY"), None));
+        assert_eq!(store.deploy.bindings().count(), 0);
     }
 }

@@ -1,8 +1,8 @@
 //! Real X.509 material for the sandbox, minted with rcgen: a sandbox CA (ECDSA P-256), and for
 //! each issued certificate a private key of the kind its order named — RSA 2048 (the API's
 //! default) or ECDSA P-256 — and a leaf for its domain whose validity is exactly
-//! `CertBeginTime`..`CertEndTime`. It mints; when to mint is the store's and the actions'
-//! business.
+//! `CertBeginTime`..`CertEndTime`. It mints; when to mint — once, keeping the result, as the
+//! real service hands out the same certificate every time — is the actions' business.
 
 use chrono::{DateTime, Utc};
 use rcgen::{
@@ -81,6 +81,8 @@ pub(crate) struct Issued {
     pub ca: String,
     /// The private key (PKCS#8).
     pub key: String,
+    /// The signing request for the key: what the certificate's owner would have sent the CA.
+    pub csr: String,
 }
 
 impl Issued {
@@ -90,29 +92,32 @@ impl Issued {
     }
 }
 
-/// Mints the material of an issued certificate, whose key must have been minted already.
-pub(crate) fn issued(cert: &StoredCertificate, ca_key_pem: &str) -> Result<Issued, MintError> {
+/// Signs the sandbox CA's certificate with its key. ECDSA signatures are randomised: sign
+/// once and keep the result, or the chain changes on every call.
+pub(crate) fn ca_certificate(ca_key_pem: &str) -> Result<String, MintError> {
+    let ca_key = KeyPair::from_pem(ca_key_pem)?;
+    Ok(ca_params().self_signed(&ca_key)?.pem())
+}
+
+/// Signs the certificate of an issued order, whose key must have been minted already, for
+/// exactly `CertBeginTime`..`CertEndTime`. Like the CA's, sign once and keep it.
+pub(crate) fn leaf(cert: &StoredCertificate, ca_key_pem: &str) -> Result<String, MintError> {
     let (Some(key_pem), Some(begin), Some(end)) = (&cert.key_pem, cert.not_before, cert.not_after)
     else {
         return Err(MintError::NotIssued(cert.id.clone()));
     };
-    let ca_key = KeyPair::from_pem(ca_key_pem)?;
-    let ca = ca_params().self_signed(&ca_key)?.pem();
-    let issuer = Issuer::new(ca_params(), ca_key);
-
+    let issuer = Issuer::new(ca_params(), KeyPair::from_pem(ca_key_pem)?);
     let key = KeyPair::from_pem(key_pem)?;
     let mut params = subject_for(&cert.domain)?;
     params.not_before = offset(begin)?;
     params.not_after = offset(end)?;
     params.serial_number = Some(rcgen::SerialNumber::from_slice(cert.id.as_bytes()));
-    let leaf = params.signed_by(&key, &issuer)?.pem();
-    Ok(Issued { leaf, ca, key: key_pem.clone() })
+    Ok(params.signed_by(&key, &issuer)?.pem())
 }
 
-/// Returns the signing request (PEM) for an issued certificate's key and domain: what its
-/// owner would have sent the CA.
-pub(crate) fn signing_request(issued: &Issued, domain: &str) -> Result<String, MintError> {
-    let key = KeyPair::from_pem(&issued.key)?;
+/// Returns the signing request (PEM) for the key `key_pem` and `domain`.
+pub(crate) fn signing_request(key_pem: &str, domain: &str) -> Result<String, MintError> {
+    let key = KeyPair::from_pem(key_pem)?;
     Ok(subject_for(domain)?.serialize_request(&key)?.pem()?)
 }
 

@@ -8,7 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use certplan_core::{
-    Action, Address, CertStatus, CertificateArgs, RemoteCertificate, ValidationRecord,
+    Action, Address, CertStatus, CertificateArgs, Deployment, ExportRecord, RemoteCertificate,
+    ValidationRecord,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -164,6 +165,18 @@ pub struct ResourceState {
     /// because the cause is outside certplan. Cleared once a certificate is issued.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub validation_failures: u32,
+    /// The certificate this one took the place of (by renewal, reissue or replacement): the
+    /// cloud resources serving that one are this one's to take over (`deploy` blocks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succeeds: Option<String>,
+    /// The deployment tasks that move `succeeds`'s cloud resources to this certificate, with
+    /// their outcome per cloud resource.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deployments: Vec<Deployment>,
+    /// The PEM files written for this resource (of this certificate or, until rewritten, of
+    /// an earlier one): where, which certificate, digests of the public files — never a key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<ExportRecord>,
 }
 
 impl ResourceState {
@@ -171,9 +184,10 @@ impl ResourceState {
     /// same arguments and settings, the chain extended; status and dates come from observing it.
     pub fn renewed_as(&self, id: &str) -> Self {
         let mut renewed = self.clone();
-        renewed
-            .renewed_from
-            .insert(0, std::mem::replace(&mut renewed.certificate_id, id.to_owned()));
+        let old = std::mem::replace(&mut renewed.certificate_id, id.to_owned());
+        renewed.renewed_from.insert(0, old.clone());
+        renewed.succeeds = Some(old);
+        renewed.deployments.clear();
         renewed.validation.clear();
         renewed
     }
@@ -252,6 +266,9 @@ pub(crate) fn sample() -> State {
             validation: Vec::new(),
             sensitive: BTreeSet::new(),
             validation_failures: 0,
+            succeeds: None,
+            deployments: Vec::new(),
+            exports: Vec::new(),
         },
     );
     state

@@ -117,7 +117,7 @@ pub async fn apply(
     if !stdout::closed() {
         ui::report_unfinished(&report, |address| validates_itself(&plan, address));
     }
-    Ok(if !report.failed.is_empty() || report.interrupted {
+    Ok(if !report.failed.is_empty() || !report.delivery.failed.is_empty() || report.interrupted {
         ExitCode::from(1)
     } else if options.detailed_exitcode {
         ExitCode::from(EXIT_CHANGES)

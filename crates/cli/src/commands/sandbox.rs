@@ -1,5 +1,6 @@
-//! `certplan sandbox serve|age|validate|revoke|cancel|delete`: runs the local emulator of the
-//! SSL API, or does to one what time, the CA or a person in the console would.
+//! `certplan sandbox serve|age|bind|bindings|validate|revoke|cancel|delete|reissue`: runs the
+//! local emulator of the SSL API, or does to one what time, the CA or a person in the console
+//! would.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use certplan_sandbox::{ConsoleOp, ControlClient, Sandbox, SandboxOptions};
 
 use crate::interrupt;
 use crate::settings::EMBEDDED_SANDBOX_DATA;
+use crate::stdout::outln;
 
 pub async fn serve(listen: &str, options: SandboxOptions) -> anyhow::Result<ExitCode> {
     options.faults.validate().map_err(anyhow::Error::msg)?;
@@ -43,16 +45,29 @@ pub async fn serve(listen: &str, options: SandboxOptions) -> anyhow::Result<Exit
 pub enum Control {
     Age(i64),
     Console(ConsoleOp, String),
+    Bind {
+        id: String,
+        resource_type: String,
+        region: Option<String>,
+        instance: String,
+    },
+    /// Lists the bindings (of one certificate).
+    Bindings(Option<String>),
 }
 
 /// Controls a running sandbox (at `endpoint`) or the embedded one of the configuration directory.
 pub async fn control(endpoint: Option<&str>, control: Control) -> anyhow::Result<ExitCode> {
+    let mut bound = Vec::new();
     match endpoint {
         Some(url) => {
             let client = ControlClient::new(url);
             match &control {
                 Control::Age(days) => drop(client.age(*days).await?),
                 Control::Console(op, id) => client.console(*op, id).await?,
+                Control::Bind { id, resource_type, region, instance } => {
+                    bound.push(client.bind(id, resource_type, region.as_deref(), instance).await?)
+                }
+                Control::Bindings(id) => bound = client.bindings(id.as_deref()).await?,
             }
         }
         None => {
@@ -68,6 +83,10 @@ pub async fn control(endpoint: Option<&str>, control: Control) -> anyhow::Result
             match &control {
                 Control::Age(days) => drop(sandbox.age(*days)?),
                 Control::Console(op, id) => sandbox.console(*op, id)?,
+                Control::Bind { id, resource_type, region, instance } => {
+                    bound.push(sandbox.bind(id, resource_type, region.as_deref(), instance)?)
+                }
+                Control::Bindings(id) => bound = sandbox.bindings(id.as_deref())?,
             }
         }
     }
@@ -80,6 +99,12 @@ pub async fn control(endpoint: Option<&str>, control: Control) -> anyhow::Result
             eprintln!("Made every sandbox certificate {days} older.");
         }
         Control::Console(op, id) => eprintln!("Sandbox {}: done for certificate {id}.", op.name()),
+        Control::Bind { .. } | Control::Bindings(_) => {
+            for b in &bound {
+                let region = b.region.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+                outln!("{}  {} {}{region}", b.certificate_id, b.resource_type, b.instance);
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -65,6 +65,10 @@ pub fn state(settings: &Settings, operation: StateOperation) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// One resource's record, as `name = value` lines; `None` when it is not in the state.
 fn show(state: &State, address: &Address) -> Option<String> {
     let r = state.resources.get(address)?;
@@ -85,6 +89,38 @@ fn show(state: &State, address: &Address) -> Option<String> {
     let mut out = format!("# {address}\n");
     for (name, value) in lines {
         out.push_str(&format!("{name:width$} = {value}\n"));
+    }
+    for d in &r.deployments {
+        let task = d.record_id.map_or("task id not received".to_owned(), |id| format!("task {id}"));
+        let state = match (d.finished_at, d.resources.is_empty()) {
+            (None, _) => "in progress".to_owned(),
+            (Some(_), true) => "nothing to deploy".to_owned(),
+            (Some(t), false) => format!("finished {}", rfc3339(t)),
+        };
+        out.push_str(&format!(
+            "\n# deployed from {} to {} ({}; {task}; {state})\n",
+            d.from, d.to, d.target
+        ));
+        for res in &d.resources {
+            let error = res.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+            out.push_str(&format!("  {res}: {}{error}\n", res.status.name()));
+        }
+    }
+    for e in &r.exports {
+        out.push_str(&format!(
+            "\n# exported to {} (certificate {}, sha256 {}, written {})\n",
+            e.path.display(),
+            e.certificate_id,
+            e.fingerprint,
+            rfc3339(e.written_at)
+        ));
+        if let Some(h) = &e.hook {
+            let ran = rfc3339(h.ran_at);
+            out.push_str(&match &h.error {
+                None => format!("  on_change ran {ran}\n"),
+                Some(err) => format!("  on_change failed {ran}: {err}\n"),
+            });
+        }
     }
     Some(out)
 }

@@ -26,7 +26,18 @@ fn the_embedded_sandbox_runs_the_main_job_without_an_account() {
     assert_eq!(apply.code, 0, "{}", apply.stderr);
     assert!(apply.stdout.contains("Resources: 3 added"), "{}", apply.stdout);
     assert!(dir.path().join(".certplan/sandbox.json").exists());
+    assert!(apply.stderr.contains("on_change (stdout): reload: www.example.com now serves"));
+    let cert = dir.path().join("certs/www/cert.pem");
+    let first = std::fs::read_to_string(&cert).expect("www is exported");
     assert_eq!(certplan(&["plan", "--sandbox", "--detailed-exitcode"]).code, 0);
+
+    // The README's renewal walkthrough: a listener serves www; 70 days later both renewals
+    // are planned, and apply moves the listener and rewrites the files.
+    let state = certplan(&["state", "show", "--sandbox", "tencentcloud_ssl_free_certificate.www"]);
+    let id = state.stdout.lines().find_map(|l| l.strip_prefix("certificate_id = ")).expect("id");
+    let id = id.trim_matches('"').to_owned();
+    let bind = ["sandbox", "bind", &id, "clb", "lb-1|lbl-1", "--region", "ap-guangzhou"];
+    assert_eq!(certplan(&bind).code, 0);
     assert_eq!(certplan(&["sandbox", "age", "--days", "70"]).code, 0);
     let plan = certplan(&["plan", "--sandbox", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2);
@@ -35,6 +46,14 @@ fn the_embedded_sandbox_runs_the_main_job_without_an_account() {
         "shop renews 14 days before expiry: {}",
         plan.stdout
     );
+    assert!(plan.stdout.contains("will deploy the new certificate to cdn, clb (ap-guangzhou)"));
+    let renewal = certplan(&["apply", "--sandbox", "--auto-approve"]);
+    assert_eq!(renewal.code, 0, "{}", renewal.stderr);
+    assert!(renewal.stderr.contains("deployed"), "{}", renewal.stderr);
+    assert_ne!(std::fs::read_to_string(&cert).expect("still exported"), first, "files replaced");
+    let bindings = certplan(&["sandbox", "bindings"]);
+    assert!(!bindings.stdout.contains(&id), "the listener left {id}: {}", bindings.stdout);
+    assert_eq!(certplan(&["plan", "--sandbox", "--detailed-exitcode"]).code, 0);
 }
 
 #[test]

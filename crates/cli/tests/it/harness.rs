@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 use certplan_provider::wire::DescribeCertificatesRequest;
 use certplan_provider::{Client, Credentials, Endpoint};
-use certplan_sandbox::{ControlClient, Faults, Stats};
+use certplan_sandbox::{Binding, ControlClient, DeployTask, Faults, Stats};
 use serde_json::Value;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_certplan");
@@ -120,6 +120,28 @@ impl SandboxProcess {
             }
             all
         })
+    }
+
+    /// Binds a cloud resource to certificate `id`, as deploying it in the console would.
+    pub(crate) fn bind(&self, id: &str, resource_type: &str, region: Option<&str>, instance: &str) {
+        block_on(self.control().bind(id, resource_type, region, instance)).expect("bound");
+    }
+
+    /// Every cloud resource bound to a certificate: `(certificate id, type, instance)`.
+    pub(crate) fn bindings(&self) -> Vec<Binding> {
+        block_on(self.control().bindings(None)).expect("bindings")
+    }
+
+    /// Makes the next `count` deploy attempts on the binding of `instance` fail.
+    pub(crate) fn fail_next_deploys(&self, instance: &str, count: u32) {
+        let binding = self.bindings().into_iter().find(|b| b.instance == instance);
+        let id = binding.unwrap_or_else(|| panic!("{instance} is bound")).id;
+        block_on(self.control().fail_next_deploys(id, count)).expect("failure injected");
+    }
+
+    /// Every deploy task the API created.
+    pub(crate) fn deploy_tasks(&self) -> Vec<DeployTask> {
+        block_on(self.control().deploy_tasks()).expect("deploy tasks")
     }
 
     /// Does to a certificate what a person would do in the console, through the CLI.

@@ -6,6 +6,7 @@
 mod apply;
 mod config;
 mod credentials;
+mod delivery;
 mod examples;
 mod faults;
 mod harness;

@@ -79,6 +79,7 @@ fn change(name: &str, action: Action, reason: Reason) -> ResourceChange {
         sensitive: BTreeSet::new(),
         prevent_destroy: false,
         wait_for_issuance: None,
+        delivery: Default::default(),
     }
 }
 
@@ -87,7 +88,14 @@ fn create(name: &str) -> ResourceChange {
 }
 
 fn plan(changes: Vec<ResourceChange>) -> Plan {
-    Plan { created_at: Utc::now(), moved: Vec::new(), refreshed: true, drift: Vec::new(), changes }
+    Plan {
+        created_at: Utc::now(),
+        moved: Vec::new(),
+        refreshed: true,
+        drift: Vec::new(),
+        changes,
+        delivery: Vec::new(),
+    }
 }
 
 /// Applies `plan`, collecting the events' names.

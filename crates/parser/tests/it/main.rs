@@ -451,6 +451,7 @@ locals {
     ));
 }
 
+mod delivery;
 mod fmt;
 mod settings;
 

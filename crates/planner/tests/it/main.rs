@@ -1,10 +1,14 @@
 //! The planner's decisions, table-tested: every action, the renewal boundary, expiry, drift.
 
-use certplan_core::ValidationRecord;
 use certplan_core::{Address, CertStatus, CertificateArgs, DvAuthMethod, RemoteCertificate};
+use certplan_core::{
+    DeployStatus, DeployedResource, Deployment, ExportRecord, FilesSeen, HookOutcome,
+    ValidationRecord,
+};
 use certplan_parser::{Config, Source, parse_sources};
 use certplan_planner::{
-    Action, Drift, DriftKind, Observed, Plan, PlanError, PlanOptions, Reason, plan, render,
+    Action, DeliveryWork, Drift, DriftKind, Observed, Plan, PlanError, PlanOptions, Reason, plan,
+    render,
 };
 use certplan_state::Deposed;
 use certplan_state::{ResourceState, State};
@@ -38,6 +42,9 @@ fn recorded(id: &str, domain: &str, days: i64, status: CertStatus) -> ResourceSt
         validation: Vec::new(),
         sensitive: Default::default(),
         validation_failures: 0,
+        succeeds: None,
+        deployments: Vec::new(),
+        exports: Vec::new(),
     }
 }
 
@@ -491,4 +498,180 @@ fn targets_and_excludes_limit_the_plan() {
     let not_b = PlanOptions { excludes: vec![Address::certificate("b")], ..PlanOptions::default() };
     assert_eq!(names(&not_b), ["a", "c"]);
     assert_eq!(names(&PlanOptions::default()), ["a", "b", "c"]);
+}
+
+/// `www` with a `deploy` block for CLB in Guangzhou and CDN, and an export with a hook.
+fn delivered(body_extra: &str) -> String {
+    format!(
+        "resource \"tencentcloud_ssl_free_certificate\" \"www\" {{\n  domain = \"www.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n  deploy {{\n    resource_types = [\"clb\", \"cdn\"]\n    regions = {{ clb = [\"ap-guangzhou\"] }}\n  }}\n  export {{\n    path = \"/srv/certs/www\"\n    on_change = \"true\"\n  }}\n{body_extra}}}\n"
+    )
+}
+
+fn deployment(from: &str, to: &str, finished: bool, statuses: &[DeployStatus]) -> Deployment {
+    let target = config(&delivered("")).resources[&Address::certificate("www")]
+        .delivery
+        .deploy
+        .clone()
+        .expect("declared");
+    Deployment {
+        from: from.into(),
+        to: to.into(),
+        target,
+        record_id: Some(7),
+        started_at: now(),
+        finished_at: finished.then(now),
+        resources: statuses
+            .iter()
+            .enumerate()
+            .map(|(i, status)| DeployedResource {
+                detail_id: i as u64,
+                resource_type: "clb".into(),
+                region: Some("ap-guangzhou".into()),
+                name: format!("lb-{i}/lbl-{i}"),
+                status: *status,
+                error: status.failed().then(|| "listener gone".to_owned()),
+            })
+            .collect(),
+    }
+}
+
+fn exported(id: &str, hook_error: Option<&str>) -> ExportRecord {
+    ExportRecord {
+        path: "/srv/certs/www".into(),
+        certificate_id: id.into(),
+        fingerprint: "ab".into(),
+        files: Default::default(),
+        written_at: now(),
+        hook: Some(HookOutcome { ran_at: now(), error: hook_error.map(str::to_owned) }),
+    }
+}
+
+fn work(p: &Plan) -> Vec<(&'static str, bool)> {
+    p.delivery.iter().map(|d| (d.work.name(), d.once_issued)).collect()
+}
+
+#[test]
+fn delivery_follows_the_certificate_and_only_what_is_undone() {
+    let config = delivered("");
+    let issued = |r: ResourceState| ResourceState { succeeds: Some("old00001".into()), ..r };
+    let base = recorded("new00001", "www.example.com", 80, CertStatus::Issued);
+
+    // New resource: exported once issued; nothing to deploy (nothing to take over).
+    let p = plan_now(&config, &State::new(), None).expect("plan");
+    assert_eq!(work(&p), [("export", true)]);
+
+    // Renewal due: deploy from the renewed certificate and export, both once issued.
+    let due = recorded("cur00001", "www.example.com", 10, CertStatus::Issued);
+    let s =
+        state(vec![("www", ResourceState { exports: vec![exported("cur00001", None)], ..due })]);
+    let p = plan_now(&config, &s, None).expect("plan");
+    assert_eq!(only(&p).0, Action::Renew);
+    assert_eq!(work(&p), [("deploy", true), ("export", true)]);
+    match &p.delivery[0].work {
+        DeliveryWork::Deploy { from, to: None, .. } => assert_eq!(from, "cur00001"),
+        other => panic!("{other:?}"),
+    }
+
+    // Renewed and issued, not deployed yet, files of the old certificate: both now.
+    let s = state(vec![(
+        "www",
+        ResourceState { exports: vec![exported("old00001", None)], ..issued(base.clone()) },
+    )]);
+    let p = plan_now(&config, &s, None).expect("plan");
+    assert_eq!(work(&p), [("deploy", false), ("export", false)]);
+    assert!(p.has_changes() && p.summary().deliver == 2);
+    let text = render(&p, false);
+    assert!(text.contains("will deploy new00001 to cdn, clb (ap-guangzhou)"), "{text}");
+    assert!(text.contains("new certificate, replacing old00001"), "{text}");
+
+    // Still validating: shown, waiting for issuance, not a change.
+    let s = state(vec![(
+        "www",
+        ResourceState {
+            exports: vec![exported("old00001", None)],
+            ..issued(recorded("new00001", "www.example.com", 80, CertStatus::Pending))
+        },
+    )]);
+    let p = plan_now(&config, &s, None).expect("plan");
+    assert_eq!(work(&p), [("deploy", true), ("export", true)]);
+    assert!(!p.has_changes() && p.needs_attention());
+
+    // Deployed; one resource failed: only it is retried. Files in place, hook failed: runs.
+    let failed =
+        deployment("old00001", "new00001", true, &[DeployStatus::Succeeded, DeployStatus::Failed]);
+    let s = state(vec![(
+        "www",
+        ResourceState {
+            deployments: vec![failed],
+            exports: vec![exported("new00001", Some("exited with status 1"))],
+            ..issued(base.clone())
+        },
+    )]);
+    let p = plan_now(&config, &s, None).expect("plan");
+    assert_eq!(work(&p), [("retry-deploy", false), ("run-hook", false)]);
+    match &p.delivery[0].work {
+        DeliveryWork::Retry { failed, .. } => assert_eq!(failed.len(), 1),
+        other => panic!("{other:?}"),
+    }
+
+    // A task asked for and not followed to its end (a crash): resumed, never asked for again.
+    let running = deployment("old00001", "new00001", false, &[DeployStatus::Deploying]);
+    let s = state(vec![(
+        "www",
+        ResourceState {
+            deployments: vec![running],
+            exports: vec![exported("new00001", None)],
+            ..issued(base.clone())
+        },
+    )]);
+    let p = plan_now(&config, &s, None).expect("plan");
+    assert_eq!(work(&p), [("resume-deploy", false)]);
+
+    // All done: no changes.
+    let done = deployment("old00001", "new00001", true, &[DeployStatus::Succeeded]);
+    let s = state(vec![(
+        "www",
+        ResourceState {
+            deployments: vec![done],
+            exports: vec![exported("new00001", None)],
+            ..issued(base.clone())
+        },
+    )]);
+    let p = plan_now(&config, &s, None).expect("plan");
+    assert!(p.delivery.is_empty() && !p.has_changes(), "{:?}", p.delivery);
+
+    // Files edited or deleted on disk: rewritten.
+    let options = PlanOptions {
+        files: [("/srv/certs/www".into(), FilesSeen::Missing(vec!["privkey.pem".into()]))].into(),
+        ..PlanOptions::default()
+    };
+    let p = plan(&self::config(&config), &s, None, now(), &options).expect("plan");
+    assert_eq!(work(&p), [("export", false)]);
+    assert!(render(&p, false).contains("missing: privkey.pem"));
+}
+
+#[test]
+fn a_replaced_certificate_is_kept_until_its_resources_have_moved() {
+    let config = delivered("");
+    let mut s = state(vec![(
+        "www",
+        ResourceState {
+            succeeds: Some("old00001".into()),
+            exports: vec![exported("new00001", None)],
+            ..recorded("new00001", "www.example.com", 80, CertStatus::Issued)
+        },
+    )]);
+    s.deposed.push(Deposed {
+        address: Address::certificate("www"),
+        certificate_id: "old00001".into(),
+        since: now(),
+        last_error: "kept".into(),
+    });
+    let p = plan_now(&config, &s, None).expect("plan");
+    assert!(p.changes.iter().all(|c| c.deposed.is_none()), "not deleted while it serves");
+    assert_eq!(work(&p), [("deploy", false)]);
+    let done = deployment("old00001", "new00001", true, &[DeployStatus::Succeeded]);
+    s.resources.get_mut(&Address::certificate("www")).expect("www").deployments.push(done);
+    let p = plan_now(&config, &s, None).expect("plan");
+    assert!(p.changes.iter().any(|c| c.deposed.as_deref() == Some("old00001")));
 }

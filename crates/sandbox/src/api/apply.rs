@@ -128,6 +128,8 @@ pub(super) fn apply_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
         replaced_for: None,
         validation_token: hex::encode(rand::random::<[u8; 16]>()),
         key_pem: None,
+        cert_pem: None,
+        csr_pem: None,
     });
     // Automatic validation with no delay issues at once.
     store.advance(now, sandbox.issue_delay());
@@ -256,6 +258,8 @@ mod tests {
             replaced_for: None,
             validation_token: "00".repeat(16),
             key_pem: None,
+            cert_pem: None,
+            csr_pem: None,
         }
     }
 

@@ -3,7 +3,9 @@
 //! `ModifyCertificateProject` — and the one rendering of a certificate that the detail and the
 //! list ([`super::list`]) answer with, so the two can never disagree about a certificate.
 //! The PEM material the detail returns and the ZIP the download serves come from the same
-//! minting ([`crate::x509`]), so they hold the same key and the same dates.
+//! minting ([`crate::x509`]), done once and kept, so they hold the same key and the same dates
+//! and are the same bytes on every call. A certificate still bound to cloud resources cannot
+//! be deleted.
 
 use base64::Engine;
 use certplan_provider::wire::api_time;
@@ -51,8 +53,7 @@ pub(super) fn download_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome 
             ),
         ));
     };
-    let csr = x509::signing_request(&issued, &cert.domain).map_err(internal)?;
-    let zip = crate::archive::zip(&cert.domain, &issued, &csr, begin).map_err(internal)?;
+    let zip = crate::archive::zip(&cert.domain, &issued, begin).map_err(internal)?;
     Ok(json!({
         "Content": base64::engine::general_purpose::STANDARD.encode(zip),
         "ContentType": "application/zip",
@@ -84,27 +85,48 @@ fn mint_key(sandbox: &Sandbox, id: &str) -> Result<(), Failure> {
 }
 
 /// Returns the PEM material of certificate `id` when it is downloadable and has its key
-/// ([`mint_key`] first), minting the sandbox CA's key with the first certificate it signs.
+/// ([`mint_key`] first). The CA's certificate, the leaf and its signing request are signed the
+/// first time they are needed and kept, so every later call hands out the same bytes.
 fn issued_material(
     sandbox: &Sandbox,
     store: &mut crate::store::Store,
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Issued>, Failure> {
-    let Some(cert) = store.get(id).filter(|c| c.is_downloadable(now) && c.key_pem.is_some()) else {
+    if !store.get(id).is_some_and(|c| c.is_downloadable(now) && c.key_pem.is_some()) {
         return Ok(None);
+    }
+    let mut changed = false;
+    if store.ca_key_pem.is_none() {
+        store.ca_key_pem = Some(x509::new_key_pem(KeyKind::EcdsaP256).map_err(internal)?);
+        changed = true;
+    }
+    let ca_key = store.ca_key_pem.clone().unwrap_or_default();
+    if store.ca_cert_pem.is_none() {
+        store.ca_cert_pem = Some(x509::ca_certificate(&ca_key).map_err(internal)?);
+        changed = true;
+    }
+    let ca = store.ca_cert_pem.clone().unwrap_or_default();
+    let cert = store.get_mut(id).ok_or_else(|| not_found(id))?;
+    let key = cert.key_pem.clone().unwrap_or_default();
+    if cert.cert_pem.is_none() {
+        cert.cert_pem = Some(x509::leaf(cert, &ca_key).map_err(internal)?);
+        changed = true;
+    }
+    if cert.csr_pem.is_none() {
+        cert.csr_pem = Some(x509::signing_request(&key, &cert.domain).map_err(internal)?);
+        changed = true;
+    }
+    let issued = Issued {
+        leaf: cert.cert_pem.clone().unwrap_or_default(),
+        ca,
+        key,
+        csr: cert.csr_pem.clone().unwrap_or_default(),
     };
-    let cert = cert.clone();
-    let ca_key = match &store.ca_key_pem {
-        Some(key) => key.clone(),
-        None => {
-            let key = x509::new_key_pem(KeyKind::EcdsaP256).map_err(internal)?;
-            store.ca_key_pem = Some(key.clone());
-            sandbox.persist(store).map_err(internal)?;
-            key
-        }
-    };
-    x509::issued(&cert, &ca_key).map(Some).map_err(internal)
+    if changed {
+        sandbox.persist(store).map_err(internal)?;
+    }
+    Ok(Some(issued))
 }
 
 /// The validation records of a pending order, as `DvAuthDetail` (null once decided).
@@ -153,6 +175,15 @@ pub(super) fn delete_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
         return Err(fail(
             "FailedOperation.CannotBeDeletedWithinHour",
             "Free certificates cannot be deleted within 1 hour after the application.",
+        ));
+    }
+    let bound = store.deploy.bindings().filter(|b| b.certificate_id == id).count();
+    if bound > 0 {
+        return Err(fail(
+            "FailedOperation.DeleteResourceFailed",
+            format!(
+                "Certificate `{id}` is associated with {bound} cloud resource(s) and cannot be deleted: move them to another certificate first."
+            ),
         ));
     }
     store.remove(&id);

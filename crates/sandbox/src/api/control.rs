@@ -12,9 +12,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::control::{
-    AgeRequest, AgeResponse, ConsoleTarget, FaultsResponse, SeedRequest, SeedResponse,
+    AgeRequest, AgeResponse, BindRequest, BindingsResponse, ConsoleTarget, DeployTasksResponse,
+    FailDeploysRequest, FaultsResponse, SeedRequest, SeedResponse,
 };
-use crate::{ConsoleError, ConsoleOp, Faults, Sandbox};
+use crate::{BindError, ConsoleError, ConsoleOp, Faults, Sandbox};
 
 /// Reads a JSON object body as `T`, ignoring fields `T` does not have.
 fn object<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
@@ -40,9 +41,11 @@ pub(super) async fn handle_console(
     };
     match sandbox.console(op, &id) {
         Ok(()) => Json(ConsoleTarget { certificate_id: id }).into_response(),
-        Err(e @ (ConsoleError::NotFound(_) | ConsoleError::WrongStatus { .. })) => {
-            (StatusCode::CONFLICT, e.to_string()).into_response()
-        }
+        Err(
+            e @ (ConsoleError::NotFound(_)
+            | ConsoleError::WrongStatus { .. }
+            | ConsoleError::Bound { .. }),
+        ) => (StatusCode::CONFLICT, e.to_string()).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
@@ -85,6 +88,73 @@ pub(super) async fn handle_age(State(sandbox): State<Sandbox>, body: Bytes) -> R
     };
     match sandbox.age(days) {
         Ok(aged) => Json(AgeResponse { aged, days }).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `POST /_sandbox/bind {"CertificateId", "ResourceType", "Region", "Instance"}`: binds a cloud
+/// resource to a certificate; answers the binding.
+pub(super) async fn handle_bind(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let Some(BindRequest { certificate_id, resource_type, region, instance }) = object(&body)
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "expected {\"CertificateId\": \"...\", \"ResourceType\": \"...\", \"Region\": \"...\" or null, \"Instance\": \"...\"}",
+        )
+            .into_response();
+    };
+    let bound = sandbox.bind(&certificate_id, &resource_type, region.as_deref(), &instance);
+    binding_answer(bound)
+}
+
+/// `POST /_sandbox/fail-deploys {"BindingId": N, "Count": N}`: makes the binding's next
+/// deploy attempts fail; answers the binding.
+pub(super) async fn handle_fail_deploys(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let Some(FailDeploysRequest { binding_id, count }) = object(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "expected {\"BindingId\": <integer>, \"Count\": <integer>}",
+        )
+            .into_response();
+    };
+    binding_answer(sandbox.fail_next_deploys(binding_id, count))
+}
+
+fn binding_answer(outcome: Result<crate::Binding, BindError>) -> Response {
+    match outcome {
+        Ok(binding) => Json(binding).into_response(),
+        Err(e @ BindError::Target(_)) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+        Err(e @ BindError::Store(_)) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+        }
+        Err(e) => (StatusCode::CONFLICT, e.to_string()).into_response(),
+    }
+}
+
+/// `GET /_sandbox/bindings`: every binding.
+pub(super) async fn handle_bindings(State(sandbox): State<Sandbox>) -> Response {
+    bindings_answer(&sandbox, None)
+}
+
+/// `GET /_sandbox/bindings/{certificate_id}`: the bindings of one certificate.
+pub(super) async fn handle_bindings_of(
+    State(sandbox): State<Sandbox>,
+    Path(certificate_id): Path<String>,
+) -> Response {
+    bindings_answer(&sandbox, Some(&certificate_id))
+}
+
+fn bindings_answer(sandbox: &Sandbox, certificate_id: Option<&str>) -> Response {
+    match sandbox.bindings(certificate_id) {
+        Ok(bindings) => Json(BindingsResponse { bindings }).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `GET /_sandbox/deploy-tasks`: every deploy task created, oldest first.
+pub(super) async fn handle_deploy_tasks(State(sandbox): State<Sandbox>) -> Response {
+    match sandbox.deploy_tasks() {
+        Ok(deploy_tasks) => Json(DeployTasksResponse { deploy_tasks }).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP service: the router, the API's entry point at `POST /` (fault injection, then
 //! authentication, the rate limit and dispatch to an action) and the response envelope every
-//! action answers in. What an action does lives in [`apply`], [`certificates`] and [`list`];
+//! action answers in. What an action does lives in [`apply`], [`certificates`], [`list`] and,
+//! for delivery, [`deploy`] and [`records`];
 //! the control API under `/_sandbox/` in [`control`]. Nothing here may answer an API error with
 //! anything but HTTP 200 and `Response.Error`: SDKs read the error from the body, not the
 //! status.
@@ -11,8 +12,10 @@ pub(crate) use apply::new_certificate_id;
 mod auth;
 mod certificates;
 mod control;
+mod deploy;
 mod list;
 mod params;
+mod records;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -36,6 +39,11 @@ pub(crate) fn router(sandbox: Sandbox) -> Router {
         .route(path::STATS, get(control::handle_stats))
         .route(path::SEED, post(control::handle_seed))
         .route(path::CONSOLE, post(control::handle_console))
+        .route(path::BIND, post(control::handle_bind))
+        .route(path::BINDINGS, get(control::handle_bindings))
+        .route(path::BINDINGS_OF, get(control::handle_bindings_of))
+        .route(path::FAIL_DEPLOYS, post(control::handle_fail_deploys))
+        .route(path::DEPLOY_TASKS, get(control::handle_deploy_tasks))
         .with_state(sandbox)
 }
 
@@ -134,7 +142,12 @@ async fn handle_api(State(sandbox): State<Sandbox>, headers: HeaderMap, body: By
             _ => return Err(fail("InvalidParameter", "the request body is not a JSON object")),
         };
         action_name = action.clone();
-        dispatch(&sandbox, &action, Params::new(params))
+        let region = headers
+            .get("x-tc-region")
+            .and_then(|v| v.to_str().ok())
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned);
+        dispatch(&sandbox, &action, Params::new(params, region))
     });
     let Ok(mut answer) = outcome else { return envelope(outcome) };
     match action_name.as_str() {
@@ -193,6 +206,19 @@ fn dispatch(sandbox: &Sandbox, action: &str, params: Params) -> Outcome {
         "DeleteCertificate" => certificates::delete_certificate(sandbox, params),
         "ModifyCertificateAlias" => certificates::modify_certificate_alias(sandbox, params),
         "ModifyCertificateProject" => certificates::modify_certificate_project(sandbox, params),
+        "UpdateCertificateInstance" => deploy::update_certificate_instance(sandbox, params),
+        "DeployCertificateInstance" => deploy::deploy_certificate_instance(sandbox, params),
+        "UpdateCertificateRecordRetry" => deploy::update_certificate_record_retry(sandbox, params),
+        "UpdateCertificateRecordRollback" => {
+            deploy::update_certificate_record_rollback(sandbox, params)
+        }
+        "DescribeHostUpdateRecord" => records::describe_host_update_record(sandbox, params),
+        "DescribeHostUpdateRecordDetail" => {
+            records::describe_host_update_record_detail(sandbox, params)
+        }
+        "DescribeHostDeployRecordDetail" => {
+            records::describe_host_deploy_record_detail(sandbox, params)
+        }
         other => {
             Err(fail("InvalidAction", format!("The action `{other}` is invalid or not found.")))
         }

@@ -1,5 +1,6 @@
 //! An action's parameters, taken one by one with their types checked, so that every action
-//! reports a missing, mistyped or unknown parameter with the same codes the real service uses.
+//! reports a missing, mistyped or unknown parameter with the same codes the real service uses;
+//! and the common `Region` parameter, which API 3.0 sends as the `X-TC-Region` header.
 
 use serde_json::{Map, Value};
 
@@ -9,11 +10,17 @@ use super::{Failure, fail, missing_parameter};
 /// are unknown to the action.
 pub(super) struct Params {
     map: Map<String, Value>,
+    region: Option<String>,
 }
 
 impl Params {
-    pub(super) fn new(map: Map<String, Value>) -> Self {
-        Params { map }
+    pub(super) fn new(map: Map<String, Value>, region: Option<String>) -> Self {
+        Params { map, region }
+    }
+
+    /// Returns the common parameter `Region`, if the request named one.
+    pub(super) fn region(&self) -> Option<&str> {
+        self.region.as_deref()
     }
 
     fn take(&mut self, name: &str) -> Option<Value> {
@@ -41,6 +48,21 @@ impl Params {
                 fail(
                     "InvalidParameter",
                     format!("The parameter `{name}` must be a non-negative integer."),
+                )
+            }),
+        }
+    }
+
+    /// Takes an integer that the SDK's model types as a string (`"10"`), as
+    /// `DescribeHostUpdateRecordDetail` does with all three of its parameters: a JSON number
+    /// is refused like any other mistyped parameter.
+    pub(super) fn string_integer(&mut self, name: &str) -> Result<Option<u64>, Failure> {
+        match self.string(name)? {
+            None => Ok(None),
+            Some(text) => text.trim().parse().map(Some).map_err(|_| {
+                fail(
+                    "InvalidParameterValue",
+                    format!("The parameter `{name}` must be a non-negative integer in a string, not `{text}`."),
                 )
             }),
         }

@@ -9,9 +9,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AgeRequest, AgeResponse, ConsoleTarget, FaultsResponse, SeedRequest, SeedResponse, path,
+    AgeRequest, AgeResponse, BindRequest, BindingsResponse, ConsoleTarget, DeployTasksResponse,
+    FailDeploysRequest, FaultsResponse, SeedRequest, SeedResponse, path,
 };
-use crate::{ConsoleOp, Faults, Stats};
+use crate::{Binding, ConsoleOp, DeployTask, Faults, Stats};
 
 /// A client for the control API of the sandbox at one URL. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -92,9 +93,61 @@ impl ControlClient {
 
     /// Returns what the sandbox's API has served so far.
     pub async fn stats(&self) -> Result<Stats, ControlError> {
-        let url = self.url_of(path::STATS);
-        let response = self.http.get(&url).send().await;
-        answer(url, response).await
+        self.get(path::STATS).await
+    }
+
+    /// Binds a cloud resource to certificate `certificate_id`, as deploying it in the console
+    /// would: the resource of `resource_type` (`clb`, `cdn`…) in `region` (required for the
+    /// region-scoped types, ignored for the others) named `instance` as
+    /// `DeployCertificateInstance`'s `InstanceIdList` names it — `lb-1|lbl-2` or
+    /// `lb-1|lbl-2|www.example.com` for a CLB listener, `www.example.com` for a CDN domain.
+    /// A resource bound already is repointed. The sandbox refuses (400) an instance not in its
+    /// type's format and (409) a certificate that does not exist or is not issued.
+    pub async fn bind(
+        &self,
+        certificate_id: &str,
+        resource_type: &str,
+        region: Option<&str>,
+        instance: &str,
+    ) -> Result<Binding, ControlError> {
+        let request = BindRequest {
+            certificate_id: certificate_id.to_owned(),
+            resource_type: resource_type.to_owned(),
+            region: region.map(str::to_owned),
+            instance: instance.to_owned(),
+        };
+        self.post(path::BIND, &request).await
+    }
+
+    /// Returns the bindings of certificate `certificate_id`, or all of them, in the order they
+    /// were made: where each certificate is deployed now.
+    pub async fn bindings(
+        &self,
+        certificate_id: Option<&str>,
+    ) -> Result<Vec<Binding>, ControlError> {
+        let path = match certificate_id {
+            Some(id) => format!("{}/{id}", path::BINDINGS),
+            None => path::BINDINGS.to_owned(),
+        };
+        let answer: BindingsResponse = self.get(&path).await?;
+        Ok(answer.bindings)
+    }
+
+    /// Makes the next `count` deploy attempts on binding `binding_id` fail (0 stops it);
+    /// returns the binding. The sandbox refuses (409) a binding that does not exist.
+    pub async fn fail_next_deploys(
+        &self,
+        binding_id: u64,
+        count: u32,
+    ) -> Result<Binding, ControlError> {
+        self.post(path::FAIL_DEPLOYS, &FailDeploysRequest { binding_id, count }).await
+    }
+
+    /// Returns every deploy task the API has created, oldest first, with its resources'
+    /// progress: how a test asserts that exactly one task was created.
+    pub async fn deploy_tasks(&self) -> Result<Vec<DeployTask>, ControlError> {
+        let answer: DeployTasksResponse = self.get(path::DEPLOY_TASKS).await?;
+        Ok(answer.deploy_tasks)
     }
 
     /// Adds an issued certificate for each domain, bypassing the API and its rate limit; returns
@@ -107,6 +160,12 @@ impl ControlClient {
 
     fn url_of(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    async fn get<A: DeserializeOwned>(&self, path: &str) -> Result<A, ControlError> {
+        let url = self.url_of(path);
+        let response = self.http.get(&url).send().await;
+        answer(url, response).await
     }
 
     async fn post<A: DeserializeOwned>(

@@ -11,15 +11,26 @@
 //! | `POST /_sandbox/faults` | [`Faults`]              | `{"Faults": {..}}`           |
 //! | `POST /_sandbox/seed`   | `{"Domains": [..]}`     | `{"CertificateIds": [..]}`   |
 //! | `GET /_sandbox/stats`   |                         | [`Stats`]                    |
+//! | `POST /_sandbox/bind`   | `{"CertificateId": ID, "ResourceType": T, "Region": R or null, "Instance": I}` | [`Binding`] |
+//! | `GET /_sandbox/bindings` |                        | `{"Bindings": [..]}`         |
+//! | `GET /_sandbox/bindings/{id}` |                   | `{"Bindings": [..]}` of certificate `id` |
+//! | `POST /_sandbox/fail-deploys` | `{"BindingId": N, "Count": N}` | [`Binding`]      |
+//! | `GET /_sandbox/deploy-tasks` |                    | `{"DeployTasks": [..]}` ([`DeployTask`]) |
 //!
 //! `{op}` is a console operation's [name](crate::ConsoleOp::name): `validate`, `revoke`,
-//! `cancel`, `delete` or `reissue`. A refusal is an HTTP error status with a plain-text reason: 400 for a
-//! body the endpoint cannot read or faults that are not probabilities, 409 for a console
-//! operation on a certificate that does not exist or is in the wrong status, 500 when the
-//! sandbox cannot save its certificates.
+//! `cancel`, `delete` or `reissue`. `bind` names the resource as `DeployCertificateInstance`'s
+//! `InstanceIdList` does (see [`crate::deploy`]'s binding formats); `fail-deploys` makes the
+//! next `Count` deploy attempts on a binding fail. A refusal is an HTTP error status with a
+//! plain-text reason: 400 for a body the endpoint cannot read, faults that are not
+//! probabilities or an instance not in its type's format, 409 for a console operation or a
+//! binding on a certificate (or binding) that does not exist or is in the wrong state —
+//! deleting a certificate that still serves cloud resources included — 500 when the sandbox
+//! cannot save its certificates.
 //!
 //! [`Faults`]: crate::Faults
 //! [`Stats`]: crate::Stats
+//! [`Binding`]: crate::Binding
+//! [`DeployTask`]: crate::DeployTask
 
 mod client;
 
@@ -27,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 pub use client::{ControlClient, ControlError};
 
-use crate::Faults;
+use crate::{Binding, DeployTask, Faults};
 
 /// The control API's paths, as the router matches them.
 pub(crate) mod path {
@@ -37,6 +48,12 @@ pub(crate) mod path {
     pub(crate) const FAULTS: &str = "/_sandbox/faults";
     pub(crate) const STATS: &str = "/_sandbox/stats";
     pub(crate) const SEED: &str = "/_sandbox/seed";
+    pub(crate) const BIND: &str = "/_sandbox/bind";
+    pub(crate) const BINDINGS: &str = "/_sandbox/bindings";
+    /// The bindings of one certificate: [`BINDINGS`] followed by `/` and its id.
+    pub(crate) const BINDINGS_OF: &str = "/_sandbox/bindings/{certificate_id}";
+    pub(crate) const FAIL_DEPLOYS: &str = "/_sandbox/fail-deploys";
+    pub(crate) const DEPLOY_TASKS: &str = "/_sandbox/deploy-tasks";
     /// Every console operation, at `/_sandbox/` followed by [`ConsoleOp::name`].
     pub(crate) const CONSOLE: &str = "/_sandbox/{op}";
 
@@ -88,4 +105,37 @@ pub(crate) struct SeedRequest {
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct SeedResponse {
     pub certificate_ids: Vec<String>,
+}
+
+/// `POST /_sandbox/bind`: a cloud resource to bind to a certificate.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct BindRequest {
+    pub certificate_id: String,
+    pub resource_type: String,
+    #[serde(default)]
+    pub region: Option<String>,
+    pub instance: String,
+}
+
+/// The answer to `GET /_sandbox/bindings[/{id}]`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct BindingsResponse {
+    pub bindings: Vec<Binding>,
+}
+
+/// `POST /_sandbox/fail-deploys`: how many of a binding's next deploy attempts fail.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct FailDeploysRequest {
+    pub binding_id: u64,
+    pub count: u32,
+}
+
+/// The answer to `GET /_sandbox/deploy-tasks`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DeployTasksResponse {
+    pub deploy_tasks: Vec<DeployTask>,
 }

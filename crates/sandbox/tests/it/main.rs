@@ -8,6 +8,8 @@ use certplan_provider::{Client, Credentials, Endpoint};
 use certplan_sandbox::{ConsoleOp, ControlClient, ControlError, Faults, Sandbox, SandboxOptions};
 use serde_json::{Value, json};
 
+mod delivery;
+
 const ID: &str = "AKIDtest";
 const KEY: &str = "test-secret-key";
 

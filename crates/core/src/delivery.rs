@@ -1,0 +1,301 @@
+//! Delivery: where a certificate must reach once issued — the Tencent Cloud resources that
+//! served the certificate it replaces (`deploy` blocks), and PEM files on this machine with a
+//! reload hook (`export` blocks). What is declared, and what was done, as plain data.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The cloud resource types `UpdateCertificateInstance` moves to a new certificate.
+pub const DEPLOY_RESOURCE_TYPES: &[&str] = &[
+    "clb",
+    "cdn",
+    "waf",
+    "live",
+    "ddos",
+    "teo",
+    "apigateway",
+    "vod",
+    "tke",
+    "tcb",
+    "tse",
+    "cos",
+    "mqtt",
+    "scf",
+    "tdmq",
+    "gaap",
+];
+
+/// The resource types that need a list of regions (`ResourceTypesRegions`).
+pub const REGIONAL_RESOURCE_TYPES: &[&str] =
+    &["clb", "tke", "apigateway", "waf", "tcb", "tse", "cos", "mqtt", "scf", "tdmq"];
+
+/// How long an `on_change` hook may run unless the export says otherwise.
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The files an export writes. Each is replaced whole (a temporary file renamed over it), all
+/// four after all four are written; the hook runs once they are all in place.
+pub const EXPORT_FILES: [&str; 4] = ["cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"];
+
+/// What a resource declares about delivery: its `deploy` blocks merged into one target (the
+/// API runs one task per certificate at a time), and its `export` blocks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<DeployTarget>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<ExportSpec>,
+}
+
+impl Delivery {
+    pub fn is_empty(&self) -> bool {
+        self.deploy.is_none() && self.exports.is_empty()
+    }
+}
+
+/// The cloud resources a new certificate takes over: of these types, in these regions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployTarget {
+    pub resource_types: BTreeSet<String>,
+    /// For the region-scoped types: which regions.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub regions: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl DeployTarget {
+    /// Adds another `deploy` block's types and regions.
+    pub fn merge(&mut self, other: DeployTarget) {
+        self.resource_types.extend(other.resource_types);
+        for (kind, regions) in other.regions {
+            self.regions.entry(kind).or_default().extend(regions);
+        }
+    }
+}
+
+/// `clb (ap-guangzhou, ap-shanghai), cdn`.
+impl fmt::Display for DeployTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, kind) in self.resource_types.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(kind)?;
+            if let Some(regions) = self.regions.get(kind).filter(|r| !r.is_empty()) {
+                let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
+                write!(f, " ({})", regions.join(", "))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One `export` block.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportSpec {
+    /// The directory the PEM files go to, as declared (a relative path is relative to the
+    /// directory certplan runs in, the configuration's).
+    pub path: PathBuf,
+    /// Run by `sh -c` after the files changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_change: Option<String>,
+    /// How long the hook may run.
+    #[serde(with = "seconds", default = "default_hook_timeout")]
+    pub on_change_timeout: Duration,
+}
+
+fn default_hook_timeout() -> Duration {
+    DEFAULT_HOOK_TIMEOUT
+}
+
+mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+/// A deployment's per-resource outcome, as `DescribeHostUpdateRecordDetail` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeployStatus {
+    Pending,
+    Succeeded,
+    Failed,
+    Deploying,
+    RolledBack,
+    RollbackFailed,
+    /// Nothing to move.
+    NoResource,
+}
+
+impl DeployStatus {
+    /// Maps the API's detail `Status`.
+    pub fn from_code(code: i64) -> Option<Self> {
+        Some(match code {
+            0 => DeployStatus::Pending,
+            1 => DeployStatus::Succeeded,
+            2 => DeployStatus::Failed,
+            3 => DeployStatus::Deploying,
+            4 => DeployStatus::RolledBack,
+            5 => DeployStatus::RollbackFailed,
+            6 => DeployStatus::NoResource,
+            _ => return None,
+        })
+    }
+
+    /// Whether the task is still working on the resource.
+    pub fn in_progress(self) -> bool {
+        matches!(self, DeployStatus::Pending | DeployStatus::Deploying)
+    }
+
+    /// Whether the resource did not end on the new certificate and a retry may move it.
+    pub fn failed(self) -> bool {
+        matches!(
+            self,
+            DeployStatus::Failed | DeployStatus::RollbackFailed | DeployStatus::RolledBack
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DeployStatus::Pending => "pending",
+            DeployStatus::Succeeded => "succeeded",
+            DeployStatus::Failed => "failed",
+            DeployStatus::Deploying => "deploying",
+            DeployStatus::RolledBack => "rolled back",
+            DeployStatus::RollbackFailed => "rollback failed",
+            DeployStatus::NoResource => "no resource",
+        }
+    }
+}
+
+/// One cloud resource a deployment moved (or tried to).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployedResource {
+    /// The task detail's id (`UpdateCertificateRecordRetry` takes it).
+    pub detail_id: u64,
+    pub resource_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// What the resource is, as the API names it: `lb-xxx/lbl-yyy (www.example.com)`, a CDN
+    /// domain, a bucket…
+    pub name: String,
+    pub status: DeployStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `clb lb-1/lbl-2 in ap-guangzhou`.
+impl fmt::Display for DeployedResource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.resource_type, self.name)?;
+        if let Some(region) = &self.region {
+            write!(f, " in {region}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A deployment task: the cloud resources of `from` moving to `to`. Recorded before the task
+/// is asked for (without a `record_id`), so that a crash or a lost answer finds it again
+/// instead of creating a second one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub from: String,
+    pub to: String,
+    pub target: DeployTarget,
+    /// The task's id (`DeployRecordId`), once the API gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<u64>,
+    pub started_at: DateTime<Utc>,
+    /// Set when no resource was pending or deploying any more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<DeployedResource>,
+}
+
+impl Deployment {
+    pub fn failed(&self) -> impl Iterator<Item = &DeployedResource> {
+        self.resources.iter().filter(|r| r.status.failed())
+    }
+
+    /// Whether it was followed to the end with every resource on the new certificate.
+    pub fn succeeded(&self) -> bool {
+        self.finished_at.is_some() && self.failed().next().is_none()
+    }
+}
+
+/// What an export last wrote: never key material, only digests of the public files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportRecord {
+    pub path: PathBuf,
+    pub certificate_id: String,
+    /// SHA-256 of the leaf certificate (DER), hex.
+    pub fingerprint: String,
+    /// SHA-256 of `cert.pem`, `chain.pem` and `fullchain.pem` as written, by file name: an
+    /// edit on disk is noticed. `privkey.pem` is checked against the certificate instead.
+    pub files: BTreeMap<String, String>,
+    pub written_at: DateTime<Utc>,
+    /// The `on_change` hook's last outcome for these files; `None` when there is no hook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<HookOutcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookOutcome {
+    pub ran_at: DateTime<Utc>,
+    /// Why it failed (exit status, timeout, not started); `None` when it succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What is on disk at an export's path, compared with what state recorded: read by the
+/// engine before planning, so that the planner stays free of IO.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FilesSeen {
+    /// All four files are there and match the record.
+    Intact,
+    /// These files are missing.
+    Missing(Vec<String>),
+    /// These files differ from what was written (or the key no longer matches).
+    Changed(Vec<String>),
+}
+
+/// Per export path, what is on disk.
+pub type ExportsSeen = BTreeMap<PathBuf, FilesSeen>;
+
+/// Why an export is (re)written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExportReason {
+    /// Never written.
+    FirstTime,
+    /// The certificate changed since the files were written.
+    NewCertificate {
+        from: String,
+    },
+    FilesMissing(Vec<String>),
+    FilesChanged(Vec<String>),
+}
+
+impl fmt::Display for ExportReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExportReason::FirstTime => f.write_str("not exported yet"),
+            ExportReason::NewCertificate { from } => write!(f, "new certificate, replacing {from}"),
+            ExportReason::FilesMissing(files) => write!(f, "missing: {}", files.join(", ")),
+            ExportReason::FilesChanged(files) => write!(f, "changed on disk: {}", files.join(", ")),
+        }
+    }
+}
