@@ -301,7 +301,7 @@ pub fn report_unfinished(report: &Report, automatic: impl Fn(&Address) -> bool) 
         }
         eprintln!("Everything done so far is recorded; run apply again to finish.");
     } else if report.interrupted {
-        eprintln!("\nInterrupted while waiting for issuance. Everything done so far is recorded.");
+        eprintln!("\nInterrupted. Everything done so far is recorded; run apply again to finish.");
     }
     if !report.failed.is_empty() {
         eprintln!("\n{} failed:", plural(report.failed.len(), "change"));

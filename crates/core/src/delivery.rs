@@ -67,6 +67,38 @@ pub struct DeployTarget {
 }
 
 impl DeployTarget {
+    /// Returns what of `self` is not in `covered`: its types `covered` lacks, and for a
+    /// region-scoped type both have, the regions `covered` lacks.
+    pub fn minus(&self, covered: &DeployTarget) -> DeployTarget {
+        let mut rest = DeployTarget::default();
+        for kind in &self.resource_types {
+            let regions = self.regions.get(kind);
+            if !covered.resource_types.contains(kind) {
+                rest.resource_types.insert(kind.clone());
+                if let Some(regions) = regions {
+                    rest.regions.insert(kind.clone(), regions.clone());
+                }
+                continue;
+            }
+            let done = covered.regions.get(kind);
+            let missing: BTreeSet<String> = regions
+                .into_iter()
+                .flatten()
+                .filter(|r| done.is_none_or(|d| !d.contains(*r)))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                rest.resource_types.insert(kind.clone());
+                rest.regions.insert(kind.clone(), missing);
+            }
+        }
+        rest
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.resource_types.is_empty()
+    }
+
     /// Adds another `deploy` block's types and regions.
     pub fn merge(&mut self, other: DeployTarget) {
         self.resource_types.extend(other.resource_types);
@@ -159,12 +191,10 @@ impl DeployStatus {
         matches!(self, DeployStatus::Pending | DeployStatus::Deploying)
     }
 
-    /// Whether the resource did not end on the new certificate and a retry may move it.
+    /// Whether the resource failed to move to the new certificate, which a retry may fix (a
+    /// resource rolled back was moved back on purpose, and is left alone).
     pub fn failed(self) -> bool {
-        matches!(
-            self,
-            DeployStatus::Failed | DeployStatus::RollbackFailed | DeployStatus::RolledBack
-        )
+        self == DeployStatus::Failed
     }
 
     pub fn name(self) -> &'static str {
@@ -297,5 +327,33 @@ impl fmt::Display for ExportReason {
             ExportReason::FilesMissing(files) => write!(f, "missing: {}", files.join(", ")),
             ExportReason::FilesChanged(files) => write!(f, "changed on disk: {}", files.join(", ")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(types: &[&str], regions: &[(&str, &[&str])]) -> DeployTarget {
+        DeployTarget {
+            resource_types: types.iter().map(|t| (*t).to_owned()).collect(),
+            regions: regions
+                .iter()
+                .map(|(t, r)| ((*t).to_owned(), r.iter().map(|r| (*r).to_owned()).collect()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn minus_leaves_the_types_and_regions_not_covered() {
+        let both = &["ap-guangzhou", "ap-shanghai"][..];
+        let declared = target(&["cdn", "clb"], &[("clb", both)]);
+        let done = target(&["cdn", "clb"], &[("clb", &["ap-guangzhou"])]);
+        assert_eq!(declared.minus(&done), target(&["clb"], &[("clb", &["ap-shanghai"])]));
+        assert!(declared.minus(&declared).is_empty());
+        let cdn_only = target(&["cdn"], &[]);
+        assert_eq!(declared.minus(&cdn_only), target(&["clb"], &[("clb", both)]));
+        assert_eq!(cdn_only.minus(&DeployTarget::default()), cdn_only);
+        assert_eq!(declared.to_string(), "cdn, clb (ap-guangzhou, ap-shanghai)");
     }
 }

@@ -213,9 +213,15 @@ pub enum DeliveryWork {
     Deploy { from: String, to: Option<String>, target: DeployTarget },
     /// Follow a deployment that was asked for and not seen to the end; without a task id (the
     /// answer was lost), find the task first.
-    Resume { from: String, to: String, record_id: Option<u64> },
+    Resume { from: String, to: String, target: DeployTarget, record_id: Option<u64> },
     /// Retry the cloud resources a deployment failed to move, and only those.
-    Retry { from: String, to: String, record_id: u64, failed: Vec<DeployedResource> },
+    Retry {
+        from: String,
+        to: String,
+        target: DeployTarget,
+        record_id: u64,
+        failed: Vec<DeployedResource>,
+    },
     /// Write the certificate's PEM files (then run the export's hook).
     Export { path: std::path::PathBuf, reason: ExportReason },
     /// Run the export's `on_change` hook, which failed or did not run for the files in place.

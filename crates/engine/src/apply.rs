@@ -48,7 +48,7 @@ pub async fn apply(
     result.map_err(|error| ApplyError::State { error, unrecorded: ledger.unrecorded() })
 }
 
-/// Makes the plan's changes, then waits for issuance where asked.
+/// Makes the plan's changes, then waits for issuance where asked, and delivers.
 async fn run(
     plan: &Plan,
     inputs: &Inputs,
@@ -58,7 +58,41 @@ async fn run(
     options: ApplyOptions,
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Report, StateError> {
-    let mut report = execute(plan, inputs, ledger, client, stop, options, on_event).await?;
+    // Delivery runs beside the changes: a resource's starts once its certificate is ready.
+    let (queue, released) = deliver::Queue::new(plan);
+    let delivery =
+        deliver::deliver(plan, released, ledger, client, stop, options.parallelism, on_event);
+    let changes = async {
+        let report =
+            make_changes(plan, inputs, ledger, client, stop, options, &queue, on_event).await;
+        queue.release_all();
+        report
+    };
+    let (report, delivered) = tokio::join!(changes, delivery);
+    let mut report = report?;
+    report.delivery = delivered?;
+    report.interrupted |= report.delivery.interrupted;
+    Ok(report)
+}
+
+/// Makes the plan's changes, then waits for issuance where asked; releases each resource's
+/// delivery once its certificate is ready.
+#[allow(clippy::too_many_arguments)]
+async fn make_changes(
+    plan: &Plan,
+    inputs: &Inputs,
+    ledger: &Ledger<'_>,
+    client: &Client,
+    stop: &AtomicBool,
+    options: ApplyOptions,
+    queue: &deliver::Queue,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Report, StateError> {
+    // Resources whose certificate does not change deliver from the start.
+    for change in plan.changes.iter().filter(|c| !makes_certificate(c.action)) {
+        queue.release(&change.address);
+    }
+    let mut report = execute(plan, inputs, ledger, client, stop, options, queue, on_event).await?;
     let (waits, pending): (Vec<_>, Vec<_>) =
         std::mem::take(&mut report.pending).into_iter().partition(|(address, _)| {
             wait_limit(plan, options, address).is_some() && !stop.load(Ordering::SeqCst)
@@ -78,11 +112,12 @@ async fn run(
         report.interrupted |= outcome.interrupted;
     }
     report.pending.sort_by(|a, b| a.0.cmp(&b.0));
-    if !ledger.is_broken() {
-        report.delivery =
-            deliver::deliver(plan, ledger, client, stop, options.parallelism, on_event).await?;
-    }
     Ok(report)
+}
+
+/// Whether `action` makes a new certificate, which delivery follows.
+fn makes_certificate(action: Action) -> bool {
+    matches!(action, Action::Create | Action::Renew | Action::Replace)
 }
 
 /// How long to wait for the issuance of `address`'s new certificate: the caller's limit, else
@@ -153,8 +188,10 @@ pub fn record_plan_basis(
     Ok(changed)
 }
 
-/// Makes every change of `plan`; returns what happened, without waiting for issuance. Once
-/// `stop` is set, or a save failed, no new change starts.
+/// Makes every change of `plan`; returns what happened, without waiting for issuance, and
+/// releases the delivery of each new certificate already issued. Once `stop` is set, or a save
+/// failed, no new change starts.
+#[allow(clippy::too_many_arguments)]
 async fn execute(
     plan: &Plan,
     inputs: &Inputs,
@@ -162,6 +199,7 @@ async fn execute(
     client: &Client,
     stop: &AtomicBool,
     options: ApplyOptions,
+    queue: &deliver::Queue,
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Report, StateError> {
     let changes = plan.changes.iter().filter(|c| c.action != Action::NoOp);
@@ -170,7 +208,11 @@ async fn execute(
             if stop.load(Ordering::SeqCst) || ledger.is_broken() {
                 return (change, None);
             }
-            (change, Some(run_change(change, inputs, ledger, client, on_event).await))
+            let outcome = run_change(change, inputs, ledger, client, on_event).await;
+            if matches!(&outcome, Ok(done) if done.pending.is_none()) {
+                queue.release(&change.address);
+            }
+            (change, Some(outcome))
         })
         .buffer_unordered(options.parallelism.max(1))
         .collect()
@@ -288,7 +330,7 @@ async fn make_change(
     let address = &change.address;
     let incomplete = |what| ChangeError::IncompletePlan { what };
     if let Some(id) = &change.deposed {
-        return delete_deposed(change, id, ledger, client).await;
+        return delete_deposed(change, id, ledger, client, on_event).await;
     }
     let prior = change.before.as_ref();
     match change.action {
@@ -301,6 +343,8 @@ async fn make_change(
             };
             let renewing = prior.filter(|_| kind == IntentKind::Renew);
             let replacing = prior.filter(|p| kind == IntentKind::Replace && p.exists);
+            // The certificate whose cloud resources the new one takes over, as recorded now.
+            let serving = ledger.read(|s| s.resources.get(address).and_then(|r| r.serving()));
             let password = inputs.csr_key_passwords.get(address).map(|p| p.expose());
             // Failed validations in a row are counted, so that the planner can stop applying
             // again for a domain whose validation cannot succeed.
@@ -380,6 +424,7 @@ async fn make_change(
             let mut deleted_old = false;
             if let Some(old) = replacing
                 && change.delivery.deploy.is_some()
+                && serving.as_deref() == Some(old.id.as_str())
             {
                 // The service refuses to delete a certificate that still serves: the old one
                 // stays deposed until the deployment has moved its cloud resources to the new.
@@ -475,6 +520,7 @@ async fn delete_deposed(
     id: &str,
     ledger: &Ledger<'_>,
     client: &Client,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Done, Failure> {
     let gone = matches!(change.reason, Reason::Deposed { gone: true, .. });
     let outcome = if gone { Ok(()) } else { delete(client, id).await };
@@ -482,6 +528,13 @@ async fn delete_deposed(
         Ok(()) => {
             ledger.record(Step::Deleted { id: id.to_owned() }).await?;
             Ok(Done { id: Some(id.to_owned()), ..Done::default() })
+        }
+        // Too young to delete: kept for a later apply, and not a failure of this one.
+        Err(e) if too_young_to_delete(&e) => {
+            let error = format!("{e}; it can be deleted an hour after it was applied for");
+            ledger.record(Step::DeleteFailed { id: id.to_owned(), error }).await?;
+            on_event(Event::Deposed { address: &change.address, id, error: &e });
+            Ok(Done { deferred: true, ..Done::default() })
         }
         Err(e) => {
             let error = e.to_string();

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use certplan_core::{
-    Address, CertStatus, DeliveryChange, DeliveryWork, Deployment, ExportRecord, ExportSpec,
-    HookOutcome, Plan,
+    Address, CertStatus, DeliveryChange, DeliveryWork, DeployTarget, Deployment, ExportReason,
+    ExportRecord, ExportSpec, HookOutcome, Plan,
 };
 use certplan_provider::{Client, Error as ProviderError};
 use certplan_state::{ResourceState, StateError};
@@ -40,29 +40,96 @@ pub struct Delivered {
     pub failed: Vec<(Address, DeliveryError)>,
     /// Work left for a later apply, with why (a certificate not issued yet, an interrupt).
     pub pending: Vec<(Address, String)>,
+    /// Whether an interrupt left work undone.
+    pub interrupted: bool,
 }
 
-/// Does the plan's delivery work, one resource's after another in plan order and resources at
-/// once; once `stop` is set, or a save failed, no new work starts.
+/// Deliveries run at once, per change the apply runs at once: a deployment mostly waits for
+/// the cloud, and the client's pacer keeps the calls within the API's limits.
+const DELIVERIES_PER_CHANGE: usize = 10;
+
+/// Which resources' delivery may start: the apply releases each as its certificate is ready
+/// (issued, or settled otherwise), and the rest when its changes and waits are over.
+pub(crate) struct Queue {
+    sender: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<Address>>>,
+    /// The resources with delivery work not released yet.
+    waiting: std::sync::Mutex<std::collections::BTreeSet<Address>>,
+}
+
+impl Queue {
+    /// Returns the queue of `plan`'s delivery work, and the receiving end for [`deliver`].
+    pub(crate) fn new(plan: &Plan) -> (Self, tokio::sync::mpsc::UnboundedReceiver<Address>) {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let waiting = plan.delivery.iter().map(|d| d.address.clone()).collect();
+        let queue = Queue {
+            sender: std::sync::Mutex::new(Some(sender)),
+            waiting: std::sync::Mutex::new(waiting),
+        };
+        (queue, receiver)
+    }
+
+    /// Lets `address`'s delivery start, unless it has none or started already.
+    pub(crate) fn release(&self, address: &Address) {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        if waiting.remove(address)
+            && let Some(sender) = self.sender.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+        {
+            let _ = sender.send(address.clone());
+        }
+    }
+
+    /// Lets every delivery not started yet start, and ends the queue.
+    pub(crate) fn release_all(&self) {
+        let rest = std::mem::take(&mut *self.waiting.lock().unwrap_or_else(|p| p.into_inner()));
+        let sender = self.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(sender) = sender {
+            for address in rest {
+                let _ = sender.send(address);
+            }
+        }
+    }
+}
+
+/// Does the plan's delivery work as the queue releases resources: one resource's work after
+/// another in plan order, resources at once; once `stop` is set, or a save failed, no new
+/// work starts.
 pub(crate) async fn deliver(
     plan: &Plan,
+    released: tokio::sync::mpsc::UnboundedReceiver<Address>,
     ledger: &Ledger<'_>,
     client: &Client,
     stop: &AtomicBool,
     parallelism: usize,
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Delivered, StateError> {
+    let shared = shared_paths(plan);
+    let shared = &shared;
     let mut by_address: BTreeMap<&Address, Vec<&DeliveryChange>> = BTreeMap::new();
     for d in &plan.delivery {
         by_address.entry(&d.address).or_default().push(d);
     }
-    let results: Vec<Result<Delivered, StateError>> = stream::iter(by_address)
-        .map(|(address, work)| async move {
+    let by_address = &by_address;
+    let released = stream::unfold(released, |mut r| async { r.recv().await.map(|a| (a, r)) });
+    let results: Vec<Result<Delivered, StateError>> = released
+        .map(|address| async move {
             let mut delivered = Delivered::default();
+            let work = by_address.get(&address).map(Vec::as_slice).unwrap_or_default();
+            let address = &address;
             for d in work {
                 if stop.load(Ordering::SeqCst) || ledger.is_broken() {
                     let why = "not started: the apply was interrupted".to_owned();
                     delivered.pending.push((address.clone(), why));
+                    continue;
+                }
+                if let DeliveryWork::Export { path, .. } | DeliveryWork::Hook { path, .. } = &d.work
+                    && let Some(other) = shared.get(&(address.clone(), path.clone()))
+                {
+                    // Two resources writing one directory would overwrite each other's files
+                    // on every apply (a relative and an absolute path, or a symlink, that the
+                    // configuration's own check cannot see are the same place).
+                    let error = format!("{other} exports to the same directory");
+                    let error = DeliveryError::Export { path: path.clone(), error };
+                    delivered.failed.push((address.clone(), error));
                     continue;
                 }
                 let ctx = Context { plan, ledger, client, stop, on_event };
@@ -75,7 +142,7 @@ pub(crate) async fn deliver(
             }
             Ok(delivered)
         })
-        .buffer_unordered(parallelism.max(1))
+        .buffer_unordered(parallelism.max(1) * DELIVERIES_PER_CHANGE)
         .collect()
         .await;
     let mut total = Delivered::default();
@@ -87,7 +154,32 @@ pub(crate) async fn deliver(
     }
     total.failed.sort_by(|a, b| a.0.cmp(&b.0));
     total.pending.sort_by(|a, b| a.0.cmp(&b.0));
+    total.interrupted = stop.load(Ordering::SeqCst) && !total.pending.is_empty();
     Ok(total)
+}
+
+/// Returns the exports whose directory another resource also exports to, with that resource:
+/// paths are compared where they lead (made absolute, symlinks resolved where they exist).
+fn shared_paths(plan: &Plan) -> BTreeMap<(Address, std::path::PathBuf), Address> {
+    let mut by_place: BTreeMap<std::path::PathBuf, Vec<(&Address, &std::path::PathBuf)>> =
+        BTreeMap::new();
+    for c in &plan.changes {
+        for e in &c.delivery.exports {
+            let place = std::fs::canonicalize(&e.path)
+                .or_else(|_| std::path::absolute(&e.path))
+                .unwrap_or_else(|_| e.path.clone());
+            by_place.entry(place).or_default().push((&c.address, &e.path));
+        }
+    }
+    let mut shared = BTreeMap::new();
+    for claims in by_place.values() {
+        for (address, path) in claims {
+            if let Some((other, _)) = claims.iter().find(|(a, _)| a != address) {
+                shared.insert(((*address).clone(), (*path).clone()), (*other).clone());
+            }
+        }
+    }
+    shared
 }
 
 enum Outcome {
@@ -144,42 +236,46 @@ impl Context<'_, '_> {
                         record.certificate_id
                     )));
                 }
-                let existing = record.deployments.iter().find(|x| &x.from == from && x.to == to);
-                let deployment = match existing {
-                    Some(x) if &x.target == target => x.clone(),
-                    _ => Deployment {
-                        from: from.clone(),
-                        to,
-                        target: target.clone(),
-                        record_id: None,
-                        started_at: Utc::now(),
-                        finished_at: None,
-                        resources: Vec::new(),
-                    },
-                };
-                self.deploy(address, deployment, existing.is_some_and(|x| &x.target == target))
-                    .await
+                let existing = find(&record, from, &to, target);
+                let asked_before = existing.is_some();
+                let deployment = existing.cloned().unwrap_or_else(|| Deployment {
+                    from: from.clone(),
+                    to,
+                    target: target.clone(),
+                    record_id: None,
+                    started_at: Utc::now(),
+                    finished_at: None,
+                    resources: Vec::new(),
+                });
+                self.deploy(address, deployment, asked_before).await
             }
-            DeliveryWork::Resume { from, to, .. } => {
-                let Some(existing) =
-                    record.deployments.iter().find(|x| &x.from == from && &x.to == to)
-                else {
+            DeliveryWork::Resume { from, to, target, .. } => {
+                let Some(existing) = find(&record, from, to, target) else {
                     return Ok(Outcome::Later("the deployment is no longer recorded".to_owned()));
                 };
                 self.deploy(address, existing.clone(), true).await
             }
-            DeliveryWork::Retry { from, to, .. } => {
-                let Some(existing) =
-                    record.deployments.iter().find(|x| &x.from == from && &x.to == to)
-                else {
+            DeliveryWork::Retry { from, to, target, .. } => {
+                let Some(existing) = find(&record, from, to, target) else {
                     return Ok(Outcome::Later("the deployment is no longer recorded".to_owned()));
                 };
                 self.retry(address, existing.clone()).await
             }
-            DeliveryWork::Export { path, .. } => {
+            DeliveryWork::Export { path, reason } => {
                 let Some(spec) = self.spec(address, path) else {
                     return Ok(Outcome::Later("the export is no longer declared".to_owned()));
                 };
+                // Planned for a new certificate that did not come (its application failed):
+                // the files in place are not rewritten with the one they hold.
+                let written = record.exports.iter().find(|e| &e.path == path);
+                if let ExportReason::NewCertificate { from } = reason
+                    && *from == record.certificate_id
+                    && written.is_some_and(|e| e.certificate_id == *from)
+                {
+                    return Ok(Outcome::Later(format!(
+                        "no new certificate replaced {from} in this apply"
+                    )));
+                }
                 self.export(address, &record, spec).await
             }
             DeliveryWork::Hook { path, .. } => {
@@ -193,6 +289,7 @@ impl Context<'_, '_> {
         }
     }
 
+    /// Returns the export declared at `path`.
     fn spec(&self, address: &Address, path: &Path) -> Option<&ExportSpec> {
         let change = self.plan.changes.iter().find(|c| &c.address == address)?;
         change.delivery.exports.iter().find(|e| e.path == path)
@@ -228,6 +325,17 @@ impl Context<'_, '_> {
                                     .to_owned(),
                             ));
                         }
+                        Err(e)
+                            if e.code() == Some("FailedOperation.CertificateNotFound")
+                                && self.is_gone(&d.from).await =>
+                        {
+                            // Deleted since (a replacement's old certificate, once its
+                            // resources moved): nothing can be bound to it any more.
+                            d.finished_at = Some(Utc::now());
+                            self.save_deployment(address, &d).await?;
+                            (self.on_event)(Event::Deployed { address, deployment: &d });
+                            return Ok(Outcome::Done);
+                        }
                         Err(e) if e.proves_nothing_done() => {
                             return Err(DeliveryError::Deploy { id: d.to.clone(), error: e }.into());
                         }
@@ -249,6 +357,12 @@ impl Context<'_, '_> {
         self.follow(address, d).await
     }
 
+    /// Returns true when the cloud says certificate `id` does not exist.
+    async fn is_gone(&self, id: &str) -> bool {
+        let answer = self.client.certificate(id).await;
+        answer.is_err_and(|e| e.code() == Some("FailedOperation.CertificateNotFound"))
+    }
+
     /// Finds the task of an earlier request for `d`'s move, when there is one.
     async fn find_task(&self, d: &Deployment) -> Result<Option<u64>, Failure> {
         let tasks = self
@@ -256,7 +370,19 @@ impl Context<'_, '_> {
             .deploy_records(&d.to, &d.from)
             .await
             .map_err(|error| DeliveryError::Lookup { id: d.to.clone(), error })?;
-        Ok(tasks.into_iter().map(|t| t.id).filter(|id| *id > 0).max())
+        // A task for the same pair with other types is another deployment's.
+        let types: Vec<&String> = d.target.resource_types.iter().collect();
+        Ok(tasks
+            .into_iter()
+            .filter(|t| {
+                let mut theirs: Vec<&String> = t.resource_types.iter().collect();
+                theirs.sort();
+                theirs.dedup();
+                theirs == types
+            })
+            .map(|t| t.id)
+            .filter(|id| *id > 0)
+            .max())
     }
 
     /// Asks for the task until the API gives its id (it answers 0 while creating it).
@@ -311,9 +437,10 @@ impl Context<'_, '_> {
                 .map_err(|error| DeliveryError::Lookup { id: d.to.clone(), error })?;
             let total = progress.resources.len();
             let done = progress.resources.iter().filter(|r| !r.status.in_progress()).count();
-            let finished = done == total;
+            // The counts too: a task whose details are not listed yet is not an empty one.
+            let finished = done == total && progress.pending == 0 && progress.running == 0;
             d.resources = progress.resources;
-            if shown != Some(done) {
+            if shown != Some(done) && total > 0 {
                 shown = Some(done);
                 (self.on_event)(Event::Deploying { address, record_id: id, total, done });
             }
@@ -440,6 +567,8 @@ impl Context<'_, '_> {
             dir: Path::new("."),
             timeout: spec.on_change_timeout,
             env,
+            // A hook that logs its environment must not print the cloud's secrets.
+            env_remove: certplan_export::SECRET_ENV,
         };
         let on_line = |stream, line: &str| {
             (self.on_event)(Event::HookOutput { address, stream, line });
@@ -456,6 +585,16 @@ impl Context<'_, '_> {
             Some(error) => Err(DeliveryError::Hook { path: spec.path.clone(), error }.into()),
         }
     }
+}
+
+/// Returns the recorded deployment of `from`'s resources of `target` to `to`.
+fn find<'r>(
+    record: &'r ResourceState,
+    from: &str,
+    to: &str,
+    target: &DeployTarget,
+) -> Option<&'r Deployment> {
+    record.deployments.iter().find(|d| d.from == from && d.to == to && &d.target == target)
 }
 
 fn describe_failure(r: &certplan_core::DeployedResource) -> String {

@@ -79,7 +79,16 @@ pub(crate) fn adopt(
 ) {
     let mut lineage = Lineage::default();
     if matches!(intent.action, IntentKind::Renew | IntentKind::Replace) {
-        lineage.succeeds = intent.old_certificate_id.clone();
+        // The new certificate takes over what serves the resource: the one it replaces, or
+        // what that one was to take over when it was never issued.
+        let replaced = state
+            .resources
+            .get(&intent.address)
+            .filter(|r| Some(&r.certificate_id) == intent.old_certificate_id.as_ref());
+        lineage.succeeds = match replaced {
+            Some(r) => r.serving(),
+            None => intent.old_certificate_id.clone(),
+        };
     }
     let renewed_from = &mut lineage.renewed_from;
     if intent.action == IntentKind::Renew

@@ -44,7 +44,7 @@ pub(crate) enum Step {
     /// The cloud reports this of the resource's certificate.
     Observe { address: Address, remote: Box<RemoteCertificate> },
     /// A deployment to the resource's certificate `deployment.to`: about to be asked for, its
-    /// task id, or its progress — each replaces the last of the same `from`.
+    /// task id, or its progress — each replaces the last of the same `from` and target.
     Deploy { address: Address, deployment: Box<Deployment> },
     /// Files exported for the resource's certificate `export.certificate_id` (and its hook's
     /// outcome): replaces the record of the same path.
@@ -110,7 +110,8 @@ impl Step {
                 if let Some(r) = state.resources.get_mut(address)
                     && r.certificate_id == deployment.to
                 {
-                    r.deployments.retain(|d| d.from != deployment.from);
+                    r.deployments
+                        .retain(|d| (&d.from, &d.target) != (&deployment.from, &deployment.target));
                     r.deployments.push((**deployment).clone());
                 }
             }

@@ -1,7 +1,15 @@
 //! The `on_change` hook: `sh -c COMMAND`, run once an export's files are in place, as
 //! certbot runs a deploy hook. Owns the hook's environment (the variable names live in
-//! [`hook_env`] only), its output (streamed line by line, bounded) and its lifetime (bounded
-//! by a timeout, after which its whole process group is killed).
+//! [`hook_env`] only; the secrets kept out of it in [`SECRET_ENV`]), its output (streamed
+//! line by line, bounded) and its lifetime (bounded by a timeout, after which its whole
+//! process group is killed).
+//!
+//! The hook is over when its shell exits. Its output is then read for [`OUTPUT_GRACE`] more,
+//! to collect what is still in the pipes, and no longer: a daemon the hook started (an init
+//! script's `nginx &`) may keep the pipes open for as long as it runs. Such a daemon is left
+//! alone — nothing is signalled once the shell has exited on its own — but its writes to the
+//! pipes fail once certplan stops reading them, so a daemon should be started with its
+//! output redirected.
 //!
 //! It decides nothing about *when* a hook runs or what a failure means for the apply; it
 //! reports what happened.
@@ -9,14 +17,15 @@
 use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::Stdio;
+use std::pin::Pin;
+use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rustix::process::{Pid, Signal, kill_process_group};
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 
 /// The longest line passed on; the rest of a longer line is cut.
 pub const MAX_HOOK_LINE: usize = 8 * 1024;
@@ -24,6 +33,22 @@ pub const MAX_HOOK_LINE: usize = 8 * 1024;
 pub const MAX_HOOK_OUTPUT: usize = 1024 * 1024;
 /// How long a timed-out hook has between SIGTERM and SIGKILL.
 const TERM_GRACE: Duration = Duration::from_secs(2);
+/// How long the hook's output is still read once its shell exited, for what is left in the
+/// pipes; whatever the hook started in the background may hold them open much longer.
+pub const OUTPUT_GRACE: Duration = Duration::from_millis(500);
+
+/// The variables in certplan's environment that carry secrets: the Tencent Cloud
+/// credentials and the PostgreSQL state backend's password (`PGPASSWORD`, and
+/// `PG_CONN_STR`, a connection string that may hold one). A hook inherits certplan's
+/// environment, and one that logs it (`env`, `set -x` in a script that expands them) would
+/// print them into CI logs; pass this as [`Hook::env_remove`] so the hook never sees them.
+pub const SECRET_ENV: &[&str] = &[
+    "TENCENTCLOUD_SECRET_ID",
+    "TENCENTCLOUD_SECRET_KEY",
+    "TENCENTCLOUD_SECURITY_TOKEN",
+    "PGPASSWORD",
+    "PG_CONN_STR",
+];
 
 /// A hook to run.
 #[derive(Debug, Clone)]
@@ -32,7 +57,11 @@ pub struct Hook<'a> {
     pub command: &'a str,
     /// The directory it runs in.
     pub dir: &'a Path,
+    /// How long the shell may run before its process group is killed.
     pub timeout: Duration,
+    /// Variables removed from certplan's own environment before [`env`](Self::env) is added,
+    /// usually [`SECRET_ENV`].
+    pub env_remove: &'a [&'a str],
     /// Variables added to certplan's own environment, usually [`hook_env`]'s.
     pub env: Vec<(String, String)>,
 }
@@ -108,18 +137,23 @@ pub enum HookError {
 }
 
 /// Runs `hook.command` with `sh -c` in `hook.dir`, stdin closed, in a process group of its
-/// own, passing each line of its stdout and stderr to `on_line` as it comes. After
-/// `hook.timeout` the group gets SIGTERM, and SIGKILL a couple of seconds later. Returns once
-/// the command exited and its output was read to the end.
+/// own, with certplan's environment less `hook.env_remove` plus `hook.env`, passing each line
+/// of its stdout and stderr to `on_line` as it comes.
+///
+/// Returns once the shell exited and its output was read to the end, or for
+/// [`OUTPUT_GRACE`] if something it left running keeps the pipes open; what it left running
+/// is not signalled. If the shell is still running after `hook.timeout`, its group gets
+/// SIGTERM, and SIGKILL a couple of seconds later.
 pub async fn run_hook(
     hook: &Hook<'_>,
     on_line: &(dyn Fn(HookStream, &str) + Sync),
 ) -> Result<(), HookError> {
     let mut command = Command::new("sh");
+    command.arg("-c").arg(hook.command).current_dir(hook.dir);
+    for name in hook.env_remove {
+        command.env_remove(name);
+    }
     command
-        .arg("-c")
-        .arg(hook.command)
-        .current_dir(hook.dir)
         .envs(hook.env.iter().map(|(name, value)| (name, value)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -132,32 +166,41 @@ pub async fn run_hook(
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
 
     let budget = AtomicUsize::new(0);
-    let run = async {
-        let (_, _, status) = tokio::join!(
-            pump(stdout, HookStream::Stdout, on_line, &budget),
-            pump(stderr, HookStream::Stderr, on_line, &budget),
-            child.wait(),
-        );
-        status
-    };
-    let mut run = std::pin::pin!(run);
-    let status = match tokio::time::timeout(hook.timeout, &mut run).await {
-        Ok(status) => status,
-        Err(_) => {
-            group.signal(Signal::TERM);
-            if tokio::time::timeout(TERM_GRACE, &mut run).await.is_err() {
-                group.signal(Signal::KILL);
-                // The pipes close once the group is gone; a process that left the group
-                // (setsid) and kept them open is not waited for.
-                let _ = tokio::time::timeout(TERM_GRACE, &mut run).await;
+    // Outside the pumps, so that a line still unfinished when reading stops is passed on.
+    let (mut out_lines, mut err_lines) = (Lines::default(), Lines::default());
+    let outcome = {
+        let pumps = std::pin::pin!(async {
+            tokio::join!(
+                pump(stdout, HookStream::Stdout, &mut out_lines, on_line, &budget),
+                pump(stderr, HookStream::Stderr, &mut err_lines, on_line, &budget),
+            );
+        });
+        let mut running = Running { child, pumps, pumped: false };
+        match tokio::time::timeout(hook.timeout, running.exit()).await {
+            Ok(status) => {
+                // The shell ended on its own: from here on nothing is signalled, and what it
+                // left running in the background is its business.
+                group.0 = None;
+                let _ = tokio::time::timeout(OUTPUT_GRACE, running.drain()).await;
+                Ok(status)
             }
-            group.0 = None;
-            return Err(HookError::TimedOut { after: hook.timeout });
+            Err(_) => {
+                group.signal(Signal::TERM);
+                if tokio::time::timeout(TERM_GRACE, running.finish()).await.is_err() {
+                    group.signal(Signal::KILL);
+                    // The pipes close once the group is gone; a process that left the group
+                    // (setsid) and kept them open is not waited for.
+                    let _ = tokio::time::timeout(TERM_GRACE, running.finish()).await;
+                }
+                group.0 = None;
+                Err(HookError::TimedOut { after: hook.timeout })
+            }
         }
     };
-    // What the hook left running in the background with its output closed is its business.
-    group.0 = None;
-    let status = status.map_err(|source| HookError::Wait { source })?;
+    out_lines.finish(&mut |line| emit(line, HookStream::Stdout, on_line, &budget));
+    err_lines.finish(&mut |line| emit(line, HookStream::Stderr, on_line, &budget));
+
+    let status = outcome?.map_err(|source| HookError::Wait { source })?;
     if status.success() {
         return Ok(());
     }
@@ -167,6 +210,41 @@ pub async fn run_hook(
         (None, None) => HookStatus::Code(status.into_raw()),
     };
     Err(HookError::Failed { status })
+}
+
+/// The hook's shell, and the reading of its output, which may outlast it.
+struct Running<'p, P> {
+    child: Child,
+    pumps: Pin<&'p mut P>,
+    /// Whether `pumps` is done: both pipes reached EOF.
+    pumped: bool,
+}
+
+impl<P: Future<Output = ()>> Running<'_, P> {
+    /// Waits for the shell to exit, reading its output meanwhile. Cancel-safe.
+    async fn exit(&mut self) -> io::Result<ExitStatus> {
+        loop {
+            tokio::select! {
+                // Cancel-safe, and once exited it returns the same status again.
+                status = self.child.wait() => return status,
+                () = self.pumps.as_mut(), if !self.pumped => self.pumped = true,
+            }
+        }
+    }
+
+    /// Reads the output until both pipes reach EOF. Cancel-safe.
+    async fn drain(&mut self) {
+        if !self.pumped {
+            self.pumps.as_mut().await;
+            self.pumped = true;
+        }
+    }
+
+    /// Waits for the shell to exit and its output to end.
+    async fn finish(&mut self) {
+        let _ = self.exit().await;
+        self.drain().await;
+    }
 }
 
 /// The hook's process group while it runs. Dropped before the hook ended — the caller gave
@@ -188,17 +266,18 @@ impl Drop for Group {
     }
 }
 
-/// Reads `reader` to the end, passing on each line within the shared `budget`.
+/// Reads `reader` to the end, passing on each line within the shared `budget`. Dropped
+/// before the end, it leaves the unfinished line in `lines`.
 async fn pump<R: AsyncRead + Unpin>(
     reader: Option<R>,
     stream: HookStream,
+    lines: &mut Lines,
     on_line: &(dyn Fn(HookStream, &str) + Sync),
     budget: &AtomicUsize,
 ) {
     let Some(mut reader) = reader else {
         return;
     };
-    let mut lines = Lines::default();
     let mut buf = vec![0u8; 8192];
     loop {
         // A read error ends the stream like EOF: the exit status still tells the outcome.
@@ -208,7 +287,6 @@ async fn pump<R: AsyncRead + Unpin>(
         }
         lines.feed(&buf[..n], &mut |line| emit(line, stream, on_line, budget));
     }
-    lines.finish(&mut |line| emit(line, stream, on_line, budget));
 }
 
 /// Passes one line on, unless the budget is spent; the line that spends it is replaced by a

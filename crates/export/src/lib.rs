@@ -9,10 +9,13 @@
 //!   links up, the key belongs to the leaf, the leaf is the certificate that was asked for.
 //! - [`write`]: the four files replaced atomically, with the modes and owners a server expects.
 //! - [`inspect`]: what is on disk now, compared with what state recorded.
-//! - [`run_hook`]: the `on_change` command, bounded in time and output.
+//! - [`run_hook`]: the `on_change` command, bounded in time and output, without certplan's
+//!   secrets in its environment ([`SECRET_ENV`]).
 //!
 //! Key material exists only in `privkey.pem` and in memory, wrapped in [`Sensitive`]; no error,
-//! record or hook variable carries any of it, not even an excerpt.
+//! record or hook variable carries any of it, not even an excerpt. Nor does a hook see the
+//! cloud credentials or the state backend's password: the caller passes [`SECRET_ENV`] as
+//! [`Hook::env_remove`].
 //!
 //! [`Sensitive`]: certplan_core::Sensitive
 
@@ -24,8 +27,8 @@ mod key;
 pub use check::{CheckError, Expected, Pems, check};
 pub use files::{WriteError, inspect, write};
 pub use hook::{
-    Hook, HookEnv, HookError, HookStatus, HookStream, MAX_HOOK_LINE, MAX_HOOK_OUTPUT, hook_env,
-    run_hook,
+    Hook, HookEnv, HookError, HookStatus, HookStream, MAX_HOOK_LINE, MAX_HOOK_OUTPUT, OUTPUT_GRACE,
+    SECRET_ENV, hook_env, run_hook,
 };
 
 use sha2::{Digest, Sha256};

@@ -36,35 +36,40 @@ pub(crate) fn plan(
 
     if let Some(target) = &delivery.deploy {
         if new_certificate {
-            // What serves the certificate being renewed or replaced moves to its successor.
-            if let Some(p) = prior.filter(|p| p.exists && action != Action::Create) {
-                let from = p.id.clone();
+            // What serves the resource now moves to the certificate that replaces it.
+            let from = recorded.and_then(ResourceState::serving);
+            let gone = prior.is_some_and(|p| !p.exists && from.as_deref() == Some(p.id.as_str()));
+            if let Some(from) = from.filter(|_| action != Action::Create && !gone) {
                 push(DeliveryWork::Deploy { from, to: None, target: target.clone() }, true);
             }
         } else if let Some(r) = recorded
             && let Some(from) = &r.succeeds
         {
-            let to = r.certificate_id.clone();
-            let from = from.clone();
-            match r.deployments.iter().find(|d| d.from == from && d.to == to) {
-                // Declared types or regions changed since: deploy again to the new target
-                // (what moved already is no longer the old certificate's, and stays).
-                Some(d) if &d.target != target => {
-                    push(DeliveryWork::Deploy { from, to: Some(to), target: target.clone() }, false)
-                }
-                Some(d) if d.record_id.is_none() || d.finished_at.is_none() => {
-                    push(DeliveryWork::Resume { from, to, record_id: d.record_id }, false)
-                }
-                Some(d) => {
+            let to = &r.certificate_id;
+            let mine = r.deployments.iter().filter(|d| &d.from == from && &d.to == to);
+            let mut covered = certplan_core::DeployTarget::default();
+            for d in mine {
+                covered.merge(d.target.clone());
+                let (from, to, target) = (from.clone(), to.clone(), d.target.clone());
+                if d.record_id.is_none() || d.finished_at.is_none() {
+                    // Followed to its end before anything else is asked of the pair: the
+                    // service answers a request for a pair whose task runs with that task.
+                    let record_id = d.record_id;
+                    push(DeliveryWork::Resume { from, to, target, record_id }, false);
+                } else if let Some(record_id) = d.record_id {
                     let failed: Vec<_> = d.failed().cloned().collect();
-                    if let (false, Some(record_id)) = (failed.is_empty(), d.record_id) {
-                        push(DeliveryWork::Retry { from, to, record_id, failed }, false);
+                    if !failed.is_empty() {
+                        push(DeliveryWork::Retry { from, to, target, record_id, failed }, false);
                     }
                 }
-                None => push(
-                    DeliveryWork::Deploy { from, to: Some(to), target: target.clone() },
-                    !issued,
-                ),
+            }
+            // Declared types or regions no deployment covers (a first deployment, or types
+            // added since): asked for on their own, what moved already stays.
+            let rest = target.minus(&covered);
+            if !rest.is_empty() {
+                let work =
+                    DeliveryWork::Deploy { from: from.clone(), to: Some(to.clone()), target: rest };
+                push(work, !issued);
             }
         }
     }
@@ -116,7 +121,10 @@ pub(crate) fn keeps_deposed(
     deposed: &str,
 ) -> bool {
     let (Some(desired), Some(r)) = (desired, recorded) else { return false };
-    desired.delivery.deploy.is_some()
-        && r.succeeds.as_deref() == Some(deposed)
-        && !r.deployments.iter().any(|d| d.from == deposed && d.succeeded())
+    let Some(target) = &desired.delivery.deploy else { return false };
+    let mut moved = certplan_core::DeployTarget::default();
+    for d in r.deployments.iter().filter(|d| d.from == deposed && d.succeeded()) {
+        moved.merge(d.target.clone());
+    }
+    r.succeeds.as_deref() == Some(deposed) && !target.minus(&moved).is_empty()
 }

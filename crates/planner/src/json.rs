@@ -114,14 +114,18 @@ fn delivery_json(d: &DeliveryChange, plan: &Plan) -> Value {
             out["resource_types"] = json!(target.resource_types);
             out["regions"] = json!(target.regions);
         }
-        DeliveryWork::Resume { from, to, record_id } => {
+        DeliveryWork::Resume { from, to, target, record_id } => {
             out["from"] = json!(from);
             out["to"] = json!(to);
+            out["resource_types"] = json!(target.resource_types);
+            out["regions"] = json!(target.regions);
             out["deploy_record_id"] = json!(record_id);
         }
-        DeliveryWork::Retry { from, to, record_id, failed } => {
+        DeliveryWork::Retry { from, to, target, record_id, failed } => {
             out["from"] = json!(from);
             out["to"] = json!(to);
+            out["resource_types"] = json!(target.resource_types);
+            out["regions"] = json!(target.regions);
             out["deploy_record_id"] = json!(record_id);
             out["failed"] = json!(failed);
         }

@@ -139,7 +139,7 @@ pub fn describe_delivery(d: &DeliveryChange, plan: &Plan) -> String {
             let to = to.as_deref().map_or("the new certificate".to_owned(), str::to_owned);
             format!("{address}: will deploy {to} to {target}{when}, taking over from {from}")
         }
-        DeliveryWork::Resume { from, to, record_id } => match record_id {
+        DeliveryWork::Resume { from, to, record_id, .. } => match record_id {
             Some(id) => format!(
                 "{address}: will follow deployment {id} ({from} to {to}), not seen to its end"
             ),

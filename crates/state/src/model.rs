@@ -184,12 +184,27 @@ impl ResourceState {
     /// same arguments and settings, the chain extended; status and dates come from observing it.
     pub fn renewed_as(&self, id: &str) -> Self {
         let mut renewed = self.clone();
+        renewed.succeeds = self.serving();
         let old = std::mem::replace(&mut renewed.certificate_id, id.to_owned());
-        renewed.renewed_from.insert(0, old.clone());
-        renewed.succeeds = Some(old);
+        renewed.renewed_from.insert(0, old);
         renewed.deployments.clear();
         renewed.validation.clear();
         renewed
+    }
+
+    /// Returns the certificate whose cloud resources a successor of this one takes over: this
+    /// one — or, when it was never issued (nothing can be bound to a certificate that never
+    /// was), the one it was itself to take over from, which still serves.
+    pub fn serving(&self) -> Option<String> {
+        let never_issued = matches!(
+            self.status,
+            CertStatus::Pending
+                | CertStatus::DnsRecordAdded
+                | CertStatus::Failed
+                | CertStatus::Cancelling
+                | CertStatus::Cancelled
+        );
+        if never_issued { self.succeeds.clone() } else { Some(self.certificate_id.clone()) }
     }
 
     /// Records what the cloud reports of the certificate: status, dates, and while it waits

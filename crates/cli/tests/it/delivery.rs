@@ -433,3 +433,72 @@ fn a_task_whose_id_was_never_recorded_is_found_not_asked_for_again() {
     assert!(show.stdout.contains("task 1;"), "{}", show.stdout);
     assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
 }
+
+#[test]
+fn a_renewal_cancelled_before_it_issued_leaves_its_replacement_to_move_what_still_serves() {
+    let config = "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain         = \"www.example.com\"\n  dv_auth_method = \"DNS\"\n  deploy {\n    resource_types = [\"cdn\"]\n  }\n}\n";
+    let p = Project::with_sandbox(config, FAST_DEPLOY);
+    ok(&p.run(&["apply", "--auto-approve"]));
+    let first = only_id(&p);
+    p.sandbox.console("validate", &first);
+    ok(&p.run(&["apply", "--auto-approve"]));
+    p.sandbox.bind(&first, "cdn", None, "www.example.com");
+    p.age(70);
+    ok(&p.run(&["apply", "--auto-approve"]));
+    let renewal = only_id(&p);
+    assert_ne!(renewal, first);
+    // The renewal's order is cancelled before it issues: it never served anything.
+    p.sandbox.console("cancel", &renewal);
+    let plan = p.run(&["plan"]);
+    assert!(plan.stdout.contains(&format!("taking over from {first}")), "{}", plan.stdout);
+    ok(&p.run(&["apply", "--auto-approve"]));
+    let replacement = only_id(&p);
+    p.sandbox.console("validate", &replacement);
+    let apply = p.run(&["apply", "--auto-approve"]);
+    ok(&apply);
+    let bindings = p.sandbox.bindings();
+    assert_eq!(bindings.len(), 1);
+    assert_eq!(bindings[0].certificate_id, replacement, "{}", apply.stderr);
+}
+
+#[test]
+fn a_hook_sees_its_variables_but_not_the_cloud_credentials() {
+    // The harness fails any run that prints the SecretKey: the hook prints its environment.
+    let config = www(false).replace("on_change = \"echo", "on_change = \"env; echo");
+    let p = Project::with_sandbox(&config, FAST_DEPLOY);
+    let apply = p.run(&["apply", "--auto-approve"]);
+    ok(&apply);
+    assert!(apply.stderr.contains("on_change (stdout): CERTPLAN_DOMAIN=www.example.com"));
+    assert!(!apply.stderr.contains("TENCENTCLOUD_SECRET"), "{}", apply.stderr);
+}
+
+#[test]
+fn two_resources_exporting_to_one_directory_are_refused_however_it_is_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let absolute = dir.path().join("shared");
+    let config = format!(
+        "{}{}",
+        crate::harness::resource(
+            "a",
+            "a.example.com",
+            "  dv_auth_method = \"DNS_AUTO\"\n  export {\n    path = \"certs/../shared-link\"\n  }\n"
+        ),
+        crate::harness::resource(
+            "b",
+            "b.example.com",
+            &format!(
+                "  dv_auth_method = \"DNS_AUTO\"\n  export {{\n    path = {:?}\n  }}\n",
+                absolute.display().to_string()
+            )
+        ),
+    );
+    let p = Project::with_sandbox(&config, FAST_DEPLOY);
+    std::fs::create_dir(&absolute).expect("shared dir");
+    std::fs::create_dir(p.path().join("certs")).expect("certs");
+    std::os::unix::fs::symlink(&absolute, p.path().join("shared-link")).expect("symlink");
+    assert_eq!(p.run(&["validate"]).code, 0, "the configuration cannot see it");
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 1, "{}", apply.stderr);
+    assert!(apply.stderr.contains("exports to the same directory"), "{}", apply.stderr);
+    assert!(!absolute.join("cert.pem").exists(), "neither wrote");
+}

@@ -1,11 +1,13 @@
-//! `run_hook` with the real `sh`: environment, output, exit statuses, and timeouts that kill
-//! what the hook started.
+//! `run_hook` with the real `sh`: environment, output, exit statuses, timeouts that kill
+//! what the hook started, and daemons a hook that finished in time left running.
 
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use certplan_export::{Hook, HookEnv, HookError, HookStatus, HookStream, hook_env, run_hook};
+use certplan_export::{
+    Hook, HookEnv, HookError, HookStatus, HookStream, SECRET_ENV, hook_env, run_hook,
+};
 
 use crate::support::not_after;
 
@@ -26,8 +28,32 @@ impl Seen {
 
 async fn run(command: &str, timeout: Duration, seen: &Seen) -> Result<(), HookError> {
     let dir = std::env::temp_dir();
-    let hook = Hook { command, dir: &dir, timeout, env: Vec::new() };
+    let hook = Hook { command, dir: &dir, timeout, env_remove: &[], env: Vec::new() };
     run_hook(&hook, &|stream, line| seen.record(stream, line)).await
+}
+
+/// A process the hook left running, killed when the test ends however it ends.
+struct Daemon(String);
+
+impl Daemon {
+    /// Tells whether it still runs, as `kill -0` sees it.
+    fn alive(&self) -> bool {
+        std::process::Command::new("kill")
+            .args(["-0", &self.0])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+            && !gone(&self.0)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg(&self.0)
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
 }
 
 /// Tells whether the process `pid` is gone (or a zombie waiting to be reaped).
@@ -82,6 +108,7 @@ async fn the_hook_sees_its_variables_and_its_output_is_passed_on_by_stream() {
                   echo warning >&2; pwd; printf 'no newline'",
         dir: tmp.path(),
         timeout: Duration::from_secs(10),
+        env_remove: SECRET_ENV,
         env,
     };
     let seen = Seen::default();
@@ -123,6 +150,7 @@ async fn exit_statuses_are_reported_as_a_user_reads_them() {
         command: "true",
         dir: Path::new("/nonexistent/certplan"),
         timeout: Duration::from_secs(10),
+        env_remove: &[],
         env: Vec::new(),
     };
     let err = run_hook(&hook, &|_, _| {}).await.expect_err("no such directory");
@@ -168,7 +196,88 @@ async fn a_hook_ignoring_sigterm_is_killed() {
 fn the_hook_future_can_be_spawned() {
     fn assert_send<T: Send>(_: &T) {}
     let dir = std::env::temp_dir();
-    let hook = Hook { command: "true", dir: &dir, timeout: Duration::from_secs(1), env: vec![] };
+    let hook = Hook {
+        command: "true",
+        dir: &dir,
+        timeout: Duration::from_secs(1),
+        env_remove: SECRET_ENV,
+        env: vec![],
+    };
     let on_line = |_: HookStream, _: &str| {};
     assert_send(&run_hook(&hook, &on_line));
+}
+
+#[tokio::test]
+async fn a_hook_that_started_a_daemon_holding_its_output_ends_with_its_shell() {
+    let seen = Seen::default();
+    let started = Instant::now();
+    let outcome = run("echo a; sleep 30 & echo $!; echo b", Duration::from_secs(5), &seen).await;
+    let took = started.elapsed();
+    let lines = seen.lines();
+    let daemon = lines.get(1).map(|(_, pid)| Daemon(pid.clone()));
+    outcome.expect("the shell exited 0: the hook succeeded");
+    assert!(took < Duration::from_secs(2), "waited for the daemon: took {took:?}");
+    let daemon = daemon.expect("the hook printed its daemon's pid");
+    assert_eq!(
+        lines,
+        [
+            (HookStream::Stdout, "a".to_owned()),
+            (HookStream::Stdout, daemon.0.clone()),
+            (HookStream::Stdout, "b".to_owned()),
+        ]
+    );
+    assert!(daemon.alive(), "the daemon {} the hook started was killed", daemon.0);
+}
+
+#[tokio::test]
+async fn output_that_follows_the_shell_exit_is_collected_for_a_moment() {
+    let seen = Seen::default();
+    // The subshell becomes the `sleep`, which keeps the pipes open.
+    let command = "(sleep 0.1; echo late; printf unfinished; exec sleep 30) & echo $!";
+    let outcome = run(command, Duration::from_secs(5), &seen).await;
+    let lines = seen.lines();
+    let _daemon = lines.first().map(|(_, pid)| Daemon(pid.clone()));
+    outcome.expect("succeeded");
+    let lines: Vec<&str> = lines.iter().skip(1).map(|(_, l)| l.as_str()).collect();
+    assert_eq!(lines, ["late", "unfinished"]);
+}
+
+#[tokio::test]
+async fn names_in_env_remove_are_not_inherited_but_env_still_sets_them() {
+    let dir = std::env::temp_dir();
+    let seen = Seen::default();
+    let mut hook = Hook {
+        command: "echo \"[$HOME]\"",
+        dir: &dir,
+        timeout: Duration::from_secs(10),
+        env_remove: &[],
+        env: Vec::new(),
+    };
+    run_hook(&hook, &|stream, line| seen.record(stream, line)).await.expect("succeeded");
+    assert_ne!(seen.lines()[0].1, "[]", "HOME is set in the test's environment: inherited");
+
+    let seen = Seen::default();
+    hook.env_remove = &["HOME"];
+    run_hook(&hook, &|stream, line| seen.record(stream, line)).await.expect("succeeded");
+    assert_eq!(seen.lines(), [(HookStream::Stdout, "[]".to_owned())]);
+
+    // Removed first, then added: env_remove does not undo what the hook is meant to see.
+    let seen = Seen::default();
+    hook.env = vec![("HOME".to_owned(), "/set/by/env".to_owned())];
+    run_hook(&hook, &|stream, line| seen.record(stream, line)).await.expect("succeeded");
+    assert_eq!(seen.lines(), [(HookStream::Stdout, "[/set/by/env]".to_owned())]);
+}
+
+#[test]
+fn secret_env_names_the_credentials_and_the_database_password() {
+    for name in [
+        "TENCENTCLOUD_SECRET_ID",
+        "TENCENTCLOUD_SECRET_KEY",
+        "TENCENTCLOUD_SECURITY_TOKEN",
+        "PGPASSWORD",
+        "PG_CONN_STR",
+    ] {
+        assert!(SECRET_ENV.contains(&name), "{name} is not in SECRET_ENV");
+    }
+    assert_eq!(SECRET_ENV.len(), 5);
 }

@@ -675,3 +675,57 @@ fn a_replaced_certificate_is_kept_until_its_resources_have_moved() {
     let p = plan_now(&config, &s, None).expect("plan");
     assert!(p.changes.iter().any(|c| c.deposed.as_deref() == Some("old00001")));
 }
+
+#[test]
+fn a_deployment_not_seen_to_its_end_is_followed_before_types_added_since_are_asked_for() {
+    // The block said cdn when the task was asked for; it says cdn and clb now.
+    let config = delivered("");
+    let cdn_only = certplan_core::DeployTarget {
+        resource_types: ["cdn".to_owned()].into(),
+        regions: Default::default(),
+    };
+    let running = Deployment {
+        target: cdn_only,
+        ..deployment("old00001", "new00001", false, &[DeployStatus::Deploying])
+    };
+    let s = state(vec![(
+        "www",
+        ResourceState {
+            succeeds: Some("old00001".into()),
+            deployments: vec![running.clone()],
+            exports: vec![exported("new00001", None)],
+            ..recorded("new00001", "www.example.com", 80, CertStatus::Issued)
+        },
+    )]);
+    let p = plan_now(&config, &s, None).expect("plan");
+    assert_eq!(work(&p), [("resume-deploy", false), ("deploy", false)]);
+    match (&p.delivery[0].work, &p.delivery[1].work) {
+        (
+            DeliveryWork::Resume { target: resumed, .. },
+            DeliveryWork::Deploy { target: rest, .. },
+        ) => {
+            assert_eq!(resumed, &running.target, "the task as it was asked for");
+            assert_eq!(rest.to_string(), "clb (ap-guangzhou)", "only what it does not cover");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_renewal_that_never_issued_leaves_its_successor_to_take_over_from_what_serves() {
+    // www's renewal (new00001) was cancelled before it issued: the old certificate still
+    // serves, and the replacement of the renewal takes over from it.
+    let config = delivered("");
+    let cancelled = ResourceState {
+        succeeds: Some("old00001".into()),
+        exports: vec![exported("old00001", None)],
+        ..recorded("new00001", "www.example.com", 80, CertStatus::Cancelled)
+    };
+    assert_eq!(cancelled.serving().as_deref(), Some("old00001"));
+    let p = plan_now(&config, &state(vec![("www", cancelled)]), None).expect("plan");
+    assert_eq!(only(&p).0, Action::Replace);
+    match &p.delivery[0].work {
+        DeliveryWork::Deploy { from, to: None, .. } => assert_eq!(from, "old00001"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -494,11 +494,11 @@ mod tests {
         assert_eq!(
             shown,
             [
-                "clb lb-1/lbl-2 (www.example.com, api.example.com) (ap-guangzhou)",
-                "clb lb-3/lbl-4 (ap-shanghai)",
+                "clb lb-1/lbl-2 (www.example.com, api.example.com) in ap-guangzhou",
+                "clb lb-3/lbl-4 in ap-shanghai",
                 "cdn static.example.com",
-                "cos assets-1250000000 (ap-beijing)",
-                "tke cls-abc/web/www-tls (ap-guangzhou)",
+                "cos assets-1250000000 in ap-beijing",
+                "tke cls-abc/web/www-tls in ap-guangzhou",
                 "ddos bgpip-1 (www.example.com)",
                 "tse 7",
             ]
