@@ -44,75 +44,94 @@ pub async fn apply(
 ) -> Result<Report, ApplyError> {
     record_plan_basis(plan, observed, state, store)?;
     let ledger = Ledger::new(state, Some(store));
-    let result = run(plan, inputs, &ledger, client, stop, options, on_event).await;
+    let run = Run { plan, inputs, ledger: &ledger, client, stop, options, on_event };
+    let result = run.run().await;
     result.map_err(|error| ApplyError::State { error, unrecorded: ledger.unrecorded() })
 }
 
-/// Makes the plan's changes, then waits for issuance where asked, and delivers.
-async fn run(
-    plan: &Plan,
-    inputs: &Inputs,
-    ledger: &Ledger<'_>,
-    client: &Client,
-    stop: &AtomicBool,
-    options: ApplyOptions,
-    on_event: &(dyn Fn(Event<'_>) + Sync),
-) -> Result<Report, StateError> {
-    // Delivery runs beside the changes: a resource's starts once its certificate is ready.
-    let (queue, released) = deliver::Queue::new(plan);
-    let delivery =
-        deliver::deliver(plan, released, ledger, client, stop, options.parallelism, on_event);
-    let changes = async {
-        let report =
-            make_changes(plan, inputs, ledger, client, stop, options, &queue, on_event).await;
-        queue.release_all();
-        report
-    };
-    let (report, delivered) = tokio::join!(changes, delivery);
-    let mut report = report?;
-    report.delivery = delivered?;
-    report.interrupted |= report.delivery.interrupted;
-    Ok(report)
+/// One apply: what it carries out, and with what.
+pub(crate) struct Run<'a, 'l> {
+    pub(crate) plan: &'a Plan,
+    pub(crate) inputs: &'a Inputs,
+    pub(crate) ledger: &'a Ledger<'l>,
+    pub(crate) client: &'a Client,
+    pub(crate) stop: &'a AtomicBool,
+    pub(crate) options: ApplyOptions,
+    pub(crate) on_event: &'a (dyn Fn(Event<'_>) + Sync),
 }
 
-/// Makes the plan's changes, then waits for issuance where asked; releases each resource's
-/// delivery once its certificate is ready.
-#[allow(clippy::too_many_arguments)]
-async fn make_changes(
-    plan: &Plan,
-    inputs: &Inputs,
-    ledger: &Ledger<'_>,
-    client: &Client,
-    stop: &AtomicBool,
-    options: ApplyOptions,
-    queue: &deliver::Queue,
-    on_event: &(dyn Fn(Event<'_>) + Sync),
-) -> Result<Report, StateError> {
-    // Resources whose certificate does not change deliver from the start.
-    for change in plan.changes.iter().filter(|c| !makes_certificate(c.action)) {
-        queue.release(&change.address);
+impl Run<'_, '_> {
+    /// Makes the plan's changes, then waits for issuance where asked, and delivers.
+    async fn run(&self) -> Result<Report, StateError> {
+        // Delivery runs beside the changes: a resource's starts once its certificate is ready.
+        let (queue, released) = deliver::Queue::new(self.plan);
+        let changes = async {
+            let report = self.make_changes(&queue).await;
+            queue.release_all();
+            report
+        };
+        let (report, delivered) = tokio::join!(changes, self.deliver(released));
+        let mut report = report?;
+        report.delivery = delivered?;
+        report.interrupted |= report.delivery.interrupted;
+        Ok(report)
     }
-    let mut report = execute(plan, inputs, ledger, client, stop, options, queue, on_event).await?;
-    let (waits, pending): (Vec<_>, Vec<_>) =
-        std::mem::take(&mut report.pending).into_iter().partition(|(address, _)| {
-            wait_limit(plan, options, address).is_some() && !stop.load(Ordering::SeqCst)
-        });
-    report.pending = pending;
-    if !waits.is_empty() {
-        let waits = waits
-            .into_iter()
-            .filter_map(|(address, remote)| {
-                let limit = wait_limit(plan, options, &address)?;
-                Some((address, remote, limit))
+
+    /// Makes the plan's changes, then waits for issuance where asked; releases each resource's
+    /// delivery once its certificate is ready.
+    async fn make_changes(&self, queue: &deliver::Queue) -> Result<Report, StateError> {
+        let (plan, options, stop) = (self.plan, self.options, self.stop);
+        // Resources whose certificate does not change deliver from the start.
+        for change in plan.changes.iter().filter(|c| !makes_certificate(c.action)) {
+            queue.release(&change.address);
+        }
+        let mut report = self.execute(queue).await?;
+        let (waits, pending): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut report.pending).into_iter().partition(|(address, _)| {
+                wait_limit(plan, options, address).is_some() && !stop.load(Ordering::SeqCst)
+            });
+        report.pending = pending;
+        if !waits.is_empty() {
+            let waits = waits
+                .into_iter()
+                .filter_map(|(address, remote)| {
+                    let limit = wait_limit(plan, options, &address)?;
+                    Some((address, remote, limit))
+                })
+                .collect();
+            let outcome =
+                wait::wait_for_issuance(self.client, self.ledger, waits, stop, self.on_event)
+                    .await?;
+            report.failed.extend(outcome.failed);
+            report.pending.extend(outcome.pending);
+            report.interrupted |= outcome.interrupted;
+        }
+        report.pending.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(report)
+    }
+
+    /// Makes every change of the plan; returns what happened, without waiting for issuance,
+    /// and releases the delivery of each new certificate already issued. Once `stop` is set,
+    /// or a save failed, no new change starts.
+    async fn execute(&self, queue: &deliver::Queue) -> Result<Report, StateError> {
+        let Run { plan, inputs, ledger, client, stop, options, on_event } = *self;
+        let changes = plan.changes.iter().filter(|c| c.action != Action::NoOp);
+        let outcomes: Vec<(&ResourceChange, Option<Result<Done, Failure>>)> = stream::iter(changes)
+            .map(|change| async move {
+                if stop.load(Ordering::SeqCst) || ledger.is_broken() {
+                    return (change, None);
+                }
+                let outcome = run_change(change, inputs, ledger, client, on_event).await;
+                if matches!(&outcome, Ok(done) if done.pending.is_none()) {
+                    queue.release(&change.address);
+                }
+                (change, Some(outcome))
             })
-            .collect();
-        let outcome = wait::wait_for_issuance(client, ledger, waits, stop, on_event).await?;
-        report.failed.extend(outcome.failed);
-        report.pending.extend(outcome.pending);
-        report.interrupted |= outcome.interrupted;
+            .buffer_unordered(options.parallelism.max(1))
+            .collect()
+            .await;
+        summarise(outcomes)
     }
-    report.pending.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(report)
 }
 
 /// Whether `action` makes a new certificate, which delivery follows.
@@ -188,36 +207,10 @@ pub fn record_plan_basis(
     Ok(changed)
 }
 
-/// Makes every change of `plan`; returns what happened, without waiting for issuance, and
-/// releases the delivery of each new certificate already issued. Once `stop` is set, or a save
-/// failed, no new change starts.
-#[allow(clippy::too_many_arguments)]
-async fn execute(
-    plan: &Plan,
-    inputs: &Inputs,
-    ledger: &Ledger<'_>,
-    client: &Client,
-    stop: &AtomicBool,
-    options: ApplyOptions,
-    queue: &deliver::Queue,
-    on_event: &(dyn Fn(Event<'_>) + Sync),
+/// Counts what the changes did; a failed save is the apply's failure.
+fn summarise(
+    outcomes: Vec<(&ResourceChange, Option<Result<Done, Failure>>)>,
 ) -> Result<Report, StateError> {
-    let changes = plan.changes.iter().filter(|c| c.action != Action::NoOp);
-    let outcomes: Vec<(&ResourceChange, Option<Result<Done, Failure>>)> = stream::iter(changes)
-        .map(|change| async move {
-            if stop.load(Ordering::SeqCst) || ledger.is_broken() {
-                return (change, None);
-            }
-            let outcome = run_change(change, inputs, ledger, client, on_event).await;
-            if matches!(&outcome, Ok(done) if done.pending.is_none()) {
-                queue.release(&change.address);
-            }
-            (change, Some(outcome))
-        })
-        .buffer_unordered(options.parallelism.max(1))
-        .collect()
-        .await;
-
     let mut report = Report::default();
     let mut state_error = None;
     for (change, outcome) in outcomes {

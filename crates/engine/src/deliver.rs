@@ -8,19 +8,20 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use certplan_core::{
     Address, CertStatus, DeliveryChange, DeliveryWork, DeployTarget, Deployment, ExportReason,
     ExportRecord, ExportSpec, HookOutcome, Plan,
 };
-use certplan_provider::{Client, Error as ProviderError};
+use certplan_provider::Error as ProviderError;
 use certplan_state::{ResourceState, StateError};
 use chrono::Utc;
 use futures_util::{StreamExt, stream};
 
-use crate::ledger::{Ledger, Step};
+use crate::apply::Run;
+use crate::ledger::Step;
 use crate::{DeliveryError, Event};
 
 /// How often a deployment task that is still being created is asked for again.
@@ -57,7 +58,7 @@ pub(crate) struct Queue {
 }
 
 impl Queue {
-    /// Returns the queue of `plan`'s delivery work, and the receiving end for [`deliver`].
+    /// Returns the queue of `plan`'s delivery work, and the receiving end for [`Run::deliver`].
     pub(crate) fn new(plan: &Plan) -> (Self, tokio::sync::mpsc::UnboundedReceiver<Address>) {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         let waiting = plan.delivery.iter().map(|d| d.address.clone()).collect();
@@ -90,72 +91,70 @@ impl Queue {
     }
 }
 
-/// Does the plan's delivery work as the queue releases resources: one resource's work after
-/// another in plan order, resources at once; once `stop` is set, or a save failed, no new
-/// work starts.
-pub(crate) async fn deliver(
-    plan: &Plan,
-    released: tokio::sync::mpsc::UnboundedReceiver<Address>,
-    ledger: &Ledger<'_>,
-    client: &Client,
-    stop: &AtomicBool,
-    parallelism: usize,
-    on_event: &(dyn Fn(Event<'_>) + Sync),
-) -> Result<Delivered, StateError> {
-    let shared = shared_paths(plan);
-    let shared = &shared;
-    let mut by_address: BTreeMap<&Address, Vec<&DeliveryChange>> = BTreeMap::new();
-    for d in &plan.delivery {
-        by_address.entry(&d.address).or_default().push(d);
+impl Run<'_, '_> {
+    /// Does the plan's delivery work as the queue releases resources: one resource's work
+    /// after another in plan order, resources at once; once `stop` is set, or a save failed,
+    /// no new work starts.
+    pub(crate) async fn deliver(
+        &self,
+        released: tokio::sync::mpsc::UnboundedReceiver<Address>,
+    ) -> Result<Delivered, StateError> {
+        let Run { plan, ledger, stop, .. } = *self;
+        let shared = shared_paths(plan);
+        let shared = &shared;
+        let mut by_address: BTreeMap<&Address, Vec<&DeliveryChange>> = BTreeMap::new();
+        for d in &plan.delivery {
+            by_address.entry(&d.address).or_default().push(d);
+        }
+        let by_address = &by_address;
+        let released = stream::unfold(released, |mut r| async { r.recv().await.map(|a| (a, r)) });
+        let results: Vec<Result<Delivered, StateError>> = released
+            .map(|address| async move {
+                let mut delivered = Delivered::default();
+                let work = by_address.get(&address).map(Vec::as_slice).unwrap_or_default();
+                let address = &address;
+                for d in work {
+                    if stop.load(Ordering::SeqCst) || ledger.is_broken() {
+                        let why = "not started: the apply was interrupted".to_owned();
+                        delivered.pending.push((address.clone(), why));
+                        continue;
+                    }
+                    if let DeliveryWork::Export { path, .. } | DeliveryWork::Hook { path, .. } =
+                        &d.work
+                        && let Some(other) = shared.get(&(address.clone(), path.clone()))
+                    {
+                        // Two resources writing one directory would overwrite each other's files
+                        // on every apply (a relative and an absolute path, or a symlink, that the
+                        // configuration's own check cannot see are the same place).
+                        let error = format!("{other} exports to the same directory");
+                        let error = DeliveryError::Export { path: path.clone(), error };
+                        delivered.failed.push((address.clone(), error));
+                        continue;
+                    }
+                    match self.one(d).await {
+                        Ok(Outcome::Done) => delivered.done += 1,
+                        Ok(Outcome::Later(why)) => delivered.pending.push((address.clone(), why)),
+                        Err(Failure::Delivery(e)) => delivered.failed.push((address.clone(), e)),
+                        Err(Failure::State(e)) => return Err(e),
+                    }
+                }
+                Ok(delivered)
+            })
+            .buffer_unordered(self.options.parallelism.max(1) * DELIVERIES_PER_CHANGE)
+            .collect()
+            .await;
+        let mut total = Delivered::default();
+        for r in results {
+            let r = r?;
+            total.done += r.done;
+            total.failed.extend(r.failed);
+            total.pending.extend(r.pending);
+        }
+        total.failed.sort_by(|a, b| a.0.cmp(&b.0));
+        total.pending.sort_by(|a, b| a.0.cmp(&b.0));
+        total.interrupted = stop.load(Ordering::SeqCst) && !total.pending.is_empty();
+        Ok(total)
     }
-    let by_address = &by_address;
-    let released = stream::unfold(released, |mut r| async { r.recv().await.map(|a| (a, r)) });
-    let results: Vec<Result<Delivered, StateError>> = released
-        .map(|address| async move {
-            let mut delivered = Delivered::default();
-            let work = by_address.get(&address).map(Vec::as_slice).unwrap_or_default();
-            let address = &address;
-            for d in work {
-                if stop.load(Ordering::SeqCst) || ledger.is_broken() {
-                    let why = "not started: the apply was interrupted".to_owned();
-                    delivered.pending.push((address.clone(), why));
-                    continue;
-                }
-                if let DeliveryWork::Export { path, .. } | DeliveryWork::Hook { path, .. } = &d.work
-                    && let Some(other) = shared.get(&(address.clone(), path.clone()))
-                {
-                    // Two resources writing one directory would overwrite each other's files
-                    // on every apply (a relative and an absolute path, or a symlink, that the
-                    // configuration's own check cannot see are the same place).
-                    let error = format!("{other} exports to the same directory");
-                    let error = DeliveryError::Export { path: path.clone(), error };
-                    delivered.failed.push((address.clone(), error));
-                    continue;
-                }
-                let ctx = Context { plan, ledger, client, stop, on_event };
-                match ctx.one(d).await {
-                    Ok(Outcome::Done) => delivered.done += 1,
-                    Ok(Outcome::Later(why)) => delivered.pending.push((address.clone(), why)),
-                    Err(Failure::Delivery(e)) => delivered.failed.push((address.clone(), e)),
-                    Err(Failure::State(e)) => return Err(e),
-                }
-            }
-            Ok(delivered)
-        })
-        .buffer_unordered(parallelism.max(1) * DELIVERIES_PER_CHANGE)
-        .collect()
-        .await;
-    let mut total = Delivered::default();
-    for r in results {
-        let r = r?;
-        total.done += r.done;
-        total.failed.extend(r.failed);
-        total.pending.extend(r.pending);
-    }
-    total.failed.sort_by(|a, b| a.0.cmp(&b.0));
-    total.pending.sort_by(|a, b| a.0.cmp(&b.0));
-    total.interrupted = stop.load(Ordering::SeqCst) && !total.pending.is_empty();
-    Ok(total)
 }
 
 /// Returns the exports whose directory another resource also exports to, with that resource:
@@ -205,15 +204,7 @@ impl From<DeliveryError> for Failure {
     }
 }
 
-struct Context<'a, 'l> {
-    plan: &'a Plan,
-    ledger: &'a Ledger<'l>,
-    client: &'a Client,
-    stop: &'a AtomicBool,
-    on_event: &'a (dyn Fn(Event<'_>) + Sync),
-}
-
-impl Context<'_, '_> {
+impl Run<'_, '_> {
     async fn one(&self, d: &DeliveryChange) -> Result<Outcome, Failure> {
         let address = &d.address;
         let Some(record) = self.ledger.read(|s| s.resources.get(address).cloned()) else {

@@ -101,7 +101,7 @@ fn targets(
         .chain(by_type.iter().map(|(t, _)| t))
         .find(|t| !RESOURCE_TYPES.contains(&t.as_str()))
     {
-        return Err(type_invalid(unknown, &RESOURCE_TYPES));
+        return Err(type_invalid(unknown, RESOURCE_TYPES));
     }
     if let Some((stray, _)) = by_type.iter().find(|(t, _)| !types.contains(t)) {
         return Err(fail(

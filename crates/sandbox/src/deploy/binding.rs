@@ -26,30 +26,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The resource types `UpdateCertificateInstance` moves to a new certificate.
-pub const RESOURCE_TYPES: [&str; 16] = [
-    "clb",
-    "cdn",
-    "waf",
-    "live",
-    "ddos",
-    "teo",
-    "apigateway",
-    "vod",
-    "tke",
-    "tcb",
-    "tse",
-    "cos",
-    "mqtt",
-    "scf",
-    "tdmq",
-    "gaap",
-];
-
-/// The resource types that live in a region: `ResourceTypesRegions` must list their regions,
-/// and `DeployCertificateInstance` needs the common `Region` parameter for them.
-pub const REGIONAL_RESOURCE_TYPES: [&str; 10] =
-    ["clb", "tke", "apigateway", "waf", "tcb", "tse", "cos", "mqtt", "scf", "tdmq"];
+/// The resource types `UpdateCertificateInstance` moves, and those that live in a region
+/// (`ResourceTypesRegions` must list their regions, and `DeployCertificateInstance` needs the
+/// common `Region` parameter for them): the API's lists, as certplan's vocabulary has them.
+pub use certplan_core::{DEPLOY_RESOURCE_TYPES as RESOURCE_TYPES, REGIONAL_RESOURCE_TYPES};
 
 /// The resource types `DeployCertificateInstance` accepts (the SDK's model also lists
 /// `lighthouse`, which the sandbox does not model).
