@@ -28,6 +28,11 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_color: bool,
 
+    /// The workspace: one state per environment in one backend [default: $CERTPLAN_WORKSPACE,
+    /// else `default`]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub workspace: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -82,9 +87,11 @@ pub enum Command {
         #[command(flatten)]
         state: StateArgs,
     },
-    /// Inspect or change the state file directly
+    /// Inspect, change or move the state directly (list, show, rm, mv, pull, push)
     #[command(subcommand)]
     State(StateCommand),
+    /// Release a state lock a run left behind (ending the PostgreSQL session that holds it)
+    ForceUnlock(StateArgs),
     /// Show a plan saved by `certplan plan --out`
     Show {
         /// The plan file
@@ -292,6 +299,18 @@ pub enum StateCommand {
         #[command(flatten)]
         state: StateArgs,
     },
+    /// Print the state, from whichever backend keeps it, as the JSON of the local format
+    Pull(StateArgs),
+    /// Store a local state file in the configured backend (e.g. moving to PostgreSQL)
+    Push {
+        /// The state file to store
+        file: PathBuf,
+        /// Store it even over a state of another lineage or a higher serial
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        state: StateArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -483,6 +502,7 @@ impl CommonArgs {
     pub fn flags(&self, raw_args: &[String]) -> Flags {
         Flags {
             state: self.state.clone(),
+            workspace: None,
             refresh: self.refresh,
             sandbox: self.sandbox,
             lock: self.lock,

@@ -45,7 +45,7 @@ fn main() -> ExitCode {
         }
     };
     let report_memory = env.get("CERTPLAN_REPORT_PEAK_RSS").is_some();
-    let result = runtime.block_on(run(cli.command, output, env));
+    let result = runtime.block_on(run(cli.command, cli.workspace, output, env));
     if report_memory {
         report_peak_memory();
     }
@@ -65,9 +65,18 @@ fn main() -> ExitCode {
 }
 
 /// Runs one command.
-async fn run(command: Command, output: Output, env: Environment) -> anyhow::Result<ExitCode> {
-    let configured = |flags: Flags, env: Environment| Settings::with_config(flags, output, env);
-    let for_state = |flags: Flags, env: Environment| Settings::for_state(flags, output, env);
+async fn run(
+    command: Command,
+    workspace: Option<String>,
+    output: Output,
+    env: Environment,
+) -> anyhow::Result<ExitCode> {
+    let configured = |flags: Flags, env: Environment| {
+        Settings::with_config(Flags { workspace: workspace.clone(), ..flags }, output, env)
+    };
+    let for_state = |flags: Flags, env: Environment| {
+        Settings::for_state(Flags { workspace: workspace.clone(), ..flags }, output, env)
+    };
     match command {
         Command::Plan(args) => {
             let (settings, config) = configured(args.common.flags(&env.args), env)?;
@@ -94,8 +103,15 @@ async fn run(command: Command, output: Output, env: Environment) -> anyhow::Resu
                 StateCommand::Show { address, state } => (state, StateOperation::Show(address)),
                 StateCommand::Rm { address, state } => (state, StateOperation::Rm(address)),
                 StateCommand::Mv { from, to, state } => (state, StateOperation::Mv { from, to }),
+                StateCommand::Pull(state) => (state, StateOperation::Pull),
+                StateCommand::Push { file, force, state } => {
+                    return commands::state::push(&for_state(state.flags(), env)?, &file, force);
+                }
             };
             commands::state::state(&for_state(state.flags(), env)?, operation)
+        }
+        Command::ForceUnlock(state) => {
+            commands::state::force_unlock(&for_state(state.flags(), env)?)
         }
         Command::Validate { json, vars } => {
             let vars = settings::variables(&env, vars.in_order(&env.args));

@@ -78,11 +78,30 @@ pub enum Target {
     EmbeddedSandbox { data: PathBuf },
 }
 
+/// Names the workspace (one state per environment) when `--workspace` does not.
+pub const WORKSPACE_VAR: &str = "CERTPLAN_WORKSPACE";
+/// The `pg` backend's settings when its block leaves them out, as Terraform's backend reads them.
+pub const PG_CONN_STR_VAR: &str = "PG_CONN_STR";
+pub const PG_SCHEMA_NAME_VAR: &str = "PG_SCHEMA_NAME";
+/// The `pg` backend's schema when neither the block nor the environment names one.
+pub const DEFAULT_PG_SCHEMA: &str = "certplan";
+
+/// Where state is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// A local file: for a workspace other than `default`, `certplan.state.d/NAME.json`
+    /// beside it, as Terraform keeps them.
+    Local { path: PathBuf },
+    /// PostgreSQL. `conn_str` is `None` when neither the block nor `PG_CONN_STR` gives one.
+    Pg { conn_str: Option<certplan_core::Sensitive>, schema_name: String },
+}
+
 /// What the command line says about state, the cloud and variables; every field optional or
 /// defaulted, as clap gives it.
 #[derive(Debug, Clone, Default)]
 pub struct Flags {
     pub state: Option<PathBuf>,
+    pub workspace: Option<String>,
     pub refresh: bool,
     pub sandbox: bool,
     pub lock: bool,
@@ -95,8 +114,11 @@ pub struct Flags {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub output: Output,
-    /// `--state`, else the `certplan` block's backend path, else the default.
-    pub state_path: PathBuf,
+    /// `--state` (a local file), else the `certplan` block's backend, else the local default.
+    /// The embedded sandbox keeps a local state of its own unless `--state` says otherwise.
+    pub backend: Backend,
+    /// `--workspace`, else `CERTPLAN_WORKSPACE`, else `default`.
+    pub workspace: String,
     pub refresh: bool,
     pub lock: bool,
     pub lock_timeout: Duration,
@@ -139,19 +161,40 @@ impl Settings {
         env: Environment,
         block: &certplan_parser::Settings,
     ) -> Self {
-        let default_state =
-            if flags.sandbox { EMBEDDED_SANDBOX_STATE } else { certplan_state::DEFAULT_STATE_FILE };
-        let state_path = flags
-            .state
-            .or_else(|| block.state_path.as_ref().map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from(default_state));
+        let from_env = |name: &str| env.get(name).filter(|v| !v.is_empty());
+        let backend = match (flags.state, &block.pg) {
+            (Some(path), _) => Backend::Local { path },
+            (None, _) if flags.sandbox => Backend::Local { path: EMBEDDED_SANDBOX_STATE.into() },
+            (None, Some(pg)) => Backend::Pg {
+                conn_str: pg
+                    .conn_str
+                    .clone()
+                    .or_else(|| from_env(PG_CONN_STR_VAR).map(certplan_core::Sensitive::new)),
+                schema_name: pg
+                    .schema_name
+                    .clone()
+                    .or_else(|| from_env(PG_SCHEMA_NAME_VAR))
+                    .unwrap_or_else(|| DEFAULT_PG_SCHEMA.to_owned()),
+            },
+            (None, None) => Backend::Local {
+                path: block.state_path.as_ref().map_or_else(
+                    || PathBuf::from(certplan_state::DEFAULT_STATE_FILE),
+                    PathBuf::from,
+                ),
+            },
+        };
+        let workspace = flags
+            .workspace
+            .or_else(|| from_env(WORKSPACE_VAR))
+            .unwrap_or_else(|| "default".to_owned());
         let profile = flags
             .profile
             .or_else(|| env.get("TENCENTCLOUD_PROFILE").filter(|p| !p.is_empty()))
             .unwrap_or_else(|| "default".to_owned());
         Settings {
             output,
-            state_path,
+            backend,
+            workspace,
             refresh: flags.refresh,
             lock: flags.lock,
             lock_timeout: flags.lock_timeout,
@@ -294,18 +337,63 @@ mod tests {
     }
 
     #[test]
-    fn state_path_comes_from_the_flag_then_the_certplan_block_then_the_default() {
-        let block = certplan_parser::Settings { state_path: Some("state/prod.json".into()) };
+    fn state_comes_from_the_flag_then_the_certplan_block_then_the_default() {
+        let block =
+            certplan_parser::Settings { state_path: Some("state/prod.json".into()), pg: None };
         let flag = Flags { state: Some("flag.json".into()), ..Flags::default() };
-        let resolve = |flags: Flags, block: &certplan_parser::Settings| {
-            Settings::from_parts(flags, output(), env(&[]), block).state_path
+        let resolve = |flags: Flags, block: &certplan_parser::Settings, vars: &[(&str, &str)]| {
+            Settings::from_parts(flags, output(), env(vars), block).backend
         };
-        assert_eq!(resolve(flag, &block), PathBuf::from("flag.json"));
-        assert_eq!(resolve(Flags::default(), &block), PathBuf::from("state/prod.json"));
+        let local = |path: &str| Backend::Local { path: path.into() };
+        assert_eq!(resolve(flag.clone(), &block, &[]), local("flag.json"));
+        assert_eq!(resolve(Flags::default(), &block, &[]), local("state/prod.json"));
+        let none = certplan_parser::Settings::default();
         assert_eq!(
-            resolve(Flags::default(), &certplan_parser::Settings::default()),
-            PathBuf::from(certplan_state::DEFAULT_STATE_FILE)
+            resolve(Flags::default(), &none, &[]),
+            local(certplan_state::DEFAULT_STATE_FILE)
         );
+
+        // The pg block's settings, else Terraform's variables, else the default schema.
+        let pg = |conn_str: Option<&str>, schema: Option<&str>| certplan_parser::Settings {
+            state_path: None,
+            pg: Some(certplan_parser::PgBackend {
+                conn_str: conn_str.map(certplan_core::Sensitive::new),
+                schema_name: schema.map(str::to_owned),
+            }),
+        };
+        let vars = [(PG_CONN_STR_VAR, "postgres://env/db"), (PG_SCHEMA_NAME_VAR, "team")];
+        let expect = |conn_str: &str, schema: &str| Backend::Pg {
+            conn_str: Some(certplan_core::Sensitive::new(conn_str)),
+            schema_name: schema.to_owned(),
+        };
+        let block = pg(Some("postgres://block/db"), Some("certs"));
+        assert_eq!(
+            resolve(Flags::default(), &block, &vars),
+            expect("postgres://block/db", "certs")
+        );
+        assert_eq!(
+            resolve(Flags::default(), &pg(None, None), &vars),
+            expect("postgres://env/db", "team")
+        );
+        let unset = resolve(Flags::default(), &pg(None, None), &[]);
+        assert_eq!(
+            unset,
+            Backend::Pg { conn_str: None, schema_name: DEFAULT_PG_SCHEMA.to_owned() }
+        );
+        assert_eq!(resolve(flag, &block, &vars), local("flag.json"), "--state wins");
+        let sandbox = Flags { sandbox: true, ..Flags::default() };
+        assert_eq!(resolve(sandbox, &block, &vars), local(EMBEDDED_SANDBOX_STATE));
+    }
+
+    #[test]
+    fn the_workspace_comes_from_the_flag_then_the_environment() {
+        let with = |flag: Option<&str>, vars: &[(&str, &str)]| {
+            let flags = Flags { workspace: flag.map(str::to_owned), ..Flags::default() };
+            Settings::from_parts(flags, output(), env(vars), &Default::default()).workspace
+        };
+        assert_eq!(with(Some("prod"), &[(WORKSPACE_VAR, "staging")]), "prod");
+        assert_eq!(with(None, &[(WORKSPACE_VAR, "staging")]), "staging");
+        assert_eq!(with(None, &[]), "default");
     }
 
     #[test]

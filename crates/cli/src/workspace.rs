@@ -7,15 +7,15 @@ use certplan_engine::Inputs;
 use certplan_parser::Config;
 use certplan_planner::PlanOptions;
 use certplan_provider::Client;
-use certplan_state::{Cloud, LocalStore, State, StateLock, StateStore};
+use certplan_state::{Cloud, LocalStore, PgConfig, PgStore, State, StateLock, StateStore};
 use chrono::Utc;
 
-use crate::settings::{Connection, Settings, Target};
+use crate::settings::{Backend, Connection, Settings, Target};
 use crate::ui;
 
 /// The state of the configuration directory, loaded, and locked when written.
 pub struct StateAccess {
-    pub store: LocalStore,
+    pub store: Box<dyn StateStore>,
     /// `None` when nothing has been saved yet.
     pub state: Option<State>,
     _lock: Option<StateLock>,
@@ -25,7 +25,7 @@ impl StateAccess {
     /// Loads the state; `operation` names a writer, which holds the state lock for the whole
     /// run (unless `--lock=false`).
     pub fn open(settings: &Settings, operation: Option<&str>) -> anyhow::Result<Self> {
-        let mut store = LocalStore::new(&settings.state_path);
+        let mut store = open_store(settings)?;
         let lock = match operation {
             Some(op) if settings.lock => Some(store.lock(op, settings.lock_timeout)?),
             _ => None,
@@ -35,9 +35,48 @@ impl StateAccess {
     }
 }
 
+/// Opens the store the settings name, for their workspace.
+pub fn open_store(settings: &Settings) -> anyhow::Result<Box<dyn StateStore>> {
+    certplan_state::valid_workspace_name(&settings.workspace)
+        .map_err(|why| anyhow::anyhow!("invalid workspace name {:?}: {why}", settings.workspace))?;
+    Ok(match &settings.backend {
+        Backend::Local { path } => Box::new(LocalStore::for_workspace(path, &settings.workspace)),
+        Backend::Pg { conn_str, schema_name } => {
+            let Some(conn_str) = conn_str else {
+                bail!(
+                    "the pg backend needs a connection string: set conn_str in its block, or {}",
+                    crate::settings::PG_CONN_STR_VAR
+                );
+            };
+            let config = PgConfig {
+                conn_str: conn_str.clone(),
+                schema_name: schema_name.clone(),
+                workspace: settings.workspace.clone(),
+            };
+            Box::new(PgStore::connect(config, &|name| settings.env.get(name))?)
+        }
+    })
+}
+
+/// Warns when a local state file with certificates sits beside a configuration whose state
+/// lives elsewhere: they are not managed from there until pushed.
+fn warn_of_local_state(backend: &str) {
+    let local = std::path::Path::new(certplan_state::DEFAULT_STATE_FILE);
+    let Ok(bytes) = std::fs::read(local) else { return };
+    let recorded = State::from_json(&bytes).map_or(0, |s| s.resources.len() + s.deposed.len());
+    if recorded > 0 {
+        eprintln!(
+            "warning: {} records {} but state is kept in {backend}; they are not managed from there until you push them: certplan state push {}",
+            local.display(),
+            ui::plural(recorded, "certificate"),
+            local.display()
+        );
+    }
+}
+
 /// Refuses a state that records certificates of another cloud than `cloud`: planned against
 /// this one, every certificate would look deleted and be applied for again.
-fn check_cloud(state: &State, cloud: &Cloud, path: &std::path::Path) -> anyhow::Result<()> {
+fn check_cloud(state: &State, cloud: &Cloud, store: &str) -> anyhow::Result<()> {
     let Some(recorded) = state.cloud.as_ref().filter(|c| *c != cloud) else { return Ok(()) };
     if state.resources.is_empty() && state.deposed.is_empty() && state.intents.is_empty() {
         return Ok(());
@@ -48,8 +87,7 @@ fn check_cloud(state: &State, cloud: &Cloud, path: &std::path::Path) -> anyhow::
         _ => "",
     };
     bail!(
-        "state {} records certificates in {recorded}, but this run talks to {cloud}{hint}; use that cloud's state with --state FILE or the certplan block's backend path, or point CERTPLAN_ENDPOINT back at {recorded}",
-        path.display()
+        "state {store} records certificates in {recorded}, but this run talks to {cloud}{hint}; use that cloud's state with --state FILE or the certplan block's backend, or point CERTPLAN_ENDPOINT back at {recorded}"
     )
 }
 
@@ -57,7 +95,7 @@ fn check_cloud(state: &State, cloud: &Cloud, path: &std::path::Path) -> anyhow::
 pub struct Workspace {
     pub settings: Settings,
     pub config: Config,
-    pub store: LocalStore,
+    pub store: Box<dyn StateStore>,
     pub state: State,
     /// Whether a state file existed when loaded.
     pub state_existed: bool,
@@ -87,12 +125,15 @@ impl Workspace {
             eprint!("{shown}");
         }
         let StateAccess { store, state, _lock } = StateAccess::open(&settings, operation)?;
+        if matches!(settings.backend, Backend::Pg { .. }) {
+            warn_of_local_state(&store.describe());
+        }
         let state_existed = state.is_some();
         let mut state = state.unwrap_or_default();
         // A plan from the state alone neither reads the cloud nor writes: it may look at any state.
         if settings.refresh || operation.is_some() {
             let cloud = settings.cloud(&config.provider)?;
-            check_cloud(&state, &cloud, &settings.state_path)?;
+            check_cloud(&state, &cloud, &store.describe())?;
             // Recorded with the next save.
             state.cloud = Some(cloud);
         }
@@ -116,7 +157,8 @@ impl Workspace {
         let found = ui::plural(self.state.intents.len(), "certificate application");
         eprintln!("Found {found} of an interrupted run; checking the cloud...");
         let client = self.client().await?;
-        let store: Option<&mut dyn StateStore> = if save { Some(&mut self.store) } else { None };
+        let store: Option<&mut dyn StateStore> =
+            if save { Some(self.store.as_mut()) } else { None };
         let settled = certplan_engine::reconcile(&client, &mut self.state, store).await.context(
             "could not check everything the interrupted run did; what was settled is recorded",
         )?;

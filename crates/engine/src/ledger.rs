@@ -6,7 +6,7 @@
 //! that cannot save at all stops starting new work and names the certificates it created that
 //! are not recorded.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -52,6 +52,25 @@ pub(crate) enum Step {
 }
 
 impl Step {
+    /// Returns the resource whose record the step changes; `None` for steps that change only
+    /// the intent journal or the deposed certificates.
+    fn address(&self) -> Option<&Address> {
+        match self {
+            Step::Adopt { intent, .. } => Some(&intent.address),
+            Step::Defer(deposed) => Some(&deposed.address),
+            Step::Remove { address, .. }
+            | Step::SetAlias { address, .. }
+            | Step::SetProject { address, .. }
+            | Step::Observe { address, .. }
+            | Step::Deploy { address, .. }
+            | Step::Export { address, .. } => Some(address),
+            Step::Journal(_)
+            | Step::Settle(_)
+            | Step::Deleted { .. }
+            | Step::DeleteFailed { .. } => None,
+        }
+    }
+
     /// Applies the step to `state`. Every step can be applied again to a state that already
     /// has it, or to another writer's: that is what a merge does.
     fn apply(&self, state: &mut State) {
@@ -235,10 +254,15 @@ impl Inner<'_> {
             self.saved = self.steps.len();
             return Ok(());
         };
+        // Only these resources can differ from what the store last saw: the steps since the
+        // last save, or after a merge all of them. A store that writes differences looks at
+        // nothing else, so that a save costs the same at 50 resources and at 50 000.
+        let mut touched: BTreeSet<Address> =
+            self.steps[self.saved..].iter().filter_map(Step::address).cloned().collect();
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match store.save(self.state) {
+            match store.save_touched(self.state, &touched) {
                 Ok(()) => {
                     self.saved = self.steps.len();
                     return Ok(());
@@ -261,6 +285,7 @@ impl Inner<'_> {
                     for step in &self.steps {
                         step.apply(self.state);
                     }
+                    touched = self.steps.iter().filter_map(Step::address).cloned().collect();
                 }
                 Err(e) => return Err(e),
             }

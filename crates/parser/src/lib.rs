@@ -65,11 +65,22 @@ pub struct Config {
     pub settings: Settings,
 }
 
-/// The `certplan { required_version = "..."  backend "local" { path = "..." } }` block.
+/// The `certplan { required_version = "..."  backend "local" | "pg" { ... } }` block.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
     /// The local backend's state file, relative to the configuration directory.
     pub state_path: Option<String>,
+    /// The `pg` backend, when the block names it.
+    pub pg: Option<PgBackend>,
+}
+
+/// `backend "pg" { conn_str = "..."  schema_name = "..." }`, Terraform's names; either may be
+/// left to the environment (`PG_CONN_STR`, `PG_SCHEMA_NAME`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PgBackend {
+    /// A libpq connection string or URL; it may hold a password, so it is never shown.
+    pub conn_str: Option<Sensitive>,
+    pub schema_name: Option<String>,
 }
 
 /// An `output "name" { value, description, sensitive }` block.

@@ -10,7 +10,9 @@ use hcl_edit::expr::Expression;
 use hcl_edit::structure::Block;
 use hcl_edit::visit::Visit;
 
-use crate::{Diagnostic, Reader, Settings, Span, blocks, eval};
+use certplan_core::Sensitive;
+
+use crate::{Diagnostic, PgBackend, Reader, Settings, Span, blocks, eval};
 
 /// Reads a `certplan` block into `read`, unless a block was read already: one is allowed.
 pub(crate) fn read(
@@ -76,17 +78,40 @@ fn read_block(reader: &mut Reader<'_>, file: usize, block: &Block) -> Settings {
             ),
         }
     }
+    let mut first: Option<Span> = None;
     for backend in blocks(&block.body, "backend") {
         let here = reader.header_span(file, backend);
+        if let Some(first) = &first {
+            reader.push(Diagnostic::duplicate(
+                "two backend blocks",
+                here,
+                first.clone(),
+                "state lives in one backend: keep one block",
+            ));
+            continue;
+        }
+        first = Some(here.clone());
         match backend.labels.first().map(|l| l.as_str()) {
             Some("local") => {
                 let mut args = eval::Arguments::read(reader, file, &backend.body, &["path"], &[]);
                 settings.state_path = args.string(reader, "path").map(|(p, _)| p);
             }
+            Some("pg") => {
+                let mut args = eval::Arguments::read(
+                    reader,
+                    file,
+                    &backend.body,
+                    &["conn_str", "schema_name"],
+                    &[],
+                );
+                let conn_str = args.string(reader, "conn_str").map(|(c, _)| Sensitive::new(c));
+                let schema_name = args.string(reader, "schema_name").map(|(s, _)| s);
+                settings.pg = Some(PgBackend { conn_str, schema_name });
+            }
             other => reader.push(
                 Diagnostic::error(format!("unsupported backend {:?}", other.unwrap_or("")))
                     .at(here, "not available")
-                    .help("certplan has the local backend: backend \"local\" { path = \"certplan.state.json\" }"),
+                    .help("certplan keeps state in a local file, backend \"local\" { path = \"certplan.state.json\" }, or in PostgreSQL, backend \"pg\" { conn_str = \"postgres://...\" }"),
             ),
         }
     }

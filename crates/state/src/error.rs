@@ -1,13 +1,15 @@
-//! Why a state store could not do what it was asked, each error naming the file.
+//! Why a state store could not do what it was asked, each error naming the store: the file, or
+//! the database backend as [`crate::StateStore::describe`] names it.
 //!
 //! The messages are what the user reads: each says what happened and, where there is one, what
-//! to do next. Nothing here touches the file system.
+//! to do next. No message ever holds a password. Nothing here touches a file or a database.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::{LockInfo, Problem};
 
-/// Why the state could not be loaded, saved or locked.
+/// Why the state could not be loaded, saved or locked. (A lock's holder is boxed to keep
+/// every `Result` of this crate small.)
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("cannot use state file {}: {problem}", path.display())]
@@ -18,33 +20,60 @@ pub enum StateError {
     Read { path: PathBuf, cause: std::io::Error },
     #[error("cannot write state file {}: {cause}", path.display())]
     Write { path: PathBuf, cause: std::io::Error },
+    /// Another writer saved since this store loaded or saved: the caller may load and retry.
     #[error(
-        "state file {} was changed by another writer (expected {expected}, found {found}); nothing was saved over it. \
-         Run the command again to work from the current state",
-        path.display()
+        "state {store} was changed by another writer (expected {expected}, found {found}); nothing was saved over it. \
+         Run the command again to work from the current state"
     )]
-    Conflict { path: PathBuf, expected: String, found: String },
-    #[error("{}", locked_message(path, holder))]
-    Locked { path: PathBuf, holder: Option<LockInfo> },
+    Conflict { store: String, expected: String, found: String },
+    #[error("{}", locked_message(store, holder))]
+    Locked { store: String, holder: Option<Box<LockInfo>> },
     #[error("cannot lock state file {}: {cause}", path.display())]
     Lock { path: PathBuf, cause: std::io::Error },
+    /// A database backend failed: `cause` says what happened, `hint` what to do about it.
+    #[error("{}", backend_message(store, cause, hint))]
+    Backend { store: String, cause: String, hint: String },
+    /// `force-unlock` found the lock held by a process that is still running.
+    #[error(
+        "state {store} is locked {}, which is still running: force-unlock only clears a lock whose holder died. \
+         Let it finish or stop it (its lock is released when it exits), then try again",
+        holder_phrase(holder)
+    )]
+    HeldByLiveProcess { store: String, holder: Option<Box<LockInfo>> },
+    /// `state push` would replace a state it must not, without `--force`.
+    #[error(
+        "{store} holds {why}: nothing was pushed. Pull it first (`certplan state pull`), or push with --force to replace it"
+    )]
+    PushRefused { store: String, why: String },
 }
 
-fn locked_message(path: &Path, holder: &Option<LockInfo>) -> String {
-    let who = match holder {
-        Some(h) => format!(
-            "by {}@{} (pid {}, certplan {}) since {}",
-            h.who,
-            h.host,
-            h.pid,
-            h.operation,
-            h.since.format("%Y-%m-%d %H:%M:%S UTC")
-        ),
+/// Names the holder of a lock, e.g. `by alice@ci-7 (pid 42, certplan apply) since …`.
+fn holder_phrase(holder: &Option<Box<LockInfo>>) -> String {
+    match holder {
+        Some(h) => {
+            let session =
+                h.backend_pid.map(|pid| format!(", PostgreSQL session {pid}")).unwrap_or_default();
+            format!(
+                "by {}@{} (pid {}, certplan {}{session}) since {}",
+                h.who,
+                h.host,
+                h.pid,
+                h.operation,
+                h.since.format("%Y-%m-%d %H:%M:%S UTC")
+            )
+        }
         None => "by another process".to_owned(),
-    };
+    }
+}
+
+fn locked_message(store: &str, holder: &Option<Box<LockInfo>>) -> String {
     format!(
-        "state {} is locked {who}. Wait for it to finish, or pass --lock-timeout=DURATION to wait; \
+        "state {store} is locked {}. Wait for it to finish, or pass --lock-timeout=DURATION to wait; \
          --lock=false skips locking (dangerous)",
-        path.display()
+        holder_phrase(holder)
     )
+}
+
+fn backend_message(store: &str, cause: &str, hint: &str) -> String {
+    if hint.is_empty() { format!("{store}: {cause}") } else { format!("{store}: {cause}. {hint}") }
 }

@@ -33,13 +33,18 @@ impl State {
         }
         let mut state: State =
             serde_json::from_value(value).map_err(|e| Problem::Invalid(e.to_string()))?;
+        state.read_earlier_versions();
+        Ok(state)
+    }
+
+    /// Reads what earlier versions recorded differently as this one records it.
+    pub(crate) fn read_earlier_versions(&mut self) {
         // Earlier versions recorded `project_id = 0` as written; 0 is the default project, which
         // certplan spells as no project (see `certplan_core::project_id`).
-        let args = state.resources.values_mut().map(|r| &mut r.args);
-        for args in args.chain(state.intents.iter_mut().map(|i| &mut i.args)) {
+        let args = self.resources.values_mut().map(|r| &mut r.args);
+        for args in args.chain(self.intents.iter_mut().map(|i| &mut i.args)) {
             args.project_id = args.project_id.and_then(certplan_core::project_id);
         }
-        Ok(state)
     }
 
     /// Writes the state document: pretty, with a trailing newline, keys in a stable order.

@@ -1,10 +1,12 @@
 //! certplan's record of what it applied: the [`State`] model, its versioned JSON file format and
-//! the [`StateStore`] that loads and saves it.
+//! the [`StateStore`] that loads and saves it — in a local file ([`LocalStore`]) or in
+//! PostgreSQL ([`PgStore`]), per workspace.
 //!
 //! State is precious: a save is atomic (temp file in the same directory, fsync, rename, fsync the
-//! directory), the previous version is kept as a backup, and a file that cannot be read as
-//! certplan state is an error that names it — it is never overwritten. No secret is ever part of
-//! the state. This crate knows neither HCL nor HTTP.
+//! directory, the previous version kept as a backup; or one database transaction), a save
+//! never replaces what another writer saved since, and a file that cannot be read as certplan
+//! state is an error that names it — it is never overwritten. No secret is ever part of the
+//! state, nor of a message about it. This crate knows neither HCL nor HTTP.
 
 mod atomic;
 mod error;
@@ -12,12 +14,16 @@ mod format;
 mod local;
 mod lock;
 mod model;
+mod pg;
 mod store;
+mod workspace;
 
 pub use atomic::{write_atomically, write_atomically_with_permissions};
 pub use error::StateError;
 pub use format::{FORMAT_VERSION, Problem};
-pub use local::{DEFAULT_STATE_FILE, LocalStore};
+pub use local::{DEFAULT_STATE_FILE, LocalStore, WORKSPACES_DIR};
 pub use lock::{LockInfo, StateLock};
 pub use model::{Cloud, Deposed, Intent, IntentKind, ResourceState, State, StoredOutput};
+pub use pg::{PgConfig, PgStore};
 pub use store::StateStore;
+pub use workspace::{DEFAULT_WORKSPACE, valid_workspace_name};

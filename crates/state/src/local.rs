@@ -12,6 +12,9 @@ use crate::{LockInfo, State, StateError, StateLock, StateStore, lock, write_atom
 /// The default state file name, in the configuration directory.
 pub const DEFAULT_STATE_FILE: &str = "certplan.state.json";
 
+/// The directory beside the default state file that keeps the other workspaces' states.
+pub const WORKSPACES_DIR: &str = "certplan.state.d";
+
 /// State in a local JSON file, with the version from before the running command beside it as
 /// `<file>.backup` and its lock as `<file>.lock`.
 #[derive(Debug, Clone)]
@@ -60,16 +63,27 @@ impl LocalStore {
         sibling(&self.path, ".lock")
     }
 
+    /// A store for `workspace`'s state, as Terraform keeps workspaces: `default` at `path`
+    /// (the state file, or a directory to keep `certplan.state.json` in), any other beside it
+    /// as `certplan.state.d/NAME.json` (the directory made on first lock or save). The name
+    /// must be one [`crate::valid_workspace_name`] accepts.
+    pub fn for_workspace(path: impl Into<PathBuf>, workspace: &str) -> Self {
+        debug_assert!(crate::valid_workspace_name(workspace).is_ok(), "{workspace:?}");
+        let path = path.into();
+        let file = if path.is_dir() { path.join(DEFAULT_STATE_FILE) } else { path };
+        if workspace == crate::DEFAULT_WORKSPACE {
+            return LocalStore::new(file);
+        }
+        let dir = match file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.join(WORKSPACES_DIR),
+            _ => PathBuf::from(WORKSPACES_DIR),
+        };
+        LocalStore::new(dir.join(format!("{workspace}.json")))
+    }
+
     /// Returns who holds the lock, as its lock file says.
     pub fn lock_holder(&self) -> Option<LockInfo> {
         lock::holder(&self.lock_path())
-    }
-
-    /// Returns whether another process holds the lock now (and who, when its lock file says),
-    /// without taking it: for readers that must not mistake a live run's work for an
-    /// interrupted one's.
-    pub fn live_holder(&self) -> Option<Option<LockInfo>> {
-        lock::probe(&self.lock_path())
     }
 
     /// Refuses to save when the file is no longer what this store last loaded or saved:
@@ -110,7 +124,7 @@ impl LocalStore {
             found_text.push_str(" with other content");
         }
         Err(StateError::Conflict {
-            path: self.path.clone(),
+            store: self.describe(),
             expected: describe_version(&seen.version),
             found: found_text,
         })
@@ -204,6 +218,22 @@ impl StateStore for LocalStore {
         Ok(lock)
     }
 
+    fn live_holder(&self) -> Option<Option<LockInfo>> {
+        lock::probe(&self.lock_path())
+    }
+
+    /// Clears the lock info a dead holder left; the OS lock itself went with its process.
+    fn force_unlock(&self) -> Result<Option<LockInfo>, StateError> {
+        match lock::clear(&self.lock_path()) {
+            Ok(Ok(left)) => Ok(left),
+            Ok(Err(holder)) => Err(StateError::HeldByLiveProcess {
+                store: self.describe(),
+                holder: holder.map(Box::new),
+            }),
+            Err(cause) => Err(StateError::Lock { path: self.lock_path(), cause }),
+        }
+    }
+
     fn load(&mut self) -> Result<Option<State>, StateError> {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
@@ -250,6 +280,62 @@ impl StateStore for LocalStore {
 mod tests {
     use super::*;
     use crate::model::sample;
+
+    #[test]
+    fn workspaces_other_than_default_are_kept_in_the_workspaces_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let default_file = dir.path().join(DEFAULT_STATE_FILE);
+        assert_eq!(LocalStore::for_workspace(&default_file, "default").path(), default_file);
+        assert_eq!(LocalStore::for_workspace(dir.path(), "default").path(), default_file);
+        let prod = dir.path().join(WORKSPACES_DIR).join("prod.json");
+        assert_eq!(LocalStore::for_workspace(&default_file, "prod").path(), prod);
+        assert_eq!(LocalStore::for_workspace(dir.path(), "prod").path(), prod);
+        assert_eq!(
+            LocalStore::for_workspace(DEFAULT_STATE_FILE, "prod").path(),
+            Path::new(WORKSPACES_DIR).join("prod.json")
+        );
+
+        let mut store = LocalStore::for_workspace(&default_file, "prod");
+        assert_eq!(store.load().expect("nothing yet"), None);
+        store.save(&mut sample()).expect("saved, the directory made");
+        assert!(prod.exists() && !default_file.exists(), "the default workspace untouched");
+    }
+
+    #[test]
+    fn force_unlock_clears_a_dead_holders_note_but_never_a_live_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::new(dir.path().join(DEFAULT_STATE_FILE));
+        assert_eq!(store.force_unlock().expect("no lock file"), None);
+        let held = store.lock("apply", Duration::ZERO).expect("free");
+        let err = store.force_unlock().expect_err("held by a live process");
+        assert!(matches!(err, StateError::HeldByLiveProcess { .. }), "{err}");
+        assert!(err.to_string().contains("still running"), "{err}");
+        assert_eq!(store.lock_holder().map(|h| h.operation), Some("apply".into()), "untouched");
+        // A holder killed outright leaves its note; its OS lock went with it.
+        let note = std::fs::read(store.lock_path()).expect("note");
+        drop(held);
+        std::fs::write(store.lock_path(), &note).expect("a dead holder's note");
+        let left = store.force_unlock().expect("cleared").expect("the note");
+        assert_eq!(left.operation, "apply");
+        assert_eq!(store.lock_holder(), None);
+    }
+
+    #[test]
+    fn push_replaces_the_file_only_when_nothing_would_be_lost() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = LocalStore::new(dir.path().join(DEFAULT_STATE_FILE));
+        let mut pushed = sample();
+        pushed.serial = 4;
+        store.push(&pushed, false).expect("into no state");
+        assert_eq!(store.load().expect("loads"), Some(pushed.clone()), "as it is");
+        let err = store.push(&State::new(), false).expect_err("another lineage");
+        assert!(matches!(err, StateError::PushRefused { .. }), "{err}");
+        let mut older = pushed.clone();
+        older.serial = 3;
+        assert!(store.push(&older, false).is_err(), "an older serial");
+        store.push(&older, true).expect("forced");
+        assert_eq!(store.load().expect("loads").map(|s| s.serial), Some(5), "newer than both");
+    }
 
     #[test]
     fn another_writer_at_the_same_serial_is_still_a_conflict() {

@@ -23,6 +23,9 @@ pub struct LockInfo {
     pub host: String,
     pub pid: u32,
     pub since: DateTime<Utc>,
+    /// The PostgreSQL session holding the lock, for the pg backend: what `force-unlock` ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_pid: Option<i32>,
 }
 
 impl LockInfo {
@@ -43,6 +46,7 @@ impl LockInfo {
             host,
             pid: std::process::id(),
             since: Utc::now(),
+            backend_pid: None,
         }
     }
 }
@@ -50,7 +54,7 @@ impl LockInfo {
 /// A held state lock; released when dropped.
 #[must_use = "the lock is released when this is dropped"]
 pub struct StateLock {
-    _guard: Box<dyn std::any::Any + Send>,
+    pub(crate) _guard: Box<dyn std::any::Any + Send>,
 }
 
 impl std::fmt::Debug for StateLock {
@@ -99,8 +103,8 @@ pub(crate) fn acquire(
             }
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(StateError::Locked {
-                    path: state.to_owned(),
-                    holder: holder(lock_path),
+                    store: state.display().to_string(),
+                    holder: holder(lock_path).map(Box::new),
                 });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(lock_err(e)),
@@ -124,6 +128,29 @@ pub(crate) fn probe(lock_path: &Path) -> Option<Option<LockInfo>> {
         Ok(()) => None,
         Err(std::fs::TryLockError::WouldBlock) => Some(holder(lock_path)),
         Err(std::fs::TryLockError::Error(_)) => None,
+    }
+}
+
+/// Clears the info a dead holder left in the lock file at `lock_path`, returning it; or, when a
+/// live process holds the lock, returns who as `Err` and changes nothing. The file is emptied
+/// under the lock, never removed: a holder that took it meanwhile keeps a lock on the file
+/// that later writers also open.
+pub(crate) fn clear(
+    lock_path: &Path,
+) -> std::io::Result<Result<Option<LockInfo>, Option<LockInfo>>> {
+    let file = match std::fs::OpenOptions::new().read(true).write(true).open(lock_path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Ok(None)),
+        Err(e) => return Err(e),
+    };
+    match file.try_lock() {
+        Ok(()) => {
+            let left = holder(lock_path);
+            let _unlock = FileLock { file };
+            Ok(Ok(left))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Ok(Err(holder(lock_path))),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
     }
 }
 

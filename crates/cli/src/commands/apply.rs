@@ -9,7 +9,7 @@ use anyhow::bail;
 use certplan_core::{Address, DvAuthMethod, Plan};
 use certplan_engine::ApplyOptions as EngineOptions;
 use certplan_parser::Config;
-use certplan_state::{StateStore, StoredOutput};
+use certplan_state::StoredOutput;
 use std::collections::BTreeMap;
 
 use super::{EXIT_CHANGES, read_saved_plan};
@@ -80,7 +80,7 @@ pub async fn apply(
     }
     if !plan.has_changes() {
         if options.plan_file.is_none() {
-            let (state, store) = (&mut ws.state, &mut ws.store);
+            let (state, store) = (&mut ws.state, ws.store.as_mut());
             certplan_engine::record_plan_basis(&plan, observed.as_ref(), state, store)?;
         }
         if options.json {
@@ -103,7 +103,7 @@ pub async fn apply(
         &inputs,
         observed.as_ref(),
         &mut ws.state,
-        &mut ws.store,
+        ws.store.as_mut(),
         &client,
         &stop,
         engine_options,

@@ -42,7 +42,7 @@ pub async fn import(
     }
     let client = ws.client().await?;
     let remote =
-        certplan_engine::import(&client, &mut ws.state, &mut ws.store, address, id, &declared)
+        certplan_engine::import(&client, &mut ws.state, ws.store.as_mut(), address, id, &declared)
             .await?;
     outln!("Imported certificate {id} ({}, {}) as {address}.", remote.domain, remote.status);
     outln!("Run `certplan plan` to see how it compares with the configuration.");

@@ -30,7 +30,7 @@ pub async fn refresh(
     } else {
         out!("{}", certplan_planner::render_drift(&drift_only, output.stdout_color));
     }
-    let (state, store) = (&mut ws.state, &mut ws.store);
+    let (state, store) = (&mut ws.state, ws.store.as_mut());
     if certplan_engine::record_plan_basis(&drift_only, Some(&observed), state, store)? {
         eprintln!("State updated from the cloud.");
     }

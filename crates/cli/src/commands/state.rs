@@ -1,10 +1,13 @@
-//! `certplan state list|show|rm|mv`: works on the state alone.
+//! `certplan state list|show|rm|mv|pull|push` and `certplan force-unlock`: work on the state
+//! alone, in whichever backend keeps it.
 
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail};
+use std::path::Path;
+
+use anyhow::{Context as _, anyhow, bail};
 use certplan_core::Address;
-use certplan_state::{State, StateStore};
+use certplan_state::State;
 use chrono::{DateTime, Utc};
 
 use crate::settings::Settings;
@@ -18,19 +21,20 @@ pub enum StateOperation {
     Show(Address),
     Rm(Address),
     Mv { from: Address, to: Address },
+    Pull,
 }
 
 pub fn state(settings: &Settings, operation: StateOperation) -> anyhow::Result<ExitCode> {
     let writer = match &operation {
         StateOperation::Rm(_) => Some("state rm"),
         StateOperation::Mv { .. } => Some("state mv"),
-        StateOperation::List | StateOperation::Show(_) => None,
+        StateOperation::List | StateOperation::Show(_) | StateOperation::Pull => None,
     };
     let mut access = StateAccess::open(settings, writer)?;
     let Some(state) = access.state.as_mut() else {
         bail!(
-            "there is no state at {}: nothing has been applied here yet",
-            settings.state_path.display()
+            "there is no state in {}: nothing has been applied here yet",
+            access.store.describe()
         );
     };
     let missing = |address: &Address| anyhow!("{address} is not in the state");
@@ -40,6 +44,7 @@ pub fn state(settings: &Settings, operation: StateOperation) -> anyhow::Result<E
                 outln!("{address}");
             }
         }
+        StateOperation::Pull => out!("{}", String::from_utf8_lossy(&state.to_json())),
         StateOperation::Show(address) => {
             out!("{}", show(state, &address).ok_or_else(|| missing(&address))?);
         }
@@ -61,6 +66,51 @@ pub fn state(settings: &Settings, operation: StateOperation) -> anyhow::Result<E
             access.store.save(state)?;
             outln!("Moved {from} to {to}.");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Stores the state file `file` in the backend: refused over a state of another lineage, or
+/// of the same lineage and a higher serial (it would lose what was recorded since), unless
+/// `force`.
+pub fn push(settings: &Settings, file: &Path, force: bool) -> anyhow::Result<ExitCode> {
+    let mut access = StateAccess::open(settings, Some("state push"))?;
+    let bytes = std::fs::read(file)
+        .with_context(|| format!("cannot read state file {}", file.display()))?;
+    let pushed = State::from_json(&bytes)
+        .map_err(|problem| anyhow!("cannot push {}: {problem}", file.display()))?;
+    access.store.push(&pushed, force)?;
+    let intents = match pushed.intents.len() {
+        0 => String::new(),
+        n => format!(
+            ", and {} of an interrupted run, which the next run settles",
+            crate::ui::plural(n, "certificate application")
+        ),
+    };
+    outln!(
+        "Pushed {} ({}{intents}) to {}.",
+        file.display(),
+        crate::ui::plural(pushed.resources.len(), "resource"),
+        access.store.describe()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Releases a lock that a run left behind: the local lock file's note, or the PostgreSQL
+/// session that holds the lock (a live run's work stops with it).
+pub fn force_unlock(settings: &Settings) -> anyhow::Result<ExitCode> {
+    let store = crate::workspace::open_store(settings)?;
+    match store.force_unlock()? {
+        Some(h) => outln!(
+            "Released the lock of {} held by {}@{} (pid {}, certplan {}) since {}.",
+            store.describe(),
+            h.who,
+            h.host,
+            h.pid,
+            h.operation,
+            h.since.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        None => outln!("{} was not locked.", store.describe()),
     }
     Ok(ExitCode::SUCCESS)
 }

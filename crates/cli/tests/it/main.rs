@@ -15,4 +15,5 @@ mod recording;
 mod reliability;
 mod reporting;
 mod state_commands;
+mod teams;
 mod validation;

@@ -681,13 +681,32 @@ fn certplan_block_sets_the_backend_and_checks_the_version() {
     )
     .expect("valid");
     assert_eq!(ok.settings.state_path.as_deref(), Some("state/prod.json"));
-    let shown = diagnose("certplan {\n  required_version = \"~> 99.0\"\n  backend \"pg\" {}\n}\n");
+    let shown = diagnose("certplan {\n  required_version = \"~> 99.0\"\n  backend \"s3\" {}\n}\n");
     assert!(
         shown.contains("this configuration requires certplan ~> 99.0; this is 0.1.0"),
         "{shown}"
     );
-    assert!(shown.contains("unsupported backend \"pg\""), "{shown}");
+    assert!(shown.contains("unsupported backend \"s3\""), "{shown}");
     assert!(shown.contains("main.hcl:2:22"), "{shown}");
+
+    // Terraform's pg backend names; either may come from the environment instead.
+    let pg = parse(
+        "certplan {\n  backend \"pg\" {\n    conn_str    = \"postgres://certplan:pw@db/certs\"\n    schema_name = \"team\"\n  }\n}\n",
+    )
+    .expect("valid");
+    let backend = pg.settings.pg.expect("the pg backend");
+    assert_eq!(
+        backend.conn_str.as_ref().map(|c| c.expose()),
+        Some("postgres://certplan:pw@db/certs")
+    );
+    assert_eq!(backend.schema_name.as_deref(), Some("team"));
+    assert!(!format!("{backend:?}").contains("pw@"), "the connection string is a secret");
+    let empty = parse("certplan {\n  backend \"pg\" {}\n}\n").expect("valid");
+    assert_eq!(empty.settings.pg, Some(certplan_parser::PgBackend::default()));
+    let two = diagnose("certplan {\n  backend \"local\" {}\n  backend \"pg\" {}\n}\n");
+    assert!(two.contains("two backend blocks"), "{two}");
+    let typo = diagnose("certplan {\n  backend \"pg\" {\n    conn_string = \"x\"\n  }\n}\n");
+    assert!(typo.contains("did you mean \"conn_str\""), "{typo}");
 }
 
 mod try_and_can {

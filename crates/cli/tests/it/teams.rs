@@ -1,0 +1,365 @@
+//! State that a team shares: the `pg` backend against the real PostgreSQL, from configuration
+//! directories that share nothing but the backend block — as CI runners do.
+//!
+//! Each test uses a schema of its own (dropped at the end), so the tests run in parallel and
+//! leave the database clean. Without PostgreSQL they fail, saying so; they never skip.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+use crate::harness::{BIN, Project, Run, SECRET_ID, SECRET_KEY, many_certificates, run};
+
+/// The database the tests use: `CERTPLAN_TEST_PG`, else the machine's own.
+fn database_url() -> String {
+    std::env::var("CERTPLAN_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A schema of the test's own, dropped when the test ends.
+struct Schema {
+    name: String,
+    /// One connection for the test's own queries, so that polling is quick.
+    client: std::cell::RefCell<postgres::Client>,
+}
+
+impl Schema {
+    fn new() -> Self {
+        let name = format!("certplan_it_{}", uuid_like());
+        // Connecting now says at once when PostgreSQL is not there.
+        Schema { name, client: std::cell::RefCell::new(connect()) }
+    }
+
+    /// The `certplan` block that keeps state in this schema.
+    fn block(&self) -> String {
+        format!(
+            "certplan {{\n  backend \"pg\" {{\n    conn_str    = \"{}\"\n    schema_name = \"{}\"\n  }}\n}}\n\n",
+            database_url(),
+            self.name
+        )
+    }
+
+    /// Counts the rows of `table`; 0 while certplan has not created it yet.
+    fn count(&self, table: &str) -> i64 {
+        let sql = format!("SELECT count(*) FROM \"{}\".{table}", self.name);
+        let rows = self.client.borrow_mut().query(&sql, &[]);
+        rows.ok().map_or(0, |rows| rows[0].get::<_, i64>(0))
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        if let Ok(mut client) = postgres::Client::connect(&database_url(), postgres::NoTls) {
+            let _ =
+                client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name));
+        }
+    }
+}
+
+fn connect() -> postgres::Client {
+    postgres::Client::connect(&database_url(), postgres::NoTls).unwrap_or_else(|e| {
+        panic!(
+            "PostgreSQL is not reachable at {} ({e}): the pg backend's tests need it; start it, or point CERTPLAN_TEST_PG at one",
+            database_url()
+        )
+    })
+}
+
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}{:x}", nanos, std::process::id())
+}
+
+/// Another configuration directory with `config`, applying to `p`'s sandbox: a second CI
+/// runner that shares nothing with the first but the backend.
+struct Runner {
+    dir: tempfile::TempDir,
+    endpoint: String,
+}
+
+impl Runner {
+    fn beside(p: &Project, config: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("main.hcl"), config).expect("config");
+        Runner { dir, endpoint: p.sandbox.url.clone() }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--chdir")
+            .arg(self.path())
+            .args(args)
+            .env("CERTPLAN_ENDPOINT", &self.endpoint)
+            .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
+            .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
+            .env_remove("CERTPLAN_WORKSPACE")
+            .env_remove("PG_CONN_STR")
+            .env_remove("PG_SCHEMA_NAME")
+            .env_remove("CERTPLAN_LOG")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        run(self.command(args))
+    }
+}
+
+fn ok(run: &Run) {
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+}
+
+fn pulled(runner: &Runner) -> Value {
+    let pull = runner.run(&["state", "pull"]);
+    ok(&pull);
+    serde_json::from_str(&pull.stdout).expect("state pull prints the state's JSON")
+}
+
+/// Asserts the sandbox holds exactly one certificate per domain, and the backend records those.
+fn assert_once(p: &Project, runner: &Runner, n: usize) {
+    let certs = p.sandbox.certificates();
+    let mut domains: Vec<&str> = certs.iter().filter_map(|c| c["domain"].as_str()).collect();
+    domains.sort_unstable();
+    domains.dedup();
+    assert_eq!((certs.len(), domains.len()), (n, n), "one certificate per resource: {certs:?}");
+    let state = pulled(runner);
+    let mut recorded: Vec<&str> = state["resources"]
+        .as_object()
+        .expect("resources")
+        .values()
+        .filter_map(|r| r["certificate_id"].as_str())
+        .collect();
+    let mut in_cloud: Vec<&str> = certs.iter().filter_map(|c| c["id"].as_str()).collect();
+    recorded.sort_unstable();
+    in_cloud.sort_unstable();
+    assert_eq!(recorded, in_cloud);
+    assert!(state.get("intents").is_none(), "no unfinished intents");
+}
+
+const OUTPUT: &str = "output \"ids\" {\n  value = { for k, c in tencentcloud_ssl_free_certificate : k => c.id }\n}\n";
+
+#[test]
+fn two_runners_sharing_only_the_backend_see_one_state() {
+    let schema = Schema::new();
+    let config = format!("{}{}{OUTPUT}", schema.block(), many_certificates(3));
+    let p = Project::new(&config);
+    let a = Runner::beside(&p, &config);
+    let b = Runner::beside(&p, &config);
+    ok(&a.run(&["apply", "--auto-approve"]));
+    assert!(!a.path().join("certplan.state.json").exists(), "nothing written locally");
+
+    let plan = b.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "the other runner sees what the first applied: {}", plan.stdout);
+    assert_eq!(a.run(&["state", "list"]).stdout, b.run(&["state", "list"]).stdout);
+    assert_eq!(
+        a.run(&["output", "--json"]).stdout,
+        b.run(&["output", "--json"]).stdout,
+        "outputs agree"
+    );
+    // One row per certificate, not one document.
+    assert_eq!(schema.count("resources"), 3);
+    assert_once(&p, &b, 3);
+}
+
+#[test]
+fn two_applies_at_once_one_is_refused_naming_the_holder_or_waits_and_finds_nothing() {
+    let schema = Schema::new();
+    let config = format!("{}{}", schema.block(), many_certificates(4));
+    let p = Project::with_sandbox(&config, &["--latency", "400ms"]);
+    let a = Runner::beside(&p, &config);
+    let b = Runner::beside(&p, &config);
+    let first = a
+        .command(&["apply", "--auto-approve"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("first apply starts");
+    // Wait until the first holds the lock (its holder row is written).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if schema.count("locks") > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the first apply never took the lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let refused = b.run(&["apply", "--auto-approve"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("is locked by"), "{}", refused.stderr);
+    assert!(refused.stderr.contains(&format!("pid {}", first.id())), "{}", refused.stderr);
+    let waited = b.run(&["apply", "--auto-approve", "--lock-timeout", "60s"]);
+    ok(&waited);
+    assert!(waited.stdout.contains("No changes"), "it found the work done: {}", waited.stdout);
+    let out = first.wait_with_output().expect("first apply ends");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_once(&p, &b, 4);
+}
+
+#[test]
+fn an_apply_killed_anywhere_converges_from_the_other_runner_with_the_lock_free() {
+    let schema = Schema::new();
+    let config = format!("{}{}", schema.block(), many_certificates(30));
+    let p = Project::with_sandbox(&config, &["--latency", "100ms"]);
+    let a = Runner::beside(&p, &config);
+    let b = Runner::beside(&p, &config);
+    let recorded = || (schema.count("resources"), schema.count("intents"));
+    for mid_application in [true, false, true] {
+        let before = recorded().0;
+        let mut child = a
+            .command(&["apply", "--auto-approve"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("apply starts");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let (resources, intents) = recorded();
+            if (mid_application && resources > before && intents > 0) || resources >= before + 4 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the apply made no progress");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(child.try_wait().expect("polled").is_none(), "the kill lands mid-apply");
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+        // The other runner finds the lock free at once: the session that held it is gone.
+        let started = std::time::Instant::now();
+        let plan = b.run(&["plan"]);
+        ok(&plan);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+    for _ in 0..5 {
+        ok(&b.run(&["apply", "--auto-approve"]));
+        if b.run(&["plan", "--detailed-exitcode"]).code == 0 {
+            break;
+        }
+    }
+    assert_once(&p, &b, 30);
+}
+
+#[test]
+fn a_connection_killed_mid_apply_fails_cleanly_and_the_next_run_converges() {
+    let schema = Schema::new();
+    let config = format!("{}{}", schema.block(), many_certificates(10));
+    let p = Project::with_sandbox(&config, &["--latency", "150ms"]);
+    let a = Runner::beside(&p, &config);
+    let child = a
+        .command(&["apply", "--auto-approve", "--parallelism", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("apply starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while schema.count("resources") < 2 {
+        assert!(std::time::Instant::now() < deadline, "the apply made no progress");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // What a restarted server or a network cut does to the apply's session.
+    let killed = connect()
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND application_name = 'certplan' AND datname = current_database()",
+            &[],
+        )
+        .expect("terminated");
+    assert!(!killed.is_empty(), "the apply's session was found");
+    let out = child.wait_with_output().expect("apply ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("pg backend"), "names the backend: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for _ in 0..5 {
+        ok(&a.run(&["apply", "--auto-approve"]));
+        if a.run(&["plan", "--detailed-exitcode"]).code == 0 {
+            break;
+        }
+    }
+    assert_once(&p, &a, 10);
+}
+
+#[test]
+fn a_local_state_pushed_to_the_backend_plans_no_changes_and_pulls_back_the_same() {
+    let schema = Schema::new();
+    let certs = many_certificates(3);
+    // First a local state, as before the team moved.
+    let p = Project::new(&certs);
+    ok(&p.run(&["apply", "--auto-approve"]));
+    let local = std::fs::read_to_string(p.path().join("certplan.state.json")).expect("state");
+
+    // Then the backend block; plan and apply warn that the local state is not used.
+    p.write_config(&format!("{}{certs}", schema.block()));
+    let plan = p.run(&["plan"]);
+    assert!(plan.stderr.contains("certplan state push certplan.state.json"), "{}", plan.stderr);
+    ok(&p.run(&["state", "push", "certplan.state.json"]));
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
+
+    let pulled: Value = serde_json::from_str(&p.run(&["state", "pull"]).stdout).expect("JSON");
+    let local: Value = serde_json::from_str(&local).expect("JSON");
+    assert_eq!(pulled["lineage"], local["lineage"]);
+    assert_eq!(pulled["resources"], local["resources"]);
+    assert_eq!(pulled["serial"], local["serial"], "stored as it was");
+
+    // An older serial of the same lineage is refused; another lineage too; --force replaces.
+    let mut older = local.clone();
+    older["serial"] = Value::from(0);
+    std::fs::write(p.path().join("older.json"), older.to_string()).expect("written");
+    let again = p.run(&["state", "push", "older.json"]);
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    assert!(again.stderr.contains("newer state of the same lineage"), "{}", again.stderr);
+    let mut other = local.clone();
+    other["lineage"] = Value::from("another-lineage");
+    std::fs::write(p.path().join("other.json"), other.to_string()).expect("written");
+    let foreign = p.run(&["state", "push", "other.json"]);
+    assert_eq!(foreign.code, 1);
+    assert!(foreign.stderr.contains("another lineage"), "{}", foreign.stderr);
+    ok(&p.run(&["state", "push", "other.json", "--force"]));
+    let pulled: Value = serde_json::from_str(&p.run(&["state", "pull"]).stdout).expect("JSON");
+    assert_eq!(pulled["lineage"], "another-lineage");
+}
+
+#[test]
+fn workspaces_in_one_schema_do_not_see_each_other() {
+    let schema = Schema::new();
+    let config = format!("{}{}", schema.block(), many_certificates(2));
+    let p = Project::new(&config);
+    ok(&p.run(&["--workspace", "staging", "apply", "--auto-approve"]));
+    let production = p.run(&["--workspace", "production", "plan"]);
+    assert!(production.stdout.contains("Plan: 2 to add"), "{}", production.stdout);
+    let mut cmd = p.command(&["state", "list"]);
+    cmd.env("CERTPLAN_WORKSPACE", "staging");
+    assert_eq!(run(cmd).stdout.lines().count(), 2);
+    assert_eq!(p.run(&["state", "list"]).stdout, "", "the default workspace is empty");
+    let bad = p.run(&["--workspace", "no/slash", "plan"]);
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("invalid workspace name"), "{}", bad.stderr);
+}
+
+#[test]
+fn the_local_backend_keeps_other_workspaces_beside_the_default_state() {
+    let p = Project::new(&many_certificates(1));
+    ok(&p.run(&["--workspace", "staging", "apply", "--auto-approve"]));
+    assert!(p.path().join("certplan.state.d/staging.json").exists());
+    assert!(!p.path().join("certplan.state.json").exists());
+}
+
+#[test]
+fn the_database_password_is_never_shown_and_an_unreachable_database_is_named() {
+    let config = "certplan {\n  backend \"pg\" {\n    conn_str = \"postgres://certplan:hunter2-secret@127.0.0.1:1/certs\"\n  }\n}\n";
+    let p = Project::new(&format!("{config}{}", many_certificates(1)));
+    let plan = p.run(&["plan"]);
+    assert_eq!(plan.code, 1);
+    assert!(!plan.stderr.contains("hunter2"), "{}", plan.stderr);
+    assert!(plan.stderr.contains("127.0.0.1:1"), "names where: {}", plan.stderr);
+    let missing =
+        Project::new(&format!("certplan {{\n  backend \"pg\" {{}}\n}}\n{}", many_certificates(1)));
+    let plan = missing.run(&["plan"]);
+    assert_eq!(plan.code, 1);
+    assert!(plan.stderr.contains("PG_CONN_STR"), "{}", plan.stderr);
+}

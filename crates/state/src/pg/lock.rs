@@ -1,0 +1,222 @@
+//! The workspace lock: a session-level advisory lock on the store's own session, held until
+//! the [`StateLock`] is dropped, and a row naming its holder so that a refused run can say who.
+//!
+//! The server, not the row, is what excludes: a holder that dies (killed, cut off) loses its
+//! session and the lock with it, and the row it leaves is replaced by the next holder's and
+//! never taken for a live holder's (it must name the session that holds the lock).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::schema::Sql;
+use super::session::{Conn, Failure, Session};
+use crate::{LockInfo, StateLock};
+
+/// How often a waiting `lock` asks again.
+const POLL: Duration = Duration::from_millis(200);
+
+/// How long `force_unlock` waits for a terminated session to be gone.
+const TERMINATION_WAIT: Duration = Duration::from_secs(5);
+
+/// Derives the advisory lock key of `workspace` in `schema`.
+///
+/// Advisory locks are keyed per database, not per schema: a key made of the workspace alone
+/// (or, as Terraform's backend does, of a row id every schema numbers from 1) makes two
+/// schemas in one database block each other. Hashing the schema name in keeps them apart;
+/// the domain tag keeps the key off those other applications may derive from the same names.
+pub(super) fn lock_key(schema: &str, workspace: &str) -> i64 {
+    key(&["certplan workspace lock", schema, workspace])
+}
+
+/// Derives the key that serializes creating and migrating `schema`.
+pub(super) fn schema_key(schema: &str) -> i64 {
+    key(&["certplan schema", schema])
+}
+
+fn key(parts: &[&str]) -> i64 {
+    use sha2::Digest as _;
+    let mut hash = sha2::Sha256::new();
+    for part in parts {
+        // Length-prefixed, so that ("ab", "c") and ("a", "bc") differ.
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    let bytes: [u8; 32] = hash.finalize().into();
+    i64::from_be_bytes(bytes[..8].try_into().expect("8 bytes"))
+}
+
+/// Splits a bigint advisory key as `pg_locks` shows it: `classid` the high half, `objid` the
+/// low half.
+fn key_halves(key: i64) -> (i64, i64) {
+    let key = key as u64;
+    ((key >> 32) as i64, (key & 0xffff_ffff) as i64)
+}
+
+/// Everything the lock's operations need, shared with the guard a [`StateLock`] holds.
+#[derive(Clone)]
+pub(super) struct Locker {
+    pub session: Session,
+    pub sql: Arc<Sql>,
+    pub workspace: String,
+    pub key: i64,
+    /// Whether this store's session holds the lock: advisory locks nest within a session, so
+    /// a second `lock` from it would otherwise succeed.
+    pub held: Arc<AtomicBool>,
+}
+
+/// The outcome of one try.
+pub(super) enum Attempt {
+    Taken(StateLock),
+    Held(Option<LockInfo>),
+}
+
+impl Locker {
+    /// Takes the lock for `operation`, asking again until `timeout` has passed.
+    pub fn acquire(&self, operation: &str, timeout: Duration) -> Result<Attempt, Failure> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if !self.held.load(Ordering::SeqCst) && self.try_take(operation)? {
+                self.held.store(true, Ordering::SeqCst);
+                let guard = Guard { locker: self.clone() };
+                return Ok(Attempt::Taken(StateLock { _guard: Box::new(guard) }));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let holder = match self.holder()? {
+                    Some((pid, info)) => Some(with_session(info, pid)),
+                    // Held by this store's own session.
+                    None if self.held.load(Ordering::SeqCst) => Some(LockInfo {
+                        backend_pid: Some(self.session.backend_pid),
+                        ..LockInfo::current(operation)
+                    }),
+                    // Released between the try and the look.
+                    None => None,
+                };
+                return Ok(Attempt::Held(holder));
+            }
+            std::thread::sleep(POLL.min(deadline - now));
+        }
+    }
+
+    /// Tries the lock once; when taken, writes the holder row.
+    fn try_take(&self, operation: &str) -> Result<bool, Failure> {
+        let info =
+            serde_json::to_string(&LockInfo::current(operation)).expect("lock info serialises");
+        let (sql, workspace, key) = (self.sql.clone(), self.workspace.clone(), self.key);
+        self.session.run(move |conn: &mut Conn| {
+            let taken: bool =
+                conn.client.query_one("SELECT pg_try_advisory_lock($1)", &[&key])?.get(0);
+            if taken {
+                let upsert = conn.statement(&sql.lock_row_upsert)?;
+                if let Err(e) = conn.client.execute(&upsert, &[&workspace, &info]) {
+                    let _ = conn.client.execute("SELECT pg_advisory_unlock($1)", &[&key]);
+                    return Err(e);
+                }
+            }
+            Ok(taken)
+        })
+    }
+
+    /// Returns the session holding the lock, other than this store's, and its holder row.
+    pub fn holder(&self) -> Result<Option<(i32, Option<LockInfo>)>, Failure> {
+        let (sql, workspace) = (self.sql.clone(), self.workspace.clone());
+        let (high, low) = key_halves(self.key);
+        let found = self.session.run(move |conn: &mut Conn| {
+            let statement = conn.statement(&sql.lock_holder)?;
+            let row = conn.client.query_opt(&statement, &[&workspace, &high, &low])?;
+            Ok(row.map(|r| (r.get::<_, i32>(0), r.get::<_, Option<String>>(1))))
+        })?;
+        Ok(found.map(|(pid, info)| (pid, info.and_then(|i| serde_json::from_str(&i).ok()))))
+    }
+
+    /// Returns who holds the lock in another session, if one does.
+    pub fn live_holder(&self) -> Result<Option<LockInfo>, Failure> {
+        Ok(self.holder()?.map(|(pid, info)| with_session(info, pid)))
+    }
+
+    /// Ends the session holding the lock, if another does, and deletes the holder row;
+    /// returns who held it (or who the row said did). `Err` names what failed.
+    pub fn force(&self) -> Result<Option<LockInfo>, Failure> {
+        let holder = self.holder()?;
+        if let Some((pid, _)) = holder {
+            self.session.run(move |conn: &mut Conn| {
+                conn.client.execute("SELECT pg_terminate_backend($1)", &[&pid])?;
+                Ok(())
+            })?;
+            let deadline = Instant::now() + TERMINATION_WAIT;
+            while self.holder()?.is_some_and(|(p, _)| p == pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let (sql, workspace) = (self.sql.clone(), self.workspace.clone());
+        let row = self.session.run(move |conn: &mut Conn| {
+            let statement = conn.statement(&sql.lock_row_delete)?;
+            Ok(conn.client.query_opt(&statement, &[&workspace])?.map(|r| r.get::<_, String>(0)))
+        })?;
+        let row: Option<LockInfo> = row.and_then(|r| serde_json::from_str(&r).ok());
+        Ok(match holder {
+            Some((pid, info)) => Some(with_session(info.or(row), pid)),
+            None => row,
+        })
+    }
+}
+
+/// Returns the holder as its row says, or as little as the server knows: its session.
+fn with_session(info: Option<LockInfo>, pid: i32) -> LockInfo {
+    let mut info = info.unwrap_or_else(|| LockInfo {
+        operation: "(unknown)".to_owned(),
+        who: "unknown".to_owned(),
+        host: "unknown-host".to_owned(),
+        pid: 0,
+        since: chrono::Utc::now(),
+        backend_pid: None,
+    });
+    info.backend_pid = Some(pid);
+    info
+}
+
+/// Releases the lock when dropped: the holder row first, so that it never deletes the row of
+/// a holder that took the lock in between.
+struct Guard {
+    locker: Locker,
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let (sql, workspace, key) =
+            (self.locker.sql.clone(), self.locker.workspace.clone(), self.locker.key);
+        // A lost session has released the lock already; nothing to report from a drop.
+        let _ = self.locker.session.run(move |conn: &mut Conn| {
+            let statement = conn.statement(&sql.lock_row_delete_own)?;
+            conn.client.execute(&statement, &[&workspace])?;
+            conn.client.execute("SELECT pg_advisory_unlock($1)", &[&key])?;
+            Ok(())
+        });
+        self.locker.held.store(false, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_keys_differ_across_schemas_and_workspaces() {
+        let keys = [
+            lock_key("certplan", "default"),
+            lock_key("other", "default"),
+            lock_key("certplan", "prod"),
+            lock_key("certplandefault", ""),
+            schema_key("certplan"),
+        ];
+        for (i, a) in keys.iter().enumerate() {
+            for b in &keys[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+        assert_eq!(lock_key("certplan", "default"), lock_key("certplan", "default"), "stable");
+        let (high, low) = key_halves(-2);
+        assert_eq!((high, low), (0xffff_ffff, 0xffff_fffe));
+    }
+}

@@ -1,0 +1,267 @@
+//! [`PgStore`]: state in PostgreSQL, Terraform's `pg` backend made granular — one row per
+//! workspace, per resource instance, per deposed certificate and per open intent, in a schema
+//! several workspaces share without seeing each other's rows.
+//!
+//! It owns the store's contract on a database: a save is one transaction that checks and
+//! advances the serial (compare-and-set) and writes only what changed; the lock is a
+//! session-level advisory lock that dies with its holder. The connection string is parsed in
+//! `conninfo` (which keeps the password out of every message), the session lives on its own
+//! thread in `session`, TLS is `tls`'s, the tables `schema`'s, what a save changes `diff`'s,
+//! the transactions on the rows `rows`', the lock `lock`'s. The CLI resolves `PG_CONN_STR`
+//! and `PG_SCHEMA_NAME`; this module reads no environment but what it is handed.
+
+mod conninfo;
+mod diff;
+mod lock;
+mod rows;
+mod schema;
+mod session;
+mod tls;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use certplan_core::{Address, Sensitive};
+
+use crate::{LockInfo, State, StateError, StateLock, StateStore};
+use diff::{Plan, Seen};
+use lock::{Attempt, Locker};
+use rows::{Pushed, Saved};
+use schema::{SchemaFailure, Sql};
+use session::{Failure, Names, Phase, Session};
+
+/// Where a [`PgStore`] keeps state: Terraform's `pg` backend settings, and the workspace.
+#[derive(Debug, Clone)]
+pub struct PgConfig {
+    /// A libpq URL (`postgres://user@host:port/db?sslmode=require`) or `key=value` string.
+    /// A password in it is a secret: it is never shown.
+    pub conn_str: Sensitive,
+    /// The schema holding certplan's tables, created on first use.
+    pub schema_name: String,
+    pub workspace: String,
+}
+
+/// State in PostgreSQL, for one workspace of one schema.
+pub struct PgStore {
+    names: Names,
+    workspace: String,
+    session: Session,
+    sql: Arc<Sql>,
+    locker: Locker,
+    /// What this store last loaded or saved; `None` before either, when a save expects to
+    /// find no state.
+    seen: Option<Seen>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("store", &self.names.store).finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to the database `config` names and makes its schema ready (created, or
+    /// migrated forward). `env` looks up environment variables — `PGPASSWORD`, `PGPASSFILE`,
+    /// `HOME`, `USER` — when the connection string has no password or user.
+    pub fn connect(
+        config: PgConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<PgStore, StateError> {
+        let invalid = |store: String, cause: String| StateError::Backend {
+            store,
+            cause,
+            hint: "Check conn_str / PG_CONN_STR and schema_name / PG_SCHEMA_NAME".to_owned(),
+        };
+        let info = conninfo::parse(config.conn_str.expose(), env)
+            .map_err(|cause| invalid("pg backend".to_owned(), cause))?;
+        let names = Names {
+            store: format!(
+                "pg backend {} (schema {:?}, workspace {:?})",
+                info.public, config.schema_name, config.workspace
+            ),
+            address: info.address.clone(),
+            schema: config.schema_name.clone(),
+            password_source: info.password_source,
+        };
+        schema::valid_schema_name(&config.schema_name)
+            .map_err(|cause| invalid(names.store.clone(), cause))?;
+        crate::valid_workspace_name(&config.workspace).map_err(|why| {
+            invalid(names.store.clone(), format!("invalid workspace name: {why}"))
+        })?;
+        let session =
+            Session::open(info).map_err(|f| session::backend_error(&names, Phase::Connect, f))?;
+        make_ready(&session, &names)?;
+        let sql = Arc::new(Sql::new(&config.schema_name));
+        let locker = Locker {
+            session: session.clone(),
+            sql: sql.clone(),
+            workspace: config.workspace.clone(),
+            key: lock::lock_key(&config.schema_name, &config.workspace),
+            held: Arc::new(AtomicBool::new(false)),
+        };
+        Ok(PgStore { names, workspace: config.workspace, session, sql, locker, seen: None })
+    }
+
+    /// Returns the PostgreSQL session (backend process id) this store works on.
+    pub fn backend_pid(&self) -> i32 {
+        self.session.backend_pid
+    }
+
+    /// Saves `state` as [`StateStore::save`] and [`StateStore::save_touched`] do.
+    fn save_with(
+        &mut self,
+        state: &mut State,
+        touched: Option<&BTreeSet<Address>>,
+    ) -> Result<(), StateError> {
+        let seen = self.seen.get_or_insert_with(Seen::default);
+        let expected = seen.version.clone();
+        let serial = state.serial.max(expected.as_ref().map_or(0, |(_, s)| *s)) + 1;
+        state.certplan_version = env!("CARGO_PKG_VERSION").to_owned();
+        let (write, change) = Plan::save(&self.workspace, seen, state, serial, touched).split();
+        let sql = self.sql.clone();
+        let outcome = self
+            .session
+            .run(move |conn| rows::save(conn, &sql, &write))
+            .map_err(|f| self.failed(f))?;
+        match outcome {
+            Saved::Committed => {
+                change.committed(self.seen.get_or_insert_with(Seen::default), serial);
+                state.serial = serial;
+                Ok(())
+            }
+            Saved::Conflict { found } => Err(StateError::Conflict {
+                store: self.describe(),
+                expected: describe_version(expected.as_ref().map(|(l, s)| (l.as_str(), *s))),
+                found: describe_version(found.as_ref().map(|(l, s)| (l.as_str(), *s as u64))),
+            }),
+        }
+    }
+
+    fn failed(&self, failure: Failure) -> StateError {
+        session::backend_error(&self.names, Phase::Command, failure)
+    }
+}
+
+/// Makes the schema ready on `session`: created, migrated, or refused when newer.
+fn make_ready(session: &Session, names: &Names) -> Result<(), StateError> {
+    let (schema_name, key) = (names.schema.clone(), lock::schema_key(&names.schema));
+    let failure = match session.run(move |conn| Ok(schema::ensure(conn, &schema_name, key))) {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(SchemaFailure::TooNew(version))) => {
+            return Err(StateError::Backend {
+                store: names.store.clone(),
+                cause: format!(
+                    "schema {:?} has version {version}, made by a newer certplan (this one knows up to {})",
+                    names.schema,
+                    schema::SCHEMA_VERSION
+                ),
+                hint: "Upgrade certplan; this one leaves the schema untouched".to_owned(),
+            });
+        }
+        Ok(Err(SchemaFailure::Db(e))) => Failure::Db(e),
+        Err(failure) => failure,
+    };
+    Err(session::backend_error(names, Phase::Command, failure))
+}
+
+/// What to do when this user may not end the lock holder's session.
+const TERMINATE_HINT: &str = "Only a superuser, a member of the holder's role or of pg_signal_backend may end \
+                              another session; ask one to, or wait for the holder to finish";
+
+/// Names a stored version in a conflict message.
+fn describe_version(version: Option<(&str, u64)>) -> String {
+    match version {
+        Some((lineage, serial)) => format!("lineage {lineage} serial {serial}"),
+        None => "no state".to_owned(),
+    }
+}
+
+impl StateStore for PgStore {
+    fn describe(&self) -> String {
+        self.names.store.clone()
+    }
+
+    fn lock(&self, operation: &str, timeout: Duration) -> Result<StateLock, StateError> {
+        match self.locker.acquire(operation, timeout).map_err(|f| self.failed(f))? {
+            Attempt::Taken(lock) => Ok(lock),
+            Attempt::Held(holder) => {
+                Err(StateError::Locked { store: self.describe(), holder: holder.map(Box::new) })
+            }
+        }
+    }
+
+    fn load(&mut self) -> Result<Option<State>, StateError> {
+        let (sql, workspace) = (self.sql.clone(), self.workspace.clone());
+        let raw = self
+            .session
+            .run(move |conn| rows::read(conn, &sql, &workspace))
+            .map_err(|f| self.failed(f))?;
+        let Some(raw) = raw else {
+            self.seen = Some(Seen::default());
+            return Ok(None);
+        };
+        let (state, seen) = rows::decode(raw).map_err(|cause| StateError::Backend {
+            store: self.describe(),
+            cause,
+            hint: String::new(),
+        })?;
+        self.seen = Some(seen);
+        Ok(Some(state))
+    }
+
+    /// Saves `state` as the serial after both its own and the stored one. Before any load,
+    /// the store expects no state: a save then never writes over one it has not read.
+    fn save(&mut self, state: &mut State) -> Result<(), StateError> {
+        self.save_with(state, None)
+    }
+
+    fn save_touched(
+        &mut self,
+        state: &mut State,
+        touched: &BTreeSet<Address>,
+    ) -> Result<(), StateError> {
+        self.save_with(state, Some(touched))
+    }
+
+    fn live_holder(&self) -> Option<Option<LockInfo>> {
+        // A store that cannot reach its database cannot tell; its next load says why.
+        self.locker.live_holder().ok()?.map(Some)
+    }
+
+    /// Ends the PostgreSQL session holding the lock (a live run stops with it) and deletes
+    /// the holder row, a dead holder's included.
+    fn force_unlock(&self) -> Result<Option<LockInfo>, StateError> {
+        self.locker.force().map_err(|failure| match failure {
+            Failure::Db(e) if e.code().is_some_and(|c| c.code() == "42501") => {
+                let why = e.as_db_error().map_or(e.to_string(), |d| d.message().to_owned());
+                StateError::Backend {
+                    store: self.describe(),
+                    cause: format!("cannot end the session holding the lock: {why}"),
+                    hint: TERMINATE_HINT.to_owned(),
+                }
+            }
+            failure => self.failed(failure),
+        })
+    }
+
+    /// Replaces the workspace's rows with `state` in one transaction.
+    fn push(&mut self, state: &State, force: bool) -> Result<(), StateError> {
+        let (write, change) = Plan::push(&self.workspace, state, state.serial).split();
+        let sql = self.sql.clone();
+        let outcome = self
+            .session
+            .run(move |conn| rows::push(conn, &sql, &write, force))
+            .map_err(|f| self.failed(f))?;
+        match outcome {
+            Pushed::Committed(serial) => {
+                let mut seen = Seen::default();
+                change.committed(&mut seen, serial);
+                self.seen = Some(seen);
+                Ok(())
+            }
+            Pushed::Refused(why) => Err(StateError::PushRefused { store: self.describe(), why }),
+        }
+    }
+}
