@@ -11,6 +11,8 @@
 //! 8. One `for_each = toset(...)` block over 10 000 and 100 000 domains.
 //! 9. Renew-and-deploy of 100 certificates, each serving a CLB listener and a CDN domain, at
 //!    the API's 10/s per action with 300 ms latency: wall time against the floor the limits set.
+//! 10. The pg backend (PostgreSQL at `CERTPLAN_BENCH_PG`, default the local one): rows 5 and 6
+//!     again, state kept in a schema of the benchmark's own (dropped at the end).
 
 // A benchmark prints its table.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -37,6 +39,11 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     println!("certplan benchmarks ({})", machine());
     println!();
+    if std::env::args().any(|a| a == "--pg-only") {
+        let sizes: &[usize] = if quick { &[1_000, 5_000] } else { &[1_000, 10_000, 50_000] };
+        pg_backend(&certplan, &runtime, sizes, quick);
+        return;
+    }
     if std::env::args().any(|a| a == "--deploy-only") {
         let n = if quick { 20 } else { 100 };
         println!("9. renew-and-deploy of {n} certificates, 10/s per action, 300 ms latency");
@@ -147,6 +154,8 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     write_project(dir.path(), recorded + new, None);
     std::fs::write(dir.path().join("certplan.state.json"), state_json(&ids)).expect("state");
+    // As in row 10: the cloud's dates recorded first, so that the apply measures a daily run.
+    run_certplan(&certplan, dir.path(), &["refresh"], Some(&url));
     let (wall, _) = run_certplan(&certplan, dir.path(), &["apply", "--auto-approve"], Some(&url));
     let serial = std::fs::read_to_string(dir.path().join("certplan.state.json"))
         .ok()
@@ -211,6 +220,93 @@ fn main() {
         "9. renew-and-deploy of {n} certificates (a CLB listener and a CDN domain each), 10/s per action, 300 ms latency"
     );
     renew_and_deploy(&certplan, &runtime, n);
+
+    println!();
+    let sizes: &[usize] = if quick { &[1_000, 5_000] } else { &[1_000, 10_000, 50_000] };
+    pg_backend(&certplan, &runtime, sizes, quick);
+}
+
+/// The database the pg rows use.
+fn bench_pg_url() -> String {
+    std::env::var("CERTPLAN_BENCH_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// Rows 5 and 6 with state in PostgreSQL.
+fn pg_backend(certplan: &Path, runtime: &tokio::runtime::Runtime, sizes: &[usize], quick: bool) {
+    use certplan_state::{PgConfig, PgStore};
+    let schema = format!("certplan_bench_{}", std::process::id());
+    let _drop = DropSchema(schema.clone());
+    let config = |workspace: &str| PgConfig {
+        conn_str: certplan_core::Sensitive::new(bench_pg_url()),
+        schema_name: schema.clone(),
+        workspace: workspace.to_owned(),
+    };
+    println!("10. the pg backend ({}, schema {schema})", bench_pg_url());
+    println!("   one save changing one certificate, as the apply makes them:");
+    for &n in sizes {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ids: Vec<String> = (0..n).map(|i| format!("id{i:06}")).collect();
+        write_project(dir.path(), n, Some(&ids));
+        let state = LocalStore::new(dir.path().join("certplan.state.json"))
+            .load()
+            .expect("loads")
+            .expect("state");
+        let mut store = PgStore::connect(config(&format!("save{n}")), &|_| None).expect("connects");
+        store.push(&state, false).expect("pushed");
+        let mut state = store.load().expect("loads").expect("state");
+        let runs = 20;
+        let started = Instant::now();
+        for i in 0..runs {
+            let address = state.resources.keys().nth(i * (n / runs)).cloned().expect("address");
+            if let Some(r) = state.resources.get_mut(&address) {
+                r.applied_at += chrono::Duration::seconds(1);
+            }
+            store.save_touched(&mut state, &[address].into()).expect("saved");
+        }
+        println!(
+            "   {n:>8} certificates: {:.2} ms per save",
+            started.elapsed().as_secs_f64() * 1000.0 / runs as f64
+        );
+    }
+    let (recorded, new) = if quick { (5_000, 50) } else { (50_000, 200) };
+    println!(
+        "   apply of {new} new certificates on top of {recorded} recorded ones (10/s, 300 ms latency):"
+    );
+    let (sandbox, url) =
+        runtime.block_on(start_sandbox(Faults { latency_ms: 300, ..Faults::default() }));
+    let domains: Vec<String> = (0..recorded).map(|i| format!("c{i:06}.example.com")).collect();
+    let ids = sandbox.seed_issued(&domains).expect("seeded");
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_project(dir.path(), recorded + new, None);
+    let block = format!(
+        "certplan {{\n  backend \"pg\" {{\n    conn_str    = \"{}\"\n    schema_name = \"{schema}\"\n  }}\n}}\n",
+        bench_pg_url()
+    );
+    std::fs::write(dir.path().join("backend.hcl"), block).expect("backend");
+    std::fs::write(dir.path().join("seed.json"), state_json(&ids)).expect("state");
+    run_certplan(certplan, dir.path(), &["state", "push", "seed.json"], Some(&url));
+    // The seeded records' dates are not the sandbox's: a refresh records the cloud's first, so
+    // that the apply measures what a daily run does, not a one-time catch-up of 50 000 rows.
+    run_certplan(certplan, dir.path(), &["refresh"], Some(&url));
+    let (wall, _) = run_certplan(certplan, dir.path(), &["apply", "--auto-approve"], Some(&url));
+    println!(
+        "   wall {} (floor {} for the applications), {} refusals",
+        secs(wall),
+        secs(Duration::from_millis(100) * u32::try_from(new - 1).unwrap_or(u32::MAX)),
+        sandbox.stats().rate_limited
+    );
+}
+
+/// Drops the benchmark's schema when the benchmark ends.
+struct DropSchema(String);
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        if let Ok(mut client) = postgres::Client::connect(&bench_pg_url(), postgres::NoTls) {
+            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.0));
+        }
+    }
 }
 
 /// Writes a configuration of `n` certificates and, with `ids`, a state recording them.

@@ -91,7 +91,14 @@ pub enum Command {
     #[command(subcommand)]
     State(StateCommand),
     /// Release a state lock a run left behind (ending the PostgreSQL session that holds it)
-    ForceUnlock(StateArgs),
+    ForceUnlock {
+        /// The id of the lock to release, as the message of a refused lock shows it
+        /// ("lock id 12345"): a lock held by any other is left alone
+        #[arg(value_name = "LOCK_ID")]
+        lock_id: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
     /// Show a plan saved by `certplan plan --out`
     Show {
         /// The plan file
@@ -305,7 +312,8 @@ pub enum StateCommand {
     Push {
         /// The state file to store
         file: PathBuf,
-        /// Store it even over a state of another lineage or a higher serial
+        /// Store it even over a state of another lineage, a higher serial, or a different
+        /// state with the same serial
         #[arg(long)]
         force: bool,
         #[command(flatten)]

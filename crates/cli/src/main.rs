@@ -110,8 +110,8 @@ async fn run(
             };
             commands::state::state(&for_state(state.flags(), env)?, operation)
         }
-        Command::ForceUnlock(state) => {
-            commands::state::force_unlock(&for_state(state.flags(), env)?)
+        Command::ForceUnlock { lock_id, state } => {
+            commands::state::force_unlock(&for_state(state.flags(), env)?, &lock_id)
         }
         Command::Validate { json, vars } => {
             let vars = settings::variables(&env, vars.in_order(&env.args));

@@ -18,6 +18,14 @@ use crate::ledger::{Ledger, Step};
 /// (the API itself refuses requests more than 5 minutes off).
 const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
+/// How long after an intent was written its application may still create a certificate: the
+/// request's timeout, and a margin for the clocks of two machines and the service.
+fn in_flight_window(client: &Client) -> chrono::Duration {
+    let timeout = chrono::Duration::from_std(client.request_timeout())
+        .unwrap_or_else(|_| chrono::Duration::seconds(20));
+    timeout + chrono::Duration::seconds(5)
+}
+
 /// How one intent of an interrupted run was settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
@@ -49,7 +57,8 @@ impl fmt::Display for Settled {
 const RECONCILE_CONCURRENCY: usize = 8;
 
 /// Settles the intents an interrupted run left in `state`: adopts the certificate each one
-/// created, or concludes the call never reached the cloud. The intents are looked up at once,
+/// created, or concludes the call never reached the cloud — a writer only once the call can
+/// no longer be answered (its request's timeout has passed). The intents are looked up at once,
 /// under the pacer, and each is saved through `store` as soon as it is settled, so that a run
 /// killed while reconciling keeps what it learnt. Without a store (a plan), nothing is saved.
 pub async fn reconcile<'a>(
@@ -58,9 +67,12 @@ pub async fn reconcile<'a>(
     store: Option<&'a mut dyn StateStore>,
 ) -> Result<Vec<Settled>, ReconcileError> {
     let intents = state.intents.clone();
+    // Only a writer waits for applications that may still be in flight: what it settles is
+    // recorded, while a plan's view is its own, and a plan must not keep its reader waiting.
+    let writes = store.is_some();
     let ledger = Ledger::new(state, store);
     let outcomes: Vec<Result<Settled, ReconcileError>> = stream::iter(intents)
-        .map(|intent| settle(client, &ledger, intent))
+        .map(|intent| settle(client, &ledger, intent, writes))
         .buffer_unordered(RECONCILE_CONCURRENCY)
         .collect()
         .await;
@@ -72,6 +84,7 @@ async fn settle(
     client: &Client,
     ledger: &Ledger<'_>,
     intent: Intent,
+    wait_in_flight: bool,
 ) -> Result<Settled, ReconcileError> {
     let address = intent.address.clone();
     let started_at = intent.started_at;
@@ -79,8 +92,21 @@ async fn settle(
     // take the first one's certificate.
     let domain_lock = ledger.domain_lock(&intent.args.domain);
     let _one_domain_at_a_time = domain_lock.lock().await;
-    let known = ledger.read(known_ids);
-    let Some(found) = find_applied(client, &known, &intent).await? else {
+    let mut found = find_applied(client, &ledger.read(known_ids), &intent).await?;
+    // Nothing found is not yet "never reached" while the application may still be in flight:
+    // a run that lost its lock (force-unlock, a network cut) while its request was on the
+    // way may be answered for up to a request's timeout. Look again once that has passed.
+    let in_flight_until = started_at + in_flight_window(client);
+    if found.is_none() && wait_in_flight && Utc::now() < in_flight_until {
+        let wait = (in_flight_until - Utc::now()).to_std().unwrap_or_default();
+        tracing::info!(
+            "{address}: the application of an interrupted run at {started_at} may still be in flight; looking again in {}s",
+            wait.as_secs()
+        );
+        tokio::time::sleep(wait).await;
+        found = find_applied(client, &ledger.read(known_ids), &intent).await?;
+    }
+    let Some(found) = found else {
         ledger.record(Step::Settle(intent)).await?;
         return Ok(Settled::NeverReached { address, started_at });
     };

@@ -97,6 +97,12 @@ impl Client {
         &self.endpoint
     }
 
+    /// Returns how long one request may take before the client gives up on it: a request
+    /// sent longer ago than this has been answered, or never will be.
+    pub fn request_timeout(&self) -> Duration {
+        self.options.request_timeout
+    }
+
     /// Applies for a free certificate (or renews `OldCertificateId`); returns its id.
     pub async fn apply_certificate(&self, req: &ApplyCertificateRequest) -> Result<String, Error> {
         let resp: ApplyCertificateResponse = self.call("ApplyCertificate", req).await?;

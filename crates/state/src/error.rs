@@ -33,6 +33,14 @@ pub enum StateError {
     /// A database backend failed: `cause` says what happened, `hint` what to do about it.
     #[error("{}", backend_message(store, cause, hint))]
     Backend { store: String, cause: String, hint: String },
+    /// `force-unlock` was given the id of another lock than the one held now: the holder it
+    /// meant is gone, and another run took the lock since. Nothing was changed.
+    #[error(
+        "state {store} was not unlocked: the lock is now held {}, not {lock_id}: \
+         run force-unlock again only if that one is stuck",
+        holder_phrase(holder)
+    )]
+    LockIdMismatch { store: String, lock_id: String, holder: Option<Box<LockInfo>> },
     /// `force-unlock` found the lock held by a process that is still running.
     #[error(
         "state {store} is locked {}, which is still running: force-unlock only clears a lock whose holder died. \
@@ -47,19 +55,21 @@ pub enum StateError {
     PushRefused { store: String, why: String },
 }
 
-/// Names the holder of a lock, e.g. `by alice@ci-7 (pid 42, certplan apply) since …`.
+/// Names the holder of a lock and its id, e.g. `by alice@ci-7 (pid 42, certplan apply) since …
+/// (lock id 42)`: the id is what `force-unlock` takes.
 fn holder_phrase(holder: &Option<Box<LockInfo>>) -> String {
     match holder {
         Some(h) => {
             let session =
                 h.backend_pid.map(|pid| format!(", PostgreSQL session {pid}")).unwrap_or_default();
             format!(
-                "by {}@{} (pid {}, certplan {}{session}) since {}",
+                "by {}@{} (pid {}, certplan {}{session}) since {} (lock id {})",
                 h.who,
                 h.host,
                 h.pid,
                 h.operation,
-                h.since.format("%Y-%m-%d %H:%M:%S UTC")
+                h.since.format("%Y-%m-%d %H:%M:%S UTC"),
+                h.lock_id()
             )
         }
         None => "by another process".to_owned(),

@@ -24,6 +24,6 @@ pub use format::{FORMAT_VERSION, Problem};
 pub use local::{DEFAULT_STATE_FILE, LocalStore, WORKSPACES_DIR};
 pub use lock::{LockInfo, StateLock};
 pub use model::{Cloud, Deposed, Intent, IntentKind, ResourceState, State, StoredOutput};
-pub use pg::{PgConfig, PgStore};
+pub use pg::{PgConfig, PgStore, PgTimeouts};
 pub use store::StateStore;
 pub use workspace::{DEFAULT_WORKSPACE, valid_workspace_name};

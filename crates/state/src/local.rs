@@ -222,10 +222,19 @@ impl StateStore for LocalStore {
         lock::probe(&self.lock_path())
     }
 
-    /// Clears the lock info a dead holder left; the OS lock itself went with its process.
-    fn force_unlock(&self) -> Result<Option<LockInfo>, StateError> {
+    /// Clears the lock info a dead holder left (whatever its id: the OS lock went with its
+    /// process, and the note blocks no one). A live holder is never touched: refused as
+    /// another lock than `lock_id` (its process id), or as still running.
+    fn force_unlock(&self, lock_id: &str) -> Result<Option<LockInfo>, StateError> {
         match lock::clear(&self.lock_path()) {
             Ok(Ok(left)) => Ok(left),
+            Ok(Err(Some(holder))) if holder.lock_id() != lock_id.trim() => {
+                Err(StateError::LockIdMismatch {
+                    store: self.describe(),
+                    lock_id: lock_id.to_owned(),
+                    holder: Some(Box::new(holder)),
+                })
+            }
             Ok(Err(holder)) => Err(StateError::HeldByLiveProcess {
                 store: self.describe(),
                 holder: holder.map(Box::new),
@@ -305,19 +314,74 @@ mod tests {
     fn force_unlock_clears_a_dead_holders_note_but_never_a_live_lock() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = LocalStore::new(dir.path().join(DEFAULT_STATE_FILE));
-        assert_eq!(store.force_unlock().expect("no lock file"), None);
+        let id = std::process::id().to_string();
+        assert_eq!(store.force_unlock(&id).expect("no lock file"), None);
         let held = store.lock("apply", Duration::ZERO).expect("free");
-        let err = store.force_unlock().expect_err("held by a live process");
+        let err = store.force_unlock(&id).expect_err("held by a live process");
         assert!(matches!(err, StateError::HeldByLiveProcess { .. }), "{err}");
         assert!(err.to_string().contains("still running"), "{err}");
+        assert!(err.to_string().contains(&format!("(lock id {id})")), "{err}");
         assert_eq!(store.lock_holder().map(|h| h.operation), Some("apply".into()), "untouched");
         // A holder killed outright leaves its note; its OS lock went with it.
         let note = std::fs::read(store.lock_path()).expect("note");
         drop(held);
         std::fs::write(store.lock_path(), &note).expect("a dead holder's note");
-        let left = store.force_unlock().expect("cleared").expect("the note");
+        let left = store.force_unlock(&id).expect("cleared").expect("the note");
         assert_eq!(left.operation, "apply");
         assert_eq!(store.lock_holder(), None);
+    }
+
+    #[test]
+    fn force_unlock_refuses_a_lock_held_by_another_than_the_one_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::new(dir.path().join(DEFAULT_STATE_FILE));
+        let _held = store.lock("apply", Duration::ZERO).expect("free");
+        let note = std::fs::read(store.lock_path()).expect("note");
+        let err = store.force_unlock("1").expect_err("another holder");
+        assert!(matches!(err, StateError::LockIdMismatch { .. }), "{err}");
+        let message = err.to_string();
+        let now_held =
+            format!("(lock id {}), not 1: run force-unlock again only if", std::process::id());
+        assert!(
+            message.contains("the lock is now held by") && message.contains(&now_held),
+            "{message}"
+        );
+        assert_eq!(std::fs::read(store.lock_path()).expect("note"), note, "untouched");
+    }
+
+    #[test]
+    fn push_refuses_a_different_state_of_the_same_lineage_and_serial_but_repeats_quietly() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = LocalStore::new(dir.path().join(DEFAULT_STATE_FILE));
+        let mut base = sample();
+        base.serial = 4;
+        store.push(&base, false).expect("into no state");
+        // Two teammates' copies of serial 4, each changed apart.
+        let (mut mine, mut theirs) = (base.clone(), base.clone());
+        mine.resources.clear();
+        theirs.outputs.clear();
+        assert_ne!(mine, theirs);
+        store.push(&mine, true).expect("forced: the first of them, as serial 5");
+        mine.serial = 5;
+        theirs.serial = 5;
+        let on_disk = std::fs::read(store.path()).expect("read");
+        let err = store.push(&theirs, false).expect_err("same lineage and serial, other content");
+        assert!(matches!(err, StateError::PushRefused { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("holds a different state with the same lineage and serial (serial 5"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(store.path()).expect("read"), on_disk, "untouched");
+        // The very same state again: allowed, and nothing written.
+        let mut same = store.load().expect("loads").expect("present");
+        same.certplan_version = "0.0.1".into();
+        store.push(&same, false).expect("identical");
+        assert_eq!(std::fs::read(store.path()).expect("read"), on_disk, "nothing rewritten");
+        store.push(&theirs, true).expect("forced");
+        let stored = store.load().expect("loads").expect("present");
+        assert_eq!(stored.serial, 6, "newer than both");
+        assert!(crate::store::same_records(&stored, &theirs));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! the [`LockInfo`] written into that file so that a refused writer can say who holds it.
 //!
 //! The OS lock, not the file's existence, is what excludes: a holder that dies releases it
-//! with its process, and the info it leaves behind is replaced by the next holder's. This
+//! with its process, and the info it leaves behind is replaced by the next holder's. A lock is
+//! known by its id ([`LockInfo::lock_id`]: the holder's process id here, its PostgreSQL
+//! session for the pg backend), which messages show and `force-unlock` must be given. This
 //! module locks; it never reads or writes the state itself.
 
 use std::fs::File;
@@ -29,6 +31,17 @@ pub struct LockInfo {
 }
 
 impl LockInfo {
+    /// The lock's id, as `force-unlock` takes it and messages show it: the holder's
+    /// PostgreSQL session (backend pid) for the pg backend — what `force-unlock` ends — else
+    /// its process id. A lock taken again after the holder went has another id, so that
+    /// `force-unlock` never ends a run other than the one it was told of.
+    pub fn lock_id(&self) -> String {
+        match self.backend_pid {
+            Some(session) => session.to_string(),
+            None => self.pid.to_string(),
+        }
+    }
+
     /// Describes this process running `operation`.
     pub fn current(operation: &str) -> Self {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -182,6 +195,8 @@ mod tests {
             message.contains("is locked by") && message.contains("certplan apply"),
             "{message}"
         );
+        let id = format!("(lock id {})", std::process::id());
+        assert!(message.contains(&id), "{message}");
         drop(held);
         assert_eq!(store.lock_holder(), None, "info cleared");
         let _again = store.lock("plan", Duration::ZERO).expect("released");

@@ -50,22 +50,35 @@ pub trait StateStore {
         None
     }
 
-    /// Releases a lock that a holder left behind, returning who held it (`None`: nobody).
-    /// The default has no lock to release.
-    fn force_unlock(&self) -> Result<Option<LockInfo>, StateError> {
+    /// Releases the lock whose id is `lock_id` ([`LockInfo::lock_id`], as a refused lock's
+    /// message shows it), returning who held it (`None`: nobody). Refused with
+    /// [`StateError::LockIdMismatch`], changing nothing, when the lock is held by another
+    /// holder than the one named: a run that took the lock after the stuck one is never ended
+    /// by mistake. What a dead holder left behind is cleared whatever its id: it blocks no
+    /// one. The default has no lock to release.
+    fn force_unlock(&self, lock_id: &str) -> Result<Option<LockInfo>, StateError> {
+        let _ = lock_id;
         Ok(None)
     }
 
     /// Stores `state` whole in place of what the store holds (`certplan state push`): refused
-    /// when the store holds a state of another lineage, or of the same lineage and a higher
-    /// serial, unless `force`. Over an existing state it is saved as a serial newer than both;
-    /// into an empty store, as it is.
+    /// when the store holds a state of another lineage, of the same lineage and a higher
+    /// serial, or of the same lineage and serial but other content (two copies changed
+    /// apart), unless `force`. Over an existing state it is saved as a serial newer than both;
+    /// into an empty store, as it is; over the very same state (a push repeated), nothing is
+    /// written.
     fn push(&mut self, state: &State, force: bool) -> Result<(), StateError> {
         let current = self.load()?;
         let mut pushed = state.clone();
         if let Some(current) = &current {
             if !force && let Some(why) = push_refusal(current, state) {
                 return Err(StateError::PushRefused { store: self.describe(), why });
+            }
+            if (current.lineage.as_str(), current.serial) == (state.lineage.as_str(), state.serial)
+                && same_records(current, state)
+            {
+                // Already stored: readers keep the serial they have, and their next save works.
+                return Ok(());
             }
             // `save` increments it past both.
             pushed.serial = pushed.serial.max(current.serial);
@@ -78,10 +91,43 @@ pub trait StateStore {
 
 /// Says why pushing `pushed` over `current` would lose something, if it would.
 pub(crate) fn push_refusal(current: &State, pushed: &State) -> Option<String> {
-    push_refusal_of((&current.lineage, current.serial), (&pushed.lineage, pushed.serial))
+    let (stored, pushing) =
+        ((&*current.lineage, current.serial), (&*pushed.lineage, pushed.serial));
+    push_refusal_of(stored, pushing).or_else(|| {
+        (stored == pushing && !same_records(current, pushed)).then(|| diverged(current.serial))
+    })
 }
 
-/// [`push_refusal`], knowing only the (lineage, serial) of each state.
+/// Says why a push of the same lineage and serial as the stored state's, but of other
+/// content, is refused: it is a copy changed apart from the stored one, and one of them
+/// would lose its records.
+pub(crate) fn diverged(serial: u64) -> String {
+    format!(
+        "a different state with the same lineage and serial (serial {serial}; the two copies were changed apart)"
+    )
+}
+
+/// Returns whether `a` and `b` record the same: everything but the serial and the version of
+/// certplan that wrote them. (Spelled out, so that a field added to [`State`] must be
+/// placed on one side or the other.)
+pub(crate) fn same_records(a: &State, b: &State) -> bool {
+    let State {
+        format_version: _,
+        lineage,
+        serial: _,
+        certplan_version: _,
+        resources,
+        deposed,
+        intents,
+        outputs,
+        cloud,
+    } = a;
+    (lineage, resources, deposed, intents, outputs, cloud)
+        == (&b.lineage, &b.resources, &b.deposed, &b.intents, &b.outputs, &b.cloud)
+}
+
+/// The first half of [`push_refusal`], knowing only the (lineage, serial) of each state: the
+/// caller compares the content when they are equal.
 pub(crate) fn push_refusal_of(current: (&str, u64), pushed: (&str, u64)) -> Option<String> {
     let ((lineage, serial), (pushed_lineage, pushed_serial)) = (current, pushed);
     if lineage != pushed_lineage {

@@ -70,9 +70,9 @@ pub fn state(settings: &Settings, operation: StateOperation) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-/// Stores the state file `file` in the backend: refused over a state of another lineage, or
-/// of the same lineage and a higher serial (it would lose what was recorded since), unless
-/// `force`.
+/// Stores the state file `file` in the backend: refused over a state of another lineage, of
+/// the same lineage and a higher serial (it would lose what was recorded since), or different
+/// with the same serial (two copies changed apart), unless `force`.
 pub fn push(settings: &Settings, file: &Path, force: bool) -> anyhow::Result<ExitCode> {
     let mut access = StateAccess::open(settings, Some("state push"))?;
     let bytes = std::fs::read(file)
@@ -96,19 +96,21 @@ pub fn push(settings: &Settings, file: &Path, force: bool) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-/// Releases a lock that a run left behind: the local lock file's note, or the PostgreSQL
-/// session that holds the lock (a live run's work stops with it).
-pub fn force_unlock(settings: &Settings) -> anyhow::Result<ExitCode> {
+/// Releases the lock whose id is `lock_id` that a run left behind: the local lock file's
+/// note, or the PostgreSQL session that holds the lock (a live run's work stops with it).
+/// A lock held by another than the one named is refused, untouched.
+pub fn force_unlock(settings: &Settings, lock_id: &str) -> anyhow::Result<ExitCode> {
     let store = crate::workspace::open_store(settings)?;
-    match store.force_unlock()? {
+    match store.force_unlock(lock_id)? {
         Some(h) => outln!(
-            "Released the lock of {} held by {}@{} (pid {}, certplan {}) since {}.",
+            "Released the lock of {} held by {}@{} (pid {}, certplan {}) since {} (lock id {}).",
             store.describe(),
             h.who,
             h.host,
             h.pid,
             h.operation,
-            h.since.format("%Y-%m-%d %H:%M:%S UTC")
+            h.since.format("%Y-%m-%d %H:%M:%S UTC"),
+            h.lock_id()
         ),
         None => outln!("{} was not locked.", store.describe()),
     }

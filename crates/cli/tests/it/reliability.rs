@@ -243,3 +243,52 @@ fn a_used_up_quota_fails_that_certificate_alone_and_is_not_retried() {
     assert!(again.stderr.contains("1 change failed"), "{}", again.stderr);
     assert_eq!(p.sandbox.requests("ApplyCertificate"), 4, "asked once more, once");
 }
+
+#[test]
+fn an_application_still_in_flight_after_its_run_lost_the_lock_is_waited_for_not_repeated() {
+    // A run journaled an application and lost its lock (force-unlock, a network cut) while
+    // its request was still on the way; the certificate appears two seconds later.
+    let config = format!(
+        "provider \"tencentcloud\" {{\n  request_timeout = \"3s\"\n}}\n\n{}",
+        certificate("www", "www.example.com")
+    );
+    let p = Project::new(&config);
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let state = serde_json::json!({
+        "format_version": 1, "lineage": "in-flight", "serial": 1, "certplan_version": "test",
+        "resources": {},
+        "intents": [{
+            "address": "tencentcloud_ssl_free_certificate.www",
+            "action": "create",
+            "args": { "domain": "www.example.com", "dv_auth_method": "DNS_AUTO" },
+            "started_at": started_at
+        }]
+    });
+    std::fs::write(p.path().join("certplan.state.json"), state.to_string()).expect("state");
+    let url = p.sandbox.url.clone();
+    let late = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let client = certplan_provider::Client::new(
+            certplan_provider::Endpoint::parse(&url).expect("url"),
+            certplan_provider::Credentials::new(
+                crate::harness::SECRET_ID,
+                crate::harness::SECRET_KEY,
+            ),
+        );
+        let args = certplan_core::CertificateArgs::new(
+            "www.example.com",
+            certplan_core::DvAuthMethod::DnsAuto,
+        );
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(client.apply_for_certificate(&args, None, None))
+            .expect("the late application lands")
+    });
+    let apply = p.run(&["apply", "--auto-approve"]);
+    let landed = late.join().expect("joined");
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(apply.stderr.contains(&format!("recorded certificate {landed}")), "{}", apply.stderr);
+    assert_exactly_once(&p, 1);
+}

@@ -3,8 +3,9 @@
 //! `PGPASSWORD`, then the password file (`PGPASSFILE`, else `~/.pgpass`).
 //!
 //! It owns keeping the password secret: what it returns for messages (the public URL, the
-//! parse error) never holds it. The environment comes in as a function, so that nothing here
-//! reads or changes the process's. It connects to nothing.
+//! parse error) never holds it — nor any part of it, as a URL with an unencoded `@` in its
+//! password would otherwise make into a host name. The environment comes in as a function, so
+//! that nothing here reads or changes the process's. It connects to nothing.
 
 use std::path::Path;
 use std::time::Duration;
@@ -22,6 +23,9 @@ pub(super) struct ConnInfo {
     pub public: String,
     /// Where the password came from: whether the user needs to be told to set one.
     pub password_source: PasswordSource,
+    /// How long the whole start-up may take — TCP, TLS, authentication and the schema check:
+    /// `connect_timeout` if the string gives one, else [`CONNECT_TIMEOUT`].
+    pub startup_timeout: Duration,
 }
 
 /// Where a connection's password came from.
@@ -33,8 +37,9 @@ pub(super) enum PasswordSource {
     None,
 }
 
-/// How long to wait for the server to answer a connection, unless `connect_timeout` says.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for the server to answer a connection, unless `connect_timeout` says (a
+/// `connect_timeout` of 0, libpq's "forever", is taken as not given: nothing may hang).
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Parses `conn_str`, filling in libpq's defaults and the password; the error says what is
 /// wrong without quoting the string.
@@ -42,6 +47,7 @@ pub(super) fn parse(
     conn_str: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<ConnInfo, String> {
+    refuse_unencoded_at(conn_str)?;
     // The client knows only disable/prefer/require: the verifying modes are ours to implement.
     let (rest, sslmode) = take_sslmode(conn_str);
     let sslmode = match sslmode.as_deref() {
@@ -67,9 +73,10 @@ pub(super) fn parse(
         let user = config.get_user().unwrap_or_default().to_owned();
         config.dbname(&user);
     }
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(CONNECT_TIMEOUT);
-    }
+    // The client's own timeout bounds the TCP connect alone; the session bounds the rest of the
+    // start-up by the same length (`startup_timeout`).
+    let startup_timeout = *config.get_connect_timeout().unwrap_or(&CONNECT_TIMEOUT);
+    config.connect_timeout(startup_timeout);
     // A network cut must end a command in a minute, not in TCP's two hours: keepalives find a
     // silent peer, the user timeout a peer that stopped acknowledging.
     if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
@@ -108,7 +115,32 @@ pub(super) fn parse(
     let hosts = display_hosts(&config);
     let address = format!("{hosts}:{port}");
     let public = format!("postgres://{user}@{hosts}:{port}/{dbname}");
-    Ok(ConnInfo { config, sslmode, address, public, password_source })
+    Ok(ConnInfo { config, sslmode, address, public, password_source, startup_timeout })
+}
+
+/// Refuses a URL with an `@` after the one that ends its user and password, before its
+/// parameters: a password (or user name) holding an unencoded `@`. The client takes the
+/// credentials up to the first `@` and the rest as host and database, so
+/// `postgres://u:S3cr@tPW@host/db` would connect to a host `tPW@host` and every message would
+/// name it — part of the password. The error names no part of the string.
+fn refuse_unencoded_at(conn_str: &str) -> Result<(), String> {
+    let trimmed = conn_str.trim();
+    let Some(rest) =
+        trimmed.strip_prefix("postgres://").or_else(|| trimmed.strip_prefix("postgresql://"))
+    else {
+        return Ok(());
+    };
+    let Some((_, after)) = rest.split_once('@') else { return Ok(()) };
+    let host_and_path = after.split('?').next().unwrap_or_default();
+    if host_and_path.contains('@') {
+        return Err(concat!(
+            "conn_str is a URL with more than one `@` before its parameters: a password or user name ",
+            "that contains `@` must be percent-encoded in a URL, `@` as `%40` ",
+            "(postgres://user:p%40ss@host/db), or given as PGPASSWORD or in ~/.pgpass"
+        )
+        .to_owned());
+    }
+    Ok(())
 }
 
 /// Splits the `sslmode` setting off `conn_str`, in either syntax, returning the rest and the
@@ -420,5 +452,45 @@ mod tests {
             let err = parse(bad, &env).err().expect("refused");
             assert!(!err.contains("hunter2"), "{err}");
         }
+    }
+
+    #[test]
+    fn the_start_up_is_bounded_by_connect_timeout_else_ten_seconds() {
+        let env = env_of(&[]);
+        let timeout = |conn_str| parse(conn_str, &env).expect("parses").startup_timeout;
+        assert_eq!(timeout("postgres://u@h/db"), CONNECT_TIMEOUT);
+        assert_eq!(CONNECT_TIMEOUT, Duration::from_secs(10));
+        assert_eq!(timeout("postgres://u@h/db?connect_timeout=3"), Duration::from_secs(3));
+        assert_eq!(timeout("host=h connect_timeout=4"), Duration::from_secs(4));
+        assert_eq!(timeout("host=h connect_timeout=0"), CONNECT_TIMEOUT, "never forever");
+    }
+
+    #[test]
+    fn an_unencoded_at_in_the_password_is_refused_naming_no_part_of_it() {
+        let env = env_of(&[]);
+        for conn_str in [
+            "postgres://dbadmin:S3cr@tPW@db.internal/certs",
+            "postgresql://dbadmin:S3cr@tPW@db.internal:5433/certs?sslmode=require",
+            // A `/` in the password too: the client would take `tPW` as the host.
+            "postgres://dbadmin:S3cr@tPW/x@db.internal/certs",
+            // An `@` in the user name.
+            "postgres://dbadmin@corp.example:pw@db.internal/certs",
+        ] {
+            let err = parse(conn_str, &env).err().expect("refused");
+            assert!(err.contains("percent-encoded") && err.contains("%40"), "{err}");
+            for part in ["dbadmin", "S3cr", "tPW", "db.internal", "corp.example", "certs"] {
+                assert!(!err.contains(part), "{conn_str}: {err}");
+            }
+        }
+        // Encoded, it is the password; and `@` elsewhere is not taken for one.
+        let info = parse("postgres://dbadmin:S3cr%40tPW@db.internal/certs", &env).expect("parses");
+        assert_eq!(info.config.get_password(), Some(&b"S3cr@tPW"[..]));
+        assert_eq!(info.address, "db.internal:5432");
+        let info = parse("postgres://dbadmin@db.internal/certs?application_name=a@b", &env)
+            .expect("an `@` in a parameter");
+        assert_eq!(info.address, "db.internal:5432");
+        let info = parse("host=db.internal user=dbadmin password=S3cr@tPW", &env)
+            .expect("a key=value string needs no encoding");
+        assert_eq!(info.config.get_password(), Some(&b"S3cr@tPW"[..]));
     }
 }

@@ -3,7 +3,9 @@
 //!
 //! The server, not the row, is what excludes: a holder that dies (killed, cut off) loses its
 //! session and the lock with it, and the row it leaves is replaced by the next holder's and
-//! never taken for a live holder's (it must name the session that holds the lock).
+//! never taken for a live holder's (it must name the session that holds the lock). That
+//! session's backend pid is the lock's id: `force` ends a session only when it is the one it
+//! was told of, so a run that took the lock after a stuck one is never ended by mistake.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +19,7 @@ use crate::{LockInfo, StateLock};
 const POLL: Duration = Duration::from_millis(200);
 
 /// How long `force_unlock` waits for a terminated session to be gone.
-const TERMINATION_WAIT: Duration = Duration::from_secs(5);
+pub(super) const TERMINATION_WAIT: Duration = Duration::from_secs(5);
 
 /// Derives the advisory lock key of `workspace` in `schema`.
 ///
@@ -69,6 +71,16 @@ pub(super) struct Locker {
 pub(super) enum Attempt {
     Taken(StateLock),
     Held(Option<LockInfo>),
+}
+
+/// The outcome of a forced unlock.
+pub(super) enum Forced {
+    /// Released: who held the lock, or whose row a dead holder left; `None`: neither.
+    Released(Option<LockInfo>),
+    /// Held by this holder, not the one named: nothing was done.
+    HeldByOther(LockInfo),
+    /// This holder's session was told to end and still holds the lock: its row was kept.
+    StillRunning(LockInfo),
 }
 
 impl Locker {
@@ -135,30 +147,56 @@ impl Locker {
         Ok(self.holder()?.map(|(pid, info)| with_session(info, pid)))
     }
 
-    /// Ends the session holding the lock, if another does, and deletes the holder row;
-    /// returns who held it (or who the row said did). `Err` names what failed.
-    pub fn force(&self) -> Result<Option<LockInfo>, Failure> {
-        let holder = self.holder()?;
-        if let Some((pid, _)) = holder {
-            self.session.run(move |conn: &mut Conn| {
-                conn.client.execute("SELECT pg_terminate_backend($1)", &[&pid])?;
-                Ok(())
-            })?;
-            let deadline = Instant::now() + TERMINATION_WAIT;
-            while self.holder()?.is_some_and(|(p, _)| p == pid) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
+    /// Ends the session holding the lock when its backend pid is `lock_id`, and once it is
+    /// gone deletes its holder row; with no session holding the lock, deletes the row a dead
+    /// holder left, whatever its id. Any other holder is left alone.
+    pub fn force(&self, lock_id: &str) -> Result<Forced, Failure> {
+        let Some((pid, info)) = self.holder()? else {
+            return Ok(Forced::Released(self.delete_dead_row()?));
+        };
+        if pid.to_string() != lock_id.trim() {
+            return Ok(Forced::HeldByOther(with_session(info, pid)));
         }
+        self.session.run(move |conn: &mut Conn| {
+            // `false`: the session is gone already.
+            conn.client.execute("SELECT pg_terminate_backend($1)", &[&pid])?;
+            Ok(())
+        })?;
+        let deadline = Instant::now() + TERMINATION_WAIT;
+        let still = loop {
+            let still = self.holder()?.is_some_and(|(p, _)| p == pid);
+            if !still || Instant::now() >= deadline {
+                break still;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        if still {
+            // Its row still names a live holder: deleting it would hide who holds the lock.
+            return Ok(Forced::StillRunning(with_session(info, pid)));
+        }
+        // Only its own row: a run that took the lock the moment it was free keeps its row.
         let (sql, workspace) = (self.sql.clone(), self.workspace.clone());
         let row = self.session.run(move |conn: &mut Conn| {
-            let statement = conn.statement(&sql.lock_row_delete)?;
-            Ok(conn.client.query_opt(&statement, &[&workspace])?.map(|r| r.get::<_, String>(0)))
+            let statement = conn.statement(&sql.lock_row_delete_of)?;
+            Ok(conn
+                .client
+                .query_opt(&statement, &[&workspace, &pid])?
+                .map(|r| r.get::<_, String>(0)))
         })?;
         let row: Option<LockInfo> = row.and_then(|r| serde_json::from_str(&r).ok());
-        Ok(match holder {
-            Some((pid, info)) => Some(with_session(info.or(row), pid)),
-            None => row,
-        })
+        Ok(Forced::Released(Some(with_session(info.or(row), pid))))
+    }
+
+    /// Deletes the holder row whose session no longer holds the lock, returning who it named.
+    fn delete_dead_row(&self) -> Result<Option<LockInfo>, Failure> {
+        let (sql, workspace) = (self.sql.clone(), self.workspace.clone());
+        let (high, low) = key_halves(self.key);
+        let row = self.session.run(move |conn: &mut Conn| {
+            let statement = conn.statement(&sql.lock_row_delete_dead)?;
+            let row = conn.client.query_opt(&statement, &[&workspace, &high, &low])?;
+            Ok(row.map(|r| (r.get::<_, String>(0), r.get::<_, i32>(1))))
+        })?;
+        Ok(row.map(|(info, pid)| with_session(serde_json::from_str(&info).ok(), pid)))
     }
 }
 

@@ -4,10 +4,13 @@
 //!
 //! It owns the store's contract on a database: a save is one transaction that checks and
 //! advances the serial (compare-and-set) and writes only what changed; the lock is a
-//! session-level advisory lock that dies with its holder. The connection string is parsed in
-//! `conninfo` (which keeps the password out of every message), the session lives on its own
-//! thread in `session`, TLS is `tls`'s, the tables `schema`'s, what a save changes `diff`'s,
-//! the transactions on the rows `rows`', the lock `lock`'s. The CLI resolves `PG_CONN_STR`
+//! session-level advisory lock that dies with its holder, known to `force_unlock` by its id
+//! (the holder's backend pid); nothing waits forever — the start-up has a deadline, and the
+//! session's `lock_timeout` and `statement_timeout` ([`PgTimeouts`]) bound every statement
+//! after it. The connection string is parsed in `conninfo` (which keeps the password out of
+//! every message), the session lives on its own thread in `session`, TLS is `tls`'s, the
+//! tables `schema`'s, what a save changes `diff`'s, the transactions on the rows `rows`', the
+//! lock `lock`'s. The CLI resolves `PG_CONN_STR`
 //! and `PG_SCHEMA_NAME`; this module reads no environment but what it is handed.
 
 mod conninfo;
@@ -21,13 +24,13 @@ mod tls;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use certplan_core::{Address, Sensitive};
 
 use crate::{LockInfo, State, StateError, StateLock, StateStore};
 use diff::{Plan, Seen};
-use lock::{Attempt, Locker};
+use lock::{Attempt, Forced, Locker};
 use rows::{Pushed, Saved};
 use schema::{SchemaFailure, Sql};
 use session::{Failure, Names, Phase, Session};
@@ -41,6 +44,26 @@ pub struct PgConfig {
     /// The schema holding certplan's tables, created on first use.
     pub schema_name: String,
     pub workspace: String,
+}
+
+/// How long certplan's session lets a statement wait, so that no command hangs on a database
+/// that answers no more. The workspace lock is not bound by these: it is polled with a
+/// try-lock, and waited for only as long as `lock`'s timeout says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PgTimeouts {
+    /// The session's `lock_timeout`: how long a statement waits for row locks another session
+    /// holds — a save, for the workspace row an open transaction elsewhere keeps locked —
+    /// before it fails. 30 s by default.
+    pub lock: Duration,
+    /// The session's `statement_timeout`: how long any one statement may take. 120 s by
+    /// default: a push of 50 000 resources takes seconds.
+    pub statement: Duration,
+}
+
+impl Default for PgTimeouts {
+    fn default() -> Self {
+        PgTimeouts { lock: Duration::from_secs(30), statement: Duration::from_secs(120) }
+    }
 }
 
 /// State in PostgreSQL, for one workspace of one schema.
@@ -63,11 +86,25 @@ impl std::fmt::Debug for PgStore {
 
 impl PgStore {
     /// Connects to the database `config` names and makes its schema ready (created, or
-    /// migrated forward). `env` looks up environment variables — `PGPASSWORD`, `PGPASSFILE`,
-    /// `HOME`, `USER` — when the connection string has no password or user.
+    /// migrated forward), with the default [`PgTimeouts`]. `env` looks up environment
+    /// variables — `PGPASSWORD`, `PGPASSFILE`, `HOME`, `USER` — when the connection string has
+    /// no password or user.
     pub fn connect(
         config: PgConfig,
         env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<PgStore, StateError> {
+        PgStore::connect_with_timeouts(config, env, PgTimeouts::default())
+    }
+
+    /// [`connect`](PgStore::connect), the session's statements bounded by `timeouts`.
+    ///
+    /// The whole start-up — TCP, TLS, authentication and the schema check — must end within
+    /// the connection string's `connect_timeout`, else 10 s: a server that accepts the
+    /// connection and never answers fails it, naming the address, rather than hanging.
+    pub fn connect_with_timeouts(
+        config: PgConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+        timeouts: PgTimeouts,
     ) -> Result<PgStore, StateError> {
         let invalid = |store: String, cause: String| StateError::Backend {
             store,
@@ -84,15 +121,18 @@ impl PgStore {
             address: info.address.clone(),
             schema: config.schema_name.clone(),
             password_source: info.password_source,
+            timeouts,
         };
         schema::valid_schema_name(&config.schema_name)
             .map_err(|cause| invalid(names.store.clone(), cause))?;
         crate::valid_workspace_name(&config.workspace).map_err(|why| {
             invalid(names.store.clone(), format!("invalid workspace name: {why}"))
         })?;
-        let session =
-            Session::open(info).map_err(|f| session::backend_error(&names, Phase::Connect, f))?;
-        make_ready(&session, &names)?;
+        let started = Instant::now();
+        let deadline = started + info.startup_timeout;
+        let session = Session::open(info, timeouts, deadline)
+            .map_err(|f| session::backend_error(&names, Phase::Connect, f))?;
+        make_ready(&session, &names, started, deadline)?;
         let sql = Arc::new(Sql::new(&config.schema_name));
         let locker = Locker {
             session: session.clone(),
@@ -144,10 +184,17 @@ impl PgStore {
     }
 }
 
-/// Makes the schema ready on `session`: created, migrated, or refused when newer.
-fn make_ready(session: &Session, names: &Names) -> Result<(), StateError> {
+/// Makes the schema ready on `session` by `deadline` (the start-up's, begun at `started`):
+/// created, migrated, or refused when newer.
+fn make_ready(
+    session: &Session,
+    names: &Names,
+    started: Instant,
+    deadline: Instant,
+) -> Result<(), StateError> {
     let (schema_name, key) = (names.schema.clone(), lock::schema_key(&names.schema));
-    let failure = match session.run(move |conn| Ok(schema::ensure(conn, &schema_name, key))) {
+    let ensure = move |conn: &mut session::Conn| Ok(schema::ensure(conn, &schema_name, key));
+    let failure = match session.run_until(started, deadline, ensure) {
         Ok(Ok(())) => return Ok(()),
         Ok(Err(SchemaFailure::TooNew(version))) => {
             return Err(StateError::Backend {
@@ -230,10 +277,11 @@ impl StateStore for PgStore {
         self.locker.live_holder().ok()?.map(Some)
     }
 
-    /// Ends the PostgreSQL session holding the lock (a live run stops with it) and deletes
-    /// the holder row, a dead holder's included.
-    fn force_unlock(&self) -> Result<Option<LockInfo>, StateError> {
-        self.locker.force().map_err(|failure| match failure {
+    /// Ends the PostgreSQL session holding the lock — only when its backend pid is `lock_id`
+    /// (a live run stops with it) — and then deletes its holder row; a row a dead holder left
+    /// is deleted whatever its id. A holder row stays while its session does.
+    fn force_unlock(&self, lock_id: &str) -> Result<Option<LockInfo>, StateError> {
+        let forced = self.locker.force(lock_id).map_err(|failure| match failure {
             Failure::Db(e) if e.code().is_some_and(|c| c.code() == "42501") => {
                 let why = e.as_db_error().map_or(e.to_string(), |d| d.message().to_owned());
                 StateError::Backend {
@@ -243,22 +291,50 @@ impl StateStore for PgStore {
                 }
             }
             failure => self.failed(failure),
-        })
+        })?;
+        match forced {
+            Forced::Released(holder) => Ok(holder),
+            Forced::HeldByOther(holder) => Err(StateError::LockIdMismatch {
+                store: self.describe(),
+                lock_id: lock_id.to_owned(),
+                holder: Some(Box::new(holder)),
+            }),
+            Forced::StillRunning(holder) => Err(StateError::Backend {
+                store: self.describe(),
+                cause: format!(
+                    "the session holding the lock (lock id {}) was told to end, but still holds it after {} s; \
+                     the lock and its holder row are left as they were",
+                    holder.lock_id(),
+                    lock::TERMINATION_WAIT.as_secs()
+                ),
+                hint: format!(
+                    "Run force-unlock again in a moment; if it stays, have the database administrator end it \
+                     (SELECT pg_terminate_backend({}))",
+                    holder.lock_id()
+                ),
+            }),
+        }
     }
 
-    /// Replaces the workspace's rows with `state` in one transaction.
+    /// Replaces the workspace's rows with `state` in one transaction, which also checks what
+    /// [`StateStore::push`] refuses against the stored state (the same one, its row locked).
     fn push(&mut self, state: &State, force: bool) -> Result<(), StateError> {
         let (write, change) = Plan::push(&self.workspace, state, state.serial).split();
         let sql = self.sql.clone();
+        let pushed = state.clone();
         let outcome = self
             .session
-            .run(move |conn| rows::push(conn, &sql, &write, force))
+            .run(move |conn| rows::push(conn, &sql, &write, &pushed, force))
             .map_err(|f| self.failed(f))?;
         match outcome {
             Pushed::Committed(serial) => {
                 let mut seen = Seen::default();
                 change.committed(&mut seen, serial);
                 self.seen = Some(seen);
+                Ok(())
+            }
+            Pushed::Unchanged(seen) => {
+                self.seen = Some(*seen);
                 Ok(())
             }
             Pushed::Refused(why) => Err(StateError::PushRefused { store: self.describe(), why }),

@@ -3,8 +3,10 @@
 //!
 //! A save is one transaction that first moves the workspace row's serial on from the one
 //! this store last saw (compare-and-set) and then writes the rows `diff` found changed, so its
-//! cost follows the change, not the size of the state. Working out what changed is `diff`'s
-//! business; the session and the lock are not this module's.
+//! cost follows the change, not the size of the state. A push locks the workspace row and
+//! decides on what it finds there — reading the whole stored state only when its lineage and
+//! serial are the pushed one's, to tell the same state from a copy changed apart. Working out
+//! what changed is `diff`'s business; the session and the lock are not this module's.
 
 use std::collections::BTreeMap;
 
@@ -36,28 +38,48 @@ pub(super) fn read(
     sql: &Sql,
     workspace: &str,
 ) -> Result<Option<RawState>, postgres::Error> {
-    let statements = [
-        conn.statement(&sql.workspace_select)?,
-        conn.statement(&sql.resources_select)?,
-        conn.statement(&sql.lists[DEPOSED].select)?,
-        conn.statement(&sql.lists[INTENTS].select)?,
-    ];
+    let statements = ReadStatements::prepare(conn, sql)?;
     let mut tx = conn
         .client
         .build_transaction()
         .isolation_level(postgres::IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()?;
-    let Some(row) = tx.query_opt(&statements[0], &[&workspace])? else { return Ok(None) };
-    let head = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5));
-    let resources = tx.query(&statements[1], &[&workspace])?;
-    let resources = resources.iter().map(|r| (r.get(0), r.get(1))).collect();
-    let mut list = |statement| -> Result<Vec<(i64, String)>, postgres::Error> {
-        Ok(tx.query(statement, &[&workspace])?.iter().map(|r| (r.get(0), r.get(1))).collect())
-    };
-    let lists = [list(&statements[2])?, list(&statements[3])?];
+    let raw = statements.read(&mut tx, workspace)?;
     tx.commit()?;
-    Ok(Some(RawState { workspace: head, resources, lists }))
+    Ok(raw)
+}
+
+/// The statements that read a workspace's rows, prepared.
+struct ReadStatements([postgres::Statement; 4]);
+
+impl ReadStatements {
+    fn prepare(conn: &mut Conn, sql: &Sql) -> Result<Self, postgres::Error> {
+        Ok(ReadStatements([
+            conn.statement(&sql.workspace_select)?,
+            conn.statement(&sql.resources_select)?,
+            conn.statement(&sql.lists[DEPOSED].select)?,
+            conn.statement(&sql.lists[INTENTS].select)?,
+        ]))
+    }
+
+    /// Reads `workspace`'s rows in the caller's transaction; `None` when it has no row.
+    fn read(
+        &self,
+        tx: &mut postgres::Transaction<'_>,
+        workspace: &str,
+    ) -> Result<Option<RawState>, postgres::Error> {
+        let statements = &self.0;
+        let Some(row) = tx.query_opt(&statements[0], &[&workspace])? else { return Ok(None) };
+        let head = (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5));
+        let resources = tx.query(&statements[1], &[&workspace])?;
+        let resources = resources.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let mut list = |statement| -> Result<Vec<(i64, String)>, postgres::Error> {
+            Ok(tx.query(statement, &[&workspace])?.iter().map(|r| (r.get(0), r.get(1))).collect())
+        };
+        let lists = [list(&statements[2])?, list(&statements[3])?];
+        Ok(Some(RawState { workspace: head, resources, lists }))
+    }
 }
 
 /// Makes the rows read into a state, and what the store remembers of them; the error says
@@ -176,20 +198,25 @@ pub(super) fn save(conn: &mut Conn, sql: &Sql, write: &Write) -> Result<Saved, p
 pub(super) enum Pushed {
     /// Stored, as this serial.
     Committed(u64),
+    /// The very same state was stored already: nothing was written. What it is stored as.
+    Unchanged(Box<Seen>),
     Refused(String),
 }
 
-/// Replaces the workspace's rows with `write` (a [`Plan::push`]) as one transaction; refused
-/// over another lineage or a newer serial unless `force`. Over an existing state the pushed
-/// one is stored as a serial newer than both; into an empty workspace, as it is.
+/// Replaces the workspace's rows with `write` (a [`Plan::push`] of `pushed`) as one
+/// transaction; refused over another lineage, a newer serial, or the same lineage and serial
+/// with other content, unless `force`. Over an existing state the pushed one is stored as a
+/// serial newer than both; into an empty workspace, as it is; over itself, not at all.
 pub(super) fn push(
     conn: &mut Conn,
     sql: &Sql,
     write: &Write,
+    pushed: &State,
     force: bool,
 ) -> Result<Pushed, postgres::Error> {
     let w = write;
     retrying(|| {
+        let reads = ReadStatements::prepare(conn, sql)?;
         let lock_row = conn.statement(&sql.workspace_lock_row)?;
         let replace = conn.statement(&sql.workspace_replace)?;
         let insert = conn.statement(&sql.workspace_insert)?;
@@ -226,6 +253,27 @@ pub(super) fn push(
                 if !force && let Some(why) = crate::store::push_refusal_of(current, pushing) {
                     tx.rollback()?;
                     return Ok(Pushed::Refused(why));
+                }
+                if current == pushing {
+                    // The same state pushed again, or a copy changed apart from the stored one
+                    // (two teammates' serial 5): only the content tells. The row is locked, so
+                    // what is read is what a replace would replace.
+                    let stored = reads.read(&mut tx, &w.workspace)?.map(decode);
+                    let refusal = match stored {
+                        Some(Ok((stored, seen))) if crate::store::same_records(&stored, pushed) => {
+                            tx.rollback()?;
+                            return Ok(Pushed::Unchanged(Box::new(seen)));
+                        }
+                        Some(Err(cause)) => format!(
+                            "a state with the same lineage and serial (serial {}) that cannot be read ({cause})",
+                            current.1
+                        ),
+                        _ => crate::store::diverged(current.1),
+                    };
+                    if !force {
+                        tx.rollback()?;
+                        return Ok(Pushed::Refused(refusal));
+                    }
                 }
                 // Readers must see a serial newer than any they may have read before.
                 let serial = w.serial.max(serial) + 1;

@@ -158,7 +158,8 @@ pub(super) struct Sql {
     pub lists: [ListSql; 2],
     pub lock_row_upsert: String,
     pub lock_row_delete_own: String,
-    pub lock_row_delete: String,
+    pub lock_row_delete_of: String,
+    pub lock_row_delete_dead: String,
     pub lock_holder: String,
 }
 
@@ -178,6 +179,11 @@ pub(super) const INTENTS: usize = 1;
 impl Sql {
     pub fn new(schema: &str) -> Self {
         let s = quote(schema);
+        // The `pg_locks l` row of the workspace lock, granted, keyed by $2 and $3: a bigint
+        // key is kept as classid (high half), objid (low half) and objsubid 1.
+        let held = "l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                   AND l.classid::bigint = $2 AND l.objid::bigint = $3";
         let list = |table: &str| {
             ListSql {
             select: format!(
@@ -239,16 +245,21 @@ impl Sql {
             lock_row_delete_own: format!(
                 "DELETE FROM {s}.locks WHERE workspace = $1 AND backend_pid = pg_backend_pid()"
             ),
-            lock_row_delete: format!("DELETE FROM {s}.locks WHERE workspace = $1 RETURNING info::text"),
+            lock_row_delete_of: format!(
+                "DELETE FROM {s}.locks WHERE workspace = $1 AND backend_pid = $2 RETURNING info::text"
+            ),
+            // A row whose session holds the lock no more: a dead holder's.
+            lock_row_delete_dead: format!(
+                "DELETE FROM {s}.locks k WHERE k.workspace = $1
+                   AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE {held} AND l.pid = k.backend_pid)
+                 RETURNING k.info::text, k.backend_pid"
+            ),
             // The session holding the advisory lock, as the server sees it, with its holder
-            // row when that row is its own (not a dead holder's leftover). A bigint key is
-            // kept as classid (high half), objid (low half) and objsubid 1.
+            // row when that row is its own (not a dead holder's leftover).
             lock_holder: format!(
                 "SELECT l.pid, (SELECT info::text FROM {s}.locks k WHERE k.workspace = $1 AND k.backend_pid = l.pid)
                  FROM pg_locks l
-                 WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                   AND l.classid::bigint = $2 AND l.objid::bigint = $3 AND l.pid <> pg_backend_pid()"
+                 WHERE {held} AND l.pid <> pg_backend_pid()"
             ),
         }
     }

@@ -2,15 +2,19 @@
 //! runtime of its own and would panic inside the caller's (the apply engine saves from async
 //! code), so it lives on a plain thread and the store sends it jobs.
 //!
-//! A job blocks its caller only for its round trips, as the local store's fsync does. The
-//! session is never reconnected: the advisory lock lives and dies with it, and a command that
-//! lost it must stop rather than go on unlocked. This module also owns turning the client's
-//! errors into [`StateError::Backend`] with a hint of what to do; nothing here knows the
-//! tables.
+//! A job blocks its caller only for its round trips, as the local store's fsync does — and
+//! never forever: the start-up (TCP, TLS, authentication, then the caller's schema check) must
+//! end by a deadline, and once connected the session's `lock_timeout` and `statement_timeout`
+//! bound every statement. The session is never reconnected: the advisory lock lives and dies
+//! with it, and a command that lost it must stop rather than go on unlocked. This module also
+//! owns turning the client's errors into [`StateError::Backend`] with a hint of what to do;
+//! nothing here knows the tables.
 
 use std::collections::HashMap;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
+use super::PgTimeouts;
 use super::conninfo::{ConnInfo, PasswordSource};
 use super::tls::{self, SslMode};
 use crate::StateError;
@@ -50,6 +54,8 @@ pub(super) enum Failure {
     Db(postgres::Error),
     /// The session's thread is gone (it panicked): nothing more can be done on it.
     Gone,
+    /// The server did not answer before the start-up's deadline, this long after it began.
+    NoAnswer(Duration),
 }
 
 impl From<postgres::Error> for Failure {
@@ -59,15 +65,25 @@ impl From<postgres::Error> for Failure {
 }
 
 impl Session {
-    /// Connects on a new thread; the thread ends when the last handle is dropped, and the
-    /// session with it.
-    pub fn open(info: ConnInfo) -> Result<Session, Failure> {
+    /// Connects on a new thread, giving up at `deadline`; the thread ends when the last handle
+    /// is dropped, and the session with it.
+    ///
+    /// The client bounds only the TCP connect (`connect_timeout`): a server that accepts the
+    /// connection and never answers would block its TLS or startup exchange forever. Hence
+    /// the wait here. A thread given up on is left behind, blocked in the client; it ends
+    /// (unused) if the server ever answers, and a command that fails this way soon exits.
+    pub fn open(
+        info: ConnInfo,
+        timeouts: PgTimeouts,
+        deadline: Instant,
+    ) -> Result<Session, Failure> {
+        let started = Instant::now();
         let (jobs, queue) = mpsc::channel::<Job>();
         let (opened, connected) = mpsc::sync_channel(1);
         std::thread::Builder::new()
             .name("certplan-pg".into())
             .spawn(move || {
-                let mut conn = match connect(info) {
+                let mut conn = match connect(info, timeouts) {
                     Ok(conn) => conn,
                     Err(e) => {
                         let _ = opened.send(Err(e));
@@ -81,7 +97,7 @@ impl Session {
                 }
             })
             .map_err(|_| Failure::Gone)?;
-        let backend_pid = connected.recv().map_err(|_| Failure::Gone)??;
+        let backend_pid = receive(&connected, Some((started, deadline)))??;
         Ok(Session { jobs, backend_pid })
     }
 
@@ -90,18 +106,54 @@ impl Session {
         &self,
         job: impl FnOnce(&mut Conn) -> Result<T, postgres::Error> + Send + 'static,
     ) -> Result<T, Failure> {
+        self.run_with(job, None)
+    }
+
+    /// [`run`](Session::run), giving up at `deadline` ([`Failure::NoAnswer`], counted from
+    /// `started`): for the start-up, before the session's own timeouts may be relied on. A
+    /// job given up on still runs to its end; nothing waits for it.
+    pub fn run_until<T: Send + 'static>(
+        &self,
+        started: Instant,
+        deadline: Instant,
+        job: impl FnOnce(&mut Conn) -> Result<T, postgres::Error> + Send + 'static,
+    ) -> Result<T, Failure> {
+        self.run_with(job, Some((started, deadline)))
+    }
+
+    fn run_with<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Conn) -> Result<T, postgres::Error> + Send + 'static,
+        deadline: Option<(Instant, Instant)>,
+    ) -> Result<T, Failure> {
         let (reply, result) = mpsc::sync_channel(1);
         let job: Job = Box::new(move |conn| {
             let _ = reply.send(job(conn));
         });
         self.jobs.send(job).map_err(|_| Failure::Gone)?;
-        Ok(result.recv().map_err(|_| Failure::Gone)??)
+        Ok(receive(&result, deadline)??)
+    }
+}
+
+/// Waits for what the session's thread sends on `channel`, until `deadline` (begun at
+/// `started`) if there is one.
+fn receive<T>(
+    channel: &mpsc::Receiver<T>,
+    deadline: Option<(Instant, Instant)>,
+) -> Result<T, Failure> {
+    let Some((started, deadline)) = deadline else {
+        return channel.recv().map_err(|_| Failure::Gone);
+    };
+    match channel.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(value) => Ok(value),
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(Failure::NoAnswer(started.elapsed())),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure::Gone),
     }
 }
 
 /// Connects as `info` says; `prefer` falls back to a connection without TLS when the
-/// handshake fails, as libpq does.
-fn connect(info: ConnInfo) -> Result<Conn, postgres::Error> {
+/// handshake fails, as libpq does. The session's statements are then bounded by `timeouts`.
+fn connect(info: ConnInfo, timeouts: PgTimeouts) -> Result<Conn, postgres::Error> {
     let ConnInfo { mut config, sslmode, .. } = info;
     let attempt = |config: &mut postgres::Config, mode: SslMode| {
         config.ssl_mode(mode.client_mode());
@@ -120,7 +172,22 @@ fn connect(info: ConnInfo) -> Result<Conn, postgres::Error> {
     let _ = conn.client.batch_execute(
         "SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3",
     );
+    // No statement may block the command forever: a save waits at most `lock_timeout` for
+    // the workspace row another session keeps locked (an open transaction in psql, say), and
+    // nothing runs longer than `statement_timeout`. The workspace lock is unaffected: it is
+    // polled with pg_try_advisory_lock, which never waits.
+    conn.client.batch_execute(&format!(
+        "SET lock_timeout = {}; SET statement_timeout = {}",
+        milliseconds(timeouts.lock),
+        milliseconds(timeouts.statement)
+    ))?;
     Ok(conn)
+}
+
+/// Returns `d` as a PostgreSQL timeout setting, in whole milliseconds: at least 1 (0 would
+/// mean no timeout at all) and at most the largest the server takes.
+fn milliseconds(d: Duration) -> u128 {
+    d.as_millis().clamp(1, i32::MAX as u128)
 }
 
 /// What an error message needs to know of the store.
@@ -132,6 +199,8 @@ pub(super) struct Names {
     pub address: String,
     pub schema: String,
     pub password_source: PasswordSource,
+    /// The session's timeouts, for saying what ran out.
+    pub timeouts: PgTimeouts,
 }
 
 /// When a failure happened: connecting, or once connected.
@@ -152,6 +221,21 @@ fn explain(names: &Names, phase: Phase, failure: Failure) -> (String, String) {
     let e = match failure {
         Failure::Gone => {
             return ("the database session's thread stopped".to_owned(), LOST_HINT.to_owned());
+        }
+        Failure::NoAnswer(waited) => {
+            return (
+                format!(
+                    "cannot connect to {}: the server did not answer within {}",
+                    names.address,
+                    seconds(waited)
+                ),
+                format!(
+                    "Something accepts connections at {} but does not answer as PostgreSQL does (a proxy, \
+                     load balancer or tunnel in front of a stopped server? the wrong port?). Check conn_str / \
+                     PG_CONN_STR; for a server that is only slow, raise connect_timeout in it",
+                    names.address
+                ),
+            );
         }
         Failure::Db(e) => e,
     };
@@ -207,6 +291,12 @@ fn explain(names: &Names, phase: Phase, failure: Failure) -> (String, String) {
         "53300" => "The server has no connection slot free; try again when fewer clients are connected".to_owned(),
         "25006" => "conn_str names a read-only server (a standby?); point it at the primary".to_owned(),
         "40001" | "40P01" => "Another writer keeps changing the same state; run the command again".to_owned(),
+        "55P03" | "57014" => format!(
+            "Nothing of this step was saved. Look for the session in pg_stat_activity (an open transaction on \
+             schema {:?}, e.g. in psql) and end it, or wait for it; then run the command again, which \
+             reconciles what this one left in flight",
+            names.schema
+        ),
         _ if code.starts_with("08") || code.starts_with("57P") => {
             return match phase {
                 Phase::Connect => {
@@ -223,9 +313,24 @@ fn explain(names: &Names, phase: Phase, failure: Failure) -> (String, String) {
         "28P01" | "28000" => format!("authentication failed: {message}"),
         "53100" => format!("the database server's disk is full: {message}"),
         "42501" => format!("permission denied: {message}"),
+        "55P03" => format!(
+            "another session holds row locks on the state for too long (this one waited lock_timeout, {}, for them): {message}",
+            seconds(names.timeouts.lock)
+        ),
+        "57014" => format!(
+            "a statement on the state was cancelled (statement_timeout is {}): another session holds row locks \
+             on the state for too long, or the server is overloaded: {message}",
+            seconds(names.timeouts.statement)
+        ),
         _ => message,
     };
     (cause, hint)
+}
+
+/// Writes a timeout for a message, e.g. `30 s` or `1.5 s`.
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s >= 10.0 { format!("{s:.0} s") } else { format!("{:.1} s", s).replace(".0 s", " s") }
 }
 
 fn unreachable_hint(names: &Names) -> String {

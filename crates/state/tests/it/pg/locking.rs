@@ -26,6 +26,9 @@ fn a_held_lock_is_refused_naming_its_holder_and_granted_once_released() {
     let message = err.to_string();
     assert!(message.contains("is locked by") && message.contains("certplan apply"), "{message}");
     assert!(message.contains("pg backend postgres://postgres@127.0.0.1:5432/test"), "{message}");
+    let id = format!("(lock id {})", first.backend_pid());
+    assert!(message.contains(&id), "the id force-unlock takes: {message}");
+    assert_eq!(holder.lock_id(), first.backend_pid().to_string());
     assert_eq!(second.live_holder().map(|h| h.map(|h| h.operation)), Some(Some("apply".into())));
     assert_eq!(first.live_holder(), None, "its own session is not another");
     assert!(first.lock("again", Duration::ZERO).is_err(), "not taken twice by one store");
@@ -146,7 +149,8 @@ fn force_unlock_ends_the_holding_session_and_clears_a_dead_holders_row() {
     holder.load().expect("loads");
     let _held = holder.lock("apply", Duration::ZERO).expect("free");
     let other = schema.store("default");
-    let released = other.force_unlock().expect("forced").expect("it was held");
+    let id = holder.backend_pid().to_string();
+    let released = other.force_unlock(&id).expect("forced").expect("it was held");
     assert_eq!(
         (released.operation.as_str(), released.backend_pid),
         ("apply", Some(holder.backend_pid()))
@@ -154,13 +158,51 @@ fn force_unlock_ends_the_holding_session_and_clears_a_dead_holders_row() {
     assert!(holder.save(&mut certplan_state::State::new()).is_err(), "the holder's session ended");
     assert_eq!(other.live_holder(), None);
     assert_eq!(schema.count("SELECT count(*) FROM {s}.locks"), 0);
-    assert_eq!(other.force_unlock().expect("nothing held"), None);
+    assert_eq!(other.force_unlock(&id).expect("nothing held"), None);
 
-    // A row without a session — what a holder killed outright leaves — is cleared too.
+    // A row without a session — what a holder killed outright leaves — is cleared too,
+    // whatever the id given: it blocks no one.
     schema.query(
         "INSERT INTO {s}.locks VALUES ('default', '{\"operation\":\"apply\",\"who\":\"ci\",\"host\":\"runner-3\",\"pid\":4242,\"since\":\"2026-01-01T00:00:00Z\"}', 1, now()) RETURNING 1",
     );
-    let left = other.force_unlock().expect("forced").expect("the row");
-    assert_eq!((left.host.as_str(), left.pid), ("runner-3", 4242));
+    let left = other.force_unlock("12345").expect("forced").expect("the row");
+    assert_eq!((left.host.as_str(), left.pid, left.backend_pid), ("runner-3", 4242, Some(1)));
     assert_eq!(schema.count("SELECT count(*) FROM {s}.locks"), 0);
+}
+
+#[test]
+fn force_unlock_never_ends_a_holder_other_than_the_one_named() {
+    let schema = TestSchema::new();
+    // The stuck run the user saw, gone by now; another run took the lock since.
+    let stuck = schema.store("default");
+    let stuck_id = stuck.backend_pid().to_string();
+    drop(stuck);
+    let mut healthy = schema.store("default");
+    healthy.load().expect("loads");
+    let _held = healthy.lock("apply", Duration::ZERO).expect("free");
+
+    let err = schema.store("default").force_unlock(&stuck_id).expect_err("another holder");
+    assert!(matches!(err, StateError::LockIdMismatch { .. }), "{err}");
+    let message = err.to_string();
+    let expected = format!(
+        "(lock id {}), not {stuck_id}: run force-unlock again only if that one is stuck",
+        healthy.backend_pid()
+    );
+    assert!(
+        message.contains("the lock is now held by") && message.contains(&expected),
+        "{message}"
+    );
+    assert!(message.contains("certplan apply"), "{message}");
+
+    // The healthy run goes on, holding the lock and its row.
+    let mut state = healthy.load().expect("loads").unwrap_or_default();
+    state.resources.insert(address(1), record(1));
+    healthy.save(&mut state).expect("still connected");
+    let row = schema.query("SELECT backend_pid FROM {s}.locks");
+    assert_eq!(row, [healthy.backend_pid().to_string()], "its row kept");
+    let other = schema.store("default");
+    assert_eq!(
+        other.live_holder().flatten().and_then(|h| h.backend_pid),
+        Some(healthy.backend_pid())
+    );
 }

@@ -4,6 +4,7 @@
 mod locking;
 mod meta;
 mod storage;
+mod timeouts;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -181,10 +181,22 @@ fn push_replaces_a_state_only_when_nothing_would_be_lost() {
     assert!(err.to_string().contains("newer state of the same lineage (serial 5"), "{err}");
     assert_eq!(schema.store("default").load().expect("loads"), Some(file.clone()), "untouched");
 
-    // The same lineage at a serial as new: pushed, as a newer serial than both.
-    let mut newer = file.clone();
-    newer.resources.remove(&address(1));
-    store.push(&newer, false).expect("same lineage, same serial");
+    // The same lineage and serial with other content: a copy changed apart, refused.
+    let mut diverged = file.clone();
+    diverged.resources.remove(&address(1));
+    let err = store.push(&diverged, false).expect_err("same lineage and serial, other content");
+    assert!(matches!(err, StateError::PushRefused { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("holds a different state with the same lineage and serial (serial 5"),
+        "{err}"
+    );
+    assert_eq!(schema.store("default").load().expect("loads"), Some(file.clone()), "untouched");
+
+    // The same lineage at a newer serial: pushed, as a newer serial than both.
+    let mut newer = diverged.clone();
+    newer.serial = 5;
+    store.push(&newer, true).expect("forced over the same serial");
     let stored = schema.store("default").load().expect("loads").expect("present");
     assert_eq!((stored.serial, stored.resources.len()), (6, newer.resources.len()));
 
@@ -199,6 +211,54 @@ fn push_replaces_a_state_only_when_nothing_would_be_lost() {
     next.resources.insert(address(9), record(9));
     store.save(&mut next).expect("saved after the push");
     assert_eq!(next.serial, 8);
+}
+
+#[test]
+fn two_diverged_copies_of_one_serial_are_never_both_pushed_and_a_repeated_push_writes_nothing() {
+    let schema = TestSchema::new();
+    // Two teammates' copies of one lineage, each at serial 5, each changed apart.
+    let mut alice = rich_state();
+    alice.serial = 5;
+    let mut bob = alice.clone();
+    alice.resources.insert(address(60), record(60));
+    bob.resources.insert(address(70), record(70));
+    let (mut alice_store, mut bob_store) = (schema.store("default"), schema.store("default"));
+    alice_store.push(&alice, false).expect("into an empty workspace, as it is");
+    let err = bob_store.push(&bob, false).expect_err("the same lineage and serial, other records");
+    assert!(matches!(err, StateError::PushRefused { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.contains("holds a different state with the same lineage and serial (serial 5")
+            && message.contains("nothing was pushed")
+            && message.contains("--force"),
+        "{message}"
+    );
+    assert_eq!(schema.store("default").load().expect("loads"), Some(alice.clone()), "alice's kept");
+
+    // The same state pushed again — by anyone, from any certplan — is allowed and writes nothing.
+    let row_version = || schema.query("SELECT serial || ' ' || xmin::text FROM {s}.workspaces");
+    let before = row_version();
+    alice_store.push(&alice, false).expect("identical: allowed");
+    let mut same = schema.store("default").load().expect("loads").expect("present");
+    same.certplan_version = "0.0.1".into();
+    let mut quiet = schema.store("default");
+    quiet.push(&same, false).expect("the same records");
+    assert_eq!(row_version(), before, "nothing written, the serial unmoved");
+    assert!(before[0].starts_with("5 "), "{before:?}");
+    // A store whose push wrote nothing goes on saving from the stored state.
+    let mut next = alice.clone();
+    next.resources.insert(address(80), record(80));
+    quiet.save(&mut next).expect("saved after the push that wrote nothing");
+    assert_eq!(next.serial, 6);
+
+    bob.serial = 6;
+    bob_store.push(&bob, false).expect_err("serial 6 again, other records");
+    bob_store.push(&bob, true).expect("forced");
+    let stored = schema.store("default").load().expect("loads").expect("present");
+    assert_eq!(stored.serial, 7);
+    assert!(
+        stored.resources.contains_key(&address(70)) && !stored.resources.contains_key(&address(60))
+    );
 }
 
 #[tokio::test]
