@@ -12,7 +12,7 @@ use futures_util::{StreamExt, stream};
 
 use crate::ledger::{Ledger, Step};
 use crate::reconcile::{find_applied, known_ids};
-use crate::{ApplyError, ApplyOptions, ChangeError, Event, Inputs, Report, deliver, refresh, wait};
+use crate::{ApplyError, ApplyOptions, ChangeError, Event, Inputs, Report, queue, refresh, wait};
 
 /// How many times an application is tried when the service fails transiently.
 const APPLY_ATTEMPTS: u32 = 4;
@@ -64,7 +64,7 @@ impl Run<'_, '_> {
     /// Makes the plan's changes, then waits for issuance where asked, and delivers.
     async fn run(&self) -> Result<Report, StateError> {
         // Delivery runs beside the changes: a resource's starts once its certificate is ready.
-        let (queue, released) = deliver::Queue::new(self.plan);
+        let (queue, released) = queue::Queue::new(self.plan);
         let changes = async {
             let report = self.make_changes(&queue).await;
             queue.release_all();
@@ -79,7 +79,7 @@ impl Run<'_, '_> {
 
     /// Makes the plan's changes, then waits for issuance where asked; releases each resource's
     /// delivery once its certificate is ready.
-    async fn make_changes(&self, queue: &deliver::Queue) -> Result<Report, StateError> {
+    async fn make_changes(&self, queue: &queue::Queue) -> Result<Report, StateError> {
         let (plan, options, stop) = (self.plan, self.options, self.stop);
         // Resources whose certificate does not change deliver from the start.
         for change in plan.changes.iter().filter(|c| !makes_certificate(c.action)) {
@@ -113,7 +113,7 @@ impl Run<'_, '_> {
     /// Makes every change of the plan; returns what happened, without waiting for issuance,
     /// and releases the delivery of each new certificate already issued. Once `stop` is set,
     /// or a save failed, no new change starts.
-    async fn execute(&self, queue: &deliver::Queue) -> Result<Report, StateError> {
+    async fn execute(&self, queue: &queue::Queue) -> Result<Report, StateError> {
         let Run { plan, inputs, ledger, client, stop, options, on_event } = *self;
         let changes = plan.changes.iter().filter(|c| c.action != Action::NoOp);
         let outcomes: Vec<(&ResourceChange, Option<Result<Done, Failure>>)> = stream::iter(changes)

@@ -13,6 +13,7 @@ mod deliver;
 mod error;
 mod import;
 mod ledger;
+mod queue;
 mod reconcile;
 mod refresh;
 mod wait;

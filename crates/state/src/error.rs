@@ -59,19 +59,7 @@ pub enum StateError {
 /// (lock id 42)`: the id is what `force-unlock` takes.
 fn holder_phrase(holder: &Option<Box<LockInfo>>) -> String {
     match holder {
-        Some(h) => {
-            let session =
-                h.backend_pid.map(|pid| format!(", PostgreSQL session {pid}")).unwrap_or_default();
-            format!(
-                "by {}@{} (pid {}, certplan {}{session}) since {} (lock id {})",
-                h.who,
-                h.host,
-                h.pid,
-                h.operation,
-                h.since.format("%Y-%m-%d %H:%M:%S UTC"),
-                h.lock_id()
-            )
-        }
+        Some(h) => format!("by {h}"),
         None => "by another process".to_owned(),
     }
 }

@@ -30,6 +30,25 @@ pub struct LockInfo {
     pub backend_pid: Option<i32>,
 }
 
+/// `alice@ci-7 (pid 42, certplan apply, PostgreSQL session 9) since … (lock id 9)`: who holds
+/// the lock, and the id `force-unlock` takes.
+impl std::fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let session =
+            self.backend_pid.map(|pid| format!(", PostgreSQL session {pid}")).unwrap_or_default();
+        write!(
+            f,
+            "{}@{} (pid {}, certplan {}{session}) since {} (lock id {})",
+            self.who,
+            self.host,
+            self.pid,
+            self.operation,
+            self.since.format("%Y-%m-%d %H:%M:%S UTC"),
+            self.lock_id()
+        )
+    }
+}
+
 impl LockInfo {
     /// The lock's id, as `force-unlock` takes it and messages show it: the holder's
     /// PostgreSQL session (backend pid) for the pg backend — what `force-unlock` ends — else
