@@ -234,7 +234,7 @@ fn bench_pg_url() -> String {
 
 /// Rows 5 and 6 with state in PostgreSQL.
 fn pg_backend(certplan: &Path, runtime: &tokio::runtime::Runtime, sizes: &[usize], quick: bool) {
-    use certplan_state::{PgConfig, PgStore};
+    use certplan_state_pg::{PgConfig, PgStore};
     let schema = format!("certplan_bench_{}", std::process::id());
     let _drop = DropSchema(schema.clone());
     let config = |workspace: &str| PgConfig {

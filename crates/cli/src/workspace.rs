@@ -7,7 +7,8 @@ use certplan_engine::Inputs;
 use certplan_parser::Config;
 use certplan_planner::PlanOptions;
 use certplan_provider::Client;
-use certplan_state::{Cloud, LocalStore, PgConfig, PgStore, State, StateLock, StateStore};
+use certplan_state::{Cloud, LocalStore, State, StateLock, StateStore};
+use certplan_state_pg::{PgConfig, PgStore};
 use chrono::Utc;
 
 use crate::settings::{Backend, Connection, Settings, Target};

@@ -37,8 +37,9 @@ impl State {
         Ok(state)
     }
 
-    /// Reads what earlier versions recorded differently as this one records it.
-    pub(crate) fn read_earlier_versions(&mut self) {
+    /// Reads what earlier versions recorded differently as this one records it (every store
+    /// calls it on what it loads).
+    pub fn read_earlier_versions(&mut self) {
         // Earlier versions recorded `project_id = 0` as written; 0 is the default project, which
         // certplan spells as no project (see `certplan_core::project_id`).
         let args = self.resources.values_mut().map(|r| &mut r.args);

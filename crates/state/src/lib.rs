@@ -14,7 +14,6 @@ mod format;
 mod local;
 mod lock;
 mod model;
-mod pg;
 mod store;
 mod workspace;
 
@@ -24,6 +23,5 @@ pub use format::{FORMAT_VERSION, Problem};
 pub use local::{DEFAULT_STATE_FILE, LocalStore, WORKSPACES_DIR};
 pub use lock::{LockInfo, StateLock};
 pub use model::{Cloud, Deposed, Intent, IntentKind, ResourceState, State, StoredOutput};
-pub use pg::{PgConfig, PgStore, PgTimeouts};
-pub use store::StateStore;
+pub use store::{StateStore, diverged, push_refusal_of, same_records};
 pub use workspace::{DEFAULT_WORKSPACE, valid_workspace_name};

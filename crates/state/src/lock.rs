@@ -89,6 +89,13 @@ pub struct StateLock {
     pub(crate) _guard: Box<dyn std::any::Any + Send>,
 }
 
+impl StateLock {
+    /// Wraps what holds a lock (a store's own guard), released when it is dropped.
+    pub fn new(guard: Box<dyn std::any::Any + Send>) -> Self {
+        StateLock { _guard: guard }
+    }
+}
+
 impl std::fmt::Debug for StateLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("StateLock")

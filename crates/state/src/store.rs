@@ -101,7 +101,7 @@ pub(crate) fn push_refusal(current: &State, pushed: &State) -> Option<String> {
 /// Says why a push of the same lineage and serial as the stored state's, but of other
 /// content, is refused: it is a copy changed apart from the stored one, and one of them
 /// would lose its records.
-pub(crate) fn diverged(serial: u64) -> String {
+pub fn diverged(serial: u64) -> String {
     format!(
         "a different state with the same lineage and serial (serial {serial}; the two copies were changed apart)"
     )
@@ -110,7 +110,7 @@ pub(crate) fn diverged(serial: u64) -> String {
 /// Returns whether `a` and `b` record the same: everything but the serial and the version of
 /// certplan that wrote them. (Spelled out, so that a field added to [`State`] must be
 /// placed on one side or the other.)
-pub(crate) fn same_records(a: &State, b: &State) -> bool {
+pub fn same_records(a: &State, b: &State) -> bool {
     let State {
         format_version: _,
         lineage,
@@ -128,7 +128,7 @@ pub(crate) fn same_records(a: &State, b: &State) -> bool {
 
 /// The first half of [`push_refusal`], knowing only the (lineage, serial) of each state: the
 /// caller compares the content when they are equal.
-pub(crate) fn push_refusal_of(current: (&str, u64), pushed: (&str, u64)) -> Option<String> {
+pub fn push_refusal_of(current: (&str, u64), pushed: (&str, u64)) -> Option<String> {
     let ((lineage, serial), (pushed_lineage, pushed_serial)) = (current, pushed);
     if lineage != pushed_lineage {
         Some(format!(

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use super::PgTimeouts;
 use super::conninfo::{ConnInfo, PasswordSource};
 use super::tls::{self, SslMode};
-use crate::StateError;
+use certplan_state::StateError;
 
 /// The session's client with the statements it has prepared, keyed by their text: a save
 /// then costs its round trips, not a parse of every statement too.

@@ -9,12 +9,11 @@ mod timeouts;
 use std::collections::{BTreeMap, BTreeSet};
 
 use certplan_core::{Address, CertStatus, CertificateArgs, DvAuthMethod, ExportRecord, Sensitive};
-use certplan_state::{
-    Cloud, Deposed, Intent, IntentKind, PgConfig, PgStore, ResourceState, State, StoredOutput,
-};
+use certplan_state::{Cloud, Deposed, Intent, IntentKind, ResourceState, State, StoredOutput};
+use certplan_state_pg::{PgConfig, PgStore};
 
 /// Returns the URL of the test database.
-pub fn test_url() -> String {
+pub(crate) fn test_url() -> String {
     std::env::var("CERTPLAN_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
@@ -22,7 +21,7 @@ pub fn test_url() -> String {
 /// Runs `f` on a fresh administrator's connection, on a thread of its own (the synchronous
 /// client must not run inside a test's async runtime); panics saying so when PostgreSQL is
 /// not reachable.
-pub fn admin<T: Send + 'static>(
+pub(crate) fn admin<T: Send + 'static>(
     f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send + 'static,
 ) -> T {
     std::thread::spawn(move || {
@@ -41,19 +40,19 @@ pub fn admin<T: Send + 'static>(
 }
 
 /// A schema for one test, dropped with everything in it when the test ends.
-pub struct TestSchema {
-    pub name: String,
+pub(crate) struct TestSchema {
+    pub(crate) name: String,
 }
 
 impl TestSchema {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let name = format!("certplan_test_{}", uuid::Uuid::new_v4().simple());
         // Checks reachability first, so that a missing server fails every test clearly.
         admin(|c| c.simple_query("SELECT 1").map(drop));
         TestSchema { name }
     }
 
-    pub fn config(&self, workspace: &str) -> PgConfig {
+    pub(crate) fn config(&self, workspace: &str) -> PgConfig {
         PgConfig {
             conn_str: Sensitive::new(test_url()),
             schema_name: self.name.clone(),
@@ -62,13 +61,13 @@ impl TestSchema {
     }
 
     /// Connects a store to `workspace` of this schema.
-    pub fn store(&self, workspace: &str) -> PgStore {
+    pub(crate) fn store(&self, workspace: &str) -> PgStore {
         PgStore::connect(self.config(workspace), &no_env).expect("connects")
     }
 
     /// Runs `sql` (with `{s}` for the quoted schema) as the administrator, returning the
     /// first column of each row as text.
-    pub fn query(&self, sql: &str) -> Vec<String> {
+    pub(crate) fn query(&self, sql: &str) -> Vec<String> {
         let sql = sql.replace("{s}", &format!("\"{}\"", self.name));
         admin(move |c| {
             let rows = c.simple_query(&sql)?;
@@ -84,7 +83,7 @@ impl TestSchema {
         })
     }
 
-    pub fn count(&self, sql: &str) -> usize {
+    pub(crate) fn count(&self, sql: &str) -> usize {
         self.query(sql)[0].parse().expect("a count")
     }
 }
@@ -97,12 +96,12 @@ impl Drop for TestSchema {
 }
 
 /// An environment with nothing set: the tests' stores find no password anywhere.
-pub fn no_env(_: &str) -> Option<String> {
+pub(crate) fn no_env(_: &str) -> Option<String> {
     None
 }
 
 /// Returns a resource record, distinct per `i`.
-pub fn record(i: usize) -> ResourceState {
+pub(crate) fn record(i: usize) -> ResourceState {
     let mut args = CertificateArgs::new(format!("r{i}.example.com"), DvAuthMethod::DnsAuto);
     args.alias = Some(format!("alias {i}"));
     ResourceState {
@@ -123,12 +122,12 @@ pub fn record(i: usize) -> ResourceState {
     }
 }
 
-pub fn address(i: usize) -> Address {
+pub(crate) fn address(i: usize) -> Address {
     Address::certificate(format!("r{i}"))
 }
 
 /// Returns a state with `n` resources and nothing else.
-pub fn state_with(n: usize) -> State {
+pub(crate) fn state_with(n: usize) -> State {
     let mut state = State::new();
     for i in 0..n {
         state.resources.insert(address(i), record(i));
@@ -138,7 +137,7 @@ pub fn state_with(n: usize) -> State {
 
 /// Returns a state with something in every part: resources of every shape, deposed
 /// certificates, intents, outputs and the cloud.
-pub fn rich_state() -> State {
+pub(crate) fn rich_state() -> State {
     let mut state = state_with(3);
     let keyed =
         Address::certificate("site").instance(certplan_core::InstanceKey::Key("eu west.1".into()));

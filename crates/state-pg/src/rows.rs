@@ -15,7 +15,7 @@ use certplan_core::Address;
 use super::diff::{ListChange, Seen, Write};
 use super::schema::{DEPOSED, INTENTS, Sql};
 use super::session::{Conn, is_transient};
-use crate::{Deposed, Intent, State};
+use certplan_state::{Deposed, Intent, State};
 
 /// How many times a transaction the server aborted as a serialization failure or deadlock
 /// is run again before giving up.
@@ -87,10 +87,10 @@ impl ReadStatements {
 pub(super) fn decode(raw: RawState) -> Result<(State, Seen), String> {
     let (lineage, serial, format_version, certplan_version, cloud, outputs) = raw.workspace;
     let format_version = u32::try_from(format_version).unwrap_or(u32::MAX);
-    if format_version > crate::FORMAT_VERSION {
+    if format_version > certplan_state::FORMAT_VERSION {
         return Err(format!(
             "the state has format version {format_version}, newer than this certplan reads ({}); upgrade certplan",
-            crate::FORMAT_VERSION
+            certplan_state::FORMAT_VERSION
         ));
     }
     let mut resources = BTreeMap::new();
@@ -250,7 +250,7 @@ pub(super) fn push(
             Some((lineage, serial)) => {
                 let current = (lineage.as_str(), u64::try_from(serial).unwrap_or_default());
                 let pushing = (w.lineage.as_str(), u64::try_from(w.serial).unwrap_or_default());
-                if !force && let Some(why) = crate::store::push_refusal_of(current, pushing) {
+                if !force && let Some(why) = certplan_state::push_refusal_of(current, pushing) {
                     tx.rollback()?;
                     return Ok(Pushed::Refused(why));
                 }
@@ -260,7 +260,9 @@ pub(super) fn push(
                     // what is read is what a replace would replace.
                     let stored = reads.read(&mut tx, &w.workspace)?.map(decode);
                     let refusal = match stored {
-                        Some(Ok((stored, seen))) if crate::store::same_records(&stored, pushed) => {
+                        Some(Ok((stored, seen)))
+                            if certplan_state::same_records(&stored, pushed) =>
+                        {
                             tx.rollback()?;
                             return Ok(Pushed::Unchanged(Box::new(seen)));
                         }
@@ -268,7 +270,7 @@ pub(super) fn push(
                             "a state with the same lineage and serial (serial {}) that cannot be read ({cause})",
                             current.1
                         ),
-                        _ => crate::store::diverged(current.1),
+                        _ => certplan_state::diverged(current.1),
                     };
                     if !force {
                         tx.rollback()?;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use super::schema::Sql;
 use super::session::{Conn, Failure, Session};
-use crate::{LockInfo, StateLock};
+use certplan_state::{LockInfo, StateLock};
 
 /// How often a waiting `lock` asks again.
 const POLL: Duration = Duration::from_millis(200);
@@ -91,7 +91,7 @@ impl Locker {
             if !self.held.load(Ordering::SeqCst) && self.try_take(operation)? {
                 self.held.store(true, Ordering::SeqCst);
                 let guard = Guard { locker: self.clone() };
-                return Ok(Attempt::Taken(StateLock { _guard: Box::new(guard) }));
+                return Ok(Attempt::Taken(StateLock::new(Box::new(guard))));
             }
             let now = Instant::now();
             if now >= deadline {

@@ -11,7 +11,8 @@
 //! every message), the session lives on its own thread in `session`, TLS is `tls`'s, the
 //! tables `schema`'s, what a save changes `diff`'s, the transactions on the rows `rows`', the
 //! lock `lock`'s. The CLI resolves `PG_CONN_STR`
-//! and `PG_SCHEMA_NAME`; this module reads no environment but what it is handed.
+//! and `PG_SCHEMA_NAME`; this crate reads no environment but what it is handed. It is a crate
+//! of its own so that what reads state without IO (the planner) never links a database client.
 
 mod conninfo;
 mod diff;
@@ -28,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use certplan_core::{Address, Sensitive};
 
-use crate::{LockInfo, State, StateError, StateLock, StateStore};
+use certplan_state::{LockInfo, State, StateError, StateLock, StateStore};
 use diff::{Plan, Seen};
 use lock::{Attempt, Forced, Locker};
 use rows::{Pushed, Saved};
@@ -125,7 +126,7 @@ impl PgStore {
         };
         schema::valid_schema_name(&config.schema_name)
             .map_err(|cause| invalid(names.store.clone(), cause))?;
-        crate::valid_workspace_name(&config.workspace).map_err(|why| {
+        certplan_state::valid_workspace_name(&config.workspace).map_err(|why| {
             invalid(names.store.clone(), format!("invalid workspace name: {why}"))
         })?;
         let started = Instant::now();

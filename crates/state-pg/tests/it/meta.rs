@@ -2,7 +2,8 @@
 //! password) and TLS.
 
 use certplan_core::Sensitive;
-use certplan_state::{PgConfig, PgStore, StateError, StateStore};
+use certplan_state::{StateError, StateStore};
+use certplan_state_pg::{PgConfig, PgStore};
 
 use super::{TestSchema, admin, no_env, state_with, test_url};
 

@@ -12,7 +12,7 @@ use certplan_core::Address;
 use serde::Serialize;
 
 use super::schema::{DEPOSED, INTENTS};
-use crate::{Cloud, ResourceState, State, StoredOutput};
+use certplan_state::{Cloud, ResourceState, State, StoredOutput};
 
 /// What the store last read or wrote: the version the next save must find, and the rows, to
 /// tell what a save changes.
@@ -112,7 +112,7 @@ pub(super) struct Change {
 impl Plan {
     /// Works out the rows that saving `state` (as `serial`) over `seen` writes; when
     /// `touched` is given, only those resources are looked at (see
-    /// [`crate::StateStore::save_touched`]).
+    /// [`certplan_state::StateStore::save_touched`]).
     pub fn save(
         workspace: &str,
         seen: &Seen,

@@ -275,7 +275,7 @@ async fn a_store_works_from_inside_an_async_runtime() {
 
 /// Prints what one save that changes one resource costs at 1 000, 10 000 and 50 000
 /// recorded resources, with `save` (which compares every record) and with `save_touched`
-/// (told which one): `cargo test -p certplan-state --release --test it -- --ignored
+/// (told which one): `cargo test -p certplan-state-pg --release --test it -- --ignored
 /// --nocapture save_cost`.
 #[test]
 #[ignore = "a measurement, run by hand"]

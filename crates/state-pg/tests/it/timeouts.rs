@@ -6,7 +6,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use certplan_core::Sensitive;
-use certplan_state::{PgStore, PgTimeouts, StateError, StateStore};
+use certplan_state::{StateError, StateStore};
+use certplan_state_pg::{PgStore, PgTimeouts};
 
 use super::{TestSchema, address, no_env, record, state_with, test_url};
 

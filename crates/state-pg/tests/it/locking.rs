@@ -112,7 +112,7 @@ fn a_killed_holder_process_releases_the_lock_at_once() {
     let schema = TestSchema::new();
     let store = schema.store("default");
     let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "pg::locking::child_holding_the_lock", "--ignored", "--nocapture"])
+        .args(["--exact", "locking::child_holding_the_lock", "--ignored", "--nocapture"])
         .env("CERTPLAN_TEST_CHILD_SCHEMA", &schema.name)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
