@@ -5,11 +5,10 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::harness::{Project, Run, converge, only_id};
+use crate::harness::{Project, Run, converge, kill_when, only_id};
 
 /// The sandbox moves one cloud resource per 50 ms, so that tests do not wait on it.
 const FAST_DEPLOY: &[&str] = &["--deploy-step", "50ms"];
@@ -352,24 +351,10 @@ fn kill_9_during_renew_and_deploy_leaves_every_binding_on_the_newest_certificate
     // Kill while renewals are recorded, then while deployment tasks are being asked for and
     // followed.
     for (renewed_at_least, deploying_at_least) in [(3, 0), (N, 2), (N, 8)] {
-        let mut child = p
-            .command(&["apply", "--auto-approve", "--wait"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("apply starts");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        loop {
+        kill_when(p.command(&["apply", "--auto-approve", "--wait"]), || {
             let (renewed, deploying) = progress();
-            if renewed >= renewed_at_least && deploying >= deploying_at_least {
-                break;
-            }
-            assert!(child.try_wait().expect("polled").is_none(), "the kill lands mid-apply");
-            assert!(std::time::Instant::now() < deadline, "the apply made no progress");
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
+            renewed >= renewed_at_least && deploying >= deploying_at_least
+        });
     }
     converge(&p, 5);
     assert_exactly_once_per_renewal(&p, N);

@@ -270,6 +270,22 @@ pub(crate) fn run_plain(args: &[&str]) -> Run {
     run(cmd)
 }
 
+/// Starts `cmd` and kills it (SIGKILL) once `landed()` says it is where the kill must land,
+/// asserting that it is still running then: a kill after the run ended would prove nothing.
+pub(crate) fn kill_when(mut cmd: Command, landed: impl Fn() -> bool) {
+    let mut child =
+        cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("certplan starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !landed() {
+        assert!(child.try_wait().expect("polled").is_none(), "the kill lands mid-run");
+        assert!(std::time::Instant::now() < deadline, "the run made no progress");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(child.try_wait().expect("polled").is_none(), "the kill lands mid-run");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+}
+
 /// Returns the id of the one certificate in the project's state.
 pub(crate) fn only_id(p: &Project) -> String {
     let ids = p.state_ids();

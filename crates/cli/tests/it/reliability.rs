@@ -9,7 +9,8 @@ use certplan_sandbox::Stats;
 use serde_json::Value;
 
 use crate::harness::{
-    Project, assert_exactly_once, certificate, converge, many_certificates, three_certificates,
+    Project, assert_exactly_once, certificate, converge, kill_when, many_certificates,
+    three_certificates,
 };
 
 #[test]
@@ -66,26 +67,12 @@ fn a_run_killed_at_any_point_loses_nothing_and_applies_nothing_twice() {
     // Kill while an application is in flight (its intent journaled), and between changes.
     for mid_application in [true, false, true, false] {
         let before = recorded().0;
-        let mut child = p
-            .command(&["apply", "--auto-approve"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("apply starts");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
+        kill_when(p.command(&["apply", "--auto-approve"]), || {
             let (resources, intents) = recorded();
             // This run has recorded something (leftover intents of the last kill do not count).
             let progressed = resources > before;
-            if (mid_application && progressed && intents > 0) || resources >= before + 4 {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "the apply made no progress");
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        assert!(child.try_wait().expect("polled").is_none(), "the kill lands mid-apply");
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
+            (mid_application && progressed && intents > 0) || resources >= before + 4
+        });
         if let Ok(text) = std::fs::read_to_string(&state_path) {
             serde_json::from_str::<Value>(&text).expect("the state file parses after every kill");
         }

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::harness::{BIN, Project, Run, SECRET_ID, SECRET_KEY, many_certificates, run};
+use crate::harness::{BIN, Project, Run, SECRET_ID, SECRET_KEY, kill_when, many_certificates, run};
 
 /// The database the tests use: `CERTPLAN_TEST_PG`, else the machine's own.
 fn database_url() -> String {
@@ -212,24 +212,10 @@ fn an_apply_killed_anywhere_converges_from_the_other_runner_with_the_lock_free()
     let recorded = || (schema.count("resources"), schema.count("intents"));
     for mid_application in [true, false, true] {
         let before = recorded().0;
-        let mut child = a
-            .command(&["apply", "--auto-approve"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("apply starts");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
+        kill_when(a.command(&["apply", "--auto-approve"]), || {
             let (resources, intents) = recorded();
-            if (mid_application && resources > before && intents > 0) || resources >= before + 4 {
-                break;
-            }
-            assert!(std::time::Instant::now() < deadline, "the apply made no progress");
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        assert!(child.try_wait().expect("polled").is_none(), "the kill lands mid-apply");
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reaped");
+            (mid_application && resources > before && intents > 0) || resources >= before + 4
+        });
         // The other runner finds the lock free at once: the session that held it is gone.
         let started = std::time::Instant::now();
         let plan = b.run(&["plan"]);
