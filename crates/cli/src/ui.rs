@@ -55,7 +55,11 @@ pub struct Events {
 
 impl Events {
     pub fn new(plan: &Plan, json: bool) -> Self {
-        let changes = plan.changes.iter().filter(|c| c.action != Action::NoOp).count();
+        let changes = plan
+            .changes
+            .iter()
+            .map(|c| usize::from(c.action != Action::NoOp) + usize::from(c.importing.is_some()))
+            .sum::<usize>();
         let bar = (!json && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new(changes as u64);
             if let Ok(style) = indicatif::ProgressStyle::with_template(
@@ -79,7 +83,10 @@ impl Events {
         let Some(bar) = &self.bar else { return eprintln!("{}", describe_event(event)) };
         if matches!(
             event,
-            Event::Completed { .. } | Event::Failed { .. } | Event::DeleteDeferred { .. }
+            Event::Completed { .. }
+                | Event::Failed { .. }
+                | Event::DeleteDeferred { .. }
+                | Event::Imported { .. }
         ) {
             bar.inc(1);
         }
@@ -100,6 +107,9 @@ fn event_json(event: &Event<'_>) -> Option<serde_json::Value> {
         Event::Started { address, action } => {
             json!({ "type": "apply_start", "address": address.to_string(), "action": action.name() })
         }
+        Event::Imported { address, id } => json!({
+            "type": "import_complete", "address": address.to_string(), "certificate_id": id
+        }),
         Event::StillApplying { address, action, elapsed } => json!({
             "type": "apply_progress", "address": address.to_string(), "action": action.name(),
             "elapsed_seconds": elapsed
@@ -161,10 +171,12 @@ fn describe_event(event: Event<'_>) -> String {
         Action::Delete => ("Destroying", "Destruction"),
         Action::Update => ("Modifying", "Modification"),
         Action::Forget => ("Forgetting", "Forgetting"),
-        Action::NoOp => ("Reading", "Read"),
+        // A change that does nothing to the certificate runs only to import it.
+        Action::NoOp => ("Importing", "Import"),
     };
     match event {
         Event::Started { address, action } => format!("{address}: {}...", verbs(action).0),
+        Event::Imported { address, id } => format!("{address}: Import complete [id={id}]"),
         Event::StillApplying { address, action, elapsed } => {
             format!(
                 "{address}: Still {}... [{elapsed:.0}s elapsed]",
@@ -260,6 +272,7 @@ pub fn summarise_apply(report: &Report, json: bool) {
     if json {
         emit(json!({
             "type": "change_summary",
+            "imported": done.import,
             "added": done.add,
             "renewed": done.renew,
             "changed": done.change,
@@ -277,8 +290,10 @@ pub fn summarise_apply(report: &Report, json: bool) {
             0 => String::new(),
             n => format!(" Delivery: {} done.", plural(n, "step")),
         };
+        let imported =
+            if done.import > 0 { format!("{} imported, ", done.import) } else { String::new() };
         outln!(
-            "\nApply complete! Resources: {} added, {} renewed, {} changed, {} destroyed{forgotten}.{delivered}",
+            "\nApply complete! Resources: {imported}{} added, {} renewed, {} changed, {} destroyed{forgotten}.{delivered}",
             done.add,
             done.renew,
             done.change,

@@ -211,17 +211,40 @@ impl Workspace {
     }
 
     /// Plans the configuration against the state and what the refresh observed.
-    pub fn plan(
-        &self,
+    pub async fn plan(
+        &mut self,
         observed: Option<&Observed>,
         selection: &PlanOptions,
     ) -> anyhow::Result<Plan> {
-        // What the exports' files hold on disk is read here, so that the planner reads none.
+        // What the exports' files hold on disk, and the certificates of the `import` blocks,
+        // are read here, so that the planner reads nothing.
         let options = PlanOptions {
             files: certplan_engine::inspect_exports(&self.state),
+            imports: self.read_imports().await?,
             ..selection.clone()
         };
         Ok(certplan_planner::plan(&self.config, &self.state, observed, Utc::now(), &options)?)
+    }
+
+    /// Reads the certificates of the `import` blocks not done yet (whether or not the plan
+    /// refreshes: an import records what the cloud holds).
+    async fn read_imports(&mut self) -> anyhow::Result<Observed> {
+        let ids: Vec<String> = self
+            .config
+            .imports
+            .iter()
+            .filter(|i| self.state.resources.get(&i.to).is_none_or(|r| !r.holds_import(&i.id)))
+            .map(|i| i.id.clone())
+            .collect();
+        if ids.is_empty() {
+            return Ok(Observed::new());
+        }
+        let client = self.client().await?;
+        let what = ui::plural(ids.len(), "certificate");
+        eprintln!("Reading {what} to import from {}...", client.endpoint());
+        certplan_engine::certificates(&client, &ids)
+            .await
+            .context("could not read the certificates the import blocks name")
     }
 
     /// What an apply needs from the configuration besides the plan: the CSR key passwords.

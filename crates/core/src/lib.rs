@@ -488,6 +488,33 @@ pub struct RemoteCertificate {
     pub reissued_by: Option<String>,
 }
 
+impl RemoteCertificate {
+    /// The arguments an existing certificate is recorded with when it is imported as a resource
+    /// declared with `declared`: what the cloud reports (domain, validation method, key,
+    /// alias, project) over what it does not (contacts, package, validity, CSR password), so
+    /// that a plan shows how the certificate differs from the configuration.
+    pub fn args_as_imported(&self, declared: &CertificateArgs) -> CertificateArgs {
+        let mut args = declared.clone();
+        args.domain = self.domain.clone();
+        if let Some(method) = self.dv_auth_method {
+            args.dv_auth_method = method;
+        }
+        // The key, as the configuration would say it: RSA 2048 is the API's default, which a
+        // configuration may leave out; anything else is written out.
+        match (self.key_algorithm, declared.csr_encrypt_algo) {
+            (Some(CsrEncryptAlgo::Rsa), None) => args.csr_key_parameter = None,
+            (Some(algo), _) => {
+                args.csr_encrypt_algo = Some(algo);
+                args.csr_key_parameter = Some(algo.key_parameter().to_owned());
+            }
+            (None, _) => {}
+        }
+        args.alias = self.alias.clone();
+        args.project_id = self.project_id;
+        args
+    }
+}
+
 /// Something the CA checks to validate control of a domain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ValidationRecord {

@@ -146,6 +146,10 @@ pub struct ResourceChange {
     /// The declared `deploy` and `export` blocks, which the apply's delivery work follows.
     #[serde(default, skip_serializing_if = "Delivery::is_empty")]
     pub delivery: Delivery,
+    /// The id of an existing certificate an `import` block records as this resource first;
+    /// `before` is then what the cloud holds of it, and `action` what follows the import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub importing: Option<String>,
 }
 
 impl ResourceChange {
@@ -271,6 +275,8 @@ pub struct Summary {
     pub waiting: usize,
     /// Delivery work: deployments, exports, hooks.
     pub deliver: usize,
+    /// Existing certificates to record (`import` blocks).
+    pub import: usize,
 }
 
 impl Summary {
@@ -295,7 +301,7 @@ impl Summary {
 impl Plan {
     pub fn has_changes(&self) -> bool {
         !self.moved.is_empty()
-            || self.changes.iter().any(|c| c.action != Action::NoOp)
+            || self.changes.iter().any(|c| c.action != Action::NoOp || c.importing.is_some())
             || self.delivery.iter().any(|d| !d.once_issued)
     }
 
@@ -304,6 +310,7 @@ impl Plan {
         for c in &self.changes {
             s.count(c.action, c.before.as_ref().is_some_and(|b| b.exists));
             s.waiting += usize::from(matches!(c.reason, Reason::Pending { .. }));
+            s.import += usize::from(c.importing.is_some());
         }
         s.deliver = self.delivery.iter().filter(|d| !d.once_issued).count();
         s

@@ -12,7 +12,9 @@ use futures_util::{StreamExt, stream};
 
 use crate::ledger::{Ledger, Step};
 use crate::reconcile::{find_applied, known_ids};
-use crate::{ApplyError, ApplyOptions, ChangeError, Event, Inputs, Report, queue, refresh, wait};
+use crate::{
+    ApplyError, ApplyOptions, ChangeError, Declared, Event, Inputs, Report, queue, refresh, wait,
+};
 
 /// How many times an application is tried when the service fails transiently.
 const APPLY_ATTEMPTS: u32 = 4;
@@ -82,7 +84,9 @@ impl Run<'_, '_> {
     async fn make_changes(&self, queue: &queue::Queue) -> Result<Report, StateError> {
         let (plan, options, stop) = (self.plan, self.options, self.stop);
         // Resources whose certificate does not change deliver from the start.
-        for change in plan.changes.iter().filter(|c| !makes_certificate(c.action)) {
+        // An imported one delivers once it is recorded.
+        let ready = |c: &&ResourceChange| !makes_certificate(c.action) && c.importing.is_none();
+        for change in plan.changes.iter().filter(ready) {
             queue.release(&change.address);
         }
         let mut report = self.execute(queue).await?;
@@ -115,7 +119,8 @@ impl Run<'_, '_> {
     /// or a save failed, no new change starts.
     async fn execute(&self, queue: &queue::Queue) -> Result<Report, StateError> {
         let Run { plan, inputs, ledger, client, stop, options, on_event } = *self;
-        let changes = plan.changes.iter().filter(|c| c.action != Action::NoOp);
+        let changes =
+            plan.changes.iter().filter(|c| c.action != Action::NoOp || c.importing.is_some());
         let outcomes: Vec<(&ResourceChange, Option<Result<Done, Failure>>)> = stream::iter(changes)
             .map(|change| async move {
                 if stop.load(Ordering::SeqCst) || ledger.is_broken() {
@@ -218,6 +223,7 @@ fn summarise(
         match outcome {
             None => report.not_started.push(address),
             Some(Ok(done)) => {
+                report.done.import += usize::from(change.importing.is_some());
                 if !done.deferred {
                     report.done.count(change.action, done.deleted_old);
                 }
@@ -247,6 +253,18 @@ async fn run_change(
 ) -> Result<Done, Failure> {
     let address = &change.address;
     let action = change.action;
+    // An import comes first, and says so itself (`Event::Imported`); the change follows it.
+    if let Some(id) = &change.importing {
+        if let Err(failure) = import_first(change, id, ledger, client, on_event).await {
+            if let Failure::Change(error) = &failure {
+                on_event(Event::Failed { address, action: Action::NoOp, error });
+            }
+            return Err(failure);
+        }
+        if action == Action::NoOp {
+            return Ok(Done { id: Some(id.clone()), ..Done::default() });
+        }
+    }
     on_event(Event::Started { address, action });
     let started = Instant::now();
     let work = make_change(change, inputs, ledger, client, on_event);
@@ -310,6 +328,46 @@ impl From<ChangeError> for Failure {
     fn from(e: ChangeError) -> Self {
         Failure::Change(e)
     }
+}
+
+/// Records the existing certificate `id` as the change's resource (an `import` block), before
+/// the change itself, which the plan made against that certificate.
+async fn import_first(
+    change: &ResourceChange,
+    id: &str,
+    ledger: &Ledger<'_>,
+    client: &Client,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<(), Failure> {
+    let address = &change.address;
+    let Some(args) = &change.after else {
+        return Err(ChangeError::IncompletePlan { what: "declared arguments" }.into());
+    };
+    let recorded = ledger.read(|s| s.resources.get(address).cloned());
+    match recorded {
+        Some(r) if r.holds_import(id) => return Ok(()),
+        Some(r) => {
+            let other = r.certificate_id;
+            return Err(ChangeError::ImportTaken { id: id.to_owned(), other }.into());
+        }
+        None => {}
+    }
+    // Read as the plan read it (one DescribeCertificates), so that what is recorded is what
+    // the plan compared with the configuration.
+    let read = crate::certificates(client, &[id.to_owned()]).await;
+    let mut found = read.map_err(|error| ChangeError::ImportRead { id: id.to_owned(), error })?;
+    let Some(remote) = found.remove(id) else {
+        return Err(ChangeError::ImportGone { id: id.to_owned() }.into());
+    };
+    let declared = Declared {
+        args: args.clone(),
+        prevent_destroy: change.prevent_destroy,
+        sensitive: change.sensitive.clone(),
+    };
+    let (declared, remote) = (Box::new(declared), Box::new(remote));
+    ledger.record(Step::Import { address: address.clone(), declared, remote }).await?;
+    on_event(Event::Imported { address, id });
+    Ok(())
 }
 
 /// Makes one change.

@@ -42,6 +42,14 @@ pub enum ChangeError {
     Poll(Arc<ProviderError>),
     #[error("the plan has no {what} for this change; make a new plan")]
     IncompletePlan { what: &'static str },
+    #[error("cannot import certificate {id}: {error}")]
+    ImportRead { id: String, error: ProviderError },
+    #[error("cannot import certificate {id}: it no longer exists in the cloud")]
+    ImportGone { id: String },
+    #[error(
+        "cannot import certificate {id}: the resource holds certificate {other} now (recorded since the plan was made); make a new plan"
+    )]
+    ImportTaken { id: String, other: String },
 }
 
 /// Why delivery work failed. Other work goes on, and the next apply tries again.

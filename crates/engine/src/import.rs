@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use certplan_core::{Address, CertStatus, CertificateArgs, CsrEncryptAlgo, RemoteCertificate};
+use certplan_core::{Address, CertStatus, CertificateArgs, RemoteCertificate};
 use certplan_provider::Client;
 use certplan_state::{Deposed, Intent, IntentKind, ResourceState, State, StateStore};
 use chrono::{DateTime, Utc};
@@ -42,28 +42,28 @@ pub async fn import(
             declared: declared.args.domain.clone(),
         });
     }
-    let mut args = declared.args.clone();
-    if let Some(method) = remote.dv_auth_method {
-        args.dv_auth_method = method;
-    }
-    // The key, as the configuration would say it: RSA 2048 is the API's default, which a
-    // configuration may leave out; anything else is written out.
-    match (remote.key_algorithm, declared.args.csr_encrypt_algo) {
-        (Some(CsrEncryptAlgo::Rsa), None) => args.csr_key_parameter = None,
-        (Some(algo), _) => {
-            args.csr_encrypt_algo = Some(algo);
-            args.csr_key_parameter = Some(algo.key_parameter().to_owned());
-        }
-        (None, _) => {}
-    }
-    args.alias = remote.alias.clone();
-    args.project_id = remote.project_id;
-    let applied_at = remote.inserted_at.unwrap_or_else(Utc::now);
-    let declared = Declared { args, ..declared.clone() };
-    let lineage = Lineage::default();
-    record(state, address, &remote.id, &declared, lineage, applied_at, Some(&remote), 0);
+    record_import(state, address, declared, &remote);
     store.save(state)?;
     Ok(remote)
+}
+
+/// Records the existing certificate `remote` as `address`, declared with `declared`: the
+/// arguments as the cloud reports them where it does (domain, validation method, key, alias,
+/// project), as declared elsewhere. An address that holds a certificate already (this one,
+/// or another recorded since the import was planned) is left as it is.
+pub(crate) fn record_import(
+    state: &mut State,
+    address: &Address,
+    declared: &Declared,
+    remote: &RemoteCertificate,
+) {
+    if state.resources.contains_key(address) {
+        return;
+    }
+    let declared = Declared { args: remote.args_as_imported(&declared.args), ..declared.clone() };
+    let applied_at = remote.inserted_at.unwrap_or_else(Utc::now);
+    let lineage = Lineage { imported: Some(remote.id.clone()), ..Lineage::default() };
+    record(state, address, &remote.id, &declared, lineage, applied_at, Some(remote), 0);
 }
 
 /// Records the certificate `id` as the result of `intent` (with what the cloud reports of it,
@@ -153,6 +153,8 @@ struct Lineage {
     renewed_from: Vec<String>,
     /// The certificate whose place it takes (renewal or replacement).
     succeeds: Option<String>,
+    /// The certificate it is, when imported; otherwise the resource keeps the one it had.
+    imported: Option<String>,
 }
 
 /// Builds the record of a certificate: the one place a [`ResourceState`] is made. The files
@@ -184,6 +186,9 @@ fn record(
         succeeds: lineage.succeeds,
         deployments: Vec::new(),
         exports: state.resources.get(address).map(|r| r.exports.clone()).unwrap_or_default(),
+        imported: lineage
+            .imported
+            .or_else(|| state.resources.get(address).and_then(|r| r.imported.clone())),
     };
     if let Some(remote) = remote {
         record.observe(remote);

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use certplan_core::{Address, Deployment, ExportRecord, RemoteCertificate};
 use certplan_state::{Deposed, Intent, State, StateError, StateStore};
 
-use crate::import;
+use crate::import::{self, Declared};
 
 /// How many times a save re-reads the state and applies the run's steps again when another
 /// writer keeps saving in between (two runs saving after every step can take turns a while).
@@ -26,6 +26,8 @@ pub(crate) enum Step {
     Journal(Intent),
     /// An application is known to have created nothing.
     Settle(Intent),
+    /// The existing certificate `remote` is recorded as `address` (an `import` block).
+    Import { address: Address, declared: Box<Declared>, remote: Box<RemoteCertificate> },
     /// The certificate `id` is the result of `intent`.
     Adopt { intent: Intent, id: String, remote: Option<Box<RemoteCertificate>> },
     /// A resource's certificate that cannot be deleted yet: no longer the resource's, kept as
@@ -59,6 +61,7 @@ impl Step {
             Step::Adopt { intent, .. } => Some(&intent.address),
             Step::Defer(deposed) => Some(&deposed.address),
             Step::Remove { address, .. }
+            | Step::Import { address, .. }
             | Step::SetAlias { address, .. }
             | Step::SetProject { address, .. }
             | Step::Observe { address, .. }
@@ -81,6 +84,9 @@ impl Step {
                 }
             }
             Step::Settle(intent) => state.intents.retain(|i| i != intent),
+            Step::Import { address, declared, remote } => {
+                import::record_import(state, address, declared, remote)
+            }
             Step::Adopt { intent, id, remote } => {
                 import::adopt(state, intent, id, remote.as_deref())
             }

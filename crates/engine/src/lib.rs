@@ -29,7 +29,7 @@ pub use deliver::{Delivered, inspect_exports};
 pub use error::{ApplyError, ChangeError, DeliveryError, ImportError, ReconcileError};
 pub use import::{Declared, import};
 pub use reconcile::{Settled, reconcile};
-pub use refresh::{record_observed, refresh};
+pub use refresh::{certificates, record_observed, refresh};
 
 /// What an apply needs besides the plan: values a plan file must not hold.
 #[derive(Debug, Default)]
@@ -67,6 +67,11 @@ pub enum Event<'a> {
     Started {
         address: &'a Address,
         action: Action,
+    },
+    /// An existing certificate is recorded as the resource (an `import` block).
+    Imported {
+        address: &'a Address,
+        id: &'a str,
     },
     /// A change has been running for another 10 seconds.
     StillApplying {

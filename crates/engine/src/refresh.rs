@@ -34,12 +34,7 @@ async fn read(client: &Client, state: &State) -> Result<Observed, ProviderError>
         .map(|r| r.certificate_id.clone())
         .chain(state.deposed.iter().map(|d| d.certificate_id.clone()))
         .collect();
-    let pages: Vec<Vec<RemoteCertificate>> = stream::iter(ids.chunks(DESCRIBE_PAGE_LIMIT))
-        .map(|chunk| client.certificates_by_id(chunk))
-        .buffer_unordered(REFRESH_CONCURRENCY)
-        .try_collect()
-        .await?;
-    let mut observed: Observed = pages.into_iter().flatten().map(|c| (c.id.clone(), c)).collect();
+    let mut observed = certificates(client, &ids).await?;
     // Renewals made elsewhere (the console, an SDK) are followed to the newest certificate of
     // the chain, so that the plan adopts them instead of renewing again.
     for _ in 0..RENEWAL_CHAIN_LIMIT {
@@ -71,6 +66,17 @@ async fn read(client: &Client, state: &State) -> Result<Observed, ProviderError>
         }
     }
     Ok(observed)
+}
+
+/// Reads the certificates `ids` from the cloud — one `DescribeCertificates` call per 1000
+/// ids — and returns those that exist, by id.
+pub async fn certificates(client: &Client, ids: &[String]) -> Result<Observed, ProviderError> {
+    let pages: Vec<Vec<RemoteCertificate>> = stream::iter(ids.chunks(DESCRIBE_PAGE_LIMIT))
+        .map(|chunk| client.certificates_by_id(chunk))
+        .buffer_unordered(REFRESH_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(pages.into_iter().flatten().map(|c| (c.id.clone(), c)).collect())
 }
 
 /// Brings the recorded status and dates of every certificate up to what the cloud reported;

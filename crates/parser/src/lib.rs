@@ -15,6 +15,7 @@ mod eval;
 mod expr;
 mod format;
 mod functions;
+mod imports;
 mod load;
 mod locals;
 mod moves;
@@ -57,6 +58,9 @@ pub struct Config {
     pub variables: BTreeMap<String, hcl::Value>,
     /// `moved { from = ADDR  to = ADDR }` blocks: renames, in declaration order.
     pub moved: Vec<Moved>,
+    /// `import { to = ADDR  id = "..." }` blocks: existing certificates to record as declared
+    /// instances, in declaration order.
+    pub imports: Vec<Import>,
     /// `output` blocks, evaluated after apply against what was applied.
     pub outputs: BTreeMap<String, OutputConfig>,
     /// The evaluation context of outputs: the built-in functions, `var` and `local`.
@@ -117,6 +121,16 @@ impl Config {
 pub struct Moved {
     pub from: Address,
     pub to: Address,
+    pub location: String,
+}
+
+/// An `import` block: the existing certificate `id` is to be recorded as `to`, a declared
+/// instance, without a new application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    pub to: Address,
+    pub id: String,
+    /// Where the block is: `file:line:col`.
     pub location: String,
 }
 

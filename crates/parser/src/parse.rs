@@ -12,10 +12,11 @@ use hcl_edit::structure::{Body, Structure};
 
 use crate::{
     Config, ConfigError, Diagnostic, Reader, ResourceConfig, Settings, Severity, Source, Span,
-    VarInput, blocks, delivery, locals, moves, output, provider, resource, settings, variables,
+    VarInput, blocks, delivery, imports, locals, moves, output, provider, resource, settings,
+    variables,
 };
 
-const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }`, `variable`, `locals { ... }` `output`, `certplan`, `removed { from = ... }` and `moved { from = ... to = ... }` blocks";
+const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }`, `variable`, `locals { ... }` `output`, `certplan`, `removed { from = ... }`, `moved { from = ... to = ... }` and `import { to = ... id = ... }` blocks";
 
 /// Parses and validates configuration files already read.
 pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
@@ -35,6 +36,7 @@ pub fn parse_sources_with(
     let mut provider = None;
     let mut removed = BTreeMap::new();
     let mut moved = Vec::new();
+    let mut imports = Vec::new();
     let mut outputs = BTreeMap::new();
     let mut settings = None;
 
@@ -57,6 +59,7 @@ pub fn parse_sources_with(
                     "certplan" => settings::read(&mut reader, file, block, &mut settings),
                     "output" => output::read(&mut reader, file, block, &mut outputs),
                     "moved" => moves::read_moved(&mut reader, file, block, &mut moved),
+                    "import" => imports::read(&mut reader, file, block, &mut imports),
                     "resource" => {
                         if let Some((resource, instances)) =
                             resource::read(&mut reader, file, block)
@@ -101,6 +104,7 @@ pub fn parse_sources_with(
         }
     }
     moves::check_removed_are_not_declared(&mut reader, &removed, &first_seen);
+    imports::check(&mut reader, &imports, &resources);
     let mut diagnostics = reader.diagnostics;
     reader.sensitivity.redact(&mut diagnostics);
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {
@@ -120,6 +124,7 @@ pub fn parse_sources_with(
         removed,
         variables,
         moved,
+        imports: imports.into_iter().map(|(i, _)| i).collect(),
         outputs,
         context,
         settings,

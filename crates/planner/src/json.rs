@@ -47,6 +47,7 @@ pub fn render_json(plan: &Plan) -> Value {
             "forget": summary.forget,
             "waiting": summary.waiting,
             "deliver": summary.deliver,
+            "import": summary.import,
         },
     })
 }
@@ -86,6 +87,10 @@ fn change_json(c: &ResourceChange, plan: &Plan) -> Value {
             "replace_paths": replace_paths,
         },
     });
+    // Terraform's form: `change.importing.id`, present only for an import.
+    if let Some(id) = &c.importing {
+        out["change"]["importing"] = json!({ "id": id });
+    }
     match &c.reason {
         Reason::UpToDate { renews_at, .. } => {
             out["renews_at"] = json!(renews_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));

@@ -7,6 +7,7 @@
 //! always give the same plan, byte for byte. A plan leaves the apply engine nothing to decide.
 
 mod delivery;
+mod import;
 mod json;
 mod render;
 
@@ -141,6 +142,9 @@ pub struct PlanOptions {
     /// What is on disk at the recorded exports' paths (read before planning, so that the
     /// planner stays free of IO); an export not listed is taken as intact.
     pub files: certplan_core::ExportsSeen,
+    /// What the cloud holds of the certificates that `import` blocks name (read whether or not
+    /// the plan refreshes); an id missing here does not exist.
+    pub imports: Observed,
 }
 
 impl PlanOptions {
@@ -157,6 +161,9 @@ pub enum PlanError {
         "{address} has lifecycle {{ prevent_destroy = true }} but the plan would delete its certificate {id} ({why})"
     )]
     PreventDestroy { address: Address, id: String, why: String },
+    /// An `import` block the state or the cloud contradicts; says which and why.
+    #[error("{0}")]
+    Import(String),
 }
 
 /// Plans every resource of `config` and `state` that `options` include. `observed` is what a
@@ -180,6 +187,7 @@ pub fn plan(
     let mut changes = Vec::new();
     let mut drift = Vec::new();
     let mut deliveries = Vec::new();
+    let imports = import::Imports::new(config);
     let addresses: BTreeSet<&Address> = config
         .resources
         .keys()
@@ -198,8 +206,13 @@ pub fn plan(
             recorded = Some(Cow::Owned(r.renewed_as(&successor.id)));
         }
         let recorded = recorded.as_deref();
-        let prior = recorded
-            .map(|r| prior(r, observed.and_then(|o| o.get(&r.certificate_id)), observed.is_some()));
+        let importing = imports.pending(address, state, &options.imports)?;
+        let prior = match (importing, desired) {
+            (Some((_, remote)), Some(d)) => Some(import::prior(remote, &d.args)),
+            _ => recorded.map(|r| {
+                prior(r, observed.and_then(|o| o.get(&r.certificate_id)), observed.is_some())
+            }),
+        };
         if let (Some(r), Some(p)) = (recorded, &prior) {
             drift.extend(detect_drift(address, r, p));
         }
@@ -226,8 +239,10 @@ pub fn plan(
                     }
                 },
             ),
-            (Some(d), Some(r), Some(p)) => {
-                let remote = observed.and_then(|o| o.get(&p.id));
+            (Some(d), r, Some(p)) => {
+                let remote =
+                    importing.map(|(_, r)| r).or_else(|| observed.and_then(|o| o.get(&p.id)));
+                let failures = r.map_or(0, |r| r.validation_failures);
                 let replace = options.replace.iter().any(|a| a.covers(address));
                 let decided = match decide(&d.args, d.lifecycle.renew_before, p, remote, now) {
                     (Action::Create, reason) => (Action::Create, reason),
@@ -236,9 +251,9 @@ pub fn plan(
                     // certplan, and applying once a week forever would not fix it.
                     (Action::Replace, Reason::ValidationTimedOut { id, .. })
                     | (Action::Replace, Reason::Unusable { id, status: CertStatus::Failed })
-                        if r.validation_failures >= 1 =>
+                        if failures >= 1 =>
                     {
-                        let failures = r.validation_failures + 1;
+                        let failures = failures + 1;
                         (Action::NoOp, Reason::ValidationFailedRepeatedly { id, failures })
                     }
                     decided => decided,
@@ -291,6 +306,7 @@ pub fn plan(
                     .and_then(|d| d.lifecycle.wait_for_issuance)
                     .or(config.provider.wait_for_issuance),
                 delivery: desired.map(|d| d.delivery.clone()).unwrap_or_default(),
+                importing: importing.map(|(i, _)| i.id.clone()),
             });
         }
         for d in state.deposed.iter().filter(|d| &d.address == address) {
@@ -314,6 +330,7 @@ pub fn plan(
                 prevent_destroy: false,
                 wait_for_issuance: None,
                 delivery: Default::default(),
+                importing: None,
             });
         }
     }

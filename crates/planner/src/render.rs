@@ -29,10 +29,8 @@ pub fn render(plan: &Plan, color: bool) -> String {
     if !plan.moved.is_empty() {
         out.push('\n');
     }
-    let changes: Vec<&ResourceChange> =
-        plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
-    let unchanged: Vec<&ResourceChange> =
-        plan.changes.iter().filter(|c| c.action == Action::NoOp).collect();
+    let changes: Vec<&ResourceChange> = plan.changes.iter().filter(|c| shown(c)).collect();
+    let unchanged: Vec<&ResourceChange> = plan.changes.iter().filter(|c| !shown(c)).collect();
 
     let delivering = plan.delivery.iter().any(|d| !d.once_issued);
     if changes.is_empty() && delivering {
@@ -77,9 +75,10 @@ pub fn render(plan: &Plan, color: bool) -> String {
         }
         let deliver =
             if s.deliver > 0 { format!(", {}", deliveries(s.deliver)) } else { String::new() };
+        let import = if s.import > 0 { format!("{} to import, ", s.import) } else { String::new() };
         let _ = writeln!(
             out,
-            "{} {} to add, {} to renew, {} to change, {} to destroy{forget}{waiting}{deliver}.",
+            "{} {import}{} to add, {} to renew, {} to change, {} to destroy{forget}{waiting}{deliver}.",
             paint.bold("Plan:"),
             s.add,
             s.renew,
@@ -111,6 +110,11 @@ pub fn render(plan: &Plan, color: bool) -> String {
         }
     }
     out
+}
+
+/// Whether a change is shown as such: something happens to the certificate, or it is imported.
+fn shown(change: &ResourceChange) -> bool {
+    change.action != Action::NoOp || change.importing.is_some()
 }
 
 fn deliveries(n: usize) -> String {
@@ -238,6 +242,7 @@ fn render_change(out: &mut String, change: &ResourceChange, now: DateTime<Utc>, 
         Action::Replace => ("must be replaced", "-/+", YELLOW),
         Action::Delete => ("will be destroyed", "  -", RED),
         Action::Forget => ("will be forgotten: certplan stops managing it", "  .", ""),
+        Action::NoOp if change.importing.is_some() => ("will be imported", "   ", ""),
         Action::NoOp => return,
     };
     let name = match &change.deposed {
@@ -245,6 +250,9 @@ fn render_change(out: &mut String, change: &ResourceChange, now: DateTime<Utc>, 
         None => format!("# {}", change.address),
     };
     let _ = writeln!(out, "  {} {verb} ({})", paint.bold(&name), describe(&change.reason, now));
+    if let Some(id) = change.importing.as_ref().filter(|_| change.action != Action::NoOp) {
+        let _ = writeln!(out, "  # (imported from {id:?})");
+    }
     if change.deposed.is_some() || change.action == Action::Forget {
         return;
     }
@@ -304,7 +312,14 @@ fn render_change(out: &mut String, change: &ResourceChange, now: DateTime<Utc>, 
                 }
             }
         }
-        Action::NoOp | Action::Forget => {}
+        // An import alone: the certificate as it will be recorded.
+        Action::NoOp => {
+            lines.extend(before_attrs.iter().map(|(n, v)| Line::same(n, v.to_string())));
+            if let Some(b) = before {
+                lines.push(Line::same("id", format!("{:?}", b.id)));
+            }
+        }
+        Action::Forget => {}
     }
 
     let width = lines.iter().map(|l| l.name.len()).max().unwrap_or(0);

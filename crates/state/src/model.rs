@@ -177,6 +177,10 @@ pub struct ResourceState {
     /// an earlier one): where, which certificate, digests of the public files — never a key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exports: Vec<ExportRecord>,
+    /// The certificate an import recorded at this address. It stays through renewals and
+    /// replacements, so that an `import` block left in the configuration is known to be done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<String>,
 }
 
 impl ResourceState {
@@ -190,6 +194,11 @@ impl ResourceState {
         renewed.deployments.clear();
         renewed.validation.clear();
         renewed
+    }
+
+    /// Whether the certificate `id` was imported here: it is this one, or this one follows it.
+    pub fn holds_import(&self, id: &str) -> bool {
+        self.certificate_id == id || self.imported.as_deref() == Some(id)
     }
 
     /// Returns the certificate whose cloud resources a successor of this one takes over: this
@@ -282,6 +291,7 @@ pub(crate) fn sample() -> State {
             sensitive: BTreeSet::new(),
             validation_failures: 0,
             succeeds: None,
+            imported: None,
             deployments: Vec::new(),
             exports: Vec::new(),
         },

@@ -69,7 +69,7 @@ pub async fn apply(
         None => {
             ws.reconcile(true).await?;
             let observed = ws.refresh().await?;
-            (ws.plan(observed.as_ref(), &options.selection)?, observed)
+            (ws.plan(observed.as_ref(), &options.selection).await?, observed)
         }
     };
     ui::announce_plan(&plan, options.json, output);

@@ -56,7 +56,7 @@ pub async fn plan(
         }
     }
     let observed = ws.refresh().await?;
-    let plan = ws.plan(observed.as_ref(), &options.selection)?;
+    let plan = ws.plan(observed.as_ref(), &options.selection).await?;
     ui::print_plan(&plan, options.json, output);
     if let Some(out) = &options.out {
         let existing = ws.state_existed.then_some(&ws.state);

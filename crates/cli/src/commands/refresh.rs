@@ -23,7 +23,7 @@ pub async fn refresh(
     let Some(observed) = ws.refresh().await? else {
         bail!("refresh reads the cloud; --refresh=false leaves it nothing to do");
     };
-    let plan = ws.plan(Some(&observed), selection)?;
+    let plan = ws.plan(Some(&observed), selection).await?;
     let drift_only = Plan { changes: Vec::new(), moved: Vec::new(), ..plan };
     if drift_only.drift.is_empty() {
         outln!("The cloud matches the state.");

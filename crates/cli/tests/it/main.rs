@@ -10,6 +10,7 @@ mod delivery;
 mod examples;
 mod faults;
 mod harness;
+mod migration;
 mod outside;
 mod recording;
 mod reliability;

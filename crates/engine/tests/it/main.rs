@@ -80,6 +80,7 @@ fn change(name: &str, action: Action, reason: Reason) -> ResourceChange {
         prevent_destroy: false,
         wait_for_issuance: None,
         delivery: Default::default(),
+        importing: None,
     }
 }
 

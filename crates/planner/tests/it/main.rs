@@ -43,6 +43,7 @@ fn recorded(id: &str, domain: &str, days: i64, status: CertStatus) -> ResourceSt
         sensitive: Default::default(),
         validation_failures: 0,
         succeeds: None,
+        imported: None,
         deployments: Vec::new(),
         exports: Vec::new(),
     }
@@ -728,4 +729,86 @@ fn a_renewal_that_never_issued_leaves_its_successor_to_take_over_from_what_serve
         DeliveryWork::Deploy { from, to: None, .. } => assert_eq!(from, "old00001"),
         other => panic!("{other:?}"),
     }
+}
+
+/// `www` declared (with `extra` lines) and imported from certificate `id`.
+fn imported(id: &str, extra: &str) -> Config {
+    config(&format!(
+        "resource \"tencentcloud_ssl_free_certificate\" \"www\" {{\n  domain = \"www.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n{extra}}}\nimport {{\n  to = tencentcloud_ssl_free_certificate.www\n  id = \"{id}\"\n}}\n"
+    ))
+}
+
+/// Plans `config` against `state` with what the cloud holds of the certificates to import
+/// (and of those recorded: `found` is also what the refresh read).
+fn plan_imports(
+    config: &Config,
+    state: &State,
+    found: Vec<RemoteCertificate>,
+) -> Result<Plan, PlanError> {
+    let imports: Observed = found.into_iter().map(|r| (r.id.clone(), r)).collect();
+    let options = PlanOptions { imports: imports.clone(), ..PlanOptions::default() };
+    plan(config, state, Some(&imports), now(), &options)
+}
+
+#[test]
+fn import_blocks_plan_an_import_then_what_the_certificate_needs() {
+    let cloud = remote(
+        &recorded("imp00001", "www.example.com", 60, CertStatus::Issued),
+        CertStatus::Issued,
+    );
+    // Matching: an import alone, shown as such, in text and JSON.
+    let p =
+        plan_imports(&imported("imp00001", ""), &State::new(), vec![cloud.clone()]).expect("plan");
+    let change = &p.changes[0];
+    assert_eq!((change.action, change.importing.as_deref()), (Action::NoOp, Some("imp00001")));
+    assert!(p.has_changes(), "an import is a change");
+    assert_eq!(p.summary().import, 1);
+    let text = render(&p, false);
+    assert!(text.contains("# tencentcloud_ssl_free_certificate.www will be imported"), "{text}");
+    assert!(text.contains("Plan: 1 to import, 0 to add"), "{text}");
+    let json = certplan_planner::render_json(&p);
+    assert_eq!(json["resource_changes"][0]["change"]["importing"]["id"], "imp00001");
+    assert_matches_schema(&json);
+
+    // Arguments that differ: the import, then the update or the replacement.
+    let alias = imported("imp00001", "  alias = \"front\"\n");
+    let p = plan_imports(&alias, &State::new(), vec![cloud.clone()]).expect("plan");
+    assert_eq!(p.changes[0].action, Action::Update);
+    assert_eq!(p.changes[0].importing.as_deref(), Some("imp00001"));
+    assert!(render(&p, false).contains("# (imported from \"imp00001\")"));
+    let other = RemoteCertificate { domain: "old.example.com".into(), ..cloud.clone() };
+    let p = plan_imports(&imported("imp00001", ""), &State::new(), vec![other]).expect("plan");
+    assert_eq!(only(&p).0, Action::Replace);
+    // Due for renewal: imported, then renewed.
+    let due = RemoteCertificate { not_after: Some(now() + Duration::days(5)), ..cloud.clone() };
+    let p = plan_imports(&imported("imp00001", ""), &State::new(), vec![due]).expect("plan");
+    assert_eq!(only(&p).0, Action::Renew);
+    assert_matches_schema(&certplan_planner::render_json(&p));
+}
+
+#[test]
+fn an_import_block_is_done_once_its_certificate_or_a_successor_is_recorded() {
+    let config = imported("imp00001", "");
+    let mut record = recorded("imp00001", "www.example.com", 60, CertStatus::Issued);
+    record.imported = Some("imp00001".into());
+    let cloud = vec![remote(&record, CertStatus::Issued)];
+    let p = plan_imports(&config, &state(vec![("www", record.clone())]), cloud).expect("plan");
+    assert_eq!(p.changes[0].importing, None);
+    assert!(!p.has_changes(), "{p:?}");
+    // Renewed since: the block, still in the file, is done.
+    let renewed = record.renewed_as("renewed1");
+    let cloud = vec![remote(&renewed, CertStatus::Issued)];
+    let p = plan_imports(&config, &state(vec![("www", renewed)]), cloud).expect("plan");
+    assert_eq!(p.changes[0].importing, None);
+    assert!(!p.has_changes(), "{p:?}");
+
+    // Errors: the address holds another certificate; the id is recorded elsewhere; no such id.
+    let other = recorded("other001", "www.example.com", 60, CertStatus::Issued);
+    let e = plan_imports(&config, &state(vec![("www", other)]), Vec::new()).expect_err("taken");
+    assert!(e.to_string().contains("already holds certificate other001"), "{e}");
+    let elsewhere = recorded("imp00001", "www.example.com", 60, CertStatus::Issued);
+    let e = plan_imports(&config, &state(vec![("web", elsewhere)]), Vec::new()).expect_err("twice");
+    assert!(e.to_string().contains("recorded as tencentcloud_ssl_free_certificate.web"), "{e}");
+    let e = plan_imports(&config, &State::new(), Vec::new()).expect_err("missing");
+    assert!(e.to_string().contains("no such certificate"), "{e}");
 }

@@ -117,6 +117,7 @@ pub(crate) fn record(i: usize) -> ResourceState {
         sensitive: BTreeSet::new(),
         validation_failures: 0,
         succeeds: None,
+        imported: None,
         deployments: Vec::new(),
         exports: Vec::new(),
     }
