@@ -15,6 +15,7 @@ mod eval;
 mod expr;
 mod format;
 mod functions;
+mod generate;
 mod imports;
 mod load;
 mod locals;
@@ -37,6 +38,7 @@ pub use diagnostic::{
 };
 pub use duration::RenewBefore;
 pub use format::format_source;
+pub use generate::{GeneratedBlock, generate_config};
 pub use load::{
     CONFIG_EXTENSION, LoadOptions, VARIABLES_FILE, VarFlag, load_dir, load_dir_with, load_settings,
 };

@@ -15,6 +15,7 @@ mod local;
 mod lock;
 mod model;
 mod store;
+mod terraform;
 mod workspace;
 
 pub use atomic::{write_atomically, write_atomically_with_permissions};
@@ -24,4 +25,8 @@ pub use local::{DEFAULT_STATE_FILE, LocalStore, WORKSPACES_DIR};
 pub use lock::{LockInfo, StateLock};
 pub use model::{Cloud, Deposed, Intent, IntentKind, ResourceState, State, StoredOutput};
 pub use store::{StateStore, diverged, push_refusal_of, same_records};
+pub use terraform::{
+    TerraformAddress, TerraformAddressError, TerraformCertificate, TerraformState,
+    TerraformStateError, read_terraform_state,
+};
 pub use workspace::{DEFAULT_WORKSPACE, valid_workspace_name};
