@@ -68,12 +68,28 @@ pub enum Command {
     },
     /// Update the state from the cloud without changing anything
     Refresh(CommonArgs),
-    /// Adopt a certificate that already exists in the account as a declared resource
+    /// Adopt certificates that already exist as declared resources, without applying again: one
+    /// (ADDRESS ID), or every one of a Terraform state (--from-terraform)
     Import {
         /// The resource address in the configuration, e.g. tencentcloud_ssl_free_certificate.www
-        address: Address,
+        #[arg(required_unless_present = "from_terraform", conflicts_with = "from_terraform")]
+        address: Option<Address>,
         /// The certificate id in Tencent Cloud
-        certificate_id: String,
+        #[arg(required_unless_present = "from_terraform")]
+        certificate_id: Option<String>,
+        /// Adopt every tencentcloud_ssl_free_certificate of a Terraform state: terraform.tfstate,
+        /// what `terraform state pull` prints, or the JSON of `terraform show -json`. A resource
+        /// in module `edge` is adopted as `edge__NAME`; instance keys stay as they are
+        #[arg(long, value_name = "PATH")]
+        from_terraform: Option<PathBuf>,
+        /// With --from-terraform: write a resource block for each certificate the configuration
+        /// does not declare to FILE (a new .hcl file in the configuration directory), and adopt
+        /// those too
+        #[arg(long, value_name = "FILE", requires = "from_terraform")]
+        generate_config: Option<PathBuf>,
+        /// With --from-terraform: show what would be adopted and written, and write nothing
+        #[arg(long, requires = "from_terraform")]
+        dry_run: bool,
         #[command(flatten)]
         common: CommonArgs,
     },

@@ -24,6 +24,7 @@ use clap::Parser;
 use crate::args::{Cli, Command, ConsoleArgs, SandboxCommand, StateCommand};
 use crate::commands::sandbox::Control;
 use crate::commands::state::StateOperation;
+use crate::commands::terraform::FromTerraform;
 use crate::settings::{Environment, Flags, Output, Settings};
 
 fn main() -> ExitCode {
@@ -90,9 +91,26 @@ async fn run(
             let (settings, config) = configured(common.flags(&env.args), env)?;
             commands::refresh::refresh(settings, config, &common.selection()).await
         }
-        Command::Import { address, certificate_id, common } => {
-            let (settings, config) = configured(common.flags(&env.args), env)?;
-            commands::import::import(settings, config, &address, &certificate_id).await
+        Command::Import {
+            address,
+            certificate_id,
+            from_terraform,
+            generate_config,
+            dry_run,
+            common,
+        } => {
+            let flags = Flags { workspace: workspace.clone(), ..common.flags(&env.args) };
+            match (from_terraform, address, certificate_id) {
+                (Some(path), ..) => {
+                    let args = FromTerraform { path, generate_config, dry_run };
+                    commands::terraform::from_terraform(flags, output, env, &args).await
+                }
+                (None, Some(address), Some(id)) => {
+                    let (settings, config) = Settings::with_config(flags, output, env)?;
+                    commands::import::import(settings, config, &address, &id).await
+                }
+                _ => anyhow::bail!("import takes ADDRESS ID, or --from-terraform PATH"),
+            }
         }
         Command::Output { name, json, state } => {
             commands::output::output(&for_state(state.flags(), env)?, name.as_deref(), json)

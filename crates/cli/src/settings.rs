@@ -137,7 +137,18 @@ impl Settings {
         output: Output,
         env: Environment,
     ) -> Result<(Self, Config), ConfigError> {
-        let vars = variables(&env, flags.vars.clone());
+        Self::with_config_and(flags, output, env, Vec::new())
+    }
+
+    /// Like [`Settings::with_config`], with `extra` read as files of the configuration
+    /// directory (what `import --generate-config` is about to write).
+    pub fn with_config_and(
+        flags: Flags,
+        output: Output,
+        env: Environment,
+        extra: Vec<certplan_parser::Source>,
+    ) -> Result<(Self, Config), ConfigError> {
+        let vars = LoadOptions { extra, ..variables(&env, flags.vars.clone()) };
         let config = certplan_parser::load_dir_with(Path::new("."), &vars)?;
         let settings = Self::from_parts(flags, output, env, &config.settings);
         Ok((settings, config))
@@ -263,7 +274,7 @@ impl Settings {
 
 /// Variable values from `CERTPLAN_VAR_<name>` and the command line's flags (which win).
 pub fn variables(env: &Environment, flags: Vec<certplan_parser::VarFlag>) -> LoadOptions {
-    LoadOptions { env: env.with_prefix("CERTPLAN_VAR_"), flags }
+    LoadOptions { env: env.with_prefix("CERTPLAN_VAR_"), flags, extra: Vec::new() }
 }
 
 fn client_options(provider: &ProviderConfig) -> ClientOptions {

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use certplan_core::{Address, CertStatus, CertificateArgs, RemoteCertificate};
 use certplan_provider::Client;
-use certplan_state::{Deposed, Intent, IntentKind, ResourceState, State, StateStore};
+use certplan_state::{Deposed, Intent, IntentKind, ResourceState, State, StateError, StateStore};
 use chrono::{DateTime, Utc};
 
 use crate::ImportError;
@@ -45,6 +45,19 @@ pub async fn import(
     record_import(state, address, declared, &remote);
     store.save(state)?;
     Ok(remote)
+}
+
+/// Records each existing certificate (as the cloud reported it) as its address, declared as
+/// given, in one save: what `import` does for one, for many (`import --from-terraform`).
+pub fn import_all(
+    state: &mut State,
+    store: &mut dyn StateStore,
+    imports: &[(Address, Declared, RemoteCertificate)],
+) -> Result<(), StateError> {
+    for (address, declared, remote) in imports {
+        record_import(state, address, declared, remote);
+    }
+    store.save(state)
 }
 
 /// Records the existing certificate `remote` as `address`, declared with `declared`: the

@@ -17,6 +17,9 @@ pub struct LoadOptions {
     pub env: Vec<(String, String)>,
     /// `--var NAME=VALUE` and `--var-file FILE`, in command-line order.
     pub flags: Vec<VarFlag>,
+    /// Configuration not in a file of the directory yet, read with its files: what `import
+    /// --generate-config` is about to write.
+    pub extra: Vec<Source>,
 }
 
 /// One variable flag of the command line.
@@ -39,11 +42,9 @@ pub fn load_dir(dir: &Path) -> Result<Config, ConfigError> {
 /// variables files, in Terraform's order of precedence.
 pub fn load_dir_with(dir: &Path, options: &LoadOptions) -> Result<Config, ConfigError> {
     let mut sources = read_config_files(dir)?;
+    sources.extend(options.extra.iter().cloned());
     if sources.is_empty() {
-        return Err(fail(
-            format!("no configuration files (*.{CONFIG_EXTENSION}) in {}", dir.display()),
-            "declare certificates in a .hcl file, e.g. examples/quickstart/main.hcl",
-        ));
+        return Err(no_configuration(dir));
     }
     let inputs = read_variables_files(dir, options, &mut sources)?;
     parse::parse_sources_with(sources, &inputs)
@@ -77,6 +78,34 @@ pub fn load_settings(dir: &Path, options: &LoadOptions) -> Result<Settings, Conf
     }
     let inputs = read_variables_files(dir, options, &mut sources)?;
     parse::parse_settings(sources, &inputs)
+}
+
+/// The error of a directory without configuration files: one of Terraform's is recognised, and
+/// the way to move its certificates shown.
+fn no_configuration(dir: &Path) -> ConfigError {
+    let terraform_files = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries.filter_map(Result::ok).any(|e| e.path().extension().is_some_and(|x| x == "tf"))
+        })
+        .unwrap_or(false);
+    let shown =
+        if dir == Path::new(".") { "this directory".to_owned() } else { dir.display().to_string() };
+    if terraform_files {
+        return fail(
+            format!(
+                "no configuration files (*.{CONFIG_EXTENSION}) in {shown}: it holds Terraform files (*.tf), which certplan does not read"
+            ),
+            "certplan reads *.hcl files. To move your certificates from Terraform in one command, run \
+             `certplan import --from-terraform terraform.tfstate --generate-config certificates.hcl` \
+             (with a remote backend, `terraform state pull > terraform.tfstate` first): it writes a resource \
+             block for each tencentcloud_ssl_free_certificate and adopts them without applying again. \
+             Or copy the blocks into a .hcl file, then run the same import without --generate-config",
+        );
+    }
+    fail(
+        format!("no configuration files (*.{CONFIG_EXTENSION}) in {shown}"),
+        "declare certificates in a .hcl file, e.g. examples/quickstart/main.hcl",
+    )
 }
 
 /// Reads every `*.hcl` file of `dir` (not recursing), in name order; finding none is not an

@@ -285,14 +285,14 @@ fn read_instance(
         &mut args,
         "package_type",
         "83",
-        "\"83\" (TrustAsia C1 DV Free) is the only free package",
+        "the API accepts only \"83\" (TrustAsia C1 DV Free) for free certificates today; the \"2\" of the provider's documented example is a package no longer offered free. Write \"83\", or leave the argument out: 83 is what the API uses without it",
     );
     let validity_period = fixed_arg(
         reader,
         &mut args,
         "validity_period",
         "3",
-        "free certificates are valid for \"3\" months only",
+        "the API issues free certificates for 3 months only today (the 12 of the provider's documented example is from when they lasted a year). Write 3, or leave the argument out: certplan renews every certificate before it expires",
     );
     let contact_email = args.string(reader, "contact_email").map(|(email, span)| {
         let parts = email.split_once('@');

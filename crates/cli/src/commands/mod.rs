@@ -10,6 +10,7 @@ pub mod refresh;
 pub mod sandbox;
 pub mod show;
 pub mod state;
+pub mod terraform;
 pub mod validate;
 
 use std::path::Path;

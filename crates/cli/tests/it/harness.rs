@@ -82,10 +82,7 @@ impl SandboxProcess {
     /// Renews `old` (of `domain`) as the console or an SDK would, outside certplan: a signed
     /// `ApplyCertificate` with `OldCertificateId`. Returns the renewal's id.
     pub(crate) fn renew_outside(&self, old: &str, domain: &str) -> String {
-        let client = Client::new(
-            Endpoint::parse(&self.url).expect("url"),
-            Credentials::new(SECRET_ID, SECRET_KEY),
-        );
+        let client = self.client();
         let args =
             certplan_core::CertificateArgs::new(domain, certplan_core::DvAuthMethod::DnsAuto);
         block_on(client.apply_for_certificate(&args, None, Some(old))).expect("renewed outside")
@@ -93,10 +90,7 @@ impl SandboxProcess {
 
     /// Lists every certificate the sandbox holds, over its API.
     pub(crate) fn certificates(&self) -> Vec<Value> {
-        let client = Client::new(
-            Endpoint::parse(&self.url).expect("url"),
-            Credentials::new(SECRET_ID, SECRET_KEY),
-        );
+        let client = self.client();
         block_on(async {
             let mut all = Vec::new();
             let page = client
@@ -120,6 +114,19 @@ impl SandboxProcess {
             }
             all
         })
+    }
+
+    /// Sets the alias of certificate `id` over the API, as the console or Terraform would.
+    pub(crate) fn set_alias(&self, id: &str, alias: &str) {
+        block_on(self.client().modify_certificate_alias(id, alias)).expect("alias set");
+    }
+
+    /// A client of the sandbox's API, with its credentials.
+    fn client(&self) -> Client {
+        Client::new(
+            Endpoint::parse(&self.url).expect("url"),
+            Credentials::new(SECRET_ID, SECRET_KEY),
+        )
     }
 
     /// Binds a cloud resource to certificate `id`, as deploying it in the console would.

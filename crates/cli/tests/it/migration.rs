@@ -191,3 +191,274 @@ fn import_blocks_that_cannot_be_carried_out_are_errors() {
     assert_eq!(apply.code, 1, "{}", apply.stdout);
     assert_eq!(p.state_ids(), vec![applied], "nothing changed");
 }
+
+/// The Terraform state of the fixture, its placeholders replaced by certificate ids:
+/// www, api[0], api[1], site["shop.example.com"], site["blog.example.com"] and
+/// module.edge's cdn, in that order.
+fn terraform_state(template: &str, ids: &[String]) -> String {
+    let placeholders = ["WWW_ID", "API0_ID", "API1_ID", "SHOP_ID", "BLOG_ID", "CDN_ID"];
+    let mut text = template.to_owned();
+    for (placeholder, id) in placeholders.iter().zip(ids) {
+        text = text.replace(&format!("${{{placeholder}}}"), id);
+    }
+    assert!(!text.contains("${"), "every placeholder replaced");
+    text
+}
+
+const TFSTATE: &str = include_str!("fixtures/terraform.tfstate.template");
+const SHOW_JSON: &str = include_str!("fixtures/terraform-show.json.template");
+/// What the fixture's Terraform state holds of secrets: none may reach certplan's files.
+const TERRAFORM_SECRETS: [&str; 3] = ["FAKEPASSWORD", "PRIVATE KEY", "FAKEKEY"];
+
+/// Seeds the fixture's six certificates in the sandbox, as Terraform left them (aliases
+/// included); returns their ids in the fixture's order.
+fn seed_terraform_certificates(p: &Project) -> Vec<String> {
+    let domains = [
+        "www.example.com",
+        "api0.example.com",
+        "api1.example.com",
+        "shop.example.com",
+        "blog.example.com",
+        "cdn.example.com",
+    ];
+    let ids = p.sandbox.seed(&domains);
+    p.sandbox.set_alias(&ids[0], "www-prod");
+    p.sandbox.set_alias(&ids[5], "edge-cdn");
+    ids
+}
+
+/// Asserts that no secret of the Terraform state is in any file of the project but the
+/// Terraform state itself.
+fn assert_no_terraform_secret(p: &Project) {
+    for entry in walk(p.path()) {
+        if entry.file_name().is_some_and(|n| n.to_string_lossy().contains("terraform")) {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&std::fs::read(&entry).expect("read")).into_owned();
+        for secret in TERRAFORM_SECRETS {
+            assert!(!text.contains(secret), "{secret} found in {}", entry.display());
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
+}
+
+#[test]
+fn a_terraform_state_moves_in_with_one_command() {
+    // The Terraform configuration's root blocks, copied into certplan; the module's is not.
+    let config = [
+        resource(
+            "www",
+            "www.example.com",
+            "  dv_auth_method = \"DNS_AUTO\"\n  contact_email  = \"ops@example.com\"\n  alias          = \"www-prod\"\n",
+        ),
+        "resource \"tencentcloud_ssl_free_certificate\" \"api\" {\n  count          = 2\n  domain         = \"api${count.index}.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n}\n\n".to_owned(),
+        "resource \"tencentcloud_ssl_free_certificate\" \"site\" {\n  for_each       = toset([\"shop.example.com\", \"blog.example.com\"])\n  domain         = each.value\n  dv_auth_method = \"DNS_AUTO\"\n}\n".to_owned(),
+    ]
+    .concat();
+    let p = Project::new(&config);
+    let ids = seed_terraform_certificates(&p);
+    std::fs::write(p.path().join("terraform.tfstate"), terraform_state(TFSTATE, &ids)).expect("w");
+    let describes = p.sandbox.requests("DescribeCertificates");
+
+    let import = p.run(&["import", "--from-terraform", "terraform.tfstate"]);
+    assert_eq!(
+        import.code, 1,
+        "one certificate is left behind: {}{}",
+        import.stdout, import.stderr
+    );
+    let out = &import.stdout;
+    assert!(
+        out.contains("terraform.tfstate: 6 tencentcloud_ssl_free_certificate instances; ignored 7 resources of other types."),
+        "{out}"
+    );
+    assert!(out.contains("Adopted (5):"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "tencentcloud_ssl_free_certificate.site[\"shop.example.com\"]: certificate {}",
+            ids[3]
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("module.edge.tencentcloud_ssl_free_certificate.cdn: not declared in the configuration (as tencentcloud_ssl_free_certificate.edge__cdn)"),
+        "{out}"
+    );
+    assert!(out.contains("terraform state rm 'tencentcloud_ssl_free_certificate.api[1]'"), "{out}");
+    assert!(
+        out.contains(
+            "terraform state rm 'tencentcloud_ssl_free_certificate.site[\"blog.example.com\"]'"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("terraform state rm 'module.edge"), "not handed over: {out}");
+    assert_eq!(p.sandbox.requests("DescribeCertificates") - describes, 1, "one call for all ids");
+    let mut recorded = p.state_ids();
+    recorded.sort();
+    let mut expected = ids[..5].to_vec();
+    expected.sort();
+    assert_eq!(recorded, expected, "exactly the declared instances");
+    let state = p.state();
+    let www = &state["resources"]["tencentcloud_ssl_free_certificate.www"];
+    assert_eq!(www["args"]["alias"], "www-prod");
+    assert!(state["resources"]["tencentcloud_ssl_free_certificate.api[1]"].is_object());
+
+    // The rest with --generate-config: a block written, and adopted in the same run.
+    let generate = p.run(&[
+        "import",
+        "--from-terraform",
+        "terraform.tfstate",
+        "--generate-config",
+        "edge.hcl",
+    ]);
+    assert_eq!(generate.code, 0, "{}{}", generate.stdout, generate.stderr);
+    let out = &generate.stdout;
+    assert!(out.contains("Adopted (1):"), "{out}");
+    assert!(out.contains("Already managed by certplan, left as they are (5):"), "{out}");
+    assert!(out.contains("Wrote 1 resource block to edge.hcl."), "{out}");
+    assert!(out.contains("terraform state rm 'module.edge.tencentcloud_ssl_free_certificate.cdn'"));
+    let edge = std::fs::read_to_string(p.path().join("edge.hcl")).expect("written");
+    assert!(edge.contains("# From Terraform: module.edge.tencentcloud_ssl_free_certificate.cdn"));
+    assert!(edge.contains("resource \"tencentcloud_ssl_free_certificate\" \"edge__cdn\" {"));
+    assert!(edge.contains("alias             = \"edge-cdn\""), "{edge}");
+    assert_eq!(p.state_ids().len(), 6);
+
+    assert_eq!(p.run(&["validate"]).code, 0);
+    let fmt = p.run(&["fmt", "--check", "edge.hcl"]);
+    assert_eq!(fmt.code, 0, "generated as fmt writes it: {}{}", fmt.stdout, fmt.stderr);
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "nothing to change after the move: {}{}", plan.stdout, plan.stderr);
+    assert_eq!(p.sandbox.requests("ApplyCertificate"), 0, "nothing applied for");
+    assert_no_terraform_secret(&p);
+}
+
+#[test]
+fn a_terraform_directory_moves_in_from_show_json_with_every_block_generated() {
+    let p = Project::new("");
+    std::fs::remove_file(p.path().join("main.hcl")).expect("no certplan configuration");
+    let terraform_config = "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain = \"www.example.com\"\n}\n";
+    std::fs::write(p.path().join("main.tf"), terraform_config).expect("tf");
+    let plan = p.run(&["plan"]);
+    assert_eq!(plan.code, 1);
+    assert!(plan.stderr.contains("it holds Terraform files (*.tf), which certplan does not read"));
+    assert!(plan.stderr.contains("--from-terraform terraform.tfstate --generate-config"));
+
+    let ids = seed_terraform_certificates(&p);
+    std::fs::write(p.path().join("terraform-show.json"), terraform_state(SHOW_JSON, &ids))
+        .expect("w");
+    let args = [
+        "import",
+        "--from-terraform",
+        "terraform-show.json",
+        "--generate-config",
+        "certificates.hcl",
+    ];
+    let dry = p.run(&[&args[..], &["--dry-run"]].concat());
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    assert!(dry.stdout.contains("Would adopt (6):"), "{}", dry.stdout);
+    assert!(dry.stdout.contains("Would write 6 resource blocks to certificates.hcl:"));
+    assert!(
+        dry.stdout
+            .contains("resource \"tencentcloud_ssl_free_certificate\" \"site_shop_example_com\" {")
+    );
+    assert!(dry.stdout.contains("Dry run: nothing was written."));
+    assert!(!p.path().join("certificates.hcl").exists(), "no file");
+    assert!(!p.path().join("certplan.state.json").exists(), "no state");
+
+    // Had a run died between writing the file and saving the state, the blocks' import
+    // blocks would import the certificates, never apply for new ones.
+    let shown = dry.stdout.split("certificates.hcl:\n\n").nth(1).expect("shown");
+    let shown = shown.split("\nTo hand them over").next().expect("blocks");
+    std::fs::write(p.path().join("certificates.hcl"), shown).expect("w");
+    let plan = p.run(&["plan"]);
+    assert!(plan.stdout.contains("Plan: 6 to import, 0 to add,"), "{}{}", plan.stdout, plan.stderr);
+    std::fs::remove_file(p.path().join("certificates.hcl")).expect("rm");
+
+    let import = p.run(&args);
+    assert_eq!(import.code, 0, "{}{}", import.stdout, import.stderr);
+    assert!(import.stdout.contains("Adopted (6):"), "{}", import.stdout);
+    let written = std::fs::read_to_string(p.path().join("certificates.hcl")).expect("written");
+    assert_eq!(shown, written, "the dry run showed what is written");
+    assert!(written.contains("# From Terraform: tencentcloud_ssl_free_certificate.api[1]"));
+    assert!(written.contains("resource \"tencentcloud_ssl_free_certificate\" \"api_1\" {"));
+    assert!(written.contains(&format!(
+        "import {{\n  to = tencentcloud_ssl_free_certificate.api_1\n  id = \"{}\"\n}}",
+        ids[2]
+    )));
+    assert!(
+        written.contains("# csr_key_password was set in Terraform and is not copied."),
+        "{written}"
+    );
+    assert_eq!(p.run(&["validate"]).code, 0);
+    assert_eq!(p.run(&["fmt", "--check"]).code, 0, "generated as fmt writes it");
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    assert_eq!(p.sandbox.requests("ApplyCertificate"), 0);
+    assert_no_terraform_secret(&p);
+
+    // Never over a file that exists.
+    let again = p.run(&args);
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("the file exists, and certplan does not overwrite it"));
+}
+
+#[test]
+fn certificates_gone_from_the_cloud_are_reported_and_not_adopted() {
+    let p = Project::new("");
+    std::fs::remove_file(p.path().join("main.hcl")).expect("rm");
+    let mut ids = seed_terraform_certificates(&p);
+    ids[1] = "gone0001".to_owned();
+    std::fs::write(p.path().join("terraform.tfstate"), terraform_state(TFSTATE, &ids)).expect("w");
+    let import =
+        p.run(&["import", "--from-terraform", "terraform.tfstate", "--generate-config", "c.hcl"]);
+    assert_eq!(import.code, 0, "{}{}", import.stdout, import.stderr);
+    assert!(import.stdout.contains("Gone from the cloud, not adopted (1):"), "{}", import.stdout);
+    assert!(import.stdout.contains(
+        "tencentcloud_ssl_free_certificate.api[0]: certificate gone0001 no longer exists"
+    ));
+    assert!(
+        !import.stdout.contains("terraform state rm 'tencentcloud_ssl_free_certificate.api[0]'")
+    );
+    let written = std::fs::read_to_string(p.path().join("c.hcl")).expect("written");
+    assert!(!written.contains("api_0"), "no block for it: {written}");
+    assert_eq!(p.state_ids().len(), 5);
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
+}
+
+#[test]
+fn a_file_that_is_not_a_terraform_state_is_refused_and_nothing_written() {
+    let p = Project::new("");
+    let ids = seed_terraform_certificates(&p);
+    let state = terraform_state(TFSTATE, &ids);
+    let cases = [
+        (
+            "v3.tfstate",
+            state.replacen("\"version\": 4", "\"version\": 3", 1),
+            "has state format version 3: certplan reads version 4",
+        ),
+        ("text.tfstate", "hello, world\n".to_owned(), "is not JSON"),
+        ("cut.tfstate", state[..state.len() / 2].to_owned(), "ends early"),
+        ("other.json", "{\"name\": \"not a state\"}".to_owned(), "is not a Terraform state"),
+    ];
+    for (file, text, says) in cases {
+        std::fs::write(p.path().join(file), text).expect("w");
+        let import = p.run(&["import", "--from-terraform", file, "--generate-config", "new.hcl"]);
+        assert_eq!(import.code, 1, "{file}");
+        assert!(
+            import.stderr.contains(&format!("error: {file} {says}")),
+            "{file}: {}",
+            import.stderr
+        );
+        assert!(!p.path().join("new.hcl").exists(), "{file}: nothing written");
+        assert!(!p.path().join("certplan.state.json").exists(), "{file}: no state");
+    }
+    let missing = p.run(&["import", "--from-terraform", "nope.tfstate"]);
+    assert!(missing.stderr.contains("cannot read nope.tfstate"), "{}", missing.stderr);
+}

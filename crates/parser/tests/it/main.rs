@@ -114,6 +114,46 @@ fn empty_and_missing_directories_say_what_to_do() {
 }
 
 #[test]
+fn a_terraform_directory_is_recognised_and_the_way_in_shown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("main.tf"), "provider \"tencentcloud\" {}\n").expect("tf");
+    let shown = load_dir(dir.path()).expect_err("no .hcl").render(false);
+    assert!(shown.contains("it holds Terraform files (*.tf), which certplan does not read"));
+    assert!(
+        shown.contains("certplan import --from-terraform terraform.tfstate --generate-config"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn the_providers_documented_example_says_what_the_api_accepts_today() {
+    // The tencentcloud provider's example for the resource, as its documentation has it.
+    let example = r#"resource "tencentcloud_ssl_free_certificate" "example" {
+  dv_auth_method    = "DNS_AUTO"
+  domain            = "example.com"
+  package_type      = "2"
+  contact_email     = "test@example.com"
+  contact_phone     = "18352458901"
+  validity_period   = 12
+  csr_encrypt_algo  = "RSA"
+  csr_key_parameter = "2048"
+  csr_key_password  = "csr_pwd"
+  alias             = "test-ssl"
+}
+"#;
+    let err = parse_sources(vec![Source::new("main.hcl", example)]).expect_err("not today's API");
+    let shown = err.render(false);
+    assert_eq!(err.error_count(), 2, "{shown}");
+    assert!(shown.contains("invalid package_type \"2\""), "{shown}");
+    assert!(shown.contains("main.hcl:4:23"), "{shown}");
+    assert!(shown.contains("the API accepts only \"83\""), "{shown}");
+    assert!(shown.contains("invalid validity_period \"12\""), "{shown}");
+    assert!(shown.contains("main.hcl:7:23"), "{shown}");
+    assert!(shown.contains("the API issues free certificates for 3 months only today"), "{shown}");
+    assert!(!shown.contains("csr_pwd"), "the password is never shown: {shown}");
+}
+
+#[test]
 fn diagnostic_syntax_error() {
     insta::assert_snapshot!(diagnose(
         "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain = \"www.example.com\n}\n"
@@ -500,14 +540,14 @@ resource "tencentcloud_ssl_free_certificate" "www" {
         let env = |zone: &str| vec![("zone".to_owned(), zone.to_owned())];
         assert_eq!(domain(dir.path(), &LoadOptions::default()), "www.default.example");
         assert_eq!(
-            domain(dir.path(), &LoadOptions { env: env("env.example"), flags: vec![] }),
+            domain(dir.path(), &LoadOptions { env: env("env.example"), ..LoadOptions::default() }),
             "www.env.example"
         );
 
         std::fs::write(dir.path().join("certplan.tfvars"), "zone = \"tfvars.example\"\n")
             .expect("write");
         assert_eq!(
-            domain(dir.path(), &LoadOptions { env: env("env.example"), flags: vec![] }),
+            domain(dir.path(), &LoadOptions { env: env("env.example"), ..LoadOptions::default() }),
             "www.tfvars.example"
         );
         std::fs::write(dir.path().join("b.auto.tfvars"), "zone = \"b.example\"\n").expect("write");
@@ -526,8 +566,9 @@ resource "tencentcloud_ssl_free_certificate" "www" {
         std::fs::write(&extra, "zone = \"file.example\"\n").expect("write");
         let assign = VarFlag::Assign { name: "zone".into(), raw: "flag.example".into() };
         let file = VarFlag::File(extra.clone());
-        let last_wins =
-            |flags: Vec<VarFlag>| domain(dir.path(), &LoadOptions { env: vec![], flags });
+        let last_wins = |flags: Vec<VarFlag>| {
+            domain(dir.path(), &LoadOptions { flags, ..LoadOptions::default() })
+        };
         assert_eq!(last_wins(vec![file.clone(), assign.clone()]), "api.flag.example");
         assert_eq!(last_wins(vec![assign, file]), "api.file.example");
         let typed = VarFlag::Assign { name: "names".into(), raw: "[\"b\", \"a\"]".into() };
@@ -542,8 +583,10 @@ resource "tencentcloud_ssl_free_certificate" "www" {
             a.resources[&Address::certificate("www")].args.contact_email.as_deref(),
             Some("ops@default.example")
         );
-        let options =
-            LoadOptions { env: vec![("zone".into(), "other.example".into())], flags: vec![] };
+        let options = LoadOptions {
+            env: vec![("zone".into(), "other.example".into())],
+            ..LoadOptions::default()
+        };
         let b = load_dir_with(dir.path(), &options).expect("valid");
         assert_ne!(a.digest(), b.digest(), "a saved plan made with other variable values is stale");
     }

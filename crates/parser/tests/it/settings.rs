@@ -104,7 +104,7 @@ certplan {
 }
 "#;
     let dir = dir_with(&[("main.hcl", config)]);
-    let dev = LoadOptions { env: vec![("env".into(), "dev".into())], flags: vec![] };
+    let dev = LoadOptions { env: vec![("env".into(), "dev".into())], ..LoadOptions::default() };
     let settings = load_settings(dir.path(), &dev).expect("valid");
     assert_eq!(settings.state_path.as_deref(), Some("state/dev.json"));
     assert_eq!(load_dir_with(dir.path(), &dev).expect("valid").settings, settings);

@@ -1,0 +1,469 @@
+//! `certplan import --from-terraform PATH [--generate-config FILE] [--dry-run]`: adopts every
+//! `tencentcloud_ssl_free_certificate` of a Terraform state in one command — those the
+//! configuration declares, and with `--generate-config` the others, for which it writes resource
+//! blocks — checked against the cloud, recorded without applying for anything, and says how to
+//! hand them over on Terraform's side.
+//!
+//! Nothing is written until everything is known: the Terraform state read, every certificate
+//! looked up, the generated blocks parsed with the configuration. Then the file, then the state;
+//! a state that cannot be saved takes the file back out, so a second run starts clean.
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use certplan_core::{Address, RemoteCertificate};
+use certplan_engine::Declared;
+use certplan_parser::{Config, GeneratedBlock, Source};
+use certplan_state::{TerraformAddress, TerraformCertificate, TerraformState};
+
+use crate::settings::{Environment, Flags, Output, Settings};
+use crate::stdout::outln;
+use crate::ui::plural;
+use crate::workspace::Workspace;
+
+/// What `import --from-terraform` was asked to do.
+pub struct FromTerraform {
+    /// The Terraform state, or the JSON of `terraform show -json`.
+    pub path: PathBuf,
+    /// Where to write resource blocks for the certificates without one.
+    pub generate_config: Option<PathBuf>,
+    pub dry_run: bool,
+}
+
+/// One certificate of the Terraform state, and what becomes of it.
+struct Instance<'t> {
+    terraform: &'t TerraformCertificate,
+    fate: Fate,
+}
+
+enum Fate {
+    /// To adopt at `address`: declared there, or in a block written for it (`generated`).
+    Adopt { address: Address, generated: bool },
+    /// certplan manages it already, at this address.
+    Managed(Address),
+    /// Left in Terraform's hands, for this reason.
+    Left(String),
+    /// The cloud no longer has it.
+    Gone,
+}
+
+pub async fn from_terraform(
+    flags: Flags,
+    output: Output,
+    env: Environment,
+    args: &FromTerraform,
+) -> anyhow::Result<ExitCode> {
+    let terraform = read(&args.path)?;
+    let generate = match &args.generate_config {
+        Some(file) => Some(generated_file(file)?),
+        None => None,
+    };
+    // The file to generate is read with the configuration (empty for now), so that a directory
+    // holding only Terraform files loads.
+    let placeholder = generate.iter().map(|file| Source::new(file, "")).collect();
+    let (settings, config) =
+        Settings::with_config_and(flags.clone(), output, env.clone(), placeholder)?;
+    let operation = if args.dry_run { None } else { Some("import") };
+    let mut ws = Workspace::open(settings, config, operation)?;
+
+    let mut instances = classify(&terraform, &ws, generate.is_some());
+    let ids: Vec<String> = instances
+        .iter()
+        .filter(|i| matches!(i.fate, Fate::Adopt { .. }))
+        .map(|i| i.terraform.id.clone())
+        .collect();
+    let found = if ids.is_empty() {
+        Default::default()
+    } else {
+        let client = ws.client().await?;
+        eprintln!("Reading {} from {}...", plural(ids.len(), "certificate"), client.endpoint());
+        certplan_engine::certificates(&client, &ids)
+            .await
+            .context("could not look the Terraform state's certificates up in the cloud")?
+    };
+    for instance in &mut instances {
+        if let Fate::Adopt { address, generated } = &instance.fate {
+            instance.fate = match found.get(&instance.terraform.id) {
+                None => Fate::Gone,
+                Some(remote) if !generated => check_domain(&ws.config, address, remote),
+                Some(_) => continue,
+            };
+        }
+    }
+
+    // The blocks to write, parsed with the configuration before anything is written.
+    let mut text = None;
+    if let Some(file) = &generate {
+        let blocks = blocks(&instances);
+        if !blocks.is_empty() {
+            let header = format!(
+                "Written by `certplan import --from-terraform {}`: a block for each certificate\nthe configuration did not declare, with the arguments Terraform applied it with.\nEach import block names the certificate its resource already has: it plans no new one,\nand once the certificate is recorded it does nothing (keep it or delete it).",
+                args.path.display()
+            );
+            let generated = certplan_parser::generate_config(&header, &blocks);
+            let extra = vec![Source::new(file, generated.as_str())];
+            let (_, config) = Settings::with_config_and(flags, output, env, extra)
+                .context("the generated blocks do not load with the configuration (a certplan bug: please report it); nothing was written")?;
+            ws.config = config;
+            text = Some((file, generated, blocks.len()));
+        }
+    }
+
+    let adopt: Vec<(Address, Declared, RemoteCertificate)> = instances
+        .iter()
+        .filter_map(|i| match &i.fate {
+            Fate::Adopt { address, .. } => {
+                let resource = ws.config.resources.get(address)?;
+                let declared = Declared {
+                    args: resource.args.clone(),
+                    prevent_destroy: resource.lifecycle.prevent_destroy,
+                    sensitive: resource.sensitive.clone(),
+                };
+                Some((address.clone(), declared, found.get(&i.terraform.id)?.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+
+    if !args.dry_run {
+        if let Some((file, generated, _)) = &text {
+            write_new(file, generated)?;
+        }
+        if !adopt.is_empty() {
+            let saved = certplan_engine::import_all(&mut ws.state, ws.store.as_mut(), &adopt);
+            if let Err(error) = saved {
+                // Blocks for certificates the state does not record would plan new ones.
+                if let Some((file, ..)) = &text {
+                    let _ = std::fs::remove_file(file);
+                }
+                return Err(anyhow::Error::new(error).context("could not save the state; nothing was adopted, and the generated file is removed"));
+            }
+        }
+    }
+    report(&args.path, &terraform, &instances, &found, text.as_ref(), args.dry_run);
+    let left = instances.iter().any(|i| matches!(i.fate, Fate::Left(_)));
+    Ok(if left { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Reads the Terraform state at `path`.
+fn read(path: &Path) -> anyhow::Result<TerraformState> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    certplan_state::read_terraform_state(&bytes)
+        .map_err(|e| anyhow::anyhow!("{} {e}; nothing was imported", path.display()))
+}
+
+/// Checks that `file` is a new `.hcl` file of the configuration directory, where certplan will
+/// read it; returns it as the configuration names its files.
+fn generated_file(file: &Path) -> anyhow::Result<PathBuf> {
+    if file.extension().is_none_or(|e| e != certplan_parser::CONFIG_EXTENSION) {
+        bail!(
+            "--generate-config {}: the file must end in .hcl, or certplan would not read it as configuration",
+            file.display()
+        );
+    }
+    let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let same = |a: &Path, b: &Path| a.canonicalize().ok() == b.canonicalize().ok();
+    if !same(dir, Path::new(".")) {
+        bail!(
+            "--generate-config {}: the file must be in the configuration directory, where certplan reads *.hcl (it does not look in other directories)",
+            file.display()
+        );
+    }
+    if std::fs::symlink_metadata(file).is_ok() {
+        bail!(
+            "--generate-config {}: the file exists, and certplan does not overwrite it; name a new file",
+            file.display()
+        );
+    }
+    Ok(PathBuf::from(file.file_name().unwrap_or_default()))
+}
+
+/// Decides what becomes of each certificate of the Terraform state, before the cloud is read.
+fn classify<'t>(
+    terraform: &'t TerraformState,
+    ws: &Workspace,
+    generate: bool,
+) -> Vec<Instance<'t>> {
+    let mut names: BTreeSet<String> = ws
+        .config
+        .resources
+        .keys()
+        .chain(ws.state.resources.keys())
+        .map(|a| a.name.clone())
+        .collect();
+    let mut seen: Vec<(&str, Address)> = Vec::new();
+    let mut instances = Vec::new();
+    for c in &terraform.certificates {
+        let managed = ws
+            .state
+            .resources
+            .iter()
+            .find(|(_, r)| r.holds_import(&c.id))
+            .map(|(a, _)| a.clone())
+            .or_else(|| seen.iter().find(|(id, _)| *id == c.id).map(|(_, a)| a.clone()));
+        let fate = match (managed, c.address.to_certplan()) {
+            (Some(at), _) => Fate::Managed(at),
+            (None, Err(why)) => Fate::Left(why),
+            (None, Ok(address)) => match ws.state.resources.get(&address) {
+                Some(r) => Fate::Left(format!(
+                    "{address} holds certificate {} in certplan's state; `certplan state rm '{address}'` first to adopt this one there",
+                    r.certificate_id
+                )),
+                None if ws.config.resources.contains_key(&address) => {
+                    Fate::Adopt { address, generated: false }
+                }
+                None if generate => match generated_address(c, &mut names) {
+                    Ok(address) => Fate::Adopt { address, generated: true },
+                    Err(why) => Fate::Left(why),
+                },
+                None => {
+                    let named = if address.to_string() == c.address.to_string() {
+                        String::new()
+                    } else {
+                        format!(" (as {address})")
+                    };
+                    Fate::Left(format!(
+                        "not declared in the configuration{named}: add its resource block, or run again with --generate-config FILE to have it written"
+                    ))
+                }
+            },
+        };
+        if let Fate::Adopt { address, .. } = &fate {
+            seen.push((&c.id, address.clone()));
+        }
+        instances.push(Instance { terraform: c, fate });
+    }
+    instances
+}
+
+/// The address of a block of its own for `c`, with a name no other resource has.
+fn generated_address(
+    c: &TerraformCertificate,
+    names: &mut BTreeSet<String>,
+) -> Result<Address, String> {
+    for required in ["domain", "dv_auth_method"] {
+        if c.withheld.contains(&required) {
+            return Err(format!(
+                "its {required} is marked sensitive in the Terraform state, so no block can be written for it: declare it yourself, then import again"
+            ));
+        }
+    }
+    let base = c.address.block_name()?;
+    let name = (1..)
+        .map(|n| if n == 1 { base.clone() } else { format!("{base}_{n}") })
+        .find(|name| !names.contains(name))
+        .expect("an unused name");
+    names.insert(name.clone());
+    Ok(Address::certificate(name))
+}
+
+/// Refuses a certificate for another domain than its block declares.
+fn check_domain(config: &Config, address: &Address, remote: &RemoteCertificate) -> Fate {
+    let declared = config.resources.get(address).map(|r| r.args.domain.as_str());
+    match declared {
+        Some(domain) if domain != remote.domain => Fate::Left(format!(
+            "certificate {} is for {}, but {address} declares domain = \"{domain}\"",
+            remote.id, remote.domain
+        )),
+        _ => Fate::Adopt { address: address.clone(), generated: false },
+    }
+}
+
+/// The blocks to write for the certificates to adopt that have none.
+fn blocks(instances: &[Instance<'_>]) -> Vec<GeneratedBlock> {
+    instances
+        .iter()
+        .filter_map(|i| match &i.fate {
+            Fate::Adopt { address, generated: true } => Some(block(&address.name, i.terraform)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A resource block for `c`, with the arguments Terraform set and comments for what is left out.
+fn block(name: &str, c: &TerraformCertificate) -> GeneratedBlock {
+    let mut comments = vec![format!("From Terraform: {} (certificate {})", c.address, c.id)];
+    let mut arguments = Vec::new();
+    for (argument, value) in &c.arguments {
+        // Values today's API refuses (the provider's documented example has both) are left out:
+        // without them, the API uses the only value it accepts.
+        let only = match *argument {
+            "package_type" => Some("83"),
+            "validity_period" => Some("3"),
+            _ => None,
+        };
+        let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+        if let Some(only) = only.filter(|only| text != *only) {
+            comments.push(format!(
+                "{argument} = {value} in Terraform is left out: the API accepts only \"{only}\" today, and uses it without the argument."
+            ));
+            continue;
+        }
+        arguments.push(((*argument).to_owned(), value.clone()));
+    }
+    for (argument, value) in &c.left_out {
+        comments.push(format!(
+            "{argument} = {value} in Terraform is left out: certplan renews certificates itself."
+        ));
+    }
+    for argument in &c.withheld {
+        comments.push(format!(
+            "{argument} is marked sensitive in the Terraform state and is not copied: declare it from a sensitive variable."
+        ));
+    }
+    if c.password_set {
+        comments.push(
+            "csr_key_password was set in Terraform and is not copied. It only matters for JKS/PFX"
+                .into(),
+        );
+        comments.push(
+            "downloads and the cloud does not report it, so leaving it out plans no change. To"
+                .into(),
+        );
+        comments.push("declare it: csr_key_password = var.csr_key_password, with".into());
+        comments.push("variable \"csr_key_password\" { sensitive = true } (its value from CERTPLAN_VAR_csr_key_password).".into());
+    }
+    GeneratedBlock { name: name.to_owned(), comments, arguments, import_id: Some(c.id.clone()) }
+}
+
+/// Writes `text` to `file`, which must not exist: created exclusively, so that nothing another
+/// process wrote meanwhile is overwritten.
+fn write_new(file: &Path, text: &str) -> anyhow::Result<()> {
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(file)
+        .with_context(|| format!("cannot create {}", file.display()))?;
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.sync_all())
+        .with_context(|| format!("cannot write {}", file.display()))
+}
+
+/// Says what was adopted, what was not and why, and how to hand over on Terraform's side.
+fn report(
+    path: &Path,
+    terraform: &TerraformState,
+    instances: &[Instance<'_>],
+    found: &certplan_core::Observed,
+    written: Option<&(&PathBuf, String, usize)>,
+    dry_run: bool,
+) {
+    let certificates =
+        plural(terraform.certificates.len(), "tencentcloud_ssl_free_certificate instance");
+    let ignored = match terraform.ignored {
+        0 => String::new(),
+        1 => "; ignored 1 resource of another type".to_owned(),
+        n => format!("; ignored {n} resources of other types"),
+    };
+    outln!("{}: {certificates}{ignored}.", path.display());
+    let list = |title: &str, lines: Vec<String>| {
+        if !lines.is_empty() {
+            outln!("\n{title} ({}):", lines.len());
+            for line in lines {
+                outln!("  {line}");
+            }
+        }
+    };
+    let from = |i: &Instance<'_>, address: &Address| {
+        let terraform = i.terraform.address.to_string();
+        if terraform == address.to_string() {
+            String::new()
+        } else {
+            format!(" (from {terraform})")
+        }
+    };
+    list(
+        if dry_run { "Would adopt" } else { "Adopted" },
+        instances
+            .iter()
+            .filter_map(|i| match &i.fate {
+                Fate::Adopt { address, .. } => {
+                    let remote = found.get(&i.terraform.id)?;
+                    Some(format!(
+                        "{address}{}: certificate {} ({}, {})",
+                        from(i, address),
+                        remote.id,
+                        remote.domain,
+                        remote.status
+                    ))
+                }
+                _ => None,
+            })
+            .collect(),
+    );
+    list(
+        "Already managed by certplan, left as they are",
+        instances
+            .iter()
+            .filter_map(|i| match &i.fate {
+                Fate::Managed(address) => Some(format!(
+                    "{}: certificate {} is recorded as {address}",
+                    i.terraform.address, i.terraform.id
+                )),
+                _ => None,
+            })
+            .collect(),
+    );
+    list(
+        "Gone from the cloud, not adopted",
+        instances
+            .iter()
+            .filter(|i| matches!(i.fate, Fate::Gone))
+            .map(|i| {
+                format!(
+                    "{}: certificate {} no longer exists (deleted outside Terraform); `terraform state rm` it there",
+                    i.terraform.address, i.terraform.id
+                )
+            })
+            .collect(),
+    );
+    list(
+        "Not adopted",
+        instances
+            .iter()
+            .filter_map(|i| match &i.fate {
+                Fate::Left(why) => Some(format!("{}: {why}", i.terraform.address)),
+                _ => None,
+            })
+            .collect(),
+    );
+    if let Some((file, text, count)) = written {
+        let blocks = plural(*count, "resource block");
+        if dry_run {
+            outln!("\nWould write {blocks} to {}:\n", file.display());
+            crate::stdout::out!("{text}");
+        } else {
+            outln!("\nWrote {blocks} to {}.", file.display());
+        }
+    }
+    let handed: Vec<&TerraformAddress> = instances
+        .iter()
+        .filter(|i| matches!(i.fate, Fate::Adopt { .. } | Fate::Managed(_)))
+        .map(|i| &i.terraform.address)
+        .collect();
+    if !handed.is_empty() {
+        outln!(
+            "\nTo hand {} over to certplan, so that `terraform destroy` cannot delete what certplan now renews, run in the Terraform directory{}:",
+            if handed.len() == 1 { "it" } else { "them" },
+            if dry_run { " (after the import itself)" } else { "" }
+        );
+        for address in &handed {
+            outln!("  terraform state rm {}", shell_quote(&address.to_string()));
+        }
+        outln!(
+            "Then remove {} from the Terraform configuration (or, with Terraform 1.7+, replace\neach with `removed {{ from = ADDRESS  lifecycle {{ destroy = false }} }}`).",
+            if handed.len() == 1 { "its resource block" } else { "their resource blocks" }
+        );
+    }
+    if dry_run {
+        outln!("\nDry run: nothing was written.");
+    }
+}
+
+/// Quotes `text` for a POSIX shell.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
