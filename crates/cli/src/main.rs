@@ -100,6 +100,15 @@ async fn run(
             common,
         } => {
             let flags = Flags { workspace: workspace.clone(), ..common.flags(&env.args) };
+            let selection = common.selection();
+            if !(selection.targets.is_empty()
+                && selection.excludes.is_empty()
+                && selection.replace.is_empty())
+            {
+                anyhow::bail!(
+                    "import takes no --target, --exclude or --replace: it adopts what it names"
+                );
+            }
             match (from_terraform, address, certificate_id) {
                 (Some(path), ..) => {
                     let args = FromTerraform { path, generate_config, dry_run };

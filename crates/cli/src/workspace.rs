@@ -233,7 +233,7 @@ impl Workspace {
             .config
             .imports
             .iter()
-            .filter(|i| self.state.resources.get(&i.to).is_none_or(|r| !r.holds_import(&i.id)))
+            .filter(|i| self.state.resources.get(&i.to).is_none_or(|r| !r.holds(&i.id)))
             .map(|i| i.id.clone())
             .collect();
         if ids.is_empty() {

@@ -22,7 +22,7 @@ pub use delivery::{
 };
 pub use plan::{
     Action, DeliveryChange, DeliveryWork, Drift, DriftKind, Observed, Plan, Prior, Reason,
-    ResourceChange, Summary,
+    ResourceChange, Summary, successor,
 };
 pub use renew_before::RenewBefore;
 

@@ -262,6 +262,41 @@ pub struct Plan {
     pub delivery: Vec<DeliveryChange>,
 }
 
+/// Returns the newest certificate that succeeds `id` — by renewal or by reissue, made outside
+/// certplan — issued or still validating, with how the first step was made.
+pub fn successor<'o>(
+    observed: &'o Observed,
+    id: &str,
+) -> Option<(DriftKind, &'o RemoteCertificate)> {
+    let mut newest: Option<&RemoteCertificate> = None;
+    let mut reissued = false;
+    let mut current = observed.get(id)?;
+    // Bounded: a chain that loops back is the cloud's mistake, not a reason to hang.
+    for _ in 0..observed.len() {
+        let step = current
+            .renewed_by
+            .as_deref()
+            .map(|n| (n, false))
+            .or_else(|| current.reissued_by.as_deref().map(|n| (n, true)));
+        let Some((next, by_reissue)) = step.and_then(|(n, r)| observed.get(n).map(|c| (c, r)))
+        else {
+            break;
+        };
+        if !(next.status == CertStatus::Issued || next.status.is_pending()) {
+            break;
+        }
+        if newest.is_none() {
+            reissued = by_reissue;
+        }
+        newest = Some(next);
+        current = next;
+    }
+    let newest = newest?;
+    let to = newest.id.clone();
+    let kind = if reissued { DriftKind::Reissued { to } } else { DriftKind::Renewed { to } };
+    Some((kind, newest))
+}
+
 /// Counts of changes, as the summary lines of a plan and of an apply show them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {

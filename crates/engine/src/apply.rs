@@ -330,8 +330,9 @@ impl From<ChangeError> for Failure {
     }
 }
 
-/// Records the existing certificate `id` as the change's resource (an `import` block), before
-/// the change itself, which the plan made against that certificate.
+/// Records the certificate an `import` block names (`id`) as the change's resource, before the
+/// change itself, which the plan made against it: `id`, or the newest certificate that renewed
+/// it outside certplan, as the plan chose (`before`).
 async fn import_first(
     change: &ResourceChange,
     id: &str,
@@ -340,24 +341,24 @@ async fn import_first(
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<(), Failure> {
     let address = &change.address;
-    let Some(args) = &change.after else {
-        return Err(ChangeError::IncompletePlan { what: "declared arguments" }.into());
+    let (Some(args), Some(prior)) = (&change.after, &change.before) else {
+        return Err(ChangeError::IncompletePlan { what: "certificate to import" }.into());
     };
-    let recorded = ledger.read(|s| s.resources.get(address).cloned());
-    match recorded {
-        Some(r) if r.holds_import(id) => return Ok(()),
+    let holder = |ledger: &Ledger<'_>| ledger.read(|s| s.resources.get(address).cloned());
+    match holder(ledger) {
+        Some(r) if r.holds(id) => return Ok(()),
         Some(r) => {
             let other = r.certificate_id;
             return Err(ChangeError::ImportTaken { id: id.to_owned(), other }.into());
         }
         None => {}
     }
-    // Read as the plan read it (one DescribeCertificates), so that what is recorded is what
-    // the plan compared with the configuration.
-    let read = crate::certificates(client, &[id.to_owned()]).await;
-    let mut found = read.map_err(|error| ChangeError::ImportRead { id: id.to_owned(), error })?;
-    let Some(remote) = found.remove(id) else {
-        return Err(ChangeError::ImportGone { id: id.to_owned() }.into());
+    // Read as the plan read it (DescribeCertificates), so that what is recorded is what the
+    // plan compared with the configuration.
+    let read = client.certificates_by_id(std::slice::from_ref(&prior.id)).await;
+    let found = read.map_err(|error| ChangeError::ImportRead { id: id.to_owned(), error })?;
+    let Some(remote) = found.into_iter().find(|r| r.id == prior.id) else {
+        return Err(ChangeError::ImportGone { id: prior.id.clone() }.into());
     };
     let declared = Declared {
         args: args.clone(),
@@ -365,8 +366,18 @@ async fn import_first(
         sensitive: change.sensitive.clone(),
     };
     let (declared, remote) = (Box::new(declared), Box::new(remote));
-    ledger.record(Step::Import { address: address.clone(), declared, remote }).await?;
-    on_event(Event::Imported { address, id });
+    let named = id.to_owned();
+    ledger.record(Step::Import { address: address.clone(), declared, remote, named }).await?;
+    // Another run (without the lock) may have recorded the address meanwhile: then the import
+    // did not happen, and neither may the change planned on top of it.
+    match holder(ledger) {
+        Some(r) if r.certificate_id == prior.id => {}
+        other => {
+            let other = other.map_or_else(|| "none".to_owned(), |r| r.certificate_id);
+            return Err(ChangeError::ImportTaken { id: id.to_owned(), other }.into());
+        }
+    }
+    on_event(Event::Imported { address, id: &prior.id });
     Ok(())
 }
 

@@ -42,40 +42,53 @@ pub async fn import(
             declared: declared.args.domain.clone(),
         });
     }
-    record_import(state, address, declared, &remote);
+    record_import(state, address, declared, &remote, id);
     store.save(state)?;
     Ok(remote)
 }
 
-/// Records each existing certificate (as the cloud reported it) as its address, declared as
-/// given, in one save: what `import` does for one, for many (`import --from-terraform`).
+/// One certificate to import: the id named, and the certificate recorded for it — that one,
+/// or the newest that renewed it outside certplan — as the cloud reported it.
+#[derive(Debug, Clone)]
+pub struct Adoption {
+    pub address: Address,
+    pub declared: Declared,
+    pub named: String,
+    pub remote: RemoteCertificate,
+}
+
+/// Records each certificate to import as its address, in one save: what `import` does for one,
+/// for many (`import --from-terraform`).
 pub fn import_all(
     state: &mut State,
     store: &mut dyn StateStore,
-    imports: &[(Address, Declared, RemoteCertificate)],
+    adoptions: &[Adoption],
 ) -> Result<(), StateError> {
-    for (address, declared, remote) in imports {
-        record_import(state, address, declared, remote);
+    for a in adoptions {
+        record_import(state, &a.address, &a.declared, &a.remote, &a.named);
     }
     store.save(state)
 }
 
 /// Records the existing certificate `remote` as `address`, declared with `declared`: the
 /// arguments as the cloud reports them where it does (domain, validation method, key, alias,
-/// project), as declared elsewhere. An address that holds a certificate already (this one,
-/// or another recorded since the import was planned) is left as it is.
+/// project), as declared elsewhere. `named` is the certificate the import named: `remote`, or
+/// one `remote` renewed. An address that holds a certificate already (this one, or another
+/// recorded since the import was planned) is left as it is.
 pub(crate) fn record_import(
     state: &mut State,
     address: &Address,
     declared: &Declared,
     remote: &RemoteCertificate,
+    named: &str,
 ) {
     if state.resources.contains_key(address) {
         return;
     }
     let declared = Declared { args: remote.args_as_imported(&declared.args), ..declared.clone() };
     let applied_at = remote.inserted_at.unwrap_or_else(Utc::now);
-    let lineage = Lineage { imported: Some(remote.id.clone()), ..Lineage::default() };
+    let renewed_from = if remote.id == named { Vec::new() } else { vec![named.to_owned()] };
+    let lineage = Lineage { imported: Some(named.to_owned()), renewed_from, ..Lineage::default() };
     record(state, address, &remote.id, &declared, lineage, applied_at, Some(remote), 0);
 }
 

@@ -26,8 +26,14 @@ pub(crate) enum Step {
     Journal(Intent),
     /// An application is known to have created nothing.
     Settle(Intent),
-    /// The existing certificate `remote` is recorded as `address` (an `import` block).
-    Import { address: Address, declared: Box<Declared>, remote: Box<RemoteCertificate> },
+    /// The existing certificate `remote` is recorded as `address` (an `import` block naming
+    /// it, or one it renewed: `named`).
+    Import {
+        address: Address,
+        declared: Box<Declared>,
+        remote: Box<RemoteCertificate>,
+        named: String,
+    },
     /// The certificate `id` is the result of `intent`.
     Adopt { intent: Intent, id: String, remote: Option<Box<RemoteCertificate>> },
     /// A resource's certificate that cannot be deleted yet: no longer the resource's, kept as
@@ -84,8 +90,8 @@ impl Step {
                 }
             }
             Step::Settle(intent) => state.intents.retain(|i| i != intent),
-            Step::Import { address, declared, remote } => {
-                import::record_import(state, address, declared, remote)
+            Step::Import { address, declared, remote, named } => {
+                import::record_import(state, address, declared, remote, named)
             }
             Step::Adopt { intent, id, remote } => {
                 import::adopt(state, intent, id, remote.as_deref())

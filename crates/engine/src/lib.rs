@@ -27,7 +27,7 @@ pub use apply::{apply, record_plan_basis};
 pub use certplan_export::HookStream;
 pub use deliver::{Delivered, inspect_exports};
 pub use error::{ApplyError, ChangeError, DeliveryError, ImportError, ReconcileError};
-pub use import::{Declared, import, import_all};
+pub use import::{Adoption, Declared, import, import_all};
 pub use reconcile::{Settled, reconcile};
 pub use refresh::{certificates, record_observed, refresh};
 

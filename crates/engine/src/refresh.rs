@@ -35,21 +35,6 @@ async fn read(client: &Client, state: &State) -> Result<Observed, ProviderError>
         .chain(state.deposed.iter().map(|d| d.certificate_id.clone()))
         .collect();
     let mut observed = certificates(client, &ids).await?;
-    // Renewals made elsewhere (the console, an SDK) are followed to the newest certificate of
-    // the chain, so that the plan adopts them instead of renewing again.
-    for _ in 0..RENEWAL_CHAIN_LIMIT {
-        let next: Vec<String> = observed
-            .values()
-            .flat_map(|c| c.renewed_by.iter().chain(&c.reissued_by).cloned())
-            .filter(|id| !observed.contains_key(id))
-            .collect();
-        if next.is_empty() {
-            break;
-        }
-        for renewal in client.certificates_by_id(&next).await? {
-            observed.insert(renewal.id.clone(), renewal);
-        }
-    }
     let pending: Vec<String> =
         observed.values().filter(|r| r.status.is_pending()).map(|r| r.id.clone()).collect();
     let details: Vec<(String, Vec<ValidationRecord>)> = stream::iter(pending)
@@ -69,14 +54,30 @@ async fn read(client: &Client, state: &State) -> Result<Observed, ProviderError>
 }
 
 /// Reads the certificates `ids` from the cloud — one `DescribeCertificates` call per 1000
-/// ids — and returns those that exist, by id.
+/// ids — and the certificates that renewed or reissued them; returns those that exist, by id.
 pub async fn certificates(client: &Client, ids: &[String]) -> Result<Observed, ProviderError> {
     let pages: Vec<Vec<RemoteCertificate>> = stream::iter(ids.chunks(DESCRIBE_PAGE_LIMIT))
         .map(|chunk| client.certificates_by_id(chunk))
         .buffer_unordered(REFRESH_CONCURRENCY)
         .try_collect()
         .await?;
-    Ok(pages.into_iter().flatten().map(|c| (c.id.clone(), c)).collect())
+    let mut observed: Observed = pages.into_iter().flatten().map(|c| (c.id.clone(), c)).collect();
+    // Renewals made elsewhere (the console, an SDK) are followed to the newest certificate of
+    // the chain, so that a plan adopts them instead of renewing again.
+    for _ in 0..RENEWAL_CHAIN_LIMIT {
+        let next: Vec<String> = observed
+            .values()
+            .flat_map(|c| c.renewed_by.iter().chain(&c.reissued_by).cloned())
+            .filter(|id| !observed.contains_key(id))
+            .collect();
+        if next.is_empty() {
+            break;
+        }
+        for renewal in client.certificates_by_id(&next).await? {
+            observed.insert(renewal.id.clone(), renewal);
+        }
+    }
+    Ok(observed)
 }
 
 /// Brings the recorded status and dates of every certificate up to what the cloud reported;

@@ -108,6 +108,12 @@ fn no_configuration(dir: &Path) -> ConfigError {
     )
 }
 
+/// Whether a file is left out of the configuration: a hidden file, as Terraform leaves it out
+/// (such as `.terraform.lock.hcl`, which `terraform init` writes beside the configuration).
+fn ignored(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+}
+
 /// Reads every `*.hcl` file of `dir` (not recursing), in name order; finding none is not an
 /// error here.
 fn read_config_files(dir: &Path) -> Result<Vec<Source>, ConfigError> {
@@ -122,6 +128,7 @@ fn read_config_files(dir: &Path) -> Result<Vec<Source>, ConfigError> {
         // Files of the current directory are shown as `main.hcl`, not `./main.hcl`.
         .map(|e| if dir == Path::new(".") { PathBuf::from(e.file_name()) } else { e.path() })
         .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == CONFIG_EXTENSION))
+        .filter(|p| !ignored(p))
         .collect();
     paths.sort();
     let mut sources = Vec::with_capacity(paths.len());

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use certplan_core::{Address, CertificateArgs, Observed, Prior, RemoteCertificate};
+use certplan_core::{Address, CertificateArgs, DriftKind, Observed, Prior, RemoteCertificate};
 use certplan_parser::{Config, Import};
 use certplan_state::State;
 
@@ -20,28 +20,32 @@ impl<'c> Imports<'c> {
         Imports { by_address: config.imports.iter().map(|i| (&i.to, i)).collect() }
     }
 
-    /// Returns the import still to be done at `address` — its certificate as the cloud holds
-    /// it (`found`, read for the plan whether or not it refreshes) — or `None` when there is
-    /// none or it is done. An import the state contradicts is an error: the address holds
-    /// another certificate, or another address holds this one.
+    /// Returns the import still to be done at `address`, declared for `domain`: what the cloud
+    /// holds (`found`, read for the plan whether or not it refreshes) of the certificate it
+    /// names, or of the newest that renewed it outside certplan. `None` when there is none or
+    /// it is done. An import the state or the cloud contradicts is an error: the address holds
+    /// another certificate, another record holds this one, certplan is deleting it, the cloud
+    /// does not have it, or it is for another domain.
     pub(crate) fn pending<'o>(
         &self,
         address: &Address,
+        domain: &str,
         state: &State,
         found: &'o Observed,
-    ) -> Result<Option<(&'c Import, &'o RemoteCertificate)>, PlanError> {
+    ) -> Result<Option<Pending<'c, 'o>>, PlanError> {
         let Some(import) = self.by_address.get(address).copied() else {
             return Ok(None);
         };
+        let id = &import.id;
         let error = |problem| {
-            let (id, location) = (&import.id, &import.location);
+            let location = &import.location;
             PlanError::Import(format!(
                 "cannot import certificate {id} into {address} (the import block at {location}): {problem}"
             ))
         };
         match state.resources.get(address) {
             // Done: the certificate is here, or one that renewed or replaced it.
-            Some(r) if r.holds_import(&import.id) => return Ok(None),
+            Some(r) if r.holds(id) => return Ok(None),
             Some(r) => {
                 return Err(error(format!(
                     "{address} already holds certificate {}; `certplan state rm '{address}'` first to replace it, or remove the import block",
@@ -50,20 +54,44 @@ impl<'c> Imports<'c> {
             }
             None => {}
         }
-        if let Some((other, _)) =
-            state.resources.iter().find(|(_, r)| r.certificate_id == import.id)
-        {
+        if let Some(d) = state.deposed.iter().find(|d| &d.certificate_id == id) {
             return Err(error(format!(
-                "it is recorded as {other} already; to give it this address, use a moved block (from = {other}) instead of the import block"
+                "it is a certificate {} replaced, which certplan is to delete; remove the import block",
+                d.address
             )));
         }
-        match found.get(&import.id) {
-            Some(remote) => Ok(Some((import, remote))),
-            None => Err(error(
-                "no such certificate in this account: check the id in the console or with tccli (`tccli ssl DescribeCertificates`)".to_owned(),
-            )),
+        if let Some((other, _)) = state.resources.iter().find(|(_, r)| r.holds(id)) {
+            return Err(error(format!(
+                "{other} holds it already; to give it this address, use a moved block (from = {other}) instead of the import block"
+            )));
         }
+        let Some(named) = found.get(id) else {
+            return Err(error(
+                "no such certificate in this account: check the id in the console or with tccli (`tccli ssl DescribeCertificates`)".to_owned(),
+            ));
+        };
+        let (renewed, remote) = match certplan_core::successor(found, id) {
+            Some((kind, newest)) => (Some(kind), newest),
+            None => (None, named),
+        };
+        if remote.domain != domain {
+            return Err(error(format!(
+                "certificate {} is for {}, but {address} declares domain = \"{domain}\"; check the id",
+                remote.id, remote.domain
+            )));
+        }
+        Ok(Some(Pending { import, remote, renewed }))
     }
+}
+
+/// An import still to be done.
+#[derive(Debug, Clone)]
+pub(crate) struct Pending<'c, 'o> {
+    pub(crate) import: &'c Import,
+    /// The certificate to record: the one named, or the newest that renewed it.
+    pub(crate) remote: &'o RemoteCertificate,
+    /// How the one named was followed to `remote`, when it was.
+    pub(crate) renewed: Option<DriftKind>,
 }
 
 /// The certificate an import records, as the plan compares it with `declared`: what the cloud

@@ -200,15 +200,25 @@ pub fn plan(
         let mut recorded = state.resources.get(address).map(Cow::Borrowed);
         if let Some(r) = recorded.as_deref()
             && let Some((kind, successor)) =
-                observed.and_then(|o| successor_of(o, &r.certificate_id))
+                observed.and_then(|o| certplan_core::successor(o, &r.certificate_id))
         {
             drift.push(Drift { address: address.clone(), id: r.certificate_id.clone(), kind });
             recorded = Some(Cow::Owned(r.renewed_as(&successor.id)));
         }
         let recorded = recorded.as_deref();
-        let importing = imports.pending(address, state, &options.imports)?;
-        let prior = match (importing, desired) {
-            (Some((_, remote)), Some(d)) => Some(import::prior(remote, &d.args)),
+        let importing = match desired {
+            Some(d) => imports.pending(address, &d.args.domain, state, &options.imports)?,
+            None => None,
+        };
+        if let Some(import::Pending { import, renewed: Some(kind), .. }) = &importing {
+            drift.push(Drift {
+                address: address.clone(),
+                id: import.id.clone(),
+                kind: kind.clone(),
+            });
+        }
+        let prior = match (&importing, desired) {
+            (Some(pending), Some(d)) => Some(import::prior(pending.remote, &d.args)),
             _ => recorded.map(|r| {
                 prior(r, observed.and_then(|o| o.get(&r.certificate_id)), observed.is_some())
             }),
@@ -240,8 +250,10 @@ pub fn plan(
                 },
             ),
             (Some(d), r, Some(p)) => {
-                let remote =
-                    importing.map(|(_, r)| r).or_else(|| observed.and_then(|o| o.get(&p.id)));
+                let remote = importing
+                    .as_ref()
+                    .map(|pending| pending.remote)
+                    .or_else(|| observed.and_then(|o| o.get(&p.id)));
                 let failures = r.map_or(0, |r| r.validation_failures);
                 let replace = options.replace.iter().any(|a| a.covers(address));
                 let decided = match decide(&d.args, d.lifecycle.renew_before, p, remote, now) {
@@ -306,7 +318,7 @@ pub fn plan(
                     .and_then(|d| d.lifecycle.wait_for_issuance)
                     .or(config.provider.wait_for_issuance),
                 delivery: desired.map(|d| d.delivery.clone()).unwrap_or_default(),
-                importing: importing.map(|(i, _)| i.id.clone()),
+                importing: importing.as_ref().map(|pending| pending.import.id.clone()),
             });
         }
         for d in state.deposed.iter().filter(|d| &d.address == address) {
@@ -444,41 +456,6 @@ fn resources_value(state: &State) -> hcl::Value {
         }
     }
     hcl::Value::Object(by_name.into_iter().collect())
-}
-
-/// Returns the newest certificate that succeeds `id` — by renewal or by reissue, made outside
-/// certplan — issued or still validating, with how the first step was made.
-fn successor_of<'o>(
-    observed: &'o Observed,
-    id: &str,
-) -> Option<(DriftKind, &'o RemoteCertificate)> {
-    let mut newest: Option<&RemoteCertificate> = None;
-    let mut reissued = false;
-    let mut current = observed.get(id)?;
-    // Bounded: a chain that loops back is the cloud's mistake, not a reason to hang.
-    for _ in 0..observed.len() {
-        let step = current
-            .renewed_by
-            .as_deref()
-            .map(|n| (n, false))
-            .or_else(|| current.reissued_by.as_deref().map(|n| (n, true)));
-        let Some((next, by_reissue)) = step.and_then(|(n, r)| observed.get(n).map(|c| (c, r)))
-        else {
-            break;
-        };
-        if !(next.status == CertStatus::Issued || next.status.is_pending()) {
-            break;
-        }
-        if newest.is_none() {
-            reissued = by_reissue;
-        }
-        newest = Some(next);
-        current = next;
-    }
-    let newest = newest?;
-    let to = newest.id.clone();
-    let kind = if reissued { DriftKind::Reissued { to } } else { DriftKind::Renewed { to } };
-    Some((kind, newest))
 }
 
 /// Builds what a resource has now: the record, overlaid with what the cloud reports.

@@ -196,9 +196,13 @@ impl ResourceState {
         renewed
     }
 
-    /// Whether the certificate `id` was imported here: it is this one, or this one follows it.
-    pub fn holds_import(&self, id: &str) -> bool {
-        self.certificate_id == id || self.imported.as_deref() == Some(id)
+    /// Whether this record holds the certificate `id`: it is this one, the one imported here,
+    /// or one this one renewed or took the place of.
+    pub fn holds(&self, id: &str) -> bool {
+        self.certificate_id == id
+            || self.imported.as_deref() == Some(id)
+            || self.succeeds.as_deref() == Some(id)
+            || self.renewed_from.iter().any(|old| old == id)
     }
 
     /// Returns the certificate whose cloud resources a successor of this one takes over: this

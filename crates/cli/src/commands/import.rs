@@ -35,9 +35,17 @@ pub async fn import(
             existing.certificate_id
         );
     }
-    if let Some((other, _)) = ws.state.resources.iter().find(|(_, r)| r.certificate_id == id) {
+    if let Some((other, _)) = ws.state.resources.iter().find(|(_, r)| r.holds(id)) {
         eprintln!(
             "warning: certificate {id} is already recorded as {other}; both addresses would manage it — `certplan state rm {other}` if it moved"
+        );
+    }
+    // An interrupted run's applications are settled first: one may have created the
+    // certificate this address is to keep.
+    ws.reconcile(true).await?;
+    if ws.state.resources.contains_key(address) {
+        bail!(
+            "{address} holds a certificate since the interrupted run was settled; see `certplan state show '{address}'`"
         );
     }
     let client = ws.client().await?;

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use certplan_core::{Address, RemoteCertificate};
-use certplan_engine::Declared;
-use certplan_parser::{Config, GeneratedBlock, Source};
+use certplan_core::{Address, Observed, RemoteCertificate};
+use certplan_engine::{Adoption, Declared};
+use certplan_parser::{GeneratedBlock, Source};
 use certplan_state::{TerraformAddress, TerraformCertificate, TerraformState};
 
 use crate::settings::{Environment, Flags, Output, Settings};
@@ -40,9 +40,11 @@ struct Instance<'t> {
 }
 
 enum Fate {
-    /// To adopt at `address`: declared there, or in a block written for it (`generated`).
-    Adopt { address: Address, generated: bool },
-    /// certplan manages it already, at this address.
+    /// To adopt at `address`: declared there, or in a block written for it (`block`). Until
+    /// the cloud is read, `remote` is `None`; then it is the certificate to record — the one
+    /// named, or the newest that renewed it outside Terraform.
+    Adopt { address: Address, block: bool, remote: Option<Box<RemoteCertificate>> },
+    /// certplan holds it already, at this address.
     Managed(Address),
     /// Left in Terraform's hands, for this reason.
     Left(String),
@@ -68,6 +70,9 @@ pub async fn from_terraform(
         Settings::with_config_and(flags.clone(), output, env.clone(), placeholder)?;
     let operation = if args.dry_run { None } else { Some("import") };
     let mut ws = Workspace::open(settings, config, operation)?;
+    // An interrupted run's applications are settled first: the certificate one created may be
+    // the one to keep at an address.
+    ws.reconcile(!args.dry_run).await?;
 
     let mut instances = classify(&terraform, &ws, generate.is_some());
     let ids: Vec<String> = instances
@@ -85,19 +90,16 @@ pub async fn from_terraform(
             .context("could not look the Terraform state's certificates up in the cloud")?
     };
     for instance in &mut instances {
-        if let Fate::Adopt { address, generated } = &instance.fate {
-            instance.fate = match found.get(&instance.terraform.id) {
-                None => Fate::Gone,
-                Some(remote) if !generated => check_domain(&ws.config, address, remote),
-                Some(_) => continue,
-            };
+        if let Fate::Adopt { address, block, .. } = &instance.fate {
+            instance.fate = settle(&ws, address, *block, &instance.terraform.id, &found);
         }
     }
 
-    // The blocks to write, parsed with the configuration before anything is written.
+    // The blocks to write: each checked on its own (one certplan refuses is left behind, with
+    // why), then all of them with the configuration, before anything is written.
     let mut text = None;
     if let Some(file) = &generate {
-        let blocks = blocks(&instances);
+        let blocks = blocks(file, &mut instances);
         if !blocks.is_empty() {
             let header = format!(
                 "Written by `certplan import --from-terraform {}`: a block for each certificate\nthe configuration did not declare, with the arguments Terraform applied it with.\nEach import block names the certificate its resource already has: it plans no new one,\nand once the certificate is recorded it does nothing (keep it or delete it).",
@@ -105,24 +107,31 @@ pub async fn from_terraform(
             );
             let generated = certplan_parser::generate_config(&header, &blocks);
             let extra = vec![Source::new(file, generated.as_str())];
-            let (_, config) = Settings::with_config_and(flags, output, env, extra)
-                .context("the generated blocks do not load with the configuration (a certplan bug: please report it); nothing was written")?;
+            let config = match Settings::with_config_and(flags, output, env, extra) {
+                Ok((_, config)) => config,
+                Err(e) => bail!(
+                    "the blocks for {} do not load with the configuration, so nothing was written (a certplan bug: please report it):\n{}",
+                    file.display(),
+                    e.render(false)
+                ),
+            };
             ws.config = config;
             text = Some((file, generated, blocks.len()));
         }
     }
 
-    let adopt: Vec<(Address, Declared, RemoteCertificate)> = instances
+    let adopt: Vec<Adoption> = instances
         .iter()
         .filter_map(|i| match &i.fate {
-            Fate::Adopt { address, .. } => {
+            Fate::Adopt { address, remote: Some(remote), .. } => {
                 let resource = ws.config.resources.get(address)?;
                 let declared = Declared {
                     args: resource.args.clone(),
                     prevent_destroy: resource.lifecycle.prevent_destroy,
                     sensitive: resource.sensitive.clone(),
                 };
-                Some((address.clone(), declared, found.get(&i.terraform.id)?.clone()))
+                let (named, remote) = (i.terraform.id.clone(), (**remote).clone());
+                Some(Adoption { address: address.clone(), declared, named, remote })
             }
             _ => None,
         })
@@ -139,11 +148,13 @@ pub async fn from_terraform(
                 if let Some((file, ..)) = &text {
                     let _ = std::fs::remove_file(file);
                 }
-                return Err(anyhow::Error::new(error).context("could not save the state; nothing was adopted, and the generated file is removed"));
+                return Err(anyhow::Error::new(error).context(
+                    "could not save the state; nothing was adopted, and the generated file is removed",
+                ));
             }
         }
     }
-    report(&args.path, &terraform, &instances, &found, text.as_ref(), args.dry_run);
+    report(&args.path, &terraform, &instances, text.as_ref(), args.dry_run);
     let left = instances.iter().any(|i| matches!(i.fate, Fate::Left(_)));
     Ok(if left { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
@@ -187,36 +198,44 @@ fn classify<'t>(
     ws: &Workspace,
     generate: bool,
 ) -> Vec<Instance<'t>> {
-    let mut names: BTreeSet<String> = ws
-        .config
+    let (config, state) = (&ws.config, &ws.state);
+    // Names a block written now must not take: declared, recorded, or named by a moved block.
+    let moved = config.moved.iter().flat_map(|m| [&m.from, &m.to]);
+    let mut names: BTreeSet<String> = config
         .resources
         .keys()
-        .chain(ws.state.resources.keys())
+        .chain(state.resources.keys())
+        .chain(moved)
         .map(|a| a.name.clone())
         .collect();
     let mut seen: Vec<(&str, Address)> = Vec::new();
     let mut instances = Vec::new();
     for c in &terraform.certificates {
-        let managed = ws
-            .state
-            .resources
-            .iter()
-            .find(|(_, r)| r.holds_import(&c.id))
-            .map(|(a, _)| a.clone())
-            .or_else(|| seen.iter().find(|(id, _)| *id == c.id).map(|(_, a)| a.clone()));
-        let fate = match (managed, c.address.to_certplan()) {
-            (Some(at), _) => Fate::Managed(at),
-            (None, Err(why)) => Fate::Left(why),
-            (None, Ok(address)) => match ws.state.resources.get(&address) {
+        let held = state.resources.iter().find(|(_, r)| r.holds(&c.id)).map(|(a, _)| a.clone());
+        let held = held.or_else(|| seen.iter().find(|(id, _)| *id == c.id).map(|(_, a)| a.clone()));
+        let deposed = state.deposed.iter().find(|d| d.certificate_id == c.id);
+        let fate = match (held, deposed, c.address.to_certplan()) {
+            (Some(at), ..) => Fate::Managed(at),
+            (None, Some(d), _) => Fate::Left(format!(
+                "certplan replaced certificate {} of {} and is to delete it; remove it from Terraform's state too",
+                c.id, d.address
+            )),
+            (None, None, Err(why)) => Fate::Left(why),
+            (None, None, Ok(address)) => match state.resources.get(&address) {
                 Some(r) => Fate::Left(format!(
                     "{address} holds certificate {} in certplan's state; `certplan state rm '{address}'` first to adopt this one there",
                     r.certificate_id
                 )),
-                None if ws.config.resources.contains_key(&address) => {
-                    Fate::Adopt { address, generated: false }
+                None if config.removed.contains_key(&address)
+                    || config.removed.contains_key(&address.resource()) =>
+                {
+                    Fate::Left(format!("a removed block says certplan does not manage {address}"))
+                }
+                None if config.resources.contains_key(&address) => {
+                    Fate::Adopt { address, block: false, remote: None }
                 }
                 None if generate => match generated_address(c, &mut names) {
-                    Ok(address) => Fate::Adopt { address, generated: true },
+                    Ok(address) => Fate::Adopt { address, block: true, remote: None },
                     Err(why) => Fate::Left(why),
                 },
                 None => {
@@ -260,27 +279,58 @@ fn generated_address(
     Ok(Address::certificate(name))
 }
 
-/// Refuses a certificate for another domain than its block declares.
-fn check_domain(config: &Config, address: &Address, remote: &RemoteCertificate) -> Fate {
-    let declared = config.resources.get(address).map(|r| r.args.domain.as_str());
+/// What becomes of a certificate to adopt once the cloud is read (`found`): gone, refused (for
+/// another domain than its block declares), or adopted as the newest certificate of its
+/// renewal chain.
+fn settle(ws: &Workspace, address: &Address, block: bool, id: &str, found: &Observed) -> Fate {
+    let Some(named) = found.get(id) else {
+        return Fate::Gone;
+    };
+    let remote = certplan_core::successor(found, id).map_or(named, |(_, newest)| newest);
+    if let Some((other, _)) = ws.state.resources.iter().find(|(_, r)| r.holds(&remote.id)) {
+        return Fate::Managed(other.clone());
+    }
+    let declared = ws.config.resources.get(address).map(|r| r.args.domain.as_str());
     match declared {
         Some(domain) if domain != remote.domain => Fate::Left(format!(
             "certificate {} is for {}, but {address} declares domain = \"{domain}\"",
             remote.id, remote.domain
         )),
-        _ => Fate::Adopt { address: address.clone(), generated: false },
+        _ => {
+            Fate::Adopt { address: address.clone(), block, remote: Some(Box::new(remote.clone())) }
+        }
     }
 }
 
-/// The blocks to write for the certificates to adopt that have none.
-fn blocks(instances: &[Instance<'_>]) -> Vec<GeneratedBlock> {
-    instances
-        .iter()
-        .filter_map(|i| match &i.fate {
-            Fate::Adopt { address, generated: true } => Some(block(&address.name, i.terraform)),
-            _ => None,
-        })
-        .collect()
+/// The blocks to write (in `file`) for the certificates to adopt that have none. A block certplan
+/// would refuse (arguments the provider takes and the API no longer does) leaves its
+/// certificate behind, with the reason.
+fn blocks(file: &Path, instances: &mut [Instance<'_>]) -> Vec<GeneratedBlock> {
+    let mut blocks = Vec::new();
+    for i in instances.iter_mut() {
+        let Fate::Adopt { address, block: true, .. } = &i.fate else { continue };
+        let block = block(&address.name, i.terraform);
+        let resource = GeneratedBlock { import_id: None, ..block.clone() };
+        let alone = certplan_parser::generate_config("", &[resource]);
+        match certplan_parser::parse_sources(vec![Source::new(file, alone.as_str())]) {
+            Ok(_) => blocks.push(block),
+            Err(e) => {
+                let why: Vec<String> = e
+                    .diagnostics
+                    .iter()
+                    .map(|d| match &d.help {
+                        Some(help) => format!("{} ({help})", d.message),
+                        None => d.message.clone(),
+                    })
+                    .collect();
+                i.fate = Fate::Left(format!(
+                    "certplan would refuse the block written for it: {}; declare it yourself, then import again",
+                    why.join("; ")
+                ));
+            }
+        }
+    }
+    blocks
 }
 
 /// A resource block for `c`, with the arguments Terraform set and comments for what is left out.
@@ -347,7 +397,6 @@ fn report(
     path: &Path,
     terraform: &TerraformState,
     instances: &[Instance<'_>],
-    found: &certplan_core::Observed,
     written: Option<&(&PathBuf, String, usize)>,
     dry_run: bool,
 ) {
@@ -380,10 +429,14 @@ fn report(
         instances
             .iter()
             .filter_map(|i| match &i.fate {
-                Fate::Adopt { address, .. } => {
-                    let remote = found.get(&i.terraform.id)?;
+                Fate::Adopt { address, remote: Some(remote), .. } => {
+                    let renewal = if remote.id == i.terraform.id {
+                        String::new()
+                    } else {
+                        format!(", which renewed {} outside Terraform", i.terraform.id)
+                    };
                     Some(format!(
-                        "{address}{}: certificate {} ({}, {})",
+                        "{address}{}: certificate {} ({}, {}){renewal}",
                         from(i, address),
                         remote.id,
                         remote.domain,

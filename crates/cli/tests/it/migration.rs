@@ -59,7 +59,7 @@ fn an_import_block_records_the_certificate_and_then_plans_nothing() {
 #[test]
 fn an_import_whose_arguments_differ_is_an_import_then_the_planned_change() {
     let p = Project::new("");
-    let ids = p.sandbox.seed(&["www.example.com", "old.example.com"]);
+    let ids = p.sandbox.seed(&["www.example.com", "api.example.com"]);
     let (www, old) = (&ids[0], &ids[1]);
     let config = [
         resource(
@@ -68,8 +68,12 @@ fn an_import_whose_arguments_differ_is_an_import_then_the_planned_change() {
             "  dv_auth_method = \"DNS_AUTO\"\n  alias          = \"front\"\n",
         ),
         import_block("www", www),
-        // Declared for another domain than the certificate's: a new certificate replaces it.
-        certificate("api", "api.example.com"),
+        // Declared with another key than the certificate's (RSA): a new certificate replaces it.
+        resource(
+            "api",
+            "api.example.com",
+            "  dv_auth_method    = \"DNS_AUTO\"\n  csr_encrypt_algo  = \"ECC\"\n  csr_key_parameter = \"prime256v1\"\n",
+        ),
         import_block("api", old),
     ]
     .concat();
@@ -82,6 +86,10 @@ fn an_import_whose_arguments_differ_is_an_import_then_the_planned_change() {
     assert!(text.contains(&format!("# (imported from \"{www}\")")), "{text}");
     assert!(text.contains("+ alias          = \"front\""), "{text}");
     assert!(text.contains("# tencentcloud_ssl_free_certificate.api must be replaced"), "{text}");
+    assert!(
+        text.contains("~ csr_encrypt_algo  = \"RSA\" -> \"ECC\" # forces replacement"),
+        "{text}"
+    );
     assert!(text.contains(&format!("# (imported from \"{old}\")")), "{text}");
     assert!(
         text.contains("Plan: 2 to import, 1 to add, 0 to renew, 1 to change, 1 to destroy."),
@@ -113,7 +121,7 @@ fn an_import_whose_arguments_differ_is_an_import_then_the_planned_change() {
     let state = p.state();
     let api = &state["resources"]["tencentcloud_ssl_free_certificate.api"];
     assert_ne!(api["certificate_id"], old.as_str(), "replaced");
-    assert_eq!(api["args"]["domain"], "api.example.com");
+    assert_eq!(api["args"]["csr_encrypt_algo"], "ECC");
     let again = p.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
 }
@@ -173,11 +181,25 @@ fn import_blocks_that_cannot_be_carried_out_are_errors() {
         plan.stderr
     );
 
+    // A certificate for another domain than the block's: a mistyped id, never a replacement
+    // that would delete another site's certificate.
+    p.write_config(&[www.clone(), import_block("www", &ids[1])].concat());
+    let plan = p.run(&["plan"]);
+    assert_eq!(plan.code, 1);
+    assert!(
+        plan.stderr.contains(&format!(
+            "certificate {} is for api.example.com, but tencentcloud_ssl_free_certificate.www declares domain = \"www.example.com\"",
+            ids[1]
+        )),
+        "{}",
+        plan.stderr
+    );
+
     // An address that holds another certificate.
     p.write_config(&www);
     assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
     let applied = p.state_ids().remove(0);
-    p.write_config(&[www, import_block("www", &ids[0])].concat());
+    p.write_config(&[www.clone(), import_block("www", &ids[0])].concat());
     let plan = p.run(&["plan"]);
     assert_eq!(plan.code, 1);
     assert!(
@@ -189,7 +211,55 @@ fn import_blocks_that_cannot_be_carried_out_are_errors() {
     );
     let apply = p.run(&["apply", "--auto-approve"]);
     assert_eq!(apply.code, 1, "{}", apply.stdout);
-    assert_eq!(p.state_ids(), vec![applied], "nothing changed");
+    assert_eq!(p.state_ids(), vec![applied.clone()], "nothing changed");
+
+    // A certificate certplan replaced and is to delete: never both deleted and imported.
+    p.write_config(&www);
+    let replace =
+        p.run(&["apply", "--auto-approve", "--replace", "tencentcloud_ssl_free_certificate.www"]);
+    assert_eq!(replace.code, 0, "{}", replace.stderr);
+    assert!(p.state()["deposed"][0]["certificate_id"] == applied.as_str(), "kept to delete");
+    let api = certificate("api", "www.example.com");
+    p.write_config(&[www, api, import_block("api", &applied)].concat());
+    let plan = p.run(&["plan"]);
+    assert_eq!(plan.code, 1, "{}", plan.stdout);
+    assert!(
+        plan.stderr.contains("it is a certificate tencentcloud_ssl_free_certificate.www replaced, which certplan is to delete"),
+        "{}",
+        plan.stderr
+    );
+}
+
+#[test]
+fn an_import_of_a_certificate_renewed_outside_records_its_renewal() {
+    let p = Project::new("");
+    let old = p.sandbox.seed(&["www.example.com"]).remove(0);
+    // The API renews only within 30 days of expiry.
+    p.age(70);
+    let renewal = p.sandbox.renew_outside(&old, "www.example.com");
+    let applications = p.sandbox.requests("ApplyCertificate");
+    p.write_config(&[certificate("www", "www.example.com"), import_block("www", &old)].concat());
+    let plan = p.run(&["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.contains("will be imported"), "{}", plan.stdout);
+    assert!(plan.stdout.contains(&format!("id             = \"{renewal}\"")), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains(&format!("({old}) was renewed outside certplan")),
+        "{}",
+        plan.stdout
+    );
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert_eq!(p.state_ids(), vec![renewal.clone()]);
+    let state = p.state();
+    let www = &state["resources"]["tencentcloud_ssl_free_certificate.www"];
+    assert_eq!(
+        (&www["imported"], &www["renewed_from"][0]),
+        (&Value::from(old.as_str()), &Value::from(old.as_str()))
+    );
+    // The block, naming the old certificate, is done; nothing was applied for.
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
+    assert_eq!(p.sandbox.requests("ApplyCertificate"), applications);
 }
 
 /// The Terraform state of the fixture, its placeholders replaced by certificate ids:
@@ -345,6 +415,9 @@ fn a_terraform_directory_moves_in_from_show_json_with_every_block_generated() {
     std::fs::remove_file(p.path().join("main.hcl")).expect("no certplan configuration");
     let terraform_config = "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain = \"www.example.com\"\n}\n";
     std::fs::write(p.path().join("main.tf"), terraform_config).expect("tf");
+    // `terraform init` writes it: not configuration, for certplan as for Terraform.
+    let lock = "provider \"registry.terraform.io/tencentcloudstack/tencentcloud\" {\n  version = \"1.81.0\"\n}\n";
+    std::fs::write(p.path().join(".terraform.lock.hcl"), lock).expect("lock file");
     let plan = p.run(&["plan"]);
     assert_eq!(plan.code, 1);
     assert!(plan.stderr.contains("it holds Terraform files (*.tf), which certplan does not read"));
@@ -461,4 +534,54 @@ fn a_file_that_is_not_a_terraform_state_is_refused_and_nothing_written() {
     }
     let missing = p.run(&["import", "--from-terraform", "nope.tfstate"]);
     assert!(missing.stderr.contains("cannot read nope.tfstate"), "{}", missing.stderr);
+}
+
+#[test]
+fn what_certplan_cannot_take_is_left_in_terraform_and_renewals_are_followed() {
+    // The configuration stops managing www; the Terraform state has an api[1] with a contact
+    // email the API refuses; shop was renewed in the console since Terraform applied it.
+    let removed = "removed {\n  from = tencentcloud_ssl_free_certificate.www\n}\n";
+    let p = Project::new(removed);
+    let renewed = p.sandbox.seed(&["shop.example.com"]).remove(0);
+    // The API renews only within 30 days of expiry; the renewal is new.
+    p.age(70);
+    let shop = p.sandbox.renew_outside(&renewed, "shop.example.com");
+    let mut ids = seed_terraform_certificates(&p);
+    ids[3] = renewed;
+    let mut tfstate: Value =
+        serde_json::from_str(&terraform_state(TFSTATE, &ids)).expect("the fixture is JSON");
+    let resources = tfstate["resources"].as_array_mut().expect("resources");
+    let api = resources.iter_mut().find(|r| r["name"] == "api").expect("api");
+    api["instances"][1]["attributes"]["contact_email"] = Value::from("ops-at-example");
+    std::fs::write(p.path().join("terraform.tfstate"), tfstate.to_string()).expect("w");
+
+    let args = ["import", "--from-terraform", "terraform.tfstate", "--generate-config", "tf.hcl"];
+    let import = p.run(&args);
+    assert_eq!(import.code, 1, "{}{}", import.stdout, import.stderr);
+    let out = &import.stdout;
+    assert!(out.contains("Adopted (4):"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "tencentcloud_ssl_free_certificate.site_shop_example_com (from tencentcloud_ssl_free_certificate.site[\"shop.example.com\"]): certificate {shop} (shop.example.com, issued), which renewed {} outside Terraform",
+            ids[3]
+        )),
+        "{out}"
+    );
+    assert!(out.contains("Not adopted (2):"), "{out}");
+    assert!(
+        out.contains("tencentcloud_ssl_free_certificate.www: a removed block says certplan does not manage tencentcloud_ssl_free_certificate.www"),
+        "{out}"
+    );
+    assert!(
+        out.contains("tencentcloud_ssl_free_certificate.api[1]: certplan would refuse the block written for it: contact_email \"ops-at-example\" is not an email address; declare it yourself"),
+        "{out}"
+    );
+    let written = std::fs::read_to_string(p.path().join("tf.hcl")).expect("written");
+    assert!(!written.contains("api_1") && !written.contains("\"www\""), "{written}");
+    let mut recorded = p.state_ids();
+    recorded.sort();
+    let mut expected = vec![ids[1].clone(), ids[4].clone(), ids[5].clone(), shop];
+    expected.sort();
+    assert_eq!(recorded, expected);
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0, "nothing to apply for");
 }

@@ -117,6 +117,9 @@ fn empty_and_missing_directories_say_what_to_do() {
 fn a_terraform_directory_is_recognised_and_the_way_in_shown() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("main.tf"), "provider \"tencentcloud\" {}\n").expect("tf");
+    // What `terraform init` writes is not configuration, for certplan as for Terraform.
+    let lock = "provider \"registry.terraform.io/tencentcloudstack/tencentcloud\" {\n  version = \"1.81.0\"\n}\n";
+    std::fs::write(dir.path().join(".terraform.lock.hcl"), lock).expect("lock file");
     let shown = load_dir(dir.path()).expect_err("no .hcl").render(false);
     assert!(shown.contains("it holds Terraform files (*.tf), which certplan does not read"));
     assert!(

@@ -1,6 +1,8 @@
 //! The planner's decisions, table-tested: every action, the renewal boundary, expiry, drift.
 
-use certplan_core::{Address, CertStatus, CertificateArgs, DvAuthMethod, RemoteCertificate};
+use certplan_core::{
+    Address, CertStatus, CertificateArgs, CsrEncryptAlgo, DvAuthMethod, RemoteCertificate,
+};
 use certplan_core::{
     DeployStatus, DeployedResource, Deployment, ExportRecord, FilesSeen, HookOutcome,
     ValidationRecord,
@@ -776,9 +778,22 @@ fn import_blocks_plan_an_import_then_what_the_certificate_needs() {
     assert_eq!(p.changes[0].action, Action::Update);
     assert_eq!(p.changes[0].importing.as_deref(), Some("imp00001"));
     assert!(render(&p, false).contains("# (imported from \"imp00001\")"));
-    let other = RemoteCertificate { domain: "old.example.com".into(), ..cloud.clone() };
-    let p = plan_imports(&imported("imp00001", ""), &State::new(), vec![other]).expect("plan");
+    let ecc = RemoteCertificate { key_algorithm: Some(CsrEncryptAlgo::Ecc), ..cloud.clone() };
+    let p = plan_imports(&imported("imp00001", ""), &State::new(), vec![ecc]).expect("plan");
     assert_eq!(only(&p).0, Action::Replace);
+    // Another domain is a mistyped id, never a replacement of another site's certificate.
+    let other = RemoteCertificate { domain: "old.example.com".into(), ..cloud.clone() };
+    let e = plan_imports(&imported("imp00001", ""), &State::new(), vec![other]).expect_err("no");
+    assert!(e.to_string().contains("is for old.example.com, but"), "{e}");
+    // Renewed outside since: the renewal is what is imported.
+    let renewed = RemoteCertificate { renewed_by: Some("renewal1".into()), ..cloud.clone() };
+    let renewal = RemoteCertificate { id: "renewal1".into(), ..cloud.clone() };
+    let found = vec![renewed, renewal];
+    let p = plan_imports(&imported("imp00001", ""), &State::new(), found).expect("plan");
+    let change = &p.changes[0];
+    assert_eq!(change.importing.as_deref(), Some("imp00001"));
+    assert_eq!(change.before.as_ref().map(|b| b.id.as_str()), Some("renewal1"));
+    assert_eq!(p.drift[0].kind, DriftKind::Renewed { to: "renewal1".into() });
     // Due for renewal: imported, then renewed.
     let due = RemoteCertificate { not_after: Some(now() + Duration::days(5)), ..cloud.clone() };
     let p = plan_imports(&imported("imp00001", ""), &State::new(), vec![due]).expect("plan");
@@ -808,7 +823,19 @@ fn an_import_block_is_done_once_its_certificate_or_a_successor_is_recorded() {
     assert!(e.to_string().contains("already holds certificate other001"), "{e}");
     let elsewhere = recorded("imp00001", "www.example.com", 60, CertStatus::Issued);
     let e = plan_imports(&config, &state(vec![("web", elsewhere)]), Vec::new()).expect_err("twice");
-    assert!(e.to_string().contains("recorded as tencentcloud_ssl_free_certificate.web"), "{e}");
+    assert!(
+        e.to_string().contains("tencentcloud_ssl_free_certificate.web holds it already"),
+        "{e}"
+    );
+    let mut replaced = state(Vec::new());
+    replaced.deposed.push(Deposed {
+        address: Address::certificate("web"),
+        certificate_id: "imp00001".into(),
+        since: now(),
+        last_error: String::new(),
+    });
+    let e = plan_imports(&config, &replaced, Vec::new()).expect_err("to delete");
+    assert!(e.to_string().contains("which certplan is to delete"), "{e}");
     let e = plan_imports(&config, &State::new(), Vec::new()).expect_err("missing");
     assert!(e.to_string().contains("no such certificate"), "{e}");
 }
