@@ -13,6 +13,8 @@
 //!    the API's 10/s per action with 300 ms latency: wall time against the floor the limits set.
 //! 10. The pg backend (PostgreSQL at `CERTPLAN_BENCH_PG`, default the local one): rows 5 and 6
 //!     again, state kept in a schema of the benchmark's own (dropped at the end).
+//! 11. `import --from-terraform` of a Terraform state of 10 000 certificates: declared ones, and
+//!     all of them written by `--generate-config`: wall time, peak RSS, DescribeCertificates.
 
 // A benchmark prints its table.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -42,6 +44,10 @@ fn main() {
     if std::env::args().any(|a| a == "--pg-only") {
         let sizes: &[usize] = if quick { &[1_000, 5_000] } else { &[1_000, 10_000, 50_000] };
         pg_backend(&certplan, &runtime, sizes, quick);
+        return;
+    }
+    if std::env::args().any(|a| a == "--import-only") {
+        terraform_import(&certplan, &runtime, if quick { 2_000 } else { 10_000 });
         return;
     }
     if std::env::args().any(|a| a == "--deploy-only") {
@@ -224,6 +230,9 @@ fn main() {
     println!();
     let sizes: &[usize] = if quick { &[1_000, 5_000] } else { &[1_000, 10_000, 50_000] };
     pg_backend(&certplan, &runtime, sizes, quick);
+
+    println!();
+    terraform_import(&certplan, &runtime, if quick { 2_000 } else { 10_000 });
 }
 
 /// The database the pg rows use.
@@ -393,6 +402,59 @@ fn run_certplan(
         },
     );
     (wall, rss)
+}
+
+/// Row 11: adopts a Terraform state of `n` certificates, declared in the configuration, then
+/// into an empty directory with every block generated.
+fn terraform_import(certplan: &Path, runtime: &tokio::runtime::Runtime, n: usize) {
+    println!("11. import --from-terraform of {n} certificates (10/s per action)");
+    let (sandbox, url) = runtime.block_on(start_sandbox(Faults::default()));
+    let domains: Vec<String> = (0..n).map(|i| format!("c{i:06}.example.com")).collect();
+    let ids = sandbox.seed_issued(&domains).expect("seeded");
+    let resources: Vec<Value> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            json!({
+                "mode": "managed", "type": "tencentcloud_ssl_free_certificate",
+                "name": format!("c{i:06}"),
+                "provider": "provider[\"registry.terraform.io/tencentcloudstack/tencentcloud\"]",
+                "instances": [{ "schema_version": 0, "sensitive_attributes": [], "attributes": {
+                    "id": id, "domain": format!("c{i:06}.example.com"), "dv_auth_method": "DNS_AUTO",
+                    "package_type": "83", "validity_period": "3", "alias": "", "project_id": 0,
+                    "csr_key_password": "", "certificate_private_key": "", "status": 1
+                }}]
+            })
+        })
+        .collect();
+    let tfstate = json!({
+        "version": 4, "terraform_version": "1.9.8", "serial": 1, "lineage": "bench",
+        "outputs": {}, "resources": resources
+    })
+    .to_string();
+    for generate in [false, true] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        if !generate {
+            write_project(dir.path(), n, None);
+        }
+        std::fs::write(dir.path().join("terraform.tfstate"), &tfstate).expect("tfstate");
+        let mut args = vec!["import", "--from-terraform", "terraform.tfstate"];
+        if generate {
+            args.extend(["--generate-config", "certificates.hcl"]);
+        }
+        let before = sandbox.stats().requests.get("DescribeCertificates").copied().unwrap_or(0);
+        let (wall, rss) = run_certplan(certplan, dir.path(), &args, Some(&url));
+        let after = sandbox.stats().requests.get("DescribeCertificates").copied().unwrap_or(0);
+        let state = std::fs::read_to_string(dir.path().join("certplan.state.json")).expect("state");
+        let adopted = state.matches("\"certificate_id\"").count();
+        println!(
+            "   {:<26} wall {}, peak RSS {rss}, {} DescribeCertificates, {adopted} adopted",
+            if generate { "all blocks generated:" } else { "declared in the config:" },
+            secs(wall),
+            after - before
+        );
+    }
+    println!();
 }
 
 /// Renews `n` due certificates that each serve a CLB listener and a CDN domain, with `--wait`
