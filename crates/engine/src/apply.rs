@@ -346,7 +346,8 @@ async fn import_first(
     };
     let holder = |ledger: &Ledger<'_>| ledger.read(|s| s.resources.get(address).cloned());
     match holder(ledger) {
-        Some(r) if r.holds(id) => return Ok(()),
+        // Recorded already (a merge, or a saved plan applied twice): the change goes on.
+        Some(r) if r.holds(id) && r.certificate_id == prior.id => return Ok(()),
         Some(r) => {
             let other = r.certificate_id;
             return Err(ChangeError::ImportTaken { id: id.to_owned(), other }.into());
@@ -358,7 +359,9 @@ async fn import_first(
     let read = client.certificates_by_id(std::slice::from_ref(&prior.id)).await;
     let found = read.map_err(|error| ChangeError::ImportRead { id: id.to_owned(), error })?;
     let Some(remote) = found.into_iter().find(|r| r.id == prior.id) else {
-        return Err(ChangeError::ImportGone { id: prior.id.clone() }.into());
+        return Err(
+            ChangeError::ImportGone { id: id.to_owned(), recorded: prior.id.clone() }.into()
+        );
     };
     let declared = Declared {
         args: args.clone(),
@@ -373,7 +376,7 @@ async fn import_first(
     match holder(ledger) {
         Some(r) if r.certificate_id == prior.id => {}
         other => {
-            let other = other.map_or_else(|| "none".to_owned(), |r| r.certificate_id);
+            let other = other.map_or_else(|| "no certificate".to_owned(), |r| r.certificate_id);
             return Err(ChangeError::ImportTaken { id: id.to_owned(), other }.into());
         }
     }

@@ -44,10 +44,12 @@ pub enum ChangeError {
     IncompletePlan { what: &'static str },
     #[error("cannot import certificate {id}: {error}")]
     ImportRead { id: String, error: ProviderError },
-    #[error("cannot import certificate {id}: it no longer exists in the cloud")]
-    ImportGone { id: String },
     #[error(
-        "cannot import certificate {id}: the resource holds certificate {other} now (recorded since the plan was made); make a new plan"
+        "cannot import certificate {id}: {recorded}, the certificate the plan was to record for it, no longer exists in the cloud; make a new plan"
+    )]
+    ImportGone { id: String, recorded: String },
+    #[error(
+        "cannot import certificate {id}: the resource holds {other} now, not what the plan expected (another run recorded it meanwhile); make a new plan"
     )]
     ImportTaken { id: String, other: String },
 }

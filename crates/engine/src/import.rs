@@ -87,9 +87,17 @@ pub(crate) fn record_import(
     }
     let declared = Declared { args: remote.args_as_imported(&declared.args), ..declared.clone() };
     let applied_at = remote.inserted_at.unwrap_or_else(Utc::now);
-    let renewed_from = if remote.id == named { Vec::new() } else { vec![named.to_owned()] };
-    let lineage = Lineage { imported: Some(named.to_owned()), renewed_from, ..Lineage::default() };
+    // A renewal made outside takes the place of the certificate named, as a refresh would
+    // record it: what serves that one moves to it (`deploy` blocks).
+    let followed = (remote.id != named).then(|| named.to_owned());
+    let lineage = Lineage {
+        imported: Some(named.to_owned()),
+        renewed_from: followed.iter().cloned().collect(),
+        succeeds: followed,
+    };
     record(state, address, &remote.id, &declared, lineage, applied_at, Some(remote), 0);
+    // The certificate a resource has is never one to delete.
+    state.deposed.retain(|d| d.certificate_id != remote.id);
 }
 
 /// Records the certificate `id` as the result of `intent` (with what the cloud reports of it,

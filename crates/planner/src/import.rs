@@ -13,11 +13,17 @@ use crate::PlanError;
 /// The import blocks of a configuration, by address.
 pub(crate) struct Imports<'c> {
     by_address: BTreeMap<&'c Address, &'c Import>,
+    /// The certificates imports chose so far, and where: two blocks naming one certificate, or
+    /// one and its renewal, would record it twice.
+    chosen: BTreeMap<String, Address>,
 }
 
 impl<'c> Imports<'c> {
     pub(crate) fn new(config: &'c Config) -> Self {
-        Imports { by_address: config.imports.iter().map(|i| (&i.to, i)).collect() }
+        Imports {
+            by_address: config.imports.iter().map(|i| (&i.to, i)).collect(),
+            chosen: Default::default(),
+        }
     }
 
     /// Returns the import still to be done at `address`, declared for `domain`: what the cloud
@@ -27,7 +33,7 @@ impl<'c> Imports<'c> {
     /// another certificate, another record holds this one, certplan is deleting it, the cloud
     /// does not have it, or it is for another domain.
     pub(crate) fn pending<'o>(
-        &self,
+        &mut self,
         address: &Address,
         domain: &str,
         state: &State,
@@ -74,10 +80,29 @@ impl<'c> Imports<'c> {
             Some((kind, newest)) => (Some(kind), newest),
             None => (None, named),
         };
+        if remote.id != *id {
+            let renewal = &remote.id;
+            if let Some((other, _)) = state.resources.iter().find(|(_, r)| r.holds(renewal)) {
+                return Err(error(format!(
+                    "it was renewed as {renewal}, which {other} holds; remove the import block"
+                )));
+            }
+            if state.deposed.iter().any(|d| &d.certificate_id == renewal) {
+                return Err(error(format!(
+                    "it was renewed as {renewal}, which certplan is to delete; remove the import block"
+                )));
+            }
+        }
         if remote.domain != domain {
             return Err(error(format!(
                 "certificate {} is for {}, but {address} declares domain = \"{domain}\"; check the id",
                 remote.id, remote.domain
+            )));
+        }
+        if let Some(first) = self.chosen.insert(remote.id.clone(), address.clone()) {
+            return Err(error(format!(
+                "the import block of {first} records certificate {} too (one renewed the other); keep one of the blocks",
+                remote.id
             )));
         }
         Ok(Some(Pending { import, remote, renewed }))

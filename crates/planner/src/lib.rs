@@ -187,7 +187,7 @@ pub fn plan(
     let mut changes = Vec::new();
     let mut drift = Vec::new();
     let mut deliveries = Vec::new();
-    let imports = import::Imports::new(config);
+    let mut imports = import::Imports::new(config);
     let addresses: BTreeSet<&Address> = config
         .resources
         .keys()

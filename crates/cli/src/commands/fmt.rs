@@ -139,7 +139,9 @@ fn files_in(path: &Path, recursive: bool) -> std::io::Result<Vec<PathBuf>> {
             if recursive && !hidden {
                 dirs.push(entry);
             }
-        } else if entry.extension().is_some_and(|e| e == CONFIG_EXTENSION || e == "tfvars") {
+        } else if !hidden
+            && entry.extension().is_some_and(|e| e == CONFIG_EXTENSION || e == "tfvars")
+        {
             files.push(entry);
         }
     }

@@ -35,9 +35,21 @@ pub async fn import(
             existing.certificate_id
         );
     }
-    if let Some((other, _)) = ws.state.resources.iter().find(|(_, r)| r.holds(id)) {
+    if let Some((other, r)) = ws.state.resources.iter().find(|(_, r)| r.holds(id)) {
+        if r.certificate_id != id {
+            bail!(
+                "certificate {id} was renewed or replaced by {}, which {other} holds: both addresses would manage that one; nothing was imported",
+                r.certificate_id
+            );
+        }
         eprintln!(
             "warning: certificate {id} is already recorded as {other}; both addresses would manage it — `certplan state rm {other}` if it moved"
+        );
+    }
+    if let Some(d) = ws.state.deposed.iter().find(|d| d.certificate_id == id) {
+        bail!(
+            "certificate {id} is one {} no longer uses, which certplan is to delete (deposed); nothing was imported",
+            d.address
         );
     }
     // An interrupted run's applications are settled first: one may have created the

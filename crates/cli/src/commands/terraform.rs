@@ -8,7 +8,7 @@
 //! looked up, the generated blocks parsed with the configuration. Then the file, then the state;
 //! a state that cannot be saved takes the file back out, so a second run starts clean.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -89,9 +89,19 @@ pub async fn from_terraform(
             .await
             .context("could not look the Terraform state's certificates up in the cloud")?
     };
+    // The certificates to adopt, and where: two instances whose certificates are one (one
+    // renewed the other) adopt it once.
+    let mut chosen: BTreeMap<String, Address> = BTreeMap::new();
     for instance in &mut instances {
         if let Fate::Adopt { address, block, .. } = &instance.fate {
             instance.fate = settle(&ws, address, *block, &instance.terraform.id, &found);
+        }
+        if let Fate::Adopt { address, remote: Some(remote), .. } = &instance.fate {
+            if let Some(first) = chosen.get(&remote.id) {
+                instance.fate = Fate::Managed(first.clone());
+            } else {
+                chosen.insert(remote.id.clone(), address.clone());
+            }
         }
     }
 
@@ -183,6 +193,12 @@ fn generated_file(file: &Path) -> anyhow::Result<PathBuf> {
             file.display()
         );
     }
+    if file.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+        bail!(
+            "--generate-config {}: certplan does not read hidden files as configuration; name a file that does not start with a dot",
+            file.display()
+        );
+    }
     if std::fs::symlink_metadata(file).is_ok() {
         bail!(
             "--generate-config {}: the file exists, and certplan does not overwrite it; name a new file",
@@ -214,12 +230,12 @@ fn classify<'t>(
         let held = state.resources.iter().find(|(_, r)| r.holds(&c.id)).map(|(a, _)| a.clone());
         let held = held.or_else(|| seen.iter().find(|(id, _)| *id == c.id).map(|(_, a)| a.clone()));
         let deposed = state.deposed.iter().find(|d| d.certificate_id == c.id);
-        let fate = match (held, deposed, c.address.to_certplan()) {
-            (Some(at), ..) => Fate::Managed(at),
-            (None, Some(d), _) => Fate::Left(format!(
+        let fate = match (deposed, held, c.address.to_certplan()) {
+            (Some(d), ..) => Fate::Left(format!(
                 "certplan replaced certificate {} of {} and is to delete it; remove it from Terraform's state too",
                 c.id, d.address
             )),
+            (None, Some(at), _) => Fate::Managed(at),
             (None, None, Err(why)) => Fate::Left(why),
             (None, None, Ok(address)) => match state.resources.get(&address) {
                 Some(r) => Fate::Left(format!(
@@ -289,6 +305,12 @@ fn settle(ws: &Workspace, address: &Address, block: bool, id: &str, found: &Obse
     let remote = certplan_core::successor(found, id).map_or(named, |(_, newest)| newest);
     if let Some((other, _)) = ws.state.resources.iter().find(|(_, r)| r.holds(&remote.id)) {
         return Fate::Managed(other.clone());
+    }
+    if ws.state.deposed.iter().any(|d| d.certificate_id == remote.id) {
+        return Fate::Left(format!(
+            "it was renewed as {}, which certplan replaced and is to delete",
+            remote.id
+        ));
     }
     let declared = ws.config.resources.get(address).map(|r| r.args.domain.as_str());
     match declared {

@@ -238,6 +238,19 @@ fn an_import_of_a_certificate_renewed_outside_records_its_renewal() {
     p.age(70);
     let renewal = p.sandbox.renew_outside(&old, "www.example.com");
     let applications = p.sandbox.requests("ApplyCertificate");
+    // Two blocks, for a certificate and its renewal, would record one certificate twice.
+    let both = [
+        certificate("www", "www.example.com"),
+        import_block("www", &old),
+        certificate("web", "www.example.com"),
+        import_block("web", &renewal),
+    ]
+    .concat();
+    p.write_config(&both);
+    let plan = p.run(&["plan"]);
+    assert_eq!(plan.code, 1, "{}", plan.stdout);
+    assert!(plan.stderr.contains(&format!("records certificate {renewal} too")), "{}", plan.stderr);
+
     p.write_config(&[certificate("www", "www.example.com"), import_block("www", &old)].concat());
     let plan = p.run(&["plan"]);
     assert_eq!(plan.code, 0, "{}", plan.stderr);
@@ -253,13 +266,25 @@ fn an_import_of_a_certificate_renewed_outside_records_its_renewal() {
     assert_eq!(p.state_ids(), vec![renewal.clone()]);
     let state = p.state();
     let www = &state["resources"]["tencentcloud_ssl_free_certificate.www"];
-    assert_eq!(
-        (&www["imported"], &www["renewed_from"][0]),
-        (&Value::from(old.as_str()), &Value::from(old.as_str()))
-    );
+    for field in [&www["imported"], &www["renewed_from"][0], &www["succeeds"]] {
+        assert_eq!(field, old.as_str(), "the renewal takes the old one's place: {www}");
+    }
     // The block, naming the old certificate, is done; nothing was applied for.
     assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
     assert_eq!(p.sandbox.requests("ApplyCertificate"), applications);
+    // Nor can the old one be imported anywhere else: its renewal is www's.
+    p.write_config(
+        &[certificate("www", "www.example.com"), certificate("web", "www.example.com")].concat(),
+    );
+    let again = p.run(&["import", "tencentcloud_ssl_free_certificate.web", &old]);
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains(&format!(
+            "certificate {old} was renewed or replaced by {renewal}, which tencentcloud_ssl_free_certificate.www holds"
+        )),
+        "{}",
+        again.stderr
+    );
 }
 
 /// The Terraform state of the fixture, its placeholders replaced by certificate ids:
@@ -416,7 +441,8 @@ fn a_terraform_directory_moves_in_from_show_json_with_every_block_generated() {
     let terraform_config = "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain = \"www.example.com\"\n}\n";
     std::fs::write(p.path().join("main.tf"), terraform_config).expect("tf");
     // `terraform init` writes it: not configuration, for certplan as for Terraform.
-    let lock = "provider \"registry.terraform.io/tencentcloudstack/tencentcloud\" {\n  version = \"1.81.0\"\n}\n";
+    // (Written unformatted here, so that `fmt --check` below shows it is not read either.)
+    let lock = "provider \"registry.terraform.io/tencentcloudstack/tencentcloud\" {\nversion=\"1.81.0\"\n}\n";
     std::fs::write(p.path().join(".terraform.lock.hcl"), lock).expect("lock file");
     let plan = p.run(&["plan"]);
     assert_eq!(plan.code, 1);
@@ -532,6 +558,12 @@ fn a_file_that_is_not_a_terraform_state_is_refused_and_nothing_written() {
         assert!(!p.path().join("new.hcl").exists(), "{file}: nothing written");
         assert!(!p.path().join("certplan.state.json").exists(), "{file}: no state");
     }
+    std::fs::write(p.path().join("ok.tfstate"), &state).expect("w");
+    let hidden =
+        p.run(&["import", "--from-terraform", "ok.tfstate", "--generate-config", ".c.hcl"]);
+    assert_eq!(hidden.code, 1);
+    assert!(hidden.stderr.contains("certplan does not read hidden files"), "{}", hidden.stderr);
+    assert!(!p.path().join(".c.hcl").exists());
     let missing = p.run(&["import", "--from-terraform", "nope.tfstate"]);
     assert!(missing.stderr.contains("cannot read nope.tfstate"), "{}", missing.stderr);
 }
