@@ -12,9 +12,7 @@ use futures_util::{StreamExt, stream};
 
 use crate::ledger::{Ledger, Step};
 use crate::reconcile::{find_applied, known_ids};
-use crate::{
-    ApplyError, ApplyOptions, ChangeError, Declared, Event, Inputs, Report, queue, refresh, wait,
-};
+use crate::{ApplyError, ApplyOptions, ChangeError, Event, Inputs, Report, queue, refresh, wait};
 
 /// How many times an application is tried when the service fails transiently.
 const APPLY_ATTEMPTS: u32 = 4;
@@ -255,7 +253,9 @@ async fn run_change(
     let action = change.action;
     // An import comes first, and says so itself (`Event::Imported`); the change follows it.
     if let Some(id) = &change.importing {
-        if let Err(failure) = import_first(change, id, ledger, client, on_event).await {
+        if let Err(failure) =
+            crate::import::import_first(change, id, ledger, client, on_event).await
+        {
             if let Failure::Change(error) = &failure {
                 on_event(Event::Failed { address, action: Action::NoOp, error });
             }
@@ -305,7 +305,7 @@ struct Done {
     deferred: bool,
 }
 
-enum Failure {
+pub(crate) enum Failure {
     /// The change could not be made; other changes go on.
     Change(ChangeError),
     /// State could not be saved: stop at once, nothing more may be done unrecorded.
@@ -328,60 +328,6 @@ impl From<ChangeError> for Failure {
     fn from(e: ChangeError) -> Self {
         Failure::Change(e)
     }
-}
-
-/// Records the certificate an `import` block names (`id`) as the change's resource, before the
-/// change itself, which the plan made against it: `id`, or the newest certificate that renewed
-/// it outside certplan, as the plan chose (`before`).
-async fn import_first(
-    change: &ResourceChange,
-    id: &str,
-    ledger: &Ledger<'_>,
-    client: &Client,
-    on_event: &(dyn Fn(Event<'_>) + Sync),
-) -> Result<(), Failure> {
-    let address = &change.address;
-    let (Some(args), Some(prior)) = (&change.after, &change.before) else {
-        return Err(ChangeError::IncompletePlan { what: "certificate to import" }.into());
-    };
-    let holder = |ledger: &Ledger<'_>| ledger.read(|s| s.resources.get(address).cloned());
-    match holder(ledger) {
-        // Recorded already (a merge, or a saved plan applied twice): the change goes on.
-        Some(r) if r.holds(id) && r.certificate_id == prior.id => return Ok(()),
-        Some(r) => {
-            let other = r.certificate_id;
-            return Err(ChangeError::ImportTaken { id: id.to_owned(), other }.into());
-        }
-        None => {}
-    }
-    // Read as the plan read it (DescribeCertificates), so that what is recorded is what the
-    // plan compared with the configuration.
-    let read = client.certificates_by_id(std::slice::from_ref(&prior.id)).await;
-    let found = read.map_err(|error| ChangeError::ImportRead { id: id.to_owned(), error })?;
-    let Some(remote) = found.into_iter().find(|r| r.id == prior.id) else {
-        return Err(
-            ChangeError::ImportGone { id: id.to_owned(), recorded: prior.id.clone() }.into()
-        );
-    };
-    let declared = Declared {
-        args: args.clone(),
-        prevent_destroy: change.prevent_destroy,
-        sensitive: change.sensitive.clone(),
-    };
-    let (declared, remote) = (Box::new(declared), Box::new(remote));
-    let named = id.to_owned();
-    ledger.record(Step::Import { address: address.clone(), declared, remote, named }).await?;
-    // Another run (without the lock) may have recorded the address meanwhile: then the import
-    // did not happen, and neither may the change planned on top of it.
-    match holder(ledger) {
-        Some(r) if r.certificate_id == prior.id => {}
-        other => {
-            let other = other.map_or_else(|| "no certificate".to_owned(), |r| r.certificate_id);
-            return Err(ChangeError::ImportTaken { id: id.to_owned(), other }.into());
-        }
-    }
-    on_event(Event::Imported { address, id: &prior.id });
-    Ok(())
 }
 
 /// Makes one change.

@@ -1,14 +1,17 @@
 //! Recording a certificate in state — one applied for (adopted from its intent) or one that
-//! already existed (imported) — built in one place, complete at the moment it is recorded.
+//! already existed (imported: `certplan import`, `import --from-terraform`, an `import` block
+//! before its change) — built in one place, complete at the moment it is recorded.
 
 use std::collections::BTreeSet;
 
-use certplan_core::{Address, CertStatus, CertificateArgs, RemoteCertificate};
+use certplan_core::{Address, CertStatus, CertificateArgs, RemoteCertificate, ResourceChange};
 use certplan_provider::Client;
 use certplan_state::{Deposed, Intent, IntentKind, ResourceState, State, StateError, StateStore};
 use chrono::{DateTime, Utc};
 
-use crate::ImportError;
+use crate::apply::Failure;
+use crate::ledger::{Ledger, Step};
+use crate::{ChangeError, Event, ImportError};
 
 /// What the configuration declares for a certificate besides its arguments, recorded with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,4 +231,58 @@ fn record(
         record.observe(remote);
     }
     state.resources.insert(address.clone(), record);
+}
+
+/// Records the certificate an `import` block names (`id`) as the change's resource, before the
+/// change itself, which the plan made against it: `id`, or the newest certificate that renewed
+/// it outside certplan, as the plan chose (`before`).
+pub(crate) async fn import_first(
+    change: &ResourceChange,
+    id: &str,
+    ledger: &Ledger<'_>,
+    client: &Client,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<(), Failure> {
+    let address = &change.address;
+    let (Some(args), Some(prior)) = (&change.after, &change.before) else {
+        return Err(ChangeError::IncompletePlan { what: "certificate to import" }.into());
+    };
+    let holder = |ledger: &Ledger<'_>| ledger.read(|s| s.resources.get(address).cloned());
+    match holder(ledger) {
+        // Recorded already (a merge, or a saved plan applied twice): the change goes on.
+        Some(r) if r.holds(id) && r.certificate_id == prior.id => return Ok(()),
+        Some(r) => {
+            let other = r.certificate_id;
+            return Err(ChangeError::ImportTaken { id: id.to_owned(), other }.into());
+        }
+        None => {}
+    }
+    // Read as the plan read it (DescribeCertificates), so that what is recorded is what the
+    // plan compared with the configuration.
+    let read = client.certificates_by_id(std::slice::from_ref(&prior.id)).await;
+    let found = read.map_err(|error| ChangeError::ImportRead { id: id.to_owned(), error })?;
+    let Some(remote) = found.into_iter().find(|r| r.id == prior.id) else {
+        return Err(
+            ChangeError::ImportGone { id: id.to_owned(), recorded: prior.id.clone() }.into()
+        );
+    };
+    let declared = Declared {
+        args: args.clone(),
+        prevent_destroy: change.prevent_destroy,
+        sensitive: change.sensitive.clone(),
+    };
+    let (declared, remote) = (Box::new(declared), Box::new(remote));
+    let named = id.to_owned();
+    ledger.record(Step::Import { address: address.clone(), declared, remote, named }).await?;
+    // Another run (without the lock) may have recorded the address meanwhile: then the import
+    // did not happen, and neither may the change planned on top of it.
+    match holder(ledger) {
+        Some(r) if r.certificate_id == prior.id => {}
+        other => {
+            let other = other.map_or_else(|| "no certificate".to_owned(), |r| r.certificate_id);
+            return Err(ChangeError::ImportTaken { id: id.to_owned(), other }.into());
+        }
+    }
+    on_event(Event::Imported { address, id: &prior.id });
+    Ok(())
 }
