@@ -117,6 +117,7 @@ impl Run<'_, '_> {
     /// or a save failed, no new change starts.
     async fn execute(&self, queue: &queue::Queue) -> Result<Report, StateError> {
         let Run { plan, inputs, ledger, client, stop, options, on_event } = *self;
+        let read_ahead = &crate::import::read_ahead(plan, client).await;
         let changes =
             plan.changes.iter().filter(|c| c.action != Action::NoOp || c.importing.is_some());
         let outcomes: Vec<(&ResourceChange, Option<Result<Done, Failure>>)> = stream::iter(changes)
@@ -124,7 +125,8 @@ impl Run<'_, '_> {
                 if stop.load(Ordering::SeqCst) || ledger.is_broken() {
                     return (change, None);
                 }
-                let outcome = run_change(change, inputs, ledger, client, on_event).await;
+                let outcome =
+                    run_change(change, inputs, ledger, client, read_ahead, on_event).await;
                 if matches!(&outcome, Ok(done) if done.pending.is_none()) {
                     queue.release(&change.address);
                 }
@@ -247,6 +249,7 @@ async fn run_change(
     inputs: &Inputs,
     ledger: &Ledger<'_>,
     client: &Client,
+    read_ahead: &Observed,
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Done, Failure> {
     let address = &change.address;
@@ -254,7 +257,7 @@ async fn run_change(
     // An import comes first, and says so itself (`Event::Imported`); the change follows it.
     if let Some(id) = &change.importing {
         if let Err(failure) =
-            crate::import::import_first(change, id, ledger, client, on_event).await
+            crate::import::import_first(change, id, ledger, client, read_ahead, on_event).await
         {
             if let Failure::Change(error) = &failure {
                 on_event(Event::Failed { address, action: Action::NoOp, error });

@@ -4,10 +4,13 @@
 
 use std::collections::BTreeSet;
 
-use certplan_core::{Address, CertStatus, CertificateArgs, RemoteCertificate, ResourceChange};
-use certplan_provider::Client;
+use certplan_core::{
+    Address, CertStatus, CertificateArgs, Observed, Plan, RemoteCertificate, ResourceChange,
+};
+use certplan_provider::{Client, DESCRIBE_PAGE_LIMIT};
 use certplan_state::{Deposed, Intent, IntentKind, ResourceState, State, StateError, StateStore};
 use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, stream};
 
 use crate::apply::Failure;
 use crate::ledger::{Ledger, Step};
@@ -233,6 +236,28 @@ fn record(
     state.resources.insert(address.clone(), record);
 }
 
+/// Reads what the plan's imports are to record — one `DescribeCertificates` per 1000 ids, as
+/// the plan read them — so that an apply of many `import` blocks does not make a call for each.
+/// What is not read here (the call failed; the certificate is gone) is read again when its
+/// import comes, and fails then.
+pub(crate) async fn read_ahead(plan: &Plan, client: &Client) -> Observed {
+    let ids: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.importing.is_some())
+        .filter_map(|c| c.before.as_ref().map(|b| b.id.clone()))
+        .collect();
+    let pages: Vec<_> = stream::iter(ids.chunks(DESCRIBE_PAGE_LIMIT))
+        .map(|chunk| client.certificates_by_id(chunk))
+        .buffer_unordered(READ_AHEAD_CONCURRENCY)
+        .collect()
+        .await;
+    pages.into_iter().flatten().flatten().map(|c| (c.id.clone(), c)).collect()
+}
+
+/// How many describe calls reading ahead keeps in flight (the rate limiter paces them).
+const READ_AHEAD_CONCURRENCY: usize = 8;
+
 /// Records the certificate an `import` block names (`id`) as the change's resource, before the
 /// change itself, which the plan made against it: `id`, or the newest certificate that renewed
 /// it outside certplan, as the plan chose (`before`).
@@ -241,6 +266,7 @@ pub(crate) async fn import_first(
     id: &str,
     ledger: &Ledger<'_>,
     client: &Client,
+    read_ahead: &Observed,
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<(), Failure> {
     let address = &change.address;
@@ -258,13 +284,19 @@ pub(crate) async fn import_first(
         None => {}
     }
     // Read as the plan read it (DescribeCertificates), so that what is recorded is what the
-    // plan compared with the configuration.
-    let read = client.certificates_by_id(std::slice::from_ref(&prior.id)).await;
-    let found = read.map_err(|error| ChangeError::ImportRead { id: id.to_owned(), error })?;
-    let Some(remote) = found.into_iter().find(|r| r.id == prior.id) else {
-        return Err(
-            ChangeError::ImportGone { id: id.to_owned(), recorded: prior.id.clone() }.into()
-        );
+    // plan compared with the configuration: read ahead with the others, or now.
+    let remote = match read_ahead.get(&prior.id) {
+        Some(remote) => remote.clone(),
+        None => {
+            let read = client.certificates_by_id(std::slice::from_ref(&prior.id)).await;
+            let found =
+                read.map_err(|error| ChangeError::ImportRead { id: id.to_owned(), error })?;
+            let Some(remote) = found.into_iter().find(|r| r.id == prior.id) else {
+                let recorded = prior.id.clone();
+                return Err(ChangeError::ImportGone { id: id.to_owned(), recorded }.into());
+            };
+            remote
+        }
     };
     let declared = Declared {
         args: args.clone(),

@@ -617,3 +617,27 @@ fn what_certplan_cannot_take_is_left_in_terraform_and_renewals_are_followed() {
     assert_eq!(recorded, expected);
     assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0, "nothing to apply for");
 }
+
+#[test]
+fn many_import_blocks_are_read_a_thousand_at_a_time() {
+    let p = Project::new("");
+    let domains: Vec<String> = (0..30).map(|i| format!("c{i:02}.example.com")).collect();
+    let ids = p.sandbox.seed(&domains);
+    let config: String = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let name = format!("c{i:02}");
+            certificate(&name, &domains[i]) + &import_block(&name, id)
+        })
+        .collect();
+    p.write_config(&config);
+    let describes = p.sandbox.requests("DescribeCertificates");
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert!(apply.stdout.contains("Resources: 30 imported, 0 added"), "{}", apply.stdout);
+    assert_eq!(p.state_ids().len(), 30);
+    // One call for the plan, one for the apply to record what the plan read: not one each.
+    assert_eq!(p.sandbox.requests("DescribeCertificates") - describes, 2);
+    assert_eq!(p.sandbox.requests("DescribeCertificateDetail"), 0);
+}
