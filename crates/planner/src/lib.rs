@@ -5,10 +5,13 @@
 //! person can read. It also reports what changed in the cloud behind certplan's back (drift).
 //! It is pure: no IO, no clock (time comes in as `now`), ordered maps only — the same inputs
 //! always give the same plan, byte for byte. A plan leaves the apply engine nothing to decide.
+//! [`migration`] decides, as purely, what a Terraform state's certificates become when they
+//! move in (`import --from-terraform`).
 
 mod delivery;
 mod import;
 mod json;
+pub mod migration;
 mod render;
 
 use std::borrow::Cow;

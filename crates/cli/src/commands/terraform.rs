@@ -8,16 +8,16 @@
 //! looked up, the generated blocks parsed with the configuration. Then the file, then the state;
 //! a state that cannot be saved takes the file back out, so a second run starts clean.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use certplan_core::{Address, Observed, RemoteCertificate};
+use certplan_core::Address;
 use certplan_engine::{Adoption, Declared};
-use certplan_parser::{GeneratedBlock, Source};
-use certplan_state::{TerraformAddress, TerraformCertificate, TerraformState};
+use certplan_parser::Source;
+use certplan_planner::migration::{self, Fate, Instance};
+use certplan_state::{TerraformAddress, TerraformState};
 
 use crate::settings::{Environment, Flags, Output, Settings};
 use crate::stdout::outln;
@@ -31,25 +31,6 @@ pub struct FromTerraform {
     /// Where to write resource blocks for the certificates without one.
     pub generate_config: Option<PathBuf>,
     pub dry_run: bool,
-}
-
-/// One certificate of the Terraform state, and what becomes of it.
-struct Instance<'t> {
-    terraform: &'t TerraformCertificate,
-    fate: Fate,
-}
-
-enum Fate {
-    /// To adopt at `address`: declared there, or in a block written for it (`block`). Until
-    /// the cloud is read, `remote` is `None`; then it is the certificate to record — the one
-    /// named, or the newest that renewed it outside Terraform.
-    Adopt { address: Address, block: bool, remote: Option<Box<RemoteCertificate>> },
-    /// certplan holds it already, at this address.
-    Managed(Address),
-    /// Left in Terraform's hands, for this reason.
-    Left(String),
-    /// The cloud no longer has it.
-    Gone,
 }
 
 pub async fn from_terraform(
@@ -74,12 +55,8 @@ pub async fn from_terraform(
     // the one to keep at an address.
     ws.reconcile(!args.dry_run).await?;
 
-    let mut instances = classify(&terraform, &ws, generate.is_some());
-    let ids: Vec<String> = instances
-        .iter()
-        .filter(|i| matches!(i.fate, Fate::Adopt { .. }))
-        .map(|i| i.terraform.id.clone())
-        .collect();
+    let mut instances = migration::classify(&ws.config, &ws.state, &terraform, generate.is_some());
+    let ids = migration::to_look_up(&instances);
     let found = if ids.is_empty() {
         Default::default()
     } else {
@@ -89,27 +66,13 @@ pub async fn from_terraform(
             .await
             .context("could not look the Terraform state's certificates up in the cloud")?
     };
-    // The certificates to adopt, and where: two instances whose certificates are one (one
-    // renewed the other) adopt it once.
-    let mut chosen: BTreeMap<String, Address> = BTreeMap::new();
-    for instance in &mut instances {
-        if let Fate::Adopt { address, block, .. } = &instance.fate {
-            instance.fate = settle(&ws, address, *block, &instance.terraform.id, &found);
-        }
-        if let Fate::Adopt { address, remote: Some(remote), .. } = &instance.fate {
-            if let Some(first) = chosen.get(&remote.id) {
-                instance.fate = Fate::Managed(first.clone());
-            } else {
-                chosen.insert(remote.id.clone(), address.clone());
-            }
-        }
-    }
+    migration::look_up(&ws.config, &ws.state, &mut instances, &found);
 
     // The blocks to write: each checked on its own (one certplan refuses is left behind, with
     // why), then all of them with the configuration, before anything is written.
     let mut text = None;
     if let Some(file) = &generate {
-        let blocks = blocks(file, &mut instances);
+        let blocks = migration::blocks(file, &mut instances);
         if !blocks.is_empty() {
             let header = format!(
                 "Written by `certplan import --from-terraform {}`: a block for each certificate\nthe configuration did not declare, with the arguments Terraform applied it with.\nEach import block names the certificate its resource already has: it plans no new one,\nand once the certificate is recorded it does nothing (keep it or delete it).",
@@ -206,199 +169,6 @@ fn generated_file(file: &Path) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(PathBuf::from(file.file_name().unwrap_or_default()))
-}
-
-/// Decides what becomes of each certificate of the Terraform state, before the cloud is read.
-fn classify<'t>(
-    terraform: &'t TerraformState,
-    ws: &Workspace,
-    generate: bool,
-) -> Vec<Instance<'t>> {
-    let (config, state) = (&ws.config, &ws.state);
-    // Names a block written now must not take: declared, recorded, or named by a moved block.
-    let moved = config.moved.iter().flat_map(|m| [&m.from, &m.to]);
-    let mut names: BTreeSet<String> = config
-        .resources
-        .keys()
-        .chain(state.resources.keys())
-        .chain(moved)
-        .map(|a| a.name.clone())
-        .collect();
-    let mut seen: Vec<(&str, Address)> = Vec::new();
-    let mut instances = Vec::new();
-    for c in &terraform.certificates {
-        let held = state.resources.iter().find(|(_, r)| r.holds(&c.id)).map(|(a, _)| a.clone());
-        let held = held.or_else(|| seen.iter().find(|(id, _)| *id == c.id).map(|(_, a)| a.clone()));
-        let deposed = state.deposed.iter().find(|d| d.certificate_id == c.id);
-        let fate = match (deposed, held, c.address.to_certplan()) {
-            (Some(d), ..) => Fate::Left(format!(
-                "certplan replaced certificate {} of {} and is to delete it; remove it from Terraform's state too",
-                c.id, d.address
-            )),
-            (None, Some(at), _) => Fate::Managed(at),
-            (None, None, Err(why)) => Fate::Left(why),
-            (None, None, Ok(address)) => match state.resources.get(&address) {
-                Some(r) => Fate::Left(format!(
-                    "{address} holds certificate {} in certplan's state; `certplan state rm '{address}'` first to adopt this one there",
-                    r.certificate_id
-                )),
-                None if config.removed.contains_key(&address)
-                    || config.removed.contains_key(&address.resource()) =>
-                {
-                    Fate::Left(format!("a removed block says certplan does not manage {address}"))
-                }
-                None if config.resources.contains_key(&address) => {
-                    Fate::Adopt { address, block: false, remote: None }
-                }
-                None if generate => match generated_address(c, &mut names) {
-                    Ok(address) => Fate::Adopt { address, block: true, remote: None },
-                    Err(why) => Fate::Left(why),
-                },
-                None => {
-                    let named = if address.to_string() == c.address.to_string() {
-                        String::new()
-                    } else {
-                        format!(" (as {address})")
-                    };
-                    Fate::Left(format!(
-                        "not declared in the configuration{named}: add its resource block, or run again with --generate-config FILE to have it written"
-                    ))
-                }
-            },
-        };
-        if let Fate::Adopt { address, .. } = &fate {
-            seen.push((&c.id, address.clone()));
-        }
-        instances.push(Instance { terraform: c, fate });
-    }
-    instances
-}
-
-/// The address of a block of its own for `c`, with a name no other resource has.
-fn generated_address(
-    c: &TerraformCertificate,
-    names: &mut BTreeSet<String>,
-) -> Result<Address, String> {
-    for required in ["domain", "dv_auth_method"] {
-        if c.withheld.contains(&required) {
-            return Err(format!(
-                "its {required} is marked sensitive in the Terraform state, so no block can be written for it: declare it yourself, then import again"
-            ));
-        }
-    }
-    let base = c.address.block_name()?;
-    let name = (1..)
-        .map(|n| if n == 1 { base.clone() } else { format!("{base}_{n}") })
-        .find(|name| !names.contains(name))
-        .expect("an unused name");
-    names.insert(name.clone());
-    Ok(Address::certificate(name))
-}
-
-/// What becomes of a certificate to adopt once the cloud is read (`found`): gone, refused (for
-/// another domain than its block declares), or adopted as the newest certificate of its
-/// renewal chain.
-fn settle(ws: &Workspace, address: &Address, block: bool, id: &str, found: &Observed) -> Fate {
-    let Some(named) = found.get(id) else {
-        return Fate::Gone;
-    };
-    let remote = certplan_core::successor(found, id).map_or(named, |(_, newest)| newest);
-    if let Some((other, _)) = ws.state.resources.iter().find(|(_, r)| r.holds(&remote.id)) {
-        return Fate::Managed(other.clone());
-    }
-    if ws.state.deposed.iter().any(|d| d.certificate_id == remote.id) {
-        return Fate::Left(format!(
-            "it was renewed as {}, which certplan replaced and is to delete",
-            remote.id
-        ));
-    }
-    let declared = ws.config.resources.get(address).map(|r| r.args.domain.as_str());
-    match declared {
-        Some(domain) if domain != remote.domain => Fate::Left(format!(
-            "certificate {} is for {}, but {address} declares domain = \"{domain}\"",
-            remote.id, remote.domain
-        )),
-        _ => {
-            Fate::Adopt { address: address.clone(), block, remote: Some(Box::new(remote.clone())) }
-        }
-    }
-}
-
-/// The blocks to write (in `file`) for the certificates to adopt that have none. A block certplan
-/// would refuse (arguments the provider takes and the API no longer does) leaves its
-/// certificate behind, with the reason.
-fn blocks(file: &Path, instances: &mut [Instance<'_>]) -> Vec<GeneratedBlock> {
-    let mut blocks = Vec::new();
-    for i in instances.iter_mut() {
-        let Fate::Adopt { address, block: true, .. } = &i.fate else { continue };
-        let block = block(&address.name, i.terraform);
-        let resource = GeneratedBlock { import_id: None, ..block.clone() };
-        let alone = certplan_parser::generate_config("", &[resource]);
-        match certplan_parser::parse_sources(vec![Source::new(file, alone.as_str())]) {
-            Ok(_) => blocks.push(block),
-            Err(e) => {
-                let why: Vec<String> = e
-                    .diagnostics
-                    .iter()
-                    .map(|d| match &d.help {
-                        Some(help) => format!("{} ({help})", d.message),
-                        None => d.message.clone(),
-                    })
-                    .collect();
-                i.fate = Fate::Left(format!(
-                    "certplan would refuse the block written for it: {}; declare it yourself, then import again",
-                    why.join("; ")
-                ));
-            }
-        }
-    }
-    blocks
-}
-
-/// A resource block for `c`, with the arguments Terraform set and comments for what is left out.
-fn block(name: &str, c: &TerraformCertificate) -> GeneratedBlock {
-    let mut comments = vec![format!("From Terraform: {} (certificate {})", c.address, c.id)];
-    let mut arguments = Vec::new();
-    for (argument, value) in &c.arguments {
-        // Values today's API refuses (the provider's documented example has both) are left out:
-        // without them, the API uses the only value it accepts.
-        let only = match *argument {
-            "package_type" => Some("83"),
-            "validity_period" => Some("3"),
-            _ => None,
-        };
-        let text = value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
-        if let Some(only) = only.filter(|only| text != *only) {
-            comments.push(format!(
-                "{argument} = {value} in Terraform is left out: the API accepts only \"{only}\" today, and uses it without the argument."
-            ));
-            continue;
-        }
-        arguments.push(((*argument).to_owned(), value.clone()));
-    }
-    for (argument, value) in &c.left_out {
-        comments.push(format!(
-            "{argument} = {value} in Terraform is left out: certplan renews certificates itself."
-        ));
-    }
-    for argument in &c.withheld {
-        comments.push(format!(
-            "{argument} is marked sensitive in the Terraform state and is not copied: declare it from a sensitive variable."
-        ));
-    }
-    if c.password_set {
-        comments.push(
-            "csr_key_password was set in Terraform and is not copied. It only matters for JKS/PFX"
-                .into(),
-        );
-        comments.push(
-            "downloads and the cloud does not report it, so leaving it out plans no change. To"
-                .into(),
-        );
-        comments.push("declare it: csr_key_password = var.csr_key_password, with".into());
-        comments.push("variable \"csr_key_password\" { sensitive = true } (its value from CERTPLAN_VAR_csr_key_password).".into());
-    }
-    GeneratedBlock { name: name.to_owned(), comments, arguments, import_id: Some(c.id.clone()) }
 }
 
 /// Writes `text` to `file`, which must not exist: created exclusively, so that nothing another
