@@ -1,6 +1,7 @@
 //! certplan's record of what it applied: the [`State`] model, its versioned JSON file format and
-//! the [`StateStore`] that loads and saves it — in a local file ([`LocalStore`]) or in
-//! PostgreSQL ([`PgStore`]), per workspace.
+//! the [`StateStore`] that loads and saves it — in a local file ([`LocalStore`]) or, through
+//! the `certplan-state-pg` crate, in PostgreSQL — per workspace. It also reads Terraform's
+//! state ([`read_terraform_state`]), for certificates moving in from Terraform.
 //!
 //! State is precious: a save is atomic (temp file in the same directory, fsync, rename, fsync the
 //! directory, the previous version kept as a backup; or one database transaction), a save
