@@ -242,7 +242,7 @@ impl Workspace {
         let client = self.client().await?;
         let what = ui::plural(ids.len(), "certificate");
         eprintln!("Reading {what} to import from {}...", client.endpoint());
-        certplan_engine::certificates(&client, &ids)
+        certplan_engine::read_certificates(&client, &ids)
             .await
             .context("could not read the certificates the import blocks name")
     }

@@ -29,7 +29,7 @@ pub use deliver::{Delivered, inspect_exports};
 pub use error::{ApplyError, ChangeError, DeliveryError, ImportError, ReconcileError};
 pub use import::{Adoption, Declared, import, import_all};
 pub use reconcile::{Settled, reconcile};
-pub use refresh::{certificates, record_observed, refresh};
+pub use refresh::{certificates, read_certificates, record_observed, refresh};
 
 /// What an apply needs besides the plan: values a plan file must not hold.
 #[derive(Debug, Default)]

@@ -19,22 +19,28 @@ const REFRESH_DEADLINE: Duration = Duration::from_secs(600);
 /// `DescribeCertificates` call per 1000 ids, and a `DescribeCertificateDetail` call only for
 /// pending certificates, whose validation records only the detail has.
 pub async fn refresh(client: &Client, state: &State) -> Result<Observed, ProviderError> {
-    let timed_out = || ProviderError::TimedOut {
-        action: "DescribeCertificates",
-        endpoint: client.endpoint().to_string(),
-        after: REFRESH_DEADLINE,
-    };
-    tokio::time::timeout(REFRESH_DEADLINE, read(client, state)).await.map_err(|_| timed_out())?
-}
-
-async fn read(client: &Client, state: &State) -> Result<Observed, ProviderError> {
     let ids: Vec<String> = state
         .resources
         .values()
         .map(|r| r.certificate_id.clone())
         .chain(state.deposed.iter().map(|d| d.certificate_id.clone()))
         .collect();
-    let mut observed = certificates(client, &ids).await?;
+    read_certificates(client, &ids).await
+}
+
+/// Reads the certificates `ids` as a refresh reads them: with their renewals (see
+/// [`certificates`]), and the validation records of pending ones (a detail call each).
+pub async fn read_certificates(client: &Client, ids: &[String]) -> Result<Observed, ProviderError> {
+    let timed_out = || ProviderError::TimedOut {
+        action: "DescribeCertificates",
+        endpoint: client.endpoint().to_string(),
+        after: REFRESH_DEADLINE,
+    };
+    tokio::time::timeout(REFRESH_DEADLINE, read(client, ids)).await.map_err(|_| timed_out())?
+}
+
+async fn read(client: &Client, ids: &[String]) -> Result<Observed, ProviderError> {
+    let mut observed = certificates(client, ids).await?;
     let pending: Vec<String> =
         observed.values().filter(|r| r.status.is_pending()).map(|r| r.id.clone()).collect();
     let details: Vec<(String, Vec<ValidationRecord>)> = stream::iter(pending)

@@ -253,6 +253,12 @@ fn render_change(out: &mut String, change: &ResourceChange, now: DateTime<Utc>, 
     if let Some(id) = change.importing.as_ref().filter(|_| change.action != Action::NoOp) {
         let _ = writeln!(out, "  # (imported from {id:?})");
     }
+    // An imported certificate waiting for validation: what to publish, as for any other.
+    if let Reason::Pending { records, automatic: false, .. } = &change.reason {
+        for record in records {
+            let _ = writeln!(out, "      {}", describe_record(record));
+        }
+    }
     if change.deposed.is_some() || change.action == Action::Forget {
         return;
     }

@@ -641,3 +641,18 @@ fn many_import_blocks_are_read_a_thousand_at_a_time() {
     assert_eq!(p.sandbox.requests("DescribeCertificates") - describes, 2);
     assert_eq!(p.sandbox.requests("DescribeCertificateDetail"), 0);
 }
+
+#[test]
+fn an_imported_certificate_waiting_for_validation_shows_what_to_publish() {
+    let manual = resource("www", "www.example.com", "  dv_auth_method = \"DNS\"\n");
+    let p = Project::new(&manual);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let id = p.state_ids().remove(0);
+    let records = p.run(&["plan"]);
+    let record = records.stdout.lines().find(|l| l.contains("DNS record")).expect("a record");
+    assert_eq!(p.run(&["state", "rm", "tencentcloud_ssl_free_certificate.www"]).code, 0);
+    p.write_config(&[manual, import_block("www", &id)].concat());
+    let plan = p.run(&["plan"]);
+    assert!(plan.stdout.contains("will be imported"), "{}", plan.stdout);
+    assert!(plan.stdout.contains(record.trim()), "{}\n{record}", plan.stdout);
+}
