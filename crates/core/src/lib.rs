@@ -238,6 +238,18 @@ pub struct CertificateArgs {
 }
 
 impl CertificateArgs {
+    /// The arguments as the API takes them: what a left-out argument means written out
+    /// (package 83, 3 months, an RSA 2048 key), so that writing a default out, or leaving it
+    /// out, changes nothing.
+    pub fn with_defaults(&self) -> CertificateArgs {
+        let mut args = self.clone();
+        args.package_type.get_or_insert_with(|| "83".to_owned());
+        args.validity_period.get_or_insert_with(|| "3".to_owned());
+        let algo = *args.csr_encrypt_algo.get_or_insert(CsrEncryptAlgo::Rsa);
+        args.csr_key_parameter.get_or_insert_with(|| algo.key_parameter().to_owned());
+        args
+    }
+
     /// Creates arguments with only the two required ones set.
     pub fn new(domain: impl Into<String>, dv_auth_method: DvAuthMethod) -> Self {
         CertificateArgs {

@@ -2,11 +2,12 @@
 //! is, as the plan compares it with the configuration. A block whose certificate is recorded
 //! at its address already is done, and plans nothing.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use certplan_core::{Address, CertificateArgs, DriftKind, Observed, Prior, RemoteCertificate};
 use certplan_parser::{Config, Import};
-use certplan_state::State;
+use certplan_state::{ResourceState, State};
 
 use crate::PlanError;
 
@@ -117,6 +118,22 @@ pub(crate) struct Pending<'c, 'o> {
     pub(crate) remote: &'o RemoteCertificate,
     /// How the one named was followed to `remote`, when it was.
     pub(crate) renewed: Option<DriftKind>,
+}
+
+/// The declared arguments as the plan compares them with `recorded`: the CSR key password of
+/// an imported certificate is unknown (the cloud does not report it), so declaring it after
+/// the import is no change.
+pub(crate) fn compared<'a>(
+    declared: &'a CertificateArgs,
+    recorded: Option<&ResourceState>,
+) -> Cow<'a, CertificateArgs> {
+    let unknown =
+        recorded.is_some_and(|r| r.imported.is_some() && r.args.csr_key_password_digest.is_none());
+    if unknown && declared.csr_key_password_digest.is_some() {
+        Cow::Owned(CertificateArgs { csr_key_password_digest: None, ..declared.clone() })
+    } else {
+        Cow::Borrowed(declared)
+    }
 }
 
 /// The certificate an import records, as the plan compares it with `declared`: what the cloud

@@ -259,7 +259,8 @@ pub fn plan(
                     .or_else(|| observed.and_then(|o| o.get(&p.id)));
                 let failures = r.map_or(0, |r| r.validation_failures);
                 let replace = options.replace.iter().any(|a| a.covers(address));
-                let decided = match decide(&d.args, d.lifecycle.renew_before, p, remote, now) {
+                let compared = import::compared(&d.args, r);
+                let decided = match decide(&compared, d.lifecycle.renew_before, p, remote, now) {
                     (Action::Create, reason) => (Action::Create, reason),
                     _ if replace => (Action::Replace, Reason::ReplaceRequested),
                     // Validation failed again: the cause (DNS, a file, the CA) is outside
@@ -577,7 +578,7 @@ fn changed_arguments(
     before: &CertificateArgs,
     after: &CertificateArgs,
 ) -> (Vec<String>, Vec<String>) {
-    let (before, after) = (before.attributes(), after.attributes());
+    let (before, after) = (before.with_defaults().attributes(), after.with_defaults().attributes());
     let get = |attrs: &[(&'static str, AttributeValue)], name: &str| {
         attrs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
     };

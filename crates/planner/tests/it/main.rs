@@ -839,3 +839,33 @@ fn an_import_block_is_done_once_its_certificate_or_a_successor_is_recorded() {
     let e = plan_imports(&config, &State::new(), Vec::new()).expect_err("missing");
     assert!(e.to_string().contains("no such certificate"), "{e}");
 }
+
+#[test]
+fn writing_a_default_out_or_leaving_it_out_changes_nothing() {
+    let record = recorded("def00001", "www.example.com", 60, CertStatus::Issued);
+    let cloud = vec![remote(&record, CertStatus::Issued)];
+    let observed: Observed = cloud.into_iter().map(|r| (r.id.clone(), r)).collect();
+    let s = state(vec![("www", record)]);
+    let defaults = "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain = \"www.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n  package_type = \"83\"\n  validity_period = 3\n  csr_encrypt_algo = \"RSA\"\n  csr_key_parameter = \"2048\"\n}\n";
+    let p = plan_now(defaults, &s, Some(&observed)).expect("plan");
+    assert_eq!(only(&p).0, Action::NoOp, "{:?}", only(&p));
+    // A real difference still forces a new certificate.
+    let ecc = defaults.replace("\"RSA\"", "\"ECC\"").replace("\"2048\"", "\"prime256v1\"");
+    let p = plan_now(&ecc, &s, Some(&observed)).expect("plan");
+    assert_eq!(only(&p).0, Action::Replace);
+}
+
+#[test]
+fn a_password_declared_after_an_import_is_no_change() {
+    let mut record = recorded("imp00001", "www.example.com", 60, CertStatus::Issued);
+    let observed: Observed =
+        [(record.certificate_id.clone(), remote(&record, CertStatus::Issued))].into();
+    let with_password = "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain = \"www.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n  csr_key_password = \"s3cret-pass\"\n}\n";
+    // Applied for by certplan without a password: adding one is a new certificate.
+    let p = plan_now(with_password, &state(vec![("www", record.clone())]), Some(&observed));
+    assert_eq!(only(&p.expect("plan")).0, Action::Replace);
+    // Imported: its password was never known, so declaring it now changes nothing.
+    record.imported = Some("imp00001".into());
+    let p = plan_now(with_password, &state(vec![("www", record)]), Some(&observed));
+    assert_eq!(only(&p.expect("plan")).0, Action::NoOp);
+}
