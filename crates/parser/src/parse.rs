@@ -16,7 +16,7 @@ use crate::{
     variables,
 };
 
-const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }`, `variable`, `locals { ... }` `output`, `certplan`, `removed { from = ... }`, `moved { from = ... to = ... }` and `import { to = ... id = ... }` blocks";
+const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }`, `variable`, `locals { ... }`, `output`, `certplan`, `removed { from = ... }`, `moved { from = ... to = ... }` and `import { to = ... id = ... }` blocks";
 
 /// Parses and validates configuration files already read.
 pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {

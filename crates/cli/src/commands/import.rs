@@ -20,6 +20,11 @@ pub async fn import(
 ) -> anyhow::Result<ExitCode> {
     let mut ws = Workspace::open(settings, config, Some("import"))?;
     let Some(resource) = ws.config.resources.get(address) else {
+        if let Some(first) = ws.config.resources.keys().find(|a| a.resource() == *address) {
+            bail!(
+                "{address} has several instances (count or for_each): import into one of them, e.g. '{first}'"
+            );
+        }
         bail!(
             "{address} is not declared: add its resource block to the configuration first, then import"
         );
@@ -31,7 +36,7 @@ pub async fn import(
     };
     if let Some(existing) = ws.state.resources.get(address) {
         bail!(
-            "{address} already has certificate {} in the state; `certplan state rm {address}` first to replace it",
+            "{address} already has certificate {} in the state; `certplan state rm '{address}'` first to replace it",
             existing.certificate_id
         );
     }

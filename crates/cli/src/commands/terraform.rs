@@ -46,7 +46,11 @@ pub async fn from_terraform(
     };
     // The file to generate is read with the configuration (empty for now), so that a directory
     // holding only Terraform files loads.
-    let placeholder = generate.iter().map(|file| Source::new(file, "")).collect();
+    // A file there already is read with the rest as it is, and never written: a run that has
+    // blocks to write then stops (a run with none, such as the same command again, goes on).
+    let exists = generate.as_ref().is_some_and(|f| std::fs::symlink_metadata(f).is_ok());
+    let placeholder =
+        generate.iter().filter(|_| !exists).map(|file| Source::new(file, "")).collect();
     let (settings, config) =
         Settings::with_config_and(flags.clone(), output, env.clone(), placeholder)?;
     let operation = if args.dry_run { None } else { Some("import") };
@@ -66,6 +70,13 @@ pub async fn from_terraform(
             .await
             .context("could not look the Terraform state's certificates up in the cloud")?
     };
+    if !ids.is_empty() && ids.iter().all(|id| !found.contains_key(id)) {
+        let endpoint = ws.client().await?.endpoint().to_string();
+        bail!(
+            "none of the {} certificates to adopt exists in this account ({endpoint}): check that the credentials and endpoint are the ones Terraform uses; nothing was imported. (If they were all deleted, `terraform state rm` them instead.)",
+            ids.len()
+        );
+    }
     migration::look_up(&ws.config, &ws.state, &mut instances, &found);
 
     // The blocks to write: each checked on its own (one certplan refuses is left behind, with
@@ -73,6 +84,13 @@ pub async fn from_terraform(
     let mut text = None;
     if let Some(file) = &generate {
         let blocks = migration::blocks(file, &mut instances);
+        if !blocks.is_empty() && exists {
+            bail!(
+                "--generate-config {}: the file exists, and certplan does not overwrite it; name a new file for the {} to write. Nothing was imported",
+                file.display(),
+                plural(blocks.len(), "block")
+            );
+        }
         if !blocks.is_empty() {
             let header = format!(
                 "Written by `certplan import --from-terraform {}`: a block for each certificate\nthe configuration did not declare, with the arguments Terraform applied it with.\nEach import block names the certificate its resource already has: it plans no new one,\nand once the certificate is recorded it does nothing (keep it or delete it).",
@@ -132,15 +150,28 @@ pub async fn from_terraform(
     Ok(if left { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// Reads the Terraform state at `path`.
-fn read(path: &Path) -> anyhow::Result<TerraformState> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    certplan_state::read_terraform_state(&bytes)
-        .map_err(|e| anyhow::anyhow!("{} {e}; nothing was imported", path.display()))
+/// How the Terraform state read from `path` is named.
+fn shown(path: &Path) -> String {
+    if path == Path::new("-") { "standard input".to_owned() } else { path.display().to_string() }
 }
 
-/// Checks that `file` is a new `.hcl` file of the configuration directory, where certplan will
-/// read it; returns it as the configuration names its files.
+/// Reads the Terraform state at `path` (`-`: standard input, as `terraform state pull` pipes it).
+fn read(path: &Path) -> anyhow::Result<TerraformState> {
+    let bytes = if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)
+            .context("cannot read the Terraform state from standard input")?;
+        bytes
+    } else {
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        std::fs::read(path).with_context(|| format!("cannot read {}", absolute.display()))?
+    };
+    certplan_state::read_terraform_state(&bytes)
+        .map_err(|e| anyhow::anyhow!("{} {e}; nothing was imported", shown(path)))
+}
+
+/// Checks that `file` is a `.hcl` file of the configuration directory, where certplan will read
+/// it; returns it as the configuration names its files.
 fn generated_file(file: &Path) -> anyhow::Result<PathBuf> {
     if file.extension().is_none_or(|e| e != certplan_parser::CONFIG_EXTENSION) {
         bail!(
@@ -159,12 +190,6 @@ fn generated_file(file: &Path) -> anyhow::Result<PathBuf> {
     if file.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
         bail!(
             "--generate-config {}: certplan does not read hidden files as configuration; name a file that does not start with a dot",
-            file.display()
-        );
-    }
-    if std::fs::symlink_metadata(file).is_ok() {
-        bail!(
-            "--generate-config {}: the file exists, and certplan does not overwrite it; name a new file",
             file.display()
         );
     }
@@ -199,7 +224,7 @@ fn report(
         1 => "; ignored 1 resource of another type".to_owned(),
         n => format!("; ignored {n} resources of other types"),
     };
-    outln!("{}: {certificates}{ignored}.", path.display());
+    outln!("{}: {certificates}{ignored}.", shown(path));
     let list = |title: &str, lines: Vec<String>| {
         if !lines.is_empty() {
             outln!("\n{title} ({}):", lines.len());

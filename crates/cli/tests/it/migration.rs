@@ -405,6 +405,20 @@ fn a_terraform_state_moves_in_with_one_command() {
     assert_eq!(www["args"]["alias"], "www-prod");
     assert!(state["resources"]["tencentcloud_ssl_free_certificate.api[1]"].is_object());
 
+    // Never over a file that exists: nothing is imported then.
+    std::fs::write(p.path().join("mine.hcl"), "# my own notes\n").expect("w");
+    let over = p.run(&[
+        "import",
+        "--from-terraform",
+        "terraform.tfstate",
+        "--generate-config",
+        "mine.hcl",
+    ]);
+    assert_eq!(over.code, 1);
+    assert!(over.stderr.contains("the file exists, and certplan does not overwrite it"));
+    assert_eq!(std::fs::read_to_string(p.path().join("mine.hcl")).expect("r"), "# my own notes\n");
+    assert_eq!(p.state_ids().len(), 5);
+
     // The rest with --generate-config: a block written, and adopted in the same run.
     let generate = p.run(&[
         "import",
@@ -502,10 +516,12 @@ fn a_terraform_directory_moves_in_from_show_json_with_every_block_generated() {
     assert_eq!(p.sandbox.requests("ApplyCertificate"), 0);
     assert_no_terraform_secret(&p);
 
-    // Never over a file that exists.
+    // The same command again has nothing to write, and changes nothing.
     let again = p.run(&args);
-    assert_eq!(again.code, 1);
-    assert!(again.stderr.contains("the file exists, and certplan does not overwrite it"));
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains("Already managed by certplan, left as they are (6):"));
+    let unchanged = std::fs::read_to_string(p.path().join("certificates.hcl")).expect("kept");
+    assert_eq!(unchanged, written);
 }
 
 #[test]
@@ -565,7 +581,9 @@ fn a_file_that_is_not_a_terraform_state_is_refused_and_nothing_written() {
     assert!(hidden.stderr.contains("certplan does not read hidden files"), "{}", hidden.stderr);
     assert!(!p.path().join(".c.hcl").exists());
     let missing = p.run(&["import", "--from-terraform", "nope.tfstate"]);
-    assert!(missing.stderr.contains("cannot read nope.tfstate"), "{}", missing.stderr);
+    let absolute = p.path().join("nope.tfstate");
+    let said = format!("cannot read {}", absolute.display());
+    assert!(missing.stderr.contains(&said), "{}", missing.stderr);
 }
 
 #[test]
@@ -655,4 +673,47 @@ fn an_imported_certificate_waiting_for_validation_shows_what_to_publish() {
     let plan = p.run(&["plan"]);
     assert!(plan.stdout.contains("will be imported"), "{}", plan.stdout);
     assert!(plan.stdout.contains(record.trim()), "{}\n{record}", plan.stdout);
+}
+
+#[test]
+fn a_terraform_state_piped_in_is_read_and_an_account_without_its_certificates_is_refused() {
+    let p = Project::new("");
+    std::fs::remove_file(p.path().join("main.hcl")).expect("rm");
+    let ids = seed_terraform_certificates(&p);
+    let mut cmd = p.command(&["import", "--from-terraform", "-", "--generate-config", "c.hcl"]);
+    // None of these certificates is in this account: the wrong credentials or endpoint, most
+    // likely — never a reason to tell the user to drop them from Terraform.
+    let elsewhere: Vec<String> = (0..6).map(|i| format!("other{i:03}")).collect();
+    let run = pipe(&mut cmd, &terraform_state(TFSTATE, &elsewhere));
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("none of the 6 certificates to adopt exists in this account"));
+    assert!(!run.stdout.contains("terraform state rm"), "{}", run.stdout);
+    assert!(!p.path().join("c.hcl").exists());
+    let mut cmd = p.command(&["import", "--from-terraform", "-", "--generate-config", "c.hcl"]);
+    let run = pipe(&mut cmd, &terraform_state(TFSTATE, &ids));
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("standard input: 6 tencentcloud_ssl_free_certificate instances"));
+    assert_eq!(p.state_ids().len(), 6);
+    let mut cmd = p.command(&["import", "--from-terraform", "-"]);
+    let run = pipe(&mut cmd, "not a state");
+    assert!(run.stderr.contains("error: standard input is not JSON"), "{}", run.stderr);
+}
+
+/// Runs `cmd` with `input` on its standard input.
+fn pipe(cmd: &mut std::process::Command, input: &str) -> crate::harness::Run {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("certplan starts");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("piped");
+    let out = child.wait_with_output().expect("finishes");
+    crate::harness::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).expect("utf8"),
+        stderr: String::from_utf8(out.stderr).expect("utf8"),
+    }
 }
