@@ -217,6 +217,9 @@ pub(crate) fn evaluate_attribute(
     if crate::expr::references(&attr.value, "local")
         .iter()
         .any(|l| reader.failed_locals.contains(l))
+        || crate::expr::references(&attr.value, "var")
+            .iter()
+            .any(|v| reader.unset_variables.contains(v))
     {
         return None;
     }

@@ -133,8 +133,13 @@ fn resolve<'n>(
         Ok(value) => {
             values.insert(name.to_owned(), value);
         }
-        // A reference to a local that failed is reported once, where that local is.
+        // A reference to a local that failed, or to a variable without a value, is reported
+        // once, where that local or variable is.
         Err(_) if refs.iter().any(|r| !values.contains_key(r)) => {}
+        Err(_)
+            if crate::expr::references(local.expr, "var")
+                .iter()
+                .any(|v| reader.unset_variables.contains(v)) => {}
         Err(e) => {
             let text = reader.sources[local.value.file].text.get(local.value.range.clone());
             let help = crate::eval::evaluation_help(&e, text.unwrap_or(""));

@@ -19,6 +19,9 @@ pub(crate) struct Reader<'a> {
     /// Locals that could not be evaluated (already reported): expressions referring to them
     /// are not reported again.
     pub(crate) failed_locals: std::collections::BTreeSet<String>,
+    /// Variables declared without a value (already reported): expressions referring to them
+    /// are not reported again.
+    pub(crate) unset_variables: std::collections::BTreeSet<String>,
     /// Which variables and locals are sensitive.
     pub(crate) sensitivity: sensitive::Sensitivity,
 }
@@ -31,6 +34,7 @@ impl<'a> Reader<'a> {
             diagnostics: Vec::new(),
             ctx: hcl::eval::Context::new(),
             failed_locals: Default::default(),
+            unset_variables: Default::default(),
             sensitivity: Default::default(),
         }
     }

@@ -148,6 +148,7 @@ pub(crate) fn resolve(
     let mut resolved = BTreeMap::new();
     for (name, d) in &declared {
         let Some((value, origin)) = values.remove(name) else {
+            reader.unset_variables.insert(name.clone());
             reader.push(
                 Diagnostic::error(format!("variable \"{name}\" has no value"))
                     .at(d.header.clone(), "declared here without a default")

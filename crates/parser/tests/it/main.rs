@@ -903,3 +903,13 @@ fn certificates_attributes_outside_outputs_say_where_they_belong() {
     assert!(text.contains("known only after apply: refer to them in output blocks"), "{text}");
     assert_eq!(text.matches("error:").count(), 2, "alias is not reported again: {text}");
 }
+
+#[test]
+fn a_variable_without_a_value_is_reported_once_where_it_is_declared() {
+    let text = "variable \"password\" {\n  sensitive = true\n}\n\nlocals {\n  pw = var.password\n}\n\nresource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain           = \"www.example.com\"\n  dv_auth_method   = \"DNS_AUTO\"\n  csr_key_password = var.password\n  alias            = local.pw\n}\n";
+    let err = parse_sources(vec![Source::new("main.hcl", text)]).expect_err("no value");
+    let shown = err.render(false);
+    assert_eq!(err.error_count(), 1, "{shown}");
+    assert!(shown.contains("variable \"password\" has no value"), "{shown}");
+    assert!(!shown.contains("is not declared"), "{shown}");
+}
