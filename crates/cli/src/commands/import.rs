@@ -6,11 +6,20 @@ use std::process::ExitCode;
 use anyhow::bail;
 use certplan_core::Address;
 use certplan_engine::Declared;
-use certplan_parser::Config;
+use certplan_parser::{Config, ResourceConfig};
 
 use crate::settings::Settings;
 use crate::stdout::outln;
 use crate::workspace::Workspace;
+
+/// What the configuration declares of a certificate, as an import records it.
+pub fn declared(resource: &ResourceConfig) -> Declared {
+    Declared {
+        args: resource.args.clone(),
+        prevent_destroy: resource.lifecycle.prevent_destroy,
+        sensitive: resource.sensitive.clone(),
+    }
+}
 
 pub async fn import(
     settings: Settings,
@@ -29,11 +38,7 @@ pub async fn import(
             "{address} is not declared: add its resource block to the configuration first, then import"
         );
     };
-    let declared = Declared {
-        args: resource.args.clone(),
-        prevent_destroy: resource.lifecycle.prevent_destroy,
-        sensitive: resource.sensitive.clone(),
-    };
+    let declared = declared(resource);
     if let Some(existing) = ws.state.resources.get(address) {
         bail!(
             "{address} already has certificate {} in the state; `certplan state rm '{address}'` first to replace it",

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 use certplan_core::Address;
-use certplan_engine::{Adoption, Declared};
+use certplan_engine::Adoption;
 use certplan_parser::Source;
 use certplan_planner::migration::{self, Fate, Instance};
 use certplan_state::{TerraformAddress, TerraformState};
@@ -44,10 +44,10 @@ pub async fn from_terraform(
         Some(file) => Some(generated_file(file)?),
         None => None,
     };
-    // The file to generate is read with the configuration (empty for now), so that a directory
-    // holding only Terraform files loads.
-    // A file there already is read with the rest as it is, and never written: a run that has
-    // blocks to write then stops (a run with none, such as the same command again, goes on).
+    // The file to generate is read with the configuration: empty for now, so that a directory
+    // holding only Terraform files loads — or as it is, when it exists. An existing file is
+    // never written: a run with blocks to write then stops; one with none (the same command
+    // again) goes on.
     let exists = generate.as_ref().is_some_and(|f| std::fs::symlink_metadata(f).is_ok());
     let placeholder =
         generate.iter().filter(|_| !exists).map(|file| Source::new(file, "")).collect();
@@ -115,12 +115,7 @@ pub async fn from_terraform(
         .iter()
         .filter_map(|i| match &i.fate {
             Fate::Adopt { address, remote: Some(remote), .. } => {
-                let resource = ws.config.resources.get(address)?;
-                let declared = Declared {
-                    args: resource.args.clone(),
-                    prevent_destroy: resource.lifecycle.prevent_destroy,
-                    sensitive: resource.sensitive.clone(),
-                };
+                let declared = super::import::declared(ws.config.resources.get(address)?);
                 let (named, remote) = (i.terraform.id.clone(), (**remote).clone());
                 Some(Adoption { address: address.clone(), declared, named, remote })
             }
