@@ -4,14 +4,17 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::bail;
 use certplan_core::{Action, Address, Plan, RemoteCertificate};
 use certplan_engine::{Event, Report};
 use certplan_parser::ConfigError;
+use certplan_planner::migration::{Fate, Instance};
 use certplan_provider::CredentialsError;
 use certplan_state::StoredOutput;
+use certplan_state::{TerraformAddress, TerraformState};
 use chrono::Utc;
 use serde_json::json;
 
@@ -421,4 +424,134 @@ pub fn report_error(error: &anyhow::Error, output: Output) {
             "hint: to try certplan without an account, add --sandbox to run against an embedded sandbox"
         );
     }
+}
+
+/// Says what `import --from-terraform` adopted (from `source`), what it did not and why, and
+/// how to hand over on Terraform's side.
+pub fn report_terraform_import(
+    source: &str,
+    terraform: &TerraformState,
+    instances: &[Instance<'_>],
+    written: Option<(&Path, &str, usize)>,
+    dry_run: bool,
+) {
+    let certificates =
+        plural(terraform.certificates.len(), "tencentcloud_ssl_free_certificate instance");
+    let ignored = match terraform.ignored {
+        0 => String::new(),
+        1 => "; ignored 1 resource of another type".to_owned(),
+        n => format!("; ignored {n} resources of other types"),
+    };
+    outln!("{source}: {certificates}{ignored}.");
+    let list = |title: &str, lines: Vec<String>| {
+        if !lines.is_empty() {
+            outln!("\n{title} ({}):", lines.len());
+            for line in lines {
+                outln!("  {line}");
+            }
+        }
+    };
+    let from = |i: &Instance<'_>, address: &Address| {
+        let terraform = i.terraform.address.to_string();
+        if terraform == address.to_string() {
+            String::new()
+        } else {
+            format!(" (from {terraform})")
+        }
+    };
+    list(
+        if dry_run { "Would adopt" } else { "Adopted" },
+        instances
+            .iter()
+            .filter_map(|i| match &i.fate {
+                Fate::Adopt { address, remote: Some(remote), .. } => {
+                    let renewal = if remote.id == i.terraform.id {
+                        String::new()
+                    } else {
+                        format!(", which renewed {} outside Terraform", i.terraform.id)
+                    };
+                    Some(format!(
+                        "{address}{}: certificate {} ({}, {}){renewal}",
+                        from(i, address),
+                        remote.id,
+                        remote.domain,
+                        remote.status
+                    ))
+                }
+                _ => None,
+            })
+            .collect(),
+    );
+    list(
+        "Already managed by certplan, left as they are",
+        instances
+            .iter()
+            .filter_map(|i| match &i.fate {
+                Fate::Managed(address) => Some(format!(
+                    "{}: certificate {} is recorded as {address}",
+                    i.terraform.address, i.terraform.id
+                )),
+                _ => None,
+            })
+            .collect(),
+    );
+    list(
+        "Gone from the cloud, not adopted",
+        instances
+            .iter()
+            .filter(|i| matches!(i.fate, Fate::Gone))
+            .map(|i| {
+                format!(
+                    "{}: certificate {} no longer exists (deleted outside Terraform); `terraform state rm` it there",
+                    i.terraform.address, i.terraform.id
+                )
+            })
+            .collect(),
+    );
+    list(
+        "Not adopted",
+        instances
+            .iter()
+            .filter_map(|i| match &i.fate {
+                Fate::Left(why) => Some(format!("{}: {why}", i.terraform.address)),
+                _ => None,
+            })
+            .collect(),
+    );
+    if let Some((file, text, count)) = written {
+        let blocks = plural(count, "resource block");
+        if dry_run {
+            outln!("\nWould write {blocks} to {}:\n", file.display());
+            crate::stdout::out!("{text}");
+        } else {
+            outln!("\nWrote {blocks} to {}.", file.display());
+        }
+    }
+    let handed: Vec<&TerraformAddress> = instances
+        .iter()
+        .filter(|i| matches!(i.fate, Fate::Adopt { .. } | Fate::Managed(_)))
+        .map(|i| &i.terraform.address)
+        .collect();
+    if !handed.is_empty() {
+        outln!(
+            "\nTo hand {} over to certplan, so that `terraform destroy` cannot delete what certplan now renews, run in the Terraform directory{}:",
+            if handed.len() == 1 { "it" } else { "them" },
+            if dry_run { " (after the import itself)" } else { "" }
+        );
+        for address in &handed {
+            outln!("  terraform state rm {}", shell_quote(&address.to_string()));
+        }
+        outln!(
+            "Then remove {} from the Terraform configuration (or, with Terraform 1.7+, replace\neach with `removed {{ from = ADDRESS  lifecycle {{ destroy = false }} }}`).",
+            if handed.len() == 1 { "its resource block" } else { "their resource blocks" }
+        );
+    }
+    if dry_run {
+        outln!("\nDry run: nothing was written.");
+    }
+}
+
+/// Quotes `text` for a POSIX shell.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }

@@ -7,10 +7,9 @@ use std::collections::BTreeSet;
 use certplan_core::{
     Address, CertStatus, CertificateArgs, Observed, Plan, RemoteCertificate, ResourceChange,
 };
-use certplan_provider::{Client, DESCRIBE_PAGE_LIMIT};
+use certplan_provider::Client;
 use certplan_state::{Deposed, Intent, IntentKind, ResourceState, State, StateError, StateStore};
 use chrono::{DateTime, Utc};
-use futures_util::{StreamExt, stream};
 
 use crate::apply::Failure;
 use crate::ledger::{Ledger, Step};
@@ -247,16 +246,8 @@ pub(crate) async fn read_ahead(plan: &Plan, client: &Client) -> Observed {
         .filter(|c| c.importing.is_some())
         .filter_map(|c| c.before.as_ref().map(|b| b.id.clone()))
         .collect();
-    let pages: Vec<_> = stream::iter(ids.chunks(DESCRIBE_PAGE_LIMIT))
-        .map(|chunk| client.certificates_by_id(chunk))
-        .buffer_unordered(READ_AHEAD_CONCURRENCY)
-        .collect()
-        .await;
-    pages.into_iter().flatten().flatten().map(|c| (c.id.clone(), c)).collect()
+    crate::certificates(client, &ids).await.unwrap_or_default()
 }
-
-/// How many describe calls reading ahead keeps in flight (the rate limiter paces them).
-const READ_AHEAD_CONCURRENCY: usize = 8;
 
 /// Records the certificate an `import` block names (`id`) as the change's resource, before the
 /// change itself, which the plan made against it: `id`, or the newest certificate that renewed

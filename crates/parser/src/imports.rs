@@ -12,6 +12,7 @@ use certplan_core::Address;
 use hcl_edit::Span as _;
 use hcl_edit::structure::Block;
 
+use crate::reader::resource_address;
 use crate::{Diagnostic, Import, Reader, ResourceConfig, Span, eval};
 
 /// Reads an `import` block onto `imports`, with where it is.
@@ -41,20 +42,9 @@ pub(crate) fn read(
             );
             None
         }
-        Some((text, span)) => match text.trim_matches('"').parse::<Address>() {
-            Ok(a) if a.resource_type == certplan_core::RESOURCE_TYPE => Some((a, span)),
-            _ => {
-                reader.push(
-                    Diagnostic::error(format!(
-                        "\"to\" must name a {} resource",
-                        certplan_core::RESOURCE_TYPE
-                    ))
-                    .at(span, "not a certplan resource address")
-                    .help("e.g. to = tencentcloud_ssl_free_certificate.www"),
-                );
-                None
-            }
-        },
+        Some((text, span)) => {
+            resource_address(reader, "to", &text, span.clone()).map(|a| (a, span))
+        }
     };
     let id = match args.string(reader, "id") {
         Some((id, span)) if id.trim().is_empty() => {

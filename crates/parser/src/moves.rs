@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use certplan_core::Address;
 use hcl_edit::structure::Block;
 
-use crate::reader::insert_once;
+use crate::reader::{insert_once, resource_address};
 use crate::{Diagnostic, Moved, Reader, Removed, Span, blocks, eval};
 
 /// Reads a `moved` block onto `moved`, reporting a second move of the same address.
@@ -80,19 +80,7 @@ fn moved_block(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<Mo
             );
             return None;
         };
-        match text.trim_matches('"').parse::<Address>() {
-            Ok(a) if a.resource_type == certplan_core::RESOURCE_TYPE => Some(a),
-            _ => {
-                reader.push(
-                    Diagnostic::error(format!(
-                        "\"{name}\" must name a {} resource",
-                        certplan_core::RESOURCE_TYPE
-                    ))
-                    .at(span, "not a certplan resource address"),
-                );
-                None
-            }
-        }
+        resource_address(reader, name, &text, span)
     };
     let (from, to) = (address(reader, "from"), address(reader, "to"));
     let (from, to) = (from?, to?);
@@ -132,20 +120,7 @@ fn removed_block(
         );
         return None;
     };
-    let address = match text.trim_matches('"').parse::<Address>() {
-        Ok(a) if a.resource_type == certplan_core::RESOURCE_TYPE => a,
-        _ => {
-            reader.push(
-                Diagnostic::error(format!(
-                    "\"from\" must name a {} resource",
-                    certplan_core::RESOURCE_TYPE
-                ))
-                .at(span, "not a certplan resource address")
-                .help("e.g. from = tencentcloud_ssl_free_certificate.www"),
-            );
-            return None;
-        }
-    };
+    let address = resource_address(reader, "from", &text, span)?;
     let mut destroy = false;
     for inner in blocks(&block.body, "lifecycle") {
         let mut lifecycle = eval::Arguments::read(reader, file, &inner.body, &["destroy"], &[]);

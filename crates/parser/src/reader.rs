@@ -86,6 +86,28 @@ pub(crate) fn insert_once<K: Ord, V>(
     }
 }
 
+/// Reads the reference `text` written for `argument` (`from = tencentcloud_ssl_free_certificate.www`)
+/// as a certplan resource address; anything else is reported at `span`.
+pub(crate) fn resource_address(
+    reader: &mut Reader<'_>,
+    argument: &str,
+    text: &str,
+    span: Span,
+) -> Option<certplan_core::Address> {
+    use certplan_core::RESOURCE_TYPE;
+    match text.trim_matches('"').parse::<certplan_core::Address>() {
+        Ok(a) if a.resource_type == RESOURCE_TYPE => Some(a),
+        _ => {
+            reader.push(
+                Diagnostic::error(format!("\"{argument}\" must name a {RESOURCE_TYPE} resource"))
+                    .at(span, "not a certplan resource address")
+                    .help(format!("e.g. {argument} = {RESOURCE_TYPE}.www")),
+            );
+            None
+        }
+    }
+}
+
 /// Lists the nested blocks of `body` named `name`.
 pub(crate) fn blocks<'b>(body: &'b Body, name: &'b str) -> impl Iterator<Item = &'b Block> + 'b {
     body.blocks().filter(move |b| b.ident.as_str() == name)
