@@ -1,16 +1,16 @@
 //! Interrupts: SIGINT and SIGTERM.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use certplan_engine::CancellationToken;
 
-/// Stops starting new work on the first SIGINT/SIGTERM (work in flight finishes and is
-/// recorded); exits at once on the second — the intent journal keeps that safe.
-pub fn watch() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
+/// Cancels the returned token on the first SIGINT/SIGTERM — no new work starts; work in flight
+/// finishes and is recorded — and exits at once on the second: the intent journal keeps that
+/// safe.
+pub fn watch() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let token = cancel.clone();
     tokio::spawn(async move {
         signal().await;
-        flag.store(true, Ordering::SeqCst);
+        token.cancel();
         eprintln!(
             "\nInterrupt received: no new changes will start; changes in flight finish and are recorded. Interrupt again to exit at once."
         );
@@ -18,7 +18,7 @@ pub fn watch() -> Arc<AtomicBool> {
         eprintln!("Second interrupt: exiting now. The next run checks what was in flight.");
         std::process::exit(130);
     });
-    stop
+    cancel
 }
 
 /// Completes on the next SIGINT or SIGTERM.

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use certplan_engine::Timing;
 use certplan_parser::{Config, ConfigError, LoadOptions, ProviderConfig};
 use certplan_provider::{Client, ClientOptions, Credentials, Endpoint};
 use certplan_sandbox::{Sandbox, SandboxOptions};
@@ -78,6 +79,12 @@ pub enum Target {
     EmbeddedSandbox { data: PathBuf },
 }
 
+/// Scales every interval certplan waits between the things it repeats (polls, progress,
+/// backoffs; see [`certplan_engine::Timing`]) by a factor in (0, 1]: the test suite's way of
+/// waiting milliseconds where the real service needs seconds. Request timeouts and the user's
+/// own settings (`--wait`, `wait_for_issuance`, hook timeouts) are not scaled.
+pub const TIME_SCALE_VAR: &str = "CERTPLAN_TIME_SCALE";
+
 /// Names the workspace (one state per environment) when `--workspace` does not.
 pub const WORKSPACE_VAR: &str = "CERTPLAN_WORKSPACE";
 /// The `pg` backend's settings when its block leaves them out, as Terraform's backend reads them.
@@ -125,6 +132,9 @@ pub struct Settings {
     pub target: Target,
     /// The tccli profile to fall back on for credentials.
     pub profile: String,
+    /// The factor by which the engine and the client scale the intervals they wait
+    /// ([`TIME_SCALE_VAR`]; 1 for the real service).
+    pub time_scale: f64,
     pub env: Environment,
 }
 
@@ -215,8 +225,14 @@ impl Settings {
                 Target::Cloud
             },
             profile,
+            time_scale: time_scale(&env),
             env,
         }
+    }
+
+    /// How long the engine waits between the things it repeats.
+    pub fn timing(&self) -> Timing {
+        Timing::default().scaled(self.time_scale)
     }
 
     /// Names the cloud this run talks to, as state and saved plans record it.
@@ -244,7 +260,8 @@ impl Settings {
                 });
                 let credentials =
                     Credentials::resolve(|name| self.env.get(name), &self.profile, from_block)?;
-                let client = Client::with_options(endpoint, credentials, client_options(provider));
+                let options = client_options(provider, self.time_scale);
+                let client = Client::with_options(endpoint, credentials, options);
                 Ok(Connection { client, _sandbox: None })
             }
             Target::EmbeddedSandbox { data } => {
@@ -264,7 +281,7 @@ impl Settings {
                 let client = Client::with_options(
                     Endpoint::parse(&url)?,
                     Credentials::new(options.secret_id, options.secret_key),
-                    client_options(provider),
+                    client_options(provider, self.time_scale),
                 );
                 Ok(Connection { client, _sandbox: Some(stop) })
             }
@@ -277,12 +294,31 @@ pub fn variables(env: &Environment, flags: Vec<certplan_parser::VarFlag>) -> Loa
     LoadOptions { env: env.with_prefix("CERTPLAN_VAR_"), flags, extra: Vec::new() }
 }
 
-fn client_options(provider: &ProviderConfig) -> ClientOptions {
+/// The client's options: the provider block's, with its retry pauses scaled by `time_scale`.
+fn client_options(provider: &ProviderConfig, time_scale: f64) -> ClientOptions {
     let defaults = ClientOptions::default();
+    let scale = |d: Duration| d.mul_f64(time_scale);
     ClientOptions {
         requests_per_second: provider.requests_per_second.unwrap_or(defaults.requests_per_second),
         request_timeout: provider.request_timeout.unwrap_or(defaults.request_timeout),
+        retry_backoff: scale(defaults.retry_backoff),
+        retry_backoff_cap: scale(defaults.retry_backoff_cap),
+        rate_limit_pause: scale(defaults.rate_limit_pause),
         ..defaults
+    }
+}
+
+/// The factor [`TIME_SCALE_VAR`] gives: 1 unless it is set to a number in (0, 1].
+fn time_scale(env: &Environment) -> f64 {
+    let Some(value) = env.get(TIME_SCALE_VAR) else { return 1.0 };
+    match value.trim().parse::<f64>() {
+        Ok(scale) if scale > 0.0 && scale <= 1.0 => scale,
+        _ => {
+            eprintln!(
+                "warning: {TIME_SCALE_VAR}={value:?} is not a number in (0, 1]; certplan waits as it does against the real service"
+            );
+            1.0
+        }
     }
 }
 

@@ -9,14 +9,16 @@
 use std::fmt;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
+
+use certplan_engine::CancellationToken;
 
 /// Set once a write found the reader gone.
 static CLOSED: AtomicBool = AtomicBool::new(false);
 /// The first write error other than a closed pipe.
 static FAILED: Mutex<Option<std::io::Error>> = Mutex::new(None);
-/// Set when stdout fails, so that a running apply starts no new work.
-static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+/// Cancelled when stdout fails, so that a running apply starts no new work.
+static CANCEL: OnceLock<CancellationToken> = OnceLock::new();
 
 /// Prints to stdout, never panicking.
 macro_rules! out {
@@ -47,16 +49,16 @@ pub fn write(args: fmt::Arguments<'_>, line: bool) {
     } else {
         *FAILED.lock().unwrap_or_else(|p| p.into_inner()) = Some(error);
     }
-    if let Some(stop) = STOP.get() {
-        stop.store(true, Ordering::SeqCst);
+    if let Some(cancel) = CANCEL.get() {
+        cancel.cancel();
     }
 }
 
-/// Sets `stop` when stdout fails — at once if it already has.
-pub fn stop_on_failure(stop: &Arc<AtomicBool>) {
-    let _ = STOP.set(Arc::clone(stop));
+/// Cancels `cancel` when stdout fails — at once if it already has.
+pub fn cancel_on_failure(cancel: &CancellationToken) {
+    let _ = CANCEL.set(cancel.clone());
     if closed() || failure().is_some() {
-        stop.store(true, Ordering::SeqCst);
+        cancel.cancel();
     }
 }
 

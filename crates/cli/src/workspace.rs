@@ -160,9 +160,11 @@ impl Workspace {
         let client = self.client().await?;
         let store: Option<&mut dyn StateStore> =
             if save { Some(self.store.as_mut()) } else { None };
-        let settled = certplan_engine::reconcile(&client, &mut self.state, store).await.context(
-            "could not check everything the interrupted run did; what was settled is recorded",
-        )?;
+        let timing = self.settings.timing();
+        let settled =
+            certplan_engine::reconcile(&client, &mut self.state, store, &timing).await.context(
+                "could not check everything the interrupted run did; what was settled is recorded",
+            )?;
         for line in settled {
             eprintln!("  {line}");
         }

@@ -10,161 +10,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use certplan_core::{Address, Deployment, ExportRecord, RemoteCertificate};
-use certplan_state::{Deposed, Intent, State, StateError, StateStore};
+use certplan_core::Address;
+use certplan_state::{State, StateError, StateStore};
 
-use crate::import::{self, Declared};
+use crate::step::Step;
 
 /// How many times a save re-reads the state and applies the run's steps again when another
 /// writer keeps saving in between (two runs saving after every step can take turns a while).
 const MERGE_ATTEMPTS: usize = 20;
-
-/// One change to state.
-#[derive(Debug, Clone)]
-pub(crate) enum Step {
-    /// An application is about to be sent (the intent journal).
-    Journal(Intent),
-    /// An application is known to have created nothing.
-    Settle(Intent),
-    /// The existing certificate `remote` is recorded as `address` (an `import` block naming
-    /// it, or one it renewed: `named`).
-    Import {
-        address: Address,
-        declared: Box<Declared>,
-        remote: Box<RemoteCertificate>,
-        named: String,
-    },
-    /// The certificate `id` is the result of `intent`.
-    Adopt { intent: Intent, id: String, remote: Option<Box<RemoteCertificate>> },
-    /// A resource's certificate that cannot be deleted yet: no longer the resource's, kept as
-    /// deposed — in one step, so that it is never both, nor neither.
-    Defer(Deposed),
-    /// A deposed certificate is deleted (or gone).
-    Deleted { id: String },
-    /// Deleting a deposed certificate failed again.
-    DeleteFailed { id: String, error: String },
-    /// The resource's certificate `id` (any, when `None`) is deleted, or no longer managed.
-    Remove { address: Address, id: Option<String> },
-    /// The alias of the resource's certificate `id`.
-    SetAlias { address: Address, id: String, alias: Option<String> },
-    /// The project of the resource's certificate `id`.
-    SetProject { address: Address, id: String, project_id: Option<u64> },
-    /// The cloud reports this of the resource's certificate.
-    Observe { address: Address, remote: Box<RemoteCertificate> },
-    /// A deployment to the resource's certificate `deployment.to`: about to be asked for, its
-    /// task id, or its progress — each replaces the last of the same `from` and target.
-    Deploy { address: Address, deployment: Box<Deployment> },
-    /// Files exported for the resource's certificate `export.certificate_id` (and its hook's
-    /// outcome): replaces the record of the same path.
-    Export { address: Address, export: Box<ExportRecord> },
-}
-
-impl Step {
-    /// Returns the resource whose record the step changes; `None` for steps that change only
-    /// the intent journal or the deposed certificates.
-    fn address(&self) -> Option<&Address> {
-        match self {
-            Step::Adopt { intent, .. } => Some(&intent.address),
-            Step::Defer(deposed) => Some(&deposed.address),
-            Step::Remove { address, .. }
-            | Step::Import { address, .. }
-            | Step::SetAlias { address, .. }
-            | Step::SetProject { address, .. }
-            | Step::Observe { address, .. }
-            | Step::Deploy { address, .. }
-            | Step::Export { address, .. } => Some(address),
-            Step::Journal(_)
-            | Step::Settle(_)
-            | Step::Deleted { .. }
-            | Step::DeleteFailed { .. } => None,
-        }
-    }
-
-    /// Applies the step to `state`. Every step can be applied again to a state that already
-    /// has it, or to another writer's: that is what a merge does.
-    fn apply(&self, state: &mut State) {
-        match self {
-            Step::Journal(intent) => {
-                if !state.intents.contains(intent) {
-                    state.intents.push(intent.clone());
-                }
-            }
-            Step::Settle(intent) => state.intents.retain(|i| i != intent),
-            Step::Import { address, declared, remote, named } => {
-                import::record_import(state, address, declared, remote, named)
-            }
-            Step::Adopt { intent, id, remote } => {
-                import::adopt(state, intent, id, remote.as_deref())
-            }
-            Step::Defer(deposed) => {
-                let id = Some(deposed.certificate_id.clone());
-                Step::Remove { address: deposed.address.clone(), id }.apply(state);
-                depose(state, deposed);
-            }
-            Step::Deleted { id } => state.deposed.retain(|d| &d.certificate_id != id),
-            Step::DeleteFailed { id, error } => {
-                if let Some(d) = state.deposed.iter_mut().find(|d| &d.certificate_id == id) {
-                    d.last_error = error.clone();
-                }
-            }
-            // A step about a resource's certificate applies to that certificate only: replayed
-            // over another writer's state, it never touches the certificate that writer
-            // recorded there since.
-            Step::Remove { address, id } => {
-                let recorded = state.resources.get(address).map(|r| &r.certificate_id);
-                if id.is_none() || recorded == id.as_ref() {
-                    state.resources.remove(address);
-                }
-            }
-            Step::SetAlias { address, id, alias } => {
-                if let Some(r) =
-                    state.resources.get_mut(address).filter(|r| &r.certificate_id == id)
-                {
-                    r.args.alias = alias.clone();
-                }
-            }
-            Step::SetProject { address, id, project_id } => {
-                if let Some(r) =
-                    state.resources.get_mut(address).filter(|r| &r.certificate_id == id)
-                {
-                    r.args.project_id = *project_id;
-                }
-            }
-            Step::Observe { address, remote } => {
-                if let Some(r) = state.resources.get_mut(address)
-                    && r.certificate_id == remote.id
-                {
-                    r.observe(remote);
-                }
-            }
-            Step::Deploy { address, deployment } => {
-                if let Some(r) = state.resources.get_mut(address)
-                    && r.certificate_id == deployment.to
-                {
-                    r.deployments
-                        .retain(|d| (&d.from, &d.target) != (&deployment.from, &deployment.target));
-                    r.deployments.push((**deployment).clone());
-                }
-            }
-            Step::Export { address, export } => {
-                if let Some(r) = state.resources.get_mut(address)
-                    && r.certificate_id == export.certificate_id
-                {
-                    r.exports.retain(|e| e.path != export.path);
-                    r.exports.push((**export).clone());
-                    r.exports.sort_by(|a, b| a.path.cmp(&b.path));
-                }
-            }
-        }
-    }
-}
-
-/// Records `deposed`, unless it is recorded already.
-fn depose(state: &mut State, deposed: &Deposed) {
-    if !state.deposed.iter().any(|d| d.certificate_id == deposed.certificate_id) {
-        state.deposed.push(deposed.clone());
-    }
-}
 
 /// The state and its store, shared by changes running at once.
 pub(crate) struct Ledger<'a> {
@@ -309,7 +162,7 @@ impl Inner<'_> {
 mod tests {
     use super::*;
     use certplan_core::{CertificateArgs, DvAuthMethod};
-    use certplan_state::{IntentKind, LocalStore};
+    use certplan_state::{Intent, IntentKind, LocalStore};
 
     fn intent(name: &str) -> Intent {
         Intent {

@@ -2,28 +2,25 @@
 //! a crash between the call and the save) is looked up in the cloud before anything else, and
 //! the certificate it created adopted — never applied for again.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
-use certplan_core::{Address, RemoteCertificate};
-use certplan_provider::{Client, Error as ProviderError};
+use certplan_core::Address;
+use certplan_provider::Client;
 use certplan_state::{Intent, State, StateStore};
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
 
-use crate::ReconcileError;
-use crate::ledger::{Ledger, Step};
-
-/// How far the service's clock may be behind ours when matching a certificate to an intent
-/// (the API itself refuses requests more than 5 minutes off).
-const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+use crate::error::ReconcileError;
+use crate::ledger::Ledger;
+use crate::options::Timing;
+use crate::read::find_applied;
+use crate::step::{Step, known_ids};
 
 /// How long after an intent was written its application may still create a certificate: the
 /// request's timeout, and a margin for the clocks of two machines and the service.
-fn in_flight_window(client: &Client) -> chrono::Duration {
-    let timeout = chrono::Duration::from_std(client.request_timeout())
-        .unwrap_or_else(|_| chrono::Duration::seconds(20));
-    timeout + chrono::Duration::seconds(5)
+fn in_flight_window(client: &Client, timing: &Timing) -> chrono::Duration {
+    let window = client.request_timeout() + timing.in_flight_margin;
+    chrono::Duration::from_std(window).unwrap_or_else(|_| chrono::Duration::seconds(25))
 }
 
 /// How one intent of an interrupted run was settled.
@@ -58,13 +55,14 @@ const RECONCILE_CONCURRENCY: usize = 8;
 
 /// Settles the intents an interrupted run left in `state`: adopts the certificate each one
 /// created, or concludes the call never reached the cloud — a writer only once the call can
-/// no longer be answered (its request's timeout has passed). The intents are looked up at once,
-/// under the pacer, and each is saved through `store` as soon as it is settled, so that a run
-/// killed while reconciling keeps what it learnt. Without a store (a plan), nothing is saved.
+/// no longer be answered (its request's timeout, and `timing`'s margin, have passed). The
+/// intents are looked up at once, under the pacer, and each is saved through `store` as soon as
+/// it is settled, so that a run killed while reconciling keeps what it learnt. Without a store (a plan), nothing is saved.
 pub async fn reconcile<'a>(
     client: &Client,
     state: &'a mut State,
     store: Option<&'a mut dyn StateStore>,
+    timing: &Timing,
 ) -> Result<Vec<Settled>, ReconcileError> {
     let intents = state.intents.clone();
     // Only a writer waits for applications that may still be in flight: what it settles is
@@ -72,7 +70,7 @@ pub async fn reconcile<'a>(
     let writes = store.is_some();
     let ledger = Ledger::new(state, store);
     let outcomes: Vec<Result<Settled, ReconcileError>> = stream::iter(intents)
-        .map(|intent| settle(client, &ledger, intent, writes))
+        .map(|intent| settle(client, &ledger, intent, writes.then_some(timing)))
         .buffer_unordered(RECONCILE_CONCURRENCY)
         .collect()
         .await;
@@ -84,7 +82,7 @@ async fn settle(
     client: &Client,
     ledger: &Ledger<'_>,
     intent: Intent,
-    wait_in_flight: bool,
+    wait_in_flight: Option<&Timing>,
 ) -> Result<Settled, ReconcileError> {
     let address = intent.address.clone();
     let started_at = intent.started_at;
@@ -96,8 +94,12 @@ async fn settle(
     // Nothing found is not yet "never reached" while the application may still be in flight:
     // a run that lost its lock (force-unlock, a network cut) while its request was on the
     // way may be answered for up to a request's timeout. Look again once that has passed.
-    let in_flight_until = started_at + in_flight_window(client);
-    if found.is_none() && wait_in_flight && Utc::now() < in_flight_until {
+    let in_flight_until =
+        wait_in_flight.map(|timing| started_at + in_flight_window(client, timing));
+    if let Some(in_flight_until) = in_flight_until
+        && found.is_none()
+        && Utc::now() < in_flight_until
+    {
         let wait = (in_flight_until - Utc::now()).to_std().unwrap_or_default();
         tracing::info!(
             "{address}: the application of an interrupted run at {started_at} may still be in flight; looking again in {}s",
@@ -115,31 +117,4 @@ async fn settle(
     let remote = Some(Box::new(found));
     ledger.record(Step::Adopt { intent, id: id.clone(), remote }).await?;
     Ok(Settled::Adopted { address, id, started_at })
-}
-
-/// Looks in the cloud for a certificate that `intent`'s application created: same domain,
-/// inserted after the intent was written, and not one state knows already.
-pub(crate) async fn find_applied(
-    client: &Client,
-    known: &BTreeSet<String>,
-    intent: &Intent,
-) -> Result<Option<RemoteCertificate>, ProviderError> {
-    let since = intent.started_at - CLOCK_SKEW;
-    let found = client.certificates_by_search(&intent.args.domain).await?;
-    Ok(found
-        .into_iter()
-        .filter(|c| c.domain == intent.args.domain && !known.contains(&c.id))
-        .filter(|c| c.inserted_at.is_some_and(|t| t >= since))
-        .min_by_key(|c| c.inserted_at))
-}
-
-/// Returns every certificate id state knows: recorded, renewed from, or deposed.
-pub(crate) fn known_ids(state: &State) -> BTreeSet<String> {
-    state
-        .resources
-        .values()
-        .flat_map(|r| std::iter::once(&r.certificate_id).chain(&r.renewed_from))
-        .chain(state.deposed.iter().map(|d| &d.certificate_id))
-        .cloned()
-        .collect()
 }

@@ -2,19 +2,16 @@
 //! them, each with its own time limit, stopped at once by an interrupt (state is recorded).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use certplan_core::{Address, CertStatus, RemoteCertificate};
-use certplan_provider::Client;
 use certplan_state::StateError;
+use tokio::time::Instant;
 
-use crate::apply::PROGRESS_INTERVAL;
-use crate::ledger::{Ledger, Step};
-use crate::{ChangeError, Event};
-
-/// How often waiting for issuance asks the cloud.
-const POLL_INTERVAL: Duration = Duration::from_secs(2);
+use crate::error::ChangeError;
+use crate::event::Event;
+use crate::run::Run;
+use crate::step::Step;
 
 /// What waiting ended with.
 #[derive(Debug, Default)]
@@ -26,109 +23,110 @@ pub(crate) struct WaitOutcome {
     pub interrupted: bool,
 }
 
-/// Polls until every certificate in `waits` is issued, its own time runs out, or `stop` is
-/// set, recording each status change in `state` as it is seen.
-pub(crate) async fn wait_for_issuance(
-    client: &Client,
-    ledger: &Ledger<'_>,
-    waits: Vec<(Address, RemoteCertificate, Duration)>,
-    stop: &AtomicBool,
-    on_event: &(dyn Fn(Event<'_>) + Sync),
-) -> Result<WaitOutcome, StateError> {
-    let started = Instant::now();
-    for (address, remote, limit) in &waits {
-        let records = publishable(remote);
-        on_event(Event::Waiting { address, id: &remote.id, limit: *limit, records });
-    }
-    let mut waiting: BTreeMap<String, (Address, RemoteCertificate, Duration)> = waits
-        .into_iter()
-        .map(|(address, remote, limit)| (remote.id.clone(), (address, remote, limit)))
-        .collect();
-    let mut outcome = WaitOutcome::default();
-    let mut last_progress = Instant::now();
-    while !waiting.is_empty() {
-        if interruptible_sleep(POLL_INTERVAL, stop).await {
-            outcome.interrupted = true;
-            outcome
-                .pending
-                .extend(waiting.into_values().map(|(address, remote, _)| (address, remote)));
-            break;
+impl Run<'_, '_> {
+    /// Polls until every certificate in `waits` is issued, its own time runs out, or the run is
+    /// cancelled, recording each status change in state as it is seen.
+    pub(crate) async fn wait_for_issuance(
+        &self,
+        waits: Vec<(Address, RemoteCertificate, Duration)>,
+    ) -> Result<WaitOutcome, StateError> {
+        let Run { client, ledger, on_event, .. } = *self;
+        let timing = self.options.timing;
+        let started = Instant::now();
+        for (address, remote, limit) in &waits {
+            let records = publishable(remote);
+            on_event(Event::Waiting { address, id: &remote.id, limit: *limit, records });
         }
-        let elapsed = started.elapsed();
-        let ids: Vec<String> = waiting.keys().cloned().collect();
-        let seen = match client.certificates_by_id(&ids).await {
-            Ok(seen) => seen,
-            // A failed poll is not a failed certificate; the next poll tries again.
-            Err(_) if waiting.values().any(|(_, _, limit)| elapsed < *limit) => continue,
-            Err(e) => {
-                let error = std::sync::Arc::new(e);
-                for (_, (address, _, _)) in std::mem::take(&mut waiting) {
-                    outcome.failed.push((address, ChangeError::Poll(error.clone())));
-                }
+        let mut waiting: BTreeMap<String, (Address, RemoteCertificate, Duration)> = waits
+            .into_iter()
+            .map(|(address, remote, limit)| (remote.id.clone(), (address, remote, limit)))
+            .collect();
+        let mut outcome = WaitOutcome::default();
+        let mut last_progress = Instant::now();
+        while !waiting.is_empty() {
+            if self.sleep(timing.issuance_poll).await {
+                outcome.interrupted = true;
+                outcome
+                    .pending
+                    .extend(waiting.into_values().map(|(address, remote, _)| (address, remote)));
                 break;
             }
-        };
-        let report_progress = last_progress.elapsed() >= PROGRESS_INTERVAL;
-        if report_progress {
-            last_progress = Instant::now();
-        }
-        let gone: Vec<String> =
-            waiting.keys().filter(|id| !seen.iter().any(|r| &r.id == *id)).cloned().collect();
-        for id in gone {
-            if let Some((address, _, _)) = waiting.remove(&id) {
-                outcome.failed.push((address, ChangeError::Vanished { id }));
-            }
-        }
-        for remote in seen {
-            let Some((address, _, limit)) = waiting.get(&remote.id).cloned() else { continue };
-            let remote_now = Box::new(remote.clone());
-            let observed = Step::Observe { address: address.clone(), remote: remote_now };
-            match remote.status {
-                CertStatus::Issued => {
-                    ledger.record(observed).await?;
-                    waiting.remove(&remote.id);
-                    let elapsed = elapsed.as_secs_f64();
-                    on_event(Event::Issued { address: &address, id: &remote.id, elapsed });
+            let elapsed = started.elapsed();
+            let ids: Vec<String> = waiting.keys().cloned().collect();
+            let seen = match client.certificates_by_id(&ids).await {
+                Ok(seen) => seen,
+                // A failed poll is not a failed certificate; the next poll tries again.
+                Err(_) if waiting.values().any(|(_, _, limit)| elapsed < *limit) => continue,
+                Err(e) => {
+                    let error = std::sync::Arc::new(e);
+                    for (_, (address, _, _)) in std::mem::take(&mut waiting) {
+                        outcome.failed.push((address, ChangeError::Poll(error.clone())));
+                    }
+                    break;
                 }
-                status if status.is_pending() && elapsed < limit => {
-                    if report_progress {
+            };
+            let report_progress = last_progress.elapsed() >= timing.progress;
+            if report_progress {
+                last_progress = Instant::now();
+            }
+            let gone: Vec<String> =
+                waiting.keys().filter(|id| !seen.iter().any(|r| &r.id == *id)).cloned().collect();
+            for id in gone {
+                if let Some((address, _, _)) = waiting.remove(&id) {
+                    outcome.failed.push((address, ChangeError::Vanished { id }));
+                }
+            }
+            for remote in seen {
+                let Some((address, _, limit)) = waiting.get(&remote.id).cloned() else { continue };
+                let remote_now = Box::new(remote.clone());
+                let observed = Step::Observe { address: address.clone(), remote: remote_now };
+                match remote.status {
+                    CertStatus::Issued => {
+                        ledger.record(observed).await?;
+                        waiting.remove(&remote.id);
                         let elapsed = elapsed.as_secs_f64();
-                        on_event(Event::StillWaiting {
-                            address: &address,
-                            id: &remote.id,
-                            elapsed,
-                            status,
-                        });
+                        on_event(Event::Issued { address: &address, id: &remote.id, elapsed });
                     }
-                    // The list answer has no validation records: keep those the detail gave.
-                    if let Some(entry) = waiting.get_mut(&remote.id) {
-                        let validation = std::mem::take(&mut entry.1.validation);
-                        let method = entry.1.dv_auth_method;
-                        entry.1 = RemoteCertificate {
-                            validation,
-                            dv_auth_method: remote.dv_auth_method.or(method),
-                            ..remote
+                    status if status.is_pending() && elapsed < limit => {
+                        if report_progress {
+                            let elapsed = elapsed.as_secs_f64();
+                            on_event(Event::StillWaiting {
+                                address: &address,
+                                id: &remote.id,
+                                elapsed,
+                                status,
+                            });
+                        }
+                        // The list answer has no validation records: keep those the detail gave.
+                        if let Some(entry) = waiting.get_mut(&remote.id) {
+                            let validation = std::mem::take(&mut entry.1.validation);
+                            let method = entry.1.dv_auth_method;
+                            entry.1 = RemoteCertificate {
+                                validation,
+                                dv_auth_method: remote.dv_auth_method.or(method),
+                                ..remote
+                            };
+                        }
+                    }
+                    status => {
+                        ledger.record(observed).await?;
+                        let waited = waiting.remove(&remote.id);
+                        let records = waited
+                            .map(|(_, first, _)| publishable(&first).to_vec())
+                            .unwrap_or_default();
+                        let id = remote.id;
+                        let error = if status.is_pending() {
+                            ChangeError::NotIssued { id, limit, records }
+                        } else {
+                            ChangeError::Unissuable { id, status }
                         };
+                        outcome.failed.push((address, error));
                     }
-                }
-                status => {
-                    ledger.record(observed).await?;
-                    let waited = waiting.remove(&remote.id);
-                    let records = waited
-                        .map(|(_, first, _)| publishable(&first).to_vec())
-                        .unwrap_or_default();
-                    let id = remote.id;
-                    let error = if status.is_pending() {
-                        ChangeError::NotIssued { id, limit, records }
-                    } else {
-                        ChangeError::Unissuable { id, status }
-                    };
-                    outcome.failed.push((address, error));
                 }
             }
         }
+        Ok(outcome)
     }
-    Ok(outcome)
 }
 
 /// What the user must publish for `remote` to be validated: nothing when the CA adds the
@@ -139,17 +137,4 @@ fn publishable(remote: &RemoteCertificate) -> &[certplan_core::ValidationRecord]
     } else {
         &remote.validation
     }
-}
-
-/// Sleeps for `duration` unless `stop` is set first; returns whether it was.
-pub(crate) async fn interruptible_sleep(duration: Duration, stop: &AtomicBool) -> bool {
-    const TICK: Duration = Duration::from_millis(100);
-    let deadline = Instant::now() + duration;
-    while Instant::now() < deadline {
-        if stop.load(Ordering::SeqCst) {
-            return true;
-        }
-        tokio::time::sleep(TICK.min(deadline - Instant::now())).await;
-    }
-    stop.load(Ordering::SeqCst)
 }

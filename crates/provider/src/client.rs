@@ -40,6 +40,12 @@ pub struct ClientOptions {
     /// The largest answer read. A `DescribeCertificates` page of 1000 certificates is about
     /// 2 MiB; a larger body is not an answer of this API.
     pub max_response_bytes: usize,
+    /// The first pause before a read that failed transiently is sent again; each retry doubles
+    /// it (with jitter) up to `retry_backoff_cap`.
+    pub retry_backoff: Duration,
+    pub retry_backoff_cap: Duration,
+    /// How long an action pauses when the service says it is called too fast.
+    pub rate_limit_pause: Duration,
 }
 
 impl Default for ClientOptions {
@@ -50,15 +56,12 @@ impl Default for ClientOptions {
             request_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(5),
             max_response_bytes: 32 * 1024 * 1024,
+            retry_backoff: Duration::from_millis(200),
+            retry_backoff_cap: Duration::from_secs(5),
+            rate_limit_pause: Duration::from_secs(1),
         }
     }
 }
-
-/// First backoff ceiling and its cap, for retries of transient failures.
-const BACKOFF_BASE: Duration = Duration::from_millis(200);
-const BACKOFF_CAP: Duration = Duration::from_secs(5);
-/// How long an action pauses when the service says it is called too fast.
-const RATE_LIMIT_PAUSE: Duration = Duration::from_secs(1);
 
 /// A client for the SSL API at one endpoint with one set of credentials. Clones share their
 /// rate limiters, so every clone together stays within the limit.
@@ -294,14 +297,15 @@ impl Client {
             pacer.acquire().await;
             let result = self.call_once(action, req).await;
             match &result {
-                Err(e) if e.is_rate_limited() => pacer.slow_down(RATE_LIMIT_PAUSE),
+                Err(e) if e.is_rate_limited() => pacer.slow_down(self.options.rate_limit_pause),
                 Err(_) => {}
                 Ok(_) => return result,
             }
             attempt += 1;
             match result {
                 Err(e) if read_only && e.is_transient() && attempt < self.options.max_attempts => {
-                    let pause = backoff(attempt - 1, BACKOFF_BASE, BACKOFF_CAP);
+                    let (base, cap) = (self.options.retry_backoff, self.options.retry_backoff_cap);
+                    let pause = backoff(attempt - 1, base, cap);
                     // A person waiting on a slow or failing service sees why, not silence.
                     tracing::info!(
                         "{e}; trying again in {:.1} s (attempt {} of {})",

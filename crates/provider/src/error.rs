@@ -115,6 +115,23 @@ impl Error {
         }
     }
 
+    /// Returns true when the service says the certificate named does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.code() == Some("FailedOperation.CertificateNotFound")
+    }
+
+    /// Returns true when the service refused to delete a certificate only because it is less
+    /// than an hour old (free certificates cannot be deleted in their first hour).
+    pub fn is_too_young_to_delete(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(
+                "FailedOperation.CannotBeDeletedWithinHour"
+                    | "FailedOperation.DeleteFailedTimeNotUp"
+            )
+        )
+    }
+
     /// Returns true when this failure of a call proves the service did nothing: an answer that
     /// refused the request. No answer, a broken answer, or an error the service may give after
     /// acting proves nothing, and a non-idempotent call must be looked up before it is re-sent.

@@ -93,10 +93,14 @@ pub async fn apply(
     }
 
     let client = ws.client().await?;
-    let stop = interrupt::watch();
-    stdout::stop_on_failure(&stop);
+    let cancel = interrupt::watch();
+    stdout::cancel_on_failure(&cancel);
     let events = ui::Events::new(&plan, options.json);
-    let engine_options = EngineOptions { parallelism: options.parallelism, wait: options.wait };
+    let engine_options = EngineOptions {
+        parallelism: options.parallelism,
+        wait: options.wait,
+        timing: ws.settings.timing(),
+    };
     let inputs = ws.inputs();
     let report = certplan_engine::apply(
         &plan,
@@ -105,7 +109,7 @@ pub async fn apply(
         &mut ws.state,
         ws.store.as_mut(),
         &client,
-        &stop,
+        &cancel,
         engine_options,
         &|event| events.show(event),
     )

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::harness::{Project, Run, converge, kill_when, only_id};
+use crate::harness::{Project, Run, SHORT_REQUEST_TIMEOUT, converge, kill_when, only_id};
 
 /// The sandbox moves one cloud resource per 50 ms, so that tests do not wait on it.
 const FAST_DEPLOY: &[&str] = &["--deploy-step", "50ms"];
@@ -322,12 +322,13 @@ fn no_key_material_anywhere_but_privkey_pem() {
 #[test]
 fn kill_9_during_renew_and_deploy_leaves_every_binding_on_the_newest_certificate_once() {
     const N: usize = 20;
-    let config: String = (0..N)
+    let config: String = std::iter::once(SHORT_REQUEST_TIMEOUT.to_owned())
+        .chain((0..N)
         .map(|i| {
             format!(
                 "resource \"tencentcloud_ssl_free_certificate\" \"c{i:02}\" {{\n  domain         = \"c{i:02}.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n  deploy {{\n    resource_types = [\"cdn\"]\n  }}\n}}\n\n"
             )
-        })
+        }))
         .collect();
     let p = Project::with_sandbox(&config, &["--deploy-step", "100ms", "--latency", "20ms"]);
     ok(&p.run(&["apply", "--auto-approve"]));

@@ -10,7 +10,8 @@ use certplan_sandbox::Faults;
 use serde_json::Value;
 
 use crate::harness::{
-    Project, assert_exactly_once, certificate, converge, many_certificates, run, three_certificates,
+    Project, SHORT_REQUEST_TIMEOUT, assert_exactly_once, certificate, converge, many_certificates,
+    run, three_certificates,
 };
 
 /// Every error code the service may answer with after it acted.
@@ -143,7 +144,8 @@ fn a_full_standard_output_is_an_error_not_a_panic() {
 
 #[test]
 fn two_writers_without_the_lock_leave_no_certificate_recorded_nowhere() {
-    let p = Project::with_sandbox(&many_certificates(10), &["--latency", "30ms"]);
+    let config = format!("{SHORT_REQUEST_TIMEOUT}{}", many_certificates(10));
+    let p = Project::with_sandbox(&config, &["--latency", "30ms"]);
     let spawn = || {
         p.command(&["apply", "--auto-approve", "--lock=false"])
             .stdout(Stdio::null())

@@ -16,6 +16,10 @@ use serde_json::Value;
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_certplan");
 pub(crate) const SECRET_ID: &str = "AKIDe2eTest";
 pub(crate) const SECRET_KEY: &str = "e2e-secret-key-never-printed";
+/// What every run of the binary scales its waits by (`CERTPLAN_TIME_SCALE`): polls and
+/// backoffs of milliseconds where the real service needs seconds. Request timeouts, `--wait`
+/// and hook timeouts are real time.
+pub(crate) const TIME_SCALE: &str = "0.01";
 
 /// A `certplan sandbox serve` process, killed on drop.
 pub(crate) struct SandboxProcess {
@@ -208,6 +212,7 @@ impl Project {
             .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
             .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
             .env("NO_COLOR", "1")
+            .env("CERTPLAN_TIME_SCALE", TIME_SCALE)
             .env_remove("CERTPLAN_LOG")
             .stdin(Stdio::null());
         cmd
@@ -299,6 +304,13 @@ pub(crate) fn only_id(p: &Project) -> String {
     assert_eq!(ids.len(), 1, "{ids:?}");
     ids[0].clone()
 }
+
+/// A provider block whose requests time out after 2 s (the API answers in well under a
+/// second; the sandbox's injected latency stays far below it). A run killed mid-application
+/// leaves the next run to wait, in real time, until that application could no longer be
+/// answered: its request's timeout. Tests that kill runs declare this so they wait 2 s, not 20.
+pub(crate) const SHORT_REQUEST_TIMEOUT: &str =
+    "provider \"tencentcloud\" {\n  request_timeout = \"2s\"\n}\n\n";
 
 /// Declares a certificate validated by automatic DNS.
 pub(crate) fn certificate(name: &str, domain: &str) -> String {

@@ -9,8 +9,8 @@ use certplan_sandbox::Stats;
 use serde_json::Value;
 
 use crate::harness::{
-    Project, assert_exactly_once, certificate, converge, kill_when, many_certificates,
-    three_certificates,
+    Project, SHORT_REQUEST_TIMEOUT, assert_exactly_once, certificate, converge, kill_when,
+    many_certificates, three_certificates,
 };
 
 #[test]
@@ -44,7 +44,7 @@ fn lost_responses_are_found_again_not_applied_for_twice() {
 #[test]
 fn transient_errors_converge_without_duplicates() {
     let p = Project::with_sandbox(
-        &many_certificates(30),
+        &format!("{SHORT_REQUEST_TIMEOUT}{}", many_certificates(30)),
         &["--error-rate", "0.3", "--reset-rate", "0.05"],
     );
     converge(&p, 40);
@@ -53,7 +53,8 @@ fn transient_errors_converge_without_duplicates() {
 
 #[test]
 fn a_run_killed_at_any_point_loses_nothing_and_applies_nothing_twice() {
-    let p = Project::with_sandbox(&many_certificates(30), &["--latency", "40ms"]);
+    let config = format!("{SHORT_REQUEST_TIMEOUT}{}", many_certificates(30));
+    let p = Project::with_sandbox(&config, &["--latency", "40ms"]);
     let state_path = p.path().join("certplan.state.json");
     // (recorded certificates, open intents) as the state file says now.
     let recorded = || {
@@ -139,17 +140,18 @@ fn an_interrupt_stops_new_work_and_keeps_what_was_done() {
 
 #[test]
 fn at_a_low_rate_limit_no_request_is_refused_and_each_certificate_is_applied_once() {
+    // 30 applications at 5 a second, 10 at once: unpaced, the first burst alone is refused.
     let config = format!(
         "provider \"tencentcloud\" {{\n  requests_per_second = 5\n}}\n\n{}",
-        many_certificates(100)
+        many_certificates(30)
     );
     let p = Project::with_sandbox(&config, &["--rate-limit", "5"]);
     let apply = p.run(&["apply", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.stderr);
     let stats = p.sandbox.stats();
     assert_eq!(stats.rate_limited, 0, "the pacing, not retries, keeps it under: {stats:?}");
-    assert_eq!(stats.requests.get("ApplyCertificate"), Some(&100), "{stats:?}");
-    assert_exactly_once(&p, 100);
+    assert_eq!(stats.requests.get("ApplyCertificate"), Some(&30), "{stats:?}");
+    assert_exactly_once(&p, 30);
 }
 
 #[test]

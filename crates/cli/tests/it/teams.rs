@@ -9,7 +9,10 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::harness::{BIN, Project, Run, SECRET_ID, SECRET_KEY, kill_when, many_certificates, run};
+use crate::harness::{
+    BIN, Project, Run, SECRET_ID, SECRET_KEY, SHORT_REQUEST_TIMEOUT, TIME_SCALE, kill_when,
+    many_certificates, run,
+};
 
 /// The database the tests use: `CERTPLAN_TEST_PG`, else the machine's own.
 fn database_url() -> String {
@@ -93,7 +96,8 @@ impl Runner {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
-        cmd.arg("--chdir")
+        cmd.env("CERTPLAN_TIME_SCALE", TIME_SCALE)
+            .arg("--chdir")
             .arg(self.path())
             .args(args)
             .env("CERTPLAN_ENDPOINT", &self.endpoint)
@@ -205,7 +209,7 @@ fn two_applies_at_once_one_is_refused_naming_the_holder_or_waits_and_finds_nothi
 #[test]
 fn an_apply_killed_anywhere_converges_from_the_other_runner_with_the_lock_free() {
     let schema = Schema::new();
-    let config = format!("{}{}", schema.block(), many_certificates(30));
+    let config = format!("{}{SHORT_REQUEST_TIMEOUT}{}", schema.block(), many_certificates(30));
     let p = Project::with_sandbox(&config, &["--latency", "100ms"]);
     let a = Runner::beside(&p, &config);
     let b = Runner::beside(&p, &config);

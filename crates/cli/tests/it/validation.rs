@@ -82,7 +82,7 @@ fn validation_not_done_in_time_is_applied_for_again() {
 
 #[test]
 fn apply_waits_for_issuance_when_asked() {
-    let p = Project::with_sandbox(&certificate("www", "www.example.com"), &["--issue-delay", "3s"]);
+    let p = Project::with_sandbox(&certificate("www", "www.example.com"), &["--issue-delay", "1s"]);
     let apply = p.run(&["apply", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.stderr);
     assert!(
@@ -120,17 +120,17 @@ fn waiting_gives_up_at_its_limit_and_says_so() {
     let p = Project::new(&resource(
         "www",
         "www.example.com",
-        "  dv_auth_method = \"DNS\"\n  lifecycle {\n    wait_for_issuance = \"3s\"\n  }\n",
+        "  dv_auth_method = \"DNS\"\n  lifecycle {\n    wait_for_issuance = \"1s\"\n  }\n",
     ));
     let apply = p.run(&["apply", "--auto-approve"]);
     assert_eq!(apply.code, 1, "{}", apply.stderr);
     assert!(
-        apply.stderr.contains("was not issued within 3s; it stays recorded"),
+        apply.stderr.contains("was not issued within 1s; it stays recorded"),
         "{}",
         apply.stderr
     );
     // The record to publish is shown when the wait starts, and again when it gives up.
-    let start = apply.stderr.find("waiting up to 3s").expect("the wait starts");
+    let start = apply.stderr.find("waiting up to 1s").expect("the wait starts");
     let record = "to validate the domain, add DNS record: _";
     assert!(apply.stderr[start..].contains(record), "{}", apply.stderr);
     assert!(

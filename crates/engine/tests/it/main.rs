@@ -1,18 +1,20 @@
 //! The engine against the real sandbox over loopback HTTP, with real state files: what it does
 //! is counted at the sandbox and read back from the state file.
 
+mod layers;
+
 use std::collections::BTreeSet;
 use std::sync::Mutex;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use certplan_core::{
     Action, Address, CertStatus, CertificateArgs, DvAuthMethod, Plan, Prior, Reason, ResourceChange,
 };
-use certplan_engine::{ApplyOptions, Event, Inputs, Report};
-use certplan_provider::{Client, Credentials, Endpoint};
+use certplan_engine::{ApplyOptions, CancellationToken, Event, Inputs, Report, Timing};
+use certplan_provider::{Client, ClientOptions};
 use certplan_sandbox::{Faults, Sandbox, SandboxOptions};
 use certplan_state::{Intent, IntentKind, LocalStore, State, StateStore};
+use certplan_test_support::LocalSandbox;
 use chrono::Utc;
 
 const ID: &str = "AKIDengine";
@@ -22,21 +24,14 @@ const KEY: &str = "engine-test-key";
 struct Cloud {
     sandbox: Sandbox,
     client: Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    served: LocalSandbox,
 }
 
 impl Cloud {
     async fn start(options: SandboxOptions) -> Self {
         let options = SandboxOptions { secret_id: ID.into(), secret_key: KEY.into(), ..options };
-        let sandbox = Sandbox::new(options).expect("sandbox");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(sandbox.clone().serve(listener, async move {
-            let _ = stopped.await;
-        }));
-        let client = Client::new(Endpoint::parse(&url).expect("url"), Credentials::new(ID, KEY));
-        Cloud { sandbox, client, _stop: stop }
+        let served = LocalSandbox::start(options).await;
+        Cloud { sandbox: served.sandbox.clone(), client: served.client(), served }
     }
 
     /// The certificates the sandbox holds, by domain.
@@ -84,6 +79,15 @@ fn change(name: &str, action: Action, reason: Reason) -> ResourceChange {
     }
 }
 
+/// The engine's timing at a hundredth of the real service's: polls every 20 ms, not 2 s.
+fn timing() -> Timing {
+    Timing::default().scaled(0.01)
+}
+
+fn fast() -> ApplyOptions {
+    ApplyOptions { timing: timing(), ..ApplyOptions::default() }
+}
+
 fn create(name: &str) -> ResourceChange {
     change(name, Action::Create, Reason::NotInState)
 }
@@ -106,17 +110,17 @@ async fn apply(
     plan: &Plan,
     options: ApplyOptions,
 ) -> (Report, Vec<String>) {
-    apply_until(cloud, ledger, plan, options, &AtomicBool::new(false), &|_| {}).await
+    apply_until(cloud, ledger, plan, options, &CancellationToken::new(), &|_| {}).await
 }
 
-/// Applies `plan` until `stop` is set, collecting the events' names and showing each event
+/// Applies `plan` until `cancel` is cancelled, collecting the events' names and showing each event
 /// to `look` as it happens.
 async fn apply_until(
     cloud: &Cloud,
     ledger: &mut Ledger,
     plan: &Plan,
     options: ApplyOptions,
-    stop: &AtomicBool,
+    cancel: &CancellationToken,
     look: &(dyn Fn(&Event<'_>) + Sync),
 ) -> (Report, Vec<String>) {
     let events = Mutex::new(Vec::new());
@@ -127,7 +131,7 @@ async fn apply_until(
         &mut ledger.state,
         &mut ledger.store,
         &cloud.client,
-        stop,
+        cancel,
         options,
         &|event| {
             look(&event);
@@ -168,9 +172,9 @@ async fn creates_each_certificate_once_and_records_it_with_what_was_declared() {
             assert!(www.prevent_destroy && www.sensitive.contains("alias"), "{www:?}");
         }
     };
-    let stop = AtomicBool::new(false);
+    let stop = CancellationToken::new();
     let changes = plan(vec![www, create("api")]);
-    let options = ApplyOptions::default();
+    let options = fast();
     let (report, events) =
         apply_until(&cloud, &mut ledger, &changes, options, &stop, &complete_when_recorded).await;
     assert!(events.contains(&"completed tencentcloud_ssl_free_certificate.www".to_owned()));
@@ -190,8 +194,7 @@ async fn a_lost_response_is_found_again_not_applied_for_twice() {
     let faults = Faults { drop_rate: 1.0, ..Faults::default() };
     let cloud = Cloud::start(SandboxOptions { faults, ..SandboxOptions::default() }).await;
     let mut ledger = Ledger::new();
-    let (report, events) =
-        apply(&cloud, &mut ledger, &plan(vec![create("www")]), ApplyOptions::default()).await;
+    let (report, events) = apply(&cloud, &mut ledger, &plan(vec![create("www")]), fast()).await;
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert!(events.iter().any(|e| e.starts_with("recovered")), "{events:?}");
     assert_eq!(cloud.domains(), ["www.example.com"]);
@@ -220,10 +223,14 @@ async fn an_interrupted_application_is_adopted_complete_with_its_declarations() 
     ledger.state.intents.push(intent);
     let id = cloud.client.apply_for_certificate(&args, None, None).await.expect("applied");
 
-    let settled =
-        certplan_engine::reconcile(&cloud.client, &mut ledger.state, Some(&mut ledger.store))
-            .await
-            .expect("reconciled");
+    let settled = certplan_engine::reconcile(
+        &cloud.client,
+        &mut ledger.state,
+        Some(&mut ledger.store),
+        &timing(),
+    )
+    .await
+    .expect("reconciled");
     assert_eq!(settled.len(), 1);
     assert!(settled[0].to_string().contains(&id), "{}", settled[0]);
     let www = &ledger.saved().resources[&Address::certificate("www")];
@@ -238,7 +245,7 @@ async fn an_interrupted_application_is_adopted_complete_with_its_declarations() 
 async fn an_apply_with_nothing_to_do_still_records_a_flag_declared_since() {
     let cloud = Cloud::start(SandboxOptions::default()).await;
     let mut ledger = Ledger::new();
-    apply(&cloud, &mut ledger, &plan(vec![create("www")]), ApplyOptions::default()).await;
+    apply(&cloud, &mut ledger, &plan(vec![create("www")]), fast()).await;
     assert!(!ledger.saved().resources[&Address::certificate("www")].prevent_destroy);
 
     let mut unchanged = change(
@@ -248,8 +255,7 @@ async fn an_apply_with_nothing_to_do_still_records_a_flag_declared_since() {
     );
     unchanged.prevent_destroy = true;
     let calls = cloud.sandbox.stats().requests.values().sum::<u64>();
-    let (report, _) =
-        apply(&cloud, &mut ledger, &plan(vec![unchanged]), ApplyOptions::default()).await;
+    let (report, _) = apply(&cloud, &mut ledger, &plan(vec![unchanged]), fast()).await;
     assert_eq!(report.done, certplan_core::Summary::default());
     assert!(ledger.saved().resources[&Address::certificate("www")].prevent_destroy);
     assert_eq!(cloud.sandbox.stats().requests.values().sum::<u64>(), calls, "no call made");
@@ -259,12 +265,12 @@ async fn an_apply_with_nothing_to_do_still_records_a_flag_declared_since() {
 async fn a_move_is_recorded_without_a_call() {
     let cloud = Cloud::start(SandboxOptions::default()).await;
     let mut ledger = Ledger::new();
-    apply(&cloud, &mut ledger, &plan(vec![create("www")]), ApplyOptions::default()).await;
+    apply(&cloud, &mut ledger, &plan(vec![create("www")]), fast()).await;
     let id = ledger.saved().resources[&Address::certificate("www")].certificate_id.clone();
     let mut moved = plan(Vec::new());
     moved.moved = vec![(Address::certificate("www"), Address::certificate("web"))];
     let calls = cloud.sandbox.stats().requests.values().sum::<u64>();
-    apply(&cloud, &mut ledger, &moved, ApplyOptions::default()).await;
+    apply(&cloud, &mut ledger, &moved, fast()).await;
     let saved = ledger.saved();
     assert!(!saved.resources.contains_key(&Address::certificate("www")));
     assert_eq!(saved.resources[&Address::certificate("web")].certificate_id, id);
@@ -275,10 +281,10 @@ async fn a_move_is_recorded_without_a_call() {
 async fn an_interrupt_before_the_changes_starts_none_of_them() {
     let cloud = Cloud::start(SandboxOptions::default()).await;
     let mut ledger = Ledger::new();
-    let stop = AtomicBool::new(true);
+    let stop = CancellationToken::new();
+    stop.cancel();
     let changes = plan(vec![create("www"), create("api")]);
-    let (report, _) =
-        apply_until(&cloud, &mut ledger, &changes, ApplyOptions::default(), &stop, &|_| {}).await;
+    let (report, _) = apply_until(&cloud, &mut ledger, &changes, fast(), &stop, &|_| {}).await;
     assert!(report.interrupted);
     assert_eq!(report.not_started.len(), 2);
     assert!(cloud.domains().is_empty(), "nothing applied for");
@@ -292,22 +298,15 @@ async fn an_interrupt_stops_a_wait_at_once_with_the_certificate_recorded() {
     let mut ledger = Ledger::new();
     let mut www = create("www");
     www.wait_for_issuance = Some(Duration::from_secs(600));
-    let stop = AtomicBool::new(false);
+    let stop = CancellationToken::new();
     let stop_when_waiting = |event: &Event<'_>| {
         if matches!(event, Event::Waiting { .. }) {
-            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            stop.cancel();
         }
     };
     let started = std::time::Instant::now();
-    let (report, events) = apply_until(
-        &cloud,
-        &mut ledger,
-        &plan(vec![www]),
-        ApplyOptions::default(),
-        &stop,
-        &stop_when_waiting,
-    )
-    .await;
+    let (report, events) =
+        apply_until(&cloud, &mut ledger, &plan(vec![www]), fast(), &stop, &stop_when_waiting).await;
     assert!(events.iter().any(|e| e.starts_with("waiting")), "{events:?}");
     assert!(started.elapsed() < Duration::from_secs(5), "stopped at once: {:?}", started.elapsed());
     assert!(report.interrupted && report.failed.is_empty(), "{:?}", report.failed);
@@ -319,7 +318,7 @@ async fn an_interrupt_stops_a_wait_at_once_with_the_certificate_recorded() {
 async fn a_replaced_certificate_that_cannot_be_deleted_yet_is_kept_as_deposed() {
     let cloud = Cloud::start(SandboxOptions::default()).await;
     let mut ledger = Ledger::new();
-    apply(&cloud, &mut ledger, &plan(vec![create("www")]), ApplyOptions::default()).await;
+    apply(&cloud, &mut ledger, &plan(vec![create("www")]), fast()).await;
     let old = ledger.saved().resources[&Address::certificate("www")].clone();
     let mut replace = change(
         "www",
@@ -333,8 +332,7 @@ async fn a_replaced_certificate_that_cannot_be_deleted_yet_is_kept_as_deposed() 
         not_after: old.not_after,
         exists: true,
     });
-    let (report, events) =
-        apply(&cloud, &mut ledger, &plan(vec![replace]), ApplyOptions::default()).await;
+    let (report, events) = apply(&cloud, &mut ledger, &plan(vec![replace]), fast()).await;
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     assert_eq!((report.done.add, report.done.destroy), (1, 0), "the old one is not deleted yet");
     assert!(events.iter().any(|e| e.contains("Deposed")), "{events:?}");
@@ -350,7 +348,7 @@ async fn a_replaced_certificate_that_cannot_be_deleted_yet_is_kept_as_deposed() 
 async fn an_update_changes_only_what_the_plan_names() {
     let cloud = Cloud::start(SandboxOptions::default()).await;
     let mut ledger = Ledger::new();
-    apply(&cloud, &mut ledger, &plan(vec![create("www")]), ApplyOptions::default()).await;
+    apply(&cloud, &mut ledger, &plan(vec![create("www")]), fast()).await;
     let recorded = ledger.saved().resources[&Address::certificate("www")].clone();
     let mut update =
         change("www", Action::Update, Reason::AttributesChanged { changed: vec!["alias".into()] });
@@ -367,8 +365,7 @@ async fn an_update_changes_only_what_the_plan_names() {
     after.project_id = Some(7);
     update.after = Some(after);
     let before = cloud.sandbox.stats().requests.get("ModifyCertificateProject").copied();
-    let (report, _) =
-        apply(&cloud, &mut ledger, &plan(vec![update]), ApplyOptions::default()).await;
+    let (report, _) = apply(&cloud, &mut ledger, &plan(vec![update]), fast()).await;
     assert_eq!(report.done.change, 1, "{:?}", report.failed);
     let cert = &cloud.sandbox.certificates().expect("listed")[0];
     assert_eq!((cert.alias.as_str(), cert.project_id), ("site", 0));
@@ -386,16 +383,15 @@ async fn waiting_for_issuance_ends_at_its_limit_with_the_certificate_recorded() 
     let cloud = Cloud::start(options).await;
     let mut ledger = Ledger::new();
     let mut www = create("www");
-    www.wait_for_issuance = Some(Duration::from_secs(3));
-    let (report, events) =
-        apply(&cloud, &mut ledger, &plan(vec![www]), ApplyOptions::default()).await;
+    www.wait_for_issuance = Some(Duration::from_millis(300));
+    let (report, events) = apply(&cloud, &mut ledger, &plan(vec![www]), fast()).await;
     assert!(
         events.iter().any(|e| e == "waiting tencentcloud_ssl_free_certificate.www"),
         "{events:?}"
     );
     assert_eq!(report.failed.len(), 1);
     assert!(
-        report.failed[0].1.to_string().contains("was not issued within 3s"),
+        report.failed[0].1.to_string().contains("was not issued within 300ms"),
         "{}",
         report.failed[0].1
     );
@@ -406,7 +402,14 @@ async fn waiting_for_issuance_ends_at_its_limit_with_the_certificate_recorded() 
 
 #[tokio::test]
 async fn intents_are_settled_together_and_each_saved_as_it_is() {
-    let cloud = Cloud::start(SandboxOptions::default()).await;
+    let mut cloud = Cloud::start(SandboxOptions::default()).await;
+    // The intent whose call never reached the cloud is settled only once a request sent when it
+    // was written could no longer be answered: its timeout, which real time must pass.
+    let timeout = Duration::from_secs(1);
+    cloud.client = cloud.served.client_with(ClientOptions {
+        request_timeout: timeout,
+        ..certplan_test_support::test_client_options()
+    });
     let mut ledger = Ledger::new();
     let intent = |name: &str| Intent {
         address: Address::certificate(name),
@@ -427,10 +430,14 @@ async fn intents_are_settled_together_and_each_saved_as_it_is() {
             cloud.client.apply_for_certificate(args, None, None).await.expect("applied");
         }
     }
-    let settled =
-        certplan_engine::reconcile(&cloud.client, &mut ledger.state, Some(&mut ledger.store))
-            .await
-            .expect("reconciled");
+    let settled = certplan_engine::reconcile(
+        &cloud.client,
+        &mut ledger.state,
+        Some(&mut ledger.store),
+        &timing(),
+    )
+    .await
+    .expect("reconciled");
     assert_eq!(settled.len(), 6);
     let saved = ledger.saved();
     assert!(saved.intents.is_empty());

@@ -1,10 +1,13 @@
-//! Reading the cloud for what state records, and recording what it reports.
+//! Reading the cloud: what state records (a refresh), with the renewals made elsewhere, and the
+//! certificate an application whose answer was lost may have created.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
 
 use certplan_core::{Observed, RemoteCertificate, ValidationRecord};
 use certplan_provider::{Client, DESCRIBE_PAGE_LIMIT, Error as ProviderError};
-use certplan_state::State;
+use certplan_state::{Intent, State};
 use futures_util::{StreamExt, TryStreamExt, stream};
-use std::time::Duration;
 
 /// How many describe calls a refresh keeps in flight (the rate limiter paces them).
 const REFRESH_CONCURRENCY: usize = 8;
@@ -86,16 +89,22 @@ pub async fn certificates(client: &Client, ids: &[String]) -> Result<Observed, P
     Ok(observed)
 }
 
-/// Brings the recorded status and dates of every certificate up to what the cloud reported;
-/// returns whether anything changed.
-pub fn record_observed(state: &mut State, observed: &Observed) -> bool {
-    let mut changed = false;
-    for r in state.resources.values_mut() {
-        if let Some(remote) = observed.get(&r.certificate_id) {
-            let before = (r.status, r.not_before, r.not_after, r.validation.clone());
-            r.observe(remote);
-            changed |= before != (r.status, r.not_before, r.not_after, r.validation.clone());
-        }
-    }
-    changed
+/// How far the service's clock may be behind ours when matching a certificate to an intent
+/// (the API itself refuses requests more than 5 minutes off).
+const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Looks in the cloud for a certificate that `intent`'s application created: same domain,
+/// inserted after the intent was written, and not one state knows already.
+pub(crate) async fn find_applied(
+    client: &Client,
+    known: &BTreeSet<String>,
+    intent: &Intent,
+) -> Result<Option<RemoteCertificate>, ProviderError> {
+    let since = intent.started_at - CLOCK_SKEW;
+    let found = client.certificates_by_search(&intent.args.domain).await?;
+    Ok(found
+        .into_iter()
+        .filter(|c| c.domain == intent.args.domain && !known.contains(&c.id))
+        .filter(|c| c.inserted_at.is_some_and(|t| t >= since))
+        .min_by_key(|c| c.inserted_at))
 }

@@ -1,0 +1,269 @@
+//! The changes a plan makes to certificates, as methods on the run: apply for one (create,
+//! renew, replace), update one in place, delete or forget one, and delete what a replacement
+//! left behind. Every call that is not idempotent is journaled first.
+
+use certplan_core::{Action, CertStatus, Prior, Reason, ResourceChange};
+use certplan_provider::backoff;
+use certplan_state::{Deposed, Intent, IntentKind};
+use chrono::Utc;
+
+use crate::error::ChangeError;
+use crate::event::Event;
+use crate::read::find_applied;
+use crate::run::{Done, Failure, Run};
+use crate::step::{Step, known_ids};
+
+/// How many times an application is tried when the service fails transiently.
+const APPLY_ATTEMPTS: u32 = 4;
+
+impl Run<'_, '_> {
+    /// Makes one change.
+    pub(crate) async fn make_change(&self, change: &ResourceChange) -> Result<Done, Failure> {
+        if let Some(id) = &change.deposed {
+            return self.delete_deposed(change, id).await;
+        }
+        match change.action {
+            Action::Create | Action::Renew | Action::Replace => self.apply_for(change).await,
+            Action::Update => self.update(change).await,
+            Action::Delete => self.delete(change).await,
+            Action::Forget => {
+                let id = change.before.as_ref().map(|p| p.id.clone());
+                let address = change.address.clone();
+                self.ledger.record(Step::Remove { address, id: id.clone() }).await?;
+                Ok(Done { id, ..Done::default() })
+            }
+            Action::NoOp => Ok(Done::default()),
+        }
+    }
+
+    /// Applies for the change's new certificate (a renewal of the one before, or its
+    /// replacement), records it, and deletes a replaced one unless its resources must move
+    /// first.
+    async fn apply_for(&self, change: &ResourceChange) -> Result<Done, Failure> {
+        let address = &change.address;
+        let Some(args) = &change.after else {
+            return Err(incomplete("declared arguments").into());
+        };
+        let Some(kind) = IntentKind::of(change.action) else {
+            return Err(incomplete("application").into());
+        };
+        let prior = change.before.as_ref();
+        let renewing = prior.filter(|_| kind == IntentKind::Renew);
+        let replacing = prior.filter(|p| kind == IntentKind::Replace && p.exists);
+        // The certificate whose cloud resources the new one takes over, as recorded now.
+        let serving = self.ledger.read(|s| s.resources.get(address).and_then(|r| r.serving()));
+        // Failed validations in a row are counted, so that the planner can stop applying
+        // again for a domain whose validation cannot succeed.
+        let validation_failures = match &change.reason {
+            Reason::ValidationTimedOut { .. }
+            | Reason::Unusable { status: CertStatus::Failed, .. } => {
+                self.ledger.read(|s| s.resources.get(address).map_or(0, |r| r.validation_failures))
+                    + 1
+            }
+            _ => 0,
+        };
+        let domain_lock = self.ledger.domain_lock(&args.domain);
+        let _one_application_per_domain = domain_lock.lock().await;
+        let intent = Intent {
+            address: address.clone(),
+            action: kind,
+            args: args.clone(),
+            prevent_destroy: change.prevent_destroy,
+            sensitive: change.sensitive.clone(),
+            validation_failures,
+            old_certificate_id: renewing.or(replacing).map(|p| p.id.clone()),
+            supersedes: prior.map(|p| p.id.clone()),
+            started_at: Utc::now(),
+        };
+        let (id, intent) = self.send_application(change, intent, renewing).await?;
+        // Record the new certificate with its status in one save — and a replaced one as
+        // deposed in the same step, so that no crash or failure between here and its delete
+        // leaves it recorded nowhere. Until then the journaled intent covers both.
+        let detail = self.client.certificate(&id).await;
+        let remote = detail.as_ref().ok().cloned().map(Box::new);
+        self.ledger.record(Step::Adopt { intent, id: id.clone(), remote }).await?;
+        // The certificate exists and is recorded; the next refresh reads its status.
+        let remote = detail.map_err(|error| ChangeError::StatusUnread { id: id.clone(), error })?;
+
+        let mut deleted_old = false;
+        if let Some(old) = replacing {
+            if change.delivery.deploy.is_some() && serving.as_deref() == Some(old.id.as_str()) {
+                // The service refuses to delete a certificate that still serves: the old one
+                // stays deposed until the deployment has moved its cloud resources to the new.
+                let error = format!("kept until its cloud resources have moved to {id}");
+                self.ledger.record(Step::DeleteFailed { id: old.id.clone(), error }).await?;
+            } else {
+                deleted_old = self.delete_old(change, old).await?;
+            }
+        }
+        let pending = remote.status.is_pending().then_some(remote);
+        Ok(Done { id: Some(id), pending, deleted_old, deferred: false })
+    }
+
+    /// Sends the application `intent` describes until it is answered with a certificate, the
+    /// service refuses it for good, or its outcome is unknown; returns the certificate's id
+    /// and the intent it settles.
+    async fn send_application(
+        &self,
+        change: &ResourceChange,
+        mut intent: Intent,
+        renewing: Option<&Prior>,
+    ) -> Result<(String, Intent), Failure> {
+        let address = &change.address;
+        let password = self.inputs.csr_key_passwords.get(address).map(|p| p.expose());
+        let renews = renewing.map(|p| p.id.as_str());
+        let timing = self.options.timing;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            intent.started_at = Utc::now();
+            // ApplyCertificate is not idempotent: journal the intent first, so that a response
+            // lost to a crash or a dropped connection is found, not applied twice.
+            self.ledger.record(Step::Journal(intent.clone())).await?;
+            let failed =
+                match self.client.apply_for_certificate(&intent.args, password, renews).await {
+                    Ok(id) => return Ok((id, intent)),
+                    // The service refused before acting: nothing was created.
+                    Err(refused) if refused.proves_nothing_done() => refused,
+                    // No answer, a broken one, or an error the service also gives after it created
+                    // the certificate: it may have acted. Look before anything else.
+                    Err(lost) => {
+                        let known = self.ledger.read(known_ids);
+                        return match find_applied(self.client, &known, &intent).await {
+                            Ok(Some(found)) => {
+                                let id = &found.id;
+                                (self.on_event)(Event::Recovered { address, id, error: &lost });
+                                Ok((found.id, intent))
+                            }
+                            // Not visible yet is not "never created": the service may still be
+                            // working on the request. Sending it again now could make a second
+                            // certificate, so the intent stays journaled and the next run looks
+                            // again before anything else.
+                            Ok(None) => Err(ChangeError::NotVisibleYet { error: lost }.into()),
+                            Err(lookup) => Err(ChangeError::Unknown { error: lost, lookup }.into()),
+                        };
+                    }
+                };
+            // Known not to have created anything: the intent is settled.
+            self.ledger.record(Step::Settle(intent.clone())).await?;
+            if !(attempt < APPLY_ATTEMPTS && failed.is_transient()) {
+                return Err(failed.into());
+            }
+            let pause = backoff(attempt - 1, timing.apply_backoff, timing.apply_backoff_cap);
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// Deletes the certificate a replacement replaced; returns whether it is gone. One that
+    /// cannot be deleted stays deposed, with why, for the next apply.
+    async fn delete_old(&self, change: &ResourceChange, old: &Prior) -> Result<bool, Failure> {
+        match self.delete_certificate(&old.id).await {
+            Ok(()) => {
+                self.ledger.record(Step::Deleted { id: old.id.clone() }).await?;
+                Ok(true)
+            }
+            Err(e) => {
+                let error = e.to_string();
+                self.ledger.record(Step::DeleteFailed { id: old.id.clone(), error }).await?;
+                let (address, id) = (&change.address, &old.id);
+                (self.on_event)(Event::Deposed { address, id, error: &e });
+                Ok(false)
+            }
+        }
+    }
+
+    /// Updates the certificate's alias and project in place.
+    async fn update(&self, change: &ResourceChange) -> Result<Done, Failure> {
+        let address = &change.address;
+        let (Some(p), Some(args), Reason::AttributesChanged { changed }) =
+            (&change.before, &change.after, &change.reason)
+        else {
+            return Err(incomplete("attributes to update").into());
+        };
+        let changes = |name: &str| changed.iter().any(|c| c == name);
+        if changes("alias") {
+            let alias = args.alias.as_deref().unwrap_or("");
+            self.client.modify_certificate_alias(&p.id, alias).await?;
+            let (alias, id) = (args.alias.clone(), p.id.clone());
+            self.ledger.record(Step::SetAlias { address: address.clone(), id, alias }).await?;
+        }
+        if changes("project_id") {
+            let ids = [p.id.clone()];
+            let project = args.project_id.unwrap_or(certplan_core::DEFAULT_PROJECT);
+            let failed = self.client.modify_certificate_project(&ids, project).await?;
+            if !failed.is_empty() {
+                return Err(ChangeError::ProjectNotChanged { id: p.id.clone() }.into());
+            }
+            let (project_id, id) = (args.project_id, p.id.clone());
+            let step = Step::SetProject { address: address.clone(), id, project_id };
+            self.ledger.record(step).await?;
+        }
+        Ok(Done { id: Some(p.id.clone()), ..Done::default() })
+    }
+
+    /// Deletes the resource's certificate and stops recording it.
+    async fn delete(&self, change: &ResourceChange) -> Result<Done, Failure> {
+        let address = &change.address;
+        let prior = change.before.as_ref();
+        if let Some(old) = prior.filter(|p| p.exists) {
+            match self.delete_certificate(&old.id).await {
+                Ok(()) => {}
+                // Free certificates cannot be deleted in their first hour: the delete waits
+                // for a later apply, recorded as deposed (in the same step that stops
+                // recording it as the resource's), and this run goes on.
+                Err(e) if e.is_too_young_to_delete() => {
+                    let applied_at = self
+                        .ledger
+                        .read(|s| s.resources.get(address).map(|r| r.applied_at))
+                        .unwrap_or_else(Utc::now);
+                    let possible = applied_at + chrono::Duration::hours(1);
+                    let shown = possible.format("%Y-%m-%d %H:%M UTC");
+                    let deposed = Deposed {
+                        address: address.clone(),
+                        certificate_id: old.id.clone(),
+                        since: Utc::now(),
+                        last_error: format!("{e}; it can be deleted from {shown}"),
+                    };
+                    self.ledger.record(Step::Defer(deposed)).await?;
+                    let id = &old.id;
+                    (self.on_event)(Event::DeleteDeferred { address, id, error: &e, possible });
+                    return Ok(Done { deferred: true, ..Done::default() });
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let id = prior.map(|p| p.id.clone());
+        self.ledger.record(Step::Remove { address: address.clone(), id }).await?;
+        Ok(Done::default())
+    }
+
+    /// Deletes a certificate a replacement left behind; on failure it stays deposed, with the
+    /// error.
+    async fn delete_deposed(&self, change: &ResourceChange, id: &str) -> Result<Done, Failure> {
+        let gone = matches!(change.reason, Reason::Deposed { gone: true, .. });
+        let outcome = if gone { Ok(()) } else { self.delete_certificate(id).await };
+        match outcome {
+            Ok(()) => {
+                self.ledger.record(Step::Deleted { id: id.to_owned() }).await?;
+                Ok(Done { id: Some(id.to_owned()), ..Done::default() })
+            }
+            // Too young to delete: kept for a later apply, and not a failure of this one.
+            Err(e) if e.is_too_young_to_delete() => {
+                let error = format!("{e}; it can be deleted an hour after it was applied for");
+                self.ledger.record(Step::DeleteFailed { id: id.to_owned(), error }).await?;
+                (self.on_event)(Event::Deposed { address: &change.address, id, error: &e });
+                Ok(Done { deferred: true, ..Done::default() })
+            }
+            Err(e) => {
+                let error = e.to_string();
+                self.ledger.record(Step::DeleteFailed { id: id.to_owned(), error }).await?;
+                Err(e.into())
+            }
+        }
+    }
+}
+
+/// A plan that lacks what its change needs: made by another version, or edited.
+fn incomplete(what: &'static str) -> ChangeError {
+    ChangeError::IncompletePlan { what }
+}

@@ -1,0 +1,236 @@
+//! Delivery to Tencent Cloud resources: a deployment task (`UpdateCertificateInstance`) moves
+//! the resources of a replaced certificate to its successor, and is followed to its end.
+//!
+//! A deployment task is not idempotent in effect: asked for twice, the service may create two
+//! tasks. So, as with applications, the task is recorded (without its id) before it is asked
+//! for; a run that finds such a record looks for the task before asking again.
+
+use certplan_core::{Address, DeployTarget, Deployment};
+use certplan_provider::Error as ProviderError;
+use certplan_state::{ResourceState, StateError};
+use chrono::Utc;
+use tokio::time::Instant;
+
+use super::{Failure, Outcome};
+use crate::error::DeliveryError;
+use crate::event::Event;
+use crate::run::Run;
+use crate::step::Step;
+
+/// How many times a deployment task is asked for while the API answers 0 (it is creating the
+/// task, which takes seconds), `Timing::task_creation_retry` apart.
+const CREATE_ATTEMPTS: u32 = 60;
+
+impl Run<'_, '_> {
+    /// Asks for the deployment task (unless it was given an id already), then follows it.
+    /// `asked_before` says the task may have been asked for by an earlier run whose answer
+    /// was lost: it is looked for first.
+    pub(super) async fn deploy(
+        &self,
+        address: &Address,
+        mut d: Deployment,
+        asked_before: bool,
+    ) -> Result<Outcome, Failure> {
+        if d.record_id.is_none() {
+            let found = if asked_before { self.find_task(&d).await? } else { None };
+            let id = match found {
+                Some(id) => id,
+                None => {
+                    // Journal first: a crash or a lost answer after this line is found again by
+                    // the next run, which looks for the task before asking for another.
+                    self.ledger
+                        .record(Step::Deploy {
+                            address: address.clone(),
+                            deployment: Box::new(d.clone()),
+                        })
+                        .await?;
+                    match self.request_task(&d).await {
+                        Ok(Some(id)) => id,
+                        Ok(None) => {
+                            return Ok(Outcome::Later(
+                                "the deployment task is still being created; the next apply follows it"
+                                    .to_owned(),
+                            ));
+                        }
+                        Err(e) if e.is_not_found() && self.is_gone(&d.from).await => {
+                            // Deleted since (a replacement's old certificate, once its
+                            // resources moved): nothing can be bound to it any more.
+                            d.finished_at = Some(Utc::now());
+                            self.save_deployment(address, &d).await?;
+                            (self.on_event)(Event::Deployed { address, deployment: &d });
+                            return Ok(Outcome::Done);
+                        }
+                        Err(e) if e.proves_nothing_done() => {
+                            return Err(DeliveryError::Deploy { id: d.to.clone(), error: e }.into());
+                        }
+                        // It may have created the task: look before anything else.
+                        Err(e) => match self.find_task(&d).await? {
+                            Some(id) => id,
+                            None => {
+                                return Err(
+                                    DeliveryError::Deploy { id: d.to.clone(), error: e }.into()
+                                );
+                            }
+                        },
+                    }
+                }
+            };
+            d.record_id = Some(id);
+            self.save_deployment(address, &d).await?;
+        }
+        self.follow(address, d).await
+    }
+
+    /// Returns true when the cloud says certificate `id` does not exist.
+    async fn is_gone(&self, id: &str) -> bool {
+        let answer = self.client.certificate(id).await;
+        answer.is_err_and(|e| e.is_not_found())
+    }
+
+    /// Finds the task of an earlier request for `d`'s move, when there is one.
+    async fn find_task(&self, d: &Deployment) -> Result<Option<u64>, Failure> {
+        let tasks = self
+            .client
+            .deploy_records(&d.to, &d.from)
+            .await
+            .map_err(|error| DeliveryError::Lookup { id: d.to.clone(), error })?;
+        // A task for the same pair with other types is another deployment's.
+        let types: Vec<&String> = d.target.resource_types.iter().collect();
+        Ok(tasks
+            .into_iter()
+            .filter(|t| {
+                let mut theirs: Vec<&String> = t.resource_types.iter().collect();
+                theirs.sort();
+                theirs.dedup();
+                theirs == types
+            })
+            .map(|t| t.id)
+            .filter(|id| *id > 0)
+            .max())
+    }
+
+    /// Asks for the task until the API gives its id (it answers 0 while creating it).
+    async fn request_task(&self, d: &Deployment) -> Result<Option<u64>, ProviderError> {
+        for attempt in 0..CREATE_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(self.options.timing.task_creation_retry).await;
+            }
+            let requested =
+                self.client.update_certificate_instance(&d.from, &d.to, &d.target).await?;
+            if requested.record_id > 0 {
+                return Ok(Some(requested.record_id));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Retries the failed resources of a deployment that ended, then follows it.
+    pub(super) async fn retry(
+        &self,
+        address: &Address,
+        mut d: Deployment,
+    ) -> Result<Outcome, Failure> {
+        let Some(id) = d.record_id else { return self.deploy(address, d, true).await };
+        // What failed may have been retried already by a run whose record was lost: read the
+        // task first, and retry only what still failed.
+        let progress = self
+            .client
+            .deploy_record_detail(id)
+            .await
+            .map_err(|error| DeliveryError::Lookup { id: d.to.clone(), error })?;
+        d.resources = progress.resources;
+        if d.failed().next().is_some() {
+            self.client
+                .retry_deploy_record(id)
+                .await
+                .map_err(|error| DeliveryError::Deploy { id: d.to.clone(), error })?;
+        }
+        d.finished_at = None;
+        self.save_deployment(address, &d).await?;
+        self.follow(address, d).await
+    }
+
+    /// Reads the task until no resource is pending or deploying, recording what it sees.
+    async fn follow(&self, address: &Address, mut d: Deployment) -> Result<Outcome, Failure> {
+        let Some(id) = d.record_id else {
+            return Ok(Outcome::Later("the deployment has no task id yet".to_owned()));
+        };
+        let started = Instant::now();
+        let mut shown = None;
+        loop {
+            let progress = self
+                .client
+                .deploy_record_detail(id)
+                .await
+                .map_err(|error| DeliveryError::Lookup { id: d.to.clone(), error })?;
+            let total = progress.resources.len();
+            let done = progress.resources.iter().filter(|r| !r.status.in_progress()).count();
+            // The counts too: a task whose details are not listed yet is not an empty one.
+            let finished = done == total && progress.pending == 0 && progress.running == 0;
+            d.resources = progress.resources;
+            if shown != Some(done) && total > 0 {
+                shown = Some(done);
+                (self.on_event)(Event::Deploying { address, record_id: id, total, done });
+            }
+            if finished {
+                d.finished_at = Some(Utc::now());
+                self.save_deployment(address, &d).await?;
+                (self.on_event)(Event::Deployed { address, deployment: &d });
+                let failed: Vec<String> =
+                    d.failed().map(|r| format!("{r}: {}", describe_failure(r))).collect();
+                if failed.is_empty() {
+                    self.delete_replaced(address, &d.from).await?;
+                    return Ok(Outcome::Done);
+                }
+                return Err(DeliveryError::Resources { id: d.to.clone(), failed }.into());
+            }
+            if started.elapsed() > self.options.timing.deploy_follow_limit {
+                self.save_deployment(address, &d).await?;
+                return Ok(Outcome::Later(format!(
+                    "deployment {id} is still running after {} minutes; the next apply follows it",
+                    self.options.timing.deploy_follow_limit.as_secs() / 60
+                )));
+            }
+            if self.sleep(self.options.timing.deploy_follow).await {
+                self.save_deployment(address, &d).await?;
+                return Ok(Outcome::Later(format!(
+                    "interrupted while deployment {id} runs; the next apply follows it"
+                )));
+            }
+        }
+    }
+
+    /// Deletes the certificate a replacement kept (deposed) until its cloud resources moved.
+    async fn delete_replaced(&self, address: &Address, id: &str) -> Result<(), StateError> {
+        let kept = self
+            .ledger
+            .read(|s| s.deposed.iter().any(|d| &d.address == address && d.certificate_id == id));
+        if !kept {
+            return Ok(());
+        }
+        let step = match self.delete_certificate(id).await {
+            Ok(()) => Step::Deleted { id: id.to_owned() },
+            Err(e) => Step::DeleteFailed { id: id.to_owned(), error: e.to_string() },
+        };
+        self.ledger.record(step).await
+    }
+
+    async fn save_deployment(&self, address: &Address, d: &Deployment) -> Result<(), StateError> {
+        let deployment = Box::new(d.clone());
+        self.ledger.record(Step::Deploy { address: address.clone(), deployment }).await
+    }
+}
+
+/// Returns the recorded deployment of `from`'s resources of `target` to `to`.
+pub(super) fn find<'r>(
+    record: &'r ResourceState,
+    from: &str,
+    to: &str,
+    target: &DeployTarget,
+) -> Option<&'r Deployment> {
+    record.deployments.iter().find(|d| d.from == from && d.to == to && &d.target == target)
+}
+
+fn describe_failure(r: &certplan_core::DeployedResource) -> String {
+    r.error.clone().unwrap_or_else(|| r.status.name().to_owned())
+}

@@ -1,0 +1,88 @@
+//! What an apply is given besides the plan: the secrets a plan file must not hold ([`Inputs`]),
+//! how much runs at once, and how long it waits between the things it repeats ([`Timing`]).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use certplan_core::{Address, Sensitive};
+
+/// What an apply needs besides the plan: values a plan file must not hold.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// The declared `csr_key_password` of each resource that has one (the plan holds only its
+    /// digest).
+    pub csr_key_passwords: BTreeMap<Address, Sensitive>,
+}
+
+/// How to carry out a plan.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions {
+    /// How many changes run at once (the client's pacer is the real bound).
+    pub parallelism: usize,
+    /// How long to wait for new certificates to be issued, overriding each change's
+    /// configured `wait_for_issuance`.
+    pub wait: Option<Duration>,
+    pub timing: Timing,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions { parallelism: 10, wait: None, timing: Timing::default() }
+    }
+}
+
+/// How long the engine waits between the things it repeats. The defaults suit the real
+/// service; tests scale them down ([`Timing::scaled`]) so that a poll takes milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timing {
+    /// How often a change still running is reported (and a wait for issuance).
+    pub progress: Duration,
+    /// How often waiting for issuance asks the cloud.
+    pub issuance_poll: Duration,
+    /// How often a running deployment task is read.
+    pub deploy_follow: Duration,
+    /// How long a deployment task is followed before a later apply is left to follow it.
+    pub deploy_follow_limit: Duration,
+    /// How often a deployment task is asked for again while the API answers that it is still
+    /// creating it (record id 0), which takes seconds.
+    pub task_creation_retry: Duration,
+    /// The first pause before an application that failed transiently is sent again (once the
+    /// journal shows it created nothing); each retry doubles it, up to `apply_backoff_cap`.
+    pub apply_backoff: Duration,
+    pub apply_backoff_cap: Duration,
+    /// How long after its request's timeout an interrupted run's application may still create
+    /// a certificate, for the clocks of two machines and the service.
+    pub in_flight_margin: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            progress: Duration::from_secs(10),
+            issuance_poll: Duration::from_secs(2),
+            deploy_follow: Duration::from_secs(2),
+            deploy_follow_limit: Duration::from_secs(15 * 60),
+            task_creation_retry: Duration::from_secs(1),
+            apply_backoff: Duration::from_millis(500),
+            apply_backoff_cap: Duration::from_secs(8),
+            in_flight_margin: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Timing {
+    /// Returns every interval multiplied by `factor` (their proportions kept).
+    pub fn scaled(self, factor: f64) -> Self {
+        let f = |d: Duration| d.mul_f64(factor.max(0.0));
+        Timing {
+            progress: f(self.progress),
+            issuance_poll: f(self.issuance_poll),
+            deploy_follow: f(self.deploy_follow),
+            deploy_follow_limit: f(self.deploy_follow_limit),
+            task_creation_retry: f(self.task_creation_retry),
+            apply_backoff: f(self.apply_backoff),
+            apply_backoff_cap: f(self.apply_backoff_cap),
+            in_flight_margin: f(self.in_flight_margin),
+        }
+    }
+}

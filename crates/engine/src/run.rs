@@ -1,0 +1,92 @@
+//! One apply's context — what it carries out and with what: the plan, the inputs, the ledger,
+//! the client, the cancellation token, the events, the options and their timing — and what a
+//! change ends with ([`Done`] or [`Failure`]). The operations (`change`, `wait`, `import`,
+//! `deliver`) are methods on it.
+
+use std::time::Duration;
+
+use certplan_core::{Observed, Plan, RemoteCertificate};
+use certplan_provider::{Client, Error as ProviderError};
+use certplan_state::StateError;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::ChangeError;
+use crate::event::Event;
+use crate::ledger::Ledger;
+use crate::options::{ApplyOptions, Inputs};
+
+/// One apply: what it carries out, and with what.
+pub(crate) struct Run<'a, 'l> {
+    pub(crate) plan: &'a Plan,
+    pub(crate) inputs: &'a Inputs,
+    pub(crate) ledger: &'a Ledger<'l>,
+    pub(crate) client: &'a Client,
+    /// Cancelled by an interrupt (or a closed standard output): no new work starts, and waits
+    /// end at once; work in flight finishes and is recorded.
+    pub(crate) cancel: &'a CancellationToken,
+    pub(crate) options: ApplyOptions,
+    pub(crate) on_event: &'a (dyn Fn(Event<'_>) + Sync),
+    /// The certificates the plan's imports record, read ahead for all of them at once.
+    pub(crate) read_ahead: Observed,
+}
+
+impl Run<'_, '_> {
+    /// Returns true once the run is cancelled, or a save failed: no new work may start.
+    pub(crate) fn stopping(&self) -> bool {
+        self.cancel.is_cancelled() || self.ledger.is_broken()
+    }
+
+    /// Sleeps for `duration` unless the run is cancelled first; returns whether it was.
+    pub(crate) async fn sleep(&self, duration: Duration) -> bool {
+        tokio::select! {
+            () = self.cancel.cancelled() => true,
+            () = tokio::time::sleep(duration) => self.cancel.is_cancelled(),
+        }
+    }
+
+    /// Deletes a certificate; one that is already gone counts as deleted.
+    pub(crate) async fn delete_certificate(&self, id: &str) -> Result<(), ProviderError> {
+        match self.client.delete_certificate(id).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// What one change left behind.
+#[derive(Debug, Default)]
+pub(crate) struct Done {
+    pub(crate) id: Option<String>,
+    /// The new certificate, when it is not issued yet.
+    pub(crate) pending: Option<RemoteCertificate>,
+    pub(crate) deleted_old: bool,
+    /// A delete the service refused for now: recorded as deposed, not counted as destroyed.
+    pub(crate) deferred: bool,
+}
+
+/// Why one change ended without being made.
+pub(crate) enum Failure {
+    /// The change could not be made; other changes go on.
+    Change(ChangeError),
+    /// State could not be saved: stop at once, nothing more may be done unrecorded.
+    State(StateError),
+}
+
+impl From<StateError> for Failure {
+    fn from(e: StateError) -> Self {
+        Failure::State(e)
+    }
+}
+
+impl From<ProviderError> for Failure {
+    fn from(e: ProviderError) -> Self {
+        Failure::Change(e.into())
+    }
+}
+
+impl From<ChangeError> for Failure {
+    fn from(e: ChangeError) -> Self {
+        Failure::Change(e)
+    }
+}

@@ -1,0 +1,350 @@
+//! Every change to state an apply makes, as data: a [`Step`] applied to a [`State`]. Pure — no
+//! async, no client, no store — so that a step can be applied again to a state that already has
+//! it, or to another writer's (a merge), with the same result. Saving steps is the ledger's job.
+
+use std::collections::BTreeSet;
+
+use certplan_core::{
+    Address, CertStatus, CertificateArgs, Deployment, ExportRecord, Observed, RemoteCertificate,
+};
+use certplan_state::{Deposed, Intent, IntentKind, ResourceState, State};
+use chrono::{DateTime, Utc};
+
+/// What the configuration declares for a certificate besides its arguments, recorded with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declared {
+    pub args: CertificateArgs,
+    pub prevent_destroy: bool,
+    /// The arguments that come from sensitive variables.
+    pub sensitive: BTreeSet<String>,
+}
+
+/// One change to state.
+#[derive(Debug, Clone)]
+pub(crate) enum Step {
+    /// An application is about to be sent (the intent journal).
+    Journal(Intent),
+    /// An application is known to have created nothing.
+    Settle(Intent),
+    /// The existing certificate `remote` is recorded as `address` (an `import` block naming
+    /// it, or one it renewed: `named`).
+    Import {
+        address: Address,
+        declared: Box<Declared>,
+        remote: Box<RemoteCertificate>,
+        named: String,
+    },
+    /// The certificate `id` is the result of `intent`.
+    Adopt { intent: Intent, id: String, remote: Option<Box<RemoteCertificate>> },
+    /// A resource's certificate that cannot be deleted yet: no longer the resource's, kept as
+    /// deposed — in one step, so that it is never both, nor neither.
+    Defer(Deposed),
+    /// A deposed certificate is deleted (or gone).
+    Deleted { id: String },
+    /// Deleting a deposed certificate failed again.
+    DeleteFailed { id: String, error: String },
+    /// The resource's certificate `id` (any, when `None`) is deleted, or no longer managed.
+    Remove { address: Address, id: Option<String> },
+    /// The alias of the resource's certificate `id`.
+    SetAlias { address: Address, id: String, alias: Option<String> },
+    /// The project of the resource's certificate `id`.
+    SetProject { address: Address, id: String, project_id: Option<u64> },
+    /// The cloud reports this of the resource's certificate.
+    Observe { address: Address, remote: Box<RemoteCertificate> },
+    /// A deployment to the resource's certificate `deployment.to`: about to be asked for, its
+    /// task id, or its progress — each replaces the last of the same `from` and target.
+    Deploy { address: Address, deployment: Box<Deployment> },
+    /// Files exported for the resource's certificate `export.certificate_id` (and its hook's
+    /// outcome): replaces the record of the same path.
+    Export { address: Address, export: Box<ExportRecord> },
+}
+
+impl Step {
+    /// Returns the resource whose record the step changes; `None` for steps that change only
+    /// the intent journal or the deposed certificates.
+    pub(crate) fn address(&self) -> Option<&Address> {
+        match self {
+            Step::Adopt { intent, .. } => Some(&intent.address),
+            Step::Defer(deposed) => Some(&deposed.address),
+            Step::Remove { address, .. }
+            | Step::Import { address, .. }
+            | Step::SetAlias { address, .. }
+            | Step::SetProject { address, .. }
+            | Step::Observe { address, .. }
+            | Step::Deploy { address, .. }
+            | Step::Export { address, .. } => Some(address),
+            Step::Journal(_)
+            | Step::Settle(_)
+            | Step::Deleted { .. }
+            | Step::DeleteFailed { .. } => None,
+        }
+    }
+
+    /// Applies the step to `state`. Every step can be applied again to a state that already
+    /// has it, or to another writer's: that is what a merge does.
+    pub(crate) fn apply(&self, state: &mut State) {
+        match self {
+            Step::Journal(intent) => {
+                if !state.intents.contains(intent) {
+                    state.intents.push(intent.clone());
+                }
+            }
+            Step::Settle(intent) => state.intents.retain(|i| i != intent),
+            Step::Import { address, declared, remote, named } => {
+                record_import(state, address, declared, remote, named)
+            }
+            Step::Adopt { intent, id, remote } => adopt(state, intent, id, remote.as_deref()),
+            Step::Defer(deposed) => {
+                let id = Some(deposed.certificate_id.clone());
+                Step::Remove { address: deposed.address.clone(), id }.apply(state);
+                depose(state, deposed);
+            }
+            Step::Deleted { id } => state.deposed.retain(|d| &d.certificate_id != id),
+            Step::DeleteFailed { id, error } => {
+                if let Some(d) = state.deposed.iter_mut().find(|d| &d.certificate_id == id) {
+                    d.last_error = error.clone();
+                }
+            }
+            // A step about a resource's certificate applies to that certificate only: replayed
+            // over another writer's state, it never touches the certificate that writer
+            // recorded there since.
+            Step::Remove { address, id } => {
+                let recorded = state.resources.get(address).map(|r| &r.certificate_id);
+                if id.is_none() || recorded == id.as_ref() {
+                    state.resources.remove(address);
+                }
+            }
+            Step::SetAlias { address, id, alias } => {
+                if let Some(r) =
+                    state.resources.get_mut(address).filter(|r| &r.certificate_id == id)
+                {
+                    r.args.alias = alias.clone();
+                }
+            }
+            Step::SetProject { address, id, project_id } => {
+                if let Some(r) =
+                    state.resources.get_mut(address).filter(|r| &r.certificate_id == id)
+                {
+                    r.args.project_id = *project_id;
+                }
+            }
+            Step::Observe { address, remote } => {
+                if let Some(r) = state.resources.get_mut(address)
+                    && r.certificate_id == remote.id
+                {
+                    r.observe(remote);
+                }
+            }
+            Step::Deploy { address, deployment } => {
+                if let Some(r) = state.resources.get_mut(address)
+                    && r.certificate_id == deployment.to
+                {
+                    r.deployments
+                        .retain(|d| (&d.from, &d.target) != (&deployment.from, &deployment.target));
+                    r.deployments.push((**deployment).clone());
+                }
+            }
+            Step::Export { address, export } => {
+                if let Some(r) = state.resources.get_mut(address)
+                    && r.certificate_id == export.certificate_id
+                {
+                    r.exports.retain(|e| e.path != export.path);
+                    r.exports.push((**export).clone());
+                    r.exports.sort_by(|a, b| a.path.cmp(&b.path));
+                }
+            }
+        }
+    }
+}
+
+/// Records `deposed`, unless it is recorded already.
+fn depose(state: &mut State, deposed: &Deposed) {
+    if !state.deposed.iter().any(|d| d.certificate_id == deposed.certificate_id) {
+        state.deposed.push(deposed.clone());
+    }
+}
+
+/// Records the existing certificate `remote` as `address`, declared with `declared`: the
+/// arguments as the cloud reports them where it does (domain, validation method, key, alias,
+/// project), as declared elsewhere. `named` is the certificate the import named: `remote`, or
+/// one `remote` renewed. An address that holds a certificate already (this one, or another
+/// recorded since the import was planned) is left as it is.
+pub(crate) fn record_import(
+    state: &mut State,
+    address: &Address,
+    declared: &Declared,
+    remote: &RemoteCertificate,
+    named: &str,
+) {
+    if state.resources.contains_key(address) {
+        return;
+    }
+    let declared = Declared { args: remote.args_as_imported(&declared.args), ..declared.clone() };
+    let applied_at = remote.inserted_at.unwrap_or_else(Utc::now);
+    // A renewal made outside takes the place of the certificate named, as a refresh would
+    // record it: what serves that one moves to it (`deploy` blocks).
+    let followed = (remote.id != named).then(|| named.to_owned());
+    let lineage = Lineage {
+        imported: Some(named.to_owned()),
+        renewed_from: followed.iter().cloned().collect(),
+        succeeds: followed,
+    };
+    record(state, address, &remote.id, &declared, lineage, applied_at, Some(remote), 0);
+    // The certificate a resource has is never one to delete.
+    state.deposed.retain(|d| d.certificate_id != remote.id);
+}
+
+/// Records the certificate `id` as the result of `intent` (with what the cloud reports of it,
+/// when known), and retires the intent. A certificate found at the address that the intent
+/// did not supersede was recorded by another run meanwhile (two runs without the lock, or a
+/// later run settling this one's journal): it is kept as deposed — recorded, and deleted by a
+/// later apply — never dropped.
+pub(crate) fn adopt(
+    state: &mut State,
+    intent: &Intent,
+    id: &str,
+    remote: Option<&RemoteCertificate>,
+) {
+    let mut lineage = Lineage::default();
+    if matches!(intent.action, IntentKind::Renew | IntentKind::Replace) {
+        // The new certificate takes over what serves the resource: the one it replaces, or
+        // what that one was to take over when it was never issued.
+        let replaced = state
+            .resources
+            .get(&intent.address)
+            .filter(|r| Some(&r.certificate_id) == intent.old_certificate_id.as_ref());
+        lineage.succeeds = match replaced {
+            Some(r) => r.serving(),
+            None => intent.old_certificate_id.clone(),
+        };
+    }
+    let renewed_from = &mut lineage.renewed_from;
+    if intent.action == IntentKind::Renew
+        && let Some(old) = &intent.old_certificate_id
+    {
+        renewed_from.push(old.clone());
+        if let Some(previous) = state.resources.get(&intent.address) {
+            renewed_from.extend(previous.renewed_from.iter().cloned());
+        }
+    }
+    // Recorded already (a merge applies this step again): only the journal entry is left.
+    if state.resources.get(&intent.address).is_some_and(|r| r.certificate_id == id) {
+        state.intents.retain(|i| i != intent);
+        state.deposed.retain(|d| d.certificate_id != id);
+        return;
+    }
+    // A replaced certificate is kept to be deleted, in the same step that records its
+    // replacement: until its delete is recorded, it is never recorded nowhere.
+    if intent.action == IntentKind::Replace
+        && let Some(old) = &intent.old_certificate_id
+        && !state.deposed.iter().any(|d| &d.certificate_id == old)
+    {
+        state.deposed.push(Deposed {
+            address: intent.address.clone(),
+            certificate_id: old.clone(),
+            since: intent.started_at,
+            last_error: "replaced; the run replacing it deletes it, or a later apply does"
+                .to_owned(),
+        });
+    }
+    if let Some(other) = state.resources.get(&intent.address).map(|r| r.certificate_id.clone())
+        && other != id
+        && Some(&other) != intent.supersedes.as_ref()
+        && Some(&other) != intent.old_certificate_id.as_ref()
+        && !state.deposed.iter().any(|d| d.certificate_id == other)
+    {
+        state.deposed.push(Deposed {
+            address: intent.address.clone(),
+            certificate_id: other,
+            since: Utc::now(),
+            last_error: "another certplan run applied for this resource at the same time; one certificate is kept"
+                .to_owned(),
+        });
+    }
+    let declared = Declared {
+        args: intent.args.clone(),
+        prevent_destroy: intent.prevent_destroy,
+        sensitive: intent.sensitive.clone(),
+    };
+    let failures = intent.validation_failures;
+    record(state, &intent.address, id, &declared, lineage, intent.started_at, remote, failures);
+    state.intents.retain(|i| i != intent);
+    // The certificate a resource has is never one to delete (two racing runs each keep the
+    // other's as deposed).
+    state.deposed.retain(|d| d.certificate_id != id);
+}
+
+/// Which certificates a new one follows.
+#[derive(Debug, Default)]
+struct Lineage {
+    /// The certificates it renews, the most recent first.
+    renewed_from: Vec<String>,
+    /// The certificate whose place it takes (renewal or replacement).
+    succeeds: Option<String>,
+    /// The certificate it is, when imported; otherwise the resource keeps the one it had.
+    imported: Option<String>,
+}
+
+/// Builds the record of a certificate: the one place a [`ResourceState`] is made. The files
+/// exported for the address stay recorded: they still hold the earlier certificate, and are
+/// rewritten because of it.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    state: &mut State,
+    address: &Address,
+    id: &str,
+    declared: &Declared,
+    lineage: Lineage,
+    applied_at: DateTime<Utc>,
+    remote: Option<&RemoteCertificate>,
+    validation_failures: u32,
+) {
+    let mut record = ResourceState {
+        certificate_id: id.to_owned(),
+        args: declared.args.clone(),
+        status: CertStatus::Pending,
+        not_before: None,
+        not_after: None,
+        renewed_from: lineage.renewed_from,
+        prevent_destroy: declared.prevent_destroy,
+        applied_at,
+        validation: Vec::new(),
+        sensitive: declared.sensitive.clone(),
+        validation_failures,
+        succeeds: lineage.succeeds,
+        deployments: Vec::new(),
+        exports: state.resources.get(address).map(|r| r.exports.clone()).unwrap_or_default(),
+        imported: lineage
+            .imported
+            .or_else(|| state.resources.get(address).and_then(|r| r.imported.clone())),
+    };
+    if let Some(remote) = remote {
+        record.observe(remote);
+    }
+    state.resources.insert(address.clone(), record);
+}
+
+/// Returns every certificate id state knows: recorded, renewed from, or deposed.
+pub(crate) fn known_ids(state: &State) -> BTreeSet<String> {
+    state
+        .resources
+        .values()
+        .flat_map(|r| std::iter::once(&r.certificate_id).chain(&r.renewed_from))
+        .chain(state.deposed.iter().map(|d| &d.certificate_id))
+        .cloned()
+        .collect()
+}
+
+/// Brings the recorded status and dates of every certificate up to what the cloud reported;
+/// returns whether anything changed.
+pub fn record_observed(state: &mut State, observed: &Observed) -> bool {
+    let mut changed = false;
+    for r in state.resources.values_mut() {
+        if let Some(remote) = observed.get(&r.certificate_id) {
+            let before = (r.status, r.not_before, r.not_after, r.validation.clone());
+            r.observe(remote);
+            changed |= before != (r.status, r.not_before, r.not_after, r.validation.clone());
+        }
+    }
+    changed
+}

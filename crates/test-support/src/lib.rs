@@ -1,0 +1,8 @@
+//! What the crates' tests share, written once: a sandbox served on loopback with a client for
+//! it ([`LocalSandbox`]), and PostgreSQL — its URL, a connection that says clearly when the
+//! server is not there, and a schema of the test's own ([`pg`]). Only tests depend on it.
+
+pub mod pg;
+mod sandbox;
+
+pub use sandbox::{LocalSandbox, test_client_options};

@@ -1,0 +1,58 @@
+//! A sandbox served on loopback, in the test's own runtime, and clients for it.
+
+use std::time::Duration;
+
+use certplan_provider::{Client, ClientOptions, Credentials, Endpoint};
+use certplan_sandbox::{Sandbox, SandboxOptions};
+
+/// A sandbox served on a free loopback port until dropped.
+#[derive(Debug)]
+pub struct LocalSandbox {
+    pub sandbox: Sandbox,
+    pub url: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl LocalSandbox {
+    /// Serves a sandbox with `options` on loopback, in the current runtime.
+    pub async fn start(options: SandboxOptions) -> Self {
+        let sandbox = Sandbox::new(options).expect("the sandbox starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let url = format!("http://{}", listener.local_addr().expect("local address"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(sandbox.clone().serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        LocalSandbox { sandbox, url, _stop: stop }
+    }
+
+    /// Returns the sandbox's endpoint.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::parse(&self.url).expect("a loopback URL")
+    }
+
+    /// Returns a client with the sandbox's credentials and [`test_client_options`].
+    pub fn client(&self) -> Client {
+        self.client_with(test_client_options())
+    }
+
+    /// Returns a client with the sandbox's credentials and `options`.
+    pub fn client_with(&self, options: ClientOptions) -> Client {
+        let o = self.sandbox.options();
+        let credentials = Credentials::new(o.secret_id.clone(), o.secret_key.clone());
+        Client::with_options(self.endpoint(), credentials, options)
+    }
+}
+
+/// The client's defaults with its retry pauses at a hundredth: a transient failure is retried
+/// after milliseconds, not seconds. Pacing and timeouts stay as they are.
+pub fn test_client_options() -> ClientOptions {
+    let defaults = ClientOptions::default();
+    let scale = |d: Duration| d / 100;
+    ClientOptions {
+        retry_backoff: scale(defaults.retry_backoff),
+        retry_backoff_cap: scale(defaults.retry_backoff_cap),
+        rate_limit_pause: scale(defaults.rate_limit_pause),
+        ..defaults
+    }
+}
