@@ -7,18 +7,13 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use certplan_test_support::pg;
 use serde_json::Value;
 
 use crate::harness::{
     BIN, Project, Run, SECRET_ID, SECRET_KEY, SHORT_REQUEST_TIMEOUT, TIME_SCALE, kill_when,
     many_certificates, run,
 };
-
-/// The database the tests use: `CERTPLAN_TEST_PG`, else the machine's own.
-fn database_url() -> String {
-    std::env::var("CERTPLAN_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
 
 /// A schema of the test's own, dropped when the test ends.
 struct Schema {
@@ -29,16 +24,16 @@ struct Schema {
 
 impl Schema {
     fn new() -> Self {
-        let name = format!("certplan_it_{}", uuid_like());
+        let name = pg::unique_schema("certplan_it");
         // Connecting now says at once when PostgreSQL is not there.
-        Schema { name, client: std::cell::RefCell::new(connect()) }
+        Schema { name, client: std::cell::RefCell::new(pg::connect()) }
     }
 
     /// The `certplan` block that keeps state in this schema.
     fn block(&self) -> String {
         format!(
             "certplan {{\n  backend \"pg\" {{\n    conn_str    = \"{}\"\n    schema_name = \"{}\"\n  }}\n}}\n\n",
-            database_url(),
+            pg::url(),
             self.name
         )
     }
@@ -53,27 +48,8 @@ impl Schema {
 
 impl Drop for Schema {
     fn drop(&mut self) {
-        if let Ok(mut client) = postgres::Client::connect(&database_url(), postgres::NoTls) {
-            let _ =
-                client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name));
-        }
+        pg::drop_schema(&self.name);
     }
-}
-
-fn connect() -> postgres::Client {
-    postgres::Client::connect(&database_url(), postgres::NoTls).unwrap_or_else(|e| {
-        panic!(
-            "PostgreSQL is not reachable at {} ({e}): the pg backend's tests need it; start it, or point CERTPLAN_TEST_PG at one",
-            database_url()
-        )
-    })
-}
-
-fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{:x}{:x}", nanos, std::process::id())
 }
 
 /// Another configuration directory with `config`, applying to `p`'s sandbox: a second CI
@@ -253,7 +229,7 @@ fn a_connection_killed_mid_apply_fails_cleanly_and_the_next_run_converges() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     // What a restarted server or a network cut does to the apply's session.
-    let killed = connect()
+    let killed = pg::connect()
         .query(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND application_name = 'certplan' AND datname = current_database()",
             &[],

@@ -5,7 +5,8 @@ use certplan_core::{CertStatus, CertificateArgs, DvAuthMethod, ValidationRecord}
 use certplan_provider::tc3::{self, Payload, SigningInput};
 use certplan_provider::wire::{ApplyCertificateRequest, DescribeCertificatesRequest};
 use certplan_provider::{Client, Credentials, Endpoint};
-use certplan_sandbox::{ConsoleOp, ControlClient, ControlError, Faults, Sandbox, SandboxOptions};
+use certplan_sandbox::{ConsoleOp, ControlClient, ControlError, Faults, SandboxOptions};
+use certplan_test_support::LocalSandbox;
 use serde_json::{Value, json};
 
 mod delivery;
@@ -13,11 +14,7 @@ mod delivery;
 const ID: &str = "AKIDtest";
 const KEY: &str = "test-secret-key";
 
-struct Running {
-    sandbox: Sandbox,
-    url: String,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
+type Running = LocalSandbox;
 
 async fn start(data: Option<std::path::PathBuf>) -> Running {
     start_with(SandboxOptions {
@@ -30,14 +27,7 @@ async fn start(data: Option<std::path::PathBuf>) -> Running {
 }
 
 async fn start_with(options: SandboxOptions) -> Running {
-    let sandbox = Sandbox::new(options).expect("sandbox starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(sandbox.clone().serve(listener, async move {
-        let _ = stopped.await;
-    }));
-    Running { sandbox, url, _stop: stop }
+    LocalSandbox::start(options).await
 }
 
 fn client(url: &str, key: &str) -> Client {

@@ -12,11 +12,7 @@ use certplan_core::{Address, CertStatus, CertificateArgs, DvAuthMethod, ExportRe
 use certplan_state::{Cloud, Deposed, Intent, IntentKind, ResourceState, State, StoredOutput};
 use certplan_state_pg::{PgConfig, PgStore};
 
-/// Returns the URL of the test database.
-pub(crate) fn test_url() -> String {
-    std::env::var("CERTPLAN_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
+pub(crate) use certplan_test_support::pg::url as test_url;
 
 /// Runs `f` on a fresh administrator's connection, on a thread of its own (the synchronous
 /// client must not run inside a test's async runtime); panics saying so when PostgreSQL is
@@ -25,14 +21,7 @@ pub(crate) fn admin<T: Send + 'static>(
     f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send + 'static,
 ) -> T {
     std::thread::spawn(move || {
-        let url = test_url();
-        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| {
-            let cause =
-                std::error::Error::source(&e).map(|s| format!(" ({s})")).unwrap_or_default();
-            panic!(
-                "PostgreSQL is not reachable at {url}: {e}{cause}; start it or set CERTPLAN_TEST_PG"
-            )
-        });
+        let mut client = certplan_test_support::pg::connect();
         f(&mut client).expect("administrator's query")
     })
     .join()
@@ -46,7 +35,7 @@ pub(crate) struct TestSchema {
 
 impl TestSchema {
     pub(crate) fn new() -> Self {
-        let name = format!("certplan_test_{}", uuid::Uuid::new_v4().simple());
+        let name = certplan_test_support::pg::unique_schema("certplan_test");
         // Checks reachability first, so that a missing server fails every test clearly.
         admin(|c| c.simple_query("SELECT 1").map(drop));
         TestSchema { name }
@@ -90,8 +79,9 @@ impl TestSchema {
 
 impl Drop for TestSchema {
     fn drop(&mut self) {
-        let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.name);
-        admin(move |c| c.batch_execute(&sql));
+        let name = self.name.clone();
+        // On a thread of its own: the synchronous client must not run inside a test's runtime.
+        let _ = std::thread::spawn(move || certplan_test_support::pg::drop_schema(&name)).join();
     }
 }
 
