@@ -17,7 +17,7 @@ use crate::wire::{
     DescribeCertificatesResponse, ModifyCertificateAliasRequest, ModifyCertificateProjectRequest,
     ModifyCertificateProjectResponse,
 };
-use crate::{API_VERSION, ApiError, Credentials, Endpoint, Error, SERVICE};
+use crate::{ApiError, Credentials, Endpoint, Error, Service};
 
 /// The most certificates one `DescribeCertificates` call returns (its `Limit` maximum).
 pub const DESCRIBE_PAGE_LIMIT: usize = 1000;
@@ -63,11 +63,13 @@ impl Default for ClientOptions {
     }
 }
 
-/// A client for the SSL API at one endpoint with one set of credentials. Clones share their
-/// rate limiters, so every clone together stays within the limit.
+/// A client for one service (the SSL API unless built [`Client::for_service`]) at one endpoint
+/// with one set of credentials. Clones share their rate limiters, so every clone together
+/// stays within the limit.
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
+    service: Service,
     endpoint: Endpoint,
     credentials: Credentials,
     options: ClientOptions,
@@ -84,6 +86,17 @@ impl Client {
         credentials: Credentials,
         options: ClientOptions,
     ) -> Self {
+        Self::for_service(Service::SSL, endpoint, credentials, options)
+    }
+
+    /// Builds a client for `service`: the same signing, pacing, retries and error
+    /// classification, with the service's name in the signature and its version in every request.
+    pub fn for_service(
+        service: Service,
+        endpoint: Endpoint,
+        credentials: Credentials,
+        options: ClientOptions,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(options.connect_timeout)
             .timeout(options.request_timeout)
@@ -93,7 +106,7 @@ impl Client {
             // build rather than a condition to handle.
             .expect("the HTTP client builds");
         let pacers = std::sync::Arc::new(Pacers::new(options.requests_per_second));
-        Client { http, endpoint, credentials, options, pacers }
+        Client { http, service, endpoint, credentials, options, pacers }
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -402,7 +415,7 @@ impl Client {
         let signature = tc3::sign(&SigningInput {
             secret_id: &self.credentials.secret_id,
             secret_key: self.credentials.secret_key.expose(),
-            service: SERVICE,
+            service: self.service.name,
             method: "POST",
             uri: "/",
             query: "",
@@ -421,7 +434,7 @@ impl Client {
         put(CONTENT_TYPE.as_str(), JSON);
         put(AUTHORIZATION.as_str(), &signature.authorization);
         put("x-tc-action", action);
-        put("x-tc-version", API_VERSION);
+        put("x-tc-version", self.service.version);
         put("x-tc-timestamp", &timestamp.to_string());
         put("x-tc-language", "en-US");
         put("x-tc-requestclient", concat!("certplan/", env!("CARGO_PKG_VERSION")));
@@ -554,5 +567,23 @@ mod tests {
             "TC3-HMAC-SHA256 Credential=AKIDEXAMPLE/2023-11-14/ssl/tc3_request, SignedHeaders=content-type;host, Signature="
         ));
         assert!(headers.get("x-tc-token").is_none());
+    }
+
+    #[test]
+    fn a_client_for_another_service_signs_and_sends_for_that_service() {
+        let client = Client::for_service(
+            Service::DNSPOD,
+            Endpoint::parse("http://127.0.0.1:9").expect("loopback"),
+            Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE"),
+            ClientOptions::default(),
+        );
+        let headers = client.signed_headers("DescribeRecordList", b"{}", 1_700_000_000);
+        let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+        assert_eq!(get("x-tc-version"), "2021-03-23");
+        assert!(
+            get("authorization").contains("Credential=AKIDEXAMPLE/2023-11-14/dnspod/tc3_request,"),
+            "{}",
+            get("authorization")
+        );
     }
 }

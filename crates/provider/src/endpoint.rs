@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use reqwest::Url;
 
-pub const DEFAULT_ENDPOINT: &str = "https://ssl.tencentcloudapi.com";
+pub const DEFAULT_ENDPOINT: &str = crate::Service::SSL.endpoint;
 
 /// A validated API endpoint: `https://` anywhere, `http://` only on loopback (a sandbox), so
 /// that credentials and certificates never cross a network in clear text.

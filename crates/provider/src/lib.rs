@@ -21,7 +21,25 @@ pub use endpoint::{DEFAULT_ENDPOINT, Endpoint, EndpointError};
 pub use error::{ApiError, Error};
 pub use pacing::{Pacer, backoff};
 
-/// The service name in the credential scope.
-pub const SERVICE: &str = "ssl";
-/// The API version every request names in `X-TC-Version`.
-pub const API_VERSION: &str = "2019-12-05";
+/// A Tencent Cloud API service a [`Client`] is built for: the name its signatures' credential
+/// scope carries, the version every request names in `X-TC-Version`, and where it is served.
+/// The signing, pacing, retries and error classification are the same for every service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Service {
+    pub name: &'static str,
+    pub version: &'static str,
+    /// The public endpoint, `https://` and the service's host.
+    pub endpoint: &'static str,
+}
+
+impl Service {
+    /// SSL Certificates: free certificates, uploads, deployments.
+    pub const SSL: Service =
+        Service { name: "ssl", version: "2019-12-05", endpoint: "https://ssl.tencentcloudapi.com" };
+    /// DNSPod: DNS records (DNS-01 challenges, publishing validation records).
+    pub const DNSPOD: Service = Service {
+        name: "dnspod",
+        version: "2021-03-23",
+        endpoint: "https://dnspod.tencentcloudapi.com",
+    };
+}

@@ -5,12 +5,16 @@
 //! request is genuine; what the request asks for is the actions' business.
 
 use axum::http::HeaderMap;
+use certplan_provider::Service;
 use certplan_provider::tc3::{self, Payload, SigningInput};
 
 use super::{Failure, fail, missing_parameter};
 use crate::Sandbox;
 
-const API_VERSION: &str = "2019-12-05";
+/// The services the sandbox serves, each at the version the real one does. A request's
+/// service is the one its signature's credential scope names (the real services are told
+/// apart by host; the sandbox serves them all at one address).
+pub(super) const SERVICES: &[Service] = &[Service::SSL];
 /// How far a request's timestamp may be from the server's clock.
 const TIMESTAMP_WINDOW_SECS: i64 = 300;
 
@@ -18,23 +22,14 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Checks version, timestamp and signature; returns the action.
+/// Checks service, version, timestamp and signature; returns the service and the action.
 pub(super) fn authenticate(
     sandbox: &Sandbox,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<String, Failure> {
+) -> Result<(Service, String), Failure> {
     let action = header(headers, "x-tc-action").ok_or_else(|| missing_parameter("Action"))?;
-    match header(headers, "x-tc-version") {
-        None => return Err(missing_parameter("Version")),
-        Some(API_VERSION) => {}
-        Some(other) => {
-            return Err(fail(
-                "NoSuchVersion",
-                format!("The requested version `{other}` does not exist for service `ssl`."),
-            ));
-        }
-    }
+    let version = header(headers, "x-tc-version").ok_or_else(|| missing_parameter("Version"))?;
     let timestamp: i64 = header(headers, "x-tc-timestamp")
         .ok_or_else(|| missing_parameter("Timestamp"))?
         .parse()
@@ -58,6 +53,26 @@ pub(super) fn authenticate(
             ),
         ));
     }
+    let service = SERVICES.iter().find(|s| s.name == authorization.service).ok_or_else(|| {
+        let served: Vec<&str> = SERVICES.iter().map(|s| s.name).collect();
+        fail(
+            "AuthFailure.SignatureFailure",
+            format!(
+                "The credential scope names service `{}`, which the sandbox does not serve ({}).",
+                authorization.service,
+                served.join(", ")
+            ),
+        )
+    })?;
+    if version != service.version {
+        return Err(fail(
+            "NoSuchVersion",
+            format!(
+                "The requested version `{version}` does not exist for service `{}`.",
+                service.name
+            ),
+        ));
+    }
     let options = sandbox.options();
     if authorization.secret_id != options.secret_id {
         return Err(fail(
@@ -65,10 +80,10 @@ pub(super) fn authenticate(
             "The SecretId is not found, please ensure that your SecretId is correct.",
         ));
     }
-    if authorization.service != "ssl" || authorization.date != tc3::utc_date(timestamp) {
+    if authorization.date != tc3::utc_date(timestamp) {
         return Err(fail(
             "AuthFailure.SignatureFailure",
-            "The credential scope does not match the request (service `ssl`, the UTC date of the timestamp).",
+            "The credential scope does not match the request (the UTC date of the timestamp).",
         ));
     }
 
@@ -115,7 +130,7 @@ pub(super) fn authenticate(
             "The provided credentials could not be validated. Please check your signature is correct.",
         ));
     }
-    Ok(action.to_owned())
+    Ok((*service, action.to_owned()))
 }
 
 /// Compares without stopping at the first difference, so the time taken does not tell a

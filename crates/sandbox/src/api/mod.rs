@@ -24,6 +24,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use certplan_provider::Service;
 use rand::Rng;
 use serde_json::{Map, Value, json};
 
@@ -126,7 +127,7 @@ async fn handle_api(State(sandbox): State<Sandbox>, headers: HeaderMap, body: By
         return injected_error(&code);
     }
     let mut action_name = String::new();
-    let outcome = auth::authenticate(&sandbox, &headers, &body).and_then(|action| {
+    let outcome = auth::authenticate(&sandbox, &headers, &body).and_then(|(service, action)| {
         if !sandbox.admit(&action) {
             let limit = sandbox.options().rate_limit;
             return Err(fail(
@@ -147,7 +148,14 @@ async fn handle_api(State(sandbox): State<Sandbox>, headers: HeaderMap, body: By
             .and_then(|v| v.to_str().ok())
             .filter(|r| !r.is_empty())
             .map(str::to_owned);
-        dispatch(&sandbox, &action, Params::new(params, region))
+        let params = Params::new(params, region);
+        match service {
+            Service::SSL => ssl(&sandbox, &action, params),
+            other => Err(fail(
+                "InvalidAction",
+                format!("The sandbox serves no actions of service `{}`.", other.name),
+            )),
+        }
     });
     let Ok(mut answer) = outcome else { return envelope(outcome) };
     match action_name.as_str() {
@@ -197,7 +205,8 @@ fn broken_response() -> Response {
     response
 }
 
-fn dispatch(sandbox: &Sandbox, action: &str, params: Params) -> Outcome {
+/// Runs an action of the SSL service.
+fn ssl(sandbox: &Sandbox, action: &str, params: Params) -> Outcome {
     match action {
         "ApplyCertificate" => apply::apply_certificate(sandbox, params),
         "DescribeCertificateDetail" => certificates::describe_certificate_detail(sandbox, params),

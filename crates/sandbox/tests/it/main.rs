@@ -918,3 +918,35 @@ async fn rsa_orders_get_rsa_2048_keys_and_ecc_orders_p256_keys() {
         }
     }
 }
+
+#[tokio::test]
+async fn routes_by_the_service_the_signature_names_at_that_services_version() {
+    let s = start(None).await;
+    let client_for = |service| {
+        Client::for_service(
+            service,
+            Endpoint::parse(&s.url).expect("loopback url"),
+            Credentials::new(ID, KEY),
+            certplan_test_support::test_client_options(),
+        )
+    };
+    let list = DescribeCertificatesRequest::default();
+    client_for(certplan_provider::Service::SSL)
+        .describe_certificates(&list)
+        .await
+        .expect("the SSL service answers at its version");
+    let old_version =
+        certplan_provider::Service { version: "2018-03-17", ..certplan_provider::Service::SSL };
+    let err = client_for(old_version).describe_certificates(&list).await.expect_err("refused");
+    assert_eq!(err.code(), Some("NoSuchVersion"), "{err}");
+    assert!(err.to_string().contains("`2018-03-17` does not exist for service `ssl`"), "{err}");
+    let err = client_for(certplan_provider::Service::DNSPOD)
+        .describe_certificates(&list)
+        .await
+        .expect_err("not served yet");
+    assert_eq!(err.code(), Some("AuthFailure.SignatureFailure"), "{err}");
+    assert!(
+        err.to_string().contains("service `dnspod`, which the sandbox does not serve"),
+        "{err}"
+    );
+}
