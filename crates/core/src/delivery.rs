@@ -10,29 +10,104 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The cloud resource types `UpdateCertificateInstance` moves to a new certificate.
-pub const DEPLOY_RESOURCE_TYPES: &[&str] = &[
-    "clb",
-    "cdn",
-    "waf",
-    "live",
-    "ddos",
-    "teo",
-    "apigateway",
-    "vod",
-    "tke",
-    "tcb",
-    "tse",
-    "cos",
-    "mqtt",
-    "scf",
-    "tdmq",
-    "gaap",
-];
+/// A type of cloud resource that `UpdateCertificateInstance` moves to a new certificate, as the
+/// API names it (`ResourceTypes`). Declared in alphabetical order, so that sets of them list
+/// (and serialise) as the names sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResourceType {
+    Apigateway,
+    Cdn,
+    Clb,
+    Cos,
+    Ddos,
+    Gaap,
+    Live,
+    Mqtt,
+    Scf,
+    Tcb,
+    Tdmq,
+    Teo,
+    Tke,
+    Tse,
+    Vod,
+    Waf,
+}
 
-/// The resource types that need a list of regions (`ResourceTypesRegions`).
-pub const REGIONAL_RESOURCE_TYPES: &[&str] =
-    &["clb", "tke", "apigateway", "waf", "tcb", "tse", "cos", "mqtt", "scf", "tdmq"];
+impl ResourceType {
+    /// Every type, in the order the API's documentation lists them.
+    pub const ALL: [ResourceType; 16] = [
+        ResourceType::Clb,
+        ResourceType::Cdn,
+        ResourceType::Waf,
+        ResourceType::Live,
+        ResourceType::Ddos,
+        ResourceType::Teo,
+        ResourceType::Apigateway,
+        ResourceType::Vod,
+        ResourceType::Tke,
+        ResourceType::Tcb,
+        ResourceType::Tse,
+        ResourceType::Cos,
+        ResourceType::Mqtt,
+        ResourceType::Scf,
+        ResourceType::Tdmq,
+        ResourceType::Gaap,
+    ];
+
+    /// Returns the API's name of the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            ResourceType::Apigateway => "apigateway",
+            ResourceType::Cdn => "cdn",
+            ResourceType::Clb => "clb",
+            ResourceType::Cos => "cos",
+            ResourceType::Ddos => "ddos",
+            ResourceType::Gaap => "gaap",
+            ResourceType::Live => "live",
+            ResourceType::Mqtt => "mqtt",
+            ResourceType::Scf => "scf",
+            ResourceType::Tcb => "tcb",
+            ResourceType::Tdmq => "tdmq",
+            ResourceType::Teo => "teo",
+            ResourceType::Tke => "tke",
+            ResourceType::Tse => "tse",
+            ResourceType::Vod => "vod",
+            ResourceType::Waf => "waf",
+        }
+    }
+
+    /// Returns the type the API calls `name`.
+    pub fn parse(name: &str) -> Option<ResourceType> {
+        ResourceType::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The types whose resources live in regions, which a deployment names
+    /// (`ResourceTypesRegions`), in the order the API's documentation lists them.
+    pub const REGIONAL: [ResourceType; 10] = [
+        ResourceType::Clb,
+        ResourceType::Tke,
+        ResourceType::Apigateway,
+        ResourceType::Waf,
+        ResourceType::Tcb,
+        ResourceType::Tse,
+        ResourceType::Cos,
+        ResourceType::Mqtt,
+        ResourceType::Scf,
+        ResourceType::Tdmq,
+    ];
+
+    /// Returns true for the types whose resources live in regions.
+    pub fn is_regional(self) -> bool {
+        ResourceType::REGIONAL.contains(&self)
+    }
+}
+
+impl fmt::Display for ResourceType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// How long an `on_change` hook may run unless the export says otherwise.
 pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(300);
@@ -60,10 +135,10 @@ impl Delivery {
 /// The cloud resources a new certificate takes over: of these types, in these regions.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployTarget {
-    pub resource_types: BTreeSet<String>,
+    pub resource_types: BTreeSet<ResourceType>,
     /// For the region-scoped types: which regions.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub regions: BTreeMap<String, BTreeSet<String>>,
+    pub regions: BTreeMap<ResourceType, BTreeSet<String>>,
 }
 
 impl DeployTarget {
@@ -74,9 +149,9 @@ impl DeployTarget {
         for kind in &self.resource_types {
             let regions = self.regions.get(kind);
             if !covered.resource_types.contains(kind) {
-                rest.resource_types.insert(kind.clone());
+                rest.resource_types.insert(*kind);
                 if let Some(regions) = regions {
-                    rest.regions.insert(kind.clone(), regions.clone());
+                    rest.regions.insert(*kind, regions.clone());
                 }
                 continue;
             }
@@ -88,8 +163,8 @@ impl DeployTarget {
                 .cloned()
                 .collect();
             if !missing.is_empty() {
-                rest.resource_types.insert(kind.clone());
-                rest.regions.insert(kind.clone(), missing);
+                rest.resource_types.insert(*kind);
+                rest.regions.insert(*kind, missing);
             }
         }
         rest
@@ -115,7 +190,7 @@ impl fmt::Display for DeployTarget {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            f.write_str(kind)?;
+            f.write_str(kind.name())?;
             if let Some(regions) = self.regions.get(kind).filter(|r| !r.is_empty()) {
                 let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
                 write!(f, " ({})", regions.join(", "))?;
@@ -336,10 +411,13 @@ mod tests {
 
     fn target(types: &[&str], regions: &[(&str, &[&str])]) -> DeployTarget {
         DeployTarget {
-            resource_types: types.iter().map(|t| (*t).to_owned()).collect(),
+            resource_types: types.iter().map(|t| ResourceType::parse(t).expect("a type")).collect(),
             regions: regions
                 .iter()
-                .map(|(t, r)| ((*t).to_owned(), r.iter().map(|r| (*r).to_owned()).collect()))
+                .map(|(t, r)| {
+                    let kind = ResourceType::parse(t).expect("a type");
+                    (kind, r.iter().map(|r| (*r).to_owned()).collect())
+                })
                 .collect(),
         }
     }
@@ -355,5 +433,29 @@ mod tests {
         assert_eq!(declared.minus(&cdn_only), target(&["clb"], &[("clb", both)]));
         assert_eq!(cdn_only.minus(&DeployTarget::default()), cdn_only);
         assert_eq!(declared.to_string(), "cdn, clb (ap-guangzhou, ap-shanghai)");
+    }
+
+    #[test]
+    fn a_resource_type_is_written_as_the_api_names_it_and_read_back() {
+        for kind in ResourceType::ALL {
+            let json = serde_json::to_string(&kind).expect("serialises");
+            assert_eq!(json, format!("\"{}\"", kind.name()));
+            assert_eq!(serde_json::from_str::<ResourceType>(&json).expect("reads"), kind);
+            assert_eq!(ResourceType::parse(kind.name()), Some(kind));
+        }
+        let names: Vec<&str> = ResourceType::ALL.iter().map(|t| t.name()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        let declared: Vec<&str> = {
+            let mut all = ResourceType::ALL;
+            all.sort();
+            all.iter().map(|t| t.name()).collect()
+        };
+        assert_eq!(declared, sorted, "sets of types order as their names do");
+        let target = target(&["clb", "cdn"], &[("clb", &["ap-guangzhou"])]);
+        assert_eq!(
+            serde_json::to_value(&target).expect("serialises"),
+            serde_json::json!({ "resource_types": ["cdn", "clb"], "regions": { "clb": ["ap-guangzhou"] } })
+        );
     }
 }

@@ -16,9 +16,9 @@ mod plan;
 mod renew_before;
 
 pub use delivery::{
-    DEFAULT_HOOK_TIMEOUT, DEPLOY_RESOURCE_TYPES, Delivery, DeployStatus, DeployTarget,
-    DeployedResource, Deployment, EXPORT_FILES, ExportReason, ExportRecord, ExportSpec,
-    ExportsSeen, FilesSeen, HookOutcome, REGIONAL_RESOURCE_TYPES,
+    DEFAULT_HOOK_TIMEOUT, Delivery, DeployStatus, DeployTarget, DeployedResource, Deployment,
+    EXPORT_FILES, ExportReason, ExportRecord, ExportSpec, ExportsSeen, FilesSeen, HookOutcome,
+    ResourceType,
 };
 pub use plan::{
     Action, DeliveryChange, DeliveryWork, Drift, DriftKind, Observed, Plan, Prior, Reason,

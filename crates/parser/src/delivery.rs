@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 use certplan_core::{
-    Address, DEFAULT_HOOK_TIMEOUT, DEPLOY_RESOURCE_TYPES, Delivery, DeployTarget, EXPORT_FILES,
-    ExportSpec, InstanceKey, REGIONAL_RESOURCE_TYPES,
+    Address, DEFAULT_HOOK_TIMEOUT, Delivery, DeployTarget, EXPORT_FILES, ExportSpec, InstanceKey,
+    ResourceType,
 };
 use hcl_edit::Span as _;
 use hcl_edit::expr::{Expression, ObjectKey};
@@ -88,7 +88,7 @@ fn resource_types(
     file: usize,
     block: &Block,
     args: &mut Arguments,
-) -> Option<BTreeMap<String, Span>> {
+) -> Option<BTreeMap<ResourceType, Span>> {
     let (types, span) = args.strings(reader, "resource_types")?;
     if types.is_empty() {
         reader.push(
@@ -100,15 +100,17 @@ fn resource_types(
     }
     let spans = element_spans(reader, file, value_of(block, "resource_types"), &span, types.len());
     let errors_before = reader.diagnostics.len();
-    let mut listed: BTreeMap<String, Span> = BTreeMap::new();
-    for (kind, here) in types.into_iter().zip(spans) {
-        if !DEPLOY_RESOURCE_TYPES.contains(&kind.as_str()) {
-            reader.push(unknown_type(&kind, here));
-        } else if let Some(first) = listed.get(&kind) {
-            let message = format!("resource type \"{kind}\" is listed twice");
-            reader.push(listed_twice(message, here, first.clone()));
-        } else {
-            listed.insert(kind, here);
+    let mut listed: BTreeMap<ResourceType, Span> = BTreeMap::new();
+    for (name, here) in types.into_iter().zip(spans) {
+        match ResourceType::parse(&name) {
+            None => reader.push(unknown_type(&name, here)),
+            Some(kind) if listed.contains_key(&kind) => {
+                let message = format!("resource type \"{kind}\" is listed twice");
+                reader.push(listed_twice(message, here, listed[&kind].clone()));
+            }
+            Some(kind) => {
+                listed.insert(kind, here);
+            }
         }
     }
     (reader.diagnostics.len() == errors_before).then_some(listed)
@@ -121,8 +123,8 @@ fn regions(
     file: usize,
     block: &Block,
     args: &mut Arguments,
-    listed: Option<&BTreeMap<String, Span>>,
-) -> BTreeMap<String, BTreeSet<String>> {
+    listed: Option<&BTreeMap<ResourceType, Span>>,
+) -> BTreeMap<ResourceType, BTreeSet<String>> {
     let mut regions = BTreeMap::new();
     let written = args.is_written("regions");
     let Some((map, span)) = args.map(reader, "regions") else {
@@ -133,20 +135,22 @@ fn regions(
         return regions;
     };
     let entries = entries_of(reader, file, value_of(block, "regions"));
-    let present: BTreeSet<String> = map.keys().cloned().collect();
-    for (kind, value) in map {
-        let (key_span, value_expr) = entries.get(&kind).cloned().unwrap_or((span.clone(), None));
-        if !DEPLOY_RESOURCE_TYPES.contains(&kind.as_str()) {
-            reader.push(unknown_type(&kind, key_span));
+    let present: BTreeSet<ResourceType> =
+        map.keys().filter_map(|name| ResourceType::parse(name)).collect();
+    for (name, value) in map {
+        let (key_span, value_expr) = entries.get(&name).cloned().unwrap_or((span.clone(), None));
+        let Some(kind) = ResourceType::parse(&name) else {
+            reader.push(unknown_type(&name, key_span));
             continue;
-        }
-        if !REGIONAL_RESOURCE_TYPES.contains(&kind.as_str()) {
+        };
+        if !kind.is_regional() {
+            let regional: Vec<&str> = ResourceType::REGIONAL.iter().map(|t| t.name()).collect();
             reader.push(
                 Diagnostic::error(format!("resource type \"{kind}\" takes no regions"))
                     .at(key_span, "not region-scoped")
                     .help(format!(
                         "remove this entry: regions are for the region-scoped types ({})",
-                        REGIONAL_RESOURCE_TYPES.join(", ")
+                        regional.join(", ")
                     )),
             );
             continue;
@@ -205,12 +209,12 @@ fn regions(
 /// Reports each region-scoped type of `listed` without an entry among `present`.
 fn require_regions(
     reader: &mut Reader<'_>,
-    listed: &BTreeMap<String, Span>,
-    present: &BTreeSet<String>,
+    listed: &BTreeMap<ResourceType, Span>,
+    present: &BTreeSet<ResourceType>,
     regions_written: bool,
 ) {
     for (kind, here) in listed {
-        if !REGIONAL_RESOURCE_TYPES.contains(&kind.as_str()) || present.contains(kind) {
+        if !kind.is_regional() || present.contains(kind) {
             continue;
         }
         let entry = format!("{kind} = [\"ap-guangzhou\"]");
@@ -399,11 +403,12 @@ fn invalid_region(name: &str, span: Span) -> Diagnostic {
 }
 
 fn unknown_type(kind: &str, span: Span) -> Diagnostic {
-    let types: Vec<String> = DEPLOY_RESOURCE_TYPES.iter().map(|t| format!("\"{t}\"")).collect();
+    let names: Vec<&str> = ResourceType::ALL.iter().map(|t| t.name()).collect();
+    let types: Vec<String> = names.iter().map(|t| format!("\"{t}\"")).collect();
     let types = types.join(", ");
     let d = Diagnostic::error(format!("unknown deploy resource type \"{kind}\""))
         .at(span, "not a type certplan deploys to");
-    match suggestion(kind, DEPLOY_RESOURCE_TYPES) {
+    match suggestion(kind, &names) {
         Some(close) => d.help(format!("did you mean \"{close}\"? (the types are {types})")),
         None => d.help(format!("the types are {types}")),
     }

@@ -94,12 +94,13 @@ impl Run<'_, '_> {
             .deploy_records(&d.to, &d.from)
             .await
             .map_err(|error| DeliveryError::Lookup { id: d.to.clone(), error })?;
-        // A task for the same pair with other types is another deployment's.
-        let types: Vec<&String> = d.target.resource_types.iter().collect();
+        // A task for the same pair with other types is another deployment's. The task's types
+        // are as the API reports them, names that may be new to certplan.
+        let types: Vec<&str> = d.target.resource_types.iter().map(|t| t.name()).collect();
         Ok(tasks
             .into_iter()
             .filter(|t| {
-                let mut theirs: Vec<&String> = t.resource_types.iter().collect();
+                let mut theirs: Vec<&str> = t.resource_types.iter().map(String::as_str).collect();
                 theirs.sort();
                 theirs.dedup();
                 theirs == types

@@ -73,12 +73,10 @@ resource "tencentcloud_ssl_free_certificate" "plain" {
     };
 
     let deploy = site("www").delivery.deploy.as_ref().expect("deploy");
-    assert_eq!(deploy.resource_types, set(&["cdn", "clb", "waf"]), "one target for both blocks");
-    let regions: BTreeMap<String, BTreeSet<String>> = [
-        ("clb".to_owned(), set(&["ap-guangzhou", "ap-shanghai"])),
-        ("waf".to_owned(), set(&["ap-guangzhou"])),
-    ]
-    .into();
+    use certplan_core::ResourceType::{Cdn, Clb, Waf};
+    assert_eq!(deploy.resource_types, [Cdn, Clb, Waf].into(), "one target for both blocks");
+    let regions: BTreeMap<_, BTreeSet<String>> =
+        [(Clb, set(&["ap-guangzhou", "ap-shanghai"])), (Waf, set(&["ap-guangzhou"]))].into();
     assert_eq!(deploy.regions, regions);
     assert_eq!(site("api").delivery.deploy, site("www").delivery.deploy);
 

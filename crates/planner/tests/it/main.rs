@@ -684,7 +684,7 @@ fn a_deployment_not_seen_to_its_end_is_followed_before_types_added_since_are_ask
     // The block said cdn when the task was asked for; it says cdn and clb now.
     let config = delivered("");
     let cdn_only = certplan_core::DeployTarget {
-        resource_types: ["cdn".to_owned()].into(),
+        resource_types: [certplan_core::ResourceType::Cdn].into(),
         regions: Default::default(),
     };
     let running = Deployment {

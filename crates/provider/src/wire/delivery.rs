@@ -33,14 +33,14 @@ impl UpdateCertificateInstanceRequest {
         UpdateCertificateInstanceRequest {
             old_certificate_id: old_id.to_owned(),
             certificate_id: new_id.to_owned(),
-            resource_types: target.resource_types.iter().cloned().collect(),
+            resource_types: target.resource_types.iter().map(|t| t.name().to_owned()).collect(),
             resource_types_regions: target
                 .resource_types
                 .iter()
                 .filter_map(|kind| {
                     let regions = target.regions.get(kind).filter(|r| !r.is_empty())?;
                     Some(ResourceTypeRegions {
-                        resource_type: kind.clone(),
+                        resource_type: kind.name().to_owned(),
                         regions: regions.iter().cloned().collect(),
                     })
                 })
@@ -327,6 +327,7 @@ fn sensitive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Sensitive>, D::Er
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
+    use certplan_core::ResourceType;
     use serde_json::json;
 
     use super::*;
@@ -338,10 +339,10 @@ mod tests {
     #[test]
     fn update_request_sorts_types_names_regions_and_silences_reminders() {
         let target = DeployTarget {
-            resource_types: set(&["waf", "cdn", "clb"]),
+            resource_types: [ResourceType::Waf, ResourceType::Cdn, ResourceType::Clb].into(),
             regions: BTreeMap::from([
-                ("clb".to_owned(), set(&["ap-shanghai", "ap-guangzhou"])),
-                ("waf".to_owned(), BTreeSet::new()),
+                (ResourceType::Clb, set(&["ap-shanghai", "ap-guangzhou"])),
+                (ResourceType::Waf, BTreeSet::new()),
             ]),
         };
         let req = UpdateCertificateInstanceRequest::new("zYrIXwpu", "a9TsmZkL", &target);
@@ -357,7 +358,8 @@ mod tests {
                 "ExpiringNotificationSwitch": 1
             })
         );
-        let no_regions = DeployTarget { resource_types: set(&["cdn"]), regions: BTreeMap::new() };
+        let no_regions =
+            DeployTarget { resource_types: [ResourceType::Cdn].into(), regions: BTreeMap::new() };
         let json =
             serde_json::to_value(UpdateCertificateInstanceRequest::new("a", "b", &no_regions))
                 .expect("serialises");

@@ -19,8 +19,8 @@ use super::params::Params;
 use super::{Failure, Outcome, fail, internal, missing_parameter, not_found};
 use crate::Sandbox;
 use crate::deploy::{
-    Binding, DEPLOYABLE_RESOURCE_TYPES, DeployTask, Moment, RESOURCE_TYPES, TargetError, TaskError,
-    TaskKind, UpdateKey, is_regional,
+    Binding, DEPLOYABLE_RESOURCE_TYPES, DeployTask, Moment, TargetError, TaskError, TaskKind,
+    UpdateKey, is_regional, is_resource_type, resource_types,
 };
 use crate::store::Store;
 
@@ -96,12 +96,10 @@ fn targets(
     if types.is_empty() {
         return Err(fail("InvalidParameterValue", "ResourceTypes must name a resource type."));
     }
-    if let Some(unknown) = types
-        .iter()
-        .chain(by_type.iter().map(|(t, _)| t))
-        .find(|t| !RESOURCE_TYPES.contains(&t.as_str()))
+    if let Some(unknown) =
+        types.iter().chain(by_type.iter().map(|(t, _)| t)).find(|t| !is_resource_type(t))
     {
-        return Err(type_invalid(unknown, RESOURCE_TYPES));
+        return Err(type_invalid(unknown, &resource_types()));
     }
     if let Some((stray, _)) = by_type.iter().find(|(t, _)| !types.contains(t)) {
         return Err(fail(

@@ -26,19 +26,28 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The resource types `UpdateCertificateInstance` moves, and those that live in a region
-/// (`ResourceTypesRegions` must list their regions, and `DeployCertificateInstance` needs the
-/// common `Region` parameter for them): the API's lists, as certplan's vocabulary has them.
-pub use certplan_core::{DEPLOY_RESOURCE_TYPES as RESOURCE_TYPES, REGIONAL_RESOURCE_TYPES};
+use certplan_core::ResourceType;
 
 /// The resource types `DeployCertificateInstance` accepts (the SDK's model also lists
 /// `lighthouse`, which the sandbox does not model).
 pub(crate) const DEPLOYABLE_RESOURCE_TYPES: [&str; 12] =
     ["clb", "cdn", "ddos", "live", "vod", "waf", "apigateway", "teo", "tke", "cos", "tse", "tcb"];
 
-/// Tells whether resources of `resource_type` live in a region.
+/// The names of the resource types `UpdateCertificateInstance` moves, in the API's order (as
+/// certplan's vocabulary has them).
+pub fn resource_types() -> Vec<&'static str> {
+    ResourceType::ALL.iter().map(|t| t.name()).collect()
+}
+
+/// Tells whether `resource_type` names a type `UpdateCertificateInstance` moves.
+pub fn is_resource_type(resource_type: &str) -> bool {
+    ResourceType::parse(resource_type).is_some()
+}
+
+/// Tells whether resources of `resource_type` live in a region (`ResourceTypesRegions` must
+/// list their regions, and `DeployCertificateInstance` needs the common `Region` for them).
 pub fn is_regional(resource_type: &str) -> bool {
-    REGIONAL_RESOURCE_TYPES.contains(&resource_type)
+    ResourceType::parse(resource_type).is_some_and(ResourceType::is_regional)
 }
 
 /// A cloud resource and the certificate it serves, with the fields the API reports for it.
@@ -87,7 +96,7 @@ pub struct Binding {
 /// Why an instance cannot be bound as named.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
-    #[error("`{0}` is not a resource type; expected one of {types}", types = RESOURCE_TYPES.join(", "))]
+    #[error("`{0}` is not a resource type; expected one of {types}", types = resource_types().join(", "))]
     ResourceType(String),
     #[error("resource type `{0}` is region-scoped: a region is required")]
     RegionRequired(String),
@@ -105,7 +114,7 @@ impl Binding {
         region: Option<&str>,
         instance: &str,
     ) -> Result<Binding, TargetError> {
-        if !RESOURCE_TYPES.contains(&resource_type) {
+        if !is_resource_type(resource_type) {
             return Err(TargetError::ResourceType(resource_type.to_owned()));
         }
         let expected = format_of(resource_type);

@@ -21,7 +21,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 pub(crate) use binding::DEPLOYABLE_RESOURCE_TYPES;
-pub use binding::{Binding, REGIONAL_RESOURCE_TYPES, RESOURCE_TYPES, TargetError, is_regional};
+pub use binding::{Binding, TargetError, is_regional, is_resource_type, resource_types};
 
 use crate::{Sandbox, StoreError};
 
