@@ -82,7 +82,7 @@ fn validation_not_done_in_time_is_applied_for_again() {
 
 #[test]
 fn apply_waits_for_issuance_when_asked() {
-    let p = Project::with_sandbox(&certificate("www", "www.example.com"), &["--issue-delay", "1s"]);
+    let p = Project::with_sandbox(&certificate("www", "www.example.com"), &["--issue-delay", "3s"]);
     let apply = p.run(&["apply", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.stderr);
     assert!(
