@@ -1,6 +1,9 @@
-//! The Tencent Cloud SSL API client: TC3-HMAC-SHA256 signing, typed requests and responses
-//! (wire types kept apart from domain types), and typed errors that keep the cloud's `Code`,
-//! `Message` and `RequestId`. An answer quoted in an error or a log never carries a private key.
+//! The Tencent Cloud API client, built for a [`Service`] (the SSL API; DNSPod next): one
+//! TC3-HMAC-SHA256 signing, pacing, retry and error classification for every service, typed
+//! requests and responses (wire types kept apart from domain types), and typed errors that keep
+//! the cloud's `Code`, `Message` and `RequestId`, classified here (`is_not_found`,
+//! `proves_nothing_done`…) rather than compared by callers. An answer quoted in an error or a
+//! log never carries a private key.
 //!
 //! It does what it is asked and decides nothing: which certificates to apply for is the planner's
 //! business, when to call is the apply engine's.

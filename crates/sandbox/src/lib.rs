@@ -1,7 +1,8 @@
 //! A faithful local emulator of the Tencent Cloud SSL API (`ssl.tencentcloudapi.com`), close
 //! enough that the official SDKs work against it unchanged: TC3-HMAC-SHA256 verification that
 //! honours the request's `SignedHeaders`, the ±5 minute timestamp window, the exact response
-//! envelope and error codes, and the certificate lifecycle.
+//! envelope and error codes, and the certificate lifecycle. Requests are routed by the service
+//! their signature's credential scope names, at that service's version (the SSL API today).
 //!
 //! It serves certplan's tests, its no-account demo and its benchmarks. The production code path
 //! uses it only when the user asks for it (`--sandbox`).
