@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use certplan_core::Backend;
 use certplan_engine::Timing;
 use certplan_parser::{Config, ConfigError, LoadOptions, ProviderConfig};
 use certplan_provider::{Client, ClientOptions, Credentials, Endpoint};
@@ -93,16 +94,6 @@ pub const PG_SCHEMA_NAME_VAR: &str = "PG_SCHEMA_NAME";
 /// The `pg` backend's schema when neither the block nor the environment names one.
 pub const DEFAULT_PG_SCHEMA: &str = "certplan";
 
-/// Where state is kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Backend {
-    /// A local file: for a workspace other than `default`, `certplan.state.d/NAME.json`
-    /// beside it, as Terraform keeps them.
-    Local { path: PathBuf },
-    /// PostgreSQL. `conn_str` is `None` when neither the block nor `PG_CONN_STR` gives one.
-    Pg { conn_str: Option<certplan_core::Sensitive>, schema_name: String },
-}
-
 /// What the command line says about state, the cloud and variables; every field optional or
 /// defaulted, as clap gives it.
 #[derive(Debug, Clone, Default)]
@@ -183,26 +174,23 @@ impl Settings {
         block: &certplan_parser::Settings,
     ) -> Self {
         let from_env = |name: &str| env.get(name).filter(|v| !v.is_empty());
-        let backend = match (flags.state, &block.pg) {
+        // The one place the backend is decided: `--state` (a local file), else the embedded
+        // sandbox's own file, else the block's backend with what it leaves to the environment.
+        let backend = match (flags.state, &block.backend) {
             (Some(path), _) => Backend::Local { path },
             (None, _) if flags.sandbox => Backend::Local { path: EMBEDDED_SANDBOX_STATE.into() },
-            (None, Some(pg)) => Backend::Pg {
-                conn_str: pg
-                    .conn_str
+            (None, Backend::Pg { conn_str, schema_name }) => Backend::Pg {
+                conn_str: conn_str
                     .clone()
                     .or_else(|| from_env(PG_CONN_STR_VAR).map(certplan_core::Sensitive::new)),
-                schema_name: pg
-                    .schema_name
-                    .clone()
-                    .or_else(|| from_env(PG_SCHEMA_NAME_VAR))
-                    .unwrap_or_else(|| DEFAULT_PG_SCHEMA.to_owned()),
-            },
-            (None, None) => Backend::Local {
-                path: block.state_path.as_ref().map_or_else(
-                    || PathBuf::from(certplan_state::DEFAULT_STATE_FILE),
-                    PathBuf::from,
+                schema_name: Some(
+                    schema_name
+                        .clone()
+                        .or_else(|| from_env(PG_SCHEMA_NAME_VAR))
+                        .unwrap_or_else(|| DEFAULT_PG_SCHEMA.to_owned()),
                 ),
             },
+            (None, local @ Backend::Local { .. }) => local.clone(),
         };
         let workspace = flags
             .workspace
@@ -385,8 +373,9 @@ mod tests {
 
     #[test]
     fn state_comes_from_the_flag_then_the_certplan_block_then_the_default() {
-        let block =
-            certplan_parser::Settings { state_path: Some("state/prod.json".into()), pg: None };
+        let block = certplan_parser::Settings {
+            backend: Backend::Local { path: "state/prod.json".into() },
+        };
         let flag = Flags { state: Some("flag.json".into()), ..Flags::default() };
         let resolve = |flags: Flags, block: &certplan_parser::Settings, vars: &[(&str, &str)]| {
             Settings::from_parts(flags, output(), env(vars), block).backend
@@ -402,16 +391,15 @@ mod tests {
 
         // The pg block's settings, else Terraform's variables, else the default schema.
         let pg = |conn_str: Option<&str>, schema: Option<&str>| certplan_parser::Settings {
-            state_path: None,
-            pg: Some(certplan_parser::PgBackend {
+            backend: Backend::Pg {
                 conn_str: conn_str.map(certplan_core::Sensitive::new),
                 schema_name: schema.map(str::to_owned),
-            }),
+            },
         };
         let vars = [(PG_CONN_STR_VAR, "postgres://env/db"), (PG_SCHEMA_NAME_VAR, "team")];
         let expect = |conn_str: &str, schema: &str| Backend::Pg {
             conn_str: Some(certplan_core::Sensitive::new(conn_str)),
-            schema_name: schema.to_owned(),
+            schema_name: Some(schema.to_owned()),
         };
         let block = pg(Some("postgres://block/db"), Some("certs"));
         assert_eq!(
@@ -425,7 +413,7 @@ mod tests {
         let unset = resolve(Flags::default(), &pg(None, None), &[]);
         assert_eq!(
             unset,
-            Backend::Pg { conn_str: None, schema_name: DEFAULT_PG_SCHEMA.to_owned() }
+            Backend::Pg { conn_str: None, schema_name: Some(DEFAULT_PG_SCHEMA.to_owned()) }
         );
         assert_eq!(resolve(flag, &block, &vars), local("flag.json"), "--state wins");
         let sandbox = Flags { sandbox: true, ..Flags::default() };

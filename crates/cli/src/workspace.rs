@@ -11,7 +11,9 @@ use certplan_state::{Cloud, LocalStore, State, StateLock, StateStore};
 use certplan_state_pg::{PgConfig, PgStore};
 use chrono::Utc;
 
-use crate::settings::{Backend, Connection, Settings, Target};
+use certplan_core::Backend;
+
+use crate::settings::{Connection, DEFAULT_PG_SCHEMA, Settings, Target};
 use crate::ui;
 
 /// The state of the configuration directory, loaded, and locked when written.
@@ -51,7 +53,7 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Box<dyn StateStore>> {
             };
             let config = PgConfig {
                 conn_str: conn_str.clone(),
-                schema_name: schema_name.clone(),
+                schema_name: schema_name.clone().unwrap_or_else(|| DEFAULT_PG_SCHEMA.to_owned()),
                 workspace: settings.workspace.clone(),
             };
             Box::new(PgStore::connect(config, &|name| settings.env.get(name))?)

@@ -11,10 +11,12 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod backend;
 mod delivery;
 mod plan;
 mod renew_before;
 
+pub use backend::{Backend, DEFAULT_STATE_FILE};
 pub use delivery::{
     DEFAULT_HOOK_TIMEOUT, Delivery, DeployStatus, DeployTarget, DeployedResource, Deployment,
     EXPORT_FILES, ExportReason, ExportRecord, ExportSpec, ExportsSeen, FilesSeen, HookOutcome,

@@ -31,7 +31,7 @@ mod variables;
 
 use std::collections::BTreeMap;
 
-use certplan_core::{Address, CertificateArgs, Delivery, Sensitive};
+use certplan_core::{Address, Backend, CertificateArgs, Delivery, Sensitive};
 
 pub use diagnostic::{
     ConfigError, Diagnostic, Severity, Source, Span, diagnostics_json, render_diagnostics,
@@ -74,19 +74,8 @@ pub struct Config {
 /// The `certplan { required_version = "..."  backend "local" | "pg" { ... } }` block.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
-    /// The local backend's state file, relative to the configuration directory.
-    pub state_path: Option<String>,
-    /// The `pg` backend, when the block names it.
-    pub pg: Option<PgBackend>,
-}
-
-/// `backend "pg" { conn_str = "..."  schema_name = "..." }`, Terraform's names; either may be
-/// left to the environment (`PG_CONN_STR`, `PG_SCHEMA_NAME`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PgBackend {
-    /// A libpq connection string or URL; it may hold a password, so it is never shown.
-    pub conn_str: Option<Sensitive>,
-    pub schema_name: Option<String>,
+    /// Where state is kept, as the block declares it: the local default without a `backend`.
+    pub backend: Backend,
 }
 
 /// An `output "name" { value, description, sensitive }` block.

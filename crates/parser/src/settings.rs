@@ -10,9 +10,9 @@ use hcl_edit::expr::Expression;
 use hcl_edit::structure::Block;
 use hcl_edit::visit::Visit;
 
-use certplan_core::Sensitive;
+use certplan_core::{Backend, Sensitive};
 
-use crate::{Diagnostic, PgBackend, Reader, Settings, Span, blocks, eval};
+use crate::{Diagnostic, Reader, Settings, Span, blocks, eval};
 
 /// Reads a `certplan` block into `read`, unless a block was read already: one is allowed.
 pub(crate) fn read(
@@ -94,7 +94,9 @@ fn read_block(reader: &mut Reader<'_>, file: usize, block: &Block) -> Settings {
         match backend.labels.first().map(|l| l.as_str()) {
             Some("local") => {
                 let mut args = eval::Arguments::read(reader, file, &backend.body, &["path"], &[]);
-                settings.state_path = args.string(reader, "path").map(|(p, _)| p);
+                if let Some((path, _)) = args.string(reader, "path") {
+                    settings.backend = Backend::Local { path: path.into() };
+                }
             }
             Some("pg") => {
                 let mut args = eval::Arguments::read(
@@ -106,7 +108,7 @@ fn read_block(reader: &mut Reader<'_>, file: usize, block: &Block) -> Settings {
                 );
                 let conn_str = args.string(reader, "conn_str").map(|(c, _)| Sensitive::new(c));
                 let schema_name = args.string(reader, "schema_name").map(|(s, _)| s);
-                settings.pg = Some(PgBackend { conn_str, schema_name });
+                settings.backend = Backend::Pg { conn_str, schema_name };
             }
             other => reader.push(
                 Diagnostic::error(format!("unsupported backend {:?}", other.unwrap_or("")))

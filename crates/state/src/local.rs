@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::{LockInfo, State, StateError, StateLock, StateStore, lock, write_atomically};
 
 /// The default state file name, in the configuration directory.
-pub const DEFAULT_STATE_FILE: &str = "certplan.state.json";
+pub use certplan_core::DEFAULT_STATE_FILE;
 
 /// The directory beside the default state file that keeps the other workspaces' states.
 pub const WORKSPACES_DIR: &str = "certplan.state.d";

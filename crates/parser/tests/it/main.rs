@@ -1,6 +1,7 @@
 //! The parser against real configuration text: valid configs load with every argument typed,
 //! and each kind of mistake is a diagnostic pointing at the right file, line and column.
 
+use certplan_core::Backend;
 use certplan_core::{Address, CsrEncryptAlgo, DvAuthMethod};
 use certplan_parser::{ConfigError, RenewBefore, Source, load_dir, parse_sources};
 
@@ -726,7 +727,7 @@ fn certplan_block_sets_the_backend_and_checks_the_version() {
         "certplan {\n  required_version = \">= 0.1, < 99\"\n  backend \"local\" {\n    path = \"state/prod.json\"\n  }\n}\n",
     )
     .expect("valid");
-    assert_eq!(ok.settings.state_path.as_deref(), Some("state/prod.json"));
+    assert_eq!(ok.settings.backend, Backend::Local { path: "state/prod.json".into() });
     let shown = diagnose("certplan {\n  required_version = \"~> 99.0\"\n  backend \"s3\" {}\n}\n");
     assert!(
         shown.contains("this configuration requires certplan ~> 99.0; this is 0.1.0"),
@@ -740,15 +741,13 @@ fn certplan_block_sets_the_backend_and_checks_the_version() {
         "certplan {\n  backend \"pg\" {\n    conn_str    = \"postgres://certplan:pw@db/certs\"\n    schema_name = \"team\"\n  }\n}\n",
     )
     .expect("valid");
-    let backend = pg.settings.pg.expect("the pg backend");
-    assert_eq!(
-        backend.conn_str.as_ref().map(|c| c.expose()),
-        Some("postgres://certplan:pw@db/certs")
-    );
-    assert_eq!(backend.schema_name.as_deref(), Some("team"));
+    let backend = pg.settings.backend;
+    let Backend::Pg { conn_str, schema_name } = &backend else { panic!("the pg backend") };
+    assert_eq!(conn_str.as_ref().map(|c| c.expose()), Some("postgres://certplan:pw@db/certs"));
+    assert_eq!(schema_name.as_deref(), Some("team"));
     assert!(!format!("{backend:?}").contains("pw@"), "the connection string is a secret");
     let empty = parse("certplan {\n  backend \"pg\" {}\n}\n").expect("valid");
-    assert_eq!(empty.settings.pg, Some(certplan_parser::PgBackend::default()));
+    assert_eq!(empty.settings.backend, Backend::Pg { conn_str: None, schema_name: None });
     let two = diagnose("certplan {\n  backend \"local\" {}\n  backend \"pg\" {}\n}\n");
     assert!(two.contains("two backend blocks"), "{two}");
     let typo = diagnose("certplan {\n  backend \"pg\" {\n    conn_string = \"x\"\n  }\n}\n");

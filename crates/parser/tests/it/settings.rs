@@ -1,6 +1,7 @@
 //! `load_settings`: where the state lives, found even when the rest of the configuration does
 //! not load, and never a guess when the `certplan` block itself is wrong.
 
+use certplan_core::Backend;
 use certplan_parser::{LoadOptions, Settings, load_dir_with, load_settings};
 
 fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -46,7 +47,7 @@ fn the_backend_path_is_found_while_the_rest_does_not_load() {
 
     let settings =
         load_settings(dir.path(), &options).unwrap_or_else(|e| panic!("{}", e.render(false)));
-    assert_eq!(settings.state_path.as_deref(), Some("state/prod.json"));
+    assert_eq!(settings.backend, Backend::Local { path: "state/prod.json".into() });
 }
 
 #[test]
@@ -106,7 +107,7 @@ certplan {
     let dir = dir_with(&[("main.hcl", config)]);
     let dev = LoadOptions { env: vec![("env".into(), "dev".into())], ..LoadOptions::default() };
     let settings = load_settings(dir.path(), &dev).expect("valid");
-    assert_eq!(settings.state_path.as_deref(), Some("state/dev.json"));
+    assert_eq!(settings.backend, Backend::Local { path: "state/dev.json".into() });
     assert_eq!(load_dir_with(dir.path(), &dev).expect("valid").settings, settings);
 
     let dir = dir_with(&[("main.hcl", &config.replace("  default = \"prod\"\n", ""))]);
