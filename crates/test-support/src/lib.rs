@@ -1,7 +1,9 @@
 //! What the crates' tests share, written once: a sandbox served on loopback with a client for
-//! it ([`LocalSandbox`]), and PostgreSQL — its URL, a connection that says clearly when the
-//! server is not there, and a schema of the test's own ([`pg`]). Only tests depend on it.
+//! it ([`LocalSandbox`]); PostgreSQL — its URL, a connection that says clearly when the server
+//! is not there, and a schema of the test's own ([`pg`]); and the [`contract`] every state
+//! backend keeps. Only tests depend on it.
 
+pub mod contract;
 pub mod pg;
 mod sandbox;
 

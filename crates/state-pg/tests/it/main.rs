@@ -6,6 +6,13 @@ mod meta;
 mod storage;
 mod timeouts;
 
+/// The contract every state backend keeps (certplan-test-support), against PostgreSQL.
+#[test]
+fn the_pg_backend_keeps_the_backend_contract() {
+    let schema = TestSchema::new();
+    certplan_test_support::contract::all(&|workspace| Box::new(schema.store(workspace)));
+}
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use certplan_core::{Address, CertStatus, CertificateArgs, DvAuthMethod, ExportRecord, Sensitive};
