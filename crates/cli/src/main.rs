@@ -10,10 +10,10 @@
 mod args;
 mod commands;
 mod interrupt;
+mod project;
 mod settings;
 mod stdout;
 mod ui;
-mod workspace;
 
 use std::process::ExitCode;
 

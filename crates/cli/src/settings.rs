@@ -71,9 +71,9 @@ impl Output {
     }
 }
 
-/// Where API calls go.
+/// Where API calls go (not `--target`, which selects resources).
 #[derive(Debug, Clone)]
-pub enum Target {
+pub enum Remote {
     /// The real service (or whatever endpoint the settings name), with the user's credentials.
     Cloud,
     /// A sandbox started in this process, its data kept in the configuration directory.
@@ -120,7 +120,7 @@ pub struct Settings {
     pub refresh: bool,
     pub lock: bool,
     pub lock_timeout: Duration,
-    pub target: Target,
+    pub target: Remote,
     /// The tccli profile to fall back on for credentials.
     pub profile: String,
     /// The factor by which the engine and the client scale the intervals they wait
@@ -161,7 +161,7 @@ impl Settings {
     pub fn for_state(flags: Flags, output: Output, env: Environment) -> Result<Self, ConfigError> {
         let vars = variables(&env, flags.vars.clone());
         let block = match flags.state {
-            Some(_) => certplan_parser::Settings::default(),
+            Some(_) => certplan_parser::CertplanBlock::default(),
             None => certplan_parser::load_settings(Path::new("."), &vars)?,
         };
         Ok(Self::from_parts(flags, output, env, &block))
@@ -171,7 +171,7 @@ impl Settings {
         flags: Flags,
         output: Output,
         env: Environment,
-        block: &certplan_parser::Settings,
+        block: &certplan_parser::CertplanBlock,
     ) -> Self {
         let from_env = |name: &str| env.get(name).filter(|v| !v.is_empty());
         // The one place the backend is decided: `--state` (a local file), else the embedded
@@ -208,9 +208,9 @@ impl Settings {
             lock: flags.lock,
             lock_timeout: flags.lock_timeout,
             target: if flags.sandbox {
-                Target::EmbeddedSandbox { data: PathBuf::from(EMBEDDED_SANDBOX_DATA) }
+                Remote::EmbeddedSandbox { data: PathBuf::from(EMBEDDED_SANDBOX_DATA) }
             } else {
-                Target::Cloud
+                Remote::Cloud
             },
             profile,
             time_scale: time_scale(&env),
@@ -226,11 +226,11 @@ impl Settings {
     /// Names the cloud this run talks to, as state and saved plans record it.
     pub fn cloud(&self, provider: &ProviderConfig) -> anyhow::Result<Cloud> {
         Ok(match &self.target {
-            Target::Cloud => Cloud {
+            Remote::Cloud => Cloud {
                 endpoint: resolve_endpoint(provider, &self.env)?.to_string(),
                 sandbox: false,
             },
-            Target::EmbeddedSandbox { data } => {
+            Remote::EmbeddedSandbox { data } => {
                 Cloud { endpoint: data.display().to_string(), sandbox: true }
             }
         })
@@ -239,7 +239,7 @@ impl Settings {
     /// Connects to the target: checks endpoint and credentials, or starts the embedded sandbox.
     pub async fn connect(&self, provider: &ProviderConfig) -> anyhow::Result<Connection> {
         match &self.target {
-            Target::Cloud => {
+            Remote::Cloud => {
                 let endpoint = resolve_endpoint(provider, &self.env)?;
                 let from_block = provider.credentials.as_ref().map(|(id, key, token)| {
                     let mut credentials = Credentials::new(id, key.expose());
@@ -252,7 +252,7 @@ impl Settings {
                 let client = Client::with_options(endpoint, credentials, options);
                 Ok(Connection { client, _sandbox: None })
             }
-            Target::EmbeddedSandbox { data } => {
+            Remote::EmbeddedSandbox { data } => {
                 let sandbox = Sandbox::new(SandboxOptions {
                     data: Some(data.clone()),
                     ..SandboxOptions::default()
@@ -373,24 +373,25 @@ mod tests {
 
     #[test]
     fn state_comes_from_the_flag_then_the_certplan_block_then_the_default() {
-        let block = certplan_parser::Settings {
+        let block = certplan_parser::CertplanBlock {
             backend: Backend::Local { path: "state/prod.json".into() },
         };
         let flag = Flags { state: Some("flag.json".into()), ..Flags::default() };
-        let resolve = |flags: Flags, block: &certplan_parser::Settings, vars: &[(&str, &str)]| {
-            Settings::from_parts(flags, output(), env(vars), block).backend
-        };
+        let resolve =
+            |flags: Flags, block: &certplan_parser::CertplanBlock, vars: &[(&str, &str)]| {
+                Settings::from_parts(flags, output(), env(vars), block).backend
+            };
         let local = |path: &str| Backend::Local { path: path.into() };
         assert_eq!(resolve(flag.clone(), &block, &[]), local("flag.json"));
         assert_eq!(resolve(Flags::default(), &block, &[]), local("state/prod.json"));
-        let none = certplan_parser::Settings::default();
+        let none = certplan_parser::CertplanBlock::default();
         assert_eq!(
             resolve(Flags::default(), &none, &[]),
             local(certplan_state::DEFAULT_STATE_FILE)
         );
 
         // The pg block's settings, else Terraform's variables, else the default schema.
-        let pg = |conn_str: Option<&str>, schema: Option<&str>| certplan_parser::Settings {
+        let pg = |conn_str: Option<&str>, schema: Option<&str>| certplan_parser::CertplanBlock {
             backend: Backend::Pg {
                 conn_str: conn_str.map(certplan_core::Sensitive::new),
                 schema_name: schema.map(str::to_owned),

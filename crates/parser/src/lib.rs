@@ -68,12 +68,12 @@ pub struct Config {
     /// The evaluation context of outputs: the built-in functions, `var` and `local`.
     pub context: hcl::eval::Context<'static>,
     /// The `certplan { ... }` block's settings.
-    pub settings: Settings,
+    pub settings: CertplanBlock,
 }
 
 /// The `certplan { required_version = "..."  backend "local" | "pg" { ... } }` block.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Settings {
+pub struct CertplanBlock {
     /// Where state is kept, as the block declares it: the local default without a `backend`.
     pub backend: Backend,
 }

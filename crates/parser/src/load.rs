@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{Config, ConfigError, Diagnostic, Settings, Source, VarInput, parse};
+use crate::{CertplanBlock, Config, ConfigError, Diagnostic, Source, VarInput, parse};
 
 /// The file name extension of configuration files.
 pub const CONFIG_EXTENSION: &str = "hcl";
@@ -58,7 +58,7 @@ pub fn load_dir_with(dir: &Path, options: &LoadOptions) -> Result<Config, Config
 /// variables files and `options`), and the block is read by the same reader, so the settings
 /// are the ones the full load would find. No other block is read. Specifically:
 ///
-/// - no `*.hcl` file in `dir` gives [`Settings::default()`], not an error;
+/// - no `*.hcl` file in `dir` gives [`CertplanBlock::default()`], not an error;
 /// - a directory or file that cannot be read, or a syntax error in any `*.hcl` file, is an
 ///   error, as in the full load;
 /// - so is every mistake in a `certplan` block (an unknown argument, an unsupported backend, a
@@ -71,10 +71,10 @@ pub fn load_dir_with(dir: &Path, options: &LoadOptions) -> Result<Config, Config
 ///   no `certplan` block mentions `var` or `local`; once one does, every such problem is an
 ///   error, as in the full load, even one about a variable the block does not use: a wrong
 ///   guess at where the state is would be worse than no answer.
-pub fn load_settings(dir: &Path, options: &LoadOptions) -> Result<Settings, ConfigError> {
+pub fn load_settings(dir: &Path, options: &LoadOptions) -> Result<CertplanBlock, ConfigError> {
     let mut sources = read_config_files(dir)?;
     if sources.is_empty() {
-        return Ok(Settings::default());
+        return Ok(CertplanBlock::default());
     }
     let inputs = read_variables_files(dir, options, &mut sources)?;
     parse::parse_settings(sources, &inputs)

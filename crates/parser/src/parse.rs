@@ -11,7 +11,7 @@ use hcl_edit::Span as _;
 use hcl_edit::structure::{Body, Structure};
 
 use crate::{
-    Config, ConfigError, Diagnostic, Reader, ResourceConfig, Settings, Severity, Source, Span,
+    CertplanBlock, Config, ConfigError, Diagnostic, Reader, ResourceConfig, Severity, Source, Span,
     VarInput, blocks, delivery, imports, locals, moves, output, provider, resource, settings,
     variables,
 };
@@ -137,7 +137,7 @@ pub fn parse_sources_with(
 pub(crate) fn parse_settings(
     sources: Vec<Source>,
     inputs: &[VarInput],
-) -> Result<Settings, ConfigError> {
+) -> Result<CertplanBlock, ConfigError> {
     let mut reader = Reader::new(&sources);
     let bodies = parse_bodies(&mut reader, inputs);
     let values_from = reader.diagnostics.len();

@@ -1,5 +1,5 @@
 //! The `certplan { required_version = "..."  backend "local" { path = "..." } }` block: the
-//! settings of certplan itself, read into [`Settings`].
+//! settings of certplan itself, read into [`CertplanBlock`].
 //!
 //! The one reader of the block, for the full load and for [`load_settings`](crate::load_settings)
 //! alike, so that both find the state in the same place. Its arguments are evaluated like any
@@ -12,14 +12,14 @@ use hcl_edit::visit::Visit;
 
 use certplan_core::{Backend, Sensitive};
 
-use crate::{Diagnostic, Reader, Settings, Span, blocks, eval};
+use crate::{CertplanBlock, Diagnostic, Reader, Span, blocks, eval};
 
 /// Reads a `certplan` block into `read`, unless a block was read already: one is allowed.
 pub(crate) fn read(
     reader: &mut Reader<'_>,
     file: usize,
     block: &Block,
-    read: &mut Option<(Settings, Span)>,
+    read: &mut Option<(CertplanBlock, Span)>,
 ) {
     let here = reader.header_span(file, block);
     if let Some((_, first)) = read {
@@ -53,8 +53,8 @@ pub(crate) fn uses_values(block: &Block) -> bool {
 }
 
 /// Reads `certplan { required_version = "..."  backend "local" { path = "..." } }`.
-fn read_block(reader: &mut Reader<'_>, file: usize, block: &Block) -> Settings {
-    let mut settings = Settings::default();
+fn read_block(reader: &mut Reader<'_>, file: usize, block: &Block) -> CertplanBlock {
+    let mut settings = CertplanBlock::default();
     let mut args =
         eval::Arguments::read(reader, file, &block.body, &["required_version"], &["backend"]);
     if let Some((required, span)) = args.string(reader, "required_version") {

@@ -94,7 +94,7 @@ pub(super) struct NewRow {
 }
 
 /// A save worked out: what to send, and what the store will have seen once it committed.
-pub(super) struct Plan {
+pub(super) struct RowDiff {
     write: Write,
     change: Change,
 }
@@ -109,7 +109,7 @@ pub(super) struct Change {
     cloud: Option<Cloud>,
 }
 
-impl Plan {
+impl RowDiff {
     /// Works out the rows that saving `state` (as `serial`) over `seen` writes; when
     /// `touched` is given, only those resources are looked at (see
     /// [`certplan_state::StateStore::save_touched`]).
@@ -171,12 +171,12 @@ impl Plan {
             outputs: state.outputs.clone(),
             cloud: state.cloud.clone(),
         };
-        Plan { write, change }
+        RowDiff { write, change }
     }
 
     /// Works out the rows that replace whatever is stored with `state` (as `serial`).
     pub fn push(workspace: &str, state: &State, serial: u64) -> Self {
-        let mut plan = Plan::save(workspace, &Seen::default(), state, serial, None);
+        let mut plan = RowDiff::save(workspace, &Seen::default(), state, serial, None);
         plan.write.lists = plan.write.lists.map(|change| match change {
             ListChange::Edit { insert, .. } | ListChange::Rewrite(insert) => {
                 ListChange::Rewrite(insert)

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use certplan_core::{Address, Sensitive};
 
 use certplan_state::{LockInfo, State, StateError, StateLock, StateStore};
-use diff::{Plan, Seen};
+use diff::{RowDiff, Seen};
 use lock::{Attempt, Forced, Locker};
 use rows::{Pushed, Saved};
 use schema::{SchemaFailure, Sql};
@@ -160,7 +160,7 @@ impl PgStore {
         let expected = seen.version.clone();
         let serial = state.serial.max(expected.as_ref().map_or(0, |(_, s)| *s)) + 1;
         state.certplan_version = env!("CARGO_PKG_VERSION").to_owned();
-        let (write, change) = Plan::save(&self.workspace, seen, state, serial, touched).split();
+        let (write, change) = RowDiff::save(&self.workspace, seen, state, serial, touched).split();
         let sql = self.sql.clone();
         let outcome = self
             .session
@@ -320,7 +320,7 @@ impl StateStore for PgStore {
     /// Replaces the workspace's rows with `state` in one transaction, which also checks what
     /// [`StateStore::push`] refuses against the stored state (the same one, its row locked).
     fn push(&mut self, state: &State, force: bool) -> Result<(), StateError> {
-        let (write, change) = Plan::push(&self.workspace, state, state.serial).split();
+        let (write, change) = RowDiff::push(&self.workspace, state, state.serial).split();
         let sql = self.sql.clone();
         let pushed = state.clone();
         let outcome = self

@@ -203,7 +203,7 @@ pub(super) enum Pushed {
     Refused(String),
 }
 
-/// Replaces the workspace's rows with `write` (a [`Plan::push`] of `pushed`) as one
+/// Replaces the workspace's rows with `write` (a [`RowDiff::push`] of `pushed`) as one
 /// transaction; refused over another lineage, a newer serial, or the same lineage and serial
 /// with other content, unless `force`. Over an existing state the pushed one is stored as a
 /// serial newer than both; into an empty workspace, as it is; over itself, not at all.

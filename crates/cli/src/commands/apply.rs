@@ -13,8 +13,8 @@ use certplan_state::StoredOutput;
 use std::collections::BTreeMap;
 
 use super::{EXIT_CHANGES, read_saved_plan};
+use crate::project::Project;
 use crate::settings::Settings;
-use crate::workspace::Workspace;
 use crate::{interrupt, stdout, ui};
 
 /// What `certplan apply` was asked to do.
@@ -44,7 +44,7 @@ pub async fn apply(
             "apply --json cannot ask for confirmation: add --auto-approve, or apply a saved plan"
         );
     }
-    let mut ws = Workspace::open(settings, config, Some("apply"))?;
+    let mut ws = Project::open(settings, config, Some("apply"))?;
     ws.check_targets(&options.selection)?;
     let (plan, observed) = match &options.plan_file {
         Some(file) => {
@@ -140,7 +140,7 @@ fn validates_itself(plan: &Plan, address: &Address) -> bool {
 }
 
 /// Records the configuration's outputs, evaluated against what is recorded now, and shows them.
-fn record_outputs(ws: &mut Workspace, json: bool) -> anyhow::Result<()> {
+fn record_outputs(ws: &mut Project, json: bool) -> anyhow::Result<()> {
     if ws.config.outputs.is_empty() && ws.state.outputs.is_empty() {
         return Ok(());
     }

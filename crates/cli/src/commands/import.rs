@@ -8,9 +8,9 @@ use certplan_core::Address;
 use certplan_engine::Declared;
 use certplan_parser::{Config, ResourceConfig};
 
+use crate::project::Project;
 use crate::settings::Settings;
 use crate::stdout::outln;
-use crate::workspace::Workspace;
 
 /// What the configuration declares of a certificate, as an import records it.
 pub fn declared(resource: &ResourceConfig) -> Declared {
@@ -27,7 +27,7 @@ pub async fn import(
     address: &Address,
     id: &str,
 ) -> anyhow::Result<ExitCode> {
-    let mut ws = Workspace::open(settings, config, Some("import"))?;
+    let mut ws = Project::open(settings, config, Some("import"))?;
     let Some(resource) = ws.config.resources.get(address) else {
         if let Some(first) = ws.config.resources.keys().find(|a| a.resource() == *address) {
             bail!(

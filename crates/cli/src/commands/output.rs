@@ -4,10 +4,10 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 
+use crate::project::StateAccess;
 use crate::settings::Settings;
 use crate::stdout::outln;
 use crate::ui;
-use crate::workspace::StateAccess;
 
 pub fn output(settings: &Settings, name: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
     let state = StateAccess::open(settings, None)?.state.unwrap_or_default();

@@ -8,9 +8,9 @@ use certplan_parser::Config;
 use certplan_planner::SavedPlan;
 
 use super::EXIT_CHANGES;
+use crate::project::Project;
 use crate::settings::Settings;
 use crate::ui;
-use crate::workspace::Workspace;
 
 /// What `certplan plan` was asked to do.
 #[derive(Debug)]
@@ -30,7 +30,7 @@ pub async fn plan(
     options: &PlanOptions,
 ) -> anyhow::Result<ExitCode> {
     let output = settings.output;
-    let mut ws = Workspace::open(settings, config, None)?;
+    let mut ws = Project::open(settings, config, None)?;
     ws.check_targets(&options.selection)?;
     let live_writer = if ws.state.intents.is_empty() { None } else { ws.live_writer() };
     if let Some(writer) = &live_writer {

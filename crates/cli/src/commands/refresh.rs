@@ -7,9 +7,9 @@ use anyhow::bail;
 use certplan_core::Plan;
 use certplan_parser::Config;
 
+use crate::project::Project;
 use crate::settings::Settings;
 use crate::stdout::{out, outln};
-use crate::workspace::Workspace;
 
 pub async fn refresh(
     settings: Settings,
@@ -17,7 +17,7 @@ pub async fn refresh(
     selection: &certplan_planner::PlanOptions,
 ) -> anyhow::Result<ExitCode> {
     let output = settings.output;
-    let mut ws = Workspace::open(settings, config, Some("refresh"))?;
+    let mut ws = Project::open(settings, config, Some("refresh"))?;
     ws.check_targets(selection)?;
     ws.reconcile(true).await?;
     let Some(observed) = ws.refresh().await? else {

@@ -10,9 +10,9 @@ use certplan_core::Address;
 use certplan_state::State;
 use chrono::{DateTime, Utc};
 
+use crate::project::StateAccess;
 use crate::settings::Settings;
 use crate::stdout::{out, outln};
-use crate::workspace::StateAccess;
 
 /// What `certplan state` was asked to do.
 #[derive(Debug)]
@@ -100,7 +100,7 @@ pub fn push(settings: &Settings, file: &Path, force: bool) -> anyhow::Result<Exi
 /// note, or the PostgreSQL session that holds the lock (a live run's work stops with it).
 /// A lock held by another than the one named is refused, untouched.
 pub fn force_unlock(settings: &Settings, lock_id: &str) -> anyhow::Result<ExitCode> {
-    let store = crate::workspace::open_store(settings)?;
+    let store = crate::project::open_store(settings)?;
     match store.force_unlock(lock_id)? {
         Some(holder) => outln!("Released the lock of {} held by {holder}.", store.describe()),
         None => outln!("{} was not locked.", store.describe()),

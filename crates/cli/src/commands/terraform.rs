@@ -18,9 +18,9 @@ use certplan_parser::Source;
 use certplan_planner::migration::{self, Fate};
 use certplan_state::TerraformState;
 
+use crate::project::Project;
 use crate::settings::{Environment, Flags, Output, Settings};
 use crate::ui::{self, plural};
-use crate::workspace::Workspace;
 
 /// What `import --from-terraform` was asked to do.
 pub struct FromTerraform {
@@ -52,7 +52,7 @@ pub async fn from_terraform(
     let (settings, config) =
         Settings::with_config_and(flags.clone(), output, env.clone(), placeholder)?;
     let operation = if args.dry_run { None } else { Some("import") };
-    let mut ws = Workspace::open(settings, config, operation)?;
+    let mut ws = Project::open(settings, config, operation)?;
     // An interrupted run's applications are settled first: the certificate one created may be
     // the one to keep at an address.
     ws.reconcile(!args.dry_run).await?;

@@ -2,7 +2,7 @@
 //! not load, and never a guess when the `certplan` block itself is wrong.
 
 use certplan_core::Backend;
-use certplan_parser::{LoadOptions, Settings, load_dir_with, load_settings};
+use certplan_parser::{CertplanBlock, LoadOptions, load_dir_with, load_settings};
 
 fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -56,7 +56,7 @@ fn a_directory_without_configuration_has_the_default_settings() {
     assert!(load_dir_with(dir.path(), &LoadOptions::default()).is_err());
     let settings = load_settings(dir.path(), &LoadOptions::default())
         .unwrap_or_else(|e| panic!("{}", e.render(false)));
-    assert_eq!(settings, Settings::default());
+    assert_eq!(settings, CertplanBlock::default());
 }
 
 #[test]

@@ -13,7 +13,7 @@ use chrono::Utc;
 
 use certplan_core::Backend;
 
-use crate::settings::{Connection, DEFAULT_PG_SCHEMA, Settings, Target};
+use crate::settings::{Connection, DEFAULT_PG_SCHEMA, Remote, Settings};
 use crate::ui;
 
 /// The state of the configuration directory, loaded, and locked when written.
@@ -94,8 +94,9 @@ fn check_cloud(state: &State, cloud: &Cloud, store: &str) -> anyhow::Result<()> 
     )
 }
 
-/// The configuration, the state and the cloud a plan, apply, refresh or import works on.
-pub struct Workspace {
+/// The configuration, the state and the cloud a plan, apply, refresh or import works on: the
+/// project, opened (a workspace is something else: one of its states, `--workspace`).
+pub struct Project {
     pub settings: Settings,
     pub config: Config,
     pub store: Box<dyn StateStore>,
@@ -106,14 +107,14 @@ pub struct Workspace {
     _lock: Option<StateLock>,
 }
 
-impl Workspace {
+impl Project {
     /// Opens the state for `config` (see [`StateAccess::open`] for `operation`).
     pub fn open(
         settings: Settings,
         config: Config,
         operation: Option<&str>,
     ) -> anyhow::Result<Self> {
-        if let Target::EmbeddedSandbox { data } = &settings.target {
+        if let Remote::EmbeddedSandbox { data } = &settings.target {
             eprintln!(
                 "Using the embedded sandbox, not Tencent Cloud: its certificates are kept in {}",
                 data.display()
@@ -140,7 +141,7 @@ impl Workspace {
             // Recorded with the next save.
             state.cloud = Some(cloud);
         }
-        Ok(Workspace { settings, config, store, state, state_existed, connection: None, _lock })
+        Ok(Project { settings, config, store, state, state_existed, connection: None, _lock })
     }
 
     /// Returns the client, connecting on first use.
