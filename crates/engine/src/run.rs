@@ -90,3 +90,66 @@ impl From<ChangeError> for Failure {
         Failure::Change(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use certplan_core::Plan;
+    use certplan_provider::{Client, Credentials, Endpoint};
+    use certplan_state::State;
+    use tokio::time::Instant;
+    use tokio_util::sync::CancellationToken;
+
+    use super::Run;
+    use crate::ledger::Ledger;
+    use crate::options::{ApplyOptions, Inputs};
+
+    /// Runs `check` with a run that makes no call (its client points nowhere).
+    async fn with_run(cancel: &CancellationToken, check: impl AsyncFnOnce(&Run<'_, '_>)) {
+        let plan = Plan {
+            created_at: chrono::Utc::now(),
+            moved: Vec::new(),
+            refreshed: false,
+            drift: Vec::new(),
+            changes: Vec::new(),
+            delivery: Vec::new(),
+        };
+        let mut state = State::new();
+        let ledger = Ledger::new(&mut state, None);
+        let endpoint = Endpoint::parse("http://127.0.0.1:9").expect("loopback");
+        let client = Client::new(endpoint, Credentials::new("AKID", "key"));
+        let run = Run {
+            plan: &plan,
+            inputs: &Inputs::default(),
+            ledger: &ledger,
+            client: &client,
+            cancel,
+            options: ApplyOptions::default(),
+            on_event: &|_| {},
+            read_ahead: Default::default(),
+        };
+        check(&run).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_lasts_its_interval_on_the_injected_clock_and_ends_at_once_when_cancelled() {
+        let cancel = CancellationToken::new();
+        with_run(&cancel, async |run| {
+            let started = Instant::now();
+            assert!(!run.sleep(Duration::from_secs(3600)).await, "not cancelled");
+            assert_eq!(started.elapsed(), Duration::from_secs(3600), "the paused clock's hour");
+
+            let started = Instant::now();
+            let cancelling = async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                run.cancel.cancel();
+            };
+            let (cancelled, ()) = tokio::join!(run.sleep(Duration::from_secs(3600)), cancelling);
+            assert!(cancelled);
+            assert_eq!(started.elapsed(), Duration::from_secs(5), "ended when cancelled");
+            assert!(run.stopping(), "no new work starts");
+        })
+        .await;
+    }
+}
