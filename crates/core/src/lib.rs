@@ -205,6 +205,83 @@ impl CsrEncryptAlgo {
     }
 }
 
+/// An argument of a `tencentcloud_ssl_free_certificate` resource: the Terraform provider's
+/// names, each an `ApplyCertificate` field (or, for `alias` and `project_id`, what a modify
+/// call changes). The one list of them; the parser, the Terraform state reader, the planner's
+/// diff and the engine's updates all read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Argument {
+    Domain,
+    DvAuthMethod,
+    PackageType,
+    ContactEmail,
+    ContactPhone,
+    ValidityPeriod,
+    CsrEncryptAlgo,
+    CsrKeyParameter,
+    CsrKeyPassword,
+    Alias,
+    ProjectId,
+    OldCertificateId,
+    DeleteDnsAutoRecord,
+}
+
+impl Argument {
+    /// Every argument, in the provider's order (the order plans show them in).
+    pub const ALL: [Argument; 13] = [
+        Argument::Domain,
+        Argument::DvAuthMethod,
+        Argument::PackageType,
+        Argument::ContactEmail,
+        Argument::ContactPhone,
+        Argument::ValidityPeriod,
+        Argument::CsrEncryptAlgo,
+        Argument::CsrKeyParameter,
+        Argument::CsrKeyPassword,
+        Argument::Alias,
+        Argument::ProjectId,
+        Argument::OldCertificateId,
+        Argument::DeleteDnsAutoRecord,
+    ];
+
+    /// Returns the argument's name, as configurations write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Argument::Domain => "domain",
+            Argument::DvAuthMethod => "dv_auth_method",
+            Argument::PackageType => "package_type",
+            Argument::ContactEmail => "contact_email",
+            Argument::ContactPhone => "contact_phone",
+            Argument::ValidityPeriod => "validity_period",
+            Argument::CsrEncryptAlgo => "csr_encrypt_algo",
+            Argument::CsrKeyParameter => "csr_key_parameter",
+            Argument::CsrKeyPassword => "csr_key_password",
+            Argument::Alias => "alias",
+            Argument::ProjectId => "project_id",
+            Argument::OldCertificateId => "old_certificate_id",
+            Argument::DeleteDnsAutoRecord => "delete_dns_auto_record",
+        }
+    }
+
+    /// Returns the argument named `name`.
+    pub fn parse(name: &str) -> Option<Argument> {
+        Argument::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// Returns true for the arguments a certificate changes in place (`ModifyCertificateAlias`,
+    /// `ModifyCertificateProject`); any other changes only with a new application.
+    pub fn changes_in_place(self) -> bool {
+        matches!(self, Argument::Alias | Argument::ProjectId)
+    }
+}
+
+impl fmt::Display for Argument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The arguments a certificate is applied for with: one field per `ApplyCertificate` parameter,
 /// named as the Terraform provider names them.
 ///
@@ -274,38 +351,32 @@ impl CertificateArgs {
     /// Lists every argument as `(name, rendered value)`, in the Terraform provider's order.
     /// Unset arguments are left out; the password digest is shown as a sensitive value.
     pub fn attributes(&self) -> Vec<(&'static str, AttributeValue)> {
+        Argument::ALL
+            .into_iter()
+            .filter_map(|argument| Some((argument.name(), self.value(argument)?)))
+            .collect()
+    }
+
+    /// Returns the value of `argument`, rendered; `None` when it is unset. The password is
+    /// its digest, shown as a sensitive value.
+    pub fn value(&self, argument: Argument) -> Option<AttributeValue> {
         use AttributeValue::{Bool, Number, Sensitive, Text};
-        let mut out = vec![
-            ("domain", Text(self.domain.clone())),
-            ("dv_auth_method", Text(self.dv_auth_method.as_str().to_owned())),
-        ];
-        let mut text = |name, v: &Option<String>| {
-            if let Some(v) = v {
-                out.push((name, Text(v.clone())));
-            }
-        };
-        text("package_type", &self.package_type);
-        text("contact_email", &self.contact_email);
-        text("contact_phone", &self.contact_phone);
-        text("validity_period", &self.validity_period);
-        text("csr_encrypt_algo", &self.csr_encrypt_algo.map(|a| a.as_str().to_owned()));
-        text("csr_key_parameter", &self.csr_key_parameter);
-        if let Some(d) = &self.csr_key_password_digest {
-            out.push(("csr_key_password", Sensitive(d.clone())));
+        let text = |v: &Option<String>| v.clone().map(Text);
+        match argument {
+            Argument::Domain => Some(Text(self.domain.clone())),
+            Argument::DvAuthMethod => Some(Text(self.dv_auth_method.as_str().to_owned())),
+            Argument::PackageType => text(&self.package_type),
+            Argument::ContactEmail => text(&self.contact_email),
+            Argument::ContactPhone => text(&self.contact_phone),
+            Argument::ValidityPeriod => text(&self.validity_period),
+            Argument::CsrEncryptAlgo => self.csr_encrypt_algo.map(|a| Text(a.as_str().to_owned())),
+            Argument::CsrKeyParameter => text(&self.csr_key_parameter),
+            Argument::CsrKeyPassword => self.csr_key_password_digest.clone().map(Sensitive),
+            Argument::Alias => text(&self.alias),
+            Argument::ProjectId => self.project_id.map(Number),
+            Argument::OldCertificateId => text(&self.old_certificate_id),
+            Argument::DeleteDnsAutoRecord => self.delete_dns_auto_record.map(Bool),
         }
-        if let Some(a) = &self.alias {
-            out.push(("alias", Text(a.clone())));
-        }
-        if let Some(p) = self.project_id {
-            out.push(("project_id", Number(p)));
-        }
-        if let Some(o) = &self.old_certificate_id {
-            out.push(("old_certificate_id", Text(o.clone())));
-        }
-        if let Some(d) = self.delete_dns_auto_record {
-            out.push(("delete_dns_auto_record", Bool(d)));
-        }
-        out
     }
 
     /// [`attributes`](Self::attributes), with the arguments named in `sensitive` (those that

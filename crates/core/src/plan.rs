@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Address, AttributeValue, CertStatus, CertificateArgs, Delivery, DeployTarget, DeployedResource,
-    ExportReason, RemoteCertificate, RenewBefore, ValidationRecord,
+    Address, Argument, AttributeValue, CertStatus, CertificateArgs, Delivery, DeployTarget,
+    DeployedResource, ExportReason, RemoteCertificate, RenewBefore, ValidationRecord,
 };
 
 /// What the cloud reports, by certificate id. A certificate id recorded in state but absent
@@ -83,9 +83,9 @@ pub enum Reason {
     /// The user asked for a new certificate (`--replace`).
     ReplaceRequested,
     /// Arguments that can only change with a new application differ.
-    ArgumentsChanged { forcing: Vec<String> },
+    ArgumentsChanged { forcing: Vec<Argument> },
     /// Arguments that can change in place differ.
-    AttributesChanged { changed: Vec<String> },
+    AttributesChanged { changed: Vec<Argument> },
     /// The certificate has expired; the API renews only before expiry.
     Expired { not_after: DateTime<Utc> },
     /// Issued and within `renew_before` of its expiry.

@@ -2,7 +2,7 @@
 //! renew, replace), update one in place, delete or forget one, and delete what a replacement
 //! left behind. Every call that is not idempotent is journaled first.
 
-use certplan_core::{Action, CertStatus, Prior, Reason, ResourceChange};
+use certplan_core::{Action, Argument, CertStatus, Prior, Reason, ResourceChange};
 use certplan_provider::backoff;
 use certplan_state::{Deposed, Intent, IntentKind};
 use chrono::Utc;
@@ -180,14 +180,13 @@ impl Run<'_, '_> {
         else {
             return Err(incomplete("attributes to update").into());
         };
-        let changes = |name: &str| changed.iter().any(|c| c == name);
-        if changes("alias") {
+        if changed.contains(&Argument::Alias) {
             let alias = args.alias.as_deref().unwrap_or("");
             self.client.modify_certificate_alias(&p.id, alias).await?;
             let (alias, id) = (args.alias.clone(), p.id.clone());
             self.ledger.record(Step::SetAlias { address: address.clone(), id, alias }).await?;
         }
-        if changes("project_id") {
+        if changed.contains(&Argument::ProjectId) {
             let ids = [p.id.clone()];
             let project = args.project_id.unwrap_or(certplan_core::DEFAULT_PROJECT);
             let failed = self.client.modify_certificate_project(&ids, project).await?;

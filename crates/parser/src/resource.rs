@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use certplan_core::{
-    Address, CertificateArgs, CsrEncryptAlgo, DvAuthMethod, InstanceKey, RESOURCE_TYPE,
+    Address, Argument, CertificateArgs, CsrEncryptAlgo, DvAuthMethod, InstanceKey, RESOURCE_TYPE,
 };
 use hcl::Value;
 use hcl_edit::Span as _;
@@ -17,23 +17,10 @@ use crate::{
     Diagnostic, Lifecycle, Reader, RenewBefore, ResourceConfig, Span, blocks, delivery, domain,
 };
 
-const ARGUMENTS: &[&str] = &[
-    "for_each",
-    "count",
-    "domain",
-    "dv_auth_method",
-    "package_type",
-    "contact_email",
-    "contact_phone",
-    "validity_period",
-    "csr_encrypt_algo",
-    "csr_key_parameter",
-    "csr_key_password",
-    "alias",
-    "project_id",
-    "old_certificate_id",
-    "delete_dns_auto_record",
-];
+/// Every argument a resource block takes: `for_each`, `count` and the certificate's.
+fn arguments() -> Vec<&'static str> {
+    ["for_each", "count"].into_iter().chain(Argument::ALL.map(Argument::name)).collect()
+}
 const LIFECYCLE_ARGUMENTS: &[&str] = &["renew_before", "prevent_destroy", "wait_for_issuance"];
 
 /// One instance of a resource block as read.
@@ -261,7 +248,7 @@ fn read_instance(
         reader,
         file,
         &block.body,
-        ARGUMENTS,
+        &arguments(),
         &["count", "for_each"],
         &["lifecycle", "deploy", "export"],
     );

@@ -65,7 +65,9 @@ fn change_json(c: &ResourceChange, plan: &Plan) -> Value {
     });
     let after = c.after.as_ref().map(|_| Value::Object(attributes(c.after_attributes())));
     let replace_paths: Vec<Vec<String>> = match &c.reason {
-        Reason::ArgumentsChanged { forcing } => forcing.iter().map(|f| vec![f.clone()]).collect(),
+        Reason::ArgumentsChanged { forcing } => {
+            forcing.iter().map(|f| vec![f.name().to_owned()]).collect()
+        }
         _ => Vec::new(),
     };
     let mut out = json!({

@@ -22,7 +22,7 @@ pub use certplan_core::{
     ResourceChange, Summary,
 };
 use certplan_core::{
-    Address, AttributeValue, CertStatus, CertificateArgs, RemoteCertificate, RenewBefore,
+    Address, Argument, CertStatus, CertificateArgs, RemoteCertificate, RenewBefore,
     ValidationRecord,
 };
 use certplan_parser::Config;
@@ -32,9 +32,6 @@ use serde::{Deserialize, Serialize};
 
 pub use json::{JSON_FORMAT_VERSION, render_json};
 pub use render::{describe_delivery, describe_record, render, render_drift};
-
-/// Arguments that can change on an existing certificate; every other one needs a new application.
-pub const IN_PLACE_ARGUMENTS: [&str; 2] = ["alias", "project_id"];
 
 /// A plan saved by `plan --out`, to be applied exactly as made, or not at all: it names the
 /// state (lineage and serial) and the configuration (digest) it was made from. It holds no
@@ -577,22 +574,10 @@ fn decide(
 fn changed_arguments(
     before: &CertificateArgs,
     after: &CertificateArgs,
-) -> (Vec<String>, Vec<String>) {
-    let (before, after) = (before.with_defaults().attributes(), after.with_defaults().attributes());
-    let get = |attrs: &[(&'static str, AttributeValue)], name: &str| {
-        attrs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
-    };
-    let (mut forcing, mut in_place): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
-    for (name, _) in before.iter().chain(&after) {
-        let listed = |list: &[String]| list.iter().any(|n| n == name);
-        if listed(&forcing) || listed(&in_place) || get(&before, name) == get(&after, name) {
-            continue;
-        }
-        if IN_PLACE_ARGUMENTS.contains(name) {
-            in_place.push((*name).to_owned());
-        } else {
-            forcing.push((*name).to_owned());
-        }
-    }
-    (forcing, in_place)
+) -> (Vec<Argument>, Vec<Argument>) {
+    let (before, after) = (before.with_defaults(), after.with_defaults());
+    Argument::ALL
+        .into_iter()
+        .filter(|&argument| before.value(argument) != after.value(argument))
+        .partition(|argument| !argument.changes_in_place())
 }

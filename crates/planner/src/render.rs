@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use certplan_core::{AttributeValue, CertStatus, RESOURCE_TYPE, ValidationRecord};
+use certplan_core::{Argument, AttributeValue, CertStatus, RESOURCE_TYPE, ValidationRecord};
 use chrono::{DateTime, Utc};
 use similar::{ChangeTag, TextDiff};
 
@@ -272,7 +272,7 @@ fn render_change(out: &mut String, change: &ResourceChange, now: DateTime<Utc>, 
     let before = change.before.as_ref();
     let before_attrs = change.before_attributes();
     let after_attrs = change.after_attributes();
-    let forcing: &[String] = match &change.reason {
+    let forcing: &[Argument] = match &change.reason {
         Reason::ArgumentsChanged { forcing } => forcing,
         _ => &[],
     };
@@ -295,16 +295,18 @@ fn render_change(out: &mut String, change: &ResourceChange, now: DateTime<Utc>, 
                 let old = before_attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v);
                 lines.push(match old {
                     Some(old) if old == value => Line::same(name, value.to_string()),
-                    Some(old) => Line::changed(name, old, value, forcing.iter().any(|f| f == name)),
+                    Some(old) => {
+                        Line::changed(name, old, value, forcing.iter().any(|f| f.name() == *name))
+                    }
                     None => Line::added(name, value.to_string())
-                        .forcing(forcing.iter().any(|f| f == name)),
+                        .forcing(forcing.iter().any(|f| f.name() == *name)),
                 });
             }
             for (name, value) in &before_attrs {
                 if !after_attrs.iter().any(|(n, _)| n == name) {
                     lines.push(
                         Line::removed(name, value.to_string())
-                            .forcing(forcing.iter().any(|f| f == name)),
+                            .forcing(forcing.iter().any(|f| f.name() == *name)),
                     );
                 }
             }
@@ -437,7 +439,8 @@ pub(crate) fn describe(reason: &Reason, now: DateTime<Utc>) -> String {
         ),
         Reason::ReplaceRequested => "replacement requested with --replace".into(),
         Reason::ArgumentsChanged { forcing } | Reason::AttributesChanged { changed: forcing } => {
-            format!("{} changed", forcing.join(", "))
+            let names: Vec<&str> = forcing.iter().map(|a| a.name()).collect();
+            format!("{} changed", names.join(", "))
         }
         Reason::Expired { not_after } => format!("expired on {}", date(not_after)),
         Reason::Expiring { not_after, days_left, renew_before } => format!(

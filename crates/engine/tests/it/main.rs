@@ -323,7 +323,7 @@ async fn a_replaced_certificate_that_cannot_be_deleted_yet_is_kept_as_deposed() 
     let mut replace = change(
         "www",
         Action::Replace,
-        Reason::ArgumentsChanged { forcing: vec!["contact_email".into()] },
+        Reason::ArgumentsChanged { forcing: vec![certplan_core::Argument::ContactEmail] },
     );
     replace.before = Some(Prior {
         id: old.certificate_id.clone(),
@@ -350,8 +350,11 @@ async fn an_update_changes_only_what_the_plan_names() {
     let mut ledger = Ledger::new();
     apply(&cloud, &mut ledger, &plan(vec![create("www")]), fast()).await;
     let recorded = ledger.saved().resources[&Address::certificate("www")].clone();
-    let mut update =
-        change("www", Action::Update, Reason::AttributesChanged { changed: vec!["alias".into()] });
+    let mut update = change(
+        "www",
+        Action::Update,
+        Reason::AttributesChanged { changed: vec![certplan_core::Argument::Alias] },
+    );
     update.before = Some(Prior {
         id: recorded.certificate_id.clone(),
         args: recorded.args.clone(),

@@ -204,7 +204,12 @@ fn changed_arguments_force_replacement() {
     assert_eq!(action, Action::Replace);
     assert_eq!(
         reason,
-        Reason::ArgumentsChanged { forcing: vec!["dv_auth_method".into(), "contact_email".into()] }
+        Reason::ArgumentsChanged {
+            forcing: vec![
+                certplan_core::Argument::DvAuthMethod,
+                certplan_core::Argument::ContactEmail
+            ]
+        }
     );
 }
 
@@ -260,7 +265,9 @@ fn alias_and_project_change_in_place() {
         only(&p),
         (
             Action::Update,
-            Reason::AttributesChanged { changed: vec!["alias".into(), "project_id".into()] }
+            Reason::AttributesChanged {
+                changed: vec![certplan_core::Argument::Alias, certplan_core::Argument::ProjectId]
+            }
         )
     );
     assert_eq!(p.summary().change, 1);
@@ -293,7 +300,10 @@ fn alias_changed_outside_is_drift_put_back_in_place() {
     let p = plan_now(&with_alias("  alias = \"site\"\n"), &s, Some(&observed)).expect("plan");
     assert_eq!(
         only(&p),
-        (Action::Update, Reason::AttributesChanged { changed: vec!["alias".into()] })
+        (
+            Action::Update,
+            Reason::AttributesChanged { changed: vec![certplan_core::Argument::Alias] }
+        )
     );
     assert_eq!(
         p.drift[0].kind,

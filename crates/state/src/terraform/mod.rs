@@ -15,29 +15,31 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use certplan_core::{InstanceKey, RESOURCE_TYPE};
+use certplan_core::{Argument, InstanceKey, RESOURCE_TYPE};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 pub use address::{TerraformAddress, TerraformAddressError};
 
-/// The provider's arguments certplan takes, in the provider's order.
-const ARGUMENTS: [&str; 10] = [
-    "domain",
-    "dv_auth_method",
-    "package_type",
-    "contact_email",
-    "contact_phone",
-    "validity_period",
-    "csr_encrypt_algo",
-    "csr_key_parameter",
-    "alias",
-    "project_id",
+/// The provider's arguments certplan takes, in the provider's order: all but the password
+/// (never read), what certplan leaves out, and `delete_dns_auto_record` (an API field the
+/// provider does not have).
+const ARGUMENTS: [Argument; 10] = [
+    Argument::Domain,
+    Argument::DvAuthMethod,
+    Argument::PackageType,
+    Argument::ContactEmail,
+    Argument::ContactPhone,
+    Argument::ValidityPeriod,
+    Argument::CsrEncryptAlgo,
+    Argument::CsrKeyParameter,
+    Argument::Alias,
+    Argument::ProjectId,
 ];
 /// The provider's arguments certplan does not take: it renews on its own.
-const LEFT_OUT: [&str; 1] = ["old_certificate_id"];
-const PASSWORD: &str = "csr_key_password";
+const LEFT_OUT: [Argument; 1] = [Argument::OldCertificateId];
+const PASSWORD: Argument = Argument::CsrKeyPassword;
 
 /// The `tencentcloud_ssl_free_certificate` instances of a Terraform state.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -390,11 +392,12 @@ fn certificate(
     let mut arguments = Vec::new();
     let mut withheld = Vec::new();
     let mut left_out = Vec::new();
-    for name in ARGUMENTS.into_iter().chain(LEFT_OUT) {
+    for argument in ARGUMENTS.into_iter().chain(LEFT_OUT) {
+        let name = argument.name();
         let Some(value) = kept.remove(name).filter(|v| is_set(name, v)) else { continue };
         if sensitive.contains(name) {
             withheld.push(name);
-        } else if LEFT_OUT.contains(&name) {
+        } else if LEFT_OUT.contains(&argument) {
             left_out.push((name, value));
         } else {
             arguments.push((name, value));
@@ -436,9 +439,12 @@ impl<'de> Deserialize<'de> for Attributes {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attributes, A::Error> {
                 let mut attributes = Attributes::default();
-                let wanted = ["id"].into_iter().chain(ARGUMENTS).chain(LEFT_OUT);
+                let wanted = ["id"]
+                    .into_iter()
+                    .chain(ARGUMENTS.map(Argument::name))
+                    .chain(LEFT_OUT.map(Argument::name));
                 while let Some(key) = map.next_key::<String>()? {
-                    if key == PASSWORD {
+                    if key == PASSWORD.name() {
                         attributes.password_set = map.next_value::<Presence>()?.0;
                     } else if let Some(name) = wanted.clone().find(|name| *name == key) {
                         attributes.kept.insert(name, map.next_value()?);
