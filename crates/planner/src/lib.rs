@@ -25,7 +25,7 @@ use certplan_core::{
     Address, Argument, CertStatus, CertificateArgs, RemoteCertificate, RenewBefore,
     ValidationRecord,
 };
-use certplan_parser::Config;
+use certplan_parser::{Config, ResourceConfig};
 use certplan_state::{ResourceState, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -168,6 +168,9 @@ pub enum PlanError {
 
 /// Plans every resource of `config` and `state` that `options` include. `observed` is what a
 /// refresh read from the cloud, or `None` to plan from state alone.
+///
+/// The plan is made as if the `moved` blocks' renames were done (the apply records them); then
+/// each address in turn, in order, by the steps of [`Planner::do_plan_address`].
 pub fn plan(
     config: &Config,
     state: &State,
@@ -175,19 +178,19 @@ pub fn plan(
     now: DateTime<Utc>,
     options: &PlanOptions,
 ) -> Result<Plan, PlanError> {
-    // The plan is made as if the `moved` blocks' renames were done; the apply records them.
-    let mut renamed = None;
-    let mut moved = Vec::new();
-    if !config.moved.is_empty() {
-        let mut copy = state.clone();
-        moved = apply_moves(config, &mut copy);
-        renamed = Some(copy);
-    }
+    let (renamed, moved) = do_plan_moves(config, state);
     let state = renamed.as_ref().unwrap_or(state);
-    let mut changes = Vec::new();
-    let mut drift = Vec::new();
-    let mut deliveries = Vec::new();
-    let mut imports = import::Imports::new(config);
+    let mut planner = Planner {
+        config,
+        state,
+        observed,
+        now,
+        options,
+        imports: import::Imports::new(config),
+        changes: Vec::new(),
+        drift: Vec::new(),
+        delivery: Vec::new(),
+    };
     let addresses: BTreeSet<&Address> = config
         .resources
         .keys()
@@ -196,138 +199,229 @@ pub fn plan(
         .filter(|a| options.includes(a))
         .collect();
     for address in addresses {
-        let desired = config.resources.get(address);
-        let mut recorded = state.resources.get(address).map(Cow::Borrowed);
-        if let Some(r) = recorded.as_deref()
-            && let Some((kind, successor)) =
-                observed.and_then(|o| certplan_core::successor(o, &r.certificate_id))
-        {
-            drift.push(Drift { address: address.clone(), id: r.certificate_id.clone(), kind });
-            recorded = Some(Cow::Owned(r.renewed_as(&successor.id)));
-        }
+        planner.do_plan_address(address)?;
+    }
+    Ok(Plan {
+        created_at: now,
+        moved,
+        refreshed: observed.is_some(),
+        drift: planner.drift,
+        changes: planner.changes,
+        delivery: planner.delivery,
+    })
+}
+
+/// Returns the state with the `moved` blocks' renames made (`None` when there are none) and
+/// the renames, which the apply repeats in the same order.
+fn do_plan_moves(config: &Config, state: &State) -> (Option<State>, Vec<(Address, Address)>) {
+    if config.moved.is_empty() {
+        return (None, Vec::new());
+    }
+    let mut renamed = state.clone();
+    let moved = apply_moves(config, &mut renamed);
+    (Some(renamed), moved)
+}
+
+/// One plan in the making: its inputs, and what it has decided so far.
+struct Planner<'a> {
+    config: &'a Config,
+    state: &'a State,
+    observed: Option<&'a Observed>,
+    now: DateTime<Utc>,
+    options: &'a PlanOptions,
+    imports: import::Imports<'a>,
+    changes: Vec<ResourceChange>,
+    drift: Vec<Drift>,
+    delivery: Vec<DeliveryChange>,
+}
+
+impl<'a> Planner<'a> {
+    /// Plans one address: follows a renewal made outside certplan, takes an `import` block,
+    /// chooses the action (declared, undeclared), plans delivery, and deletes what a
+    /// replacement left behind.
+    fn do_plan_address(&mut self, address: &'a Address) -> Result<(), PlanError> {
+        let desired = self.config.resources.get(address);
+        let recorded = self.do_plan_renewed_outside(address);
         let recorded = recorded.as_deref();
         let importing = match desired {
-            Some(d) => imports.pending(address, &d.args.domain, state, &options.imports)?,
+            Some(d) => self.do_plan_import(address, d)?,
             None => None,
         };
-        if let Some(import::Pending { import, renewed: Some(kind), .. }) = &importing {
-            drift.push(Drift {
-                address: address.clone(),
-                id: import.id.clone(),
-                kind: kind.clone(),
-            });
-        }
         let prior = match (&importing, desired) {
             (Some(pending), Some(d)) => Some(import::prior(pending.remote, &d.args)),
             _ => recorded.map(|r| {
-                prior(r, observed.and_then(|o| o.get(&r.certificate_id)), observed.is_some())
+                let remote = self.observed.and_then(|o| o.get(&r.certificate_id));
+                prior(r, remote, self.observed.is_some())
             }),
         };
         if let (Some(r), Some(p)) = (recorded, &prior) {
-            drift.extend(detect_drift(address, r, p));
+            self.drift.extend(detect_drift(address, r, p));
         }
         let decided = match (desired, recorded, &prior) {
             (Some(_), _, None) => Some((Action::Create, Reason::NotInState)),
-            (None, Some(r), Some(p)) => Some(
-                match config
-                    .removed
-                    .get(address)
-                    .or_else(|| config.removed.get(&address.resource()))
-                {
-                    Some(removed) if !removed.destroy => {
-                        (Action::Forget, Reason::Removed { location: removed.location.clone() })
-                    }
-                    _ => {
-                        if r.prevent_destroy && p.exists {
-                            return Err(PlanError::PreventDestroy {
-                            address: address.clone(),
-                            id: p.id.clone(),
-                            why: "it is no longer in the configuration; set prevent_destroy = false and apply first, or add a removed block to stop managing it without deleting it".into(),
-                        });
-                        }
-                        (Action::Delete, Reason::NotInConfig { gone: !p.exists })
-                    }
-                },
-            ),
+            (None, Some(r), Some(p)) => Some(self.do_plan_undeclared(address, r, p)?),
             (Some(d), r, Some(p)) => {
-                let remote = importing
-                    .as_ref()
-                    .map(|pending| pending.remote)
-                    .or_else(|| observed.and_then(|o| o.get(&p.id)));
-                let failures = r.map_or(0, |r| r.validation_failures);
-                let replace = options.replace.iter().any(|a| a.covers(address));
-                let compared = import::compared(&d.args, r);
-                let decided = match decide(&compared, d.lifecycle.renew_before, p, remote, now) {
-                    (Action::Create, reason) => (Action::Create, reason),
-                    _ if replace => (Action::Replace, Reason::ReplaceRequested),
-                    // Validation failed again: the cause (DNS, a file, the CA) is outside
-                    // certplan, and applying once a week forever would not fix it.
-                    (Action::Replace, Reason::ValidationTimedOut { id, .. })
-                    | (Action::Replace, Reason::Unusable { id, status: CertStatus::Failed })
-                        if failures >= 1 =>
-                    {
-                        let failures = failures + 1;
-                        (Action::NoOp, Reason::ValidationFailedRepeatedly { id, failures })
-                    }
-                    decided => decided,
-                };
-                if decided.0 == Action::Replace
-                    && d.lifecycle.prevent_destroy
-                    && matches!(
-                        decided.1,
-                        Reason::ArgumentsChanged { .. } | Reason::ReplaceRequested
-                    )
-                {
-                    return Err(PlanError::PreventDestroy {
-                        address: address.clone(),
-                        id: p.id.clone(),
-                        why: if decided.1 == Reason::ReplaceRequested {
-                            "--replace asks for a new certificate, and the old one would be deleted"
-                                .into()
-                        } else {
-                            "changed arguments force a new certificate, and the old one would be deleted".into()
-                        },
-                    });
-                }
-                Some(decided)
+                let remote = importing.as_ref().map(|pending| pending.remote);
+                Some(self.do_plan_declared(address, d, r, p, remote)?)
             }
             // Only deposed certificates are left of this address.
             _ => None,
         };
-        if let (Some(d), Some((action, _))) = (desired, &decided) {
-            let work =
-                delivery::plan(address, d, recorded, *action, prior.as_ref(), &options.files);
-            deliveries.extend(work);
-        }
         if let Some((action, reason)) = decided {
-            // What was last declared is what the apply records; without a block, what was.
-            let (sensitive, prevent_destroy) = match (desired, recorded) {
-                (Some(d), _) => (d.sensitive.clone(), d.lifecycle.prevent_destroy),
-                (None, Some(r)) => (r.sensitive.clone(), r.prevent_destroy),
-                (None, None) => Default::default(),
-            };
-            changes.push(ResourceChange {
+            if let Some(d) = desired {
+                let files = &self.options.files;
+                let work = delivery::plan(address, d, recorded, action, prior.as_ref(), files);
+                self.delivery.extend(work);
+            }
+            let importing = importing.as_ref().map(|pending| pending.import.id.clone());
+            self.changes.push(self.change(address, action, reason, prior, recorded, importing));
+        }
+        self.do_plan_deposed(address, recorded);
+        Ok(())
+    }
+
+    /// Returns the address's record, as the newest certificate of a renewal (or reissue) made
+    /// outside certplan when the refresh found one — recorded as drift.
+    fn do_plan_renewed_outside(&mut self, address: &Address) -> Option<Cow<'a, ResourceState>> {
+        let recorded = self.state.resources.get(address)?;
+        let renewal =
+            self.observed.and_then(|o| certplan_core::successor(o, &recorded.certificate_id));
+        let Some((kind, successor)) = renewal else {
+            return Some(Cow::Borrowed(recorded));
+        };
+        let id = recorded.certificate_id.clone();
+        self.drift.push(Drift { address: address.clone(), id, kind });
+        Some(Cow::Owned(recorded.renewed_as(&successor.id)))
+    }
+
+    /// Returns the import still to be done for the address, if an `import` block names one —
+    /// recording as drift a renewal of the certificate it names made outside certplan.
+    fn do_plan_import(
+        &mut self,
+        address: &Address,
+        desired: &ResourceConfig,
+    ) -> Result<Option<import::Pending<'a, 'a>>, PlanError> {
+        let found = &self.options.imports;
+        let pending = self.imports.pending(address, &desired.args.domain, self.state, found)?;
+        if let Some(import::Pending { import, renewed: Some(kind), .. }) = &pending {
+            let (id, kind) = (import.id.clone(), kind.clone());
+            self.drift.push(Drift { address: address.clone(), id, kind });
+        }
+        Ok(pending)
+    }
+
+    /// Decides for a certificate recorded and no longer declared: forgotten when a `removed`
+    /// block says so, else deleted — unless `prevent_destroy` guards it.
+    fn do_plan_undeclared(
+        &self,
+        address: &Address,
+        recorded: &ResourceState,
+        prior: &Prior,
+    ) -> Result<(Action, Reason), PlanError> {
+        let removed = self.config.removed.get(address);
+        match removed.or_else(|| self.config.removed.get(&address.resource())) {
+            Some(removed) if !removed.destroy => {
+                Ok((Action::Forget, Reason::Removed { location: removed.location.clone() }))
+            }
+            _ if recorded.prevent_destroy && prior.exists => Err(PlanError::PreventDestroy {
                 address: address.clone(),
-                action,
-                reason,
-                before: prior,
-                after: desired.map(|d| d.args.clone()),
-                deposed: None,
-                sensitive,
-                prevent_destroy,
-                wait_for_issuance: desired
-                    .and_then(|d| d.lifecycle.wait_for_issuance)
-                    .or(config.provider.wait_for_issuance),
-                delivery: desired.map(|d| d.delivery.clone()).unwrap_or_default(),
-                importing: importing.as_ref().map(|pending| pending.import.id.clone()),
+                id: prior.id.clone(),
+                why: "it is no longer in the configuration; set prevent_destroy = false and apply first, or add a removed block to stop managing it without deleting it".into(),
+            }),
+            _ => Ok((Action::Delete, Reason::NotInConfig { gone: !prior.exists })),
+        }
+    }
+
+    /// Decides for a declared certificate that exists (or is being imported): [`decide`]'s
+    /// table, then `--replace`, a validation that keeps failing, and `prevent_destroy`.
+    fn do_plan_declared(
+        &self,
+        address: &Address,
+        desired: &ResourceConfig,
+        recorded: Option<&ResourceState>,
+        prior: &Prior,
+        imported: Option<&RemoteCertificate>,
+    ) -> Result<(Action, Reason), PlanError> {
+        let remote = imported.or_else(|| self.observed.and_then(|o| o.get(&prior.id)));
+        let failures = recorded.map_or(0, |r| r.validation_failures);
+        let replace = self.options.replace.iter().any(|a| a.covers(address));
+        let compared = import::compared(&desired.args, recorded);
+        let renew_before = desired.lifecycle.renew_before;
+        let decided = match decide(&compared, renew_before, prior, remote, self.now) {
+            (Action::Create, reason) => (Action::Create, reason),
+            _ if replace => (Action::Replace, Reason::ReplaceRequested),
+            // Validation failed again: the cause (DNS, a file, the CA) is outside certplan,
+            // and applying once a week forever would not fix it.
+            (Action::Replace, Reason::ValidationTimedOut { id, .. })
+            | (Action::Replace, Reason::Unusable { id, status: CertStatus::Failed })
+                if failures >= 1 =>
+            {
+                let failures = failures + 1;
+                (Action::NoOp, Reason::ValidationFailedRepeatedly { id, failures })
+            }
+            decided => decided,
+        };
+        let deletes_old = decided.0 == Action::Replace
+            && matches!(decided.1, Reason::ArgumentsChanged { .. } | Reason::ReplaceRequested);
+        if deletes_old && desired.lifecycle.prevent_destroy {
+            return Err(PlanError::PreventDestroy {
+                address: address.clone(),
+                id: prior.id.clone(),
+                why: if decided.1 == Reason::ReplaceRequested {
+                    "--replace asks for a new certificate, and the old one would be deleted".into()
+                } else {
+                    "changed arguments force a new certificate, and the old one would be deleted"
+                        .into()
+                },
             });
         }
-        for d in state.deposed.iter().filter(|d| &d.address == address) {
+        Ok(decided)
+    }
+
+    /// Builds the address's change: what was last declared is what the apply records; without
+    /// a block, what was.
+    fn change(
+        &self,
+        address: &Address,
+        action: Action,
+        reason: Reason,
+        prior: Option<Prior>,
+        recorded: Option<&ResourceState>,
+        importing: Option<String>,
+    ) -> ResourceChange {
+        let desired = self.config.resources.get(address);
+        let (sensitive, prevent_destroy) = match (desired, recorded) {
+            (Some(d), _) => (d.sensitive.clone(), d.lifecycle.prevent_destroy),
+            (None, Some(r)) => (r.sensitive.clone(), r.prevent_destroy),
+            (None, None) => Default::default(),
+        };
+        ResourceChange {
+            address: address.clone(),
+            action,
+            reason,
+            before: prior,
+            after: desired.map(|d| d.args.clone()),
+            deposed: None,
+            sensitive,
+            prevent_destroy,
+            wait_for_issuance: desired
+                .and_then(|d| d.lifecycle.wait_for_issuance)
+                .or(self.config.provider.wait_for_issuance),
+            delivery: desired.map(|d| d.delivery.clone()).unwrap_or_default(),
+            importing,
+        }
+    }
+
+    /// Deletes the certificates a replacement of the address left behind (deposed), except one
+    /// that must keep serving until its cloud resources have moved.
+    fn do_plan_deposed(&mut self, address: &Address, recorded: Option<&ResourceState>) {
+        let desired = self.config.resources.get(address);
+        for d in self.state.deposed.iter().filter(|d| &d.address == address) {
             if delivery::keeps_deposed(desired, recorded, &d.certificate_id) {
                 continue;
             }
-            let gone = observed.is_some_and(|o| !o.contains_key(&d.certificate_id));
-            changes.push(ResourceChange {
+            let gone = self.observed.is_some_and(|o| !o.contains_key(&d.certificate_id));
+            self.changes.push(ResourceChange {
                 address: address.clone(),
                 action: Action::Delete,
                 reason: Reason::Deposed {
@@ -347,14 +441,6 @@ pub fn plan(
             });
         }
     }
-    Ok(Plan {
-        created_at: now,
-        moved,
-        refreshed: observed.is_some(),
-        drift,
-        changes,
-        delivery: deliveries,
-    })
 }
 
 /// Makes the renames of the configuration's `moved` blocks in `state`, in order (so that moves
