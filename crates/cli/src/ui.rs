@@ -123,13 +123,13 @@ fn event_json(event: &Event<'_>) -> Option<serde_json::Value> {
         }),
         Event::Failed { address, action, error } => json!({
             "type": "apply_errored", "address": address.to_string(), "action": action.name(),
-            "error": error.to_string()
+            "error": chain(error)
         }),
         Event::Deposed { address, id, error }
         | Event::DeleteDeferred { address, id, error, .. } => {
             json!({
                 "type": "deposed", "address": address.to_string(), "certificate_id": id,
-                "error": error.to_string()
+                "error": chain(error)
             })
         }
         Event::StillWaiting { address, id, elapsed, status } => json!({
@@ -142,7 +142,7 @@ fn event_json(event: &Event<'_>) -> Option<serde_json::Value> {
         }),
         Event::Recovered { address, id, error } => json!({
             "type": "recovered", "address": address.to_string(), "certificate_id": id,
-            "error": error.to_string()
+            "error": chain(error)
         }),
         Event::Deploying { address, record_id, total, done } => json!({
             "type": "deploy_progress", "address": address.to_string(),
@@ -191,7 +191,7 @@ fn describe_event(event: Event<'_>) -> String {
             format!("{address}: {} complete after {elapsed:.1}s{id}", verbs(action).1)
         }
         Event::Failed { address, action, error } => {
-            format!("{address}: {} failed: {error}", verbs(action).1)
+            format!("{address}: {} failed: {}", verbs(action).1, chain(error))
         }
         Event::Deposed { address, id, error } => format!(
             "{address}: warning: the new certificate is in place, but the old one ({id}) could not be deleted: {error}\n  it is kept in state as deposed; the next apply deletes it"
@@ -324,7 +324,7 @@ pub fn report_unfinished(report: &Report, automatic: impl Fn(&Address) -> bool) 
     if !report.failed.is_empty() {
         eprintln!("\n{} failed:", plural(report.failed.len(), "change"));
         for (address, error) in &report.failed {
-            eprintln!("  {address}: {error}");
+            eprintln!("  {address}: {}", chain(error));
         }
     }
     let delivery = &report.delivery;
@@ -337,7 +337,7 @@ pub fn report_unfinished(report: &Report, automatic: impl Fn(&Address) -> bool) 
     if !delivery.failed.is_empty() {
         eprintln!("\nDelivery failed:");
         for (address, error) in &delivery.failed {
-            eprintln!("  {address}: {error}");
+            eprintln!("  {address}: {}", chain(error));
         }
     }
 }
@@ -412,13 +412,30 @@ pub fn confirm() -> anyhow::Result<bool> {
     Ok(answer.trim() == "yes")
 }
 
+/// Writes an error with its causes, each once: `what: why: the deeper why`. A cause that the
+/// message before it already quotes (an error that writes its source into its own message)
+/// is not repeated.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        let shown = c.to_string();
+        if !text.contains(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        cause = c.source();
+    }
+    text
+}
+
 /// Prints an error with what to do about it.
 pub fn report_error(error: &anyhow::Error, output: Output) {
     if let Some(config) = error.downcast_ref::<ConfigError>() {
         eprintln!("{}", config.render(output.stderr_color));
         return;
     }
-    eprintln!("error: {error:#}");
+    eprintln!("error: {}", chain(error.as_ref()));
     if error.downcast_ref::<CredentialsError>().is_some() {
         eprintln!(
             "hint: to try certplan without an account, add --sandbox to run against an embedded sandbox"
@@ -554,4 +571,31 @@ pub fn report_terraform_import(
 /// Quotes `text` for a POSIX shell.
 fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chain;
+
+    #[test]
+    fn an_error_is_shown_with_each_cause_once() {
+        let disk_full = || std::io::Error::other("no space left on device");
+        let kept = anyhow::Error::new(disk_full()).context("cannot write certs/www/cert.pem");
+        assert_eq!(
+            chain(kept.as_ref()),
+            "cannot write certs/www/cert.pem: no space left on device"
+        );
+        // An error that writes its cause into its own message too: the cause is not repeated.
+        let quoted = anyhow::Error::new(disk_full())
+            .context(format!("cannot write certs/www/cert.pem: {}", disk_full()));
+        assert_eq!(
+            chain(quoted.as_ref()),
+            "cannot write certs/www/cert.pem: no space left on device"
+        );
+        let outer = quoted.context("export to certs/www");
+        assert_eq!(
+            chain(outer.as_ref()),
+            "export to certs/www: cannot write certs/www/cert.pem: no space left on device"
+        );
+    }
 }

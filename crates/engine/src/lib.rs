@@ -41,7 +41,7 @@ mod wait;
 pub use apply::{apply, record_plan_basis};
 pub use certplan_export::HookStream;
 pub use deliver::inspect_exports;
-pub use error::{ApplyError, ChangeError, DeliveryError, ImportError, ReconcileError};
+pub use error::{ApplyError, ChangeError, DeliveryError, ExportError, ImportError, ReconcileError};
 pub use event::Event;
 pub use import::{Adoption, import, import_all};
 pub use options::{ApplyOptions, Inputs, Timing};

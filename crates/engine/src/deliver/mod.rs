@@ -17,7 +17,7 @@ use certplan_state::StateError;
 use chrono::Utc;
 use futures_util::{StreamExt, stream};
 
-use crate::error::DeliveryError;
+use crate::error::{DeliveryError, ExportError};
 use crate::report::Delivered;
 use crate::run::Run;
 
@@ -57,11 +57,8 @@ impl Run<'_, '_> {
                         &d.work
                         && let Some(other) = shared.get(&(address.clone(), path.clone()))
                     {
-                        // Two resources writing one directory would overwrite each other's files
-                        // on every apply (a relative and an absolute path, or a symlink, that the
-                        // configuration's own check cannot see are the same place).
-                        let error = format!("{other} exports to the same directory");
-                        let error = DeliveryError::Export { path: path.clone(), error };
+                        let cause = ExportError::SharedDirectory { other: other.clone() };
+                        let error = DeliveryError::Export { path: path.clone(), cause };
                         delivered.failed.push((address.clone(), error));
                         continue;
                     }
