@@ -65,12 +65,35 @@ pub(crate) fn resolve(
     inputs: &[VarInput],
 ) -> BTreeMap<String, Value> {
     let declared = declarations(reader, bodies);
-    let mut values: BTreeMap<String, (Value, Option<Span>)> = BTreeMap::new();
-    for (name, d) in &declared {
-        if let Some(default) = &d.default {
-            values.insert(name.clone(), (default.clone(), None));
-        }
-    }
+    let mut given = given_values(reader, &declared, inputs);
+    // What sensitive variables were given, converted or not, is never quoted in a diagnostic.
+    let sensitive: BTreeSet<String> =
+        declared.iter().filter(|(_, d)| d.sensitive).map(|(name, _)| name.clone()).collect();
+    let raw: Vec<Value> =
+        sensitive.iter().filter_map(|name| given.get(name)).map(|(v, _)| v.clone()).collect();
+    let resolved = convert_values(reader, &declared, &mut given);
+    validate_values(reader, &declared, &resolved);
+    let converted = sensitive.iter().filter_map(|name| resolved.get(name));
+    reader.sensitivity =
+        crate::sensitive::Sensitivity::new(sensitive.clone(), raw.iter().chain(converted));
+    resolved
+}
+
+/// A value as given, with where it was written (`None`: a default, the environment or the
+/// command line, reported at the declaration).
+type Given = (Value, Option<Span>);
+
+/// Collects each declared variable's value from its default, then `inputs` in order (a later
+/// one wins), reporting values that cannot be read and values for undeclared variables.
+fn given_values(
+    reader: &mut Reader<'_>,
+    declared: &BTreeMap<String, Declared<'_>>,
+    inputs: &[VarInput],
+) -> BTreeMap<String, Given> {
+    let mut values: BTreeMap<String, Given> = declared
+        .iter()
+        .filter_map(|(name, d)| Some((name.clone(), (d.default.clone()?, None))))
+        .collect();
     for input in inputs {
         match input {
             VarInput::Env { name, raw } | VarInput::Flag { name, raw } => {
@@ -102,52 +125,63 @@ pub(crate) fn resolve(
                     }
                 }
             }
-            VarInput::File { source } => {
-                let Ok(body) = hcl_edit::parser::parse_body(&reader.sources[*source].text) else {
-                    reader.push(
-                        Diagnostic::error("invalid HCL syntax in a variables file")
-                            .at(Span { file: *source, range: 0..1 }, "in this file"),
-                    );
-                    continue;
-                };
-                let ctx = crate::functions::context();
-                for attr in body.attributes() {
-                    let name = attr.key.as_str().to_owned();
-                    let span = reader.span(*source, attr.value.span());
-                    if !declared.contains_key(&name) {
-                        // As in Terraform: a stray value in a file is a warning, on the
-                        // command line an error.
-                        let key = reader.span(*source, attr.key.span());
-                        let mut d = undeclared(&name, Some(key), declared.keys());
-                        d.severity = crate::Severity::Warning;
-                        reader.push(d);
-                        continue;
-                    }
-                    match crate::expr::evaluate(&attr.value, &ctx) {
-                        Ok(v) => {
-                            values.insert(name, (v, Some(span)));
-                        }
-                        Err(e) => reader.push(
-                            Diagnostic::error(format!(
-                                "cannot evaluate variable \"{name}\": {}",
-                                crate::expr::describe(&e)
-                            ))
-                            .at(span, "in this value"),
-                        ),
-                    }
-                }
-            }
+            VarInput::File { source } => values.extend(file_values(reader, declared, *source)),
         }
     }
+    values
+}
 
-    // What sensitive variables were given, converted or not, is never quoted in a diagnostic.
-    let sensitive: BTreeSet<String> =
-        declared.iter().filter(|(_, d)| d.sensitive).map(|(name, _)| name.clone()).collect();
-    let given: Vec<Value> =
-        sensitive.iter().filter_map(|name| values.get(name)).map(|(v, _)| v.clone()).collect();
+/// Reads the values a variables file (`*.tfvars`, `--var-file`) gives.
+fn file_values(
+    reader: &mut Reader<'_>,
+    declared: &BTreeMap<String, Declared<'_>>,
+    source: usize,
+) -> Vec<(String, Given)> {
+    let Ok(body) = hcl_edit::parser::parse_body(&reader.sources[source].text) else {
+        reader.push(
+            Diagnostic::error("invalid HCL syntax in a variables file")
+                .at(Span { file: source, range: 0..1 }, "in this file"),
+        );
+        return Vec::new();
+    };
+    let ctx = crate::functions::context();
+    let mut values = Vec::new();
+    for attr in body.attributes() {
+        let name = attr.key.as_str().to_owned();
+        let span = reader.span(source, attr.value.span());
+        if !declared.contains_key(&name) {
+            // As in Terraform: a stray value in a file is a warning, on the command line an
+            // error.
+            let key = reader.span(source, attr.key.span());
+            let mut d = undeclared(&name, Some(key), declared.keys());
+            d.severity = crate::Severity::Warning;
+            reader.push(d);
+            continue;
+        }
+        match crate::expr::evaluate(&attr.value, &ctx) {
+            Ok(v) => values.push((name, (v, Some(span)))),
+            Err(e) => reader.push(
+                Diagnostic::error(format!(
+                    "cannot evaluate variable \"{name}\": {}",
+                    crate::expr::describe(&e)
+                ))
+                .at(span, "in this value"),
+            ),
+        }
+    }
+    values
+}
+
+/// Converts each declared variable's value to its type; reports a variable without a value
+/// (and records it as unset), a null that is not allowed, and a value of the wrong type.
+fn convert_values(
+    reader: &mut Reader<'_>,
+    declared: &BTreeMap<String, Declared<'_>>,
+    given: &mut BTreeMap<String, Given>,
+) -> BTreeMap<String, Value> {
     let mut resolved = BTreeMap::new();
-    for (name, d) in &declared {
-        let Some((value, origin)) = values.remove(name) else {
+    for (name, d) in declared {
+        let Some((value, origin)) = given.remove(name) else {
             reader.unset_variables.insert(name.clone());
             reader.push(
                 Diagnostic::error(format!("variable \"{name}\" has no value"))
@@ -180,13 +214,18 @@ pub(crate) fn resolve(
             ),
         }
     }
+    resolved
+}
 
+/// Checks the `validation` blocks of every variable that has a value.
+fn validate_values(
+    reader: &mut Reader<'_>,
+    declared: &BTreeMap<String, Declared<'_>>,
+    resolved: &BTreeMap<String, Value>,
+) {
     let mut ctx = crate::functions::context();
     ctx.declare_var("var", Value::Object(resolved.clone().into_iter().collect()));
-    for (name, d) in &declared {
-        if !resolved.contains_key(name) {
-            continue;
-        }
+    for (name, d) in declared.iter().filter(|(name, _)| resolved.contains_key(*name)) {
         for (condition, message, span) in &d.validations {
             match crate::expr::evaluate(condition, &ctx) {
                 Ok(Value::Bool(true)) => {}
@@ -210,10 +249,6 @@ pub(crate) fn resolve(
             }
         }
     }
-    let converted = sensitive.iter().filter_map(|name| resolved.get(name));
-    reader.sensitivity =
-        crate::sensitive::Sensitivity::new(sensitive.clone(), given.iter().chain(converted));
-    resolved
 }
 
 fn undeclared<'n>(
