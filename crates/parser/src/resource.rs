@@ -257,12 +257,7 @@ fn read_instance(
             reader.push(missing_argument(header.clone(), RESOURCE_TYPE, arg, example));
         }
     }
-    let domain = args.string(reader, "domain");
-    if let Some((d, span)) = &domain
-        && let Err((problem, help)) = domain::check(d)
-    {
-        reader.push(Diagnostic::error(problem).at(span.clone(), "invalid domain").help(help));
-    }
+    let domain = read_domain(reader, &mut args);
 
     let dv_auth_method =
         enum_arg(reader, &mut args, "dv_auth_method", &DvAuthMethod::ALL.map(DvAuthMethod::as_str))
@@ -281,7 +276,65 @@ fn read_instance(
         "3",
         "the API issues free certificates for 3 months only today (the 12 of the provider's documented example is from when they lasted a year). Write 3, or leave the argument out: certplan renews every certificate before it expires",
     );
-    let contact_email = args.string(reader, "contact_email").map(|(email, span)| {
+    let contact_email = read_contact_email(reader, &mut args);
+    let contact_phone = read_contact_phone(reader, &mut args);
+
+    let (algo, key_parameter) = read_key(reader, &mut args);
+    let csr_key_password = args.string(reader, "csr_key_password").map(|(p, _)| p);
+    let alias = args.string(reader, "alias").map(|(a, _)| a);
+    let project_id =
+        args.integer(reader, "project_id").and_then(|(p, _)| certplan_core::project_id(p));
+    let old_certificate_id = args.string(reader, "old_certificate_id").map(|(o, _)| o);
+    let method = dv_auth_method.as_ref().map(|(m, _)| *m);
+    let delete_dns_auto_record = read_delete_dns_auto_record(reader, &mut args, method);
+
+    let lifecycle = read_lifecycle(reader, file, block);
+    let (delivery, export_spans) = delivery::read(reader, file, block);
+    if reader.diagnostics.len() > errors_before {
+        return None;
+    }
+    let (domain, _) = domain?;
+    let (dv_auth_method, _) = dv_auth_method?;
+    let config = ResourceConfig {
+        address,
+        args: CertificateArgs {
+            domain,
+            dv_auth_method,
+            package_type,
+            contact_email,
+            contact_phone,
+            validity_period,
+            csr_encrypt_algo: algo,
+            csr_key_parameter: key_parameter,
+            csr_key_password_digest: csr_key_password.as_deref().map(password_digest),
+            alias,
+            project_id,
+            old_certificate_id,
+            delete_dns_auto_record,
+        },
+        csr_key_password,
+        lifecycle,
+        delivery,
+        location: reader.location(&header),
+        sensitive: BTreeSet::new(),
+    };
+    Some(Instance { config, export_spans })
+}
+
+/// Reads `domain`, checked as the API checks it.
+fn read_domain(reader: &mut Reader<'_>, args: &mut Arguments) -> Option<(String, Span)> {
+    let domain = args.string(reader, "domain");
+    if let Some((d, span)) = &domain
+        && let Err((problem, help)) = domain::check(d)
+    {
+        reader.push(Diagnostic::error(problem).at(span.clone(), "invalid domain").help(help));
+    }
+    domain
+}
+
+/// Reads `contact_email`: an address of the form user@host.
+fn read_contact_email(reader: &mut Reader<'_>, args: &mut Arguments) -> Option<String> {
+    args.string(reader, "contact_email").map(|(email, span)| {
         let parts = email.split_once('@');
         if !parts.is_some_and(|(user, host)| !user.is_empty() && host.contains('.')) {
             reader.push(
@@ -290,8 +343,12 @@ fn read_instance(
             );
         }
         email
-    });
-    let contact_phone = args.string(reader, "contact_phone").map(|(phone, span)| {
+    })
+}
+
+/// Reads `contact_phone`: digits, optionally with +, - and spaces.
+fn read_contact_phone(reader: &mut Reader<'_>, args: &mut Arguments) -> Option<String> {
+    args.string(reader, "contact_phone").map(|(phone, span)| {
         if phone.is_empty() || !phone.chars().all(|c| c.is_ascii_digit() || "+- ".contains(c)) {
             reader.push(
                 Diagnostic::error(format!("contact_phone {phone:?} is not a phone number"))
@@ -299,11 +356,18 @@ fn read_instance(
             );
         }
         phone
-    });
+    })
+}
 
+/// Reads `csr_encrypt_algo` and `csr_key_parameter`, which must go together (RSA 2048, ECC
+/// with a curve).
+fn read_key(
+    reader: &mut Reader<'_>,
+    args: &mut Arguments,
+) -> (Option<CsrEncryptAlgo>, Option<String>) {
     let algo = enum_arg(
         reader,
-        &mut args,
+        args,
         "csr_encrypt_algo",
         &CsrEncryptAlgo::ALL.map(CsrEncryptAlgo::as_str),
     )
@@ -330,13 +394,17 @@ fn read_instance(
         ),
         _ => {}
     }
-    let csr_key_password = args.string(reader, "csr_key_password").map(|(p, _)| p);
-    let alias = args.string(reader, "alias").map(|(a, _)| a);
-    let project_id =
-        args.integer(reader, "project_id").and_then(|(p, _)| certplan_core::project_id(p));
-    let old_certificate_id = args.string(reader, "old_certificate_id").map(|(o, _)| o);
-    let delete_dns_auto_record = args.boolean(reader, "delete_dns_auto_record").map(|(d, span)| {
-        if d && dv_auth_method.as_ref().is_some_and(|(m, _)| *m != DvAuthMethod::DnsAuto) {
+    (algo.map(|(a, _)| a), key_parameter.map(|(p, _)| p))
+}
+
+/// Reads `delete_dns_auto_record`, which only automatic DNS validation (`method`) has.
+fn read_delete_dns_auto_record(
+    reader: &mut Reader<'_>,
+    args: &mut Arguments,
+    method: Option<DvAuthMethod>,
+) -> Option<bool> {
+    args.boolean(reader, "delete_dns_auto_record").map(|(d, span)| {
+        if d && method.is_some_and(|m| m != DvAuthMethod::DnsAuto) {
             reader.push(
                 Diagnostic::error("delete_dns_auto_record applies to DNS_AUTO validation only")
                     .at(span, "no automatic record to delete")
@@ -344,39 +412,7 @@ fn read_instance(
             );
         }
         d
-    });
-
-    let lifecycle = read_lifecycle(reader, file, block);
-    let (delivery, export_spans) = delivery::read(reader, file, block);
-    if reader.diagnostics.len() > errors_before {
-        return None;
-    }
-    let (domain, _) = domain?;
-    let (dv_auth_method, _) = dv_auth_method?;
-    let config = ResourceConfig {
-        address,
-        args: CertificateArgs {
-            domain,
-            dv_auth_method,
-            package_type,
-            contact_email,
-            contact_phone,
-            validity_period,
-            csr_encrypt_algo: algo.map(|(a, _)| a),
-            csr_key_parameter: key_parameter.map(|(p, _)| p),
-            csr_key_password_digest: csr_key_password.as_deref().map(password_digest),
-            alias,
-            project_id,
-            old_certificate_id,
-            delete_dns_auto_record,
-        },
-        csr_key_password,
-        lifecycle,
-        delivery,
-        location: reader.location(&header),
-        sensitive: BTreeSet::new(),
-    };
-    Some(Instance { config, export_spans })
+    })
 }
 
 fn read_lifecycle(reader: &mut Reader<'_>, file: usize, block: &Block) -> Lifecycle {
