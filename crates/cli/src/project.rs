@@ -234,7 +234,7 @@ impl Project {
     /// Reads the certificates of the `import` blocks not done yet (whether or not the plan
     /// refreshes: an import records what the cloud holds).
     async fn read_imports(&mut self) -> anyhow::Result<Observed> {
-        let ids: Vec<String> = self
+        let ids: Vec<certplan_core::CertificateId> = self
             .config
             .imports
             .iter()

@@ -10,6 +10,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::CertificateId;
+
 /// A type of cloud resource that `UpdateCertificateInstance` moves to a new certificate, as the
 /// API names it (`ResourceTypes`). Declared in alphabetical order, so that sets of them list
 /// (and serialise) as the names sort.
@@ -317,8 +319,8 @@ impl fmt::Display for DeployedResource {
 /// instead of creating a second one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deployment {
-    pub from: String,
-    pub to: String,
+    pub from: CertificateId,
+    pub to: CertificateId,
     pub target: DeployTarget,
     /// The task's id (`DeployRecordId`), once the API gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -346,7 +348,7 @@ impl Deployment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportRecord {
     pub path: PathBuf,
-    pub certificate_id: String,
+    pub certificate_id: CertificateId,
     /// SHA-256 of the leaf certificate (DER), hex.
     pub fingerprint: String,
     /// SHA-256 of `cert.pem`, `chain.pem` and `fullchain.pem` as written, by file name: an
@@ -388,7 +390,7 @@ pub enum ExportReason {
     FirstTime,
     /// The certificate changed since the files were written.
     NewCertificate {
-        from: String,
+        from: CertificateId,
     },
     FilesMissing(Vec<String>),
     FilesChanged(Vec<String>),

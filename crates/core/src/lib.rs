@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 mod backend;
 mod delivery;
+mod id;
 mod plan;
 mod renew_before;
 
@@ -22,6 +23,7 @@ pub use delivery::{
     EXPORT_FILES, ExportReason, ExportRecord, ExportSpec, ExportsSeen, FilesSeen, HookOutcome,
     ResourceType,
 };
+pub use id::CertificateId;
 pub use plan::{
     Action, DeliveryChange, DeliveryWork, Drift, DriftKind, Observed, Plan, Prior, Reason,
     ResourceChange, Summary, successor,
@@ -546,7 +548,7 @@ pub fn project_id(raw: u64) -> Option<u64> {
 /// A certificate as the cloud reports it now, with times converted to UTC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteCertificate {
-    pub id: String,
+    pub id: CertificateId,
     pub domain: String,
     pub alias: Option<String>,
     pub status: CertStatus,
@@ -567,10 +569,10 @@ pub struct RemoteCertificate {
     /// The certificate that renews this one (`CertificateExtra.RenewOrder`, `HasRenewOrder`),
     /// by whoever applied for it: certplan, the console, an SDK.
     #[serde(default)]
-    pub renewed_by: Option<String>,
+    pub renewed_by: Option<CertificateId>,
     /// The certificate that reissued this one (`CertificateExtra.ReplacedFor`), in the console.
     #[serde(default)]
-    pub reissued_by: Option<String>,
+    pub reissued_by: Option<CertificateId>,
 }
 
 impl RemoteCertificate {

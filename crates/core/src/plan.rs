@@ -9,13 +9,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Address, Argument, AttributeValue, CertStatus, CertificateArgs, Delivery, DeployTarget,
-    DeployedResource, ExportReason, RemoteCertificate, RenewBefore, ValidationRecord,
+    Address, Argument, AttributeValue, CertStatus, CertificateArgs, CertificateId, Delivery,
+    DeployTarget, DeployedResource, ExportReason, RemoteCertificate, RenewBefore, ValidationRecord,
 };
 
 /// What the cloud reports, by certificate id. A certificate id recorded in state but absent
 /// here no longer exists in the cloud.
-pub type Observed = BTreeMap<String, RemoteCertificate>;
+pub type Observed = BTreeMap<CertificateId, RemoteCertificate>;
 
 /// What the apply will do to one resource. Written by its [`name`](Action::name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -72,14 +72,14 @@ pub enum Reason {
     /// Declared but never applied for.
     NotInState,
     /// The recorded certificate no longer exists in the cloud.
-    Gone { id: String },
+    Gone { id: CertificateId },
     /// The cloud reports the certificate revoked, cancelled or failed.
-    Unusable { id: String, status: CertStatus },
+    Unusable { id: CertificateId, status: CertStatus },
     /// Domain validation was not completed in time.
-    ValidationTimedOut { id: String, deadline: DateTime<Utc> },
+    ValidationTimedOut { id: CertificateId, deadline: DateTime<Utc> },
     /// Validation failed for this many certificates in a row: the cause is outside certplan,
     /// which applies again only when asked (`--replace`).
-    ValidationFailedRepeatedly { id: String, failures: u32 },
+    ValidationFailedRepeatedly { id: CertificateId, failures: u32 },
     /// The user asked for a new certificate (`--replace`).
     ReplaceRequested,
     /// Arguments that can only change with a new application differ.
@@ -95,7 +95,7 @@ pub enum Reason {
     /// A `removed` block says to stop managing it.
     Removed { location: String },
     /// An old certificate a replacement could not delete.
-    Deposed { id: String, since: DateTime<Utc>, last_error: String, gone: bool },
+    Deposed { id: CertificateId, since: DateTime<Utc>, last_error: String, gone: bool },
     /// The CA is still validating the domain.
     Pending {
         status: CertStatus,
@@ -112,7 +112,7 @@ pub enum Reason {
 /// The certificate a resource has now, as recorded and (when refreshed) as the cloud reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prior {
-    pub id: String,
+    pub id: CertificateId,
     /// The recorded arguments, with alias and project as the cloud reports them.
     pub args: CertificateArgs,
     pub status: CertStatus,
@@ -130,7 +130,7 @@ pub struct ResourceChange {
     pub before: Option<Prior>,
     pub after: Option<CertificateArgs>,
     /// For the deletion of a deposed certificate: its id.
-    pub deposed: Option<String>,
+    pub deposed: Option<CertificateId>,
     /// The arguments whose values come from sensitive variables: shown, before and after, as
     /// `(sensitive value)`, and recorded with the certificate so that a later plan hides them.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
@@ -149,7 +149,7 @@ pub struct ResourceChange {
     /// The id of an existing certificate an `import` block records as this resource first;
     /// `before` is then what the cloud holds of it, and `action` what follows the import.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub importing: Option<String>,
+    pub importing: Option<CertificateId>,
 }
 
 impl ResourceChange {
@@ -168,7 +168,7 @@ impl ResourceChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Drift {
     pub address: Address,
-    pub id: String,
+    pub id: CertificateId,
     pub kind: DriftKind,
 }
 
@@ -178,11 +178,11 @@ pub enum DriftKind {
     /// Renewed outside certplan: the newest certificate of the renewal chain, issued or still
     /// validating, takes the recorded one's place (the apply records it).
     Renewed {
-        to: String,
+        to: CertificateId,
     },
     /// Reissued outside certplan (in the console): the reissue takes the recorded one's place.
     Reissued {
-        to: String,
+        to: CertificateId,
     },
     Status {
         from: CertStatus,
@@ -214,14 +214,14 @@ pub struct DeliveryChange {
 pub enum DeliveryWork {
     /// Move the cloud resources of `from` to the resource's certificate `to` — or, when `None`,
     /// to the certificate this apply applies for.
-    Deploy { from: String, to: Option<String>, target: DeployTarget },
+    Deploy { from: CertificateId, to: Option<CertificateId>, target: DeployTarget },
     /// Follow a deployment that was asked for and not seen to the end; without a task id (the
     /// answer was lost), find the task first.
-    Resume { from: String, to: String, target: DeployTarget, record_id: Option<u64> },
+    Resume { from: CertificateId, to: CertificateId, target: DeployTarget, record_id: Option<u64> },
     /// Retry the cloud resources a deployment failed to move, and only those.
     Retry {
-        from: String,
-        to: String,
+        from: CertificateId,
+        to: CertificateId,
         target: DeployTarget,
         record_id: u64,
         failed: Vec<DeployedResource>,

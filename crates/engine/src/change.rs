@@ -2,7 +2,7 @@
 //! renew, replace), update one in place, delete or forget one, and delete what a replacement
 //! left behind. Every call that is not idempotent is journaled first.
 
-use certplan_core::{Action, Argument, CertStatus, Prior, Reason, ResourceChange};
+use certplan_core::{Action, Argument, CertStatus, CertificateId, Prior, Reason, ResourceChange};
 use certplan_provider::backoff;
 use certplan_state::{Deposed, Intent, IntentKind};
 use chrono::Utc;
@@ -108,7 +108,7 @@ impl Run<'_, '_> {
         change: &ResourceChange,
         mut intent: Intent,
         renewing: Option<&Prior>,
-    ) -> Result<(String, Intent), Failure> {
+    ) -> Result<(CertificateId, Intent), Failure> {
         let address = &change.address;
         let password = self.inputs.csr_key_passwords.get(address).map(|p| p.expose());
         let renews = renewing.map(|p| p.id.as_str());
@@ -238,24 +238,28 @@ impl Run<'_, '_> {
 
     /// Deletes a certificate a replacement left behind; on failure it stays deposed, with the
     /// error.
-    async fn delete_deposed(&self, change: &ResourceChange, id: &str) -> Result<Done, Failure> {
+    async fn delete_deposed(
+        &self,
+        change: &ResourceChange,
+        id: &CertificateId,
+    ) -> Result<Done, Failure> {
         let gone = matches!(change.reason, Reason::Deposed { gone: true, .. });
         let outcome = if gone { Ok(()) } else { self.delete_certificate(id).await };
         match outcome {
             Ok(()) => {
-                self.ledger.record(Step::Deleted { id: id.to_owned() }).await?;
-                Ok(Done { id: Some(id.to_owned()), ..Done::default() })
+                self.ledger.record(Step::Deleted { id: id.clone() }).await?;
+                Ok(Done { id: Some(id.clone()), ..Done::default() })
             }
             // Too young to delete: kept for a later apply, and not a failure of this one.
             Err(e) if e.is_too_young_to_delete() => {
                 let error = format!("{e}; it can be deleted an hour after it was applied for");
-                self.ledger.record(Step::DeleteFailed { id: id.to_owned(), error }).await?;
+                self.ledger.record(Step::DeleteFailed { id: id.clone(), error }).await?;
                 (self.on_event)(Event::Deposed { address: &change.address, id, error: &e });
                 Ok(Done { deferred: true, ..Done::default() })
             }
             Err(e) => {
                 let error = e.to_string();
-                self.ledger.record(Step::DeleteFailed { id: id.to_owned(), error }).await?;
+                self.ledger.record(Step::DeleteFailed { id: id.clone(), error }).await?;
                 Err(e.into())
             }
         }

@@ -2,7 +2,7 @@
 //! `import --from-terraform`, and an `import` block before its change (a method on the run).
 //! What is recorded is built by the `step` module, as for a certificate applied for.
 
-use certplan_core::{Address, Observed, Plan, RemoteCertificate, ResourceChange};
+use certplan_core::{Address, CertificateId, Observed, Plan, RemoteCertificate, ResourceChange};
 use certplan_provider::Client;
 use certplan_state::{State, StateError, StateStore};
 
@@ -19,16 +19,14 @@ pub async fn import(
     state: &mut State,
     store: &mut dyn StateStore,
     address: &Address,
-    id: &str,
+    id: &CertificateId,
     declared: &Declared,
 ) -> Result<RemoteCertificate, ImportError> {
-    let remote = client
-        .certificate(id)
-        .await
-        .map_err(|error| ImportError::Read { id: id.to_owned(), error })?;
+    let remote =
+        client.certificate(id).await.map_err(|error| ImportError::Read { id: id.into(), error })?;
     if remote.domain != declared.args.domain {
         return Err(ImportError::OtherDomain {
-            id: id.to_owned(),
+            id: id.into(),
             actual: remote.domain,
             address: address.clone(),
             declared: declared.args.domain.clone(),
@@ -45,7 +43,7 @@ pub async fn import(
 pub struct Adoption {
     pub address: Address,
     pub declared: Declared,
-    pub named: String,
+    pub named: CertificateId,
     pub remote: RemoteCertificate,
 }
 
@@ -67,7 +65,7 @@ pub fn import_all(
 /// What is not read here (the call failed; the certificate is gone) is read again when its
 /// import comes, and fails then.
 pub(crate) async fn read_ahead(plan: &Plan, client: &Client) -> Observed {
-    let ids: Vec<String> = plan
+    let ids: Vec<CertificateId> = plan
         .changes
         .iter()
         .filter(|c| c.importing.is_some())
@@ -96,7 +94,7 @@ impl Run<'_, '_> {
             Some(r) if r.holds(id) && r.certificate_id == prior.id => return Ok(()),
             Some(r) => {
                 let other = r.certificate_id;
-                return Err(ChangeError::ImportTaken { id: id.to_owned(), other }.into());
+                return Err(ChangeError::ImportTaken { id: id.into(), other }.into());
             }
             None => {}
         }
@@ -107,10 +105,10 @@ impl Run<'_, '_> {
             None => {
                 let read = client.certificates_by_id(std::slice::from_ref(&prior.id)).await;
                 let found =
-                    read.map_err(|error| ChangeError::ImportRead { id: id.to_owned(), error })?;
+                    read.map_err(|error| ChangeError::ImportRead { id: id.into(), error })?;
                 let Some(remote) = found.into_iter().find(|r| r.id == prior.id) else {
                     let recorded = prior.id.clone();
-                    return Err(ChangeError::ImportGone { id: id.to_owned(), recorded }.into());
+                    return Err(ChangeError::ImportGone { id: id.into(), recorded }.into());
                 };
                 remote
             }
@@ -121,15 +119,15 @@ impl Run<'_, '_> {
             sensitive: change.sensitive.clone(),
         };
         let (declared, remote) = (Box::new(declared), Box::new(remote));
-        let named = id.to_owned();
+        let named = CertificateId::from(id);
         ledger.record(Step::Import { address: address.clone(), declared, remote, named }).await?;
         // Another run (without the lock) may have recorded the address meanwhile: then the import
         // did not happen, and neither may the change planned on top of it.
         match holder() {
             Some(r) if r.certificate_id == prior.id => {}
             other => {
-                let other = other.map_or_else(|| "no certificate".to_owned(), |r| r.certificate_id);
-                return Err(ChangeError::ImportTaken { id: id.to_owned(), other }.into());
+                let other = other.map_or_else(|| "no certificate".into(), |r| r.certificate_id);
+                return Err(ChangeError::ImportTaken { id: id.into(), other }.into());
             }
         }
         on_event(Event::Imported { address, id: &prior.id });

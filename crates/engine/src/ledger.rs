@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use certplan_core::Address;
+use certplan_core::{Address, CertificateId};
 use certplan_state::{State, StateError, StateStore};
 
 use crate::step::Step;
@@ -95,7 +95,7 @@ impl<'a> Ledger<'a> {
     }
 
     /// The certificates this run created whose record is not saved: `(address, id)`.
-    pub(crate) fn unrecorded(&self) -> Vec<(Address, String)> {
+    pub(crate) fn unrecorded(&self) -> Vec<(Address, CertificateId)> {
         let inner = self.lock();
         inner.steps[inner.saved..]
             .iter()
@@ -196,7 +196,7 @@ mod tests {
         b.record(Step::Journal(intent_b.clone())).await.expect("merged and saved");
         let adopt = |intent: &Intent, id: &str| Step::Adopt {
             intent: intent.clone(),
-            id: id.to_owned(),
+            id: id.into(),
             remote: None,
         };
         b.record(adopt(&intent_b, "theirs01")).await.expect("saved");
@@ -249,7 +249,7 @@ mod tests {
         let mut renewal = intent("www");
         renewal.supersedes = Some("mine0001".into());
         Step::Adopt { intent: renewal, id: "next0001".into(), remote: None }.apply(&mut state);
-        let (id, alias) = ("mine0001".to_owned(), Some("site".to_owned()));
+        let (id, alias) = (certplan_core::CertificateId::from("mine0001"), Some("site".to_owned()));
         Step::SetAlias { address: www.clone(), id: id.clone(), alias }.apply(&mut state);
         Step::Remove { address: www.clone(), id: Some(id) }.apply(&mut state);
         assert_eq!(state.resources[&www].certificate_id, "next0001");

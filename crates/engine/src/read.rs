@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use certplan_core::{Observed, RemoteCertificate, ValidationRecord};
+use certplan_core::{CertificateId, Observed, RemoteCertificate, ValidationRecord};
 use certplan_provider::{Client, DESCRIBE_PAGE_LIMIT, Error as ProviderError};
 use certplan_state::{Intent, State};
 use futures_util::{StreamExt, TryStreamExt, stream};
@@ -22,7 +22,7 @@ const REFRESH_DEADLINE: Duration = Duration::from_secs(600);
 /// `DescribeCertificates` call per 1000 ids, and a `DescribeCertificateDetail` call only for
 /// pending certificates, whose validation records only the detail has.
 pub async fn refresh(client: &Client, state: &State) -> Result<Observed, ProviderError> {
-    let ids: Vec<String> = state
+    let ids: Vec<CertificateId> = state
         .resources
         .values()
         .map(|r| r.certificate_id.clone())
@@ -33,7 +33,10 @@ pub async fn refresh(client: &Client, state: &State) -> Result<Observed, Provide
 
 /// Reads the certificates `ids` as a refresh reads them: with their renewals (see
 /// [`certificates`]), and the validation records of pending ones (a detail call each).
-pub async fn read_certificates(client: &Client, ids: &[String]) -> Result<Observed, ProviderError> {
+pub async fn read_certificates(
+    client: &Client,
+    ids: &[CertificateId],
+) -> Result<Observed, ProviderError> {
     let timed_out = || ProviderError::TimedOut {
         action: "DescribeCertificates",
         endpoint: client.endpoint().to_string(),
@@ -42,11 +45,11 @@ pub async fn read_certificates(client: &Client, ids: &[String]) -> Result<Observ
     tokio::time::timeout(REFRESH_DEADLINE, read(client, ids)).await.map_err(|_| timed_out())?
 }
 
-async fn read(client: &Client, ids: &[String]) -> Result<Observed, ProviderError> {
+async fn read(client: &Client, ids: &[CertificateId]) -> Result<Observed, ProviderError> {
     let mut observed = certificates(client, ids).await?;
-    let pending: Vec<String> =
+    let pending: Vec<CertificateId> =
         observed.values().filter(|r| r.status.is_pending()).map(|r| r.id.clone()).collect();
-    let details: Vec<(String, Vec<ValidationRecord>)> = stream::iter(pending)
+    let details: Vec<(CertificateId, Vec<ValidationRecord>)> = stream::iter(pending)
         .map(|id| async move {
             let detail = client.certificate(&id).await?;
             Ok::<_, ProviderError>((id, detail.validation))
@@ -64,7 +67,10 @@ async fn read(client: &Client, ids: &[String]) -> Result<Observed, ProviderError
 
 /// Reads the certificates `ids` from the cloud — one `DescribeCertificates` call per 1000
 /// ids — and the certificates that renewed or reissued them; returns those that exist, by id.
-pub async fn certificates(client: &Client, ids: &[String]) -> Result<Observed, ProviderError> {
+pub async fn certificates(
+    client: &Client,
+    ids: &[CertificateId],
+) -> Result<Observed, ProviderError> {
     let pages: Vec<Vec<RemoteCertificate>> = stream::iter(ids.chunks(DESCRIBE_PAGE_LIMIT))
         .map(|chunk| client.certificates_by_id(chunk))
         .buffer_unordered(REFRESH_CONCURRENCY)
@@ -74,7 +80,7 @@ pub async fn certificates(client: &Client, ids: &[String]) -> Result<Observed, P
     // Renewals made elsewhere (the console, an SDK) are followed to the newest certificate of
     // the chain, so that a plan adopts them instead of renewing again.
     for _ in 0..RENEWAL_CHAIN_LIMIT {
-        let next: Vec<String> = observed
+        let next: Vec<CertificateId> = observed
             .values()
             .flat_map(|c| c.renewed_by.iter().chain(&c.reissued_by).cloned())
             .filter(|id| !observed.contains_key(id))
@@ -97,7 +103,7 @@ const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 /// inserted after the intent was written, and not one state knows already.
 pub(crate) async fn find_applied(
     client: &Client,
-    known: &BTreeSet<String>,
+    known: &BTreeSet<CertificateId>,
     intent: &Intent,
 ) -> Result<Option<RemoteCertificate>, ProviderError> {
     let since = intent.started_at - CLOCK_SKEW;

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use certplan_core::Address;
+use certplan_core::{Address, CertificateId};
 use certplan_provider::Client;
 use certplan_state::{Intent, State, StateStore};
 use chrono::{DateTime, Utc};
@@ -27,7 +27,7 @@ fn in_flight_window(client: &Client, timing: &Timing) -> chrono::Duration {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
     /// The interrupted application created this certificate; it is now recorded.
-    Adopted { address: Address, id: String, started_at: DateTime<Utc> },
+    Adopted { address: Address, id: CertificateId, started_at: DateTime<Utc> },
     /// The interrupted application never reached the cloud.
     NeverReached { address: Address, started_at: DateTime<Utc> },
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use certplan_core::{Observed, Plan, RemoteCertificate};
+use certplan_core::{CertificateId, Observed, Plan, RemoteCertificate};
 use certplan_provider::{Client, Error as ProviderError};
 use certplan_state::StateError;
 use tokio_util::sync::CancellationToken;
@@ -57,7 +57,7 @@ impl Run<'_, '_> {
 /// What one change left behind.
 #[derive(Debug, Default)]
 pub(crate) struct Done {
-    pub(crate) id: Option<String>,
+    pub(crate) id: Option<CertificateId>,
     /// The new certificate, when it is not issued yet.
     pub(crate) pending: Option<RemoteCertificate>,
     pub(crate) deleted_old: bool,

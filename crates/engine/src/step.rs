@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 
 use certplan_core::{
-    Address, CertStatus, CertificateArgs, Deployment, ExportRecord, Observed, RemoteCertificate,
+    Address, CertStatus, CertificateArgs, CertificateId, Deployment, ExportRecord, Observed,
+    RemoteCertificate,
 };
 use certplan_state::{Deposed, Intent, IntentKind, ResourceState, State};
 use chrono::{DateTime, Utc};
@@ -32,23 +33,23 @@ pub(crate) enum Step {
         address: Address,
         declared: Box<Declared>,
         remote: Box<RemoteCertificate>,
-        named: String,
+        named: CertificateId,
     },
     /// The certificate `id` is the result of `intent`.
-    Adopt { intent: Intent, id: String, remote: Option<Box<RemoteCertificate>> },
+    Adopt { intent: Intent, id: CertificateId, remote: Option<Box<RemoteCertificate>> },
     /// A resource's certificate that cannot be deleted yet: no longer the resource's, kept as
     /// deposed — in one step, so that it is never both, nor neither.
     Defer(Deposed),
     /// A deposed certificate is deleted (or gone).
-    Deleted { id: String },
+    Deleted { id: CertificateId },
     /// Deleting a deposed certificate failed again.
-    DeleteFailed { id: String, error: String },
+    DeleteFailed { id: CertificateId, error: String },
     /// The resource's certificate `id` (any, when `None`) is deleted, or no longer managed.
-    Remove { address: Address, id: Option<String> },
+    Remove { address: Address, id: Option<CertificateId> },
     /// The alias of the resource's certificate `id`.
-    SetAlias { address: Address, id: String, alias: Option<String> },
+    SetAlias { address: Address, id: CertificateId, alias: Option<String> },
     /// The project of the resource's certificate `id`.
-    SetProject { address: Address, id: String, project_id: Option<u64> },
+    SetProject { address: Address, id: CertificateId, project_id: Option<u64> },
     /// The cloud reports this of the resource's certificate.
     Observe { address: Address, remote: Box<RemoteCertificate> },
     /// A deployment to the resource's certificate `deployment.to`: about to be asked for, its
@@ -99,9 +100,9 @@ impl Step {
                 Step::Remove { address: deposed.address.clone(), id }.apply(state);
                 depose(state, deposed);
             }
-            Step::Deleted { id } => state.deposed.retain(|d| &d.certificate_id != id),
+            Step::Deleted { id } => state.deposed.retain(|d| d.certificate_id != id),
             Step::DeleteFailed { id, error } => {
-                if let Some(d) = state.deposed.iter_mut().find(|d| &d.certificate_id == id) {
+                if let Some(d) = state.deposed.iter_mut().find(|d| d.certificate_id == id) {
                     d.last_error = error.clone();
                 }
             }
@@ -115,15 +116,13 @@ impl Step {
                 }
             }
             Step::SetAlias { address, id, alias } => {
-                if let Some(r) =
-                    state.resources.get_mut(address).filter(|r| &r.certificate_id == id)
+                if let Some(r) = state.resources.get_mut(address).filter(|r| r.certificate_id == id)
                 {
                     r.args.alias = alias.clone();
                 }
             }
             Step::SetProject { address, id, project_id } => {
-                if let Some(r) =
-                    state.resources.get_mut(address).filter(|r| &r.certificate_id == id)
+                if let Some(r) = state.resources.get_mut(address).filter(|r| r.certificate_id == id)
                 {
                     r.args.project_id = *project_id;
                 }
@@ -174,7 +173,7 @@ pub(crate) fn record_import(
     address: &Address,
     declared: &Declared,
     remote: &RemoteCertificate,
-    named: &str,
+    named: &CertificateId,
 ) {
     if state.resources.contains_key(address) {
         return;
@@ -183,9 +182,9 @@ pub(crate) fn record_import(
     let applied_at = remote.inserted_at.unwrap_or_else(Utc::now);
     // A renewal made outside takes the place of the certificate named, as a refresh would
     // record it: what serves that one moves to it (`deploy` blocks).
-    let followed = (remote.id != named).then(|| named.to_owned());
+    let followed = (remote.id != named).then(|| named.clone());
     let lineage = Lineage {
-        imported: Some(named.to_owned()),
+        imported: Some(named.clone()),
         renewed_from: followed.iter().cloned().collect(),
         succeeds: followed,
     };
@@ -202,7 +201,7 @@ pub(crate) fn record_import(
 pub(crate) fn adopt(
     state: &mut State,
     intent: &Intent,
-    id: &str,
+    id: &CertificateId,
     remote: Option<&RemoteCertificate>,
 ) {
     let mut lineage = Lineage::default();
@@ -237,7 +236,7 @@ pub(crate) fn adopt(
     // replacement: until its delete is recorded, it is never recorded nowhere.
     if intent.action == IntentKind::Replace
         && let Some(old) = &intent.old_certificate_id
-        && !state.deposed.iter().any(|d| &d.certificate_id == old)
+        && !state.deposed.iter().any(|d| d.certificate_id == old)
     {
         state.deposed.push(Deposed {
             address: intent.address.clone(),
@@ -278,11 +277,11 @@ pub(crate) fn adopt(
 #[derive(Debug, Default)]
 struct Lineage {
     /// The certificates it renews, the most recent first.
-    renewed_from: Vec<String>,
+    renewed_from: Vec<CertificateId>,
     /// The certificate whose place it takes (renewal or replacement).
-    succeeds: Option<String>,
+    succeeds: Option<CertificateId>,
     /// The certificate it is, when imported; otherwise the resource keeps the one it had.
-    imported: Option<String>,
+    imported: Option<CertificateId>,
 }
 
 /// Builds the record of a certificate: the one place a [`ResourceState`] is made. The files
@@ -292,7 +291,7 @@ struct Lineage {
 fn record(
     state: &mut State,
     address: &Address,
-    id: &str,
+    id: &CertificateId,
     declared: &Declared,
     lineage: Lineage,
     applied_at: DateTime<Utc>,
@@ -300,7 +299,7 @@ fn record(
     validation_failures: u32,
 ) {
     let mut record = ResourceState {
-        certificate_id: id.to_owned(),
+        certificate_id: id.clone(),
         args: declared.args.clone(),
         status: CertStatus::Pending,
         not_before: None,
@@ -325,7 +324,7 @@ fn record(
 }
 
 /// Returns every certificate id state knows: recorded, renewed from, or deposed.
-pub(crate) fn known_ids(state: &State) -> BTreeSet<String> {
+pub(crate) fn known_ids(state: &State) -> BTreeSet<CertificateId> {
     state
         .resources
         .values()

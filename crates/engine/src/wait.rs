@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use certplan_core::{Address, CertStatus, RemoteCertificate};
+use certplan_core::{Address, CertStatus, CertificateId, RemoteCertificate};
 use certplan_state::StateError;
 use tokio::time::Instant;
 
@@ -37,7 +37,7 @@ impl Run<'_, '_> {
             let records = publishable(remote);
             on_event(Event::Waiting { address, id: &remote.id, limit: *limit, records });
         }
-        let mut waiting: BTreeMap<String, (Address, RemoteCertificate, Duration)> = waits
+        let mut waiting: BTreeMap<CertificateId, (Address, RemoteCertificate, Duration)> = waits
             .into_iter()
             .map(|(address, remote, limit)| (remote.id.clone(), (address, remote, limit)))
             .collect();
@@ -52,7 +52,7 @@ impl Run<'_, '_> {
                 break;
             }
             let elapsed = started.elapsed();
-            let ids: Vec<String> = waiting.keys().cloned().collect();
+            let ids: Vec<CertificateId> = waiting.keys().cloned().collect();
             let seen = match client.certificates_by_id(&ids).await {
                 Ok(seen) => seen,
                 // A failed poll is not a failed certificate; the next poll tries again.
@@ -69,8 +69,8 @@ impl Run<'_, '_> {
             if report_progress {
                 last_progress = Instant::now();
             }
-            let gone: Vec<String> =
-                waiting.keys().filter(|id| !seen.iter().any(|r| &r.id == *id)).cloned().collect();
+            let gone: Vec<CertificateId> =
+                waiting.keys().filter(|id| !seen.iter().any(|r| r.id == *id)).cloned().collect();
             for id in gone {
                 if let Some((address, _, _)) = waiting.remove(&id) {
                     outcome.failed.push((address, ChangeError::Vanished { id }));

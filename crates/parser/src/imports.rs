@@ -71,7 +71,7 @@ pub(crate) fn read(
     };
     if let (Some((to, to_span)), Some(id)) = (to, id) {
         let location = reader.location(&here);
-        imports.push((Import { to, id, location }, to_span));
+        imports.push((Import { to, id: id.into(), location }, to_span));
     }
 }
 

@@ -31,7 +31,7 @@ mod variables;
 
 use std::collections::BTreeMap;
 
-use certplan_core::{Address, Backend, CertificateArgs, Delivery, Sensitive};
+use certplan_core::{Address, Backend, CertificateArgs, CertificateId, Delivery, Sensitive};
 
 pub use diagnostic::{
     ConfigError, Diagnostic, Severity, Source, Span, diagnostics_json, render_diagnostics,
@@ -120,7 +120,7 @@ pub struct Moved {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Import {
     pub to: Address,
-    pub id: String,
+    pub id: CertificateId,
     /// Where the block is: `file:line:col`.
     pub location: String,
 }

@@ -46,7 +46,7 @@ pub(crate) fn plan(
             && let Some(from) = &r.succeeds
         {
             let to = &r.certificate_id;
-            let mine = r.deployments.iter().filter(|d| &d.from == from && &d.to == to);
+            let mine = r.deployments.iter().filter(|d| d.from == from && d.to == to);
             let mut covered = certplan_core::DeployTarget::default();
             for d in mine {
                 covered.merge(d.target.clone());

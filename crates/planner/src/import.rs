@@ -5,7 +5,9 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use certplan_core::{Address, CertificateArgs, DriftKind, Observed, Prior, RemoteCertificate};
+use certplan_core::{
+    Address, CertificateArgs, CertificateId, DriftKind, Observed, Prior, RemoteCertificate,
+};
 use certplan_parser::{Config, Import};
 use certplan_state::{ResourceState, State};
 
@@ -16,7 +18,7 @@ pub(crate) struct Imports<'c> {
     by_address: BTreeMap<&'c Address, &'c Import>,
     /// The certificates imports chose so far, and where: two blocks naming one certificate, or
     /// one and its renewal, would record it twice.
-    chosen: BTreeMap<String, Address>,
+    chosen: BTreeMap<CertificateId, Address>,
 }
 
 impl<'c> Imports<'c> {
@@ -61,7 +63,7 @@ impl<'c> Imports<'c> {
             }
             None => {}
         }
-        if let Some(d) = state.deposed.iter().find(|d| &d.certificate_id == id) {
+        if let Some(d) = state.deposed.iter().find(|d| d.certificate_id == id) {
             return Err(error(format!(
                 "it is a certificate {} replaced, which certplan is to delete; remove the import block",
                 d.address
@@ -88,7 +90,7 @@ impl<'c> Imports<'c> {
                     "it was renewed as {renewal}, which {other} holds; remove the import block"
                 )));
             }
-            if state.deposed.iter().any(|d| &d.certificate_id == renewal) {
+            if state.deposed.iter().any(|d| d.certificate_id == renewal) {
                 return Err(error(format!(
                     "it was renewed as {renewal}, which certplan is to delete; remove the import block"
                 )));

@@ -22,7 +22,7 @@ pub use certplan_core::{
     ResourceChange, Summary,
 };
 use certplan_core::{
-    Address, Argument, CertStatus, CertificateArgs, RemoteCertificate, RenewBefore,
+    Address, Argument, CertStatus, CertificateArgs, CertificateId, RemoteCertificate, RenewBefore,
     ValidationRecord,
 };
 use certplan_parser::{Config, ResourceConfig};
@@ -160,7 +160,7 @@ pub enum PlanError {
     #[error(
         "{address} has lifecycle {{ prevent_destroy = true }} but the plan would delete its certificate {id} ({why})"
     )]
-    PreventDestroy { address: Address, id: String, why: String },
+    PreventDestroy { address: Address, id: CertificateId, why: String },
     /// An `import` block the state or the cloud contradicts; says which and why.
     #[error("{0}")]
     Import(String),
@@ -387,7 +387,7 @@ impl<'a> Planner<'a> {
         reason: Reason,
         prior: Option<Prior>,
         recorded: Option<&ResourceState>,
-        importing: Option<String>,
+        importing: Option<CertificateId>,
     ) -> ResourceChange {
         let desired = self.config.resources.get(address);
         let (sensitive, prevent_destroy) = match (desired, recorded) {

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use certplan_core::{Address, Observed, RemoteCertificate};
+use certplan_core::{Address, CertificateId, Observed, RemoteCertificate};
 use certplan_parser::{Config, GeneratedBlock, Source};
 use certplan_state::{State, TerraformCertificate, TerraformState};
 
@@ -123,7 +123,7 @@ fn generated_address(
 /// [`to_look_up`] lists): see [`settle`]. Two instances whose certificates are one (one renewed
 /// the other) adopt it once.
 pub fn look_up(config: &Config, state: &State, instances: &mut [Instance<'_>], found: &Observed) {
-    let mut chosen: BTreeMap<String, Address> = BTreeMap::new();
+    let mut chosen: BTreeMap<CertificateId, Address> = BTreeMap::new();
     for instance in instances.iter_mut() {
         if let Fate::Adopt { address, block, .. } = &instance.fate {
             let id = &instance.terraform.id;
@@ -140,7 +140,7 @@ pub fn look_up(config: &Config, state: &State, instances: &mut [Instance<'_>], f
 }
 
 /// The certificates to look up in the cloud: those of the instances to adopt.
-pub fn to_look_up(instances: &[Instance<'_>]) -> Vec<String> {
+pub fn to_look_up(instances: &[Instance<'_>]) -> Vec<CertificateId> {
     instances
         .iter()
         .filter(|i| matches!(i.fate, Fate::Adopt { .. }))
@@ -258,5 +258,5 @@ fn block(name: &str, c: &TerraformCertificate) -> GeneratedBlock {
         comments.push("declare it: csr_key_password = var.csr_key_password, with".into());
         comments.push("variable \"csr_key_password\" { sensitive = true } (its value from CERTPLAN_VAR_csr_key_password).".into());
     }
-    GeneratedBlock { name: name.to_owned(), comments, arguments, import_id: Some(c.id.clone()) }
+    GeneratedBlock { name: name.to_owned(), comments, arguments, import_id: Some(c.id.to_string()) }
 }

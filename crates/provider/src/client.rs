@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use certplan_core::RemoteCertificate;
+use certplan_core::{CertificateId, RemoteCertificate};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -139,9 +139,9 @@ impl Client {
         args: &certplan_core::CertificateArgs,
         csr_key_password: Option<&str>,
         old_certificate_id: Option<&str>,
-    ) -> Result<String, Error> {
+    ) -> Result<CertificateId, Error> {
         let req = ApplyCertificateRequest::new(args, csr_key_password, old_certificate_id);
-        self.apply_certificate(&req).await
+        self.apply_certificate(&req).await.map(CertificateId::from)
     }
 
     /// Describes one certificate in full.
@@ -211,13 +211,13 @@ impl Client {
     /// for, or counts other than it lists, is an error.
     pub async fn certificates_by_id(
         &self,
-        ids: &[String],
+        ids: &[impl AsRef<str>],
     ) -> Result<Vec<RemoteCertificate>, Error> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(DESCRIBE_PAGE_LIMIT) {
             let req = DescribeCertificatesRequest {
                 limit: Some(chunk.len() as u64),
-                cert_ids: Some(chunk.to_vec()),
+                cert_ids: Some(chunk.iter().map(|id| id.as_ref().to_owned()).collect()),
                 ..Default::default()
             };
             let (page, total) = self.page(&req).await?;
@@ -226,7 +226,7 @@ impl Client {
                     format!("TotalCount is {total} but {} certificates are listed", page.len());
                 return Err(self.malformed("DescribeCertificates", detail));
             }
-            let asked: std::collections::HashSet<&str> = chunk.iter().map(String::as_str).collect();
+            let asked: std::collections::HashSet<&str> = chunk.iter().map(AsRef::as_ref).collect();
             if let Some(stray) = page.iter().find(|c| !asked.contains(c.id.as_str())) {
                 let detail = format!("it lists certificate {}, which was not asked for", stray.id);
                 return Err(self.malformed("DescribeCertificates", detail));
@@ -283,10 +283,11 @@ impl Client {
     /// Moves certificates to a project; returns the ids the API reports as failed.
     pub async fn modify_certificate_project(
         &self,
-        ids: &[String],
+        ids: &[impl AsRef<str>],
         project_id: u64,
     ) -> Result<Vec<String>, Error> {
-        let req = ModifyCertificateProjectRequest { certificate_id_list: ids.to_vec(), project_id };
+        let certificate_id_list = ids.iter().map(|id| id.as_ref().to_owned()).collect();
+        let req = ModifyCertificateProjectRequest { certificate_id_list, project_id };
         let resp: ModifyCertificateProjectResponse =
             self.call("ModifyCertificateProject", &req).await?;
         Ok(resp.fail_certificates.unwrap_or_default())

@@ -4,7 +4,8 @@
 //! itself: the sandbox and the load generator.
 
 use certplan_core::{
-    CertStatus, CertificateArgs, CsrEncryptAlgo, DvAuthMethod, RemoteCertificate, ValidationRecord,
+    CertStatus, CertificateArgs, CertificateId, CsrEncryptAlgo, DvAuthMethod, RemoteCertificate,
+    ValidationRecord,
 };
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -244,7 +245,7 @@ impl Certificate {
             }),
         };
         Ok(RemoteCertificate {
-            id: self.certificate_id.clone(),
+            id: self.certificate_id.as_str().into(),
             domain: self.domain.clone().unwrap_or_default(),
             alias: self.alias.clone().filter(|a| !a.is_empty()),
             status: CertStatus::from(self.status),
@@ -255,12 +256,14 @@ impl Certificate {
                 .or_else(|| {
                     self.has_renew_order.as_ref().and_then(|v| v.as_str()).map(str::to_owned)
                 })
-                .filter(|id| !id.is_empty()),
+                .filter(|id| !id.is_empty())
+                .map(CertificateId::from),
             reissued_by: self
                 .certificate_extra
                 .as_ref()
                 .and_then(|e| e.replaced_for.clone())
-                .filter(|id| !id.is_empty() && *id != self.certificate_id),
+                .filter(|id| !id.is_empty() && *id != self.certificate_id)
+                .map(CertificateId::from),
             dv_auth_method: self.verify_type.as_deref().and_then(DvAuthMethod::parse),
             key_algorithm: self.encrypt_algorithm.as_deref().and_then(|a| {
                 let family = a.split([' ', '_']).next().unwrap_or_default().to_ascii_uppercase();

@@ -95,7 +95,7 @@ mod tests {
                 let mut state = State::new();
                 for i in 0..resources {
                     let mut r = sample().resources.into_values().next().expect("one");
-                    r.certificate_id = format!("id{i:06}");
+                    r.certificate_id = format!("id{i:06}").into();
                     state.resources.insert(Address::certificate(format!("r{i}")), r);
                 }
                 let bytes = state.to_json();

@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use certplan_core::{
-    Action, Address, CertStatus, CertificateArgs, Deployment, ExportRecord, RemoteCertificate,
-    ValidationRecord,
+    Action, Address, CertStatus, CertificateArgs, CertificateId, Deployment, ExportRecord,
+    RemoteCertificate, ValidationRecord,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -91,12 +91,12 @@ pub struct Intent {
     pub validation_failures: u32,
     /// The certificate being renewed or replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub old_certificate_id: Option<String>,
+    pub old_certificate_id: Option<CertificateId>,
     /// The certificate recorded for the address when the application was made (a renewed,
     /// replaced, revoked or deleted one): the only one its result may take the place of. Any
     /// other found there was recorded by another run meanwhile, and is kept, not dropped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub supersedes: Option<String>,
+    pub supersedes: Option<CertificateId>,
     /// When the call was about to be made; a certificate it created was inserted after this.
     pub started_at: DateTime<Utc>,
 }
@@ -130,7 +130,7 @@ impl IntentKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deposed {
     pub address: Address,
-    pub certificate_id: String,
+    pub certificate_id: CertificateId,
     pub since: DateTime<Utc>,
     /// Why the last delete failed.
     pub last_error: String,
@@ -139,7 +139,7 @@ pub struct Deposed {
 /// One applied certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResourceState {
-    pub certificate_id: String,
+    pub certificate_id: CertificateId,
     /// The arguments the certificate was applied for with (the password only as a digest).
     pub args: CertificateArgs,
     pub status: CertStatus,
@@ -147,7 +147,7 @@ pub struct ResourceState {
     pub not_after: Option<DateTime<Utc>>,
     /// The certificates this one replaced by renewal, the most recent first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub renewed_from: Vec<String>,
+    pub renewed_from: Vec<CertificateId>,
     /// The resource's `lifecycle { prevent_destroy }` when last applied: it still protects the
     /// certificate after its block is removed from the configuration.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -168,7 +168,7 @@ pub struct ResourceState {
     /// The certificate this one took the place of (by renewal, reissue or replacement): the
     /// cloud resources serving that one are this one's to take over (`deploy` blocks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub succeeds: Option<String>,
+    pub succeeds: Option<CertificateId>,
     /// The deployment tasks that move `succeeds`'s cloud resources to this certificate, with
     /// their outcome per cloud resource.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -180,7 +180,7 @@ pub struct ResourceState {
     /// The certificate an import recorded at this address. It stays through renewals and
     /// replacements, so that an `import` block left in the configuration is known to be done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub imported: Option<String>,
+    pub imported: Option<CertificateId>,
 }
 
 impl ResourceState {
@@ -189,7 +189,7 @@ impl ResourceState {
     pub fn renewed_as(&self, id: &str) -> Self {
         let mut renewed = self.clone();
         renewed.succeeds = self.serving();
-        let old = std::mem::replace(&mut renewed.certificate_id, id.to_owned());
+        let old = std::mem::replace(&mut renewed.certificate_id, CertificateId::from(id));
         renewed.renewed_from.insert(0, old);
         renewed.deployments.clear();
         renewed.validation.clear();
@@ -208,7 +208,7 @@ impl ResourceState {
     /// Returns the certificate whose cloud resources a successor of this one takes over: this
     /// one — or, when it was never issued (nothing can be bound to a certificate that never
     /// was), the one it was itself to take over from, which still serves.
-    pub fn serving(&self) -> Option<String> {
+    pub fn serving(&self) -> Option<CertificateId> {
         let never_issued = matches!(
             self.status,
             CertStatus::Pending

@@ -71,9 +71,15 @@ pub async fn import(
         );
     }
     let client = ws.client().await?;
-    let remote =
-        certplan_engine::import(&client, &mut ws.state, ws.store.as_mut(), address, id, &declared)
-            .await?;
+    let remote = certplan_engine::import(
+        &client,
+        &mut ws.state,
+        ws.store.as_mut(),
+        address,
+        &id.into(),
+        &declared,
+    )
+    .await?;
     outln!("Imported certificate {id} ({}, {}) as {address}.", remote.domain, remote.status);
     outln!("Run `certplan plan` to see how it compares with the configuration.");
     Ok(ExitCode::SUCCESS)

@@ -89,7 +89,9 @@ impl SandboxProcess {
         let client = self.client();
         let args =
             certplan_core::CertificateArgs::new(domain, certplan_core::DvAuthMethod::DnsAuto);
-        block_on(client.apply_for_certificate(&args, None, Some(old))).expect("renewed outside")
+        block_on(client.apply_for_certificate(&args, None, Some(old)))
+            .expect("renewed outside")
+            .to_string()
     }
 
     /// Lists every certificate the sandbox holds, over its API.

@@ -210,8 +210,8 @@ impl Run<'_, '_> {
             return Ok(());
         }
         let step = match self.delete_certificate(id).await {
-            Ok(()) => Step::Deleted { id: id.to_owned() },
-            Err(e) => Step::DeleteFailed { id: id.to_owned(), error: e.to_string() },
+            Ok(()) => Step::Deleted { id: id.into() },
+            Err(e) => Step::DeleteFailed { id: id.into(), error: e.to_string() },
         };
         self.ledger.record(step).await
     }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use certplan_core::{Address, ExportRecord, ExportSpec, HookOutcome};
+use certplan_core::{Address, CertificateId, ExportRecord, ExportSpec, HookOutcome};
 use certplan_state::ResourceState;
 use chrono::Utc;
 
@@ -68,7 +68,7 @@ impl Run<'_, '_> {
         record: &ResourceState,
         spec: &ExportSpec,
         mut export: ExportRecord,
-        old: Option<String>,
+        old: Option<CertificateId>,
     ) -> Result<Outcome, Failure> {
         let Some(command) = &spec.on_change else { return Ok(Outcome::Done) };
         let path = std::path::absolute(&spec.path).unwrap_or_else(|_| spec.path.clone());

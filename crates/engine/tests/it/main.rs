@@ -232,7 +232,7 @@ async fn an_interrupted_application_is_adopted_complete_with_its_declarations() 
     .await
     .expect("reconciled");
     assert_eq!(settled.len(), 1);
-    assert!(settled[0].to_string().contains(&id), "{}", settled[0]);
+    assert!(settled[0].to_string().contains(id.as_str()), "{}", settled[0]);
     let www = &ledger.saved().resources[&Address::certificate("www")];
     assert_eq!(www.certificate_id, id, "recorded and saved");
     assert!(www.prevent_destroy);

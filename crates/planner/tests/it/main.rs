@@ -366,12 +366,12 @@ fn removed_blocks_forget_and_deposed_certificates_are_deleted() {
     };
     let text = "removed {\n  from = tencentcloud_ssl_free_certificate.old\n}\n";
     let p = plan_now(text, &s, None).expect("plan");
-    let actions: Vec<(String, Action, Option<String>)> =
+    let actions: Vec<(String, Action, Option<certplan_core::CertificateId>)> =
         p.changes.iter().map(|c| (c.address.name.clone(), c.action, c.deposed.clone())).collect();
     assert_eq!(
         actions,
         [
-            ("gone".to_owned(), Action::Delete, Some("depDep01".to_owned())),
+            ("gone".to_owned(), Action::Delete, Some("depDep01".into())),
             ("old".to_owned(), Action::Forget, None),
         ]
     );
@@ -437,7 +437,7 @@ fn mixed_plan_renders_every_action() {
             (pending.certificate_id.clone(), pending_seen),
             (revoked.certificate_id.clone(), remote(&revoked, CertStatus::Revoked)),
             (auto.certificate_id.clone(), remote(&auto, CertStatus::DnsRecordAdded)),
-            ("depDep01".to_owned(), remote(&expired, CertStatus::Issued)),
+            ("depDep01".into(), remote(&expired, CertStatus::Issued)),
         ])
         .collect();
     let s = state(vec![

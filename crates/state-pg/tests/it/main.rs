@@ -102,7 +102,7 @@ pub(crate) fn record(i: usize) -> ResourceState {
     let mut args = CertificateArgs::new(format!("r{i}.example.com"), DvAuthMethod::DnsAuto);
     args.alias = Some(format!("alias {i}"));
     ResourceState {
-        certificate_id: format!("id{i:06}"),
+        certificate_id: format!("id{i:06}").into(),
         args,
         status: CertStatus::Issued,
         not_before: Some("2026-11-26T00:00:00Z".parse().expect("time")),

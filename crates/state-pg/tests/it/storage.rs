@@ -296,7 +296,7 @@ fn save_cost() {
             let mut times: Vec<Duration> = (0..SAVES)
                 .map(|k| {
                     let mut r = record(k);
-                    r.certificate_id = format!("renewed{k}{hinted}");
+                    r.certificate_id = format!("renewed{k}{hinted}").into();
                     state.resources.insert(address(k % n), r);
                     let touched = std::collections::BTreeSet::from([address(k % n)]);
                     let started = Instant::now();

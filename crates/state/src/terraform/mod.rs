@@ -15,7 +15,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use certplan_core::{Argument, InstanceKey, RESOURCE_TYPE};
+use certplan_core::{Argument, CertificateId, InstanceKey, RESOURCE_TYPE};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -56,7 +56,7 @@ pub struct TerraformState {
 pub struct TerraformCertificate {
     pub address: TerraformAddress,
     /// The certificate id (attribute `id`).
-    pub id: String,
+    pub id: CertificateId,
     /// The arguments that were set, Terraform's names, in the provider's order (domain,
     /// dv_auth_method, package_type, contact_email, contact_phone, validity_period,
     /// csr_encrypt_algo, csr_key_parameter, alias, project_id): an argument is set unless it is
@@ -403,7 +403,7 @@ fn certificate(
             arguments.push((name, value));
         }
     }
-    Ok(TerraformCertificate { address, id, arguments, password_set, withheld, left_out })
+    Ok(TerraformCertificate { address, id: id.into(), arguments, password_set, withheld, left_out })
 }
 
 /// Whether an argument was set: the provider writes every argument, unset ones as `""` (or 0,
