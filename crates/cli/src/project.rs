@@ -163,7 +163,7 @@ impl Project {
         let client = self.client().await?;
         let store: Option<&mut dyn StateStore> =
             if save { Some(self.store.as_mut()) } else { None };
-        let timing = self.settings.timing();
+        let timing = self.settings.timing(&self.config.provider);
         let settled =
             certplan_engine::reconcile(&client, &mut self.state, store, &timing).await.context(
                 "could not check everything the interrupted run did; what was settled is recorded",

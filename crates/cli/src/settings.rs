@@ -80,10 +80,13 @@ pub enum Remote {
     EmbeddedSandbox { data: PathBuf },
 }
 
-/// Scales every interval certplan waits between the things it repeats (polls, progress,
-/// backoffs; see [`certplan_engine::Timing`]) by a factor in (0, 1]: the test suite's way of
-/// waiting milliseconds where the real service needs seconds. Request timeouts and the user's
-/// own settings (`--wait`, `wait_for_issuance`, hook timeouts) are not scaled.
+/// Scales what certplan waits between the things it repeats (polls, progress, backoffs, the
+/// margins of [`certplan_engine::Timing`]) by a factor in (0, 1]: the test suite's way of
+/// waiting milliseconds where the real service needs seconds. Honoured only against the
+/// embedded sandbox or an endpoint on loopback — a sandbox on this machine, whose clock is the
+/// run's own — never against another endpoint, where a shorter margin for other machines'
+/// clocks could apply for a certificate twice. Request timeouts and the user's own settings
+/// (`--wait`, `wait_for_issuance`, hook timeouts) are never scaled.
 pub const TIME_SCALE_VAR: &str = "CERTPLAN_TIME_SCALE";
 
 /// Names the workspace (one state per environment) when `--workspace` does not.
@@ -123,8 +126,8 @@ pub struct Settings {
     pub target: Remote,
     /// The tccli profile to fall back on for credentials.
     pub profile: String,
-    /// The factor by which the engine and the client scale the intervals they wait
-    /// ([`TIME_SCALE_VAR`]; 1 for the real service).
+    /// The factor [`TIME_SCALE_VAR`] asks the waits to be scaled by (1 unless set); see
+    /// [`Settings::timing`] for when it is honoured.
     pub time_scale: f64,
     pub env: Environment,
 }
@@ -218,9 +221,19 @@ impl Settings {
         }
     }
 
-    /// How long the engine waits between the things it repeats.
-    pub fn timing(&self) -> Timing {
-        Timing::default().scaled(self.time_scale)
+    /// How long the engine waits between the things it repeats, against `provider`'s endpoint.
+    pub fn timing(&self, provider: &ProviderConfig) -> Timing {
+        Timing::default().scaled(self.time_scale_for(provider))
+    }
+
+    /// The factor the waits are scaled by against `provider`'s endpoint: [`TIME_SCALE_VAR`]'s
+    /// for the embedded sandbox or an endpoint on loopback, else 1.
+    fn time_scale_for(&self, provider: &ProviderConfig) -> f64 {
+        let on_this_machine = match &self.target {
+            Remote::EmbeddedSandbox { .. } => true,
+            Remote::Cloud => resolve_endpoint(provider, &self.env).is_ok_and(|e| e.is_loopback()),
+        };
+        if on_this_machine { self.time_scale } else { 1.0 }
     }
 
     /// Names the cloud this run talks to, as state and saved plans record it.
@@ -248,7 +261,7 @@ impl Settings {
                 });
                 let credentials =
                     Credentials::resolve(|name| self.env.get(name), &self.profile, from_block)?;
-                let options = client_options(provider, self.time_scale);
+                let options = client_options(provider, self.time_scale_for(provider));
                 let client = Client::with_options(endpoint, credentials, options);
                 Ok(Connection { client, _sandbox: None })
             }
@@ -269,7 +282,7 @@ impl Settings {
                 let client = Client::with_options(
                     Endpoint::parse(&url)?,
                     Credentials::new(options.secret_id, options.secret_key),
-                    client_options(provider, self.time_scale),
+                    client_options(provider, self.time_scale_for(provider)),
                 );
                 Ok(Connection { client, _sandbox: Some(stop) })
             }
@@ -419,6 +432,29 @@ mod tests {
         assert_eq!(resolve(flag, &block, &vars), local("flag.json"), "--state wins");
         let sandbox = Flags { sandbox: true, ..Flags::default() };
         assert_eq!(resolve(sandbox, &block, &vars), local(EMBEDDED_SANDBOX_STATE));
+    }
+
+    #[test]
+    fn the_time_scale_is_honoured_only_on_this_machine() {
+        let timing = |vars: &[(&str, &str)], sandbox: bool| {
+            let flags = Flags { sandbox, ..Flags::default() };
+            let settings = Settings::from_parts(flags, output(), env(vars), &Default::default());
+            settings.timing(&ProviderConfig::default())
+        };
+        let scaled = Timing::default().scaled(0.01);
+        let scale = (TIME_SCALE_VAR, "0.01");
+        // The real service's endpoint (the default): the margins for other machines' clocks
+        // stay whole, whatever the environment says.
+        assert_eq!(timing(&[scale], false), Timing::default());
+        let remote = (ENDPOINT_VAR, "https://ssl.example.com");
+        assert_eq!(timing(&[scale, remote], false), Timing::default());
+        assert_eq!(timing(&[scale, (ENDPOINT_VAR, "http://127.0.0.1:9")], false), scaled);
+        assert_eq!(timing(&[scale], true), scaled, "the embedded sandbox");
+        assert_eq!(
+            timing(&[(TIME_SCALE_VAR, "7"), (ENDPOINT_VAR, "http://[::1]:9")], false),
+            Timing::default(),
+            "out of range: ignored"
+        );
     }
 
     #[test]

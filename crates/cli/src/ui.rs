@@ -413,14 +413,14 @@ pub fn confirm() -> anyhow::Result<bool> {
 }
 
 /// Writes an error with its causes, each once: `what: why: the deeper why`. A cause that the
-/// message before it already quotes (an error that writes its source into its own message)
-/// is not repeated.
+/// message before it ends with (an error that writes its source into its own message) is not
+/// repeated.
 pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(c) = cause {
         let shown = c.to_string();
-        if !text.contains(&shown) {
+        if !text.ends_with(&shown) {
             text.push_str(": ");
             text.push_str(&shown);
         }

@@ -53,7 +53,7 @@ impl fmt::Debug for CertificateId {
 
 impl fmt::Display for CertificateId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -134,6 +134,7 @@ mod tests {
         let read: CertificateId = serde_json::from_str("\"a9TsmZkL\"").expect("reads");
         assert_eq!(read, id);
         assert_eq!((id.to_string(), format!("{id:?}")), ("a9TsmZkL".into(), "\"a9TsmZkL\"".into()));
+        assert_eq!(format!("{id:10}|"), "a9TsmZkL  |", "width as a string's");
         let observed: std::collections::BTreeMap<CertificateId, u8> = [(id.clone(), 1)].into();
         assert_eq!(observed.get("a9TsmZkL"), Some(&1), "looked up by &str");
     }

@@ -71,9 +71,10 @@ impl Default for Timing {
 }
 
 impl Timing {
-    /// Returns every interval multiplied by `factor` (their proportions kept).
+    /// Returns every interval multiplied by `factor` (their proportions kept), none shorter
+    /// than a millisecond.
     pub fn scaled(self, factor: f64) -> Self {
-        let f = |d: Duration| d.mul_f64(factor.max(0.0));
+        let f = |d: Duration| d.mul_f64(factor.max(0.0)).max(Duration::from_millis(1));
         Timing {
             progress: f(self.progress),
             issuance_poll: f(self.issuance_poll),
@@ -84,5 +85,28 @@ impl Timing {
             apply_backoff_cap: f(self.apply_backoff_cap),
             in_flight_margin: f(self.in_flight_margin),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Timing;
+
+    #[test]
+    fn the_defaults_are_what_the_real_service_needs_and_scaling_keeps_them_usable() {
+        let t = Timing::default();
+        let secs = Duration::from_secs;
+        assert_eq!(
+            (t.progress, t.issuance_poll, t.deploy_follow, t.task_creation_retry),
+            (secs(10), secs(2), secs(2), secs(1))
+        );
+        assert_eq!((t.deploy_follow_limit, t.in_flight_margin), (secs(15 * 60), secs(5)));
+        assert_eq!((t.apply_backoff, t.apply_backoff_cap), (Duration::from_millis(500), secs(8)));
+        assert_eq!(t.scaled(0.01).issuance_poll, Duration::from_millis(20));
+        // A period of zero would make tokio's interval panic.
+        assert_eq!(t.scaled(1e-12).progress, Duration::from_millis(1));
+        assert_eq!(t.scaled(-1.0).progress, Duration::from_millis(1));
     }
 }

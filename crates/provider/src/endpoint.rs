@@ -58,6 +58,11 @@ impl Endpoint {
         &self.url
     }
 
+    /// Returns true when the endpoint is on this machine (`localhost`, 127.0.0.0/8, `[::1]`).
+    pub fn is_loopback(&self) -> bool {
+        is_loopback(self.url.host_str().unwrap_or_default())
+    }
+
     /// Returns the `Host` header value: the host, with the port when it is not the default.
     pub fn host_header(&self) -> String {
         let host = self.url.host_str().unwrap_or_default();

@@ -99,7 +99,7 @@ pub async fn apply(
     let engine_options = EngineOptions {
         parallelism: options.parallelism,
         wait: options.wait,
-        timing: ws.settings.timing(),
+        timing: ws.settings.timing(&ws.config.provider),
     };
     let inputs = ws.inputs();
     let report = certplan_engine::apply(

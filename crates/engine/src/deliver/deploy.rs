@@ -188,8 +188,8 @@ impl Run<'_, '_> {
             if started.elapsed() > self.options.timing.deploy_follow_limit {
                 self.save_deployment(address, &d).await?;
                 return Ok(Outcome::Later(format!(
-                    "deployment {id} is still running after {} minutes; the next apply follows it",
-                    self.options.timing.deploy_follow_limit.as_secs() / 60
+                    "deployment {id} is still running after {}; the next apply follows it",
+                    humantime::format_duration(self.options.timing.deploy_follow_limit)
                 )));
             }
             if self.sleep(self.options.timing.deploy_follow).await {

@@ -143,6 +143,14 @@ async fn apply_until(
     (report, events.into_inner().expect("events"))
 }
 
+/// Settles the intents of `ledger`'s state, saving each.
+async fn reconcile(cloud: &Cloud, ledger: &mut Ledger) -> Vec<certplan_engine::Settled> {
+    let store = Some(&mut ledger.store as &mut dyn StateStore);
+    certplan_engine::reconcile(&cloud.client, &mut ledger.state, store, &timing())
+        .await
+        .expect("reconciled")
+}
+
 fn name(event: &Event<'_>) -> String {
     match event {
         Event::Recovered { address, .. } => format!("recovered {address}"),
@@ -223,14 +231,7 @@ async fn an_interrupted_application_is_adopted_complete_with_its_declarations() 
     ledger.state.intents.push(intent);
     let id = cloud.client.apply_for_certificate(&args, None, None).await.expect("applied");
 
-    let settled = certplan_engine::reconcile(
-        &cloud.client,
-        &mut ledger.state,
-        Some(&mut ledger.store),
-        &timing(),
-    )
-    .await
-    .expect("reconciled");
+    let settled = reconcile(&cloud, &mut ledger).await;
     assert_eq!(settled.len(), 1);
     assert!(settled[0].to_string().contains(id.as_str()), "{}", settled[0]);
     let www = &ledger.saved().resources[&Address::certificate("www")];
@@ -433,14 +434,7 @@ async fn intents_are_settled_together_and_each_saved_as_it_is() {
             cloud.client.apply_for_certificate(args, None, None).await.expect("applied");
         }
     }
-    let settled = certplan_engine::reconcile(
-        &cloud.client,
-        &mut ledger.state,
-        Some(&mut ledger.store),
-        &timing(),
-    )
-    .await
-    .expect("reconciled");
+    let settled = reconcile(&cloud, &mut ledger).await;
     assert_eq!(settled.len(), 6);
     let saved = ledger.saved();
     assert!(saved.intents.is_empty());

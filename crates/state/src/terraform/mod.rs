@@ -22,21 +22,12 @@ use serde_json::Value;
 
 pub use address::{TerraformAddress, TerraformAddressError};
 
-/// The provider's arguments certplan takes, in the provider's order: all but the password
-/// (never read), what certplan leaves out, and `delete_dns_auto_record` (an API field the
-/// provider does not have).
-const ARGUMENTS: [Argument; 10] = [
-    Argument::Domain,
-    Argument::DvAuthMethod,
-    Argument::PackageType,
-    Argument::ContactEmail,
-    Argument::ContactPhone,
-    Argument::ValidityPeriod,
-    Argument::CsrEncryptAlgo,
-    Argument::CsrKeyParameter,
-    Argument::Alias,
-    Argument::ProjectId,
-];
+/// The provider's arguments certplan reads from a Terraform state, in the provider's order:
+/// all but the password (never read) and `delete_dns_auto_record` (an API field the provider
+/// does not have).
+fn read_arguments() -> impl Iterator<Item = Argument> + Clone {
+    Argument::ALL.into_iter().filter(|a| !matches!(*a, PASSWORD | Argument::DeleteDnsAutoRecord))
+}
 /// The provider's arguments certplan does not take: it renews on its own.
 const LEFT_OUT: [Argument; 1] = [Argument::OldCertificateId];
 const PASSWORD: Argument = Argument::CsrKeyPassword;
@@ -392,7 +383,7 @@ fn certificate(
     let mut arguments = Vec::new();
     let mut withheld = Vec::new();
     let mut left_out = Vec::new();
-    for argument in ARGUMENTS.into_iter().chain(LEFT_OUT) {
+    for argument in read_arguments() {
         let name = argument.name();
         let Some(value) = kept.remove(name).filter(|v| is_set(name, v)) else { continue };
         if sensitive.contains(name) {
@@ -439,10 +430,7 @@ impl<'de> Deserialize<'de> for Attributes {
 
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attributes, A::Error> {
                 let mut attributes = Attributes::default();
-                let wanted = ["id"]
-                    .into_iter()
-                    .chain(ARGUMENTS.map(Argument::name))
-                    .chain(LEFT_OUT.map(Argument::name));
+                let wanted = ["id"].into_iter().chain(read_arguments().map(Argument::name));
                 while let Some(key) = map.next_key::<String>()? {
                     if key == PASSWORD.name() {
                         attributes.password_set = map.next_value::<Presence>()?.0;
