@@ -21,19 +21,6 @@ pub enum Backend {
     Pg { conn_str: Option<Sensitive>, schema_name: Option<String> },
 }
 
-impl Backend {
-    /// The backends' names, as `backend "NAME"` blocks give them.
-    pub const NAMES: [&str; 2] = ["local", "pg"];
-
-    /// Returns the name a `backend` block gives this backend.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Backend::Local { .. } => "local",
-            Backend::Pg { .. } => "pg",
-        }
-    }
-}
-
 impl Default for Backend {
     fn default() -> Self {
         Backend::Local { path: PathBuf::from(DEFAULT_STATE_FILE) }

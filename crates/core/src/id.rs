@@ -14,10 +14,6 @@ use serde::{Deserialize, Serialize};
 pub struct CertificateId(String);
 
 impl CertificateId {
-    pub fn new(id: impl Into<String>) -> Self {
-        CertificateId(id.into())
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }

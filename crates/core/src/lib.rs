@@ -266,11 +266,6 @@ impl Argument {
         }
     }
 
-    /// Returns the argument named `name`.
-    pub fn parse(name: &str) -> Option<Argument> {
-        Argument::ALL.into_iter().find(|a| a.name() == name)
-    }
-
     /// Returns true for the arguments a certificate changes in place (`ModifyCertificateAlias`,
     /// `ModifyCertificateProject`); any other changes only with a new application.
     pub fn changes_in_place(self) -> bool {
