@@ -31,9 +31,20 @@ impl Schema {
 
     /// The `certplan` block that keeps state in this schema.
     fn block(&self) -> String {
+        self.block_for(&pg::url())
+    }
+
+    /// The same block, its sessions named after the schema, so that a test can end them
+    /// without touching the sessions of the tests running beside it.
+    fn block_with_own_sessions(&self) -> String {
+        let url = pg::url();
+        let separator = if url.contains('?') { '&' } else { '?' };
+        self.block_for(&format!("{url}{separator}application_name={}", self.name))
+    }
+
+    fn block_for(&self, conn_str: &str) -> String {
         format!(
-            "certplan {{\n  backend \"pg\" {{\n    conn_str    = \"{}\"\n    schema_name = \"{}\"\n  }}\n}}\n\n",
-            pg::url(),
+            "certplan {{\n  backend \"pg\" {{\n    conn_str    = \"{conn_str}\"\n    schema_name = \"{}\"\n  }}\n}}\n\n",
             self.name
         )
     }
@@ -214,7 +225,7 @@ fn an_apply_killed_anywhere_converges_from_the_other_runner_with_the_lock_free()
 #[test]
 fn a_connection_killed_mid_apply_fails_cleanly_and_the_next_run_converges() {
     let schema = Schema::new();
-    let config = format!("{}{}", schema.block(), many_certificates(10));
+    let config = format!("{}{}", schema.block_with_own_sessions(), many_certificates(10));
     let p = Project::with_sandbox(&config, &["--latency", "150ms"]);
     let a = Runner::beside(&p, &config);
     let child = a
@@ -228,11 +239,12 @@ fn a_connection_killed_mid_apply_fails_cleanly_and_the_next_run_converges() {
         assert!(std::time::Instant::now() < deadline, "the apply made no progress");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    // What a restarted server or a network cut does to the apply's session.
+    // What a restarted server or a network cut does to the apply's session (and only to this
+    // test's: the other tests' applies share the database).
     let killed = pg::connect()
         .query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND application_name = 'certplan' AND datname = current_database()",
-            &[],
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND application_name = $1 AND datname = current_database()",
+            &[&schema.name],
         )
         .expect("terminated");
     assert!(!killed.is_empty(), "the apply's session was found");
