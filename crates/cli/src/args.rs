@@ -70,7 +70,14 @@ pub enum Command {
         recursive: bool,
     },
     /// Update the state from the cloud without changing anything
-    Refresh(CommonArgs),
+    Refresh {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+        #[command(flatten)]
+        selection: SelectionArgs,
+    },
     /// Adopt certificates that already exist as declared resources, without applying again: one
     /// (ADDRESS ID), or every one of a Terraform state (--from-terraform)
     Import {
@@ -95,6 +102,8 @@ pub enum Command {
         dry_run: bool,
         #[command(flatten)]
         common: CommonArgs,
+        #[command(flatten)]
+        lock: LockArgs,
     },
     /// Show the outputs recorded by the last apply (sensitive ones only by name)
     Output {
@@ -130,6 +139,14 @@ pub enum Command {
     /// Run or control a local emulator of the Tencent Cloud SSL API
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Nothing to do: certplan needs no init (its provider is built in, its backend is connected
+    /// on first use)
+    #[command(hide = true, disable_help_flag = true)]
+    Init {
+        /// Whatever `terraform init` would take; ignored
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        ignored: Vec<String>,
+    },
     /// Print a shell completion script (e.g. `certplan completions bash > /etc/bash_completion.d/certplan`)
     Completions {
         /// The shell
@@ -137,6 +154,8 @@ pub enum Command {
     },
 }
 
+/// What every command that talks to the cloud takes: where the state is, which cloud, which
+/// credentials, which variable values.
 #[derive(Debug, Args)]
 pub struct CommonArgs {
     /// The state file [default: certplan.state.json in the configuration directory, or
@@ -144,6 +163,37 @@ pub struct CommonArgs {
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
 
+    /// Talk to an embedded sandbox instead of Tencent Cloud (no account needed); its data is
+    /// kept in .certplan/ in the configuration directory
+    #[arg(long)]
+    pub sandbox: bool,
+
+    /// The tccli profile to read credentials from (~/.tccli/NAME.credential) when the
+    /// TENCENTCLOUD_SECRET_ID/KEY variables are not set [default: $TENCENTCLOUD_PROFILE, else
+    /// default]
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Never ask anything: --input=false makes an apply that would ask for confirmation fail
+    /// instead (certplan asks nothing else; variables come from flags, files and the environment)
+    #[arg(
+        long,
+        value_name = "BOOL",
+        default_value_t = true,
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub input: bool,
+
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+/// Whether to read the cloud before planning.
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
     /// Read the cloud before planning; --refresh=false plans from the state file alone
     #[arg(
         long,
@@ -155,12 +205,11 @@ pub struct CommonArgs {
         default_missing_value = "true"
     )]
     pub refresh: bool,
+}
 
-    /// Talk to an embedded sandbox instead of Tencent Cloud (no account needed); its data is
-    /// kept in .certplan/ in the configuration directory
-    #[arg(long)]
-    pub sandbox: bool,
-
+/// How a command that writes the state takes its lock.
+#[derive(Debug, Args)]
+pub struct LockArgs {
     /// Lock the state while writing it; --lock=false is for emergencies only
     #[arg(
         long,
@@ -176,16 +225,11 @@ pub struct CommonArgs {
     /// How long to wait for a state lock another run holds
     #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
     pub lock_timeout: std::time::Duration,
+}
 
-    /// The tccli profile to read credentials from (~/.tccli/NAME.credential) when the
-    /// TENCENTCLOUD_SECRET_ID/KEY variables are not set [default: $TENCENTCLOUD_PROFILE, else
-    /// default]
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-
-    #[command(flatten)]
-    pub vars: VarArgs,
-
+/// Which resources a command covers.
+#[derive(Debug, Args)]
+pub struct SelectionArgs {
     /// Plan only this resource (repeatable), e.g. tencentcloud_ssl_free_certificate.www
     #[arg(long, value_name = "ADDR")]
     pub target: Vec<Address>,
@@ -193,6 +237,19 @@ pub struct CommonArgs {
     /// Leave this resource out of the plan (repeatable)
     #[arg(long, value_name = "ADDR")]
     pub exclude: Vec<Address>,
+}
+
+/// What plan and apply share: the cloud and state, whether to read the cloud, what to plan.
+#[derive(Debug, Args)]
+pub struct PlanningArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    #[command(flatten)]
+    pub refresh: RefreshArgs,
+
+    #[command(flatten)]
+    pub selection: SelectionArgs,
 
     /// Apply for a new certificate for this resource, whatever its state (repeatable) — e.g.
     /// after fixing the DNS of a domain whose validation failed twice
@@ -248,7 +305,15 @@ impl VarArgs {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub planning: PlanningArgs,
+
+    /// Accepted as Terraform spells it, and ignored: a plan takes no lock
+    #[arg(long, hide = true, value_name = "BOOL", num_args = 0..=1, require_equals = true)]
+    pub lock: Option<bool>,
+
+    /// Accepted as Terraform spells it, and ignored: a plan takes no lock
+    #[arg(long, hide = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
 
     /// Exit 0 when there are no changes, 2 when there are, 1 on error
     #[arg(long)]
@@ -271,7 +336,10 @@ pub struct ApplyArgs {
     pub plan_file: Option<PathBuf>,
 
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub planning: PlanningArgs,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
 
     /// Apply without asking for confirmation (required when not on a terminal)
     #[arg(long)]
@@ -357,27 +425,44 @@ pub struct StateArgs {
 }
 
 impl CommonArgs {
-    /// Which resources to plan, and which to replace.
-    pub fn selection(&self) -> certplan_planner::PlanOptions {
-        certplan_planner::PlanOptions {
-            targets: self.target.clone(),
-            excludes: self.exclude.clone(),
-            replace: self.replace.clone(),
-            ..Default::default()
-        }
-    }
-
-    /// The settings flags; `raw_args` is the command line, for the order of variable flags.
+    /// The settings flags; `raw_args` is the command line, for the order of variable flags. The
+    /// state is read from the cloud and locked unless the caller says otherwise.
     pub fn flags(&self, raw_args: &[String]) -> Flags {
         Flags {
             state: self.state.clone(),
             workspace: None,
-            refresh: self.refresh,
+            refresh: true,
             sandbox: self.sandbox,
-            lock: self.lock,
-            lock_timeout: self.lock_timeout,
+            lock: true,
+            lock_timeout: std::time::Duration::ZERO,
             profile: self.profile.clone(),
             vars: self.vars.in_order(raw_args),
+        }
+    }
+
+    /// The same, locked as `lock` says.
+    pub fn locked_flags(&self, raw_args: &[String], lock: &LockArgs) -> Flags {
+        Flags { lock: lock.lock, lock_timeout: lock.lock_timeout, ..self.flags(raw_args) }
+    }
+}
+
+impl SelectionArgs {
+    /// Which resources to plan.
+    pub fn selection(&self) -> certplan_planner::PlanOptions {
+        certplan_planner::PlanOptions {
+            targets: self.target.clone(),
+            excludes: self.exclude.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+impl PlanningArgs {
+    /// Which resources to plan, and which to replace.
+    pub fn selection(&self) -> certplan_planner::PlanOptions {
+        certplan_planner::PlanOptions {
+            replace: self.replace.clone(),
+            ..self.selection.selection()
         }
     }
 }
@@ -396,9 +481,14 @@ impl StateArgs {
 }
 
 impl PlanArgs {
+    /// The settings flags: a plan reads the state and takes no lock.
+    pub fn flags(&self, raw_args: &[String]) -> Flags {
+        Flags { refresh: self.planning.refresh.refresh, ..self.planning.common.flags(raw_args) }
+    }
+
     pub fn options(&self) -> PlanOptions {
         PlanOptions {
-            selection: self.common.selection(),
+            selection: self.planning.selection(),
             detailed_exitcode: self.detailed_exitcode,
             out: self.out.clone(),
             json: self.json,
@@ -407,17 +497,72 @@ impl PlanArgs {
 }
 
 impl ApplyArgs {
+    pub fn flags(&self, raw_args: &[String]) -> Flags {
+        Flags {
+            refresh: self.planning.refresh.refresh,
+            ..self.planning.common.locked_flags(raw_args, &self.lock)
+        }
+    }
+
     pub fn options(&self) -> ApplyOptions {
         ApplyOptions {
             plan_file: self.plan_file.clone(),
-            selection: self.common.selection(),
+            selection: self.planning.selection(),
             auto_approve: self.auto_approve,
+            input: self.planning.common.input,
             detailed_exitcode: self.detailed_exitcode,
             json: self.json,
             parallelism: usize::from(self.parallelism),
             wait: self.wait,
         }
     }
+}
+
+/// Spells Terraform's single-dash flags (`-auto-approve`, `-out=FILE`, `-var 'k=v'`) as clap
+/// reads them (`--auto-approve`): every argument of a dash, a letter and at least one more
+/// letter, digit or dash, with or without `=VALUE`, before a `--` that ends the flags, and not
+/// the value of the flag before it. A mistyped one then gets clap's "a similar argument exists".
+pub fn terraform_spelling(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut spelled = Vec::new();
+    let mut flags_ended = false;
+    let mut value_expected = false;
+    let with_values = flags_with_values();
+    for arg in args {
+        let single_dash_flag = !flags_ended && !value_expected && {
+            let name = arg.strip_prefix('-').unwrap_or("");
+            let name = name.split_once('=').map_or(name, |(name, _)| name);
+            name.len() >= 2
+                && name.starts_with(|c: char| c.is_ascii_alphabetic())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        };
+        flags_ended |= arg == "--";
+        let spelled_arg = if single_dash_flag { format!("-{arg}") } else { arg };
+        // `--var NAME=VALUE`: the next argument is a value, whatever it looks like.
+        value_expected = !value_expected
+            && spelled_arg.starts_with("--")
+            && !spelled_arg.contains('=')
+            && with_values.contains(&spelled_arg[2..]);
+        spelled.push(spelled_arg);
+    }
+    spelled
+}
+
+/// The long flags, of any command, whose value may be the next argument.
+fn flags_with_values() -> std::collections::BTreeSet<String> {
+    fn collect(command: &clap::Command, into: &mut std::collections::BTreeSet<String>) {
+        for arg in command.get_arguments() {
+            if let Some(long) = arg.get_long()
+                && arg.get_action().takes_values()
+                && !arg.is_require_equals_set()
+            {
+                into.insert(long.to_owned());
+            }
+        }
+        command.get_subcommands().for_each(|sub| collect(sub, into));
+    }
+    let mut flags = std::collections::BTreeSet::new();
+    collect(&<Cli as clap::CommandFactory>::command(), &mut flags);
+    flags
 }
 
 #[cfg(test)]
@@ -442,7 +587,7 @@ mod tests {
         let cli = Cli::try_parse_from(&raw).expect("parses");
         let Command::Plan(args) = cli.command else { panic!("plan") };
         assert_eq!(
-            args.common.vars.in_order(&raw),
+            args.planning.common.vars.in_order(&raw),
             [
                 VarFlag::File("a.vars".into()),
                 VarFlag::Assign { name: "x".into(), raw: "1".into() },
@@ -451,5 +596,39 @@ mod tests {
             ]
         );
         assert!(Cli::try_parse_from(["certplan", "plan", "--var", "novalue"]).is_err());
+    }
+
+    #[test]
+    fn terraform_single_dash_flags_get_two_dashes_and_values_stay() {
+        let spelled = terraform_spelling(
+            [
+                "certplan",
+                "-chdir=x",
+                "apply",
+                "-auto-approve",
+                "-var",
+                "-x-y",
+                "-h",
+                "-",
+                "--",
+                "-out",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(
+            spelled,
+            [
+                "certplan",
+                "--chdir=x",
+                "apply",
+                "--auto-approve",
+                "--var",
+                "-x-y",
+                "-h",
+                "-",
+                "--",
+                "-out"
+            ]
+        );
     }
 }

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use certplan_provider::Credentials;
 use certplan_sandbox::{ConsoleOp, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, SandboxOptions};
-use clap::Parser;
+use clap::Parser as _;
 
 use crate::args::{Cli, Command, ConsoleArgs, SandboxCommand, StateCommand};
 use crate::commands::sandbox::Control;
@@ -28,8 +28,12 @@ use crate::commands::terraform::FromTerraform;
 use crate::settings::{Environment, Flags, Output, Settings};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let env = Environment::capture();
+    let args = args::terraform_spelling(std::env::args());
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(error) => return usage(&error),
+    };
+    let env = Environment::capture(args);
     init_logging(&env);
     let output = Output::resolve(cli.no_color, &env);
     if let Some(dir) = &cli.chdir
@@ -65,6 +69,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints what clap says of the command line. Help and the version are answers (exit 0); a
+/// usage error exits 1, never 2, which `plan --detailed-exitcode` keeps for "changes".
+fn usage(error: &clap::Error) -> ExitCode {
+    let _ = error.print();
+    match error.kind() {
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+            ExitCode::SUCCESS
+        }
+        _ => ExitCode::from(1),
+    }
+}
+
 /// Runs one command.
 async fn run(
     command: Command,
@@ -80,16 +96,16 @@ async fn run(
     };
     match command {
         Command::Plan(args) => {
-            let (settings, config) = configured(args.common.flags(&env.args), env)?;
+            let (settings, config) = configured(args.flags(&env.args), env)?;
             commands::plan::plan(settings, config, &args.options()).await
         }
         Command::Apply(args) => {
-            let (settings, config) = configured(args.common.flags(&env.args), env)?;
+            let (settings, config) = configured(args.flags(&env.args), env)?;
             commands::apply::apply(settings, config, &args.options()).await
         }
-        Command::Refresh(common) => {
-            let (settings, config) = configured(common.flags(&env.args), env)?;
-            commands::refresh::refresh(settings, config, &common.selection()).await
+        Command::Refresh { common, lock, selection } => {
+            let (settings, config) = configured(common.locked_flags(&env.args, &lock), env)?;
+            commands::refresh::refresh(settings, config, &selection.selection()).await
         }
         Command::Import {
             address,
@@ -98,17 +114,10 @@ async fn run(
             generate_config,
             dry_run,
             common,
+            lock,
         } => {
-            let flags = Flags { workspace: workspace.clone(), ..common.flags(&env.args) };
-            let selection = common.selection();
-            if !(selection.targets.is_empty()
-                && selection.excludes.is_empty()
-                && selection.replace.is_empty())
-            {
-                anyhow::bail!(
-                    "import takes no --target, --exclude or --replace: it adopts what it names"
-                );
-            }
+            let flags =
+                Flags { workspace: workspace.clone(), ..common.locked_flags(&env.args, &lock) };
             match (from_terraform, address, certificate_id) {
                 (Some(path), ..) => {
                     let args = FromTerraform { path, generate_config, dry_run };
@@ -147,6 +156,12 @@ async fn run(
         Command::Show { plan_file, json } => commands::show::show(&plan_file, json, output),
         Command::Fmt { paths, check, diff, recursive } => {
             commands::fmt::fmt(&commands::fmt::FmtOptions { paths, check, diff, recursive }, output)
+        }
+        Command::Init { .. } => {
+            eprintln!(
+                "certplan needs no init: its provider is built in and its backend is connected on first use. Run `certplan plan`."
+            );
+            Ok(ExitCode::SUCCESS)
         }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

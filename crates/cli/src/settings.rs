@@ -29,14 +29,15 @@ pub const EMBEDDED_SANDBOX_STATE: &str = ".certplan/sandbox.state.json";
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
     vars: BTreeMap<String, String>,
-    /// The command line as given, for the order of `--var` and `--var-file`.
+    /// The command line (Terraform's single-dash flags spelled with two), for the order of
+    /// `--var` and `--var-file`.
     pub args: Vec<String>,
 }
 
 impl Environment {
-    /// Reads the environment and the command line of this process.
-    pub fn capture() -> Self {
-        Environment { vars: std::env::vars().collect(), args: std::env::args().collect() }
+    /// Reads the environment of this process; `args` is its command line.
+    pub fn capture(args: Vec<String>) -> Self {
+        Environment { vars: std::env::vars().collect(), args }
     }
 
     /// Returns a variable's value, if set.

@@ -397,7 +397,12 @@ pub fn outputs_json(outputs: &BTreeMap<String, StoredOutput>) -> serde_json::Val
 }
 
 /// Asks for `yes` on the terminal; refuses to guess when there is no terminal to ask.
-pub fn confirm() -> anyhow::Result<bool> {
+pub fn confirm(may_ask: bool) -> anyhow::Result<bool> {
+    if !may_ask {
+        bail!(
+            "apply needs confirmation, and --input=false forbids asking: review the plan, then run `certplan apply --auto-approve`"
+        );
+    }
     if !std::io::stdin().is_terminal() {
         bail!(
             "apply needs confirmation, and standard input is not a terminal: review the plan, then run `certplan apply --auto-approve`"

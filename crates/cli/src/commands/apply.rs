@@ -25,6 +25,8 @@ pub struct ApplyOptions {
     /// Which resources to plan (`--target`, `--exclude`) and replace (`--replace`).
     pub selection: certplan_planner::PlanOptions,
     pub auto_approve: bool,
+    /// Whether it may ask (`--input=false` says no).
+    pub input: bool,
     /// Exit 2 when changes were made.
     pub detailed_exitcode: bool,
     pub json: bool,
@@ -74,7 +76,7 @@ pub async fn apply(
     };
     ui::announce_plan(&plan, options.json, output);
     let asks = options.plan_file.is_none() && !options.auto_approve;
-    if asks && plan.has_changes() && !ui::confirm()? {
+    if asks && plan.has_changes() && !ui::confirm(options.input)? {
         eprintln!("Apply cancelled.");
         return Ok(ExitCode::from(1));
     }

@@ -17,4 +17,5 @@ mod reliability;
 mod reporting;
 mod state_commands;
 mod teams;
+mod terraform_habits;
 mod validation;
