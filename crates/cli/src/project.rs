@@ -2,7 +2,7 @@
 //! run when the command writes it) and, once needed, the connection to the cloud.
 
 use anyhow::{Context as _, bail};
-use certplan_core::{Observed, Plan};
+use certplan_core::{Attention, CertificateId, Concern, Observed, Plan};
 use certplan_engine::Inputs;
 use certplan_parser::Config;
 use certplan_planner::PlanOptions;
@@ -228,7 +228,47 @@ impl Project {
             imports: self.read_imports().await?,
             ..selection.clone()
         };
-        Ok(certplan_planner::plan(&self.config, &self.state, observed, Utc::now(), &options)?)
+        let mut plan =
+            certplan_planner::plan(&self.config, &self.state, observed, Utc::now(), &options)?;
+        if observed.is_some() {
+            self.check_left_behind(&mut plan, observed).await?;
+        }
+        Ok(plan)
+    }
+
+    /// Asks the service where the certificates the plan moves away from are bound, and adds
+    /// to the plan what their renewals would leave behind. A service that cannot say makes
+    /// each of them need attention: not knowing is not safe.
+    async fn check_left_behind(
+        &mut self,
+        plan: &mut Plan,
+        observed: Option<&Observed>,
+    ) -> anyhow::Result<()> {
+        let replaced = certplan_planner::replaced_certificates(plan, &self.state, observed);
+        if replaced.is_empty() {
+            return Ok(());
+        }
+        let client = self.client().await?;
+        let ids: Vec<CertificateId> = replaced.keys().cloned().collect();
+        let (what, verb) =
+            (ui::plural(ids.len(), "certificate"), if ids.len() == 1 { "is" } else { "are" });
+        eprintln!("Asking where {what} being replaced {verb} bound...");
+        let timing = self.settings.timing(&self.config.provider);
+        match certplan_engine::bindings(&client, &ids, &timing).await {
+            Ok(bound) => certplan_planner::left_behind(plan, &self.state, &bound, observed),
+            Err(error) => {
+                eprintln!("warning: {}", ui::chain(&error));
+                let error = ui::chain(&error);
+                plan.attention.extend(replaced.into_iter().map(|(id, address)| Attention {
+                    address,
+                    certificate: id,
+                    concern: Concern::BindingsUnknown { error: error.clone() },
+                    breaks_at: None,
+                }));
+                plan.attention.sort_by(|a, b| a.address.cmp(&b.address));
+            }
+        }
+        Ok(())
     }
 
     /// Reads the certificates of the `import` blocks not done yet (whether or not the plan

@@ -8,14 +8,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::bail;
-use certplan_core::{Action, Address, Plan, RemoteCertificate};
+use certplan_core::{Action, Address, Attention, Plan, RemoteCertificate};
 use certplan_engine::{Event, Report};
 use certplan_parser::ConfigError;
 use certplan_planner::migration::{Fate, Instance};
 use certplan_provider::CredentialsError;
 use certplan_state::StoredOutput;
 use certplan_state::{TerraformAddress, TerraformState};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::settings::Output;
@@ -40,6 +40,20 @@ pub fn announce_plan(plan: &Plan, json: bool, output: Output) {
         if change["action"] != Action::NoOp.name() {
             emit(json!({ "type": "planned_change", "change": change }));
         }
+    }
+}
+
+/// Ends an apply with what needs a person: the "Needs attention" section, or one `attention`
+/// event per certificate.
+pub fn show_attention(attention: &[Attention], now: DateTime<Utc>, json: bool, output: Output) {
+    if json {
+        for a in attention {
+            emit(
+                json!({ "type": "attention", "attention": certplan_planner::attention_json(a, now) }),
+            );
+        }
+    } else if !attention.is_empty() {
+        out!("\n{}", certplan_planner::render_attention(attention, now, output.stdout_color));
     }
 }
 

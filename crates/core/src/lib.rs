@@ -11,12 +11,14 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod attention;
 mod backend;
 mod delivery;
 mod id;
 mod plan;
 mod renew_before;
 
+pub use attention::{Attention, BoundResource, Concern, EXIT_ATTENTION};
 pub use backend::{Backend, DEFAULT_STATE_FILE};
 pub use delivery::{
     DEFAULT_HOOK_TIMEOUT, Delivery, DeployStatus, DeployTarget, DeployedResource, Deployment,

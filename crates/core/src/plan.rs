@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Address, Argument, AttributeValue, CertStatus, CertificateArgs, CertificateId, Delivery,
-    DeployTarget, DeployedResource, ExportReason, RemoteCertificate, RenewBefore, ValidationRecord,
+    Address, Argument, Attention, AttributeValue, CertStatus, CertificateArgs, CertificateId,
+    Delivery, DeployTarget, DeployedResource, ExportReason, RemoteCertificate, RenewBefore,
+    ValidationRecord,
 };
 
 /// What the cloud reports, by certificate id. A certificate id recorded in state but absent
@@ -260,6 +261,9 @@ pub struct Plan {
     /// Delivery work, in address order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub delivery: Vec<DeliveryChange>,
+    /// What needs a person, in address order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attention: Vec<Attention>,
 }
 
 /// Returns the newest certificate that succeeds `id` — by renewal or by reissue, made outside
@@ -353,7 +357,7 @@ impl Plan {
 
     /// Returns true when something is still to happen: a change to make, or a certificate
     /// waiting for validation (what `plan --detailed-exitcode` reports with 2).
-    pub fn needs_attention(&self) -> bool {
+    pub fn has_work_left(&self) -> bool {
         self.has_changes()
             || !self.delivery.is_empty()
             || self.changes.iter().any(|c| {

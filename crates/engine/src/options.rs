@@ -53,6 +53,10 @@ pub struct Timing {
     /// How long after its request's timeout an interrupted run's application may still create
     /// a certificate, for the clocks of two machines and the service.
     pub in_flight_margin: Duration,
+    /// How often the service's queries of where certificates are bound are read while they
+    /// run, and how long they are waited for.
+    pub bind_query_poll: Duration,
+    pub bind_query_limit: Duration,
 }
 
 impl Default for Timing {
@@ -66,6 +70,8 @@ impl Default for Timing {
             apply_backoff: Duration::from_millis(500),
             apply_backoff_cap: Duration::from_secs(8),
             in_flight_margin: Duration::from_secs(5),
+            bind_query_poll: Duration::from_secs(1),
+            bind_query_limit: Duration::from_secs(120),
         }
     }
 }
@@ -84,6 +90,8 @@ impl Timing {
             apply_backoff: f(self.apply_backoff),
             apply_backoff_cap: f(self.apply_backoff_cap),
             in_flight_margin: f(self.in_flight_margin),
+            bind_query_poll: f(self.bind_query_poll),
+            bind_query_limit: f(self.bind_query_limit),
         }
     }
 }
@@ -104,6 +112,7 @@ mod tests {
         );
         assert_eq!((t.deploy_follow_limit, t.in_flight_margin), (secs(15 * 60), secs(5)));
         assert_eq!((t.apply_backoff, t.apply_backoff_cap), (Duration::from_millis(500), secs(8)));
+        assert_eq!((t.bind_query_poll, t.bind_query_limit), (secs(1), secs(120)));
         assert_eq!(t.scaled(0.01).issuance_poll, Duration::from_millis(20));
         // A period of zero would make tokio's interval panic.
         assert_eq!(t.scaled(1e-12).progress, Duration::from_millis(1));

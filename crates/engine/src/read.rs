@@ -1,11 +1,14 @@
 //! Reading the cloud: what state records (a refresh), with the renewals made elsewhere, and the
 //! certificate an application whose answer was lost may have created.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use certplan_core::{CertificateId, Observed, RemoteCertificate, ValidationRecord};
-use certplan_provider::{Client, DESCRIBE_PAGE_LIMIT, Error as ProviderError};
+use crate::error::BindingsError;
+use certplan_core::{BoundResource, CertificateId, Observed, RemoteCertificate, ValidationRecord};
+use certplan_provider::{
+    BIND_QUERY_LIMIT, BindQuery, Client, DESCRIBE_PAGE_LIMIT, Error as ProviderError,
+};
 use certplan_state::{Intent, State};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
@@ -22,12 +25,16 @@ const REFRESH_DEADLINE: Duration = Duration::from_secs(600);
 /// `DescribeCertificates` call per 1000 ids, and a `DescribeCertificateDetail` call only for
 /// pending certificates, whose validation records only the detail has.
 pub async fn refresh(client: &Client, state: &State) -> Result<Observed, ProviderError> {
-    let ids: Vec<CertificateId> = state
+    // The certificates that serve while their renewals are validated too: their expiry says
+    // whether a renewal in flight is in time.
+    let ids: std::collections::BTreeSet<CertificateId> = state
         .resources
         .values()
-        .map(|r| r.certificate_id.clone())
-        .chain(state.deposed.iter().map(|d| d.certificate_id.clone()))
+        .flat_map(|r| std::iter::once(&r.certificate_id).chain(&r.succeeds))
+        .chain(state.deposed.iter().map(|d| &d.certificate_id))
+        .cloned()
         .collect();
+    let ids: Vec<CertificateId> = ids.into_iter().collect();
     read_certificates(client, &ids).await
 }
 
@@ -113,4 +120,43 @@ pub(crate) async fn find_applied(
         .filter(|c| c.domain == intent.args.domain && !known.contains(&c.id))
         .filter(|c| c.inserted_at.is_some_and(|t| t >= since))
         .min_by_key(|c| c.inserted_at))
+}
+
+/// Asks the service where each of `ids` is bound — fresh queries, [`BIND_QUERY_LIMIT`] at a
+/// time — and waits for the answers, reading them every `timing.bind_query_poll`, for at most
+/// `timing.bind_query_limit`.
+pub async fn bindings(
+    client: &Client,
+    ids: &[CertificateId],
+    timing: &crate::options::Timing,
+) -> Result<BTreeMap<CertificateId, Vec<BoundResource>>, BindingsError> {
+    let deadline = tokio::time::Instant::now() + timing.bind_query_limit;
+    let mut bound = BTreeMap::new();
+    for chunk in ids.chunks(BIND_QUERY_LIMIT) {
+        let mut waiting = client.query_bindings(chunk).await?;
+        loop {
+            let task_ids: Vec<String> = waiting.iter().map(|(_, task)| task.clone()).collect();
+            let results = client.binding_results(&task_ids).await?;
+            let mut still = Vec::new();
+            for ((id, task), result) in waiting.into_iter().zip(results) {
+                match result {
+                    BindQuery::Running => still.push((id, task)),
+                    BindQuery::Done(resources) => {
+                        bound.insert(id, resources);
+                    }
+                    BindQuery::Failed(why) => return Err(BindingsError::Failed { id, why }),
+                }
+            }
+            if still.is_empty() {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let id = still.swap_remove(0).0;
+                return Err(BindingsError::TimedOut { id, after: timing.bind_query_limit });
+            }
+            waiting = still;
+            tokio::time::sleep(timing.bind_query_poll).await;
+        }
+    }
+    Ok(bound)
 }

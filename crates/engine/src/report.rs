@@ -1,6 +1,8 @@
 //! What an apply did, as a whole ([`Report`]) and of its delivery work ([`Delivered`]).
 
-use certplan_core::{Address, RemoteCertificate, Summary};
+use certplan_core::{
+    Action, Address, Attention, CertStatus, Concern, DvAuthMethod, Plan, RemoteCertificate, Summary,
+};
 
 use crate::error::{ChangeError, DeliveryError};
 
@@ -32,4 +34,59 @@ pub struct Delivered {
     pub pending: Vec<(Address, String)>,
     /// Whether an interrupt left work undone.
     pub interrupted: bool,
+}
+
+impl Report {
+    /// What still needs a person once this apply of `plan` is done: the plan's concerns, less
+    /// the expiries its new certificates fixed (issued and delivered in this apply), and the
+    /// certificates it applied for that wait for a person to validate them.
+    pub fn attention(&self, plan: &Plan) -> Vec<Attention> {
+        let unfinished = |address: &Address| {
+            self.failed.iter().any(|(a, _)| a == address)
+                || self.pending.iter().any(|(a, _)| a == address)
+                || self.not_started.contains(address)
+                || self.delivery.failed.iter().any(|(a, _)| a == address)
+                || self.delivery.pending.iter().any(|(a, _)| a == address)
+        };
+        let renewed = |address: &Address| {
+            plan.changes.iter().any(|c| {
+                &c.address == address
+                    && matches!(c.action, Action::Create | Action::Renew | Action::Replace)
+            }) && !unfinished(address)
+        };
+        let mut attention: Vec<Attention> = plan
+            .attention
+            .iter()
+            .filter(|a| {
+                let fixed =
+                    matches!(a.concern, Concern::Expired | Concern::ExpiresBeforeRenewal { .. });
+                !(fixed && renewed(&a.address))
+            })
+            .cloned()
+            .collect();
+        for (address, remote) in &self.pending {
+            let Some(change) = plan.changes.iter().find(|c| &c.address == address) else {
+                continue;
+            };
+            let method = change.after.as_ref().map(|args| args.dv_auth_method);
+            let Some(method) = method.filter(|m| *m != DvAuthMethod::DnsAuto) else { continue };
+            if attention.iter().any(|a| &a.address == address) {
+                continue;
+            }
+            // A renewal's predecessor serves until it expires.
+            let serving =
+                change.before.as_ref().filter(|b| b.exists && b.status == CertStatus::Issued);
+            attention.push(Attention {
+                address: address.clone(),
+                certificate: remote.id.clone(),
+                concern: Concern::AwaitingValidation {
+                    method,
+                    deadline: remote.validation_deadline,
+                },
+                breaks_at: serving.and_then(|b| b.not_after),
+            });
+        }
+        attention.sort_by(|a, b| a.address.cmp(&b.address));
+        attention
+    }
 }

@@ -114,6 +114,7 @@ mod tests {
             drift: Vec::new(),
             changes: Vec::new(),
             delivery: Vec::new(),
+            attention: Vec::new(),
         };
         let mut state = State::new();
         let ledger = Ledger::new(&mut state, None);

@@ -4,7 +4,8 @@
 //! certplan's own `renew` and `forget` actions and reasons. Documented in docs/json-output.md;
 //! `format_version` changes when the shape does.
 
-use certplan_core::{AttributeValue, RESOURCE_TYPE};
+use certplan_core::{Attention, AttributeValue, InstanceKey, RESOURCE_TYPE};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::{DeliveryChange, DeliveryWork, DriftKind, Plan, Reason, ResourceChange, render};
@@ -39,6 +40,7 @@ pub fn render_json(plan: &Plan) -> Value {
         }).collect::<Vec<_>>(),
         "resource_changes": plan.changes.iter().map(|c| change_json(c, plan)).collect::<Vec<_>>(),
         "delivery": plan.delivery.iter().map(|d| delivery_json(d, plan)).collect::<Vec<_>>(),
+        "attention": plan.attention.iter().map(|a| attention_json(a, plan.created_at)).collect::<Vec<_>>(),
         "summary": {
             "add": summary.add,
             "renew": summary.renew,
@@ -50,6 +52,20 @@ pub fn render_json(plan: &Plan) -> Value {
             "import": summary.import,
         },
     })
+}
+
+/// One certificate that needs attention, as plan JSON and `apply --json` write it: the
+/// concern's `kind` and fields, with why, by when HTTPS breaks, and what to do.
+pub fn attention_json(a: &Attention, now: DateTime<Utc>) -> Value {
+    let (why, what_to_do) = render::describe_attention(a, now);
+    let mut out = json!(a.concern);
+    out["address"] = json!(a.address.to_string());
+    out["certificate_id"] = json!(a.certificate);
+    out["breaks_at"] =
+        json!(a.breaks_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+    out["why"] = json!(why);
+    out["what_to_do"] = json!(what_to_do);
+    out
 }
 
 fn change_json(c: &ResourceChange, plan: &Plan) -> Value {
@@ -75,7 +91,11 @@ fn change_json(c: &ResourceChange, plan: &Plan) -> Value {
         "mode": "managed",
         "type": RESOURCE_TYPE,
         "name": c.address.name,
-        "index": Value::Null,
+        "index": match &c.address.key {
+            None => Value::Null,
+            Some(InstanceKey::Index(i)) => json!(i),
+            Some(InstanceKey::Key(k)) => json!(k),
+        },
         "deposed": c.deposed,
         "action": c.action.name(),
         "action_reason": reason_code(&c.reason),

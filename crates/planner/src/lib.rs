@@ -8,6 +8,7 @@
 //! [`migration`] decides, as purely, what a Terraform state's certificates become when they
 //! move in (`import --from-terraform`).
 
+mod attention;
 mod delivery;
 mod import;
 mod json;
@@ -30,8 +31,12 @@ use certplan_state::{ResourceState, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use json::{JSON_FORMAT_VERSION, render_json};
-pub use render::{describe_delivery, describe_record, render, render_drift};
+pub use attention::{left_behind, replaced_certificates, validation_days};
+pub use json::{JSON_FORMAT_VERSION, attention_json, render_json};
+pub use render::{
+    breaks, describe_attention, describe_delivery, describe_record, render, render_attention,
+    render_drift,
+};
 
 /// A plan saved by `plan --out`, to be applied exactly as made, or not at all: it names the
 /// state (lineage and serial) and the configuration (digest) it was made from. It holds no
@@ -190,6 +195,7 @@ pub fn plan(
         changes: Vec::new(),
         drift: Vec::new(),
         delivery: Vec::new(),
+        attention: Vec::new(),
     };
     let addresses: BTreeSet<&Address> = config
         .resources
@@ -208,6 +214,7 @@ pub fn plan(
         drift: planner.drift,
         changes: planner.changes,
         delivery: planner.delivery,
+        attention: planner.attention,
     })
 }
 
@@ -233,6 +240,7 @@ struct Planner<'a> {
     changes: Vec<ResourceChange>,
     drift: Vec<Drift>,
     delivery: Vec<DeliveryChange>,
+    attention: Vec<certplan_core::Attention>,
 }
 
 impl<'a> Planner<'a> {
@@ -273,11 +281,36 @@ impl<'a> Planner<'a> {
                 let work = delivery::plan(address, d, recorded, action, prior.as_ref(), files);
                 self.delivery.extend(work);
             }
+            if let (Some(d), Some(p)) = (desired, &prior) {
+                let judged = attention::Judged {
+                    address,
+                    method: d.args.dv_auth_method,
+                    action,
+                    reason: &reason,
+                    prior: p,
+                    serving_until: self.serving_until(recorded, p),
+                };
+                self.attention.extend(attention::judge(&judged, self.now));
+            }
             let importing = importing.as_ref().map(|pending| pending.import.id.clone());
             self.changes.push(self.change(address, action, reason, prior, recorded, importing));
         }
         self.do_plan_deposed(address, recorded);
         Ok(())
+    }
+
+    /// Returns when the certificate serving in place of `prior` expires, while `prior` is being
+    /// validated: the one it renews or replaces, as the cloud reports it.
+    fn serving_until(
+        &self,
+        recorded: Option<&ResourceState>,
+        prior: &Prior,
+    ) -> Option<DateTime<Utc>> {
+        if !prior.status.is_pending() {
+            return None;
+        }
+        let serving = recorded?.succeeds.as_ref()?;
+        self.observed?.get(serving)?.not_after
     }
 
     /// Returns the address's record, as the newest certificate of a renewal (or reissue) made

@@ -4,7 +4,10 @@
 
 use std::fmt::Write as _;
 
-use certplan_core::{Argument, AttributeValue, CertStatus, RESOURCE_TYPE, ValidationRecord};
+use certplan_core::{
+    Argument, Attention, AttributeValue, CertStatus, Concern, DvAuthMethod, RESOURCE_TYPE,
+    ValidationRecord,
+};
 use chrono::{DateTime, Utc};
 use similar::{ChangeTag, TextDiff};
 
@@ -46,7 +49,15 @@ pub fn render(plan: &Plan, color: bool) -> String {
     } else if changes.is_empty() {
         let waiting = plan.summary().waiting;
         out.push_str(&paint.bold("No changes."));
-        out.push_str(&if plan.changes.is_empty() {
+        out.push_str(&if !plan.attention.is_empty() {
+            format!(
+                " Nothing to apply, but {} attention (below).\n",
+                match plan.attention.len() {
+                    1 => "1 certificate needs".to_owned(),
+                    n => format!("{n} certificates need"),
+                }
+            )
+        } else if plan.changes.is_empty() {
             " No certificates are declared or recorded.\n".to_owned()
         } else if waiting > 0 {
             format!(
@@ -109,7 +120,86 @@ pub fn render(plan: &Plan, color: bool) -> String {
             }
         }
     }
+    if !plan.attention.is_empty() {
+        out.push('\n');
+        out.push_str(&render_attention(&plan.attention, plan.created_at, color));
+    }
     out
+}
+
+/// Renders the "Needs attention" section: each certificate, why, by when HTTPS breaks, and
+/// what to do.
+pub fn render_attention(attention: &[Attention], now: DateTime<Utc>, color: bool) -> String {
+    let paint = Paint(color);
+    let mut out = format!("{}\n", paint.color(RED, &paint.bold("Needs attention:")));
+    for a in attention {
+        let (why, to_do) = describe_attention(a, now);
+        let _ = writeln!(out, "  {} ({}): {why}", a.address, a.certificate);
+        let _ = writeln!(out, "    HTTPS breaks: {}", breaks(a.breaks_at, now));
+        let _ = writeln!(out, "    To do: {to_do}");
+    }
+    out
+}
+
+/// When HTTPS breaks, in words.
+pub fn breaks(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    match at {
+        Some(at) if at <= now => format!("{} (already expired)", at.format("%Y-%m-%d")),
+        Some(at) => format!("{} ({})", at.format("%Y-%m-%d"), in_days((at - now).num_days())),
+        None => "not known: the certificate serving is not known to certplan".to_owned(),
+    }
+}
+
+/// Says why a certificate needs attention, and what to do.
+pub fn describe_attention(a: &Attention, now: DateTime<Utc>) -> (String, String) {
+    let address = &a.address;
+    let id = &a.certificate;
+    let date = |t: Option<DateTime<Utc>>| {
+        t.map_or("its expiry".to_owned(), |t| t.format("%Y-%m-%d").to_string())
+    };
+    match &a.concern {
+        Concern::ValidationFailed { failures } => (
+            format!("domain validation failed for {failures} certificates in a row; certplan does not apply again by itself, as the cause is outside it"),
+            format!("fix what validation needs (the DNS record or file, the domain's DNS), then run `certplan apply --replace {address}`"),
+        ),
+        Concern::AwaitingValidation { method, deadline } => {
+            let by = match method {
+                DvAuthMethod::File => "a file that a person publishes",
+                _ => "a DNS record that a person adds",
+            };
+            let due = deadline.map(|d| format!(", due by {}", d.format("%Y-%m-%d"))).unwrap_or_default();
+            (
+                format!("waiting for domain validation by {by}{due}"),
+                "publish the validation record that `certplan plan` lists for it; the next apply records the certificate once it is issued (`certplan apply --wait` waits for it)".to_owned(),
+            )
+        }
+        Concern::LeftBehind { resources } => {
+            let list: Vec<String> = resources.iter().map(ToString::to_string).collect();
+            (
+                format!("the certificate being replaced also serves {}, which the deploy block does not declare: they keep it, and break when it expires", list.join(", ")),
+                format!("declare them in the deploy block of {address} (its resource types and regions), or move them to the new certificate yourself"),
+            )
+        }
+        Concern::Expired => (
+            format!("the certificate serving expired on {}: HTTPS is broken now", date(a.breaks_at)),
+            "certplan applies for a new certificate; HTTPS works again once it is issued and delivered (`certplan apply --wait` waits for it)".to_owned(),
+        ),
+        Concern::ExpiresBeforeRenewal { validation_days } => {
+            let until = a.breaks_at.map_or(0, |t| (t - now).num_days());
+            (
+                format!("it expires on {} and validation may take {}: the renewal may not be done in time", date(a.breaks_at), days(*validation_days)),
+                format!("make sure validation of {id} completes within {} (renew now with `certplan apply --replace {address}` if needed), and set renew_before well above {}", days(until.max(0)), days(*validation_days)),
+            )
+        }
+        Concern::BindingsUnknown { error } => (
+            format!("the service could not say where this certificate is bound ({error}), so what its renewal leaves behind is not known"),
+            "run `certplan plan` again; if it keeps failing, check the certificate's bound resources in the console".to_owned(),
+        ),
+    }
+}
+
+fn days(n: i64) -> String {
+    if n == 1 { "1 day".to_owned() } else { format!("{n} days") }
 }
 
 /// Whether a change is shown as such: something happens to the certificate, or it is imported.

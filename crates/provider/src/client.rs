@@ -456,7 +456,8 @@ impl Client {
 /// other action changes something: `ApplyCertificate`, `UpdateCertificateInstance`,
 /// `UpdateCertificateRecordRetry`, deletes and modifies.
 fn is_read_only(action: &str) -> bool {
-    action.starts_with("Describe")
+    // A bind-resource query changes nothing in the account: asked twice, it queries twice.
+    action.starts_with("Describe") || action == "CreateCertificateBindResourceSyncTask"
 }
 
 /// Decodes `{"Response": {...}}` into the response and its RequestId; the `Error` member makes

@@ -8,6 +8,7 @@
 //! It does what it is asked and decides nothing: which certificates to apply for is the planner's
 //! business, when to call is the apply engine's.
 
+mod bindings;
 mod client;
 mod credentials;
 mod delivery;
@@ -17,6 +18,7 @@ mod pacing;
 pub mod tc3;
 pub mod wire;
 
+pub use bindings::{BIND_QUERY_LIMIT, BindQuery};
 pub use client::{Client, ClientOptions, DESCRIBE_PAGE_LIMIT};
 pub use credentials::{Credentials, CredentialsError, SecretKey};
 pub use delivery::{CertificatePems, DeployProgress, DeployRecord, DeployRequested};

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::bail;
-use certplan_core::{Address, DvAuthMethod, Plan};
+use certplan_core::{Address, DvAuthMethod, EXIT_ATTENTION, Plan};
 use certplan_engine::ApplyOptions as EngineOptions;
 use certplan_parser::Config;
 use certplan_state::StoredOutput;
@@ -91,7 +91,15 @@ pub async fn apply(
         if options.plan_file.is_none() {
             record_outputs(&mut ws, options.json)?;
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(if plan.attention.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            // The plan ended with the section already; JSON gets its events.
+            if options.json {
+                ui::show_attention(&plan.attention, plan.created_at, true, output);
+            }
+            ExitCode::from(EXIT_ATTENTION)
+        });
     }
 
     let client = ws.client().await?;
@@ -123,8 +131,14 @@ pub async fn apply(
     if !stdout::closed() {
         ui::report_unfinished(&report, |address| validates_itself(&plan, address));
     }
+    let attention = report.attention(&plan);
+    if !stdout::closed() {
+        ui::show_attention(&attention, plan.created_at, options.json, output);
+    }
     Ok(if !report.failed.is_empty() || !report.delivery.failed.is_empty() || report.interrupted {
         ExitCode::from(1)
+    } else if !attention.is_empty() {
+        ExitCode::from(EXIT_ATTENTION)
     } else if options.detailed_exitcode {
         ExitCode::from(EXIT_CHANGES)
     } else {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
+use certplan_core::EXIT_ATTENTION;
 use certplan_parser::Config;
 use certplan_planner::SavedPlan;
 
@@ -71,9 +72,13 @@ pub async fn plan(
             out.display()
         );
     }
-    // A certificate waiting for validation is not "no changes": something outside certplan must
-    // still happen, and a scheduled job must see it.
-    Ok(if options.detailed_exitcode && plan.needs_attention() {
+    // What needs a person turns a scheduled job red; a certificate waiting for validation is
+    // not "no changes" either: something outside certplan must still happen.
+    Ok(if !options.detailed_exitcode {
+        ExitCode::SUCCESS
+    } else if !plan.attention.is_empty() {
+        ExitCode::from(EXIT_ATTENTION)
+    } else if plan.has_work_left() {
         ExitCode::from(EXIT_CHANGES)
     } else {
         ExitCode::SUCCESS

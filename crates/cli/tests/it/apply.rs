@@ -77,7 +77,8 @@ fn removed_resources_are_deleted_and_expired_ones_replaced() {
     );
     p.age(95);
     let plan = p.run(&["plan", "--detailed-exitcode"]);
-    assert_eq!(plan.code, 2, "{}", plan.stderr);
+    assert_eq!(plan.code, 3, "HTTPS is broken now, a person should know: {}", plan.stderr);
+    assert_eq!(plan.stdout.matches("HTTPS is broken now").count(), 2, "{}", plan.stdout);
     assert!(
         plan.stdout.contains(
             "tencentcloud_ssl_free_certificate.shop will be destroyed (not in configuration)"

@@ -137,8 +137,20 @@ fn a_renewal_moves_every_bound_resource_to_the_new_certificate_in_one_task() {
         "{}",
         plan.stdout
     );
+    // The plan says what the renewal will leave on the old certificate, and a scheduled job
+    // goes red: those resources break when it expires.
+    let left = "also serves 1 clb in ap-shanghai, 1 waf in ap-guangzhou, which the deploy block does not declare";
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 3, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains("Needs attention:") && plan.stdout.contains(left),
+        "{}",
+        plan.stdout
+    );
     let apply = p.run(&["apply", "--auto-approve", "--wait"]);
-    ok(&apply);
+    assert_eq!(apply.code, 3, "{}\n{}", apply.stdout, apply.stderr);
+    let end = apply.stdout.rsplit("Apply complete!").next().expect("an end");
+    assert!(end.contains("Needs attention:") && end.contains(left), "{}", apply.stdout);
     let new = only_id(&p);
     assert_ne!(new, old);
     assert!(apply.stderr.contains("deployed"), "{}", apply.stderr);
@@ -182,10 +194,20 @@ fn a_renewal_moves_every_bound_resource_to_the_new_certificate_in_one_task() {
             .map(|a| p.sandbox.requests(a))
     };
     let before = mutations(&p);
-    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
-    ok(&p.run(&["apply", "--auto-approve"]));
+    // The old certificate still serves what was left behind, and says so on every run.
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 3, "{}", plan.stdout);
+    assert!(plan.stdout.contains(left), "{}", plan.stdout);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 3);
     assert_eq!(mutations(&p), before);
     assert_eq!(hook_runs(&p).len(), 2);
+
+    // Moved by hand, nothing is left behind: the runs are green again.
+    for b in p.sandbox.bindings().into_iter().filter(|b| b.certificate_id == old) {
+        p.sandbox.bind(&new, &b.resource_type, b.region.as_deref(), &b.instance);
+    }
+    ok(&p.run(&["apply", "--auto-approve"]));
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
 }
 
 #[test]
@@ -424,20 +446,22 @@ fn a_task_whose_id_was_never_recorded_is_found_not_asked_for_again() {
 fn a_renewal_cancelled_before_it_issued_leaves_its_replacement_to_move_what_still_serves() {
     let config = "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain         = \"www.example.com\"\n  dv_auth_method = \"DNS\"\n  deploy {\n    resource_types = [\"cdn\"]\n  }\n}\n";
     let p = Project::with_sandbox(config, FAST_DEPLOY);
-    ok(&p.run(&["apply", "--auto-approve"]));
+    // Exit 3 while a person has a record to add.
+    let awaiting = |run: Run| assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    awaiting(p.run(&["apply", "--auto-approve"]));
     let first = only_id(&p);
     p.sandbox.console("validate", &first);
     ok(&p.run(&["apply", "--auto-approve"]));
     p.sandbox.bind(&first, "cdn", None, "www.example.com");
     p.age(70);
-    ok(&p.run(&["apply", "--auto-approve"]));
+    awaiting(p.run(&["apply", "--auto-approve"]));
     let renewal = only_id(&p);
     assert_ne!(renewal, first);
     // The renewal's order is cancelled before it issues: it never served anything.
     p.sandbox.console("cancel", &renewal);
     let plan = p.run(&["plan"]);
     assert!(plan.stdout.contains(&format!("taking over from {first}")), "{}", plan.stdout);
-    ok(&p.run(&["apply", "--auto-approve"]));
+    awaiting(p.run(&["apply", "--auto-approve"]));
     let replacement = only_id(&p);
     p.sandbox.console("validate", &replacement);
     let apply = p.run(&["apply", "--auto-approve"]);

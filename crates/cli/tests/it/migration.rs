@@ -664,7 +664,7 @@ fn many_import_blocks_are_read_a_thousand_at_a_time() {
 fn an_imported_certificate_waiting_for_validation_shows_what_to_publish() {
     let manual = resource("www", "www.example.com", "  dv_auth_method = \"DNS\"\n");
     let p = Project::new(&manual);
-    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 3, "the record is to publish");
     let id = p.state_ids().remove(0);
     let records = p.run(&["plan"]);
     let record = records.stdout.lines().find(|l| l.contains("DNS record")).expect("a record");

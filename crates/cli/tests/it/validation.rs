@@ -12,7 +12,9 @@ fn manual_dns_validation_waits_with_its_record_then_issues() {
             + "output \"records\" {\n  value = tencentcloud_ssl_free_certificate.www.validation\n}\n"),
     );
     let apply = p.run(&["apply", "--auto-approve"]);
-    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert_eq!(apply.code, 3, "a person must publish the record: {}", apply.stderr);
+    assert!(apply.stdout.contains("Needs attention:"), "{}", apply.stdout);
+    assert!(apply.stdout.contains("a DNS record that a person adds"), "{}", apply.stdout);
     assert!(apply.stderr.contains("is not issued yet"), "{}", apply.stderr);
     assert!(apply.stderr.contains("to validate the domain, add DNS record: _"), "{}", apply.stderr);
     let id = only_id(&p);
@@ -30,12 +32,17 @@ fn manual_dns_validation_waits_with_its_record_then_issues() {
     assert!(apply.stderr.contains(record["value"].as_str().expect("value")), "{}", apply.stderr);
     assert_eq!(p.state()["resources"]["tencentcloud_ssl_free_certificate.www"]["status"], 0);
 
+    // The next night's run is red too, until the record is published.
     let plan = p.run(&["plan", "--detailed-exitcode"]);
-    assert_eq!(plan.code, 2, "something outside certplan must still happen: {}", plan.stdout);
-    assert!(plan.stdout.contains("1 certificate is waiting for validation"), "{}", plan.stdout);
+    assert_eq!(plan.code, 3, "a person must still publish the record: {}", plan.stdout);
+    assert!(plan.stdout.contains("1 certificate needs attention"), "{}", plan.stdout);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 3);
     let json = p.run(&["plan", "--json"]);
     let json: Value = serde_json::from_str(&json.stdout).expect("plan JSON");
     assert_eq!(json["summary"]["waiting"], 1);
+    assert_eq!(json["attention"][0]["kind"], "awaiting_validation", "{json}");
+    assert_eq!(json["attention"][0]["certificate_id"], id.as_str());
+    assert!(json["attention"][0]["what_to_do"].as_str().is_some_and(|t| t.contains("publish")));
     assert!(plan.stdout.contains("waiting for domain validation, due by"), "{}", plan.stdout);
     assert!(plan.stdout.contains("add DNS record: _"), "{}", plan.stdout);
     assert!(plan.stdout.contains(".www.example.com  CNAME  "), "{}", plan.stdout);
@@ -55,9 +62,10 @@ fn manual_dns_validation_waits_with_its_record_then_issues() {
 #[test]
 fn validation_not_done_in_time_is_applied_for_again() {
     let p = Project::new(&resource("www", "www.example.com", "  dv_auth_method = \"FILE\"\n"));
-    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 3, "the file is to publish");
     let old = only_id(&p);
     p.age(8);
+    // Validation failed once: certplan applies again on its own, which is no one's to do.
     let plan = p.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}", plan.stdout);
     assert!(
@@ -73,7 +81,8 @@ fn validation_not_done_in_time_is_applied_for_again() {
         plan.stdout
     );
     let apply = p.run(&["apply", "--auto-approve"]);
-    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert_eq!(apply.code, 3, "the new order needs its file published: {}", apply.stderr);
+    assert!(apply.stdout.contains("a file that a person publishes"), "{}", apply.stdout);
     let certs = p.sandbox.certificates();
     assert_eq!(certs.len(), 1, "the failed order was deleted: {certs:?}");
     assert_ne!(certs[0]["id"], old.as_str());
@@ -144,9 +153,9 @@ fn waiting_gives_up_at_its_limit_and_says_so() {
 #[test]
 fn validation_that_fails_twice_is_not_applied_for_again_unless_asked() {
     let p = Project::new(&resource("www", "www.example.com", "  dv_auth_method = \"FILE\"\n"));
-    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 3, "the file is to publish");
     p.age(8);
-    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0, "the first failure is retried");
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 3, "the first failure is retried");
     let second = only_id(&p);
     assert_eq!(
         p.state()["resources"]["tencentcloud_ssl_free_certificate.www"]["validation_failures"],
@@ -156,7 +165,9 @@ fn validation_that_fails_twice_is_not_applied_for_again_unless_asked() {
     let applications = p.sandbox.requests("ApplyCertificate");
 
     let plan = p.run(&["plan", "--detailed-exitcode"]);
-    assert_eq!(plan.code, 2, "something outside certplan must happen: {}", plan.stdout);
+    assert_eq!(plan.code, 3, "a person must fix validation: {}", plan.stdout);
+    assert!(plan.stdout.contains("1 certificate needs attention (below)"), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("Your certificates match"), "{}", plan.stdout);
     assert!(
         plan.stdout.contains("validation failed for 2 certificates in a row"),
         "{}",
@@ -164,13 +175,14 @@ fn validation_that_fails_twice_is_not_applied_for_again_unless_asked() {
     );
     assert!(plan.stdout.contains("--replace"), "{}", plan.stdout);
     let apply = p.run(&["apply", "--auto-approve"]);
-    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    assert_eq!(apply.code, 3, "red, and says why: {}", apply.stderr);
+    assert!(apply.stdout.contains("Needs attention:"), "{}", apply.stdout);
     assert_eq!(p.sandbox.requests("ApplyCertificate"), applications, "not applied for again");
     assert_eq!(only_id(&p), second);
 
     let asked =
         p.run(&["apply", "--auto-approve", "--replace", "tencentcloud_ssl_free_certificate.www"]);
-    assert_eq!(asked.code, 0, "{}", asked.stderr);
+    assert_eq!(asked.code, 3, "the new order's file is to publish: {}", asked.stderr);
     assert_eq!(p.sandbox.requests("ApplyCertificate"), applications + 1, "applied for when asked");
     assert_ne!(only_id(&p), second);
 }

@@ -100,6 +100,7 @@ fn plan(changes: Vec<ResourceChange>) -> Plan {
         drift: Vec::new(),
         changes,
         delivery: Vec::new(),
+        attention: Vec::new(),
     }
 }
 

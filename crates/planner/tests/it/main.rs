@@ -607,7 +607,7 @@ fn delivery_follows_the_certificate_and_only_what_is_undone() {
     )]);
     let p = plan_now(&config, &s, None).expect("plan");
     assert_eq!(work(&p), [("deploy", true), ("export", true)]);
-    assert!(!p.has_changes() && p.needs_attention());
+    assert!(!p.has_changes() && p.has_work_left());
 
     // Deployed; one resource failed: only it is retried. Files in place, hook failed: runs.
     let failed =

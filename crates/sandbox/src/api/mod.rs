@@ -7,6 +7,7 @@
 //! status.
 
 mod apply;
+mod bindings;
 
 pub(crate) use apply::new_certificate_id;
 mod auth;
@@ -222,6 +223,12 @@ fn ssl(sandbox: &Sandbox, action: &str, params: Params) -> Outcome {
             deploy::update_certificate_record_rollback(sandbox, params)
         }
         "DescribeHostUpdateRecord" => records::describe_host_update_record(sandbox, params),
+        "CreateCertificateBindResourceSyncTask" => {
+            bindings::create_certificate_bind_resource_sync_task(sandbox, params)
+        }
+        "DescribeCertificateBindResourceTaskResult" => {
+            bindings::describe_certificate_bind_resource_task_result(sandbox, params)
+        }
         "DescribeHostUpdateRecordDetail" => {
             records::describe_host_update_record_detail(sandbox, params)
         }

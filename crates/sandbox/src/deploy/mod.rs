@@ -165,6 +165,20 @@ pub(crate) struct DeployState {
     tasks: BTreeMap<u64, DeployTask>,
     /// Updates answered with `DeployRecordId` 0, whose task the next identical call creates.
     pending_updates: Vec<UpdateKey>,
+    /// The bind-resource queries (`CreateCertificateBindResourceSyncTask`), by task id.
+    bind_queries: BTreeMap<u64, BindQuery>,
+    next_bind_query: u64,
+}
+
+/// A query of where a certificate is bound: what the bindings were when it was asked, and
+/// whether it has been read yet (the first read answers "still querying", as the service's
+/// asynchronous task does at first).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct BindQuery {
+    pub(crate) certificate_id: String,
+    pub(crate) asked_at: DateTime<Utc>,
+    pub(crate) bound: Vec<Binding>,
+    pub(crate) read: bool,
 }
 
 impl DeployState {
@@ -192,6 +206,41 @@ impl DeployState {
         let binding = self.bindings.get_mut(&id).expect("just found or inserted");
         binding.certificate_id = certificate_id.to_owned();
         binding.clone()
+    }
+
+    /// Starts a query of where `certificate_id` is bound; with `cached`, a query of it made
+    /// in the last 30 minutes answers instead (what it found then), as the service does.
+    pub(crate) fn query_bindings(
+        &mut self,
+        certificate_id: &str,
+        cached: bool,
+        now: DateTime<Utc>,
+    ) -> u64 {
+        let recent = |q: &BindQuery| {
+            q.certificate_id == certificate_id && now - q.asked_at < chrono::Duration::minutes(30)
+        };
+        if cached && let Some((id, _)) = self.bind_queries.iter().rev().find(|(_, q)| recent(q)) {
+            return *id;
+        }
+        self.next_bind_query += 1;
+        let bound =
+            self.bindings().filter(|b| b.certificate_id == certificate_id).cloned().collect();
+        let query = BindQuery {
+            certificate_id: certificate_id.to_owned(),
+            asked_at: now,
+            bound,
+            read: false,
+        };
+        self.bind_queries.insert(self.next_bind_query, query);
+        self.next_bind_query
+    }
+
+    /// Reads a bind-resource query: `None` when no such task exists.
+    pub(crate) fn read_bind_query(&mut self, id: u64) -> Option<BindQuery> {
+        let query = self.bind_queries.get_mut(&id)?;
+        let answer = query.clone();
+        query.read = true;
+        Some(answer)
     }
 
     pub(crate) fn binding_mut(&mut self, id: u64) -> Option<&mut Binding> {
