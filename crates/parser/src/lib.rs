@@ -24,6 +24,7 @@ mod output;
 mod parse;
 mod provider;
 mod reader;
+mod region;
 mod resource;
 mod sensitive;
 mod settings;

@@ -79,8 +79,11 @@ fn read_block(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<Pro
         }
         (value, location)
     });
-    // The SSL API is not regional; `region` is accepted so Terraform provider blocks read as-is.
-    let _region = args.string(reader, "region");
+    // The SSL API is not regional; `region` is accepted so Terraform provider blocks read
+    // as-is, and checked, as a typo there is one everywhere.
+    if let Some((region, span)) = args.string(reader, "region") {
+        crate::region::check(&region, span).into_iter().for_each(|d| reader.push(d));
+    }
     let wait_for_issuance = args.duration(reader, "wait_for_issuance").map(|(d, _)| d);
     let requests_per_second = args.integer(reader, "requests_per_second").and_then(|(n, span)| {
         match u32::try_from(n) {

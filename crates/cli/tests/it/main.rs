@@ -4,6 +4,7 @@
 //! they share.
 
 mod apply;
+mod attention;
 mod config;
 mod credentials;
 mod delivery;

@@ -8,6 +8,7 @@ use hcl_edit::Span as _;
 use hcl_edit::structure::Block;
 
 use super::{element_spans, entries_of, listed_twice, value_of};
+use crate::diagnostic::Severity;
 use crate::eval::{Arguments, as_strings, kind_of, missing_argument, suggestion};
 use crate::{Diagnostic, Reader, Span};
 
@@ -143,7 +144,13 @@ fn regions(
                 let message = format!("region \"{name}\" is listed twice for \"{kind}\"");
                 reader.push(listed_twice(message, here, first.clone()));
             } else {
-                seen.insert(name, here);
+                match crate::region::check(&name, here.clone()) {
+                    Some(typo) if typo.severity == Severity::Error => reader.push(typo),
+                    unknown => {
+                        unknown.into_iter().for_each(|warning| reader.push(warning));
+                        seen.insert(name, here);
+                    }
+                }
             }
         }
         regions.insert(kind, seen.into_keys().collect());

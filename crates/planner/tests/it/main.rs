@@ -879,3 +879,35 @@ fn a_password_declared_after_an_import_is_no_change() {
     let p = plan_now(with_password, &state(vec![("www", record)]), Some(&observed));
     assert_eq!(only(&p.expect("plan")).0, Action::NoOp);
 }
+
+#[test]
+fn a_renewal_validating_while_the_certificate_serving_expires_needs_attention() {
+    use certplan_core::Concern;
+    // The renewal (new) waits for automatic validation; the certificate it renews (old) serves.
+    let old = recorded("old00001", "www.example.com", 3, CertStatus::Issued);
+    let mut new = recorded("new00001", "www.example.com", 0, CertStatus::Pending);
+    (new.not_before, new.not_after, new.succeeds) = (None, None, Some("old00001".into()));
+    let s = state(vec![("www", new.clone())]);
+    let observed = |old_days: i64| -> Observed {
+        let mut serving = remote(&old, CertStatus::Issued);
+        serving.not_after = Some(now() + Duration::days(old_days) - Duration::hours(1));
+        [
+            (new.certificate_id.clone(), remote(&new, CertStatus::Pending)),
+            (old.certificate_id.clone(), serving),
+        ]
+        .into_iter()
+        .collect()
+    };
+    let config = cert("www", "www.example.com");
+
+    // A day is what automatic validation may take: with three left, nothing to say.
+    let p = plan_now(&config, &s, Some(&observed(3))).expect("plans");
+    assert!(p.attention.is_empty(), "{:?}", p.attention);
+    // With less than a day left, the site may break before the renewal is issued.
+    let p = plan_now(&config, &s, Some(&observed(1))).expect("plans");
+    assert_eq!(p.attention.len(), 1, "{:?}", p.attention);
+    let a = &p.attention[0];
+    assert_eq!(a.concern, Concern::ExpiresBeforeRenewal { validation_days: 1 });
+    assert_eq!(a.certificate, "new00001");
+    assert_eq!(a.breaks_at, Some(now() + Duration::days(1) - Duration::hours(1)));
+}
