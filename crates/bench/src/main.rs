@@ -50,6 +50,11 @@ fn main() {
         terraform_import(&certplan, &runtime, if quick { 2_000 } else { 10_000 });
         return;
     }
+    if std::env::args().any(|a| a == "--exports-only") {
+        let sizes: &[usize] = if quick { &[2_000, 4_000] } else { &[10_000, 20_000, 100_000] };
+        exports_plan(&certplan, sizes);
+        return;
+    }
     if std::env::args().any(|a| a == "--deploy-only") {
         let n = if quick { 20 } else { 100 };
         println!("9. renew-and-deploy of {n} certificates, 10/s per action, 300 ms latency");
@@ -319,6 +324,29 @@ impl Drop for DropSchema {
 }
 
 /// Writes a configuration of `n` certificates and, with `ids`, a state recording them.
+/// Row 12: `plan --refresh=false` of N recorded certificates, each with an `export` block whose
+/// files were never written (so the plan holds N export items): planning grows with N.
+fn exports_plan(certplan: &Path, sizes: &[usize]) {
+    println!("12. plan --refresh=false, N certificates each with an export block to write");
+    println!("   {:>8}  {:>10}  {:>10}", "N", "wall", "peak RSS");
+    for &n in sizes {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ids: Vec<String> = (0..n).map(|i| format!("id{i:06}")).collect();
+        let config: String = (0..n)
+            .map(|i| {
+                format!(
+                    "resource \"tencentcloud_ssl_free_certificate\" \"c{i:06}\" {{\n  domain         = \"c{i:06}.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n\n  export {{\n    path = \"certs/c{i:06}\"\n  }}\n}}\n\n"
+                )
+            })
+            .collect();
+        std::fs::write(dir.path().join("main.hcl"), config).expect("config");
+        std::fs::write(dir.path().join("certplan.state.json"), state_json(&ids)).expect("state");
+        let (wall, rss) =
+            best_of(3, || run_certplan(certplan, dir.path(), &["plan", "--refresh=false"], None));
+        println!("   {n:>8}  {:>10}  {rss:>10}", secs(wall));
+    }
+}
+
 fn write_project(dir: &Path, n: usize, ids: Option<&[String]>) {
     let mut config = String::with_capacity(n * 120);
     for i in 0..n {

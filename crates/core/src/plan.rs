@@ -344,6 +344,17 @@ impl Plan {
             || self.delivery.iter().any(|d| !d.once_issued)
     }
 
+    /// Returns the change of the resource at `address` (not of a certificate it deposed):
+    /// found by its place, as changes are in address order, so that a plan of 100 000
+    /// resources looks each up in a few steps.
+    pub fn change_of(&self, address: &Address) -> Option<&ResourceChange> {
+        let first = self.changes.partition_point(|c| &c.address < address);
+        self.changes[first..]
+            .iter()
+            .take_while(|c| &c.address == address)
+            .find(|c| c.deposed.is_none())
+    }
+
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for c in &self.changes {

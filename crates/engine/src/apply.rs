@@ -175,9 +175,7 @@ fn makes_certificate(action: Action) -> bool {
 /// How long to wait for the issuance of `address`'s new certificate: the caller's limit, else
 /// the configured one the plan carries; `None` means do not wait.
 fn wait_limit(plan: &Plan, options: ApplyOptions, address: &Address) -> Option<Duration> {
-    options.wait.or_else(|| {
-        plan.changes.iter().find(|c| &c.address == address).and_then(|c| c.wait_for_issuance)
-    })
+    options.wait.or_else(|| plan.change_of(address).and_then(|c| c.wait_for_issuance))
 }
 
 /// Records in `state` what `plan` was made from — the `moved` renames, the cloud as the

@@ -49,9 +49,8 @@ impl Report {
                 || self.delivery.pending.iter().any(|(a, _)| a == address)
         };
         let renewed = |address: &Address| {
-            plan.changes.iter().any(|c| {
-                &c.address == address
-                    && matches!(c.action, Action::Create | Action::Renew | Action::Replace)
+            plan.change_of(address).is_some_and(|c| {
+                matches!(c.action, Action::Create | Action::Renew | Action::Replace)
             }) && !unfinished(address)
         };
         let mut attention: Vec<Attention> = plan
@@ -65,7 +64,7 @@ impl Report {
             .cloned()
             .collect();
         for (address, remote) in &self.pending {
-            let Some(change) = plan.changes.iter().find(|c| &c.address == address) else {
+            let Some(change) = plan.change_of(address) else {
                 continue;
             };
             let method = change.after.as_ref().map(|args| args.dv_auth_method);

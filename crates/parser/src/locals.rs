@@ -57,8 +57,7 @@ pub(crate) fn evaluate(
     let mut state: BTreeMap<&str, Mark> = BTreeMap::new();
     let names: Vec<&String> = locals.keys().collect();
     for name in names {
-        let mut path = Vec::new();
-        resolve(reader, &locals, name, vars, &mut state, &mut path, &mut values);
+        resolve(reader, &locals, name, vars, &mut state, &mut values);
     }
     let exprs: Vec<(&str, &Expression)> =
         locals.iter().map(|(name, local)| (name.as_str(), local.expr)).collect();
@@ -82,53 +81,82 @@ enum Mark {
     Done,
 }
 
-/// Evaluates `name` after the locals it refers to (depth first), reporting cycles and
-/// references to locals that do not exist.
+/// A local being resolved: the references it makes, and how many of them are seen to.
+struct Frame<'n> {
+    name: &'n str,
+    refs: Vec<String>,
+    next: usize,
+}
+
+/// Evaluates `root` after the locals it refers to (depth first, on a stack of its own: a chain
+/// of ten thousand locals is as deep as the walk goes), reporting cycles and references to
+/// locals that do not exist.
 fn resolve<'n>(
     reader: &mut Reader<'_>,
     locals: &'n BTreeMap<String, Local<'_>>,
-    name: &'n str,
+    root: &'n str,
     vars: &hcl::Map<String, Value>,
     state: &mut BTreeMap<&'n str, Mark>,
-    path: &mut Vec<&'n str>,
     values: &mut hcl::Map<String, Value>,
 ) {
-    match state.get(name) {
-        Some(Mark::Done) => return,
-        Some(Mark::InProgress) => {
-            let start = path.iter().position(|n| *n == name).unwrap_or(0);
-            let cycle: Vec<&str> = path[start..].iter().copied().chain([name]).collect();
-            if let Some(local) = locals.get(name) {
+    if state.contains_key(root) {
+        return;
+    }
+    let start = |name: &'n str, state: &mut BTreeMap<&'n str, Mark>| {
+        state.insert(name, Mark::InProgress);
+        let refs = crate::expr::references(locals[name].expr, "local");
+        Frame { name, refs, next: 0 }
+    };
+    let mut stack = vec![start(root, state)];
+    while let Some(frame) = stack.last_mut() {
+        let Some(reference) = frame.refs.get(frame.next) else {
+            let frame = stack.pop().expect("the frame just looked at");
+            state.insert(frame.name, Mark::Done);
+            evaluate_local(reader, frame.name, &locals[frame.name], &frame.refs, vars, values);
+            continue;
+        };
+        frame.next += 1;
+        let from = &locals[frame.name];
+        let Some((key, _)) = locals.get_key_value(reference.as_str()) else {
+            reader.push(
+                Diagnostic::error(format!("local.{reference} is not defined"))
+                    .at(from.value.clone(), "referenced here")
+                    .help("define it in a locals block"),
+            );
+            continue;
+        };
+        match state.get(key.as_str()) {
+            Some(Mark::Done) => {}
+            Some(Mark::InProgress) => {
+                let path: Vec<&str> = stack.iter().map(|f| f.name).collect();
+                let first = path.iter().position(|n| *n == key).unwrap_or(0);
+                let cycle: Vec<&str> =
+                    path[first..].iter().copied().chain([key.as_str()]).collect();
                 reader.push(
                     Diagnostic::error(format!(
                         "locals refer to each other in a cycle: {}",
                         cycle.join(" -> ")
                     ))
-                    .at(local.value.clone(), "this depends on itself")
+                    .at(locals[key].value.clone(), "this depends on itself")
                     .help("break the cycle: one of these values must not depend on the others"),
                 );
             }
-            return;
-        }
-        None => {}
-    }
-    let Some(local) = locals.get(name) else { return };
-    state.insert(name, Mark::InProgress);
-    path.push(name);
-    let refs = crate::expr::references(local.expr, "local");
-    for reference in &refs {
-        match locals.get_key_value(reference.as_str()) {
-            Some((key, _)) => resolve(reader, locals, key, vars, state, path, values),
-            None => reader.push(
-                Diagnostic::error(format!("local.{reference} is not defined"))
-                    .at(local.value.clone(), "referenced here")
-                    .help("define it in a locals block"),
-            ),
+            None => stack.push(start(key, state)),
         }
     }
-    path.pop();
-    state.insert(name, Mark::Done);
-    let ctx = context(vars, values.clone());
+}
+
+/// Evaluates one local whose references are resolved, with only those in its context.
+fn evaluate_local(
+    reader: &mut Reader<'_>,
+    name: &str,
+    local: &Local<'_>,
+    refs: &[String],
+    vars: &hcl::Map<String, Value>,
+    values: &mut hcl::Map<String, Value>,
+) {
+    let referenced = refs.iter().filter_map(|r| Some((r.clone(), values.get(r)?.clone())));
+    let ctx = context(vars, referenced.collect());
     match crate::expr::evaluate(local.expr, &ctx) {
         Ok(value) => {
             values.insert(name.to_owned(), value);

@@ -123,11 +123,7 @@ pub fn left_behind(
 ) {
     let replaced = replaced_certificates(plan, state, observed);
     for (id, address) in replaced {
-        let declared = plan
-            .changes
-            .iter()
-            .find(|c| c.address == address && c.deposed.is_none())
-            .and_then(|c| c.delivery.deploy.as_ref());
+        let declared = plan.change_of(&address).and_then(|c| c.delivery.deploy.as_ref());
         let resources: Vec<BoundResource> = bound
             .get(&id)
             .into_iter()

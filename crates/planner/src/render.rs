@@ -258,9 +258,7 @@ pub fn describe_delivery(d: &DeliveryChange, plan: &Plan) -> String {
         }
         DeliveryWork::Export { path, reason } => {
             let hook = plan
-                .changes
-                .iter()
-                .find(|c| &c.address == address)
+                .change_of(address)
                 .and_then(|c| c.delivery.exports.iter().find(|e| &e.path == path))
                 .and_then(|e| e.on_change.as_deref())
                 .map_or(String::new(), |cmd| format!(", then run: {cmd}"));

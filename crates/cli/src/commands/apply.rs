@@ -148,11 +148,9 @@ pub async fn apply(
 
 /// Whether the certificate of `address` is validated without the user (automatic DNS).
 fn validates_itself(plan: &Plan, address: &Address) -> bool {
-    plan.changes
-        .iter()
-        .filter(|c| &c.address == address)
-        .filter_map(|c| c.after.as_ref())
-        .any(|args| args.dv_auth_method == DvAuthMethod::DnsAuto)
+    plan.change_of(address)
+        .and_then(|c| c.after.as_ref())
+        .is_some_and(|args| args.dv_auth_method == DvAuthMethod::DnsAuto)
 }
 
 /// Records the configuration's outputs, evaluated against what is recorded now, and shows them.

@@ -213,7 +213,7 @@ impl Run<'_, '_> {
 
     /// Returns the export declared at `path`.
     fn spec(&self, address: &Address, path: &Path) -> Option<&ExportSpec> {
-        let change = self.plan.changes.iter().find(|c| &c.address == address)?;
+        let change = self.plan.change_of(address)?;
         change.delivery.exports.iter().find(|e| e.path == path)
     }
 }

@@ -912,3 +912,22 @@ fn a_variable_without_a_value_is_reported_once_where_it_is_declared() {
     assert!(shown.contains("variable \"password\" has no value"), "{shown}");
     assert!(!shown.contains("is not declared"), "{shown}");
 }
+
+#[test]
+fn a_long_chain_of_locals_is_evaluated_not_a_stack_overflow() {
+    // Each local refers to the next, so the walk from the first goes 20 000 deep.
+    let n = 20_000;
+    let mut text = String::from("locals {\n");
+    for i in 0..n - 1 {
+        text.push_str(&format!("  l{i} = local.l{}\n", i + 1));
+    }
+    text.push_str(&format!("  l{} = \"www\"\n}}\n", n - 1));
+    text.push_str("resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain = \"${local.l0}.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n}\n");
+    let config = parse(&text).expect("valid");
+    let www = &config.resources[&Address::certificate("www")];
+    assert_eq!(www.args.domain, "www.example.com");
+
+    // A cycle through the chain is still named.
+    let cyclic = text.replace(&format!("l{} = \"www\"", n - 1), &format!("l{} = local.l0", n - 1));
+    assert!(diagnose(&cyclic).contains("locals refer to each other in a cycle: l0 -> l1 -> "));
+}
