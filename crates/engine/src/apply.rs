@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use certplan_core::{Action, Address, DriftKind, Observed, Plan, ResourceChange};
+use certplan_core::{
+    Action, Address, DriftKind, Observed, Plan, Reason, RemoteCertificate, ResourceChange,
+};
 use certplan_provider::Client;
 use certplan_state::{State, StateError, StateStore};
 use futures_util::{StreamExt, stream};
@@ -69,13 +71,20 @@ impl Run<'_, '_> {
     /// delivery once its certificate is ready.
     async fn make_changes(&self, queue: &Queue) -> Result<Report, StateError> {
         let (plan, options) = (self.plan, self.options);
-        // Resources whose certificate does not change deliver from the start.
-        // An imported one delivers once it is recorded.
-        let ready = |c: &&ResourceChange| !makes_certificate(c.action) && c.importing.is_none();
+        // Resources whose certificate does not change deliver from the start, except those
+        // whose certificate, pending since an earlier apply, this one waits for. An imported
+        // one delivers once it is recorded.
+        let already_pending = already_pending(plan, options);
+        let ready = |c: &&ResourceChange| {
+            !makes_certificate(c.action)
+                && c.importing.is_none()
+                && !already_pending.iter().any(|(address, _)| address == &c.address)
+        };
         for change in plan.changes.iter().filter(ready) {
             queue.release(&change.address);
         }
         let mut report = self.execute(queue).await?;
+        report.pending.extend(already_pending);
         let (waits, pending): (Vec<_>, Vec<_>) =
             std::mem::take(&mut report.pending).into_iter().partition(|(address, _)| {
                 wait_limit(plan, options, address).is_some() && !self.cancel.is_cancelled()
@@ -92,6 +101,7 @@ impl Run<'_, '_> {
             let outcome = self.wait_for_issuance(waits).await?;
             report.failed.extend(outcome.failed);
             report.pending.extend(outcome.pending);
+            report.issued.extend(outcome.issued);
             report.interrupted |= outcome.interrupted;
         }
         report.pending.sort_by(|a, b| a.0.cmp(&b.0));
@@ -165,6 +175,39 @@ impl Run<'_, '_> {
         }
         outcome
     }
+}
+
+/// The certificates the plan finds still validating, applied for by an earlier apply, that
+/// this one waits for (`--wait`, or the configured wait for issuance) as for its own.
+fn already_pending(plan: &Plan, options: ApplyOptions) -> Vec<(Address, RemoteCertificate)> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action == Action::NoOp && c.deposed.is_none())
+        .filter(|c| wait_limit(plan, options, &c.address).is_some())
+        .filter_map(|c| {
+            let Reason::Pending { status, records, deadline, .. } = &c.reason else { return None };
+            let before = c.before.as_ref()?;
+            Some((
+                c.address.clone(),
+                RemoteCertificate {
+                    id: before.id.clone(),
+                    domain: before.args.domain.clone(),
+                    alias: before.args.alias.clone(),
+                    status: *status,
+                    dv_auth_method: Some(before.args.dv_auth_method),
+                    key_algorithm: None,
+                    project_id: before.args.project_id,
+                    not_before: None,
+                    not_after: None,
+                    inserted_at: None,
+                    validation_deadline: *deadline,
+                    validation: records.clone(),
+                    renewed_by: None,
+                    reissued_by: None,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// Whether `action` makes a new certificate, which delivery follows.

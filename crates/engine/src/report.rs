@@ -15,6 +15,8 @@ pub struct Report {
     /// Certificates applied for in this apply and not issued when it ended, with what they
     /// wait for.
     pub pending: Vec<(Address, RemoteCertificate)>,
+    /// Certificates issued while this apply waited for them.
+    pub issued: Vec<Address>,
     /// Changes not started because the run was interrupted.
     pub not_started: Vec<Address>,
     /// Whether an interrupt stopped the apply early: changes not started, or waits for
@@ -38,8 +40,8 @@ pub struct Delivered {
 
 impl Report {
     /// What still needs a person once this apply of `plan` is done: the plan's concerns, less
-    /// the expiries its new certificates fixed (issued and delivered in this apply), and the
-    /// certificates it applied for that wait for a person to validate them.
+    /// those its certificates settled (applied for, or waited for, issued and delivered in this
+    /// apply), and the certificates it applied for that wait for a person to validate them.
     pub fn attention(&self, plan: &Plan) -> Vec<Attention> {
         let unfinished = |address: &Address| {
             self.failed.iter().any(|(a, _)| a == address)
@@ -48,18 +50,23 @@ impl Report {
                 || self.delivery.failed.iter().any(|(a, _)| a == address)
                 || self.delivery.pending.iter().any(|(a, _)| a == address)
         };
-        let renewed = |address: &Address| {
-            plan.change_of(address).is_some_and(|c| {
+        let settled = |address: &Address| {
+            let applied_for = plan.change_of(address).is_some_and(|c| {
                 matches!(c.action, Action::Create | Action::Renew | Action::Replace)
-            }) && !unfinished(address)
+            });
+            (applied_for || self.issued.contains(address)) && !unfinished(address)
         };
         let mut attention: Vec<Attention> = plan
             .attention
             .iter()
             .filter(|a| {
-                let fixed =
-                    matches!(a.concern, Concern::Expired | Concern::ExpiresBeforeRenewal { .. });
-                !(fixed && renewed(&a.address))
+                let fixable = matches!(
+                    a.concern,
+                    Concern::Expired
+                        | Concern::ExpiresBeforeRenewal { .. }
+                        | Concern::AwaitingValidation { .. }
+                );
+                !(fixable && settled(&a.address))
             })
             .cloned()
             .collect();

@@ -20,6 +20,8 @@ pub(crate) struct WaitOutcome {
     pub failed: Vec<(Address, ChangeError)>,
     /// Certificates still pending when an interrupt stopped the wait.
     pub pending: Vec<(Address, RemoteCertificate)>,
+    /// Certificates issued while waited for.
+    pub issued: Vec<Address>,
     pub interrupted: bool,
 }
 
@@ -86,6 +88,7 @@ impl Run<'_, '_> {
                         waiting.remove(&remote.id);
                         let elapsed = elapsed.as_secs_f64();
                         on_event(Event::Issued { address: &address, id: &remote.id, elapsed });
+                        outcome.issued.push(address);
                     }
                     status if status.is_pending() && elapsed < limit => {
                         if report_progress {

@@ -217,8 +217,29 @@ pub struct Sandbox {
 struct Inner {
     options: SandboxOptions,
     store: Mutex<Store>,
+    /// The data file as this sandbox last read or wrote it: another process (`certplan
+    /// sandbox validate` in another shell, beside a running `apply --sandbox`) that writes it
+    /// is noticed, and what it wrote read, before the next request.
+    seen: Mutex<Option<FileStamp>>,
     faults: Mutex<Faults>,
     traffic: Mutex<Traffic>,
+}
+
+/// What tells one version of the data file from another: every save replaces the file (a new
+/// inode), and its size and modification time come with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    inode: u64,
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    fn of(path: &std::path::Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt as _;
+        let meta = std::fs::metadata(path).ok()?;
+        Some(FileStamp { inode: meta.ino(), len: meta.len(), modified: meta.modified().ok() })
+    }
 }
 
 /// Request counts and the per-action token buckets that enforce the rate limit.
@@ -235,8 +256,10 @@ impl Sandbox {
             Some(path) => Store::load(path)?,
             None => Store::default(),
         };
+        let seen = Mutex::new(options.data.as_deref().and_then(FileStamp::of));
         let faults = Mutex::new(options.faults.clone());
-        let inner = Inner { options, store: Mutex::new(store), faults, traffic: Mutex::default() };
+        let store = Mutex::new(store);
+        let inner = Inner { options, store, seen, faults, traffic: Mutex::default() };
         Ok(Sandbox { inner: Arc::new(inner) })
     }
 
@@ -397,15 +420,31 @@ impl Sandbox {
         chrono::Duration::from_std(self.inner.options.issue_delay).unwrap_or(chrono::Duration::MAX)
     }
 
+    /// Locks the store, first reading the data file again if another process wrote it.
     fn store(&self) -> MutexGuard<'_, Store> {
         // A panic while holding the lock leaves plain data behind; keep serving it.
-        self.inner.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        let mut store = self.inner.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(path) = &self.inner.options.data {
+            let mut seen = self.inner.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let now = FileStamp::of(path);
+            // A file that cannot be read (edited by hand, say) leaves what was read before
+            // served, and is tried again at the next request.
+            if now.is_some()
+                && now != *seen
+                && let Ok(loaded) = Store::load(path)
+            {
+                *store = loaded;
+                *seen = now;
+            }
+        }
+        store
     }
 
     fn persist(&self, store: &Store) -> Result<(), StoreError> {
-        match &self.inner.options.data {
-            Some(path) => store.save(path),
-            None => Ok(()),
-        }
+        let Some(path) = &self.inner.options.data else { return Ok(()) };
+        store.save(path)?;
+        *self.inner.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            FileStamp::of(path);
+        Ok(())
     }
 }

@@ -80,7 +80,10 @@ pub async fn apply(
         eprintln!("Apply cancelled.");
         return Ok(ExitCode::from(1));
     }
-    if !plan.has_changes() {
+    // `--wait` waits for certificates still validating since an earlier apply, too.
+    let waits = options.wait.is_some()
+        && plan.changes.iter().any(|c| matches!(c.reason, certplan_core::Reason::Pending { .. }));
+    if !plan.has_changes() && !waits {
         if options.plan_file.is_none() {
             let (state, store) = (&mut ws.state, ws.store.as_mut());
             certplan_engine::record_plan_basis(&plan, observed.as_ref(), state, store)?;

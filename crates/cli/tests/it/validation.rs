@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::harness::{Project, certificate, only_id, resource};
+use crate::harness::{BIN, Project, TIME_SCALE, certificate, only_id, resource, run};
 
 #[test]
 fn manual_dns_validation_waits_with_its_record_then_issues() {
@@ -185,4 +185,58 @@ fn validation_that_fails_twice_is_not_applied_for_again_unless_asked() {
     assert_eq!(asked.code, 3, "the new order's file is to publish: {}", asked.stderr);
     assert_eq!(p.sandbox.requests("ApplyCertificate"), applications + 1, "applied for when asked");
     assert_ne!(only_id(&p), second);
+}
+
+#[test]
+fn apply_wait_waits_for_a_certificate_pending_since_before_and_sees_it_validated_elsewhere() {
+    // The embedded sandbox: the running apply and `certplan sandbox validate` in another shell
+    // share its data file, as in the dns-validation example.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("main.hcl"),
+        resource("www", "www.example.com", "  dv_auth_method = \"DNS\"\n"),
+    )
+    .expect("config");
+    let certplan = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.arg("--chdir")
+            .arg(dir.path())
+            .args(args)
+            .env_remove("CERTPLAN_ENDPOINT")
+            .env("CERTPLAN_TIME_SCALE", TIME_SCALE)
+            .stdin(std::process::Stdio::null());
+        cmd
+    };
+    let first = run(certplan(&["apply", "--sandbox", "--auto-approve"]));
+    assert_eq!(first.code, 3, "the record is to add: {}", first.stderr);
+    let show =
+        run(certplan(&["state", "show", "--sandbox", "tencentcloud_ssl_free_certificate.www"]));
+    let id = show.stdout.lines().find_map(|l| l.strip_prefix("certificate_id = ")).expect("id");
+    let id = id.trim_matches('"').to_owned();
+
+    // Nothing to apply, but --wait waits for the certificate pending since the first apply.
+    let waiting = certplan(&["apply", "--sandbox", "--auto-approve", "--wait=2m"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("apply starts");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let validated = run(certplan(&["sandbox", "validate", &id]));
+    assert_eq!(validated.code, 0, "{}", validated.stderr);
+    let started = std::time::Instant::now();
+    let out = waiting.wait_with_output().expect("apply ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "issued, so nothing needs attention: {stdout}\n{stderr}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "saw it at once");
+    assert!(stderr.contains("waiting up to 2m for certificate"), "{stderr}");
+    assert!(stderr.contains(" issued after "), "{stderr}");
+    let state =
+        run(certplan(&["state", "show", "--sandbox", "tencentcloud_ssl_free_certificate.www"]));
+    assert!(state.stdout.contains("status         = issued"), "{}", state.stdout);
+    assert_eq!(run(certplan(&["plan", "--sandbox", "--detailed-exitcode"])).code, 0);
 }
