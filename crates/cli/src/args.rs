@@ -124,6 +124,9 @@ pub enum Command {
         /// ("lock id 12345"): a lock held by any other is left alone
         #[arg(value_name = "LOCK_ID")]
         lock_id: String,
+        /// Release it without asking for confirmation
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         state: StateArgs,
     },

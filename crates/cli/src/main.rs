@@ -146,8 +146,8 @@ async fn run(
             };
             commands::state::state(&for_state(state.flags(), env)?, operation)
         }
-        Command::ForceUnlock { lock_id, state } => {
-            commands::state::force_unlock(&for_state(state.flags(), env)?, &lock_id)
+        Command::ForceUnlock { lock_id, force, state } => {
+            commands::state::force_unlock(&for_state(state.flags(), env)?, &lock_id, force)
         }
         Command::Validate { json, vars } => {
             let vars = settings::variables(&env, vars.in_order(&env.args));

@@ -7,9 +7,10 @@ use certplan_engine::Inputs;
 use certplan_parser::Config;
 use certplan_planner::PlanOptions;
 use certplan_provider::Client;
-use certplan_state::{Cloud, LocalStore, State, StateLock, StateStore};
+use certplan_state::{Cloud, LocalStore, State, StateError, StateLock, StateStore};
 use certplan_state_pg::{PgConfig, PgStore};
 use chrono::Utc;
+use std::time::{Duration, Instant};
 
 use certplan_core::Backend;
 
@@ -30,11 +31,48 @@ impl StateAccess {
     pub fn open(settings: &Settings, operation: Option<&str>) -> anyhow::Result<Self> {
         let mut store = open_store(settings)?;
         let lock = match operation {
-            Some(op) if settings.lock => Some(store.lock(op, settings.lock_timeout)?),
+            Some(op) if settings.lock => {
+                Some(take_lock(store.as_ref(), op, settings.lock_timeout)?)
+            }
             _ => None,
         };
         let state = store.load()?;
         Ok(StateAccess { store, state, _lock: lock })
+    }
+}
+
+/// How often a run waiting for the state lock says so, and how often it asks for it.
+const LOCK_NOTICE_EVERY: Duration = Duration::from_secs(5);
+const LOCK_POLL: Duration = Duration::from_millis(200);
+
+/// Takes the state lock for `operation`, waiting up to `timeout` while another run holds it,
+/// and saying so, with who holds it, when it starts waiting and every few seconds after.
+fn take_lock(
+    store: &dyn StateStore,
+    operation: &str,
+    timeout: Duration,
+) -> anyhow::Result<StateLock> {
+    let deadline = Instant::now() + timeout;
+    let mut said: Option<Instant> = None;
+    loop {
+        match store.lock(operation, Duration::ZERO) {
+            Err(StateError::Locked { store: name, holder }) if Instant::now() < deadline => {
+                if said.is_none_or(|at| at.elapsed() >= LOCK_NOTICE_EVERY) {
+                    let by = holder.map_or("another run".to_owned(), |h| h.to_string());
+                    let left = humantime::format_duration(Duration::from_secs(
+                        deadline.saturating_duration_since(Instant::now()).as_secs(),
+                    ));
+                    eprintln!(
+                        "Waiting for the state lock of {name}, held by {by}: up to {left} more (--lock-timeout)"
+                    );
+                    said = Some(Instant::now());
+                }
+                std::thread::sleep(
+                    LOCK_POLL.min(deadline.saturating_duration_since(Instant::now())),
+                );
+            }
+            taken => return Ok(taken?),
+        }
     }
 }
 

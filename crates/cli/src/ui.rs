@@ -410,21 +410,31 @@ pub fn outputs_json(outputs: &BTreeMap<String, StoredOutput>) -> serde_json::Val
         .into()
 }
 
+/// What a command asks for confirmation of, and how to give it without asking.
+pub struct Confirmation<'a> {
+    /// The command, e.g. `apply`.
+    pub command: &'a str,
+    pub question: &'a str,
+    /// What to run instead, e.g. `certplan apply --auto-approve`, after `then run`.
+    pub unattended: &'a str,
+    /// `--input=false`: never ask.
+    pub may_ask: bool,
+}
+
 /// Asks for `yes` on the terminal; refuses to guess when there is no terminal to ask.
-pub fn confirm(may_ask: bool) -> anyhow::Result<bool> {
+pub fn confirm(c: &Confirmation<'_>) -> anyhow::Result<bool> {
+    let Confirmation { command, question, unattended, may_ask } = c;
     if !may_ask {
         bail!(
-            "apply needs confirmation, and --input=false forbids asking: review the plan, then run `certplan apply --auto-approve`"
+            "{command} needs confirmation, and --input=false forbids asking: review what it would do, then run `{unattended}`"
         );
     }
     if !std::io::stdin().is_terminal() {
         bail!(
-            "apply needs confirmation, and standard input is not a terminal: review the plan, then run `certplan apply --auto-approve`"
+            "{command} needs confirmation, and standard input is not a terminal: review what it would do, then run `{unattended}`"
         );
     }
-    eprint!(
-        "\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
-    );
+    eprint!("\n{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;

@@ -130,16 +130,29 @@ impl Locker {
         })
     }
 
-    /// Returns the session holding the lock, other than this store's, and its holder row.
+    /// Returns the session holding the lock, other than this store's, and its holder row. A
+    /// holder writes its row just after taking the lock: a row not there yet is looked for
+    /// again for a moment, so that a refusal names the holder.
     pub fn holder(&self) -> Result<Option<(i32, Option<LockInfo>)>, Failure> {
-        let (sql, workspace) = (self.sql.clone(), self.workspace.clone());
         let (high, low) = key_halves(self.key);
-        let found = self.session.run(move |conn: &mut Conn| {
-            let statement = conn.statement(&sql.lock_holder)?;
-            let row = conn.client.query_opt(&statement, &[&workspace, &high, &low])?;
-            Ok(row.map(|r| (r.get::<_, i32>(0), r.get::<_, Option<String>>(1))))
-        })?;
-        Ok(found.map(|(pid, info)| (pid, info.and_then(|i| serde_json::from_str(&i).ok()))))
+        let mut attempts = 0;
+        loop {
+            let (sql, workspace) = (self.sql.clone(), self.workspace.clone());
+            let found = self.session.run(move |conn: &mut Conn| {
+                let statement = conn.statement(&sql.lock_holder)?;
+                let row = conn.client.query_opt(&statement, &[&workspace, &high, &low])?;
+                Ok(row.map(|r| (r.get::<_, i32>(0), r.get::<_, Option<String>>(1))))
+            })?;
+            let found =
+                found.map(|(pid, info)| (pid, info.and_then(|i| serde_json::from_str(&i).ok())));
+            attempts += 1;
+            match found {
+                Some((_, None)) if attempts < HOLDER_ROW_ATTEMPTS => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                found => return Ok(found),
+            }
+        }
     }
 
     /// Returns who holds the lock in another session, if one does.
@@ -199,6 +212,9 @@ impl Locker {
         Ok(row.map(|(info, pid)| with_session(serde_json::from_str(&info).ok(), pid)))
     }
 }
+
+/// How many times the holder row of a session that holds the lock is looked for (20 ms apart).
+const HOLDER_ROW_ATTEMPTS: u32 = 10;
 
 /// Returns the holder as its row says, or as little as the server knows: its session.
 fn with_session(info: Option<LockInfo>, pid: i32) -> LockInfo {

@@ -34,6 +34,18 @@ pub struct LockInfo {
 /// the lock, and the id `force-unlock` takes.
 impl std::fmt::Display for LockInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.pid == 0 {
+            // Only its session is known (pid 0 is no process): it has not said who it is.
+            let session = self
+                .backend_pid
+                .map(|pid| format!(" (PostgreSQL session {pid})"))
+                .unwrap_or_default();
+            return write!(
+                f,
+                "a run that has not said who it is{session} (lock id {})",
+                self.lock_id()
+            );
+        }
         let session =
             self.backend_pid.map(|pid| format!(", PostgreSQL session {pid}")).unwrap_or_default();
         write!(

@@ -76,7 +76,13 @@ pub async fn apply(
     };
     ui::announce_plan(&plan, options.json, output);
     let asks = options.plan_file.is_none() && !options.auto_approve;
-    if asks && plan.has_changes() && !ui::confirm(options.input)? {
+    let confirmation = ui::Confirmation {
+        command: "apply",
+        question: "Do you want to perform these actions?",
+        unattended: "certplan apply --auto-approve",
+        may_ask: options.input,
+    };
+    if asks && plan.has_changes() && !ui::confirm(&confirmation)? {
         eprintln!("Apply cancelled.");
         return Ok(ExitCode::from(1));
     }

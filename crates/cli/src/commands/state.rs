@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::project::StateAccess;
 use crate::settings::Settings;
 use crate::stdout::{out, outln};
+use crate::ui;
 
 /// What `certplan state` was asked to do.
 #[derive(Debug)]
@@ -99,8 +100,26 @@ pub fn push(settings: &Settings, file: &Path, force: bool) -> anyhow::Result<Exi
 /// Releases the lock whose id is `lock_id` that a run left behind: the local lock file's
 /// note, or the PostgreSQL session that holds the lock (a live run's work stops with it).
 /// A lock held by another than the one named is refused, untouched.
-pub fn force_unlock(settings: &Settings, lock_id: &str) -> anyhow::Result<ExitCode> {
+pub fn force_unlock(settings: &Settings, lock_id: &str, force: bool) -> anyhow::Result<ExitCode> {
     let store = crate::project::open_store(settings)?;
+    if let Some(holder) = store.live_holder() {
+        let holder = holder.map_or("a run".to_owned(), |h| h.to_string());
+        eprintln!(
+            "The lock of {} is held by {holder}, which is still connected: releasing it ends that run where it is (the next run settles what it left in flight).",
+            store.describe()
+        );
+    }
+    let unattended = format!("certplan force-unlock -force {lock_id}");
+    let confirmation = ui::Confirmation {
+        command: "force-unlock",
+        question: "Do you really want to release the lock? A run that still holds it stops.",
+        unattended: &unattended,
+        may_ask: true,
+    };
+    if !force && !ui::confirm(&confirmation)? {
+        eprintln!("force-unlock cancelled.");
+        return Ok(ExitCode::from(1));
+    }
     match store.force_unlock(lock_id)? {
         Some(holder) => outln!("Released the lock of {} held by {holder}.", store.describe()),
         None => outln!("{} was not locked.", store.describe()),

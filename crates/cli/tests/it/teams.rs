@@ -188,9 +188,66 @@ fn two_applies_at_once_one_is_refused_naming_the_holder_or_waits_and_finds_nothi
     let waited = b.run(&["apply", "--auto-approve", "--lock-timeout", "60s"]);
     ok(&waited);
     assert!(waited.stdout.contains("No changes"), "it found the work done: {}", waited.stdout);
+    // It said that it waited, and for whom.
+    assert!(
+        waited.stderr.contains("Waiting for the state lock of pg backend"),
+        "{}",
+        waited.stderr
+    );
+    assert!(waited.stderr.contains(&format!("pid {}", first.id())), "{}", waited.stderr);
     let out = first.wait_with_output().expect("first apply ends");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_once(&p, &b, 4);
+}
+
+#[test]
+fn force_unlock_asks_first_and_says_when_the_holder_is_still_connected() {
+    let schema = Schema::new();
+    let config = format!("{}{}", schema.block(), many_certificates(10));
+    let p = Project::with_sandbox(&config, &["--latency", "400ms"]);
+    let a = Runner::beside(&p, &config);
+    let b = Runner::beside(&p, &config);
+    let first = a
+        .command(&["apply", "--auto-approve", "--parallelism", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("first apply starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while schema.count("locks") == 0 {
+        assert!(std::time::Instant::now() < deadline, "the first apply never took the lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let refused = b.run(&["apply", "--auto-approve"]);
+    let lock_id = refused
+        .stderr
+        .split("(lock id ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("the refusal names the lock id")
+        .to_owned();
+
+    // Without a terminal and without -force, it asks, cannot, and releases nothing.
+    let asked = b.run(&["force-unlock", &lock_id]);
+    assert_eq!(asked.code, 1, "{}", asked.stderr);
+    assert!(asked.stderr.contains("still connected"), "{}", asked.stderr);
+    assert!(asked.stderr.contains("force-unlock needs confirmation"), "{}", asked.stderr);
+    assert!(asked.stderr.contains(&format!("certplan force-unlock -force {lock_id}")));
+    assert!(schema.count("locks") > 0, "still locked");
+
+    let forced = b.run(&["force-unlock", "-force", &lock_id]);
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    assert!(forced.stderr.contains("still connected"), "{}", forced.stderr);
+    assert!(forced.stdout.contains("Released the lock"), "{}", forced.stdout);
+    let out = first.wait_with_output().expect("first apply ends");
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    for _ in 0..5 {
+        ok(&b.run(&["apply", "--auto-approve"]));
+        if b.run(&["plan", "--detailed-exitcode"]).code == 0 {
+            break;
+        }
+    }
+    assert_once(&p, &b, 10);
 }
 
 #[test]
