@@ -105,6 +105,15 @@ pub enum Command {
         #[command(flatten)]
         lock: LockArgs,
     },
+    /// Run the on_change hooks of exports now, for the files in place and with the variables
+    /// of their last write, without a renewal: to test a hook. Changes nothing
+    RunHooks {
+        /// Only these resources' hooks (all when none is named)
+        #[arg(value_name = "ADDRESS")]
+        addresses: Vec<Address>,
+        #[command(flatten)]
+        common: CommonArgs,
+    },
     /// Show the outputs recorded by the last apply (sensitive ones only by name)
     Output {
         /// One output; shown even when it is sensitive

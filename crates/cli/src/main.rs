@@ -130,6 +130,10 @@ async fn run(
                 _ => anyhow::bail!("import takes ADDRESS ID, or --from-terraform PATH"),
             }
         }
+        Command::RunHooks { addresses, common } => {
+            let (settings, config) = configured(common.flags(&env.args), env)?;
+            commands::hooks::run_hooks(&settings, &config, &addresses).await
+        }
         Command::Output { name, json, state } => {
             commands::output::output(&for_state(state.flags(), env)?, name.as_deref(), json)
         }

@@ -167,9 +167,9 @@ fn event_json(event: &Event<'_>) -> Option<serde_json::Value> {
             "deploy_record_id": deployment.record_id, "from": deployment.from,
             "to": deployment.to, "resources": deployment.resources
         }),
-        Event::Exported { address, path, id } => json!({
+        Event::Exported { address, path, id, warnings } => json!({
             "type": "export_complete", "address": address.to_string(), "path": path,
-            "certificate_id": id
+            "certificate_id": id, "warnings": warnings
         }),
         Event::HookOutput { .. } => return None,
         Event::HookRan { address, path, error } => json!({
@@ -180,7 +180,7 @@ fn event_json(event: &Event<'_>) -> Option<serde_json::Value> {
 }
 
 /// Says in words what the engine did.
-fn describe_event(event: Event<'_>) -> String {
+pub fn describe_event(event: Event<'_>) -> String {
     let verbs = |action: Action| match action {
         Action::Create => ("Creating", "Creation"),
         Action::Renew => ("Renewing", "Renewal"),
@@ -247,8 +247,12 @@ fn describe_event(event: Event<'_>) -> String {
             )
         }
         Event::Deployed { address, deployment } => describe_deployment(address, deployment),
-        Event::Exported { address, path, id } => {
-            format!("{address}: exported certificate {id} to {}", path.display())
+        Event::Exported { address, path, id, warnings } => {
+            let mut text = format!("{address}: exported certificate {id} to {}", path.display());
+            for warning in warnings.iter() {
+                text.push_str(&format!("\nwarning: {address}: {warning}"));
+            }
+            text
         }
         Event::HookOutput { address, stream, line } => {
             let stream = match stream {

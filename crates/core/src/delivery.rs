@@ -355,6 +355,11 @@ pub struct ExportRecord {
     /// edit on disk is noticed. `privkey.pem` is checked against the certificate instead.
     pub files: BTreeMap<String, String>,
     pub written_at: DateTime<Utc>,
+    /// The certificate whose files these replaced, if another: what the hook is told
+    /// (`CERTPLAN_OLD_CERTIFICATE_ID`) every time it runs for these files — again after a run
+    /// killed while it ran, too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<CertificateId>,
     /// The `on_change` hook's last outcome for these files; `None` when there is no hook.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook: Option<HookOutcome>,

@@ -94,6 +94,9 @@ pub enum Event<'a> {
         address: &'a Address,
         path: &'a std::path::Path,
         id: &'a str,
+        /// What a person should know about where the key went (a symlink, a group or
+        /// another user that can read it).
+        warnings: &'a [String],
     },
     /// A line the `on_change` hook wrote.
     HookOutput {

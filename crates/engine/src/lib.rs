@@ -39,8 +39,8 @@ mod step;
 mod wait;
 
 pub use apply::{apply, record_plan_basis};
-pub use certplan_export::HookStream;
-pub use deliver::inspect_exports;
+pub use certplan_export::{HookStream, run_hook};
+pub use deliver::{export_hook, inspect_exports};
 pub use error::{
     ApplyError, BindingsError, ChangeError, DeliveryError, ExportError, ImportError, ReconcileError,
 };

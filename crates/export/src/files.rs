@@ -41,18 +41,38 @@ pub enum WriteError {
     Rename { path: PathBuf, source: io::Error },
     #[error("cannot sync directory {}: {source}", path.display())]
     SyncDir { path: PathBuf, source: io::Error },
+    /// An existing `privkey.pem` that anyone on the machine can read: the key is not written
+    /// into it (writing keeps a file's mode).
+    #[error(
+        "refusing to write the private key into {} (mode {mode:04o}): anyone on this machine can read it; `chmod 600` it (or 640, with a group the server is in) and apply again",
+        path.display()
+    )]
+    KeyReadable { path: PathBuf, mode: u32 },
+}
+
+/// What an export wrote: the digests of the public files, for the record, and what a person
+/// should know about where the key went (a symlink followed, a group or another user that
+/// can read it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// SHA-256 (hex) of `cert.pem`, `chain.pem` and `fullchain.pem`, by name.
+    pub digests: BTreeMap<String, String>,
+    pub warnings: Vec<String>,
 }
 
 /// Writes `cert.pem`, `chain.pem`, `fullchain.pem` and `privkey.pem` into the directory
 /// `path` (created 0700 with its parents when missing), replacing each atomically. A new
 /// `privkey.pem` is 0600, the other new files 0644; a file that exists keeps its mode and
-/// owner. Returns the SHA-256 (hex) of the three public files by name, for the record.
-pub fn write(path: &Path, pems: &crate::Pems) -> Result<BTreeMap<String, String>, WriteError> {
+/// owner — except an existing `privkey.pem` anyone can read, which is refused
+/// ([`WriteError::KeyReadable`]). Returns the SHA-256 (hex) of the three public files by
+/// name, for the record, and warnings about where the key went.
+pub fn write(path: &Path, pems: &crate::Pems) -> Result<Written, WriteError> {
     DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(path)
         .map_err(|source| WriteError::CreateDir { path: path.to_owned(), source })?;
+    let warnings = check_key_file(&path.join(PRIVKEY))?;
 
     let contents = [pems.cert(), pems.chain(), pems.fullchain(), pems.key().expose()];
     let mut staged = Staged(Vec::with_capacity(EXPORT_FILES.len()));
@@ -84,12 +104,48 @@ pub fn write(path: &Path, pems: &crate::Pems) -> Result<BTreeMap<String, String>
             .map_err(|source| WriteError::SyncDir { path: dir, source })?;
     }
 
-    Ok(EXPORT_FILES
+    let digests = EXPORT_FILES
         .into_iter()
         .zip(contents)
         .filter(|(name, _)| *name != PRIVKEY)
         .map(|(name, text)| (name.to_owned(), crate::sha256_hex(text.as_bytes())))
-        .collect())
+        .collect();
+    Ok(Written { digests, warnings })
+}
+
+/// Looks at where the private key is about to go: refuses a file anyone can read, and warns
+/// of a symlink (the key goes to its target), a group that can read it, or another owner.
+fn check_key_file(file: &Path) -> Result<Vec<String>, WriteError> {
+    let mut warnings = Vec::new();
+    let target = resolve(file.to_owned())?;
+    if target != file {
+        warnings.push(format!(
+            "{} is a symlink: the private key is written to {}",
+            file.display(),
+            target.display()
+        ));
+    }
+    let Ok(meta) = fs::metadata(&target) else { return Ok(warnings) };
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o004 != 0 {
+        return Err(WriteError::KeyReadable { path: target, mode });
+    }
+    if mode & 0o040 != 0 {
+        warnings.push(format!(
+            "{} (mode {mode:04o}) can be read by group {}: the private key is written into it as it is",
+            target.display(),
+            meta.gid()
+        ));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        warnings.push(format!(
+            "{} is owned by uid {}, not by this user (uid {me}): it keeps its owner, who can read the private key",
+            target.display(),
+            meta.uid()
+        ));
+    }
+    Ok(warnings)
 }
 
 /// Temporary files written but not yet renamed into place: removed when dropped, so that a

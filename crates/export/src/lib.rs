@@ -25,7 +25,7 @@ mod hook;
 mod key;
 
 pub use check::{CheckError, Expected, Pems, check};
-pub use files::{WriteError, inspect, write};
+pub use files::{WriteError, Written, inspect, write};
 pub use hook::{
     Hook, HookEnv, HookError, HookStatus, HookStream, MAX_HOOK_LINE, MAX_HOOK_OUTPUT, OUTPUT_GRACE,
     SECRET_ENV, hook_env, run_hook,

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod fmt;
+pub mod hooks;
 pub mod import;
 pub mod output;
 pub mod plan;

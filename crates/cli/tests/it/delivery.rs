@@ -512,3 +512,79 @@ fn two_resources_exporting_to_one_directory_are_refused_however_it_is_written() 
     assert!(apply.stderr.contains("exports to the same directory"), "{}", apply.stderr);
     assert!(!absolute.join("cert.pem").exists(), "neither wrote");
 }
+
+#[test]
+fn a_hook_killed_with_its_run_is_run_again_and_told_the_same_old_certificate() {
+    let config = r#"resource "tencentcloud_ssl_free_certificate" "www" {
+  domain         = "www.example.com"
+  dv_auth_method = "DNS_AUTO"
+
+  export {
+    path      = "certs/www"
+    on_change = "echo \"old=$CERTPLAN_OLD_CERTIFICATE_ID\" >> hook.log; if [ -e slow ]; then rm slow; sleep 10; fi"
+  }
+}
+"#;
+    let p = Project::with_sandbox(config, FAST_DEPLOY);
+    ok(&p.run(&["apply", "--auto-approve"]));
+    let first = only_id(&p);
+    assert_eq!(hook_runs(&p), ["old="], "the first time, there is no old certificate");
+    std::fs::write(p.path().join("slow"), "").expect("slow");
+    p.age(70);
+    // Killed while the renewal's hook runs: the hook's outcome is never recorded.
+    kill_when(p.command(&["apply", "--auto-approve", "--wait"]), || hook_runs(&p).len() == 2);
+    let next = p.run(&["apply", "--auto-approve"]);
+    ok(&next);
+    assert_ne!(only_id(&p), first);
+    let runs = hook_runs(&p);
+    assert_eq!(runs.len(), 3, "run again, at least once: {runs:?}");
+    assert_eq!(runs[1], format!("old={first}"));
+    assert_eq!(runs[2], runs[1], "told the same old certificate again");
+}
+
+#[test]
+fn a_key_file_anyone_can_read_is_refused_naming_it_and_its_mode() {
+    let p = Project::with_sandbox(&www(false), FAST_DEPLOY);
+    ok(&p.run(&["apply", "--auto-approve"]));
+    let key = p.path().join("certs/www/privkey.pem");
+    let before = std::fs::read(&key).expect("key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    p.age(70);
+    let apply = p.run(&["apply", "--auto-approve", "--wait"]);
+    assert_eq!(apply.code, 1, "{}", apply.stderr);
+    assert!(apply.stderr.contains("privkey.pem (mode 0644)"), "{}", apply.stderr);
+    assert!(apply.stderr.contains("chmod 600"), "{}", apply.stderr);
+    assert_eq!(std::fs::read(&key).expect("key"), before, "the new key is not written into it");
+
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    ok(&p.run(&["apply", "--auto-approve"]));
+    assert_ne!(std::fs::read(&key).expect("key"), before, "written once it is private");
+}
+
+#[test]
+fn run_hooks_runs_them_now_with_their_variables_and_changes_nothing() {
+    let p = Project::with_sandbox(&www(false), FAST_DEPLOY);
+    let none = p.run(&["run-hooks"]);
+    assert_eq!(none.code, 1, "nothing exported yet: {}", none.stderr);
+    assert!(none.stderr.contains("not exported yet"), "{}", none.stderr);
+    ok(&p.run(&["apply", "--auto-approve"]));
+    let id = only_id(&p);
+    let state = std::fs::read(p.path().join("certplan.state.json")).expect("state");
+    let requests = p.sandbox.stats();
+
+    let ran = p.run(&["run-hooks", "tencentcloud_ssl_free_certificate.www"]);
+    ok(&ran);
+    assert!(ran.stderr.contains("on_change hook of certs/www succeeded"), "{}", ran.stderr);
+    let runs = hook_runs(&p);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[1], runs[0], "the same variables as the last write");
+    assert!(runs[1].starts_with(&format!("tencentcloud_ssl_free_certificate.www {id} old= ")));
+    assert_eq!(std::fs::read(p.path().join("certplan.state.json")).expect("state"), state);
+    assert_eq!(p.sandbox.stats(), requests, "no call to the cloud");
+
+    let failing = www(false).replace(">> hook.log", ">> hook.log; exit 3");
+    p.write_config(&failing);
+    let failed = p.run(&["run-hooks"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(failed.stderr.contains("on_change hook of certs/www exited"), "{}", failed.stderr);
+}

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use certplan_core::{Address, CertificateId, ExportRecord, ExportSpec, HookOutcome};
+use certplan_core::{Address, ExportRecord, ExportSpec, HookOutcome};
 use certplan_state::ResourceState;
 use chrono::Utc;
 
@@ -43,21 +43,30 @@ impl Run<'_, '_> {
                 .map_err(|e| failed(ExportError::Aborted(e)))?
                 .map_err(|e| failed(e.into()))?
         };
+        // Files written again for the same certificate still replaced what they replaced.
         let previous = record.exports.iter().find(|e| e.path == spec.path);
-        let old = previous.map(|e| e.certificate_id.clone()).filter(|old| old != id);
+        let replaced = previous.and_then(|e| {
+            if e.certificate_id == *id {
+                e.replaced.clone()
+            } else {
+                Some(e.certificate_id.clone())
+            }
+        });
         let export = ExportRecord {
             path,
             certificate_id: id.clone(),
             fingerprint: checked.fingerprint().to_owned(),
-            files: written,
+            files: written.digests,
             written_at: Utc::now(),
             hook: None,
+            replaced,
         };
         self.ledger
             .record(Step::Export { address: address.clone(), export: Box::new(export.clone()) })
             .await?;
-        (self.on_event)(Event::Exported { address, path: &spec.path, id });
-        self.hook(address, record, spec, export, old).await
+        let warnings = &written.warnings;
+        (self.on_event)(Event::Exported { address, path: &spec.path, id, warnings });
+        self.hook(address, record, spec, export).await
     }
 
     /// Runs the export's `on_change` hook, if it has one, and records how it ended. A hook that
@@ -68,25 +77,9 @@ impl Run<'_, '_> {
         record: &ResourceState,
         spec: &ExportSpec,
         mut export: ExportRecord,
-        old: Option<CertificateId>,
     ) -> Result<Outcome, Failure> {
-        let Some(command) = &spec.on_change else { return Ok(Outcome::Done) };
-        let path = std::path::absolute(&spec.path).unwrap_or_else(|_| spec.path.clone());
-        let env = certplan_export::hook_env(&certplan_export::HookEnv {
-            address: &address.to_string(),
-            domain: &record.args.domain,
-            certificate_id: &record.certificate_id,
-            old_certificate_id: old.as_deref(),
-            export_path: &path,
-            not_after: record.not_after.unwrap_or_else(Utc::now),
-        });
-        let hook = certplan_export::Hook {
-            command,
-            dir: Path::new("."),
-            timeout: spec.on_change_timeout,
-            env,
-            // A hook that logs its environment must not print the cloud's secrets.
-            env_remove: certplan_export::SECRET_ENV,
+        let Some(hook) = export_hook(address, record, spec, &export) else {
+            return Ok(Outcome::Done);
         };
         let on_line = |stream, line: &str| {
             (self.on_event)(Event::HookOutput { address, stream, line });
@@ -103,6 +96,34 @@ impl Run<'_, '_> {
             Some(error) => Err(DeliveryError::Hook { path: spec.path.clone(), error }.into()),
         }
     }
+}
+
+/// The `on_change` hook of `spec` for the files `export` wrote of `record`'s certificate, with
+/// its variables (the old certificate: the one those files replaced); `None` without a hook.
+pub fn export_hook<'s>(
+    address: &Address,
+    record: &ResourceState,
+    spec: &'s ExportSpec,
+    export: &ExportRecord,
+) -> Option<certplan_export::Hook<'s>> {
+    let command = spec.on_change.as_deref()?;
+    let path = std::path::absolute(&spec.path).unwrap_or_else(|_| spec.path.clone());
+    let env = certplan_export::hook_env(&certplan_export::HookEnv {
+        address: &address.to_string(),
+        domain: &record.args.domain,
+        certificate_id: &export.certificate_id,
+        old_certificate_id: export.replaced.as_deref(),
+        export_path: &path,
+        not_after: record.not_after.unwrap_or_else(Utc::now),
+    });
+    Some(certplan_export::Hook {
+        command,
+        dir: Path::new("."),
+        timeout: spec.on_change_timeout,
+        env,
+        // A hook that logs its environment must not print the cloud's secrets.
+        env_remove: certplan_export::SECRET_ENV,
+    })
 }
 
 /// Reads what is on disk at every recorded export's path, for the planner.

@@ -5,7 +5,7 @@
 mod deploy;
 mod export;
 
-pub use export::inspect_exports;
+pub use export::{export_hook, inspect_exports};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -206,7 +206,7 @@ impl Run<'_, '_> {
                 else {
                     return Ok(Outcome::Later("the export is no longer declared".to_owned()));
                 };
-                self.hook(address, &record, spec, written.clone(), None).await
+                self.hook(address, &record, spec, written.clone()).await
             }
         }
     }

@@ -42,6 +42,7 @@ fn record(dir: &Path, pems: &Pems, files: BTreeMap<String, String>) -> ExportRec
         files,
         written_at: Utc::now(),
         hook: None,
+        replaced: None,
     }
 }
 
@@ -50,7 +51,9 @@ fn write_creates_a_private_directory_with_the_four_files() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("etc/nginx/certs/www");
     let pems = pems();
-    let digests = write(&dir, &pems).expect("written");
+    let written = write(&dir, &pems).expect("written");
+    assert!(written.warnings.is_empty(), "{:?}", written.warnings);
+    let digests = written.digests;
 
     assert_eq!(mode(&dir), 0o700);
     assert_eq!(mode(&tmp.path().join("etc")), 0o700, "parents are created private too");
@@ -80,14 +83,17 @@ fn rewriting_keeps_modes_and_leaves_no_temporary_file() {
 
     let next = pems();
     let second = write(dir, &next).expect("rewritten");
-    assert_ne!(first, second);
+    assert_ne!(first.digests, second.digests);
     assert_eq!(mode(&dir.join("cert.pem")), 0o640);
     assert_eq!(mode(&dir.join("privkey.pem")), 0o640);
+    // A key its group can read is written all the same, and said so.
+    assert_eq!(second.warnings.len(), 1, "{:?}", second.warnings);
+    assert!(second.warnings[0].contains("(mode 0640) can be read by group"));
     assert_eq!(mode(&dir.join("chain.pem")), 0o644);
     assert_eq!(entries(dir), FOUR);
 
     let again = write(dir, &next).expect("rewritten again");
-    assert_eq!(again, second);
+    assert_eq!(again.digests, second.digests);
     assert_eq!(entries(dir), FOUR);
     assert_eq!(fs::read_to_string(dir.join("cert.pem")).expect("read"), next.cert());
 }
@@ -121,7 +127,8 @@ fn a_symlinked_file_has_its_target_replaced() {
     std::os::unix::fs::symlink("../archive/cert1.pem", live.join("cert.pem")).expect("symlink");
 
     let pems = pems();
-    write(&live, &pems).expect("written");
+    let written = write(&live, &pems).expect("written");
+    assert!(written.warnings.is_empty(), "only the key's link is said: {:?}", written.warnings);
     let link = fs::symlink_metadata(live.join("cert.pem")).expect("exists");
     assert!(link.file_type().is_symlink());
     assert_eq!(fs::read_to_string(archive.join("cert1.pem")).expect("read"), pems.cert());
@@ -153,7 +160,7 @@ fn inspect_tells_intact_missing_and_changed_files_apart() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     let pems = pems();
-    let rec = record(dir, &pems, write(dir, &pems).expect("written"));
+    let rec = record(dir, &pems, write(dir, &pems).expect("written").digests);
     assert_eq!(inspect(dir, &rec), FilesSeen::Intact);
 
     fs::remove_file(dir.join("chain.pem")).expect("removed");
@@ -173,7 +180,7 @@ fn inspect_notices_a_key_that_no_longer_belongs_and_unreadable_files() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     let pems = pems();
-    let rec = record(dir, &pems, write(dir, &pems).expect("written"));
+    let rec = record(dir, &pems, write(dir, &pems).expect("written").digests);
 
     fs::write(dir.join("privkey.pem"), other_key().expose()).expect("replaced");
     assert_eq!(inspect(dir, &rec), FilesSeen::Changed(vec!["privkey.pem".into()]));
@@ -190,4 +197,33 @@ fn inspect_notices_a_key_that_no_longer_belongs_and_unreadable_files() {
         inspect(&dir.join("nowhere"), &rec),
         FilesSeen::Missing(FOUR.iter().map(|n| (*n).to_owned()).collect())
     );
+}
+
+#[test]
+fn a_key_anyone_can_read_is_refused_and_a_symlinked_key_said() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    write(dir, &pems()).expect("written");
+    let key = dir.join("privkey.pem");
+    let before = fs::read(&key).expect("key");
+    fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).expect("chmod");
+    let err = write(dir, &pems()).expect_err("a world-readable key file is refused");
+    let message = err.to_string();
+    assert!(message.contains(&key.display().to_string()), "{message}");
+    assert!(message.contains("mode 0644") && message.contains("chmod 600"), "{message}");
+    assert_eq!(fs::read(&key).expect("key"), before, "nothing written into it");
+    assert_eq!(entries(dir), FOUR, "and no temporary file left");
+
+    // A key behind a symlink is written to its target, and said.
+    let elsewhere = tmp.path().join("keys");
+    fs::create_dir_all(&elsewhere).expect("mkdir");
+    fs::remove_file(&key).expect("rm");
+    fs::write(elsewhere.join("www.key"), "old").expect("written");
+    fs::set_permissions(elsewhere.join("www.key"), fs::Permissions::from_mode(0o600))
+        .expect("chmod");
+    std::os::unix::fs::symlink(elsewhere.join("www.key"), &key).expect("symlink");
+    let written = write(dir, &pems()).expect("written");
+    assert_eq!(written.warnings.len(), 1, "{:?}", written.warnings);
+    assert!(written.warnings[0].contains("is a symlink: the private key is written to"));
+    assert!(written.warnings[0].contains("www.key"));
 }

@@ -556,6 +556,7 @@ fn exported(id: &str, hook_error: Option<&str>) -> ExportRecord {
         files: Default::default(),
         written_at: now(),
         hook: Some(HookOutcome { ran_at: now(), error: hook_error.map(str::to_owned) }),
+        replaced: None,
     }
 }
 

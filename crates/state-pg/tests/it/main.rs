@@ -156,6 +156,7 @@ pub(crate) fn rich_state() -> State {
         files: BTreeMap::from([("cert.pem".to_owned(), "cd".repeat(32))]),
         written_at: "2026-12-01T08:00:00Z".parse().expect("time"),
         hook: None,
+        replaced: Some("old1".into()),
     }];
     state.resources.insert(keyed.clone(), r);
     state.resources.insert(
