@@ -220,8 +220,11 @@ async fn run(
 }
 
 async fn console(op: ConsoleOp, args: ConsoleArgs) -> anyhow::Result<ExitCode> {
-    let control = Control::Console(op, args.id);
-    commands::sandbox::control(args.target.endpoint.as_deref(), control).await
+    let endpoint = args.target.endpoint.as_deref();
+    for id in commands::sandbox::console_targets(op, &args)? {
+        commands::sandbox::control(endpoint, Control::Console(op, id)).await?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints this process's peak resident memory to stderr, for the benchmarks (Linux only).

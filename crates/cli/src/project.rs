@@ -100,12 +100,15 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Box<dyn StateStore>> {
 }
 
 /// Warns when a local state file with certificates sits beside a configuration whose state
-/// lives elsewhere: they are not managed from there until pushed.
-fn warn_of_local_state(backend: &str) {
+/// lives elsewhere, and was not pushed there: they are not managed from there until it is. A
+/// file pushed already (`backend` holds its lineage, at its serial or later) is left alone.
+fn warn_of_local_state(backend: &str, stored: Option<&State>) {
     let local = std::path::Path::new(certplan_state::DEFAULT_STATE_FILE);
     let Ok(bytes) = std::fs::read(local) else { return };
-    let recorded = State::from_json(&bytes).map_or(0, |s| s.resources.len() + s.deposed.len());
-    if recorded > 0 {
+    let Ok(file) = State::from_json(&bytes) else { return };
+    let pushed = stored.is_some_and(|s| s.lineage == file.lineage && s.serial >= file.serial);
+    let recorded = file.resources.len() + file.deposed.len();
+    if recorded > 0 && !pushed {
         eprintln!(
             "warning: {} records {} but state is kept in {backend}; they are not managed from there until you push them: certplan state push {}",
             local.display(),
@@ -168,7 +171,7 @@ impl Project {
         }
         let StateAccess { store, state, _lock } = StateAccess::open(&settings, operation)?;
         if matches!(settings.backend, Backend::Pg { .. }) {
-            warn_of_local_state(&store.describe());
+            warn_of_local_state(&store.describe(), state.as_ref());
         }
         let state_existed = state.is_some();
         let mut state = state.unwrap_or_default();

@@ -237,6 +237,16 @@ impl Settings {
         if on_this_machine { self.time_scale } else { 1.0 }
     }
 
+    /// `certplan ARGS` as a hint to copy: with `--sandbox` when this run uses the embedded
+    /// sandbox, so that the hint talks to the same cloud, never the real one instead.
+    pub fn hint(&self, args: &str) -> String {
+        let (command, rest) = args.split_once(' ').unwrap_or((args, ""));
+        let sandbox = matches!(self.target, Remote::EmbeddedSandbox { .. });
+        let flag = if sandbox { " --sandbox" } else { "" };
+        let rest = if rest.is_empty() { String::new() } else { format!(" {rest}") };
+        format!("certplan {command}{flag}{rest}")
+    }
+
     /// Names the cloud this run talks to, as state and saved plans record it.
     pub fn cloud(&self, provider: &ProviderConfig) -> anyhow::Result<Cloud> {
         Ok(match &self.target {

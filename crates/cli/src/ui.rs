@@ -325,9 +325,10 @@ pub fn summarise_apply(report: &Report, json: bool) {
 
 /// Says what an apply left to do: certificates waiting for validation, changes not started,
 /// changes that failed.
-pub fn report_unfinished(report: &Report, automatic: impl Fn(&Address) -> bool) {
+/// Says what an apply left unfinished; `wait` is the command that waits for issuance.
+pub fn report_unfinished(report: &Report, automatic: impl Fn(&Address) -> bool, wait: &str) {
     for (address, remote) in &report.pending {
-        show_pending(address, remote, automatic(address));
+        show_pending(address, remote, automatic(address), wait);
     }
     if !report.not_started.is_empty() {
         let not_started = plural(report.not_started.len(), "change");
@@ -361,7 +362,7 @@ pub fn report_unfinished(report: &Report, automatic: impl Fn(&Address) -> bool) 
 }
 
 /// Says what a certificate not issued yet waits for.
-fn show_pending(address: &Address, remote: &RemoteCertificate, automatic: bool) {
+fn show_pending(address: &Address, remote: &RemoteCertificate, automatic: bool, wait: &str) {
     eprintln!("\n{address} ({}) is not issued yet:", remote.id);
     if automatic {
         eprintln!("  waiting for the CA (automatic DNS validation adds its record itself)");
@@ -370,7 +371,7 @@ fn show_pending(address: &Address, remote: &RemoteCertificate, automatic: bool) 
             eprintln!("  to validate the domain, {}", certplan_planner::describe_record(record));
         }
     }
-    eprintln!("  the next plan shows its status; `certplan apply --wait` waits for issuance");
+    eprintln!("  the next plan shows its status; `{wait}` waits for issuance");
 }
 
 /// Counts `n` of `thing` in words: `1 change`, `2 changes`.

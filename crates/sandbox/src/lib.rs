@@ -337,7 +337,8 @@ impl Sandbox {
     }
 
     /// Does to a certificate what a person (or the CA) would do outside the API.
-    pub fn console(&self, op: ConsoleOp, id: &str) -> Result<(), ConsoleError> {
+    /// Returns the new certificate's id for a reissue.
+    pub fn console(&self, op: ConsoleOp, id: &str) -> Result<Option<String>, ConsoleError> {
         let (mut store, now) = self.advanced()?;
         let cert = store.get_mut(id).ok_or_else(|| ConsoleError::NotFound(id.to_owned()))?;
         let wrong = |cert: &StoredCertificate| ConsoleError::WrongStatus {
@@ -377,14 +378,16 @@ impl Sandbox {
                 reissue.replaced_by = Some(id.to_owned());
                 reissue.issue(now);
                 if let Some(original) = store.get_mut(id) {
-                    original.replaced_for = Some(new_id);
+                    original.replaced_for = Some(new_id.clone());
                 }
                 store.insert(reissue);
+                self.persist(&store)?;
+                return Ok(Some(new_id));
             }
             _ => return Err(wrong(cert)),
         }
         self.persist(&store)?;
-        Ok(())
+        Ok(None)
     }
 
     /// Builds the HTTP service: the API at `POST /` and the control API under `/_sandbox/`.

@@ -158,8 +158,13 @@ pub struct SandboxTarget {
 
 #[derive(Debug, Args)]
 pub struct ConsoleArgs {
-    /// The certificate id
-    pub id: String,
+    /// The certificate: its id, or the address of the resource that holds it (as the state
+    /// records it: the embedded sandbox's, or certplan.state.json with --endpoint)
+    #[arg(value_name = "ID_OR_ADDRESS", required_unless_present = "all")]
+    pub certificate: Option<String>,
+    /// Every certificate the state records as waiting for validation (validate only)
+    #[arg(long, conflicts_with = "certificate")]
+    pub all: bool,
     #[command(flatten)]
     pub target: SandboxTarget,
 }

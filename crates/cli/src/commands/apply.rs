@@ -53,17 +53,18 @@ pub async fn apply(
             let saved = read_saved_plan(file)?;
             if !ws.state.intents.is_empty() {
                 bail!(
-                    "saved plan {} cannot be applied: the state records certificate applications of an interrupted run. Run `certplan apply` to settle them, then plan again",
-                    file.display()
+                    "saved plan {} cannot be applied: the state records certificate applications of an interrupted run. Run `{}` to settle them, then plan again",
+                    file.display(),
+                    ws.settings.hint("apply")
                 );
             }
             let existing = ws.state_existed.then_some(&ws.state);
             let cloud = ws.settings.cloud(&ws.config.provider)?;
             if let Some(why) = saved.staleness(existing, &ws.config.digest(), &cloud) {
                 bail!(
-                    "saved plan {} is stale: {why}. Make a new one with `certplan plan --out {}`",
+                    "saved plan {} is stale: {why}. Make a new one with `{}`",
                     file.display(),
-                    file.display()
+                    ws.settings.hint(&format!("plan --out {}", file.display()))
                 );
             }
             (saved.plan, None)
@@ -76,10 +77,11 @@ pub async fn apply(
     };
     ui::announce_plan(&plan, options.json, output);
     let asks = options.plan_file.is_none() && !options.auto_approve;
+    let unattended = ws.settings.hint("apply --auto-approve");
     let confirmation = ui::Confirmation {
         command: "apply",
         question: "Do you want to perform these actions?",
-        unattended: "certplan apply --auto-approve",
+        unattended: &unattended,
         may_ask: options.input,
     };
     if asks && plan.has_changes() && !ui::confirm(&confirmation)? {
@@ -138,7 +140,8 @@ pub async fn apply(
     record_outputs(&mut ws, options.json)?;
     // A reader that went away ends the command without a word, as Unix tools do.
     if !stdout::closed() {
-        ui::report_unfinished(&report, |address| validates_itself(&plan, address));
+        let wait = ws.settings.hint("apply --wait");
+        ui::report_unfinished(&report, |address| validates_itself(&plan, address), &wait);
     }
     let attention = report.attention(&plan);
     if !stdout::closed() {

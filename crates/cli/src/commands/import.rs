@@ -41,8 +41,9 @@ pub async fn import(
     let declared = declared(resource);
     if let Some(existing) = ws.state.resources.get(address) {
         bail!(
-            "{address} already has certificate {} in the state; `certplan state rm '{address}'` first to replace it",
-            existing.certificate_id
+            "{address} already has certificate {} in the state; `{}` first to replace it",
+            existing.certificate_id,
+            ws.settings.hint(&format!("state rm '{address}'"))
         );
     }
     if let Some((other, r)) = ws.state.resources.iter().find(|(_, r)| r.holds(id)) {
@@ -53,7 +54,8 @@ pub async fn import(
             );
         }
         eprintln!(
-            "warning: certificate {id} is already recorded as {other}; both addresses would manage it — `certplan state rm {other}` if it moved"
+            "warning: certificate {id} is already recorded as {other}; both addresses would manage it — `{}` if it moved",
+            ws.settings.hint(&format!("state rm '{other}'"))
         );
     }
     if let Some(d) = ws.state.deposed.iter().find(|d| d.certificate_id == id) {
@@ -67,7 +69,8 @@ pub async fn import(
     ws.reconcile(true).await?;
     if ws.state.resources.contains_key(address) {
         bail!(
-            "{address} holds a certificate since the interrupted run was settled; see `certplan state show '{address}'`"
+            "{address} holds a certificate since the interrupted run was settled; see `{}`",
+            ws.settings.hint(&format!("state show '{address}'"))
         );
     }
     let client = ws.client().await?;
@@ -81,6 +84,6 @@ pub async fn import(
     )
     .await?;
     outln!("Imported certificate {id} ({}, {}) as {address}.", remote.domain, remote.status);
-    outln!("Run `certplan plan` to see how it compares with the configuration.");
+    outln!("Run `{}` to see how it compares with the configuration.", ws.settings.hint("plan"));
     Ok(ExitCode::SUCCESS)
 }

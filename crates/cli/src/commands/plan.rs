@@ -45,7 +45,8 @@ pub async fn plan(
     } else if !ws.state.intents.is_empty() {
         if options.out.is_some() {
             bail!(
-                "the state records certificate applications of an interrupted run; run `certplan apply` to settle them before saving a plan"
+                "the state records certificate applications of an interrupted run; run `{}` to settle them before saving a plan",
+                ws.settings.hint("apply")
             );
         }
         if ws.settings.refresh {
@@ -62,14 +63,13 @@ pub async fn plan(
     if let Some(out) = &options.out {
         let existing = ws.state_existed.then_some(&ws.state);
         let cloud = ws.settings.cloud(&ws.config.provider)?;
-        let sandbox = if cloud.sandbox { "--sandbox " } else { "" };
         let saved = SavedPlan::new(plan.clone(), existing, ws.config.digest(), cloud);
         certplan_state::write_atomically(out, &saved.to_json())
             .with_context(|| format!("cannot write the plan to {}", out.display()))?;
         eprintln!(
-            "Saved the plan to {}. Apply exactly this plan with: certplan apply {sandbox}{}",
+            "Saved the plan to {}. Apply exactly this plan with: {}",
             out.display(),
-            out.display()
+            ws.settings.hint(&format!("apply {}", out.display()))
         );
     }
     // What needs a person turns a scheduled job red; a certificate waiting for validation is

@@ -25,14 +25,20 @@ pub async fn refresh(
     };
     let plan = ws.plan(Some(&observed), selection).await?;
     let drift_only = Plan { changes: Vec::new(), moved: Vec::new(), ..plan };
-    if drift_only.drift.is_empty() {
-        outln!("The cloud matches the state.");
-    } else {
-        out!("{}", certplan_planner::render_drift(&drift_only, output.stdout_color));
-    }
     let (state, store) = (&mut ws.state, ws.store.as_mut());
-    if certplan_engine::record_plan_basis(&drift_only, Some(&observed), state, store)? {
-        eprintln!("State updated from the cloud.");
+    let updated = certplan_engine::record_plan_basis(&drift_only, Some(&observed), state, store)?;
+    match (drift_only.drift.is_empty(), updated) {
+        (true, false) => outln!("The cloud matches the state."),
+        // Issuance, dates: what certplan expects to happen, recorded, not drift.
+        (true, true) => outln!(
+            "Nothing changed outside certplan; the state now records what the cloud reports (statuses, dates)."
+        ),
+        (false, updated) => {
+            out!("{}", certplan_planner::render_drift(&drift_only, output.stdout_color));
+            if updated {
+                eprintln!("State updated from the cloud.");
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

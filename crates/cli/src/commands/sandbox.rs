@@ -6,11 +6,15 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
+use certplan_core::Address;
 use certplan_sandbox::{ConsoleOp, ControlClient, Sandbox, SandboxOptions};
+use certplan_state::State;
+use std::path::Path;
 
+use crate::args::ConsoleArgs;
 use crate::interrupt;
-use crate::settings::EMBEDDED_SANDBOX_DATA;
+use crate::settings::{EMBEDDED_SANDBOX_DATA, EMBEDDED_SANDBOX_STATE};
 use crate::stdout::outln;
 
 pub async fn serve(listen: &str, options: SandboxOptions) -> anyhow::Result<ExitCode> {
@@ -40,6 +44,50 @@ pub async fn serve(listen: &str, options: SandboxOptions) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
+/// The certificates a console operation is for: the one named (an id, or a resource address
+/// looked up in the state), or with `--all` every one the state records as waiting for
+/// validation. The state is the embedded sandbox's, or with `--endpoint` the local default.
+pub fn console_targets(op: ConsoleOp, args: &ConsoleArgs) -> anyhow::Result<Vec<String>> {
+    let named = args.certificate.as_deref().filter(|c| !c.contains('.'));
+    if let Some(id) = named {
+        return Ok(vec![id.to_owned()]);
+    }
+    if args.all && op != ConsoleOp::Validate {
+        bail!("--all is for `sandbox validate`: name the certificate to {}", op.name());
+    }
+    let path = match args.target.endpoint {
+        None => Path::new(EMBEDDED_SANDBOX_STATE),
+        Some(_) => Path::new(certplan_state::DEFAULT_STATE_FILE),
+    };
+    let bytes = std::fs::read(path).with_context(|| {
+        format!("cannot read the state {} to find the certificates named", path.display())
+    })?;
+    let state = State::from_json(&bytes).map_err(|why| anyhow!("{}: {why}", path.display()))?;
+    match &args.certificate {
+        Some(address) => {
+            let parsed: Address = address
+                .parse()
+                .map_err(|e| anyhow!("{address:?} is neither an id nor an address: {e}"))?;
+            let Some(r) = state.resources.get(&parsed) else {
+                bail!("{parsed} is not in the state {}", path.display());
+            };
+            Ok(vec![r.certificate_id.to_string()])
+        }
+        None => {
+            let waiting: Vec<String> = state
+                .resources
+                .values()
+                .filter(|r| r.status.is_pending())
+                .map(|r| r.certificate_id.to_string())
+                .collect();
+            if waiting.is_empty() {
+                bail!("no certificate in the state {} is waiting for validation", path.display());
+            }
+            Ok(waiting)
+        }
+    }
+}
+
 /// Something done to a sandbox from outside its API.
 #[derive(Debug)]
 pub enum Control {
@@ -58,12 +106,13 @@ pub enum Control {
 /// Controls a running sandbox (at `endpoint`) or the embedded one of the configuration directory.
 pub async fn control(endpoint: Option<&str>, control: Control) -> anyhow::Result<ExitCode> {
     let mut bound = Vec::new();
+    let mut reissued = None;
     match endpoint {
         Some(url) => {
             let client = ControlClient::new(url);
             match &control {
                 Control::Age(days) => drop(client.age(*days).await?),
-                Control::Console(op, id) => client.console(*op, id).await?,
+                Control::Console(op, id) => reissued = client.console(*op, id).await?,
                 Control::Bind { id, resource_type, region, instance } => {
                     bound.push(client.bind(id, resource_type, region.as_deref(), instance).await?)
                 }
@@ -82,7 +131,7 @@ pub async fn control(endpoint: Option<&str>, control: Control) -> anyhow::Result
                 Sandbox::new(SandboxOptions { data: Some(data), ..SandboxOptions::default() })?;
             match &control {
                 Control::Age(days) => drop(sandbox.age(*days)?),
-                Control::Console(op, id) => sandbox.console(*op, id)?,
+                Control::Console(op, id) => reissued = sandbox.console(*op, id)?,
                 Control::Bind { id, resource_type, region, instance } => {
                     bound.push(sandbox.bind(id, resource_type, region.as_deref(), instance)?)
                 }
@@ -98,7 +147,16 @@ pub async fn control(endpoint: Option<&str>, control: Control) -> anyhow::Result
             );
             eprintln!("Made every sandbox certificate {days} older.");
         }
-        Control::Console(op, id) => eprintln!("Sandbox {}: done for certificate {id}.", op.name()),
+        Control::Console(op, id) => match reissued {
+            Some(new) => {
+                eprintln!(
+                    "Sandbox {}: done for certificate {id}; the new certificate is:",
+                    op.name()
+                );
+                outln!("{new}");
+            }
+            None => eprintln!("Sandbox {}: done for certificate {id}.", op.name()),
+        },
         Control::Bind { .. } | Control::Bindings(_) => {
             for b in &bound {
                 let region = b.region.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();

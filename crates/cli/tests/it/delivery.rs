@@ -588,3 +588,20 @@ fn run_hooks_runs_them_now_with_their_variables_and_changes_nothing() {
     assert_eq!(failed.code, 1, "{}", failed.stderr);
     assert!(failed.stderr.contains("on_change hook of certs/www exited"), "{}", failed.stderr);
 }
+
+#[test]
+fn delivery_left_for_a_later_apply_is_said_once_per_reason() {
+    let config = www(true).replace("\"DNS_AUTO\"", "\"DNS\"");
+    let p = Project::with_sandbox(&config, FAST_DEPLOY);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 3, "the record is to add");
+    p.sandbox.console("validate", &only_id(&p));
+    ok(&p.run(&["apply", "--auto-approve"]));
+    p.sandbox.bind(&only_id(&p), "cdn", None, "www.example.com");
+    p.age(70);
+    // The renewal waits for its record: its deployment and its export wait with it.
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 3, "{}", apply.stderr);
+    let section = apply.stderr.split("Delivery left for a later apply:").nth(1).expect("said");
+    let lines: Vec<&str> = section.lines().filter(|l| l.starts_with("  tencent")).collect();
+    assert_eq!(lines.len(), 1, "{}", apply.stderr);
+}

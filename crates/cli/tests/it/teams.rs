@@ -333,7 +333,9 @@ fn a_local_state_pushed_to_the_backend_plans_no_changes_and_pulls_back_the_same(
     let plan = p.run(&["plan"]);
     assert!(plan.stderr.contains("certplan state push certplan.state.json"), "{}", plan.stderr);
     ok(&p.run(&["state", "push", "certplan.state.json"]));
-    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0);
+    assert!(!plan.stderr.contains("until you push"), "it was pushed: {}", plan.stderr);
 
     let pulled: Value = serde_json::from_str(&p.run(&["state", "pull"]).stdout).expect("JSON");
     let local: Value = serde_json::from_str(&local).expect("JSON");

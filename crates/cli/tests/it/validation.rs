@@ -48,6 +48,12 @@ fn manual_dns_validation_waits_with_its_record_then_issues() {
     assert!(plan.stdout.contains(".www.example.com  CNAME  "), "{}", plan.stdout);
 
     p.sandbox.console("validate", &id);
+    // Issued outside any run: what certplan expects, recorded, and said once.
+    let refresh = p.run(&["refresh"]);
+    assert_eq!(refresh.code, 0, "{}", refresh.stderr);
+    assert!(refresh.stdout.contains("Nothing changed outside certplan"), "{}", refresh.stdout);
+    assert!(!refresh.stdout.contains("The cloud matches the state."), "{}", refresh.stdout);
+    assert!(!refresh.stderr.contains("State updated from the cloud."), "{}", refresh.stderr);
     let plan = p.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}", plan.stdout);
     assert!(!plan.stdout.contains("changed outside"), "issuance is not drift: {}", plan.stdout);
@@ -239,4 +245,37 @@ fn apply_wait_waits_for_a_certificate_pending_since_before_and_sees_it_validated
         run(certplan(&["state", "show", "--sandbox", "tencentcloud_ssl_free_certificate.www"]));
     assert!(state.stdout.contains("status         = issued"), "{}", state.stdout);
     assert_eq!(run(certplan(&["plan", "--sandbox", "--detailed-exitcode"])).code, 0);
+}
+
+#[test]
+fn sandbox_validate_takes_an_address_or_all_and_reissue_prints_the_new_id() {
+    let manual = "  dv_auth_method = \"DNS\"\n";
+    let p = Project::new(
+        &[resource("www", "www.example.com", manual), resource("api", "api.example.com", manual)]
+            .concat(),
+    );
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 3, "two records to add");
+    let console = |args: &[&str]| {
+        let mut all = vec!["sandbox"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--endpoint", &p.sandbox.url]);
+        p.run(&all)
+    };
+    let www = console(&["validate", "tencentcloud_ssl_free_certificate.www"]);
+    assert_eq!(www.code, 0, "{}", www.stderr);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 3, "api still waits");
+    let all = console(&["validate", "--all"]);
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0, "both issued");
+    let none = console(&["validate", "--all"]);
+    assert_eq!(none.code, 1, "{}", none.stderr);
+    assert!(none.stderr.contains("no certificate in the state"), "{}", none.stderr);
+    let unknown = console(&["validate", "tencentcloud_ssl_free_certificate.nope"]);
+    assert_eq!(unknown.code, 1, "{}", unknown.stderr);
+
+    let reissue = console(&["reissue", "tencentcloud_ssl_free_certificate.www"]);
+    assert_eq!(reissue.code, 0, "{}", reissue.stderr);
+    let new = reissue.stdout.trim();
+    assert_eq!(new.len(), 8, "the new id, alone on stdout: {}", reissue.stdout);
+    assert!(p.sandbox.certificates().iter().any(|c| c["id"] == new));
 }

@@ -82,7 +82,9 @@ impl Run<'_, '_> {
             total.pending.extend(r.pending);
         }
         total.failed.sort_by(|a, b| a.0.cmp(&b.0));
-        total.pending.sort_by(|a, b| a.0.cmp(&b.0));
+        // A resource's deploy and export wait for the same reason: said once.
+        total.pending.sort();
+        total.pending.dedup();
         total.interrupted = self.cancel.is_cancelled() && !total.pending.is_empty();
         Ok(total)
     }

@@ -36,11 +36,13 @@ pub(super) async fn handle_console(
     let Some(op) = ConsoleOp::parse(&op) else {
         return (StatusCode::NOT_FOUND, format!("no console operation {op:?}")).into_response();
     };
-    let Some(ConsoleTarget { certificate_id: id }) = object(&body) else {
+    let Some(ConsoleTarget { certificate_id: id, .. }) = object(&body) else {
         return (StatusCode::BAD_REQUEST, "expected {\"CertificateId\": \"...\"}").into_response();
     };
     match sandbox.console(op, &id) {
-        Ok(()) => Json(ConsoleTarget { certificate_id: id }).into_response(),
+        Ok(new_certificate_id) => {
+            Json(ConsoleTarget { certificate_id: id, new_certificate_id }).into_response()
+        }
         Err(
             e @ (ConsoleError::NotFound(_)
             | ConsoleError::WrongStatus { .. }

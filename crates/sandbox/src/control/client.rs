@@ -72,11 +72,11 @@ impl ControlClient {
 
     /// Does to certificate `id` what a person in the console (or the CA) would do. The sandbox
     /// refuses (409) an id it does not hold and an operation the certificate's status does not
-    /// allow, such as revoking a pending order.
-    pub async fn console(&self, op: ConsoleOp, id: &str) -> Result<(), ControlError> {
-        let target = ConsoleTarget { certificate_id: id.to_owned() };
-        let _: ConsoleTarget = self.post(&path::console(op), &target).await?;
-        Ok(())
+    /// allow, such as revoking a pending order. Returns the new certificate of a reissue.
+    pub async fn console(&self, op: ConsoleOp, id: &str) -> Result<Option<String>, ControlError> {
+        let target = ConsoleTarget { certificate_id: id.to_owned(), new_certificate_id: None };
+        let answer: ConsoleTarget = self.post(&path::console(op), &target).await?;
+        Ok(answer.new_certificate_id)
     }
 
     /// Replaces the failures the sandbox injects into API requests; returns those now in force.

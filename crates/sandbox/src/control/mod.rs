@@ -84,6 +84,9 @@ pub(crate) struct AgeResponse {
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct ConsoleTarget {
     pub certificate_id: String,
+    /// In the answer to a reissue: the new certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_certificate_id: Option<String>,
 }
 
 /// The answer to `POST /_sandbox/faults`: the faults now injected.

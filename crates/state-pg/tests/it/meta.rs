@@ -86,13 +86,11 @@ fn the_password_is_never_shown() {
     let url = test_url().replacen("postgres://postgres@", "postgres://postgres:hunter2-secret@", 1);
     let store = PgStore::connect(with_password(&url), &no_env).expect("connects");
     let (description, debug) = (store.describe(), format!("{store:?}"));
-    assert_eq!(
-        description,
-        format!(
-            "pg backend postgres://postgres@127.0.0.1:5432/test (schema {:?}, workspace \"default\")",
-            schema.name
-        )
-    );
+    // The database is whichever CERTPLAN_TEST_PG names; the password is never part of it.
+    assert!(description.starts_with("pg backend postgres://postgres@"), "{description}");
+    let names = format!("(schema {:?}, workspace \"default\")", schema.name);
+    assert!(description.ends_with(&names), "{description}");
+    assert!(!description.contains("hunter2"), "{description}");
     assert!(!debug.contains("hunter2"), "{debug}");
 }
 
