@@ -16,7 +16,7 @@ pub fn format_source(source: &Source) -> Result<String, ConfigError> {
     let fail =
         |diagnostic| ConfigError { sources: vec![source.clone()], diagnostics: vec![diagnostic] };
     let before = hcl_edit::parser::parse_body(&source.text)
-        .map_err(|e| fail(crate::parse::syntax_error(0, &e)))?;
+        .map_err(|e| fail(crate::parse::syntax_error(0, &source.text, &e)))?;
     let formatted = format_text(&source.text);
     let after = hcl_edit::parser::parse_body(&formatted).map(hcl::Body::from);
     match after {

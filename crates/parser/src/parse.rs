@@ -200,7 +200,7 @@ fn parse_bodies(reader: &mut Reader<'_>, inputs: &[VarInput]) -> Vec<(usize, Bod
         }
         match hcl_edit::parser::parse_body(&source.text) {
             Ok(body) => bodies.push((file, body)),
-            Err(e) => reader.diagnostics.push(syntax_error(file, &e)),
+            Err(e) => reader.diagnostics.push(syntax_error(file, &source.text, &e)),
         }
     }
     bodies
@@ -220,10 +220,66 @@ fn evaluate_values(
     variables
 }
 
-/// Points at a syntax error in `file`.
-pub(crate) fn syntax_error(file: usize, e: &hcl_edit::parser::Error) -> Diagnostic {
+/// Points at a syntax error in `file` (whose text is `text`). A string left open on an
+/// earlier line is what the parser trips over a line or more later: it is named where it opens.
+pub(crate) fn syntax_error(file: usize, text: &str, e: &hcl_edit::parser::Error) -> Diagnostic {
     let offset = e.location().offset();
+    if let Some(open) = unclosed_string(&text[..offset.min(text.len())]) {
+        return Diagnostic::error("invalid HCL syntax: a string is not closed on its line")
+            .at(Span { file, range: open..open + 1 }, "this quote opens a string that never closes")
+            .help("close it with \" on the same line; a value over several lines is a heredoc (<<EOT ... EOT)");
+    }
     Diagnostic::error(format!("invalid HCL syntax: {}", e.message()))
         .at(Span { file, range: offset..offset + 1 }, "here")
         .help("see https://github.com/hashicorp/hcl/blob/main/hclsyntax/spec.md")
+}
+
+/// Returns the offset of the first quote in `text` that opens a string its line does not
+/// close, outside comments and heredocs (`${...}` inside a string may hold quotes of its own).
+fn unclosed_string(text: &str) -> Option<usize> {
+    let mut heredoc: Option<String> = None;
+    let mut line_start = 0;
+    for line in text.split_inclusive('\n') {
+        let start = line_start;
+        line_start += line.len();
+        if let Some(end) = &heredoc {
+            if line.trim() == end {
+                heredoc = None;
+            }
+            continue;
+        }
+        let (mut open, mut depth, mut escaped) = (None::<usize>, 0usize, false);
+        let bytes = line.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            match open {
+                Some(_) if escaped => escaped = false,
+                Some(_) if b == b'\\' => escaped = true,
+                Some(_) if b == b'$' && bytes.get(i + 1) == Some(&b'{') => {
+                    depth += 1;
+                    i += 1;
+                }
+                Some(_) if b == b'}' && depth > 0 => depth -= 1,
+                Some(_) if b == b'"' && depth == 0 => open = None,
+                Some(_) => {}
+                None if b == b'#' || (b == b'/' && bytes.get(i + 1) == Some(&b'/')) => break,
+                None if b == b'<' && line[i..].starts_with("<<") => {
+                    let marker = line[i + 2..].trim_start_matches('-').trim();
+                    heredoc = Some(marker.to_owned());
+                    break;
+                }
+                None if b == b'"' => open = Some(start + i),
+                None => {}
+            }
+            i += 1;
+        }
+        if let Some(at) = open
+            && line_start <= text.len()
+            && line.ends_with('\n')
+        {
+            return Some(at);
+        }
+    }
+    None
 }

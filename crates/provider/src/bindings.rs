@@ -105,12 +105,13 @@ impl Client {
     ) -> Result<Vec<(CertificateId, String)>, Error> {
         const ACTION: &str = "CreateCertificateBindResourceSyncTask";
         let req = CreateRequest { certificate_ids: ids, is_cache: 0 };
-        let resp: CreateResponse = self.call(ACTION, &req).await?;
+        let (resp, request_id): (CreateResponse, _) = self.call_answered(ACTION, &req).await?;
         let tasks = resp.cert_task_ids.unwrap_or_default();
         let mut found = Vec::with_capacity(ids.len());
         for id in ids {
             let Some(task) = tasks.iter().find(|t| t.cert_id == id.as_str()) else {
-                return Err(self.malformed(ACTION, format!("no task for certificate {id}")));
+                let detail = format!("no task for certificate {id}");
+                return Err(self.malformed_answer(ACTION, &request_id, detail));
             };
             found.push((id.clone(), task.task_id.clone()));
         }
@@ -121,15 +122,16 @@ impl Client {
     pub async fn binding_results(&self, task_ids: &[String]) -> Result<Vec<BindQuery>, Error> {
         const ACTION: &str = "DescribeCertificateBindResourceTaskResult";
         let req = ResultRequest { task_ids };
-        let resp: ResultResponse = self.call(ACTION, &req).await?;
+        let (resp, request_id): (ResultResponse, _) = self.call_answered(ACTION, &req).await?;
         let results = resp.sync_task_bind_resource_result.unwrap_or_default();
+        let malformed = |detail: String| self.malformed_answer(ACTION, &request_id, detail);
         task_ids
             .iter()
             .map(|task| {
                 let Some(result) = results.iter().find(|r| &r.task_id == task) else {
-                    return Err(self.malformed(ACTION, format!("no result for task {task}")));
+                    return Err(malformed(format!("no result for task {task}")));
                 };
-                result.read().map_err(|e| self.malformed(ACTION, format!("task {task}: {e}")))
+                result.read().map_err(|e| malformed(format!("task {task}: {e}")))
             })
             .collect()
     }

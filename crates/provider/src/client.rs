@@ -182,28 +182,41 @@ impl Client {
         req: &DescribeCertificatesRequest,
     ) -> Result<(Vec<RemoteCertificate>, u64), Error> {
         const ACTION: &str = "DescribeCertificates";
-        let page = self.describe_certificates(req).await?;
+        let (page, request_id): (DescribeCertificatesResponse, _) =
+            self.call_answered(ACTION, req).await?;
+        let malformed = |detail: String| self.malformed_answer(ACTION, &request_id, detail);
         let Some(total) = page.total_count else {
-            return Err(self.malformed(ACTION, "the answer has no TotalCount".to_owned()));
+            return Err(malformed("the answer has no TotalCount".to_owned()));
         };
         let certificates = match page.certificates {
             Some(certificates) => certificates,
             None if total == 0 => Vec::new(),
             None => {
-                let detail = format!("the answer counts {total} certificates but lists none");
-                return Err(self.malformed(ACTION, detail));
+                return Err(malformed(format!(
+                    "the answer counts {total} certificates but lists none"
+                )));
             }
         };
         let remote = certificates
             .iter()
             .map(Certificate::to_remote)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.malformed(ACTION, e))?;
+            .map_err(malformed)?;
         Ok((remote, total))
     }
 
     pub(crate) fn malformed(&self, action: &'static str, detail: String) -> Error {
         Error::decode(action, &self.endpoint.to_string(), &detail)
+    }
+
+    /// [`malformed`](Self::malformed), naming the answer's `RequestId`.
+    pub(crate) fn malformed_answer(
+        &self,
+        action: &'static str,
+        request_id: &str,
+        detail: String,
+    ) -> Error {
+        self.malformed(action, format!("{detail} (RequestId: {request_id})"))
     }
 
     /// Fetches the certificates with the given ids, `DESCRIBE_PAGE_LIMIT` per call. Ids the
@@ -304,6 +317,16 @@ impl Client {
         action: &'static str,
         req: &Req,
     ) -> Result<Resp, Error> {
+        self.call_answered(action, req).await.map(|(response, _)| response)
+    }
+
+    /// [`call`](Self::call), with the answer's `RequestId`: for a caller that checks the
+    /// answer and must name it in an error (support asks for it).
+    pub(crate) async fn call_answered<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        action: &'static str,
+        req: &Req,
+    ) -> Result<(Resp, String), Error> {
         let read_only = is_read_only(action);
         let pacer = self.pacers.get(action);
         let mut attempt = 0;
@@ -339,7 +362,7 @@ impl Client {
         &self,
         action: &'static str,
         req: &Req,
-    ) -> Result<Resp, Error> {
+    ) -> Result<(Resp, String), Error> {
         let started = std::time::Instant::now();
         let result = self.send(action, req).await;
         let ms = started.elapsed().as_millis() as u64;
@@ -356,7 +379,7 @@ impl Client {
             ),
             Err(e) => tracing::debug!(action, duration_ms = ms, error = %e, "API call failed"),
         }
-        result.map(|(response, _)| response)
+        result
     }
 
     async fn send<Req: Serialize, Resp: DeserializeOwned>(

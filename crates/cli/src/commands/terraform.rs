@@ -68,7 +68,10 @@ pub async fn from_terraform(
             .await
             .context("could not look the Terraform state's certificates up in the cloud")?
     };
-    if !ids.is_empty() && ids.iter().all(|id| !found.contains_key(id)) {
+    // None found, and none of the Terraform state's certificates recorded already (which would
+    // show this is the right account): more likely the wrong account than all deleted.
+    let managed = instances.iter().any(|i| matches!(i.fate, Fate::Managed(_)));
+    if !ids.is_empty() && !managed && ids.iter().all(|id| !found.contains_key(id)) {
         let endpoint = ws.client().await?.endpoint().to_string();
         bail!(
             "none of the {} certificates to adopt exists in this account ({endpoint}): check that the credentials and endpoint are the ones Terraform uses; nothing was imported. (If they were all deleted, `terraform state rm` them instead.)",

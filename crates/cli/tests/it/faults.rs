@@ -50,6 +50,9 @@ fn a_list_answer_without_its_fields_is_an_error_not_every_certificate_deleted() 
         "{}",
         plan.stderr
     );
+    // Named by its RequestId, which support asks for.
+    let request_id = plan.stderr.split("(RequestId: ").nth(1).expect("the RequestId");
+    assert!(request_id.len() > 8 && !request_id.starts_with(')'), "{}", plan.stderr);
     assert!(!plan.stdout.contains("will be created"), "{}", plan.stdout);
     let apply = p.run(&["apply", "--auto-approve"]);
     assert_eq!(apply.code, 1);

@@ -545,6 +545,15 @@ fn certificates_gone_from_the_cloud_are_reported_and_not_adopted() {
     assert!(!written.contains("api_0"), "no block for it: {written}");
     assert_eq!(p.state_ids().len(), 5);
     assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
+
+    // The same command again: the five are certplan's, the gone one is said gone again — not
+    // taken for a sign of the wrong account.
+    let again =
+        p.run(&["import", "--from-terraform", "terraform.tfstate", "--generate-config", "c.hcl"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert!(!again.stderr.contains("credentials"), "{}", again.stderr);
+    assert!(again.stdout.contains("Gone from the cloud, not adopted (1):"), "{}", again.stdout);
+    assert_eq!(p.state_ids().len(), 5);
 }
 
 #[test]

@@ -931,3 +931,15 @@ fn a_long_chain_of_locals_is_evaluated_not_a_stack_overflow() {
     let cyclic = text.replace(&format!("l{} = \"www\"", n - 1), &format!("l{} = local.l0", n - 1));
     assert!(diagnose(&cyclic).contains("locals refer to each other in a cycle: l0 -> l1 -> "));
 }
+
+#[test]
+fn an_unclosed_string_is_named_on_its_own_line() {
+    let text = "# a \"quoted\" comment\nresource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain = \"www.${\"example\"}.com\n  dv_auth_method = \"DNS_AUTO\"\n}\n";
+    let shown = diagnose(text);
+    assert!(shown.contains("a string is not closed on its line"), "{shown}");
+    assert!(shown.contains("main.hcl:3:12"), "the line it opens on: {shown}");
+    assert!(shown.contains("heredoc"), "{shown}");
+    // Other syntax errors keep the parser's own words.
+    let other = diagnose("resource \"a\" \"b\" {\n  domain = = 1\n}\n");
+    assert!(!other.contains("not closed"), "{other}");
+}
