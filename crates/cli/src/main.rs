@@ -205,6 +205,7 @@ async fn run(
             commands::sandbox::control(target.endpoint.as_deref(), Control::Age(days)).await
         }
         Command::Sandbox(SandboxCommand::Bind { id, resource_type, instance, region, target }) => {
+            let id = commands::sandbox::certificate_id(&id, target.endpoint.as_deref())?;
             let bind = Control::Bind { id, resource_type, region, instance };
             commands::sandbox::control(target.endpoint.as_deref(), bind).await
         }

@@ -49,7 +49,8 @@ pub enum SandboxCommand {
     },
     /// Bind a cloud resource to a certificate, as deploying it in the console would
     Bind {
-        /// The certificate id
+        /// The certificate: its id, or the address of the resource that holds it
+        #[arg(value_name = "ID_OR_ADDRESS")]
         id: String,
         /// The resource type: clb, cdn, waf, live, ddos, teo, apigateway, vod, tke, tcb, tse,
         /// cos, mqtt, scf, tdmq, gaap

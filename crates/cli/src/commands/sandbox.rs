@@ -48,14 +48,45 @@ pub async fn serve(listen: &str, options: SandboxOptions) -> anyhow::Result<Exit
 /// looked up in the state), or with `--all` every one the state records as waiting for
 /// validation. The state is the embedded sandbox's, or with `--endpoint` the local default.
 pub fn console_targets(op: ConsoleOp, args: &ConsoleArgs) -> anyhow::Result<Vec<String>> {
-    let named = args.certificate.as_deref().filter(|c| !c.contains('.'));
-    if let Some(id) = named {
-        return Ok(vec![id.to_owned()]);
+    let endpoint = args.target.endpoint.as_deref();
+    if let Some(named) = &args.certificate {
+        return Ok(vec![certificate_id(named, endpoint)?]);
     }
-    if args.all && op != ConsoleOp::Validate {
+    if op != ConsoleOp::Validate {
         bail!("--all is for `sandbox validate`: name the certificate to {}", op.name());
     }
-    let path = match args.target.endpoint {
+    let (state, path) = state_beside(endpoint)?;
+    let waiting: Vec<String> = state
+        .resources
+        .values()
+        .filter(|r| r.status.is_pending())
+        .map(|r| r.certificate_id.to_string())
+        .collect();
+    if waiting.is_empty() {
+        bail!("no certificate in the state {} is waiting for validation", path.display());
+    }
+    Ok(waiting)
+}
+
+/// The certificate `named`: an id as it is, or the id the state records for a resource
+/// address (an id has no dot).
+pub fn certificate_id(named: &str, endpoint: Option<&str>) -> anyhow::Result<String> {
+    if !named.contains('.') {
+        return Ok(named.to_owned());
+    }
+    let address: Address =
+        named.parse().map_err(|e| anyhow!("{named:?} is neither an id nor an address: {e}"))?;
+    let (state, path) = state_beside(endpoint)?;
+    match state.resources.get(&address) {
+        Some(r) => Ok(r.certificate_id.to_string()),
+        None => bail!("{address} is not in the state {}", path.display()),
+    }
+}
+
+/// The state that names the sandbox's certificates: the embedded sandbox's, or with an
+/// endpoint the local default.
+fn state_beside(endpoint: Option<&str>) -> anyhow::Result<(State, &'static Path)> {
+    let path = match endpoint {
         None => Path::new(EMBEDDED_SANDBOX_STATE),
         Some(_) => Path::new(certplan_state::DEFAULT_STATE_FILE),
     };
@@ -63,29 +94,7 @@ pub fn console_targets(op: ConsoleOp, args: &ConsoleArgs) -> anyhow::Result<Vec<
         format!("cannot read the state {} to find the certificates named", path.display())
     })?;
     let state = State::from_json(&bytes).map_err(|why| anyhow!("{}: {why}", path.display()))?;
-    match &args.certificate {
-        Some(address) => {
-            let parsed: Address = address
-                .parse()
-                .map_err(|e| anyhow!("{address:?} is neither an id nor an address: {e}"))?;
-            let Some(r) = state.resources.get(&parsed) else {
-                bail!("{parsed} is not in the state {}", path.display());
-            };
-            Ok(vec![r.certificate_id.to_string()])
-        }
-        None => {
-            let waiting: Vec<String> = state
-                .resources
-                .values()
-                .filter(|r| r.status.is_pending())
-                .map(|r| r.certificate_id.to_string())
-                .collect();
-            if waiting.is_empty() {
-                bail!("no certificate in the state {} is waiting for validation", path.display());
-            }
-            Ok(waiting)
-        }
-    }
+    Ok((state, path))
 }
 
 /// Something done to a sandbox from outside its API.

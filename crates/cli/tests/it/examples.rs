@@ -31,7 +31,7 @@ fn the_embedded_sandbox_runs_the_main_job_without_an_account() {
     let first = std::fs::read_to_string(&cert).expect("www is exported");
     assert_eq!(certplan(&["plan", "--sandbox", "--detailed-exitcode"]).code, 0);
 
-    // The README's renewal walkthrough: a listener serves www; 70 days later both renewals
+    // The renewal walkthrough (docs/sandbox.md): a listener serves www; 70 days later both renewals
     // are planned, and apply moves the listener and rewrites the files.
     let state = certplan(&["state", "show", "--sandbox", "tencentcloud_ssl_free_certificate.www"]);
     let id = state.stdout.lines().find_map(|l| l.strip_prefix("certificate_id = ")).expect("id");

@@ -8,6 +8,7 @@ mod attention;
 mod config;
 mod credentials;
 mod delivery;
+mod docs;
 mod examples;
 mod faults;
 mod harness;
