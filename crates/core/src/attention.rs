@@ -48,6 +48,8 @@ pub enum Concern {
     /// The service could not say where the certificate being replaced is bound, so what its
     /// renewal leaves behind is not known.
     BindingsUnknown { error: String },
+    /// The certificate was due the moment it was issued (see `Reason::DueAtIssuance`).
+    DueAtIssuance { applied_at: DateTime<Utc> },
 }
 
 /// Cloud resources of one type (and region) a certificate is bound to, as the service's

@@ -108,6 +108,11 @@ pub enum Reason {
     UpToDate { not_after: DateTime<Utc>, renews_at: DateTime<Utc> },
     /// The cloud reports a status certplan cannot act on.
     Waiting { status: CertStatus },
+    /// The certificate was due (expired, or within `renew_before`) the moment it was issued:
+    /// the service's dates, or this machine's clock, are off, and applying again would give
+    /// the same — every run, spending the free quota. certplan applies again only when asked
+    /// (`--replace`).
+    DueAtIssuance { id: CertificateId, applied_at: DateTime<Utc>, not_after: DateTime<Utc> },
 }
 
 /// The certificate a resource has now, as recorded and (when refreshed) as the cloud reports it.

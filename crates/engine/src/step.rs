@@ -316,6 +316,7 @@ fn record(
         imported: lineage
             .imported
             .or_else(|| state.resources.get(address).and_then(|r| r.imported.clone())),
+        issued_expiry: None,
     };
     if let Some(remote) = remote {
         record.observe(remote);

@@ -212,5 +212,6 @@ fn reason_code(reason: &Reason) -> &'static str {
         Reason::Pending { .. } => "waiting_for_validation",
         Reason::UpToDate { .. } => "up_to_date",
         Reason::Waiting { .. } => "waiting_for_cloud_status",
+        Reason::DueAtIssuance { .. } => "due_at_issuance",
     }
 }

@@ -392,6 +392,16 @@ impl<'a> Planner<'a> {
                 let failures = failures + 1;
                 (Action::NoOp, Reason::ValidationFailedRepeatedly { id, failures })
             }
+            // Due the moment it was issued: a new one would be too, on every run.
+            (Action::Renew, Reason::Expiring { .. })
+            | (Action::Replace, Reason::Expired { .. })
+                if let Some(r) = recorded
+                    && let Some(not_after) = issued_expiry(r, prior)
+                    && not_after - renew_before.duration() <= r.applied_at =>
+            {
+                let (id, applied_at) = (prior.id.clone(), r.applied_at);
+                (Action::NoOp, Reason::DueAtIssuance { id, applied_at, not_after })
+            }
             decided => decided,
         };
         let deletes_old = decided.0 == Action::Replace
@@ -620,6 +630,14 @@ fn detect_drift(address: &Address, recorded: &ResourceState, prior: &Prior) -> V
         }));
     }
     found
+}
+
+/// The expiry the certificate had when first seen issued: as recorded, or — issued since it
+/// was last recorded — as the cloud reports it now.
+fn issued_expiry(recorded: &ResourceState, prior: &Prior) -> Option<DateTime<Utc>> {
+    let issued = |s: CertStatus| matches!(s, CertStatus::Issued | CertStatus::Expired);
+    let issued_since = !issued(recorded.status) && issued(prior.status);
+    recorded.issued_expiry.or(if issued_since { prior.not_after } else { None })
 }
 
 /// Chooses the action for a resource that is both declared and recorded.

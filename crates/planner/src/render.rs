@@ -191,6 +191,13 @@ pub fn describe_attention(a: &Attention, now: DateTime<Utc>) -> (String, String)
                 format!("make sure validation of {id} completes within {} (renew now with `certplan apply --replace {address}` if needed), and set renew_before well above {}", days(until.max(0)), days(*validation_days)),
             )
         }
+        Concern::DueAtIssuance { applied_at } => (
+            format!(
+                "the service issued it on {} already due (expired, or within renew_before): its dates, or this machine's clock, are off, and a new certificate would be the same — on every run, spending the free quota",
+                applied_at.format("%Y-%m-%d")
+            ),
+            format!("compare this machine's clock with the service's dates (`certplan state show {address}`); once they agree, `certplan apply --replace {address}`"),
+        ),
         Concern::BindingsUnknown { error } => (
             format!("the service could not say where this certificate is bound ({error}), so what its renewal leaves behind is not known"),
             "run `certplan plan` again; if it keeps failing, check the certificate's bound resources in the console".to_owned(),
@@ -575,6 +582,11 @@ pub(crate) fn describe(reason: &Reason, now: DateTime<Utc>) -> String {
         Reason::Waiting { status } => {
             format!("{status} in the cloud; nothing to do until that changes")
         }
+        Reason::DueAtIssuance { id, applied_at, not_after } => format!(
+            "certificate {id}, applied for on {}, was issued expiring on {}: due from the start, so certplan does not apply again (see below)",
+            date(applied_at),
+            date(not_after)
+        ),
     }
 }
 

@@ -181,6 +181,11 @@ pub struct ResourceState {
     /// replacements, so that an `import` block left in the configuration is known to be done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported: Option<CertificateId>,
+    /// The expiry the cloud reported when certplan first saw the certificate issued. Compared
+    /// with `applied_at`, it tells a certificate that was due the moment it was issued (the
+    /// service's dates, or this machine's clock, are off): applying again would give the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_expiry: Option<DateTime<Utc>>,
 }
 
 impl ResourceState {
@@ -223,6 +228,11 @@ impl ResourceState {
     /// Records what the cloud reports of the certificate: status, dates, and while it waits
     /// for validation, what to publish.
     pub fn observe(&mut self, remote: &RemoteCertificate) {
+        // Seen issued for the first time (it may be reported expired at once).
+        let issued = |s: CertStatus| matches!(s, CertStatus::Issued | CertStatus::Expired);
+        if !issued(self.status) && issued(remote.status) {
+            self.issued_expiry = remote.not_after;
+        }
         self.status = remote.status;
         if remote.status == CertStatus::Issued {
             self.validation_failures = 0;
@@ -298,6 +308,7 @@ pub(crate) fn sample() -> State {
             imported: None,
             deployments: Vec::new(),
             exports: Vec::new(),
+            issued_expiry: None,
         },
     );
     state

@@ -81,3 +81,31 @@ fn an_expired_certificate_is_red_until_its_replacement_serves() {
     );
     assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
 }
+
+#[test]
+fn a_certificate_issued_already_expired_is_not_applied_for_again_on_every_run() {
+    // The service's dates far behind ours: the certificate is issued 95 days in the past.
+    let p = Project::with_sandbox(&certificate("www", "www.example.com"), &["--issue-delay", "1h"]);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0, "applied for; issued within the hour");
+    let first = only_id(&p);
+    p.age(95);
+    let applications = p.sandbox.requests("ApplyCertificate");
+    for _ in 0..3 {
+        let plan = p.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(plan.code, 3, "{}", plan.stdout);
+        assert!(plan.stdout.contains("already due"), "{}", plan.stdout);
+        let apply = p.run(&["apply", "--auto-approve"]);
+        assert_eq!(apply.code, 3, "{}\n{}", apply.stdout, apply.stderr);
+    }
+    assert_eq!(p.sandbox.requests("ApplyCertificate"), applications, "no quota spent");
+    assert_eq!(only_id(&p), first);
+    let json = p.run(&["plan", "--json"]);
+    let json: Value = serde_json::from_str(&json.stdout).expect("plan JSON");
+    assert_eq!(json["resource_changes"][0]["action_reason"], "due_at_issuance", "{json}");
+    assert_eq!(json["attention"][0]["kind"], "due_at_issuance", "{json}");
+
+    // Asked for, it applies again.
+    let asked =
+        p.run(&["apply", "--auto-approve", "--replace", "tencentcloud_ssl_free_certificate.www"]);
+    assert_eq!(p.sandbox.requests("ApplyCertificate"), applications + 1, "{}", asked.stderr);
+}

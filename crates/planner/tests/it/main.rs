@@ -48,6 +48,7 @@ fn recorded(id: &str, domain: &str, days: i64, status: CertStatus) -> ResourceSt
         imported: None,
         deployments: Vec::new(),
         exports: Vec::new(),
+        issued_expiry: None,
     }
 }
 

@@ -117,6 +117,7 @@ pub(crate) fn record(i: usize) -> ResourceState {
         imported: None,
         deployments: Vec::new(),
         exports: Vec::new(),
+        issued_expiry: Some("2027-02-24T00:00:00Z".parse().expect("time")),
     }
 }
 
