@@ -55,6 +55,16 @@ impl Schema {
         let rows = self.client.borrow_mut().query(&sql, &[]);
         rows.ok().map_or(0, |rows| rows[0].get::<_, i64>(0))
     }
+
+    /// Waits (up to `secs` seconds) until `table` has at least `rows` rows, what `waiting_for`
+    /// names: a run making progress, or holding the lock.
+    fn wait_for(&self, table: &str, rows: i64, secs: u64, waiting_for: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while self.count(table) < rows {
+            assert!(std::time::Instant::now() < deadline, "never saw {waiting_for}");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for Schema {
@@ -173,14 +183,7 @@ fn two_applies_at_once_one_is_refused_naming_the_holder_or_waits_and_finds_nothi
         .spawn()
         .expect("first apply starts");
     // Wait until the first holds the lock (its holder row is written).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        if schema.count("locks") > 0 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the first apply never took the lock");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    schema.wait_for("locks", 1, 20, "the first apply take the lock");
     let refused = b.run(&["apply", "--auto-approve"]);
     assert_eq!(refused.code, 1, "{}", refused.stderr);
     assert!(refused.stderr.contains("is locked by"), "{}", refused.stderr);
@@ -213,11 +216,7 @@ fn force_unlock_asks_first_and_says_when_the_holder_is_still_connected() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("first apply starts");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while schema.count("locks") == 0 {
-        assert!(std::time::Instant::now() < deadline, "the first apply never took the lock");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    schema.wait_for("locks", 1, 20, "the first apply take the lock");
     let refused = b.run(&["apply", "--auto-approve"]);
     let lock_id = refused
         .stderr
@@ -291,11 +290,7 @@ fn a_connection_killed_mid_apply_fails_cleanly_and_the_next_run_converges() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("apply starts");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while schema.count("resources") < 2 {
-        assert!(std::time::Instant::now() < deadline, "the apply made no progress");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    schema.wait_for("resources", 2, 30, "the apply make progress");
     // What a restarted server or a network cut does to the apply's session (and only to this
     // test's: the other tests' applies share the database).
     let killed = pg::connect()
