@@ -50,6 +50,8 @@ pub enum Concern {
     BindingsUnknown { error: String },
     /// The certificate was due the moment it was issued (see `Reason::DueAtIssuance`).
     DueAtIssuance { applied_at: DateTime<Utc> },
+    /// Replaced twice in a row for the same reason (see `Reason::ReplacedAgain`).
+    ReplacedAgain { because: String },
 }
 
 /// Cloud resources of one type (and region) a certificate is bound to, as the service's

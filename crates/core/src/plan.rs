@@ -113,6 +113,10 @@ pub enum Reason {
     /// the same — every run, spending the free quota. certplan applies again only when asked
     /// (`--replace`).
     DueAtIssuance { id: CertificateId, applied_at: DateTime<Utc>, not_after: DateTime<Utc> },
+    /// The certificate was applied for because the one before it was lost or made unusable
+    /// (`because`), and it is too, before it was ever issued: applying again on every run
+    /// would spend the quota. certplan applies again only when asked (`--replace`).
+    ReplacedAgain { id: CertificateId, because: String },
 }
 
 /// The certificate a resource has now, as recorded and (when refreshed) as the cloud reports it.

@@ -250,6 +250,11 @@ pub fn record_plan_basis(
                 }
                 changed = true;
             }
+            // Kept when the plan stops a loop on it: the record is what says so next time.
+            DriftKind::Deleted
+                if plan
+                    .change_of(&drift.address)
+                    .is_some_and(|c| matches!(c.reason, Reason::ReplacedAgain { .. })) => {}
             DriftKind::Deleted => {
                 state.resources.remove(&drift.address);
                 changed = true;

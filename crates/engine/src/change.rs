@@ -62,6 +62,16 @@ impl Run<'_, '_> {
             }
             _ => 0,
         };
+        // Why the certificate it replaces had to go, when the cloud lost it or made it
+        // unusable: the planner stops a second replacement for the same reason before this
+        // one was ever issued (a loop that would spend the quota on every run).
+        let replaces_because = match &change.reason {
+            Reason::Gone { .. } => Some("gone".to_owned()),
+            Reason::Unusable { status, .. } if *status != CertStatus::Failed => {
+                Some(status.name().to_owned())
+            }
+            _ => None,
+        };
         let domain_lock = self.ledger.domain_lock(&args.domain);
         let _one_application_per_domain = domain_lock.lock().await;
         let intent = Intent {
@@ -74,6 +84,7 @@ impl Run<'_, '_> {
             old_certificate_id: renewing.or(replacing).map(|p| p.id.clone()),
             supersedes: prior.map(|p| p.id.clone()),
             started_at: Utc::now(),
+            replaces_because,
         };
         let (id, intent) = self.send_application(change, intent, renewing).await?;
         // Record the new certificate with its status in one save — and a replaced one as

@@ -175,6 +175,7 @@ mod tests {
             old_certificate_id: None,
             supersedes: None,
             started_at: chrono::Utc::now(),
+            replaces_because: None,
         }
     }
 

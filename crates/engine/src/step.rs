@@ -267,6 +267,9 @@ pub(crate) fn adopt(
     };
     let failures = intent.validation_failures;
     record(state, &intent.address, id, &declared, lineage, intent.started_at, remote, failures);
+    if let Some(r) = state.resources.get_mut(&intent.address) {
+        r.replaced_because = intent.replaces_because.clone();
+    }
     state.intents.retain(|i| i != intent);
     // The certificate a resource has is never one to delete (two racing runs each keep the
     // other's as deposed).
@@ -317,6 +320,7 @@ fn record(
             .imported
             .or_else(|| state.resources.get(address).and_then(|r| r.imported.clone())),
         issued_expiry: None,
+        replaced_because: None,
     };
     if let Some(remote) = remote {
         record.observe(remote);

@@ -63,6 +63,10 @@ pub(crate) fn judge(at: &Judged<'_>, now: DateTime<Utc>) -> Option<Attention> {
             .then(|| attention(&prior.id, before_renewal, Some(*not_after))),
         Reason::UpToDate { not_after, renews_at } => too_late(*not_after, *renews_at)
             .then(|| attention(&prior.id, before_renewal, Some(*not_after))),
+        Reason::ReplacedAgain { id, because } => {
+            let concern = Concern::ReplacedAgain { because: because.clone() };
+            Some(attention(id, concern, None))
+        }
         Reason::DueAtIssuance { id, applied_at, .. } => {
             let concern = Concern::DueAtIssuance { applied_at: *applied_at };
             Some(attention(id, concern, prior.not_after))

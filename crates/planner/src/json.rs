@@ -213,5 +213,6 @@ fn reason_code(reason: &Reason) -> &'static str {
         Reason::UpToDate { .. } => "up_to_date",
         Reason::Waiting { .. } => "waiting_for_cloud_status",
         Reason::DueAtIssuance { .. } => "due_at_issuance",
+        Reason::ReplacedAgain { .. } => "replaced_again",
     }
 }

@@ -381,6 +381,12 @@ impl<'a> Planner<'a> {
         let compared = import::compared(&desired.args, recorded);
         let renew_before = desired.lifecycle.renew_before;
         let decided = match decide(&compared, renew_before, prior, remote, self.now) {
+            // Lost or unusable again, for the same reason, before it was ever issued.
+            (Action::Create | Action::Replace, reason)
+                if !replace && let Some(because) = replaced_again(&reason, recorded, prior) =>
+            {
+                (Action::NoOp, Reason::ReplacedAgain { id: prior.id.clone(), because })
+            }
             (Action::Create, reason) => (Action::Create, reason),
             _ if replace => (Action::Replace, Reason::ReplaceRequested),
             // Validation failed again: the cause (DNS, a file, the CA) is outside certplan,
@@ -630,6 +636,29 @@ fn detect_drift(address: &Address, recorded: &ResourceState, prior: &Prior) -> V
         }));
     }
     found
+}
+
+/// Returns why `recorded`'s certificate is to be replaced again, when that is the reason the
+/// one before it was replaced for (the cloud lost it, or made it unusable) and it was never
+/// issued: a loop.
+fn replaced_again(
+    reason: &Reason,
+    recorded: Option<&ResourceState>,
+    prior: &Prior,
+) -> Option<String> {
+    let recorded = recorded?;
+    let because = match reason {
+        Reason::Gone { .. } => "gone".to_owned(),
+        Reason::Unusable { status, .. } if *status != CertStatus::Failed => {
+            status.name().to_owned()
+        }
+        _ => return None,
+    };
+    let issued = |s: CertStatus| matches!(s, CertStatus::Issued | CertStatus::Expired);
+    let ever_issued =
+        recorded.issued_expiry.is_some() || issued(recorded.status) || issued(prior.status);
+    (recorded.replaced_because.as_deref() == Some(because.as_str()) && !ever_issued)
+        .then_some(because)
 }
 
 /// The expiry the certificate had when first seen issued: as recorded, or — issued since it

@@ -198,6 +198,10 @@ pub fn describe_attention(a: &Attention, now: DateTime<Utc>) -> (String, String)
             ),
             format!("compare this machine's clock with the service's dates (`certplan state show {address}`); once they agree, `certplan apply --replace {address}`"),
         ),
+        Concern::ReplacedAgain { because } => (
+            format!("applied for because the certificate before it was {because}, it is {because} too, before it was ever issued: applying again on every run would spend the free quota"),
+            format!("find out what makes its certificates {because} (the console's operation log, another tool deleting or cancelling them), then `certplan apply --replace {address}`"),
+        ),
         Concern::BindingsUnknown { error } => (
             format!("the service could not say where this certificate is bound ({error}), so what its renewal leaves behind is not known"),
             "run `certplan plan` again; if it keeps failing, check the certificate's bound resources in the console".to_owned(),
@@ -582,6 +586,9 @@ pub(crate) fn describe(reason: &Reason, now: DateTime<Utc>) -> String {
         Reason::Waiting { status } => {
             format!("{status} in the cloud; nothing to do until that changes")
         }
+        Reason::ReplacedAgain { id, because } => format!(
+            "certificate {id} is {because} in the cloud before it was ever issued, as the one it replaced was: certplan does not apply again (see below)"
+        ),
         Reason::DueAtIssuance { id, applied_at, not_after } => format!(
             "certificate {id}, applied for on {}, was issued expiring on {}: due from the start, so certplan does not apply again (see below)",
             date(applied_at),

@@ -99,6 +99,11 @@ pub struct Intent {
     pub supersedes: Option<CertificateId>,
     /// When the call was about to be made; a certificate it created was inserted after this.
     pub started_at: DateTime<Utc>,
+    /// Why the certificate it replaces had to be replaced, when the cloud lost it or made it
+    /// unusable (`gone`, `revoked`, `cancelled`…): recorded with the new certificate, so that
+    /// a second replacement for the same reason before it was ever issued is seen as a loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces_because: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -186,6 +191,9 @@ pub struct ResourceState {
     /// service's dates, or this machine's clock, are off): applying again would give the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued_expiry: Option<DateTime<Utc>>,
+    /// Why the certificate it replaced had to be replaced (see `Intent::replaces_because`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_because: Option<String>,
 }
 
 impl ResourceState {
@@ -309,6 +317,7 @@ pub(crate) fn sample() -> State {
             deployments: Vec::new(),
             exports: Vec::new(),
             issued_expiry: None,
+            replaced_because: None,
         },
     );
     state

@@ -109,3 +109,27 @@ fn a_certificate_issued_already_expired_is_not_applied_for_again_on_every_run() 
         p.run(&["apply", "--auto-approve", "--replace", "tencentcloud_ssl_free_certificate.www"]);
     assert_eq!(p.sandbox.requests("ApplyCertificate"), applications + 1, "{}", asked.stderr);
 }
+
+#[test]
+fn a_certificate_lost_again_before_it_was_issued_is_not_applied_for_again() {
+    let manual = "  dv_auth_method = \"DNS\"\n";
+    let p = Project::new(&resource("www", "www.example.com", manual));
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 3, "the record is to add");
+    // Deleted in the console before it was validated: applied for again, once.
+    p.sandbox.console("delete", &only_id(&p));
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 3);
+    let second = only_id(&p);
+    let applications = p.sandbox.requests("ApplyCertificate");
+    // And again: something deletes them; applying on every run would spend the quota.
+    p.sandbox.console("delete", &second);
+    for _ in 0..2 {
+        let plan = p.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(plan.code, 3, "{}", plan.stdout);
+        assert!(plan.stdout.contains("is gone too, before it was ever issued"), "{}", plan.stdout);
+        assert_eq!(p.run(&["apply", "--auto-approve"]).code, 3);
+    }
+    assert_eq!(p.sandbox.requests("ApplyCertificate"), applications, "no quota spent");
+    let asked =
+        p.run(&["apply", "--auto-approve", "--replace", "tencentcloud_ssl_free_certificate.www"]);
+    assert_eq!(p.sandbox.requests("ApplyCertificate"), applications + 1, "{}", asked.stderr);
+}

@@ -228,6 +228,7 @@ async fn an_interrupted_application_is_adopted_complete_with_its_declarations() 
         old_certificate_id: None,
         supersedes: None,
         started_at: Utc::now(),
+        replaces_because: None,
     };
     ledger.state.intents.push(intent);
     let id = cloud.client.apply_for_certificate(&args, None, None).await.expect("applied");
@@ -426,6 +427,7 @@ async fn intents_are_settled_together_and_each_saved_as_it_is() {
         old_certificate_id: None,
         supersedes: None,
         started_at: Utc::now(),
+        replaces_because: None,
     };
     // Five runs died after applying, one before its call reached the cloud.
     for name in ["a", "b", "c", "d", "e", "never"] {

@@ -49,6 +49,7 @@ fn recorded(id: &str, domain: &str, days: i64, status: CertStatus) -> ResourceSt
         deployments: Vec::new(),
         exports: Vec::new(),
         issued_expiry: None,
+        replaced_because: None,
     }
 }
 

@@ -118,6 +118,7 @@ pub(crate) fn record(i: usize) -> ResourceState {
         deployments: Vec::new(),
         exports: Vec::new(),
         issued_expiry: Some("2027-02-24T00:00:00Z".parse().expect("time")),
+        replaced_because: None,
     }
 }
 
@@ -183,6 +184,7 @@ pub(crate) fn rich_state() -> State {
             old_certificate_id: (i == 1).then(|| "id000009".into()),
             supersedes: (i == 1).then(|| "id000009".into()),
             started_at: "2026-11-28T10:00:00.5Z".parse().expect("time"),
+            replaces_because: (i == 1).then(|| "gone".to_owned()),
         });
     }
     state.outputs.insert(
