@@ -256,8 +256,22 @@ impl Project {
         Ok(())
     }
 
-    /// Plans the configuration against the state and what the refresh observed.
+    /// Plans the configuration against the state and what the refresh observed, and asks the
+    /// service what the plan's renewals would leave behind (see [`Self::check_left_behind`]).
     pub async fn plan(
+        &mut self,
+        observed: Option<&Observed>,
+        selection: &PlanOptions,
+    ) -> anyhow::Result<Plan> {
+        let mut plan = self.plan_only(observed, selection).await?;
+        if observed.is_some() {
+            self.check_left_behind(&mut plan, observed).await?;
+        }
+        Ok(plan)
+    }
+
+    /// Plans the configuration against the state and what the refresh observed.
+    pub async fn plan_only(
         &mut self,
         observed: Option<&Observed>,
         selection: &PlanOptions,
@@ -269,12 +283,7 @@ impl Project {
             imports: self.read_imports().await?,
             ..selection.clone()
         };
-        let mut plan =
-            certplan_planner::plan(&self.config, &self.state, observed, Utc::now(), &options)?;
-        if observed.is_some() {
-            self.check_left_behind(&mut plan, observed).await?;
-        }
-        Ok(plan)
+        Ok(certplan_planner::plan(&self.config, &self.state, observed, Utc::now(), &options)?)
     }
 
     /// Asks the service where the certificates the plan moves away from are bound, and adds
@@ -295,20 +304,33 @@ impl Project {
             (ui::plural(ids.len(), "certificate"), if ids.len() == 1 { "is" } else { "are" });
         eprintln!("Asking where {what} being replaced {verb} bound...");
         let timing = self.settings.timing(&self.config.provider);
-        match certplan_engine::bindings(&client, &ids, &timing).await {
-            Ok(bound) => certplan_planner::left_behind(plan, &self.state, &bound, observed),
+        // Not knowing is not safe: a certificate the service could not answer for needs
+        // attention, the others are judged.
+        let answers = match certplan_engine::bindings(&client, &ids, &timing).await {
+            Ok(answers) => answers,
             Err(error) => {
-                eprintln!("warning: {}", ui::chain(&error));
-                let error = ui::chain(&error);
-                plan.attention.extend(replaced.into_iter().map(|(id, address)| Attention {
-                    address,
-                    certificate: id,
-                    concern: Concern::BindingsUnknown { error: error.clone() },
-                    breaks_at: None,
-                }));
-                plan.attention.sort_by(|a, b| a.address.cmp(&b.address));
+                let why = ui::chain(&error);
+                ids.iter().map(|id| (id.clone(), Err(why.clone()))).collect()
+            }
+        };
+        let mut bound = std::collections::BTreeMap::new();
+        for (id, answer) in answers {
+            match answer {
+                Ok(resources) => drop(bound.insert(id, resources)),
+                Err(error) => {
+                    eprintln!("warning: {error}");
+                    let Some(address) = replaced.get(&id).cloned() else { continue };
+                    let concern = Concern::BindingsUnknown { error };
+                    plan.attention.push(Attention {
+                        address,
+                        certificate: id,
+                        concern,
+                        breaks_at: None,
+                    });
+                }
             }
         }
+        certplan_planner::left_behind(plan, &self.state, &bound, observed);
         Ok(())
     }
 

@@ -172,14 +172,3 @@ pub enum ImportError {
     #[error(transparent)]
     State(#[from] StateError),
 }
-
-/// Why the service could not say where a certificate is bound.
-#[derive(Debug, thiserror::Error)]
-pub enum BindingsError {
-    #[error(transparent)]
-    Provider(#[from] ProviderError),
-    #[error("the service's query of where certificate {id} is bound failed: {why}")]
-    Failed { id: CertificateId, why: String },
-    #[error("the service's query of where certificate {id} is bound did not finish in {}", humantime::format_duration(*after))]
-    TimedOut { id: CertificateId, after: Duration },
-}

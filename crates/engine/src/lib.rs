@@ -41,13 +41,11 @@ mod wait;
 pub use apply::{apply, record_plan_basis};
 pub use certplan_export::{HookStream, run_hook};
 pub use deliver::{export_hook, inspect_exports};
-pub use error::{
-    ApplyError, BindingsError, ChangeError, DeliveryError, ExportError, ImportError, ReconcileError,
-};
+pub use error::{ApplyError, ChangeError, DeliveryError, ExportError, ImportError, ReconcileError};
 pub use event::Event;
 pub use import::{Adoption, import, import_all};
 pub use options::{ApplyOptions, Inputs, Timing};
-pub use read::{bindings, certificates, read_certificates, refresh};
+pub use read::{Bound, bindings, certificates, read_certificates, refresh};
 pub use reconcile::{Settled, reconcile};
 pub use report::{Delivered, Report};
 pub use step::{Declared, record_observed};

@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::error::BindingsError;
 use certplan_core::{BoundResource, CertificateId, Observed, RemoteCertificate, ValidationRecord};
 use certplan_provider::{
     BIND_QUERY_LIMIT, BindQuery, Client, DESCRIBE_PAGE_LIMIT, Error as ProviderError,
@@ -122,41 +121,56 @@ pub(crate) async fn find_applied(
         .min_by_key(|c| c.inserted_at))
 }
 
-/// Asks the service where each of `ids` is bound — fresh queries, [`BIND_QUERY_LIMIT`] at a
-/// time — and waits for the answers, reading them every `timing.bind_query_poll`, for at most
-/// `timing.bind_query_limit`.
+/// What the service said of where one certificate is bound: its resources, or why it could
+/// not say.
+pub type Bound = Result<Vec<BoundResource>, String>;
+
+/// Asks the service where each of `ids` is bound — fresh queries, all started first,
+/// [`BIND_QUERY_LIMIT`] per call — and waits for the answers, reading them every
+/// `timing.bind_query_poll`, for at most `timing.bind_query_limit`. A query that fails or does
+/// not finish is that certificate's answer alone; an error is a call the service refused.
 pub async fn bindings(
     client: &Client,
     ids: &[CertificateId],
     timing: &crate::options::Timing,
-) -> Result<BTreeMap<CertificateId, Vec<BoundResource>>, BindingsError> {
+) -> Result<BTreeMap<CertificateId, Bound>, ProviderError> {
     let deadline = tokio::time::Instant::now() + timing.bind_query_limit;
-    let mut bound = BTreeMap::new();
+    let mut waiting = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(BIND_QUERY_LIMIT) {
-        let mut waiting = client.query_bindings(chunk).await?;
-        loop {
-            let task_ids: Vec<String> = waiting.iter().map(|(_, task)| task.clone()).collect();
+        waiting.extend(client.query_bindings(chunk).await?);
+    }
+    let mut bound = BTreeMap::new();
+    loop {
+        let mut still = Vec::new();
+        for chunk in waiting.chunks(BIND_QUERY_LIMIT) {
+            let task_ids: Vec<String> = chunk.iter().map(|(_, task)| task.clone()).collect();
             let results = client.binding_results(&task_ids).await?;
-            let mut still = Vec::new();
-            for ((id, task), result) in waiting.into_iter().zip(results) {
+            for ((id, task), result) in chunk.iter().cloned().zip(results) {
                 match result {
                     BindQuery::Running => still.push((id, task)),
-                    BindQuery::Done(resources) => {
-                        bound.insert(id, resources);
+                    BindQuery::Done(resources) => drop(bound.insert(id, Ok(resources))),
+                    BindQuery::Failed(why) => {
+                        let why =
+                            format!("the service's query of where {id} is bound failed: {why}");
+                        bound.insert(id, Err(why));
                     }
-                    BindQuery::Failed(why) => return Err(BindingsError::Failed { id, why }),
                 }
             }
-            if still.is_empty() {
-                break;
-            }
-            if tokio::time::Instant::now() >= deadline {
-                let id = still.swap_remove(0).0;
-                return Err(BindingsError::TimedOut { id, after: timing.bind_query_limit });
-            }
-            waiting = still;
-            tokio::time::sleep(timing.bind_query_poll).await;
         }
+        if still.is_empty() {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let after = humantime::format_duration(timing.bind_query_limit);
+            for (id, _) in still {
+                let why =
+                    format!("the service's query of where {id} is bound did not finish in {after}");
+                bound.insert(id, Err(why));
+            }
+            break;
+        }
+        waiting = still;
+        tokio::time::sleep(timing.bind_query_poll).await;
     }
     Ok(bound)
 }

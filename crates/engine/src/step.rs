@@ -189,6 +189,11 @@ pub(crate) fn record_import(
         succeeds: followed,
     };
     record(state, address, &remote.id, &declared, lineage, applied_at, Some(remote), 0);
+    // certplan did not apply for it: when it was issued is not this record's to judge (a
+    // certificate uploaded near its expiry is not one "due at issuance").
+    if let Some(r) = state.resources.get_mut(address) {
+        r.issued_expiry = None;
+    }
     // The certificate a resource has is never one to delete.
     state.deposed.retain(|d| d.certificate_id != remote.id);
 }

@@ -44,7 +44,7 @@ pub enum WriteError {
     /// An existing `privkey.pem` that anyone on the machine can read: the key is not written
     /// into it (writing keeps a file's mode).
     #[error(
-        "refusing to write the private key into {} (mode {mode:04o}): anyone on this machine can read it; `chmod 600` it (or 640, with a group the server is in) and apply again",
+        "refusing to write the private key into {} (mode {mode:04o}): anyone on this machine can read it; `chmod 600` it and apply again (640, for a group the server is in, works too and is warned about)",
         path.display()
     )]
     KeyReadable { path: PathBuf, mode: u32 },

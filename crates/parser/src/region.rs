@@ -3,7 +3,6 @@
 //! renewal that finds nothing to deploy and leaves the listener on the old certificate.
 
 use crate::diagnostic::{Diagnostic, Span};
-use crate::eval::closest;
 
 /// The regions of Tencent Cloud's public API (the SDKs' region list, with the financial,
 /// retired and special-purpose regions that still answer).
@@ -36,14 +35,21 @@ pub const REGIONS: &[&str] = &[
 ];
 
 /// Checks a region name of Tencent Cloud's form (see `is_region_name`) against [`REGIONS`]:
-/// one close to a known region is a typo, an error that suggests it; one far from all of them
-/// may be a region opened since, a warning.
+/// one within two edits of a known region is a typo, an error that suggests it; any other may
+/// be a region opened since (every region shares a prefix such as `ap-`, so only a near miss
+/// is taken for a typo), a warning.
 pub(crate) fn check(name: &str, span: Span) -> Option<Diagnostic> {
     if REGIONS.contains(&name) {
         return None;
     }
     let known = format!("the regions are {}", REGIONS.join(", "));
-    Some(match closest(name, REGIONS) {
+    let typo = REGIONS
+        .iter()
+        .map(|r| (strsim::levenshtein(name, r), *r))
+        .filter(|(edits, _)| *edits <= 2)
+        .min()
+        .map(|(_, r)| r);
+    Some(match typo {
         Some(meant) => Diagnostic::error(format!("unknown region \"{name}\""))
             .at(span, "not a Tencent Cloud region")
             .help(format!("did you mean \"{meant}\"? ({known})")),
@@ -65,7 +71,12 @@ mod tests {
         let typo = check("ap-guangzho", span.clone()).expect("a typo");
         assert_eq!(typo.severity, Severity::Error);
         assert!(typo.help.unwrap_or_default().starts_with("did you mean \"ap-guangzhou\"?"));
-        let far = check("xx-nowhere", span).expect("unknown");
+        let far = check("xx-nowhere", span.clone()).expect("unknown");
         assert_eq!(far.severity, Severity::Warning);
+        // Regions opened since share the prefix of every region: not typos.
+        for new in ["ap-shenzhen", "ap-tianjin", "ap-hangzhou-ec", "ap-qingyuan"] {
+            let opened = check(new, span.clone()).expect("unknown");
+            assert_eq!(opened.severity, Severity::Warning, "{new}");
+        }
     }
 }

@@ -53,7 +53,11 @@ pub(crate) fn judge(at: &Judged<'_>, now: DateTime<Utc>) -> Option<Attention> {
             let concern = Concern::AwaitingValidation { method, deadline: *deadline };
             Some(attention(&prior.id, concern, serving_until))
         }
-        Reason::Pending { automatic: true, .. } => serving_until
+        // A renewal still validating, or one that failed once and is applied for again: the
+        // certificate serving must last until the new one can be issued.
+        Reason::Pending { automatic: true, .. }
+        | Reason::ValidationTimedOut { .. }
+        | Reason::Unusable { status: CertStatus::Failed, .. } => serving_until
             .filter(|&until| too_late(until, now))
             .map(|until| attention(&prior.id, before_renewal, Some(until))),
         Reason::Expired { not_after } => {
@@ -76,8 +80,8 @@ pub(crate) fn judge(at: &Judged<'_>, now: DateTime<Utc>) -> Option<Attention> {
 }
 
 /// The certificates a plan moves away from, or that its resources moved away from and that
-/// still exist — those its renewals and replacements succeed, those its deployments move
-/// resources off, the ones renewed before (while the cloud holds them), and deposed ones —
+/// still serve — those its renewals and replacements succeed, those its deployments move
+/// resources off, the ones renewed before (until they expire), and deposed ones —
 /// with the resource each belongs to: the ones whose bindings tell what is left behind.
 pub fn replaced_certificates(
     plan: &Plan,
@@ -101,10 +105,15 @@ pub fn replaced_certificates(
             replaced.entry(id.clone()).or_insert_with(|| change.address.clone());
         }
     }
+    // A predecessor is asked about until it expires: what still uses it breaks then, and is
+    // said every run before; after, asking every night would cost a query per renewal forever.
     for change in plan.changes.iter().filter(|c| c.deposed.is_none() && c.after.is_some()) {
         let succeeded = state.resources.get(&change.address).and_then(|r| r.succeeds.as_ref());
-        let exists = |id: &CertificateId| observed.is_some_and(|o| o.contains_key(id));
-        if let Some(id) = succeeded.filter(|id| exists(id)) {
+        let serving = |id: &CertificateId| {
+            let remote = observed.and_then(|o| o.get(id));
+            remote.and_then(|r| r.not_after).is_some_and(|end| end > plan.created_at)
+        };
+        if let Some(id) = succeeded.filter(|id| serving(id)) {
             replaced.entry(id.clone()).or_insert_with(|| change.address.clone());
         }
     }

@@ -299,14 +299,15 @@ impl<'a> Planner<'a> {
         Ok(())
     }
 
-    /// Returns when the certificate serving in place of `prior` expires, while `prior` is being
-    /// validated: the one it renews or replaces, as the cloud reports it.
+    /// Returns when the certificate serving in place of `prior` expires, while `prior` was
+    /// never issued: the one it renews or replaces, as the cloud reports it.
     fn serving_until(
         &self,
         recorded: Option<&ResourceState>,
         prior: &Prior,
     ) -> Option<DateTime<Utc>> {
-        if !prior.status.is_pending() {
+        // Only while the resource's own certificate was never issued (validating, or failed).
+        if matches!(prior.status, CertStatus::Issued | CertStatus::Expired) {
             return None;
         }
         let serving = recorded?.succeeds.as_ref()?;

@@ -88,9 +88,12 @@ pub async fn apply(
         eprintln!("Apply cancelled.");
         return Ok(ExitCode::from(1));
     }
-    // `--wait` waits for certificates still validating since an earlier apply, too.
-    let waits = options.wait.is_some()
-        && plan.changes.iter().any(|c| matches!(c.reason, certplan_core::Reason::Pending { .. }));
+    // A wait for issuance (`--wait`, or configured) waits for certificates still validating
+    // since an earlier apply, too.
+    let waits = plan.changes.iter().any(|c| {
+        matches!(c.reason, certplan_core::Reason::Pending { .. })
+            && (options.wait.is_some() || c.wait_for_issuance.is_some())
+    });
     if !plan.has_changes() && !waits {
         if options.plan_file.is_none() {
             let (state, store) = (&mut ws.state, ws.store.as_mut());

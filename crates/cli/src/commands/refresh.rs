@@ -23,7 +23,8 @@ pub async fn refresh(
     let Some(observed) = ws.refresh().await? else {
         bail!("refresh reads the cloud; --refresh=false leaves it nothing to do");
     };
-    let plan = ws.plan(Some(&observed), selection).await?;
+    // Drift is all a refresh records: where certificates are bound is a plan's question.
+    let plan = ws.plan_only(Some(&observed), selection).await?;
     let drift_only = Plan { changes: Vec::new(), moved: Vec::new(), ..plan };
     let (state, store) = (&mut ws.state, ws.store.as_mut());
     let updated = certplan_engine::record_plan_basis(&drift_only, Some(&observed), state, store)?;
