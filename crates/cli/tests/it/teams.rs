@@ -177,7 +177,8 @@ fn two_applies_at_once_one_is_refused_naming_the_holder_or_waits_and_finds_nothi
     let a = Runner::beside(&p, &config);
     let b = Runner::beside(&p, &config);
     let first = a
-        .command(&["apply", "--auto-approve"])
+        // One change at a time: it holds the lock for seconds, while the others try.
+        .command(&["apply", "--auto-approve", "--parallelism", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -221,17 +221,32 @@ fn apply_wait_waits_for_a_certificate_pending_since_before_and_sees_it_validated
     let id = id.trim_matches('"').to_owned();
 
     // Nothing to apply, but --wait waits for the certificate pending since the first apply.
-    let waiting = certplan(&["apply", "--sandbox", "--auto-approve", "--wait=2m"])
+    let mut waiting = certplan(&["apply", "--sandbox", "--auto-approve", "--wait=2m"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("apply starts");
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Its stderr, line by line: validated once the apply says it waits, not before.
+    let (lines, seen) = std::sync::mpsc::channel::<String>();
+    let stderr = waiting.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut stderr = String::new();
+    while !stderr.contains("waiting up to 2m for certificate") {
+        let line = seen.recv_timeout(std::time::Duration::from_secs(60));
+        stderr.push_str(&line.unwrap_or_else(|_| panic!("the apply never waited: {stderr}")));
+        stderr.push('\n');
+    }
     let validated = run(certplan(&["sandbox", "validate", &id]));
     assert_eq!(validated.code, 0, "{}", validated.stderr);
     let started = std::time::Instant::now();
     let out = waiting.wait_with_output().expect("apply ends");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    reader.join().expect("read");
+    stderr.extend(seen.try_iter().map(|line| line + "\n"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -239,7 +254,6 @@ fn apply_wait_waits_for_a_certificate_pending_since_before_and_sees_it_validated
         "issued, so nothing needs attention: {stdout}\n{stderr}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(60), "saw it at once");
-    assert!(stderr.contains("waiting up to 2m for certificate"), "{stderr}");
     assert!(stderr.contains(" issued after "), "{stderr}");
     let state =
         run(certplan(&["state", "show", "--sandbox", "tencentcloud_ssl_free_certificate.www"]));
