@@ -111,6 +111,9 @@ pub struct Faults {
     /// How often deploying a certificate to one cloud resource fails (the resource keeps its
     /// certificate and the task's detail reports why).
     pub deploy_failure_rate: f64,
+    /// How often a query of where a certificate is bound (`CreateCertificateBindResourceSyncTask`)
+    /// ends failed (`Status` 2, with an `Error`), as the service's own may.
+    pub bind_query_failure_rate: f64,
 }
 
 impl Faults {
@@ -125,6 +128,7 @@ impl Faults {
             ("malformed list rate", self.malformed_list_rate),
             ("hang rate", self.hang_rate),
             ("deploy failure rate", self.deploy_failure_rate),
+            ("bind query failure rate", self.bind_query_failure_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("the {name} must be between 0 and 1, not {rate}"));

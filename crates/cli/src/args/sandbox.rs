@@ -129,6 +129,9 @@ pub struct FaultArgs {
     /// Fail this share of the cloud resources a deployment task moves (0 to 1)
     #[arg(long, value_name = "RATE", default_value_t = 0.0)]
     pub deploy_failure_rate: f64,
+    /// End this share of the queries of where certificates are bound (0 to 1) failed
+    #[arg(long, value_name = "RATE", default_value_t = 0.0)]
+    pub bind_query_failure_rate: f64,
 }
 
 impl FaultArgs {
@@ -145,6 +148,7 @@ impl FaultArgs {
             padding_bytes: self.padding_bytes,
             hang_rate: self.hang_rate,
             deploy_failure_rate: self.deploy_failure_rate,
+            bind_query_failure_rate: self.bind_query_failure_rate,
         }
     }
 }

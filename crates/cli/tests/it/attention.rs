@@ -133,3 +133,38 @@ fn a_certificate_lost_again_before_it_was_issued_is_not_applied_for_again() {
         p.run(&["apply", "--auto-approve", "--replace", "tencentcloud_ssl_free_certificate.www"]);
     assert_eq!(p.sandbox.requests("ApplyCertificate"), applications + 1, "{}", asked.stderr);
 }
+
+#[test]
+fn a_certificate_the_service_cannot_place_needs_attention_and_is_renewed_all_the_same() {
+    let deploy =
+        "  dv_auth_method = \"DNS_AUTO\"\n  deploy {\n    resource_types = [\"cdn\"]\n  }\n";
+    let p = Project::new(&resource("www", "www.example.com", deploy));
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let old = only_id(&p);
+    p.sandbox.bind(&old, "cdn", None, "www.example.com");
+    p.age(70);
+    // The service's query of where the old certificate is bound fails: not knowing is not safe.
+    let failing = certplan_sandbox::Faults { bind_query_failure_rate: 1.0, ..Default::default() };
+    p.sandbox.set_faults(&failing);
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 3, "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("could not say where this certificate is bound"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stderr.contains(&format!("query of where {old} is bound failed")),
+        "{}",
+        plan.stderr
+    );
+    // The renewal, and its deployment, are not held back by it.
+    let apply = p.run(&["apply", "--auto-approve", "--wait"]);
+    assert_eq!(apply.code, 3, "{}\n{}", apply.stdout, apply.stderr);
+    let new = only_id(&p);
+    assert_ne!(new, old);
+    assert!(p.sandbox.bindings().iter().all(|b| b.certificate_id == new));
+    // Once the service answers, nothing is left behind: green.
+    p.sandbox.clear_faults();
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
+}

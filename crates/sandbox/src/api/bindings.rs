@@ -5,11 +5,12 @@
 //! | action | in the sandbox |
 //! |---|---|
 //! | `CreateCertificateBindResourceSyncTask` | `CertificateIds` (1 to 100, each one the account's), `IsCache` (default 1: a query of the certificate made in the last 30 minutes answers instead, with what it found then). Answers `CertTaskIds` [{`CertId`, `TaskId`}]. |
-//! | `DescribeCertificateBindResourceTaskResult` | `TaskIds` (1 to 100). Each task's first read answers `Status` 0 (querying); later ones 1, with `BindResourceResult` [{`ResourceType`, `BindResourceRegionResult` [{`Region`, `TotalCount`}]}] (`Region` empty for the types that have none) and `CacheTime`. An unknown task id is refused with `ResourceNotFound`. |
+//! | `DescribeCertificateBindResourceTaskResult` | `TaskIds` (1 to 100). Each task's first read answers `Status` 0 (querying); later ones 1 (or, with the `bind_query_failure_rate` fault, 2 with an `Error`), with `BindResourceResult` [{`ResourceType`, `BindResourceRegionResult` [{`Region`, `TotalCount`}]}] (`Region` empty for the types that have none) and `CacheTime`. An unknown task id is refused with `ResourceNotFound`. |
 
 use std::collections::BTreeMap;
 
 use certplan_provider::wire::api_time;
+use rand::Rng as _;
 use serde_json::{Value, json};
 
 use super::params::Params;
@@ -38,10 +39,12 @@ pub(super) fn create_certificate_bind_resource_sync_task(
     if let Some(unknown) = ids.iter().find(|id| !store.contains(id)) {
         return Err(not_found(unknown));
     }
+    let failure_rate = sandbox.faults().bind_query_failure_rate;
     let tasks: Vec<Value> = ids
         .iter()
         .map(|id| {
-            let task = store.deploy.query_bindings(id, cached == 1, now);
+            let fails = rand::rng().random_bool(failure_rate);
+            let task = store.deploy.query_bindings(id, cached == 1, now, fails);
             json!({ "CertId": id, "TaskId": task.to_string() })
         })
         .collect();
@@ -69,6 +72,11 @@ pub(super) fn describe_certificate_bind_resource_task_result(
         };
         if !query.read {
             results.push(json!({ "TaskId": id, "Status": 0, "BindResourceResult": [], "CacheTime": Value::Null }));
+            continue;
+        }
+        if query.fails {
+            let error = json!({ "Code": "FailedOperation", "Message": "Injected fault: the query of bound resources failed." });
+            results.push(json!({ "TaskId": id, "Status": 2, "BindResourceResult": [], "Error": error, "CacheTime": Value::Null }));
             continue;
         }
         let mut counts: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();

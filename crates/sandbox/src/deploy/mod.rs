@@ -179,6 +179,9 @@ pub(crate) struct BindQuery {
     pub(crate) asked_at: DateTime<Utc>,
     pub(crate) bound: Vec<Binding>,
     pub(crate) read: bool,
+    /// Ends failed (the `bind_query_failure_rate` fault).
+    #[serde(default)]
+    pub(crate) fails: bool,
 }
 
 impl DeployState {
@@ -208,13 +211,15 @@ impl DeployState {
         binding.clone()
     }
 
-    /// Starts a query of where `certificate_id` is bound; with `cached`, a query of it made
-    /// in the last 30 minutes answers instead (what it found then), as the service does.
+    /// Starts a query of where `certificate_id` is bound (one that `fails`, ends failed); with
+    /// `cached`, a query of it made in the last 30 minutes answers instead (what it found
+    /// then), as the service does.
     pub(crate) fn query_bindings(
         &mut self,
         certificate_id: &str,
         cached: bool,
         now: DateTime<Utc>,
+        fails: bool,
     ) -> u64 {
         let recent = |q: &BindQuery| {
             q.certificate_id == certificate_id && now - q.asked_at < chrono::Duration::minutes(30)
@@ -230,6 +235,7 @@ impl DeployState {
             asked_at: now,
             bound,
             read: false,
+            fails,
         };
         self.bind_queries.insert(self.next_bind_query, query);
         self.next_bind_query
