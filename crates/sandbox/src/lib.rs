@@ -229,6 +229,41 @@ struct Inner {
     traffic: Mutex<Traffic>,
 }
 
+/// The store, locked in this process, and its data file locked against the others (`certplan
+/// sandbox validate` beside a running `apply --sandbox`): between reading the file again and
+/// saving it, no other process writes it.
+struct StoreGuard<'a> {
+    store: MutexGuard<'a, Store>,
+    _file_lock: Option<std::fs::File>,
+}
+
+impl std::ops::Deref for StoreGuard<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl std::ops::DerefMut for StoreGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+}
+
+/// Takes an exclusive lock on `DATA.lock` beside the data file, released when the returned
+/// file is closed; `None` when it cannot be opened (a read-only directory: served unlocked).
+fn lock_data_file(data: &std::path::Path) -> Option<std::fs::File> {
+    let mut name = data.as_os_str().to_owned();
+    name.push(".lock");
+    if let Some(dir) = data.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let file =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(name).ok()?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).ok()?;
+    Some(file)
+}
+
 /// What tells one version of the data file from another: every save replaces the file (a new
 /// inode), and its size and modification time come with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -410,7 +445,7 @@ impl Sandbox {
 
     /// Locks the store with its lifecycle and its deploy tasks moved forward to now
     /// (persisting any change).
-    fn advanced(&self) -> Result<(MutexGuard<'_, Store>, DateTime<Utc>), StoreError> {
+    fn advanced(&self) -> Result<(StoreGuard<'_>, DateTime<Utc>), StoreError> {
         let now = self.now();
         let failure_rate = self.faults().deploy_failure_rate;
         let mut store = self.store();
@@ -427,10 +462,12 @@ impl Sandbox {
         chrono::Duration::from_std(self.inner.options.issue_delay).unwrap_or(chrono::Duration::MAX)
     }
 
-    /// Locks the store, first reading the data file again if another process wrote it.
-    fn store(&self) -> MutexGuard<'_, Store> {
+    /// Locks the store — and, with a data file, the file against other processes until the
+    /// guard is dropped — first reading the file again if another process wrote it.
+    fn store(&self) -> StoreGuard<'_> {
         // A panic while holding the lock leaves plain data behind; keep serving it.
         let mut store = self.inner.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let file_lock = self.inner.options.data.as_deref().and_then(lock_data_file);
         if let Some(path) = &self.inner.options.data {
             let mut seen = self.inner.seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let now = FileStamp::of(path);
@@ -444,7 +481,7 @@ impl Sandbox {
                 *seen = now;
             }
         }
-        store
+        StoreGuard { store, _file_lock: file_lock }
     }
 
     fn persist(&self, store: &Store) -> Result<(), StoreError> {
