@@ -169,22 +169,29 @@ fn two_runners_sharing_only_the_backend_see_one_state() {
     assert_once(&p, &b, 3);
 }
 
-#[test]
-fn two_applies_at_once_one_is_refused_naming_the_holder_or_waits_and_finds_nothing() {
-    let schema = Schema::new();
-    let config = format!("{}{}", schema.block(), many_certificates(4));
+/// A project of `n` certificates kept in `schema`, a first runner (kept: its apply runs in
+/// its directory) whose apply holds the lock (one change at a time against a slow sandbox:
+/// for seconds), and a second runner.
+fn holding_the_lock(schema: &Schema, n: usize) -> (Project, Runner, Runner, std::process::Child) {
+    let config = format!("{}{}", schema.block(), many_certificates(n));
     let p = Project::with_sandbox(&config, &["--latency", "400ms"]);
     let a = Runner::beside(&p, &config);
     let b = Runner::beside(&p, &config);
     let first = a
-        // One change at a time: it holds the lock for seconds, while the others try.
         .command(&["apply", "--auto-approve", "--parallelism", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("first apply starts");
-    // Wait until the first holds the lock (its holder row is written).
+    // Its holder row is written once it holds the lock.
     schema.wait_for("locks", 1, 20, "the first apply take the lock");
+    (p, a, b, first)
+}
+
+#[test]
+fn two_applies_at_once_one_is_refused_naming_the_holder_or_waits_and_finds_nothing() {
+    let schema = Schema::new();
+    let (p, _a, b, first) = holding_the_lock(&schema, 4);
     let refused = b.run(&["apply", "--auto-approve"]);
     assert_eq!(refused.code, 1, "{}", refused.stderr);
     assert!(refused.stderr.contains("is locked by"), "{}", refused.stderr);
@@ -207,17 +214,7 @@ fn two_applies_at_once_one_is_refused_naming_the_holder_or_waits_and_finds_nothi
 #[test]
 fn force_unlock_asks_first_and_says_when_the_holder_is_still_connected() {
     let schema = Schema::new();
-    let config = format!("{}{}", schema.block(), many_certificates(10));
-    let p = Project::with_sandbox(&config, &["--latency", "400ms"]);
-    let a = Runner::beside(&p, &config);
-    let b = Runner::beside(&p, &config);
-    let first = a
-        .command(&["apply", "--auto-approve", "--parallelism", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("first apply starts");
-    schema.wait_for("locks", 1, 20, "the first apply take the lock");
+    let (p, _a, b, first) = holding_the_lock(&schema, 10);
     let refused = b.run(&["apply", "--auto-approve"]);
     let lock_id = refused
         .stderr
