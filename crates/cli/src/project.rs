@@ -2,7 +2,7 @@
 //! run when the command writes it) and, once needed, the connection to the cloud.
 
 use anyhow::{Context as _, bail};
-use certplan_core::{Attention, CertificateId, Concern, Observed, Plan};
+use certplan_core::{CertificateId, Observed, Plan};
 use certplan_engine::Inputs;
 use certplan_parser::Config;
 use certplan_planner::PlanOptions;
@@ -304,8 +304,6 @@ impl Project {
             (ui::plural(ids.len(), "certificate"), if ids.len() == 1 { "is" } else { "are" });
         eprintln!("Asking where {what} being replaced {verb} bound...");
         let timing = self.settings.timing(&self.config.provider);
-        // Not knowing is not safe: a certificate the service could not answer for needs
-        // attention, the others are judged.
         let answers = match certplan_engine::bindings(&client, &ids, &timing).await {
             Ok(answers) => answers,
             Err(error) => {
@@ -313,24 +311,10 @@ impl Project {
                 ids.iter().map(|id| (id.clone(), Err(why.clone()))).collect()
             }
         };
-        let mut bound = std::collections::BTreeMap::new();
-        for (id, answer) in answers {
-            match answer {
-                Ok(resources) => drop(bound.insert(id, resources)),
-                Err(error) => {
-                    eprintln!("warning: {error}");
-                    let Some(address) = replaced.get(&id).cloned() else { continue };
-                    let concern = Concern::BindingsUnknown { error };
-                    plan.attention.push(Attention {
-                        address,
-                        certificate: id,
-                        concern,
-                        breaks_at: None,
-                    });
-                }
-            }
+        for error in answers.values().filter_map(|a| a.as_ref().err()) {
+            eprintln!("warning: {error}");
         }
-        certplan_planner::left_behind(plan, &self.state, &bound, observed);
+        certplan_planner::left_behind(plan, &self.state, &answers, observed);
         Ok(())
     }
 

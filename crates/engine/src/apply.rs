@@ -177,6 +177,12 @@ impl Run<'_, '_> {
     }
 }
 
+/// Whether applying `plan` with `options` waits for certificates an earlier apply applied for
+/// (see [`already_pending`]): work, even in a plan with no change.
+pub fn waits_for_earlier_applications(plan: &Plan, options: ApplyOptions) -> bool {
+    !already_pending(plan, options).is_empty()
+}
+
 /// The certificates the plan finds still validating, applied for by an earlier apply, that
 /// this one waits for (`--wait`, or the configured wait for issuance) as for its own.
 fn already_pending(plan: &Plan, options: ApplyOptions) -> Vec<(Address, RemoteCertificate)> {

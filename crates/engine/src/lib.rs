@@ -38,7 +38,7 @@ mod run;
 mod step;
 mod wait;
 
-pub use apply::{apply, record_plan_basis};
+pub use apply::{apply, record_plan_basis, waits_for_earlier_applications};
 pub use certplan_export::{HookStream, run_hook};
 pub use deliver::{export_hook, inspect_exports};
 pub use error::{ApplyError, ChangeError, DeliveryError, ExportError, ImportError, ReconcileError};

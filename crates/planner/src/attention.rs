@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 
 /// How long validation may take before a certificate is issued: a day for automatic DNS, a
 /// week (the CA's window) for a record or file a person publishes.
-pub fn validation_days(method: DvAuthMethod) -> i64 {
+fn validation_days(method: DvAuthMethod) -> i64 {
     match method {
         DvAuthMethod::DnsAuto => 1,
         DvAuthMethod::Dns | DvAuthMethod::File => 7,
@@ -131,33 +131,41 @@ pub fn replaced_certificates(
 
 /// Adds to `plan` what its renewals leave behind: the resources `bound` to a certificate the
 /// plan moves away from that its resource's `deploy` block does not declare. They keep the old
-/// certificate until it expires (`observed` tells when).
+/// certificate until it expires (`observed` tells when). A certificate the service could not
+/// answer for (an error in `bound`, or no answer) needs attention too.
 pub fn left_behind(
     plan: &mut Plan,
     state: &State,
-    bound: &BTreeMap<CertificateId, Vec<BoundResource>>,
+    bound: &BTreeMap<CertificateId, Result<Vec<BoundResource>, String>>,
     observed: Option<&Observed>,
 ) {
     let replaced = replaced_certificates(plan, state, observed);
     for (id, address) in replaced {
-        let declared = plan.change_of(&address).and_then(|c| c.delivery.deploy.as_ref());
-        let resources: Vec<BoundResource> = bound
-            .get(&id)
-            .into_iter()
-            .flatten()
-            .filter(|r| !declared.is_some_and(|target| covers(target, r)))
-            .cloned()
-            .collect();
-        if resources.is_empty() {
-            continue;
-        }
-        let breaks_at = observed.and_then(|o| o.get(&id)).and_then(|r| r.not_after);
-        plan.attention.push(Attention {
-            address,
-            certificate: id,
-            concern: Concern::LeftBehind { resources },
-            breaks_at,
-        });
+        // Not knowing is not safe: a certificate the service could not answer for needs
+        // attention as well.
+        let concern = match bound.get(&id) {
+            Some(Ok(resources)) => {
+                let declared = plan.change_of(&address).and_then(|c| c.delivery.deploy.as_ref());
+                let resources: Vec<BoundResource> = resources
+                    .iter()
+                    .filter(|r| !declared.is_some_and(|target| covers(target, r)))
+                    .cloned()
+                    .collect();
+                if resources.is_empty() {
+                    continue;
+                }
+                Concern::LeftBehind { resources }
+            }
+            Some(Err(error)) => Concern::BindingsUnknown { error: error.clone() },
+            None => Concern::BindingsUnknown { error: "the service was not asked".to_owned() },
+        };
+        let breaks_at = match concern {
+            Concern::LeftBehind { .. } => {
+                observed.and_then(|o| o.get(&id)).and_then(|r| r.not_after)
+            }
+            _ => None,
+        };
+        plan.attention.push(Attention { address, certificate: id, concern, breaks_at });
     }
     plan.attention.sort_by(|a, b| a.address.cmp(&b.address));
 }

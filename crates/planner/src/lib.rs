@@ -31,11 +31,10 @@ use certplan_state::{ResourceState, State};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use attention::{left_behind, replaced_certificates, validation_days};
+pub use attention::{left_behind, replaced_certificates};
 pub use json::{JSON_FORMAT_VERSION, attention_json, render_json};
 pub use render::{
-    breaks, describe_attention, describe_delivery, describe_record, render, render_attention,
-    render_drift,
+    describe_attention, describe_delivery, describe_record, render, render_attention, render_drift,
 };
 
 /// A plan saved by `plan --out`, to be applied exactly as made, or not at all: it names the

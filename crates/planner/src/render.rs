@@ -142,7 +142,7 @@ pub fn render_attention(attention: &[Attention], now: DateTime<Utc>, color: bool
 }
 
 /// When HTTPS breaks, in words.
-pub fn breaks(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+fn breaks(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
     match at {
         Some(at) if at <= now => format!("{} (already expired)", at.format("%Y-%m-%d")),
         Some(at) => format!("{} ({})", at.format("%Y-%m-%d"), in_days((at - now).num_days())),

@@ -88,12 +88,14 @@ pub async fn apply(
         eprintln!("Apply cancelled.");
         return Ok(ExitCode::from(1));
     }
+    let engine_options = EngineOptions {
+        parallelism: options.parallelism,
+        wait: options.wait,
+        timing: ws.settings.timing(&ws.config.provider),
+    };
     // A wait for issuance (`--wait`, or configured) waits for certificates still validating
-    // since an earlier apply, too.
-    let waits = plan.changes.iter().any(|c| {
-        matches!(c.reason, certplan_core::Reason::Pending { .. })
-            && (options.wait.is_some() || c.wait_for_issuance.is_some())
-    });
+    // since an earlier apply, too: that is work even when nothing else is.
+    let waits = certplan_engine::waits_for_earlier_applications(&plan, engine_options);
     if !plan.has_changes() && !waits {
         if options.plan_file.is_none() {
             let (state, store) = (&mut ws.state, ws.store.as_mut());
@@ -120,11 +122,6 @@ pub async fn apply(
     let cancel = interrupt::watch();
     stdout::cancel_on_failure(&cancel);
     let events = ui::Events::new(&plan, options.json);
-    let engine_options = EngineOptions {
-        parallelism: options.parallelism,
-        wait: options.wait,
-        timing: ws.settings.timing(&ws.config.provider),
-    };
     let inputs = ws.inputs();
     let report = certplan_engine::apply(
         &plan,
