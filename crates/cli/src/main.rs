@@ -184,6 +184,8 @@ async fn run(
             faults,
             rate_limit,
             quota_per_domain,
+            dns_zones,
+            challtestsrv,
         }) => {
             let or_env = |flag: Option<String>, var: &str, default: &str| {
                 flag.or_else(|| env.get(var).filter(|v| !v.is_empty()))
@@ -198,6 +200,8 @@ async fn run(
                 faults: faults.faults(),
                 rate_limit,
                 quota_per_domain,
+                dns_zones,
+                challtestsrv,
             };
             commands::sandbox::serve(&listen, options).await
         }

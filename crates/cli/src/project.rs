@@ -3,13 +3,12 @@
 
 use anyhow::{Context as _, bail};
 use certplan_core::{CertificateId, Observed, Plan};
-use certplan_engine::Inputs;
-use certplan_parser::Config;
+use certplan_engine::{AcmeInputs, Inputs};
+use certplan_parser::{AccountKey, Config};
 use certplan_planner::PlanOptions;
 use certplan_provider::Client;
 use certplan_state::{Cloud, LocalStore, State, StateError, StateLock, StateStore};
 use certplan_state_pg::{PgConfig, PgStore};
-use chrono::Utc;
 use std::time::{Duration, Instant};
 
 use certplan_core::Backend;
@@ -202,11 +201,13 @@ impl Project {
         let found = ui::plural(self.state.intents.len(), "certificate application");
         eprintln!("Found {found} of an interrupted run; checking the cloud...");
         let client = self.client().await?;
+        let timing = self.settings.timing(&self.config.provider);
+        let acme = if save { self.acme_inputs().await? } else { AcmeInputs::default() };
         let store: Option<&mut dyn StateStore> =
             if save { Some(self.store.as_mut()) } else { None };
-        let timing = self.settings.timing(&self.config.provider);
-        let settled =
-            certplan_engine::reconcile(&client, &mut self.state, store, &timing).await.context(
+        let settled = certplan_engine::reconcile(&client, &acme, &mut self.state, store, &timing)
+            .await
+            .context(
                 "could not check everything the interrupted run did; what was settled is recorded",
             )?;
         for line in settled {
@@ -283,7 +284,8 @@ impl Project {
             imports: self.read_imports().await?,
             ..selection.clone()
         };
-        Ok(certplan_planner::plan(&self.config, &self.state, observed, Utc::now(), &options)?)
+        let now = self.settings.plan_time(&self.config.provider);
+        Ok(certplan_planner::plan(&self.config, &self.state, observed, now, &options)?)
     }
 
     /// Asks the service where the certificates the plan moves away from are bound, and adds
@@ -339,8 +341,9 @@ impl Project {
             .context("could not read the certificates the import blocks name")
     }
 
-    /// What an apply needs from the configuration besides the plan: the CSR key passwords.
-    pub fn inputs(&self) -> Inputs {
+    /// What an apply needs from the configuration besides the plan: the CSR key passwords,
+    /// and what ordering from an ACME CA needs.
+    pub async fn inputs(&mut self) -> anyhow::Result<Inputs> {
         let csr_key_passwords = self
             .config
             .resources
@@ -350,6 +353,79 @@ impl Project {
                 Some((address.clone(), certplan_core::Sensitive::new(password)))
             })
             .collect();
-        Inputs { csr_key_passwords }
+        Ok(Inputs { csr_key_passwords, acme: self.acme_inputs().await? })
+    }
+
+    /// What ordering from an ACME CA needs: the key of each registration a resource orders
+    /// with (its file made, 0600, on first use), the roots of a test CA
+    /// ([`ACME_ROOTS_VAR`]), and a client of Tencent Cloud DNS.
+    pub async fn acme_inputs(&mut self) -> anyhow::Result<AcmeInputs> {
+        // An interrupted run's order is resumed with its registration's key, declared still.
+        let declared = self.config.resources.values().filter_map(|r| r.args.acme.as_ref());
+        let journaled = self.state.intents.iter().filter_map(|i| i.args.acme.as_ref());
+        let used: std::collections::BTreeSet<String> =
+            declared.chain(journaled).map(|a| a.registration.clone()).collect();
+        if used.is_empty() {
+            return Ok(AcmeInputs::default());
+        }
+        let mut account_keys = std::collections::BTreeMap::new();
+        for name in used {
+            let Some(registration) = self.config.acme.registrations.get(&name) else { continue };
+            let key = match &registration.account_key {
+                AccountKey::Pem(pem) => pem.clone(),
+                AccountKey::File(path) => account_key_file(path).with_context(|| {
+                    format!("acme_registration.{name} ({})", registration.location)
+                })?,
+            };
+            account_keys.insert(name.to_owned(), key);
+        }
+        let roots = match self.settings.env.get(ACME_ROOTS_VAR).filter(|p| !p.is_empty()) {
+            Some(path) => Some(std::fs::read(&path).with_context(|| {
+                format!("cannot read {path}, which {ACME_ROOTS_VAR} names as the CA's roots")
+            })?),
+            None => None,
+        };
+        let dnspod = Some(self.client().await?.sibling(certplan_provider::Service::DNSPOD));
+        Ok(AcmeInputs { account_keys, roots, dnspod })
+    }
+}
+
+/// The variable naming a PEM file of roots to trust for the ACME CA besides the public ones: a
+/// test CA's, such as Pebble's.
+pub const ACME_ROOTS_VAR: &str = "CERTPLAN_ACME_CA_CERTIFICATES";
+
+/// Reads an ACME account key from its file — made on first use, 0600 in a 0700 directory.
+fn account_key_file(path: &std::path::Path) -> anyhow::Result<certplan_core::Sensitive> {
+    match std::fs::read_to_string(path) {
+        Ok(pem) => {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                bail!(
+                    "the account key file {} can be read by others (mode {:o}): run `chmod 600 {}`",
+                    path.display(),
+                    mode & 0o777,
+                    path.display()
+                );
+            }
+            Ok(certplan_core::Sensitive::new(pem))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = certplan_provider::acme::new_account_key()?;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+            }
+            certplan_state::write_atomically(path, key.expose().as_bytes())
+                .with_context(|| format!("cannot write the account key file {}", path.display()))?;
+            eprintln!(
+                "Made a new ACME account key in {} (keep it secret; runners that share state share it too).",
+                path.display()
+            );
+            Ok(key)
+        }
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot read the account key file {}", path.display()))
+        }
     }
 }

@@ -90,6 +90,11 @@ pub enum Remote {
 /// (`--wait`, `wait_for_issuance`, hook timeouts) are never scaled.
 pub const TIME_SCALE_VAR: &str = "CERTPLAN_TIME_SCALE";
 
+/// The time plans are made at (RFC 3339), instead of the clock's: the test suite's way of
+/// renewing a certificate from a real CA, whose validity it cannot move. Honoured only where
+/// [`TIME_SCALE_VAR`] is — against a sandbox on this machine.
+pub const PLAN_TIME_VAR: &str = "CERTPLAN_PLAN_TIME";
+
 /// Names the workspace (one state per environment) when `--workspace` does not.
 pub const WORKSPACE_VAR: &str = "CERTPLAN_WORKSPACE";
 /// The `pg` backend's settings when its block leaves them out, as Terraform's backend reads them.
@@ -230,11 +235,31 @@ impl Settings {
     /// The factor the waits are scaled by against `provider`'s endpoint: [`TIME_SCALE_VAR`]'s
     /// for the embedded sandbox or an endpoint on loopback, else 1.
     fn time_scale_for(&self, provider: &ProviderConfig) -> f64 {
-        let on_this_machine = match &self.target {
+        if self.on_this_machine(provider) { self.time_scale } else { 1.0 }
+    }
+
+    /// Whether this run talks to the embedded sandbox or an endpoint on loopback.
+    fn on_this_machine(&self, provider: &ProviderConfig) -> bool {
+        match &self.target {
             Remote::EmbeddedSandbox { .. } => true,
             Remote::Cloud => resolve_endpoint(provider, &self.env).is_ok_and(|e| e.is_loopback()),
-        };
-        if on_this_machine { self.time_scale } else { 1.0 }
+        }
+    }
+
+    /// The time plans are made at: now, or [`PLAN_TIME_VAR`]'s against a sandbox on this
+    /// machine.
+    pub fn plan_time(&self, provider: &ProviderConfig) -> chrono::DateTime<chrono::Utc> {
+        let set = self.env.get(PLAN_TIME_VAR).filter(|_| self.on_this_machine(provider));
+        match set.map(|t| chrono::DateTime::parse_from_rfc3339(t.trim())) {
+            Some(Ok(t)) => t.to_utc(),
+            Some(Err(e)) => {
+                eprintln!(
+                    "warning: {PLAN_TIME_VAR} is not an RFC 3339 time ({e}); planning at the clock's time"
+                );
+                chrono::Utc::now()
+            }
+            None => chrono::Utc::now(),
+        }
     }
 
     /// `certplan ARGS` as a hint to copy: with `--sandbox` when this run uses the embedded

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod acme;
 mod attention;
 mod backend;
 mod delivery;
@@ -18,6 +19,10 @@ mod id;
 mod plan;
 mod renew_before;
 
+pub use acme::{
+    ACME_RESOURCE_TYPE, AcmeArgs, Challenge, DnsProvider, KeyType, LETS_ENCRYPT,
+    LETS_ENCRYPT_STAGING, challenge_record,
+};
 pub use attention::{Attention, BoundResource, Concern, EXIT_ATTENTION};
 pub use backend::{Backend, DEFAULT_STATE_FILE};
 pub use delivery::{
@@ -229,11 +234,15 @@ pub enum Argument {
     ProjectId,
     OldCertificateId,
     DeleteDnsAutoRecord,
+    // An `acme_certificate`'s (its common name is `Domain`).
+    ServerUrl,
+    SubjectAlternativeNames,
+    KeyType,
 }
 
 impl Argument {
     /// Every argument, in the provider's order (the order plans show them in).
-    pub const ALL: [Argument; 13] = [
+    pub const ALL: [Argument; 16] = [
         Argument::Domain,
         Argument::DvAuthMethod,
         Argument::PackageType,
@@ -247,6 +256,9 @@ impl Argument {
         Argument::ProjectId,
         Argument::OldCertificateId,
         Argument::DeleteDnsAutoRecord,
+        Argument::ServerUrl,
+        Argument::SubjectAlternativeNames,
+        Argument::KeyType,
     ];
 
     /// Returns the argument's name, as configurations write it.
@@ -265,7 +277,15 @@ impl Argument {
             Argument::ProjectId => "project_id",
             Argument::OldCertificateId => "old_certificate_id",
             Argument::DeleteDnsAutoRecord => "delete_dns_auto_record",
+            Argument::ServerUrl => "server_url",
+            Argument::SubjectAlternativeNames => "subject_alternative_names",
+            Argument::KeyType => "key_type",
         }
+    }
+
+    /// Returns true for the arguments only an `acme_certificate` has.
+    pub fn acme_only(self) -> bool {
+        matches!(self, Argument::ServerUrl | Argument::SubjectAlternativeNames | Argument::KeyType)
     }
 
     /// Returns true for the arguments a certificate changes in place (`ModifyCertificateAlias`,
@@ -288,8 +308,11 @@ impl fmt::Display for Argument {
 /// is still seen as a change. The password itself travels from the config to the API call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertificateArgs {
+    /// The domain; an ACME certificate's common name.
     pub domain: String,
-    pub dv_auth_method: DvAuthMethod,
+    /// How a free certificate's domain is validated; `None` for an ACME certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dv_auth_method: Option<DvAuthMethod>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -313,6 +336,9 @@ pub struct CertificateArgs {
     pub old_certificate_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_dns_auto_record: Option<bool>,
+    /// For a certificate ordered from an ACME CA (an `acme_certificate`), what it declares.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acme: Option<AcmeArgs>,
 }
 
 impl CertificateArgs {
@@ -321,6 +347,9 @@ impl CertificateArgs {
     /// out, changes nothing.
     pub fn with_defaults(&self) -> CertificateArgs {
         let mut args = self.clone();
+        if args.acme.is_some() {
+            return args;
+        }
         args.package_type.get_or_insert_with(|| "83".to_owned());
         args.validity_period.get_or_insert_with(|| "3".to_owned());
         let algo = *args.csr_encrypt_algo.get_or_insert(CsrEncryptAlgo::Rsa);
@@ -332,7 +361,7 @@ impl CertificateArgs {
     pub fn new(domain: impl Into<String>, dv_auth_method: DvAuthMethod) -> Self {
         CertificateArgs {
             domain: domain.into(),
-            dv_auth_method,
+            dv_auth_method: Some(dv_auth_method),
             package_type: None,
             contact_email: None,
             contact_phone: None,
@@ -344,15 +373,37 @@ impl CertificateArgs {
             project_id: None,
             old_certificate_id: None,
             delete_dns_auto_record: None,
+            acme: None,
         }
+    }
+
+    /// Creates the arguments of a certificate ordered from an ACME CA for `common_name`.
+    pub fn acme(common_name: impl Into<String>, acme: AcmeArgs) -> Self {
+        CertificateArgs {
+            dv_auth_method: None,
+            acme: Some(acme),
+            ..CertificateArgs::new(common_name, DvAuthMethod::Dns)
+        }
+    }
+
+    /// Returns true when dv_auth_method is `method` (never for an ACME certificate).
+    pub fn validated_by(&self, method: DvAuthMethod) -> bool {
+        self.dv_auth_method == Some(method)
     }
 
     /// Lists every argument as `(name, rendered value)`, in the Terraform provider's order.
     /// Unset arguments are left out; the password digest is shown as a sensitive value.
     pub fn attributes(&self) -> Vec<(&'static str, AttributeValue)> {
+        let acme = self.acme.is_some();
         Argument::ALL
             .into_iter()
-            .filter_map(|argument| Some((argument.name(), self.value(argument)?)))
+            .filter_map(|argument| {
+                let name = match argument {
+                    Argument::Domain if acme => "common_name",
+                    other => other.name(),
+                };
+                Some((name, self.value(argument)?))
+            })
             .collect()
     }
 
@@ -363,7 +414,7 @@ impl CertificateArgs {
         let text = |v: &Option<String>| v.clone().map(Text);
         match argument {
             Argument::Domain => Some(Text(self.domain.clone())),
-            Argument::DvAuthMethod => Some(Text(self.dv_auth_method.as_str().to_owned())),
+            Argument::DvAuthMethod => self.dv_auth_method.map(|m| Text(m.as_str().to_owned())),
             Argument::PackageType => text(&self.package_type),
             Argument::ContactEmail => text(&self.contact_email),
             Argument::ContactPhone => text(&self.contact_phone),
@@ -375,6 +426,15 @@ impl CertificateArgs {
             Argument::ProjectId => self.project_id.map(Number),
             Argument::OldCertificateId => text(&self.old_certificate_id),
             Argument::DeleteDnsAutoRecord => self.delete_dns_auto_record.map(Bool),
+            Argument::ServerUrl => self.acme.as_ref().map(|a| Text(a.server_url.clone())),
+            // A set, as the acme provider declares it: the order written does not matter.
+            Argument::SubjectAlternativeNames => self.acme.as_ref().map(|a| {
+                let mut names = a.subject_alternative_names.clone();
+                names.sort();
+                names.dedup();
+                Text(names.join(", "))
+            }),
+            Argument::KeyType => self.acme.as_ref().map(|a| Text(a.key_type.as_str().to_owned())),
         }
     }
 
@@ -580,8 +640,14 @@ impl RemoteCertificate {
     pub fn args_as_imported(&self, declared: &CertificateArgs) -> CertificateArgs {
         let mut args = declared.clone();
         args.domain = self.domain.clone();
+        args.alias = self.alias.clone();
+        args.project_id = self.project_id;
+        // An ACME certificate's names and key are what its upload holds: as declared.
+        if declared.acme.is_some() {
+            return args;
+        }
         if let Some(method) = self.dv_auth_method {
-            args.dv_auth_method = method;
+            args.dv_auth_method = Some(method);
         }
         // The key, as the configuration would say it: RSA 2048 is the API's default, which a
         // configuration may leave out; anything else is written out.
@@ -593,8 +659,6 @@ impl RemoteCertificate {
             }
             (None, _) => {}
         }
-        args.alias = self.alias.clone();
-        args.project_id = self.project_id;
         args
     }
 }

@@ -21,6 +21,11 @@ impl RenewBefore {
         RenewBefore { hours: days * 24 }
     }
 
+    /// The whole hours of `duration`, at least one.
+    pub fn from_duration(duration: Duration) -> Self {
+        RenewBefore { hours: duration.num_hours().max(1) }
+    }
+
     pub fn duration(self) -> Duration {
         Duration::hours(self.hours)
     }

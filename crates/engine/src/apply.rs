@@ -200,7 +200,7 @@ fn already_pending(plan: &Plan, options: ApplyOptions) -> Vec<(Address, RemoteCe
                     domain: before.args.domain.clone(),
                     alias: before.args.alias.clone(),
                     status: *status,
-                    dv_auth_method: Some(before.args.dv_auth_method),
+                    dv_auth_method: before.args.dv_auth_method,
                     key_algorithm: None,
                     project_id: before.args.project_id,
                     not_before: None,

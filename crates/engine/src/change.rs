@@ -7,7 +7,8 @@ use certplan_provider::backoff;
 use certplan_state::{Deposed, Intent, IntentKind};
 use chrono::Utc;
 
-use crate::error::ChangeError;
+use crate::acme;
+use crate::error::{ChangeError, ObtainError};
 use crate::event::Event;
 use crate::read::find_applied;
 use crate::run::{Done, Failure, Run};
@@ -44,9 +45,14 @@ impl Run<'_, '_> {
         let Some(args) = &change.after else {
             return Err(incomplete("declared arguments").into());
         };
-        let Some(kind) = IntentKind::of(change.action) else {
+        let Some(mut kind) = IntentKind::of(change.action) else {
             return Err(incomplete("application").into());
         };
+        // An ACME certificate is renewed by a new order: the new certificate replaces the old,
+        // which is deleted once nothing serves it.
+        if args.acme.is_some() && kind == IntentKind::Renew {
+            kind = IntentKind::Replace;
+        }
         let prior = change.before.as_ref();
         let renewing = prior.filter(|_| kind == IntentKind::Renew);
         let replacing = prior.filter(|p| kind == IntentKind::Replace && p.exists);
@@ -85,8 +91,12 @@ impl Run<'_, '_> {
             supersedes: prior.map(|p| p.id.clone()),
             started_at: Utc::now(),
             replaces_because,
+            order: None,
         };
-        let (id, intent) = self.send_application(change, intent, renewing).await?;
+        let (id, intent) = match args.acme {
+            Some(_) => self.order(intent).await?,
+            None => self.send_application(change, intent, renewing).await?,
+        };
         // Record the new certificate with its status in one save — and a replaced one as
         // deposed in the same step, so that no crash or failure between here and its delete
         // leaves it recorded nowhere. Until then the journaled intent covers both.
@@ -162,6 +172,32 @@ impl Run<'_, '_> {
             }
             let pause = backoff(attempt - 1, timing.apply_backoff, timing.apply_backoff_cap);
             tokio::time::sleep(pause).await;
+        }
+    }
+
+    /// Obtains the certificate of an ACME `intent` and uploads it — resuming the order an
+    /// interrupted run placed for the resource, if there is one, rather than placing another.
+    async fn order(&self, intent: Intent) -> Result<(CertificateId, Intent), Failure> {
+        let open = self.ledger.read(|s| {
+            s.intents.iter().find(|i| i.address == intent.address && i.order.is_some()).cloned()
+        });
+        let intent = match open {
+            Some(open) => open,
+            None => {
+                self.ledger.record(Step::Journal(intent.clone())).await?;
+                intent
+            }
+        };
+        let timing = &self.options.timing;
+        match acme::obtain(self.client, &self.inputs.acme, self.ledger, intent, timing).await {
+            Ok(obtained) => Ok(obtained),
+            Err((ObtainError::State(e), _)) => Err(Failure::State(e)),
+            Err((error, intent)) => {
+                if error.settles(intent.order.is_some()) {
+                    self.ledger.record(Step::Settle(intent)).await?;
+                }
+                Err(ChangeError::Obtain(error).into())
+            }
         }
     }
 

@@ -42,6 +42,8 @@ pub enum ChangeError {
     Poll(Arc<ProviderError>),
     #[error("the plan has no {what} for this change; make a new plan")]
     IncompletePlan { what: &'static str },
+    #[error(transparent)]
+    Obtain(#[from] ObtainError),
     #[error("cannot import certificate {id}: {error}")]
     ImportRead { id: CertificateId, error: ProviderError },
     #[error(
@@ -52,6 +54,61 @@ pub enum ChangeError {
         "cannot import certificate {id}: the resource holds {other} now, not what the plan expected (another run recorded it meanwhile); make a new plan"
     )]
     ImportTaken { id: CertificateId, other: CertificateId },
+}
+
+/// Why a certificate could not be obtained from an ACME CA. Unless [`settles`](Self::settles)
+/// its intent, the order stays journaled and the next run resumes it.
+#[derive(Debug, thiserror::Error)]
+pub enum ObtainError {
+    #[error("the plan's change is not for an ACME certificate; make a new plan")]
+    NotAcme,
+    #[error(
+        "no account key for acme_registration.{registration}: give account_key_pem, or let certplan keep the key in its file"
+    )]
+    NoAccountKey { registration: String },
+    #[error("{0}")]
+    Ca(#[from] certplan_provider::acme::AcmeError),
+    #[error("the order {url} is invalid: {why}")]
+    OrderInvalid { url: String, why: String },
+    #[error(
+        "the order {url} was not finished within {}; the next apply resumes it",
+        humantime::format_duration(*limit)
+    )]
+    OrderUnfinished { url: String, limit: Duration },
+    #[error(
+        "no zone of Tencent Cloud DNS holds {name}: add the domain to Tencent Cloud DNS, or use dns_challenge {{ provider = \"exec\" }}"
+    )]
+    NoZone { name: String },
+    #[error("Tencent Cloud DNS: {what}: {error}")]
+    Dns { what: String, error: String },
+    #[error(
+        "{name} was not visible on the zone's name servers within {}; check the DNS (recursive_nameservers), then apply again",
+        humantime::format_duration(*limit)
+    )]
+    NotPropagated { name: String, limit: Duration },
+    #[error("{} {verb} failed: {error}", program.display())]
+    Exec { program: std::path::PathBuf, verb: String, error: String },
+    #[error("cannot write the challenge file {}: {error}", path.display())]
+    Webroot { path: std::path::PathBuf, error: String },
+    #[error(
+        "the certificate of order {url} was issued, but uploading it failed: {error}; the next apply uploads it (the upload is never made twice)"
+    )]
+    Upload { url: String, error: ProviderError },
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+impl ObtainError {
+    /// Returns true when nothing is left to resume: no order was placed (or none whose URL
+    /// was kept), or the CA declared it invalid.
+    pub fn settles(&self, ordered: bool) -> bool {
+        match self {
+            ObtainError::OrderInvalid { .. } => true,
+            ObtainError::Ca(e) if e.is_not_found() => true,
+            ObtainError::State(_) => false,
+            _ => !ordered,
+        }
+    }
 }
 
 /// Why delivery work failed. Other work goes on, and the next apply tries again.

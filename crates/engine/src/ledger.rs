@@ -176,6 +176,7 @@ mod tests {
             supersedes: None,
             started_at: chrono::Utc::now(),
             replaces_because: None,
+            order: None,
         }
     }
 

@@ -22,6 +22,7 @@
 //!    update, replace, delete), `wait`, `import`, `reconcile`, `deliver` (a module per target);
 //! 6. `apply` — the whole apply, putting them together.
 
+mod acme;
 mod apply;
 mod change;
 mod deliver;
@@ -44,7 +45,7 @@ pub use deliver::{export_hook, inspect_exports};
 pub use error::{ApplyError, ChangeError, DeliveryError, ExportError, ImportError, ReconcileError};
 pub use event::Event;
 pub use import::{Adoption, import, import_all};
-pub use options::{ApplyOptions, Inputs, Timing};
+pub use options::{AcmeInputs, ApplyOptions, Inputs, Timing};
 pub use read::{Bound, bindings, certificates, read_certificates, refresh};
 pub use reconcile::{Settled, reconcile};
 pub use report::{Delivered, Report};

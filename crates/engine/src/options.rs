@@ -12,6 +12,19 @@ pub struct Inputs {
     /// The declared `csr_key_password` of each resource that has one (the plan holds only its
     /// digest).
     pub csr_key_passwords: BTreeMap<Address, Sensitive>,
+    /// What ordering from an ACME CA needs.
+    pub acme: AcmeInputs,
+}
+
+/// What ordering from an ACME CA needs that a plan must not hold, or cannot.
+#[derive(Debug, Default, Clone)]
+pub struct AcmeInputs {
+    /// Each `acme_registration`'s account key, by the registration's name.
+    pub account_keys: BTreeMap<String, Sensitive>,
+    /// PEM roots to trust for the CA besides the public ones (a test CA's).
+    pub roots: Option<Vec<u8>>,
+    /// The client of Tencent Cloud DNS, for `dns_challenge { provider = "tencentcloud" }`.
+    pub dnspod: Option<certplan_provider::Client>,
 }
 
 /// How to carry out a plan.
@@ -57,6 +70,14 @@ pub struct Timing {
     /// run, and how long they are waited for.
     pub bind_query_poll: Duration,
     pub bind_query_limit: Duration,
+    /// How often an ACME order (and its challenges) is read while the CA works on it, and how
+    /// long it is waited for before a later apply resumes it.
+    pub order_poll: Duration,
+    pub order_limit: Duration,
+    /// How often DNS-01 records are looked for on the zone's servers before the CA is asked
+    /// to check them, and for how long.
+    pub propagation_poll: Duration,
+    pub propagation_limit: Duration,
 }
 
 impl Default for Timing {
@@ -72,6 +93,10 @@ impl Default for Timing {
             in_flight_margin: Duration::from_secs(5),
             bind_query_poll: Duration::from_secs(1),
             bind_query_limit: Duration::from_secs(120),
+            order_poll: Duration::from_secs(1),
+            order_limit: Duration::from_secs(10 * 60),
+            propagation_poll: Duration::from_secs(2),
+            propagation_limit: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -92,6 +117,10 @@ impl Timing {
             in_flight_margin: f(self.in_flight_margin),
             bind_query_poll: f(self.bind_query_poll),
             bind_query_limit: f(self.bind_query_limit),
+            order_poll: f(self.order_poll),
+            order_limit: f(self.order_limit),
+            propagation_poll: f(self.propagation_poll),
+            propagation_limit: f(self.propagation_limit),
         }
     }
 }

@@ -10,9 +10,10 @@ use certplan_state::{Intent, State, StateStore};
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
 
-use crate::error::ReconcileError;
+use crate::acme;
+use crate::error::{ObtainError, ReconcileError};
 use crate::ledger::Ledger;
-use crate::options::Timing;
+use crate::options::{AcmeInputs, Timing};
 use crate::read::find_applied;
 use crate::step::{Step, known_ids};
 
@@ -30,6 +31,11 @@ pub enum Settled {
     Adopted { address: Address, id: CertificateId, started_at: DateTime<Utc> },
     /// The interrupted application never reached the cloud.
     NeverReached { address: Address, started_at: DateTime<Utc> },
+    /// The interrupted run's ACME order is left for an apply to resume (`why` it could not be
+    /// finished now, when it was tried).
+    OrderToResume { address: Address, url: String, why: Option<String> },
+    /// The interrupted run's ACME order cannot be finished: the CA declared it invalid.
+    OrderFailed { address: Address, url: String, why: String },
 }
 
 impl fmt::Display for Settled {
@@ -46,6 +52,16 @@ impl fmt::Display for Settled {
                 "{address}: the application of an interrupted run at {} never reached the cloud",
                 at(started_at)
             ),
+            Settled::OrderToResume { address, url, why: None } => {
+                write!(f, "{address}: the order {url} of an interrupted run is resumed by apply")
+            }
+            Settled::OrderToResume { address, url, why: Some(why) } => write!(
+                f,
+                "{address}: the order {url} of an interrupted run could not be finished yet ({why}); apply resumes it"
+            ),
+            Settled::OrderFailed { address, url, why } => {
+                write!(f, "{address}: the order {url} of an interrupted run failed: {why}")
+            }
         }
     }
 }
@@ -60,6 +76,7 @@ const RECONCILE_CONCURRENCY: usize = 8;
 /// it is settled, so that a run killed while reconciling keeps what it learnt. Without a store (a plan), nothing is saved.
 pub async fn reconcile<'a>(
     client: &Client,
+    acme: &AcmeInputs,
     state: &'a mut State,
     store: Option<&'a mut dyn StateStore>,
     timing: &Timing,
@@ -70,11 +87,52 @@ pub async fn reconcile<'a>(
     let writes = store.is_some();
     let ledger = Ledger::new(state, store);
     let outcomes: Vec<Result<Settled, ReconcileError>> = stream::iter(intents)
-        .map(|intent| settle(client, &ledger, intent, writes.then_some(timing)))
+        .map(|intent| async {
+            if intent.args.acme.is_some() {
+                settle_order(client, acme, &ledger, intent, writes.then_some(timing)).await
+            } else {
+                settle(client, &ledger, intent, writes.then_some(timing)).await
+            }
+        })
         .buffer_unordered(RECONCILE_CONCURRENCY)
         .collect()
         .await;
     outcomes.into_iter().collect()
+}
+
+/// Settles the intent of an ACME order: one without an order's URL placed none that was
+/// finalized; a writer resumes one with a URL — finalizes it if it is ready, uploads the
+/// certificate (an upload is never made twice) and records it.
+async fn settle_order(
+    client: &Client,
+    acme: &AcmeInputs,
+    ledger: &Ledger<'_>,
+    intent: Intent,
+    writer: Option<&Timing>,
+) -> Result<Settled, ReconcileError> {
+    let (address, started_at) = (intent.address.clone(), intent.started_at);
+    let Some(url) = intent.order.clone() else {
+        ledger.record(Step::Settle(intent)).await?;
+        return Ok(Settled::NeverReached { address, started_at });
+    };
+    let Some(timing) = writer else {
+        return Ok(Settled::OrderToResume { address, url, why: None });
+    };
+    match acme::obtain(client, acme, ledger, intent, timing).await {
+        Ok((id, intent)) => {
+            let remote = client.certificate(&id).await.ok().map(Box::new);
+            ledger.record(Step::Adopt { intent, id: id.clone(), remote }).await?;
+            Ok(Settled::Adopted { address, id, started_at })
+        }
+        Err((ObtainError::State(e), _)) => Err(e.into()),
+        Err((error, intent)) if error.settles(true) => {
+            ledger.record(Step::Settle(intent)).await?;
+            Ok(Settled::OrderFailed { address, url, why: error.to_string() })
+        }
+        Err((error, _)) => {
+            Ok(Settled::OrderToResume { address, url, why: Some(error.to_string()) })
+        }
+    }
 }
 
 /// Settles one intent.

@@ -74,7 +74,7 @@ impl Report {
             let Some(change) = plan.change_of(address) else {
                 continue;
             };
-            let method = change.after.as_ref().map(|args| args.dv_auth_method);
+            let method = change.after.as_ref().and_then(|args| args.dv_auth_method);
             let Some(method) = method.filter(|m| *m != DvAuthMethod::DnsAuto) else { continue };
             if attention.iter().any(|a| &a.address == address) {
                 continue;

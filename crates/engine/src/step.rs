@@ -25,6 +25,9 @@ pub struct Declared {
 pub(crate) enum Step {
     /// An application is about to be sent (the intent journal).
     Journal(Intent),
+    /// The journaled ACME `intent` placed the order at `url`: journaled with it, so that the
+    /// order is resumed, never placed again.
+    Ordered { intent: Intent, url: String },
     /// An application is known to have created nothing.
     Settle(Intent),
     /// The existing certificate `remote` is recorded as `address` (an `import` block naming
@@ -75,6 +78,7 @@ impl Step {
             | Step::Deploy { address, .. }
             | Step::Export { address, .. } => Some(address),
             Step::Journal(_)
+            | Step::Ordered { .. }
             | Step::Settle(_)
             | Step::Deleted { .. }
             | Step::DeleteFailed { .. } => None,
@@ -88,6 +92,11 @@ impl Step {
             Step::Journal(intent) => {
                 if !state.intents.contains(intent) {
                     state.intents.push(intent.clone());
+                }
+            }
+            Step::Ordered { intent, url } => {
+                if let Some(journaled) = state.intents.iter_mut().find(|i| *i == intent) {
+                    journaled.order = Some(url.clone());
                 }
             }
             Step::Settle(intent) => state.intents.retain(|i| i != intent),

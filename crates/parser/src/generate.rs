@@ -182,14 +182,14 @@ mod tests {
         let www = &config.resources[&Address::certificate("www")].args;
         assert_eq!(
             (www.domain.as_str(), www.dv_auth_method, www.csr_encrypt_algo),
-            ("www.example.com", DvAuthMethod::DnsAuto, Some(CsrEncryptAlgo::Rsa))
+            ("www.example.com", Some(DvAuthMethod::DnsAuto), Some(CsrEncryptAlgo::Rsa))
         );
         assert_eq!((www.alias.as_deref(), www.project_id), (Some("www-prod"), Some(1001)));
         assert_eq!(www.contact_phone.as_deref(), Some("+86 755 8601 3388"));
         let api = &config.resources[&Address::certificate("api_0")].args;
         assert_eq!(
             (api.domain.as_str(), api.dv_auth_method),
-            ("api0.example.com", DvAuthMethod::Dns)
+            ("api0.example.com", Some(DvAuthMethod::Dns))
         );
         let imports: Vec<(String, &str)> =
             config.imports.iter().map(|i| (i.to.to_string(), i.id.as_str())).collect();

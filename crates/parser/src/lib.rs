@@ -7,6 +7,7 @@
 //! that must find the state while the rest of the configuration does not load. This crate reads
 //! the config files and nothing else: it knows neither state nor the cloud.
 
+mod acme;
 mod delivery;
 mod diagnostic;
 mod domain;
@@ -34,6 +35,7 @@ use std::collections::BTreeMap;
 
 use certplan_core::{Address, Backend, CertificateArgs, CertificateId, Delivery, Sensitive};
 
+pub use acme::{AccountKey, AcmeConfig, REGISTRATION_TYPE, Registration, default_key_file};
 pub use diagnostic::{
     ConfigError, Diagnostic, Severity, Source, Span, diagnostics_json, render_diagnostics,
 };
@@ -70,6 +72,8 @@ pub struct Config {
     pub context: hcl::eval::Context<'static>,
     /// The `certplan { ... }` block's settings.
     pub settings: CertplanBlock,
+    /// The `acme` provider and its `acme_registration` accounts.
+    pub acme: AcmeConfig,
 }
 
 /// The `certplan { required_version = "..."  backend "local" | "pg" { ... } }` block.

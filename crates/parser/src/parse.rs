@@ -12,11 +12,11 @@ use hcl_edit::structure::{Body, Structure};
 
 use crate::{
     CertplanBlock, Config, ConfigError, Diagnostic, Reader, ResourceConfig, Severity, Source, Span,
-    VarInput, blocks, delivery, imports, locals, moves, output, provider, resource, settings,
+    VarInput, acme, blocks, delivery, imports, locals, moves, output, provider, resource, settings,
     variables,
 };
 
-const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `provider \"tencentcloud\" { ... }`, `variable`, `locals { ... }`, `output`, `certplan`, `removed { from = ... }`, `moved { from = ... to = ... }` and `import { to = ... id = ... }` blocks";
+const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `resource \"acme_certificate\"` and `resource \"acme_registration\"`, `provider \"tencentcloud\" { ... }`, `provider \"acme\"`, `variable`, `locals { ... }`, `output`, `certplan`, `removed { from = ... }`, `moved { from = ... to = ... }` and `import { to = ... id = ... }` blocks";
 
 /// Parses and validates configuration files already read.
 pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
@@ -39,6 +39,8 @@ pub fn parse_sources_with(
     let mut imports = Vec::new();
     let mut outputs = BTreeMap::new();
     let mut settings = None;
+    let mut acme_provider = None;
+    let mut registrations = BTreeMap::new();
 
     let bodies = parse_bodies(&mut reader, inputs);
     let variables = evaluate_values(&mut reader, &bodies, inputs);
@@ -60,6 +62,13 @@ pub fn parse_sources_with(
                     "output" => output::read(&mut reader, file, block, &mut outputs),
                     "moved" => moves::read_moved(&mut reader, file, block, &mut moved),
                     "import" => imports::read(&mut reader, file, block, &mut imports),
+                    "resource" if is_registration(block) => {
+                        let name = block.labels.get(1).map_or("", |l| l.as_str());
+                        acme::read_registration(&mut reader, file, block, name, &mut registrations);
+                    }
+                    "provider" if label(block) == Some("acme") => {
+                        acme::read_provider(&mut reader, file, block, &mut acme_provider);
+                    }
                     "resource" => {
                         if let Some((resource, instances)) =
                             resource::read(&mut reader, file, block)
@@ -103,6 +112,12 @@ pub fn parse_sources_with(
             }
         }
     }
+    let acme = acme::AcmeConfig {
+        server_url: acme_provider
+            .map_or_else(|| certplan_core::LETS_ENCRYPT.to_owned(), |(u, _)| u),
+        registrations: registrations.into_iter().map(|(n, (r, _))| (n, r)).collect(),
+    };
+    acme::complete(&mut reader, &acme, &mut resources, &first_seen);
     moves::check_removed_are_not_declared(&mut reader, &removed, &first_seen);
     imports::check(&mut reader, &imports, &resources);
     let mut diagnostics = reader.diagnostics;
@@ -128,7 +143,18 @@ pub fn parse_sources_with(
         outputs,
         context,
         settings,
+        acme,
     })
+}
+
+/// The first label of a block: a provider's name.
+fn label(block: &hcl_edit::structure::Block) -> Option<&str> {
+    block.labels.first().map(|l| l.as_str())
+}
+
+/// Returns true for `resource "acme_registration" "NAME"`: an account, not a certificate.
+fn is_registration(block: &hcl_edit::structure::Block) -> bool {
+    label(block) == Some(acme::REGISTRATION_TYPE) && block.labels.len() == 2
 }
 
 /// Reads only the `certplan` blocks of configuration files already read, with the same reader

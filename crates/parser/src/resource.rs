@@ -5,13 +5,15 @@
 use std::collections::BTreeSet;
 
 use certplan_core::{
-    Address, Argument, CertificateArgs, CsrEncryptAlgo, DvAuthMethod, InstanceKey, RESOURCE_TYPE,
+    ACME_RESOURCE_TYPE, Address, Argument, CertificateArgs, CsrEncryptAlgo, DvAuthMethod,
+    InstanceKey, RESOURCE_TYPE,
 };
 use hcl::Value;
 use hcl_edit::Span as _;
 use hcl_edit::structure::Block;
 use sha2::{Digest, Sha256};
 
+use crate::acme::REGISTRATION_TYPE;
 use crate::eval::{Arguments, closest, evaluate_attribute, missing_argument, suggestion};
 use crate::{
     Diagnostic, Lifecycle, Reader, RenewBefore, ResourceConfig, Span, blocks, delivery, domain,
@@ -19,7 +21,8 @@ use crate::{
 
 /// Every argument a resource block takes: `for_each`, `count` and the certificate's.
 fn arguments() -> Vec<&'static str> {
-    ["for_each", "count"].into_iter().chain(Argument::ALL.map(Argument::name)).collect()
+    let free = Argument::ALL.into_iter().filter(|a| !a.acme_only()).map(Argument::name);
+    ["for_each", "count"].into_iter().chain(free).collect()
 }
 const LIFECYCLE_ARGUMENTS: &[&str] = &["renew_before", "prevent_destroy", "wait_for_issuance"];
 
@@ -53,12 +56,22 @@ pub(crate) fn read(
             return None;
         }
     };
-    if resource_type.0 != RESOURCE_TYPE {
+    const MANAGED: [&str; 2] = [RESOURCE_TYPE, ACME_RESOURCE_TYPE];
+    if !MANAGED.contains(&resource_type.0) {
         let mut d = Diagnostic::error(format!("unsupported resource type \"{}\"", resource_type.0))
             .at(resource_type.1, "certplan does not manage this type");
-        d = match closest(resource_type.0, &[RESOURCE_TYPE]) {
+        // A type is named after its provider: only the same provider's types are suggested
+        // (`aws_acm_certificate` is not a misspelt `acme_certificate`).
+        let provider = |t: &str| t.split('_').next().unwrap_or_default().to_owned();
+        let same_provider: Vec<&str> = [RESOURCE_TYPE, ACME_RESOURCE_TYPE, REGISTRATION_TYPE]
+            .into_iter()
+            .filter(|t| provider(t) == provider(resource_type.0))
+            .collect();
+        d = match closest(resource_type.0, &same_provider) {
             Some(close) => d.help(format!("did you mean \"{close}\"?")),
-            None => d.help(format!("certplan manages \"{RESOURCE_TYPE}\" resources only")),
+            None => d.help(format!(
+                "certplan manages \"{RESOURCE_TYPE}\" and \"{ACME_RESOURCE_TYPE}\" resources (with \"{REGISTRATION_TYPE}\" accounts)"
+            )),
         };
         reader.push(d);
         return None;
@@ -74,7 +87,8 @@ pub(crate) fn read(
         return None;
     }
 
-    let resource = Address::certificate(name.0);
+    let resource =
+        Address { resource_type: resource_type.0.to_owned(), ..Address::certificate(name.0) };
     let instances = instances(reader, file, block)?;
     let sensitive: BTreeSet<String> = block
         .body
@@ -242,6 +256,24 @@ fn read_instance(
     header: Span,
 ) -> Option<Instance> {
     let errors_before = reader.diagnostics.len();
+    if address.resource_type == ACME_RESOURCE_TYPE {
+        let args = crate::acme::read_certificate(reader, file, block, &header);
+        let lifecycle = read_lifecycle(reader, file, block);
+        let (delivery, export_spans) = delivery::read(reader, file, block);
+        if reader.diagnostics.len() > errors_before {
+            return None;
+        }
+        let config = ResourceConfig {
+            address,
+            args: args?,
+            csr_key_password: None,
+            lifecycle,
+            delivery,
+            location: reader.location(&header),
+            sensitive: BTreeSet::new(),
+        };
+        return Some(Instance { config, export_spans });
+    }
     // `count` and `for_each` were evaluated once for the whole block: evaluating them again
     // for every instance would cost the size of the collection each time.
     let mut args = Arguments::read_with_references(
@@ -299,7 +331,7 @@ fn read_instance(
         address,
         args: CertificateArgs {
             domain,
-            dv_auth_method,
+            dv_auth_method: Some(dv_auth_method),
             package_type,
             contact_email,
             contact_phone,
@@ -311,6 +343,7 @@ fn read_instance(
             project_id,
             old_certificate_id,
             delete_dns_auto_record,
+            acme: None,
         },
         csr_key_password,
         lifecycle,

@@ -11,19 +11,21 @@ use certplan_core::{
 use certplan_state::State;
 use chrono::{DateTime, Duration, Utc};
 
-/// How long validation may take before a certificate is issued: a day for automatic DNS, a
-/// week (the CA's window) for a record or file a person publishes.
-fn validation_days(method: DvAuthMethod) -> i64 {
+/// How long validation may take before a certificate is issued: a day for automatic DNS and
+/// for an ACME order (`None`), a week (the CA's window) for a record or file a person
+/// publishes.
+fn validation_days(method: Option<DvAuthMethod>) -> i64 {
     match method {
-        DvAuthMethod::DnsAuto => 1,
-        DvAuthMethod::Dns | DvAuthMethod::File => 7,
+        None | Some(DvAuthMethod::DnsAuto) => 1,
+        Some(DvAuthMethod::Dns | DvAuthMethod::File) => 7,
     }
 }
 
 /// What one declared resource's decision is judged from.
 pub(crate) struct Judged<'a> {
     pub address: &'a Address,
-    pub method: DvAuthMethod,
+    /// How a free certificate is validated; `None` for an ACME certificate.
+    pub method: Option<DvAuthMethod>,
     pub action: Action,
     pub reason: &'a Reason,
     pub prior: &'a Prior,
@@ -50,6 +52,7 @@ pub(crate) fn judge(at: &Judged<'_>, now: DateTime<Utc>) -> Option<Attention> {
             Some(attention(id, Concern::ValidationFailed { failures: *failures }, serving_until))
         }
         Reason::Pending { deadline, automatic: false, .. } => {
+            let method = method.unwrap_or(DvAuthMethod::Dns);
             let concern = Concern::AwaitingValidation { method, deadline: *deadline };
             Some(attention(&prior.id, concern, serving_until))
         }

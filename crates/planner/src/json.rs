@@ -4,7 +4,7 @@
 //! certplan's own `renew` and `forget` actions and reasons. Documented in docs/json-output.md;
 //! `format_version` changes when the shape does.
 
-use certplan_core::{Attention, AttributeValue, InstanceKey, RESOURCE_TYPE};
+use certplan_core::{Attention, AttributeValue, InstanceKey};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
@@ -89,7 +89,7 @@ fn change_json(c: &ResourceChange, plan: &Plan) -> Value {
     let mut out = json!({
         "address": c.address.to_string(),
         "mode": "managed",
-        "type": RESOURCE_TYPE,
+        "type": c.address.resource_type,
         "name": c.address.name,
         "index": match &c.address.key {
             None => Value::Null,

@@ -379,7 +379,10 @@ impl<'a> Planner<'a> {
         let failures = recorded.map_or(0, |r| r.validation_failures);
         let replace = self.options.replace.iter().any(|a| a.covers(address));
         let compared = import::compared(&desired.args, recorded);
-        let renew_before = desired.lifecycle.renew_before;
+        let renew_before = match &desired.args.acme {
+            Some(acme) => acme_renew_before(acme, recorded, remote),
+            None => desired.lifecycle.renew_before,
+        };
         let decided = match decide(&compared, renew_before, prior, remote, self.now) {
             // Lost or unusable again, for the same reason, before it was ever issued.
             (Action::Create | Action::Replace, reason)
@@ -538,7 +541,9 @@ fn resources_value(state: &State) -> hcl::Value {
         let mut object = hcl::Map::new();
         object.insert("id".into(), hcl::Value::from(r.certificate_id.as_str()));
         object.insert("domain".into(), hcl::Value::from(r.args.domain.as_str()));
-        object.insert("dv_auth_method".into(), hcl::Value::from(r.args.dv_auth_method.as_str()));
+        if let Some(method) = r.args.dv_auth_method {
+            object.insert("dv_auth_method".into(), hcl::Value::from(method.as_str()));
+        }
         object.insert("status".into(), hcl::Value::from(r.status.name()));
         object.insert("cert_begin_time".into(), time(r.not_before));
         object.insert("cert_end_time".into(), time(r.not_after));
@@ -669,6 +674,25 @@ fn issued_expiry(recorded: &ResourceState, prior: &Prior) -> Option<DateTime<Utc
     recorded.issued_expiry.or(if issued_since { prior.not_after } else { None })
 }
 
+/// When an ACME certificate is renewed: with `min_days_remaining` left, or a third of its
+/// lifetime (a 90-day certificate with 30 days left, a 45-day one with 15) — 30 days while
+/// its lifetime is not known.
+fn acme_renew_before(
+    acme: &certplan_core::AcmeArgs,
+    recorded: Option<&ResourceState>,
+    remote: Option<&RemoteCertificate>,
+) -> RenewBefore {
+    if let Some(days) = acme.min_days_remaining {
+        return RenewBefore::from_days(days);
+    }
+    let dates = |r: Option<&RemoteCertificate>| r.and_then(|r| Some((r.not_before?, r.not_after?)));
+    let recorded = recorded.and_then(|r| Some((r.not_before?, r.not_after?)));
+    match dates(remote).or(recorded) {
+        Some((from, to)) if to > from => RenewBefore::from_duration((to - from) / 3),
+        _ => RenewBefore::from_days(30),
+    }
+}
+
 /// Chooses the action for a resource that is both declared and recorded.
 fn decide(
     desired: &CertificateArgs,
@@ -724,7 +748,8 @@ fn decide(
                 status,
                 records: remote.map(|r| r.validation.clone()).unwrap_or_default(),
                 deadline,
-                automatic: desired.dv_auth_method == certplan_core::DvAuthMethod::DnsAuto,
+                automatic: desired.dv_auth_method != Some(certplan_core::DvAuthMethod::Dns)
+                    && desired.dv_auth_method != Some(certplan_core::DvAuthMethod::File),
             },
         ),
         (Issued, Some(end)) => (

@@ -5,8 +5,7 @@
 use std::fmt::Write as _;
 
 use certplan_core::{
-    Argument, Attention, AttributeValue, CertStatus, Concern, DvAuthMethod, RESOURCE_TYPE,
-    ValidationRecord,
+    Argument, Attention, AttributeValue, CertStatus, Concern, DvAuthMethod, ValidationRecord,
 };
 use chrono::{DateTime, Utc};
 use similar::{ChangeTag, TextDiff};
@@ -352,6 +351,12 @@ fn render_change(out: &mut String, change: &ResourceChange, now: DateTime<Utc>, 
     if let Some(id) = change.importing.as_ref().filter(|_| change.action != Action::NoOp) {
         let _ = writeln!(out, "  # (imported from {id:?})");
     }
+    if matches!(change.action, Action::Create | Action::Renew | Action::Replace)
+        && let Some(args) = &change.after
+        && let Some(acme) = &args.acme
+    {
+        let _ = writeln!(out, "  # {}", describe_order(&args.domain, acme));
+    }
     // An imported certificate waiting for validation: what to publish, as for any other.
     if let Reason::Pending { records, automatic: false, .. } = &change.reason {
         for record in records {
@@ -363,8 +368,9 @@ fn render_change(out: &mut String, change: &ResourceChange, now: DateTime<Utc>, 
     }
     let _ = writeln!(
         out,
-        "{} resource \"{RESOURCE_TYPE}\" \"{}\" {{",
+        "{} resource \"{}\" \"{}\" {{",
         if code.is_empty() { symbol.to_owned() } else { paint.color(code, symbol) },
+        change.address.resource_type,
         change.address.name
     );
 
@@ -523,6 +529,27 @@ fn text_diff(old: &str, new: &str) -> Vec<String> {
 }
 
 /// Explains a reason in words, with dates as `YYYY-MM-DD` (UTC).
+/// How an ACME certificate will be obtained: "will be ordered from Let's Encrypt (dns-01 via
+/// Tencent Cloud DNS, 2 records), then uploaded to the account".
+pub fn describe_order(common_name: &str, acme: &certplan_core::AcmeArgs) -> String {
+    let names = acme.names(common_name);
+    let published = match &acme.challenge {
+        certplan_core::Challenge::Dns { .. } => {
+            let n = names.len();
+            format!("{n} record{}", if n == 1 { "" } else { "s" })
+        }
+        certplan_core::Challenge::Http { .. } => {
+            let n = names.len();
+            format!("{n} file{}", if n == 1 { "" } else { "s" })
+        }
+    };
+    format!(
+        "will be ordered from {} ({}, {published}), then uploaded to the account",
+        acme.ca_name(),
+        acme.challenge
+    )
+}
+
 pub(crate) fn describe(reason: &Reason, now: DateTime<Utc>) -> String {
     let date = |t: &DateTime<Utc>| t.format("%Y-%m-%d").to_string();
     match reason {

@@ -109,6 +109,22 @@ impl Client {
         Client { http, service, endpoint, credentials, options, pacers }
     }
 
+    /// Builds a client of another `service` with this one's credentials and options: at the
+    /// host named for that service (`dnspod.tencentcloudapi.com` beside
+    /// `ssl.tencentcloudapi.com`, `dnspod.intl…` beside `ssl.intl…`), or — for an endpoint not
+    /// named after its service, such as a sandbox serving every service — at the same one.
+    pub fn sibling(&self, service: Service) -> Client {
+        let mut url = self.endpoint.url().clone();
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let endpoint = match host.strip_prefix(&format!("{}.", self.service.name)) {
+            Some(rest) if url.set_host(Some(&format!("{}.{rest}", service.name))).is_ok() => {
+                Endpoint::parse(url.as_str()).unwrap_or_else(|_| self.endpoint.clone())
+            }
+            _ => self.endpoint.clone(),
+        };
+        Client::for_service(service, endpoint, self.credentials.clone(), self.options)
+    }
+
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
@@ -306,10 +322,12 @@ impl Client {
         Ok(resp.fail_certificates.unwrap_or_default())
     }
 
-    /// Makes one call, paced per action. Read-only calls (`Describe*`) are retried on transient
-    /// failures with exponential backoff and jitter; a call that changes something is never
-    /// re-sent here: an answer lost after the service acted would make the second call a second
-    /// certificate, or a second deploy task moving the same resources again. The apply engine retries applications and deploy tasks only through its journal,
+    /// Makes one call, paced per action. Calls that may be sent twice (`may_send_again`:
+    /// reads, and the few writes that are idempotent) are retried on transient failures with
+    /// exponential backoff and jitter; any other call that changes something is never re-sent
+    /// here: an answer lost after the service acted would make the second call a second
+    /// certificate, a second deploy task moving the same resources again, or a second DNS
+    /// record. The apply engine retries applications and deploy tasks only through its journal,
     /// after looking for what the lost call did, and a failed delete or modify is planned again
     /// by the next apply.
     pub(crate) async fn call<Req: Serialize, Resp: DeserializeOwned>(
@@ -327,7 +345,7 @@ impl Client {
         action: &'static str,
         req: &Req,
     ) -> Result<(Resp, String), Error> {
-        let read_only = is_read_only(action);
+        let idempotent = may_send_again(action);
         let pacer = self.pacers.get(action);
         let mut attempt = 0;
         loop {
@@ -340,7 +358,7 @@ impl Client {
             }
             attempt += 1;
             match result {
-                Err(e) if read_only && e.is_transient() && attempt < self.options.max_attempts => {
+                Err(e) if idempotent && e.is_transient() && attempt < self.options.max_attempts => {
                     let (base, cap) = (self.options.retry_backoff, self.options.retry_backoff_cap);
                     let pause = backoff(attempt - 1, base, cap);
                     // A person waiting on a slow or failing service sees why, not silence.
@@ -475,12 +493,20 @@ impl Client {
     }
 }
 
-/// Returns whether `action` only reads, and so may be sent again after a transient failure. Every
-/// other action changes something: `ApplyCertificate`, `UpdateCertificateInstance`,
-/// `UpdateCertificateRecordRetry`, deletes and modifies.
-fn is_read_only(action: &str) -> bool {
-    // A bind-resource query changes nothing in the account: asked twice, it queries twice.
-    action.starts_with("Describe") || action == "CreateCertificateBindResourceSyncTask"
+/// Returns whether `action` may be sent again after a transient failure: it only reads, or
+/// doing it twice does no more than doing it once. Every other action changes something each
+/// time: `ApplyCertificate`, `UpdateCertificateInstance`, `UpdateCertificateRecordRetry`,
+/// DNSPod's `CreateRecord`, the SSL service's deletes and modifies.
+fn may_send_again(action: &str) -> bool {
+    action.starts_with("Describe")
+        // A bind-resource query changes nothing in the account: asked twice, it queries twice.
+        || action == "CreateCertificateBindResourceSyncTask"
+        // Always sent with `Repeatable` false: a second upload of the certificate answers the
+        // first one's id (`RepeatCertId`) and makes nothing.
+        || action == "UploadCertificate"
+        // DNSPod: a record deleted twice is gone; the second answer (the record does not
+        // exist) is read as done.
+        || action == "DeleteRecord"
 }
 
 /// Decodes `{"Response": {...}}` into the response and its RequestId; the `Error` member makes
@@ -542,22 +568,28 @@ mod tests {
     }
 
     #[test]
-    fn only_reads_are_ever_sent_twice() {
-        for read in [
+    fn only_reads_and_idempotent_writes_are_ever_sent_twice() {
+        for again in [
             "DescribeCertificateDetail",
             "DescribeHostUpdateRecord",
             "DescribeHostUpdateRecordDetail",
+            "UploadCertificate",
+            "DescribeDomainList",
+            "DescribeRecordList",
+            "DeleteRecord",
         ] {
-            assert!(is_read_only(read), "{read}");
+            assert!(may_send_again(again), "{again}");
         }
-        for mutation in [
+        for once in [
             "ApplyCertificate",
             "UpdateCertificateInstance",
             "UpdateCertificateRecordRetry",
             "DeleteCertificate",
             "ModifyCertificateAlias",
+            "CreateRecord",
+            "CreateTXTRecord",
         ] {
-            assert!(!is_read_only(mutation), "{mutation}");
+            assert!(!may_send_again(once), "{once}");
         }
     }
 

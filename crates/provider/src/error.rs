@@ -27,8 +27,8 @@ impl std::error::Error for ApiError {}
 
 /// Codes (and the families under them) whose meaning is that the request was refused before the
 /// service did anything: credentials, parameters, permissions, quotas. The reference lists them
-/// in "Error codes that matter".
-const REFUSED_BEFORE_ACTING: [&str; 21] = [
+/// in "Error codes that matter"; the upload and DNSPod ones come from the SDK's error codes.
+const REFUSED_BEFORE_ACTING: [&str; 28] = [
     "AuthFailure",
     "InvalidAction",
     "InvalidParameter",
@@ -52,6 +52,17 @@ const REFUSED_BEFORE_ACTING: [&str; 21] = [
     "FailedOperation.CertificateHostResourceTypeInvalid",
     "FailedOperation.CertificateDeployInstanceFormatError",
     "FailedOperation.CertificateDeployInstanceEmpty",
+    // An upload refused for its PEM material: unreadable, a key that is not the
+    // certificate's, a chain that does not chain.
+    "FailedOperation.CertificateParseError",
+    "FailedOperation.CertificateMismatch",
+    "FailedOperation.CertificateMatchError",
+    "FailedOperation.CertificateInvalid",
+    "FailedOperation.CertificateChainError",
+    // DNSPod: no permission on the zone, and a TTL below the zone's plan
+    // (`InvalidParameter.DomainRecordExist`, a record held already, is an `InvalidParameter`).
+    "OperationDenied",
+    "LimitExceeded.RecordTtlLimit",
 ];
 
 impl ApiError {
@@ -243,6 +254,12 @@ mod tests {
             "FailedOperation.CertificateHostResourceTypeInvalid",
             "FailedOperation.CertificateDeployInstanceFormatError",
             "FailedOperation.CertificateDeployInstanceEmpty",
+            "FailedOperation.CertificateParseError",
+            "FailedOperation.CertificateMismatch",
+            "InvalidParameter.DomainRecordExist",
+            "InvalidParameterValue.DomainNotExists",
+            "OperationDenied.NoPermissionToOperateDomain",
+            "LimitExceeded.RecordTtlLimit",
         ] {
             assert!(api(refused).proves_nothing_done(), "{refused}");
         }

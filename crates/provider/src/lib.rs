@@ -1,21 +1,28 @@
-//! The Tencent Cloud API client, built for a [`Service`] (the SSL API; DNSPod next): one
-//! TC3-HMAC-SHA256 signing, pacing, retry and error classification for every service, typed
-//! requests and responses (wire types kept apart from domain types), and typed errors that keep
-//! the cloud's `Code`, `Message` and `RequestId`, classified here (`is_not_found`,
-//! `proves_nothing_done`…) rather than compared by callers. An answer quoted in an error or a
-//! log never carries a private key.
+//! The Tencent Cloud API client, built for a [`Service`] (the SSL API, and DNSPod's records in
+//! [`dnspod`]): one TC3-HMAC-SHA256 signing, pacing, retry and error classification for every
+//! service, typed requests and responses (wire types kept apart from domain types), and typed
+//! errors that keep the cloud's `Code`, `Message` and `RequestId`, classified here
+//! (`is_not_found`, `proves_nothing_done`…) rather than compared by callers. An answer quoted
+//! in an error or a log never carries a private key, nor does a request uploading one.
+//!
+//! Beside Tencent Cloud, the other services certificates need: an ACME CA ([`acme`]) and DNS
+//! lookups of published challenge records ([`dns`]).
 //!
 //! It does what it is asked and decides nothing: which certificates to apply for is the planner's
 //! business, when to call is the apply engine's.
 
+pub mod acme;
 mod bindings;
 mod client;
 mod credentials;
 mod delivery;
+pub mod dns;
+pub mod dnspod;
 mod endpoint;
 mod error;
 mod pacing;
 pub mod tc3;
+mod upload;
 pub mod wire;
 
 pub use bindings::{BIND_QUERY_LIMIT, BindQuery};
@@ -25,6 +32,7 @@ pub use delivery::{CertificatePems, DeployProgress, DeployRecord, DeployRequeste
 pub use endpoint::{DEFAULT_ENDPOINT, Endpoint, EndpointError};
 pub use error::{ApiError, Error};
 pub use pacing::{Pacer, backoff};
+pub use upload::Uploaded;
 
 /// A Tencent Cloud API service a [`Client`] is built for: the name its signatures' credential
 /// scope carries, the version every request names in `X-TC-Version`, and where it is served.

@@ -71,13 +71,15 @@ impl Pacers {
 
 /// API error codes (and their families) that mean "try again later"; anything else about the
 /// request is final.
-const TRANSIENT_CODES: [&str; 6] = [
+const TRANSIENT_CODES: [&str; 7] = [
     "InternalError",
     "FailedOperation.NetworkError",
     "LimitExceeded.RateLimitExceeded",
     "RequestLimitExceeded",
     "ResourceUnavailable",
     "ResourceInUse",
+    // DNSPod's "you operate too often, try again later".
+    "FailedOperation.FrequencyLimit",
 ];
 
 impl Error {
@@ -179,6 +181,7 @@ mod tests {
             ("FailedOperation.NetworkError", true),
             ("ResourceUnavailable", true),
             ("ResourceInUse", true),
+            ("FailedOperation.FrequencyLimit", true),
             ("AuthFailure.SignatureFailure", false),
             ("AuthFailure.SignatureExpire", false),
             ("AuthFailure.SecretIdNotFound", false),
@@ -191,6 +194,8 @@ mod tests {
             ("FailedOperation.CannotBeDeletedWithinHour", false),
             ("FailedOperation.CertificateNotFound", false),
             ("UnauthorizedOperation", false),
+            ("ResourceNotFound.NoDataOfRecord", false),
+            ("InvalidParameter.DomainRecordExist", false),
         ];
         for (code, transient) in table {
             assert_eq!(api(code).is_transient(), transient, "{code}");

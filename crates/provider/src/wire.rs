@@ -1,7 +1,7 @@
 //! The API's own request and response shapes (PascalCase, as documented for version
-//! 2019-12-05), and their conversion to and from certplan's domain types. The client answers
-//! the planner and the engine in domain types only; these are public for what speaks the API
-//! itself: the sandbox and the load generator.
+//! 2019-12-05; DNSPod's, version 2021-03-23, in [`dnspod`]), and their conversion to and from
+//! certplan's domain types. The client answers the planner and the engine in domain types only;
+//! these are public for what speaks the API itself: the sandbox and the load generator.
 
 use certplan_core::{
     CertStatus, CertificateArgs, CertificateId, CsrEncryptAlgo, DvAuthMethod, RemoteCertificate,
@@ -11,6 +11,10 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 mod delivery;
+pub mod dnspod;
+mod upload;
+
+pub use upload::{UploadCertificateRequest, UploadCertificateResponse};
 
 pub use delivery::{
     CertificatePemDetail, DescribeHostUpdateRecordDetailRequest,
@@ -59,7 +63,8 @@ impl ApplyCertificateRequest {
         old_certificate_id: Option<&str>,
     ) -> Self {
         ApplyCertificateRequest {
-            dv_auth_method: args.dv_auth_method.as_str().to_owned(),
+            // A free certificate always declares one (the parser requires it).
+            dv_auth_method: args.dv_auth_method.map_or("DNS_AUTO", |m| m.as_str()).to_owned(),
             domain_name: args.domain.clone(),
             project_id: args.project_id,
             package_type: args.package_type.clone(),

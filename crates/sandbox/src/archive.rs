@@ -15,7 +15,9 @@
 //! | `Apache/www.example.com.key` | the private key |
 //!
 //! Tencent's archives also hold `IIS/` and `Tomcat/` folders with PFX and JKS keystores; the
-//! sandbox builds no keystores. A `*` in a domain becomes `_` in file names.
+//! sandbox builds no keystores. A `*` in a domain becomes `_` in file names. A file with nothing
+//! to hold is left out: an uploaded certificate has no signing request, an uploaded CA
+//! certificate no key.
 
 use std::io::Write;
 
@@ -47,7 +49,7 @@ pub(crate) fn zip(
         .compression_method(zip::CompressionMethod::Deflated)
         .last_modified_time(dos_time(modified));
     let mut archive = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (path, content) in files {
+    for (path, content) in files.into_iter().filter(|(_, content)| !content.is_empty()) {
         archive.start_file(path, options)?;
         archive.write_all(content.as_bytes())?;
     }

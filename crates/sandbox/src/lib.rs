@@ -1,8 +1,9 @@
-//! A faithful local emulator of the Tencent Cloud SSL API (`ssl.tencentcloudapi.com`), close
-//! enough that the official SDKs work against it unchanged: TC3-HMAC-SHA256 verification that
-//! honours the request's `SignedHeaders`, the ±5 minute timestamp window, the exact response
-//! envelope and error codes, and the certificate lifecycle. Requests are routed by the service
-//! their signature's credential scope names, at that service's version (the SSL API today).
+//! A faithful local emulator of the Tencent Cloud SSL API (`ssl.tencentcloudapi.com`) and of
+//! the DNSPod records it needs (`dnspod.tencentcloudapi.com`), close enough that the official
+//! SDKs work against it unchanged: TC3-HMAC-SHA256 verification that honours the request's
+//! `SignedHeaders`, the ±5 minute timestamp window, the exact response envelope and error
+//! codes, and the certificate lifecycle. Requests are routed by the service their signature's
+//! credential scope names, at that service's version.
 //!
 //! It serves certplan's tests, its no-account demo and its benchmarks. The production code path
 //! uses it only when the user asks for it (`--sandbox`).
@@ -12,6 +13,12 @@
 //! [`Faults`] to inject, seeds issued certificates, binds cloud resources to certificates,
 //! lists the deploy tasks created and reports [`Stats`]. [`control`] describes
 //! it, and [`ControlClient`] calls it from another process.
+//!
+//! Uploads: `UploadCertificate` brings in a certificate from elsewhere (an ACME CA) with its
+//! key, issued from the start, with the names and dates of its PEM; it is then an id like any
+//! other. DNS: the DNSPod zones the account holds ([`DnsZone`], declared by option or the control
+//! API) take records through the API, and with a pebble-challtestsrv to publish to, the TXT
+//! records are published there as they change ([`dns`]).
 //!
 //! Delivery: cloud resources bound to certificates (made with the control API or
 //! `DeployCertificateInstance`) move to a new certificate through deploy tasks that progress
@@ -28,6 +35,7 @@ mod api;
 mod archive;
 pub mod control;
 pub mod deploy;
+pub mod dns;
 mod store;
 mod x509;
 
@@ -39,7 +47,8 @@ use chrono::{DateTime, Utc};
 
 pub use control::{ControlClient, ControlError};
 pub use deploy::{BindError, Binding, DeployDetail, DeployTask, TaskKind};
-pub use store::{StoreError, StoredCertificate};
+pub use dns::{DnsZone, PublishError, ZoneError};
+pub use store::{StoreError, StoredCertificate, Upload};
 
 use crate::store::Store;
 
@@ -69,6 +78,12 @@ pub struct SandboxOptions {
     /// long, then succeeds or fails. About a second by default, so that a demo looks like the
     /// real thing; tests set a few milliseconds.
     pub deploy_step: std::time::Duration,
+    /// The DNS zones (DNSPod domains) the account holds from the start; the control API adds
+    /// more.
+    pub dns_zones: Vec<DnsZone>,
+    /// The management URL of a pebble-challtestsrv (`http://127.0.0.1:8055`) to publish TXT
+    /// records to as they change, for an ACME CA that resolves names with it; none by default.
+    pub challtestsrv: Option<String>,
 }
 
 /// What the sandbox has served, for tests and benchmarks to count calls.
@@ -154,6 +169,8 @@ impl Default for SandboxOptions {
             rate_limit: 10,
             quota_per_domain: 0,
             deploy_step: std::time::Duration::from_secs(1),
+            dns_zones: Vec::new(),
+            challtestsrv: None,
         }
     }
 }
@@ -207,6 +224,8 @@ pub enum ConsoleError {
     WrongStatus { id: String, op: ConsoleOp, status: i64 },
     #[error("certificate {id} still serves {resources} cloud resource(s); it cannot be deleted")]
     Bound { id: String, resources: usize },
+    #[error("certificate {id} was uploaded; {op:?} applies only to certificates the CA issued")]
+    Uploaded { id: String, op: ConsoleOp },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -227,6 +246,10 @@ struct Inner {
     seen: Mutex<Option<FileStamp>>,
     faults: Mutex<Faults>,
     traffic: Mutex<Traffic>,
+    /// Where TXT records are published, if anywhere.
+    challtestsrv: Option<dns::Challtestsrv>,
+    /// Held while a name's TXT records are published, so that publications take turns.
+    publishing: tokio::sync::Mutex<()>,
 }
 
 /// The store, locked in this process, and its data file locked against the others (`certplan
@@ -289,7 +312,8 @@ struct Traffic {
 }
 
 impl Sandbox {
-    /// Creates a sandbox, loading its certificates from `options.data` when that file exists.
+    /// Creates a sandbox, loading its certificates from `options.data` when that file exists,
+    /// and adding the DNS zones the options declare.
     pub fn new(options: SandboxOptions) -> Result<Self, StoreError> {
         let store = match &options.data {
             Some(path) => Store::load(path)?,
@@ -298,8 +322,20 @@ impl Sandbox {
         let seen = Mutex::new(options.data.as_deref().and_then(FileStamp::of));
         let faults = Mutex::new(options.faults.clone());
         let store = Mutex::new(store);
-        let inner = Inner { options, store, seen, faults, traffic: Mutex::default() };
-        Ok(Sandbox { inner: Arc::new(inner) })
+        let challtestsrv = options.challtestsrv.as_deref().map(dns::Challtestsrv::new);
+        let zones = options.dns_zones.clone();
+        let inner = Inner {
+            options,
+            store,
+            seen,
+            faults,
+            traffic: Mutex::default(),
+            challtestsrv,
+            publishing: tokio::sync::Mutex::default(),
+        };
+        let sandbox = Sandbox { inner: Arc::new(inner) };
+        sandbox.add_dns_zones(&zones)?;
+        Ok(sandbox)
     }
 
     pub fn options(&self) -> &SandboxOptions {
@@ -386,6 +422,10 @@ impl Sandbox {
             status: cert.status_at(now),
         };
         match op {
+            // The sandbox's CA did not issue an upload: it can neither revoke nor reissue it.
+            ConsoleOp::Revoke | ConsoleOp::Reissue if cert.upload.is_some() => {
+                return Err(ConsoleError::Uploaded { id: id.to_owned(), op });
+            }
             ConsoleOp::Validate if cert.is_pending() => cert.issue(now),
             ConsoleOp::Revoke if cert.status_at(now) == store::status::ISSUED => {
                 cert.status = store::status::REVOKED;
@@ -401,12 +441,7 @@ impl Sandbox {
             }
             ConsoleOp::Reissue if cert.status_at(now) == store::status::ISSUED => {
                 let mut reissue = cert.clone();
-                let new_id = loop {
-                    let candidate = api::new_certificate_id();
-                    if !store.contains(&candidate) {
-                        break candidate;
-                    }
-                };
+                let new_id = store.unused_id();
                 reissue.id = new_id.clone();
                 reissue.key_pem = None;
                 reissue.cert_pem = None;

@@ -1,6 +1,7 @@
-//! The sandbox's certificates, their lifecycle, the cloud resources bound to them and the
-//! deploy tasks ([`crate::deploy`]), and persistence of it all to a JSON file. Fields added
-//! since the first release default when absent, so that older files still load.
+//! The sandbox's certificates — ordered from its CA or uploaded — their lifecycle, the cloud
+//! resources bound to them and the deploy tasks ([`crate::deploy`]), the DNS zones and records
+//! ([`crate::dns`]), and persistence of it all to a JSON file. Fields added since the first
+//! release default when absent, so that older files still load.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -10,6 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::deploy::DeployState;
+use crate::dns::DnsState;
 
 /// A free certificate's validity.
 pub(crate) const VALIDITY_DAYS: i64 = 90;
@@ -70,9 +72,38 @@ pub struct StoredCertificate {
     /// kept for the same reason.
     #[serde(default)]
     pub csr_pem: Option<String>,
+    /// For a certificate uploaded (`UploadCertificate`) rather than ordered: what the upload
+    /// brought. Its `cert_pem` and `key_pem` are then the ones uploaded, never minted.
+    #[serde(default)]
+    pub upload: Option<Upload>,
+}
+
+/// What an uploaded certificate holds that an ordered one does not, read from its PEM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upload {
+    /// `SVR` (a server certificate, uploaded with its key) or `CA`.
+    pub certificate_type: String,
+    /// Every name the certificate holds (`SubjectAltName`); the domain alone when it lists none.
+    pub names: Vec<String>,
+    /// The SHA-1 fingerprint of the certificate, hex (`CertFingerprint`): an upload that must
+    /// not be repeated (`Repeatable` false) is matched by it.
+    pub fingerprint: String,
+    /// The certificate's key as `EncryptAlgorithm` names it: `RSA 2048`, `ECC 256`.
+    pub encrypt_algorithm: String,
+    /// The chain uploaded after the certificate (PEM), empty when there was none.
+    pub chain_pem: String,
 }
 
 impl StoredCertificate {
+    /// Returns the names the certificate is for: an upload's `SubjectAltName`, or the domain
+    /// an order named.
+    pub fn names(&self) -> Vec<&str> {
+        match &self.upload {
+            Some(upload) => upload.names.iter().map(String::as_str).collect(),
+            None => vec![self.domain.as_str()],
+        }
+    }
+
     /// Returns the status as the API reports it at `now`.
     pub fn status_at(&self, now: DateTime<Utc>) -> i64 {
         match self.not_after {
@@ -106,6 +137,14 @@ impl StoredCertificate {
     }
 }
 
+/// Returns a random certificate id: 8 letters and digits, as the API's are (`a9TsmZkL`).
+fn new_certificate_id() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rng();
+    (0..8).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot read sandbox data {}: {cause}", path.display())]
@@ -129,6 +168,9 @@ pub(crate) struct Store {
     /// The cloud resources bound to certificates and the deploy tasks.
     #[serde(default)]
     pub(crate) deploy: DeployState,
+    /// The DNS zones (DNSPod domains) and their records.
+    #[serde(default)]
+    pub(crate) dns: DnsState,
 }
 
 impl Store {
@@ -165,6 +207,16 @@ impl Store {
         self.certificates.contains_key(id)
     }
 
+    /// Returns a new certificate id, 8 characters as the API's are, that no certificate has.
+    pub(crate) fn unused_id(&self) -> String {
+        loop {
+            let id = new_certificate_id();
+            if !self.contains(&id) {
+                return id;
+            }
+        }
+    }
+
     pub(crate) fn insert(&mut self, mut cert: StoredCertificate) {
         self.next_sequence += 1;
         cert.sequence = self.next_sequence;
@@ -173,6 +225,14 @@ impl Store {
 
     pub(crate) fn remove(&mut self, id: &str) -> Option<StoredCertificate> {
         self.certificates.remove(id)
+    }
+
+    /// Returns a certificate for which `matches` is true, if any.
+    pub(crate) fn find(
+        &self,
+        matches: impl Fn(&StoredCertificate) -> bool,
+    ) -> Option<&StoredCertificate> {
+        self.certificates.values().find(|c| matches(c))
     }
 
     /// Counts the certificates for which `matches` is true.
@@ -231,6 +291,7 @@ impl Store {
                 key_pem: None,
                 cert_pem: None,
                 csr_pem: None,
+                upload: None,
             };
             cert.issue(now);
             self.insert(cert);
@@ -239,10 +300,15 @@ impl Store {
         ids
     }
 
-    /// Moves every certificate's times `by` into the past; returns how many there are.
+    /// Moves every certificate's times `by` into the past; returns how many there are. An
+    /// uploaded certificate's validity is its own, stated in a PEM the sandbox did not sign and
+    /// cannot sign again: only its upload moves (a test uploads one with the dates it needs).
     pub(crate) fn age(&mut self, by: Duration) -> usize {
         for cert in self.certificates.values_mut() {
             cert.inserted_at -= by;
+            if cert.upload.is_some() {
+                continue;
+            }
             cert.not_before = cert.not_before.map(|t| t - by);
             cert.not_after = cert.not_after.map(|t| t - by);
             // The leaf states its validity: signed again on next use, with the new dates.

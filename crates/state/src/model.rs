@@ -104,6 +104,11 @@ pub struct Intent {
     /// a second replacement for the same reason before it was ever issued is seen as a loop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces_because: Option<String>,
+    /// For a certificate ordered from an ACME CA: the order's URL, journaled as soon as the CA
+    /// answers, so that an interrupted run's order is resumed (finalized once, uploaded once),
+    /// never placed again. Without it, no order was made, or none that was finalized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {

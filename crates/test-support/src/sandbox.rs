@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use certplan_provider::{Client, ClientOptions, Credentials, Endpoint};
+use certplan_provider::{Client, ClientOptions, Credentials, Endpoint, Service};
 use certplan_sandbox::{Sandbox, SandboxOptions};
 
 /// A sandbox served on a free loopback port until dropped.
@@ -38,9 +38,18 @@ impl LocalSandbox {
 
     /// Returns a client with the sandbox's credentials and `options`.
     pub fn client_with(&self, options: ClientOptions) -> Client {
+        Client::with_options(self.endpoint(), self.credentials(), options)
+    }
+
+    /// Returns a client for `service` (DNSPod's, say) with the sandbox's credentials and
+    /// [`test_client_options`].
+    pub fn client_for(&self, service: Service) -> Client {
+        Client::for_service(service, self.endpoint(), self.credentials(), test_client_options())
+    }
+
+    fn credentials(&self) -> Credentials {
         let o = self.sandbox.options();
-        let credentials = Credentials::new(o.secret_id.clone(), o.secret_key.clone());
-        Client::with_options(self.endpoint(), credentials, options)
+        Credentials::new(o.secret_id.clone(), o.secret_key.clone())
     }
 }
 

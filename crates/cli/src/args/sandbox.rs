@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use certplan_sandbox::Faults;
+use certplan_sandbox::{DnsZone, Faults};
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
@@ -38,6 +38,13 @@ pub enum SandboxCommand {
         /// Free certificates one main domain may hold, as the real service's quota; 0 for no limit
         #[arg(long, value_name = "N", default_value_t = 0)]
         quota_per_domain: u32,
+        /// A DNS zone (DNSPod domain) the account holds, such as example.com; repeat for more
+        #[arg(long = "dns-zone", value_name = "ZONE")]
+        dns_zones: Vec<DnsZone>,
+        /// Publish TXT records as they change to the pebble-challtestsrv whose management API
+        /// is at URL (http://127.0.0.1:8055), for an ACME CA that resolves names with it
+        #[arg(long, value_name = "URL")]
+        challtestsrv: Option<String>,
     },
     /// Make every sandbox certificate N days older (to exercise renewal)
     Age {

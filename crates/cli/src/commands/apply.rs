@@ -122,7 +122,7 @@ pub async fn apply(
     let cancel = interrupt::watch();
     stdout::cancel_on_failure(&cancel);
     let events = ui::Events::new(&plan, options.json);
-    let inputs = ws.inputs();
+    let inputs = ws.inputs().await?;
     let report = certplan_engine::apply(
         &plan,
         &inputs,
@@ -162,7 +162,7 @@ pub async fn apply(
 fn validates_itself(plan: &Plan, address: &Address) -> bool {
     plan.change_of(address)
         .and_then(|c| c.after.as_ref())
-        .is_some_and(|args| args.dv_auth_method == DvAuthMethod::DnsAuto)
+        .is_some_and(|args| args.validated_by(DvAuthMethod::DnsAuto))
 }
 
 /// Records the configuration's outputs, evaluated against what is recorded now, and shows them.

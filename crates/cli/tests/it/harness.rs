@@ -172,7 +172,7 @@ impl Drop for SandboxProcess {
 }
 
 /// Runs `future` to completion on a current-thread runtime of its own: the tests are synchronous.
-fn block_on<F: Future>(future: F) -> F::Output {
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     rt.block_on(future)
 }
@@ -181,6 +181,8 @@ fn block_on<F: Future>(future: F) -> F::Output {
 pub(crate) struct Project {
     dir: tempfile::TempDir,
     pub(crate) sandbox: SandboxProcess,
+    /// Variables every command of the project runs with (besides the sandbox's).
+    pub(crate) env: Vec<(String, String)>,
 }
 
 impl Project {
@@ -193,7 +195,7 @@ impl Project {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("main.hcl"), config).expect("write config");
         let sandbox = SandboxProcess::start(&dir.path().join("sandbox-data.json"), flags);
-        Project { dir, sandbox }
+        Project { dir, sandbox, env: Vec::new() }
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -216,6 +218,7 @@ impl Project {
             .env("NO_COLOR", "1")
             .env("CERTPLAN_TIME_SCALE", TIME_SCALE)
             .env_remove("CERTPLAN_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         cmd
     }

@@ -14,6 +14,8 @@ const LAYERS: &[&[&str]] = &[
     &["step"],
     // Saving steps; reading the cloud; the delivery queue.
     &["ledger", "read", "queue"],
+    // Obtaining a certificate from an ACME CA (it journals its order).
+    &["acme"],
     // One apply's context.
     &["run"],
     // The operations.

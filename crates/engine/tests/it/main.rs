@@ -147,9 +147,15 @@ async fn apply_until(
 /// Settles the intents of `ledger`'s state, saving each.
 async fn reconcile(cloud: &Cloud, ledger: &mut Ledger) -> Vec<certplan_engine::Settled> {
     let store = Some(&mut ledger.store as &mut dyn StateStore);
-    certplan_engine::reconcile(&cloud.client, &mut ledger.state, store, &timing())
-        .await
-        .expect("reconciled")
+    certplan_engine::reconcile(
+        &cloud.client,
+        &Default::default(),
+        &mut ledger.state,
+        store,
+        &timing(),
+    )
+    .await
+    .expect("reconciled")
 }
 
 fn name(event: &Event<'_>) -> String {
@@ -229,6 +235,7 @@ async fn an_interrupted_application_is_adopted_complete_with_its_declarations() 
         supersedes: None,
         started_at: Utc::now(),
         replaces_because: None,
+        order: None,
     };
     ledger.state.intents.push(intent);
     let id = cloud.client.apply_for_certificate(&args, None, None).await.expect("applied");
@@ -428,6 +435,7 @@ async fn intents_are_settled_together_and_each_saved_as_it_is() {
         supersedes: None,
         started_at: Utc::now(),
         replaces_because: None,
+        order: None,
     };
     // Five runs died after applying, one before its call reached the cloud.
     for name in ["a", "b", "c", "d", "e", "never"] {

@@ -56,7 +56,7 @@ resource "tencentcloud_ssl_free_certificate" "api" {
     );
     let www = &config.resources[&Address::certificate("www")];
     assert_eq!(www.args.domain, "www.example.com");
-    assert_eq!(www.args.dv_auth_method, DvAuthMethod::DnsAuto);
+    assert_eq!(www.args.dv_auth_method, Some(DvAuthMethod::DnsAuto));
     assert_eq!(www.args.validity_period.as_deref(), Some("3"), "numbers convert to strings");
     assert_eq!(www.args.csr_encrypt_algo, Some(CsrEncryptAlgo::Ecc));
     assert_eq!(www.args.alias.as_deref(), Some("www-prod"), "templates are evaluated");
@@ -434,7 +434,7 @@ fn diagnostic_unknown_function_and_functions_that_work() {
     .expect("functions evaluate");
     let www = &config.resources[&Address::certificate("www")];
     assert_eq!(www.args.domain, "www.example.com");
-    assert_eq!(www.args.dv_auth_method, DvAuthMethod::DnsAuto);
+    assert_eq!(www.args.dv_auth_method, Some(DvAuthMethod::DnsAuto));
     assert_eq!(www.args.alias.as_deref(), Some("site-2"));
 
     insta::assert_snapshot!(diagnose(
@@ -473,7 +473,7 @@ resource "tencentcloud_ssl_free_certificate" "www" {
     .expect("valid");
     let www = &config.resources[&Address::certificate("www")];
     assert_eq!(www.args.domain, "www.example.com");
-    assert_eq!(www.args.dv_auth_method, DvAuthMethod::DnsAuto);
+    assert_eq!(www.args.dv_auth_method, Some(DvAuthMethod::DnsAuto));
     assert_eq!(www.args.contact_email.as_deref(), Some("ops@example.com"));
     assert_eq!(www.args.alias.as_deref(), Some("WWW"));
 }
@@ -681,7 +681,7 @@ resource "tencentcloud_ssl_free_certificate" "numbered" {
         );
         let api = &config.resources[&instance("site", InstanceKey::Key("api".into()))];
         assert_eq!(api.args.domain, "api.example.com");
-        assert_eq!(api.args.dv_auth_method, DvAuthMethod::Dns);
+        assert_eq!(api.args.dv_auth_method, Some(DvAuthMethod::Dns));
         assert_eq!(api.args.alias.as_deref(), Some("site-api"));
         assert_eq!(
             config.resources[&instance("numbered", InstanceKey::Index(1))].args.domain,
@@ -798,9 +798,9 @@ resource "tencentcloud_ssl_free_certificate" "site" {
                 [&Address::certificate("site").instance(InstanceKey::Key(key.to_owned()))]
         };
         assert_eq!(site("www").args.alias.as_deref(), Some("homepage"));
-        assert_eq!(site("www").args.dv_auth_method, DvAuthMethod::Dns);
+        assert_eq!(site("www").args.dv_auth_method, Some(DvAuthMethod::Dns));
         assert_eq!(site("api").args.alias.as_deref(), Some("site-api"));
-        assert_eq!(site("api").args.dv_auth_method, DvAuthMethod::DnsAuto);
+        assert_eq!(site("api").args.dv_auth_method, Some(DvAuthMethod::DnsAuto));
     }
 
     #[test]

@@ -67,7 +67,7 @@ fn remote(r: &ResourceState, status: CertStatus) -> RemoteCertificate {
         domain: r.args.domain.clone(),
         alias: None,
         status,
-        dv_auth_method: Some(r.args.dv_auth_method),
+        dv_auth_method: r.args.dv_auth_method,
         key_algorithm: None,
         project_id: None,
         not_before: r.not_before,
@@ -326,7 +326,7 @@ fn a_due_renewal_carries_alias_changes_with_it() {
 fn pending_waits_with_its_records_until_the_deadline_then_replaces() {
     let mut r = recorded("aaaaaaaa", "www.example.com", 90, CertStatus::Pending);
     r.not_after = None;
-    r.args.dv_auth_method = DvAuthMethod::Dns;
+    r.args.dv_auth_method = Some(DvAuthMethod::Dns);
     let record = ValidationRecord::Dns {
         name: "_abc.www.example.com".into(),
         record_type: "CNAME".into(),
@@ -419,7 +419,7 @@ fn mixed_plan_renders_every_action() {
     let changed = recorded("chgChg01", "changed.example.com", 70, CertStatus::Issued);
     let fine = recorded("fineFi01", "fine.example.com", 75, CertStatus::Issued);
     let mut pending = recorded("penPen01", "pending.example.com", 90, CertStatus::Pending);
-    pending.args.dv_auth_method = DvAuthMethod::Dns;
+    pending.args.dv_auth_method = Some(DvAuthMethod::Dns);
     let auto = recorded("autAut01", "auto.example.com", 90, CertStatus::DnsRecordAdded);
     let removed = recorded("remRem01", "removed.example.com", 50, CertStatus::Issued);
     let revoked = recorded("revRev01", "revoked.example.com", 50, CertStatus::Issued);

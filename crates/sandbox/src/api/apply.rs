@@ -1,16 +1,16 @@
 //! `ApplyCertificate`: the rules an application must pass — its parameters, the domain name
 //! (one name: free certificates are single-domain), the per-main-domain quota and the renewal
-//! window of `OldCertificateId` — and the new order it adds to the store. An application is
-//! never merged with an earlier one: like the real service, applying twice orders two
-//! certificates.
+//! window of `OldCertificateId` (a free certificate, never an uploaded one) — and the new order
+//! it adds to the store. An application is never merged with an earlier one: like the real
+//! service, applying twice orders two certificates.
 
 use chrono::{DateTime, Duration, Utc};
-use rand::Rng;
 use serde_json::json;
 
 use super::params::Params;
 use super::{Failure, Outcome, fail, internal, not_found};
 use crate::Sandbox;
+use crate::dns::is_domain_name;
 use crate::store::{StoredCertificate, status};
 
 /// `OldCertificateId` is accepted only this close to the old certificate's expiry.
@@ -100,12 +100,7 @@ pub(super) fn apply_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
         check_renewable(old, &domain, now)?;
     }
 
-    let id = loop {
-        let id = new_certificate_id();
-        if !store.contains(&id) {
-            break id;
-        }
-    };
+    let id = store.unused_id();
     let status =
         if dv_auth_method == "DNS_AUTO" { status::DNS_RECORD_ADDED } else { status::PENDING };
     store.insert(StoredCertificate {
@@ -130,6 +125,7 @@ pub(super) fn apply_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
         key_pem: None,
         cert_pem: None,
         csr_pem: None,
+        upload: None,
     });
     // Automatic validation with no delay issues at once.
     store.advance(now, sandbox.issue_delay());
@@ -169,15 +165,7 @@ fn check_domain(domain: &str) -> Result<(), Failure> {
             ),
         ));
     }
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-    };
-    let labels: Vec<&str> = domain.split('.').collect();
-    if labels.len() < 2 || !labels.iter().all(|l| label_ok(l)) {
+    if !is_domain_name(domain) {
         return Err(fail(
             "InvalidParameter.DomainInvalid",
             format!("The domain name `{domain}` is invalid."),
@@ -193,6 +181,15 @@ fn check_renewable(
     domain: &str,
     now: DateTime<Utc>,
 ) -> Result<(), Failure> {
+    if old.upload.is_some() {
+        return Err(fail(
+            "FailedOperation.InvalidParam",
+            format!(
+                "Certificate `{}` was uploaded: only a free certificate is renewed by applying for it again.",
+                old.id
+            ),
+        ));
+    }
     if old.domain != domain {
         return Err(fail(
             "FailedOperation.InvalidParam",
@@ -226,12 +223,6 @@ fn check_renewable(
     Ok(())
 }
 
-pub(crate) fn new_certificate_id() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let mut rng = rand::rng();
-    (0..8).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,6 +251,7 @@ mod tests {
             key_pem: None,
             cert_pem: None,
             csr_pem: None,
+            upload: None,
         }
     }
 

@@ -14,7 +14,7 @@ use crate::Sandbox;
 /// The services the sandbox serves, each at the version the real one does. A request's
 /// service is the one its signature's credential scope names (the real services are told
 /// apart by host; the sandbox serves them all at one address).
-pub(super) const SERVICES: &[Service] = &[Service::SSL];
+pub(super) const SERVICES: &[Service] = &[Service::SSL, Service::DNSPOD];
 /// How far a request's timestamp may be from the server's clock.
 const TIMESTAMP_WINDOW_SECS: i64 = 300;
 
@@ -105,7 +105,7 @@ pub(super) fn authenticate(
         tc3::sign(&SigningInput {
             secret_id: authorization.secret_id,
             secret_key: &options.secret_key,
-            service: "ssl",
+            service: service.name,
             method: "POST",
             uri: "/",
             query: "",

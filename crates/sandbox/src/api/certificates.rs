@@ -4,8 +4,9 @@
 //! list ([`super::list`]) answer with, so the two can never disagree about a certificate.
 //! The PEM material the detail returns and the ZIP the download serves come from the same
 //! minting ([`crate::x509`]), done once and kept, so they hold the same key and the same dates
-//! and are the same bytes on every call. A certificate still bound to cloud resources cannot
-//! be deleted.
+//! and are the same bytes on every call; an uploaded certificate's are what was uploaded. A
+//! certificate still bound to cloud resources cannot be deleted, nor a free one within an hour
+//! of applying for it.
 
 use base64::Engine;
 use certplan_provider::wire::api_time;
@@ -30,7 +31,10 @@ pub(super) fn describe_certificate_detail(sandbox: &Sandbox, mut p: Params) -> O
     detail["DvAuthDetail"] = validation_json(cert);
     if let Some(issued) = issued {
         detail["CertificatePublicKey"] = Value::from(issued.chain());
-        detail["CertificatePrivateKey"] = Value::from(issued.key);
+        // An uploaded CA certificate came without its key.
+        if !issued.key.is_empty() {
+            detail["CertificatePrivateKey"] = Value::from(issued.key);
+        }
     }
     Ok(detail)
 }
@@ -67,7 +71,9 @@ fn mint_key(sandbox: &Sandbox, id: &str) -> Result<(), Failure> {
     let kind = {
         let (store, now) = sandbox.advanced().map_err(internal)?;
         match store.get(id) {
-            Some(cert) if cert.key_pem.is_none() && cert.is_downloadable(now) => {
+            Some(cert)
+                if cert.key_pem.is_none() && cert.upload.is_none() && cert.is_downloadable(now) =>
+            {
                 KeyKind::of(&cert.csr_encrypt_algo)
             }
             _ => return Ok(()),
@@ -85,15 +91,27 @@ fn mint_key(sandbox: &Sandbox, id: &str) -> Result<(), Failure> {
 }
 
 /// Returns the PEM material of certificate `id` when it is downloadable and has its key
-/// ([`mint_key`] first). The CA's certificate, the leaf and its signing request are signed the
-/// first time they are needed and kept, so every later call hands out the same bytes.
+/// ([`mint_key`] first), or was uploaded. The CA's certificate, the leaf and its signing request
+/// are signed the first time they are needed and kept, so every later call hands out the same
+/// bytes; an upload's are the ones uploaded, with no signing request.
 fn issued_material(
     sandbox: &Sandbox,
     store: &mut crate::store::Store,
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Issued>, Failure> {
-    if !store.get(id).is_some_and(|c| c.is_downloadable(now) && c.key_pem.is_some()) {
+    let Some(cert) = store.get(id).filter(|c| c.is_downloadable(now)) else {
+        return Ok(None);
+    };
+    if let Some(upload) = &cert.upload {
+        return Ok(Some(Issued {
+            leaf: cert.cert_pem.clone().unwrap_or_default(),
+            ca: upload.chain_pem.clone(),
+            key: cert.key_pem.clone().unwrap_or_default(),
+            csr: String::new(),
+        }));
+    }
+    if cert.key_pem.is_none() {
         return Ok(None);
     }
     let mut changed = false;
@@ -171,7 +189,7 @@ pub(super) fn delete_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
     p.finish()?;
     let (mut store, now) = sandbox.advanced().map_err(internal)?;
     let cert = store.get(&id).ok_or_else(|| not_found(&id))?;
-    if now - cert.inserted_at < Duration::hours(1) {
+    if cert.upload.is_none() && now - cert.inserted_at < Duration::hours(1) {
         return Err(fail(
             "FailedOperation.CannotBeDeletedWithinHour",
             "Free certificates cannot be deleted within 1 hour after the application.",
@@ -239,7 +257,13 @@ pub(super) fn is_expiring(cert: &StoredCertificate, now: DateTime<Utc>) -> bool 
 /// Tells whether `ApplyCertificate` would accept the certificate as `OldCertificateId`
 /// (`RenewAble`, the `Renew` filter): a promise of renewal it never breaks.
 pub(super) fn is_renewable(cert: &StoredCertificate, now: DateTime<Utc>) -> bool {
-    is_expiring(cert, now) && cert.renewed_by.is_none()
+    cert.upload.is_none() && is_expiring(cert, now) && cert.renewed_by.is_none()
+}
+
+/// Returns the certificate's type (`CertificateType`, the filter of that name): `SVR`, or what
+/// an upload said.
+pub(super) fn certificate_type(cert: &StoredCertificate) -> &str {
+    cert.upload.as_ref().map_or("SVR", |u| u.certificate_type.as_str())
 }
 
 /// Tells whether the certificate can be deployed to cloud resources (`Deployable`).
@@ -263,30 +287,48 @@ pub(super) fn certificate_json(cert: &StoredCertificate, now: DateTime<Utc>) -> 
     let time = |t: Option<DateTime<Utc>>| t.map(api_time::format).map_or(Value::Null, Value::from);
     let deadline =
         if cert.is_pending() { time(Some(cert.validation_deadline())) } else { Value::Null };
-    let encrypt = if cert.csr_encrypt_algo == "ECC" { "ECC 256" } else { "RSA 2048" };
+    let names = cert.names();
+    let upload = cert.upload.as_ref();
+    // An order's product, or (all null) an upload's: it has no package, validation or term.
+    let (from, package_type, product, verify_type, validity_period) = match upload {
+        None => (
+            "trustasia",
+            Value::from("83"),
+            Value::from("TrustAsia C1 DV Free"),
+            Value::from(cert.dv_auth_method.as_str()),
+            Value::from("3"),
+        ),
+        Some(_) => ("upload", Value::Null, Value::Null, Value::Null, Value::Null),
+    };
+    let encrypt = match upload {
+        Some(upload) => upload.encrypt_algorithm.as_str(),
+        None if cert.csr_encrypt_algo == "ECC" => "ECC 256",
+        None => "RSA 2048",
+    };
     json!({
         "CertificateId": cert.id,
         "OwnerUin": "100000000001",
         "ProjectId": cert.project_id.to_string(),
-        "From": "trustasia",
-        "PackageType": "83",
-        "ProductZhName": "TrustAsia C1 DV Free",
-        "CertificateType": "SVR",
+        "From": from,
+        "PackageType": package_type,
+        "ProductZhName": product,
+        "CertificateType": certificate_type(cert),
         "Domain": cert.domain,
         "Alias": cert.alias,
         "Status": status,
         "StatusName": status_name,
         "StatusMsg": status_msg,
-        "VerifyType": cert.dv_auth_method,
+        "VerifyType": verify_type,
         "EncryptAlgorithm": encrypt,
+        "CertFingerprint": upload.map(|u| u.fingerprint.as_str()),
         "CertBeginTime": time(cert.not_before),
         "CertEndTime": time(cert.not_after),
         "InsertTime": time(Some(cert.inserted_at)),
         "DVAuthDeadline": deadline,
-        "ValidityPeriod": "3",
-        "SubjectAltName": [cert.domain],
-        "IsDv": true,
-        "IsWildcard": cert.domain.starts_with("*."),
+        "ValidityPeriod": validity_period,
+        "SubjectAltName": names,
+        "IsDv": upload.is_none(),
+        "IsWildcard": names.iter().any(|n| n.starts_with("*.")),
         "IsExpiring": is_expiring(cert, now),
         // The SDK's model: the id of the renewing certificate, or null.
         "HasRenewOrder": cert.renewed_by,
@@ -294,7 +336,7 @@ pub(super) fn certificate_json(cert: &StoredCertificate, now: DateTime<Utc>) -> 
         "Deployable": is_deployable(cert, now),
         "AllowDownload": cert.is_downloadable(now),
         "CertificateExtra": {
-            "DomainNumber": "1",
+            "DomainNumber": names.len().to_string(),
             "OriginCertificateId": cert.origin_certificate_id,
             "ReplacedBy": cert.replaced_by,
             "ReplacedFor": cert.replaced_for,

@@ -13,9 +13,9 @@ use serde_json::Value;
 
 use crate::control::{
     AgeRequest, AgeResponse, BindRequest, BindingsResponse, ConsoleTarget, DeployTasksResponse,
-    FailDeploysRequest, FaultsResponse, SeedRequest, SeedResponse,
+    DnsZones, FailDeploysRequest, FaultsResponse, SeedRequest, SeedResponse,
 };
-use crate::{BindError, ConsoleError, ConsoleOp, Faults, Sandbox};
+use crate::{BindError, ConsoleError, ConsoleOp, DnsZone, Faults, Sandbox};
 
 /// Reads a JSON object body as `T`, ignoring fields `T` does not have.
 fn object<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
@@ -46,7 +46,8 @@ pub(super) async fn handle_console(
         Err(
             e @ (ConsoleError::NotFound(_)
             | ConsoleError::WrongStatus { .. }
-            | ConsoleError::Bound { .. }),
+            | ConsoleError::Bound { .. }
+            | ConsoleError::Uploaded { .. }),
         ) => (StatusCode::CONFLICT, e.to_string()).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
@@ -74,6 +75,22 @@ pub(super) async fn handle_seed(State(sandbox): State<Sandbox>, body: Bytes) -> 
     };
     match sandbox.seed_issued(&domains) {
         Ok(certificate_ids) => Json(SeedResponse { certificate_ids }).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// `POST /_sandbox/dns-zones {"Zones": [..]}`: adds DNS zones to the account; answers every
+/// zone it holds.
+pub(super) async fn handle_dns_zones(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+    let Some(DnsZones { zones }) = object(&body) else {
+        return (StatusCode::BAD_REQUEST, "expected {\"Zones\": [\"...\"]}").into_response();
+    };
+    let zones = match zones.iter().map(|z| z.parse()).collect::<Result<Vec<DnsZone>, _>>() {
+        Ok(zones) => zones,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    match sandbox.add_dns_zones(&zones) {
+        Ok(zones) => Json(DnsZones { zones }).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! | action | in the sandbox |
 //! |---|---|
-//! | `UpdateCertificateInstance` | `OldCertificateId`, `CertificateId`, `ResourceTypes`, `ResourceTypesRegions` (required for the region-scoped types; the deprecated `Regions` serves those it does not list), `ExpiringNotificationSwitch` (0 or 1). The first call answers `DeployRecordId` 0 (being created); the next identical one creates the task and answers its id with `DeployStatus` 1; while it runs, calls between the same certificates answer its id with `DeployStatus` 0. A task whose certificate serves no matching resource finishes at once, with no details. Uploading (`CertificatePublicKey`) is refused. |
+//! | `UpdateCertificateInstance` | `OldCertificateId`, `CertificateId`, `ResourceTypes`, `ResourceTypesRegions` (required for the region-scoped types; the deprecated `Regions` serves those it does not list), `ExpiringNotificationSwitch` (0 or 1). The first call answers `DeployRecordId` 0 (being created); the next identical one creates the task and answers its id with `DeployStatus` 1; while it runs, calls between the same certificates answer its id with `DeployStatus` 0. A task whose certificate serves no matching resource finishes at once, with no details. Uploading in the same call (`CertificatePublicKey`) is refused: upload with `UploadCertificate`, then name that id. |
 //! | `DeployCertificateInstance` | `CertificateId`, `InstanceIdList`, `ResourceType` (default `clb`), the common `Region` for region-scoped types; `Status` (live's HTTPS switch) and `IsCache` are accepted and change nothing. Answers a task's id at once, with `DeployStatus` 1. |
 //! | `UpdateCertificateRecordRetry` | `DeployRecordId` or `DeployRecordDetailId`: the failed details deploy again. |
 //! | `UpdateCertificateRecordRollback` | `DeployRecordId`: a new task moves the resources the update moved back to the old certificate; answers its `DeployRecordId`. |
@@ -41,7 +41,7 @@ pub(super) fn update_certificate_instance(sandbox: &Sandbox, mut p: Params) -> O
     if upload {
         return Err(fail(
             "InvalidParameter",
-            "The sandbox does not model uploaded certificates (CertificatePublicKey, CertificatePrivateKey): name an issued one with CertificateId.",
+            "The sandbox does not upload in UpdateCertificateInstance (CertificatePublicKey, CertificatePrivateKey): upload with UploadCertificate, then name that certificate with CertificateId.",
         ));
     }
     let new_id = new_id.ok_or_else(|| missing_parameter("CertificateId"))?;
@@ -224,13 +224,14 @@ pub(super) fn deploy_certificate_instance(sandbox: &Sandbox, mut p: Params) -> O
     }
     for target in &targets {
         let has_it = store.deploy.binding_of(target).is_some_and(|b| b.certificate_id == id);
-        if has_it || !target.accepts_domain(&cert.domain) {
+        let names = cert.names();
+        if has_it || !names.iter().any(|name| target.accepts_domain(name)) {
             let why = if has_it {
                 "it serves this certificate already".to_owned()
             } else {
                 format!(
                     "the certificate is for {}; check that its domain matches the instance",
-                    cert.domain
+                    names.join(", ")
                 )
             };
             return Err(fail(

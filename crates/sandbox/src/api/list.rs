@@ -9,13 +9,13 @@
 //! | `CertIds` | only these certificates |
 //! | `CertificateStatus` | statuses as reported now (an issued certificate past its end is 3); an empty list filters nothing |
 //! | `ProjectId` | only this project's (0, the default project, included) |
-//! | `CertificateType` | `SVR` lists all: the sandbox issues server certificates only; `CA` lists none |
+//! | `CertificateType` | `SVR`: server certificates (every order, and uploads of that type); `CA`: uploaded CA certificates |
 //! | `Deployable` | 1: issued ones (`Deployable` true); 0: the others |
 //! | `Renew` | 1: those `RenewAble` (issued, expiring within 30 days, not renewed yet) |
 //! | `FilterExpiring` | 1: those `IsExpiring` (issued, expiring within 30 days) |
 //! | `IsPendingIssue` | 1: those awaiting issuance (status 0 or 4) |
-//! | `Upload` | 1: uploaded certificates only — none, the sandbox has no uploads |
-//! | `FilterSource` | `buy` (issued by Tencent Cloud) lists all, `upload` none, empty filters nothing |
+//! | `Upload` | 1: certificates uploaded for hosting (上传托管) only — none, the sandbox does not model hosting |
+//! | `FilterSource` | `buy`: the certificates ordered (issued by Tencent Cloud); `upload`: those uploaded (`UploadCertificate`); empty filters nothing |
 //! | `IsSM` | 1: SM2 (Chinese national) certificates only — none, the sandbox issues none |
 //! | `Tags` | certificates with these tags — none: the sandbox's certificates have no tags; an empty list filters nothing |
 //! | `ExpirationSort` | `ASC`/`DESC` by `CertEndTime` (certificates without one first when ascending, last when descending); absent or empty: newest application first |
@@ -27,7 +27,9 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::certificates::{certificate_json, is_deployable, is_expiring, is_renewable};
+use super::certificates::{
+    certificate_json, certificate_type, is_deployable, is_expiring, is_renewable,
+};
 use super::params::Params;
 use super::{Failure, Outcome, fail, internal};
 use crate::Sandbox;
@@ -98,12 +100,15 @@ struct Filter {
     search_key: Option<String>,
     statuses: Option<Vec<i64>>,
     project_id: Option<u64>,
+    certificate_type: Option<String>,
+    /// `Some(true)`: uploaded ones only; `Some(false)`: ordered ones only.
+    uploaded: Option<bool>,
     deployable: Option<bool>,
     renewable: bool,
     expiring: bool,
     pending_issue: bool,
-    /// Set by a filter that no certificate of the sandbox can pass: client (`CA`), uploaded,
-    /// SM2 or tagged certificates.
+    /// Set by a filter that no certificate of the sandbox can pass: hosted uploads, SM2 or
+    /// tagged certificates.
     excludes_all: bool,
 }
 
@@ -114,27 +119,27 @@ impl Filter {
         let search_key = p.string("SearchKey")?.filter(|k| !k.is_empty());
         let statuses = p.list("CertificateStatus", Value::as_i64)?.filter(|s| !s.is_empty());
         let project_id = p.integer("ProjectId")?;
-        let client_certificates =
-            match p.string("CertificateType")?.as_deref().filter(|t| !t.is_empty()) {
-                None | Some("SVR") => false,
-                Some("CA") => true,
-                Some(other) => {
-                    return Err(fail(
-                        "InvalidParameterValue",
-                        format!("CertificateType `{other}` is not one of SVR, CA."),
-                    ));
-                }
-            };
+        let certificate_type = match p.string("CertificateType")?.filter(|t| !t.is_empty()) {
+            None => None,
+            Some(t) if t == "SVR" || t == "CA" => Some(t),
+            Some(other) => {
+                return Err(fail(
+                    "InvalidParameterValue",
+                    format!("CertificateType `{other}` is not one of SVR, CA."),
+                ));
+            }
+        };
         let deployable = match p.integer("Deployable")? {
             None => None,
             Some(0) => Some(false),
             Some(1) => Some(true),
             Some(other) => return Err(not_a_flag("Deployable", other)),
         };
-        let uploaded = flag(p, "Upload")?;
-        let bought_elsewhere = match p.string("FilterSource")?.as_deref() {
-            None | Some("" | "buy") => false,
-            Some("upload") => true,
+        let hosted_uploads = flag(p, "Upload")?;
+        let uploaded = match p.string("FilterSource")?.as_deref() {
+            None | Some("") => None,
+            Some("buy") => Some(false),
+            Some("upload") => Some(true),
             Some(other) => {
                 return Err(fail(
                     "InvalidParameterValue",
@@ -154,11 +159,13 @@ impl Filter {
             search_key,
             statuses,
             project_id,
+            certificate_type,
+            uploaded,
             deployable,
             renewable: flag(p, "Renew")?,
             expiring: flag(p, "FilterExpiring")?,
             pending_issue: flag(p, "IsPendingIssue")?,
-            excludes_all: client_certificates || uploaded || bought_elsewhere || sm || tagged,
+            excludes_all: hosted_uploads || sm || tagged,
         })
     }
 
@@ -171,6 +178,8 @@ impl Filter {
             })
             && self.statuses.as_ref().is_none_or(|s| s.contains(&status))
             && self.project_id.is_none_or(|project| cert.project_id == project)
+            && self.certificate_type.as_deref().is_none_or(|t| certificate_type(cert) == t)
+            && self.uploaded.is_none_or(|uploaded| cert.upload.is_some() == uploaded)
             && self.deployable.is_none_or(|d| d == is_deployable(cert, now))
             && (!self.renewable || is_renewable(cert, now))
             && (!self.expiring || is_expiring(cert, now))

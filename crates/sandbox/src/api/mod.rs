@@ -1,22 +1,23 @@
 //! The HTTP service: the router, the API's entry point at `POST /` (fault injection, then
-//! authentication, the rate limit and dispatch to an action) and the response envelope every
-//! action answers in. What an action does lives in [`apply`], [`certificates`], [`list`] and,
-//! for delivery, [`deploy`] and [`records`];
-//! the control API under `/_sandbox/` in [`control`]. Nothing here may answer an API error with
-//! anything but HTTP 200 and `Response.Error`: SDKs read the error from the body, not the
-//! status.
+//! authentication, the rate limit, dispatch to an action of the service the request is signed
+//! for, and publishing the TXT records a DNSPod action changed) and the response envelope every
+//! action answers in. What an action does lives in [`apply`], [`upload`], [`certificates`],
+//! [`list`], for delivery in [`deploy`], [`records`] and [`bindings`], and for DNSPod in
+//! [`dnspod`]; the control API under `/_sandbox/` in [`control`]. Nothing here may answer an
+//! API error with anything but HTTP 200 and `Response.Error`: SDKs read the error from the
+//! body, not the status.
 
 mod apply;
-mod bindings;
-
-pub(crate) use apply::new_certificate_id;
 mod auth;
+mod bindings;
 mod certificates;
 mod control;
 mod deploy;
+mod dnspod;
 mod list;
 mod params;
 mod records;
+mod upload;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -46,6 +47,7 @@ pub(crate) fn router(sandbox: Sandbox) -> Router {
         .route(path::BINDINGS_OF, get(control::handle_bindings_of))
         .route(path::FAIL_DEPLOYS, post(control::handle_fail_deploys))
         .route(path::DEPLOY_TASKS, get(control::handle_deploy_tasks))
+        .route(path::DNS_ZONES, post(control::handle_dns_zones))
         .with_state(sandbox)
 }
 
@@ -70,6 +72,10 @@ fn not_found(id: &str) -> Failure {
 
 fn internal(e: impl std::fmt::Display) -> Failure {
     fail("InternalError", e.to_string())
+}
+
+fn invalid_action(action: &str) -> Failure {
+    fail("InvalidAction", format!("The action `{action}` is invalid or not found."))
 }
 
 type Outcome = Result<Value, Failure>;
@@ -151,14 +157,29 @@ async fn handle_api(State(sandbox): State<Sandbox>, headers: HeaderMap, body: By
             .map(str::to_owned);
         let params = Params::new(params, region);
         match service {
-            Service::SSL => ssl(&sandbox, &action, params),
+            Service::SSL => ssl(&sandbox, &action, params).map(|answer| (answer, None)),
+            Service::DNSPOD => dnspod::dnspod(&sandbox, &action, params),
             other => Err(fail(
                 "InvalidAction",
                 format!("The sandbox serves no actions of service `{}`.", other.name),
             )),
         }
     });
-    let Ok(mut answer) = outcome else { return envelope(outcome) };
+    let (mut answer, txt_changed) = match outcome {
+        Ok(done) => done,
+        Err(failure) => return envelope(Err(failure)),
+    };
+    if let Some(name) = txt_changed
+        && let Err(e) = sandbox.publish_txt(&name).await
+    {
+        // The records changed; a test whose CA resolves with pebble-challtestsrv must not go on
+        // as if that server had them.
+        tracing::error!("cannot publish the TXT records of {name}: {e}");
+        let message = format!(
+            "The change was made, but the TXT records of {name} could not be published: {e}"
+        );
+        return envelope(Err(internal(message)));
+    }
     match action_name.as_str() {
         // The certificate exists now; what follows is what the client is told.
         "ApplyCertificate" => {
@@ -235,8 +256,7 @@ fn ssl(sandbox: &Sandbox, action: &str, params: Params) -> Outcome {
         "DescribeHostDeployRecordDetail" => {
             records::describe_host_deploy_record_detail(sandbox, params)
         }
-        other => {
-            Err(fail("InvalidAction", format!("The action `{other}` is invalid or not found.")))
-        }
+        "UploadCertificate" => upload::upload_certificate(sandbox, params),
+        other => Err(invalid_action(other)),
     }
 }

@@ -99,6 +99,26 @@ impl Params {
         }
     }
 
+    /// Takes a string parameter that must be one of `choices` (its text, and what it stands
+    /// for); returns what the one given stands for, `None` when absent.
+    pub(super) fn one_of<T: Copy>(
+        &mut self,
+        name: &str,
+        choices: &[(&str, T)],
+    ) -> Result<Option<T>, Failure> {
+        let Some(given) = self.string(name)? else { return Ok(None) };
+        match choices.iter().find(|(text, _)| *text == given) {
+            Some((_, value)) => Ok(Some(*value)),
+            None => {
+                let texts: Vec<&str> = choices.iter().map(|(text, _)| *text).collect();
+                Err(fail(
+                    "InvalidParameterValue",
+                    format!("{name} `{given}` is not one of {}.", texts.join(", ")),
+                ))
+            }
+        }
+    }
+
     /// Takes a parameter whatever its value; returns whether it was given (and not null).
     pub(super) fn given(&mut self, name: &str) -> bool {
         self.take(name).is_some()

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::{
     AgeRequest, AgeResponse, BindRequest, BindingsResponse, ConsoleTarget, DeployTasksResponse,
-    FailDeploysRequest, FaultsResponse, SeedRequest, SeedResponse, path,
+    DnsZones, FailDeploysRequest, FaultsResponse, SeedRequest, SeedResponse, path,
 };
 use crate::{Binding, ConsoleOp, DeployTask, Faults, Stats};
 
@@ -156,6 +156,17 @@ impl ControlClient {
         let domains = domains.iter().map(|d| d.as_ref().to_owned()).collect();
         let answer: SeedResponse = self.post(path::SEED, &SeedRequest { domains }).await?;
         Ok(answer.certificate_ids)
+    }
+
+    /// Adds DNS zones (DNSPod domains, such as `example.com`) to the account; returns every zone
+    /// it holds. The sandbox refuses (400) a name that is not a zone.
+    pub async fn add_dns_zones(
+        &self,
+        zones: &[impl AsRef<str>],
+    ) -> Result<Vec<String>, ControlError> {
+        let zones = zones.iter().map(|z| z.as_ref().to_owned()).collect();
+        let answer: DnsZones = self.post(path::DNS_ZONES, &DnsZones { zones }).await?;
+        Ok(answer.zones)
     }
 
     fn url_of(&self, path: &str) -> String {

@@ -16,6 +16,7 @@
 //! | `GET /_sandbox/bindings/{id}` |                   | `{"Bindings": [..]}` of certificate `id` |
 //! | `POST /_sandbox/fail-deploys` | `{"BindingId": N, "Count": N}` | [`Binding`]      |
 //! | `GET /_sandbox/deploy-tasks` |                    | `{"DeployTasks": [..]}` ([`DeployTask`]) |
+//! | `POST /_sandbox/dns-zones` | `{"Zones": [..]}`  | `{"Zones": [..]}`, every zone held |
 //!
 //! `{op}` is a console operation's [name](crate::ConsoleOp::name): `validate`, `revoke`,
 //! `cancel`, `delete` or `reissue`. `bind` names the resource as `DeployCertificateInstance`'s
@@ -24,8 +25,9 @@
 //! plain-text reason: 400 for a body the endpoint cannot read, faults that are not
 //! probabilities or an instance not in its type's format, 409 for a console operation or a
 //! binding on a certificate (or binding) that does not exist or is in the wrong state —
-//! deleting a certificate that still serves cloud resources included — 500 when the sandbox
-//! cannot save its certificates.
+//! deleting a certificate that still serves cloud resources, revoking or reissuing an uploaded
+//! one included — 500 when the sandbox cannot save its certificates. `dns-zones` adds DNSPod
+//! domains to the account (400 for a name that is not a zone).
 //!
 //! [`Faults`]: crate::Faults
 //! [`Stats`]: crate::Stats
@@ -54,6 +56,7 @@ pub(crate) mod path {
     pub(crate) const BINDINGS_OF: &str = "/_sandbox/bindings/{certificate_id}";
     pub(crate) const FAIL_DEPLOYS: &str = "/_sandbox/fail-deploys";
     pub(crate) const DEPLOY_TASKS: &str = "/_sandbox/deploy-tasks";
+    pub(crate) const DNS_ZONES: &str = "/_sandbox/dns-zones";
     /// Every console operation, at `/_sandbox/` followed by [`ConsoleOp::name`].
     pub(crate) const CONSOLE: &str = "/_sandbox/{op}";
 
@@ -134,6 +137,13 @@ pub(crate) struct BindingsResponse {
 pub(crate) struct FailDeploysRequest {
     pub binding_id: u64,
     pub count: u32,
+}
+
+/// `POST /_sandbox/dns-zones`: the zones to add; in the answer, every zone held.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DnsZones {
+    pub zones: Vec<String>,
 }
 
 /// The answer to `GET /_sandbox/deploy-tasks`.

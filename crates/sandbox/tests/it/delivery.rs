@@ -13,37 +13,7 @@ async fn call(url: &str, action: &str, body: &Value) -> Value {
 
 /// Calls `action` with the common parameter `Region` (the `X-TC-Region` header) when given.
 async fn call_in(url: &str, region: Option<&str>, action: &str, body: &Value) -> Value {
-    let body = body.to_string();
-    let timestamp = chrono::Utc::now().timestamp();
-    let host = url.trim_start_matches("http://");
-    let sig = tc3::sign(&SigningInput {
-        secret_id: ID,
-        secret_key: KEY,
-        service: "ssl",
-        method: "POST",
-        uri: "/",
-        query: "",
-        headers: &[("content-type", "application/json"), ("host", host), ("x-tc-action", action)],
-        payload: Payload::Signed(body.as_bytes()),
-        timestamp,
-    });
-    let mut request = reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .header("x-tc-action", action)
-        .header("x-tc-version", "2019-12-05")
-        .header("x-tc-timestamp", timestamp.to_string())
-        .header("authorization", sig.authorization);
-    if let Some(region) = region {
-        request = request.header("x-tc-region", region);
-    }
-    let answer: Value =
-        request.body(body).send().await.expect("sandbox answers").json().await.expect("JSON");
-    answer["Response"].clone()
-}
-
-fn code(response: &Value) -> Option<&str> {
-    response["Error"]["Code"].as_str()
+    call_service(url, Service::SSL, region, action, body).await
 }
 
 /// A sandbox whose deploy tasks take `step` per resource.

@@ -4,12 +4,14 @@
 use certplan_core::{CertStatus, CertificateArgs, DvAuthMethod, ValidationRecord};
 use certplan_provider::tc3::{self, Payload, SigningInput};
 use certplan_provider::wire::{ApplyCertificateRequest, DescribeCertificatesRequest};
-use certplan_provider::{Client, Credentials, Endpoint};
+use certplan_provider::{Client, Credentials, Endpoint, Service};
 use certplan_sandbox::{ConsoleOp, ControlClient, ControlError, Faults, SandboxOptions};
 use certplan_test_support::LocalSandbox;
 use serde_json::{Value, json};
 
 mod delivery;
+mod dnspod;
+mod upload;
 
 const ID: &str = "AKIDtest";
 const KEY: &str = "test-secret-key";
@@ -99,6 +101,49 @@ async fn raw_signing_action_as(
 
 fn error_code(body: &Value) -> Option<&str> {
     body["Response"]["Error"]["Code"].as_str()
+}
+
+/// Calls `action` of `service` with `body`, signed as the SDKs sign, with the common parameter
+/// `Region` (the `X-TC-Region` header) when given; returns `Response`.
+async fn call_service(
+    url: &str,
+    service: Service,
+    region: Option<&str>,
+    action: &str,
+    body: &Value,
+) -> Value {
+    let body = body.to_string();
+    let timestamp = chrono::Utc::now().timestamp();
+    let host = url.trim_start_matches("http://");
+    let sig = tc3::sign(&SigningInput {
+        secret_id: ID,
+        secret_key: KEY,
+        service: service.name,
+        method: "POST",
+        uri: "/",
+        query: "",
+        headers: &[("content-type", "application/json"), ("host", host), ("x-tc-action", action)],
+        payload: Payload::Signed(body.as_bytes()),
+        timestamp,
+    });
+    let mut request = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-tc-action", action)
+        .header("x-tc-version", service.version)
+        .header("x-tc-timestamp", timestamp.to_string())
+        .header("authorization", sig.authorization);
+    if let Some(region) = region {
+        request = request.header("x-tc-region", region);
+    }
+    let answer: Value =
+        request.body(body).send().await.expect("sandbox answers").json().await.expect("JSON");
+    answer["Response"].clone()
+}
+
+/// Returns the error code of an answer's `Response`.
+fn code(response: &Value) -> Option<&str> {
+    response["Error"]["Code"].as_str()
 }
 
 const BODY: &str = r#"{"DvAuthMethod":"DNS_AUTO","DomainName":"www.example.com"}"#;
@@ -922,31 +967,25 @@ async fn rsa_orders_get_rsa_2048_keys_and_ecc_orders_p256_keys() {
 #[tokio::test]
 async fn routes_by_the_service_the_signature_names_at_that_services_version() {
     let s = start(None).await;
-    let client_for = |service| {
-        Client::for_service(
-            service,
-            Endpoint::parse(&s.url).expect("loopback url"),
-            Credentials::new(ID, KEY),
-            certplan_test_support::test_client_options(),
-        )
-    };
     let list = DescribeCertificatesRequest::default();
-    client_for(certplan_provider::Service::SSL)
+    s.client_for(Service::SSL)
         .describe_certificates(&list)
         .await
         .expect("the SSL service answers at its version");
-    let old_version =
-        certplan_provider::Service { version: "2018-03-17", ..certplan_provider::Service::SSL };
-    let err = client_for(old_version).describe_certificates(&list).await.expect_err("refused");
+    let old_version = Service { version: "2018-03-17", ..Service::SSL };
+    let err = s.client_for(old_version).describe_certificates(&list).await.expect_err("refused");
     assert_eq!(err.code(), Some("NoSuchVersion"), "{err}");
     assert!(err.to_string().contains("`2018-03-17` does not exist for service `ssl`"), "{err}");
-    let err = client_for(certplan_provider::Service::DNSPOD)
-        .describe_certificates(&list)
-        .await
-        .expect_err("not served yet");
+    // DNSPod is served at its own version, with its own actions.
+    let dnspod = s.client_for(Service::DNSPOD);
+    assert!(dnspod.dns_zones().await.expect("DNSPod answers").is_empty());
+    let err = dnspod.describe_certificates(&list).await.expect_err("not a DNSPod action");
+    assert_eq!(err.code(), Some("InvalidAction"), "{err}");
+    let cvm = Service { name: "cvm", version: "2017-03-12", endpoint: "https://cvm.example" };
+    let err = s.client_for(cvm).describe_certificates(&list).await.expect_err("not served");
     assert_eq!(err.code(), Some("AuthFailure.SignatureFailure"), "{err}");
     assert!(
-        err.to_string().contains("service `dnspod`, which the sandbox does not serve"),
+        err.to_string().contains("service `cvm`, which the sandbox does not serve (ssl, dnspod)"),
         "{err}"
     );
 }

@@ -185,6 +185,7 @@ pub(crate) fn rich_state() -> State {
             supersedes: (i == 1).then(|| "id000009".into()),
             started_at: "2026-11-28T10:00:00.5Z".parse().expect("time"),
             replaces_because: (i == 1).then(|| "gone".to_owned()),
+            order: (i == 1).then(|| "https://acme.example/order/1".to_owned()),
         });
     }
     state.outputs.insert(

@@ -1,0 +1,361 @@
+//! Obtaining a certificate from an ACME CA for a journaled intent: the order placed — or, when
+//! the intent names one, resumed — its challenges answered (DNS-01 records in Tencent Cloud DNS
+//! or through a program, HTTP-01 files in a webroot), published records seen on the zone's
+//! servers before the CA looks, and removed afterwards (after a failure too), the order
+//! finalized once with the key derived for it, and the certificate uploaded once (an upload sent
+//! again finds the first).
+//!
+//! Exactly once: the order's URL is journaled as soon as the CA answers; a run that dies at any
+//! point leaves an intent that the next run resumes by that URL. An order is finalized only
+//! while the CA reports it ready, which it is once; an order placed whose URL was lost to a crash
+//! was never finalized, and is left to expire.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use certplan_core::{AcmeArgs, CertificateId, Challenge, DnsProvider, challenge_record};
+use certplan_provider::acme::{AcmeClient, ChallengeToAnswer, OrderState};
+use certplan_provider::{Client, dns};
+use certplan_state::Intent;
+
+use crate::error::ObtainError;
+use crate::ledger::Ledger;
+use crate::options::{AcmeInputs, Timing};
+use crate::step::Step;
+
+/// The TTL of a published DNS-01 record: short, it lives for minutes.
+const RECORD_TTL: u64 = 600;
+/// The remark DNS-01 records certplan publishes carry, to tell them from the zone's others.
+const RECORD_REMARK: &str = "certplan acme-challenge";
+/// How long a DNS-01 program may take.
+const EXEC_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Obtains the certificate `intent` is for — placing its order, or resuming the one it names —
+/// uploads it, and returns its id with the intent as journaled last (its order's URL in it).
+pub(crate) async fn obtain(
+    ssl: &Client,
+    inputs: &AcmeInputs,
+    ledger: &Ledger<'_>,
+    mut intent: Intent,
+    timing: &Timing,
+) -> Result<(CertificateId, Intent), (ObtainError, Intent)> {
+    let result = obtain_inner(ssl, inputs, ledger, &mut intent, timing).await;
+    match result {
+        Ok(id) => Ok((id, intent)),
+        Err(e) => Err((e, intent)),
+    }
+}
+
+async fn obtain_inner(
+    ssl: &Client,
+    inputs: &AcmeInputs,
+    ledger: &Ledger<'_>,
+    intent: &mut Intent,
+    timing: &Timing,
+) -> Result<CertificateId, ObtainError> {
+    let Some(acme) = intent.args.acme.clone() else {
+        return Err(ObtainError::NotAcme);
+    };
+    let names = acme.names(&intent.args.domain);
+    let names: Vec<String> = names.into_iter().map(str::to_owned).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let Some(key) = inputs.account_keys.get(&acme.registration) else {
+        return Err(ObtainError::NoAccountKey { registration: acme.registration.clone() });
+    };
+    let client = AcmeClient::connect(&acme.server_url, key, inputs.roots.as_deref()).await?;
+    let url = match intent.order.clone() {
+        Some(url) => url,
+        None => {
+            let order = client.new_order(&names, acme.profile.as_deref()).await?;
+            let step = Step::Ordered { intent: intent.clone(), url: order.url.clone() };
+            ledger.record(step).await?;
+            intent.order = Some(order.url.clone());
+            order.url
+        }
+    };
+    let deadline = tokio::time::Instant::now() + timing.order_limit;
+    let chain = loop {
+        let order = client.order(&url).await?;
+        match order.status {
+            OrderState::Pending => {
+                answer_challenges(&client, inputs, &acme, &url, timing).await?;
+            }
+            OrderState::Ready => client.finalize(&url, &names, acme.key_type).await?,
+            OrderState::Valid => {
+                if let Some(chain) = client.certificate(&url).await? {
+                    break chain;
+                }
+            }
+            OrderState::Processing => {}
+            OrderState::Invalid => {
+                return Err(ObtainError::OrderInvalid {
+                    url,
+                    why: order.error.unwrap_or_else(|| "no reason given".to_owned()),
+                });
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ObtainError::OrderUnfinished { url, limit: timing.order_limit });
+        }
+        tokio::time::sleep(timing.order_poll).await;
+    };
+    let key = client.certificate_key_pem(&url, acme.key_type)?;
+    let alias = intent.args.alias.as_deref();
+    let uploaded = ssl
+        .upload_certificate(&chain, &key, alias, intent.args.project_id)
+        .await
+        .map_err(|error| ObtainError::Upload { url: url.clone(), error })?;
+    Ok(uploaded.certificate_id)
+}
+
+/// Answers the order's pending challenges: publishes them all, waits until they can be seen,
+/// tells the CA, waits for its verdict, and removes what was published whatever happened.
+async fn answer_challenges(
+    client: &AcmeClient,
+    inputs: &AcmeInputs,
+    acme: &AcmeArgs,
+    url: &str,
+    timing: &Timing,
+) -> Result<(), ObtainError> {
+    let todo = client.challenges(url, acme.challenge.kind()).await?;
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let mut published = Published::default();
+    let outcome = async {
+        for challenge in &todo {
+            publish(inputs, &acme.challenge, challenge, &mut published).await?;
+        }
+        if let Challenge::Dns { recursive_nameservers, .. } = &acme.challenge {
+            wait_visible(&todo, recursive_nameservers, timing).await?;
+        }
+        let urls: Vec<String> = todo.iter().map(|c| c.url.clone()).collect();
+        client.ready(url, &urls).await?;
+        let deadline = tokio::time::Instant::now() + timing.order_limit;
+        loop {
+            tokio::time::sleep(timing.order_poll).await;
+            let order = client.order(url).await?;
+            if order.status != OrderState::Pending {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ObtainError::OrderUnfinished {
+                    url: url.to_owned(),
+                    limit: timing.order_limit,
+                });
+            }
+        }
+    }
+    .await;
+    let cleaned = published.remove(inputs).await;
+    outcome?;
+    cleaned
+}
+
+/// What was published for one order's challenges, to remove afterwards.
+#[derive(Default)]
+struct Published {
+    /// Tencent Cloud DNS records: zone and record id.
+    records: Vec<(String, u64)>,
+    /// Programs' records: program, name and value.
+    exec: Vec<(PathBuf, String, String)>,
+    files: Vec<PathBuf>,
+}
+
+impl Published {
+    /// Removes everything published; the first failure is returned once all was tried.
+    async fn remove(self, inputs: &AcmeInputs) -> Result<(), ObtainError> {
+        let mut first = None;
+        for (zone, id) in self.records {
+            if let Some(dnspod) = &inputs.dnspod
+                && let Err(error) = dnspod.delete_dns_record(&zone, id).await
+            {
+                first.get_or_insert(ObtainError::Dns {
+                    what: format!("removing record {id} of {zone}"),
+                    error: error.to_string(),
+                });
+            }
+        }
+        for (program, name, value) in self.exec {
+            if let Err(e) = run_exec(&program, "cleanup", &name, &value).await {
+                first.get_or_insert(e);
+            }
+        }
+        for file in self.files {
+            if let Err(e) = std::fs::remove_file(&file)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                first.get_or_insert(ObtainError::Webroot {
+                    path: file.clone(),
+                    error: e.to_string(),
+                });
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+/// Publishes one challenge's answer.
+async fn publish(
+    inputs: &AcmeInputs,
+    challenge: &Challenge,
+    todo: &ChallengeToAnswer,
+    published: &mut Published,
+) -> Result<(), ObtainError> {
+    let name = challenge_record(&todo.name);
+    match challenge {
+        Challenge::Dns { provider: DnsProvider::TencentCloud, .. } => {
+            let Some(dnspod) = &inputs.dnspod else {
+                return Err(ObtainError::Dns {
+                    what: format!("publishing {name}"),
+                    error: "no Tencent Cloud DNS client".to_owned(),
+                });
+            };
+            let dns_error = |what: String| {
+                move |e: certplan_provider::Error| ObtainError::Dns { what, error: e.to_string() }
+            };
+            let zones =
+                dnspod.dns_zones().await.map_err(dns_error("listing the zones".to_owned()))?;
+            let Some(zone) = zone_of(&name, zones.iter().map(|z| z.name.as_str())) else {
+                return Err(ObtainError::NoZone { name });
+            };
+            let host = host_in(&name, &zone);
+            // A record of this value left by an interrupted run is taken, not made again.
+            let existing = dnspod
+                .txt_records(&zone, &host)
+                .await
+                .map_err(dns_error(format!("reading {name}")))?;
+            let id = match existing.iter().find(|r| r.value == todo.dns_value) {
+                Some(record) => record.id,
+                None => dnspod
+                    .create_txt_record(&zone, &host, &todo.dns_value, RECORD_TTL, RECORD_REMARK)
+                    .await
+                    .map_err(dns_error(format!("publishing {name}")))?,
+            };
+            published.records.push((zone, id));
+        }
+        Challenge::Dns { provider: DnsProvider::Exec { path }, .. } => {
+            run_exec(path, "present", &name, &todo.dns_value).await?;
+            published.exec.push((path.clone(), name, todo.dns_value.clone()));
+        }
+        Challenge::Http { webroot } => {
+            let dir = webroot.join(".well-known/acme-challenge");
+            let file = dir.join(&todo.token);
+            let write = || -> std::io::Result<()> {
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(&file, &todo.key_authorization)
+            };
+            write()
+                .map_err(|e| ObtainError::Webroot { path: file.clone(), error: e.to_string() })?;
+            published.files.push(file);
+        }
+    }
+    Ok(())
+}
+
+/// Runs a DNS-01 program as lego's `exec` provider does: `PROGRAM present|cleanup FQDN VALUE`,
+/// the name with its final dot; certbot's variables are set as well.
+async fn run_exec(program: &Path, verb: &str, name: &str, value: &str) -> Result<(), ObtainError> {
+    let fqdn = format!("{name}.");
+    let domain = name.strip_prefix("_acme-challenge.").unwrap_or(name);
+    let mut command = tokio::process::Command::new(program);
+    command
+        .arg(verb)
+        .arg(&fqdn)
+        .arg(value)
+        .env("CERTBOT_DOMAIN", domain)
+        .env("CERTBOT_VALIDATION", value)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let failed = |error: String| ObtainError::Exec {
+        program: program.to_owned(),
+        verb: verb.to_owned(),
+        error,
+    };
+    let output = tokio::time::timeout(EXEC_TIMEOUT, command.output())
+        .await
+        .map_err(|_| failed(format!("did not finish in {}s", EXEC_TIMEOUT.as_secs())))?
+        .map_err(|e| failed(e.to_string()))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr.lines().last().unwrap_or("").trim().to_owned();
+    Err(failed(format!("{} {last}", output.status)))
+}
+
+/// Waits until every DNS-01 record of `todo` is visible on `servers` (`host:port`), or on the
+/// zone's authoritative servers when none are named.
+async fn wait_visible(
+    todo: &[ChallengeToAnswer],
+    servers: &[String],
+    timing: &Timing,
+) -> Result<(), ObtainError> {
+    let deadline = tokio::time::Instant::now() + timing.propagation_limit;
+    for challenge in todo {
+        let name = challenge_record(&challenge.name);
+        let servers: Vec<SocketAddr> = if servers.is_empty() {
+            dns::authoritative_servers(&name).await.map_err(|error| ObtainError::Dns {
+                what: format!("finding the servers of {name}"),
+                error,
+            })?
+        } else {
+            let mut resolved = Vec::new();
+            for server in servers {
+                let found = tokio::net::lookup_host(server.as_str()).await.map_err(|e| {
+                    ObtainError::Dns { what: format!("resolving {server}"), error: e.to_string() }
+                })?;
+                resolved.extend(found.take(1));
+            }
+            resolved
+        };
+        loop {
+            let values = dns::txt_values(&servers, &name)
+                .await
+                .map_err(|error| ObtainError::Dns { what: format!("looking up {name}"), error })?;
+            if values.contains(&challenge.dns_value) {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ObtainError::NotPropagated { name, limit: timing.propagation_limit });
+            }
+            tokio::time::sleep(timing.propagation_poll).await;
+        }
+    }
+    Ok(())
+}
+
+/// The zone of `name` among `zones`: the longest that is `name` or one of its parents.
+fn zone_of<'z>(name: &str, zones: impl Iterator<Item = &'z str>) -> Option<String> {
+    zones
+        .filter(|zone| name == *zone || name.ends_with(&format!(".{zone}")))
+        .max_by_key(|zone| zone.len())
+        .map(str::to_owned)
+}
+
+/// `name`'s host within `zone`: `_acme-challenge.www` of `_acme-challenge.www.example.com`.
+fn host_in(name: &str, zone: &str) -> String {
+    match name.strip_suffix(zone).and_then(|h| h.strip_suffix('.')) {
+        Some(host) if !host.is_empty() => host.to_owned(),
+        _ => "@".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_goes_into_the_longest_zone_that_holds_it() {
+        let zones = ["example.com", "dev.example.com", "other.com"];
+        let zone = zone_of("_acme-challenge.a.dev.example.com", zones.into_iter());
+        assert_eq!(zone.as_deref(), Some("dev.example.com"));
+        assert_eq!(
+            host_in("_acme-challenge.a.dev.example.com", "dev.example.com"),
+            "_acme-challenge.a"
+        );
+        assert_eq!(zone_of("_acme-challenge.example.org", zones.into_iter()), None);
+        assert_eq!(zone_of("_acme-challenge.notexample.com", zones.into_iter()), None);
+    }
+}
