@@ -167,6 +167,12 @@ fn event_json(event: &Event<'_>) -> Option<serde_json::Value> {
             "deploy_record_id": deployment.record_id, "from": deployment.from,
             "to": deployment.to, "resources": deployment.resources
         }),
+        Event::DeployedInstances { address, deployment } => json!({
+            "type": "deploy_complete", "address": address.to_string(),
+            "deploy_record_id": deployment.record_id, "from": null,
+            "to": deployment.to, "instances": deployment.instances.ids,
+            "resources": deployment.resources
+        }),
         Event::Exported { address, path, id, warnings } => json!({
             "type": "export_complete", "address": address.to_string(), "path": path,
             "certificate_id": id, "warnings": warnings
@@ -247,6 +253,21 @@ pub fn describe_event(event: Event<'_>) -> String {
             )
         }
         Event::Deployed { address, deployment } => describe_deployment(address, deployment),
+        Event::DeployedInstances { address, deployment: d } => {
+            if d.resources.is_empty() {
+                format!("{address}: {} is deployed to {} already", d.to, d.instances)
+            } else {
+                let failed = d.resources.iter().filter(|r| r.status.failed()).count();
+                let mut out = format!(
+                    "{address}: deployed {} to {} of {}",
+                    d.to,
+                    d.resources.len() - failed,
+                    plural(d.resources.len(), "instance")
+                );
+                list_resources(&mut out, &d.resources);
+                out
+            }
+        }
         Event::Exported { address, path, id, warnings } => {
             let mut text = format!("{address}: exported certificate {id} to {}", path.display());
             for warning in warnings.iter() {
@@ -280,11 +301,16 @@ fn describe_deployment(address: &Address, d: &certplan_core::Deployment) -> Stri
         d.resources.len() - failed,
         plural(d.resources.len(), "resource")
     );
-    for r in &d.resources {
+    list_resources(&mut out, &d.resources);
+    out
+}
+
+/// Adds a line per cloud resource of a deployment, with its outcome.
+fn list_resources(out: &mut String, resources: &[certplan_core::DeployedResource]) {
+    for r in resources {
         let error = r.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
         out.push_str(&format!("\n  {r}: {}{error}", r.status.name()));
     }
-    out
 }
 
 /// Says what an apply did: the summary line, or the `change_summary` event.

@@ -134,13 +134,41 @@ impl Delivery {
     }
 }
 
-/// The cloud resources a new certificate takes over: of these types, in these regions.
+/// The cloud resources a new certificate takes over: of these types, in these regions — and
+/// the named instances it is put on where no certificate serves yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployTarget {
     pub resource_types: BTreeSet<ResourceType>,
     /// For the region-scoped types: which regions.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub regions: BTreeMap<ResourceType, BTreeSet<String>>,
+    /// Instances named for a first deployment (`DeployCertificateInstance`), by type and
+    /// region, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<Instances>,
+}
+
+/// Instances of one type, in one region (for a region-scoped type), that a certificate is put
+/// on by one `DeployCertificateInstance` call: ids in the API's format for the type
+/// (`lbId|listenerId` for a CLB listener, `domain|on` for CDN…).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Instances {
+    pub resource_type: ResourceType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub ids: BTreeSet<String>,
+}
+
+/// `clb lb-1|lbl-1, lb-2|lbl-2 in ap-guangzhou`.
+impl fmt::Display for Instances {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ids: Vec<&str> = self.ids.iter().map(String::as_str).collect();
+        write!(f, "{} {}", self.resource_type, ids.join(", "))?;
+        if let Some(region) = &self.region {
+            write!(f, " in {region}")?;
+        }
+        Ok(())
+    }
 }
 
 impl DeployTarget {
@@ -148,6 +176,7 @@ impl DeployTarget {
     /// region-scoped type both have, the regions `covered` lacks.
     pub fn minus(&self, covered: &DeployTarget) -> DeployTarget {
         let mut rest = DeployTarget::default();
+        // The instances are put on by first deployments, never by a move.
         for kind in &self.resource_types {
             let regions = self.regions.get(kind);
             if !covered.resource_types.contains(kind) {
@@ -176,12 +205,22 @@ impl DeployTarget {
         self.resource_types.is_empty()
     }
 
-    /// Adds another `deploy` block's types and regions.
+    /// Adds another `deploy` block's types, regions and instances.
     pub fn merge(&mut self, other: DeployTarget) {
         self.resource_types.extend(other.resource_types);
         for (kind, regions) in other.regions {
             self.regions.entry(kind).or_default().extend(regions);
         }
+        for group in other.instances {
+            let same = |g: &&mut Instances| {
+                g.resource_type == group.resource_type && g.region == group.region
+            };
+            match self.instances.iter_mut().find(same) {
+                Some(existing) => existing.ids.extend(group.ids),
+                None => self.instances.push(group),
+            }
+        }
+        self.instances.sort();
     }
 }
 
@@ -344,6 +383,38 @@ impl Deployment {
     }
 }
 
+/// A first deployment: the certificate `to` put on named instances where none served
+/// (`DeployCertificateInstance`), followed to its end. Recorded before the task is asked for,
+/// so that a crash or a lost answer asks for it again only knowingly (the service answers a
+/// request for instances that have the certificate already with a refusal, and a request
+/// while the task runs with that task).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirstDeployment {
+    pub to: CertificateId,
+    pub instances: Instances,
+    /// The task's id (`DeployRecordId`), once the API gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<u64>,
+    pub started_at: DateTime<Utc>,
+    /// Set when no instance was pending or deploying any more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<DeployedResource>,
+}
+
+impl FirstDeployment {
+    /// The instances it put the certificate on: every one, once it finished without a
+    /// failure; none before.
+    pub fn done(&self) -> BTreeSet<String> {
+        let failed = self.resources.iter().any(|r| r.status.failed());
+        match self.finished_at {
+            Some(_) if !failed => self.instances.ids.clone(),
+            _ => BTreeSet::new(),
+        }
+    }
+}
+
 /// What an export last wrote: never key material, only digests of the public files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportRecord {
@@ -426,6 +497,7 @@ mod tests {
                     (kind, r.iter().map(|r| (*r).to_owned()).collect())
                 })
                 .collect(),
+            instances: Vec::new(),
         }
     }
 

@@ -27,8 +27,8 @@ pub use attention::{Attention, BoundResource, Concern, EXIT_ATTENTION};
 pub use backend::{Backend, DEFAULT_STATE_FILE};
 pub use delivery::{
     DEFAULT_HOOK_TIMEOUT, Delivery, DeployStatus, DeployTarget, DeployedResource, Deployment,
-    EXPORT_FILES, ExportReason, ExportRecord, ExportSpec, ExportsSeen, FilesSeen, HookOutcome,
-    ResourceType,
+    EXPORT_FILES, ExportReason, ExportRecord, ExportSpec, ExportsSeen, FilesSeen, FirstDeployment,
+    HookOutcome, Instances, ResourceType,
 };
 pub use id::CertificateId;
 pub use plan::{

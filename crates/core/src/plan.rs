@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Address, Argument, Attention, AttributeValue, CertStatus, CertificateArgs, CertificateId,
-    Delivery, DeployTarget, DeployedResource, ExportReason, RemoteCertificate, RenewBefore,
-    ValidationRecord,
+    Delivery, DeployTarget, DeployedResource, ExportReason, Instances, RemoteCertificate,
+    RenewBefore, ValidationRecord,
 };
 
 /// What the cloud reports, by certificate id. A certificate id recorded in state but absent
@@ -236,6 +236,9 @@ pub enum DeliveryWork {
         record_id: u64,
         failed: Vec<DeployedResource>,
     },
+    /// Put the resource's certificate (`to`; `None`: the one this apply obtains) on named
+    /// instances where none serves yet, or follow such a deployment asked for before.
+    DeployInstances { to: Option<CertificateId>, instances: Instances },
     /// Write the certificate's PEM files (then run the export's hook).
     Export { path: std::path::PathBuf, reason: ExportReason },
     /// Run the export's `on_change` hook, which failed or did not run for the files in place.
@@ -247,6 +250,7 @@ impl DeliveryWork {
     pub fn name(&self) -> &'static str {
         match self {
             DeliveryWork::Deploy { .. } => "deploy",
+            DeliveryWork::DeployInstances { .. } => "deploy-instances",
             DeliveryWork::Resume { .. } => "resume-deploy",
             DeliveryWork::Retry { .. } => "retry-deploy",
             DeliveryWork::Export { .. } => "export",

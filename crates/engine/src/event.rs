@@ -90,6 +90,12 @@ pub enum Event<'a> {
         address: &'a Address,
         deployment: &'a certplan_core::Deployment,
     },
+    /// A first deployment to named instances ended (each instance's outcome in
+    /// `deployment.resources`; none when an earlier request had put the certificate there).
+    DeployedInstances {
+        address: &'a Address,
+        deployment: &'a certplan_core::FirstDeployment,
+    },
     Exported {
         address: &'a Address,
         path: &'a std::path::Path,

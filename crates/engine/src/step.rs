@@ -58,6 +58,9 @@ pub(crate) enum Step {
     /// A deployment to the resource's certificate `deployment.to`: about to be asked for, its
     /// task id, or its progress — each replaces the last of the same `from` and target.
     Deploy { address: Address, deployment: Box<Deployment> },
+    /// A first deployment of the resource's certificate to named instances, as asked for or
+    /// followed: replaces the record of the same certificate and instances.
+    FirstDeploy { address: Address, deployment: Box<certplan_core::FirstDeployment> },
     /// Files exported for the resource's certificate `export.certificate_id` (and its hook's
     /// outcome): replaces the record of the same path.
     Export { address: Address, export: Box<ExportRecord> },
@@ -76,6 +79,7 @@ impl Step {
             | Step::SetProject { address, .. }
             | Step::Observe { address, .. }
             | Step::Deploy { address, .. }
+            | Step::FirstDeploy { address, .. }
             | Step::Export { address, .. } => Some(address),
             Step::Journal(_)
             | Step::Ordered { .. }
@@ -150,6 +154,15 @@ impl Step {
                     r.deployments
                         .retain(|d| (&d.from, &d.target) != (&deployment.from, &deployment.target));
                     r.deployments.push((**deployment).clone());
+                }
+            }
+            Step::FirstDeploy { address, deployment } => {
+                if let Some(r) = state.resources.get_mut(address) {
+                    let same = |d: &certplan_core::FirstDeployment| {
+                        (&d.to, &d.instances) == (&deployment.to, &deployment.instances)
+                    };
+                    r.first_deployments.retain(|d| !same(d));
+                    r.first_deployments.push((**deployment).clone());
                 }
             }
             Step::Export { address, export } => {
@@ -330,6 +343,9 @@ fn record(
         succeeds: lineage.succeeds,
         deployments: Vec::new(),
         exports: state.resources.get(address).map(|r| r.exports.clone()).unwrap_or_default(),
+        first_deployments: (state.resources.get(address))
+            .map(|r| r.first_deployments.clone())
+            .unwrap_or_default(),
         imported: lineage
             .imported
             .or_else(|| state.resources.get(address).and_then(|r| r.imported.clone())),

@@ -125,7 +125,9 @@ pub fn replaced_certificates(
             DeliveryWork::Deploy { from, .. }
             | DeliveryWork::Resume { from, .. }
             | DeliveryWork::Retry { from, .. } => from,
-            DeliveryWork::Export { .. } | DeliveryWork::Hook { .. } => continue,
+            DeliveryWork::DeployInstances { .. }
+            | DeliveryWork::Export { .. }
+            | DeliveryWork::Hook { .. } => continue,
         };
         replaced.entry(from.clone()).or_insert_with(|| d.address.clone());
     }

@@ -156,6 +156,12 @@ fn delivery_json(d: &DeliveryChange, plan: &Plan) -> Value {
             out["deploy_record_id"] = json!(record_id);
             out["failed"] = json!(failed);
         }
+        DeliveryWork::DeployInstances { to, instances } => {
+            out["to"] = json!(to);
+            out["resource_types"] = json!([instances.resource_type]);
+            out["region"] = json!(instances.region);
+            out["instances"] = json!(instances.ids);
+        }
         DeliveryWork::Export { path, reason } => {
             out["path"] = json!(path);
             out["reason"] = json!(reason.to_string());

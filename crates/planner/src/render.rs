@@ -243,6 +243,10 @@ pub fn describe_delivery(d: &DeliveryChange, plan: &Plan) -> String {
             let to = to.as_deref().map_or("the new certificate".to_owned(), str::to_owned);
             format!("{address}: will deploy {to} to {target}{when}, taking over from {from}")
         }
+        DeliveryWork::DeployInstances { to, instances } => {
+            let to = to.as_deref().map_or("the new certificate".to_owned(), str::to_owned);
+            format!("{address}: will deploy {to} to {instances}{when} (a first deployment)")
+        }
         DeliveryWork::Resume { from, to, record_id, .. } => match record_id {
             Some(id) => format!(
                 "{address}: will follow deployment {id} ({from} to {to}), not seen to its end"

@@ -74,6 +74,9 @@ pub struct Client {
     credentials: Credentials,
     options: ClientOptions,
     pacers: std::sync::Arc<Pacers>,
+    /// The `Region` common parameter (`X-TC-Region`), for the actions on region-scoped cloud
+    /// resources that need it.
+    region: Option<String>,
 }
 
 impl Client {
@@ -106,7 +109,7 @@ impl Client {
             // build rather than a condition to handle.
             .expect("the HTTP client builds");
         let pacers = std::sync::Arc::new(Pacers::new(options.requests_per_second));
-        Client { http, service, endpoint, credentials, options, pacers }
+        Client { http, service, endpoint, credentials, options, pacers, region: None }
     }
 
     /// Builds a client of another `service` with this one's credentials and options: at the
@@ -123,6 +126,12 @@ impl Client {
             _ => self.endpoint.clone(),
         };
         Client::for_service(service, endpoint, self.credentials.clone(), self.options)
+    }
+
+    /// This client, sending its requests with the `Region` common parameter `region`; the
+    /// account's pacing is shared with this one.
+    pub fn in_region(&self, region: &str) -> Client {
+        Client { region: Some(region.to_owned()), ..self.clone() }
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -479,6 +488,9 @@ impl Client {
         put("x-tc-version", self.service.version);
         put("x-tc-timestamp", &timestamp.to_string());
         put("x-tc-language", "en-US");
+        if let Some(region) = &self.region {
+            put("x-tc-region", region);
+        }
         put("x-tc-requestclient", concat!("certplan/", env!("CARGO_PKG_VERSION")));
         if let Some(token) = &self.credentials.token {
             let mut value =

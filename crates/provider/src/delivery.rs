@@ -3,19 +3,24 @@
 //! retry its failures), and the PEM material an export writes. When to do which is the
 //! engine's business; this module asks and reports.
 
-use certplan_core::{DeployStatus, DeployTarget, DeployedResource, Sensitive};
+use certplan_core::{DeployStatus, DeployTarget, DeployedResource, ResourceType, Sensitive};
 use chrono::{DateTime, Utc};
 
 use crate::wire::{
-    CertificateIdRequest, CertificatePemDetail, DescribeHostUpdateRecordDetailRequest,
-    DescribeHostUpdateRecordDetailResponse, DescribeHostUpdateRecordRequest,
-    DescribeHostUpdateRecordResponse, UpdateCertificateInstanceRequest,
-    UpdateCertificateInstanceResponse, UpdateCertificateRecordRetryRequest,
+    CertificateIdRequest, CertificatePemDetail, DeployCertificateInstanceRequest,
+    DescribeHostDeployRecordDetailRequest, DescribeHostDeployRecordDetailResponse,
+    DescribeHostUpdateRecordDetailRequest, DescribeHostUpdateRecordDetailResponse,
+    DescribeHostUpdateRecordRequest, DescribeHostUpdateRecordResponse,
+    UpdateCertificateInstanceRequest, UpdateCertificateInstanceResponse,
+    UpdateCertificateRecordRetryRequest,
 };
 use crate::{Client, Error};
 
 /// The most details one `DescribeHostUpdateRecordDetail` call returns (its `Limit` maximum).
 const DETAIL_PAGE_LIMIT: u64 = 200;
+/// Instances asked for per `DescribeHostDeployRecordDetail` call (the model gives no maximum;
+/// its default is 10).
+const INSTANCE_PAGE_LIMIT: u64 = 100;
 /// Tasks asked for per `DescribeHostUpdateRecord` call. The API documents only its default,
 /// 10; two certificates have a handful of tasks between them, so one page is the rule.
 const RECORD_PAGE_LIMIT: u64 = 100;
@@ -88,6 +93,73 @@ impl Client {
             record_id: resp.deploy_record_id.unwrap_or(0),
             created: resp.deploy_status == Some(1),
         })
+    }
+
+    /// Asks for a deploy task putting certificate `id` on the `instances` of `resource_type`
+    /// (in the client's region, for a region-scoped type): a first deployment, where no
+    /// other certificate serves yet. As with [`update_certificate_instance`](Self::update_certificate_instance),
+    /// a `record_id` of 0 means the task is still being created; while one runs, the same
+    /// request is answered with it. Asked again once done, it is refused with
+    /// `FailedOperation.CertificateNotDeployInstance` (the instances serve the certificate
+    /// already), so asking again is safe.
+    pub async fn deploy_certificate_instance(
+        &self,
+        id: &str,
+        resource_type: ResourceType,
+        instances: &[String],
+    ) -> Result<DeployRequested, Error> {
+        let req = DeployCertificateInstanceRequest {
+            certificate_id: id.to_owned(),
+            instance_id_list: instances.to_vec(),
+            resource_type: resource_type.name().to_owned(),
+        };
+        let resp: UpdateCertificateInstanceResponse =
+            self.call("DeployCertificateInstance", &req).await?;
+        Ok(DeployRequested {
+            record_id: resp.deploy_record_id.unwrap_or(0),
+            created: resp.deploy_status == Some(1),
+        })
+    }
+
+    /// Describes a first deployment's task (`DescribeHostDeployRecordDetail`): its counts and
+    /// every instance, fetching every page; the instances are of `resource_type`.
+    pub async fn deploy_instance_detail(
+        &self,
+        record_id: u64,
+        resource_type: ResourceType,
+    ) -> Result<DeployProgress, Error> {
+        const ACTION: &str = "DescribeHostDeployRecordDetail";
+        let mut progress = DeployProgress::default();
+        let mut offset = 0;
+        loop {
+            let req = DescribeHostDeployRecordDetailRequest {
+                deploy_record_id: record_id.to_string(),
+                offset: Some(offset),
+                limit: Some(INSTANCE_PAGE_LIMIT),
+            };
+            let page: DescribeHostDeployRecordDetailResponse = self.call(ACTION, &req).await?;
+            let malformed =
+                |e: String| self.malformed(ACTION, format!("deploy record {record_id}: {e}"));
+            let total = page
+                .total_count
+                .ok_or_else(|| malformed("the answer has no TotalCount".to_owned()))?;
+            let list = page.deploy_record_detail_list.unwrap_or_default();
+            for detail in &list {
+                progress
+                    .resources
+                    .push(detail.to_resource(Some(resource_type.name())).map_err(malformed)?);
+            }
+            progress.total = total;
+            progress.succeeded = page.success_total_count.unwrap_or(0);
+            progress.failed = page.failed_total_count.unwrap_or(0);
+            progress.running = page.running_total_count.unwrap_or(0);
+            progress.pending = page.pending_total_count.unwrap_or(0);
+            offset += list.len() as u64;
+            if offset >= total || list.is_empty() {
+                break;
+            }
+        }
+        Ok(progress)
     }
 
     /// Lists the deploy tasks from `old_id` to `new_id`, every page, oldest first: how a task

@@ -126,6 +126,13 @@ impl Error {
         }
     }
 
+    /// Returns true when `DeployCertificateInstance` was refused because the instances have
+    /// the certificate already (or, the same code, do not accept it: only a caller that knows
+    /// it asked for the deployment before may read it as done).
+    pub fn is_deployed_already(&self) -> bool {
+        self.code() == Some("FailedOperation.CertificateNotDeployInstance")
+    }
+
     /// Returns true when the service says the certificate named does not exist.
     pub fn is_not_found(&self) -> bool {
         self.code() == Some("FailedOperation.CertificateNotFound")

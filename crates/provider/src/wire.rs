@@ -17,7 +17,8 @@ mod upload;
 pub use upload::{UploadCertificateRequest, UploadCertificateResponse};
 
 pub use delivery::{
-    CertificatePemDetail, DescribeHostUpdateRecordDetailRequest,
+    CertificatePemDetail, DeployCertificateInstanceRequest, DescribeHostDeployRecordDetailRequest,
+    DescribeHostDeployRecordDetailResponse, DescribeHostUpdateRecordDetailRequest,
     DescribeHostUpdateRecordDetailResponse, DescribeHostUpdateRecordRequest,
     DescribeHostUpdateRecordResponse, ResourceTypeRegions, UpdateCertificateInstanceRequest,
     UpdateCertificateInstanceResponse, UpdateCertificateRecordRetryRequest, UpdateRecordDetail,

@@ -183,6 +183,11 @@ pub struct ResourceState {
     /// their outcome per cloud resource.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deployments: Vec<Deployment>,
+    /// The first deployments of the resource's certificates to named instances (`deploy {
+    /// instances }`): kept from one certificate to the next, whose renewals move those
+    /// instances along with the rest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub first_deployments: Vec<certplan_core::FirstDeployment>,
     /// The PEM files written for this resource (of this certificate or, until rewritten, of
     /// an earlier one): where, which certificate, digests of the public files — never a key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -320,6 +325,7 @@ pub(crate) fn sample() -> State {
             succeeds: None,
             imported: None,
             deployments: Vec::new(),
+            first_deployments: Vec::new(),
             exports: Vec::new(),
             issued_expiry: None,
             replaced_because: None,

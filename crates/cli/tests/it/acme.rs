@@ -10,8 +10,9 @@ use certplan_test_support::pebble::Pebble;
 
 use crate::harness::{Project, block_on, converge, kill_when, only_id};
 
-/// A wildcard and its base name, ordered with DNS-01 in Tencent Cloud DNS, deployed to the
-/// CLB listeners its certificate serves and exported with a hook.
+/// A wildcard and its base name, ordered with DNS-01 in Tencent Cloud DNS, deployed to a CLB
+/// listener named in `instances` (a first deployment; renewals move it) and exported with a
+/// hook.
 fn site(pebble: &Pebble) -> String {
     format!(
         r#"provider "acme" {{
@@ -33,8 +34,8 @@ resource "acme_certificate" "site" {{
   }}
 
   deploy {{
-    resource_types = ["clb"]
-    regions        = {{ clb = ["ap-guangzhou"] }}
+    instances = {{ clb = ["lb-1|lbl-1"] }}
+    regions   = {{ clb = ["ap-guangzhou"] }}
   }}
 
   export {{
@@ -125,14 +126,18 @@ fn a_wildcard_is_ordered_by_dns01_uploaded_delivered_then_renewed_and_the_old_on
     assert_eq!(mode(&p.path().join(".certplan/acme/reg.key")), 0o600);
     assert!(!apply.stdout.contains("PRIVATE KEY") && !apply.stderr.contains("PRIVATE KEY"));
     assert_eq!(hook_runs(&p), std::slice::from_ref(&first));
+    // The listener named serves it: one first deployment.
+    let bound: Vec<String> = p.sandbox.bindings().into_iter().map(|b| b.certificate_id).collect();
+    assert_eq!(bound, std::slice::from_ref(&first));
+    assert_eq!(p.sandbox.requests("DeployCertificateInstance"), 1);
+    assert_eq!(p.sandbox.deploy_tasks().len(), 1);
 
     // Nothing to do until it is due.
     let again = p.run(&["plan", "-detailed-exitcode"]);
     assert_eq!(again.code, 0, "{}", again.stdout);
 
-    // A listener serves it now; 70 days on, it is due: ordered again, uploaded, the listener
-    // moved to the new one, the old one deleted.
-    p.sandbox.bind(&first, "clb", Some("ap-guangzhou"), "lb-1|lbl-1");
+    // 70 days on, it is due: ordered again, uploaded, the listener moved to the new one, the
+    // old one deleted.
     p.env.push(("CERTPLAN_PLAN_TIME".to_owned(), seventy_days_on()));
     let plan = p.run(&["plan", "-detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}\n{}", plan.stdout, plan.stderr);
@@ -147,7 +152,8 @@ fn a_wildcard_is_ordered_by_dns01_uploaded_delivered_then_renewed_and_the_old_on
     assert_eq!(certs[0]["id"], second.as_str());
     let bound: Vec<String> = p.sandbox.bindings().into_iter().map(|b| b.certificate_id).collect();
     assert_eq!(bound, std::slice::from_ref(&second));
-    assert_eq!(p.sandbox.deploy_tasks().len(), 1);
+    assert_eq!(p.sandbox.deploy_tasks().len(), 2, "the first deployment, then one move");
+    assert_eq!(p.sandbox.requests("DeployCertificateInstance"), 1);
     assert_eq!(hook_runs(&p), [first, second]);
     let new_key = std::fs::read_to_string(dir.join("privkey.pem")).expect("privkey.pem");
     assert_ne!(new_key, key, "a renewal has a key of its own");
@@ -175,6 +181,10 @@ fn killed_first_order(landed: impl Fn(&Project, &Pebble) -> bool) {
     assert!(p.state().get("intents").is_none(), "no unfinished intents");
     let records = p.sandbox.requests("CreateRecord");
     assert!(p.sandbox.requests("DeleteRecord") >= 2.min(records), "records removed");
+    // The listener named is given the certificate by one task.
+    assert_eq!(p.sandbox.deploy_tasks().len(), 1, "one first deployment");
+    let bound: Vec<String> = p.sandbox.bindings().into_iter().map(|b| b.certificate_id).collect();
+    assert_eq!(bound, [certs[0]["id"].as_str().expect("id")]);
 }
 
 fn order_journaled(p: &Project) -> bool {
@@ -203,13 +213,16 @@ fn killed_once_the_upload_is_sent_it_is_found_not_made_again() {
 }
 
 #[test]
+fn killed_once_the_first_deployment_is_asked_for_it_is_followed_not_asked_for_twice() {
+    killed_first_order(|p, _| p.sandbox.requests("DeployCertificateInstance") >= 1);
+}
+
+#[test]
 fn killed_mid_deployment_of_a_renewal_the_listener_moves_once() {
     let pebble = block_on(Pebble::start());
     let mut p = project(&pebble, &["--latency", "50ms"]);
     let apply = p.run(&["apply", "-auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.stderr);
-    let first = only_id(&p);
-    p.sandbox.bind(&first, "clb", Some("ap-guangzhou"), "lb-1|lbl-1");
     p.env.push(("CERTPLAN_PLAN_TIME".to_owned(), seventy_days_on()));
     kill_when(p.command(&["apply", "-auto-approve"]), || {
         p.sandbox.requests("UpdateCertificateInstance") >= 1
@@ -218,7 +231,7 @@ fn killed_mid_deployment_of_a_renewal_the_listener_moves_once() {
     p.env.retain(|(name, _)| name != "CERTPLAN_PLAN_TIME");
     converge(&p, 4);
     assert_eq!(pebble.issued(), 2, "one order for the renewal");
-    assert_eq!(p.sandbox.deploy_tasks().len(), 1, "one deployment");
+    assert_eq!(p.sandbox.deploy_tasks().len(), 2, "the first deployment, and one move");
     let second = only_id(&p);
     let bound: Vec<String> = p.sandbox.bindings().into_iter().map(|b| b.certificate_id).collect();
     assert_eq!(bound, std::slice::from_ref(&second));

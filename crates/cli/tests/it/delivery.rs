@@ -605,3 +605,43 @@ fn delivery_left_for_a_later_apply_is_said_once_per_reason() {
     let lines: Vec<&str> = section.lines().filter(|l| l.starts_with("  tencent")).collect();
     assert_eq!(lines.len(), 1, "{}", apply.stderr);
 }
+
+#[test]
+fn instances_named_are_given_the_first_certificate_once_and_renewals_move_them() {
+    let config = r#"resource "tencentcloud_ssl_free_certificate" "www" {
+  domain         = "www.example.com"
+  dv_auth_method = "DNS_AUTO"
+
+  deploy {
+    instances = { cdn = ["www.example.com|on"], clb = ["lb-1|lbl-1"] }
+    regions   = { clb = ["ap-guangzhou"] }
+  }
+}
+"#;
+    let p = Project::with_sandbox(config, FAST_DEPLOY);
+    let plan = p.run(&["plan"]);
+    ok(&plan);
+    assert!(
+        plan.stdout.contains("will deploy the new certificate to cdn www.example.com|on once issued (a first deployment)")
+            && plan.stdout.contains("to clb lb-1|lbl-1 in ap-guangzhou once issued"),
+        "{}",
+        plan.stdout
+    );
+    ok(&p.run(&["apply", "--auto-approve", "--wait=1m"]));
+    let first = only_id(&p);
+    let mut bound: Vec<(String, String)> =
+        (p.sandbox.bindings().into_iter()).map(|b| (b.resource_type, b.certificate_id)).collect();
+    bound.sort();
+    assert_eq!(bound, [("cdn".to_owned(), first.clone()), ("clb".to_owned(), first.clone())]);
+    // One task per type (and region); nothing left to deploy.
+    assert_eq!(p.sandbox.requests("DeployCertificateInstance"), 2);
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
+
+    // A renewal moves both: no first deployment again.
+    p.age(80);
+    ok(&p.run(&["apply", "--auto-approve", "--wait=1m"]));
+    let second = only_id(&p);
+    assert_ne!(first, second);
+    assert!(p.sandbox.bindings().iter().all(|b| b.certificate_id == second));
+    assert_eq!(p.sandbox.requests("DeployCertificateInstance"), 2);
+}

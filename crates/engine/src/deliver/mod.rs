@@ -1,9 +1,11 @@
 //! Delivery: the plan's delivery work for each resource, started as the apply releases it (its
-//! new certificate is ready) — one module per target: `deploy` (Tencent Cloud resources) and
-//! `export` (PEM files and their hook) — each step recorded as it happens.
+//! new certificate is ready) — one module per target: `deploy` (the Tencent Cloud resources of
+//! the certificate replaced), `instances` (named instances where none served yet) and `export`
+//! (PEM files and their hook) — each step recorded as it happens.
 
 mod deploy;
 mod export;
+mod instances;
 
 pub use export::{export_hook, inspect_exports};
 
@@ -172,6 +174,27 @@ impl Run<'_, '_> {
                     resources: Vec::new(),
                 });
                 self.deploy(address, deployment, asked_before).await
+            }
+            DeliveryWork::DeployInstances { to, instances } => {
+                // The plan's certificate, or the one this apply obtained in its place.
+                let to = to.clone().unwrap_or_else(|| record.certificate_id.clone());
+                if to != record.certificate_id {
+                    return Ok(Outcome::Later(format!(
+                        "its certificate is now {}, not {to}",
+                        record.certificate_id
+                    )));
+                }
+                let existing = instances::unfinished(&record, &to, instances).cloned();
+                let asked_before = existing.is_some();
+                let deployment = existing.unwrap_or_else(|| certplan_core::FirstDeployment {
+                    to,
+                    instances: instances.clone(),
+                    record_id: None,
+                    started_at: Utc::now(),
+                    finished_at: None,
+                    resources: Vec::new(),
+                });
+                self.deploy_instances(address, deployment, asked_before).await
             }
             DeliveryWork::Resume { from, to, target, .. } => {
                 let Some(existing) = deploy::find(&record, from, to, target) else {

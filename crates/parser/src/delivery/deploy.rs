@@ -1,9 +1,10 @@
 //! `deploy` blocks: the Tencent Cloud resources that take each new certificate over, by
-//! resource type, with regions for the region-scoped types.
+//! resource type, with regions for the region-scoped types — and the instances named to put
+//! a certificate on where none serves yet.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use certplan_core::{DeployTarget, ResourceType};
+use certplan_core::{DeployTarget, Instances, ResourceType};
 use hcl_edit::Span as _;
 use hcl_edit::structure::Block;
 
@@ -12,22 +13,91 @@ use crate::diagnostic::Severity;
 use crate::eval::{Arguments, as_strings, kind_of, missing_argument, suggestion};
 use crate::{Diagnostic, Reader, Span};
 
-const DEPLOY_ARGUMENTS: &[&str] = &["resource_types", "regions"];
+const DEPLOY_ARGUMENTS: &[&str] = &["resource_types", "regions", "instances"];
 
 /// Reads one `deploy` block; `None` (with diagnostics pushed) when it is not usable.
 pub(super) fn read(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<DeployTarget> {
     let errors_before = reader.diagnostics.len();
     let mut args = Arguments::read(reader, file, &block.body, DEPLOY_ARGUMENTS, &[]);
-    if !args.is_written("resource_types") {
-        let header = reader.header_span(file, block);
-        reader.push(missing_argument(header, "deploy", "resource_types", "[\"clb\", \"cdn\"]"));
-    }
-    let listed = resource_types(reader, file, block, &mut args);
+    let named = instances(reader, file, block, &mut args);
+    let listed = if args.is_written("resource_types") {
+        resource_types(reader, file, block, &mut args)
+    } else {
+        if !args.is_written("instances") {
+            let header = reader.header_span(file, block);
+            reader.push(missing_argument(header, "deploy", "resource_types", "[\"clb\", \"cdn\"]"));
+        }
+        Some(BTreeMap::new())
+    };
+    // The types of the instances named are deployed to as well: renewals move them.
+    let listed = listed.map(|mut listed| {
+        for (kind, _, here) in named.iter().flatten() {
+            listed.entry(*kind).or_insert_with(|| here.clone());
+        }
+        listed
+    });
     let regions = regions(reader, file, block, &mut args, listed.as_ref());
+    let mut groups = Vec::new();
+    for (kind, ids, here) in named.unwrap_or_default() {
+        let region = match regions.get(&kind).map(|r| r.iter().collect::<Vec<_>>()) {
+            _ if !kind.is_regional() => None,
+            Some(one) if one.len() == 1 => Some(one[0].clone()),
+            Some(several) => {
+                reader.push(
+                    Diagnostic::error(format!(
+                        "the {kind} instances are deployed in one region, and this block lists {} for {kind}",
+                        several.len()
+                    ))
+                    .at(here, "which region are they in?")
+                    .help("write one deploy block per region, each with that region's instances"),
+                );
+                continue;
+            }
+            // Reported: a region-scoped type needs its region.
+            None => continue,
+        };
+        groups.push(Instances { resource_type: kind, region, ids });
+    }
     if reader.diagnostics.len() > errors_before {
         return None;
     }
-    Some(DeployTarget { resource_types: listed?.into_keys().collect(), regions })
+    Some(DeployTarget { resource_types: listed?.into_keys().collect(), regions, instances: groups })
+}
+
+/// Takes `instances = { clb = ["lb-1|lbl-1"], cdn = ["www.example.com|on"] }`: the instances
+/// of each type to put the certificate on where none serves yet, with where each type is
+/// written.
+fn instances(
+    reader: &mut Reader<'_>,
+    file: usize,
+    block: &Block,
+    args: &mut Arguments,
+) -> Option<Vec<(ResourceType, BTreeSet<String>, Span)>> {
+    let (map, span) = args.map(reader, "instances")?;
+    let entries = entries_of(reader, file, value_of(block, "instances"));
+    let mut named = Vec::new();
+    for (name, value) in map {
+        let (key_span, value_expr) = entries.get(&name).cloned().unwrap_or((span.clone(), None));
+        let Some(kind) = ResourceType::parse(&name) else {
+            reader.push(unknown_type(&name, key_span));
+            continue;
+        };
+        let value_span = value_expr.map_or(key_span.clone(), |e| reader.span(file, e.span()));
+        let ids = as_strings(&value).filter(|ids| {
+            !ids.is_empty()
+                && ids.iter().all(|id| !id.is_empty() && !id.contains(char::is_whitespace))
+        });
+        let Some(ids) = ids else {
+            reader.push(
+                Diagnostic::error(format!("the instances of \"{kind}\" must be a list of instance ids"))
+                    .at(value_span, "not a list of ids")
+                    .help("ids as the API takes them, e.g. clb = [\"lb-xxx|lbl-xxx\"] (with SNI: \"lb-xxx|lbl-xxx|www.example.com\"), cdn = [\"www.example.com|on\"], tke = [\"cls-xxx|namespace|secret\"]"),
+            );
+            continue;
+        };
+        named.push((kind, ids.into_iter().collect(), key_span));
+    }
+    Some(named)
 }
 
 /// Takes `resource_types`: each type with where it is listed. `None` when it is not set or

@@ -1,5 +1,6 @@
 //! Delivery to Tencent Cloud resources: which deployments move the resources of the
-//! certificate a resource replaced to its successor, resume, or retry what failed.
+//! certificate a resource replaced to its successor, resume, or retry what failed — and which
+//! named instances are yet to be given a certificate of the resource (a first deployment).
 
 use certplan_core::{Action, DeliveryWork, DeployTarget};
 use certplan_parser::ResourceConfig;
@@ -13,6 +14,27 @@ pub(super) fn plan(target: &DeployTarget, at: &Planned<'_>) -> Vec<(DeliveryWork
     let Planned { recorded, action, prior, new_certificate, issued } = *at;
     let mut work = Vec::new();
     let mut push = |item, once_issued| work.push((item, once_issued));
+    // Named instances not yet given one of the resource's certificates: a first deployment
+    // of the new certificate, or of the one it has. Once given one, renewals move them.
+    for group in &target.instances {
+        let done: std::collections::BTreeSet<String> = recorded
+            .iter()
+            .flat_map(|r| &r.first_deployments)
+            .filter(|d| {
+                (d.instances.resource_type, &d.instances.region)
+                    == (group.resource_type, &group.region)
+            })
+            .flat_map(|d| d.done())
+            .collect();
+        let missing: std::collections::BTreeSet<String> =
+            group.ids.difference(&done).cloned().collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let instances = certplan_core::Instances { ids: missing, ..group.clone() };
+        let to = recorded.filter(|_| !new_certificate).map(|r| r.certificate_id.clone());
+        push(DeliveryWork::DeployInstances { to, instances }, new_certificate || !issued);
+    }
     if new_certificate {
         // What serves the resource now moves to the certificate that replaces it.
         let from = recorded.and_then(ResourceState::serving);

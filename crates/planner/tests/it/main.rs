@@ -47,6 +47,7 @@ fn recorded(id: &str, domain: &str, days: i64, status: CertStatus) -> ResourceSt
         succeeds: None,
         imported: None,
         deployments: Vec::new(),
+        first_deployments: Vec::new(),
         exports: Vec::new(),
         issued_expiry: None,
         replaced_because: None,
@@ -698,7 +699,7 @@ fn a_deployment_not_seen_to_its_end_is_followed_before_types_added_since_are_ask
     let config = delivered("");
     let cdn_only = certplan_core::DeployTarget {
         resource_types: [certplan_core::ResourceType::Cdn].into(),
-        regions: Default::default(),
+        ..Default::default()
     };
     let running = Deployment {
         target: cdn_only,

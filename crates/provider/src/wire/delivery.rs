@@ -147,6 +147,46 @@ pub struct DescribeHostUpdateRecordDetailRequest {
     pub offset: Option<String>,
 }
 
+/// `DeployCertificateInstance` parameters (the `Region` common parameter goes in a header).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeployCertificateInstanceRequest {
+    pub certificate_id: String,
+    pub instance_id_list: Vec<String>,
+    pub resource_type: String,
+}
+
+/// `DescribeHostDeployRecordDetail` parameters: unlike `DescribeHostUpdateRecordDetail`'s,
+/// `Offset` and `Limit` are integers in the model.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeHostDeployRecordDetailRequest {
+    pub deploy_record_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+}
+
+/// One page of a first deployment's details (`DescribeHostDeployRecordDetail`): a flat list,
+/// each detail a subset of an [`UpdateRecordDetail`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeHostDeployRecordDetailResponse {
+    #[serde(default)]
+    pub total_count: Option<u64>,
+    #[serde(default)]
+    pub deploy_record_detail_list: Option<Vec<UpdateRecordDetail>>,
+    #[serde(default)]
+    pub success_total_count: Option<u64>,
+    #[serde(default)]
+    pub failed_total_count: Option<u64>,
+    #[serde(default)]
+    pub running_total_count: Option<u64>,
+    #[serde(default)]
+    pub pending_total_count: Option<u64>,
+}
+
 /// One page of a task's details, grouped by resource type. The counts are the whole task's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -344,6 +384,7 @@ mod tests {
                 (ResourceType::Clb, set(&["ap-shanghai", "ap-guangzhou"])),
                 (ResourceType::Waf, BTreeSet::new()),
             ]),
+            instances: Vec::new(),
         };
         let req = UpdateCertificateInstanceRequest::new("zYrIXwpu", "a9TsmZkL", &target);
         assert_eq!(
@@ -359,7 +400,7 @@ mod tests {
             })
         );
         let no_regions =
-            DeployTarget { resource_types: [ResourceType::Cdn].into(), regions: BTreeMap::new() };
+            DeployTarget { resource_types: [ResourceType::Cdn].into(), ..Default::default() };
         let json =
             serde_json::to_value(UpdateCertificateInstanceRequest::new("a", "b", &no_regions))
                 .expect("serialises");

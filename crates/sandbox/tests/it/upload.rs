@@ -197,8 +197,7 @@ async fn an_uploaded_certificate_is_deployed_queried_and_deleted_like_any_other(
         .expect("uploaded")
         .certificate_id;
 
-    let target =
-        DeployTarget { resource_types: [ResourceType::Cdn].into(), regions: Default::default() };
+    let target = DeployTarget { resource_types: [ResourceType::Cdn].into(), ..Default::default() };
     let mut record = 0;
     for _ in 0..5 {
         record = c

@@ -116,6 +116,7 @@ pub(crate) fn record(i: usize) -> ResourceState {
         succeeds: None,
         imported: None,
         deployments: Vec::new(),
+        first_deployments: Vec::new(),
         exports: Vec::new(),
         issued_expiry: Some("2027-02-24T00:00:00Z".parse().expect("time")),
         replaced_because: None,
