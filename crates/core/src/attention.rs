@@ -52,6 +52,9 @@ pub enum Concern {
     DueAtIssuance { applied_at: DateTime<Utc> },
     /// Replaced twice in a row for the same reason (see `Reason::ReplacedAgain`).
     ReplacedAgain { because: String },
+    /// The ACME CA refuses to order the certificate until `until` (its rate limits), and the
+    /// site has no certificate, or one that expires before a new one can be ordered.
+    RateLimited { until: DateTime<Utc> },
 }
 
 /// Cloud resources of one type (and region) a certificate is bound to, as the service's

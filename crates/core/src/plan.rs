@@ -113,6 +113,9 @@ pub enum Reason {
     /// the same — every run, spending the free quota. certplan applies again only when asked
     /// (`--replace`).
     DueAtIssuance { id: CertificateId, applied_at: DateTime<Utc>, not_after: DateTime<Utc> },
+    /// The ACME CA refused to order it for its rate limits, until `until`: no order is
+    /// placed before then.
+    RateLimited { until: DateTime<Utc> },
     /// The certificate was applied for because the one before it was lost or made unusable
     /// (`because`), and it is too, before it was ever issued: applying again on every run
     /// would spend the quota. certplan applies again only when asked (`--replace`).

@@ -92,6 +92,7 @@ impl Run<'_, '_> {
             started_at: Utc::now(),
             replaces_because,
             order: None,
+            retry_after: None,
         };
         let (id, intent) = match args.acme {
             Some(_) => self.order(intent).await?,
@@ -179,11 +180,19 @@ impl Run<'_, '_> {
     /// interrupted run placed for the resource, if there is one, rather than placing another.
     async fn order(&self, intent: Intent) -> Result<(CertificateId, Intent), Failure> {
         let open = self.ledger.read(|s| {
-            s.intents.iter().find(|i| i.address == intent.address && i.order.is_some()).cloned()
+            let open = |i: &&Intent| i.order.is_some() || i.retry_after.is_some();
+            s.intents.iter().filter(|i| i.address == intent.address).find(open).cloned()
         });
         let intent = match open {
-            Some(open) => open,
-            None => {
+            Some(open) if open.order.is_some() => open,
+            // Held back by the CA's rate limits: no order before then.
+            Some(held) if let Some(until) = held.retry_after.filter(|t| *t > Utc::now()) => {
+                return Err(ChangeError::Obtain(ObtainError::RateLimited { until }).into());
+            }
+            held => {
+                if let Some(held) = held {
+                    self.ledger.record(Step::Settle(held)).await?;
+                }
                 self.ledger.record(Step::Journal(intent.clone())).await?;
                 intent
             }
@@ -193,8 +202,15 @@ impl Run<'_, '_> {
             Ok(obtained) => Ok(obtained),
             Err((ObtainError::State(e), _)) => Err(Failure::State(e)),
             Err((error, intent)) => {
-                if error.settles(intent.order.is_some()) {
-                    self.ledger.record(Step::Settle(intent)).await?;
+                match error.rate_limited_until() {
+                    // Refused before an order was placed: held back until the CA says.
+                    Some(until) if intent.order.is_none() => {
+                        self.ledger.record(Step::Held { intent, until }).await?;
+                    }
+                    _ if error.settles(intent.order.is_some()) => {
+                        self.ledger.record(Step::Settle(intent)).await?;
+                    }
+                    _ => {}
                 }
                 Err(ChangeError::Obtain(error).into())
             }

@@ -94,11 +94,38 @@ pub enum ObtainError {
         "the certificate of order {url} was issued, but uploading it failed: {error}; the next apply uploads it (the upload is never made twice)"
     )]
     Upload { url: String, error: ProviderError },
+    #[error(
+        "the CA refuses orders for its rate limits until {}; certplan orders again then",
+        until.format("%Y-%m-%d %H:%M UTC")
+    )]
+    RateLimited { until: chrono::DateTime<chrono::Utc> },
     #[error(transparent)]
     State(#[from] StateError),
 }
 
+/// How long to hold back a resource whose order the CA refused for its rate limits without
+/// saying until when.
+const RATE_LIMIT_HOLD: chrono::Duration = chrono::Duration::hours(1);
+
 impl ObtainError {
+    /// For the CA's rate limit: until when it refuses (its `Retry-After`, else an hour).
+    pub fn rate_limited_until(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self {
+            ObtainError::Ca(e) if e.is_rate_limited() => {
+                let retry_after = match e {
+                    certplan_provider::acme::AcmeError::Refused { retry_after, .. } => *retry_after,
+                    _ => None,
+                };
+                Some(retry_after.map_or_else(
+                    || chrono::Utc::now() + RATE_LIMIT_HOLD,
+                    chrono::DateTime::<chrono::Utc>::from,
+                ))
+            }
+            ObtainError::RateLimited { until } => Some(*until),
+            _ => None,
+        }
+    }
+
     /// Returns true when nothing is left to resume: no order was placed (or none whose URL
     /// was kept), or the CA declared it invalid.
     pub fn settles(&self, ordered: bool) -> bool {

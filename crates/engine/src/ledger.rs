@@ -177,6 +177,7 @@ mod tests {
             started_at: chrono::Utc::now(),
             replaces_because: None,
             order: None,
+            retry_after: None,
         }
     }
 

@@ -34,6 +34,8 @@ pub enum Settled {
     /// The interrupted run's ACME order is left for an apply to resume (`why` it could not be
     /// finished now, when it was tried).
     OrderToResume { address: Address, url: String, why: Option<String> },
+    /// The CA refused an order for the resource for its rate limits until `until`.
+    Held { address: Address, until: DateTime<Utc> },
     /// The interrupted run's ACME order cannot be finished: the CA declared it invalid.
     OrderFailed { address: Address, url: String, why: String },
 }
@@ -58,6 +60,11 @@ impl fmt::Display for Settled {
             Settled::OrderToResume { address, url, why: Some(why) } => write!(
                 f,
                 "{address}: the order {url} of an interrupted run could not be finished yet ({why}); apply resumes it"
+            ),
+            Settled::Held { address, until } => write!(
+                f,
+                "{address}: the CA refuses orders for its rate limits until {}",
+                at(until)
             ),
             Settled::OrderFailed { address, url, why } => {
                 write!(f, "{address}: the order {url} of an interrupted run failed: {why}")
@@ -112,6 +119,10 @@ async fn settle_order(
 ) -> Result<Settled, ReconcileError> {
     let (address, started_at) = (intent.address.clone(), intent.started_at);
     let Some(url) = intent.order.clone() else {
+        // Held back by the CA's rate limits: kept, so that nothing is ordered before then.
+        if let Some(until) = intent.retry_after.filter(|t| *t > Utc::now()) {
+            return Ok(Settled::Held { address, until });
+        }
         ledger.record(Step::Settle(intent)).await?;
         return Ok(Settled::NeverReached { address, started_at });
     };

@@ -28,6 +28,9 @@ pub(crate) enum Step {
     /// The journaled ACME `intent` placed the order at `url`: journaled with it, so that the
     /// order is resumed, never placed again.
     Ordered { intent: Intent, url: String },
+    /// The CA refused the journaled ACME `intent`'s order for its rate limits, until `until`:
+    /// the intent stays journaled until then, holding the resource back.
+    Held { intent: Intent, until: DateTime<Utc> },
     /// An application is known to have created nothing.
     Settle(Intent),
     /// The existing certificate `remote` is recorded as `address` (an `import` block naming
@@ -83,6 +86,7 @@ impl Step {
             | Step::Export { address, .. } => Some(address),
             Step::Journal(_)
             | Step::Ordered { .. }
+            | Step::Held { .. }
             | Step::Settle(_)
             | Step::Deleted { .. }
             | Step::DeleteFailed { .. } => None,
@@ -101,6 +105,11 @@ impl Step {
             Step::Ordered { intent, url } => {
                 if let Some(journaled) = state.intents.iter_mut().find(|i| *i == intent) {
                     journaled.order = Some(url.clone());
+                }
+            }
+            Step::Held { intent, until } => {
+                if let Some(journaled) = state.intents.iter_mut().find(|i| *i == intent) {
+                    journaled.retry_after = Some(*until);
                 }
             }
             Step::Settle(intent) => state.intents.retain(|i| i != intent),

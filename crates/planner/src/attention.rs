@@ -70,6 +70,11 @@ pub(crate) fn judge(at: &Judged<'_>, now: DateTime<Utc>) -> Option<Attention> {
             .then(|| attention(&prior.id, before_renewal, Some(*not_after))),
         Reason::UpToDate { not_after, renews_at } => too_late(*not_after, *renews_at)
             .then(|| attention(&prior.id, before_renewal, Some(*not_after))),
+        // Held back by the CA: the certificate serving must last until an order can be done.
+        Reason::RateLimited { until } => prior
+            .not_after
+            .is_none_or(|expiry| too_late(expiry, *until))
+            .then(|| attention(&prior.id, Concern::RateLimited { until: *until }, prior.not_after)),
         Reason::ReplacedAgain { id, because } => {
             let concern = Concern::ReplacedAgain { because: because.clone() };
             Some(attention(id, concern, None))

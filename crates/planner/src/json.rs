@@ -220,5 +220,6 @@ fn reason_code(reason: &Reason) -> &'static str {
         Reason::Waiting { .. } => "waiting_for_cloud_status",
         Reason::DueAtIssuance { .. } => "due_at_issuance",
         Reason::ReplacedAgain { .. } => "replaced_again",
+        Reason::RateLimited { .. } => "rate_limited",
     }
 }

@@ -243,6 +243,16 @@ struct Planner<'a> {
 }
 
 impl<'a> Planner<'a> {
+    /// When the CA's rate limits hold back an order for `address`: an intent journaled with
+    /// no order placed, and a time to try again still to come.
+    fn held_until(&self, address: &Address) -> Option<DateTime<Utc>> {
+        (self.state.intents.iter())
+            .filter(|i| &i.address == address && i.order.is_none())
+            .filter_map(|i| i.retry_after)
+            .filter(|until| *until > self.now)
+            .max()
+    }
+
     /// Plans one address: follows a renewal made outside certplan, takes an `import` block,
     /// chooses the action (declared, undeclared), plans delivery, and deletes what a
     /// replacement left behind.
@@ -274,6 +284,22 @@ impl<'a> Planner<'a> {
             // Only deposed certificates are left of this address.
             _ => None,
         };
+        // An ACME CA's rate limit holds a new order back until it says.
+        let decided = decided.map(|(action, reason)| match self.held_until(address) {
+            Some(until) if matches!(action, Action::Create | Action::Renew | Action::Replace) => {
+                (Action::NoOp, Reason::RateLimited { until })
+            }
+            _ => (action, reason),
+        });
+        if let (None, Some((_, Reason::RateLimited { until }))) = (&prior, &decided) {
+            // Nothing serves the site, and nothing can be ordered before then.
+            self.attention.push(certplan_core::Attention {
+                address: address.clone(),
+                certificate: certplan_core::CertificateId::from("none yet"),
+                concern: certplan_core::Concern::RateLimited { until: *until },
+                breaks_at: None,
+            });
+        }
         if let Some((action, reason)) = decided {
             if let Some(d) = desired {
                 let files = &self.options.files;

@@ -201,6 +201,17 @@ pub fn describe_attention(a: &Attention, now: DateTime<Utc>) -> (String, String)
             format!("applied for because the certificate before it was {because}, it is {because} too, before it was ever issued: applying again on every run would spend the free quota"),
             format!("find out what makes its certificates {because} (the console's operation log, another tool deleting or cancelling them), then `certplan apply --replace {address}`"),
         ),
+        Concern::RateLimited { until } => (
+            format!(
+                "the CA refuses to order it for its rate limits until {}, and {}",
+                until.format("%Y-%m-%d %H:%M UTC"),
+                match a.breaks_at {
+                    Some(_) => format!("the certificate serving expires on {}", date(a.breaks_at)),
+                    None => "nothing serves the site yet".to_owned(),
+                }
+            ),
+            "certplan orders again once the time has come; if this is Let's Encrypt's duplicate-certificate limit (5 a week for the same names), change the names or wait — see the CA's rate-limit documentation".to_owned(),
+        ),
         Concern::BindingsUnknown { error } => (
             format!("the service could not say where this certificate is bound ({error}), so what its renewal leaves behind is not known"),
             "run `certplan plan` again; if it keeps failing, check the certificate's bound resources in the console".to_owned(),
@@ -617,6 +628,10 @@ pub(crate) fn describe(reason: &Reason, now: DateTime<Utc>) -> String {
         Reason::Waiting { status } => {
             format!("{status} in the cloud; nothing to do until that changes")
         }
+        Reason::RateLimited { until } => format!(
+            "the CA refuses to order it for its rate limits until {}",
+            until.format("%Y-%m-%d %H:%M UTC")
+        ),
         Reason::ReplacedAgain { id, because } => format!(
             "certificate {id} is {because} in the cloud before it was ever issued, as the one it replaced was: certplan does not apply again (see below)"
         ),

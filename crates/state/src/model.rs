@@ -109,6 +109,10 @@ pub struct Intent {
     /// never placed again. Without it, no order was made, or none that was finalized.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<String>,
+    /// For an ACME order the CA refused for its rate limits: when it says to try again. The
+    /// intent stays journaled until then, and the resource is not ordered for before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<DateTime<Utc>>,
 }
 
 fn is_zero(n: &u32) -> bool {

@@ -238,3 +238,133 @@ fn killed_mid_deployment_of_a_renewal_the_listener_moves_once() {
     let certs = p.sandbox.certificates();
     assert_eq!(certs.len(), 1, "the old certificate is deleted once nothing serves it: {certs:?}");
 }
+
+#[test]
+fn an_order_the_ca_refused_for_its_rate_limits_holds_the_resource_back_and_the_run_goes_red() {
+    let pebble = block_on(Pebble::start());
+    let p = project(&pebble, &[]);
+    let apply = p.run(&["apply", "-auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    // A second certificate whose order the CA refused until tomorrow: the journal holds it.
+    let until = chrono::Utc::now() + chrono::Duration::days(1);
+    let mut state = p.state();
+    let mut held = state["resources"]["acme_certificate.site"]["args"].clone();
+    held["domain"] = "www.example.com".into();
+    held["acme"]["subject_alternative_names"] = serde_json::json!([]);
+    state["intents"] = serde_json::json!([{
+        "address": "acme_certificate.www",
+        "action": "create",
+        "args": held,
+        "started_at": chrono::Utc::now().to_rfc3339(),
+        "retry_after": until.to_rfc3339(),
+    }]);
+    let path = p.path().join("certplan.state.json");
+    std::fs::write(&path, serde_json::to_string(&state).expect("JSON")).expect("state");
+    let www = format!(
+        "{}\nresource \"acme_certificate\" \"www\" {{\n  common_name           = \"www.example.com\"\n  recursive_nameservers = [\"{}\"]\n\n  dns_challenge {{\n    provider = \"tencentcloud\"\n  }}\n}}\n",
+        site(&pebble),
+        pebble.dns
+    );
+    p.write_config(&www);
+
+    let plan = p.run(&["plan", "-detailed-exitcode"]);
+    assert_eq!(plan.code, 3, "{}\n{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("refuses to order it for its rate limits until"),
+        "{}",
+        plan.stdout
+    );
+    let apply = p.run(&["apply", "-auto-approve"]);
+    assert_eq!(apply.code, 3, "{}\n{}", apply.stdout, apply.stderr);
+    assert_eq!(pebble.issued(), 1, "nothing ordered while held");
+    assert!(p.state()["intents"][0]["retry_after"].is_string(), "still held");
+}
+
+/// `acme_certificate.NAME` for `name`, ordered with `challenge` (a block).
+fn with_challenge(pebble: &Pebble, name: &str, challenge: &str) -> String {
+    format!(
+        r#"provider "acme" {{
+  server_url = "{directory}"
+}}
+
+resource "acme_registration" "reg" {{
+  email_address = "ops@example.com"
+}}
+
+resource "acme_certificate" "{name}" {{
+  common_name           = "{name}.example.com"
+  recursive_nameservers = ["{dns}"]
+
+{challenge}
+}}
+"#,
+        directory = pebble.directory,
+        dns = pebble.dns,
+    )
+}
+
+#[test]
+fn a_dns01_hook_publishes_and_removes_the_record_for_any_other_dns() {
+    let pebble = block_on(Pebble::start());
+    // The hook publishes into challtestsrv, as a script for another DNS provider's API would.
+    let hook = format!(
+        r#"#!/bin/sh
+echo "$1 $2 $3 $CERTBOT_DOMAIN" >> hook-calls.log
+case "$1" in
+  present) curl -sf -X POST -d "{{\"host\":\"$2\",\"value\":\"$3\"}}" {m}/set-txt ;;
+  cleanup) curl -sf -X POST -d "{{\"host\":\"$2\"}}" {m}/clear-txt ;;
+esac
+"#,
+        m = pebble.management
+    );
+    let challenge = "  dns_challenge {\n    provider = \"exec\"\n    config   = { EXEC_PATH = \"./dns-hook.sh\" }\n  }";
+    let mut p = Project::with_sandbox(&with_challenge(&pebble, "api", challenge), &[]);
+    p.env.push(("CERTPLAN_ACME_CA_CERTIFICATES".to_owned(), pebble.roots.display().to_string()));
+    let script = p.path().join("dns-hook.sh");
+    std::fs::write(&script, hook).expect("hook");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+
+    let plan = p.run(&["plan"]);
+    assert!(plan.stdout.contains("(dns-01 via ./dns-hook.sh, 1 record)"), "{}", plan.stdout);
+    let apply = p.run(&["apply", "-auto-approve"]);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert_eq!(pebble.issued(), 1);
+    let calls = std::fs::read_to_string(p.path().join("hook-calls.log")).expect("hook ran");
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(calls[0].starts_with("present _acme-challenge.api.example.com. "), "{calls:?}");
+    assert!(calls[0].ends_with(" api.example.com"), "{calls:?}");
+    assert!(calls[1].starts_with("cleanup _acme-challenge.api.example.com. "), "{calls:?}");
+    assert_eq!(p.sandbox.requests("CreateRecord"), 0, "Tencent Cloud DNS is not used");
+}
+
+#[test]
+fn an_http01_challenge_is_answered_from_the_webroot_and_the_file_removed() {
+    let pebble = block_on(Pebble::start());
+    let challenge = "  http_webroot_challenge {\n    directory = \"webroot\"\n  }";
+    let mut p = Project::with_sandbox(&with_challenge(&pebble, "shop", challenge), &[]);
+    p.env.push(("CERTPLAN_ACME_CA_CERTIFICATES".to_owned(), pebble.roots.display().to_string()));
+    let webroot = p.path().join("webroot");
+    std::fs::create_dir_all(&webroot).expect("webroot");
+    // The web server Pebble fetches the challenge from (every name resolves to 127.0.0.1).
+    let mut server = std::process::Command::new("python3")
+        .args(["-m", "http.server", &pebble.http_port.to_string(), "--bind", "127.0.0.1"])
+        .arg("--directory")
+        .arg(&webroot)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 serves the webroot");
+    let up = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::net::TcpStream::connect(("127.0.0.1", pebble.http_port)).is_ok()
+    });
+    assert!(up, "the web server listens");
+    let apply = p.run(&["apply", "-auto-approve"]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert_eq!(pebble.issued(), 1);
+    let left = std::fs::read_dir(webroot.join(".well-known/acme-challenge")).expect("made").count();
+    assert_eq!(left, 0, "the challenge file is removed");
+}

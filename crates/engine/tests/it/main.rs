@@ -236,6 +236,7 @@ async fn an_interrupted_application_is_adopted_complete_with_its_declarations() 
         started_at: Utc::now(),
         replaces_because: None,
         order: None,
+        retry_after: None,
     };
     ledger.state.intents.push(intent);
     let id = cloud.client.apply_for_certificate(&args, None, None).await.expect("applied");
@@ -436,6 +437,7 @@ async fn intents_are_settled_together_and_each_saved_as_it_is() {
         started_at: Utc::now(),
         replaces_because: None,
         order: None,
+        retry_after: None,
     };
     // Five runs died after applying, one before its call reached the cloud.
     for name in ["a", "b", "c", "d", "e", "never"] {

@@ -187,6 +187,7 @@ pub(crate) fn rich_state() -> State {
             started_at: "2026-11-28T10:00:00.5Z".parse().expect("time"),
             replaces_because: (i == 1).then(|| "gone".to_owned()),
             order: (i == 1).then(|| "https://acme.example/order/1".to_owned()),
+            retry_after: (i == 0).then(|| "2026-11-28T11:00:00Z".parse().expect("time")),
         });
     }
     state.outputs.insert(
