@@ -107,13 +107,29 @@ pub(crate) fn read_registration(
     registrations: &mut BTreeMap<String, (Registration, Span)>,
 ) {
     let here = reader.header_span(file, block);
-    let mut args = Arguments::read(
+    // Terraform makes the key with another resource (`tls_private_key.NAME.private_key_pem`),
+    // which certplan does not manage: said as such, not as an expression it cannot evaluate.
+    let from_resource = block.body.get_attribute("account_key_pem").and_then(|a| {
+        let refers = crate::expr::references(&a.value, "tls_private_key");
+        (!refers.is_empty()).then(|| reader.span(file, a.value.span()))
+    });
+    let references: &[&str] = if from_resource.is_some() { &["account_key_pem"] } else { &[] };
+    let mut args = Arguments::read_with_references(
         reader,
         file,
         &block.body,
         &["email_address", "account_key_pem", "account_key_file"],
+        references,
         &["external_account_binding"],
     );
+    if let Some(span) = from_resource {
+        reader.push(
+            Diagnostic::error("account_key_pem comes from a tls_private_key, which certplan does not manage")
+                .at(span, "a key made by another resource")
+                .help("remove account_key_pem: certplan makes the account key on first use and keeps it in a file of its own (account_key_file, .certplan/acme/NAME.key by default); or give the key from a variable declared `sensitive = true`"),
+        );
+        return;
+    }
     if let Some(eab) = blocks(&block.body, "external_account_binding").next() {
         reader.push(
             Diagnostic::error("external_account_binding is not supported yet")

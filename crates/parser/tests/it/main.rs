@@ -943,3 +943,139 @@ fn an_unclosed_string_is_named_on_its_own_line() {
     let other = diagnose("resource \"a\" \"b\" {\n  domain = = 1\n}\n");
     assert!(!other.contains("not closed"), "{other}");
 }
+
+/// Terraform's acme provider's usual blocks, as its documentation writes them.
+const TERRAFORM_ACME: &str = r#"
+provider "acme" {
+  server_url = "https://acme-staging-v02.api.letsencrypt.org/directory"
+}
+
+resource "acme_registration" "registration" {
+  email_address = "nobody@example.com"
+}
+
+resource "acme_certificate" "certificate" {
+  account_key_pem           = acme_registration.registration.account_key_pem
+  common_name               = "www.example.com"
+  subject_alternative_names = ["www2.example.com", "*.example.com"]
+
+  dns_challenge {
+    provider = "tencentcloud"
+  }
+}
+"#;
+
+#[test]
+fn a_terraform_acme_certificate_moves_in_unchanged() {
+    let config = parse(TERRAFORM_ACME).expect("loads");
+    let address: Address = "acme_certificate.certificate".parse().expect("address");
+    let args = &config.resources[&address].args;
+    let acme = args.acme.as_ref().expect("an ACME certificate");
+    assert_eq!(args.domain, "www.example.com");
+    assert_eq!(args.dv_auth_method, None);
+    assert_eq!(acme.server_url, "https://acme-staging-v02.api.letsencrypt.org/directory");
+    assert_eq!(acme.registration, "registration");
+    assert_eq!(acme.subject_alternative_names, ["www2.example.com", "*.example.com"]);
+    assert_eq!(acme.key_type, certplan_core::KeyType::P256);
+    assert_eq!(
+        acme.challenge,
+        certplan_core::Challenge::Dns {
+            provider: certplan_core::DnsProvider::TencentCloud,
+            recursive_nameservers: vec![]
+        }
+    );
+    let registration = &config.acme.registrations["registration"];
+    assert_eq!(registration.email_address.as_deref(), Some("nobody@example.com"));
+    assert_eq!(
+        registration.account_key,
+        certplan_parser::AccountKey::File(certplan_parser::default_key_file("registration"))
+    );
+}
+
+#[test]
+fn what_certplan_does_not_support_of_the_acme_provider_is_refused_with_what_to_write() {
+    let refused = [
+        (
+            "provider = \"tencentcloud\"",
+            "provider = \"route53\"",
+            "dns_challenge provider \"route53\" is not supported",
+            "provider = \"exec\"",
+        ),
+        (
+            "  common_name",
+            "  key_type = \"2048\"\n  common_name",
+            "key_type \"2048\" is not supported",
+            "write key_type = \"P256\" or \"P384\"",
+        ),
+        (
+            "  common_name",
+            "  preferred_chain = \"ISRG Root X1\"\n  common_name",
+            "preferred_chain is not supported",
+            "the CA's default chain is uploaded",
+        ),
+        (
+            "  common_name",
+            "  revoke_certificate_on_destroy = true\n  common_name",
+            "revoke_certificate_on_destroy = true is not supported",
+            "write revoke_certificate_on_destroy = false",
+        ),
+        (
+            "  common_name",
+            "  use_renewal_info = true\n  common_name",
+            "use_renewal_info is not supported",
+            "ARI",
+        ),
+        (
+            "dns_challenge {",
+            "http_challenge {\n    port = 80\n  }\n\n  dns_challenge {",
+            "http_challenge is not supported",
+            "http_webroot_challenge",
+        ),
+        (
+            "  email_address = \"nobody@example.com\"",
+            "  email_address   = \"nobody@example.com\"\n  account_key_pem = tls_private_key.reg.private_key_pem",
+            "account_key_pem comes from a tls_private_key",
+            "certplan makes the account key on first use",
+        ),
+        (
+            "acme_registration.registration.account_key_pem",
+            "acme_registration.other.account_key_pem",
+            "names acme_registration.other, which is not declared",
+            "declare `resource \"acme_registration\" \"other\"",
+        ),
+    ];
+    for (from, to, error, help) in refused {
+        let text = TERRAFORM_ACME.replacen(from, to, 1);
+        assert_ne!(text, TERRAFORM_ACME, "{from} is in the block");
+        let rendered = diagnose(&text);
+        assert!(rendered.contains(error) && rendered.contains(help), "{rendered}");
+        assert!(rendered.contains("--> main.hcl:"), "names the place: {rendered}");
+    }
+}
+
+#[test]
+fn deploy_instances_need_one_region_for_a_region_scoped_type() {
+    let block = |deploy: &str| {
+        format!(
+            "resource \"tencentcloud_ssl_free_certificate\" \"www\" {{\n  domain = \"www.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n  deploy {{\n{deploy}\n  }}\n}}\n"
+        )
+    };
+    let config = parse(&block("    instances = { clb = [\"lb-1|lbl-1\"], cdn = [\"www.example.com|on\"] }\n    regions = { clb = [\"ap-guangzhou\"] }")).expect("loads");
+    let target =
+        config.resources.values().next().expect("www").delivery.deploy.clone().expect("deploy");
+    let names: Vec<String> = target.instances.iter().map(ToString::to_string).collect();
+    assert_eq!(names, ["clb lb-1|lbl-1 in ap-guangzhou", "cdn www.example.com|on"]);
+    assert_eq!(target.resource_types.len(), 2, "the instances' types are deployed to");
+    let two = diagnose(&block(
+        "    instances = { clb = [\"lb-1|lbl-1\"] }\n    regions = { clb = [\"ap-guangzhou\", \"ap-shanghai\"] }",
+    ));
+    assert!(
+        two.contains("the clb instances are deployed in one region")
+            && two.contains("one deploy block per region"),
+        "{two}"
+    );
+    let none = diagnose(&block("    instances = { clb = [\"lb-1|lbl-1\"] }"));
+    assert!(none.contains("resource type \"clb\" needs regions"), "{none}");
+    let empty = diagnose(&block("    instances = { cdn = [] }"));
+    assert!(empty.contains("the instances of \"cdn\" must be a list of instance ids"), "{empty}");
+}
