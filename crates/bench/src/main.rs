@@ -15,6 +15,9 @@
 //!     again, state kept in a schema of the benchmark's own (dropped at the end).
 //! 11. `import --from-terraform` of a Terraform state of 10 000 certificates: declared ones, and
 //!     all of them written by `--generate-config`: wall time, peak RSS, DescribeCertificates.
+//! 12. `plan --refresh=false` of N certificates each with an export to write.
+//! 13. 50 certificates from an ACME CA (Pebble) ordered by DNS-01, uploaded and deployed
+//!     (`--acme-only`): wall time beside the floor the API's pacing sets, calls made.
 
 // A benchmark prints its table.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -53,6 +56,11 @@ fn main() {
     if std::env::args().any(|a| a == "--exports-only") {
         let sizes: &[usize] = if quick { &[2_000, 4_000] } else { &[10_000, 20_000, 100_000] };
         exports_plan(&certplan, sizes);
+        return;
+    }
+    if std::env::args().any(|a| a == "--acme-only") {
+        let n = if quick { 10 } else { 50 };
+        acme_order_upload_deploy(&certplan, &runtime, n);
         return;
     }
     if std::env::args().any(|a| a == "--deploy-only") {
@@ -537,6 +545,73 @@ fn renew_and_deploy(certplan: &Path, runtime: &tokio::runtime::Runtime, n: usize
         moved,
         2 * n,
         stats.rate_limited - before.rate_limited
+    );
+}
+
+/// Row 13: `n` new certificates from an ACME CA (Debian's Pebble), each for a name and its
+/// wildcard by DNS-01 in the sandbox's Tencent Cloud DNS (pushed to pebble-challtestsrv, which
+/// Pebble asks), uploaded and deployed to a CLB listener named in `instances`, in one apply.
+fn acme_order_upload_deploy(certplan: &Path, runtime: &tokio::runtime::Runtime, n: usize) {
+    println!("13. {n} ACME certificates (name + wildcard) ordered from Pebble by DNS-01, uploaded, deployed; 10/s per action");
+    let pebble = runtime.block_on(certplan_test_support::pebble::Pebble::start());
+    let sandbox = Sandbox::new(SandboxOptions {
+        rate_limit: 10,
+        dns_zones: vec!["example.com".parse().expect("a zone")],
+        challtestsrv: Some(pebble.management.clone()),
+        deploy_step: Duration::from_millis(50),
+        ..SandboxOptions::default()
+    })
+    .expect("sandbox");
+    let url = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(sandbox.clone().serve(listener, std::future::pending()));
+        url
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = format!(
+        "provider \"acme\" {{\n  server_url = \"{}\"\n}}\n\nresource \"acme_registration\" \"reg\" {{\n  email_address = \"ops@example.com\"\n}}\n\n",
+        pebble.directory
+    );
+    for i in 0..n {
+        config.push_str(&format!(
+            "resource \"acme_certificate\" \"c{i:04}\" {{\n  common_name               = \"c{i:04}.example.com\"\n  subject_alternative_names = [\"*.c{i:04}.example.com\"]\n  recursive_nameservers     = [\"{dns}\"]\n  dns_challenge {{\n    provider = \"tencentcloud\"\n  }}\n  deploy {{\n    instances = {{ clb = [\"lb-c{i:04}|lbl-1\"] }}\n    regions   = {{ clb = [\"ap-guangzhou\"] }}\n  }}\n}}\n\n",
+            dns = pebble.dns
+        ));
+    }
+    std::fs::write(dir.path().join("main.hcl"), config).expect("config");
+    let mut cmd = Command::new(certplan);
+    cmd.arg("--chdir")
+        .arg(dir.path())
+        .args(["apply", "--auto-approve"])
+        .env("CERTPLAN_ENDPOINT", &url)
+        .env("TENCENTCLOUD_SECRET_ID", certplan_sandbox::DEFAULT_SECRET_ID)
+        .env("TENCENTCLOUD_SECRET_KEY", certplan_sandbox::DEFAULT_SECRET_KEY)
+        .env("CERTPLAN_ACME_CA_CERTIFICATES", &pebble.roots)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let out = cmd.output().expect("certplan runs");
+    let wall = started.elapsed();
+    assert!(out.status.success(), "apply failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let stats = sandbox.stats();
+    let calls = |action: &str| stats.requests.get(action).copied().unwrap_or(0);
+    // Each certificate makes one call of each of these actions, at 10/s per action: the
+    // busiest action's calls bound the run from below, whatever the CA does.
+    let per_action = ["DescribeDomainList", "CreateRecord", "DeleteRecord", "UploadCertificate"];
+    let busiest = per_action.iter().map(|a| calls(a)).max().unwrap_or(0);
+    let floor = Duration::from_millis(100) * u32::try_from(busiest.saturating_sub(1)).unwrap_or(0);
+    println!(
+        "   wall {} (floor {} at 10/s per action), {} issued by Pebble, {} UploadCertificate, {} CreateRecord, {} DeployCertificateInstance, {} refusals",
+        secs(wall),
+        secs(floor),
+        pebble.issued(),
+        calls("UploadCertificate"),
+        calls("CreateRecord"),
+        calls("DeployCertificateInstance"),
+        stats.rate_limited
     );
 }
 
