@@ -552,7 +552,9 @@ fn renew_and_deploy(certplan: &Path, runtime: &tokio::runtime::Runtime, n: usize
 /// wildcard by DNS-01 in the sandbox's Tencent Cloud DNS (pushed to pebble-challtestsrv, which
 /// Pebble asks), uploaded and deployed to a CLB listener named in `instances`, in one apply.
 fn acme_order_upload_deploy(certplan: &Path, runtime: &tokio::runtime::Runtime, n: usize) {
-    println!("13. {n} ACME certificates (name + wildcard) ordered from Pebble by DNS-01, uploaded, deployed; 10/s per action");
+    println!(
+        "13. {n} ACME certificates (name + wildcard) ordered from Pebble by DNS-01, uploaded, deployed; 10/s per action"
+    );
     let pebble = runtime.block_on(certplan_test_support::pebble::Pebble::start());
     let sandbox = Sandbox::new(SandboxOptions {
         rate_limit: 10,

@@ -2,7 +2,7 @@
 //! run when the command writes it) and, once needed, the connection to the cloud.
 
 use anyhow::{Context as _, bail};
-use certplan_core::{CertificateId, Observed, Plan};
+use certplan_core::{Action, CertificateId, Observed, Plan};
 use certplan_engine::{AcmeInputs, Inputs};
 use certplan_parser::{AccountKey, Config};
 use certplan_planner::PlanOptions;
@@ -195,6 +195,12 @@ impl Project {
     /// Settles what an interrupted run left in the journal. Only writers save the outcome,
     /// each intent as it is settled; a plan uses it in memory.
     pub async fn reconcile(&mut self, save: bool) -> anyhow::Result<()> {
+        self.reconcile_with(save, false).await
+    }
+
+    /// [`reconcile`](Self::reconcile); with `resume_orders` (an apply), ACME orders an
+    /// interrupted run placed are finished and uploaded too — other commands only read.
+    pub async fn reconcile_with(&mut self, save: bool, resume_orders: bool) -> anyhow::Result<()> {
         if self.state.intents.is_empty() {
             return Ok(());
         }
@@ -202,7 +208,12 @@ impl Project {
         eprintln!("Found {found} of an interrupted run; checking the cloud...");
         let client = self.client().await?;
         let timing = self.settings.timing(&self.config.provider);
-        let acme = if save { self.acme_inputs().await? } else { AcmeInputs::default() };
+        let resume = save && resume_orders;
+        let acme = if resume {
+            self.acme_inputs(Default::default()).await?
+        } else {
+            AcmeInputs::default()
+        };
         let store: Option<&mut dyn StateStore> =
             if save { Some(self.store.as_mut()) } else { None };
         let settled = certplan_engine::reconcile(&client, &acme, &mut self.state, store, &timing)
@@ -343,7 +354,7 @@ impl Project {
 
     /// What an apply needs from the configuration besides the plan: the CSR key passwords,
     /// and what ordering from an ACME CA needs.
-    pub async fn inputs(&mut self) -> anyhow::Result<Inputs> {
+    pub async fn inputs(&mut self, plan: &Plan) -> anyhow::Result<Inputs> {
         let csr_key_passwords = self
             .config
             .resources
@@ -353,31 +364,47 @@ impl Project {
                 Some((address.clone(), certplan_core::Sensitive::new(password)))
             })
             .collect();
-        Ok(Inputs { csr_key_passwords, acme: self.acme_inputs().await? })
+        // The accounts the plan orders with, and those of orders an interrupted run left.
+        let ordering = (plan.changes.iter())
+            .filter(|c| matches!(c.action, Action::Create | Action::Renew | Action::Replace))
+            .filter_map(|c| c.after.as_ref()?.acme.as_ref())
+            .map(|a| a.registration.clone());
+        let acme = self.acme_inputs(ordering.collect()).await?;
+        Ok(Inputs { csr_key_passwords, acme })
     }
 
     /// What ordering from an ACME CA needs: the key of each registration a resource orders
     /// with (its file made, 0600, on first use), the roots of a test CA
     /// ([`ACME_ROOTS_VAR`]), and a client of Tencent Cloud DNS.
-    pub async fn acme_inputs(&mut self) -> anyhow::Result<AcmeInputs> {
+    pub async fn acme_inputs(
+        &mut self,
+        mut needed: std::collections::BTreeSet<String>,
+    ) -> anyhow::Result<AcmeInputs> {
         // An interrupted run's order is resumed with its registration's key, declared still.
-        let declared = self.config.resources.values().filter_map(|r| r.args.acme.as_ref());
-        let journaled = self.state.intents.iter().filter_map(|i| i.args.acme.as_ref());
-        let used: std::collections::BTreeSet<String> =
-            declared.chain(journaled).map(|a| a.registration.clone()).collect();
-        if used.is_empty() {
+        needed.extend(
+            (self.state.intents.iter())
+                .filter_map(|i| i.args.acme.as_ref())
+                .map(|a| a.registration.clone()),
+        );
+        if needed.is_empty() {
             return Ok(AcmeInputs::default());
         }
         let mut account_keys = std::collections::BTreeMap::new();
-        for name in used {
+        for name in needed {
             let Some(registration) = self.config.acme.registrations.get(&name) else { continue };
+            // Certificates this account ordered are recorded: a new key would be another
+            // account, which cannot resume their orders.
+            let recorded = (self.state.resources.values())
+                .map(|r| &r.args)
+                .chain(self.state.intents.iter().map(|i| &i.args))
+                .any(|a| a.acme.as_ref().is_some_and(|a| a.registration == name));
             let key = match &registration.account_key {
                 AccountKey::Pem(pem) => pem.clone(),
-                AccountKey::File(path) => account_key_file(path).with_context(|| {
+                AccountKey::File(path) => account_key_file(path, recorded).with_context(|| {
                     format!("acme_registration.{name} ({})", registration.location)
                 })?,
             };
-            account_keys.insert(name.to_owned(), key);
+            account_keys.insert(name.clone(), key);
         }
         let roots = match self.settings.env.get(ACME_ROOTS_VAR).filter(|p| !p.is_empty()) {
             Some(path) => Some(std::fs::read(&path).with_context(|| {
@@ -394,8 +421,12 @@ impl Project {
 /// test CA's, such as Pebble's.
 pub const ACME_ROOTS_VAR: &str = "CERTPLAN_ACME_CA_CERTIFICATES";
 
-/// Reads an ACME account key from its file — made on first use, 0600 in a 0700 directory.
-fn account_key_file(path: &std::path::Path) -> anyhow::Result<certplan_core::Sensitive> {
+/// Reads an ACME account key from its file — made on first use, 0600 in a 0700 directory, but
+/// never again once certificates it ordered are `recorded`.
+fn account_key_file(
+    path: &std::path::Path,
+    recorded: bool,
+) -> anyhow::Result<certplan_core::Sensitive> {
     match std::fs::read_to_string(path) {
         Ok(pem) => {
             use std::os::unix::fs::PermissionsExt;
@@ -410,6 +441,10 @@ fn account_key_file(path: &std::path::Path) -> anyhow::Result<certplan_core::Sen
             }
             Ok(certplan_core::Sensitive::new(pem))
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && recorded => bail!(
+            "the account key file {} is missing, but the state records certificates ordered with it: restore the file (or give the key as account_key_pem); a new key would be another account, which cannot resume their orders",
+            path.display()
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = certplan_provider::acme::new_account_key()?;
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

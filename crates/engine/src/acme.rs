@@ -14,7 +14,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use certplan_core::{AcmeArgs, CertificateId, Challenge, DnsProvider, challenge_record};
+use certplan_core::{
+    AcmeArgs, CertificateArgs, CertificateId, Challenge, DnsProvider, challenge_record,
+};
 use certplan_provider::acme::{AcmeClient, ChallengeToAnswer, OrderState};
 use certplan_provider::{Client, dns};
 use certplan_state::Intent;
@@ -68,6 +70,16 @@ async fn obtain_inner(
         Some(url) => url,
         None => {
             let order = client.new_order(&names, acme.profile.as_deref()).await?;
+            // A CA answers a new order for names it has a pending order for, from the same
+            // account, with that one: another resource's, whose key it would share.
+            let other = ledger.read(|s| {
+                (s.intents.iter())
+                    .find(|i| i.address != intent.address && i.order.as_deref() == Some(&order.url))
+                    .map(|i| i.address.clone())
+            });
+            if let Some(other) = other {
+                return Err(ObtainError::OrderShared { url: order.url, other });
+            }
             let step = Step::Ordered { intent: intent.clone(), url: order.url.clone() };
             ledger.record(step).await?;
             intent.order = Some(order.url.clone());
@@ -148,9 +160,11 @@ async fn answer_challenges(
         }
     }
     .await;
-    let cleaned = published.remove(inputs).await;
-    outcome?;
-    cleaned
+    // What could not be removed is said, and does not undo a validation that succeeded.
+    if let Err(e) = published.remove(inputs).await {
+        tracing::warn!("{e}; remove it by hand");
+    }
+    outcome
 }
 
 /// What was published for one order's challenges, to remove afterwards.
@@ -226,7 +240,7 @@ async fn publish(
                 .txt_records(&zone, &host)
                 .await
                 .map_err(dns_error(format!("reading {name}")))?;
-            let id = match existing.iter().find(|r| r.value == todo.dns_value) {
+            let id = match existing.iter().find(|r| r.enabled && r.value == todo.dns_value) {
                 Some(record) => record.id,
                 None => dnspod
                     .create_txt_record(&zone, &host, &todo.dns_value, RECORD_TTL, RECORD_REMARK)
@@ -240,6 +254,15 @@ async fn publish(
             published.exec.push((path.clone(), name, todo.dns_value.clone()));
         }
         Challenge::Http { webroot } => {
+            // The token names a file: only base64url (RFC 8555 §8.1), never a path.
+            let token_ok = !todo.token.is_empty()
+                && todo.token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !token_ok {
+                return Err(ObtainError::Webroot {
+                    path: webroot.clone(),
+                    error: format!("the CA's token {:?} is not base64url", todo.token),
+                });
+            }
             let dir = webroot.join(".well-known/acme-challenge");
             let file = dir.join(&todo.token);
             let write = || -> std::io::Result<()> {
@@ -311,19 +334,37 @@ async fn wait_visible(
             resolved
         };
         loop {
-            let values = dns::txt_values(&servers, &name)
-                .await
-                .map_err(|error| ObtainError::Dns { what: format!("looking up {name}"), error })?;
-            if values.contains(&challenge.dns_value) {
+            // A server that fails to answer is asked again, as one that does not have it yet.
+            let values = dns::txt_values(&servers, &name).await;
+            if values.as_ref().is_ok_and(|v| v.contains(&challenge.dns_value)) {
                 break;
             }
             if tokio::time::Instant::now() >= deadline {
+                if let Err(error) = values {
+                    return Err(ObtainError::Dns { what: format!("looking up {name}"), error });
+                }
                 return Err(ObtainError::NotPropagated { name, limit: timing.propagation_limit });
             }
             tokio::time::sleep(timing.propagation_poll).await;
         }
     }
     Ok(())
+}
+
+/// Whether an order journaled for `journaled` is for the certificate `declared` asks for: the
+/// same names, key type, CA and account (how it is validated does not matter).
+pub(crate) fn same_certificate(journaled: &CertificateArgs, declared: &CertificateArgs) -> bool {
+    match (&journaled.acme, &declared.acme) {
+        (Some(a), Some(b)) => {
+            let mut names = (a.names(&journaled.domain), b.names(&declared.domain));
+            names.0.sort_unstable();
+            names.1.sort_unstable();
+            names.0 == names.1
+                && (a.key_type, &a.server_url, &a.registration)
+                    == (b.key_type, &b.server_url, &b.registration)
+        }
+        _ => false,
+    }
 }
 
 /// The zone of `name` among `zones`: the longest that is `name` or one of its parents.

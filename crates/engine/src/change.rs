@@ -184,15 +184,25 @@ impl Run<'_, '_> {
             s.intents.iter().filter(|i| i.address == intent.address).find(open).cloned()
         });
         let intent = match open {
-            Some(open) if open.order.is_some() => open,
-            // Held back by the CA's rate limits: no order before then.
-            Some(held) if let Some(until) = held.retry_after.filter(|t| *t > Utc::now()) => {
-                return Err(ChangeError::Obtain(ObtainError::RateLimited { until }).into());
+            Some(open)
+                if open.order.is_some() && acme::same_certificate(&open.args, &intent.args) =>
+            {
+                open
             }
-            held => {
-                if let Some(held) = held {
-                    self.ledger.record(Step::Settle(held)).await?;
+            // Held back by the CA's rate limits: no order before then.
+            Some(held) if held.order.is_none() => match held.retry_after {
+                Some(until) if until > Utc::now() => {
+                    return Err(ChangeError::Obtain(ObtainError::RateLimited { until }).into());
                 }
+                _ => {
+                    self.ledger.record(Step::Settle(held)).await?;
+                    self.ledger.record(Step::Journal(intent.clone())).await?;
+                    intent
+                }
+            },
+            // None, or an order for other names, key or CA than declared now: that one is
+            // left to the reconciliation that finishes it, and deposed once recorded.
+            _ => {
                 self.ledger.record(Step::Journal(intent.clone())).await?;
                 intent
             }

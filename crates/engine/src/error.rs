@@ -68,6 +68,10 @@ pub enum ObtainError {
     NoAccountKey { registration: String },
     #[error("{0}")]
     Ca(#[from] certplan_provider::acme::AcmeError),
+    #[error(
+        "the CA answered with the order {url}, which {other} placed for the same names: finish or remove that one first"
+    )]
+    OrderShared { url: String, other: certplan_core::Address },
     #[error("the order {url} is invalid: {why}")]
     OrderInvalid { url: String, why: String },
     #[error(

@@ -126,7 +126,10 @@ async fn settle_order(
         ledger.record(Step::Settle(intent)).await?;
         return Ok(Settled::NeverReached { address, started_at });
     };
-    let Some(timing) = writer else {
+    // Resumed by a writer given the account's key (an apply), left alone by anything else.
+    let registration = intent.args.acme.as_ref().map(|a| a.registration.as_str());
+    let keyed = registration.is_some_and(|r| acme.account_keys.contains_key(r));
+    let Some(timing) = writer.filter(|_| keyed) else {
         return Ok(Settled::OrderToResume { address, url, why: None });
     };
     match acme::obtain(client, acme, ledger, intent, timing).await {

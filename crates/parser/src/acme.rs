@@ -341,6 +341,16 @@ pub(crate) fn read_certificate(
     }
     let nameservers = args.strings(reader, "recursive_nameservers");
     let challenge = read_challenge(reader, file, block, header, nameservers);
+    let wildcard =
+        subject_alternative_names.iter().chain(&common_name).find(|n| n.starts_with("*."));
+    if let (Some(Challenge::Http { .. }), Some(name)) = (&challenge, wildcard) {
+        reader.push(
+            Diagnostic::error(format!("{name} cannot be validated over HTTP"))
+                .at(header.clone(), "a wildcard needs DNS-01")
+                .help("use dns_challenge { provider = \"tencentcloud\" } (or \"exec\") for a certificate with a wildcard"),
+        );
+        return None;
+    }
     if blocks(&block.body, "lifecycle").any(|l| l.body.get_attribute("renew_before").is_some()) {
         reader.push(
             Diagnostic::error("an acme_certificate renews at min_days_remaining")

@@ -274,13 +274,9 @@ impl AcmeClient {
         key_type: KeyType,
     ) -> Result<(), AcmeError> {
         let key = self.certificate_key(url, key_type)?;
-        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let params = rcgen::CertificateParams::new(names)
-            .map_err(|e| AcmeError::Other(format!("no CSR: {e}")))?;
-        let csr =
-            params.serialize_request(&key).map_err(|e| AcmeError::Other(format!("no CSR: {e}")))?;
+        let csr = certificate_request(names, &key)?;
         let mut order = self.account.order(url.to_owned()).await.map_err(|e| self.classify(e))?;
-        order.finalize_csr(csr.der()).await.map_err(|e| self.classify(e))
+        order.finalize_csr(&csr).await.map_err(|e| self.classify(e))
     }
 
     /// Downloads the certificate chain (PEM) of a valid order.
@@ -424,4 +420,51 @@ pub fn new_account_key() -> Result<Sensitive, AcmeError> {
     let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
         .map_err(|e| AcmeError::Other(format!("no account key: {e}")))?;
     Ok(Sensitive::new(key.serialize_pem()))
+}
+
+/// The CSR (DER) for `names` with `key`: every name a SAN, the first also the subject's common
+/// name when it fits in one (64 characters): a CA takes the CN as a name to validate, so it is
+/// one of the order's names or nothing.
+fn certificate_request(names: &[&str], key: &rcgen::KeyPair) -> Result<Vec<u8>, AcmeError> {
+    let sans: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let mut params = rcgen::CertificateParams::new(sans)
+        .map_err(|e| AcmeError::Other(format!("no CSR: {e}")))?;
+    // rcgen's default subject ("rcgen self signed cert") is no name of the order.
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    if let Some(first) = names.first().filter(|n| n.len() <= 64) {
+        params.distinguished_name.push(rcgen::DnType::CommonName, *first);
+    }
+    let csr =
+        params.serialize_request(key).map_err(|e| AcmeError::Other(format!("no CSR: {e}")))?;
+    Ok(csr.der().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x509_parser::prelude::{FromDer, X509CertificationRequest};
+
+    #[test]
+    fn the_csr_names_only_the_orders_names() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let der = certificate_request(&["example.com", "*.example.com"], &key).expect("CSR");
+        let (_, csr) = X509CertificationRequest::from_der(&der).expect("a CSR");
+        let subject = csr.certification_request_info.subject.to_string();
+        assert_eq!(subject, "CN=example.com");
+        let long = format!("{}.example.com", "a".repeat(60));
+        let der = certificate_request(&[&long], &key).expect("CSR");
+        let (_, csr) = X509CertificationRequest::from_der(&der).expect("a CSR");
+        assert_eq!(csr.certification_request_info.subject.to_string(), "", "no CN over 64");
+    }
+
+    #[test]
+    fn a_retry_after_is_seconds_or_a_date() {
+        let soon = parse_retry_after("120").expect("seconds");
+        assert!(soon > SystemTime::now() + Duration::from_secs(100));
+        let dated = parse_retry_after("Wed, 21 Oct 2026 07:28:00 GMT").expect("a date");
+        let expected: SystemTime =
+            chrono::DateTime::parse_from_rfc3339("2026-10-21T07:28:00Z").expect("time").into();
+        assert_eq!(dated, expected);
+        assert_eq!(parse_retry_after("soon"), None);
+    }
 }

@@ -7,8 +7,11 @@
 
 use crate::State;
 
-/// The state file format this build writes, and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The state file format this build writes, and the newest it reads. Version 2 records what
+/// an earlier build would drop unknowingly when saving: certificates from an ACME CA (their
+/// arguments, journaled orders and rate-limit holds) and first deployments to named instances.
+/// A version 1 document reads as it is, and is saved as version 2.
+pub const FORMAT_VERSION: u32 = 2;
 
 impl State {
     /// Reads a state document, refusing what is not certplan state or is from a newer format.
@@ -40,6 +43,7 @@ impl State {
     /// Reads what earlier versions recorded differently as this one records it (every store
     /// calls it on what it loads).
     pub fn read_earlier_versions(&mut self) {
+        self.format_version = FORMAT_VERSION;
         // Earlier versions recorded `project_id = 0` as written; 0 is the default project, which
         // certplan spells as no project (see `certplan_core::project_id`).
         let args = self.resources.values_mut().map(|r| &mut r.args);

@@ -288,6 +288,7 @@ impl StateStore for LocalStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::FORMAT_VERSION;
     use crate::model::sample;
 
     #[test]
@@ -494,7 +495,7 @@ mod tests {
     fn unreadable_files_are_named_and_never_overwritten() {
         let newer = String::from_utf8(sample().to_json())
             .expect("utf8")
-            .replace("\"format_version\": 1", "\"format_version\": 9");
+            .replace(&format!("\"format_version\": {FORMAT_VERSION}"), "\"format_version\": 9");
         let cases: [(&str, &[u8]); 5] = [
             ("is empty", b""),
             ("truncated", &sample().to_json()[..40]),

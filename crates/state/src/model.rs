@@ -297,6 +297,10 @@ impl State {
         for d in self.deposed.iter_mut().filter(|d| &d.address == from) {
             d.address = to.clone();
         }
+        // An application or order in flight goes with the resource it is for.
+        for i in self.intents.iter_mut().filter(|i| &i.address == from) {
+            i.address = to.clone();
+        }
         true
     }
 }

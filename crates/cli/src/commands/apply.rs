@@ -70,7 +70,7 @@ pub async fn apply(
             (saved.plan, None)
         }
         None => {
-            ws.reconcile(true).await?;
+            ws.reconcile_with(true, true).await?;
             let observed = ws.refresh().await?;
             (ws.plan(observed.as_ref(), &options.selection).await?, observed)
         }
@@ -122,7 +122,7 @@ pub async fn apply(
     let cancel = interrupt::watch();
     stdout::cancel_on_failure(&cancel);
     let events = ui::Events::new(&plan, options.json);
-    let inputs = ws.inputs().await?;
+    let inputs = ws.inputs(&plan).await?;
     let report = certplan_engine::apply(
         &plan,
         &inputs,

@@ -368,3 +368,22 @@ fn an_http01_challenge_is_answered_from_the_webroot_and_the_file_removed() {
     let left = std::fs::read_dir(webroot.join(".well-known/acme-challenge")).expect("made").count();
     assert_eq!(left, 0, "the challenge file is removed");
 }
+
+#[test]
+fn a_lost_account_key_is_not_replaced_while_certificates_it_ordered_are_recorded() {
+    let pebble = block_on(Pebble::start());
+    let mut p = project(&pebble, &[]);
+    let apply = p.run(&["apply", "-auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    std::fs::remove_file(p.path().join(".certplan/acme/reg.key")).expect("the key file");
+    p.env.push(("CERTPLAN_PLAN_TIME".to_owned(), seventy_days_on()));
+    let renew = p.run(&["apply", "-auto-approve"]);
+    assert_eq!(renew.code, 1, "{}\n{}", renew.stdout, renew.stderr);
+    assert!(
+        renew.stderr.contains("the account key file .certplan/acme/reg.key is missing, but the state records certificates ordered with it"),
+        "{}",
+        renew.stderr
+    );
+    assert!(!p.path().join(".certplan/acme/reg.key").exists(), "no new key made");
+    assert_eq!(pebble.issued(), 1, "nothing ordered");
+}

@@ -26,7 +26,7 @@ impl Run<'_, '_> {
         &self,
         address: &Address,
         mut d: FirstDeployment,
-        asked_before: bool,
+        mut asked_before: bool,
     ) -> Result<Outcome, Failure> {
         let client = match &d.instances.region {
             Some(region) => self.client.in_region(region),
@@ -45,6 +45,8 @@ impl Run<'_, '_> {
                 match client.deploy_certificate_instance(&d.to, kind, &ids).await {
                     Ok(requested) if requested.record_id > 0 => break Some(requested.record_id),
                     Ok(_) if attempt + 1 < CREATE_ATTEMPTS => {
+                        // Asked for now: a refusal of the next request is this one's work.
+                        asked_before = true;
                         attempt += 1;
                         tokio::time::sleep(self.options.timing.task_creation_retry).await;
                     }

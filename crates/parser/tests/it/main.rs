@@ -1038,6 +1038,12 @@ fn what_certplan_does_not_support_of_the_acme_provider_is_refused_with_what_to_w
             "certplan makes the account key on first use",
         ),
         (
+            "dns_challenge {\n    provider = \"tencentcloud\"\n  }",
+            "http_webroot_challenge {\n    directory = \"/var/www\"\n  }",
+            "*.example.com cannot be validated over HTTP",
+            "use dns_challenge",
+        ),
+        (
             "acme_registration.registration.account_key_pem",
             "acme_registration.other.account_key_pem",
             "names acme_registration.other, which is not declared",

@@ -26,14 +26,14 @@ pub(super) fn plan(target: &DeployTarget, at: &Planned<'_>) -> Vec<(DeliveryWork
             })
             .flat_map(|d| d.done())
             .collect();
-        let missing: std::collections::BTreeSet<String> =
-            group.ids.difference(&done).cloned().collect();
-        if missing.is_empty() {
-            continue;
+        // One task per instance: what each did is then known for certain, and one that
+        // failed is asked for again alone.
+        for id in group.ids.difference(&done) {
+            let ids = [id.clone()].into();
+            let instances = certplan_core::Instances { ids, ..group.clone() };
+            let to = recorded.filter(|_| !new_certificate).map(|r| r.certificate_id.clone());
+            push(DeliveryWork::DeployInstances { to, instances }, new_certificate || !issued);
         }
-        let instances = certplan_core::Instances { ids: missing, ..group.clone() };
-        let to = recorded.filter(|_| !new_certificate).map(|r| r.certificate_id.clone());
-        push(DeliveryWork::DeployInstances { to, instances }, new_certificate || !issued);
     }
     if new_certificate {
         // What serves the resource now moves to the certificate that replaces it.
