@@ -26,10 +26,13 @@
 //!
 //! Lifecycle: `DNS_AUTO` orders issue `issue_delay` after applying (status 4 until then); `DNS`
 //! and `FILE` orders stay pending (status 0) until validated, and fail (status 2) 7 days after
-//! applying; issued certificates read as expired (status 3) after `CertEndTime`. An issued
-//! certificate's key is of the kind its order named — RSA 2048 (the API's default) or ECDSA
-//! P-256 (`ECC`) — minted, with the certificate itself, the first time its PEM is asked for
-//! (detail or `DownloadCertificate`) and the same on every call after.
+//! applying; issued certificates read as expired (status 3) after `CertEndTime`. A `DNS` order
+//! is validated as the real CA validates it, once the CNAME record its `DvAuthDetail` names is
+//! enabled in one of the account's DNS zones (checked whenever the lifecycle moves, and on
+//! `CompleteCertificate`), and any pending order by the control API. An issued certificate's
+//! key is of the kind its order named — RSA 2048 (the API's default) or ECDSA P-256 (`ECC`) —
+//! minted, with the certificate itself, the first time its PEM is asked for (detail or
+//! `DownloadCertificate`) and the same on every call after.
 
 mod api;
 mod archive;

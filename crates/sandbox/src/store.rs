@@ -127,6 +127,34 @@ impl StoredCertificate {
         self.inserted_at + Duration::days(VALIDATION_DAYS)
     }
 
+    /// Returns the name domain validation is for (`DvAuthDomain`): the domain, without a
+    /// wildcard's `*.`.
+    pub(crate) fn validation_domain(&self) -> &str {
+        self.domain.trim_start_matches("*.")
+    }
+
+    /// Returns the CNAME record that validates the order by DNS, as `DvAuthDetail` names it.
+    pub(crate) fn cname_validation(&self) -> CnameValidation<'_> {
+        let token = &self.validation_token;
+        CnameValidation {
+            key: format!("_{token}"),
+            domain: self.validation_domain(),
+            value: format!("{}.{}.sectigo.trust-provider.com", &token[..16], &token[16..]),
+        }
+    }
+
+    /// Returns when the CA saw this `DNS` order validated: when its CNAME record appeared,
+    /// enabled, in one of the account's zones (or when the order was made, for a record there
+    /// before it). `None` for a certificate not pending DNS validation, or no such record.
+    fn validated_by_dns(&self, dns: &DnsState) -> Option<DateTime<Utc>> {
+        if self.status != status::PENDING || self.dv_auth_method != "DNS" {
+            return None;
+        }
+        let record = self.cname_validation();
+        let name = format!("{}.{}", record.key, record.domain);
+        dns.cname_made(&name, &record.value).map(|made| made.max(self.inserted_at))
+    }
+
     /// Issues the certificate at `at`: 90 days of validity (its key is minted on first use).
     pub(crate) fn issue(&mut self, at: DateTime<Utc>) {
         // Seconds only: the API's times have no fraction, so what is stored is what is reported.
@@ -135,6 +163,17 @@ impl StoredCertificate {
         self.not_before = Some(at);
         self.not_after = Some(at + Duration::days(VALIDITY_DAYS));
     }
+}
+
+/// The CNAME record that validates an order by DNS: `{key}.{domain}`, pointing at `value`.
+#[derive(Debug)]
+pub(crate) struct CnameValidation<'a> {
+    /// The record's first label (`DvAuthKey`, `DvAuthSubDomain`): `_` and the order's token.
+    pub(crate) key: String,
+    /// The name it is under (`DvAuthDomain`).
+    pub(crate) domain: &'a str,
+    /// What it points at (`DvAuthValue`).
+    pub(crate) value: String,
 }
 
 /// Returns a random certificate id: 8 letters and digits, as the API's are (`a9TsmZkL`).
@@ -248,15 +287,23 @@ impl Store {
     }
 
     /// Moves the lifecycle forward to `now`: automatic DNS validation completes `issue_delay`
-    /// after applying, and orders not validated within 7 days fail. Returns whether anything
-    /// changed.
+    /// after applying, a `DNS` order issues once its CNAME record is in one of the account's
+    /// zones, and orders not validated within 7 days fail. Returns whether anything changed.
     pub(crate) fn advance(&mut self, now: DateTime<Utc>, issue_delay: Duration) -> bool {
         let mut changed = false;
         for cert in self.certificates.values_mut() {
+            let deadline = cert.validation_deadline();
             if cert.status == status::DNS_RECORD_ADDED && now >= cert.inserted_at + issue_delay {
                 cert.issue(cert.inserted_at + issue_delay);
                 changed = true;
-            } else if cert.is_pending() && now > cert.validation_deadline() {
+            } else if let Some(validated) =
+                cert.validated_by_dns(&self.dns).filter(|at| *at <= deadline)
+            {
+                // Issued when the record appeared, not when the store is next asked: the CA
+                // would have seen it then, however long nobody asked.
+                cert.issue(validated);
+                changed = true;
+            } else if cert.is_pending() && now > deadline {
                 cert.status = status::FAILED;
                 changed = true;
             }

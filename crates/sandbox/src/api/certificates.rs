@@ -1,5 +1,5 @@
 //! The actions on certificates already ordered — `DescribeCertificateDetail`,
-//! `DownloadCertificate`, `DeleteCertificate`, `ModifyCertificateAlias`,
+//! `DownloadCertificate`, `CompleteCertificate`, `DeleteCertificate`, `ModifyCertificateAlias`,
 //! `ModifyCertificateProject` — and the one rendering of a certificate that the detail and the
 //! list ([`super::list`]) answer with, so the two can never disagree about a certificate.
 //! The PEM material the detail returns and the ZIP the download serves come from the same
@@ -152,24 +152,24 @@ fn validation_json(cert: &StoredCertificate) -> Value {
     if !cert.is_pending() {
         return Value::Null;
     }
-    let bare = cert.domain.trim_start_matches("*.");
-    let token = &cert.validation_token;
     let record = if cert.dv_auth_method == "FILE" {
+        let token = &cert.validation_token;
         json!({
             "DvAuthKey": "fileauth.txt",
             "DvAuthValue": format!("{token}{}", &token[..8]),
-            "DvAuthDomain": bare,
+            "DvAuthDomain": cert.validation_domain(),
             "DvAuthPath": "/.well-known/pki-validation/",
             "DvAuthSubDomain": Value::Null,
             "DvAuthVerifyType": "FILE"
         })
     } else {
+        let cname = cert.cname_validation();
         json!({
-            "DvAuthKey": format!("_{token}"),
-            "DvAuthValue": format!("{}.{}.sectigo.trust-provider.com", &token[..16], &token[16..]),
-            "DvAuthDomain": bare,
+            "DvAuthKey": cname.key,
+            "DvAuthValue": cname.value,
+            "DvAuthDomain": cname.domain,
             "DvAuthPath": Value::Null,
-            "DvAuthSubDomain": format!("_{token}"),
+            "DvAuthSubDomain": cname.key,
             "DvAuthVerifyType": "CNAME"
         })
     };
@@ -181,6 +181,31 @@ fn validation_json(cert: &StoredCertificate) -> Value {
         "DvAuthKeySubDomain": record["DvAuthSubDomain"],
         "DvAuths": [record]
     })
+}
+
+/// `CompleteCertificate`: asks the CA to check an order's domain validation now. The sandbox's
+/// CA checks whenever the store is read (`Store::advance`), so this call is that check: a `DNS`
+/// order whose CNAME record is published issues, one whose record is not (and a `FILE` order,
+/// which only the control API validates) stays pending. A certificate that was not pending
+/// when asked about — issued, failed, cancelled, revoked, uploaded — is refused.
+pub(super) fn complete_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
+    let id = p.required_string("CertificateId")?;
+    p.finish()?;
+    // Read before the check: an order this very check issues was pending when asked about.
+    let pending_when_asked = sandbox.store().get(&id).is_some_and(StoredCertificate::is_pending);
+    let (store, now) = sandbox.advanced().map_err(internal)?;
+    let cert = store.get(&id).ok_or_else(|| not_found(&id))?;
+    let issued_by_the_check = pending_when_asked && cert.status == status::ISSUED;
+    if !cert.is_pending() && !issued_by_the_check {
+        return Err(fail(
+            "FailedOperation.InvalidParam",
+            format!(
+                "Certificate `{id}` has status {}: only a certificate pending domain validation can be checked.",
+                cert.status_at(now)
+            ),
+        ));
+    }
+    Ok(json!({ "CertificateId": id }))
 }
 
 pub(super) fn delete_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {

@@ -234,6 +234,7 @@ fn ssl(sandbox: &Sandbox, action: &str, params: Params) -> Outcome {
         "DescribeCertificateDetail" => certificates::describe_certificate_detail(sandbox, params),
         "DescribeCertificates" => list::describe_certificates(sandbox, params),
         "DownloadCertificate" => certificates::download_certificate(sandbox, params),
+        "CompleteCertificate" => certificates::complete_certificate(sandbox, params),
         "DeleteCertificate" => certificates::delete_certificate(sandbox, params),
         "ModifyCertificateAlias" => certificates::modify_certificate_alias(sandbox, params),
         "ModifyCertificateProject" => certificates::modify_certificate_project(sandbox, params),

@@ -4,7 +4,8 @@
 //! what is answered). With a pebble-challtestsrv to publish to (the `challtestsrv` option), a
 //! name's TXT records are published there whenever they change ([`challtestsrv`]), so that an
 //! ACME CA asking that server — Pebble, in tests — sees what a client put in DNSPod. Records
-//! loaded from a data file are not published again: only changes are.
+//! loaded from a data file are not published again: only changes are. The sandbox's own CA
+//! reads the zones too: a CNAME record validating a `DNS` order issues it ([`crate::store`]).
 
 mod challtestsrv;
 
@@ -181,6 +182,26 @@ impl DnsState {
         self.zones.get_mut(zone)?.records.remove(&id)
     }
 
+    /// Returns when the first enabled CNAME record named `name` (fully qualified, in any case)
+    /// pointing at `value` was made, in any zone; a trailing dot of either value is ignored.
+    pub(crate) fn cname_made(&self, name: &str, value: &str) -> Option<DateTime<Utc>> {
+        fn without_dot(v: &str) -> &str {
+            v.strip_suffix('.').unwrap_or(v)
+        }
+        let (name, value) = (without_dot(name), without_dot(value));
+        self.zones
+            .values()
+            .flat_map(|zone| zone.records.values().map(move |r| (zone, r)))
+            .filter(|(zone, r)| {
+                r.enabled
+                    && r.record_type == "CNAME"
+                    && without_dot(&r.value) == value
+                    && without_dot(&fqdn(&zone.name, &r.name)).eq_ignore_ascii_case(name)
+            })
+            .map(|(_, r)| r.updated_at)
+            .min()
+    }
+
     /// Returns the values of the enabled TXT records named `fqdn` (with its trailing dot), in
     /// the order they were made.
     pub(crate) fn txt_values(&self, fqdn: &str) -> Vec<String> {
@@ -226,10 +247,14 @@ mod tests {
     use super::*;
 
     fn txt(name: &str, value: &str) -> Record {
+        record(name, "TXT", value)
+    }
+
+    fn record(name: &str, record_type: &str, value: &str) -> Record {
         Record {
             id: 0,
             name: name.to_owned(),
-            record_type: "TXT".to_owned(),
+            record_type: record_type.to_owned(),
             line: "默认".to_owned(),
             line_id: "0".to_owned(),
             value: value.to_owned(),
@@ -272,5 +297,25 @@ mod tests {
         );
         assert_eq!(dns.txt_values("_acme-challenge.example.com."), ["two"]);
         assert_eq!(dns.remove_record("example.com", first), None, "gone already");
+    }
+
+    #[test]
+    fn a_cname_is_found_by_its_full_name_in_any_case_and_any_zone_and_its_value() {
+        let mut dns = DnsState::default();
+        for zone in ["example.com", "shop.example.org"] {
+            dns.add_zone(&zone.parse().expect("a zone"), Utc::now());
+        }
+        let target = "a1.b2.sectigo.trust-provider.com";
+        dns.add_record("example.com", record("_t.www", "CNAME", &format!("{target}.")));
+        dns.add_record("shop.example.org", record("_t", "CNAME", target));
+        dns.add_record("example.com", record("_txt.www", "TXT", target));
+        dns.add_record("example.com", Record { enabled: false, ..record("_off", "CNAME", target) });
+        assert!(dns.cname_made("_T.WWW.Example.com", target).is_some(), "any case, either dot");
+        assert!(dns.cname_made("_t.www.example.com.", &format!("{target}.")).is_some());
+        assert!(dns.cname_made("_t.shop.example.org", target).is_some(), "a zone of its own");
+        assert_eq!(dns.cname_made("_t.www.example.com", "a1.b2.elsewhere.com"), None, "value");
+        assert_eq!(dns.cname_made("_txt.www.example.com", target), None, "a TXT record");
+        assert_eq!(dns.cname_made("_off.example.com", target), None, "disabled");
+        assert_eq!(dns.cname_made("www.example.com", target), None, "another name");
     }
 }

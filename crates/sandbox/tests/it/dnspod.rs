@@ -1,6 +1,7 @@
 //! DNSPod over real HTTP: the provider's client for service `dnspod` and hand-built requests
-//! against the sandbox's zones and records, and the TXT records published to a stand-in for
-//! pebble-challtestsrv's management API that records what it is posted.
+//! against the sandbox's zones and records, the TXT records published to a stand-in for
+//! pebble-challtestsrv's management API that records what it is posted, and the sandbox's CA
+//! validating a `DNS` order by the CNAME record made in one of those zones.
 
 use std::sync::{Arc, Mutex};
 
@@ -285,4 +286,150 @@ async fn a_txt_record_that_cannot_be_published_is_an_internal_error() {
     // The record was made, and not made again: creating is never sent twice.
     let records = dns.txt_records("example.com", "_acme-challenge").await.expect("listed");
     assert_eq!(values(&records), ["token"]);
+}
+
+/// Returns the CNAME record a `DNS` order asks for, as the client reads it: its host in zone
+/// `example.com` and its value.
+async fn cname_to_publish(c: &Client, id: &str) -> (String, String) {
+    let pending = c.certificate(id).await.expect("described");
+    match pending.validation.as_slice() {
+        [ValidationRecord::Dns { name, record_type, value }] if record_type == "CNAME" => {
+            let host = name.strip_suffix(".example.com").expect("a name in example.com");
+            (host.to_owned(), value.clone())
+        }
+        other => panic!("expected one CNAME record, got {other:?}"),
+    }
+}
+
+/// Makes a record with `CreateRecord` in zone `example.com`, with `extra` parameters; returns
+/// its id.
+async fn create_record(url: &str, host: &str, record_type: &str, value: &str, extra: Value) -> u64 {
+    let mut body = json!({ "Domain": "example.com", "SubDomain": host, "RecordType": record_type,
+                           "RecordLine": "默认", "Value": value });
+    for (k, v) in extra.as_object().expect("an object") {
+        body[k] = v.clone();
+    }
+    let made = dns_call(url, "CreateRecord", &body).await;
+    made["RecordId"].as_u64().unwrap_or_else(|| panic!("a record id: {made}"))
+}
+
+#[tokio::test]
+async fn a_dns_order_issues_once_its_cname_is_in_one_of_the_accounts_zones() {
+    let s = start_with(with_zones(&["example.com"])).await;
+    let c = client(&s.url, KEY);
+    let order = c
+        .apply_certificate(&apply_with("www.example.com", DvAuthMethod::Dns))
+        .await
+        .expect("applied");
+    let (host, value) = cname_to_publish(&c, &order).await;
+    assert_eq!(status_of(&c, &order).await, CertStatus::Pending, "nothing published yet");
+
+    // As many clients write it: the value fully qualified, with its trailing dot.
+    create_record(&s.url, &host, "CNAME", &format!("{value}."), json!({})).await;
+    let issued = c.certificate(&order).await.expect("described");
+    assert_eq!(issued.status, CertStatus::Issued, "validated by the record, by no person");
+    assert!(issued.not_after.is_some() && issued.validation.is_empty(), "{issued:?}");
+}
+
+#[tokio::test]
+async fn a_dns_order_stays_pending_until_the_very_record_is_published_in_time() {
+    let s = start_with(with_zones(&["example.com"])).await;
+    let c = client(&s.url, KEY);
+    let order = c
+        .apply_certificate(&apply_with("www.example.com", DvAuthMethod::Dns))
+        .await
+        .expect("applied");
+    let (host, value) = cname_to_publish(&c, &order).await;
+    let near_misses = [
+        (host.as_str(), "CNAME", "wrong.sectigo.trust-provider.com", json!({})),
+        (host.as_str(), "TXT", value.as_str(), json!({})),
+        (host.as_str(), "CNAME", value.as_str(), json!({ "Status": "DISABLE" })),
+        ("_other.www", "CNAME", value.as_str(), json!({})),
+    ];
+    let mut made = Vec::new();
+    for (name, record_type, published, extra) in near_misses {
+        made.push(create_record(&s.url, name, record_type, published, extra.clone()).await);
+        assert_eq!(
+            status_of(&c, &order).await,
+            CertStatus::Pending,
+            "{record_type} {name} {published} {extra}"
+        );
+    }
+    let checked = call_service(
+        &s.url,
+        Service::SSL,
+        None,
+        "CompleteCertificate",
+        &json!({ "CertificateId": order }),
+    )
+    .await;
+    assert_eq!(checked["CertificateId"], json!(order), "{checked}");
+    assert_eq!(status_of(&c, &order).await, CertStatus::Pending, "checked, and still not there");
+
+    // Published after the seven days validation may take: the order has failed already.
+    s.sandbox.age(8).expect("aged past the deadline");
+    // The zone holds the disabled one already: DNSPod refuses the same record twice.
+    let dns = s.client_for(Service::DNSPOD);
+    dns.delete_dns_record("example.com", made[2]).await.expect("deleted");
+    create_record(&s.url, &host, "CNAME", &value, json!({})).await;
+    assert_eq!(status_of(&c, &order).await, CertStatus::Failed);
+}
+
+#[tokio::test]
+async fn complete_certificate_checks_a_pending_order_now_and_refuses_a_decided_one() {
+    let s = start_with(with_zones(&["example.com"])).await;
+    let c = client(&s.url, KEY);
+    let complete = |id: &str| {
+        let body = json!({ "CertificateId": id });
+        let url = s.url.clone();
+        async move { call_service(&url, Service::SSL, None, "CompleteCertificate", &body).await }
+    };
+    let order = c
+        .apply_certificate(&apply_with("www.example.com", DvAuthMethod::Dns))
+        .await
+        .expect("applied");
+    let (host, value) = cname_to_publish(&c, &order).await;
+    create_record(&s.url, &host, "CNAME", &value, json!({})).await;
+    // Nothing read the certificate since the record was made: this check issues it.
+    let checked = complete(&order).await;
+    assert_eq!((code(&checked), &checked["CertificateId"]), (None, &json!(order)), "{checked}");
+    assert_eq!(status_of(&c, &order).await, CertStatus::Issued);
+
+    let again = complete(&order).await;
+    assert_eq!(code(&again), Some("FailedOperation.InvalidParam"), "{again}");
+    let unknown = complete("nope1234").await;
+    assert_eq!(code(&unknown), Some("FailedOperation.CertificateNotFound"), "{unknown}");
+    let missing = call_service(&s.url, Service::SSL, None, "CompleteCertificate", &json!({})).await;
+    assert_eq!(code(&missing), Some("MissingParameter"), "{missing}");
+}
+
+#[tokio::test]
+async fn dns_auto_and_file_orders_are_validated_as_before() {
+    let s = start_with(SandboxOptions {
+        issue_delay: std::time::Duration::from_secs(3600),
+        ..with_zones(&["example.com"])
+    })
+    .await;
+    let c = client(&s.url, KEY);
+    let auto = c.apply_certificate(&apply_request("auto.example.com")).await.expect("applied");
+    let file = c
+        .apply_certificate(&apply_with("files.example.com", DvAuthMethod::File))
+        .await
+        .expect("applied");
+    let dns = c
+        .apply_certificate(&apply_with("www.example.com", DvAuthMethod::Dns))
+        .await
+        .expect("applied");
+    // Automatic validation takes its delay, whatever a client publishes.
+    let (host, value) = cname_to_publish(&c, &auto).await;
+    create_record(&s.url, &host, "CNAME", &value, json!({})).await;
+    let (host, value) = cname_to_publish(&c, &dns).await;
+    create_record(&s.url, &host, "CNAME", &value, json!({})).await;
+    assert_eq!(status_of(&c, &dns).await, CertStatus::Issued);
+    assert_eq!(status_of(&c, &auto).await, CertStatus::DnsRecordAdded);
+    assert_eq!(status_of(&c, &file).await, CertStatus::Pending);
+
+    // A person (or the CA, told by the control API) still validates a FILE order.
+    ControlClient::new(&s.url).console(ConsoleOp::Validate, &file).await.expect("validated");
+    assert_eq!(status_of(&c, &file).await, CertStatus::Issued);
 }
