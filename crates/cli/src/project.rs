@@ -386,8 +386,10 @@ impl Project {
                 .filter_map(|i| i.args.acme.as_ref())
                 .map(|a| a.registration.clone()),
         );
+        // Tencent Cloud DNS publishes DNS-01 records, and free certificates' validation ones.
+        let dnspod = Some(self.client().await?.sibling(certplan_provider::Service::DNSPOD));
         if needed.is_empty() {
-            return Ok(AcmeInputs::default());
+            return Ok(AcmeInputs { dnspod, ..AcmeInputs::default() });
         }
         let mut account_keys = std::collections::BTreeMap::new();
         for name in needed {
@@ -412,7 +414,6 @@ impl Project {
             })?),
             None => None,
         };
-        let dnspod = Some(self.client().await?.sibling(certplan_provider::Service::DNSPOD));
         Ok(AcmeInputs { account_keys, roots, dnspod })
     }
 }

@@ -339,6 +339,11 @@ pub struct CertificateArgs {
     /// For a certificate ordered from an ACME CA (an `acme_certificate`), what it declares.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acme: Option<AcmeArgs>,
+    /// For a free certificate validated by a DNS record (`dv_auth_method = "DNS"`): who
+    /// publishes the record, so that no person must (`dns_challenge`). Changes nothing of the
+    /// certificate: not an argument compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_validation: Option<DnsProvider>,
 }
 
 impl CertificateArgs {
@@ -374,6 +379,7 @@ impl CertificateArgs {
             old_certificate_id: None,
             delete_dns_auto_record: None,
             acme: None,
+            publish_validation: None,
         }
     }
 

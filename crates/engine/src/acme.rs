@@ -1,4 +1,5 @@
-//! Obtaining a certificate from an ACME CA for a journaled intent: the order placed — or, when
+//! Obtaining a certificate from an ACME CA for a journaled intent (and publishing the DNS
+//! validation records of free certificates, the same way): the order placed — or, when
 //! the intent names one, resumed — its challenges answered (DNS-01 records in Tencent Cloud DNS
 //! or through a program, HTTP-01 files in a webroot), published records seen on the zone's
 //! servers before the CA looks, and removed afterwards (after a failure too), the order
@@ -15,7 +16,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use certplan_core::{
-    AcmeArgs, CertificateArgs, CertificateId, Challenge, DnsProvider, challenge_record,
+    AcmeArgs, CertificateArgs, CertificateId, Challenge, DnsProvider, ValidationRecord,
+    challenge_record,
 };
 use certplan_provider::acme::{AcmeClient, ChallengeToAnswer, OrderState};
 use certplan_provider::{Client, dns};
@@ -30,6 +32,8 @@ use crate::step::Step;
 const RECORD_TTL: u64 = 600;
 /// The remark DNS-01 records certplan publishes carry, to tell them from the zone's others.
 const RECORD_REMARK: &str = "certplan acme-challenge";
+/// The remark of the DNS validation records of free certificates certplan publishes.
+const VALIDATION_REMARK: &str = "certplan dv-auth";
 /// How long a DNS-01 program may take.
 const EXEC_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -192,7 +196,7 @@ impl Published {
             }
         }
         for (program, name, value) in self.exec {
-            if let Err(e) = run_exec(&program, "cleanup", &name, &value).await {
+            if let Err(e) = run_exec(&program, "cleanup", &name, "TXT", &value).await {
                 first.get_or_insert(e);
             }
         }
@@ -220,37 +224,11 @@ async fn publish(
     let name = challenge_record(&todo.name);
     match challenge {
         Challenge::Dns { provider: DnsProvider::TencentCloud, .. } => {
-            let Some(dnspod) = &inputs.dnspod else {
-                return Err(ObtainError::Dns {
-                    what: format!("publishing {name}"),
-                    error: "no Tencent Cloud DNS client".to_owned(),
-                });
-            };
-            let dns_error = |what: String| {
-                move |e: certplan_provider::Error| ObtainError::Dns { what, error: e.to_string() }
-            };
-            let zones =
-                dnspod.dns_zones().await.map_err(dns_error("listing the zones".to_owned()))?;
-            let Some(zone) = zone_of(&name, zones.iter().map(|z| z.name.as_str())) else {
-                return Err(ObtainError::NoZone { name });
-            };
-            let host = host_in(&name, &zone);
-            // A record of this value left by an interrupted run is taken, not made again.
-            let existing = dnspod
-                .txt_records(&zone, &host)
-                .await
-                .map_err(dns_error(format!("reading {name}")))?;
-            let id = match existing.iter().find(|r| r.enabled && r.value == todo.dns_value) {
-                Some(record) => record.id,
-                None => dnspod
-                    .create_txt_record(&zone, &host, &todo.dns_value, RECORD_TTL, RECORD_REMARK)
-                    .await
-                    .map_err(dns_error(format!("publishing {name}")))?,
-            };
-            published.records.push((zone, id));
+            let record = Record { name: &name, record_type: "TXT", value: &todo.dns_value };
+            published.records.push(publish_in_tencent_dns(inputs, &record, RECORD_REMARK).await?);
         }
         Challenge::Dns { provider: DnsProvider::Exec { path }, .. } => {
-            run_exec(path, "present", &name, &todo.dns_value).await?;
+            run_exec(path, "present", &name, "TXT", &todo.dns_value).await?;
             published.exec.push((path.clone(), name, todo.dns_value.clone()));
         }
         Challenge::Http { webroot } => {
@@ -277,9 +255,82 @@ async fn publish(
     Ok(())
 }
 
+/// A DNS record to publish.
+struct Record<'r> {
+    name: &'r str,
+    record_type: &'r str,
+    value: &'r str,
+}
+
+/// Publishes `record` in the zone of Tencent Cloud DNS that holds it, with `remark`, unless a
+/// record of that value is there already (left by an interrupted run); returns its zone and
+/// id.
+async fn publish_in_tencent_dns(
+    inputs: &AcmeInputs,
+    record: &Record<'_>,
+    remark: &str,
+) -> Result<(String, u64), ObtainError> {
+    let name = record.name;
+    let Some(dnspod) = &inputs.dnspod else {
+        let error = "no Tencent Cloud DNS client".to_owned();
+        return Err(ObtainError::Dns { what: format!("publishing {name}"), error });
+    };
+    let dns_error = |what: String| {
+        move |e: certplan_provider::Error| ObtainError::Dns { what, error: e.to_string() }
+    };
+    let zones = dnspod.dns_zones().await.map_err(dns_error("listing the zones".to_owned()))?;
+    let Some(zone) = zone_of(name, zones.iter().map(|z| z.name.as_str())) else {
+        return Err(ObtainError::NoZone { name: name.to_owned() });
+    };
+    let host = host_in(name, &zone);
+    let existing = dnspod
+        .records(&zone, &host, record.record_type)
+        .await
+        .map_err(dns_error(format!("reading {name}")))?;
+    let same = |v: &str| v.trim_end_matches('.') == record.value.trim_end_matches('.');
+    let id = match existing.iter().find(|r| r.enabled && same(&r.value)) {
+        Some(found) => found.id,
+        None => dnspod
+            .create_record(&zone, &host, record.record_type, record.value, RECORD_TTL, remark)
+            .await
+            .map_err(dns_error(format!("publishing {name}")))?,
+    };
+    Ok((zone, id))
+}
+
+/// Publishes the records a free certificate's DNS validation asks for (`DvAuths`), through
+/// `publisher`: left in place afterwards, as Tencent Cloud's own automatic records are. A
+/// record there already is not made again; a program is run again, and must not mind.
+pub(crate) async fn publish_validation(
+    inputs: &AcmeInputs,
+    publisher: &DnsProvider,
+    records: &[ValidationRecord],
+) -> Result<(), ObtainError> {
+    for record in records {
+        let ValidationRecord::Dns { name, record_type, value } = record else { continue };
+        let name = name.trim_end_matches('.');
+        match publisher {
+            DnsProvider::TencentCloud => {
+                let record = Record { name, record_type, value };
+                publish_in_tencent_dns(inputs, &record, VALIDATION_REMARK).await?;
+            }
+            DnsProvider::Exec { path } => {
+                run_exec(path, "present", name, record_type, value).await?
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs a DNS-01 program as lego's `exec` provider does: `PROGRAM present|cleanup FQDN VALUE`,
 /// the name with its final dot; certbot's variables are set as well.
-async fn run_exec(program: &Path, verb: &str, name: &str, value: &str) -> Result<(), ObtainError> {
+async fn run_exec(
+    program: &Path,
+    verb: &str,
+    name: &str,
+    record_type: &str,
+    value: &str,
+) -> Result<(), ObtainError> {
     let fqdn = format!("{name}.");
     let domain = name.strip_prefix("_acme-challenge.").unwrap_or(name);
     let mut command = tokio::process::Command::new(program);
@@ -289,6 +340,7 @@ async fn run_exec(program: &Path, verb: &str, name: &str, value: &str) -> Result
         .arg(value)
         .env("CERTBOT_DOMAIN", domain)
         .env("CERTBOT_VALIDATION", value)
+        .env("CERTPLAN_RECORD_TYPE", record_type)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     let failed = |error: String| ObtainError::Exec {

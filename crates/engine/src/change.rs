@@ -106,6 +106,13 @@ impl Run<'_, '_> {
         self.ledger.record(Step::Adopt { intent, id: id.clone(), remote }).await?;
         // The certificate exists and is recorded; the next refresh reads its status.
         let remote = detail.map_err(|error| ChangeError::StatusUnread { id: id.clone(), error })?;
+        if remote.status.is_pending()
+            && let Some(publisher) = &args.publish_validation
+        {
+            acme::publish_validation(&self.inputs.acme, publisher, &remote.validation)
+                .await
+                .map_err(ChangeError::Obtain)?;
+        }
 
         let mut deleted_old = false;
         if let Some(old) = replacing {

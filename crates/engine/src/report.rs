@@ -74,7 +74,10 @@ impl Report {
             let Some(change) = plan.change_of(address) else {
                 continue;
             };
+            // Validated by a record certplan publishes: no person waited for.
+            let published = change.after.as_ref().is_some_and(|a| a.publish_validation.is_some());
             let method = change.after.as_ref().and_then(|args| args.dv_auth_method);
+            let method = method.filter(|_| !published);
             let Some(method) = method.filter(|m| *m != DvAuthMethod::DnsAuto) else { continue };
             if attention.iter().any(|a| &a.address == address) {
                 continue;

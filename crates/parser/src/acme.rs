@@ -491,7 +491,11 @@ fn read_challenge(
 }
 
 /// Reads `dns_challenge { provider = "tencentcloud" | "exec"  config = { ... } }`.
-fn read_dns_provider(reader: &mut Reader<'_>, file: usize, block: &Block) -> Option<DnsProvider> {
+pub(crate) fn read_dns_provider(
+    reader: &mut Reader<'_>,
+    file: usize,
+    block: &Block,
+) -> Option<DnsProvider> {
     let header = reader.header_span(file, block);
     let mut args = Arguments::read(reader, file, &block.body, &["provider", "config"], &[]);
     let Some((provider, span)) = args.string(reader, "provider") else {

@@ -282,7 +282,7 @@ fn read_instance(
         &block.body,
         &arguments(),
         &["count", "for_each"],
-        &["lifecycle", "deploy", "export"],
+        &["lifecycle", "deploy", "export", "dns_challenge"],
     );
     for (arg, example) in [("domain", "\"www.example.com\""), ("dv_auth_method", "\"DNS_AUTO\"")] {
         if !args.is_written(arg) {
@@ -319,6 +319,7 @@ fn read_instance(
     let old_certificate_id = args.string(reader, "old_certificate_id").map(|(o, _)| o);
     let method = dv_auth_method.as_ref().map(|(m, _)| *m);
     let delete_dns_auto_record = read_delete_dns_auto_record(reader, &mut args, method);
+    let publish_validation = read_publish_validation(reader, file, block, method);
 
     let lifecycle = read_lifecycle(reader, file, block);
     let (delivery, export_spans) = delivery::read(reader, file, block);
@@ -344,6 +345,7 @@ fn read_instance(
             old_certificate_id,
             delete_dns_auto_record,
             acme: None,
+            publish_validation,
         },
         csr_key_password,
         lifecycle,
@@ -446,6 +448,36 @@ fn read_delete_dns_auto_record(
         }
         d
     })
+}
+
+/// Reads `dns_challenge { provider = "tencentcloud" | "exec" ... }`: who publishes the record of
+/// DNS validation (`method` DNS), as an `acme_certificate` names who publishes its DNS-01 ones.
+fn read_publish_validation(
+    reader: &mut Reader<'_>,
+    file: usize,
+    block: &Block,
+    method: Option<DvAuthMethod>,
+) -> Option<certplan_core::DnsProvider> {
+    let mut found = blocks(&block.body, "dns_challenge");
+    let first = found.next()?;
+    if let Some(second) = found.next() {
+        reader.push(Diagnostic::duplicate(
+            "duplicate dns_challenge block",
+            reader.header_span(file, second),
+            reader.header_span(file, first),
+            "keep one dns_challenge block",
+        ));
+        return None;
+    }
+    if method.is_some_and(|m| m != DvAuthMethod::Dns) {
+        reader.push(
+            Diagnostic::error("dns_challenge publishes the record of DNS validation")
+                .at(reader.header_span(file, first), "no record to publish for this dv_auth_method")
+                .help("use it with dv_auth_method = \"DNS\" (DNS_AUTO publishes its record itself), or remove it"),
+        );
+        return None;
+    }
+    crate::acme::read_dns_provider(reader, file, first)
 }
 
 fn read_lifecycle(reader: &mut Reader<'_>, file: usize, block: &Block) -> Lifecycle {

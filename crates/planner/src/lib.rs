@@ -774,8 +774,11 @@ fn decide(
                 status,
                 records: remote.map(|r| r.validation.clone()).unwrap_or_default(),
                 deadline,
-                automatic: desired.dv_auth_method != Some(certplan_core::DvAuthMethod::Dns)
-                    && desired.dv_auth_method != Some(certplan_core::DvAuthMethod::File),
+                // Validated without a person: by Tencent Cloud DNS itself, or by a record
+                // certplan publishes (dns_challenge).
+                automatic: desired.publish_validation.is_some()
+                    || (desired.dv_auth_method != Some(certplan_core::DvAuthMethod::Dns)
+                        && desired.dv_auth_method != Some(certplan_core::DvAuthMethod::File)),
             },
         ),
         (Issued, Some(end)) => (

@@ -87,11 +87,25 @@ impl Client {
         ttl: u64,
         remark: &str,
     ) -> Result<u64, Error> {
+        self.create_record(zone, host, "TXT", value, ttl, remark).await
+    }
+
+    /// [`create_txt_record`](Self::create_txt_record) for a record of `record_type` (`TXT`,
+    /// `CNAME`…).
+    pub async fn create_record(
+        &self,
+        zone: &str,
+        host: &str,
+        record_type: &str,
+        value: &str,
+        ttl: u64,
+        remark: &str,
+    ) -> Result<u64, Error> {
         const ACTION: &str = "CreateRecord";
         let req = CreateRecordRequest {
             domain: zone.to_owned(),
             sub_domain: host.to_owned(),
-            record_type: "TXT".to_owned(),
+            record_type: record_type.to_owned(),
             record_line: DEFAULT_LINE.to_owned(),
             value: value.to_owned(),
             ttl: Some(ttl),
@@ -109,6 +123,16 @@ impl Client {
     /// Lists the TXT records of `host` in `zone`, every page, in the order the service lists
     /// them; a host without any is an empty list.
     pub async fn txt_records(&self, zone: &str, host: &str) -> Result<Vec<TxtRecord>, Error> {
+        self.records(zone, host, "TXT").await
+    }
+
+    /// [`txt_records`](Self::txt_records) for records of `record_type`.
+    pub async fn records(
+        &self,
+        zone: &str,
+        host: &str,
+        record_type: &str,
+    ) -> Result<Vec<TxtRecord>, Error> {
         const ACTION: &str = "DescribeRecordList";
         let mut records = Pages::default();
         let mut offset = Some(0);
@@ -116,7 +140,7 @@ impl Client {
             let req = DescribeRecordListRequest {
                 domain: zone.to_owned(),
                 subdomain: Some(host.to_owned()),
-                record_type: Some("TXT".to_owned()),
+                record_type: Some(record_type.to_owned()),
                 offset: Some(from),
                 limit: Some(DNS_PAGE_LIMIT),
             };
@@ -129,7 +153,7 @@ impl Client {
             let mut list = Vec::new();
             for record in page.record_list.unwrap_or_default() {
                 // Both filter the call: a record of another host or type was not asked for.
-                if !record.name.eq_ignore_ascii_case(host) || record.record_type != "TXT" {
+                if !record.name.eq_ignore_ascii_case(host) || record.record_type != record_type {
                     return Err(malformed(format!(
                         "it lists record {} ({} {}), which was not asked for",
                         record.record_id, record.name, record.record_type

@@ -293,3 +293,24 @@ fn sandbox_validate_takes_an_address_or_all_and_reissue_prints_the_new_id() {
     assert_eq!(new.len(), 8, "the new id, alone on stdout: {}", reissue.stdout);
     assert!(p.sandbox.certificates().iter().any(|c| c["id"] == new));
 }
+
+#[test]
+fn dns_validation_published_in_tencent_cloud_dns_needs_no_person() {
+    let config = "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain         = \"www.example.com\"\n  dv_auth_method = \"DNS\"\n\n  dns_challenge {\n    provider = \"tencentcloud\"\n  }\n}\n";
+    let p = Project::with_sandbox(config, &["--dns-zone", "example.com"]);
+    let apply = p.run(&["apply", "--auto-approve", "--wait=1m"]);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert!(!apply.stdout.contains("Needs attention"), "{}", apply.stdout);
+    // One CNAME, made where the zone is; the CA found it and issued the certificate.
+    assert_eq!(p.sandbox.requests("CreateRecord"), 1);
+    let state = p.state();
+    assert_eq!(state["resources"]["tencentcloud_ssl_free_certificate.www"]["status"], 1);
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
+
+    // Renewed, the new certificate's record is published the same way.
+    p.age(80);
+    let renew = p.run(&["apply", "--auto-approve", "--wait=1m"]);
+    assert_eq!(renew.code, 0, "{}\n{}", renew.stdout, renew.stderr);
+    assert_eq!(p.sandbox.requests("CreateRecord"), 2);
+    assert_eq!(p.state()["resources"]["tencentcloud_ssl_free_certificate.www"]["status"], 1);
+}
