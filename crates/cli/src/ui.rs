@@ -257,15 +257,7 @@ pub fn describe_event(event: Event<'_>) -> String {
             if d.resources.is_empty() {
                 format!("{address}: {} is deployed to {} already", d.to, d.instances)
             } else {
-                let failed = d.resources.iter().filter(|r| r.status.failed()).count();
-                let mut out = format!(
-                    "{address}: deployed {} to {} of {}",
-                    d.to,
-                    d.resources.len() - failed,
-                    plural(d.resources.len(), "instance")
-                );
-                list_resources(&mut out, &d.resources);
-                out
+                describe_outcomes(address, &d.to, &d.resources, "instance")
             }
         }
         Event::Exported { address, path, id, warnings } => {
@@ -294,23 +286,24 @@ fn describe_deployment(address: &Address, d: &certplan_core::Deployment) -> Stri
     if d.resources.is_empty() {
         return format!("{address}: nothing to deploy: {} serves no {} resource", d.from, d.target);
     }
-    let failed = d.failed().count();
-    let mut out = format!(
-        "{address}: deployed {} to {} of {}",
-        d.to,
-        d.resources.len() - failed,
-        plural(d.resources.len(), "resource")
-    );
-    list_resources(&mut out, &d.resources);
-    out
+    describe_outcomes(address, &d.to, &d.resources, "resource")
 }
 
-/// Adds a line per cloud resource of a deployment, with its outcome.
-fn list_resources(out: &mut String, resources: &[certplan_core::DeployedResource]) {
+/// `deployed ID to 2 of 3 resources`, then a line per cloud resource with its outcome.
+fn describe_outcomes(
+    address: &Address,
+    to: &str,
+    resources: &[certplan_core::DeployedResource],
+    noun: &str,
+) -> String {
+    let failed = resources.iter().filter(|r| r.status.failed()).count();
+    let (done, all) = (resources.len() - failed, plural(resources.len(), noun));
+    let mut out = format!("{address}: deployed {to} to {done} of {all}");
     for r in resources {
         let error = r.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
         out.push_str(&format!("\n  {r}: {}{error}", r.status.name()));
     }
+    out
 }
 
 /// Says what an apply did: the summary line, or the `change_summary` event.

@@ -242,6 +242,9 @@ pub enum DeliveryWork {
     /// Put the resource's certificate (`to`; `None`: the one this apply obtains) on named
     /// instances where none serves yet, or follow such a deployment asked for before.
     DeployInstances { to: Option<CertificateId>, instances: Instances },
+    /// Publish the DNS validation records of the resource's certificate, still validating,
+    /// through the declared `dns_challenge` (again, if an earlier run's did not get there).
+    PublishValidation { records: Vec<ValidationRecord> },
     /// Write the certificate's PEM files (then run the export's hook).
     Export { path: std::path::PathBuf, reason: ExportReason },
     /// Run the export's `on_change` hook, which failed or did not run for the files in place.
@@ -254,6 +257,7 @@ impl DeliveryWork {
         match self {
             DeliveryWork::Deploy { .. } => "deploy",
             DeliveryWork::DeployInstances { .. } => "deploy-instances",
+            DeliveryWork::PublishValidation { .. } => "publish-validation",
             DeliveryWork::Resume { .. } => "resume-deploy",
             DeliveryWork::Retry { .. } => "retry-deploy",
             DeliveryWork::Export { .. } => "export",

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use certplan_core::{
-    Action, Address, DriftKind, Observed, Plan, Reason, RemoteCertificate, ResourceChange,
+    Action, Address, DeliveryWork, DriftKind, Observed, Plan, Reason, RemoteCertificate,
+    ResourceChange,
 };
 use certplan_provider::Client;
 use certplan_state::{State, StateError, StateStore};
@@ -12,7 +13,7 @@ use futures_util::{StreamExt, stream};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::ApplyError;
+use crate::error::{ApplyError, ChangeError};
 use crate::event::Event;
 use crate::ledger::Ledger;
 use crate::options::{ApplyOptions, Inputs};
@@ -97,7 +98,24 @@ impl Run<'_, '_> {
                     let limit = wait_limit(plan, options, &address)?;
                     Some((address, remote, limit))
                 })
-                .collect();
+                .collect::<Vec<_>>();
+            // The validation records certplan publishes for them, first: their delivery, which
+            // publishes them too, waits for this wait.
+            for (address, _, _) in &waits {
+                let publishing = plan.delivery.iter().filter(|d| &d.address == address);
+                let args = plan.change_of(address).and_then(|c| c.after.as_ref());
+                let publisher = args.and_then(|a| a.publish_validation.as_ref());
+                for d in publishing {
+                    if let (DeliveryWork::PublishValidation { records }, Some(publisher)) =
+                        (&d.work, publisher)
+                        && let Err(e) =
+                            crate::acme::publish_validation(&self.inputs.acme, publisher, records)
+                                .await
+                    {
+                        report.failed.push((address.clone(), ChangeError::Obtain(e)));
+                    }
+                }
+            }
             let outcome = self.wait_for_issuance(waits).await?;
             report.failed.extend(outcome.failed);
             report.pending.extend(outcome.pending);

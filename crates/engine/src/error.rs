@@ -163,6 +163,10 @@ pub enum DeliveryError {
         #[source]
         cause: ExportError,
     },
+    #[error(
+        "its DNS validation record could not be published: {error}; the next apply tries again"
+    )]
+    Validation { error: String },
     #[error("the on_change hook of {} {error}; the files are in place, and the next apply runs it again", path.display())]
     Hook { path: std::path::PathBuf, error: String },
 }

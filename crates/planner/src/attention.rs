@@ -131,6 +131,7 @@ pub fn replaced_certificates(
             | DeliveryWork::Resume { from, .. }
             | DeliveryWork::Retry { from, .. } => from,
             DeliveryWork::DeployInstances { .. }
+            | DeliveryWork::PublishValidation { .. }
             | DeliveryWork::Export { .. }
             | DeliveryWork::Hook { .. } => continue,
         };

@@ -162,6 +162,9 @@ fn delivery_json(d: &DeliveryChange, plan: &Plan) -> Value {
             out["region"] = json!(instances.region);
             out["instances"] = json!(instances.ids);
         }
+        DeliveryWork::PublishValidation { records } => {
+            out["records"] = json!(records.iter().map(ToString::to_string).collect::<Vec<_>>());
+        }
         DeliveryWork::Export { path, reason } => {
             out["path"] = json!(path);
             out["reason"] = json!(reason.to_string());

@@ -301,6 +301,19 @@ impl<'a> Planner<'a> {
             });
         }
         if let Some((action, reason)) = decided {
+            // Validating by a record certplan publishes: published (again) by every apply until
+            // it is issued — a run that died after applying published nothing.
+            if let (Some(d), Reason::Pending { records, .. }) = (desired, &reason)
+                && d.args.publish_validation.is_some()
+                && !records.is_empty()
+            {
+                let work = DeliveryWork::PublishValidation { records: records.clone() };
+                self.delivery.push(DeliveryChange {
+                    address: address.clone(),
+                    work,
+                    once_issued: false,
+                });
+            }
             if let Some(d) = desired {
                 let files = &self.options.files;
                 let work = delivery::plan(address, d, recorded, action, prior.as_ref(), files);

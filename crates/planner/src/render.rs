@@ -258,6 +258,10 @@ pub fn describe_delivery(d: &DeliveryChange, plan: &Plan) -> String {
             let to = to.as_deref().map_or("the new certificate".to_owned(), str::to_owned);
             format!("{address}: will deploy {to} to {instances}{when} (a first deployment)")
         }
+        DeliveryWork::PublishValidation { records } => {
+            let list: Vec<String> = records.iter().map(ToString::to_string).collect();
+            format!("{address}: will publish {} for its validation", list.join(", "))
+        }
         DeliveryWork::Resume { from, to, record_id, .. } => match record_id {
             Some(id) => format!(
                 "{address}: will follow deployment {id} ({from} to {to}), not seen to its end"

@@ -314,3 +314,22 @@ fn dns_validation_published_in_tencent_cloud_dns_needs_no_person() {
     assert_eq!(p.sandbox.requests("CreateRecord"), 2);
     assert_eq!(p.state()["resources"]["tencentcloud_ssl_free_certificate.www"]["status"], 1);
 }
+
+#[test]
+fn a_run_killed_before_publishing_the_validation_record_leaves_it_to_the_next_apply() {
+    let config = "resource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain         = \"www.example.com\"\n  dv_auth_method = \"DNS\"\n\n  dns_challenge {\n    provider = \"tencentcloud\"\n  }\n}\n";
+    // Every call takes 150 ms: the kill lands between the application and the record.
+    let p = Project::with_sandbox(config, &["--dns-zone", "example.com", "--latency", "150ms"]);
+    crate::harness::kill_when(p.command(&["apply", "--auto-approve"]), || {
+        p.sandbox.requests("ApplyCertificate") >= 1
+    });
+    assert_eq!(p.sandbox.requests("CreateRecord"), 0, "killed before publishing");
+    let plan = p.run(&["plan"]);
+    assert!(plan.stdout.contains("will publish DNS record _"), "{}\n{}", plan.stdout, plan.stderr);
+    let apply = p.run(&["apply", "--auto-approve", "--wait=1m"]);
+    assert_eq!(apply.code, 0, "{}\n{}", apply.stdout, apply.stderr);
+    assert_eq!(p.sandbox.requests("CreateRecord"), 1);
+    assert_eq!(p.sandbox.requests("ApplyCertificate"), 1, "no second application");
+    assert_eq!(p.state()["resources"]["tencentcloud_ssl_free_certificate.www"]["status"], 1);
+    assert_eq!(p.run(&["plan", "--detailed-exitcode"]).code, 0);
+}

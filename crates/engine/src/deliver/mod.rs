@@ -145,6 +145,17 @@ impl Run<'_, '_> {
         let Some(record) = self.ledger.read(|s| s.resources.get(address).cloned()) else {
             return Ok(Outcome::Later("no certificate is recorded for it".to_owned()));
         };
+        // For a certificate still validating: the one work that does not wait for issuance.
+        if let DeliveryWork::PublishValidation { records } = &d.work {
+            let publisher = self.plan.change_of(address).and_then(|c| c.after.as_ref());
+            let Some(publisher) = publisher.and_then(|a| a.publish_validation.as_ref()) else {
+                return Ok(Outcome::Later("dns_challenge is no longer declared".to_owned()));
+            };
+            crate::acme::publish_validation(&self.inputs.acme, publisher, records)
+                .await
+                .map_err(|e| DeliveryError::Validation { error: e.to_string() })?;
+            return Ok(Outcome::Done);
+        }
         if record.status != CertStatus::Issued {
             return Ok(Outcome::Later(format!(
                 "its certificate {} is not issued yet ({})",
@@ -208,6 +219,8 @@ impl Run<'_, '_> {
                 };
                 self.retry(address, existing.clone()).await
             }
+            // Done above.
+            DeliveryWork::PublishValidation { .. } => Ok(Outcome::Done),
             DeliveryWork::Export { path, reason } => {
                 let Some(spec) = self.spec(address, path) else {
                     return Ok(Outcome::Later("the export is no longer declared".to_owned()));
