@@ -24,6 +24,8 @@ use certplan_provider::{Client, dns};
 use certplan_state::Intent;
 
 use crate::error::ObtainError;
+use tokio_util::sync::CancellationToken;
+
 use crate::ledger::Ledger;
 use crate::options::{AcmeInputs, Timing};
 use crate::step::Step;
@@ -37,6 +39,24 @@ const VALIDATION_REMARK: &str = "certplan dv-auth";
 /// How long a DNS-01 program may take.
 const EXEC_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How long the waits of an order are, and what ends them early: an interrupt leaves the order
+/// journaled, for the next run to resume.
+#[derive(Clone, Copy)]
+pub(crate) struct Waits<'a> {
+    pub(crate) timing: &'a Timing,
+    pub(crate) cancel: &'a CancellationToken,
+}
+
+impl Waits<'_> {
+    /// Sleeps for `duration`, unless the run is interrupted first.
+    async fn pause(self, duration: Duration) -> Result<(), ObtainError> {
+        tokio::select! {
+            () = self.cancel.cancelled() => Err(ObtainError::Interrupted),
+            () = tokio::time::sleep(duration) => Ok(()),
+        }
+    }
+}
+
 /// Obtains the certificate `intent` is for — placing its order, or resuming the one it names —
 /// uploads it, and returns its id with the intent as journaled last (its order's URL in it).
 pub(crate) async fn obtain(
@@ -44,9 +64,9 @@ pub(crate) async fn obtain(
     inputs: &AcmeInputs,
     ledger: &Ledger<'_>,
     mut intent: Intent,
-    timing: &Timing,
+    waits: Waits<'_>,
 ) -> Result<(CertificateId, Intent), (ObtainError, Intent)> {
-    let result = obtain_inner(ssl, inputs, ledger, &mut intent, timing).await;
+    let result = obtain_inner(ssl, inputs, ledger, &mut intent, waits).await;
     match result {
         Ok(id) => Ok((id, intent)),
         Err(e) => Err((e, intent)),
@@ -58,8 +78,9 @@ async fn obtain_inner(
     inputs: &AcmeInputs,
     ledger: &Ledger<'_>,
     intent: &mut Intent,
-    timing: &Timing,
+    waits: Waits<'_>,
 ) -> Result<CertificateId, ObtainError> {
+    let timing = waits.timing;
     let Some(acme) = intent.args.acme.clone() else {
         return Err(ObtainError::NotAcme);
     };
@@ -95,7 +116,7 @@ async fn obtain_inner(
         let order = client.order(&url).await?;
         match order.status {
             OrderState::Pending => {
-                answer_challenges(&client, inputs, &acme, &url, timing).await?;
+                answer_challenges(&client, inputs, &acme, &url, waits).await?;
             }
             OrderState::Ready => client.finalize(&url, &names, acme.key_type).await?,
             OrderState::Valid => {
@@ -114,7 +135,7 @@ async fn obtain_inner(
         if tokio::time::Instant::now() >= deadline {
             return Err(ObtainError::OrderUnfinished { url, limit: timing.order_limit });
         }
-        tokio::time::sleep(timing.order_poll).await;
+        waits.pause(timing.order_poll).await?;
     };
     let key = client.certificate_key_pem(&url, acme.key_type)?;
     let alias = intent.args.alias.as_deref();
@@ -132,8 +153,9 @@ async fn answer_challenges(
     inputs: &AcmeInputs,
     acme: &AcmeArgs,
     url: &str,
-    timing: &Timing,
+    waits: Waits<'_>,
 ) -> Result<(), ObtainError> {
+    let timing = waits.timing;
     let todo = client.challenges(url, acme.challenge.kind()).await?;
     if todo.is_empty() {
         return Ok(());
@@ -144,13 +166,13 @@ async fn answer_challenges(
             publish(inputs, &acme.challenge, challenge, &mut published).await?;
         }
         if let Challenge::Dns { recursive_nameservers, .. } = &acme.challenge {
-            wait_visible(&todo, recursive_nameservers, timing).await?;
+            wait_visible(&todo, recursive_nameservers, waits).await?;
         }
         let urls: Vec<String> = todo.iter().map(|c| c.url.clone()).collect();
         client.ready(url, &urls).await?;
         let deadline = tokio::time::Instant::now() + timing.order_limit;
         loop {
-            tokio::time::sleep(timing.order_poll).await;
+            waits.pause(timing.order_poll).await?;
             let order = client.order(url).await?;
             if order.status != OrderState::Pending {
                 return Ok(());
@@ -365,8 +387,9 @@ async fn run_exec(
 async fn wait_visible(
     todo: &[ChallengeToAnswer],
     servers: &[String],
-    timing: &Timing,
+    waits: Waits<'_>,
 ) -> Result<(), ObtainError> {
+    let timing = waits.timing;
     let deadline = tokio::time::Instant::now() + timing.propagation_limit;
     for challenge in todo {
         let name = challenge_record(&challenge.name);
@@ -397,7 +420,7 @@ async fn wait_visible(
                 }
                 return Err(ObtainError::NotPropagated { name, limit: timing.propagation_limit });
             }
-            tokio::time::sleep(timing.propagation_poll).await;
+            waits.pause(timing.propagation_poll).await?;
         }
     }
     Ok(())

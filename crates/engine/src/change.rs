@@ -214,8 +214,8 @@ impl Run<'_, '_> {
                 intent
             }
         };
-        let timing = &self.options.timing;
-        match acme::obtain(self.client, &self.inputs.acme, self.ledger, intent, timing).await {
+        let waits = acme::Waits { timing: &self.options.timing, cancel: self.cancel };
+        match acme::obtain(self.client, &self.inputs.acme, self.ledger, intent, waits).await {
             Ok(obtained) => Ok(obtained),
             Err((ObtainError::State(e), _)) => Err(Failure::State(e)),
             Err((error, intent)) => {

@@ -103,6 +103,8 @@ pub enum ObtainError {
         until.format("%Y-%m-%d %H:%M UTC")
     )]
     RateLimited { until: chrono::DateTime<chrono::Utc> },
+    #[error("interrupted while the order was in progress; the next apply resumes it")]
+    Interrupted,
     #[error(transparent)]
     State(#[from] StateError),
 }

@@ -132,7 +132,10 @@ async fn settle_order(
     let Some(timing) = writer.filter(|_| keyed) else {
         return Ok(Settled::OrderToResume { address, url, why: None });
     };
-    match acme::obtain(client, acme, ledger, intent, timing).await {
+    // Reconciling is not interrupted: an interrupt ends the run once it is done.
+    let never = tokio_util::sync::CancellationToken::new();
+    let waits = acme::Waits { timing, cancel: &never };
+    match acme::obtain(client, acme, ledger, intent, waits).await {
         Ok((id, intent)) => {
             let remote = client.certificate(&id).await.ok().map(Box::new);
             ledger.record(Step::Adopt { intent, id: id.clone(), remote }).await?;
