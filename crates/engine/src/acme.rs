@@ -38,6 +38,8 @@ const RECORD_REMARK: &str = "certplan acme-challenge";
 const VALIDATION_REMARK: &str = "certplan dv-auth";
 /// How long a DNS-01 program may take.
 const EXEC_TIMEOUT: Duration = Duration::from_secs(120);
+/// How much of the end of a DNS-01 program's stderr is kept, to say why it failed.
+const EXEC_STDERR_KEPT: usize = 4096;
 
 /// How long the waits of an order are, and what ends them early: an interrupt leaves the order
 /// journaled, for the next run to resume.
@@ -196,6 +198,8 @@ async fn answer_challenges(
 /// What was published for one order's challenges, to remove afterwards.
 #[derive(Default)]
 struct Published {
+    /// The zones of Tencent Cloud DNS, once listed.
+    zones: Option<Vec<String>>,
     /// Tencent Cloud DNS records: zone and record id.
     records: Vec<(String, u64)>,
     /// Programs' records: program, name and value.
@@ -247,7 +251,9 @@ async fn publish(
     match challenge {
         Challenge::Dns { provider: DnsProvider::TencentCloud, .. } => {
             let record = Record { name: &name, record_type: "TXT", value: &todo.dns_value };
-            published.records.push(publish_in_tencent_dns(inputs, &record, RECORD_REMARK).await?);
+            let zones = &mut published.zones;
+            let made = publish_in_tencent_dns(inputs, zones, &record, RECORD_REMARK).await?;
+            published.records.push(made);
         }
         Challenge::Dns { provider: DnsProvider::Exec { path }, .. } => {
             run_exec(path, "present", &name, "TXT", &todo.dns_value).await?;
@@ -289,6 +295,7 @@ struct Record<'r> {
 /// id.
 async fn publish_in_tencent_dns(
     inputs: &AcmeInputs,
+    zones: &mut Option<Vec<String>>,
     record: &Record<'_>,
     remark: &str,
 ) -> Result<(String, u64), ObtainError> {
@@ -300,8 +307,16 @@ async fn publish_in_tencent_dns(
     let dns_error = |what: String| {
         move |e: certplan_provider::Error| ObtainError::Dns { what, error: e.to_string() }
     };
-    let zones = dnspod.dns_zones().await.map_err(dns_error("listing the zones".to_owned()))?;
-    let Some(zone) = zone_of(name, zones.iter().map(|z| z.name.as_str())) else {
+    // The account's zones, listed once for all the records of an order.
+    let zones = match zones {
+        Some(zones) => zones,
+        None => {
+            let listed =
+                dnspod.dns_zones().await.map_err(dns_error("listing the zones".to_owned()))?;
+            zones.insert(listed.into_iter().map(|z| z.name).collect())
+        }
+    };
+    let Some(zone) = zone_of(name, zones.iter().map(String::as_str)) else {
         return Err(ObtainError::NoZone { name: name.to_owned() });
     };
     let host = host_in(name, &zone);
@@ -328,13 +343,14 @@ pub(crate) async fn publish_validation(
     publisher: &DnsProvider,
     records: &[ValidationRecord],
 ) -> Result<(), ObtainError> {
+    let mut zones = None;
     for record in records {
         let ValidationRecord::Dns { name, record_type, value } = record else { continue };
         let name = name.trim_end_matches('.');
         match publisher {
             DnsProvider::TencentCloud => {
                 let record = Record { name, record_type, value };
-                publish_in_tencent_dns(inputs, &record, VALIDATION_REMARK).await?;
+                publish_in_tencent_dns(inputs, &mut zones, &record, VALIDATION_REMARK).await?;
             }
             DnsProvider::Exec { path } => {
                 run_exec(path, "present", name, record_type, value).await?
@@ -364,22 +380,44 @@ async fn run_exec(
         .env("CERTBOT_VALIDATION", value)
         .env("CERTPLAN_RECORD_TYPE", record_type)
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
     let failed = |error: String| ObtainError::Exec {
         program: program.to_owned(),
         verb: verb.to_owned(),
         error,
     };
-    let output = tokio::time::timeout(EXEC_TIMEOUT, command.output())
+    // Only the end of what it writes to stderr is kept, to say why it failed: a program that
+    // writes without end costs no memory.
+    let run = async {
+        use tokio::io::AsyncReadExt;
+        let mut child = command.spawn()?;
+        let mut tail: Vec<u8> = Vec::new();
+        if let Some(mut stderr) = child.stderr.take() {
+            let mut chunk = [0u8; 4096];
+            loop {
+                let n = stderr.read(&mut chunk).await?;
+                if n == 0 {
+                    break;
+                }
+                tail.extend_from_slice(&chunk[..n]);
+                let excess = tail.len().saturating_sub(EXEC_STDERR_KEPT);
+                tail.drain(..excess);
+            }
+        }
+        Ok::<_, std::io::Error>((child.wait().await?, tail))
+    };
+    let (status, stderr) = tokio::time::timeout(EXEC_TIMEOUT, run)
         .await
         .map_err(|_| failed(format!("did not finish in {}s", EXEC_TIMEOUT.as_secs())))?
         .map_err(|e| failed(e.to_string()))?;
-    if output.status.success() {
+    if status.success() {
         return Ok(());
     }
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&stderr);
     let last = stderr.lines().last().unwrap_or("").trim().to_owned();
-    Err(failed(format!("{} {last}", output.status)))
+    Err(failed(format!("{status} {last}")))
 }
 
 /// Waits until every DNS-01 record of `todo` is visible on `servers` (`host:port`), or on the

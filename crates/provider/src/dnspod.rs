@@ -37,9 +37,9 @@ pub struct DnsZone {
     pub name: String,
 }
 
-/// A TXT record of a host.
+/// A record of a host, of the type asked for (TXT for DNS-01, CNAME for DNS validation).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TxtRecord {
+pub struct DnsRecord {
     /// The `RecordId`.
     pub id: u64,
     pub value: String,
@@ -122,7 +122,7 @@ impl Client {
 
     /// Lists the TXT records of `host` in `zone`, every page, in the order the service lists
     /// them; a host without any is an empty list.
-    pub async fn txt_records(&self, zone: &str, host: &str) -> Result<Vec<TxtRecord>, Error> {
+    pub async fn txt_records(&self, zone: &str, host: &str) -> Result<Vec<DnsRecord>, Error> {
         self.records(zone, host, "TXT").await
     }
 
@@ -132,7 +132,7 @@ impl Client {
         zone: &str,
         host: &str,
         record_type: &str,
-    ) -> Result<Vec<TxtRecord>, Error> {
+    ) -> Result<Vec<DnsRecord>, Error> {
         const ACTION: &str = "DescribeRecordList";
         let mut records = Pages::default();
         let mut offset = Some(0);
@@ -159,7 +159,7 @@ impl Client {
                         record.record_id, record.name, record.record_type
                     )));
                 }
-                list.push(TxtRecord {
+                list.push(DnsRecord {
                     id: record.record_id,
                     value: record.value,
                     ttl: record.ttl,

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
-use certplan_provider::dnspod::TxtRecord;
+use certplan_provider::dnspod::DnsRecord;
 use certplan_sandbox::DnsZone;
 
 use super::*;
@@ -29,7 +29,7 @@ async fn dns_call(url: &str, action: &str, body: &Value) -> Value {
     call_service(url, Service::DNSPOD, None, action, body).await
 }
 
-fn values(records: &[TxtRecord]) -> Vec<&str> {
+fn values(records: &[DnsRecord]) -> Vec<&str> {
     records.iter().map(|r| r.value.as_str()).collect()
 }
 
