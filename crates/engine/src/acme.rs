@@ -98,10 +98,11 @@ async fn obtain_inner(
         None => {
             let order = client.new_order(&names, acme.profile.as_deref()).await?;
             // A CA answers a new order for names it has a pending order for, from the same
-            // account, with that one: another resource's, whose key it would share.
+            // account, with that one: another intent's (another resource's, or this one's for
+            // another key type), whose key it would not share.
             let other = ledger.read(|s| {
                 (s.intents.iter())
-                    .find(|i| i.address != intent.address && i.order.as_deref() == Some(&order.url))
+                    .find(|i| **i != *intent && i.order.as_deref() == Some(&order.url))
                     .map(|i| i.address.clone())
             });
             if let Some(other) = other {
@@ -173,8 +174,10 @@ async fn answer_challenges(
         let urls: Vec<String> = todo.iter().map(|c| c.url.clone()).collect();
         client.ready(url, &urls).await?;
         let deadline = tokio::time::Instant::now() + timing.order_limit;
+        // Told to look, the CA is waited for even through an interrupt: removing the records
+        // now would fail the validation (and count against the CA's limits).
         loop {
-            waits.pause(timing.order_poll).await?;
+            tokio::time::sleep(timing.order_poll).await;
             let order = client.order(url).await?;
             if order.status != OrderState::Pending {
                 return Ok(());
@@ -391,21 +394,11 @@ async fn run_exec(
     // Only the end of what it writes to stderr is kept, to say why it failed: a program that
     // writes without end costs no memory.
     let run = async {
-        use tokio::io::AsyncReadExt;
         let mut child = command.spawn()?;
-        let mut tail: Vec<u8> = Vec::new();
-        if let Some(mut stderr) = child.stderr.take() {
-            let mut chunk = [0u8; 4096];
-            loop {
-                let n = stderr.read(&mut chunk).await?;
-                if n == 0 {
-                    break;
-                }
-                tail.extend_from_slice(&chunk[..n]);
-                let excess = tail.len().saturating_sub(EXEC_STDERR_KEPT);
-                tail.drain(..excess);
-            }
-        }
+        let tail = match child.stderr.take() {
+            Some(stderr) => read_tail(stderr, EXEC_STDERR_KEPT).await?,
+            None => Vec::new(),
+        };
         Ok::<_, std::io::Error>((child.wait().await?, tail))
     };
     let (status, stderr) = tokio::time::timeout(EXEC_TIMEOUT, run)
@@ -418,6 +411,25 @@ async fn run_exec(
     let stderr = String::from_utf8_lossy(&stderr);
     let last = stderr.lines().last().unwrap_or("").trim().to_owned();
     Err(failed(format!("{status} {last}")))
+}
+
+/// Reads `reader` to its end, keeping only its last `kept` bytes.
+async fn read_tail(
+    mut reader: impl tokio::io::AsyncRead + Unpin,
+    kept: usize,
+) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut tail: Vec<u8> = Vec::with_capacity(kept);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = reader.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(tail);
+        }
+        tail.extend_from_slice(&chunk[..n]);
+        let excess = tail.len().saturating_sub(kept);
+        tail.drain(..excess);
+    }
 }
 
 /// Waits until every DNS-01 record of `todo` is visible on `servers` (`host:port`), or on the
@@ -465,7 +477,7 @@ async fn wait_visible(
 }
 
 /// Whether an order journaled for `journaled` is for the certificate `declared` asks for: the
-/// same names, key type, CA and account (how it is validated does not matter).
+/// same names, key type, CA, account and profile (how it is validated does not matter).
 pub(crate) fn same_certificate(journaled: &CertificateArgs, declared: &CertificateArgs) -> bool {
     match (&journaled.acme, &declared.acme) {
         (Some(a), Some(b)) => {
@@ -473,8 +485,8 @@ pub(crate) fn same_certificate(journaled: &CertificateArgs, declared: &Certifica
             names.0.sort_unstable();
             names.1.sort_unstable();
             names.0 == names.1
-                && (a.key_type, &a.server_url, &a.registration)
-                    == (b.key_type, &b.server_url, &b.registration)
+                && (a.key_type, &a.server_url, &a.registration, &a.profile)
+                    == (b.key_type, &b.server_url, &b.registration, &b.profile)
         }
         _ => false,
     }
@@ -499,6 +511,14 @@ fn host_in(name: &str, zone: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn only_the_end_of_a_long_output_is_kept() {
+        let long: Vec<u8> = (0..1_000_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let tail = read_tail(&long[..], 4096).await.expect("read");
+        assert_eq!(tail, &long[long.len() - 4096..]);
+        assert_eq!(read_tail(&b"short"[..], 4096).await.expect("read"), b"short");
+    }
 
     #[test]
     fn a_record_goes_into_the_longest_zone_that_holds_it() {

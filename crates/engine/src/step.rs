@@ -268,6 +268,26 @@ pub(crate) fn adopt(
         state.deposed.retain(|d| d.certificate_id != id);
         return;
     }
+    // An ACME order an interrupted run placed, finished after the resource was given a newer
+    // certificate (applied for after the order): it is kept to be deleted, not recorded over
+    // the newer one, which was ordered for what is declared now.
+    if intent.order.is_some()
+        && let Some(r) = state.resources.get(&intent.address)
+        && r.certificate_id != id
+        && Some(&r.certificate_id) != intent.supersedes.as_ref()
+        && r.applied_at > intent.started_at
+    {
+        if !state.deposed.iter().any(|d| d.certificate_id == id) {
+            state.deposed.push(Deposed {
+                address: intent.address.clone(),
+                certificate_id: id.clone(),
+                since: Utc::now(),
+                last_error: "ordered by an interrupted run for what was declared then; the resource has a newer certificate".to_owned(),
+            });
+        }
+        state.intents.retain(|i| i != intent);
+        return;
+    }
     // A replaced certificate is kept to be deleted, in the same step that records its
     // replacement: until its delete is recorded, it is never recorded nowhere.
     if intent.action == IntentKind::Replace
@@ -390,4 +410,49 @@ pub fn record_observed(state: &mut State, observed: &Observed) -> bool {
         }
     }
     changed
+}
+
+#[cfg(test)]
+mod tests {
+    use certplan_core::{Address, CertificateArgs, DvAuthMethod};
+    use certplan_state::{Intent, IntentKind, State};
+
+    use super::Step;
+
+    #[test]
+    fn an_interrupted_order_finished_after_a_newer_certificate_is_deposed_not_recorded() {
+        let address = Address::certificate("www");
+        let started = chrono::Utc::now() - chrono::Duration::hours(2);
+        let old = Intent {
+            address: address.clone(),
+            action: IntentKind::Create,
+            args: CertificateArgs::new("www.example.com", DvAuthMethod::DnsAuto),
+            prevent_destroy: false,
+            sensitive: Default::default(),
+            validation_failures: 0,
+            old_certificate_id: None,
+            supersedes: None,
+            started_at: started,
+            replaces_because: None,
+            order: Some("https://ca.example/order/1".to_owned()),
+            retry_after: None,
+        };
+        // The order for what was declared then; a newer one, for what is declared now, is
+        // recorded first.
+        let newer = Intent {
+            started_at: started + chrono::Duration::hours(1),
+            order: Some("https://ca.example/order/2".to_owned()),
+            ..old.clone()
+        };
+        let mut state = State::new();
+        for step in [Step::Journal(old.clone()), Step::Journal(newer.clone())] {
+            step.apply(&mut state);
+        }
+        Step::Adopt { intent: newer, id: "new00001".into(), remote: None }.apply(&mut state);
+        Step::Adopt { intent: old, id: "old00001".into(), remote: None }.apply(&mut state);
+        assert_eq!(state.resources[&address].certificate_id, "new00001");
+        let deposed: Vec<&str> = state.deposed.iter().map(|d| d.certificate_id.as_str()).collect();
+        assert_eq!(deposed, ["old00001"], "kept to be deleted, recorded nowhere else");
+        assert!(state.intents.is_empty());
+    }
 }

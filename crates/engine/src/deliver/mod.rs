@@ -145,8 +145,12 @@ impl Run<'_, '_> {
         let Some(record) = self.ledger.read(|s| s.resources.get(address).cloned()) else {
             return Ok(Outcome::Later("no certificate is recorded for it".to_owned()));
         };
-        // For a certificate still validating: the one work that does not wait for issuance.
+        // For a certificate still validating: the one work that does not wait for issuance
+        // (and is done already once it is issued: published before the apply waited for it).
         if let DeliveryWork::PublishValidation { records } = &d.work {
+            if record.status == CertStatus::Issued {
+                return Ok(Outcome::Done);
+            }
             let publisher = self.plan.change_of(address).and_then(|c| c.after.as_ref());
             let Some(publisher) = publisher.and_then(|a| a.publish_validation.as_ref()) else {
                 return Ok(Outcome::Later("dns_challenge is no longer declared".to_owned()));
