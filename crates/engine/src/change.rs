@@ -186,30 +186,32 @@ impl Run<'_, '_> {
     /// Obtains the certificate of an ACME `intent` and uploads it — resuming the order an
     /// interrupted run placed for the resource, if there is one, rather than placing another.
     async fn order(&self, intent: Intent) -> Result<(CertificateId, Intent), Failure> {
-        let open = self.ledger.read(|s| {
-            let open = |i: &&Intent| i.order.is_some() || i.retry_after.is_some();
-            s.intents.iter().filter(|i| i.address == intent.address).find(open).cloned()
+        let open: Vec<Intent> = self.ledger.read(|s| {
+            (s.intents.iter())
+                .filter(|i| i.address == intent.address)
+                .filter(|i| i.order.is_some() || i.retry_after.is_some())
+                .cloned()
+                .collect()
         });
-        let intent = match open {
-            Some(open)
-                if open.order.is_some() && acme::same_certificate(&open.args, &intent.args) =>
-            {
-                open
-            }
+        let resumable = (open.iter())
+            .find(|o| o.order.is_some() && acme::same_certificate(&o.args, &intent.args));
+        let held = open.iter().find(|o| o.order.is_none());
+        let intent = match (resumable, held) {
+            (Some(order), _) => order.clone(),
             // Held back by the CA's rate limits: no order before then.
-            Some(held) if held.order.is_none() => match held.retry_after {
+            (None, Some(held)) => match held.retry_after {
                 Some(until) if until > Utc::now() => {
                     return Err(ChangeError::Obtain(ObtainError::RateLimited { until }).into());
                 }
                 _ => {
-                    self.ledger.record(Step::Settle(held)).await?;
+                    self.ledger.record(Step::Settle(held.clone())).await?;
                     self.ledger.record(Step::Journal(intent.clone())).await?;
                     intent
                 }
             },
-            // None, or an order for other names, key or CA than declared now: that one is
-            // left to the reconciliation that finishes it, and deposed once recorded.
-            _ => {
+            // None, or orders for other names, key or CA than declared now: those are left to
+            // the reconciliation that finishes them, and deposed once recorded.
+            (None, None) => {
                 self.ledger.record(Step::Journal(intent.clone())).await?;
                 intent
             }
