@@ -102,15 +102,9 @@ impl Run<'_, '_> {
             // The validation records certplan publishes for them, first: their delivery, which
             // publishes them too, waits for this wait.
             for (address, _, _) in &waits {
-                let publishing = plan.delivery.iter().filter(|d| &d.address == address);
-                let args = plan.change_of(address).and_then(|c| c.after.as_ref());
-                let publisher = args.and_then(|a| a.publish_validation.as_ref());
-                for d in publishing {
-                    if let (DeliveryWork::PublishValidation { records }, Some(publisher)) =
-                        (&d.work, publisher)
-                        && let Err(e) =
-                            crate::acme::publish_validation(&self.inputs.acme, publisher, records)
-                                .await
+                for d in plan.delivery.iter().filter(|d| &d.address == address) {
+                    if let DeliveryWork::PublishValidation { records } = &d.work
+                        && let Err(e) = self.publish_validation(address, records).await
                     {
                         report.failed.push((address.clone(), ChangeError::Obtain(e)));
                     }

@@ -44,6 +44,21 @@ impl Run<'_, '_> {
         }
     }
 
+    /// Publishes `records`, the DNS validation records of `address`'s certificate, through the
+    /// `dns_challenge` the plan declares for it; false when it declares none.
+    pub(crate) async fn publish_validation(
+        &self,
+        address: &certplan_core::Address,
+        records: &[certplan_core::ValidationRecord],
+    ) -> Result<bool, crate::error::ObtainError> {
+        let args = self.plan.change_of(address).and_then(|c| c.after.as_ref());
+        let Some(publisher) = args.and_then(|a| a.publish_validation.as_ref()) else {
+            return Ok(false);
+        };
+        crate::acme::publish_validation(&self.inputs.acme, publisher, records).await?;
+        Ok(true)
+    }
+
     /// Deletes a certificate; one that is already gone counts as deleted.
     pub(crate) async fn delete_certificate(&self, id: &str) -> Result<(), ProviderError> {
         match self.client.delete_certificate(id).await {

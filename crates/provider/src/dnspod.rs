@@ -72,26 +72,13 @@ impl Client {
         Ok(zones.items)
     }
 
-    /// Creates a TXT record of `host` in `zone` (`_acme-challenge`, `_acme-challenge.www`, `@`
-    /// for the zone itself) holding `value`, on the default line, with `ttl` seconds and
-    /// `remark`; returns its id.
+    /// Creates a record of `record_type` (`TXT`, `CNAME`…) of `host` in `zone`
+    /// (`_acme-challenge`, `_acme-challenge.www`, `@` for the zone itself) holding `value`, on
+    /// the default line, with `ttl` seconds and `remark`; returns its id.
     ///
     /// Not sent again after a failure, which may have come after the record was made: a second
     /// record with the same value is refused (`InvalidParameter.DomainRecordExist`). Look for it
-    /// with [`txt_records`](Self::txt_records) first.
-    pub async fn create_txt_record(
-        &self,
-        zone: &str,
-        host: &str,
-        value: &str,
-        ttl: u64,
-        remark: &str,
-    ) -> Result<u64, Error> {
-        self.create_record(zone, host, "TXT", value, ttl, remark).await
-    }
-
-    /// [`create_txt_record`](Self::create_txt_record) for a record of `record_type` (`TXT`,
-    /// `CNAME`…).
+    /// with [`records`](Self::records) first.
     pub async fn create_record(
         &self,
         zone: &str,
@@ -120,13 +107,8 @@ impl Client {
         })
     }
 
-    /// Lists the TXT records of `host` in `zone`, every page, in the order the service lists
-    /// them; a host without any is an empty list.
-    pub async fn txt_records(&self, zone: &str, host: &str) -> Result<Vec<DnsRecord>, Error> {
-        self.records(zone, host, "TXT").await
-    }
-
-    /// [`txt_records`](Self::txt_records) for records of `record_type`.
+    /// Lists the records of `record_type` of `host` in `zone`, every page, in the order the
+    /// service lists them; a host without any is an empty list.
     pub async fn records(
         &self,
         zone: &str,

@@ -26,8 +26,6 @@ pub struct Pebble {
     pub dns: SocketAddr,
     /// challtestsrv's management API (`/set-txt`, `/clear-txt`).
     pub management: String,
-    /// Pebble's management API (`/roots/0`…).
-    pub pebble_management: String,
     /// The port Pebble fetches HTTP-01 challenges from.
     pub http_port: u16,
     /// Pebble's log: what it issued.
@@ -142,7 +140,6 @@ impl Pebble {
             roots,
             dns,
             management,
-            pebble_management: format!("https://127.0.0.1:{pebble_management}"),
             http_port,
             log,
             children: vec![challtest, pebble],
@@ -185,12 +182,5 @@ impl Pebble {
         let pem = std::fs::read(&self.roots).expect("read Pebble's root");
         let root = reqwest::Certificate::from_pem(&pem).expect("a PEM certificate");
         reqwest::Client::builder().add_root_certificate(root).build().expect("a client")
-    }
-
-    /// The roots of the certificates Pebble issues (PEM), from its management API.
-    pub async fn issuing_roots(&self) -> String {
-        let url = format!("{}/roots/0", self.pebble_management);
-        let answer = self.client().get(url).send().await.expect("Pebble's roots");
-        answer.text().await.expect("Pebble's roots")
     }
 }

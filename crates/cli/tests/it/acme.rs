@@ -213,7 +213,7 @@ fn killed_once_the_upload_is_sent_it_is_found_not_made_again() {
 }
 
 #[test]
-fn killed_once_the_first_deployment_is_asked_for_it_is_followed_not_asked_for_twice() {
+fn killed_once_the_first_deployment_is_asked_for_it_is_followed_not_made_twice() {
     killed_first_order(|p, _| p.sandbox.requests("DeployCertificateInstance") >= 1);
 }
 

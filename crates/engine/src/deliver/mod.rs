@@ -151,14 +151,11 @@ impl Run<'_, '_> {
             if record.status == CertStatus::Issued {
                 return Ok(Outcome::Done);
             }
-            let publisher = self.plan.change_of(address).and_then(|c| c.after.as_ref());
-            let Some(publisher) = publisher.and_then(|a| a.publish_validation.as_ref()) else {
-                return Ok(Outcome::Later("dns_challenge is no longer declared".to_owned()));
+            return match self.publish_validation(address, records).await {
+                Ok(true) => Ok(Outcome::Done),
+                Ok(false) => Ok(Outcome::Later("dns_challenge is no longer declared".to_owned())),
+                Err(e) => Err(DeliveryError::Validation { error: e.to_string() }.into()),
             };
-            crate::acme::publish_validation(&self.inputs.acme, publisher, records)
-                .await
-                .map_err(|e| DeliveryError::Validation { error: e.to_string() })?;
-            return Ok(Outcome::Done);
         }
         if record.status != CertStatus::Issued {
             return Ok(Outcome::Later(format!(

@@ -44,13 +44,13 @@ async fn txt_records_are_created_listed_and_deleted_in_the_accounts_zones() {
 
     let host = "_acme-challenge";
     let first =
-        dns.create_txt_record("example.com", host, "one", 600, "certplan").await.expect("made");
-    let second = dns.create_txt_record("example.com", host, "two", 600, "").await.expect("made");
-    dns.create_txt_record("example.com", "_acme-challenge.www", "other host", 600, "")
+        dns.create_record("example.com", host, "TXT", "one", 600, "certplan").await.expect("made");
+    let second = dns.create_record("example.com", host, "TXT", "two", 600, "").await.expect("made");
+    dns.create_record("example.com", "_acme-challenge.www", "TXT", "other host", 600, "")
         .await
         .expect("made");
-    dns.create_txt_record("example.org", host, "other zone", 600, "").await.expect("made");
-    let records = dns.txt_records("example.com", host).await.expect("listed");
+    dns.create_record("example.org", host, "TXT", "other zone", 600, "").await.expect("made");
+    let records = dns.records("example.com", host, "TXT").await.expect("listed");
     assert_eq!(values(&records), ["one", "two"]);
     assert_eq!(
         (records[0].id, records[0].ttl, records[0].remark.as_str()),
@@ -58,19 +58,21 @@ async fn txt_records_are_created_listed_and_deleted_in_the_accounts_zones() {
     );
     assert!(records.iter().all(|r| r.enabled));
 
-    let duplicate =
-        dns.create_txt_record("example.com", host, "two", 600, "").await.expect_err("held already");
+    let duplicate = dns
+        .create_record("example.com", host, "TXT", "two", 600, "")
+        .await
+        .expect_err("held already");
     assert_eq!(duplicate.code(), Some("InvalidParameter.DomainRecordExist"), "{duplicate}");
     assert!(duplicate.proves_nothing_done());
 
     dns.delete_dns_record("example.com", first).await.expect("deleted");
     dns.delete_dns_record("example.com", first).await.expect("gone already is deleted");
-    let left = dns.txt_records("example.com", host).await.expect("listed");
+    let left = dns.records("example.com", host, "TXT").await.expect("listed");
     assert_eq!(left.iter().map(|r| r.id).collect::<Vec<_>>(), [second]);
-    assert!(dns.txt_records("example.com", "_none").await.expect("listed").is_empty());
+    assert!(dns.records("example.com", "_none", "TXT").await.expect("listed").is_empty());
 
     let unknown =
-        dns.create_txt_record("example.net", host, "x", 600, "").await.expect_err("no zone");
+        dns.create_record("example.net", host, "TXT", "x", 600, "").await.expect_err("no zone");
     assert_eq!(unknown.code(), Some("InvalidParameterValue.DomainNotExists"), "{unknown}");
 }
 
@@ -189,7 +191,7 @@ async fn zones_come_from_the_control_api_and_records_persist_across_restarts() {
             "{refused}"
         );
         s.client_for(Service::DNSPOD)
-            .create_txt_record("example.com", "@", "apex", 600, "")
+            .create_record("example.com", "@", "TXT", "apex", 600, "")
             .await
             .expect("made")
     };
@@ -198,7 +200,7 @@ async fn zones_come_from_the_control_api_and_records_persist_across_restarts() {
     let zones: Vec<String> =
         dns.dns_zones().await.expect("listed").into_iter().map(|z| z.name).collect();
     assert_eq!(zones, ["example.com"]);
-    let records = dns.txt_records("example.com", "@").await.expect("listed");
+    let records = dns.records("example.com", "@", "TXT").await.expect("listed");
     assert_eq!((records[0].id, records[0].value.as_str()), (id, "apex"));
 }
 
@@ -247,11 +249,11 @@ async fn a_names_txt_records_are_published_to_challtestsrv_as_they_change() {
     let name = "_acme-challenge.example.com.";
 
     let apex = dns
-        .create_txt_record("example.com", "_acme-challenge", "apex", 600, "")
+        .create_record("example.com", "_acme-challenge", "TXT", "apex", 600, "")
         .await
         .expect("made");
     assert_eq!(taken(), [clear(name), set(name, "apex")]);
-    dns.create_txt_record("example.com", "_acme-challenge", "wildcard", 600, "")
+    dns.create_record("example.com", "_acme-challenge", "TXT", "wildcard", 600, "")
         .await
         .expect("made");
     assert_eq!(taken(), [clear(name), set(name, "apex"), set(name, "wildcard")], "both at once");
@@ -275,7 +277,7 @@ async fn a_txt_record_that_cannot_be_published_is_an_internal_error() {
     .await;
     let dns = s.client_for(Service::DNSPOD);
     let err = dns
-        .create_txt_record("example.com", "_acme-challenge", "token", 600, "")
+        .create_record("example.com", "_acme-challenge", "TXT", "token", 600, "")
         .await
         .expect_err("not published");
     assert_eq!(err.code(), Some("InternalError"), "{err}");
@@ -284,7 +286,7 @@ async fn a_txt_record_that_cannot_be_published_is_an_internal_error() {
     assert!(shown.contains(&format!("{server}/clear-txt")), "{shown}");
     assert_eq!(posted.lock().expect("not poisoned").len(), 1, "the sandbox tried once");
     // The record was made, and not made again: creating is never sent twice.
-    let records = dns.txt_records("example.com", "_acme-challenge").await.expect("listed");
+    let records = dns.records("example.com", "_acme-challenge", "TXT").await.expect("listed");
     assert_eq!(values(&records), ["token"]);
 }
 
