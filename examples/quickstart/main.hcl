@@ -1,4 +1,5 @@
-# certplan quickstart: three free certificates, applied for and renewed by certplan.
+# certplan quickstart: four free certificates in two accounts, applied for and renewed by
+# certplan.
 #
 #   certplan --chdir examples/quickstart apply --sandbox --auto-approve
 #
@@ -50,4 +51,22 @@ resource "tencentcloud_ssl_free_certificate" "shop" {
     # Renew two weeks before expiry instead of the default 30 days.
     renew_before = "14d"
   }
+}
+
+# A second account — staging, say, or a client's: a provider block of its own with an alias,
+# and its resources name it. Its certificates are applied for, renewed and delivered in that
+# account, at that account's own API limits, and the state records which account holds each.
+# Its credentials come from the tccli profile "staging" (~/.tccli/staging.credential); the
+# embedded sandbox keeps an account of its own for it.
+provider "tencentcloud" {
+  alias    = "staging"
+  profile  = "staging"
+  endpoint = "https://ssl.intl.tencentcloudapi.com"
+}
+
+resource "tencentcloud_ssl_free_certificate" "staging" {
+  provider       = tencentcloud.staging
+  domain         = "www.staging.example.com"
+  dv_auth_method = "DNS_AUTO"
+  alias          = "staging"
 }

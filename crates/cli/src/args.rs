@@ -365,7 +365,8 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// How many changes to make at once (the API's rate limit, not this, is the real bound)
+    /// How many changes to make at once in each account (the API's rate limit, not this, is the
+    /// real bound; each account has its own)
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub parallelism: u16,
 

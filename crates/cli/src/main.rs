@@ -18,7 +18,9 @@ mod ui;
 use std::process::ExitCode;
 
 use certplan_provider::Credentials;
-use certplan_sandbox::{ConsoleOp, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, SandboxOptions};
+use certplan_sandbox::{
+    ConsoleOp, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, SandboxAccount, SandboxOptions,
+};
 use clap::Parser as _;
 
 use crate::args::{Cli, Command, ConsoleArgs, SandboxCommand, StateCommand};
@@ -179,6 +181,7 @@ async fn run(
             data,
             secret_id,
             secret_key,
+            accounts,
             issue_delay,
             deploy_step,
             faults,
@@ -191,9 +194,16 @@ async fn run(
                 flag.or_else(|| env.get(var).filter(|v| !v.is_empty()))
                     .unwrap_or_else(|| default.to_owned())
             };
+            let accounts = if accounts.is_empty() {
+                vec![SandboxAccount::new(
+                    or_env(secret_id, Credentials::SECRET_ID_VAR, DEFAULT_SECRET_ID),
+                    or_env(secret_key, Credentials::SECRET_KEY_VAR, DEFAULT_SECRET_KEY),
+                )]
+            } else {
+                accounts
+            };
             let options = SandboxOptions {
-                secret_id: or_env(secret_id, Credentials::SECRET_ID_VAR, DEFAULT_SECRET_ID),
-                secret_key: or_env(secret_key, Credentials::SECRET_KEY_VAR, DEFAULT_SECRET_KEY),
+                accounts,
                 data,
                 issue_delay,
                 deploy_step,

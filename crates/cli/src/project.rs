@@ -2,13 +2,15 @@
 //! run when the command writes it) and, once needed, the connection to the cloud.
 
 use anyhow::{Context as _, bail};
+use certplan_core::ProviderRef;
 use certplan_core::{Action, CertificateId, Observed, Plan};
 use certplan_engine::{AcmeInputs, Inputs};
 use certplan_parser::{AccountKey, Config};
 use certplan_planner::PlanOptions;
-use certplan_provider::Client;
-use certplan_state::{Cloud, LocalStore, State, StateError, StateLock, StateStore};
+use certplan_provider::Accounts;
+use certplan_state::{Cloud, Clouds, LocalStore, State, StateError, StateLock, StateStore};
 use certplan_state_pg::{PgConfig, PgStore};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use certplan_core::Backend;
@@ -117,12 +119,27 @@ fn warn_of_local_state(backend: &str, stored: Option<&State>) {
     }
 }
 
-/// Refuses a state that records certificates of another cloud than `cloud`: planned against
-/// this one, every certificate would look deleted and be applied for again.
-fn check_cloud(state: &State, cloud: &Cloud, store: &str) -> anyhow::Result<()> {
-    let Some(recorded) = state.cloud.as_ref().filter(|c| *c != cloud) else { return Ok(()) };
-    if state.resources.is_empty() && state.deposed.is_empty() && state.intents.is_empty() {
+/// Refuses a state that records certificates of `provider` in another cloud or account than
+/// `cloud`: planned against this one, every certificate would look deleted and be applied for
+/// again — in another account.
+fn check_cloud(
+    state: &State,
+    provider: &ProviderRef,
+    cloud: &Cloud,
+    store: &str,
+) -> anyhow::Result<()> {
+    let Some(recorded) = state.clouds.get(provider).filter(|c| !c.matches(cloud)) else {
         return Ok(());
+    };
+    if !records_of(state, provider) {
+        return Ok(());
+    }
+    if recorded.endpoint == cloud.endpoint && recorded.sandbox == cloud.sandbox {
+        bail!(
+            "state {store} records the certificates of provider {provider} in {recorded}, but its credentials now reach account {}: a plan with them would apply for every certificate again in the wrong account; give {provider} the credentials of account {} again (its profile, or secret_id/secret_key)",
+            cloud.account.as_deref().unwrap_or("?"),
+            recorded.account.as_deref().unwrap_or("?"),
+        );
     }
     let hint = match (recorded.sandbox, cloud.sandbox) {
         (true, false) => " (add --sandbox to work with the sandbox's certificates)",
@@ -130,8 +147,49 @@ fn check_cloud(state: &State, cloud: &Cloud, store: &str) -> anyhow::Result<()> 
         _ => "",
     };
     bail!(
-        "state {store} records certificates in {recorded}, but this run talks to {cloud}{hint}; use that cloud's state with --state FILE or the certplan block's backend, or point CERTPLAN_ENDPOINT back at {recorded}"
+        "state {store} records the certificates of provider {provider} in {recorded}, but this run talks to {cloud}{hint}; use that cloud's state with --state FILE or the certplan block's backend, or point CERTPLAN_ENDPOINT back at {recorded}"
     )
+}
+
+/// Says what the state records in the account of `provider`, which the configuration no
+/// longer declares, and what to do: a run that reads or writes cannot go on without it.
+fn undeclared(state: &State, provider: &ProviderRef) -> String {
+    let resources = (state.resources.iter())
+        .filter(|(_, r)| r.args.provider == *provider)
+        .map(|(address, r)| format!("{address} (certificate {})", r.certificate_id));
+    let deposed = (state.deposed.iter()).filter(|d| d.provider == *provider).map(|d| {
+        format!(
+            "certificate {}, which {} no longer uses, still to delete",
+            d.certificate_id, d.address
+        )
+    });
+    let intents = (state.intents.iter())
+        .filter(|i| i.args.provider == *provider)
+        .map(|i| format!("an interrupted application for {}", i.address));
+    let held: Vec<String> = resources.chain(deposed).chain(intents).collect();
+    let alias = provider.alias().unwrap_or_default();
+    format!(
+        "no provider \"tencentcloud\" block declares {provider}, but the state records in its account: {}. Declare provider \"tencentcloud\" {{ alias = \"{alias}\" ... }} again, with that account's credentials: certplan needs them to read, renew or delete what it holds there, and until an apply has settled what is left over from a replacement or an interrupted run. (A resource there that is to stay without certplan managing it: a removed block, applied while the provider is still declared.)",
+        held.join("; ")
+    )
+}
+
+/// Returns true when `state` records a certificate, deposed one or application in `provider`'s
+/// account.
+fn records_of(state: &State, provider: &ProviderRef) -> bool {
+    state.resources.values().any(|r| r.args.provider == *provider)
+        || state.deposed.iter().any(|d| d.provider == *provider)
+        || state.intents.iter().any(|i| i.args.provider == *provider)
+}
+
+/// The providers a run with `config` and `state` works with: those its resources use, and
+/// those of what the state records.
+fn providers_in_use(config: &Config, state: &State) -> BTreeSet<ProviderRef> {
+    let declared = config.resources.values().map(|r| &r.args.provider);
+    let recorded = (state.resources.values().map(|r| &r.args.provider))
+        .chain(state.deposed.iter().map(|d| &d.provider))
+        .chain(state.intents.iter().map(|i| &i.args.provider));
+    declared.chain(recorded).cloned().collect()
 }
 
 /// The configuration, the state and the cloud a plan, apply, refresh or import works on: the
@@ -144,6 +202,8 @@ pub struct Project {
     /// Whether a state file existed when loaded.
     pub state_existed: bool,
     connection: Option<Connection>,
+    /// Providers to connect besides those in use (see [`Project::also_use`]).
+    also: BTreeSet<ProviderRef>,
     _lock: Option<StateLock>,
 }
 
@@ -176,20 +236,76 @@ impl Project {
         let mut state = state.unwrap_or_default();
         // A plan from the state alone neither reads the cloud nor writes: it may look at any state.
         if settings.refresh || operation.is_some() {
-            let cloud = settings.cloud(&config.provider)?;
-            check_cloud(&state, &cloud, &store.describe())?;
-            // Recorded with the next save.
-            state.cloud = Some(cloud);
+            for provider in providers_in_use(&config, &state) {
+                let Some(declared) = config.providers.get(&provider) else {
+                    bail!(undeclared(&state, &provider));
+                };
+                let cloud = settings.cloud(declared)?;
+                check_cloud(&state, &provider, &cloud, &store.describe())?;
+                // The account, once connected; recorded with the next save.
+                let account = state.clouds.get(&provider).and_then(|c| c.account.clone());
+                state.clouds.insert(provider, Cloud { account, ..cloud });
+            }
         }
-        Ok(Project { settings, config, store, state, state_existed, connection: None, _lock })
+        let also = BTreeSet::new();
+        Ok(Project { settings, config, store, state, state_existed, connection: None, also, _lock })
     }
 
-    /// Returns the client, connecting on first use.
-    pub async fn client(&mut self) -> anyhow::Result<Client> {
-        if self.connection.is_none() {
-            self.connection = Some(self.settings.connect(&self.config.provider).await?);
+    /// Returns the clients of the accounts in use, connecting on first use: each account is
+    /// asked who it is, and one that is not the account the state records for its provider
+    /// is refused before anything is read or done there.
+    pub async fn accounts(&mut self) -> anyhow::Result<Accounts> {
+        if let Some(connection) = &self.connection {
+            return Ok(connection.accounts.clone());
         }
-        Ok(self.connection.as_ref().map(|c| c.client.clone()).expect("just connected"))
+        let mut wanted = providers_in_use(&self.config, &self.state);
+        wanted.extend(self.also.iter().cloned());
+        let connection = self.settings.connect(&self.config.providers, &wanted).await?;
+        let asked = connection.accounts.iter().map(|(provider, account)| async move {
+            let id = account.ssl.account_id().await.with_context(|| {
+                format!("could not ask which account the credentials of provider {provider} reach (sts:GetCallerIdentity)")
+            });
+            (provider.clone(), id)
+        });
+        let mut reached: BTreeMap<String, Vec<ProviderRef>> = BTreeMap::new();
+        for (provider, id) in futures_util::future::join_all(asked).await {
+            let Some(declared) = self.config.providers.get(&provider) else { continue };
+            let id = id?;
+            let cloud = Cloud { account: Some(id.clone()), ..self.settings.cloud(declared)? };
+            check_cloud(&self.state, &provider, &cloud, &self.store.describe())?;
+            reached.entry(id).or_default().push(provider.clone());
+            self.state.clouds.insert(provider, cloud);
+        }
+        // Not wrong, but worth knowing: a resource moved between them is replaced all the same.
+        for (account, providers) in reached.iter().filter(|(_, p)| p.len() > 1) {
+            let names: Vec<String> = providers.iter().map(ToString::to_string).collect();
+            eprintln!(
+                "warning: providers {} reach the same account ({account}); moving a resource from one to another replaces its certificate",
+                names.join(" and ")
+            );
+        }
+        self.connection = Some(connection);
+        Ok(self.connection.as_ref().map(|c| c.accounts.clone()).expect("just connected"))
+    }
+
+    /// Has [`Project::accounts`] connect `providers` too (those of certificates to adopt).
+    pub fn also_use(&mut self, providers: impl IntoIterator<Item = ProviderRef>) {
+        let before = self.also.len();
+        self.also.extend(providers);
+        if self.also.len() != before {
+            self.connection = None;
+        }
+    }
+
+    /// Names the cloud and account of each provider in use, as saved plans record them.
+    pub fn clouds(&self) -> Clouds {
+        let mut clouds = Clouds::default();
+        for provider in providers_in_use(&self.config, &self.state) {
+            if let Some(cloud) = self.state.clouds.get(&provider) {
+                clouds.insert(provider, cloud.clone());
+            }
+        }
+        clouds
     }
 
     /// Settles what an interrupted run left in the journal. Only writers save the outcome,
@@ -206,17 +322,14 @@ impl Project {
         }
         let found = ui::plural(self.state.intents.len(), "certificate application");
         eprintln!("Found {found} of an interrupted run; checking the cloud...");
-        let client = self.client().await?;
-        let timing = self.settings.timing(&self.config.provider);
+        let accounts = self.accounts().await?;
+        let timing = self.settings.timing(&self.config.providers);
         let resume = save && resume_orders;
-        let acme = if resume {
-            self.acme_inputs(Default::default()).await?
-        } else {
-            AcmeInputs::default()
-        };
+        let acme =
+            if resume { self.acme_inputs(Default::default())? } else { AcmeInputs::default() };
         let store: Option<&mut dyn StateStore> =
             if save { Some(self.store.as_mut()) } else { None };
-        let settled = certplan_engine::reconcile(&client, &acme, &mut self.state, store, &timing)
+        let settled = certplan_engine::reconcile(&accounts, &acme, &mut self.state, store, &timing)
             .await
             .context(
                 "could not check everything the interrupted run did; what was settled is recorded",
@@ -245,9 +358,9 @@ impl Project {
             return Ok(Some(Observed::new()));
         }
         let count = self.state.resources.len() + self.state.deposed.len();
-        let client = self.client().await?;
-        eprintln!("Reading {} from {}...", ui::plural(count, "certificate"), client.endpoint());
-        let observed = certplan_engine::refresh(&client, &self.state)
+        let accounts = self.accounts().await?;
+        eprintln!("Reading {} from {}...", ui::plural(count, "certificate"), describe(&accounts));
+        let observed = certplan_engine::refresh(&accounts, &self.state)
             .await
             .context("could not read the recorded certificates from the cloud")?;
         Ok(Some(observed))
@@ -295,7 +408,7 @@ impl Project {
             imports: self.read_imports().await?,
             ..selection.clone()
         };
-        let now = self.settings.plan_time(&self.config.provider);
+        let now = self.settings.plan_time(&self.config.providers);
         Ok(certplan_planner::plan(&self.config, &self.state, observed, now, &options)?)
     }
 
@@ -311,19 +424,42 @@ impl Project {
         if replaced.is_empty() {
             return Ok(());
         }
-        let client = self.client().await?;
-        let ids: Vec<CertificateId> = replaced.keys().cloned().collect();
-        let (what, verb) =
-            (ui::plural(ids.len(), "certificate"), if ids.len() == 1 { "is" } else { "are" });
+        let accounts = self.accounts().await?;
+        let (what, verb) = (
+            ui::plural(replaced.len(), "certificate"),
+            if replaced.len() == 1 { "is" } else { "are" },
+        );
         eprintln!("Asking where {what} being replaced {verb} bound...");
-        let timing = self.settings.timing(&self.config.provider);
-        let answers = match certplan_engine::bindings(&client, &ids, &timing).await {
-            Ok(answers) => answers,
-            Err(error) => {
-                let why = ui::chain(&error);
-                ids.iter().map(|id| (id.clone(), Err(why.clone()))).collect()
+        let timing = self.settings.timing(&self.config.providers);
+        // Each account is asked of its own certificates.
+        let mut by_account: BTreeMap<ProviderRef, Vec<CertificateId>> = BTreeMap::new();
+        for (id, address) in &replaced {
+            let deposed = self.state.deposed.iter().find(|d| d.certificate_id == *id);
+            let provider = match deposed {
+                Some(d) => d.provider.clone(),
+                None => self
+                    .state
+                    .resources
+                    .get(address)
+                    .map(|r| r.args.provider.clone())
+                    .unwrap_or_default(),
+            };
+            by_account.entry(provider).or_default().push(id.clone());
+        }
+        let mut answers = BTreeMap::new();
+        for (provider, ids) in by_account {
+            let asked = match accounts.get(&provider) {
+                Ok(account) => certplan_engine::bindings(&account.ssl, &ids, &timing).await,
+                Err(e) => Err(e),
+            };
+            match asked {
+                Ok(found) => answers.extend(found),
+                Err(error) => {
+                    let why = ui::chain(&error);
+                    answers.extend(ids.into_iter().map(|id| (id, Err(why.clone()))));
+                }
             }
-        };
+        }
         for error in answers.values().filter_map(|a| a.as_ref().err()) {
             eprintln!("warning: {error}");
         }
@@ -334,27 +470,34 @@ impl Project {
     /// Reads the certificates of the `import` blocks not done yet (whether or not the plan
     /// refreshes: an import records what the cloud holds).
     async fn read_imports(&mut self) -> anyhow::Result<Observed> {
-        let ids: Vec<certplan_core::CertificateId> = self
-            .config
-            .imports
-            .iter()
-            .filter(|i| self.state.resources.get(&i.to).is_none_or(|r| !r.holds(&i.id)))
-            .map(|i| i.id.clone())
-            .collect();
-        if ids.is_empty() {
+        // Each from the account of the resource it is imported as.
+        let mut by_account: BTreeMap<ProviderRef, Vec<CertificateId>> = BTreeMap::new();
+        for i in &self.config.imports {
+            if self.state.resources.get(&i.to).is_none_or(|r| !r.holds(&i.id)) {
+                let provider = self.config.resources[&i.to].args.provider.clone();
+                by_account.entry(provider).or_default().push(i.id.clone());
+            }
+        }
+        if by_account.is_empty() {
             return Ok(Observed::new());
         }
-        let client = self.client().await?;
-        let what = ui::plural(ids.len(), "certificate");
-        eprintln!("Reading {what} to import from {}...", client.endpoint());
-        certplan_engine::read_certificates(&client, &ids)
-            .await
-            .context("could not read the certificates the import blocks name")
+        let accounts = self.accounts().await?;
+        let count = by_account.values().map(Vec::len).sum();
+        let what = ui::plural(count, "certificate");
+        eprintln!("Reading {what} to import from {}...", describe(&accounts));
+        let mut observed = Observed::new();
+        for (provider, ids) in by_account {
+            let read = certplan_engine::read_certificates(&accounts.get(&provider)?.ssl, &ids);
+            observed.extend(
+                read.await.context("could not read the certificates the import blocks name")?,
+            );
+        }
+        Ok(observed)
     }
 
     /// What an apply needs from the configuration besides the plan: the CSR key passwords,
     /// and what ordering from an ACME CA needs.
-    pub async fn inputs(&mut self, plan: &Plan) -> anyhow::Result<Inputs> {
+    pub fn inputs(&mut self, plan: &Plan) -> anyhow::Result<Inputs> {
         let csr_key_passwords = self
             .config
             .resources
@@ -369,14 +512,14 @@ impl Project {
             .filter(|c| matches!(c.action, Action::Create | Action::Renew | Action::Replace))
             .filter_map(|c| c.after.as_ref()?.acme.as_ref())
             .map(|a| a.registration.clone());
-        let acme = self.acme_inputs(ordering.collect()).await?;
+        let acme = self.acme_inputs(ordering.collect())?;
         Ok(Inputs { csr_key_passwords, acme })
     }
 
     /// What ordering from an ACME CA needs: the key of each registration a resource orders
     /// with (its file made, 0600, on first use), the roots of a test CA
-    /// ([`ACME_ROOTS_VAR`]), and a client of Tencent Cloud DNS.
-    pub async fn acme_inputs(
+    /// ([`ACME_ROOTS_VAR`]).
+    pub fn acme_inputs(
         &mut self,
         mut needed: std::collections::BTreeSet<String>,
     ) -> anyhow::Result<AcmeInputs> {
@@ -386,10 +529,8 @@ impl Project {
                 .filter_map(|i| i.args.acme.as_ref())
                 .map(|a| a.registration.clone()),
         );
-        // Tencent Cloud DNS publishes DNS-01 records, and free certificates' validation ones.
-        let dnspod = Some(self.client().await?.sibling(certplan_provider::Service::DNSPOD));
         if needed.is_empty() {
-            return Ok(AcmeInputs { dnspod, ..AcmeInputs::default() });
+            return Ok(AcmeInputs::default());
         }
         let mut account_keys = std::collections::BTreeMap::new();
         for name in needed {
@@ -414,8 +555,18 @@ impl Project {
             })?),
             None => None,
         };
-        Ok(AcmeInputs { account_keys, roots, dnspod })
+        Ok(AcmeInputs { account_keys, roots })
     }
+}
+
+/// Names where the accounts are, for a progress line: the endpoint, with how many accounts
+/// when there are several.
+pub fn describe(accounts: &Accounts) -> String {
+    let endpoints: BTreeSet<String> =
+        accounts.iter().map(|(_, a)| a.ssl.endpoint().to_string()).collect();
+    let count = accounts.iter().count();
+    let endpoints = endpoints.into_iter().collect::<Vec<_>>().join(", ");
+    if count > 1 { format!("{endpoints} ({count} accounts)") } else { endpoints }
 }
 
 /// The variable naming a PEM file of roots to trust for the ACME CA besides the public ones: a

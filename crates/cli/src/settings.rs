@@ -7,12 +7,13 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use certplan_core::Backend;
+use certplan_core::ProviderRef;
 use certplan_engine::Timing;
-use certplan_parser::{Config, ConfigError, LoadOptions, ProviderConfig};
-use certplan_provider::{Client, ClientOptions, Credentials, Endpoint};
-use certplan_sandbox::{Sandbox, SandboxOptions};
+use certplan_parser::{Config, ConfigError, LoadOptions, ProviderConfig, Providers};
+use certplan_provider::{Account, Accounts, Client, ClientOptions, Credentials, Endpoint};
+use certplan_sandbox::{Sandbox, SandboxAccount, SandboxOptions};
 use certplan_state::Cloud;
 
 /// Overrides every other endpoint setting: a full URL.
@@ -130,8 +131,9 @@ pub struct Settings {
     pub lock: bool,
     pub lock_timeout: Duration,
     pub target: Remote,
-    /// The tccli profile to fall back on for credentials.
-    pub profile: String,
+    /// The tccli profile the default provider falls back on for credentials (`--profile`, else
+    /// `TENCENTCLOUD_PROFILE`); else its block's `profile`, else `default`.
+    pub profile: Option<String>,
     /// The factor [`TIME_SCALE_VAR`] asks the waits to be scaled by (1 unless set); see
     /// [`Settings::timing`] for when it is honoured.
     pub time_scale: f64,
@@ -205,10 +207,8 @@ impl Settings {
             .workspace
             .or_else(|| from_env(WORKSPACE_VAR))
             .unwrap_or_else(|| "default".to_owned());
-        let profile = flags
-            .profile
-            .or_else(|| env.get("TENCENTCLOUD_PROFILE").filter(|p| !p.is_empty()))
-            .unwrap_or_else(|| "default".to_owned());
+        let profile =
+            flags.profile.or_else(|| env.get("TENCENTCLOUD_PROFILE").filter(|p| !p.is_empty()));
         Settings {
             output,
             backend,
@@ -227,29 +227,32 @@ impl Settings {
         }
     }
 
-    /// How long the engine waits between the things it repeats, against `provider`'s endpoint.
-    pub fn timing(&self, provider: &ProviderConfig) -> Timing {
-        Timing::default().scaled(self.time_scale_for(provider))
+    /// How long the engine waits between the things it repeats, against the providers'
+    /// endpoints.
+    pub fn timing(&self, providers: &Providers) -> Timing {
+        Timing::default().scaled(self.time_scale_for(providers))
     }
 
-    /// The factor the waits are scaled by against `provider`'s endpoint: [`TIME_SCALE_VAR`]'s
-    /// for the embedded sandbox or an endpoint on loopback, else 1.
-    fn time_scale_for(&self, provider: &ProviderConfig) -> f64 {
-        if self.on_this_machine(provider) { self.time_scale } else { 1.0 }
+    /// The factor the waits are scaled by against the providers' endpoints: [`TIME_SCALE_VAR`]'s
+    /// for the embedded sandbox or endpoints all on loopback, else 1.
+    fn time_scale_for(&self, providers: &Providers) -> f64 {
+        if self.on_this_machine(providers) { self.time_scale } else { 1.0 }
     }
 
-    /// Whether this run talks to the embedded sandbox or an endpoint on loopback.
-    fn on_this_machine(&self, provider: &ProviderConfig) -> bool {
+    /// Whether this run talks to the embedded sandbox, or to endpoints all on loopback.
+    fn on_this_machine(&self, providers: &Providers) -> bool {
         match &self.target {
             Remote::EmbeddedSandbox { .. } => true,
-            Remote::Cloud => resolve_endpoint(provider, &self.env).is_ok_and(|e| e.is_loopback()),
+            Remote::Cloud => providers
+                .iter()
+                .all(|(_, p)| resolve_endpoint(p, &self.env).is_ok_and(|e| e.is_loopback())),
         }
     }
 
     /// The time plans are made at: now, or [`PLAN_TIME_VAR`]'s against a sandbox on this
     /// machine.
-    pub fn plan_time(&self, provider: &ProviderConfig) -> chrono::DateTime<chrono::Utc> {
-        let set = self.env.get(PLAN_TIME_VAR).filter(|_| self.on_this_machine(provider));
+    pub fn plan_time(&self, providers: &Providers) -> chrono::DateTime<chrono::Utc> {
+        let set = self.env.get(PLAN_TIME_VAR).filter(|_| self.on_this_machine(providers));
         match set.map(|t| chrono::DateTime::parse_from_rfc3339(t.trim())) {
             Some(Ok(t)) => t.to_utc(),
             Some(Err(e)) => {
@@ -272,57 +275,100 @@ impl Settings {
         format!("certplan {command}{flag}{rest}")
     }
 
-    /// Names the cloud this run talks to, as state and saved plans record it.
-    pub fn cloud(&self, provider: &ProviderConfig) -> anyhow::Result<Cloud> {
+    /// Names the cloud `provider` (configured as `config`) talks to in this run, as state and
+    /// saved plans record it; which account in it is learnt once connected.
+    pub fn cloud(&self, config: &ProviderConfig) -> anyhow::Result<Cloud> {
         Ok(match &self.target {
             Remote::Cloud => Cloud {
-                endpoint: resolve_endpoint(provider, &self.env)?.to_string(),
+                endpoint: resolve_endpoint(config, &self.env)?.to_string(),
                 sandbox: false,
+                account: None,
             },
             Remote::EmbeddedSandbox { data } => {
-                Cloud { endpoint: data.display().to_string(), sandbox: true }
+                Cloud { endpoint: data.display().to_string(), sandbox: true, account: None }
             }
         })
     }
 
-    /// Connects to the target: checks endpoint and credentials, or starts the embedded sandbox.
-    pub async fn connect(&self, provider: &ProviderConfig) -> anyhow::Result<Connection> {
+    /// Connects to the accounts of the providers `wanted` that `providers` declares: checks
+    /// each one's endpoint and credentials — or starts the embedded sandbox, with an account
+    /// for each provider.
+    pub async fn connect(
+        &self,
+        providers: &Providers,
+        wanted: &std::collections::BTreeSet<ProviderRef>,
+    ) -> anyhow::Result<Connection> {
+        let options = client_options_for(self.time_scale_for(providers));
+        let declared = wanted.iter().filter_map(|p| Some((p, providers.get(p)?)));
         match &self.target {
             Remote::Cloud => {
-                let endpoint = resolve_endpoint(provider, &self.env)?;
-                let from_block = provider.credentials.as_ref().map(|(id, key, token)| {
-                    let mut credentials = Credentials::new(id, key.expose());
-                    credentials.token = token.clone();
-                    credentials
-                });
-                let credentials =
-                    Credentials::resolve(|name| self.env.get(name), &self.profile, from_block)?;
-                let options = client_options(provider, self.time_scale_for(provider));
-                let client = Client::with_options(endpoint, credentials, options);
-                Ok(Connection { client, _sandbox: None })
+                let mut accounts = Vec::new();
+                for (provider, config) in declared {
+                    let endpoint = resolve_endpoint(config, &self.env)?;
+                    let credentials = self
+                        .credentials(provider, config)
+                        .with_context(|| format!("provider {provider}"))?;
+                    let client = Client::with_options(endpoint, credentials, options(config));
+                    accounts.push((provider.clone(), Account::new(client)));
+                }
+                Ok(Connection { accounts: Accounts::new(accounts), _sandbox: None })
             }
             Remote::EmbeddedSandbox { data } => {
+                // An account per provider declared, whichever this run needs, so that the
+                // sandbox keeps each one's certificates apart from one run to the next.
+                let sandbox_account = |p: &ProviderRef| match p.alias() {
+                    None => SandboxAccount::default(),
+                    Some(alias) => SandboxAccount::named(alias),
+                };
                 let sandbox = Sandbox::new(SandboxOptions {
                     data: Some(data.clone()),
+                    accounts: providers.iter().map(|(p, _)| sandbox_account(&p)).collect(),
                     ..SandboxOptions::default()
                 })?;
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .context("cannot start the embedded sandbox on loopback")?;
-                let url = format!("http://{}", listener.local_addr()?);
+                let url = Endpoint::parse(&format!("http://{}", listener.local_addr()?))?;
                 let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-                let options = sandbox.options().clone();
                 tokio::spawn(sandbox.serve(listener, async move {
                     let _ = stopped.await;
                 }));
-                let client = Client::with_options(
-                    Endpoint::parse(&url)?,
-                    Credentials::new(options.secret_id, options.secret_key),
-                    client_options(provider, self.time_scale_for(provider)),
-                );
-                Ok(Connection { client, _sandbox: Some(stop) })
+                let accounts = declared.map(|(provider, config)| {
+                    let account = sandbox_account(provider);
+                    let credentials = Credentials::new(account.secret_id, account.secret_key);
+                    let client = Client::with_options(url.clone(), credentials, options(config));
+                    (provider.clone(), Account::new(client))
+                });
+                Ok(Connection { accounts: Accounts::new(accounts), _sandbox: Some(stop) })
             }
         }
+    }
+
+    /// Finds the credentials of `provider`: for the default one, the environment, the tccli
+    /// profile or its block's; for an aliased one, its block's or its own profile's, never the
+    /// environment's (another account's).
+    fn credentials(
+        &self,
+        provider: &ProviderRef,
+        config: &ProviderConfig,
+    ) -> anyhow::Result<Credentials> {
+        let from_block = config.credentials.as_ref().map(|(id, key, token)| {
+            let mut credentials = Credentials::new(id, key.expose());
+            credentials.token = token.clone();
+            credentials
+        });
+        let var = |name: &str| self.env.get(name);
+        Ok(match (provider.alias(), from_block, &config.profile) {
+            (None, from_block, profile) => {
+                let profile = self.profile.as_ref().or(profile.as_ref());
+                Credentials::resolve(var, profile.map_or("default", |p| p.as_str()), from_block)?
+            }
+            (Some(_), Some(credentials), _) => credentials,
+            (Some(_), None, Some(profile)) => Credentials::from_profile(var, profile)?,
+            (Some(alias), None, None) => bail!(
+                "it does not say whose credentials it uses: add profile = \"{alias}\", or secret_id and secret_key from variables"
+            ),
+        })
     }
 }
 
@@ -331,17 +377,20 @@ pub fn variables(env: &Environment, flags: Vec<certplan_parser::VarFlag>) -> Loa
     LoadOptions { env: env.with_prefix("CERTPLAN_VAR_"), flags, extra: Vec::new() }
 }
 
-/// The client's options: the provider block's, with its retry pauses scaled by `time_scale`.
-fn client_options(provider: &ProviderConfig, time_scale: f64) -> ClientOptions {
-    let defaults = ClientOptions::default();
-    let scale = |d: Duration| d.mul_f64(time_scale);
-    ClientOptions {
-        requests_per_second: provider.requests_per_second.unwrap_or(defaults.requests_per_second),
-        request_timeout: provider.request_timeout.unwrap_or(defaults.request_timeout),
-        retry_backoff: scale(defaults.retry_backoff),
-        retry_backoff_cap: scale(defaults.retry_backoff_cap),
-        rate_limit_pause: scale(defaults.rate_limit_pause),
-        ..defaults
+/// The clients' options: each provider block's, with the retry pauses scaled by `time_scale`.
+fn client_options_for(time_scale: f64) -> impl Fn(&ProviderConfig) -> ClientOptions {
+    move |provider| {
+        let defaults = ClientOptions::default();
+        let scale = |d: Duration| d.mul_f64(time_scale);
+        ClientOptions {
+            requests_per_second: (provider.requests_per_second)
+                .unwrap_or(defaults.requests_per_second),
+            request_timeout: provider.request_timeout.unwrap_or(defaults.request_timeout),
+            retry_backoff: scale(defaults.retry_backoff),
+            retry_backoff_cap: scale(defaults.retry_backoff_cap),
+            rate_limit_pause: scale(defaults.rate_limit_pause),
+            ..defaults
+        }
     }
 }
 
@@ -359,10 +408,11 @@ fn time_scale(env: &Environment) -> f64 {
     }
 }
 
-/// A client, and the embedded sandbox it talks to when there is one (stopped on drop).
+/// The accounts' clients, and the embedded sandbox they talk to when there is one (stopped on
+/// drop).
 #[derive(Debug)]
 pub struct Connection {
-    pub client: Client,
+    pub accounts: Accounts,
     _sandbox: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -475,7 +525,7 @@ mod tests {
         let timing = |vars: &[(&str, &str)], sandbox: bool| {
             let flags = Flags { sandbox, ..Flags::default() };
             let settings = Settings::from_parts(flags, output(), env(vars), &Default::default());
-            settings.timing(&ProviderConfig::default())
+            settings.timing(&Providers::default())
         };
         let scaled = Timing::default().scaled(0.01);
         let scale = (TIME_SCALE_VAR, "0.01");
@@ -510,8 +560,8 @@ mod tests {
             let flags = Flags { profile: flag.map(str::to_owned), ..Flags::default() };
             Settings::from_parts(flags, output(), env(vars), &Default::default()).profile
         };
-        assert_eq!(with(Some("team"), &[("TENCENTCLOUD_PROFILE", "ops")]), "team");
-        assert_eq!(with(None, &[("TENCENTCLOUD_PROFILE", "ops")]), "ops");
-        assert_eq!(with(None, &[]), "default");
+        assert_eq!(with(Some("team"), &[("TENCENTCLOUD_PROFILE", "ops")]).as_deref(), Some("team"));
+        assert_eq!(with(None, &[("TENCENTCLOUD_PROFILE", "ops")]).as_deref(), Some("ops"));
+        assert_eq!(with(None, &[]), None);
     }
 }

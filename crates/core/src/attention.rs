@@ -40,6 +40,10 @@ pub enum Concern {
     /// The certificate a renewal replaces serves cloud resources the `deploy` block does not
     /// declare: they keep the old certificate until it expires.
     LeftBehind { resources: Vec<BoundResource> },
+    /// The resource moved to another account; the certificate it had there still serves these
+    /// cloud resources of the old account (`provider`'s), which no deployment can reach from
+    /// the new one: they keep it until it expires.
+    LeftInOtherAccount { resources: Vec<BoundResource>, provider: crate::ProviderRef },
     /// The certificate serving has expired: HTTPS is broken until a new one serves.
     Expired,
     /// The certificate serving expires before its renewal can be done: `renew_before` is shorter

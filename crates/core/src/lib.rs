@@ -17,6 +17,7 @@ mod backend;
 mod delivery;
 mod id;
 mod plan;
+mod provider;
 mod renew_before;
 
 pub use acme::{
@@ -35,6 +36,7 @@ pub use plan::{
     Action, DeliveryChange, DeliveryWork, Drift, DriftKind, Observed, Plan, Prior, Reason,
     ResourceChange, Summary, successor,
 };
+pub use provider::{PROVIDER_NAME, ProviderRef, ProviderRefError};
 pub use renew_before::RenewBefore;
 
 /// The only resource type certplan manages, named as the Terraform provider names it.
@@ -238,11 +240,13 @@ pub enum Argument {
     ServerUrl,
     SubjectAlternativeNames,
     KeyType,
+    /// The `provider` meta-argument: which account holds the certificate.
+    Provider,
 }
 
 impl Argument {
     /// Every argument, in the provider's order (the order plans show them in).
-    pub const ALL: [Argument; 16] = [
+    pub const ALL: [Argument; 17] = [
         Argument::Domain,
         Argument::DvAuthMethod,
         Argument::PackageType,
@@ -259,6 +263,7 @@ impl Argument {
         Argument::ServerUrl,
         Argument::SubjectAlternativeNames,
         Argument::KeyType,
+        Argument::Provider,
     ];
 
     /// Returns the argument's name, as configurations write it.
@@ -280,12 +285,19 @@ impl Argument {
             Argument::ServerUrl => "server_url",
             Argument::SubjectAlternativeNames => "subject_alternative_names",
             Argument::KeyType => "key_type",
+            Argument::Provider => "provider",
         }
     }
 
     /// Returns true for the arguments only an `acme_certificate` has.
     pub fn acme_only(self) -> bool {
         matches!(self, Argument::ServerUrl | Argument::SubjectAlternativeNames | Argument::KeyType)
+    }
+
+    /// Returns true for the meta-arguments, which a configuration writes as references
+    /// (`provider = tencentcloud.prod`), not values, and the API never sees.
+    pub fn meta(self) -> bool {
+        matches!(self, Argument::Provider)
     }
 
     /// Returns true for the arguments a certificate changes in place (`ModifyCertificateAlias`,
@@ -344,6 +356,10 @@ pub struct CertificateArgs {
     /// certificate: not an argument compared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub publish_validation: Option<DnsProvider>,
+    /// Which provider configuration, and so which account, holds the certificate: moving a
+    /// resource to another is a new certificate there.
+    #[serde(default, skip_serializing_if = "ProviderRef::is_default")]
+    pub provider: ProviderRef,
 }
 
 impl CertificateArgs {
@@ -380,6 +396,7 @@ impl CertificateArgs {
             delete_dns_auto_record: None,
             acme: None,
             publish_validation: None,
+            provider: ProviderRef::DEFAULT,
         }
     }
 
@@ -441,6 +458,9 @@ impl CertificateArgs {
                 Text(names.join(", "))
             }),
             Argument::KeyType => self.acme.as_ref().map(|a| Text(a.key_type.as_str().to_owned())),
+            Argument::Provider => {
+                (!self.provider.is_default()).then(|| Text(self.provider.to_string()))
+            }
         }
     }
 

@@ -20,7 +20,7 @@ use certplan_core::{
     challenge_record,
 };
 use certplan_provider::acme::{AcmeClient, ChallengeToAnswer, OrderState};
-use certplan_provider::{Client, dns};
+use certplan_provider::{Account, Client, dns};
 use certplan_state::Intent;
 
 use crate::error::ObtainError;
@@ -62,13 +62,13 @@ impl Waits<'_> {
 /// Obtains the certificate `intent` is for — placing its order, or resuming the one it names —
 /// uploads it, and returns its id with the intent as journaled last (its order's URL in it).
 pub(crate) async fn obtain(
-    ssl: &Client,
+    account: &Account,
     inputs: &AcmeInputs,
     ledger: &Ledger<'_>,
     mut intent: Intent,
     waits: Waits<'_>,
 ) -> Result<(CertificateId, Intent), (ObtainError, Intent)> {
-    let result = obtain_inner(ssl, inputs, ledger, &mut intent, waits).await;
+    let result = obtain_inner(account, inputs, ledger, &mut intent, waits).await;
     match result {
         Ok(id) => Ok((id, intent)),
         Err(e) => Err((e, intent)),
@@ -76,7 +76,7 @@ pub(crate) async fn obtain(
 }
 
 async fn obtain_inner(
-    ssl: &Client,
+    account: &Account,
     inputs: &AcmeInputs,
     ledger: &Ledger<'_>,
     intent: &mut Intent,
@@ -119,7 +119,7 @@ async fn obtain_inner(
         let order = client.order(&url).await?;
         match order.status {
             OrderState::Pending => {
-                answer_challenges(&client, inputs, &acme, &url, waits).await?;
+                answer_challenges(&client, &account.dns, &acme, &url, waits).await?;
             }
             OrderState::Ready => client.finalize(&url, &names, acme.key_type).await?,
             OrderState::Valid => {
@@ -142,7 +142,8 @@ async fn obtain_inner(
     };
     let key = client.certificate_key_pem(&url, acme.key_type)?;
     let alias = intent.args.alias.as_deref();
-    let uploaded = ssl
+    let uploaded = account
+        .ssl
         .upload_certificate(&chain, &key, alias, intent.args.project_id)
         .await
         .map_err(|error| ObtainError::Upload { url: url.clone(), error })?;
@@ -153,7 +154,7 @@ async fn obtain_inner(
 /// tells the CA, waits for its verdict, and removes what was published whatever happened.
 async fn answer_challenges(
     client: &AcmeClient,
-    inputs: &AcmeInputs,
+    dns: &Client,
     acme: &AcmeArgs,
     url: &str,
     waits: Waits<'_>,
@@ -166,7 +167,7 @@ async fn answer_challenges(
     let mut published = Published::default();
     let outcome = async {
         for challenge in &todo {
-            publish(inputs, &acme.challenge, challenge, &mut published).await?;
+            publish(dns, &acme.challenge, challenge, &mut published).await?;
         }
         if let Challenge::Dns { recursive_nameservers, .. } = &acme.challenge {
             wait_visible(&todo, recursive_nameservers, waits).await?;
@@ -192,7 +193,7 @@ async fn answer_challenges(
     }
     .await;
     // What could not be removed is said, and does not undo a validation that succeeded.
-    if let Err(e) = published.remove(inputs).await {
+    if let Err(e) = published.remove(dns).await {
         tracing::warn!("{e}; remove it by hand");
     }
     outcome
@@ -212,12 +213,10 @@ struct Published {
 
 impl Published {
     /// Removes everything published; the first failure is returned once all was tried.
-    async fn remove(self, inputs: &AcmeInputs) -> Result<(), ObtainError> {
+    async fn remove(self, dns: &Client) -> Result<(), ObtainError> {
         let mut first = None;
         for (zone, id) in self.records {
-            if let Some(dnspod) = &inputs.dnspod
-                && let Err(error) = dnspod.delete_dns_record(&zone, id).await
-            {
+            if let Err(error) = dns.delete_dns_record(&zone, id).await {
                 first.get_or_insert(ObtainError::Dns {
                     what: format!("removing record {id} of {zone}"),
                     error: error.to_string(),
@@ -245,7 +244,7 @@ impl Published {
 
 /// Publishes one challenge's answer.
 async fn publish(
-    inputs: &AcmeInputs,
+    dns: &Client,
     challenge: &Challenge,
     todo: &ChallengeToAnswer,
     published: &mut Published,
@@ -255,7 +254,7 @@ async fn publish(
         Challenge::Dns { provider: DnsProvider::TencentCloud, .. } => {
             let record = Record { name: &name, record_type: "TXT", value: &todo.dns_value };
             let zones = &mut published.zones;
-            let made = publish_in_tencent_dns(inputs, zones, &record, RECORD_REMARK).await?;
+            let made = publish_in_tencent_dns(dns, zones, &record, RECORD_REMARK).await?;
             published.records.push(made);
         }
         Challenge::Dns { provider: DnsProvider::Exec { path }, .. } => {
@@ -297,16 +296,12 @@ struct Record<'r> {
 /// record of that value is there already (left by an interrupted run); returns its zone and
 /// id.
 async fn publish_in_tencent_dns(
-    inputs: &AcmeInputs,
+    dnspod: &Client,
     zones: &mut Option<Vec<String>>,
     record: &Record<'_>,
     remark: &str,
 ) -> Result<(String, u64), ObtainError> {
     let name = record.name;
-    let Some(dnspod) = &inputs.dnspod else {
-        let error = "no Tencent Cloud DNS client".to_owned();
-        return Err(ObtainError::Dns { what: format!("publishing {name}"), error });
-    };
     let dns_error = |what: String| {
         move |e: certplan_provider::Error| ObtainError::Dns { what, error: e.to_string() }
     };
@@ -342,7 +337,7 @@ async fn publish_in_tencent_dns(
 /// `publisher`: left in place afterwards, as Tencent Cloud's own automatic records are. A
 /// record there already is not made again; a program is run again, and must not mind.
 pub(crate) async fn publish_validation(
-    inputs: &AcmeInputs,
+    dns: &Client,
     publisher: &DnsProvider,
     records: &[ValidationRecord],
 ) -> Result<(), ObtainError> {
@@ -353,7 +348,7 @@ pub(crate) async fn publish_validation(
         match publisher {
             DnsProvider::TencentCloud => {
                 let record = Record { name, record_type, value };
-                publish_in_tencent_dns(inputs, &mut zones, &record, VALIDATION_REMARK).await?;
+                publish_in_tencent_dns(dns, &mut zones, &record, VALIDATION_REMARK).await?;
             }
             DnsProvider::Exec { path } => {
                 run_exec(path, "present", name, record_type, value).await?

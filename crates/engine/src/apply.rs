@@ -1,13 +1,14 @@
 //! Executing a plan: the changes run concurrently, each non-idempotent call journaled first,
 //! every step saved as it completes; then the waits for issuance the plan or caller asked for.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use certplan_core::{
-    Action, Address, DeliveryWork, DriftKind, Observed, Plan, Reason, RemoteCertificate,
-    ResourceChange,
+    Action, Address, DeliveryWork, DriftKind, Observed, Plan, ProviderRef, Reason,
+    RemoteCertificate, ResourceChange,
 };
-use certplan_provider::Client;
+use certplan_provider::Accounts;
 use certplan_state::{State, StateError, StateStore};
 use futures_util::{StreamExt, stream};
 use tokio::time::Instant;
@@ -27,9 +28,9 @@ use crate::step::record_observed;
 /// 1. records what the plan was made from — the `moved` renames, what the refresh (`observed`)
 ///    read, and what is declared for each certificate (`prevent_destroy`, which arguments are
 ///    sensitive) — so that these hold even when nothing else changes;
-/// 2. makes the plan's changes, up to `options.parallelism` at once (a plan's changes are
-///    independent); a failed change is reported and the others go on; once `cancel` is
-///    cancelled no new change starts;
+/// 2. makes the plan's changes, up to `options.parallelism` at once in each account (a plan's
+///    changes are independent); a failed change is reported and the others go on; once
+///    `cancel` is cancelled no new change starts;
 /// 3. waits for the issuance of new certificates that have a wait limit, unless stopped.
 #[allow(clippy::too_many_arguments)]
 pub async fn apply(
@@ -38,15 +39,16 @@ pub async fn apply(
     observed: Option<&Observed>,
     state: &mut State,
     store: &mut dyn StateStore,
-    client: &Client,
+    accounts: &Accounts,
     cancel: &CancellationToken,
     options: ApplyOptions,
     on_event: &(dyn Fn(Event<'_>) + Sync),
 ) -> Result<Report, ApplyError> {
     record_plan_basis(plan, observed, state, store)?;
-    let read_ahead = crate::import::read_ahead(plan, client).await;
+    let read_ahead = crate::import::read_ahead(plan, accounts).await;
     let ledger = Ledger::new(state, Some(store));
-    let run = Run { plan, inputs, ledger: &ledger, client, cancel, options, on_event, read_ahead };
+    let run =
+        Run { plan, inputs, ledger: &ledger, accounts, cancel, options, on_event, read_ahead };
     let result = run.run().await;
     result.map_err(|error| ApplyError::State { error, unrecorded: ledger.unrecorded() })
 }
@@ -120,27 +122,49 @@ impl Run<'_, '_> {
         Ok(report)
     }
 
-    /// Makes every change of the plan; returns what happened, without waiting for issuance,
-    /// and releases the delivery of each new certificate already issued. Once the run is
-    /// cancelled, or a save failed, no new change starts.
+    /// Makes every change of the plan — up to `parallelism` at once in each account, the
+    /// accounts side by side, each at its own API limits — and returns what happened, without
+    /// waiting for issuance; releases the delivery of each new certificate already issued.
+    /// Once the run is cancelled, or a save failed, no new change starts.
     async fn execute(&self, queue: &Queue) -> Result<Report, StateError> {
+        let mut by_account: BTreeMap<ProviderRef, Vec<&ResourceChange>> = BTreeMap::new();
         let changes =
             self.plan.changes.iter().filter(|c| c.action != Action::NoOp || c.importing.is_some());
-        let outcomes: Vec<(&ResourceChange, Option<Result<Done, Failure>>)> = stream::iter(changes)
-            .map(|change| async move {
-                if self.stopping() {
-                    return (change, None);
-                }
-                let outcome = self.run_change(change).await;
-                if matches!(&outcome, Ok(done) if done.pending.is_none()) {
-                    queue.release(&change.address);
-                }
-                (change, Some(outcome))
-            })
-            .buffer_unordered(self.options.parallelism.max(1))
-            .collect()
-            .await;
-        summarise(outcomes)
+        for change in changes {
+            by_account.entry(self.account_of_change(change)).or_default().push(change);
+        }
+        let accounts = by_account.into_values().map(|changes| {
+            stream::iter(changes)
+                .map(|change| async move {
+                    if self.stopping() {
+                        return (change, None);
+                    }
+                    let outcome = self.run_change(change).await;
+                    if matches!(&outcome, Ok(done) if done.pending.is_none()) {
+                        queue.release(&change.address);
+                    }
+                    (change, Some(outcome))
+                })
+                .buffer_unordered(self.options.parallelism.max(1))
+                .collect::<Vec<_>>()
+        });
+        let outcomes = futures_util::future::join_all(accounts).await.into_iter().flatten();
+        summarise(outcomes.collect())
+    }
+
+    /// The account a change calls: where its new certificate is made, or its old one is
+    /// (a deposed one's, as the state records it).
+    fn account_of_change(&self, change: &ResourceChange) -> ProviderRef {
+        let declared = change.after.as_ref().or(change.before.as_ref().map(|b| &b.args));
+        match (declared, &change.deposed) {
+            (Some(args), _) => args.provider.clone(),
+            (None, Some(id)) => (self.ledger)
+                .read(|s| {
+                    s.deposed.iter().find(|d| d.certificate_id == *id).map(|d| d.provider.clone())
+                })
+                .unwrap_or_default(),
+            (None, None) => ProviderRef::DEFAULT,
+        }
     }
 
     /// Makes one change, reporting its start, its progress every `timing.progress`, and its

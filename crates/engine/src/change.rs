@@ -54,6 +54,11 @@ impl Run<'_, '_> {
             kind = IntentKind::Replace;
         }
         let prior = change.before.as_ref();
+        // Nor is a certificate renewed into another account: a new one is applied for there.
+        if prior.is_some_and(|p| p.args.provider != args.provider) && kind == IntentKind::Renew {
+            kind = IntentKind::Replace;
+        }
+        let account = self.account(&args.provider)?;
         let renewing = prior.filter(|_| kind == IntentKind::Renew);
         let replacing = prior.filter(|p| kind == IntentKind::Replace && p.exists);
         // The certificate whose cloud resources the new one takes over, as recorded now.
@@ -88,6 +93,10 @@ impl Run<'_, '_> {
             sensitive: change.sensitive.clone(),
             validation_failures,
             old_certificate_id: renewing.or(replacing).map(|p| p.id.clone()),
+            old_provider: replacing
+                .map(|p| &p.args.provider)
+                .filter(|p| **p != args.provider)
+                .cloned(),
             supersedes: prior.map(|p| p.id.clone()),
             started_at: Utc::now(),
             replaces_because,
@@ -101,7 +110,7 @@ impl Run<'_, '_> {
         // Record the new certificate with its status in one save — and a replaced one as
         // deposed in the same step, so that no crash or failure between here and its delete
         // leaves it recorded nowhere. Until then the journaled intent covers both.
-        let detail = self.client.certificate(&id).await;
+        let detail = account.ssl.certificate(&id).await;
         let remote = detail.as_ref().ok().cloned().map(Box::new);
         self.ledger.record(Step::Adopt { intent, id: id.clone(), remote }).await?;
         // The certificate exists and is recorded; the next refresh reads its status.
@@ -109,14 +118,18 @@ impl Run<'_, '_> {
         if remote.status.is_pending()
             && let Some(publisher) = &args.publish_validation
         {
-            acme::publish_validation(&self.inputs.acme, publisher, &remote.validation)
+            acme::publish_validation(&account.dns, publisher, &remote.validation)
                 .await
                 .map_err(ChangeError::Obtain)?;
         }
 
         let mut deleted_old = false;
         if let Some(old) = replacing {
-            if change.delivery.deploy.is_some() && serving.as_deref() == Some(old.id.as_str()) {
+            let same_account = old.args.provider == args.provider;
+            if change.delivery.deploy.is_some()
+                && same_account
+                && serving.as_deref() == Some(old.id.as_str())
+            {
                 // The service refuses to delete a certificate that still serves: the old one
                 // stays deposed until the deployment has moved its cloud resources to the new.
                 let error = format!("kept until its cloud resources have moved to {id}");
@@ -142,6 +155,7 @@ impl Run<'_, '_> {
         let password = self.inputs.csr_key_passwords.get(address).map(|p| p.expose());
         let renews = renewing.map(|p| p.id.as_str());
         let timing = self.options.timing;
+        let ssl = &self.account(&intent.args.provider)?.ssl;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -149,30 +163,29 @@ impl Run<'_, '_> {
             // ApplyCertificate is not idempotent: journal the intent first, so that a response
             // lost to a crash or a dropped connection is found, not applied twice.
             self.ledger.record(Step::Journal(intent.clone())).await?;
-            let failed =
-                match self.client.apply_for_certificate(&intent.args, password, renews).await {
-                    Ok(id) => return Ok((id, intent)),
-                    // The service refused before acting: nothing was created.
-                    Err(refused) if refused.proves_nothing_done() => refused,
-                    // No answer, a broken one, or an error the service also gives after it created
-                    // the certificate: it may have acted. Look before anything else.
-                    Err(lost) => {
-                        let known = self.ledger.read(known_ids);
-                        return match find_applied(self.client, &known, &intent).await {
-                            Ok(Some(found)) => {
-                                let id = &found.id;
-                                (self.on_event)(Event::Recovered { address, id, error: &lost });
-                                Ok((found.id, intent))
-                            }
-                            // Not visible yet is not "never created": the service may still be
-                            // working on the request. Sending it again now could make a second
-                            // certificate, so the intent stays journaled and the next run looks
-                            // again before anything else.
-                            Ok(None) => Err(ChangeError::NotVisibleYet { error: lost }.into()),
-                            Err(lookup) => Err(ChangeError::Unknown { error: lost, lookup }.into()),
-                        };
-                    }
-                };
+            let failed = match ssl.apply_for_certificate(&intent.args, password, renews).await {
+                Ok(id) => return Ok((id, intent)),
+                // The service refused before acting: nothing was created.
+                Err(refused) if refused.proves_nothing_done() => refused,
+                // No answer, a broken one, or an error the service also gives after it created
+                // the certificate: it may have acted. Look before anything else.
+                Err(lost) => {
+                    let known = self.ledger.read(known_ids);
+                    return match find_applied(ssl, &known, &intent).await {
+                        Ok(Some(found)) => {
+                            let id = &found.id;
+                            (self.on_event)(Event::Recovered { address, id, error: &lost });
+                            Ok((found.id, intent))
+                        }
+                        // Not visible yet is not "never created": the service may still be
+                        // working on the request. Sending it again now could make a second
+                        // certificate, so the intent stays journaled and the next run looks
+                        // again before anything else.
+                        Ok(None) => Err(ChangeError::NotVisibleYet { error: lost }.into()),
+                        Err(lookup) => Err(ChangeError::Unknown { error: lost, lookup }.into()),
+                    };
+                }
+            };
             // Known not to have created anything: the intent is settled.
             self.ledger.record(Step::Settle(intent.clone())).await?;
             if !(attempt < APPLY_ATTEMPTS && failed.is_transient()) {
@@ -217,7 +230,8 @@ impl Run<'_, '_> {
             }
         };
         let waits = acme::Waits { timing: &self.options.timing, cancel: self.cancel };
-        match acme::obtain(self.client, &self.inputs.acme, self.ledger, intent, waits).await {
+        let account = self.account(&intent.args.provider)?;
+        match acme::obtain(account, &self.inputs.acme, self.ledger, intent, waits).await {
             Ok(obtained) => Ok(obtained),
             Err((ObtainError::State(e), _)) => Err(Failure::State(e)),
             Err((error, intent)) => {
@@ -239,7 +253,7 @@ impl Run<'_, '_> {
     /// Deletes the certificate a replacement replaced; returns whether it is gone. One that
     /// cannot be deleted stays deposed, with why, for the next apply.
     async fn delete_old(&self, change: &ResourceChange, old: &Prior) -> Result<bool, Failure> {
-        match self.delete_certificate(&old.id).await {
+        match self.delete_certificate(&old.args.provider, &old.id).await {
             Ok(()) => {
                 self.ledger.record(Step::Deleted { id: old.id.clone() }).await?;
                 Ok(true)
@@ -262,16 +276,17 @@ impl Run<'_, '_> {
         else {
             return Err(incomplete("attributes to update").into());
         };
+        let ssl = &self.account(&p.args.provider)?.ssl;
         if changed.contains(&Argument::Alias) {
             let alias = args.alias.as_deref().unwrap_or("");
-            self.client.modify_certificate_alias(&p.id, alias).await?;
+            ssl.modify_certificate_alias(&p.id, alias).await?;
             let (alias, id) = (args.alias.clone(), p.id.clone());
             self.ledger.record(Step::SetAlias { address: address.clone(), id, alias }).await?;
         }
         if changed.contains(&Argument::ProjectId) {
             let ids = [p.id.clone()];
             let project = args.project_id.unwrap_or(certplan_core::DEFAULT_PROJECT);
-            let failed = self.client.modify_certificate_project(&ids, project).await?;
+            let failed = ssl.modify_certificate_project(&ids, project).await?;
             if !failed.is_empty() {
                 return Err(ChangeError::ProjectNotChanged { id: p.id.clone() }.into());
             }
@@ -287,7 +302,7 @@ impl Run<'_, '_> {
         let address = &change.address;
         let prior = change.before.as_ref();
         if let Some(old) = prior.filter(|p| p.exists) {
-            match self.delete_certificate(&old.id).await {
+            match self.delete_certificate(&old.args.provider, &old.id).await {
                 Ok(()) => {}
                 // Free certificates cannot be deleted in their first hour: the delete waits
                 // for a later apply, recorded as deposed (in the same step that stops
@@ -302,6 +317,7 @@ impl Run<'_, '_> {
                     let deposed = Deposed {
                         address: address.clone(),
                         certificate_id: old.id.clone(),
+                        provider: old.args.provider.clone(),
                         since: Utc::now(),
                         last_error: format!("{e}; it can be deleted from {shown}"),
                     };
@@ -326,7 +342,13 @@ impl Run<'_, '_> {
         id: &CertificateId,
     ) -> Result<Done, Failure> {
         let gone = matches!(change.reason, Reason::Deposed { gone: true, .. });
-        let outcome = if gone { Ok(()) } else { self.delete_certificate(id).await };
+        let provider = self
+            .ledger
+            .read(|s| {
+                s.deposed.iter().find(|d| d.certificate_id == *id).map(|d| d.provider.clone())
+            })
+            .ok_or_else(|| incomplete("deposed certificate in the state"))?;
+        let outcome = if gone { Ok(()) } else { self.delete_certificate(&provider, id).await };
         match outcome {
             Ok(()) => {
                 self.ledger.record(Step::Deleted { id: id.clone() }).await?;

@@ -171,6 +171,9 @@ pub enum DeliveryError {
     Validation { error: String },
     #[error("the on_change hook of {} {error}; the files are in place, and the next apply runs it again", path.display())]
     Hook { path: std::path::PathBuf, error: String },
+    /// The account of the certificate is not reachable in this run.
+    #[error(transparent)]
+    Account(ProviderError),
 }
 
 /// Why the files of an export were not written.

@@ -2,8 +2,12 @@
 //! `import --from-terraform`, and an `import` block before its change (a method on the run).
 //! What is recorded is built by the `step` module, as for a certificate applied for.
 
-use certplan_core::{Address, CertificateId, Observed, Plan, RemoteCertificate, ResourceChange};
-use certplan_provider::Client;
+use std::collections::BTreeMap;
+
+use certplan_core::{
+    Address, CertificateId, Observed, Plan, ProviderRef, RemoteCertificate, ResourceChange,
+};
+use certplan_provider::{Accounts, Client};
 use certplan_state::{State, StateError, StateStore};
 
 use crate::error::{ChangeError, ImportError};
@@ -64,14 +68,21 @@ pub fn import_all(
 /// the plan read them — so that an apply of many `import` blocks does not make a call for each.
 /// What is not read here (the call failed; the certificate is gone) is read again when its
 /// import comes, and fails then.
-pub(crate) async fn read_ahead(plan: &Plan, client: &Client) -> Observed {
-    let ids: Vec<CertificateId> = plan
-        .changes
-        .iter()
-        .filter(|c| c.importing.is_some())
-        .filter_map(|c| c.before.as_ref().map(|b| b.id.clone()))
-        .collect();
-    crate::read::certificates(client, &ids).await.unwrap_or_default()
+pub(crate) async fn read_ahead(plan: &Plan, accounts: &Accounts) -> Observed {
+    let mut ids: BTreeMap<&ProviderRef, Vec<CertificateId>> = BTreeMap::new();
+    for c in plan.changes.iter().filter(|c| c.importing.is_some()) {
+        if let (Some(before), Some(after)) = (&c.before, &c.after) {
+            ids.entry(&after.provider).or_default().push(before.id.clone());
+        }
+    }
+    let mut observed = Observed::new();
+    for (provider, ids) in ids {
+        if let Ok(account) = accounts.get(provider) {
+            let read = crate::read::certificates(&account.ssl, &ids).await;
+            observed.extend(read.unwrap_or_default());
+        }
+    }
+    observed
 }
 
 impl Run<'_, '_> {
@@ -83,11 +94,12 @@ impl Run<'_, '_> {
         change: &ResourceChange,
         id: &str,
     ) -> Result<(), Failure> {
-        let Run { ledger, client, on_event, .. } = *self;
+        let Run { ledger, on_event, .. } = *self;
         let address = &change.address;
         let (Some(args), Some(prior)) = (&change.after, &change.before) else {
             return Err(ChangeError::IncompletePlan { what: "certificate to import" }.into());
         };
+        let client = &self.account(&args.provider)?.ssl;
         let holder = || ledger.read(|s| s.resources.get(address).cloned());
         match holder() {
             // Recorded already (a merge, or a saved plan applied twice): the change goes on.

@@ -173,6 +173,7 @@ mod tests {
             sensitive: Default::default(),
             validation_failures: 0,
             old_certificate_id: None,
+            old_provider: None,
             supersedes: None,
             started_at: chrono::Utc::now(),
             replaces_because: None,

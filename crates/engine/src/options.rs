@@ -23,14 +23,12 @@ pub struct AcmeInputs {
     pub account_keys: BTreeMap<String, Sensitive>,
     /// PEM roots to trust for the CA besides the public ones (a test CA's).
     pub roots: Option<Vec<u8>>,
-    /// The client of Tencent Cloud DNS, for `dns_challenge { provider = "tencentcloud" }`.
-    pub dnspod: Option<certplan_provider::Client>,
 }
 
 /// How to carry out a plan.
 #[derive(Debug, Clone, Copy)]
 pub struct ApplyOptions {
-    /// How many changes run at once (the client's pacer is the real bound).
+    /// How many changes run at once in each account (each account's pacer is the real bound).
     pub parallelism: usize,
     /// How long to wait for new certificates to be issued, overriding each change's
     /// configured `wait_for_issuance`.

@@ -4,9 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use certplan_core::{BoundResource, CertificateId, Observed, RemoteCertificate, ValidationRecord};
+use certplan_core::{
+    BoundResource, CertificateId, Observed, ProviderRef, RemoteCertificate, ValidationRecord,
+};
 use certplan_provider::{
-    BIND_QUERY_LIMIT, BindQuery, Client, DESCRIBE_PAGE_LIMIT, Error as ProviderError,
+    Accounts, BIND_QUERY_LIMIT, BindQuery, Client, DESCRIBE_PAGE_LIMIT, Error as ProviderError,
 };
 use certplan_state::{Intent, State};
 use futures_util::{StreamExt, TryStreamExt, stream};
@@ -20,21 +22,30 @@ const RENEWAL_CHAIN_LIMIT: usize = 16;
 /// certificates needs about 50 calls, a few seconds at the API's limit.
 const REFRESH_DEADLINE: Duration = Duration::from_secs(600);
 
-/// Reads every certificate recorded in `state` (and every deposed one) from the cloud: one
-/// `DescribeCertificates` call per 1000 ids, and a `DescribeCertificateDetail` call only for
-/// pending certificates, whose validation records only the detail has.
-pub async fn refresh(client: &Client, state: &State) -> Result<Observed, ProviderError> {
+/// Reads every certificate recorded in `state` (and every deposed one) from the cloud, each
+/// in the account that holds it, the accounts at once: one `DescribeCertificates` call per
+/// 1000 ids, and a `DescribeCertificateDetail` call only for pending certificates, whose
+/// validation records only the detail has.
+pub async fn refresh(accounts: &Accounts, state: &State) -> Result<Observed, ProviderError> {
     // The certificates that serve while their renewals are validated too: their expiry says
     // whether a renewal in flight is in time.
-    let ids: std::collections::BTreeSet<CertificateId> = state
-        .resources
-        .values()
-        .flat_map(|r| std::iter::once(&r.certificate_id).chain(&r.succeeds))
-        .chain(state.deposed.iter().map(|d| &d.certificate_id))
-        .cloned()
-        .collect();
-    let ids: Vec<CertificateId> = ids.into_iter().collect();
-    read_certificates(client, &ids).await
+    let mut ids: BTreeMap<&ProviderRef, BTreeSet<CertificateId>> = BTreeMap::new();
+    for r in state.resources.values() {
+        let held = std::iter::once(&r.certificate_id).chain(&r.succeeds).cloned();
+        ids.entry(&r.args.provider).or_default().extend(held);
+    }
+    for d in &state.deposed {
+        ids.entry(&d.provider).or_default().insert(d.certificate_id.clone());
+    }
+    let reads = ids.into_iter().map(|(provider, ids)| async move {
+        let ids: Vec<CertificateId> = ids.into_iter().collect();
+        read_certificates(&accounts.get(provider)?.ssl, &ids).await
+    });
+    let mut observed = Observed::new();
+    for read in futures_util::future::join_all(reads).await {
+        observed.extend(read?);
+    }
+    Ok(observed)
 }
 
 /// Reads the certificates `ids` as a refresh reads them: with their renewals (see

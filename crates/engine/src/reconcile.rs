@@ -5,7 +5,7 @@
 use std::fmt;
 
 use certplan_core::{Address, CertificateId};
-use certplan_provider::Client;
+use certplan_provider::{Account, Accounts, Client};
 use certplan_state::{Intent, State, StateStore};
 use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, stream};
@@ -82,7 +82,7 @@ const RECONCILE_CONCURRENCY: usize = 8;
 /// intents are looked up at once, under the pacer, and each is saved through `store` as soon as
 /// it is settled, so that a run killed while reconciling keeps what it learnt. Without a store (a plan), nothing is saved.
 pub async fn reconcile<'a>(
-    client: &Client,
+    accounts: &Accounts,
     acme: &AcmeInputs,
     state: &'a mut State,
     store: Option<&'a mut dyn StateStore>,
@@ -95,10 +95,12 @@ pub async fn reconcile<'a>(
     let ledger = Ledger::new(state, store);
     let outcomes: Vec<Result<Settled, ReconcileError>> = stream::iter(intents)
         .map(|intent| async {
+            // Looked for in the account it was made in.
+            let account = accounts.get(&intent.args.provider)?;
             if intent.args.acme.is_some() {
-                settle_order(client, acme, &ledger, intent, writes.then_some(timing)).await
+                settle_order(account, acme, &ledger, intent, writes.then_some(timing)).await
             } else {
-                settle(client, &ledger, intent, writes.then_some(timing)).await
+                settle(&account.ssl, &ledger, intent, writes.then_some(timing)).await
             }
         })
         .buffer_unordered(RECONCILE_CONCURRENCY)
@@ -111,7 +113,7 @@ pub async fn reconcile<'a>(
 /// finalized; a writer resumes one with a URL — finalizes it if it is ready, uploads the
 /// certificate (an upload is never made twice) and records it.
 async fn settle_order(
-    client: &Client,
+    account: &Account,
     acme: &AcmeInputs,
     ledger: &Ledger<'_>,
     intent: Intent,
@@ -135,9 +137,9 @@ async fn settle_order(
     // Reconciling is not interrupted: an interrupt ends the run once it is done.
     let never = tokio_util::sync::CancellationToken::new();
     let waits = acme::Waits { timing, cancel: &never };
-    match acme::obtain(client, acme, ledger, intent, waits).await {
+    match acme::obtain(account, acme, ledger, intent, waits).await {
         Ok((id, intent)) => {
-            let remote = client.certificate(&id).await.ok().map(Box::new);
+            let remote = account.ssl.certificate(&id).await.ok().map(Box::new);
             ledger.record(Step::Adopt { intent, id: id.clone(), remote }).await?;
             Ok(Settled::Adopted { address, id, started_at })
         }

@@ -1,12 +1,12 @@
 //! One apply's context — what it carries out and with what: the plan, the inputs, the ledger,
-//! the client, the cancellation token, the events, the options and their timing — and what a
+//! the accounts' clients, the cancellation token, the events, the options and their timing — and what a
 //! change ends with ([`Done`] or [`Failure`]). The operations (`change`, `wait`, `import`,
 //! `deliver`) are methods on it.
 
 use std::time::Duration;
 
-use certplan_core::{CertificateId, Observed, Plan, RemoteCertificate};
-use certplan_provider::{Client, Error as ProviderError};
+use certplan_core::{CertificateId, Observed, Plan, ProviderRef, RemoteCertificate};
+use certplan_provider::{Account, Accounts, Error as ProviderError};
 use certplan_state::StateError;
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +20,8 @@ pub(crate) struct Run<'a, 'l> {
     pub(crate) plan: &'a Plan,
     pub(crate) inputs: &'a Inputs,
     pub(crate) ledger: &'a Ledger<'l>,
-    pub(crate) client: &'a Client,
+    /// The clients of the accounts the plan's certificates are in.
+    pub(crate) accounts: &'a Accounts,
     /// Cancelled by an interrupt (or a closed standard output): no new work starts, and waits
     /// end at once; work in flight finishes and is recorded.
     pub(crate) cancel: &'a CancellationToken,
@@ -44,6 +45,23 @@ impl Run<'_, '_> {
         }
     }
 
+    /// Returns the account `provider` names: where its resources' certificates are.
+    pub(crate) fn account(&self, provider: &ProviderRef) -> Result<&Account, ProviderError> {
+        self.accounts.get(provider)
+    }
+
+    /// Returns the account of the certificate recorded for `address` (the default one's when
+    /// nothing is recorded, and so nothing is there to deliver).
+    pub(crate) fn account_of(
+        &self,
+        address: &certplan_core::Address,
+    ) -> Result<&Account, ProviderError> {
+        let provider = (self.ledger)
+            .read(|s| s.resources.get(address).map(|r| r.args.provider.clone()))
+            .unwrap_or_default();
+        self.account(&provider)
+    }
+
     /// Publishes `records`, the DNS validation records of `address`'s certificate, through the
     /// `dns_challenge` the plan declares for it; false when it declares none.
     pub(crate) async fn publish_validation(
@@ -52,16 +70,26 @@ impl Run<'_, '_> {
         records: &[certplan_core::ValidationRecord],
     ) -> Result<bool, crate::error::ObtainError> {
         let args = self.plan.change_of(address).and_then(|c| c.after.as_ref());
-        let Some(publisher) = args.and_then(|a| a.publish_validation.as_ref()) else {
+        let Some((publisher, args)) = args.and_then(|a| Some((a.publish_validation.as_ref()?, a)))
+        else {
             return Ok(false);
         };
-        crate::acme::publish_validation(&self.inputs.acme, publisher, records).await?;
+        let account = self.account(&args.provider).map_err(|e| crate::error::ObtainError::Dns {
+            what: "publishing".to_owned(),
+            error: e.to_string(),
+        })?;
+        crate::acme::publish_validation(&account.dns, publisher, records).await?;
         Ok(true)
     }
 
-    /// Deletes a certificate; one that is already gone counts as deleted.
-    pub(crate) async fn delete_certificate(&self, id: &str) -> Result<(), ProviderError> {
-        match self.client.delete_certificate(id).await {
+    /// Deletes a certificate from `provider`'s account; one that is already gone counts as
+    /// deleted.
+    pub(crate) async fn delete_certificate(
+        &self,
+        provider: &ProviderRef,
+        id: &str,
+    ) -> Result<(), ProviderError> {
+        match self.account(provider)?.ssl.delete_certificate(id).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
@@ -135,11 +163,12 @@ mod tests {
         let ledger = Ledger::new(&mut state, None);
         let endpoint = Endpoint::parse("http://127.0.0.1:9").expect("loopback");
         let client = Client::new(endpoint, Credentials::new("AKID", "key"));
+        let accounts = certplan_provider::Accounts::single(client);
         let run = Run {
             plan: &plan,
             inputs: &Inputs::default(),
             ledger: &ledger,
-            client: &client,
+            accounts: &accounts,
             cancel,
             options: ApplyOptions::default(),
             on_event: &|_| {},

@@ -241,7 +241,11 @@ pub(crate) fn adopt(
     remote: Option<&RemoteCertificate>,
 ) {
     let mut lineage = Lineage::default();
-    if matches!(intent.action, IntentKind::Renew | IntentKind::Replace) {
+    // Into another account, it takes over nothing: the old one's cloud resources and
+    // instances are that account's.
+    let moves_account = (state.resources.get(&intent.address))
+        .is_some_and(|r| r.args.provider != intent.args.provider);
+    if matches!(intent.action, IntentKind::Renew | IntentKind::Replace) && !moves_account {
         // The new certificate takes over what serves the resource: the one it replaces, or
         // what that one was to take over when it was never issued.
         let replaced = state
@@ -281,6 +285,7 @@ pub(crate) fn adopt(
             state.deposed.push(Deposed {
                 address: intent.address.clone(),
                 certificate_id: id.clone(),
+                provider: intent.args.provider.clone(),
                 since: Utc::now(),
                 last_error: "ordered by an interrupted run for what was declared then; the resource has a newer certificate".to_owned(),
             });
@@ -294,15 +299,18 @@ pub(crate) fn adopt(
         && let Some(old) = &intent.old_certificate_id
         && !state.deposed.iter().any(|d| d.certificate_id == old)
     {
+        // In the account that holds it: another one's when the resource moved there.
         state.deposed.push(Deposed {
             address: intent.address.clone(),
             certificate_id: old.clone(),
+            provider: intent.old_provider.clone().unwrap_or_else(|| intent.args.provider.clone()),
             since: intent.started_at,
             last_error: "replaced; the run replacing it deletes it, or a later apply does"
                 .to_owned(),
         });
     }
-    if let Some(other) = state.resources.get(&intent.address).map(|r| r.certificate_id.clone())
+    if let Some((other, provider)) = (state.resources.get(&intent.address))
+        .map(|r| (r.certificate_id.clone(), r.args.provider.clone()))
         && other != id
         && Some(&other) != intent.supersedes.as_ref()
         && Some(&other) != intent.old_certificate_id.as_ref()
@@ -311,6 +319,7 @@ pub(crate) fn adopt(
         state.deposed.push(Deposed {
             address: intent.address.clone(),
             certificate_id: other,
+            provider,
             since: Utc::now(),
             last_error: "another certplan run applied for this resource at the same time; one certificate is kept"
                 .to_owned(),
@@ -325,6 +334,9 @@ pub(crate) fn adopt(
     record(state, &intent.address, id, &declared, lineage, intent.started_at, remote, failures);
     if let Some(r) = state.resources.get_mut(&intent.address) {
         r.replaced_because = intent.replaces_because.clone();
+        if moves_account {
+            r.first_deployments.clear();
+        }
     }
     state.intents.retain(|i| i != intent);
     // The certificate a resource has is never one to delete (two racing runs each keep the
@@ -431,6 +443,7 @@ mod tests {
             sensitive: Default::default(),
             validation_failures: 0,
             old_certificate_id: None,
+            old_provider: None,
             supersedes: None,
             started_at: started,
             replaces_because: None,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use certplan_core::{Address, CertStatus, CertificateId, RemoteCertificate};
+use certplan_core::{Address, CertStatus, CertificateId, ProviderRef, RemoteCertificate};
 use certplan_state::StateError;
 use tokio::time::Instant;
 
@@ -26,13 +26,32 @@ pub(crate) struct WaitOutcome {
 }
 
 impl Run<'_, '_> {
+    /// Reads the certificates waited for: one listing per account that holds some.
+    async fn read_waiting(
+        &self,
+        waiting: &BTreeMap<CertificateId, (Address, RemoteCertificate, Duration)>,
+    ) -> Result<Vec<RemoteCertificate>, certplan_provider::Error> {
+        let mut by_account: BTreeMap<ProviderRef, Vec<CertificateId>> = BTreeMap::new();
+        for (id, (address, _, _)) in waiting {
+            let provider = (self.ledger)
+                .read(|s| s.resources.get(address).map(|r| r.args.provider.clone()))
+                .unwrap_or_default();
+            by_account.entry(provider).or_default().push(id.clone());
+        }
+        let mut seen = Vec::new();
+        for (provider, ids) in by_account {
+            seen.extend(self.account(&provider)?.ssl.certificates_by_id(&ids).await?);
+        }
+        Ok(seen)
+    }
+
     /// Polls until every certificate in `waits` is issued, its own time runs out, or the run is
     /// cancelled, recording each status change in state as it is seen.
     pub(crate) async fn wait_for_issuance(
         &self,
         waits: Vec<(Address, RemoteCertificate, Duration)>,
     ) -> Result<WaitOutcome, StateError> {
-        let Run { client, ledger, on_event, .. } = *self;
+        let Run { ledger, on_event, .. } = *self;
         let timing = self.options.timing;
         let started = Instant::now();
         for (address, remote, limit) in &waits {
@@ -54,8 +73,7 @@ impl Run<'_, '_> {
                 break;
             }
             let elapsed = started.elapsed();
-            let ids: Vec<CertificateId> = waiting.keys().cloned().collect();
-            let seen = match client.certificates_by_id(&ids).await {
+            let seen = match self.read_waiting(&waiting).await {
                 Ok(seen) => seen,
                 // A failed poll is not a failed certificate; the next poll tries again.
                 Err(_) if waiting.values().any(|(_, _, limit)| elapsed < *limit) => continue,

@@ -266,9 +266,11 @@ pub(crate) fn read_certificate(
         file,
         &block.body,
         CERTIFICATE_ARGUMENTS,
-        &["count", "for_each", "account_key_pem"],
+        &["count", "for_each", "account_key_pem", "provider"],
         CERTIFICATE_BLOCKS,
     );
+    // The Tencent Cloud account the certificate is uploaded to, and delivered in.
+    let provider = crate::provider::read_reference(reader, &mut args);
     for (name, why) in REFUSED {
         if let Some(value) = args.take_value(name) {
             let span = value_span(reader, file, block, name);
@@ -367,7 +369,7 @@ pub(crate) fn read_certificate(
         min_days_remaining,
         profile,
     };
-    Some(CertificateArgs::acme(common_name?, acme))
+    Some(CertificateArgs { provider, ..CertificateArgs::acme(common_name?, acme) })
 }
 
 /// Checks one name the certificate is for: a domain, or a wildcard (`*.` and a domain).

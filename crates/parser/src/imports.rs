@@ -13,7 +13,7 @@ use hcl_edit::Span as _;
 use hcl_edit::structure::Block;
 
 use crate::reader::resource_address;
-use crate::{Diagnostic, Import, Reader, ResourceConfig, Span, eval};
+use crate::{Diagnostic, Import, Reader, ResourceConfig, Span, eval, provider};
 
 /// Reads an `import` block onto `imports`, with where it is.
 pub(crate) fn read(
@@ -31,8 +31,15 @@ pub(crate) fn read(
         );
         return;
     }
-    let mut args =
-        eval::Arguments::read_with_references(reader, file, &block.body, &["id"], &["to"], &[]);
+    let mut args = eval::Arguments::read_with_references(
+        reader,
+        file,
+        &block.body,
+        &["id"],
+        &["to", "provider"],
+        &[],
+    );
+    let provider = args.is_written("provider").then(|| provider::read_reference(reader, &mut args));
     let to = match args.reference("to") {
         None => {
             reader.push(
@@ -71,7 +78,7 @@ pub(crate) fn read(
     };
     if let (Some((to, to_span)), Some(id)) = (to, id) {
         let location = reader.location(&here);
-        imports.push((Import { to, id: id.into(), location }, to_span));
+        imports.push((Import { to, id: id.into(), provider, location }, to_span));
     }
 }
 
@@ -101,6 +108,15 @@ pub(crate) fn check(
             };
             reader.push(
                 Diagnostic::error(message).at(span.clone(), "not a declared instance").help(help),
+            );
+            continue;
+        }
+        let declared = &resources[to].args.provider;
+        if let Some(named) = import.provider.as_ref().filter(|p| *p != declared) {
+            reader.push(
+                Diagnostic::error(format!("the import names provider {named}, but {to} uses {declared}"))
+                    .at(span.clone(), "imported with another account's provider")
+                    .help(format!("a certificate is imported by the provider of the account that holds it: write provider = {named} in the resource block, or remove it from the import block")),
             );
             continue;
         }

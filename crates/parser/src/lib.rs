@@ -33,7 +33,9 @@ mod variables;
 
 use std::collections::BTreeMap;
 
-use certplan_core::{Address, Backend, CertificateArgs, CertificateId, Delivery, Sensitive};
+use certplan_core::{
+    Address, Backend, CertificateArgs, CertificateId, Delivery, ProviderRef, Sensitive,
+};
 
 pub use acme::{AccountKey, AcmeConfig, REGISTRATION_TYPE, Registration, default_key_file};
 pub use diagnostic::{
@@ -55,7 +57,8 @@ pub struct Config {
     pub sources: Vec<Source>,
     /// Problems that do not stop certplan, to show the user.
     pub warnings: Vec<Diagnostic>,
-    pub provider: ProviderConfig,
+    /// The `provider "tencentcloud"` blocks, one per account.
+    pub providers: Providers,
     pub resources: BTreeMap<Address, ResourceConfig>,
     /// `removed { from = ADDR }` blocks: resources to stop managing.
     pub removed: BTreeMap<Address, Removed>,
@@ -126,6 +129,9 @@ pub struct Moved {
 pub struct Import {
     pub to: Address,
     pub id: CertificateId,
+    /// The provider the block names (`provider = tencentcloud.ALIAS`); the resource's own
+    /// otherwise, which is what it must be when written.
+    pub provider: Option<ProviderRef>,
     /// Where the block is: `file:line:col`.
     pub location: String,
 }
@@ -162,9 +168,59 @@ impl Config {
     }
 }
 
-/// The `provider "tencentcloud"` block.
+/// The `provider "tencentcloud"` blocks: the default configuration (as declared, or empty when
+/// no block without an alias is) and one per alias.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Providers {
+    default: ProviderConfig,
+    aliased: BTreeMap<String, ProviderConfig>,
+}
+
+impl Providers {
+    /// Returns the configuration `provider` names; `None` for an alias no block declares.
+    pub fn get(&self, provider: &ProviderRef) -> Option<&ProviderConfig> {
+        match provider.alias() {
+            None => Some(&self.default),
+            Some(alias) => self.aliased.get(alias),
+        }
+    }
+
+    /// Returns the default configuration.
+    pub fn default_config(&self) -> &ProviderConfig {
+        &self.default
+    }
+
+    /// Every configuration, the default one first.
+    pub fn iter(&self) -> impl Iterator<Item = (ProviderRef, &ProviderConfig)> {
+        let aliased = self.aliased.iter().map(|(a, c)| (ProviderRef::aliased(a.as_str()), c));
+        std::iter::once((ProviderRef::DEFAULT, &self.default)).chain(aliased)
+    }
+
+    /// The aliases declared.
+    pub fn aliases(&self) -> impl Iterator<Item = &str> {
+        self.aliased.keys().map(String::as_str)
+    }
+
+    /// Builds the configurations from the blocks read, by what they are referred to as.
+    pub fn from_blocks(blocks: impl IntoIterator<Item = (ProviderRef, ProviderConfig)>) -> Self {
+        let mut providers = Providers::default();
+        for (provider, config) in blocks {
+            match provider.alias() {
+                None => providers.default = config,
+                Some(alias) => {
+                    providers.aliased.insert(alias.to_owned(), config);
+                }
+            }
+        }
+        providers
+    }
+}
+
+/// One `provider "tencentcloud"` block.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProviderConfig {
+    /// The tccli profile whose credentials it uses (`~/.tccli/NAME.credential`).
+    pub profile: Option<String>,
     /// The API endpoint, with where it was set (`file:line:col`) for error messages.
     pub endpoint: Option<(String, String)>,
     /// How long apply waits for new certificates to be issued, unless a resource says otherwise.
@@ -176,6 +232,8 @@ pub struct ProviderConfig {
     /// Credentials written in the block (discouraged: the environment or a tccli profile is
     /// the place for them): SecretId, SecretKey, token.
     pub credentials: Option<(String, Sensitive, Option<Sensitive>)>,
+    /// Where the block is: `file:line:col` (empty for the implicit default configuration).
+    pub location: String,
 }
 
 /// One declared certificate.

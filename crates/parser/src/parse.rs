@@ -16,7 +16,7 @@ use crate::{
     variables,
 };
 
-const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `resource \"acme_certificate\"` and `resource \"acme_registration\"`, `provider \"tencentcloud\" { ... }`, `provider \"acme\"`, `variable`, `locals { ... }`, `output`, `certplan`, `removed { from = ... }`, `moved { from = ... to = ... }` and `import { to = ... id = ... }` blocks";
+const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `resource \"acme_certificate\"` and `resource \"acme_registration\"`, `provider \"tencentcloud\" { ... }` (one per account, with an `alias`), `provider \"acme\"`, `variable`, `locals { ... }`, `output`, `certplan`, `removed { from = ... }`, `moved { from = ... to = ... }` and `import { to = ... id = ... }` blocks";
 
 /// Parses and validates configuration files already read.
 pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
@@ -33,7 +33,7 @@ pub fn parse_sources_with(
     let mut resources: BTreeMap<Address, ResourceConfig> = BTreeMap::new();
     let mut first_seen: BTreeMap<Address, Span> = BTreeMap::new();
     let mut export_paths = delivery::ExportPaths::default();
-    let mut provider = None;
+    let mut providers = BTreeMap::new();
     let mut removed = BTreeMap::new();
     let mut moved = Vec::new();
     let mut imports = Vec::new();
@@ -90,7 +90,7 @@ pub fn parse_sources_with(
                             }
                         }
                     }
-                    "provider" => provider::read(&mut reader, file, block, &mut provider),
+                    "provider" => provider::read(&mut reader, file, block, &mut providers),
                     "removed" => moves::read_removed(&mut reader, file, block, &mut removed),
                     other => {
                         let help = if other == "terraform" {
@@ -117,6 +117,8 @@ pub fn parse_sources_with(
             .map_or_else(|| certplan_core::LETS_ENCRYPT.to_owned(), |(u, _)| u),
         registrations: registrations.into_iter().map(|(n, (r, _))| (n, r)).collect(),
     };
+    let providers = crate::Providers::from_blocks(providers.into_iter().map(|(p, (c, _))| (p, c)));
+    provider::check_references(&mut reader, &providers);
     acme::complete(&mut reader, &acme, &mut resources, &first_seen);
     moves::check_removed_are_not_declared(&mut reader, &removed, &first_seen);
     imports::check(&mut reader, &imports, &resources);
@@ -129,12 +131,11 @@ pub fn parse_sources_with(
     let removed = removed.into_iter().map(|(a, (r, _))| (a, r)).collect();
     let outputs = outputs.into_iter().map(|(n, (o, _))| (n, o)).collect();
     let context = reader.ctx;
-    let provider = provider.map(|(p, _)| p).unwrap_or_default();
     let settings = settings.map(|(s, _)| s).unwrap_or_default();
     Ok(Config {
         sources,
         warnings: diagnostics,
-        provider,
+        providers,
         resources,
         removed,
         variables,

@@ -24,6 +24,8 @@ pub(crate) struct Reader<'a> {
     pub(crate) unset_variables: std::collections::BTreeSet<String>,
     /// Which variables and locals are sensitive.
     pub(crate) sensitivity: sensitive::Sensitivity,
+    /// The `provider = tencentcloud.ALIAS` references read, checked once every block is.
+    pub(crate) provider_references: Vec<(certplan_core::ProviderRef, Span)>,
 }
 
 impl<'a> Reader<'a> {
@@ -36,6 +38,7 @@ impl<'a> Reader<'a> {
             failed_locals: Default::default(),
             unset_variables: Default::default(),
             sensitivity: Default::default(),
+            provider_references: Vec::new(),
         }
     }
 

@@ -22,6 +22,7 @@ use crate::{
 /// Every argument a resource block takes: `for_each`, `count` and the certificate's.
 fn arguments() -> Vec<&'static str> {
     let free = Argument::ALL.into_iter().filter(|a| !a.acme_only()).map(Argument::name);
+    let free = free.filter(|a| *a != Argument::Provider.name());
     ["for_each", "count"].into_iter().chain(free).collect()
 }
 const LIFECYCLE_ARGUMENTS: &[&str] = &["renew_before", "prevent_destroy", "wait_for_issuance"];
@@ -281,9 +282,10 @@ fn read_instance(
         file,
         &block.body,
         &arguments(),
-        &["count", "for_each"],
+        &["count", "for_each", "provider"],
         &["lifecycle", "deploy", "export", "dns_challenge"],
     );
+    let provider = crate::provider::read_reference(reader, &mut args);
     for (arg, example) in [("domain", "\"www.example.com\""), ("dv_auth_method", "\"DNS_AUTO\"")] {
         if !args.is_written(arg) {
             reader.push(missing_argument(header.clone(), RESOURCE_TYPE, arg, example));
@@ -346,6 +348,7 @@ fn read_instance(
             delete_dns_auto_record,
             acme: None,
             publish_validation,
+            provider,
         },
         csr_key_password,
         lifecycle,

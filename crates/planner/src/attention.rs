@@ -156,22 +156,38 @@ pub fn left_behind(
         // attention as well.
         let concern = match bound.get(&id) {
             Some(Ok(resources)) => {
-                let declared = plan.change_of(&address).and_then(|c| c.delivery.deploy.as_ref());
-                let resources: Vec<BoundResource> = resources
-                    .iter()
-                    .filter(|r| !declared.is_some_and(|target| covers(target, r)))
-                    .cloned()
-                    .collect();
-                if resources.is_empty() {
-                    continue;
+                // A deployment moves resources within an account only: into another, the old
+                // account's are left to a person.
+                let change = plan.change_of(&address);
+                let held_in = state.provider_of(&address, &id);
+                let moved_from = change
+                    .and_then(|c| c.after.as_ref())
+                    .filter(|after| after.provider != held_in)
+                    .map(|_| held_in);
+                match moved_from {
+                    _ if resources.is_empty() => continue,
+                    Some(provider) => {
+                        Concern::LeftInOtherAccount { resources: resources.clone(), provider }
+                    }
+                    None => {
+                        let declared = change.and_then(|c| c.delivery.deploy.as_ref());
+                        let resources: Vec<BoundResource> = resources
+                            .iter()
+                            .filter(|r| !declared.is_some_and(|target| covers(target, r)))
+                            .cloned()
+                            .collect();
+                        if resources.is_empty() {
+                            continue;
+                        }
+                        Concern::LeftBehind { resources }
+                    }
                 }
-                Concern::LeftBehind { resources }
             }
             Some(Err(error)) => Concern::BindingsUnknown { error: error.clone() },
             None => Concern::BindingsUnknown { error: "the service was not asked".to_owned() },
         };
         let breaks_at = match concern {
-            Concern::LeftBehind { .. } => {
+            Concern::LeftBehind { .. } | Concern::LeftInOtherAccount { .. } => {
                 observed.and_then(|o| o.get(&id)).and_then(|r| r.not_after)
             }
             _ => None,

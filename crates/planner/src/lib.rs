@@ -48,21 +48,24 @@ pub struct SavedPlan {
     pub state_lineage: Option<String>,
     pub state_serial: u64,
     pub config_digest: String,
-    /// The cloud it was made against; it is applied to no other.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cloud: Option<certplan_state::Cloud>,
+    /// The cloud and account of each provider it was made against; it is applied to no
+    /// other. (Written `cloud`, one object, the default provider's, before there were several.)
+    #[serde(default, alias = "cloud", skip_serializing_if = "certplan_state::Clouds::is_empty")]
+    pub clouds: certplan_state::Clouds,
     pub plan: Plan,
 }
 
 impl SavedPlan {
     /// 2: actions written by their one name, changes carry what apply records and waits for.
-    pub const FORMAT_VERSION: u32 = 2;
+    /// 3: each change's arguments name their provider (account), and the plan the cloud and
+    /// account of each provider — an earlier build would apply them all in the default one.
+    pub const FORMAT_VERSION: u32 = 3;
 
     pub fn new(
         plan: Plan,
         state: Option<&State>,
         config_digest: String,
-        cloud: certplan_state::Cloud,
+        clouds: certplan_state::Clouds,
     ) -> Self {
         SavedPlan {
             format_version: Self::FORMAT_VERSION,
@@ -70,7 +73,7 @@ impl SavedPlan {
             state_lineage: state.map(|s| s.lineage.clone()),
             state_serial: state.map_or(0, |s| s.serial),
             config_digest,
-            cloud: Some(cloud),
+            clouds,
             plan,
         }
     }
@@ -100,12 +103,15 @@ impl SavedPlan {
         &self,
         state: Option<&State>,
         config_digest: &str,
-        cloud: &certplan_state::Cloud,
+        clouds: &certplan_state::Clouds,
     ) -> Option<String> {
-        if let Some(made_for) = self.cloud.as_ref().filter(|c| *c != cloud) {
+        for (provider, made_for) in self.clouds.iter() {
+            let Some(cloud) = clouds.get(provider).filter(|c| !made_for.matches(c)) else {
+                continue;
+            };
             return Some(format!(
-                "it was made against {made_for}, and this run talks to {cloud}{}",
-                if made_for.sandbox { "; add --sandbox" } else { "" }
+                "it was made against {made_for} for provider {provider}, and this run talks to {cloud}{}",
+                if made_for.sandbox && !cloud.sandbox { "; add --sandbox" } else { "" }
             ));
         }
         let now = (state.map(|s| s.lineage.clone()), state.map_or(0, |s| s.serial));
@@ -495,9 +501,10 @@ impl<'a> Planner<'a> {
             deposed: None,
             sensitive,
             prevent_destroy,
-            wait_for_issuance: desired
-                .and_then(|d| d.lifecycle.wait_for_issuance)
-                .or(self.config.provider.wait_for_issuance),
+            wait_for_issuance: desired.and_then(|d| {
+                let provider = self.config.providers.get(&d.args.provider);
+                d.lifecycle.wait_for_issuance.or(provider?.wait_for_issuance)
+            }),
             delivery: desired.map(|d| d.delivery.clone()).unwrap_or_default(),
             importing,
         }

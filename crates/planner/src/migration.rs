@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use certplan_core::{Address, CertificateId, Observed, RemoteCertificate};
+use certplan_core::{Address, CertificateId, Observed, ProviderRef, RemoteCertificate};
 use certplan_parser::{Config, GeneratedBlock, Source};
 use certplan_state::{State, TerraformCertificate, TerraformState};
 
@@ -15,6 +15,9 @@ use certplan_state::{State, TerraformCertificate, TerraformState};
 #[derive(Debug)]
 pub struct Instance<'t> {
     pub terraform: &'t TerraformCertificate,
+    /// The provider whose account holds it: Terraform's, or where Terraform does not say
+    /// (`show -json`), the declared resource's, else the default one.
+    pub provider: ProviderRef,
     pub fate: Fate,
 }
 
@@ -54,6 +57,10 @@ pub fn classify<'t>(
         let held = state.resources.iter().find(|(_, r)| r.holds(&c.id)).map(|(a, _)| a.clone());
         let held = held.or_else(|| seen.iter().find(|(id, _)| *id == c.id).map(|(_, a)| a.clone()));
         let deposed = state.deposed.iter().find(|d| d.certificate_id == c.id);
+        let declared = c.address.to_certplan().ok().and_then(|a| config.resources.get(&a));
+        let provider = (c.provider.clone())
+            .or_else(|| declared.map(|d| d.args.provider.clone()))
+            .unwrap_or_default();
         let fate = match (deposed, held, c.address.to_certplan()) {
             (Some(d), ..) => Fate::Left(format!(
                 "certplan replaced certificate {} of {} and is to delete it; remove it from Terraform's state too",
@@ -71,29 +78,33 @@ pub fn classify<'t>(
                 {
                     Fate::Left(format!("a removed block says certplan does not manage {address}"))
                 }
-                None if config.resources.contains_key(&address) => {
-                    Fate::Adopt { address, block: false, remote: None }
-                }
-                None if generate => match generated_address(c, &mut names) {
-                    Ok(address) => Fate::Adopt { address, block: true, remote: None },
-                    Err(why) => Fate::Left(why),
+                None => match config.resources.get(&address) {
+                    Some(declared) if declared.args.provider != provider => Fate::Left(format!(
+                        "Terraform holds it with provider {provider}, but {address} is declared with {}: declare it with provider = {provider} (the account that holds it)",
+                        declared.args.provider
+                    )),
+                    Some(_) => Fate::Adopt { address, block: false, remote: None },
+                    None if generate => match generated_address(c, &mut names) {
+                        Ok(address) => Fate::Adopt { address, block: true, remote: None },
+                        Err(why) => Fate::Left(why),
+                    },
+                    None => {
+                        let named = if address.to_string() == c.address.to_string() {
+                            String::new()
+                        } else {
+                            format!(" (as {address})")
+                        };
+                        Fate::Left(format!(
+                            "not declared in the configuration{named}: add its resource block, or run again with --generate-config FILE to have it written"
+                        ))
+                    }
                 },
-                None => {
-                    let named = if address.to_string() == c.address.to_string() {
-                        String::new()
-                    } else {
-                        format!(" (as {address})")
-                    };
-                    Fate::Left(format!(
-                        "not declared in the configuration{named}: add its resource block, or run again with --generate-config FILE to have it written"
-                    ))
-                }
             },
         };
         if let Fate::Adopt { address, .. } = &fate {
             seen.push((&c.id, address.clone()));
         }
-        instances.push(Instance { terraform: c, fate });
+        instances.push(Instance { terraform: c, provider, fate });
     }
     instances
 }
@@ -140,12 +151,12 @@ pub fn look_up(config: &Config, state: &State, instances: &mut [Instance<'_>], f
 }
 
 /// The certificates to look up in the cloud: those of the instances to adopt.
-pub fn to_look_up(instances: &[Instance<'_>]) -> Vec<CertificateId> {
-    instances
-        .iter()
-        .filter(|i| matches!(i.fate, Fate::Adopt { .. }))
-        .map(|i| i.terraform.id.clone())
-        .collect()
+pub fn to_look_up(instances: &[Instance<'_>]) -> BTreeMap<ProviderRef, Vec<CertificateId>> {
+    let mut ids: BTreeMap<ProviderRef, Vec<CertificateId>> = BTreeMap::new();
+    for i in instances.iter().filter(|i| matches!(i.fate, Fate::Adopt { .. })) {
+        ids.entry(i.provider.clone()).or_default().push(i.terraform.id.clone());
+    }
+    ids
 }
 
 /// What becomes of a certificate to adopt once the cloud is read (`found`): gone, refused (for
@@ -191,9 +202,15 @@ pub fn blocks(file: &Path, instances: &mut [Instance<'_>]) -> Vec<GeneratedBlock
     let mut blocks = Vec::new();
     for i in instances.iter_mut() {
         let Fate::Adopt { address, block: true, .. } = &i.fate else { continue };
-        let block = block(&address.name, i.terraform);
+        let block = block(&address.name, i.terraform, &i.provider);
         let resource = GeneratedBlock { import_id: None, ..block.clone() };
-        let alone = certplan_parser::generate_config("", &[resource]);
+        let mut alone = certplan_parser::generate_config("", &[resource]);
+        // The block alone, with the provider it names (declared elsewhere in the end).
+        if let Some(alias) = block.provider.alias() {
+            alone.push_str(&format!(
+                "provider \"tencentcloud\" {{\n  alias   = \"{alias}\"\n  profile = \"{alias}\"\n}}\n"
+            ));
+        }
         match certplan_parser::parse_sources(vec![Source::new(file, alone.as_str())]) {
             Ok(_) => blocks.push(block),
             Err(e) => {
@@ -216,7 +233,7 @@ pub fn blocks(file: &Path, instances: &mut [Instance<'_>]) -> Vec<GeneratedBlock
 }
 
 /// A resource block for `c`, with the arguments Terraform set and comments for what is left out.
-fn block(name: &str, c: &TerraformCertificate) -> GeneratedBlock {
+fn block(name: &str, c: &TerraformCertificate, provider: &ProviderRef) -> GeneratedBlock {
     let mut comments = vec![format!("From Terraform: {} (certificate {})", c.address, c.id)];
     let mut arguments = Vec::new();
     for (argument, value) in &c.arguments {
@@ -258,5 +275,11 @@ fn block(name: &str, c: &TerraformCertificate) -> GeneratedBlock {
         comments.push("declare it: csr_key_password = var.csr_key_password, with".into());
         comments.push("variable \"csr_key_password\" { sensitive = true } (its value from CERTPLAN_VAR_csr_key_password).".into());
     }
-    GeneratedBlock { name: name.to_owned(), comments, arguments, import_id: Some(c.id.to_string()) }
+    GeneratedBlock {
+        name: name.to_owned(),
+        provider: provider.clone(),
+        comments,
+        arguments,
+        import_id: Some(c.id.to_string()),
+    }
 }

@@ -179,6 +179,13 @@ pub fn describe_attention(a: &Attention, now: DateTime<Utc>) -> (String, String)
                 format!("declare them in the deploy block of {address} (its resource types and regions), or move them to the new certificate yourself"),
             )
         }
+        Concern::LeftInOtherAccount { resources, provider } => {
+            let list: Vec<String> = resources.iter().map(ToString::to_string).collect();
+            (
+                format!("{address} moved to another account, and its certificate in {provider}'s still serves {}: no deployment reaches them from the new account, they keep it, and break when it expires", list.join(", ")),
+                format!("move them to a certificate of their own account yourself (or declare a resource for them with provider = {provider}); certplan deletes {id} once nothing uses it"),
+            )
+        }
         Concern::Expired => (
             format!("the certificate serving expired on {}: HTTPS is broken now", date(a.breaks_at)),
             "certplan applies for a new certificate; HTTPS works again once it is issued and delivered (`certplan apply --wait` waits for it)".to_owned(),

@@ -511,6 +511,7 @@ impl Client {
 /// DNSPod's `CreateRecord`, the SSL service's deletes and modifies.
 fn may_send_again(action: &str) -> bool {
     action.starts_with("Describe")
+        || action == "GetCallerIdentity"
         // A bind-resource query changes nothing in the account: asked twice, it queries twice.
         || action == "CreateCertificateBindResourceSyncTask"
         // Always sent with `Repeatable` false: a second upload of the certificate answers the

@@ -44,6 +44,10 @@ pub enum CredentialsError {
     Nowhere { profile: String },
     #[error("cannot use tccli profile {}: {problem}", path.display())]
     Profile { path: PathBuf, problem: String },
+    #[error(
+        "the tccli profile {profile:?} does not exist (~/.tccli/{profile}.credential): run `tccli configure --profile {profile}`, or name another"
+    )]
+    NoProfile { profile: String },
 }
 
 impl Credentials {
@@ -102,6 +106,18 @@ impl Credentials {
             }
         }
         from_block.ok_or_else(|| CredentialsError::Nowhere { profile: profile.to_owned() })
+    }
+
+    /// Reads the tccli profile `profile` under `$HOME/.tccli` (`HOME` through `var`) alone:
+    /// the credentials of an aliased provider, which never falls back on the environment's.
+    pub fn from_profile(
+        var: impl Fn(&str) -> Option<String>,
+        profile: &str,
+    ) -> Result<Self, CredentialsError> {
+        let missing = || CredentialsError::NoProfile { profile: profile.to_owned() };
+        let home = var("HOME").filter(|h| !h.is_empty()).ok_or_else(missing)?;
+        let path = Path::new(&home).join(".tccli").join(format!("{profile}.credential"));
+        read_tccli_profile(&path)?.ok_or_else(missing)
     }
 }
 

@@ -104,6 +104,12 @@ pub enum Error {
         "certificate {certificate_id} has no PEM yet: DescribeCertificateDetail gives CertificatePublicKey only once it is issued"
     )]
     NoPem { certificate_id: String },
+    /// The certificate is in the account of a provider configuration this run has no client
+    /// for: the configuration no longer declares it.
+    #[error(
+        "no provider \"tencentcloud\" block declares {provider}, whose account holds the certificate: declare it again, with that account's credentials (certplan needs them to read, renew or delete what it holds there)"
+    )]
+    NoProvider { provider: certplan_core::ProviderRef },
 }
 
 impl Error {
@@ -156,8 +162,8 @@ impl Error {
     pub fn proves_nothing_done(&self) -> bool {
         match self {
             Error::Api(api) => api.refused_before_acting(),
-            // An answer to a read, which changes nothing.
-            Error::NoPem { .. } => true,
+            // An answer to a read, which changes nothing; or no request at all.
+            Error::NoPem { .. } | Error::NoProvider { .. } => true,
             // No connection was made: the request was never sent.
             Error::Transport { cause, .. } if cause.is_connect() => true,
             Error::Transport { .. }

@@ -1,5 +1,7 @@
-//! The Tencent Cloud API client, built for a [`Service`] (the SSL API, and DNSPod's records in
-//! [`dnspod`]): one TC3-HMAC-SHA256 signing, pacing, retry and error classification for every
+//! The Tencent Cloud API client, built for a [`Service`] (the SSL API, DNSPod's records in
+//! [`dnspod`], and STS to learn which account credentials reach), and the [`Accounts`] of a
+//! run — one client per provider configuration, each with its own credentials and pacer: one
+//! TC3-HMAC-SHA256 signing, pacing, retry and error classification for every
 //! service, typed requests and responses (wire types kept apart from domain types), and typed
 //! errors that keep the cloud's `Code`, `Message` and `RequestId`, classified here
 //! (`is_not_found`, `proves_nothing_done`…) rather than compared by callers. An answer quoted
@@ -11,6 +13,7 @@
 //! It does what it is asked and decides nothing: which certificates to apply for is the planner's
 //! business, when to call is the apply engine's.
 
+mod accounts;
 pub mod acme;
 mod bindings;
 mod client;
@@ -25,6 +28,7 @@ pub mod tc3;
 mod upload;
 pub mod wire;
 
+pub use accounts::{Account, Accounts};
 pub use bindings::{BIND_QUERY_LIMIT, BindQuery};
 pub use client::{Client, ClientOptions, DESCRIBE_PAGE_LIMIT};
 pub use credentials::{Credentials, CredentialsError, SecretKey};
@@ -55,4 +59,7 @@ impl Service {
         version: "2021-03-23",
         endpoint: "https://dnspod.tencentcloudapi.com",
     };
+    /// Security Token Service: which account credentials belong to (`GetCallerIdentity`).
+    pub const STS: Service =
+        Service { name: "sts", version: "2018-08-13", endpoint: "https://sts.tencentcloudapi.com" };
 }

@@ -90,7 +90,10 @@ impl Error {
             Error::Transport { .. } | Error::TimedOut { .. } => true,
             Error::HttpStatus { status, .. } => *status >= 500 || *status == 429,
             Error::Api(api) => TRANSIENT_CODES.iter().any(|family| is_in_family(&api.code, family)),
-            Error::Decode { .. } | Error::TooLarge { .. } | Error::NoPem { .. } => false,
+            Error::Decode { .. }
+            | Error::TooLarge { .. }
+            | Error::NoPem { .. }
+            | Error::NoProvider { .. } => false,
         }
     }
 

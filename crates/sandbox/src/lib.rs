@@ -1,9 +1,21 @@
-//! A faithful local emulator of the Tencent Cloud SSL API (`ssl.tencentcloudapi.com`) and of
-//! the DNSPod records it needs (`dnspod.tencentcloudapi.com`), close enough that the official
-//! SDKs work against it unchanged: TC3-HMAC-SHA256 verification that honours the request's
-//! `SignedHeaders`, the ±5 minute timestamp window, the exact response envelope and error
-//! codes, and the certificate lifecycle. Requests are routed by the service their signature's
-//! credential scope names, at that service's version.
+//! A faithful local emulator of the Tencent Cloud SSL API (`ssl.tencentcloudapi.com`), of the
+//! DNSPod records it needs (`dnspod.tencentcloudapi.com`) and of STS's `GetCallerIdentity`
+//! (`sts.tencentcloudapi.com`), close enough that the official SDKs work against it unchanged:
+//! TC3-HMAC-SHA256 verification that honours the request's `SignedHeaders`, the ±5 minute
+//! timestamp window, the exact response envelope and error codes, and the certificate
+//! lifecycle. Requests are routed by the service their signature's credential scope names, at
+//! that service's version.
+//!
+//! Accounts: a sandbox serves one Tencent Cloud account or several ([`SandboxAccount`], the
+//! first the sandbox's own by default), kept apart as the real service keeps them, by the
+//! SecretId a request is signed with. Each has its own certificates, DNS zones and records,
+//! bound resources and deploy tasks, per-main-domain quota and rate limit (per action per
+//! account); an id of another account's certificate is as unknown to it as an id never given
+//! out. Certificate ids are unique across accounts; DNS names resolve for every account (a
+//! CNAME record in one account's zone validates another's order, as public DNS would). An
+//! account the data file holds and the options no longer list is not served, but kept: its
+//! certificates age with the others and the console still finds them by id. [`Account`] is
+//! the sandbox as one account sees it.
 //!
 //! It serves certplan's tests, its no-account demo and its benchmarks. The production code path
 //! uses it only when the user asks for it (`--sandbox`).
@@ -11,12 +23,12 @@
 //! Besides the API at `POST /`, a control API for tests and demos lives under `/_sandbox/`: it
 //! ages certificates, does what a person would do in the console (or the CA would do), sets the
 //! [`Faults`] to inject, seeds issued certificates, binds cloud resources to certificates,
-//! lists the deploy tasks created and reports [`Stats`]. [`control`] describes
-//! it, and [`ControlClient`] calls it from another process.
+//! lists the deploy tasks created and reports [`Stats`], for the first account or the one a
+//! call names. [`control`] describes it, and [`ControlClient`] calls it from another process.
 //!
 //! Uploads: `UploadCertificate` brings in a certificate from elsewhere (an ACME CA) with its
 //! key, issued from the start, with the names and dates of its PEM; it is then an id like any
-//! other. DNS: the DNSPod zones the account holds ([`DnsZone`], declared by option or the control
+//! other. DNS: the DNSPod zones an account holds ([`DnsZone`], declared by option or the control
 //! API) take records through the API, and with a pebble-challtestsrv to publish to, the TXT
 //! records are published there as they change ([`dns`]).
 //!
@@ -28,18 +40,20 @@
 //! and `FILE` orders stay pending (status 0) until validated, and fail (status 2) 7 days after
 //! applying; issued certificates read as expired (status 3) after `CertEndTime`. A `DNS` order
 //! is validated as the real CA validates it, once the CNAME record its `DvAuthDetail` names is
-//! enabled in one of the account's DNS zones (checked whenever the lifecycle moves, and on
-//! `CompleteCertificate`), and any pending order by the control API. An issued certificate's
+//! enabled in public DNS (checked whenever the lifecycle moves, and on `CompleteCertificate`),
+//! and any pending order by the control API. An issued certificate's
 //! key is of the kind its order named — RSA 2048 (the API's default) or ECDSA P-256 (`ECC`) —
 //! minted, with the certificate itself, the first time its PEM is asked for (detail or
 //! `DownloadCertificate`) and the same on every call after.
 
+mod account;
 mod api;
 mod archive;
 pub mod control;
 pub mod deploy;
 pub mod dns;
 mod store;
+mod traffic;
 mod x509;
 
 use std::future::Future;
@@ -48,30 +62,35 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
 
+pub use account::{Account, SandboxAccount};
 pub use control::{ControlClient, ControlError};
 pub use deploy::{BindError, Binding, DeployDetail, DeployTask, TaskKind};
 pub use dns::{DnsZone, PublishError, ZoneError};
 pub use store::{StoreError, StoredCertificate, Upload};
+pub use traffic::{AccountStats, Stats};
 
 use crate::store::Store;
+use crate::traffic::Traffic;
 
-/// The credentials a sandbox accepts when none are given.
+/// The credentials of the sandbox's own account, the one it serves when no other is given.
 pub const DEFAULT_SECRET_ID: &str = "AKIDcertplanSandbox0000000000000000";
 pub const DEFAULT_SECRET_KEY: &str = "certplan-sandbox-secret-key";
 
 /// How a sandbox is set up.
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {
-    pub secret_id: String,
-    pub secret_key: String,
+    /// The accounts served, told apart by SecretId; the first is the one the control API and
+    /// this crate's methods act on when none is named. The sandbox's own account by default.
+    pub accounts: Vec<SandboxAccount>,
     /// Where certificates persist across restarts; in memory only when `None`.
     pub data: Option<PathBuf>,
     /// How long automatic DNS validation (`DNS_AUTO`) takes before a certificate issues.
     pub issue_delay: std::time::Duration,
     /// Failures to inject; none by default.
     pub faults: Faults,
-    /// Requests per second each action accepts, as the real service enforces (10/s is
-    /// documented); 0 accepts any rate.
+    /// Requests per second each account may make of each action, as the real service
+    /// enforces (10/s is documented; `GetCallerIdentity`, documented at 20/s, takes twice
+    /// this); 0 accepts any rate.
     pub rate_limit: u32,
     /// Free certificates one main domain (`example.com` for `www.example.com`) may hold, as the
     /// real service limits them (`FailedOperation.MainDomainCertificateCountLimit`); 0 for no
@@ -81,22 +100,12 @@ pub struct SandboxOptions {
     /// long, then succeeds or fails. About a second by default, so that a demo looks like the
     /// real thing; tests set a few milliseconds.
     pub deploy_step: std::time::Duration,
-    /// The DNS zones (DNSPod domains) the account holds from the start; the control API adds
-    /// more.
+    /// DNS zones (DNSPod domains) the first account holds from the start, besides its own
+    /// [`SandboxAccount::dns_zones`]: a domain belongs to one account.
     pub dns_zones: Vec<DnsZone>,
     /// The management URL of a pebble-challtestsrv (`http://127.0.0.1:8055`) to publish TXT
     /// records to as they change, for an ACME CA that resolves names with it; none by default.
     pub challtestsrv: Option<String>,
-}
-
-/// What the sandbox has served, for tests and benchmarks to count calls.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Stats {
-    /// API requests by action, refused ones included.
-    pub requests: std::collections::BTreeMap<String, u64>,
-    /// Requests refused with `RequestLimitExceeded`.
-    pub rate_limited: u64,
 }
 
 /// Failures the sandbox injects, to test what a client does when the network and the service
@@ -164,8 +173,7 @@ impl Faults {
 impl Default for SandboxOptions {
     fn default() -> Self {
         SandboxOptions {
-            secret_id: DEFAULT_SECRET_ID.to_owned(),
-            secret_key: DEFAULT_SECRET_KEY.to_owned(),
+            accounts: vec![SandboxAccount::default()],
             data: None,
             issue_delay: std::time::Duration::ZERO,
             faults: Faults::default(),
@@ -176,6 +184,41 @@ impl Default for SandboxOptions {
             challtestsrv: None,
         }
     }
+}
+
+impl SandboxOptions {
+    /// Returns the first account: the one served when no other is named.
+    ///
+    /// # Panics
+    ///
+    /// When `accounts` is empty, which [`Sandbox::new`] refuses.
+    pub fn first_account(&self) -> &SandboxAccount {
+        self.accounts.first().expect("a sandbox serves at least one account")
+    }
+
+    /// Checks that there is an account and that no SecretId is given twice.
+    fn check_accounts(&self) -> Result<(), SandboxError> {
+        if self.accounts.is_empty() {
+            return Err(SandboxError::NoAccount);
+        }
+        for (n, account) in self.accounts.iter().enumerate() {
+            if self.accounts[..n].iter().any(|a| a.secret_id == account.secret_id) {
+                return Err(SandboxError::DuplicateAccount(account.secret_id.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a sandbox cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("a sandbox serves at least one account; none was given")]
+    NoAccount,
+    #[error("account {0} is given twice: each account needs a SecretId of its own")]
+    DuplicateAccount(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What a person can do to a certificate in the console (or the CA on its own).
@@ -307,26 +350,20 @@ impl FileStamp {
     }
 }
 
-/// Request counts and the per-action token buckets that enforce the rate limit.
-#[derive(Debug, Default)]
-struct Traffic {
-    stats: Stats,
-    buckets: std::collections::HashMap<String, (f64, std::time::Instant)>,
-}
-
 impl Sandbox {
     /// Creates a sandbox, loading its certificates from `options.data` when that file exists,
-    /// and adding the DNS zones the options declare.
-    pub fn new(options: SandboxOptions) -> Result<Self, StoreError> {
+    /// and adding the DNS zones the options declare to their accounts. Refuses options with no
+    /// account, or with a SecretId given twice.
+    pub fn new(options: SandboxOptions) -> Result<Self, SandboxError> {
+        options.check_accounts()?;
         let store = match &options.data {
-            Some(path) => Store::load(path)?,
+            Some(path) => Store::load(path, &options.first_account().secret_id)?,
             None => Store::default(),
         };
         let seen = Mutex::new(options.data.as_deref().and_then(FileStamp::of));
         let faults = Mutex::new(options.faults.clone());
         let store = Mutex::new(store);
         let challtestsrv = options.challtestsrv.as_deref().map(dns::Challtestsrv::new);
-        let zones = options.dns_zones.clone();
         let inner = Inner {
             options,
             store,
@@ -337,12 +374,27 @@ impl Sandbox {
             publishing: tokio::sync::Mutex::default(),
         };
         let sandbox = Sandbox { inner: Arc::new(inner) };
-        sandbox.add_dns_zones(&zones)?;
+        sandbox.first_account().add_dns_zones(&sandbox.inner.options.dns_zones)?;
+        for account in &sandbox.inner.options.accounts {
+            Account::new(&sandbox, account).add_dns_zones(&account.dns_zones)?;
+        }
         Ok(sandbox)
     }
 
     pub fn options(&self) -> &SandboxOptions {
         &self.inner.options
+    }
+
+    /// Returns the sandbox as the account whose SecretId is `secret_id` sees it, if it serves
+    /// that account.
+    pub fn account(&self, secret_id: &str) -> Option<Account<'_>> {
+        let options = self.inner.options.accounts.iter().find(|a| a.secret_id == secret_id)?;
+        Some(Account::new(self, options))
+    }
+
+    /// Returns the sandbox as its first account sees it.
+    pub fn first_account(&self) -> Account<'_> {
+        Account::new(self, self.inner.options.first_account())
     }
 
     /// Returns the failures being injected.
@@ -357,41 +409,33 @@ impl Sandbox {
         Ok(())
     }
 
-    /// Returns what the sandbox has served so far.
+    /// Returns what the sandbox has served so far, in all and by account.
     pub fn stats(&self) -> Stats {
-        self.inner.traffic.lock().unwrap_or_else(|p| p.into_inner()).stats.clone()
+        self.inner.traffic.lock().unwrap_or_else(|p| p.into_inner()).stats().clone()
     }
 
-    /// Counts a request for `action` and decides whether the rate limit admits it: each action
-    /// has a bucket of `rate_limit` tokens refilled at `rate_limit` per second.
-    pub(crate) fn admit(&self, action: &str) -> bool {
-        let limit = f64::from(self.inner.options.rate_limit);
+    /// Counts a request of account `secret_id` for `action` and decides whether the rate limit
+    /// admits it.
+    pub(crate) fn admit(&self, secret_id: &str, action: &str) -> bool {
+        let limit = self.rate_limit_of(action);
         let mut traffic = self.inner.traffic.lock().unwrap_or_else(|p| p.into_inner());
-        *traffic.stats.requests.entry(action.to_owned()).or_default() += 1;
-        if limit == 0.0 {
-            return true;
-        }
-        let now = std::time::Instant::now();
-        let (tokens, updated) = traffic.buckets.entry(action.to_owned()).or_insert((limit, now));
-        *tokens = (*tokens + now.duration_since(*updated).as_secs_f64() * limit).min(limit);
-        *updated = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            traffic.stats.rate_limited += 1;
-            false
+        traffic.admit(secret_id, action, limit, std::time::Instant::now())
+    }
+
+    /// Returns how many requests per second an account may make of `action`: `rate_limit`, or
+    /// twice that for `GetCallerIdentity`, documented at 20/s against the SSL actions' 10/s.
+    pub(crate) fn rate_limit_of(&self, action: &str) -> u32 {
+        let limit = self.inner.options.rate_limit;
+        match action {
+            "GetCallerIdentity" => limit.saturating_mul(2),
+            _ => limit,
         }
     }
 
-    /// Adds issued certificates for `domains` directly, without the API (benchmarks seed
-    /// thousands this way); returns their ids.
+    /// Adds issued certificates for `domains` to the first account directly, without the API
+    /// (benchmarks seed thousands this way); returns their ids.
     pub fn seed_issued(&self, domains: &[String]) -> Result<Vec<String>, StoreError> {
-        let now = self.now();
-        let mut store = self.store();
-        let ids = store.seed_issued(domains, now);
-        self.persist(&store)?;
-        Ok(ids)
+        self.first_account().seed_issued(domains)
     }
 
     /// Returns the sandbox's current time.
@@ -399,12 +443,13 @@ impl Sandbox {
         Utc::now()
     }
 
-    /// Returns every certificate, oldest application first.
+    /// Returns the first account's certificates, oldest application first.
     pub fn certificates(&self) -> Result<Vec<StoredCertificate>, StoreError> {
-        Ok(self.advanced()?.0.certificates())
+        self.first_account().certificates()
     }
 
-    /// Makes every certificate `days` older, as if it had been applied for that long ago.
+    /// Makes every certificate of every account `days` older, as if it had been applied for
+    /// that long ago; returns how many there are.
     pub fn age(&self, days: i64) -> Result<usize, StoreError> {
         let mut store = self.store();
         let count = store.age(chrono::Duration::days(days));
@@ -414,11 +459,14 @@ impl Sandbox {
         Ok(count)
     }
 
-    /// Does to a certificate what a person (or the CA) would do outside the API.
-    /// Returns the new certificate's id for a reissue.
+    /// Does to a certificate, in whichever account holds it, what a person (or the CA) would do
+    /// outside the API. Returns the new certificate's id for a reissue.
     pub fn console(&self, op: ConsoleOp, id: &str) -> Result<Option<String>, ConsoleError> {
+        let not_found = || ConsoleError::NotFound(id.to_owned());
         let (mut store, now) = self.advanced()?;
-        let cert = store.get_mut(id).ok_or_else(|| ConsoleError::NotFound(id.to_owned()))?;
+        let holder = store.holder_of(id).ok_or_else(not_found)?.to_owned();
+        let account = store.account_mut(&holder);
+        let cert = account.get_mut(id).ok_or_else(not_found)?;
         let wrong = |cert: &StoredCertificate| ConsoleError::WrongStatus {
             id: id.to_owned(),
             op,
@@ -436,15 +484,17 @@ impl Sandbox {
             ConsoleOp::Cancel if cert.is_pending() => cert.status = store::status::CANCELLED,
             ConsoleOp::Delete => {
                 // The console refuses as the API does (`FailedOperation.DeleteResourceFailed`).
-                let resources = store.deploy.bindings().filter(|b| b.certificate_id == id).count();
+                let resources =
+                    account.deploy.bindings().filter(|b| b.certificate_id == id).count();
                 if resources > 0 {
                     return Err(ConsoleError::Bound { id: id.to_owned(), resources });
                 }
-                store.remove(id);
+                account.remove(id);
             }
             ConsoleOp::Reissue if cert.status_at(now) == store::status::ISSUED => {
                 let mut reissue = cert.clone();
                 let new_id = store.unused_id();
+                let account = store.account_mut(&holder);
                 reissue.id = new_id.clone();
                 reissue.key_pem = None;
                 reissue.cert_pem = None;
@@ -454,10 +504,10 @@ impl Sandbox {
                 reissue.replaced_for = None;
                 reissue.replaced_by = Some(id.to_owned());
                 reissue.issue(now);
-                if let Some(original) = store.get_mut(id) {
+                if let Some(original) = account.get_mut(id) {
                     original.replaced_for = Some(new_id.clone());
                 }
-                store.insert(reissue);
+                account.insert(reissue);
                 self.persist(&store)?;
                 return Ok(Some(new_id));
             }
@@ -481,19 +531,27 @@ impl Sandbox {
         axum::serve(listener, self.router()).with_graceful_shutdown(shutdown).await
     }
 
-    /// Locks the store with its lifecycle and its deploy tasks moved forward to now
-    /// (persisting any change).
+    /// Locks the store with the lifecycle and the deploy tasks of every account moved forward
+    /// to now (persisting any change).
     fn advanced(&self) -> Result<(StoreGuard<'_>, DateTime<Utc>), StoreError> {
         let now = self.now();
-        let failure_rate = self.faults().deploy_failure_rate;
         let mut store = self.store();
-        let issued = store.advance(now, self.issue_delay());
-        let moment = deploy::Moment::at(now);
-        let deployed = store.deploy.advance(moment, self.inner.options.deploy_step, failure_rate);
-        if issued || deployed {
+        if self.advance(&mut store, now) {
             self.persist(&store)?;
         }
         Ok((store, now))
+    }
+
+    /// Moves the lifecycle and the deploy tasks of every account forward to `now`; returns
+    /// whether anything changed.
+    fn advance(&self, store: &mut Store, now: DateTime<Utc>) -> bool {
+        let mut changed = store.advance(now, self.issue_delay());
+        let (moment, step) = (deploy::Moment::at(now), self.inner.options.deploy_step);
+        let failure_rate = self.faults().deploy_failure_rate;
+        for account in store.accounts_mut() {
+            changed |= account.deploy.advance(moment, step, failure_rate);
+        }
+        changed
     }
 
     fn issue_delay(&self) -> chrono::Duration {
@@ -513,7 +571,7 @@ impl Sandbox {
             // served, and is tried again at the next request.
             if now.is_some()
                 && now != *seen
-                && let Ok(loaded) = Store::load(path)
+                && let Ok(loaded) = Store::load(path, &self.inner.options.first_account().secret_id)
             {
                 *store = loaded;
                 *seen = now;

@@ -1,7 +1,11 @@
 //! The sandbox's certificates — ordered from its CA or uploaded — their lifecycle, the cloud
 //! resources bound to them and the deploy tasks ([`crate::deploy`]), the DNS zones and records
-//! ([`crate::dns`]), and persistence of it all to a JSON file. Fields added since the first
-//! release default when absent, so that older files still load.
+//! ([`crate::dns`]), each account's apart ([`AccountData`], by SecretId), and persistence of it
+//! all to a JSON file. Certificate ids are unique across the accounts, as the real service's
+//! are. Fields added since the first release default when absent, and a file of format 1 (one
+//! account, no `format_version`) loads as the first account's, so that older files still load.
+//! An account the file holds and the sandbox no longer serves is kept — never dropped — and
+//! lives on with the others: time passes for it too, and its ids stay taken.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -11,7 +15,11 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::deploy::DeployState;
-use crate::dns::DnsState;
+use crate::dns::{DnsState, PublicDns};
+
+/// The data file's format: 2 keeps each account's data apart; 1, every file written before
+/// there were accounts, held one account's data at the top level.
+const FORMAT_VERSION: u32 = 2;
 
 /// A free certificate's validity.
 pub(crate) const VALIDITY_DAYS: i64 = 90;
@@ -144,15 +152,45 @@ impl StoredCertificate {
     }
 
     /// Returns when the CA saw this `DNS` order validated: when its CNAME record appeared,
-    /// enabled, in one of the account's zones (or when the order was made, for a record there
-    /// before it). `None` for a certificate not pending DNS validation, or no such record.
-    fn validated_by_dns(&self, dns: &DnsState) -> Option<DateTime<Utc>> {
+    /// enabled, in public DNS (or when the order was made, for a record there before it).
+    /// `None` for a certificate not pending DNS validation, or no such record.
+    fn validated_by_dns(&self, dns: &PublicDns<'_>) -> Option<DateTime<Utc>> {
         if self.status != status::PENDING || self.dv_auth_method != "DNS" {
             return None;
         }
         let record = self.cname_validation();
         let name = format!("{}.{}", record.key, record.domain);
         dns.cname_made(&name, &record.value).map(|made| made.max(self.inserted_at))
+    }
+
+    /// Returns a certificate `id` for `domain` issued at `now`, as if ordered with `DNS_AUTO`.
+    fn seeded(id: &str, domain: &str, now: DateTime<Utc>) -> Self {
+        let mut cert = StoredCertificate {
+            id: id.to_owned(),
+            sequence: 0,
+            domain: domain.to_owned(),
+            alias: String::new(),
+            project_id: 0,
+            dv_auth_method: "DNS_AUTO".to_owned(),
+            csr_encrypt_algo: "RSA".to_owned(),
+            csr_key_parameter: "2048".to_owned(),
+            contact_email: None,
+            status: status::PENDING,
+            inserted_at: now,
+            not_before: None,
+            not_after: None,
+            origin_certificate_id: None,
+            renewed_by: None,
+            replaced_by: None,
+            replaced_for: None,
+            validation_token: "00".repeat(16),
+            key_pem: None,
+            cert_pem: None,
+            csr_pem: None,
+            upload: None,
+        };
+        cert.issue(now);
+        cert
     }
 
     /// Issues the certificate at `at`: 90 days of validity (its key is minted on first use).
@@ -192,18 +230,63 @@ pub enum StoreError {
     Parse { path: PathBuf, cause: serde_json::Error },
     #[error("cannot write sandbox data {}: {cause}", path.display())]
     Write { path: PathBuf, cause: std::io::Error },
+    #[error(
+        "sandbox data {} has format {version}, newer than this certplan reads ({FORMAT_VERSION})",
+        path.display()
+    )]
+    NewerFormat { path: PathBuf, version: u32 },
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+/// Everything the sandbox holds: each account's data and the CA that signs for all of them.
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Store {
-    next_sequence: u64,
-    certificates: BTreeMap<String, StoredCertificate>,
+    format_version: u32,
     /// The sandbox CA's key (PEM), created with the first certificate it signs.
     #[serde(default)]
     pub(crate) ca_key_pem: Option<String>,
     /// The sandbox CA's certificate (PEM), signed once with its key.
     #[serde(default)]
     pub(crate) ca_cert_pem: Option<String>,
+    /// By SecretId, every account that has held anything, served now or not.
+    #[serde(default)]
+    accounts: BTreeMap<String, AccountData>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            format_version: FORMAT_VERSION,
+            ca_key_pem: None,
+            ca_cert_pem: None,
+            accounts: BTreeMap::new(),
+        }
+    }
+}
+
+/// A data file of format 1: one account's data, and the CA, at the top level.
+#[derive(Deserialize)]
+struct StoreV1 {
+    #[serde(flatten)]
+    account: AccountData,
+    #[serde(default)]
+    ca_key_pem: Option<String>,
+    #[serde(default)]
+    ca_cert_pem: Option<String>,
+}
+
+/// What tells the formats apart: format 1 has no `format_version`.
+#[derive(Deserialize)]
+struct Format {
+    #[serde(default)]
+    format_version: Option<u32>,
+}
+
+/// What one account holds: its certificates, the cloud resources bound to them with the
+/// deploy tasks, and its DNS zones.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct AccountData {
+    next_sequence: u64,
+    certificates: BTreeMap<String, StoredCertificate>,
     /// The cloud resources bound to certificates and the deploy tasks.
     #[serde(default)]
     pub(crate) deploy: DeployState,
@@ -213,13 +296,27 @@ pub(crate) struct Store {
 }
 
 impl Store {
-    /// Loads the store from `path`; an absent file is an empty store.
-    pub(crate) fn load(path: &Path) -> Result<Self, StoreError> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|cause| StoreError::Parse { path: path.to_owned(), cause }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Store::default()),
-            Err(cause) => Err(StoreError::Read { path: path.to_owned(), cause }),
+    /// Loads the store from `path`; an absent file is an empty store. A file of format 1 holds
+    /// one account's data, which becomes `first_account`'s.
+    pub(crate) fn load(path: &Path, first_account: &str) -> Result<Self, StoreError> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Store::default()),
+            Err(cause) => return Err(StoreError::Read { path: path.to_owned(), cause }),
+        };
+        let parse_error = |cause| StoreError::Parse { path: path.to_owned(), cause };
+        let format: Format = serde_json::from_slice(&bytes).map_err(parse_error)?;
+        match format.format_version {
+            None => {
+                let v1: StoreV1 = serde_json::from_slice(&bytes).map_err(parse_error)?;
+                let accounts = BTreeMap::from([(first_account.to_owned(), v1.account)]);
+                let (ca_key_pem, ca_cert_pem) = (v1.ca_key_pem, v1.ca_cert_pem);
+                Ok(Store { format_version: FORMAT_VERSION, ca_key_pem, ca_cert_pem, accounts })
+            }
+            Some(version) if version > FORMAT_VERSION => {
+                Err(StoreError::NewerFormat { path: path.to_owned(), version })
+            }
+            Some(_) => serde_json::from_slice(&bytes).map_err(parse_error),
         }
     }
 
@@ -234,6 +331,96 @@ impl Store {
         tmp.persist(path).map(drop).map_err(|e| err(e.error))
     }
 
+    /// Returns the data of the account whose SecretId is `secret_id`, if it holds any.
+    pub(crate) fn account(&self, secret_id: &str) -> Option<&AccountData> {
+        self.accounts.get(secret_id)
+    }
+
+    /// Returns the data of the account whose SecretId is `secret_id`, empty at first.
+    pub(crate) fn account_mut(&mut self, secret_id: &str) -> &mut AccountData {
+        self.accounts.entry(secret_id.to_owned()).or_default()
+    }
+
+    /// Returns the SecretId of the account that holds certificate `id`, if any does.
+    pub(crate) fn holder_of(&self, id: &str) -> Option<&str> {
+        self.accounts.iter().find(|(_, data)| data.contains(id)).map(|(holder, _)| holder.as_str())
+    }
+
+    /// Returns a new certificate id, 8 characters as the API's are, that no certificate of any
+    /// account has.
+    pub(crate) fn unused_id(&self) -> String {
+        loop {
+            let id = new_certificate_id();
+            if self.holder_of(&id).is_none() {
+                return id;
+            }
+        }
+    }
+
+    /// Returns every account's data.
+    pub(crate) fn accounts_mut(&mut self) -> impl Iterator<Item = &mut AccountData> {
+        self.accounts.values_mut()
+    }
+
+    /// Returns DNS as the world resolves it, from every account's zones.
+    pub(crate) fn public_dns(&self) -> PublicDns<'_> {
+        PublicDns::of(self.accounts.values().map(|data| &data.dns))
+    }
+
+    /// Moves the lifecycle of every certificate forward to `now`: automatic DNS validation
+    /// completes `issue_delay` after applying, a `DNS` order issues once its CNAME record is in
+    /// public DNS — any account's zones: the CA resolves names, not accounts — and orders not
+    /// validated within 7 days fail. Returns whether anything changed.
+    pub(crate) fn advance(&mut self, now: DateTime<Utc>, issue_delay: Duration) -> bool {
+        let validated: BTreeMap<String, DateTime<Utc>> = {
+            let dns = self.public_dns();
+            self.accounts
+                .values()
+                .flat_map(|data| data.certificates.values())
+                .filter_map(|cert| Some((cert.id.clone(), cert.validated_by_dns(&dns)?)))
+                .collect()
+        };
+        let mut changed = false;
+        for data in self.accounts.values_mut() {
+            changed |= data.advance(now, issue_delay, &validated);
+        }
+        changed
+    }
+
+    /// Moves every certificate of every account `by` into the past (see [`AccountData::age`]);
+    /// returns how many there are.
+    pub(crate) fn age(&mut self, by: Duration) -> usize {
+        self.accounts.values_mut().map(|data| data.age(by)).sum()
+    }
+
+    /// Inserts an issued certificate per domain into `account`; returns their ids.
+    pub(crate) fn seed_issued(
+        &mut self,
+        account: &str,
+        domains: &[String],
+        now: DateTime<Utc>,
+    ) -> Vec<String> {
+        let mut ids = Vec::with_capacity(domains.len());
+        for domain in domains {
+            let id = self.unused_seed_id();
+            self.account_mut(account).insert(StoredCertificate::seeded(&id, domain, now));
+            ids.push(id);
+        }
+        ids
+    }
+
+    /// Returns an id for a seeded certificate that tells it was seeded (`seed0001`) and that no
+    /// certificate of any account has.
+    fn unused_seed_id(&self) -> String {
+        let held: usize = self.accounts.values().map(|data| data.certificates.len()).sum();
+        (held..)
+            .map(|n| format!("seed{n:04x}"))
+            .find(|id| self.holder_of(id).is_none())
+            .expect("an unused number")
+    }
+}
+
+impl AccountData {
     pub(crate) fn get(&self, id: &str) -> Option<&StoredCertificate> {
         self.certificates.get(id)
     }
@@ -244,16 +431,6 @@ impl Store {
 
     pub(crate) fn contains(&self, id: &str) -> bool {
         self.certificates.contains_key(id)
-    }
-
-    /// Returns a new certificate id, 8 characters as the API's are, that no certificate has.
-    pub(crate) fn unused_id(&self) -> String {
-        loop {
-            let id = new_certificate_id();
-            if !self.contains(&id) {
-                return id;
-            }
-        }
     }
 
     pub(crate) fn insert(&mut self, mut cert: StoredCertificate) {
@@ -286,10 +463,15 @@ impl Store {
         all
     }
 
-    /// Moves the lifecycle forward to `now`: automatic DNS validation completes `issue_delay`
-    /// after applying, a `DNS` order issues once its CNAME record is in one of the account's
-    /// zones, and orders not validated within 7 days fail. Returns whether anything changed.
-    pub(crate) fn advance(&mut self, now: DateTime<Utc>, issue_delay: Duration) -> bool {
+    /// Moves the lifecycle forward to `now` (see [`Store::advance`]); `validated` holds when
+    /// the CA saw each `DNS` order's record, by certificate id. Returns whether anything
+    /// changed.
+    fn advance(
+        &mut self,
+        now: DateTime<Utc>,
+        issue_delay: Duration,
+        validated: &BTreeMap<String, DateTime<Utc>>,
+    ) -> bool {
         let mut changed = false;
         for cert in self.certificates.values_mut() {
             let deadline = cert.validation_deadline();
@@ -297,7 +479,7 @@ impl Store {
                 cert.issue(cert.inserted_at + issue_delay);
                 changed = true;
             } else if let Some(validated) =
-                cert.validated_by_dns(&self.dns).filter(|at| *at <= deadline)
+                validated.get(&cert.id).copied().filter(|at| *at <= deadline)
             {
                 // Issued when the record appeared, not when the store is next asked: the CA
                 // would have seen it then, however long nobody asked.
@@ -311,46 +493,10 @@ impl Store {
         changed
     }
 
-    /// Inserts an issued certificate per domain; returns their ids.
-    pub(crate) fn seed_issued(&mut self, domains: &[String], now: DateTime<Utc>) -> Vec<String> {
-        let mut ids = Vec::with_capacity(domains.len());
-        for (n, domain) in domains.iter().enumerate() {
-            let id = format!("seed{:04x}", self.next_sequence as usize + n);
-            let mut cert = StoredCertificate {
-                id: id.clone(),
-                sequence: 0,
-                domain: domain.clone(),
-                alias: String::new(),
-                project_id: 0,
-                dv_auth_method: "DNS_AUTO".to_owned(),
-                csr_encrypt_algo: "RSA".to_owned(),
-                csr_key_parameter: "2048".to_owned(),
-                contact_email: None,
-                status: status::PENDING,
-                inserted_at: now,
-                not_before: None,
-                not_after: None,
-                origin_certificate_id: None,
-                renewed_by: None,
-                replaced_by: None,
-                replaced_for: None,
-                validation_token: "00".repeat(16),
-                key_pem: None,
-                cert_pem: None,
-                csr_pem: None,
-                upload: None,
-            };
-            cert.issue(now);
-            self.insert(cert);
-            ids.push(id);
-        }
-        ids
-    }
-
     /// Moves every certificate's times `by` into the past; returns how many there are. An
     /// uploaded certificate's validity is its own, stated in a PEM the sandbox did not sign and
     /// cannot sign again: only its upload moves (a test uploads one with the dates it needs).
-    pub(crate) fn age(&mut self, by: Duration) -> usize {
+    fn age(&mut self, by: Duration) -> usize {
         for cert in self.certificates.values_mut() {
             cert.inserted_at -= by;
             if cert.upload.is_some() {
@@ -369,18 +515,62 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn load(text: &str) -> Result<Store, StoreError> {
+        let dir = tempfile::tempdir().expect("a directory");
+        let path = dir.path().join("sandbox.json");
+        std::fs::write(&path, text).expect("written");
+        Store::load(&path, "AKIDfirst")
+    }
+
     #[test]
-    fn files_written_before_delivery_and_stored_pems_still_load() {
-        let old = r#"{"next_sequence": 1, "ca_key_pem": null, "certificates": {"a1b2c3d4": {
+    fn files_of_one_account_written_before_delivery_load_as_the_first_accounts() {
+        let old = r#"{"next_sequence": 1, "ca_key_pem": "CA KEY", "certificates": {"a1b2c3d4": {
             "id": "a1b2c3d4", "sequence": 1, "domain": "www.example.com", "alias": "",
             "project_id": 0, "dv_auth_method": "DNS_AUTO", "csr_encrypt_algo": "RSA",
             "csr_key_parameter": "2048", "contact_email": null, "status": 1,
             "inserted_at": "2026-01-01T00:00:00Z", "not_before": "2026-01-01T00:00:00Z",
             "not_after": "2026-04-01T00:00:00Z", "origin_certificate_id": null,
             "renewed_by": null, "validation_token": "00", "key_pem": "KEY"}}}"#;
-        let store: Store = serde_json::from_str(old).expect("an older file loads");
-        let cert = store.get("a1b2c3d4").expect("its certificate");
+        let store = load(old).expect("an older file loads");
+        let first = store.account("AKIDfirst").expect("the first account's data");
+        let cert = first.get("a1b2c3d4").expect("its certificate");
         assert_eq!((cert.key_pem.as_deref(), cert.cert_pem.as_deref()), (Some("KEY"), None));
-        assert_eq!(store.deploy.bindings().count(), 0);
+        assert_eq!(first.deploy.bindings().count(), 0);
+        assert_eq!(store.ca_key_pem.as_deref(), Some("CA KEY"), "the CA signs for everyone");
+        assert_eq!(store.holder_of("a1b2c3d4"), Some("AKIDfirst"));
+    }
+
+    #[test]
+    fn every_account_is_saved_and_a_newer_format_is_not_read() {
+        let mut store = Store::default();
+        store.seed_issued("AKIDfirst", &["a.example.com".into()], Utc::now());
+        store.seed_issued("AKIDother", &["b.example.com".into()], Utc::now());
+        let dir = tempfile::tempdir().expect("a directory");
+        let path = dir.path().join("sandbox.json");
+        store.save(&path).expect("saved");
+        let saved: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("JSON");
+        assert_eq!(saved["format_version"], FORMAT_VERSION);
+
+        let again = Store::load(&path, "AKIDelse").expect("loaded");
+        let held = |account: &str| again.account(account).map(|data| data.certificates().len());
+        assert_eq!(
+            (held("AKIDfirst"), held("AKIDother"), held("AKIDelse")),
+            (Some(1), Some(1), None)
+        );
+
+        let newer = load(r#"{"format_version": 3, "accounts": {}}"#).expect_err("newer");
+        assert!(matches!(newer, StoreError::NewerFormat { version: 3, .. }), "{newer}");
+    }
+
+    #[test]
+    fn seeded_ids_are_unique_across_accounts() {
+        let mut store = Store::default();
+        let domains = vec!["a.example.com".to_owned(), "b.example.com".to_owned()];
+        let mut ids = store.seed_issued("AKIDfirst", &domains, Utc::now());
+        ids.extend(store.seed_issued("AKIDother", &domains, Utc::now()));
+        assert!(ids.iter().all(|id| id.starts_with("seed")), "{ids:?}");
+        let distinct: std::collections::BTreeSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), 4, "{ids:?}");
     }
 }

@@ -12,7 +12,7 @@ use certplan_core::Address;
 use serde::Serialize;
 
 use super::schema::{DEPOSED, INTENTS};
-use certplan_state::{Cloud, ResourceState, State, StoredOutput};
+use certplan_state::{Clouds, ResourceState, State, StoredOutput};
 
 /// What the store last read or wrote: the version the next save must find, and the rows, to
 /// tell what a save changes.
@@ -24,7 +24,7 @@ pub(super) struct Seen {
     /// Per list table, the rows in order.
     lists: [Vec<ListRow>; 2],
     outputs: BTreeMap<String, StoredOutput>,
-    cloud: Option<Cloud>,
+    clouds: Clouds,
 }
 
 /// One row of a list table as stored.
@@ -50,7 +50,7 @@ impl Seen {
                 rows(encode_list(&state.intents, |i| &i.address), intents),
             ],
             outputs: state.outputs.clone(),
-            cloud: state.cloud.clone(),
+            clouds: state.clouds.clone(),
         }
     }
 }
@@ -65,7 +65,7 @@ pub(super) struct Write {
     pub(super) certplan_version: String,
     /// The version the save expects to find; `None`: no row.
     pub(super) expected: Option<(String, i64)>,
-    /// The new cloud (JSON, or `None` for none), when it changed.
+    /// The new clouds (JSON, or `None` for none), when they changed.
     pub(super) cloud: Option<Option<String>>,
     /// The new outputs (JSON), when they changed.
     pub(super) outputs: Option<String>,
@@ -106,7 +106,7 @@ pub(super) struct Change {
     deletes: Vec<Address>,
     lists: [Vec<ListRow>; 2],
     outputs: BTreeMap<String, StoredOutput>,
-    cloud: Option<Cloud>,
+    clouds: Clouds,
 }
 
 impl RowDiff {
@@ -153,7 +153,8 @@ impl RowDiff {
             format_version: i32::try_from(state.format_version).unwrap_or(i32::MAX),
             certplan_version: state.certplan_version.clone(),
             expected: seen.version.as_ref().map(|(l, s)| (l.clone(), to_i64(*s))),
-            cloud: (first || seen.cloud != state.cloud).then(|| state.cloud.as_ref().map(to_json)),
+            cloud: (first || seen.clouds != state.clouds)
+                .then(|| (!state.clouds.is_empty()).then(|| to_json(&state.clouds))),
             outputs: (first || seen.outputs != state.outputs).then(|| to_json(&state.outputs)),
             upsert_addresses: upserts.iter().map(|(a, _)| a.to_string()).collect(),
             upsert_records: upserts.iter().map(|(_, r)| to_json(r)).collect(),
@@ -169,7 +170,7 @@ impl RowDiff {
                 lists_after(&seen.lists[INTENTS], &lists[INTENTS]),
             ],
             outputs: state.outputs.clone(),
-            cloud: state.cloud.clone(),
+            clouds: state.clouds.clone(),
         };
         RowDiff { write, change }
     }
@@ -202,7 +203,7 @@ impl Change {
         seen.resources.extend(self.upserts);
         seen.lists = self.lists;
         seen.outputs = self.outputs;
-        seen.cloud = self.cloud;
+        seen.clouds = self.clouds;
     }
 }
 

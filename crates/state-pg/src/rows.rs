@@ -113,7 +113,7 @@ pub(super) fn decode(raw: RawState) -> Result<(State, Seen), String> {
         deposed,
         intents,
         outputs: json("outputs", &outputs)?,
-        cloud: cloud.as_deref().map(|c| json("cloud", c)).transpose()?,
+        clouds: cloud.as_deref().map(|c| json("cloud", c)).transpose()?.unwrap_or_default(),
     };
     state.read_earlier_versions();
     let positions = [

@@ -10,8 +10,10 @@ use crate::State;
 /// The state file format this build writes, and the newest it reads. Version 2 records what
 /// an earlier build would drop unknowingly when saving: certificates from an ACME CA (their
 /// arguments, journaled orders and rate-limit holds) and first deployments to named instances.
-/// A version 1 document reads as it is, and is saved as version 2.
-pub const FORMAT_VERSION: u32 = 2;
+/// Version 3 records which provider configuration, so which account, holds each certificate,
+/// and the cloud of each: an earlier build would take every certificate for the default
+/// account's. An earlier version's document reads as it is, and is saved as version 3.
+pub const FORMAT_VERSION: u32 = 3;
 
 impl State {
     /// Reads a state document, refusing what is not certplan state or is from a newer format.

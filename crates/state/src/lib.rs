@@ -24,7 +24,7 @@ pub use error::StateError;
 pub use format::{FORMAT_VERSION, Problem};
 pub use local::{DEFAULT_STATE_FILE, LocalStore, WORKSPACES_DIR};
 pub use lock::{LockInfo, StateLock};
-pub use model::{Cloud, Deposed, Intent, IntentKind, ResourceState, State, StoredOutput};
+pub use model::{Cloud, Clouds, Deposed, Intent, IntentKind, ResourceState, State, StoredOutput};
 pub use store::{StateStore, diverged, push_refusal_of, same_records};
 pub use terraform::{
     TerraformAddress, TerraformAddressError, TerraformCertificate, TerraformState,

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use certplan_core::{
     Action, Address, CertStatus, CertificateArgs, CertificateId, Deployment, ExportRecord,
-    RemoteCertificate, ValidationRecord,
+    ProviderRef, RemoteCertificate, ValidationRecord,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -37,13 +37,14 @@ pub struct State {
     /// The configuration's outputs as of the last apply.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub outputs: BTreeMap<String, StoredOutput>,
-    /// The cloud the recorded certificates live in: a state is never used against another.
-    /// Absent in states written before certplan recorded it (the next run records it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cloud: Option<Cloud>,
+    /// The cloud and account each provider configuration's certificates live in: a state is
+    /// never used against another. Written `cloud` (one object, the default provider's) before
+    /// there were several; absent in states written before certplan recorded it.
+    #[serde(default, alias = "cloud", skip_serializing_if = "Clouds::is_empty")]
+    pub clouds: Clouds,
 }
 
-/// Which cloud a state (or a saved plan) describes.
+/// Which cloud, and which account in it, one provider configuration's certificates live in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cloud {
     /// The API endpoint, or for the embedded sandbox, where its data is kept.
@@ -51,15 +52,76 @@ pub struct Cloud {
     /// Whether it is a sandbox certplan runs itself (`--sandbox`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sandbox: bool,
+    /// The account (its root UIN, as `GetCallerIdentity` names it) the credentials reached,
+    /// once a run has asked; keys may be rotated, the account stays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+}
+
+impl Cloud {
+    /// Returns true when `other` may be the same cloud and account: the same endpoint, and no
+    /// two different accounts known.
+    pub fn matches(&self, other: &Cloud) -> bool {
+        let accounts_agree = match (&self.account, &other.account) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        self.endpoint == other.endpoint && self.sandbox == other.sandbox && accounts_agree
+    }
 }
 
 impl std::fmt::Display for Cloud {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.sandbox {
-            write!(f, "the embedded sandbox ({})", self.endpoint)
+            write!(f, "the embedded sandbox ({})", self.endpoint)?;
         } else {
-            f.write_str(&self.endpoint)
+            f.write_str(&self.endpoint)?;
         }
+        match &self.account {
+            Some(account) => write!(f, ", account {account}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The cloud of each provider configuration (see [`Cloud`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Clouds(BTreeMap<ProviderRef, Cloud>);
+
+impl Clouds {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, provider: &ProviderRef) -> Option<&Cloud> {
+        self.0.get(provider)
+    }
+
+    /// Records `cloud` as `provider`'s.
+    pub fn insert(&mut self, provider: ProviderRef, cloud: Cloud) {
+        self.0.insert(provider, cloud);
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&ProviderRef, &Cloud)> {
+        self.0.iter()
+    }
+}
+
+impl<'de> Deserialize<'de> for Clouds {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// One cloud is what states and saved plans recorded before there were several: the
+        /// default provider's.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            One(Cloud),
+            Each(BTreeMap<ProviderRef, Cloud>),
+        }
+        Ok(match Written::deserialize(d)? {
+            Written::One(cloud) => Clouds([(ProviderRef::DEFAULT, cloud)].into()),
+            Written::Each(clouds) => Clouds(clouds),
+        })
     }
 }
 
@@ -92,6 +154,10 @@ pub struct Intent {
     /// The certificate being renewed or replaced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_certificate_id: Option<CertificateId>,
+    /// The provider whose account holds `old_certificate_id`, when it is not `args`' (a
+    /// resource moved to another account): where the old one is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_provider: Option<ProviderRef>,
     /// The certificate recorded for the address when the application was made (a renewed,
     /// replaced, revoked or deleted one): the only one its result may take the place of. Any
     /// other found there was recorded by another run meanwhile, and is kept, not dropped.
@@ -145,6 +211,9 @@ impl IntentKind {
 pub struct Deposed {
     pub address: Address,
     pub certificate_id: CertificateId,
+    /// The provider configuration whose account holds it.
+    #[serde(default, skip_serializing_if = "ProviderRef::is_default")]
+    pub provider: ProviderRef,
     pub since: DateTime<Utc>,
     /// Why the last delete failed.
     pub last_error: String,
@@ -282,7 +351,18 @@ impl State {
             deposed: Vec::new(),
             intents: Vec::new(),
             outputs: BTreeMap::new(),
-            cloud: None,
+            clouds: Clouds::default(),
+        }
+    }
+
+    /// Returns the provider whose account holds certificate `id` of `address`: a deposed one's
+    /// as recorded, else the resource's (its predecessors are where it is).
+    pub fn provider_of(&self, address: &Address, id: &str) -> ProviderRef {
+        match self.deposed.iter().find(|d| d.certificate_id == id) {
+            Some(d) => d.provider.clone(),
+            None => {
+                self.resources.get(address).map(|r| r.args.provider.clone()).unwrap_or_default()
+            }
         }
     }
 
@@ -367,6 +447,7 @@ mod tests {
         state.deposed.push(Deposed {
             address: www.clone(),
             certificate_id: "old".into(),
+            provider: Default::default(),
             since: "2026-11-26T00:00:00Z".parse().expect("time"),
             last_error: String::new(),
         });

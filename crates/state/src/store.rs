@@ -120,10 +120,10 @@ pub fn same_records(a: &State, b: &State) -> bool {
         deposed,
         intents,
         outputs,
-        cloud,
+        clouds,
     } = a;
-    (lineage, resources, deposed, intents, outputs, cloud)
-        == (&b.lineage, &b.resources, &b.deposed, &b.intents, &b.outputs, &b.cloud)
+    (lineage, resources, deposed, intents, outputs, clouds)
+        == (&b.lineage, &b.resources, &b.deposed, &b.intents, &b.outputs, &b.clouds)
 }
 
 /// The first half of [`push_refusal`], knowing only the (lineage, serial) of each state: the

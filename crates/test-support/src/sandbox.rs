@@ -1,9 +1,10 @@
-//! A sandbox served on loopback, in the test's own runtime, and clients for it.
+//! A sandbox served on loopback, in the test's own runtime, and clients for it: for its first
+//! account, or for any account it serves.
 
 use std::time::Duration;
 
 use certplan_provider::{Client, ClientOptions, Credentials, Endpoint, Service};
-use certplan_sandbox::{Sandbox, SandboxOptions};
+use certplan_sandbox::{Sandbox, SandboxAccount, SandboxOptions};
 
 /// A sandbox served on a free loopback port until dropped.
 #[derive(Debug)]
@@ -31,26 +32,44 @@ impl LocalSandbox {
         Endpoint::parse(&self.url).expect("a loopback URL")
     }
 
-    /// Returns a client with the sandbox's credentials and [`test_client_options`].
+    /// Returns the `n`th account the sandbox serves (the first is 0).
+    ///
+    /// # Panics
+    ///
+    /// When the sandbox serves no `n`th account.
+    pub fn account(&self, n: usize) -> &SandboxAccount {
+        let accounts = &self.sandbox.options().accounts;
+        accounts
+            .get(n)
+            .unwrap_or_else(|| panic!("the sandbox serves {} account(s)", accounts.len()))
+    }
+
+    /// Returns a client with the first account's credentials and [`test_client_options`].
     pub fn client(&self) -> Client {
         self.client_with(test_client_options())
     }
 
-    /// Returns a client with the sandbox's credentials and `options`.
+    /// Returns a client with the first account's credentials and `options`.
     pub fn client_with(&self, options: ClientOptions) -> Client {
-        Client::with_options(self.endpoint(), self.credentials(), options)
+        Client::with_options(self.endpoint(), credentials(self.account(0)), options)
     }
 
-    /// Returns a client for `service` (DNSPod's, say) with the sandbox's credentials and
+    /// Returns a client for `service` (DNSPod's, say) with the first account's credentials and
     /// [`test_client_options`].
     pub fn client_for(&self, service: Service) -> Client {
-        Client::for_service(service, self.endpoint(), self.credentials(), test_client_options())
+        let credentials = credentials(self.account(0));
+        Client::for_service(service, self.endpoint(), credentials, test_client_options())
     }
 
-    fn credentials(&self) -> Credentials {
-        let o = self.sandbox.options();
-        Credentials::new(o.secret_id.clone(), o.secret_key.clone())
+    /// Returns a client with `account`'s credentials and [`test_client_options`]; its
+    /// [`Client::sibling`] calls another service as the same account.
+    pub fn client_of(&self, account: &SandboxAccount) -> Client {
+        Client::with_options(self.endpoint(), credentials(account), test_client_options())
     }
+}
+
+fn credentials(account: &SandboxAccount) -> Credentials {
+    Credentials::new(account.secret_id.clone(), account.secret_key.clone())
 }
 
 /// The client's defaults with its retry pauses at a hundredth: a transient failure is retried

@@ -3,9 +3,11 @@
 
 use std::path::PathBuf;
 
-use certplan_sandbox::{DnsZone, Faults};
+use certplan_sandbox::{DnsZone, Faults, SandboxAccount};
 use clap::{Args, Subcommand};
 
+// Parsed once per process: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
     /// Serve the sandbox API until interrupted
@@ -24,6 +26,16 @@ pub enum SandboxCommand {
         /// sandbox's own]
         #[arg(long)]
         secret_key: Option<String>,
+        /// An account the sandbox serves, kept apart from the others by its SecretId; repeat
+        /// for several (the first holds the --dns-zone zones) [default: one account, of
+        /// --secret-id and --secret-key]
+        #[arg(
+            long = "account",
+            value_name = "SECRET_ID:SECRET_KEY",
+            value_parser = parse_account,
+            conflicts_with_all = ["secret_id", "secret_key"]
+        )]
+        accounts: Vec<SandboxAccount>,
         /// How long automatic DNS validation (DNS_AUTO) takes before a certificate issues
         #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
         issue_delay: std::time::Duration,
@@ -38,7 +50,8 @@ pub enum SandboxCommand {
         /// Free certificates one main domain may hold, as the real service's quota; 0 for no limit
         #[arg(long, value_name = "N", default_value_t = 0)]
         quota_per_domain: u32,
-        /// A DNS zone (DNSPod domain) the account holds, such as example.com; repeat for more
+        /// A DNS zone (DNSPod domain) the (first) account holds, such as example.com; repeat for
+        /// more
         #[arg(long = "dns-zone", value_name = "ZONE")]
         dns_zones: Vec<DnsZone>,
         /// Publish TXT records as they change to the pebble-challtestsrv whose management API
@@ -89,6 +102,15 @@ pub enum SandboxCommand {
     Delete(ConsoleArgs),
     /// Reissue an issued certificate (as in the console): a new one, linked to it
     Reissue(ConsoleArgs),
+}
+
+/// Reads an account as `--account` names it: `SECRET_ID:SECRET_KEY` (a key may hold colons; a
+/// SecretId does not).
+fn parse_account(text: &str) -> Result<SandboxAccount, String> {
+    match text.split_once(':') {
+        Some((id, key)) if !id.is_empty() && !key.is_empty() => Ok(SandboxAccount::new(id, key)),
+        _ => Err("expected SECRET_ID:SECRET_KEY, such as AKIDexample:example-key".to_owned()),
+    }
 }
 
 /// Failures the sandbox injects (for testing clients).

@@ -58,9 +58,10 @@ pub async fn apply(
                     ws.settings.hint("apply")
                 );
             }
+            // The accounts the credentials reach now, to compare with the plan's.
+            ws.accounts().await?;
             let existing = ws.state_existed.then_some(&ws.state);
-            let cloud = ws.settings.cloud(&ws.config.provider)?;
-            if let Some(why) = saved.staleness(existing, &ws.config.digest(), &cloud) {
+            if let Some(why) = saved.staleness(existing, &ws.config.digest(), &ws.clouds()) {
                 bail!(
                     "saved plan {} is stale: {why}. Make a new one with `{}`",
                     file.display(),
@@ -91,7 +92,7 @@ pub async fn apply(
     let engine_options = EngineOptions {
         parallelism: options.parallelism,
         wait: options.wait,
-        timing: ws.settings.timing(&ws.config.provider),
+        timing: ws.settings.timing(&ws.config.providers),
     };
     // A wait for issuance (`--wait`, or configured) waits for certificates still validating
     // since an earlier apply, too: that is work even when nothing else is.
@@ -118,18 +119,18 @@ pub async fn apply(
         });
     }
 
-    let client = ws.client().await?;
+    let accounts = ws.accounts().await?;
     let cancel = interrupt::watch();
     stdout::cancel_on_failure(&cancel);
     let events = ui::Events::new(&plan, options.json);
-    let inputs = ws.inputs(&plan).await?;
+    let inputs = ws.inputs(&plan)?;
     let report = certplan_engine::apply(
         &plan,
         &inputs,
         observed.as_ref(),
         &mut ws.state,
         ws.store.as_mut(),
-        &client,
+        &accounts,
         &cancel,
         engine_options,
         &|event| events.show(event),

@@ -73,9 +73,9 @@ pub async fn import(
             ws.settings.hint(&format!("state show '{address}'"))
         );
     }
-    let client = ws.client().await?;
+    let accounts = ws.accounts().await?;
     let remote = certplan_engine::import(
-        &client,
+        &accounts.get(&declared.args.provider)?.ssl,
         &mut ws.state,
         ws.store.as_mut(),
         address,

@@ -61,9 +61,11 @@ pub async fn plan(
     let plan = ws.plan(observed.as_ref(), &options.selection).await?;
     ui::print_plan(&plan, options.json, output);
     if let Some(out) = &options.out {
+        // The accounts the plan is for, asked now if the refresh did not: it is applied in no
+        // other.
+        ws.accounts().await?;
         let existing = ws.state_existed.then_some(&ws.state);
-        let cloud = ws.settings.cloud(&ws.config.provider)?;
-        let saved = SavedPlan::new(plan.clone(), existing, ws.config.digest(), cloud);
+        let saved = SavedPlan::new(plan.clone(), existing, ws.config.digest(), ws.clouds());
         certplan_state::write_atomically(out, &saved.to_json())
             .with_context(|| format!("cannot write the plan to {}", out.display()))?;
         eprintln!(

@@ -25,16 +25,25 @@ pub async fn serve(listen: &str, options: SandboxOptions) -> anyhow::Result<Exit
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let url = format!("http://{}", listener.local_addr()?);
-    let options = sandbox.options().clone();
     let data_line = match &data {
         Some(path) => path.display().to_string(),
         None => "in memory (use --data FILE to keep it)".to_owned(),
     };
+    let accounts: String = sandbox
+        .options()
+        .accounts
+        .iter()
+        .map(|a| {
+            format!(
+                "  SecretId:  {}\n  SecretKey: {} (a sandbox key, not a Tencent Cloud secret)\n  AccountId: {}\n",
+                a.secret_id, a.secret_key, a.uin
+            )
+        })
+        .collect();
     // The first line is what scripts read to find the port. A closed stdout must not stop the
     // server, so write errors are ignored.
     let banner = format!(
-        "certplan sandbox listening on {url}\n  SecretId:  {}\n  SecretKey: {} (a sandbox key, not a Tencent Cloud secret)\n  data:      {data_line}\nPoint certplan at it with: export CERTPLAN_ENDPOINT={url}\n",
-        options.secret_id, options.secret_key
+        "certplan sandbox listening on {url}\n{accounts}  data:      {data_line}\nPoint certplan at it with: export CERTPLAN_ENDPOINT={url}\n"
     );
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(banner.as_bytes()).and_then(|()| stdout.flush());

@@ -62,20 +62,40 @@ pub async fn from_terraform(
     let found = if ids.is_empty() {
         Default::default()
     } else {
-        let client = ws.client().await?;
-        eprintln!("Reading {} from {}...", plural(ids.len(), "certificate"), client.endpoint());
-        certplan_engine::certificates(&client, &ids)
-            .await
-            .context("could not look the Terraform state's certificates up in the cloud")?
+        // Each is looked up in its own account, whose provider must be declared.
+        if let Some((provider, held)) =
+            ids.iter().find(|(p, _)| ws.config.providers.get(p).is_none())
+        {
+            let alias = provider.alias().unwrap_or_default();
+            bail!(
+                "the Terraform state holds {} with provider {provider}, which the configuration does not declare: add provider \"tencentcloud\" {{ alias = \"{alias}\" ... }} with that account's credentials (its profile, or secret_id and secret_key from variables), then import again; nothing was imported",
+                plural(held.len(), "certificate")
+            );
+        }
+        ws.also_use(ids.keys().cloned());
+        let accounts = ws.accounts().await?;
+        let count = ids.values().map(Vec::len).sum();
+        let from = crate::project::describe(&accounts);
+        eprintln!("Reading {} from {from}...", plural(count, "certificate"));
+        let mut found = certplan_core::Observed::new();
+        for (provider, ids) in &ids {
+            let read = certplan_engine::certificates(&accounts.get(provider)?.ssl, ids);
+            found
+                .extend(read.await.context(
+                    "could not look the Terraform state's certificates up in the cloud",
+                )?);
+        }
+        found
     };
     // None found, and none of the Terraform state's certificates recorded already (which would
     // show this is the right account): more likely the wrong account than all deleted.
     let managed = instances.iter().any(|i| matches!(i.fate, Fate::Managed(_)));
-    if !ids.is_empty() && !managed && ids.iter().all(|id| !found.contains_key(id)) {
-        let endpoint = ws.client().await?.endpoint().to_string();
+    let mut looked_up = ids.values().flatten();
+    if !ids.is_empty() && !managed && looked_up.all(|id| !found.contains_key(id)) {
+        let endpoint = crate::project::describe(&ws.accounts().await?);
         bail!(
             "none of the {} certificates to adopt exists in this account ({endpoint}): check that the credentials and endpoint are the ones Terraform uses; nothing was imported. (If they were all deleted, `terraform state rm` them instead.)",
-            ids.len()
+            ids.values().map(Vec::len).sum::<usize>()
         );
     }
     migration::look_up(&ws.config, &ws.state, &mut instances, &found);

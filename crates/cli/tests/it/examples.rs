@@ -24,7 +24,11 @@ fn the_embedded_sandbox_runs_the_main_job_without_an_account() {
     };
     let apply = certplan(&["apply", "--sandbox", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.stderr);
-    assert!(apply.stdout.contains("Resources: 3 added"), "{}", apply.stdout);
+    assert!(apply.stdout.contains("Resources: 4 added"), "{}", apply.stdout);
+    // Two accounts: the staging one's certificate is kept apart, and the state says where.
+    let staging =
+        certplan(&["state", "show", "--sandbox", "tencentcloud_ssl_free_certificate.staging"]);
+    assert!(staging.stdout.contains("tencentcloud.staging"), "{}", staging.stdout);
     assert!(dir.path().join(".certplan/sandbox.json").exists());
     assert!(apply.stderr.contains("on_change (stdout): reload: www.example.com now serves"));
     let cert = dir.path().join("certs/www/cert.pem");
@@ -42,7 +46,7 @@ fn the_embedded_sandbox_runs_the_main_job_without_an_account() {
     let plan = certplan(&["plan", "--sandbox", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2);
     assert!(
-        plan.stdout.contains("Plan: 0 to add, 2 to renew"),
+        plan.stdout.contains("Plan: 0 to add, 3 to renew"),
         "shop renews 14 days before expiry: {}",
         plan.stdout
     );

@@ -16,6 +16,33 @@ use serde_json::Value;
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_certplan");
 pub(crate) const SECRET_ID: &str = "AKIDe2eTest";
 pub(crate) const SECRET_KEY: &str = "e2e-secret-key-never-printed";
+/// The second account of a sandbox with two ([`Project::with_accounts`]): the one the
+/// configuration's `provider "tencentcloud" { alias = "prod" }` reaches.
+pub(crate) const PROD_SECRET_ID: &str = "AKIDe2eProd";
+pub(crate) const PROD_SECRET_KEY: &str = "e2e-prod-secret-key-never-printed";
+/// A third account, which no provider of [`PROD_PROVIDER`] reaches unless told to.
+pub(crate) const OTHER_SECRET_ID: &str = "AKIDe2eOther";
+pub(crate) const OTHER_SECRET_KEY: &str = "e2e-other-secret-key-never-printed";
+
+/// The `prod` provider of a project with two accounts: its credentials from variables
+/// (`CERTPLAN_VAR_prod_id`, `CERTPLAN_VAR_prod_key`), its requests timing out after 2 s.
+pub(crate) const PROD_PROVIDER: &str = r#"variable "prod_id" {
+  type = string
+}
+
+variable "prod_key" {
+  type      = string
+  sensitive = true
+}
+
+provider "tencentcloud" {
+  alias           = "prod"
+  secret_id       = var.prod_id
+  secret_key      = var.prod_key
+  request_timeout = "2s"
+}
+
+"#;
 /// What every run of the binary scales its waits by (`CERTPLAN_TIME_SCALE`): polls and
 /// backoffs of milliseconds where the real service needs seconds. Request timeouts, `--wait`
 /// and hook timeouts are real time.
@@ -29,10 +56,17 @@ pub(crate) struct SandboxProcess {
 
 impl SandboxProcess {
     pub(crate) fn start(data: &Path, extra: &[&str]) -> Self {
+        Self::start_accounts(data, &[(SECRET_ID, SECRET_KEY)], extra)
+    }
+
+    /// Starts a sandbox that keeps `accounts` (SecretId and SecretKey) apart.
+    pub(crate) fn start_accounts(data: &Path, accounts: &[(&str, &str)], extra: &[&str]) -> Self {
+        let accounts =
+            accounts.iter().flat_map(|(id, key)| ["--account".into(), format!("{id}:{key}")]);
         let mut child = Command::new(BIN)
             .args(["sandbox", "serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
-            .args(["--secret-id", SECRET_ID, "--secret-key", SECRET_KEY])
+            .args(accounts)
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -96,7 +130,15 @@ impl SandboxProcess {
 
     /// Lists every certificate the sandbox holds, over its API.
     pub(crate) fn certificates(&self) -> Vec<Value> {
-        let client = self.client();
+        self.certificates_in(SECRET_ID, SECRET_KEY)
+    }
+
+    /// Lists every certificate the account of `secret_id` holds, over its API.
+    pub(crate) fn certificates_in(&self, secret_id: &str, secret_key: &str) -> Vec<Value> {
+        let client = Client::new(
+            Endpoint::parse(&self.url).expect("url"),
+            Credentials::new(secret_id, secret_key),
+        );
         block_on(async {
             let mut all = Vec::new();
             let page = client
@@ -152,9 +194,19 @@ impl SandboxProcess {
         block_on(self.control().fail_next_deploys(id, count)).expect("failure injected");
     }
 
-    /// Every deploy task the API created.
+    /// Every deploy task the API created (in the first account).
     pub(crate) fn deploy_tasks(&self) -> Vec<DeployTask> {
         block_on(self.control().deploy_tasks()).expect("deploy tasks")
+    }
+
+    /// Every deploy task the API created in the account of `secret_id`.
+    pub(crate) fn deploy_tasks_in(&self, secret_id: &str) -> Vec<DeployTask> {
+        block_on(self.control().for_account(secret_id).deploy_tasks()).expect("deploy tasks")
+    }
+
+    /// Adds issued certificates behind the API's back in the account of `secret_id`.
+    pub(crate) fn seed_in(&self, secret_id: &str, domains: &[&str]) -> Vec<String> {
+        block_on(self.control().for_account(secret_id).seed(domains)).expect("seeded")
     }
 
     /// Does to a certificate what a person would do in the console, through the CLI.
@@ -196,6 +248,25 @@ impl Project {
         std::fs::write(dir.path().join("main.hcl"), config).expect("write config");
         let sandbox = SandboxProcess::start(&dir.path().join("sandbox-data.json"), flags);
         Project { dir, sandbox, env: Vec::new() }
+    }
+
+    /// A project whose sandbox keeps three accounts apart — the default provider's, `prod`'s
+    /// ([`PROD_PROVIDER`], its credentials given) and another — with extra `sandbox serve`
+    /// flags.
+    pub(crate) fn with_accounts(config: &str, flags: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("main.hcl"), config).expect("write config");
+        let accounts = [
+            (SECRET_ID, SECRET_KEY),
+            (PROD_SECRET_ID, PROD_SECRET_KEY),
+            (OTHER_SECRET_ID, OTHER_SECRET_KEY),
+        ];
+        let data = dir.path().join("sandbox-data.json");
+        let sandbox = SandboxProcess::start_accounts(&data, &accounts, flags);
+        let env =
+            [("CERTPLAN_VAR_prod_id", PROD_SECRET_ID), ("CERTPLAN_VAR_prod_key", PROD_SECRET_KEY)];
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Project { dir, sandbox, env }
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -269,10 +340,12 @@ pub(crate) fn run(mut cmd: Command) -> Run {
         stdout: String::from_utf8(stdout).expect("utf8 stdout"),
         stderr: String::from_utf8(stderr).expect("utf8 stderr"),
     };
-    assert!(
-        !run.stdout.contains(SECRET_KEY) && !run.stderr.contains(SECRET_KEY),
-        "the SecretKey must never be printed"
-    );
+    for key in [SECRET_KEY, PROD_SECRET_KEY, OTHER_SECRET_KEY] {
+        assert!(
+            !run.stdout.contains(key) && !run.stderr.contains(key),
+            "a SecretKey must never be printed"
+        );
+    }
     assert!(
         !run.stdout.contains('\u{1b}') && !run.stderr.contains('\u{1b}'),
         "no colour or progress bar outside a terminal"
@@ -321,6 +394,13 @@ pub(crate) const SHORT_REQUEST_TIMEOUT: &str =
 pub(crate) fn certificate(name: &str, domain: &str) -> String {
     format!(
         "resource \"tencentcloud_ssl_free_certificate\" \"{name}\" {{\n  domain         = \"{domain}\"\n  dv_auth_method = \"DNS_AUTO\"\n}}\n\n"
+    )
+}
+
+/// Declares a certificate validated by automatic DNS in the `prod` account ([`PROD_PROVIDER`]).
+pub(crate) fn prod_certificate(name: &str, domain: &str) -> String {
+    format!(
+        "resource \"tencentcloud_ssl_free_certificate\" \"{name}\" {{\n  provider       = tencentcloud.prod\n  domain         = \"{domain}\"\n  dv_auth_method = \"DNS_AUTO\"\n}}\n\n"
     )
 }
 

@@ -3,6 +3,7 @@
 //! the suite links once; a module for each part of certplan a user would notice, and the harness
 //! they share.
 
+mod accounts;
 mod acme;
 mod apply;
 mod attention;

@@ -1,7 +1,7 @@
 //! Changes made in the cloud outside certplan — in the console, with an SDK — that certplan must
 //! see for what they are rather than undo or repeat.
 
-use crate::harness::{Project, certificate, only_id};
+use crate::harness::{Project, SECRET_ID, SECRET_KEY, certificate, only_id};
 
 #[test]
 fn a_renewal_made_outside_certplan_is_adopted_not_renewed_again() {
@@ -126,7 +126,11 @@ fn state_and_saved_plans_belong_to_the_cloud_they_describe() {
     let p = Project::new(&certificate("www", "www.example.com"));
     assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
     let recorded = p.state();
-    assert_eq!(recorded["cloud"]["endpoint"], p.sandbox.url.as_str(), "{recorded}");
+    let cloud = &recorded["clouds"]["tencentcloud"];
+    assert_eq!(cloud["endpoint"], p.sandbox.url.as_str(), "{recorded}");
+    // The account the credentials reach, as the service names it.
+    let account = certplan_sandbox::SandboxAccount::new(SECRET_ID, SECRET_KEY).uin;
+    assert_eq!(cloud["account"], account.as_str(), "{recorded}");
 
     // The same state against another endpoint is refused, saying what to do.
     let other = crate::harness::SandboxProcess::start(&p.path().join("other.json"), &[]);
@@ -134,7 +138,11 @@ fn state_and_saved_plans_belong_to_the_cloud_they_describe() {
     cmd.env("CERTPLAN_ENDPOINT", &other.url);
     let elsewhere = crate::harness::run(cmd);
     assert_eq!(elsewhere.code, 1, "{}", elsewhere.stdout);
-    assert!(elsewhere.stderr.contains("records certificates in"), "{}", elsewhere.stderr);
+    assert!(
+        elsewhere.stderr.contains("records the certificates of provider tencentcloud in"),
+        "{}",
+        elsewhere.stderr
+    );
     assert!(!elsewhere.stdout.contains("will be created"), "{}", elsewhere.stdout);
 
     // A saved plan is applied to the cloud it was made against only (here the state's binding

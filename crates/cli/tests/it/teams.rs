@@ -11,8 +11,9 @@ use certplan_test_support::pg;
 use serde_json::Value;
 
 use crate::harness::{
-    BIN, Project, Run, SECRET_ID, SECRET_KEY, SHORT_REQUEST_TIMEOUT, TIME_SCALE, kill_when,
-    many_certificates, run,
+    BIN, PROD_PROVIDER, PROD_SECRET_ID, PROD_SECRET_KEY, Project, Run, SECRET_ID, SECRET_KEY,
+    SHORT_REQUEST_TIMEOUT, TIME_SCALE, certificate, kill_when, many_certificates, prod_certificate,
+    run,
 };
 
 /// A schema of the test's own, dropped when the test ends.
@@ -78,13 +79,15 @@ impl Drop for Schema {
 struct Runner {
     dir: tempfile::TempDir,
     endpoint: String,
+    /// The project's variables (another account's credentials).
+    env: Vec<(String, String)>,
 }
 
 impl Runner {
     fn beside(p: &Project, config: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("main.hcl"), config).expect("config");
-        Runner { dir, endpoint: p.sandbox.url.clone() }
+        Runner { dir, endpoint: p.sandbox.url.clone(), env: p.env.clone() }
     }
 
     fn path(&self) -> &Path {
@@ -104,6 +107,7 @@ impl Runner {
             .env_remove("PG_CONN_STR")
             .env_remove("PG_SCHEMA_NAME")
             .env_remove("CERTPLAN_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
         cmd
     }
@@ -167,6 +171,31 @@ fn two_runners_sharing_only_the_backend_see_one_state() {
     // One row per certificate, not one document.
     assert_eq!(schema.count("resources"), 3);
     assert_once(&p, &b, 3);
+}
+
+#[test]
+fn two_accounts_share_one_backend_each_bound_to_its_own() {
+    let schema = Schema::new();
+    let certificates =
+        [certificate("www", "www.example.com"), prod_certificate("shop", "shop.example.com")];
+    let config = format!("{}{PROD_PROVIDER}{}", schema.block(), certificates.concat());
+    let p = Project::with_accounts(&config, &[]);
+    let a = Runner::beside(&p, &config);
+    let b = Runner::beside(&p, &config);
+    ok(&a.run(&["apply", "--auto-approve"]));
+    let plan = b.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "the other runner sees both accounts' certificates: {}", plan.stdout);
+    let state = pulled(&b);
+    let shop = &state["resources"]["tencentcloud_ssl_free_certificate.shop"];
+    assert_eq!(shop["args"]["provider"], "tencentcloud.prod", "{state}");
+    let clouds = &state["clouds"];
+    let (default, prod) =
+        (&clouds["tencentcloud"]["account"], &clouds["tencentcloud.prod"]["account"]);
+    assert!(default.is_string() && prod.is_string() && default != prod, "{state}");
+    assert_eq!(schema.count("resources"), 2);
+    let prod_certs = p.sandbox.certificates_in(PROD_SECRET_ID, PROD_SECRET_KEY);
+    assert_eq!(prod_certs.len(), 1);
+    assert_eq!(prod_certs[0]["id"], shop["certificate_id"]);
 }
 
 /// A project of `n` certificates kept in `schema`, a first runner (kept: its apply runs in

@@ -6,7 +6,7 @@
 //! for; a run that finds such a record looks for the task before asking again.
 
 use certplan_core::{Address, DeployTarget, Deployment};
-use certplan_provider::Error as ProviderError;
+use certplan_provider::{Client, Error as ProviderError};
 use certplan_state::{ResourceState, StateError};
 use chrono::Utc;
 use tokio::time::Instant;
@@ -31,8 +31,9 @@ impl Run<'_, '_> {
         mut d: Deployment,
         asked_before: bool,
     ) -> Result<Outcome, Failure> {
+        let ssl = &self.account_of(address)?.ssl;
         if d.record_id.is_none() {
-            let found = if asked_before { self.find_task(&d).await? } else { None };
+            let found = if asked_before { self.find_task(ssl, &d).await? } else { None };
             let id = match found {
                 Some(id) => id,
                 None => {
@@ -44,7 +45,7 @@ impl Run<'_, '_> {
                             deployment: Box::new(d.clone()),
                         })
                         .await?;
-                    match self.request_task(&d).await {
+                    match self.request_task(ssl, &d).await {
                         Ok(Some(id)) => id,
                         Ok(None) => {
                             return Ok(Outcome::Later(
@@ -52,7 +53,7 @@ impl Run<'_, '_> {
                                     .to_owned(),
                             ));
                         }
-                        Err(e) if e.is_not_found() && self.is_gone(&d.from).await => {
+                        Err(e) if e.is_not_found() && is_gone(ssl, &d.from).await => {
                             // Deleted since (a replacement's old certificate, once its
                             // resources moved): nothing can be bound to it any more.
                             d.finished_at = Some(Utc::now());
@@ -64,7 +65,7 @@ impl Run<'_, '_> {
                             return Err(DeliveryError::Deploy { id: d.to.clone(), error: e }.into());
                         }
                         // It may have created the task: look before anything else.
-                        Err(e) => match self.find_task(&d).await? {
+                        Err(e) => match self.find_task(ssl, &d).await? {
                             Some(id) => id,
                             None => {
                                 return Err(
@@ -81,16 +82,9 @@ impl Run<'_, '_> {
         self.follow(address, d).await
     }
 
-    /// Returns true when the cloud says certificate `id` does not exist.
-    async fn is_gone(&self, id: &str) -> bool {
-        let answer = self.client.certificate(id).await;
-        answer.is_err_and(|e| e.is_not_found())
-    }
-
     /// Finds the task of an earlier request for `d`'s move, when there is one.
-    async fn find_task(&self, d: &Deployment) -> Result<Option<u64>, Failure> {
-        let tasks = self
-            .client
+    async fn find_task(&self, ssl: &Client, d: &Deployment) -> Result<Option<u64>, Failure> {
+        let tasks = ssl
             .deploy_records(&d.to, &d.from)
             .await
             .map_err(|error| DeliveryError::Lookup { id: d.to.clone(), error })?;
@@ -111,13 +105,16 @@ impl Run<'_, '_> {
     }
 
     /// Asks for the task until the API gives its id (it answers 0 while creating it).
-    async fn request_task(&self, d: &Deployment) -> Result<Option<u64>, ProviderError> {
+    async fn request_task(
+        &self,
+        ssl: &Client,
+        d: &Deployment,
+    ) -> Result<Option<u64>, ProviderError> {
         for attempt in 0..CREATE_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(self.options.timing.task_creation_retry).await;
             }
-            let requested =
-                self.client.update_certificate_instance(&d.from, &d.to, &d.target).await?;
+            let requested = ssl.update_certificate_instance(&d.from, &d.to, &d.target).await?;
             if requested.record_id > 0 {
                 return Ok(Some(requested.record_id));
             }
@@ -134,15 +131,14 @@ impl Run<'_, '_> {
         let Some(id) = d.record_id else { return self.deploy(address, d, true).await };
         // What failed may have been retried already by a run whose record was lost: read the
         // task first, and retry only what still failed.
-        let progress = self
-            .client
+        let ssl = &self.account_of(address)?.ssl;
+        let progress = ssl
             .deploy_record_detail(id)
             .await
             .map_err(|error| DeliveryError::Lookup { id: d.to.clone(), error })?;
         d.resources = progress.resources;
         if d.failed().next().is_some() {
-            self.client
-                .retry_deploy_record(id)
+            ssl.retry_deploy_record(id)
                 .await
                 .map_err(|error| DeliveryError::Deploy { id: d.to.clone(), error })?;
         }
@@ -156,11 +152,11 @@ impl Run<'_, '_> {
         let Some(id) = d.record_id else {
             return Ok(Outcome::Later("the deployment has no task id yet".to_owned()));
         };
+        let ssl = &self.account_of(address)?.ssl;
         let started = Instant::now();
         let mut shown = None;
         loop {
-            let progress = self
-                .client
+            let progress = ssl
                 .deploy_record_detail(id)
                 .await
                 .map_err(|error| DeliveryError::Lookup { id: d.to.clone(), error })?;
@@ -203,13 +199,16 @@ impl Run<'_, '_> {
 
     /// Deletes the certificate a replacement kept (deposed) until its cloud resources moved.
     async fn delete_replaced(&self, address: &Address, id: &str) -> Result<(), StateError> {
-        let kept = self
-            .ledger
-            .read(|s| s.deposed.iter().any(|d| &d.address == address && d.certificate_id == id));
-        if !kept {
+        let kept = self.ledger.read(|s| {
+            let mut deposed = s.deposed.iter();
+            deposed
+                .find(|d| &d.address == address && d.certificate_id == id)
+                .map(|d| d.provider.clone())
+        });
+        let Some(provider) = kept else {
             return Ok(());
-        }
-        let step = match self.delete_certificate(id).await {
+        };
+        let step = match self.delete_certificate(&provider, id).await {
             Ok(()) => Step::Deleted { id: id.into() },
             Err(e) => Step::DeleteFailed { id: id.into(), error: e.to_string() },
         };
@@ -220,6 +219,12 @@ impl Run<'_, '_> {
         let deployment = Box::new(d.clone());
         self.ledger.record(Step::Deploy { address: address.clone(), deployment }).await
     }
+}
+
+/// Returns true when the cloud says certificate `id` does not exist.
+async fn is_gone(ssl: &Client, id: &str) -> bool {
+    let answer = ssl.certificate(id).await;
+    answer.is_err_and(|e| e.is_not_found())
 }
 
 /// Returns the recorded deployment of `from`'s resources of `target` to `to`.

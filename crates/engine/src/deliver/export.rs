@@ -23,8 +23,7 @@ impl Run<'_, '_> {
     ) -> Result<Outcome, Failure> {
         let id = &record.certificate_id;
         let failed = |cause: ExportError| DeliveryError::Export { path: spec.path.clone(), cause };
-        let pems = self
-            .client
+        let pems = (self.account_of(address)?.ssl)
             .certificate_pems(id)
             .await
             .map_err(|error| failed(ExportError::Download { id: id.clone(), error }))?;

@@ -28,9 +28,10 @@ impl Run<'_, '_> {
         mut d: FirstDeployment,
         mut asked_before: bool,
     ) -> Result<Outcome, Failure> {
+        let ssl = &self.account_of(address)?.ssl;
         let client = match &d.instances.region {
-            Some(region) => self.client.in_region(region),
-            None => self.client.clone(),
+            Some(region) => ssl.in_region(region),
+            None => ssl.clone(),
         };
         if d.record_id.is_none() {
             if !asked_before {

@@ -139,6 +139,13 @@ impl From<DeliveryError> for Failure {
     }
 }
 
+/// The account of the certificate is not reachable in this run.
+impl From<certplan_provider::Error> for Failure {
+    fn from(e: certplan_provider::Error) -> Self {
+        Failure::Delivery(DeliveryError::Account(e))
+    }
+}
+
 impl Run<'_, '_> {
     async fn one(&self, d: &DeliveryChange) -> Result<Outcome, Failure> {
         let address = &d.address;

@@ -12,7 +12,7 @@ use certplan_core::{
 };
 use certplan_engine::{ApplyOptions, CancellationToken, Event, Inputs, Report, Timing};
 use certplan_provider::{Client, ClientOptions};
-use certplan_sandbox::{Faults, Sandbox, SandboxOptions};
+use certplan_sandbox::{Faults, Sandbox, SandboxAccount, SandboxOptions};
 use certplan_state::{Intent, IntentKind, LocalStore, State, StateStore};
 use certplan_test_support::LocalSandbox;
 use chrono::Utc;
@@ -29,7 +29,7 @@ struct Cloud {
 
 impl Cloud {
     async fn start(options: SandboxOptions) -> Self {
-        let options = SandboxOptions { secret_id: ID.into(), secret_key: KEY.into(), ..options };
+        let options = SandboxOptions { accounts: vec![SandboxAccount::new(ID, KEY)], ..options };
         let served = LocalSandbox::start(options).await;
         Cloud { sandbox: served.sandbox.clone(), client: served.client(), served }
     }
@@ -131,7 +131,7 @@ async fn apply_until(
         None,
         &mut ledger.state,
         &mut ledger.store,
-        &cloud.client,
+        &certplan_provider::Accounts::single(cloud.client.clone()),
         cancel,
         options,
         &|event| {
@@ -148,7 +148,7 @@ async fn apply_until(
 async fn reconcile(cloud: &Cloud, ledger: &mut Ledger) -> Vec<certplan_engine::Settled> {
     let store = Some(&mut ledger.store as &mut dyn StateStore);
     certplan_engine::reconcile(
-        &cloud.client,
+        &certplan_provider::Accounts::single(cloud.client.clone()),
         &Default::default(),
         &mut ledger.state,
         store,
@@ -232,6 +232,7 @@ async fn an_interrupted_application_is_adopted_complete_with_its_declarations() 
         sensitive: ["contact_email".to_owned()].into(),
         validation_failures: 0,
         old_certificate_id: None,
+        old_provider: None,
         supersedes: None,
         started_at: Utc::now(),
         replaces_because: None,
@@ -433,6 +434,7 @@ async fn intents_are_settled_together_and_each_saved_as_it_is() {
         sensitive: BTreeSet::new(),
         validation_failures: 0,
         old_certificate_id: None,
+        old_provider: None,
         supersedes: None,
         started_at: Utc::now(),
         replaces_because: None,

@@ -51,7 +51,7 @@ resource "tencentcloud_ssl_free_certificate" "api" {
     )
     .expect("valid config");
     assert_eq!(
-        config.provider.endpoint,
+        config.providers.default_config().endpoint,
         Some(("https://ssl.intl.tencentcloudapi.com".into(), "main.hcl:3:14".into()))
     );
     let www = &config.resources[&Address::certificate("www")];
@@ -359,7 +359,10 @@ removed {
 "#,
     )
     .expect("valid config");
-    assert_eq!(config.provider.wait_for_issuance, Some(std::time::Duration::from_secs(600)));
+    assert_eq!(
+        config.providers.default_config().wait_for_issuance,
+        Some(std::time::Duration::from_secs(600))
+    );
     let www = &config.resources[&Address::certificate("www")];
     assert_eq!(www.lifecycle.wait_for_issuance, Some(std::time::Duration::from_secs(90)));
     let old = &config.removed[&Address::certificate("old")];
@@ -497,6 +500,7 @@ locals {
 
 mod delivery;
 mod fmt;
+mod providers;
 mod settings;
 
 mod variables {

@@ -11,13 +11,15 @@ use super::Planned;
 /// Plans the deployments to `target`: each work item, and whether it waits for the new
 /// certificate's issuance.
 pub(super) fn plan(target: &DeployTarget, at: &Planned<'_>) -> Vec<(DeliveryWork, bool)> {
-    let Planned { recorded, action, prior, new_certificate, issued } = *at;
+    let Planned { recorded, action, prior, new_certificate, issued, moves_account } = *at;
     let mut work = Vec::new();
     let mut push = |item, once_issued| work.push((item, once_issued));
     // Named instances not yet given one of the resource's certificates: a first deployment
     // of the new certificate, or of the one it has. Once given one, renewals move them.
     for group in &target.instances {
+        // Another account's instances are not these, whatever their names.
         let done: std::collections::BTreeSet<String> = recorded
+            .filter(|_| !moves_account)
             .iter()
             .flat_map(|r| &r.first_deployments)
             .filter(|d| {
@@ -36,10 +38,11 @@ pub(super) fn plan(target: &DeployTarget, at: &Planned<'_>) -> Vec<(DeliveryWork
         }
     }
     if new_certificate {
-        // What serves the resource now moves to the certificate that replaces it.
+        // What serves the resource now moves to the certificate that replaces it — in the same
+        // account only: a deployment cannot reach another account's resources.
         let from = recorded.and_then(ResourceState::serving);
         let gone = prior.is_some_and(|p| !p.exists && from.as_deref() == Some(p.id.as_str()));
-        if let Some(from) = from.filter(|_| action != Action::Create && !gone) {
+        if let Some(from) = from.filter(|_| action != Action::Create && !gone && !moves_account) {
             push(DeliveryWork::Deploy { from, to: None, target: target.clone() }, true);
         }
     } else if let Some(r) = recorded

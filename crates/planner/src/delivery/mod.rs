@@ -22,6 +22,9 @@ struct Planned<'a> {
     prior: Option<&'a Prior>,
     new_certificate: bool,
     issued: bool,
+    /// The resource moves to another account: nothing of the old one's (its cloud resources,
+    /// its instances) can be moved there.
+    moves_account: bool,
 }
 
 /// Plans the delivery of `address`'s certificate. `action` is what the plan does to the
@@ -44,7 +47,8 @@ pub(crate) fn plan(
     let new_certificate = matches!(action, Action::Create | Action::Renew | Action::Replace);
     let issued = prior.is_some_and(|p| p.status == CertStatus::Issued);
     let mut work: Vec<(DeliveryWork, bool)> = Vec::new();
-    let at = Planned { recorded, action, prior, new_certificate, issued };
+    let moves_account = recorded.is_some_and(|r| r.args.provider != desired.args.provider);
+    let at = Planned { recorded, action, prior, new_certificate, issued, moves_account };
     if let Some(target) = &delivery.deploy {
         work.extend(deploy::plan(target, &at));
     }

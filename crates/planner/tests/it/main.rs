@@ -217,6 +217,31 @@ fn changed_arguments_force_replacement() {
 }
 
 #[test]
+fn moving_a_resource_to_another_account_is_a_replacement_shown_as_one() {
+    let s = state(vec![("www", recorded("aaaaaaaa", "www.example.com", 60, CertStatus::Issued))]);
+    let text = "provider \"tencentcloud\" {\n  alias   = \"prod\"\n  profile = \"prod\"\n}\nresource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  provider       = tencentcloud.prod\n  domain         = \"www.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n}\n";
+    let p = plan_now(text, &s, None).expect("plan");
+    let (action, reason) = only(&p);
+    assert_eq!(action, Action::Replace);
+    assert_eq!(
+        reason,
+        Reason::ArgumentsChanged { forcing: vec![certplan_core::Argument::Provider] }
+    );
+    let change = &p.changes[0];
+    assert!(change.before.as_ref().is_some_and(|b| b.args.provider.is_default()));
+    let after = change.after.as_ref().expect("declared");
+    assert_eq!(after.provider, certplan_core::ProviderRef::aliased("prod"));
+    let shown = render(&p, false);
+    assert!(shown.contains("provider") && shown.contains("tencentcloud.prod"), "{shown}");
+    assert!(shown.contains("forces replacement"), "{shown}");
+    let json = certplan_planner::render_json(&p);
+    let change = &json["resource_changes"][0]["change"];
+    assert_eq!(change["after"]["provider"], "tencentcloud.prod", "{json}");
+    assert_eq!(change["replace_paths"], serde_json::json!([["provider"]]), "{json}");
+    assert_matches_schema(&json);
+}
+
+#[test]
 fn recorded_but_not_declared_is_deleted_unless_protected() {
     let s = state(vec![("old", recorded("aaaaaaaa", "old.example.com", 60, CertStatus::Issued))]);
     let p = plan_now(&cert("www", "www.example.com"), &s, None).expect("plan");
@@ -362,6 +387,7 @@ fn removed_blocks_forget_and_deposed_certificates_are_deleted() {
         s.deposed.push(Deposed {
             address: Address::certificate("gone"),
             certificate_id: "depDep01".into(),
+            provider: Default::default(),
             since: now() - Duration::days(1),
             last_error: "FailedOperation.CannotBeDeletedWithinHour".into(),
         });
@@ -460,6 +486,7 @@ fn mixed_plan_renders_every_action() {
     s.deposed.push(Deposed {
         address: Address::certificate("changed"),
         certificate_id: "depDep01".into(),
+        provider: Default::default(),
         since: now() - Duration::days(2),
         last_error: "DeleteCertificate failed: FailedOperation.CannotBeDeletedWithinHour: Free certificates cannot be deleted within 1 hour after the application. (RequestId: 0000)".into(),
     });
@@ -681,6 +708,7 @@ fn a_replaced_certificate_is_kept_until_its_resources_have_moved() {
     s.deposed.push(Deposed {
         address: Address::certificate("www"),
         certificate_id: "old00001".into(),
+        provider: Default::default(),
         since: now(),
         last_error: "kept".into(),
     });
@@ -845,6 +873,7 @@ fn an_import_block_is_done_once_its_certificate_or_a_successor_is_recorded() {
     replaced.deposed.push(Deposed {
         address: Address::certificate("web"),
         certificate_id: "imp00001".into(),
+        provider: Default::default(),
         since: now(),
         last_error: String::new(),
     });
@@ -914,4 +943,48 @@ fn a_renewal_validating_while_the_certificate_serving_expires_needs_attention() 
     assert_eq!(a.concern, Concern::ExpiresBeforeRenewal { validation_days: 1 });
     assert_eq!(a.certificate, "new00001");
     assert_eq!(a.breaks_at, Some(now() + Duration::days(1) - Duration::hours(1)));
+}
+
+#[test]
+fn a_saved_plan_is_applied_in_the_accounts_it_was_made_for_only() {
+    use certplan_core::ProviderRef;
+    use certplan_planner::SavedPlan;
+    use certplan_state::{Cloud, Clouds};
+    let cloud = |account: Option<&str>| Cloud {
+        endpoint: "https://ssl.tencentcloudapi.com".into(),
+        sandbox: false,
+        account: account.map(str::to_owned),
+    };
+    let prod = ProviderRef::aliased("prod");
+    let mut made_for = Clouds::default();
+    made_for.insert(ProviderRef::DEFAULT, cloud(Some("100000000001")));
+    made_for.insert(prod.clone(), cloud(Some("100000000002")));
+    let s = State::new();
+    let p = plan_now(&cert("www", "www.example.com"), &s, None).expect("plan");
+    let saved = SavedPlan::new(p, Some(&s), "sha256:x".into(), made_for.clone());
+    // Written and read back: the binding travels with the plan file.
+    let saved: SavedPlan = serde_json::from_slice(&saved.to_json()).expect("reads back");
+    assert_eq!(saved.staleness(Some(&s), "sha256:x", &made_for), None);
+
+    // prod's credentials now reach another account: refused, naming the provider.
+    let mut now = made_for.clone();
+    now.insert(prod.clone(), cloud(Some("100000000003")));
+    let why = saved.staleness(Some(&s), "sha256:x", &now).expect("stale");
+    assert!(why.contains("provider tencentcloud.prod") && why.contains("100000000003"), "{why}");
+
+    // An account not asked yet (a plan from the state alone) is not taken for another.
+    let mut unknown = made_for;
+    unknown.insert(prod, cloud(None));
+    assert_eq!(saved.staleness(Some(&s), "sha256:x", &unknown), None);
+
+    // An earlier release's plan file is refused by its version; one cloud, as it wrote, is
+    // the default provider's.
+    let mut old = serde_json::to_value(&saved).expect("JSON");
+    old["format_version"] = serde_json::json!(2);
+    let refused = SavedPlan::from_json(&serde_json::to_vec(&old).expect("JSON"));
+    assert!(refused.is_err_and(|e| e.contains("plan format version 2")));
+    old["cloud"] = serde_json::json!({"endpoint": "https://ssl.tencentcloudapi.com"});
+    old.as_object_mut().expect("object").remove("clouds");
+    let old: SavedPlan = serde_json::from_value(old).expect("an earlier plan file reads");
+    assert_eq!(old.clouds.get(&ProviderRef::DEFAULT).map(|c| c.account.clone()), Some(None));
 }

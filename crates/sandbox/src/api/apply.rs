@@ -1,15 +1,16 @@
 //! `ApplyCertificate`: the rules an application must pass — its parameters, the domain name
 //! (one name: free certificates are single-domain), the per-main-domain quota and the renewal
 //! window of `OldCertificateId` (a free certificate, never an uploaded one) — and the new order
-//! it adds to the store. An application is never merged with an earlier one: like the real
-//! service, applying twice orders two certificates.
+//! it adds to the account's certificates (the quota counts the account's own). An application
+//! is never merged with an earlier one: like the real service, applying twice orders two
+//! certificates.
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 
 use super::params::Params;
 use super::{Failure, Outcome, fail, internal, not_found};
-use crate::Sandbox;
+use crate::Account;
 use crate::dns::is_domain_name;
 use crate::store::{StoredCertificate, status};
 
@@ -17,7 +18,7 @@ use crate::store::{StoredCertificate, status};
 pub(super) const RENEWAL_WINDOW_DAYS: i64 = 30;
 const MAX_DOMAIN_LEN: usize = 64;
 
-pub(super) fn apply_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
+pub(super) fn apply_certificate(account: &Account<'_>, mut p: Params) -> Outcome {
     let dv_auth_method = p.required_string("DvAuthMethod")?;
     let domain = p.required_string("DomainName")?;
     let project_id = p.integer("ProjectId")?.unwrap_or(0);
@@ -81,8 +82,8 @@ pub(super) fn apply_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
         _ => expected_parameter.to_owned(),
     };
 
-    let (mut store, now) = sandbox.advanced().map_err(internal)?;
-    let quota = sandbox.options().quota_per_domain;
+    let (mut store, now) = account.advanced().map_err(internal)?;
+    let quota = account.sandbox().options().quota_per_domain;
     if quota > 0 {
         let main = main_domain(&domain);
         let held = store.count(|c| main_domain(&c.domain) == main);
@@ -128,11 +129,11 @@ pub(super) fn apply_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
         upload: None,
     });
     // Automatic validation with no delay issues at once.
-    store.advance(now, sandbox.issue_delay());
+    account.sandbox().advance(store.store_mut(), now);
     if let Some(old) = old_certificate_id.and_then(|old| store.get_mut(&old)) {
         old.renewed_by = Some(id.clone());
     }
-    sandbox.persist(&store).map_err(internal)?;
+    account.persist(&store).map_err(internal)?;
     Ok(json!({ "CertificateId": id }))
 }
 

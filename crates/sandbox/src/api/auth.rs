@@ -1,20 +1,21 @@
 //! Request authentication as the real service does it: the `X-TC-Version` it serves, the ±5
-//! minute timestamp window, the SecretId, the credential scope, and the TC3-HMAC-SHA256
-//! signature over exactly the headers the request says it signed (their values as sent, or
-//! lower-cased as the specification's example does). It decides only whether a
-//! request is genuine; what the request asks for is the actions' business.
+//! minute timestamp window, the SecretId — which names the account the request is for — the
+//! credential scope, and the TC3-HMAC-SHA256 signature with that account's key over exactly
+//! the headers the request says it signed (their values as sent, or lower-cased as the
+//! specification's example does). It decides only whether a request is genuine, and whose;
+//! what the request asks for is the actions' business.
 
 use axum::http::HeaderMap;
 use certplan_provider::Service;
 use certplan_provider::tc3::{self, Payload, SigningInput};
 
-use super::{Failure, fail, missing_parameter};
-use crate::Sandbox;
+use super::{Failure, fail, missing_parameter, sts};
+use crate::{Account, Sandbox};
 
 /// The services the sandbox serves, each at the version the real one does. A request's
 /// service is the one its signature's credential scope names (the real services are told
 /// apart by host; the sandbox serves them all at one address).
-pub(super) const SERVICES: &[Service] = &[Service::SSL, Service::DNSPOD];
+pub(super) const SERVICES: &[Service] = &[Service::SSL, Service::DNSPOD, sts::SERVICE];
 /// How far a request's timestamp may be from the server's clock.
 const TIMESTAMP_WINDOW_SECS: i64 = 300;
 
@@ -22,12 +23,20 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Checks service, version, timestamp and signature; returns the service and the action.
-pub(super) fn authenticate(
-    sandbox: &Sandbox,
+/// A genuine request: the service it is signed for, its action, and the account whose
+/// SecretId signed it.
+pub(super) struct Signed<'s> {
+    pub(super) service: Service,
+    pub(super) action: String,
+    pub(super) account: Account<'s>,
+}
+
+/// Checks service, version, timestamp, SecretId and signature.
+pub(super) fn authenticate<'s>(
+    sandbox: &'s Sandbox,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(Service, String), Failure> {
+) -> Result<Signed<'s>, Failure> {
     let action = header(headers, "x-tc-action").ok_or_else(|| missing_parameter("Action"))?;
     let version = header(headers, "x-tc-version").ok_or_else(|| missing_parameter("Version"))?;
     let timestamp: i64 = header(headers, "x-tc-timestamp")
@@ -73,13 +82,12 @@ pub(super) fn authenticate(
             ),
         ));
     }
-    let options = sandbox.options();
-    if authorization.secret_id != options.secret_id {
-        return Err(fail(
+    let account = sandbox.account(authorization.secret_id).ok_or_else(|| {
+        fail(
             "AuthFailure.SecretIdNotFound",
             "The SecretId is not found, please ensure that your SecretId is correct.",
-        ));
-    }
+        )
+    })?;
     if authorization.date != tc3::utc_date(timestamp) {
         return Err(fail(
             "AuthFailure.SignatureFailure",
@@ -104,7 +112,7 @@ pub(super) fn authenticate(
     let signature = |headers: &[(&str, &str)]| {
         tc3::sign(&SigningInput {
             secret_id: authorization.secret_id,
-            secret_key: &options.secret_key,
+            secret_key: &account.options().secret_key,
             service: service.name,
             method: "POST",
             uri: "/",
@@ -130,7 +138,7 @@ pub(super) fn authenticate(
             "The provided credentials could not be validated. Please check your signature is correct.",
         ));
     }
-    Ok((*service, action.to_owned()))
+    Ok(Signed { service: *service, action: action.to_owned(), account })
 }
 
 /// Compares without stopping at the first difference, so the time taken does not tell a

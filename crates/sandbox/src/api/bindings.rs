@@ -15,13 +15,13 @@ use serde_json::{Value, json};
 
 use super::params::Params;
 use super::{Outcome, fail, internal, missing_parameter, not_found};
-use crate::Sandbox;
+use crate::Account;
 
 /// The most certificates, or tasks, one call names.
 const MAX_IDS: usize = 100;
 
 pub(super) fn create_certificate_bind_resource_sync_task(
-    sandbox: &Sandbox,
+    account: &Account<'_>,
     mut p: Params,
 ) -> Outcome {
     let ids = p
@@ -35,11 +35,11 @@ pub(super) fn create_certificate_bind_resource_sync_task(
     if cached > 1 {
         return Err(fail("InvalidParameterValue", "IsCache must be 0 or 1."));
     }
-    let (mut store, now) = sandbox.advanced().map_err(internal)?;
+    let (mut store, now) = account.advanced().map_err(internal)?;
     if let Some(unknown) = ids.iter().find(|id| !store.contains(id)) {
         return Err(not_found(unknown));
     }
-    let failure_rate = sandbox.faults().bind_query_failure_rate;
+    let failure_rate = account.sandbox().faults().bind_query_failure_rate;
     let tasks: Vec<Value> = ids
         .iter()
         .map(|id| {
@@ -48,12 +48,12 @@ pub(super) fn create_certificate_bind_resource_sync_task(
             json!({ "CertId": id, "TaskId": task.to_string() })
         })
         .collect();
-    sandbox.persist(&store).map_err(internal)?;
+    account.persist(&store).map_err(internal)?;
     Ok(json!({ "CertTaskIds": tasks }))
 }
 
 pub(super) fn describe_certificate_bind_resource_task_result(
-    sandbox: &Sandbox,
+    account: &Account<'_>,
     mut p: Params,
 ) -> Outcome {
     let ids = p
@@ -63,7 +63,7 @@ pub(super) fn describe_certificate_bind_resource_task_result(
     if ids.is_empty() || ids.len() > MAX_IDS {
         return Err(fail("InvalidParameter", "TaskIds must name 1 to 100 tasks."));
     }
-    let (mut store, _) = sandbox.advanced().map_err(internal)?;
+    let (mut store, _) = account.advanced().map_err(internal)?;
     let mut results = Vec::new();
     for id in &ids {
         let query = id.parse().ok().and_then(|n| store.deploy.read_bind_query(n));
@@ -102,6 +102,6 @@ pub(super) fn describe_certificate_bind_resource_task_result(
             "CacheTime": api_time::format(query.asked_at),
         }));
     }
-    sandbox.persist(&store).map_err(internal)?;
+    account.persist(&store).map_err(internal)?;
     Ok(json!({ "SyncTaskBindResourceResult": results }))
 }

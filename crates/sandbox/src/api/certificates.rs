@@ -16,18 +16,19 @@ use serde_json::{Value, json};
 use super::apply::RENEWAL_WINDOW_DAYS;
 use super::params::Params;
 use super::{Failure, Outcome, fail, internal, missing_parameter, not_found};
-use crate::Sandbox;
+use crate::Account;
+use crate::account::AccountGuard;
 use crate::store::{StoredCertificate, status};
 use crate::x509::{self, Issued, KeyKind};
 
-pub(super) fn describe_certificate_detail(sandbox: &Sandbox, mut p: Params) -> Outcome {
+pub(super) fn describe_certificate_detail(account: &Account<'_>, mut p: Params) -> Outcome {
     let id = p.required_string("CertificateId")?;
     p.finish()?;
-    mint_key(sandbox, &id)?;
-    let (mut store, now) = sandbox.advanced().map_err(internal)?;
-    let issued = issued_material(sandbox, &mut store, &id, now)?;
+    mint_key(account, &id)?;
+    let (mut store, now) = account.advanced().map_err(internal)?;
+    let issued = issued_material(account, &mut store, &id, now)?;
     let cert = store.get(&id).ok_or_else(|| not_found(&id))?;
-    let mut detail = certificate_json(cert, now);
+    let mut detail = certificate_json(cert, &account.options().uin, now);
     detail["DvAuthDetail"] = validation_json(cert);
     if let Some(issued) = issued {
         detail["CertificatePublicKey"] = Value::from(issued.chain());
@@ -41,12 +42,12 @@ pub(super) fn describe_certificate_detail(sandbox: &Sandbox, mut p: Params) -> O
 
 /// `DownloadCertificate`: the certificate, its chain and its key as a base64 ZIP laid out per
 /// server ([`crate::archive`]); refused until the certificate is issued.
-pub(super) fn download_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
+pub(super) fn download_certificate(account: &Account<'_>, mut p: Params) -> Outcome {
     let id = p.required_string("CertificateId")?;
     p.finish()?;
-    mint_key(sandbox, &id)?;
-    let (mut store, now) = sandbox.advanced().map_err(internal)?;
-    let issued = issued_material(sandbox, &mut store, &id, now)?;
+    mint_key(account, &id)?;
+    let (mut store, now) = account.advanced().map_err(internal)?;
+    let issued = issued_material(account, &mut store, &id, now)?;
     let cert = store.get(&id).ok_or_else(|| not_found(&id))?;
     let (Some(issued), Some(begin)) = (issued, cert.not_before) else {
         return Err(fail(
@@ -67,9 +68,9 @@ pub(super) fn download_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome 
 /// Mints the private key of a downloadable certificate the first time it is asked for, outside
 /// the store's lock: an RSA 2048 key takes long enough to generate that holding the lock would
 /// stall every other request. Two racing requests both mint; the first to store its key wins.
-fn mint_key(sandbox: &Sandbox, id: &str) -> Result<(), Failure> {
+fn mint_key(account: &Account<'_>, id: &str) -> Result<(), Failure> {
     let kind = {
-        let (store, now) = sandbox.advanced().map_err(internal)?;
+        let (store, now) = account.advanced().map_err(internal)?;
         match store.get(id) {
             Some(cert)
                 if cert.key_pem.is_none() && cert.upload.is_none() && cert.is_downloadable(now) =>
@@ -80,12 +81,12 @@ fn mint_key(sandbox: &Sandbox, id: &str) -> Result<(), Failure> {
         }
     };
     let key = x509::new_key_pem(kind).map_err(internal)?;
-    let (mut store, _) = sandbox.advanced().map_err(internal)?;
+    let (mut store, _) = account.advanced().map_err(internal)?;
     if let Some(cert) = store.get_mut(id)
         && cert.key_pem.is_none()
     {
         cert.key_pem = Some(key);
-        sandbox.persist(&store).map_err(internal)?;
+        account.persist(&store).map_err(internal)?;
     }
     Ok(())
 }
@@ -95,8 +96,8 @@ fn mint_key(sandbox: &Sandbox, id: &str) -> Result<(), Failure> {
 /// are signed the first time they are needed and kept, so every later call hands out the same
 /// bytes; an upload's are the ones uploaded, with no signing request.
 fn issued_material(
-    sandbox: &Sandbox,
-    store: &mut crate::store::Store,
+    account: &Account<'_>,
+    store: &mut AccountGuard<'_>,
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Issued>, Failure> {
@@ -115,16 +116,18 @@ fn issued_material(
         return Ok(None);
     }
     let mut changed = false;
-    if store.ca_key_pem.is_none() {
-        store.ca_key_pem = Some(x509::new_key_pem(KeyKind::EcdsaP256).map_err(internal)?);
+    // The CA is the sandbox's, one for every account.
+    let whole = store.store_mut();
+    if whole.ca_key_pem.is_none() {
+        whole.ca_key_pem = Some(x509::new_key_pem(KeyKind::EcdsaP256).map_err(internal)?);
         changed = true;
     }
-    let ca_key = store.ca_key_pem.clone().unwrap_or_default();
-    if store.ca_cert_pem.is_none() {
-        store.ca_cert_pem = Some(x509::ca_certificate(&ca_key).map_err(internal)?);
+    let ca_key = whole.ca_key_pem.clone().unwrap_or_default();
+    if whole.ca_cert_pem.is_none() {
+        whole.ca_cert_pem = Some(x509::ca_certificate(&ca_key).map_err(internal)?);
         changed = true;
     }
-    let ca = store.ca_cert_pem.clone().unwrap_or_default();
+    let ca = whole.ca_cert_pem.clone().unwrap_or_default();
     let cert = store.get_mut(id).ok_or_else(|| not_found(id))?;
     let key = cert.key_pem.clone().unwrap_or_default();
     if cert.cert_pem.is_none() {
@@ -142,7 +145,7 @@ fn issued_material(
         csr: cert.csr_pem.clone().unwrap_or_default(),
     };
     if changed {
-        sandbox.persist(store).map_err(internal)?;
+        account.persist(store).map_err(internal)?;
     }
     Ok(Some(issued))
 }
@@ -188,12 +191,12 @@ fn validation_json(cert: &StoredCertificate) -> Value {
 /// order whose CNAME record is published issues, one whose record is not (and a `FILE` order,
 /// which only the control API validates) stays pending. A certificate that was not pending
 /// when asked about — issued, failed, cancelled, revoked, uploaded — is refused.
-pub(super) fn complete_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
+pub(super) fn complete_certificate(account: &Account<'_>, mut p: Params) -> Outcome {
     let id = p.required_string("CertificateId")?;
     p.finish()?;
     // Read before the check: an order this very check issues was pending when asked about.
-    let pending_when_asked = sandbox.store().get(&id).is_some_and(StoredCertificate::is_pending);
-    let (store, now) = sandbox.advanced().map_err(internal)?;
+    let pending_when_asked = account.store().get(&id).is_some_and(StoredCertificate::is_pending);
+    let (store, now) = account.advanced().map_err(internal)?;
     let cert = store.get(&id).ok_or_else(|| not_found(&id))?;
     let issued_by_the_check = pending_when_asked && cert.status == status::ISSUED;
     if !cert.is_pending() && !issued_by_the_check {
@@ -208,11 +211,11 @@ pub(super) fn complete_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome 
     Ok(json!({ "CertificateId": id }))
 }
 
-pub(super) fn delete_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
+pub(super) fn delete_certificate(account: &Account<'_>, mut p: Params) -> Outcome {
     let id = p.required_string("CertificateId")?;
     let _check_resource = p.boolean("IsCheckResource")?;
     p.finish()?;
-    let (mut store, now) = sandbox.advanced().map_err(internal)?;
+    let (mut store, now) = account.advanced().map_err(internal)?;
     let cert = store.get(&id).ok_or_else(|| not_found(&id))?;
     if cert.upload.is_none() && now - cert.inserted_at < Duration::hours(1) {
         return Err(fail(
@@ -230,21 +233,21 @@ pub(super) fn delete_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
         ));
     }
     store.remove(&id);
-    sandbox.persist(&store).map_err(internal)?;
+    account.persist(&store).map_err(internal)?;
     Ok(json!({ "DeleteResult": true, "TaskId": Value::Null }))
 }
 
-pub(super) fn modify_certificate_alias(sandbox: &Sandbox, mut p: Params) -> Outcome {
+pub(super) fn modify_certificate_alias(account: &Account<'_>, mut p: Params) -> Outcome {
     let id = p.required_string("CertificateId")?;
     let alias = p.string("Alias")?.unwrap_or_default();
     p.finish()?;
-    let (mut store, _) = sandbox.advanced().map_err(internal)?;
+    let (mut store, _) = account.advanced().map_err(internal)?;
     store.get_mut(&id).ok_or_else(|| not_found(&id))?.alias = alias;
-    sandbox.persist(&store).map_err(internal)?;
+    account.persist(&store).map_err(internal)?;
     Ok(json!({ "CertificateId": id }))
 }
 
-pub(super) fn modify_certificate_project(sandbox: &Sandbox, mut p: Params) -> Outcome {
+pub(super) fn modify_certificate_project(account: &Account<'_>, mut p: Params) -> Outcome {
     let ids = p
         .list("CertificateIdList", |v| v.as_str().map(str::to_owned))?
         .ok_or_else(|| missing_parameter("CertificateIdList"))?;
@@ -256,7 +259,7 @@ pub(super) fn modify_certificate_project(sandbox: &Sandbox, mut p: Params) -> Ou
             "CertificateIdList must hold 1 to 100 certificate ids.",
         ));
     }
-    let (mut store, _) = sandbox.advanced().map_err(internal)?;
+    let (mut store, _) = account.advanced().map_err(internal)?;
     let (mut succeeded, mut failed) = (Vec::new(), Vec::new());
     for id in ids {
         match store.get_mut(&id) {
@@ -267,7 +270,7 @@ pub(super) fn modify_certificate_project(sandbox: &Sandbox, mut p: Params) -> Ou
             None => failed.push(id),
         }
     }
-    sandbox.persist(&store).map_err(internal)?;
+    account.persist(&store).map_err(internal)?;
     Ok(json!({ "SuccessCertificates": succeeded, "FailCertificates": failed }))
 }
 
@@ -296,8 +299,13 @@ pub(super) fn is_deployable(cert: &StoredCertificate, now: DateTime<Utc>) -> boo
     cert.status_at(now) == status::ISSUED
 }
 
-/// Renders a certificate as `DescribeCertificateDetail` and `DescribeCertificates` do.
-pub(super) fn certificate_json(cert: &StoredCertificate, now: DateTime<Utc>) -> Value {
+/// Renders a certificate of account `owner_uin` as `DescribeCertificateDetail` and
+/// `DescribeCertificates` do.
+pub(super) fn certificate_json(
+    cert: &StoredCertificate,
+    owner_uin: &str,
+    now: DateTime<Utc>,
+) -> Value {
     let status = cert.status_at(now);
     let (status_name, status_msg) = match status {
         status::PENDING => ("Reviewing", Value::from("PENDING-DCV")),
@@ -332,7 +340,7 @@ pub(super) fn certificate_json(cert: &StoredCertificate, now: DateTime<Utc>) -> 
     };
     json!({
         "CertificateId": cert.id,
-        "OwnerUin": "100000000001",
+        "OwnerUin": owner_uin,
         "ProjectId": cert.project_id.to_string(),
         "From": from,
         "PackageType": package_type,

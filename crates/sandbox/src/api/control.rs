@@ -1,21 +1,22 @@
-//! The server side of the control API under `/_sandbox/` (its paths and bodies are defined in
-//! [`crate::control`]): each handler reads its body, calls one [`Sandbox`] method and answers
-//! with JSON, or refuses with an HTTP error status and a plain-text reason. Unlike the cloud
-//! API, these endpoints take no credentials and never have faults injected.
+//! The server side of the control API under `/_sandbox/` (its paths, bodies and account header
+//! are defined in [`crate::control`]): each handler reads its body, calls one [`Sandbox`] (or
+//! [`Account`]) method and answers with JSON, or refuses with an HTTP error status and a
+//! plain-text reason. Unlike the cloud API, these endpoints take no credentials and never have
+//! faults injected.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::control::{
-    AgeRequest, AgeResponse, BindRequest, BindingsResponse, ConsoleTarget, DeployTasksResponse,
-    DnsZones, FailDeploysRequest, FaultsResponse, SeedRequest, SeedResponse,
+    ACCOUNT_HEADER, AgeRequest, AgeResponse, BindRequest, BindingsResponse, ConsoleTarget,
+    DeployTasksResponse, DnsZones, FailDeploysRequest, FaultsResponse, SeedRequest, SeedResponse,
 };
-use crate::{BindError, ConsoleError, ConsoleOp, DnsZone, Faults, Sandbox};
+use crate::{Account, BindError, ConsoleError, ConsoleOp, DnsZone, Faults, Sandbox};
 
 /// Reads a JSON object body as `T`, ignoring fields `T` does not have.
 fn object<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
@@ -24,6 +25,27 @@ fn object<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
     match serde_json::from_slice::<Value>(body) {
         Ok(object @ Value::Object(_)) => serde_json::from_value(object).ok(),
         _ => None,
+    }
+}
+
+/// Answers with what `act` does to the account a call names in its [`ACCOUNT_HEADER`] (the
+/// first, when it names none); refuses (404) an account the sandbox does not serve.
+fn on_named_account(
+    sandbox: &Sandbox,
+    headers: &HeaderMap,
+    act: impl FnOnce(Account<'_>) -> Response,
+) -> Response {
+    let Some(named) = headers.get(ACCOUNT_HEADER) else { return act(sandbox.first_account()) };
+    let Ok(secret_id) = named.to_str() else {
+        let reason = format!("the {ACCOUNT_HEADER} header is not text");
+        return (StatusCode::BAD_REQUEST, reason).into_response();
+    };
+    match sandbox.account(secret_id) {
+        Some(account) => act(account),
+        None => {
+            let reason = format!("the sandbox serves no account with SecretId {secret_id}");
+            (StatusCode::NOT_FOUND, reason).into_response()
+        }
     }
 }
 
@@ -67,21 +89,29 @@ pub(super) async fn handle_faults(State(sandbox): State<Sandbox>, body: Bytes) -
     }
 }
 
-/// `POST /_sandbox/seed {"Domains": [..]}`: adds an issued certificate per domain, without the
-/// API and its rate limit; answers their ids.
-pub(super) async fn handle_seed(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+/// `POST /_sandbox/seed {"Domains": [..]}`: adds an issued certificate per domain to the
+/// account, without the API and its rate limit; answers their ids.
+pub(super) async fn handle_seed(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(SeedRequest { domains }) = object(&body) else {
         return (StatusCode::BAD_REQUEST, "expected {\"Domains\": [\"...\"]}").into_response();
     };
-    match sandbox.seed_issued(&domains) {
+    on_named_account(&sandbox, &headers, |account| match account.seed_issued(&domains) {
         Ok(certificate_ids) => Json(SeedResponse { certificate_ids }).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    })
 }
 
 /// `POST /_sandbox/dns-zones {"Zones": [..]}`: adds DNS zones to the account; answers every
 /// zone it holds.
-pub(super) async fn handle_dns_zones(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+pub(super) async fn handle_dns_zones(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(DnsZones { zones }) = object(&body) else {
         return (StatusCode::BAD_REQUEST, "expected {\"Zones\": [\"...\"]}").into_response();
     };
@@ -89,18 +119,19 @@ pub(super) async fn handle_dns_zones(State(sandbox): State<Sandbox>, body: Bytes
         Ok(zones) => zones,
         Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
-    match sandbox.add_dns_zones(&zones) {
+    on_named_account(&sandbox, &headers, |account| match account.add_dns_zones(&zones) {
         Ok(zones) => Json(DnsZones { zones }).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    })
 }
 
-/// `GET /_sandbox/stats`: request counts by action and rate-limit refusals.
+/// `GET /_sandbox/stats`: request counts by action and rate-limit refusals, in all and by
+/// account.
 pub(super) async fn handle_stats(State(sandbox): State<Sandbox>) -> Response {
     Json(sandbox.stats()).into_response()
 }
 
-/// `POST /_sandbox/age {"Days": N}`: makes every certificate N days older.
+/// `POST /_sandbox/age {"Days": N}`: makes every certificate of every account N days older.
 pub(super) async fn handle_age(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
     let Some(AgeRequest { days }) = object(&body) else {
         return (StatusCode::BAD_REQUEST, "expected {\"Days\": <integer>}").into_response();
@@ -112,7 +143,7 @@ pub(super) async fn handle_age(State(sandbox): State<Sandbox>, body: Bytes) -> R
 }
 
 /// `POST /_sandbox/bind {"CertificateId", "ResourceType", "Region", "Instance"}`: binds a cloud
-/// resource to a certificate; answers the binding.
+/// resource to a certificate, in the account that holds it; answers the binding.
 pub(super) async fn handle_bind(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
     let Some(BindRequest { certificate_id, resource_type, region, instance }) = object(&body)
     else {
@@ -126,9 +157,13 @@ pub(super) async fn handle_bind(State(sandbox): State<Sandbox>, body: Bytes) -> 
     binding_answer(bound)
 }
 
-/// `POST /_sandbox/fail-deploys {"BindingId": N, "Count": N}`: makes the binding's next
-/// deploy attempts fail; answers the binding.
-pub(super) async fn handle_fail_deploys(State(sandbox): State<Sandbox>, body: Bytes) -> Response {
+/// `POST /_sandbox/fail-deploys {"BindingId": N, "Count": N}`: makes the next deploy attempts
+/// on the account's binding fail; answers the binding.
+pub(super) async fn handle_fail_deploys(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(FailDeploysRequest { binding_id, count }) = object(&body) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -136,7 +171,9 @@ pub(super) async fn handle_fail_deploys(State(sandbox): State<Sandbox>, body: By
         )
             .into_response();
     };
-    binding_answer(sandbox.fail_next_deploys(binding_id, count))
+    on_named_account(&sandbox, &headers, |account| {
+        binding_answer(account.fail_next_deploys(binding_id, count))
+    })
 }
 
 fn binding_answer(outcome: Result<crate::Binding, BindError>) -> Response {
@@ -150,30 +187,38 @@ fn binding_answer(outcome: Result<crate::Binding, BindError>) -> Response {
     }
 }
 
-/// `GET /_sandbox/bindings`: every binding.
-pub(super) async fn handle_bindings(State(sandbox): State<Sandbox>) -> Response {
-    bindings_answer(&sandbox, None)
+/// `GET /_sandbox/bindings`: every binding of the account.
+pub(super) async fn handle_bindings(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+) -> Response {
+    on_named_account(&sandbox, &headers, |account| bindings_answer(account.bindings(None)))
 }
 
-/// `GET /_sandbox/bindings/{certificate_id}`: the bindings of one certificate.
+/// `GET /_sandbox/bindings/{certificate_id}`: the bindings of one certificate, in the account
+/// that holds it.
 pub(super) async fn handle_bindings_of(
     State(sandbox): State<Sandbox>,
     Path(certificate_id): Path<String>,
 ) -> Response {
-    bindings_answer(&sandbox, Some(&certificate_id))
+    bindings_answer(sandbox.bindings(Some(&certificate_id)))
 }
 
-fn bindings_answer(sandbox: &Sandbox, certificate_id: Option<&str>) -> Response {
-    match sandbox.bindings(certificate_id) {
+fn bindings_answer(outcome: Result<Vec<crate::Binding>, crate::StoreError>) -> Response {
+    match outcome {
         Ok(bindings) => Json(BindingsResponse { bindings }).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 
-/// `GET /_sandbox/deploy-tasks`: every deploy task created, oldest first.
-pub(super) async fn handle_deploy_tasks(State(sandbox): State<Sandbox>) -> Response {
-    match sandbox.deploy_tasks() {
+/// `GET /_sandbox/deploy-tasks`: every deploy task the account's requests created, oldest
+/// first.
+pub(super) async fn handle_deploy_tasks(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+) -> Response {
+    on_named_account(&sandbox, &headers, |account| match account.deploy_tasks() {
         Ok(deploy_tasks) => Json(DeployTasksResponse { deploy_tasks }).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    })
 }

@@ -17,14 +17,14 @@ use serde_json::{Value, json};
 use super::certificates::is_deployable;
 use super::params::Params;
 use super::{Failure, Outcome, fail, internal, missing_parameter, not_found};
-use crate::Sandbox;
+use crate::Account;
 use crate::deploy::{
     Binding, DEPLOYABLE_RESOURCE_TYPES, DeployTask, Moment, TargetError, TaskError, TaskKind,
     UpdateKey, is_regional, is_resource_type, resource_types,
 };
-use crate::store::Store;
+use crate::store::AccountData;
 
-pub(super) fn update_certificate_instance(sandbox: &Sandbox, mut p: Params) -> Outcome {
+pub(super) fn update_certificate_instance(account: &Account<'_>, mut p: Params) -> Outcome {
     let old_id = p.required_string("OldCertificateId")?;
     let new_id = p.string("CertificateId")?;
     let types = p
@@ -56,7 +56,7 @@ pub(super) fn update_certificate_instance(sandbox: &Sandbox, mut p: Params) -> O
         ));
     }
 
-    let (mut store, now) = sandbox.advanced().map_err(internal)?;
+    let (mut store, now) = account.advanced().map_err(internal)?;
     store.get(&old_id).ok_or_else(|| not_found(&old_id))?;
     let new = store.get(&new_id).ok_or_else(|| not_found(&new_id))?;
     if !is_deployable(new, now) {
@@ -64,7 +64,7 @@ pub(super) fn update_certificate_instance(sandbox: &Sandbox, mut p: Params) -> O
     }
     let key = UpdateKey { old_certificate_id: old_id, certificate_id: new_id, targets };
     let (record, status) = store.deploy.update(key.clone(), Moment::at(now));
-    sandbox.persist(&store).map_err(internal)?;
+    account.persist(&store).map_err(internal)?;
     let progress = sync_progress(&store, &key, store.deploy.task(record));
     Ok(json!({
         "DeployRecordId": record,
@@ -135,7 +135,7 @@ fn targets(
 
 /// Renders `UpdateSyncProgress`: per type (and region), how many resources the task takes
 /// over. Before the task exists (`DeployRecordId` 0) the count is still in progress (3).
-fn sync_progress(store: &Store, key: &UpdateKey, task: Option<&DeployTask>) -> Vec<Value> {
+fn sync_progress(store: &AccountData, key: &UpdateKey, task: Option<&DeployTask>) -> Vec<Value> {
     let status = if task.is_some() { 1 } else { 3 };
     let count = |resource_type: &str, region: Option<&str>| {
         let matches = |b: &Binding| {
@@ -175,7 +175,7 @@ fn sync_progress(store: &Store, key: &UpdateKey, task: Option<&DeployTask>) -> V
         .collect()
 }
 
-pub(super) fn deploy_certificate_instance(sandbox: &Sandbox, mut p: Params) -> Outcome {
+pub(super) fn deploy_certificate_instance(account: &Account<'_>, mut p: Params) -> Outcome {
     let id = p.required_string("CertificateId")?;
     let instances = p
         .list("InstanceIdList", |v| v.as_str().map(str::to_owned))?
@@ -217,7 +217,7 @@ pub(super) fn deploy_certificate_instance(sandbox: &Sandbox, mut p: Params) -> O
         }
     }
 
-    let (mut store, now) = sandbox.advanced().map_err(internal)?;
+    let (mut store, now) = account.advanced().map_err(internal)?;
     let cert = store.get(&id).ok_or_else(|| not_found(&id))?;
     if !is_deployable(cert, now) {
         return Err(not_available(&id, cert.status_at(now)));
@@ -244,33 +244,33 @@ pub(super) fn deploy_certificate_instance(sandbox: &Sandbox, mut p: Params) -> O
         }
     }
     let record = store.deploy.deploy(&id, targets, Moment::at(now));
-    sandbox.persist(&store).map_err(internal)?;
+    account.persist(&store).map_err(internal)?;
     Ok(json!({ "DeployRecordId": record, "DeployStatus": 1 }))
 }
 
-pub(super) fn update_certificate_record_retry(sandbox: &Sandbox, mut p: Params) -> Outcome {
+pub(super) fn update_certificate_record_retry(account: &Account<'_>, mut p: Params) -> Outcome {
     let record = p.integer("DeployRecordId")?;
     let detail = p.integer("DeployRecordDetailId")?;
     p.finish()?;
     if record.is_none() && detail.is_none() {
         return Err(missing_parameter("DeployRecordId"));
     }
-    let (mut store, now) = sandbox.advanced().map_err(internal)?;
+    let (mut store, now) = account.advanced().map_err(internal)?;
     let kinds = [TaskKind::Update, TaskKind::Rollback];
     store.deploy.retry(&kinds, record, detail, Moment::at(now)).map_err(task_failure)?;
-    sandbox.persist(&store).map_err(internal)?;
+    account.persist(&store).map_err(internal)?;
     Ok(json!({}))
 }
 
-pub(super) fn update_certificate_record_rollback(sandbox: &Sandbox, mut p: Params) -> Outcome {
+pub(super) fn update_certificate_record_rollback(account: &Account<'_>, mut p: Params) -> Outcome {
     let record = p.integer("DeployRecordId")?.ok_or_else(|| missing_parameter("DeployRecordId"))?;
     p.finish()?;
-    let (mut store, now) = sandbox.advanced().map_err(internal)?;
+    let (mut store, now) = account.advanced().map_err(internal)?;
     if let Some(old) = store.deploy.task(record).and_then(|t| t.old_certificate_id.clone()) {
         store.get(&old).ok_or_else(|| not_found(&old))?;
     }
     let rollback = store.deploy.rollback(record, Moment::at(now)).map_err(task_failure)?;
-    sandbox.persist(&store).map_err(internal)?;
+    account.persist(&store).map_err(internal)?;
     Ok(json!({ "DeployRecordId": rollback }))
 }
 

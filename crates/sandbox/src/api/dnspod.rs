@@ -20,9 +20,9 @@ use serde_json::{Value, json};
 
 use super::params::Params;
 use super::{Failure, fail, internal, invalid_action, missing_parameter};
-use crate::Sandbox;
+use crate::Account;
 use crate::dns::{Record, Zone, fqdn};
-use crate::store::Store;
+use crate::store::AccountData;
 
 /// What a DNSPod action answered, and the name (fully qualified, with its trailing dot) whose
 /// TXT records it changed.
@@ -41,18 +41,18 @@ const DEFAULT_DOMAIN_LIMIT: u64 = 3000;
 const NAME_SERVERS: [&str; 2] = ["f1g1ns1.dnspod.net", "f1g1ns2.dnspod.net"];
 
 /// Runs an action of the DNSPod service.
-pub(super) fn dnspod(sandbox: &Sandbox, action: &str, params: Params) -> Answer {
+pub(super) fn dnspod(account: &Account<'_>, action: &str, params: Params) -> Answer {
     match action {
-        "DescribeDomainList" => describe_domain_list(sandbox, params).map(|answer| (answer, None)),
-        "CreateRecord" => create_record(sandbox, params, None),
-        "CreateTXTRecord" => create_record(sandbox, params, Some("TXT")),
-        "DeleteRecord" => delete_record(sandbox, params),
-        "DescribeRecordList" => describe_record_list(sandbox, params).map(|answer| (answer, None)),
+        "DescribeDomainList" => describe_domain_list(account, params).map(|answer| (answer, None)),
+        "CreateRecord" => create_record(account, params, None),
+        "CreateTXTRecord" => create_record(account, params, Some("TXT")),
+        "DeleteRecord" => delete_record(account, params),
+        "DescribeRecordList" => describe_record_list(account, params).map(|answer| (answer, None)),
         other => Err(invalid_action(other)),
     }
 }
 
-fn describe_domain_list(sandbox: &Sandbox, mut p: Params) -> Result<Value, Failure> {
+fn describe_domain_list(account: &Account<'_>, mut p: Params) -> Result<Value, Failure> {
     let group = p.string("Type")?.filter(|t| !t.is_empty()).unwrap_or_else(|| "ALL".into());
     let offset = p.integer("Offset")?.unwrap_or(0);
     let limit = p.integer("Limit")?.unwrap_or(DEFAULT_DOMAIN_LIMIT);
@@ -79,7 +79,7 @@ fn describe_domain_list(sandbox: &Sandbox, mut p: Params) -> Result<Value, Failu
     if limit == 0 {
         return Err(fail("InvalidParameterValue.LimitInvalid", "Limit must be at least 1."));
     }
-    let (store, _) = sandbox.advanced().map_err(internal)?;
+    let (store, _) = account.advanced().map_err(internal)?;
     let all = store.dns.zones().count();
     let matching: Vec<&Zone> = store
         .dns
@@ -139,7 +139,7 @@ fn domain_json(zone: &Zone) -> Value {
 }
 
 /// `CreateRecord`, or with `fixed_type` TXT, `CreateTXTRecord`.
-fn create_record(sandbox: &Sandbox, mut p: Params, fixed_type: Option<&str>) -> Answer {
+fn create_record(account: &Account<'_>, mut p: Params, fixed_type: Option<&str>) -> Answer {
     let zone = ZoneParams::read(&mut p)?;
     let name = p.string("SubDomain")?.filter(|s| !s.is_empty()).unwrap_or_else(|| "@".into());
     let record_type = match fixed_type {
@@ -208,7 +208,7 @@ fn create_record(sandbox: &Sandbox, mut p: Params, fixed_type: Option<&str>) -> 
         _ => 0,
     };
 
-    let (mut store, now) = sandbox.advanced().map_err(internal)?;
+    let (mut store, now) = account.advanced().map_err(internal)?;
     let zone_name = zone.resolve(&store)?.name.clone();
     let changed = fqdn(&zone_name, &name);
     let record = Record {
@@ -231,15 +231,15 @@ fn create_record(sandbox: &Sandbox, mut p: Params, fixed_type: Option<&str>) -> 
             "The record exists already: it need not be added again.",
         ));
     };
-    sandbox.persist(&store).map_err(internal)?;
+    account.persist(&store).map_err(internal)?;
     Ok((json!({ "RecordId": id }), is_txt.then_some(changed)))
 }
 
-fn delete_record(sandbox: &Sandbox, mut p: Params) -> Answer {
+fn delete_record(account: &Account<'_>, mut p: Params) -> Answer {
     let zone = ZoneParams::read(&mut p)?;
     let record_id = p.integer("RecordId")?.ok_or_else(|| missing_parameter("RecordId"))?;
     p.finish()?;
-    let (mut store, _) = sandbox.advanced().map_err(internal)?;
+    let (mut store, _) = account.advanced().map_err(internal)?;
     let zone_name = zone.resolve(&store)?.name.clone();
     let Some(removed) = store.dns.remove_record(&zone_name, record_id) else {
         return Err(fail(
@@ -247,12 +247,12 @@ fn delete_record(sandbox: &Sandbox, mut p: Params) -> Answer {
             format!("The record {record_id} does not exist in {zone_name}."),
         ));
     };
-    sandbox.persist(&store).map_err(internal)?;
+    account.persist(&store).map_err(internal)?;
     let changed = (removed.record_type == "TXT").then(|| fqdn(&zone_name, &removed.name));
     Ok((json!({}), changed))
 }
 
-fn describe_record_list(sandbox: &Sandbox, mut p: Params) -> Result<Value, Failure> {
+fn describe_record_list(account: &Account<'_>, mut p: Params) -> Result<Value, Failure> {
     let zone = ZoneParams::read(&mut p)?;
     // The newer spelling wins when both are given, as the API documents.
     let host = p.string("SubDomain")?.filter(|s| !s.is_empty());
@@ -274,7 +274,7 @@ fn describe_record_list(sandbox: &Sandbox, mut p: Params) -> Result<Value, Failu
         ));
     }
 
-    let (store, _) = sandbox.advanced().map_err(internal)?;
+    let (store, _) = account.advanced().map_err(internal)?;
     let zone = zone.resolve(&store)?;
     let matching: Vec<&Record> = zone
         .records
@@ -350,7 +350,7 @@ impl ZoneParams {
         Ok(ZoneParams { domain, domain_id })
     }
 
-    fn resolve<'s>(&self, store: &'s Store) -> Result<&'s Zone, Failure> {
+    fn resolve<'s>(&self, store: &'s AccountData) -> Result<&'s Zone, Failure> {
         if let Some(id) = self.domain_id {
             return store.dns.zone_by_id(id).ok_or_else(|| {
                 fail("InvalidParameter.DomainIdInvalid", format!("The domain id {id} is invalid."))

@@ -32,14 +32,14 @@ use super::certificates::{
 };
 use super::params::Params;
 use super::{Failure, Outcome, fail, internal};
-use crate::Sandbox;
+use crate::Account;
 use crate::store::StoredCertificate;
 
 /// The documented maximum page size; a larger `Limit` is treated as this.
 const MAX_PAGE_LIMIT: u64 = 1000;
 const DEFAULT_PAGE_LIMIT: u64 = 10;
 
-pub(super) fn describe_certificates(sandbox: &Sandbox, mut p: Params) -> Outcome {
+pub(super) fn describe_certificates(account: &Account<'_>, mut p: Params) -> Outcome {
     let offset = p.integer("Offset")?.unwrap_or(0);
     let limit = p.integer("Limit")?.unwrap_or(DEFAULT_PAGE_LIMIT).min(MAX_PAGE_LIMIT);
     let filter = Filter::read(&mut p)?;
@@ -62,7 +62,7 @@ pub(super) fn describe_certificates(sandbox: &Sandbox, mut p: Params) -> Outcome
     }
     p.finish()?;
 
-    let (store, now) = sandbox.advanced().map_err(internal)?;
+    let (store, now) = account.advanced().map_err(internal)?;
     let all = store.certificates();
     let mut matching: Vec<&StoredCertificate> =
         all.iter().filter(|cert| filter.matches(cert, now)).collect();
@@ -77,7 +77,7 @@ pub(super) fn describe_certificates(sandbox: &Sandbox, mut p: Params) -> Outcome
         .into_iter()
         .skip(usize::try_from(offset).unwrap_or(usize::MAX))
         .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .map(|c| certificate_json(c, now))
+        .map(|c| certificate_json(c, &account.options().uin, now))
         .collect();
     Ok(json!({ "TotalCount": total, "Certificates": page }))
 }

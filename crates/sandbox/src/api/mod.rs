@@ -1,11 +1,13 @@
 //! The HTTP service: the router, the API's entry point at `POST /` (fault injection, then
-//! authentication, the rate limit, dispatch to an action of the service the request is signed
-//! for, and publishing the TXT records a DNSPod action changed) and the response envelope every
-//! action answers in. What an action does lives in [`apply`], [`upload`], [`certificates`],
-//! [`list`], for delivery in [`deploy`], [`records`] and [`bindings`], and for DNSPod in
-//! [`dnspod`]; the control API under `/_sandbox/` in [`control`]. Nothing here may answer an
-//! API error with anything but HTTP 200 and `Response.Error`: SDKs read the error from the
-//! body, not the status.
+//! authentication, the rate limit of the signing account, dispatch to an action of the service
+//! the request is signed for, and publishing the TXT records a DNSPod action changed) and the
+//! response envelope every action answers in. What an action does lives in [`apply`],
+//! [`upload`], [`certificates`], [`list`], for delivery in [`deploy`], [`records`] and
+//! [`bindings`], for DNSPod in [`dnspod`] and for STS in [`sts`]; the control API under
+//! `/_sandbox/` in [`control`]. Every action acts on the [`Account`] that signed the request:
+//! a certificate, task or zone of another account is answered as one that does not exist, as
+//! the real service answers it. Nothing here may answer an API error with anything but HTTP 200
+//! and `Response.Error`: SDKs read the error from the body, not the status.
 
 mod apply;
 mod auth;
@@ -17,6 +19,7 @@ mod dnspod;
 mod list;
 mod params;
 mod records;
+mod sts;
 mod upload;
 
 use axum::Router;
@@ -30,8 +33,8 @@ use certplan_provider::Service;
 use rand::Rng;
 use serde_json::{Map, Value, json};
 
-use crate::Sandbox;
 use crate::control::path;
+use crate::{Account, Sandbox};
 use params::Params;
 
 pub(crate) fn router(sandbox: Sandbox) -> Router {
@@ -134,9 +137,10 @@ async fn handle_api(State(sandbox): State<Sandbox>, headers: HeaderMap, body: By
         return injected_error(&code);
     }
     let mut action_name = String::new();
-    let outcome = auth::authenticate(&sandbox, &headers, &body).and_then(|(service, action)| {
-        if !sandbox.admit(&action) {
-            let limit = sandbox.options().rate_limit;
+    let outcome = auth::authenticate(&sandbox, &headers, &body).and_then(|signed| {
+        let auth::Signed { service, action, account } = signed;
+        if !sandbox.admit(&account.options().secret_id, &action) {
+            let limit = sandbox.rate_limit_of(&action);
             return Err(fail(
                 "RequestLimitExceeded",
                 format!(
@@ -157,8 +161,9 @@ async fn handle_api(State(sandbox): State<Sandbox>, headers: HeaderMap, body: By
             .map(str::to_owned);
         let params = Params::new(params, region);
         match service {
-            Service::SSL => ssl(&sandbox, &action, params).map(|answer| (answer, None)),
-            Service::DNSPOD => dnspod::dnspod(&sandbox, &action, params),
+            Service::SSL => ssl(&account, &action, params).map(|answer| (answer, None)),
+            Service::DNSPOD => dnspod::dnspod(&account, &action, params),
+            sts::SERVICE => sts::sts(&account, &action, params).map(|answer| (answer, None)),
             other => Err(fail(
                 "InvalidAction",
                 format!("The sandbox serves no actions of service `{}`.", other.name),
@@ -228,36 +233,36 @@ fn broken_response() -> Response {
 }
 
 /// Runs an action of the SSL service.
-fn ssl(sandbox: &Sandbox, action: &str, params: Params) -> Outcome {
+fn ssl(account: &Account<'_>, action: &str, params: Params) -> Outcome {
     match action {
-        "ApplyCertificate" => apply::apply_certificate(sandbox, params),
-        "DescribeCertificateDetail" => certificates::describe_certificate_detail(sandbox, params),
-        "DescribeCertificates" => list::describe_certificates(sandbox, params),
-        "DownloadCertificate" => certificates::download_certificate(sandbox, params),
-        "CompleteCertificate" => certificates::complete_certificate(sandbox, params),
-        "DeleteCertificate" => certificates::delete_certificate(sandbox, params),
-        "ModifyCertificateAlias" => certificates::modify_certificate_alias(sandbox, params),
-        "ModifyCertificateProject" => certificates::modify_certificate_project(sandbox, params),
-        "UpdateCertificateInstance" => deploy::update_certificate_instance(sandbox, params),
-        "DeployCertificateInstance" => deploy::deploy_certificate_instance(sandbox, params),
-        "UpdateCertificateRecordRetry" => deploy::update_certificate_record_retry(sandbox, params),
+        "ApplyCertificate" => apply::apply_certificate(account, params),
+        "DescribeCertificateDetail" => certificates::describe_certificate_detail(account, params),
+        "DescribeCertificates" => list::describe_certificates(account, params),
+        "DownloadCertificate" => certificates::download_certificate(account, params),
+        "CompleteCertificate" => certificates::complete_certificate(account, params),
+        "DeleteCertificate" => certificates::delete_certificate(account, params),
+        "ModifyCertificateAlias" => certificates::modify_certificate_alias(account, params),
+        "ModifyCertificateProject" => certificates::modify_certificate_project(account, params),
+        "UpdateCertificateInstance" => deploy::update_certificate_instance(account, params),
+        "DeployCertificateInstance" => deploy::deploy_certificate_instance(account, params),
+        "UpdateCertificateRecordRetry" => deploy::update_certificate_record_retry(account, params),
         "UpdateCertificateRecordRollback" => {
-            deploy::update_certificate_record_rollback(sandbox, params)
+            deploy::update_certificate_record_rollback(account, params)
         }
-        "DescribeHostUpdateRecord" => records::describe_host_update_record(sandbox, params),
+        "DescribeHostUpdateRecord" => records::describe_host_update_record(account, params),
         "CreateCertificateBindResourceSyncTask" => {
-            bindings::create_certificate_bind_resource_sync_task(sandbox, params)
+            bindings::create_certificate_bind_resource_sync_task(account, params)
         }
         "DescribeCertificateBindResourceTaskResult" => {
-            bindings::describe_certificate_bind_resource_task_result(sandbox, params)
+            bindings::describe_certificate_bind_resource_task_result(account, params)
         }
         "DescribeHostUpdateRecordDetail" => {
-            records::describe_host_update_record_detail(sandbox, params)
+            records::describe_host_update_record_detail(account, params)
         }
         "DescribeHostDeployRecordDetail" => {
-            records::describe_host_deploy_record_detail(sandbox, params)
+            records::describe_host_deploy_record_detail(account, params)
         }
-        "UploadCertificate" => upload::upload_certificate(sandbox, params),
+        "UploadCertificate" => upload::upload_certificate(account, params),
         other => Err(invalid_action(other)),
     }
 }

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::deploy::task_failure;
 use super::params::Params;
 use super::{Outcome, internal, missing_parameter};
-use crate::Sandbox;
+use crate::Account;
 use crate::deploy::detail_status::{DEPLOYING, FAILED, SUCCEEDED, TO_DEPLOY};
 use crate::deploy::{DeployDetail, DeployTask, TaskError, TaskKind};
 
@@ -27,13 +27,13 @@ use crate::deploy::{DeployDetail, DeployTask, TaskError, TaskKind};
 const MAX_DETAIL_LIMIT: u64 = 200;
 const DEFAULT_LIMIT: u64 = 10;
 
-pub(super) fn describe_host_update_record(sandbox: &Sandbox, mut p: Params) -> Outcome {
+pub(super) fn describe_host_update_record(account: &Account<'_>, mut p: Params) -> Outcome {
     let offset = p.integer("Offset")?.unwrap_or(0);
     let limit = p.integer("Limit")?.unwrap_or(DEFAULT_LIMIT);
     let new_id = p.string("CertificateId")?.filter(|id| !id.is_empty());
     let old_id = p.string("OldCertificateId")?.filter(|id| !id.is_empty());
     p.finish()?;
-    let (store, _) = sandbox.advanced().map_err(internal)?;
+    let (store, _) = account.advanced().map_err(internal)?;
     let matching: Vec<&DeployTask> = store
         .deploy
         .tasks()
@@ -65,13 +65,13 @@ pub(super) fn describe_host_update_record(sandbox: &Sandbox, mut p: Params) -> O
     Ok(json!({ "TotalCount": matching.len(), "DeployRecordList": list }))
 }
 
-pub(super) fn describe_host_update_record_detail(sandbox: &Sandbox, mut p: Params) -> Outcome {
+pub(super) fn describe_host_update_record_detail(account: &Account<'_>, mut p: Params) -> Outcome {
     let record =
         p.string_integer("DeployRecordId")?.ok_or_else(|| missing_parameter("DeployRecordId"))?;
     let limit = p.string_integer("Limit")?.unwrap_or(DEFAULT_LIMIT).min(MAX_DETAIL_LIMIT);
     let offset = p.string_integer("Offset")?.unwrap_or(0);
     p.finish()?;
-    let (store, _) = sandbox.advanced().map_err(internal)?;
+    let (store, _) = account.advanced().map_err(internal)?;
     let task = store
         .deploy
         .task(record)
@@ -102,13 +102,13 @@ pub(super) fn describe_host_update_record_detail(sandbox: &Sandbox, mut p: Param
     Ok(answer)
 }
 
-pub(super) fn describe_host_deploy_record_detail(sandbox: &Sandbox, mut p: Params) -> Outcome {
+pub(super) fn describe_host_deploy_record_detail(account: &Account<'_>, mut p: Params) -> Outcome {
     let record =
         p.string_integer("DeployRecordId")?.ok_or_else(|| missing_parameter("DeployRecordId"))?;
     let offset = p.integer("Offset")?.unwrap_or(0);
     let limit = p.integer("Limit")?.unwrap_or(DEFAULT_LIMIT).min(MAX_DETAIL_LIMIT);
     p.finish()?;
-    let (store, _) = sandbox.advanced().map_err(internal)?;
+    let (store, _) = account.advanced().map_err(internal)?;
     let task = store
         .deploy
         .task(record)

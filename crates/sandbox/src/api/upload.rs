@@ -21,14 +21,14 @@ use serde_json::json;
 
 use super::params::Params;
 use super::{Failure, Outcome, fail, internal, missing_parameter};
-use crate::Sandbox;
+use crate::Account;
 use crate::store::{StoredCertificate, Upload, status};
 use crate::x509::{self, UploadError};
 
 const SERVER: &str = "SVR";
 const CA: &str = "CA";
 
-pub(super) fn upload_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
+pub(super) fn upload_certificate(account: &Account<'_>, mut p: Params) -> Outcome {
     let public_pem = p.required_string("CertificatePublicKey")?;
     let private_pem = p.string("CertificatePrivateKey")?.filter(|k| !k.trim().is_empty());
     let certificate_type =
@@ -69,7 +69,7 @@ pub(super) fn upload_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
         x509::check_key(key, &read).map_err(refused)?;
     }
 
-    let (mut store, now) = sandbox.advanced().map_err(internal)?;
+    let (mut store, now) = account.advanced().map_err(internal)?;
     if !repeatable {
         let held =
             store.find(|c| c.upload.as_ref().is_some_and(|u| u.fingerprint == read.fingerprint));
@@ -110,7 +110,7 @@ pub(super) fn upload_certificate(sandbox: &Sandbox, mut p: Params) -> Outcome {
         csr_pem: None,
         upload: Some(upload),
     });
-    sandbox.persist(&store).map_err(internal)?;
+    account.persist(&store).map_err(internal)?;
     Ok(json!({ "CertificateId": id, "RepeatCertId": "" }))
 }
 

@@ -9,16 +9,20 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    AgeRequest, AgeResponse, BindRequest, BindingsResponse, ConsoleTarget, DeployTasksResponse,
-    DnsZones, FailDeploysRequest, FaultsResponse, SeedRequest, SeedResponse, path,
+    ACCOUNT_HEADER, AgeRequest, AgeResponse, BindRequest, BindingsResponse, ConsoleTarget,
+    DeployTasksResponse, DnsZones, FailDeploysRequest, FaultsResponse, SeedRequest, SeedResponse,
+    path,
 };
 use crate::{Binding, ConsoleOp, DeployTask, Faults, Stats};
 
-/// A client for the control API of the sandbox at one URL. Cheap to clone.
+/// A client for the control API of the sandbox at one URL, acting on its first account or, made
+/// with [`ControlClient::for_account`], on another. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ControlClient {
     http: reqwest::Client,
     base_url: String,
+    /// The SecretId of the account to act on; the first when `None`.
+    account: Option<String>,
 }
 
 /// Why a control call failed. Each names the URL it called.
@@ -55,7 +59,15 @@ impl ControlClient {
             // Building fails only when the TLS backend cannot initialise, which is a broken
             // build rather than a condition to handle.
             .expect("the HTTP client builds");
-        ControlClient { http, base_url: url.trim_end_matches('/').to_owned() }
+        ControlClient { http, base_url: url.trim_end_matches('/').to_owned(), account: None }
+    }
+
+    /// Returns this client acting on the account whose SecretId is `secret_id`: what it seeds,
+    /// the zones it adds, the bindings it lists (all of them) or makes fail and the deploy
+    /// tasks it lists are that account's. Operations on a certificate id find the certificate's
+    /// account by the id; `age`, faults and stats concern every account.
+    pub fn for_account(&self, secret_id: &str) -> Self {
+        ControlClient { account: Some(secret_id.to_owned()), ..self.clone() }
     }
 
     /// Returns the sandbox's URL, without a trailing `/`.
@@ -63,15 +75,15 @@ impl ControlClient {
         &self.base_url
     }
 
-    /// Makes every certificate `days` older, as if applied for that long ago; returns how many
-    /// certificates there are (all of them are aged).
+    /// Makes every certificate of every account `days` older, as if applied for that long ago;
+    /// returns how many certificates there are (all of them are aged).
     pub async fn age(&self, days: i64) -> Result<usize, ControlError> {
         let answer: AgeResponse = self.post(path::AGE, &AgeRequest { days }).await?;
         Ok(answer.aged)
     }
 
-    /// Does to certificate `id` what a person in the console (or the CA) would do. The sandbox
-    /// refuses (409) an id it does not hold and an operation the certificate's status does not
+    /// Does to certificate `id`, in whichever account holds it, what a person in the console
+    /// (or the CA) would do. The sandbox refuses (409) an id it does not hold and an operation the certificate's status does not
     /// allow, such as revoking a pending order. Returns the new certificate of a reissue.
     pub async fn console(&self, op: ConsoleOp, id: &str) -> Result<Option<String>, ControlError> {
         let target = ConsoleTarget { certificate_id: id.to_owned(), new_certificate_id: None };
@@ -91,13 +103,13 @@ impl ControlClient {
         self.set_faults(&Faults::default()).await.map(drop)
     }
 
-    /// Returns what the sandbox's API has served so far.
+    /// Returns what the sandbox's API has served so far, in all and by account.
     pub async fn stats(&self) -> Result<Stats, ControlError> {
         self.get(path::STATS).await
     }
 
-    /// Binds a cloud resource to certificate `certificate_id`, as deploying it in the console
-    /// would: the resource of `resource_type` (`clb`, `cdn`…) in `region` (required for the
+    /// Binds a cloud resource to certificate `certificate_id`, in whichever account holds it,
+    /// as deploying it in the console would: the resource of `resource_type` (`clb`, `cdn`…) in `region` (required for the
     /// region-scoped types, ignored for the others) named `instance` as
     /// `DeployCertificateInstance`'s `InstanceIdList` names it — `lb-1|lbl-2` or
     /// `lb-1|lbl-2|www.example.com` for a CLB listener, `www.example.com` for a CDN domain.
@@ -119,8 +131,8 @@ impl ControlClient {
         self.post(path::BIND, &request).await
     }
 
-    /// Returns the bindings of certificate `certificate_id`, or all of them, in the order they
-    /// were made: where each certificate is deployed now.
+    /// Returns the bindings of certificate `certificate_id` (in whichever account holds it), or
+    /// all the account's, in the order they were made: where each certificate is deployed now.
     pub async fn bindings(
         &self,
         certificate_id: Option<&str>,
@@ -133,8 +145,8 @@ impl ControlClient {
         Ok(answer.bindings)
     }
 
-    /// Makes the next `count` deploy attempts on binding `binding_id` fail (0 stops it);
-    /// returns the binding. The sandbox refuses (409) a binding that does not exist.
+    /// Makes the next `count` deploy attempts on the account's binding `binding_id` fail (0
+    /// stops it); returns the binding. The sandbox refuses (409) a binding that does not exist.
     pub async fn fail_next_deploys(
         &self,
         binding_id: u64,
@@ -143,15 +155,15 @@ impl ControlClient {
         self.post(path::FAIL_DEPLOYS, &FailDeploysRequest { binding_id, count }).await
     }
 
-    /// Returns every deploy task the API has created, oldest first, with its resources'
-    /// progress: how a test asserts that exactly one task was created.
+    /// Returns every deploy task the account's API requests have created, oldest first, with
+    /// its resources' progress: how a test asserts that exactly one task was created.
     pub async fn deploy_tasks(&self) -> Result<Vec<DeployTask>, ControlError> {
         let answer: DeployTasksResponse = self.get(path::DEPLOY_TASKS).await?;
         Ok(answer.deploy_tasks)
     }
 
-    /// Adds an issued certificate for each domain, bypassing the API and its rate limit; returns
-    /// their ids in the order of `domains`.
+    /// Adds an issued certificate for each domain to the account, bypassing the API and its rate
+    /// limit; returns their ids in the order of `domains`.
     pub async fn seed(&self, domains: &[impl AsRef<str>]) -> Result<Vec<String>, ControlError> {
         let domains = domains.iter().map(|d| d.as_ref().to_owned()).collect();
         let answer: SeedResponse = self.post(path::SEED, &SeedRequest { domains }).await?;
@@ -175,7 +187,7 @@ impl ControlClient {
 
     async fn get<A: DeserializeOwned>(&self, path: &str) -> Result<A, ControlError> {
         let url = self.url_of(path);
-        let response = self.http.get(&url).send().await;
+        let response = self.for_the_account(self.http.get(&url)).send().await;
         answer(url, response).await
     }
 
@@ -185,8 +197,16 @@ impl ControlClient {
         body: &impl Serialize,
     ) -> Result<A, ControlError> {
         let url = self.url_of(path);
-        let response = self.http.post(&url).json(body).send().await;
+        let response = self.for_the_account(self.http.post(&url)).json(body).send().await;
         answer(url, response).await
+    }
+
+    /// Names the account to act on, when the client has one.
+    fn for_the_account(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.account {
+            Some(secret_id) => request.header(ACCOUNT_HEADER, secret_id),
+            None => request,
+        }
     }
 }
 

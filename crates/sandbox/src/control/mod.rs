@@ -4,6 +4,17 @@
 //! [`ControlClient`] — so the two cannot drift apart. The endpoints are not part of the
 //! Tencent Cloud API and take no credentials: a sandbox trusts whoever can reach it.
 //!
+//! Accounts: the sandbox keeps its accounts apart by SecretId, and so does this API. An
+//! endpoint that acts on a certificate (`{op}`, `bind`, `bindings/{id}`) finds its account by
+//! the id, which is unique across accounts (an account the data file holds and the sandbox no
+//! longer serves included). Those that act on an account (`seed`, `dns-zones`, `bindings`,
+//! `fail-deploys`, `deploy-tasks`) act on the first, or on the one whose SecretId the
+//! `X-Sandbox-Account` header names — `curl -H 'X-Sandbox-Account: AKID…'
+//! http://127.0.0.1:8443/_sandbox/deploy-tasks`; [`ControlClient::for_account`] sends it — and
+//! answer 404 for an account the sandbox does not serve. `age` ages every account's
+//! certificates, `faults` apply to every request, and `stats` counts every request, in all and
+//! by account; they ignore the header.
+//!
 //! | Endpoint                | Body                    | Answer                       |
 //! |-------------------------|-------------------------|------------------------------|
 //! | `POST /_sandbox/age`    | `{"Days": N}`           | `{"Aged": count, "Days": N}` |
@@ -26,8 +37,9 @@
 //! probabilities or an instance not in its type's format, 409 for a console operation or a
 //! binding on a certificate (or binding) that does not exist or is in the wrong state —
 //! deleting a certificate that still serves cloud resources, revoking or reissuing an uploaded
-//! one included — 500 when the sandbox cannot save its certificates. `dns-zones` adds DNSPod
-//! domains to the account (400 for a name that is not a zone).
+//! one included — 404 for an account it does not serve, 500 when the sandbox cannot save its
+//! certificates. `dns-zones` adds DNSPod domains to the account (400 for a name that is not a
+//! zone).
 //!
 //! [`Faults`]: crate::Faults
 //! [`Stats`]: crate::Stats
@@ -41,6 +53,9 @@ use serde::{Deserialize, Serialize};
 pub use client::{ControlClient, ControlError};
 
 use crate::{Binding, DeployTask, Faults};
+
+/// The header that names, by SecretId, the account an account's endpoint acts on.
+pub(crate) const ACCOUNT_HEADER: &str = "x-sandbox-account";
 
 /// The control API's paths, as the router matches them.
 pub(crate) mod path {
@@ -66,7 +81,7 @@ pub(crate) mod path {
     }
 }
 
-/// `POST /_sandbox/age`: makes every certificate `days` older.
+/// `POST /_sandbox/age`: makes every certificate of every account `days` older.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct AgeRequest {

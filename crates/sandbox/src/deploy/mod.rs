@@ -1,7 +1,8 @@
 //! Certificate delivery: the cloud resources bound to certificates ([`Binding`]) and the deploy
 //! tasks that move them (`UpdateCertificateInstance`, `DeployCertificateInstance`, their retry
-//! and rollback), persisted with the certificates. It owns the task model and how a task
-//! progresses; what the API answers lives in `api::deploy` and `api::records`.
+//! and rollback), persisted with the certificates, each account's apart. It owns the task
+//! model and how a task progresses; what the API answers lives in `api::deploy` and
+//! `api::records`.
 //!
 //! A task deploys its resources one after another: each detail waits (status 0), deploys (3)
 //! for one `deploy_step`, then succeeds (1: the resource now serves the task's certificate) or
@@ -23,7 +24,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) use binding::DEPLOYABLE_RESOURCE_TYPES;
 pub use binding::{Binding, TargetError, is_regional, is_resource_type, resource_types};
 
-use crate::{Sandbox, StoreError};
+use crate::{Account, Sandbox, StoreError};
 
 /// A detail's `Status` as the API reports it.
 pub mod detail_status {
@@ -562,10 +563,10 @@ pub enum BindError {
 }
 
 impl Sandbox {
-    /// Binds a cloud resource to a certificate, as deploying it in the console would: the
-    /// resource of `resource_type` in `region` named `instance` as `InstanceIdList` names it
-    /// (`lb-1|lbl-2` for a CLB listener, `www.example.com` for a CDN domain…). A resource
-    /// bound already is repointed. Returns the binding.
+    /// Binds a cloud resource to a certificate, in whichever account holds it, as deploying it
+    /// in the console would: the resource of `resource_type` in `region` named `instance` as
+    /// `InstanceIdList` names it (`lb-1|lbl-2` for a CLB listener, `www.example.com` for a CDN
+    /// domain…). A resource bound already is repointed. Returns the binding.
     pub fn bind(
         &self,
         certificate_id: &str,
@@ -574,20 +575,33 @@ impl Sandbox {
         instance: &str,
     ) -> Result<Binding, BindError> {
         let resource = Binding::parse(resource_type, region, instance)?;
+        let not_found = || BindError::CertificateNotFound(certificate_id.to_owned());
         let (mut store, now) = self.advanced()?;
-        let cert = store
-            .get(certificate_id)
-            .ok_or_else(|| BindError::CertificateNotFound(certificate_id.to_owned()))?;
+        let holder = store.holder_of(certificate_id).ok_or_else(not_found)?.to_owned();
+        let account = store.account_mut(&holder);
+        let cert = account.get(certificate_id).ok_or_else(not_found)?;
         if !cert.is_downloadable(now) {
             let status = cert.status_at(now);
             return Err(BindError::NotIssued { id: certificate_id.to_owned(), status });
         }
-        let binding = store.deploy.bind(resource, certificate_id);
+        let binding = account.deploy.bind(resource, certificate_id);
         self.persist(&store)?;
         Ok(binding)
     }
 
-    /// Returns the bindings, of one certificate or all, in the order they were made.
+    /// Returns the bindings of certificate `certificate_id`, in whichever account holds it, or
+    /// with `None` all the first account's, in the order they were made.
+    pub fn bindings(&self, certificate_id: Option<&str>) -> Result<Vec<Binding>, StoreError> {
+        let Some(id) = certificate_id else { return self.first_account().bindings(None) };
+        let (store, _) = self.advanced()?;
+        let holder = store.holder_of(id).and_then(|holder| store.account(holder));
+        let bound = holder.into_iter().flat_map(|data| data.deploy.bindings());
+        Ok(bound.filter(|b| b.certificate_id == id).cloned().collect())
+    }
+}
+
+impl Account<'_> {
+    /// Returns the account's bindings, of one certificate or all, in the order they were made.
     pub fn bindings(&self, certificate_id: Option<&str>) -> Result<Vec<Binding>, StoreError> {
         let (store, _) = self.advanced()?;
         Ok(store
@@ -598,8 +612,8 @@ impl Sandbox {
             .collect())
     }
 
-    /// Makes the next `count` deploy attempts on binding `binding_id` fail, whatever task
-    /// makes them; returns the binding.
+    /// Makes the next `count` deploy attempts on the account's binding `binding_id` fail,
+    /// whatever task makes them; returns the binding.
     pub fn fail_next_deploys(&self, binding_id: u64, count: u32) -> Result<Binding, BindError> {
         let (mut store, _) = self.advanced()?;
         let binding =
@@ -610,8 +624,8 @@ impl Sandbox {
         Ok(binding)
     }
 
-    /// Returns every deploy task created so far, oldest first, with its details as they are
-    /// now.
+    /// Returns every deploy task the account's requests created, oldest first, with its
+    /// details as they are now.
     pub fn deploy_tasks(&self) -> Result<Vec<DeployTask>, StoreError> {
         let (store, _) = self.advanced()?;
         Ok(store.deploy.tasks().cloned().collect())

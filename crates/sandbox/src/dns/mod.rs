@@ -1,11 +1,12 @@
-//! DNSPod's side of the sandbox: the account's DNS zones — the domains it hosts — and their
-//! records, persisted with the certificates. Zones exist when declared (the `dns_zones` option,
+//! DNSPod's side of the sandbox: each account's DNS zones — the domains it hosts — and their
+//! records, persisted with the certificates. Zones exist when declared (the `dns_zones` options,
 //! the control API); records are made and deleted through the API (`api::dnspod`, which owns
 //! what is answered). With a pebble-challtestsrv to publish to (the `challtestsrv` option), a
 //! name's TXT records are published there whenever they change ([`challtestsrv`]), so that an
 //! ACME CA asking that server — Pebble, in tests — sees what a client put in DNSPod. Records
 //! loaded from a data file are not published again: only changes are. The sandbox's own CA
 //! reads the zones too: a CNAME record validating a `DNS` order issues it ([`crate::store`]).
+//! Zones and records belong to one account, but names resolve for everyone ([`PublicDns`]).
 
 mod challtestsrv;
 
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) use challtestsrv::Challtestsrv;
 pub use challtestsrv::PublishError;
 
-use crate::{Sandbox, StoreError};
+use crate::{Account, Sandbox, StoreError};
 
 /// A DNS zone's name, checked: lower case, without a trailing dot, two labels or more.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -216,7 +217,32 @@ impl DnsState {
     }
 }
 
-impl Sandbox {
+/// DNS as the world resolves it: the records of every zone the sandbox's accounts hold. The CA
+/// and pebble-challtestsrv ask for names, not accounts: a record one account makes is seen by
+/// an order of another (certificates in one account, DNS in another, as people run them).
+pub(crate) struct PublicDns<'a> {
+    accounts: Vec<&'a DnsState>,
+}
+
+impl<'a> PublicDns<'a> {
+    pub(crate) fn of(accounts: impl Iterator<Item = &'a DnsState>) -> Self {
+        PublicDns { accounts: accounts.collect() }
+    }
+
+    /// Returns when the first enabled CNAME record named `name` pointing at `value` was made,
+    /// in any account (see [`DnsState::cname_made`]).
+    pub(crate) fn cname_made(&self, name: &str, value: &str) -> Option<DateTime<Utc>> {
+        self.accounts.iter().filter_map(|dns| dns.cname_made(name, value)).min()
+    }
+
+    /// Returns the values of the enabled TXT records named `fqdn` (with its trailing dot), in
+    /// any account.
+    pub(crate) fn txt_values(&self, fqdn: &str) -> Vec<String> {
+        self.accounts.iter().flat_map(|dns| dns.txt_values(fqdn)).collect()
+    }
+}
+
+impl Account<'_> {
     /// Adds DNS zones to the account, as adding a domain to DNSPod would (one it holds already
     /// is left as it is); returns the name of every zone it holds.
     pub fn add_dns_zones(&self, zones: &[DnsZone]) -> Result<Vec<String>, StoreError> {
@@ -230,14 +256,16 @@ impl Sandbox {
         }
         Ok(store.dns.zones().map(|z| z.name.clone()).collect())
     }
+}
 
+impl Sandbox {
     /// Publishes the TXT records named `fqdn` to pebble-challtestsrv, when the sandbox has one
     /// to publish to. Publications take turns, and each reads the records when its turn comes:
     /// two changes to a name answered out of order still leave the server what the store holds.
     pub(crate) async fn publish_txt(&self, fqdn: &str) -> Result<(), PublishError> {
         let Some(server) = &self.inner.challtestsrv else { return Ok(()) };
         let _turn = self.inner.publishing.lock().await;
-        let values = self.store().dns.txt_values(fqdn);
+        let values = self.store().public_dns().txt_values(fqdn);
         server.set_txt(fqdn, &values).await
     }
 }

@@ -19,8 +19,7 @@ async fn call_in(url: &str, region: Option<&str>, action: &str, body: &Value) ->
 /// A sandbox whose deploy tasks take `step` per resource.
 async fn start_stepping(step: Duration) -> (Running, ControlClient) {
     let s = start_with(SandboxOptions {
-        secret_id: ID.into(),
-        secret_key: KEY.into(),
+        accounts: vec![SandboxAccount::new(ID, KEY)],
         deploy_step: step,
         ..Default::default()
     })

@@ -18,8 +18,7 @@ fn zones(names: &[&str]) -> Vec<DnsZone> {
 
 fn with_zones(names: &[&str]) -> SandboxOptions {
     SandboxOptions {
-        secret_id: ID.into(),
-        secret_key: KEY.into(),
+        accounts: vec![SandboxAccount::new(ID, KEY)],
         dns_zones: zones(names),
         ..Default::default()
     }

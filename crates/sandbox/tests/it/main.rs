@@ -5,10 +5,13 @@ use certplan_core::{CertStatus, CertificateArgs, DvAuthMethod, ValidationRecord}
 use certplan_provider::tc3::{self, Payload, SigningInput};
 use certplan_provider::wire::{ApplyCertificateRequest, DescribeCertificatesRequest};
 use certplan_provider::{Client, Credentials, Endpoint, Service};
-use certplan_sandbox::{ConsoleOp, ControlClient, ControlError, Faults, SandboxOptions};
+use certplan_sandbox::{
+    ConsoleOp, ControlClient, ControlError, Faults, SandboxAccount, SandboxOptions,
+};
 use certplan_test_support::LocalSandbox;
 use serde_json::{Value, json};
 
+mod accounts;
 mod delivery;
 mod dnspod;
 mod upload;
@@ -20,8 +23,7 @@ type Running = LocalSandbox;
 
 async fn start(data: Option<std::path::PathBuf>) -> Running {
     start_with(SandboxOptions {
-        secret_id: ID.into(),
-        secret_key: KEY.into(),
+        accounts: vec![SandboxAccount::new(ID, KEY)],
         data,
         ..Default::default()
     })
@@ -112,12 +114,35 @@ async fn call_service(
     action: &str,
     body: &Value,
 ) -> Value {
+    call_signed(url, &SandboxAccount::new(ID, KEY), service, region, action, body).await
+}
+
+/// Calls `action` of `service` with `body` as `account` (signed with its credentials); returns
+/// `Response`.
+async fn call_as(
+    url: &str,
+    account: &SandboxAccount,
+    service: Service,
+    action: &str,
+    body: &Value,
+) -> Value {
+    call_signed(url, account, service, None, action, body).await
+}
+
+async fn call_signed(
+    url: &str,
+    account: &SandboxAccount,
+    service: Service,
+    region: Option<&str>,
+    action: &str,
+    body: &Value,
+) -> Value {
     let body = body.to_string();
     let timestamp = chrono::Utc::now().timestamp();
     let host = url.trim_start_matches("http://");
     let sig = tc3::sign(&SigningInput {
-        secret_id: ID,
-        secret_key: KEY,
+        secret_id: &account.secret_id,
+        secret_key: &account.secret_key,
         service: service.name,
         method: "POST",
         uri: "/",
@@ -388,8 +413,7 @@ async fn manual_validation_stays_pending_with_records_until_validated() {
 #[tokio::test]
 async fn automatic_validation_issues_after_the_configured_delay() {
     let s = start_with(SandboxOptions {
-        secret_id: ID.into(),
-        secret_key: KEY.into(),
+        accounts: vec![SandboxAccount::new(ID, KEY)],
         issue_delay: std::time::Duration::from_millis(1500),
         ..Default::default()
     })
@@ -488,8 +512,7 @@ async fn console_revokes_cancels_and_deletes() {
 #[tokio::test]
 async fn a_main_domain_holds_at_most_its_quota_of_free_certificates() {
     let s = start_with(SandboxOptions {
-        secret_id: ID.into(),
-        secret_key: KEY.into(),
+        accounts: vec![SandboxAccount::new(ID, KEY)],
         quota_per_domain: 2,
         ..Default::default()
     })
@@ -710,8 +733,7 @@ async fn list_ids(url: &str, body: &str) -> Result<Vec<String>, String> {
 #[tokio::test]
 async fn describe_certificates_applies_every_documented_filter() {
     let s = start_with(SandboxOptions {
-        secret_id: ID.into(),
-        secret_key: KEY.into(),
+        accounts: vec![SandboxAccount::new(ID, KEY)],
         rate_limit: 0,
         ..Default::default()
     })
@@ -776,8 +798,7 @@ async fn describe_certificates_applies_every_documented_filter() {
 #[tokio::test]
 async fn describe_certificates_refuses_by_name_what_it_cannot_filter() {
     let s = start_with(SandboxOptions {
-        secret_id: ID.into(),
-        secret_key: KEY.into(),
+        accounts: vec![SandboxAccount::new(ID, KEY)],
         rate_limit: 0,
         ..Default::default()
     })
@@ -985,7 +1006,8 @@ async fn routes_by_the_service_the_signature_names_at_that_services_version() {
     let err = s.client_for(cvm).describe_certificates(&list).await.expect_err("not served");
     assert_eq!(err.code(), Some("AuthFailure.SignatureFailure"), "{err}");
     assert!(
-        err.to_string().contains("service `cvm`, which the sandbox does not serve (ssl, dnspod)"),
+        err.to_string()
+            .contains("service `cvm`, which the sandbox does not serve (ssl, dnspod, sts)"),
         "{err}"
     );
 }

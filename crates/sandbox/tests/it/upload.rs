@@ -47,8 +47,7 @@ async fn detail(url: &str, id: &str) -> Value {
 
 fn quick_deploys() -> SandboxOptions {
     SandboxOptions {
-        secret_id: ID.into(),
-        secret_key: KEY.into(),
+        accounts: vec![SandboxAccount::new(ID, KEY)],
         deploy_step: Duration::from_millis(5),
         ..Default::default()
     }

@@ -15,7 +15,9 @@ fn the_pg_backend_keeps_the_backend_contract() {
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use certplan_core::{Address, CertStatus, CertificateArgs, DvAuthMethod, ExportRecord, Sensitive};
+use certplan_core::{
+    Address, CertStatus, CertificateArgs, DvAuthMethod, ExportRecord, ProviderRef, Sensitive,
+};
 use certplan_state::{Cloud, Deposed, Intent, IntentKind, ResourceState, State, StoredOutput};
 use certplan_state_pg::{PgConfig, PgStore};
 
@@ -170,6 +172,7 @@ pub(crate) fn rich_state() -> State {
         state.deposed.push(Deposed {
             address: address(i),
             certificate_id: id.into(),
+            provider: Default::default(),
             since: "2026-11-27T00:00:00Z".parse().expect("time"),
             last_error: if i == 0 { String::new() } else { "FailedOperation: in use".into() },
         });
@@ -183,6 +186,7 @@ pub(crate) fn rich_state() -> State {
             sensitive: BTreeSet::new(),
             validation_failures: 1,
             old_certificate_id: (i == 1).then(|| "id000009".into()),
+            old_provider: (i == 1).then(|| certplan_core::ProviderRef::aliased("prod")),
             supersedes: (i == 1).then(|| "id000009".into()),
             started_at: "2026-11-28T10:00:00.5Z".parse().expect("time"),
             replaces_because: (i == 1).then(|| "gone".to_owned()),
@@ -198,7 +202,13 @@ pub(crate) fn rich_state() -> State {
         },
     );
     state.outputs.insert("secret".into(), StoredOutput { value: "s3cret".into(), sensitive: true });
-    state.cloud =
-        Some(Cloud { endpoint: "https://ssl.tencentcloudapi.com".into(), sandbox: false });
+    // Two accounts, each provider's certificates bound to its own.
+    let cloud = |account: &str| Cloud {
+        endpoint: "https://ssl.tencentcloudapi.com".into(),
+        sandbox: false,
+        account: Some(account.into()),
+    };
+    state.clouds.insert(ProviderRef::DEFAULT, cloud("100000000001"));
+    state.clouds.insert(ProviderRef::aliased("prod"), cloud("100000000002"));
     state
 }

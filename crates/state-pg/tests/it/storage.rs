@@ -25,7 +25,7 @@ fn a_rich_state_comes_back_as_it_was_saved() {
     state.deposed.remove(0);
     state.intents.reverse();
     state.outputs.clear();
-    state.cloud = None;
+    state.clouds = Default::default();
     store.save(&mut state).expect("saved");
     assert_eq!(schema.store("default").load().expect("loads"), Some(state));
 }

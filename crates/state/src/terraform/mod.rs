@@ -15,7 +15,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use certplan_core::{Argument, CertificateId, InstanceKey, RESOURCE_TYPE};
+use certplan_core::{Argument, CertificateId, InstanceKey, ProviderRef, RESOURCE_TYPE};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
@@ -26,7 +26,9 @@ pub use address::{TerraformAddress, TerraformAddressError};
 /// all but the password (never read) and `delete_dns_auto_record` (an API field the provider
 /// does not have).
 fn read_arguments() -> impl Iterator<Item = Argument> + Clone {
-    Argument::ALL.into_iter().filter(|a| !matches!(*a, PASSWORD | Argument::DeleteDnsAutoRecord))
+    Argument::ALL
+        .into_iter()
+        .filter(|a| !a.meta() && !matches!(*a, PASSWORD | Argument::DeleteDnsAutoRecord))
 }
 /// The provider's arguments certplan does not take: it renews on its own.
 const LEFT_OUT: [Argument; 1] = [Argument::OldCertificateId];
@@ -46,6 +48,10 @@ pub struct TerraformState {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TerraformCertificate {
     pub address: TerraformAddress,
+    /// The provider configuration whose account holds it: the alias of the state's `provider`
+    /// field (`provider["registry.terraform.io/tencentcloudstack/tencentcloud"].prod`); `None`
+    /// from `terraform show -json`, which does not say.
+    pub provider: Option<ProviderRef>,
     /// The certificate id (attribute `id`).
     pub id: CertificateId,
     /// The arguments that were set, Terraform's names, in the provider's order (domain,
@@ -183,6 +189,10 @@ struct ResourceV4 {
     #[serde(rename = "type")]
     resource_type: String,
     name: String,
+    /// The provider configuration's address: `provider["registry.terraform.io/NS/NAME"]`,
+    /// with `.ALIAS` for an aliased one.
+    #[serde(default)]
+    provider: Option<String>,
     #[serde(default)]
     instances: Vec<InstanceV4>,
 }
@@ -264,6 +274,12 @@ fn read_v4(state: StateV4) -> Result<TerraformState, TerraformStateError> {
                 resource.resource_type, resource.name
             ))
         })?;
+        let provider = provider_alias(resource.provider.as_deref()).map_err(|why| {
+            TerraformStateError::Invalid(format!(
+                "resource {}.{}: {why}",
+                resource.resource_type, resource.name
+            ))
+        })?;
         for instance in resource.instances {
             if is_deposed(instance.deposed.as_deref()) {
                 read.ignored += 1;
@@ -278,7 +294,9 @@ fn read_v4(state: StateV4) -> Result<TerraformState, TerraformStateError> {
             let sensitive = sensitive_paths(instance.sensitive_attributes)
                 .map_err(|why| TerraformStateError::Invalid(format!("{address}: {why}")))?;
             let attributes = instance.attributes.or(instance.attributes_flat);
-            read.certificates.push(certificate(address, attributes, &sensitive)?);
+            let mut read_one = certificate(address, attributes, &sensitive)?;
+            read_one.provider = Some(provider.clone());
+            read.certificates.push(read_one);
         }
     }
     Ok(read)
@@ -394,7 +412,33 @@ fn certificate(
             arguments.push((name, value));
         }
     }
-    Ok(TerraformCertificate { address, id: id.into(), arguments, password_set, withheld, left_out })
+    Ok(TerraformCertificate {
+        address,
+        provider: None,
+        id: id.into(),
+        arguments,
+        password_set,
+        withheld,
+        left_out,
+    })
+}
+
+/// Reads the alias of a resource's provider configuration address, as Terraform writes it in
+/// a state: `provider["registry.terraform.io/tencentcloudstack/tencentcloud"].prod` (or
+/// `module.NAME.provider[...]...` for one configured in a module). No alias, or no address at
+/// all, is the default configuration.
+fn provider_alias(address: Option<&str>) -> Result<ProviderRef, String> {
+    let Some(address) = address else { return Ok(ProviderRef::DEFAULT) };
+    let rest = address
+        .find("provider[\"")
+        .and_then(|at| address[at..].split_once("\"]"))
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| format!("its provider {address:?} is not a provider address"))?;
+    match rest.strip_prefix('.') {
+        None if rest.is_empty() => Ok(ProviderRef::DEFAULT),
+        Some(alias) if ProviderRef::valid_alias(alias) => Ok(ProviderRef::aliased(alias)),
+        _ => Err(format!("its provider {address:?} has an alias certplan cannot name")),
+    }
 }
 
 /// Whether an argument was set: the provider writes every argument, unset ones as `""` (or 0,
