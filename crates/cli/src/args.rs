@@ -69,6 +69,18 @@ pub enum Command {
         #[arg(long)]
         recursive: bool,
     },
+    /// List every certificate in each account, managed by certplan or not, soonest to expire
+    /// first, with where each is bound
+    Certificates {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Print the list as JSON
+        #[arg(long)]
+        json: bool,
+        /// Exit 3 when a certificate that serves something expires within DURATION (e.g. 30d)
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        expiring_within: Option<std::time::Duration>,
+    },
     /// Update the state from the cloud without changing anything
     Refresh {
         #[command(flatten)]

@@ -105,6 +105,11 @@ async fn run(
             let (settings, config) = configured(args.flags(&env.args), env)?;
             commands::apply::apply(settings, config, &args.options()).await
         }
+        Command::Certificates { common, json, expiring_within } => {
+            let (settings, config) = configured(common.flags(&env.args), env)?;
+            let options = commands::certificates::Options { json, expiring_within };
+            commands::certificates::certificates(settings, config, &options).await
+        }
         Command::Refresh { common, lock, selection } => {
             let (settings, config) = configured(common.locked_flags(&env.args, &lock), env)?;
             commands::refresh::refresh(settings, config, &selection.selection()).await
@@ -187,6 +192,7 @@ async fn run(
             faults,
             rate_limit,
             quota_per_domain,
+            free_per_year,
             dns_zones,
             challtestsrv,
         }) => {
@@ -210,6 +216,7 @@ async fn run(
                 faults: faults.faults(),
                 rate_limit,
                 quota_per_domain,
+                free_per_year,
                 dns_zones,
                 challtestsrv,
             };

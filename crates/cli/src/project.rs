@@ -242,9 +242,12 @@ impl Project {
                 };
                 let cloud = settings.cloud(declared)?;
                 check_cloud(&state, &provider, &cloud, &store.describe())?;
-                // The account, once connected; recorded with the next save.
-                let account = state.clouds.get(&provider).and_then(|c| c.account.clone());
-                state.clouds.insert(provider, Cloud { account, ..cloud });
+                // The account, once connected, and what the service said of its quota: kept,
+                // and recorded with the next save.
+                let recorded = state.clouds.get(&provider);
+                let account = recorded.and_then(|c| c.account.clone());
+                let free_limit = recorded.and_then(|c| c.free_limit);
+                state.clouds.insert(provider, Cloud { account, free_limit, ..cloud });
             }
         }
         let also = BTreeSet::new();
@@ -271,7 +274,9 @@ impl Project {
         for (provider, id) in futures_util::future::join_all(asked).await {
             let Some(declared) = self.config.providers.get(&provider) else { continue };
             let id = id?;
-            let cloud = Cloud { account: Some(id.clone()), ..self.settings.cloud(declared)? };
+            let free_limit = self.state.clouds.get(&provider).and_then(|c| c.free_limit);
+            let cloud =
+                Cloud { account: Some(id.clone()), free_limit, ..self.settings.cloud(declared)? };
             check_cloud(&self.state, &provider, &cloud, &self.store.describe())?;
             reached.entry(id).or_default().push(provider.clone());
             self.state.clouds.insert(provider, cloud);
@@ -391,8 +396,33 @@ impl Project {
         let mut plan = self.plan_only(observed, selection).await?;
         if observed.is_some() {
             self.check_left_behind(&mut plan, observed).await?;
+            self.count_free_quota(&mut plan).await?;
         }
         Ok(plan)
+    }
+
+    /// Counts, in each account the plan applies for free certificates in, those applied for
+    /// this year, and adds the quota to the plan — what would pass it needs attention. A count
+    /// that cannot be made is a warning: the service refuses past its limit all the same.
+    async fn count_free_quota(&mut self, plan: &mut Plan) -> anyhow::Result<()> {
+        let applying = certplan_planner::free_applications(plan);
+        if applying.is_empty() {
+            return Ok(());
+        }
+        let accounts = self.accounts().await?;
+        let mut listed = BTreeMap::new();
+        for provider in applying.keys() {
+            let Ok(account) = accounts.get(provider) else { continue };
+            match account.ssl.all_certificates().await {
+                Ok(all) => drop(listed.insert(provider.clone(), all)),
+                Err(e) => eprintln!(
+                    "warning: could not count the free certificates of {provider}'s account this year: {}",
+                    ui::chain(&e)
+                ),
+            }
+        }
+        certplan_planner::free_quota(plan, &self.config, &self.state, &listed, plan.created_at);
+        Ok(())
     }
 
     /// Plans the configuration against the state and what the refresh observed.

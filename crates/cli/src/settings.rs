@@ -283,9 +283,11 @@ impl Settings {
                 endpoint: resolve_endpoint(config, &self.env)?.to_string(),
                 sandbox: false,
                 account: None,
+                free_limit: None,
             },
             Remote::EmbeddedSandbox { data } => {
-                Cloud { endpoint: data.display().to_string(), sandbox: true, account: None }
+                let endpoint = data.display().to_string();
+                Cloud { endpoint, sandbox: true, account: None, free_limit: None }
             }
         })
     }

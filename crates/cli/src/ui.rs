@@ -167,6 +167,10 @@ fn event_json(event: &Event<'_>) -> Option<serde_json::Value> {
             "deploy_record_id": deployment.record_id, "from": deployment.from,
             "to": deployment.to, "resources": deployment.resources
         }),
+        Event::NotificationsOff { address, id, error } => json!({
+            "type": "notifications_off", "address": address.to_string(), "certificate_id": id,
+            "error": error.map(|e| chain(e))
+        }),
         Event::DeployedInstances { address, deployment } => json!({
             "type": "deploy_complete", "address": address.to_string(),
             "deploy_record_id": deployment.record_id, "from": null,
@@ -211,7 +215,14 @@ pub fn describe_event(event: Event<'_>) -> String {
             format!("{address}: {} complete after {elapsed:.1}s{id}", verbs(action).1)
         }
         Event::Failed { address, action, error } => {
-            format!("{address}: {} failed: {}", verbs(action).1, chain(error))
+            let failed = format!("{address}: {} failed: {}", verbs(action).1, chain(error));
+            match error {
+                certplan_engine::ChangeError::Provider(e) => match e.quota_advice() {
+                    Some(advice) => format!("{failed}\n  To do: {advice}"),
+                    None => failed,
+                },
+                _ => failed,
+            }
         }
         Event::Deposed { address, id, error } => format!(
             "{address}: warning: the new certificate is in place, but the old one ({id}) could not be deleted: {error}\n  it is kept in state as deposed; the next apply deletes it"
@@ -253,6 +264,13 @@ pub fn describe_event(event: Event<'_>) -> String {
             )
         }
         Event::Deployed { address, deployment } => describe_deployment(address, deployment),
+        Event::NotificationsOff { address, id, error: None } => format!(
+            "{address}: switched off the expiry notifications of {id}, which the deployment moved everything off"
+        ),
+        Event::NotificationsOff { address, id, error: Some(e) } => format!(
+            "warning: {address}: could not switch off the expiry notifications of {id} ({}); it may still mail about its expiry",
+            chain(e)
+        ),
         Event::DeployedInstances { address, deployment: d } => {
             if d.resources.is_empty() {
                 format!("{address}: {} is deployed to {} already", d.to, d.instances)

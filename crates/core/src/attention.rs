@@ -59,6 +59,9 @@ pub enum Concern {
     /// The ACME CA refuses to order the certificate until `until` (its rate limits), and the
     /// site has no certificate, or one that expires before a new one can be ordered.
     RateLimited { until: DateTime<Utc> },
+    /// Applying for this free certificate would pass its account's yearly quota of free
+    /// certificates: `used` applied for this year, `planned` in this plan, of `limit`.
+    FreeQuotaExceeded { used: u64, planned: u64, limit: u64 },
 }
 
 /// Cloud resources of one type (and region) a certificate is bound to, as the service's

@@ -33,8 +33,8 @@ pub use delivery::{
 };
 pub use id::CertificateId;
 pub use plan::{
-    Action, DeliveryChange, DeliveryWork, Drift, DriftKind, Observed, Plan, Prior, Reason,
-    ResourceChange, Summary, successor,
+    Action, DeliveryChange, DeliveryWork, Drift, DriftKind, FreeQuota, Observed, Plan, Prior,
+    Reason, ResourceChange, Summary, successor,
 };
 pub use provider::{PROVIDER_NAME, ProviderRef, ProviderRefError};
 pub use renew_before::RenewBefore;
@@ -656,6 +656,47 @@ pub struct RemoteCertificate {
     /// The certificate that reissued this one (`CertificateExtra.ReplacedFor`), in the console.
     #[serde(default)]
     pub reissued_by: Option<CertificateId>,
+    /// Where it came from (`PackageType`, `From`), when the service says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<CertificateSource>,
+    /// Whether its expiry notifications are switched off (`IsIgnore`), when the service says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications_off: Option<bool>,
+}
+
+/// Where a certificate in the account came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CertificateSource {
+    /// Tencent Cloud's free product (`PackageType` 83): counted against the yearly quota.
+    Free,
+    /// Bought from a CA through Tencent Cloud.
+    Paid,
+    /// Uploaded (`From` = `upload`): from an ACME CA, or anywhere else.
+    Uploaded,
+}
+
+impl CertificateSource {
+    /// The package that is the free product.
+    pub const FREE_PACKAGE: &str = "83";
+
+    /// Reads the source from the API's `PackageType` and `From`; `None` when neither says.
+    pub fn of(package_type: Option<&str>, from: Option<&str>) -> Option<Self> {
+        match (package_type.filter(|p| !p.is_empty()), from.filter(|f| !f.is_empty())) {
+            (_, Some("upload")) => Some(CertificateSource::Uploaded),
+            (Some(Self::FREE_PACKAGE), _) => Some(CertificateSource::Free),
+            (Some(_), _) => Some(CertificateSource::Paid),
+            (None, _) => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CertificateSource::Free => "free",
+            CertificateSource::Paid => "paid",
+            CertificateSource::Uploaded => "uploaded",
+        }
+    }
 }
 
 impl RemoteCertificate {

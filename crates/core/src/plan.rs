@@ -284,6 +284,32 @@ pub struct Plan {
     /// What needs a person, in address order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attention: Vec<Attention>,
+    /// The free quota of each account the plan applies for free certificates in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quota: Vec<FreeQuota>,
+}
+
+/// One account's yearly quota of free certificates, as a plan uses it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreeQuota {
+    /// The provider whose account it is.
+    pub provider: crate::ProviderRef,
+    /// Free certificates the account applied for this calendar year (Beijing time), as
+    /// `DescribeCertificates` lists them.
+    pub used: u64,
+    /// Free certificates this plan applies for there.
+    pub planned: u64,
+    pub limit: u64,
+    /// Where the limit comes from: `default` (the widely reported 50), `configured`
+    /// (`free_certificates_per_year`), or `service` (learnt from its refusal).
+    pub limit_from: String,
+}
+
+impl FreeQuota {
+    /// Whether the plan would pass the limit.
+    pub fn exceeded(&self) -> bool {
+        self.used + self.planned > self.limit
+    }
 }
 
 /// Returns the newest certificate that succeeds `id` — by renewal or by reissue, made outside

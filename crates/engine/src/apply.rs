@@ -246,6 +246,8 @@ fn already_pending(plan: &Plan, options: ApplyOptions) -> Vec<(Address, RemoteCe
                     validation: records.clone(),
                     renewed_by: None,
                     reissued_by: None,
+                    source: None,
+                    notifications_off: None,
                 },
             ))
         })

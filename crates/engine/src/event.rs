@@ -90,6 +90,13 @@ pub enum Event<'a> {
         address: &'a Address,
         deployment: &'a certplan_core::Deployment,
     },
+    /// The expiry notifications of `id`, replaced and no longer serving what the deployment
+    /// moved, were switched off — or could not be (`error`: a warning, nothing failed).
+    NotificationsOff {
+        address: &'a Address,
+        id: &'a str,
+        error: Option<&'a certplan_provider::Error>,
+    },
     /// A first deployment to named instances ended (each instance's outcome in
     /// `deployment.resources`; none when an earlier request had put the certificate there).
     DeployedInstances {

@@ -60,11 +60,14 @@ impl Report {
             .attention
             .iter()
             .filter(|a| {
+                // A free application feared past the quota that the service accepted after
+                // all is settled too.
                 let fixable = matches!(
                     a.concern,
                     Concern::Expired
                         | Concern::ExpiresBeforeRenewal { .. }
                         | Concern::AwaitingValidation { .. }
+                        | Concern::FreeQuotaExceeded { .. }
                 );
                 !(fixable && settled(&a.address))
             })

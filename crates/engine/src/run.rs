@@ -158,6 +158,7 @@ mod tests {
             changes: Vec::new(),
             delivery: Vec::new(),
             attention: Vec::new(),
+            quota: Vec::new(),
         };
         let mut state = State::new();
         let ledger = Ledger::new(&mut state, None);

@@ -196,6 +196,13 @@ impl Providers {
         std::iter::once((ProviderRef::DEFAULT, &self.default)).chain(aliased)
     }
 
+    /// The providers a block declares: the default one when its block is written, and every
+    /// alias.
+    pub fn declared(&self) -> Vec<ProviderRef> {
+        let default = (!self.default.location.is_empty()).then_some(ProviderRef::DEFAULT);
+        default.into_iter().chain(self.aliases().map(ProviderRef::aliased)).collect()
+    }
+
     /// The aliases declared.
     pub fn aliases(&self) -> impl Iterator<Item = &str> {
         self.aliased.keys().map(String::as_str)
@@ -227,6 +234,8 @@ pub struct ProviderConfig {
     pub wait_for_issuance: Option<std::time::Duration>,
     /// Calls per second per action the account may make (the API documents 10).
     pub requests_per_second: Option<u32>,
+    /// The account's yearly limit of free certificates, when it is not the 50 widely reported.
+    pub free_per_year: Option<u64>,
     /// How long one API request may take before it is given up (and retried, if it reads).
     pub request_timeout: Option<std::time::Duration>,
     /// Credentials written in the block (discouraged: the environment or a tccli profile is

@@ -134,6 +134,7 @@ fn read_block(
             "wait_for_issuance",
             "requests_per_second",
             "request_timeout",
+            "free_certificates_per_year",
             "secret_id",
             "secret_key",
             "security_token",
@@ -178,6 +179,19 @@ fn read_block(
                     Diagnostic::error(format!("requests_per_second = {n} is out of range"))
                         .at(span, "expected 1 to 1000")
                         .help("the API documents 10 per second per action; raise it only if your account allows more"),
+                );
+                None
+            }
+        }
+    });
+    let free_per_year = args.integer(reader, "free_certificates_per_year").and_then(|(n, span)| {
+        match n {
+            1..=10_000 => Some(n),
+            _ => {
+                reader.push(
+                    Diagnostic::error(format!("free_certificates_per_year = {n} is out of range"))
+                        .at(span, "expected 1 or more")
+                        .help("the account's yearly limit of free certificates; leave it out for the 50 widely reported"),
                 );
                 None
             }
@@ -239,6 +253,7 @@ fn read_block(
         endpoint,
         wait_for_issuance,
         requests_per_second,
+        free_per_year,
         request_timeout,
         credentials,
         location: reader.location(&header),

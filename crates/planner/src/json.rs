@@ -41,6 +41,10 @@ pub fn render_json(plan: &Plan) -> Value {
         "resource_changes": plan.changes.iter().map(|c| change_json(c, plan)).collect::<Vec<_>>(),
         "delivery": plan.delivery.iter().map(|d| delivery_json(d, plan)).collect::<Vec<_>>(),
         "attention": plan.attention.iter().map(|a| attention_json(a, plan.created_at)).collect::<Vec<_>>(),
+        "free_quota": plan.quota.iter().map(|q| json!({
+            "provider": q.provider.to_string(), "used": q.used, "planned": q.planned,
+            "limit": q.limit, "limit_from": q.limit_from, "exceeded": q.exceeded(),
+        })).collect::<Vec<_>>(),
         "summary": {
             "add": summary.add,
             "renew": summary.renew,

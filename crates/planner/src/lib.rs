@@ -11,8 +11,10 @@
 mod attention;
 mod delivery;
 mod import;
+pub mod inventory;
 mod json;
 pub mod migration;
+mod quota;
 mod render;
 
 use std::borrow::Cow;
@@ -33,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 pub use attention::{left_behind, replaced_certificates};
 pub use json::{JSON_FORMAT_VERSION, attention_json, render_json};
+pub use quota::{free_applications, free_quota};
 pub use render::{
     describe_attention, describe_delivery, describe_record, render, render_attention, render_drift,
 };
@@ -220,6 +223,7 @@ pub fn plan(
         changes: planner.changes,
         delivery: planner.delivery,
         attention: planner.attention,
+        quota: Vec::new(),
     })
 }
 

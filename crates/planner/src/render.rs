@@ -95,6 +95,9 @@ pub fn render(plan: &Plan, color: bool) -> String {
             s.change,
             s.destroy
         );
+        for q in &plan.quota {
+            let _ = writeln!(out, "{}", describe_quota(q));
+        }
     }
     if changes.is_empty() && !delivering && !plan.delivery.is_empty() {
         out.push('\n');
@@ -186,6 +189,10 @@ pub fn describe_attention(a: &Attention, now: DateTime<Utc>) -> (String, String)
                 format!("move them to a certificate of their own account yourself (or declare a resource for them with provider = {provider}); certplan deletes {id} once nothing uses it"),
             )
         }
+        Concern::FreeQuotaExceeded { used, planned, limit } => (
+            format!("applying for it passes its account's yearly quota of free certificates: {used} applied for this year, {planned} in this plan, of {limit}; the service will refuse it"),
+            "wait for the new year; delete free certificates the account no longer uses (`certplan certificates` lists them); or order it from an ACME CA instead (an acme_certificate, uploaded and delivered the same way)".to_owned(),
+        ),
         Concern::Expired => (
             format!("the certificate serving expired on {}: HTTPS is broken now", date(a.breaks_at)),
             "certplan applies for a new certificate; HTTPS works again once it is issued and delivered (`certplan apply --wait` waits for it)".to_owned(),
@@ -676,6 +683,25 @@ impl Paint {
     fn bold(self, text: &str) -> String {
         self.color("1", text)
     }
+}
+
+/// One account's free quota, as the plan says it.
+fn describe_quota(q: &certplan_core::FreeQuota) -> String {
+    let whose = if q.provider.is_default() {
+        "the account".to_owned()
+    } else {
+        format!("{}'s account", q.provider)
+    };
+    let limit = match q.limit_from.as_str() {
+        "service" => format!("{} (the service's)", q.limit),
+        "configured" => format!("{} (free_certificates_per_year)", q.limit),
+        _ => format!("{} (the limit widely reported)", q.limit),
+    };
+    let verdict = if q.exceeded() { ": this plan passes it" } else { "" };
+    format!(
+        "Free certificates: {} applied for this year in {whose}, {} more in this plan, of {limit}{verdict}.",
+        q.used, q.planned
+    )
 }
 
 #[cfg(test)]

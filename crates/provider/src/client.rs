@@ -276,12 +276,23 @@ impl Client {
 
     /// Lists every certificate whose id, alias or domain contains `key`, page by page.
     pub async fn certificates_by_search(&self, key: &str) -> Result<Vec<RemoteCertificate>, Error> {
+        self.listing(Some(key)).await
+    }
+
+    /// Lists every certificate in the account, whoever made it: the console, another tool, a
+    /// colleague. One call per 1000.
+    pub async fn all_certificates(&self) -> Result<Vec<RemoteCertificate>, Error> {
+        self.listing(None).await
+    }
+
+    /// Every page of `DescribeCertificates` (of what `search_key` matches, when given).
+    async fn listing(&self, search_key: Option<&str>) -> Result<Vec<RemoteCertificate>, Error> {
         let mut found: Vec<RemoteCertificate> = Vec::new();
         loop {
             let req = DescribeCertificatesRequest {
                 offset: Some(found.len() as u64),
                 limit: Some(DESCRIBE_PAGE_LIMIT as u64),
-                search_key: Some(key.to_owned()),
+                search_key: search_key.map(str::to_owned),
                 ..Default::default()
             };
             let (page, total) = self.page(&req).await?;
@@ -315,6 +326,30 @@ impl Client {
             alias: alias.to_owned(),
         };
         let _: serde_json::Value = self.call("ModifyCertificateAlias", &req).await?;
+        Ok(())
+    }
+
+    /// Switches the expiry notifications (the account's mails and messages) of certificates
+    /// off (`off`) or on again: a replaced certificate whose resources have moved should not
+    /// warn of an expiry that no longer matters.
+    pub async fn set_expiry_notifications(
+        &self,
+        ids: &[impl AsRef<str>],
+        off: bool,
+    ) -> Result<(), Error> {
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Request {
+            certificate_ids: Vec<String>,
+            switch_status: u8,
+        }
+        // At most 50 a call.
+        for chunk in ids.chunks(50) {
+            let certificate_ids = chunk.iter().map(|id| id.as_ref().to_owned()).collect();
+            let req = Request { certificate_ids, switch_status: u8::from(off) };
+            let _: serde_json::Value =
+                self.call("ModifyCertificatesExpiringNotificationSwitch", &req).await?;
+        }
         Ok(())
     }
 
@@ -512,6 +547,8 @@ impl Client {
 fn may_send_again(action: &str) -> bool {
     action.starts_with("Describe")
         || action == "GetCallerIdentity"
+        // Setting a switch twice sets it.
+        || action == "ModifyCertificatesExpiringNotificationSwitch"
         // A bind-resource query changes nothing in the account: asked twice, it queries twice.
         || action == "CreateCertificateBindResourceSyncTask"
         // Always sent with `Repeatable` false: a second upload of the certificate answers the

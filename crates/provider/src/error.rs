@@ -139,6 +139,32 @@ impl Error {
         self.code() == Some("FailedOperation.CertificateNotDeployInstance")
     }
 
+    /// Returns the account's yearly limit of free certificates when the service refused an
+    /// application for it (`FailedOperation.ExceedsFreeLimit`): the number its message gives,
+    /// or `Some(None)` when it gives none.
+    pub fn free_limit_reached(&self) -> Option<Option<u64>> {
+        let Error::Api(api) = self else { return None };
+        (api.code == "FailedOperation.ExceedsFreeLimit").then(|| last_number(&api.message))
+    }
+
+    /// Says what to do about a refusal for the free quota, for a person to read: `None` for
+    /// any other error.
+    pub fn quota_advice(&self) -> Option<String> {
+        let Error::Api(api) = self else { return None };
+        let acme = "or order it from an ACME CA instead (an acme_certificate, uploaded to the account and delivered the same way)";
+        match api.code.as_str() {
+            "FailedOperation.ExceedsFreeLimit" => Some(format!(
+                "the account has used its yearly quota of free certificates{}: wait for the new year, delete the free certificates it no longer uses (`certplan certificates` lists them), {acme}",
+                last_number(&api.message).map_or(String::new(), |n| format!(" ({n})"))
+            )),
+            "FailedOperation.MainDomainCertificateCountLimit" => Some(format!(
+                "the main domain holds as many free certificates as it may ({}): delete or revoke the ones of that domain no longer used (`certplan certificates`), {acme}",
+                api.message.trim_end_matches('.')
+            )),
+            _ => None,
+        }
+    }
+
     /// Returns true when the service says the certificate named does not exist.
     pub fn is_not_found(&self) -> bool {
         self.code() == Some("FailedOperation.CertificateNotFound")
@@ -173,6 +199,11 @@ impl Error {
             | Error::Decode { .. } => false,
         }
     }
+}
+
+/// The last whole number in `text`: a limit a message of the service names.
+fn last_number(text: &str) -> Option<u64> {
+    text.split(|c: char| !c.is_ascii_digit()).rfind(|n| !n.is_empty())?.parse().ok()
 }
 
 /// Up to 200 characters of a body, for a message: private keys are redacted, and control

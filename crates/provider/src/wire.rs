@@ -4,8 +4,8 @@
 //! these are public for what speaks the API itself: the sandbox and the load generator.
 
 use certplan_core::{
-    CertStatus, CertificateArgs, CertificateId, CsrEncryptAlgo, DvAuthMethod, RemoteCertificate,
-    ValidationRecord,
+    CertStatus, CertificateArgs, CertificateId, CertificateSource, CsrEncryptAlgo, DvAuthMethod,
+    RemoteCertificate, ValidationRecord,
 };
 use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -147,6 +147,15 @@ pub struct Certificate {
     pub cert_end_time: Option<String>,
     #[serde(default)]
     pub insert_time: Option<String>,
+    /// `83` for the free product.
+    #[serde(default)]
+    pub package_type: Option<String>,
+    /// `upload` for an uploaded certificate.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Whether its expiry notifications are switched off.
+    #[serde(default)]
+    pub is_ignore: Option<bool>,
     #[serde(default)]
     pub certificate_extra: Option<CertificateExtra>,
     /// Validation records; in the detail response only, and null once issued.
@@ -294,6 +303,8 @@ impl Certificate {
                 .flat_map(|d| d.dv_auths.iter().flatten())
                 .filter_map(DvAuth::to_record)
                 .collect(),
+            source: CertificateSource::of(self.package_type.as_deref(), self.from.as_deref()),
+            notifications_off: self.is_ignore,
         })
     }
 }

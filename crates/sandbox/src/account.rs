@@ -13,7 +13,8 @@ use sha2::{Digest, Sha256};
 use crate::dns::DnsZone;
 use crate::store::{AccountData, Store};
 use crate::{
-    DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, Sandbox, StoreError, StoreGuard, StoredCertificate,
+    DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, Sandbox, SeedCertificate, SeedError, StoreError,
+    StoreGuard, StoredCertificate,
 };
 
 /// An account a sandbox serves: the credentials its requests are signed with, its account id
@@ -125,6 +126,16 @@ impl<'s> Account<'s> {
         let ids = store.store_mut().seed_issued(&self.options.secret_id, domains, now);
         self.persist(&store)?;
         Ok(ids)
+    }
+
+    /// Adds one issued certificate of the kind and end date `seed` asks directly, without the
+    /// API and its quotas (see [`SeedKind`](crate::SeedKind)); returns its id.
+    pub fn seed_certificate(&self, seed: &SeedCertificate) -> Result<String, SeedError> {
+        let (mut store, now) = self.advanced()?;
+        let id = store.store_mut().unused_seed_id();
+        store.insert(crate::seed::certificate(&id, seed, now)?);
+        self.persist(&store)?;
+        Ok(id)
     }
 
     /// Returns the account's certificates, oldest application first.

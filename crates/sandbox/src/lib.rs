@@ -22,9 +22,9 @@
 //!
 //! Besides the API at `POST /`, a control API for tests and demos lives under `/_sandbox/`: it
 //! ages certificates, does what a person would do in the console (or the CA would do), sets the
-//! [`Faults`] to inject, seeds issued certificates, binds cloud resources to certificates,
-//! lists the deploy tasks created and reports [`Stats`], for the first account or the one a
-//! call names. [`control`] describes it, and [`ControlClient`] calls it from another process.
+//! [`Faults`] to inject, seeds issued certificates (free, paid or uploaded: [`SeedKind`]),
+//! binds cloud resources to certificates, lists the deploy tasks created and reports
+//! [`Stats`], for the first account or the one a call names. [`control`] describes it, and [`ControlClient`] calls it from another process.
 //!
 //! Uploads: `UploadCertificate` brings in a certificate from elsewhere (an ACME CA) with its
 //! key, issued from the start, with the names and dates of its PEM; it is then an id like any
@@ -52,6 +52,7 @@ mod archive;
 pub mod control;
 pub mod deploy;
 pub mod dns;
+mod seed;
 mod store;
 mod traffic;
 mod x509;
@@ -66,6 +67,7 @@ pub use account::{Account, SandboxAccount};
 pub use control::{ControlClient, ControlError};
 pub use deploy::{BindError, Binding, DeployDetail, DeployTask, TaskKind};
 pub use dns::{DnsZone, PublishError, ZoneError};
+pub use seed::{SeedCertificate, SeedError, SeedKind};
 pub use store::{StoreError, StoredCertificate, Upload};
 pub use traffic::{AccountStats, Stats};
 
@@ -96,6 +98,12 @@ pub struct SandboxOptions {
     /// real service limits them (`FailedOperation.MainDomainCertificateCountLimit`); 0 for no
     /// limit, the default, so that benchmarks can apply for thousands.
     pub quota_per_domain: u32,
+    /// Free certificates each account may apply for per calendar year (Beijing time, by the
+    /// sandbox's clock, which `age` moves), as the real service is widely reported to limit them
+    /// (`FailedOperation.ExceedsFreeLimit`; 50 is the figure reported); 0 for no limit, the
+    /// default. Counted over the free certificates the account holds — any status, deleted
+    /// ones no longer.
+    pub free_per_year: u32,
     /// How long a deploy task takes per cloud resource: each waits its turn, deploys for this
     /// long, then succeeds or fails. About a second by default, so that a demo looks like the
     /// real thing; tests set a few milliseconds.
@@ -179,6 +187,7 @@ impl Default for SandboxOptions {
             faults: Faults::default(),
             rate_limit: 10,
             quota_per_domain: 0,
+            free_per_year: 0,
             deploy_step: std::time::Duration::from_secs(1),
             dns_zones: Vec::new(),
             challtestsrv: None,
@@ -436,6 +445,12 @@ impl Sandbox {
     /// (benchmarks seed thousands this way); returns their ids.
     pub fn seed_issued(&self, domains: &[String]) -> Result<Vec<String>, StoreError> {
         self.first_account().seed_issued(domains)
+    }
+
+    /// Adds one issued certificate of the kind and end date `seed` asks to the first account
+    /// directly, without the API (see [`Account::seed_certificate`]); returns its id.
+    pub fn seed_certificate(&self, seed: &SeedCertificate) -> Result<String, SeedError> {
+        self.first_account().seed_certificate(seed)
     }
 
     /// Returns the sandbox's current time.

@@ -84,6 +84,14 @@ pub struct StoredCertificate {
     /// brought. Its `cert_pem` and `key_pem` are then the ones uploaded, never minted.
     #[serde(default)]
     pub upload: Option<Upload>,
+    /// A paid certificate (TrustAsia TLS RSA CA, `PackageType` 2) rather than a free one: only
+    /// seeded ([`crate::SeedKind::Paid`]), as the API orders free certificates only.
+    #[serde(default)]
+    pub paid: bool,
+    /// Its expiry notifications are switched off (`IsIgnore`,
+    /// `ModifyCertificatesExpiringNotificationSwitch`).
+    #[serde(default)]
+    pub ignore_expiry: bool,
 }
 
 /// What an uploaded certificate holds that an ordered one does not, read from its PEM.
@@ -110,6 +118,12 @@ impl StoredCertificate {
             Some(upload) => upload.names.iter().map(String::as_str).collect(),
             None => vec![self.domain.as_str()],
         }
+    }
+
+    /// Tells whether the certificate is a free one applied for (`PackageType` 83): neither
+    /// uploaded nor paid. Only these count against the free quotas.
+    pub fn is_free(&self) -> bool {
+        self.upload.is_none() && !self.paid
     }
 
     /// Returns the status as the API reports it at `now`.
@@ -164,7 +178,7 @@ impl StoredCertificate {
     }
 
     /// Returns a certificate `id` for `domain` issued at `now`, as if ordered with `DNS_AUTO`.
-    fn seeded(id: &str, domain: &str, now: DateTime<Utc>) -> Self {
+    pub(crate) fn seeded(id: &str, domain: &str, now: DateTime<Utc>) -> Self {
         let mut cert = StoredCertificate {
             id: id.to_owned(),
             sequence: 0,
@@ -188,6 +202,8 @@ impl StoredCertificate {
             cert_pem: None,
             csr_pem: None,
             upload: None,
+            paid: false,
+            ignore_expiry: false,
         };
         cert.issue(now);
         cert
@@ -411,7 +427,7 @@ impl Store {
 
     /// Returns an id for a seeded certificate that tells it was seeded (`seed0001`) and that no
     /// certificate of any account has.
-    fn unused_seed_id(&self) -> String {
+    pub(crate) fn unused_seed_id(&self) -> String {
         let held: usize = self.accounts.values().map(|data| data.certificates.len()).sum();
         (held..)
             .map(|n| format!("seed{n:04x}"))

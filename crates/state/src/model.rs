@@ -56,6 +56,10 @@ pub struct Cloud {
     /// once a run has asked; keys may be rotated, the account stays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// The account's yearly limit of free certificates, as the service said it when it
+    /// refused one (`FailedOperation.ExceedsFreeLimit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_limit: Option<u64>,
 }
 
 impl Cloud {
@@ -96,6 +100,10 @@ impl Clouds {
 
     pub fn get(&self, provider: &ProviderRef) -> Option<&Cloud> {
         self.0.get(provider)
+    }
+
+    pub fn get_mut(&mut self, provider: &ProviderRef) -> Option<&mut Cloud> {
+        self.0.get_mut(provider)
     }
 
     /// Records `cloud` as `provider`'s.

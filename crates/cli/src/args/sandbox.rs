@@ -50,6 +50,10 @@ pub enum SandboxCommand {
         /// Free certificates one main domain may hold, as the real service's quota; 0 for no limit
         #[arg(long, value_name = "N", default_value_t = 0)]
         quota_per_domain: u32,
+        /// Free certificates each account may apply for in a calendar year, as the real
+        /// service's yearly quota (FailedOperation.ExceedsFreeLimit); 0 for no limit
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        free_per_year: u32,
         /// A DNS zone (DNSPod domain) the (first) account holds, such as example.com; repeat for
         /// more
         #[arg(long = "dns-zone", value_name = "ZONE")]

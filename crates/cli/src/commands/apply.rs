@@ -138,6 +138,7 @@ pub async fn apply(
     .await?;
     events.finish();
     ui::summarise_apply(&report, options.json);
+    learn_free_limits(&mut ws, &plan, &report)?;
     record_outputs(&mut ws, options.json)?;
     // A reader that went away ends the command without a word, as Unix tools do.
     if !stdout::closed() {
@@ -157,6 +158,31 @@ pub async fn apply(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Records the yearly limit of free certificates the service gave when it refused an
+/// application for it, for the next plans to count against.
+fn learn_free_limits(
+    ws: &mut Project,
+    plan: &Plan,
+    report: &certplan_engine::Report,
+) -> anyhow::Result<()> {
+    let mut learnt = false;
+    for (address, error) in &report.failed {
+        let certplan_engine::ChangeError::Provider(e) = error else { continue };
+        let Some(Some(limit)) = e.free_limit_reached() else { continue };
+        let provider = plan.change_of(address).and_then(|c| c.after.as_ref()).map(|a| &a.provider);
+        if let Some(cloud) = provider.and_then(|p| ws.state.clouds.get_mut(p))
+            && cloud.free_limit != Some(limit)
+        {
+            cloud.free_limit = Some(limit);
+            learnt = true;
+        }
+    }
+    if learnt {
+        ws.store.save(&mut ws.state)?;
+    }
+    Ok(())
 }
 
 /// Whether the certificate of `address` is validated without the user (automatic DNS).

@@ -2,6 +2,7 @@
 //! command line, one operation, and rendering through [`crate::ui`].
 
 pub mod apply;
+pub mod certificates;
 pub mod fmt;
 pub mod hooks;
 pub mod import;

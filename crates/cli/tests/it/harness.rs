@@ -117,6 +117,22 @@ impl SandboxProcess {
         block_on(self.control().seed(domains)).expect("seeded")
     }
 
+    /// Adds a certificate of `kind` (`free`, `paid` or `upload`) for `domain`, expiring in
+    /// `days`, behind the API's back; returns its id.
+    pub(crate) fn seed_certificate(&self, domain: &str, kind: &str, days: i64) -> String {
+        let kind = match kind {
+            "free" => certplan_sandbox::SeedKind::Free,
+            "paid" => certplan_sandbox::SeedKind::Paid,
+            _ => certplan_sandbox::SeedKind::Upload,
+        };
+        let seed = certplan_sandbox::SeedCertificate {
+            domain: domain.to_owned(),
+            kind,
+            expires_in_days: days,
+        };
+        block_on(self.control().seed_certificate(&seed)).expect("seeded")
+    }
+
     /// Renews `old` (of `domain`) as the console or an SDK would, outside certplan: a signed
     /// `ApplyCertificate` with `OldCertificateId`. Returns the renewal's id.
     pub(crate) fn renew_outside(&self, old: &str, domain: &str) -> String {

@@ -14,6 +14,7 @@ mod docs;
 mod examples;
 mod faults;
 mod harness;
+mod inventory;
 mod migration;
 mod outside;
 mod recording;

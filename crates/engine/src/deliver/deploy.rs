@@ -5,7 +5,7 @@
 //! tasks. So, as with applications, the task is recorded (without its id) before it is asked
 //! for; a run that finds such a record looks for the task before asking again.
 
-use certplan_core::{Address, DeployTarget, Deployment};
+use certplan_core::{Address, CertificateId, DeployTarget, Deployment};
 use certplan_provider::{Client, Error as ProviderError};
 use certplan_state::{ResourceState, StateError};
 use chrono::Utc;
@@ -176,6 +176,7 @@ impl Run<'_, '_> {
                 let failed: Vec<String> =
                     d.failed().map(|r| format!("{r}: {}", describe_failure(r))).collect();
                 if failed.is_empty() {
+                    self.silence_when_unused(address, ssl, &d.from).await;
                     self.delete_replaced(address, &d.from).await?;
                     return Ok(Outcome::Done);
                 }
@@ -194,6 +195,22 @@ impl Run<'_, '_> {
                     "interrupted while deployment {id} runs; the next apply follows it"
                 )));
             }
+        }
+    }
+
+    /// Switches off the expiry notifications of `id`, whose resources a deployment moved, once
+    /// the service says nothing at all is bound to it any more (what no `deploy` block
+    /// declares still needs its warnings): they are noise until it expires or is deleted.
+    async fn silence_when_unused(&self, address: &Address, ssl: &Client, id: &CertificateId) {
+        let ids = std::slice::from_ref(id);
+        let unused = match crate::read::bindings(ssl, ids, &self.options.timing).await {
+            Ok(answers) => answers.get(id).is_some_and(|b| b.as_ref().is_ok_and(Vec::is_empty)),
+            Err(_) => false,
+        };
+        if unused {
+            let silenced = ssl.set_expiry_notifications(ids, true).await;
+            let error = silenced.as_ref().err();
+            (self.on_event)(Event::NotificationsOff { address, id: id.as_str(), error });
         }
     }
 

@@ -101,6 +101,7 @@ fn plan(changes: Vec<ResourceChange>) -> Plan {
         changes,
         delivery: Vec::new(),
         attention: Vec::new(),
+        quota: Vec::new(),
     }
 }
 

@@ -78,6 +78,8 @@ fn remote(r: &ResourceState, status: CertStatus) -> RemoteCertificate {
         validation: Vec::new(),
         renewed_by: None,
         reissued_by: None,
+        source: None,
+        notifications_off: None,
     }
 }
 
@@ -954,6 +956,7 @@ fn a_saved_plan_is_applied_in_the_accounts_it_was_made_for_only() {
         endpoint: "https://ssl.tencentcloudapi.com".into(),
         sandbox: false,
         account: account.map(str::to_owned),
+        free_limit: None,
     };
     let prod = ProviderRef::aliased("prod");
     let mut made_for = Clouds::default();

@@ -1,18 +1,18 @@
 //! `ApplyCertificate`: the rules an application must pass — its parameters, the domain name
-//! (one name: free certificates are single-domain), the per-main-domain quota and the renewal
-//! window of `OldCertificateId` (a free certificate, never an uploaded one) — and the new order
-//! it adds to the account's certificates (the quota counts the account's own). An application
-//! is never merged with an earlier one: like the real service, applying twice orders two
-//! certificates.
+//! (one name: free certificates are single-domain), the per-main-domain quota, the per-account
+//! yearly limit of free certificates and the renewal window of `OldCertificateId` (a free
+//! certificate, never an uploaded or paid one) — and the new order it adds to the account's
+//! certificates (the quotas count the account's own free ones). An application is never merged
+//! with an earlier one: like the real service, applying twice orders two certificates.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, Utc};
 use serde_json::json;
 
 use super::params::Params;
 use super::{Failure, Outcome, fail, internal, not_found};
 use crate::Account;
 use crate::dns::is_domain_name;
-use crate::store::{StoredCertificate, status};
+use crate::store::{AccountData, StoredCertificate, status};
 
 /// `OldCertificateId` is accepted only this close to the old certificate's expiry.
 pub(super) const RENEWAL_WINDOW_DAYS: i64 = 30;
@@ -83,19 +83,9 @@ pub(super) fn apply_certificate(account: &Account<'_>, mut p: Params) -> Outcome
     };
 
     let (mut store, now) = account.advanced().map_err(internal)?;
-    let quota = account.sandbox().options().quota_per_domain;
-    if quota > 0 {
-        let main = main_domain(&domain);
-        let held = store.count(|c| main_domain(&c.domain) == main);
-        if held >= usize::try_from(quota).unwrap_or(usize::MAX) {
-            return Err(fail(
-                "FailedOperation.MainDomainCertificateCountLimit",
-                format!(
-                    "The main domain {main} has reached its limit of {quota} free certificates."
-                ),
-            ));
-        }
-    }
+    let options = account.sandbox().options();
+    check_quota_per_domain(&store, &domain, options.quota_per_domain)?;
+    check_free_per_year(&store, now, options.free_per_year)?;
     if let Some(old_id) = &old_certificate_id {
         let old = store.get(old_id).ok_or_else(|| not_found(old_id))?;
         check_renewable(old, &domain, now)?;
@@ -127,6 +117,8 @@ pub(super) fn apply_certificate(account: &Account<'_>, mut p: Params) -> Outcome
         cert_pem: None,
         csr_pem: None,
         upload: None,
+        paid: false,
+        ignore_expiry: false,
     });
     // Automatic validation with no delay issues at once.
     account.sandbox().advance(store.store_mut(), now);
@@ -135,6 +127,50 @@ pub(super) fn apply_certificate(account: &Account<'_>, mut p: Params) -> Outcome
     }
     account.persist(&store).map_err(internal)?;
     Ok(json!({ "CertificateId": id }))
+}
+
+/// Refuses a free certificate for a main domain that holds `quota` free certificates already
+/// (0: no limit); the account's own count, as the sandbox knows no other reseller's.
+fn check_quota_per_domain(store: &AccountData, domain: &str, quota: u32) -> Result<(), Failure> {
+    if quota == 0 {
+        return Ok(());
+    }
+    let main = main_domain(domain);
+    let held = store.count(|c| c.is_free() && main_domain(&c.domain) == main);
+    if held < usize::try_from(quota).unwrap_or(usize::MAX) {
+        return Ok(());
+    }
+    Err(fail(
+        "FailedOperation.MainDomainCertificateCountLimit",
+        format!("The main domain {main} has reached its limit of {quota} free certificates."),
+    ))
+}
+
+/// Refuses a free certificate when the account holds `limit` free certificates applied for in
+/// the current calendar year (Beijing time, as the service keeps its books) already, whatever
+/// their status; 0 is no limit. A deleted certificate is no longer held, so it no longer counts:
+/// the store forgets deleted certificates (the real service may well count them still).
+fn check_free_per_year(store: &AccountData, now: DateTime<Utc>, limit: u32) -> Result<(), Failure> {
+    if limit == 0 {
+        return Ok(());
+    }
+    let year = beijing_year(now);
+    let held = store.count(|c| c.is_free() && beijing_year(c.inserted_at) == year);
+    if held < usize::try_from(limit).unwrap_or(usize::MAX) {
+        return Ok(());
+    }
+    Err(fail(
+        "FailedOperation.ExceedsFreeLimit",
+        format!(
+            "The number of free certificates applied for this year has reached the limit ({limit})."
+        ),
+    ))
+}
+
+/// Returns the calendar year of `at` in Beijing time (GMT+8).
+fn beijing_year(at: DateTime<Utc>) -> i32 {
+    let beijing = FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset");
+    at.with_timezone(&beijing).year()
 }
 
 /// The main (registered) domain of a certificate's domain: its last two labels. (The real
@@ -182,11 +218,12 @@ fn check_renewable(
     domain: &str,
     now: DateTime<Utc>,
 ) -> Result<(), Failure> {
-    if old.upload.is_some() {
+    if !old.is_free() {
+        let what = if old.paid { "is a paid certificate" } else { "was uploaded" };
         return Err(fail(
             "FailedOperation.InvalidParam",
             format!(
-                "Certificate `{}` was uploaded: only a free certificate is renewed by applying for it again.",
+                "Certificate `{}` {what}: only a free certificate is renewed by applying for it again.",
                 old.id
             ),
         ));
@@ -253,6 +290,8 @@ mod tests {
             cert_pem: None,
             csr_pem: None,
             upload: None,
+            paid: false,
+            ignore_expiry: false,
         }
     }
 

@@ -1,12 +1,12 @@
 //! The actions on certificates already ordered — `DescribeCertificateDetail`,
 //! `DownloadCertificate`, `CompleteCertificate`, `DeleteCertificate`, `ModifyCertificateAlias`,
-//! `ModifyCertificateProject` — and the one rendering of a certificate that the detail and the
-//! list ([`super::list`]) answer with, so the two can never disagree about a certificate.
-//! The PEM material the detail returns and the ZIP the download serves come from the same
-//! minting ([`crate::x509`]), done once and kept, so they hold the same key and the same dates
-//! and are the same bytes on every call; an uploaded certificate's are what was uploaded. A
-//! certificate still bound to cloud resources cannot be deleted, nor a free one within an hour
-//! of applying for it.
+//! `ModifyCertificateProject`, `ModifyCertificatesExpiringNotificationSwitch` — and the one
+//! rendering of a certificate that the detail and the list ([`super::list`]) answer with, so
+//! the two can never disagree about a certificate. The PEM material the detail returns and the
+//! ZIP the download serves come from the same minting ([`crate::x509`]), done once and kept, so
+//! they hold the same key and the same dates and are the same bytes on every call; an uploaded
+//! certificate's are what was uploaded. A certificate still bound to cloud resources cannot be
+//! deleted, nor a free one within an hour of applying for it.
 
 use base64::Engine;
 use certplan_provider::wire::api_time;
@@ -20,6 +20,9 @@ use crate::Account;
 use crate::account::AccountGuard;
 use crate::store::{StoredCertificate, status};
 use crate::x509::{self, Issued, KeyKind};
+
+/// How many certificates one `ModifyCertificatesExpiringNotificationSwitch` may name.
+const MAX_NOTIFICATION_SWITCH_IDS: usize = 50;
 
 pub(super) fn describe_certificate_detail(account: &Account<'_>, mut p: Params) -> Outcome {
     let id = p.required_string("CertificateId")?;
@@ -217,7 +220,7 @@ pub(super) fn delete_certificate(account: &Account<'_>, mut p: Params) -> Outcom
     p.finish()?;
     let (mut store, now) = account.advanced().map_err(internal)?;
     let cert = store.get(&id).ok_or_else(|| not_found(&id))?;
-    if cert.upload.is_none() && now - cert.inserted_at < Duration::hours(1) {
+    if cert.is_free() && now - cert.inserted_at < Duration::hours(1) {
         return Err(fail(
             "FailedOperation.CannotBeDeletedWithinHour",
             "Free certificates cannot be deleted within 1 hour after the application.",
@@ -274,6 +277,52 @@ pub(super) fn modify_certificate_project(account: &Account<'_>, mut p: Params) -
     Ok(json!({ "SuccessCertificates": succeeded, "FailCertificates": failed }))
 }
 
+/// `ModifyCertificatesExpiringNotificationSwitch`: switches the expiry notifications of up to
+/// 50 of the account's certificates off (`SwitchStatus` 1, shown as `IsIgnore`) or on again
+/// (0). All or nothing: an id the account does not hold refuses the whole request, none
+/// changed.
+pub(super) fn modify_certificates_expiring_notification_switch(
+    account: &Account<'_>,
+    mut p: Params,
+) -> Outcome {
+    let ids = p.list("CertificateIds", |v| v.as_str().map(str::to_owned))?.unwrap_or_default();
+    let switch = p.integer("SwitchStatus")?.ok_or_else(|| missing_parameter("SwitchStatus"))?;
+    p.finish()?;
+    if ids.is_empty() {
+        return Err(missing_parameter("CertificateIds"));
+    }
+    if ids.len() > MAX_NOTIFICATION_SWITCH_IDS {
+        return Err(fail(
+            "InvalidParameter",
+            format!(
+                "CertificateIds holds {} certificate ids; at most {MAX_NOTIFICATION_SWITCH_IDS} are allowed.",
+                ids.len()
+            ),
+        ));
+    }
+    let ignore = match switch {
+        0 => false,
+        1 => true,
+        other => {
+            return Err(fail(
+                "InvalidParameterValue",
+                format!("SwitchStatus must be 0 (notify) or 1 (ignore), not {other}."),
+            ));
+        }
+    };
+    let (mut store, _) = account.advanced().map_err(internal)?;
+    if let Some(missing) = ids.iter().find(|id| !store.contains(id)) {
+        return Err(not_found(missing));
+    }
+    for id in &ids {
+        if let Some(cert) = store.get_mut(id) {
+            cert.ignore_expiry = ignore;
+        }
+    }
+    account.persist(&store).map_err(internal)?;
+    Ok(json!({ "CertificateIds": ids }))
+}
+
 /// Tells whether an issued certificate expires within the window in which `OldCertificateId`
 /// is accepted (`IsExpiring`, the `FilterExpiring` filter).
 pub(super) fn is_expiring(cert: &StoredCertificate, now: DateTime<Utc>) -> bool {
@@ -285,7 +334,7 @@ pub(super) fn is_expiring(cert: &StoredCertificate, now: DateTime<Utc>) -> bool 
 /// Tells whether `ApplyCertificate` would accept the certificate as `OldCertificateId`
 /// (`RenewAble`, the `Renew` filter): a promise of renewal it never breaks.
 pub(super) fn is_renewable(cert: &StoredCertificate, now: DateTime<Utc>) -> bool {
-    cert.upload.is_none() && is_expiring(cert, now) && cert.renewed_by.is_none()
+    cert.is_free() && is_expiring(cert, now) && cert.renewed_by.is_none()
 }
 
 /// Returns the certificate's type (`CertificateType`, the filter of that name): `SVR`, or what
@@ -322,13 +371,22 @@ pub(super) fn certificate_json(
         if cert.is_pending() { time(Some(cert.validation_deadline())) } else { Value::Null };
     let names = cert.names();
     let upload = cert.upload.as_ref();
-    // An order's product, or (all null) an upload's: it has no package, validation or term.
+    // An order's product, free or paid, or (all null) an upload's: it has no package,
+    // validation or term.
+    let verify = Value::from(cert.dv_auth_method.as_str());
     let (from, package_type, product, verify_type, validity_period) = match upload {
+        None if cert.paid => (
+            "trustasia",
+            Value::from("2"),
+            Value::from("TrustAsia TLS RSA CA"),
+            verify,
+            Value::from("12"),
+        ),
         None => (
             "trustasia",
             Value::from("83"),
             Value::from("TrustAsia C1 DV Free"),
-            Value::from(cert.dv_auth_method.as_str()),
+            verify,
             Value::from("3"),
         ),
         Some(_) => ("upload", Value::Null, Value::Null, Value::Null, Value::Null),
@@ -368,6 +426,7 @@ pub(super) fn certificate_json(
         "RenewAble": is_renewable(cert, now),
         "Deployable": is_deployable(cert, now),
         "AllowDownload": cert.is_downloadable(now),
+        "IsIgnore": cert.ignore_expiry,
         "CertificateExtra": {
             "DomainNumber": names.len().to_string(),
             "OriginCertificateId": cert.origin_certificate_id,

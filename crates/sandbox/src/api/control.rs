@@ -14,9 +14,13 @@ use serde_json::Value;
 
 use crate::control::{
     ACCOUNT_HEADER, AgeRequest, AgeResponse, BindRequest, BindingsResponse, ConsoleTarget,
-    DeployTasksResponse, DnsZones, FailDeploysRequest, FaultsResponse, SeedRequest, SeedResponse,
+    DeployTasksResponse, DnsZones, FailDeploysRequest, FaultsResponse, SeedCertificateResponse,
+    SeedRequest, SeedResponse,
 };
-use crate::{Account, BindError, ConsoleError, ConsoleOp, DnsZone, Faults, Sandbox};
+use crate::{
+    Account, BindError, ConsoleError, ConsoleOp, DnsZone, Faults, Sandbox, SeedCertificate,
+    SeedError,
+};
 
 /// Reads a JSON object body as `T`, ignoring fields `T` does not have.
 fn object<T: DeserializeOwned>(body: &[u8]) -> Option<T> {
@@ -101,6 +105,29 @@ pub(super) async fn handle_seed(
     };
     on_named_account(&sandbox, &headers, |account| match account.seed_issued(&domains) {
         Ok(certificate_ids) => Json(SeedResponse { certificate_ids }).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    })
+}
+
+/// `POST /_sandbox/seed-certificate {"Domain", "Kind", "ExpiresInDays"}`: adds one issued
+/// certificate of that kind to the account, without the API; answers its id.
+pub(super) async fn handle_seed_certificate(
+    State(sandbox): State<Sandbox>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(seed) = object::<SeedCertificate>(&body) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "expected {\"Domain\": \"...\", \"Kind\": \"free\" | \"paid\" | \"upload\", \"ExpiresInDays\": <integer>}",
+        )
+            .into_response();
+    };
+    on_named_account(&sandbox, &headers, |account| match account.seed_certificate(&seed) {
+        Ok(certificate_id) => Json(SeedCertificateResponse { certificate_id }).into_response(),
+        Err(e @ SeedError::TooLong { .. }) => {
+            (StatusCode::BAD_REQUEST, e.to_string()).into_response()
+        }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     })
 }

@@ -44,6 +44,7 @@ pub(crate) fn router(sandbox: Sandbox) -> Router {
         .route(path::FAULTS, post(control::handle_faults))
         .route(path::STATS, get(control::handle_stats))
         .route(path::SEED, post(control::handle_seed))
+        .route(path::SEED_CERTIFICATE, post(control::handle_seed_certificate))
         .route(path::CONSOLE, post(control::handle_console))
         .route(path::BIND, post(control::handle_bind))
         .route(path::BINDINGS, get(control::handle_bindings))
@@ -243,6 +244,9 @@ fn ssl(account: &Account<'_>, action: &str, params: Params) -> Outcome {
         "DeleteCertificate" => certificates::delete_certificate(account, params),
         "ModifyCertificateAlias" => certificates::modify_certificate_alias(account, params),
         "ModifyCertificateProject" => certificates::modify_certificate_project(account, params),
+        "ModifyCertificatesExpiringNotificationSwitch" => {
+            certificates::modify_certificates_expiring_notification_switch(account, params)
+        }
         "UpdateCertificateInstance" => deploy::update_certificate_instance(account, params),
         "DeployCertificateInstance" => deploy::deploy_certificate_instance(account, params),
         "UpdateCertificateRecordRetry" => deploy::update_certificate_record_retry(account, params),

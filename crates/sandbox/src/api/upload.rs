@@ -109,6 +109,8 @@ pub(super) fn upload_certificate(account: &Account<'_>, mut p: Params) -> Outcom
         cert_pem: Some(read.leaf),
         csr_pem: None,
         upload: Some(upload),
+        paid: false,
+        ignore_expiry: false,
     });
     account.persist(&store).map_err(internal)?;
     Ok(json!({ "CertificateId": id, "RepeatCertId": "" }))

@@ -7,8 +7,9 @@
 //! Accounts: the sandbox keeps its accounts apart by SecretId, and so does this API. An
 //! endpoint that acts on a certificate (`{op}`, `bind`, `bindings/{id}`) finds its account by
 //! the id, which is unique across accounts (an account the data file holds and the sandbox no
-//! longer serves included). Those that act on an account (`seed`, `dns-zones`, `bindings`,
-//! `fail-deploys`, `deploy-tasks`) act on the first, or on the one whose SecretId the
+//! longer serves included). Those that act on an account (`seed`, `seed-certificate`,
+//! `dns-zones`, `bindings`, `fail-deploys`, `deploy-tasks`) act on the first, or on the one
+//! whose SecretId the
 //! `X-Sandbox-Account` header names — `curl -H 'X-Sandbox-Account: AKID…'
 //! http://127.0.0.1:8443/_sandbox/deploy-tasks`; [`ControlClient::for_account`] sends it — and
 //! answer 404 for an account the sandbox does not serve. `age` ages every account's
@@ -21,6 +22,7 @@
 //! | `POST /_sandbox/{op}`   | `{"CertificateId": ID}` | `{"CertificateId": ID}`      |
 //! | `POST /_sandbox/faults` | [`Faults`]              | `{"Faults": {..}}`           |
 //! | `POST /_sandbox/seed`   | `{"Domains": [..]}`     | `{"CertificateIds": [..]}`   |
+//! | `POST /_sandbox/seed-certificate` | [`SeedCertificate`] | `{"CertificateId": ID}` |
 //! | `GET /_sandbox/stats`   |                         | [`Stats`]                    |
 //! | `POST /_sandbox/bind`   | `{"CertificateId": ID, "ResourceType": T, "Region": R or null, "Instance": I}` | [`Binding`] |
 //! | `GET /_sandbox/bindings` |                        | `{"Bindings": [..]}`         |
@@ -39,12 +41,14 @@
 //! deleting a certificate that still serves cloud resources, revoking or reissuing an uploaded
 //! one included — 404 for an account it does not serve, 500 when the sandbox cannot save its
 //! certificates. `dns-zones` adds DNSPod domains to the account (400 for a name that is not a
-//! zone).
+//! zone). `seed-certificate` adds one issued certificate of a kind (`free`, `paid`, `upload`)
+//! ending `ExpiresInDays` from now (400 for one that would have to begin in the future).
 //!
 //! [`Faults`]: crate::Faults
 //! [`Stats`]: crate::Stats
 //! [`Binding`]: crate::Binding
 //! [`DeployTask`]: crate::DeployTask
+//! [`SeedCertificate`]: crate::SeedCertificate
 
 mod client;
 
@@ -65,6 +69,7 @@ pub(crate) mod path {
     pub(crate) const FAULTS: &str = "/_sandbox/faults";
     pub(crate) const STATS: &str = "/_sandbox/stats";
     pub(crate) const SEED: &str = "/_sandbox/seed";
+    pub(crate) const SEED_CERTIFICATE: &str = "/_sandbox/seed-certificate";
     pub(crate) const BIND: &str = "/_sandbox/bind";
     pub(crate) const BINDINGS: &str = "/_sandbox/bindings";
     /// The bindings of one certificate: [`BINDINGS`] followed by `/` and its id.
@@ -126,6 +131,13 @@ pub(crate) struct SeedRequest {
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct SeedResponse {
     pub certificate_ids: Vec<String>,
+}
+
+/// The answer to `POST /_sandbox/seed-certificate`: the id of the certificate seeded.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct SeedCertificateResponse {
+    pub certificate_id: String,
 }
 
 /// `POST /_sandbox/bind`: a cloud resource to bind to a certificate.

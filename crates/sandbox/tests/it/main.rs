@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 mod accounts;
 mod delivery;
 mod dnspod;
+mod inventory;
 mod upload;
 
 const ID: &str = "AKIDtest";

@@ -207,6 +207,7 @@ pub(crate) fn rich_state() -> State {
         endpoint: "https://ssl.tencentcloudapi.com".into(),
         sandbox: false,
         account: Some(account.into()),
+        free_limit: None,
     };
     state.clouds.insert(ProviderRef::DEFAULT, cloud("100000000001"));
     state.clouds.insert(ProviderRef::aliased("prod"), cloud("100000000002"));

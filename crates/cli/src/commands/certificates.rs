@@ -1,0 +1,167 @@
+//! `certplan certificates`: every certificate in each account — managed by certplan or not —
+//! soonest to expire first, with where it is bound; `--expiring-within` turns a scheduled run
+//! red when one that serves something expires within the window.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use certplan_core::{CertificateId, EXIT_ATTENTION};
+use certplan_parser::Config;
+use certplan_planner::inventory::{self, Entry, Managed};
+
+use crate::project::Project;
+use crate::settings::Settings;
+use crate::stdout::outln;
+use crate::ui;
+
+/// What to show.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub json: bool,
+    /// Exit 3 when a certificate that serves something expires within this long.
+    pub expiring_within: Option<Duration>,
+}
+
+pub async fn certificates(
+    settings: Settings,
+    config: Config,
+    options: &Options,
+) -> anyhow::Result<ExitCode> {
+    let mut ws = Project::open(settings, config, None)?;
+    // Every account the configuration declares, besides those in use; the default one when
+    // there is nothing else.
+    let mut declared = ws.config.providers.declared();
+    if declared.is_empty() {
+        declared.push(certplan_core::ProviderRef::DEFAULT);
+    }
+    ws.also_use(declared);
+    let accounts = ws.accounts().await?;
+    let timing = ws.settings.timing(&ws.config.providers);
+    let now = ws.settings.plan_time(&ws.config.providers);
+    let mut listed = Vec::new();
+    let mut bound = BTreeMap::new();
+    for (provider, account) in accounts.iter() {
+        eprintln!("Listing the certificates of {provider}'s account...");
+        let all = (account.ssl.all_certificates().await)
+            .with_context(|| format!("could not list the certificates of {provider}'s account"))?;
+        // Only an issued certificate can serve anything.
+        let issued: Vec<CertificateId> =
+            (all.iter()).filter(|c| inventory::serves(c.status)).map(|c| c.id.clone()).collect();
+        if !issued.is_empty() {
+            match certplan_engine::bindings(&account.ssl, &issued, &timing).await {
+                Ok(answers) => bound.extend(answers),
+                Err(error) => {
+                    let why = ui::chain(&error);
+                    bound.extend(issued.into_iter().map(|id| (id, Err(why.clone()))));
+                }
+            }
+        }
+        listed.push((provider.clone(), all));
+    }
+    let entries = inventory::inventory(&ws.state, listed, &bound);
+    let until = options
+        .expiring_within
+        .map(|within| now + chrono::Duration::from_std(within).unwrap_or(chrono::Duration::MAX));
+    if options.json {
+        outln!("{}", inventory::inventory_json(&entries, now, until));
+    } else {
+        show(&entries, now);
+    }
+    let expiring: Vec<&Entry> = until.map_or_else(Vec::new, |until| {
+        entries.iter().filter(|e| e.bound_and_expiring(until)).collect()
+    });
+    for e in &expiring {
+        let c = &e.certificate;
+        let served: Vec<String> = e.bound.iter().flatten().map(ToString::to_string).collect();
+        eprintln!(
+            "{} ({}, {}) serves {} and expires {}",
+            c.id,
+            c.domain,
+            e.managed.address().map_or("unmanaged".to_owned(), ToString::to_string),
+            served.join(", "),
+            c.not_after.map_or("at a date the service does not give".to_owned(), |t| format!(
+                "on {} (in {} days)",
+                t.format("%Y-%m-%d"),
+                (t - now).num_days()
+            ))
+        );
+        if e.managed == Managed::Unmanaged {
+            eprintln!("  {}", adopt_hint(e));
+        }
+    }
+    Ok(if expiring.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_ATTENTION) })
+}
+
+/// Says how to have certplan renew an unmanaged certificate: declare it and import it.
+fn adopt_hint(e: &Entry) -> String {
+    let c = &e.certificate;
+    let name: String =
+        c.domain.chars().map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' }).collect();
+    let provider = if e.provider.is_default() {
+        String::new()
+    } else {
+        format!("  provider       = {}\n", e.provider)
+    };
+    format!(
+        "to have certplan renew it, declare it and import it (then `certplan plan`):\n\nresource \"tencentcloud_ssl_free_certificate\" \"{name}\" {{\n{provider}  domain         = \"{}\"\n  dv_auth_method = \"DNS_AUTO\"\n}}\n\nimport {{\n  to = tencentcloud_ssl_free_certificate.{name}\n  id = \"{}\"\n}}\n",
+        c.domain, c.id
+    )
+}
+
+/// Prints the inventory as a table.
+fn show(entries: &[Entry], now: chrono::DateTime<chrono::Utc>) {
+    if entries.is_empty() {
+        outln!("No certificates in the account.");
+        return;
+    }
+    let rows: Vec<[String; 7]> = entries
+        .iter()
+        .map(|e| {
+            let c = &e.certificate;
+            let expires = c.not_after.map_or("-".to_owned(), |t| {
+                format!("{} ({}d)", t.format("%Y-%m-%d"), (t - now).num_days())
+            });
+            let bound = match &e.bound {
+                Ok(resources) if resources.is_empty() => "-".to_owned(),
+                Ok(resources) => {
+                    resources.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                }
+                Err(_) => "unknown".to_owned(),
+            };
+            let managed = match &e.managed {
+                Managed::Resource(a) => a.to_string(),
+                Managed::Replaced(a) => format!("{a} (replaced)"),
+                Managed::Deposed(a) => format!("{a} (to delete)"),
+                Managed::Unmanaged => "unmanaged".to_owned(),
+            };
+            let source = c.source.map_or("-", certplan_core::CertificateSource::name);
+            [
+                expires,
+                c.status.name().to_owned(),
+                source.to_owned(),
+                c.id.to_string(),
+                c.domain.clone(),
+                managed,
+                bound,
+            ]
+        })
+        .collect();
+    let header = ["EXPIRES", "STATUS", "SOURCE", "ID", "DOMAIN", "MANAGED BY", "BOUND TO"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 7]| {
+        let padded: Vec<String> =
+            cells.iter().zip(widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        padded.join("  ").trim_end().to_owned()
+    };
+    outln!("{}", line(header));
+    for row in &rows {
+        outln!("{}", line(row.each_ref().map(String::as_str)));
+    }
+}

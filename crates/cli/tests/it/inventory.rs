@@ -1,0 +1,217 @@
+//! `certplan certificates`: every certificate in each account, managed or not, soonest to
+//! expire first, where each is bound, and a run that goes red when one that serves something
+//! expires soon — the one a colleague made in the console included.
+
+use serde_json::Value;
+
+use crate::harness::{PROD_PROVIDER, PROD_SECRET_ID, Project, certificate, prod_certificate};
+
+#[test]
+fn every_certificate_of_every_account_is_listed_with_who_manages_it_and_where_it_serves() {
+    let config = [
+        PROD_PROVIDER,
+        &certificate("www", "www.example.com"),
+        &prod_certificate("shop", "shop.example.com"),
+    ]
+    .concat();
+    let p = Project::with_accounts(&config, &[]);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    // Made in the console by a colleague, serving the checkout page's load balancer.
+    let checkout = p.sandbox.seed_in(PROD_SECRET_ID, &["checkout.example.com"]).remove(0);
+    p.sandbox.bind(&checkout, "clb", Some("ap-guangzhou"), "lb-9|lbl-1");
+
+    // A paid one, and one uploaded from elsewhere.
+    let paid = p.sandbox.seed_certificate("pay.example.com", "paid", 200);
+    let uploaded = p.sandbox.seed_certificate("up.example.com", "upload", 60);
+
+    let listed = p.run(&["certificates"]);
+    assert_eq!(listed.code, 0, "{}{}", listed.stdout, listed.stderr);
+    let out = &listed.stdout;
+    assert!(out.starts_with("EXPIRES"), "{out}");
+    for expected in [
+        "www.example.com",
+        "shop.example.com",
+        "checkout.example.com",
+        "unmanaged",
+        "1 clb in ap-guangzhou",
+        "tencentcloud_ssl_free_certificate.shop",
+    ] {
+        assert!(out.contains(expected), "{expected}: {out}");
+    }
+
+    let json = p.run(&["certificates", "--json"]);
+    let inventory: Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let certificates = inventory["certificates"].as_array().expect("certificates");
+    assert_eq!(certificates.len(), 5, "{inventory}");
+    let source = |id: &str| {
+        let found = certificates.iter().find(|c| c["id"] == id).expect(id);
+        found["source"].as_str().map(str::to_owned)
+    };
+    assert_eq!(source(&paid).as_deref(), Some("paid"));
+    assert_eq!(source(&uploaded).as_deref(), Some("uploaded"));
+    let of =
+        |domain: &str| certificates.iter().find(|c| c["domain"] == domain).expect(domain).clone();
+    let (www, shop, unmanaged) =
+        (of("www.example.com"), of("shop.example.com"), of("checkout.example.com"));
+    assert_eq!(
+        (www["provider"].as_str(), www["managed_by"].as_str()),
+        (Some("tencentcloud"), Some("tencentcloud_ssl_free_certificate.www"))
+    );
+    assert_eq!(www["id"], only_id_of(&p, "www"));
+    assert_eq!(shop["provider"], "tencentcloud.prod");
+    assert_eq!(
+        (unmanaged["role"].as_str(), unmanaged["provider"].as_str()),
+        (Some("unmanaged"), Some("tencentcloud.prod"))
+    );
+    assert_eq!(
+        unmanaged["bound"],
+        serde_json::json!([{"resource_type": "clb", "region": "ap-guangzhou", "count": 1}])
+    );
+    assert_eq!(www["source"], "free");
+    // Soonest to expire first: the seeded one was issued before the two applied for.
+    let days: Vec<i64> = certificates.iter().filter_map(|c| c["days_left"].as_i64()).collect();
+    assert!(days.windows(2).all(|w| w[0] <= w[1]), "{days:?}");
+
+    // 85 days on, the checkout page's certificate expires in days: a scheduled run goes red,
+    // naming it and saying how to have certplan renew it; what serves nothing does not.
+    p.age(85);
+    let red = p.run(&["certificates", "--expiring-within", "30d"]);
+    assert_eq!(red.code, 3, "{}{}", red.stdout, red.stderr);
+    assert!(
+        red.stderr.contains(&format!(
+            "{checkout} (checkout.example.com, unmanaged) serves 1 clb in ap-guangzhou"
+        )),
+        "{}",
+        red.stderr
+    );
+    assert!(red.stderr.contains(&format!("import {{\n  to = tencentcloud_ssl_free_certificate.checkout_example_com\n  id = \"{checkout}\"")), "{}", red.stderr);
+    assert!(red.stderr.contains("provider       = tencentcloud.prod"), "{}", red.stderr);
+    assert!(!red.stderr.contains("(www.example.com"), "www serves nothing: {}", red.stderr);
+    let json = p.run(&["certificates", "--json", "--expiring-within", "30d"]);
+    assert_eq!(json.code, 3);
+    let inventory: Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let expiring: Vec<&str> = inventory["certificates"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|c| c["expiring"] == true)
+        .filter_map(|c| c["domain"].as_str())
+        .collect();
+    assert_eq!(expiring, ["checkout.example.com"]);
+    assert_eq!(p.run(&["certificates", "--expiring-within", "1d"]).code, 0);
+}
+
+/// The id of resource `name`'s certificate, as the state records it.
+fn only_id_of(p: &Project, name: &str) -> String {
+    let state = p.state();
+    let id =
+        &state["resources"][format!("tencentcloud_ssl_free_certificate.{name}")]["certificate_id"];
+    id.as_str().expect("recorded").to_owned()
+}
+
+#[test]
+fn an_account_with_nothing_in_it_says_so() {
+    let p = Project::new("");
+    let listed = p.run(&["certificates"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert_eq!(listed.stdout.trim(), "No certificates in the account.");
+}
+
+/// Once a renewal's deployment has moved everything off the old certificate, its expiry
+/// notifications are switched off (peers' users complain of mails about certificates long
+/// replaced); while something the deploy block does not declare still uses it, they stay on.
+#[test]
+fn a_replaced_certificate_stops_mailing_once_nothing_uses_it() {
+    let deploy = "  deploy {\n    resource_types = [\"clb\"]\n    regions        = { clb = [\"ap-guangzhou\"] }\n  }\n";
+    let site = |name: &str| {
+        format!(
+            "resource \"tencentcloud_ssl_free_certificate\" \"{name}\" {{\n  domain         = \"{name}.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n{deploy}}}\n\n"
+        )
+    };
+    let p = Project::with_sandbox(&[site("www"), site("api")].concat(), &["--deploy-step", "10ms"]);
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    let (www, api) = (only_id_of(&p, "www"), only_id_of(&p, "api"));
+    p.sandbox.bind(&www, "clb", Some("ap-guangzhou"), "lb-1|lbl-1");
+    p.sandbox.bind(&api, "clb", Some("ap-guangzhou"), "lb-2|lbl-1");
+    // A CDN domain, which api's deploy block does not declare, keeps using the old one.
+    p.sandbox.bind(&api, "cdn", None, "api.example.com");
+    p.age(70);
+    let renewal = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(renewal.code, 3, "api's CDN domain is left behind: {}", renewal.stderr);
+    assert!(
+        renewal.stderr.contains(&format!("switched off the expiry notifications of {www}")),
+        "{}",
+        renewal.stderr
+    );
+
+    let json = p.run(&["certificates", "--json"]);
+    let inventory: Value = serde_json::from_str(&json.stdout).expect("JSON");
+    let of = |id: &str| {
+        let all = inventory["certificates"].as_array().expect("list");
+        all.iter().find(|c| c["id"] == id).expect(id).clone()
+    };
+    assert_eq!(
+        (of(&www)["notifications_off"].as_bool(), of(&www)["role"].as_str()),
+        (Some(true), Some("replaced"))
+    );
+    assert_eq!(of(&api)["notifications_off"], false, "still serves a CDN domain: {inventory}");
+    assert_eq!(of(&only_id_of(&p, "www"))["notifications_off"], false, "the new one mails");
+}
+
+/// The plan says how much of each account's yearly free quota it uses, and what would pass it,
+/// before anything is sent; the service's refusal says what to do, and its limit is learnt.
+#[test]
+fn the_free_quota_is_counted_in_the_plan_and_a_refusal_says_what_to_do() {
+    let provider = "provider \"tencentcloud\" {\n  free_certificates_per_year = 4\n}\n\n";
+    let config = [
+        provider,
+        &certificate("a", "a.example.com"),
+        &certificate("b", "b.example.com"),
+        &certificate("c", "c.example.com"),
+    ]
+    .concat();
+    let p = Project::with_sandbox(&config, &["--free-per-year", "3"]);
+    // Two applied for earlier this year, outside this configuration; a paid one does not count.
+    for domain in ["old1.example.com", "old2.example.com"] {
+        p.sandbox.seed_certificate(domain, "free", 80);
+    }
+    p.sandbox.seed_certificate("paid.example.com", "paid", 300);
+
+    let plan = p.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 3, "{}{}", plan.stdout, plan.stderr);
+    assert!(
+        plan.stdout.contains("Free certificates: 2 applied for this year in the account, 3 more in this plan, of 4 (free_certificates_per_year): this plan passes it."),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        plan.stdout.contains("tencentcloud_ssl_free_certificate.c")
+            && plan.stdout.contains("passes its account's yearly quota"),
+        "{}",
+        plan.stdout
+    );
+    let json = p.run(&["plan", "--json"]);
+    let parsed: Value = serde_json::from_str(&json.stdout).expect("plan JSON");
+    assert_eq!(parsed["free_quota"][0]["used"], 2, "{parsed}");
+    assert_eq!(parsed["free_quota"][0]["exceeded"], true, "{parsed}");
+
+    // The service's limit is 3: the second application is refused, saying what to do, and
+    // the next plan counts against the service's number.
+    let apply = p.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 1, "{}{}", apply.stdout, apply.stderr);
+    assert!(apply.stderr.contains("FailedOperation.ExceedsFreeLimit"), "{}", apply.stderr);
+    assert!(
+        apply
+            .stderr
+            .contains("To do: the account has used its yearly quota of free certificates (3)"),
+        "{}",
+        apply.stderr
+    );
+    assert!(apply.stderr.contains("acme_certificate"), "{}", apply.stderr);
+    let again = p.run(&["plan"]);
+    assert!(
+        again.stdout.contains("of 3 (the service's): this plan passes it."),
+        "{}",
+        again.stdout
+    );
+}
