@@ -80,6 +80,9 @@ pub enum Command {
         /// Exit 3 when a certificate that serves something expires within DURATION (e.g. 30d)
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
         expiring_within: Option<std::time::Duration>,
+        /// Write a self-contained HTML page of the inventory to FILE
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Update the state from the cloud without changing anything
     Refresh {

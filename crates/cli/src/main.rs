@@ -10,6 +10,7 @@
 mod args;
 mod commands;
 mod interrupt;
+mod notify;
 mod project;
 mod settings;
 mod stdout;
@@ -105,9 +106,9 @@ async fn run(
             let (settings, config) = configured(args.flags(&env.args), env)?;
             commands::apply::apply(settings, config, &args.options()).await
         }
-        Command::Certificates { common, json, expiring_within } => {
+        Command::Certificates { common, json, expiring_within, html } => {
             let (settings, config) = configured(common.flags(&env.args), env)?;
-            let options = commands::certificates::Options { json, expiring_within };
+            let options = commands::certificates::Options { json, expiring_within, html };
             commands::certificates::certificates(settings, config, &options).await
         }
         Command::Refresh { common, lock, selection } => {

@@ -21,6 +21,7 @@ mod imports;
 mod load;
 mod locals;
 mod moves;
+mod notify;
 mod output;
 mod parse;
 mod provider;
@@ -47,6 +48,7 @@ pub use generate::{GeneratedBlock, generate_config};
 pub use load::{
     CONFIG_EXTENSION, LoadOptions, VARIABLES_FILE, VarFlag, load_dir, load_dir_with, load_settings,
 };
+pub use notify::{NotifyConfig, NotifyFormat};
 pub use parse::{parse_sources, parse_sources_with};
 pub(crate) use reader::{Reader, blocks};
 pub use variables::VarInput;
@@ -77,6 +79,8 @@ pub struct Config {
     pub settings: CertplanBlock,
     /// The `acme` provider and its `acme_registration` accounts.
     pub acme: AcmeConfig,
+    /// The `notify` blocks: where a run says what needs a person.
+    pub notify: Vec<NotifyConfig>,
 }
 
 /// The `certplan { required_version = "..."  backend "local" | "pg" { ... } }` block.

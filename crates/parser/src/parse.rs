@@ -12,11 +12,11 @@ use hcl_edit::structure::{Body, Structure};
 
 use crate::{
     CertplanBlock, Config, ConfigError, Diagnostic, Reader, ResourceConfig, Severity, Source, Span,
-    VarInput, acme, blocks, delivery, imports, locals, moves, output, provider, resource, settings,
-    variables,
+    VarInput, acme, blocks, delivery, imports, locals, moves, notify, output, provider, resource,
+    settings, variables,
 };
 
-const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `resource \"acme_certificate\"` and `resource \"acme_registration\"`, `provider \"tencentcloud\" { ... }` (one per account, with an `alias`), `provider \"acme\"`, `variable`, `locals { ... }`, `output`, `certplan`, `removed { from = ... }`, `moved { from = ... to = ... }` and `import { to = ... id = ... }` blocks";
+const SUPPORTED_BLOCKS: &str = "certplan reads `resource \"tencentcloud_ssl_free_certificate\" \"NAME\" { ... }`, `resource \"acme_certificate\"` and `resource \"acme_registration\"`, `provider \"tencentcloud\" { ... }` (one per account, with an `alias`), `provider \"acme\"`, `variable`, `locals { ... }`, `output`, `certplan`, `removed { from = ... }`, `moved { from = ... to = ... }`, `import { to = ... id = ... }` and `notify { webhook = ... }` blocks";
 
 /// Parses and validates configuration files already read.
 pub fn parse_sources(sources: Vec<Source>) -> Result<Config, ConfigError> {
@@ -41,6 +41,7 @@ pub fn parse_sources_with(
     let mut settings = None;
     let mut acme_provider = None;
     let mut registrations = BTreeMap::new();
+    let mut notify = Vec::new();
 
     let bodies = parse_bodies(&mut reader, inputs);
     let variables = evaluate_values(&mut reader, &bodies, inputs);
@@ -92,6 +93,7 @@ pub fn parse_sources_with(
                     }
                     "provider" => provider::read(&mut reader, file, block, &mut providers),
                     "removed" => moves::read_removed(&mut reader, file, block, &mut removed),
+                    "notify" => notify::read(&mut reader, file, block, &mut notify),
                     other => {
                         let help = if other == "terraform" {
                             "certplan reads no terraform {} block: it needs no provider installation; remove the block"
@@ -145,6 +147,7 @@ pub fn parse_sources_with(
         context,
         settings,
         acme,
+        notify,
     })
 }
 

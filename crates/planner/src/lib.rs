@@ -428,10 +428,7 @@ impl<'a> Planner<'a> {
         let failures = recorded.map_or(0, |r| r.validation_failures);
         let replace = self.options.replace.iter().any(|a| a.covers(address));
         let compared = import::compared(&desired.args, recorded);
-        let renew_before = match &desired.args.acme {
-            Some(acme) => acme_renew_before(acme, recorded, remote),
-            None => desired.lifecycle.renew_before,
-        };
+        let renew_before = renew_before(desired, recorded, remote);
         let decided = match decide(&compared, renew_before, prior, remote, self.now) {
             // Lost or unusable again, for the same reason, before it was ever issued.
             (Action::Create | Action::Replace, reason)
@@ -722,6 +719,19 @@ fn issued_expiry(recorded: &ResourceState, prior: &Prior) -> Option<DateTime<Utc
     let issued = |s: CertStatus| matches!(s, CertStatus::Issued | CertStatus::Expired);
     let issued_since = !issued(recorded.status) && issued(prior.status);
     recorded.issued_expiry.or(if issued_since { prior.not_after } else { None })
+}
+
+/// How long before its expiry resource `desired`'s certificate is renewed: its
+/// `lifecycle.renew_before`, or for an ACME one [`acme_renew_before`].
+pub(crate) fn renew_before(
+    desired: &ResourceConfig,
+    recorded: Option<&ResourceState>,
+    remote: Option<&RemoteCertificate>,
+) -> RenewBefore {
+    match &desired.args.acme {
+        Some(acme) => acme_renew_before(acme, recorded, remote),
+        None => desired.lifecycle.renew_before,
+    }
 }
 
 /// When an ACME certificate is renewed: with `min_days_remaining` left, or a third of its

@@ -26,6 +26,7 @@ mod error;
 mod pacing;
 pub mod tc3;
 mod upload;
+pub mod webhook;
 pub mod wire;
 
 pub use accounts::{Account, Accounts};

@@ -108,6 +108,7 @@ pub async fn apply(
         if options.plan_file.is_none() {
             record_outputs(&mut ws, options.json)?;
         }
+        notify(&ws, &plan, &certplan_engine::Report::default(), &plan.attention).await;
         return Ok(if plan.attention.is_empty() {
             ExitCode::SUCCESS
         } else {
@@ -149,6 +150,7 @@ pub async fn apply(
     if !stdout::closed() {
         ui::show_attention(&attention, plan.created_at, options.json, output);
     }
+    notify(&ws, &plan, &report, &attention).await;
     Ok(if !report.failed.is_empty() || !report.delivery.failed.is_empty() || report.interrupted {
         ExitCode::from(1)
     } else if !attention.is_empty() {
@@ -158,6 +160,20 @@ pub async fn apply(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Tells the `notify` blocks' webhooks what the apply ends with that needs a person.
+async fn notify(
+    ws: &Project,
+    plan: &Plan,
+    report: &certplan_engine::Report,
+    attention: &[certplan_core::Attention],
+) {
+    let now = plan.created_at;
+    let found = |block: &certplan_parser::NotifyConfig| {
+        crate::notify::conditions(plan, report, attention, &ws.state, now, block.expiring_within)
+    };
+    crate::notify::send(&ws.config.notify, found, now).await;
 }
 
 /// Records the yearly limit of free certificates the service gave when it refused an

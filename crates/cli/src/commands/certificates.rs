@@ -1,8 +1,9 @@
 //! `certplan certificates`: every certificate in each account — managed by certplan or not —
 //! soonest to expire first, with where it is bound; `--expiring-within` turns a scheduled run
-//! red when one that serves something expires within the window.
+//! red when one that serves something expires within the window; `--html` draws it as a page.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -22,7 +23,12 @@ pub struct Options {
     pub json: bool,
     /// Exit 3 when a certificate that serves something expires within this long.
     pub expiring_within: Option<Duration>,
+    /// Write the inventory as a self-contained HTML page to this file.
+    pub html: Option<PathBuf>,
 }
+
+/// What the page puts at the top when `--expiring-within` does not say.
+const PAGE_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
 
 pub async fn certificates(
     settings: Settings,
@@ -60,10 +66,18 @@ pub async fn certificates(
         }
         listed.push((provider.clone(), all));
     }
-    let entries = inventory::inventory(&ws.state, listed, &bound);
-    let until = options
-        .expiring_within
-        .map(|within| now + chrono::Duration::from_std(within).unwrap_or(chrono::Duration::MAX));
+    let entries = inventory::inventory(&ws.config, &ws.state, listed, &bound);
+    let after = |within: Duration| {
+        now + chrono::Duration::from_std(within).unwrap_or(chrono::Duration::MAX)
+    };
+    let until = options.expiring_within.map(after);
+    if let Some(path) = &options.html {
+        let page =
+            inventory::inventory_html(&entries, now, until.unwrap_or_else(|| after(PAGE_WINDOW)));
+        certplan_state::write_atomically(path, page.as_bytes())
+            .with_context(|| format!("cannot write the page to {}", path.display()))?;
+        eprintln!("Wrote {}", path.display());
+    }
     if options.json {
         outln!("{}", inventory::inventory_json(&entries, now, until));
     } else {

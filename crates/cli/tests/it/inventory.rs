@@ -2,6 +2,9 @@
 //! expire first, where each is bound, and a run that goes red when one that serves something
 //! expires soon — the one a colleague made in the console included.
 
+use std::collections::BTreeMap;
+
+use certplan_test_support::browser;
 use serde_json::Value;
 
 use crate::harness::{PROD_PROVIDER, PROD_SECRET_ID, Project, certificate, prod_certificate};
@@ -99,6 +102,153 @@ fn every_certificate_of_every_account_is_listed_with_who_manages_it_and_where_it
         .collect();
     assert_eq!(expiring, ["checkout.example.com"]);
     assert_eq!(p.run(&["certificates", "--expiring-within", "1d"]).code, 0);
+}
+
+/// `--html` writes one page a person can open as it is: a real browser renders it from the
+/// file alone, with what serves something and expires soon at the top, a bar per certificate
+/// (and a renewal window on the managed ones), and each certificate's figures those of
+/// `--json`; a domain from the cloud stays text.
+#[test]
+fn the_html_page_renders_in_a_browser_with_the_figures_of_json() {
+    let config = [certificate("www", "www.example.com"), certificate("api", "api.example.com")];
+    let p = Project::new(&config.concat());
+    assert_eq!(p.run(&["apply", "--auto-approve"]).code, 0);
+    // Made in the console, serving a load balancer, expiring in 10 days.
+    let checkout = p.sandbox.seed_certificate("checkout.example.com", "free", 10);
+    p.sandbox.bind(&checkout, "clb", Some("ap-guangzhou"), "lb-9|lbl-1");
+    // A domain is whatever the cloud says it is.
+    let hostile =
+        "</script><script>document.documentElement.dataset.injected=1</script>.example.com";
+    let evil = p.sandbox.seed_certificate(hostile, "free", 60);
+
+    // One run, so that the page and the JSON are of the same moment.
+    let run = p.run(&["certificates", "--json", "--html", "page.html"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("Wrote page.html"), "{}", run.stderr);
+    let inventory: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    let certificates = inventory["certificates"].as_array().expect("certificates");
+    assert_eq!(certificates.len(), 4, "{inventory}");
+
+    let html = std::fs::read_to_string(p.path().join("page.html")).expect("the page");
+    for remote in ["http://", "https://", "//fonts", "<link", "@import", "src="] {
+        assert!(!html.contains(remote), "{remote}: the page fetches nothing");
+    }
+    let dom = browser::rendered_dom(&p.path().join("page.html"));
+    assert!(!dom.contains("data-injected"), "the domain ran as a script: {dom}");
+    assert_eq!(dom.matches("<script").count(), 1, "only the page's JSON: {dom}");
+    assert!(dom.contains("<svg id=\"timeline\"") && dom.contains("<line id=\"today\""), "{dom}");
+    assert_eq!(dom.matches("<rect class=\"validity").count(), 4, "a bar each: {dom}");
+    assert_eq!(dom.matches("<rect class=\"renewal\"").count(), 2, "www and api: {dom}");
+
+    // At the top: the unmanaged one that serves the load balancer, flagged, and only it.
+    let attention = between(&dom, "<section id=\"attention\">", "</section>");
+    assert!(attention.contains(&format!("data-id=\"{checkout}\"")), "{attention}");
+    assert!(text(attention).contains("unmanaged"), "{attention}");
+    assert_eq!(attention.matches("<li").count(), 1, "{attention}");
+
+    // The page carries the JSON, and each row shows its figures.
+    let carried: Value =
+        serde_json::from_str(between(&dom, "id=\"inventory\">", "</script>")).expect("JSON");
+    let rows = rows(&dom);
+    assert_eq!(rows.len(), 4, "{dom}");
+    for c in certificates {
+        let id = c["id"].as_str().expect("id");
+        let mut on_page = carried["certificates"].as_array().expect("list").iter();
+        let mut on_page = on_page.find(|p| p["id"] == id).expect(id).clone();
+        on_page["expiring"] = c["expiring"].clone();
+        assert_eq!(&on_page, c, "the page's JSON");
+
+        let (attributes, cells) = rows.iter().find(|(a, _)| a["id"] == id).expect(id);
+        let figure = |key: &str| {
+            c[key].as_str().map(str::to_owned).or(c[key].as_i64().map(|d| d.to_string()))
+        };
+        for (attribute, key) in [
+            ("domain", "domain"),
+            ("status", "status"),
+            ("managed-by", "managed_by"),
+            ("role", "role"),
+            ("not-after", "not_after"),
+            ("days-left", "days_left"),
+            ("renews-from", "renews_from"),
+            ("provider", "provider"),
+        ] {
+            assert_eq!(attributes.get(attribute).cloned(), figure(key), "{id} {attribute}");
+        }
+        let cell = |class: &str| text(between(cells, &format!("<td class=\"{class}\">"), "</td>"));
+        assert_eq!(cell("domain"), c["domain"].as_str().expect("domain"), "{id}");
+        assert_eq!(cell("id"), id);
+        assert_eq!(cell("status"), c["status"].as_str().expect("status"));
+        assert_eq!(Some(cell("days-left")), figure("days_left"), "{id}");
+        assert_eq!(cell("expires"), c["not_after"].as_str().expect("dated")[..10]);
+        let managed_by = c["managed_by"].as_str().unwrap_or("unmanaged");
+        assert!(cell("managed-by").starts_with(managed_by), "{id}: {}", cell("managed-by"));
+    }
+    let evil_row = &rows.iter().find(|(a, _)| a["id"] == evil).expect("evil").0;
+    assert_eq!(evil_row["domain"], hostile);
+    let expiring: Vec<&Value> = carried["certificates"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|c| c["expiring"] == true)
+        .collect();
+    assert_eq!(expiring.len(), 1, "within the page's 30 days: {carried}");
+    assert_eq!(expiring[0]["id"], checkout.as_str());
+    let www = certificates.iter().find(|c| c["domain"] == "www.example.com").expect("www");
+    let renews_from: chrono::DateTime<chrono::Utc> =
+        www["renews_from"].as_str().expect("renews").parse().expect("time");
+    let not_after: chrono::DateTime<chrono::Utc> =
+        www["not_after"].as_str().expect("expires").parse().expect("time");
+    assert_eq!(not_after - renews_from, chrono::Duration::days(30), "the default renew_before");
+}
+
+/// What lies in `html` between the first `start` and the `end` after it.
+fn between<'h>(html: &'h str, start: &str, end: &str) -> &'h str {
+    let (_, after) = html.split_once(start).unwrap_or_else(|| panic!("no {start} in {html}"));
+    after.split_once(end).unwrap_or_else(|| panic!("no {end} after {start}")).0
+}
+
+/// The text of serialised HTML: its tags dropped, its character references read. The
+/// serialiser escapes `<` in text, so every `<` starts a tag.
+fn text(html: &str) -> String {
+    let mut out = String::new();
+    let mut rest = html;
+    while let Some((before, after)) = rest.split_once('<') {
+        out.push_str(before);
+        rest = after.split_once('>').map_or("", |(_, after)| after);
+    }
+    out.push_str(rest);
+    unescape(&out)
+}
+
+fn unescape(text: &str) -> String {
+    (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#39;", "'"))
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&amp;", "&")
+}
+
+/// The table's rows as the browser serialised them: each `<tr class="certificate">`'s `data-`
+/// attributes (without the prefix, values read) and the HTML of its cells.
+fn rows(dom: &str) -> Vec<(BTreeMap<String, String>, String)> {
+    let mut rows = Vec::new();
+    for row in dom.split("<tr class=\"certificate").skip(1) {
+        // Attribute values are quoted, and a quote inside one is escaped: read them one by
+        // one rather than look for the tag's end, which a `>` in a value could fake.
+        let mut attributes = BTreeMap::new();
+        let mut rest = row.split_once('"').expect("class closed").1;
+        while let Some((name, after)) = rest.trim_start().split_once("=\"") {
+            if name.contains('>') {
+                break;
+            }
+            let (value, after) = after.split_once('"').expect("value closed");
+            if let Some(name) = name.strip_prefix("data-") {
+                attributes.insert(name.to_owned(), unescape(value));
+            }
+            rest = after;
+        }
+        let cells = rest.split_once('>').expect("tag closed").1;
+        rows.push((attributes, cells.split_once("</tr>").expect("row closed").0.to_owned()));
+    }
+    rows
 }
 
 /// The id of resource `name`'s certificate, as the state records it.

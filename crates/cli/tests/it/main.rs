@@ -16,6 +16,7 @@ mod faults;
 mod harness;
 mod inventory;
 mod migration;
+mod notify;
 mod outside;
 mod recording;
 mod reliability;

@@ -225,3 +225,27 @@ resource "acme_certificate" "site" {
         Address { resource_type: "acme_certificate".into(), ..Address::certificate("site") };
     assert_eq!(config.resources[&address].args.provider, ProviderRef::aliased("prod"));
 }
+
+#[test]
+fn notify_blocks_take_a_secret_webhook_and_a_known_format() {
+    let secret = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRETKEY42";
+    let written =
+        parse(&format!("notify {{\n  webhook = \"{secret}\"\n  format  = \"wecom\"\n}}\n"))
+            .expect("valid, with a warning");
+    assert_eq!(written.notify.len(), 1);
+    assert_eq!(written.notify[0].format, certplan_parser::NotifyFormat::Wecom);
+    assert_eq!(written.notify[0].webhook.expose(), secret);
+    assert_eq!(written.notify[0].expiring_within, std::time::Duration::from_secs(14 * 86_400));
+    let warning = format!("{:?}", written.warnings);
+    assert!(warning.contains("a webhook URL in the configuration"), "{warning}");
+    assert!(!format!("{:?}", written.notify).contains("SECRETKEY42"), "never in Debug");
+
+    let unknown =
+        diagnose("notify {\n  webhook = \"https://example.com/h\"\n  format = \"teams\"\n}\n");
+    assert!(unknown.contains("unknown notification format \"teams\""), "{unknown}");
+    assert!(unknown.contains("json, wecom, dingtalk, feishu, slack"), "{unknown}");
+    let missing = diagnose("notify {\n  format = \"slack\"\n}\n");
+    assert!(missing.contains("a notify block needs a webhook"), "{missing}");
+    let not_a_url = diagnose("notify {\n  webhook = \"SECRETKEY42\"\n}\n");
+    assert!(not_a_url.contains("the webhook is not an http(s) URL"), "{not_a_url}");
+}
