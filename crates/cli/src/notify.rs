@@ -62,7 +62,7 @@ pub fn conditions(
             .unwrap_or_default();
         push("attention", a.address.to_string(), &kind, format!("{why}. To do: {what_to_do}"));
     }
-    let until = now + chrono::Duration::from_std(within).unwrap_or(chrono::Duration::MAX);
+    let until = certplan_core::later_by(now, within);
     for (address, r) in &state.resources {
         let renewing = plan
             .change_of(address)
@@ -77,6 +77,17 @@ pub fn conditions(
         push("expiring", address.to_string(), "", message);
     }
     found
+}
+
+/// The condition of a run that failed before it could say anything else.
+pub fn run_failed(error: &anyhow::Error) -> Vec<Condition> {
+    let message = format!("the run failed: {}", ui::chain(error.as_ref()));
+    vec![Condition {
+        key: "run_failed::".to_owned(),
+        kind: "run_failed",
+        address: "-".to_owned(),
+        message,
+    }]
 }
 
 /// What was said on `day`: `LOCATION|KEY` for each webhook and condition.
@@ -97,7 +108,9 @@ pub async fn send(
         return 0;
     }
     let path = Path::new(SENT_FILE);
-    let day = now.format("%Y-%m-%d").to_string();
+    // Beijing's day, as the service's dates are.
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is an offset");
+    let day = now.with_timezone(&beijing).format("%Y-%m-%d").to_string();
     let read: Option<Sent> = std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok());
     let mut sent = read.filter(|s| s.day == day).unwrap_or(Sent { day, sent: BTreeSet::new() });
     let mut count = 0;

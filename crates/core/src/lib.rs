@@ -39,6 +39,14 @@ pub use plan::{
 pub use provider::{PROVIDER_NAME, ProviderRef, ProviderRefError};
 pub use renew_before::RenewBefore;
 
+/// `now` plus `within`, saturating at the latest time there is: a window however long never
+/// overflows.
+pub fn later_by(now: DateTime<Utc>, within: std::time::Duration) -> DateTime<Utc> {
+    (chrono::Duration::from_std(within).ok())
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// The only resource type certplan manages, named as the Terraform provider names it.
 pub const RESOURCE_TYPE: &str = "tencentcloud_ssl_free_certificate";
 

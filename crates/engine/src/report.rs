@@ -60,16 +60,21 @@ impl Report {
             .attention
             .iter()
             .filter(|a| {
-                // A free application feared past the quota that the service accepted after
-                // all is settled too.
                 let fixable = matches!(
                     a.concern,
                     Concern::Expired
                         | Concern::ExpiresBeforeRenewal { .. }
                         | Concern::AwaitingValidation { .. }
-                        | Concern::FreeQuotaExceeded { .. }
                 );
-                !(fixable && settled(&a.address))
+                // A free application feared past the quota is settled once the service has
+                // accepted it, issued or not.
+                let accepted = matches!(a.concern, Concern::FreeQuotaExceeded { .. })
+                    && !self.failed.iter().any(|(f, _)| *f == a.address)
+                    && plan.change_of(&a.address).is_some_and(|c| {
+                        matches!(c.action, Action::Create | Action::Renew | Action::Replace)
+                    })
+                    && !self.not_started.contains(&a.address);
+                !(accepted || fixable && settled(&a.address))
             })
             .cloned()
             .collect();

@@ -82,16 +82,16 @@ pub(crate) fn read(
         &[],
     );
     let webhook = match args.string(reader, "webhook") {
-        Some((url, span)) if !(url.starts_with("https://") || url.starts_with("http://")) => {
-            // Not quoted back: it may be a secret all the same.
+        // Pointed at by the block, never by the value: an excerpt of its line would show it.
+        Some((url, _)) if !(url.starts_with("https://") || url.starts_with("http://")) => {
             reader.push(
-                Diagnostic::error("the webhook is not an http(s) URL")
-                    .at(span, "expected https://...")
+                Diagnostic::error("the webhook of this notify block is not an http(s) URL")
+                    .at(here.clone(), "expected webhook = \"https://...\"")
                     .help("the URL the chat tool gives for its robot or incoming webhook, from a sensitive variable"),
             );
             None
         }
-        Some((url, span)) => {
+        Some((url, _)) => {
             let written = block.body.get_attribute("webhook").is_some_and(|a| {
                 ["var", "local"]
                     .iter()
@@ -100,7 +100,7 @@ pub(crate) fn read(
             if written {
                 reader.push(
                     Diagnostic::warning("a webhook URL in the configuration")
-                        .at(span, "anyone who can read this file can post to the channel")
+                        .at(here.clone(), "anyone who can read this file can post to the channel")
                         .help("take it from a sensitive variable: webhook = var.webhook, with variable \"webhook\" { sensitive = true } and CERTPLAN_VAR_webhook"),
                 );
             }

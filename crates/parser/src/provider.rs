@@ -190,7 +190,7 @@ fn read_block(
             _ => {
                 reader.push(
                     Diagnostic::error(format!("free_certificates_per_year = {n} is out of range"))
-                        .at(span, "expected 1 or more")
+                        .at(span, "expected 1 to 10000")
                         .help("the account's yearly limit of free certificates; leave it out for the 50 widely reported"),
                 );
                 None

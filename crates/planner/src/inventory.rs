@@ -68,8 +68,9 @@ impl Managed {
 
 impl Entry {
     /// Whether it serves something and expires before `until` — what needs a person.
+    /// Not knowing where it is bound counts as bound: not knowing is not safe.
     pub fn bound_and_expiring(&self, until: DateTime<Utc>) -> bool {
-        let bound = self.bound.as_ref().is_ok_and(|b| !b.is_empty());
+        let bound = self.bound.as_ref().is_ok_and(|b| !b.is_empty()) || self.bound.is_err();
         bound && self.certificate.not_after.is_some_and(|end| end <= until)
     }
 }
@@ -181,9 +182,10 @@ pub fn inventory_json(
     json!({ "generated_at": time(now), "certificates": certificates })
 }
 
-/// Whether a certificate can serve: issued and not expired.
+/// Whether a certificate may be installed somewhere: issued, or expired (and breaking HTTPS).
 pub fn serves(status: CertStatus) -> bool {
-    status == CertStatus::Issued
+    // An expired one may still be installed, breaking HTTPS where it is.
+    matches!(status, CertStatus::Issued | CertStatus::Expired)
 }
 
 #[cfg(test)]

@@ -190,7 +190,7 @@ pub fn describe_attention(a: &Attention, now: DateTime<Utc>) -> (String, String)
             )
         }
         Concern::FreeQuotaExceeded { used, planned, limit } => (
-            format!("applying for it passes its account's yearly quota of free certificates: {used} applied for this year, {planned} in this plan, of {limit}; the service will refuse it"),
+            format!("applying for it would pass its account's yearly quota of free certificates: {used} applied for this year, {planned} in this plan, of {limit}; the service may refuse it"),
             "wait for the new year; delete free certificates the account no longer uses (`certplan certificates` lists them); or order it from an ACME CA instead (an acme_certificate, uploaded and delivered the same way)".to_owned(),
         ),
         Concern::Expired => (

@@ -201,9 +201,11 @@ impl Error {
     }
 }
 
-/// The last whole number in `text`: a limit a message of the service names.
+/// The last whole number in `text` that can be a yearly limit of certificates (1 to 10 000,
+/// not a year or a date): a limit a message of the service names.
 fn last_number(text: &str) -> Option<u64> {
-    text.split(|c: char| !c.is_ascii_digit()).rfind(|n| !n.is_empty())?.parse().ok()
+    let mut numbers = text.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse().ok());
+    numbers.rfind(|n: &u64| (1..=10_000).contains(n) && !(1990..=2100).contains(n))
 }
 
 /// Up to 200 characters of a body, for a message: private keys are redacted, and control

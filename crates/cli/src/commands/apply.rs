@@ -35,7 +35,23 @@ pub struct ApplyOptions {
     pub wait: Option<Duration>,
 }
 
+/// Applies, and tells the `notify` blocks' webhooks when the run itself fails: a run nobody
+/// watches must not fail silently.
 pub async fn apply(
+    settings: Settings,
+    config: Config,
+    options: &ApplyOptions,
+) -> anyhow::Result<ExitCode> {
+    let blocks = config.notify.clone();
+    let now = settings.plan_time(&config.providers);
+    let result = run(settings, config, options).await;
+    if let Err(error) = &result {
+        crate::notify::send(&blocks, |_| crate::notify::run_failed(error), now).await;
+    }
+    result
+}
+
+async fn run(
     settings: Settings,
     config: Config,
     options: &ApplyOptions,
@@ -139,7 +155,9 @@ pub async fn apply(
     .await?;
     events.finish();
     ui::summarise_apply(&report, options.json);
-    learn_free_limits(&mut ws, &plan, &report)?;
+    if let Err(e) = learn_free_limits(&mut ws, &plan, &report) {
+        eprintln!("warning: could not record the free quota the service gave: {}", ui::chain(&*e));
+    }
     record_outputs(&mut ws, options.json)?;
     // A reader that went away ends the command without a word, as Unix tools do.
     if !stdout::closed() {
@@ -169,7 +187,8 @@ async fn notify(
     report: &certplan_engine::Report,
     attention: &[certplan_core::Attention],
 ) {
-    let now = plan.created_at;
+    // Now (a saved plan may be days old), as what was said today is counted.
+    let now = ws.settings.plan_time(&ws.config.providers);
     let found = |block: &certplan_parser::NotifyConfig| {
         crate::notify::conditions(plan, report, attention, &ws.state, now, block.expiring_within)
     };

@@ -67,9 +67,7 @@ pub async fn certificates(
         listed.push((provider.clone(), all));
     }
     let entries = inventory::inventory(&ws.config, &ws.state, listed, &bound);
-    let after = |within: Duration| {
-        now + chrono::Duration::from_std(within).unwrap_or(chrono::Duration::MAX)
-    };
+    let after = |within: Duration| certplan_core::later_by(now, within);
     let until = options.expiring_within.map(after);
     if let Some(path) = &options.html {
         let page =
@@ -88,20 +86,27 @@ pub async fn certificates(
     });
     for e in &expiring {
         let c = &e.certificate;
-        let served: Vec<String> = e.bound.iter().flatten().map(ToString::to_string).collect();
+        let served = match &e.bound {
+            Ok(resources) => {
+                resources.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            }
+            Err(why) => format!("what the service cannot say ({why})"),
+        };
         eprintln!(
             "{} ({}, {}) serves {} and expires {}",
             c.id,
             c.domain,
             e.managed.address().map_or("unmanaged".to_owned(), ToString::to_string),
-            served.join(", "),
+            served,
             c.not_after.map_or("at a date the service does not give".to_owned(), |t| format!(
                 "on {} (in {} days)",
                 t.format("%Y-%m-%d"),
                 (t - now).num_days()
             ))
         );
-        if e.managed == Managed::Unmanaged {
+        // Only a free one: a paid or uploaded certificate is not one certplan applies for.
+        let free = matches!(c.source, None | Some(certplan_core::CertificateSource::Free));
+        if e.managed == Managed::Unmanaged && free {
             eprintln!("  {}", adopt_hint(e));
         }
     }
@@ -111,8 +116,12 @@ pub async fn certificates(
 /// Says how to have certplan renew an unmanaged certificate: declare it and import it.
 fn adopt_hint(e: &Entry) -> String {
     let c = &e.certificate;
-    let name: String =
+    let mut name: String =
         c.domain.chars().map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' }).collect();
+    // A resource name starts with a letter or an underscore.
+    if name.starts_with(|ch: char| ch.is_ascii_digit()) {
+        name.insert(0, '_');
+    }
     let provider = if e.provider.is_default() {
         String::new()
     } else {

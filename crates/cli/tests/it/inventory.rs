@@ -102,6 +102,17 @@ fn every_certificate_of_every_account_is_listed_with_who_manages_it_and_where_it
         .collect();
     assert_eq!(expiring, ["checkout.example.com"]);
     assert_eq!(p.run(&["certificates", "--expiring-within", "1d"]).code, 0);
+
+    // One already expired, still on a listener, breaks HTTPS now: red, however short the window.
+    let expired = p.sandbox.seed_certificate("old.example.com", "free", -2);
+    p.sandbox.bind(&expired, "clb", Some("ap-guangzhou"), "lb-7|lbl-1");
+    let broken = p.run(&["certificates", "--expiring-within", "1d"]);
+    assert_eq!(broken.code, 3, "{}{}", broken.stdout, broken.stderr);
+    assert!(
+        broken.stderr.contains(&format!("{expired} (old.example.com, unmanaged) serves 1 clb")),
+        "{}",
+        broken.stderr
+    );
 }
 
 /// `--html` writes one page a person can open as it is: a real browser renders it from the
@@ -336,7 +347,7 @@ fn the_free_quota_is_counted_in_the_plan_and_a_refusal_says_what_to_do() {
     );
     assert!(
         plan.stdout.contains("tencentcloud_ssl_free_certificate.c")
-            && plan.stdout.contains("passes its account's yearly quota"),
+            && plan.stdout.contains("would pass its account's yearly quota"),
         "{}",
         plan.stdout
     );

@@ -135,3 +135,22 @@ fn a_run_nobody_watches_says_what_needs_a_person_once_a_day_in_each_chat_format(
         assert!(!text.contains(TOKEN), "{file}: {text}");
     }
 }
+
+/// A run that fails before it can say anything else says that, once a day.
+#[test]
+fn a_run_that_fails_says_so() {
+    let receiver = Receiver::start();
+    let config = "variable \"hook\" {\n  type      = string\n  sensitive = true\n}\n\nnotify {\n  webhook = var.hook\n  format  = \"slack\"\n}\n\nresource \"tencentcloud_ssl_free_certificate\" \"www\" {\n  domain         = \"www.example.com\"\n  dv_auth_method = \"DNS_AUTO\"\n}\n";
+    let mut p = Project::new(config);
+    p.env.push(("CERTPLAN_VAR_hook".into(), format!("{}/hook/{TOKEN}", receiver.url)));
+    // Credentials the sandbox does not know.
+    p.env.push(("TENCENTCLOUD_SECRET_ID".into(), "AKIDnobody".into()));
+    for _ in 0..2 {
+        let failed = p.run(&["apply", "--auto-approve"]);
+        assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    }
+    let bodies = receiver.bodies();
+    assert_eq!(bodies.len(), 1, "once a day: {bodies:?}");
+    let text = bodies[0].1["text"].as_str().expect("slack text");
+    assert!(text.contains("the run failed") && text.contains("AuthFailure"), "{text}");
+}

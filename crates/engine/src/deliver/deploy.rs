@@ -176,7 +176,12 @@ impl Run<'_, '_> {
                 let failed: Vec<String> =
                     d.failed().map(|r| format!("{r}: {}", describe_failure(r))).collect();
                 if failed.is_empty() {
-                    self.silence_when_unused(address, ssl, &d.from).await;
+                    // A deposed one is deleted now; a predecessor serves out its days.
+                    let deposed = (self.ledger)
+                        .read(|s| s.deposed.iter().any(|x| x.certificate_id == d.from));
+                    if !deposed {
+                        self.silence_when_unused(address, ssl, &d.from).await;
+                    }
                     self.delete_replaced(address, &d.from).await?;
                     return Ok(Outcome::Done);
                 }

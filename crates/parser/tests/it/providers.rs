@@ -247,5 +247,9 @@ fn notify_blocks_take_a_secret_webhook_and_a_known_format() {
     let missing = diagnose("notify {\n  format = \"slack\"\n}\n");
     assert!(missing.contains("a notify block needs a webhook"), "{missing}");
     let not_a_url = diagnose("notify {\n  webhook = \"SECRETKEY42\"\n}\n");
-    assert!(not_a_url.contains("the webhook is not an http(s) URL"), "{not_a_url}");
+    assert!(not_a_url.contains("is not an http(s) URL"), "{not_a_url}");
+    // The excerpts show the block, never the value.
+    assert!(!not_a_url.contains("SECRETKEY42"), "{not_a_url}");
+    let shown = certplan_parser::render_diagnostics(&written.sources, &written.warnings, false);
+    assert!(!shown.contains("SECRETKEY42"), "{shown}");
 }
