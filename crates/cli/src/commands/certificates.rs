@@ -52,7 +52,7 @@ pub async fn certificates(
         eprintln!("Listing the certificates of {provider}'s account...");
         let all = (account.ssl.all_certificates().await)
             .with_context(|| format!("could not list the certificates of {provider}'s account"))?;
-        // Only an issued certificate can serve anything.
+        // Only an issued one, or an expired one, can be installed anywhere.
         let issued: Vec<CertificateId> =
             (all.iter()).filter(|c| inventory::serves(c.status)).map(|c| c.id.clone()).collect();
         if !issued.is_empty() {
