@@ -109,8 +109,7 @@ pub async fn send(
     }
     let path = Path::new(SENT_FILE);
     // Beijing's day, as the service's dates are.
-    let beijing = chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8 is an offset");
-    let day = now.with_timezone(&beijing).format("%Y-%m-%d").to_string();
+    let day = now.with_timezone(&certplan_core::beijing()).format("%Y-%m-%d").to_string();
     let read: Option<Sent> = std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok());
     let mut sent = read.filter(|s| s.day == day).unwrap_or(Sent { day, sent: BTreeSet::new() });
     let mut count = 0;

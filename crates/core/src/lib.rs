@@ -39,6 +39,12 @@ pub use plan::{
 pub use provider::{PROVIDER_NAME, ProviderRef, ProviderRefError};
 pub use renew_before::RenewBefore;
 
+/// Beijing time (GMT+8, no daylight saving): the service's dates, and the calendar its quotas
+/// count years in.
+pub fn beijing() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
+}
+
 /// `now` plus `within`, saturating at the latest time there is: a window however long never
 /// overflows.
 pub fn later_by(now: DateTime<Utc>, within: std::time::Duration) -> DateTime<Utc> {

@@ -283,6 +283,13 @@ fn fail(message: &str) -> Expression {
     Expression::from(FuncCall::new(name, args))
 }
 
+/// Whether `body`'s argument `name` is written as a value in the file rather than taken from
+/// a variable or a local: a secret written so is readable by whoever reads the file.
+pub(crate) fn written_in_file(body: &hcl_edit::structure::Body, name: &str) -> bool {
+    body.get_attribute(name)
+        .is_some_and(|a| ["var", "local"].iter().all(|root| references(&a.value, root).is_empty()))
+}
+
 /// The names an expression takes from `root`: `local.NAME...` gives NAME for root `local`.
 pub(crate) fn references(expr: &Expression, root: &str) -> Vec<String> {
     let mut refs = References { root, names: Vec::new() };

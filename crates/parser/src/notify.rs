@@ -92,11 +92,7 @@ pub(crate) fn read(
             None
         }
         Some((url, _)) => {
-            let written = block.body.get_attribute("webhook").is_some_and(|a| {
-                ["var", "local"]
-                    .iter()
-                    .all(|root| crate::expr::references(&a.value, root).is_empty())
-            });
+            let written = crate::expr::written_in_file(&block.body, "webhook");
             if written {
                 reader.push(
                     Diagnostic::warning("a webhook URL in the configuration")

@@ -215,11 +215,7 @@ fn read_block(
     let credentials = match (secret_id, secret_key) {
         (Some((id, span)), Some((key, _))) => {
             // From a variable, the key is not in the file; written there, anyone can read it.
-            let written = block.body.get_attribute("secret_key").is_some_and(|a| {
-                ["var", "local"]
-                    .iter()
-                    .all(|root| crate::expr::references(&a.value, root).is_empty())
-            });
+            let written = crate::expr::written_in_file(&block.body, "secret_key");
             if written {
                 reader.push(
                     Diagnostic::warning("credentials in the configuration")

@@ -189,7 +189,7 @@ pub fn serves(status: CertStatus) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use certplan_core::{Address, CertificateArgs, DvAuthMethod};
     use certplan_parser::{Source, parse_sources};
     use certplan_state::ResourceState;
@@ -197,11 +197,11 @@ mod tests {
 
     use super::*;
 
-    fn now() -> DateTime<Utc> {
+    pub(super) fn now() -> DateTime<Utc> {
         "2026-11-26T12:00:00Z".parse().expect("time")
     }
 
-    fn issued(id: &str, domain: &str, lifetime: i64, days: i64) -> RemoteCertificate {
+    pub(super) fn issued(id: &str, domain: &str, lifetime: i64, days: i64) -> RemoteCertificate {
         RemoteCertificate {
             id: id.into(),
             domain: domain.into(),

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 
 use certplan_core::{
     Action, Attention, CertificateSource, Concern, FreeQuota, Plan, ProviderRef, RemoteCertificate,
+    ResourceChange,
 };
 use certplan_parser::Config;
 use certplan_state::State;
-use chrono::{DateTime, Datelike, FixedOffset, Utc};
+use chrono::{DateTime, Datelike, Utc};
 
 /// The limit when neither the configuration nor the service says: the 50 a year that
 /// Tencent's policy is widely reported to set (its own pages do not say).
@@ -19,15 +20,17 @@ pub const DEFAULT_FREE_PER_YEAR: u64 = 50;
 /// replacements; not those ordered from an ACME CA).
 pub fn free_applications(plan: &Plan) -> BTreeMap<ProviderRef, u64> {
     let mut counts = BTreeMap::new();
-    let free = plan.changes.iter().filter(|c| {
-        matches!(c.action, Action::Create | Action::Renew | Action::Replace)
-            && c.after.as_ref().is_some_and(|a| a.acme.is_none())
-    });
-    for change in free {
+    for change in plan.changes.iter().filter(|c| applies_for_free(c)) {
         let provider = change.after.as_ref().map(|a| a.provider.clone()).unwrap_or_default();
         *counts.entry(provider).or_default() += 1;
     }
     counts
+}
+
+/// Whether `change` applies for a free certificate (not one ordered from an ACME CA).
+fn applies_for_free(change: &ResourceChange) -> bool {
+    matches!(change.action, Action::Create | Action::Renew | Action::Replace)
+        && change.after.as_ref().is_some_and(|a| a.acme.is_none())
 }
 
 /// Adds to `plan` the quota of each account it applies for free certificates in, from what
@@ -42,7 +45,7 @@ pub fn free_quota(
     now: DateTime<Utc>,
 ) {
     // The calendar year is Beijing's, as the service's own dates are.
-    let beijing = FixedOffset::east_opt(8 * 3600).expect("UTC+8 is an offset");
+    let beijing = certplan_core::beijing();
     let year = now.with_timezone(&beijing).year();
     for (provider, planned) in free_applications(plan) {
         let Some(certificates) = listed.get(&provider) else { continue };
@@ -69,10 +72,8 @@ pub fn free_quota(
             // The applications past the limit, in the plan's order: those the service refuses.
             let room = limit.saturating_sub(used) as usize;
             let over = (plan.changes.iter())
-                .filter(|c| matches!(c.action, Action::Create | Action::Renew | Action::Replace))
-                .filter(|c| {
-                    c.after.as_ref().is_some_and(|a| a.acme.is_none() && a.provider == provider)
-                })
+                .filter(|c| applies_for_free(c))
+                .filter(|c| c.after.as_ref().is_some_and(|a| a.provider == provider))
                 .skip(room);
             let attention: Vec<Attention> = over
                 .map(|c| Attention {

@@ -7,7 +7,7 @@ use certplan_core::{
     CertStatus, CertificateArgs, CertificateId, CertificateSource, CsrEncryptAlgo, DvAuthMethod,
     RemoteCertificate, ValidationRecord,
 };
-use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
 mod delivery;
@@ -355,9 +355,7 @@ pub mod api_time {
 
     const FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 
-    fn beijing() -> FixedOffset {
-        FixedOffset::east_opt(8 * 3600).expect("+08:00 is a valid offset")
-    }
+    use certplan_core::beijing;
 
     /// Parses an API time into UTC; `None` for an empty or malformed value.
     pub fn parse(text: &str) -> Option<DateTime<Utc>> {

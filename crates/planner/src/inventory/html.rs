@@ -276,36 +276,17 @@ fn script_json(value: &Value) -> String {
 mod tests {
     use std::collections::BTreeMap;
 
-    use certplan_core::{CertStatus, ProviderRef, RemoteCertificate};
+    use certplan_core::{ProviderRef, RemoteCertificate};
     use certplan_state::State;
     use chrono::Duration;
 
     use super::*;
     use crate::inventory::inventory;
+    use crate::inventory::tests::{issued, now};
 
-    fn now() -> DateTime<Utc> {
-        "2026-11-26T12:00:00Z".parse().expect("time")
-    }
-
+    /// An issued 90-day certificate expiring `days` from the tests' now.
     fn certificate(id: &str, domain: &str, days: i64) -> RemoteCertificate {
-        RemoteCertificate {
-            id: id.into(),
-            domain: domain.into(),
-            alias: None,
-            status: CertStatus::Issued,
-            dv_auth_method: None,
-            key_algorithm: None,
-            project_id: None,
-            not_before: Some(now() + Duration::days(days - 90)),
-            not_after: Some(now() + Duration::days(days)),
-            inserted_at: None,
-            validation_deadline: None,
-            validation: Vec::new(),
-            renewed_by: None,
-            reissued_by: None,
-            source: None,
-            notifications_off: None,
-        }
+        issued(id, domain, 90, days)
     }
 
     fn page(certificates: Vec<RemoteCertificate>) -> String {
