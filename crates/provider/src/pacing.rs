@@ -15,36 +15,52 @@ use crate::Error;
 use crate::error::is_in_family;
 
 /// Paces calls to at most one per `interval`, spreading them evenly (a burst of one).
+///
+/// The interval is kept between the moments calls are let go, not between the slots they were
+/// given: callers queue in order (a fair lock), and each waits until `interval` after the one
+/// before it actually went. A process that stalls (a loaded machine, a suspended VM) therefore
+/// resumes at its pace instead of sending every overdue call at once, which the service would
+/// count as a burst over its limit.
 #[derive(Debug)]
 pub struct Pacer {
     interval: Duration,
-    /// The theoretical arrival time of the next call: when it may be sent.
-    next: Mutex<Option<Instant>>,
+    /// When the last call was let go; held by the caller whose turn it is while it waits.
+    last: tokio::sync::Mutex<Option<Instant>>,
+    /// Nothing is let go before this: the service said we were too fast.
+    paused_until: Mutex<Option<Instant>>,
 }
 
 impl Pacer {
     /// Creates a pacer for `per_second` calls per second (at least one).
     pub fn per_second(per_second: u32) -> Self {
-        Pacer { interval: Duration::from_secs(1) / per_second.max(1), next: Mutex::new(None) }
+        Pacer {
+            interval: Duration::from_secs(1) / per_second.max(1),
+            last: tokio::sync::Mutex::new(None),
+            paused_until: Mutex::new(None),
+        }
     }
 
-    /// Waits until the next call may be sent, and books its slot.
+    /// Waits until the next call may be sent: its turn, `interval` after the call before it
+    /// went, and past any pause.
     pub async fn acquire(&self) {
-        let slot = {
-            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let slot = next.map_or(now, |n| n.max(now));
-            *next = Some(slot + self.interval);
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
+        let mut last = self.last.lock().await;
+        loop {
+            let paused = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+            let ready = [last.map(|at| at + self.interval), paused].into_iter().flatten().max();
+            match ready {
+                // A pause asked for while this caller slept is seen when it wakes.
+                Some(ready) if ready > Instant::now() => tokio::time::sleep_until(ready).await,
+                _ => break,
+            }
+        }
+        *last = Some(Instant::now());
     }
 
     /// Sends nothing for `pause`: the service said we were too fast.
     pub fn slow_down(&self, pause: Duration) {
-        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
         let resume = Instant::now() + pause;
-        *next = Some(next.map_or(resume, |n| n.max(resume)));
+        *paused = Some(paused.map_or(resume, |p| p.max(resume)));
     }
 }
 
@@ -152,6 +168,32 @@ mod tests {
         }
         // And no slower than the limit: 50 calls take 4.9 s.
         assert_eq!(*sent.last().expect("50") - start, Duration::from_millis(4900));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_process_resumes_at_its_pace_not_in_a_burst() {
+        let pacer = std::sync::Arc::new(Pacer::per_second(10));
+        pacer.acquire().await;
+        let tasks: Vec<_> = (0..5)
+            .map(|_| {
+                let pacer = std::sync::Arc::clone(&pacer);
+                tokio::spawn(async move {
+                    pacer.acquire().await;
+                    Instant::now()
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        // Half a second passes with nobody running: every queued call is overdue at once.
+        tokio::time::advance(Duration::from_millis(500)).await;
+        let mut sent = Vec::new();
+        for t in tasks {
+            sent.push(t.await.expect("task"));
+        }
+        sent.sort();
+        for pair in sent.windows(2) {
+            assert!(pair[1] - pair[0] >= Duration::from_millis(100), "a burst: {sent:?}");
+        }
     }
 
     #[tokio::test(start_paused = true)]
