@@ -18,13 +18,14 @@ use crate::error::is_in_family;
 ///
 /// The interval is kept between the moments calls are let go, not between the slots they were
 /// given: callers queue in order (a fair lock), and each waits until `interval` after the one
-/// before it actually went. A process that stalls (a loaded machine, a suspended VM) therefore
+/// before it actually went (give or take a tenth of it, the timer's tick). A process that stalls (a loaded machine, a suspended VM) therefore
 /// resumes at its pace instead of sending every overdue call at once, which the service would
 /// count as a burst over its limit.
 #[derive(Debug)]
 pub struct Pacer {
     interval: Duration,
-    /// When the last call was let go; held by the caller whose turn it is while it waits.
+    /// When the last call was let go (when it was due, if it went within a tenth of an
+    /// interval of that); held by the caller whose turn it is while it waits.
     last: tokio::sync::Mutex<Option<Instant>>,
     /// Nothing is let go before this: the service said we were too fast.
     paused_until: Mutex<Option<Instant>>,
@@ -44,16 +45,22 @@ impl Pacer {
     /// went, and past any pause.
     pub async fn acquire(&self) {
         let mut last = self.last.lock().await;
-        loop {
+        let due = loop {
             let paused = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-            let ready = [last.map(|at| at + self.interval), paused].into_iter().flatten().max();
-            match ready {
+            let due = [last.map(|at| at + self.interval), paused].into_iter().flatten().max();
+            match due {
                 // A pause asked for while this caller slept is seen when it wakes.
-                Some(ready) if ready > Instant::now() => tokio::time::sleep_until(ready).await,
-                _ => break,
+                Some(due) if due > Instant::now() => tokio::time::sleep_until(due).await,
+                _ => break due,
             }
-        }
-        *last = Some(Instant::now());
+        };
+        // A call let go a moment after it was due (a timer's tick) keeps the cadence, or pacing
+        // would lose that moment on every call; one held longer counts from when it went.
+        let now = Instant::now();
+        *last = Some(match due {
+            Some(due) if now - due <= self.interval / 10 => due,
+            _ => now,
+        });
     }
 
     /// Sends nothing for `pause`: the service said we were too fast.
@@ -194,6 +201,18 @@ mod tests {
         for pair in sent.windows(2) {
             assert!(pair[1] - pair[0] >= Duration::from_millis(100), "a burst: {sent:?}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_let_go_a_tick_late_keeps_the_cadence() {
+        let pacer = Pacer::per_second(10);
+        let start = Instant::now();
+        pacer.acquire().await;
+        // The second call is due at 100 ms and goes at 101 ms; the third is due at 200 ms.
+        tokio::time::advance(Duration::from_millis(101)).await;
+        pacer.acquire().await;
+        pacer.acquire().await;
+        assert_eq!(Instant::now() - start, Duration::from_millis(200));
     }
 
     #[tokio::test(start_paused = true)]
