@@ -146,15 +146,15 @@ fn at_a_low_rate_limit_no_request_is_refused_and_each_certificate_is_applied_onc
     // exceeds its rate exactly is proven on tokio's clock (certplan-provider's pacing tests).
     let config = format!(
         "provider \"tencentcloud\" {{\n  requests_per_second = 5\n}}\n\n{}",
-        many_certificates(50)
+        many_certificates(100)
     );
     let p = Project::with_sandbox(&config, &["--rate-limit", "6"]);
     let apply = p.run(&["apply", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.stderr);
     let stats = p.sandbox.stats();
     assert_eq!(stats.rate_limited, 0, "the pacing, not retries, keeps it under: {stats:?}");
-    assert_eq!(stats.requests.get("ApplyCertificate"), Some(&50), "{stats:?}");
-    assert_exactly_once(&p, 50);
+    assert_eq!(stats.requests.get("ApplyCertificate"), Some(&100), "{stats:?}");
+    assert_exactly_once(&p, 100);
 }
 
 #[test]
