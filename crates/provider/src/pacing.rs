@@ -1,9 +1,10 @@
 //! Client-side rate limiting and retries: what keeps certplan at the API's limit without
 //! crossing it, and what it does when the service or the network hiccups.
 //!
-//! The limiter is a GCRA (generic cell rate algorithm) scheduled on tokio's clock. governor
-//! implements the same algorithm, but waits on its own timer, which tokio's paused time cannot
-//! drive; on tokio's clock the "never exceeds its rate" property is tested deterministically.
+//! The limiter keeps an interval between the calls it lets go, scheduled on tokio's clock, so
+//! that its properties are tested deterministically on tokio's paused time. governor's GCRA
+//! waits on its own timer, which paused time cannot drive, and books slots ahead, which a
+//! process that stalls then sends at once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,18 +15,21 @@ use tokio::time::Instant;
 use crate::Error;
 use crate::error::is_in_family;
 
-/// Paces calls to at most one per `interval`, spreading them evenly (a burst of one).
+/// Paces calls to one per `interval`, spreading them evenly (a burst of one).
 ///
 /// The interval is kept between the moments calls are let go, not between the slots they were
 /// given: callers queue in order (a fair lock), and each waits until `interval` after the one
-/// before it actually went (give or take a tenth of it, the timer's tick). A process that stalls (a loaded machine, a suspended VM) therefore
+/// before it actually went. A process that stalls (a loaded machine, a suspended VM) therefore
 /// resumes at its pace instead of sending every overdue call at once, which the service would
-/// count as a burst over its limit.
+/// count as a burst over its limit. A call let go within a tolerance of its time (a tenth of
+/// the interval, at least 2 ms) keeps the cadence, so that the timer's lateness is not lost on every call; two calls are
+/// therefore never closer than the interval less that tolerance, and a second holds at most
+/// the rate and one more call (two more above 500 a second).
 #[derive(Debug)]
 pub struct Pacer {
     interval: Duration,
-    /// When the last call was let go (when it was due, if it went within a tenth of an
-    /// interval of that); held by the caller whose turn it is while it waits.
+    /// When the last call was let go (when it was due, if it went within the tolerance of
+    /// that); held by the caller whose turn it is while it waits.
     last: tokio::sync::Mutex<Option<Instant>>,
     /// Nothing is let go before this: the service said we were too fast.
     paused_until: Mutex<Option<Instant>>,
@@ -54,13 +58,19 @@ impl Pacer {
                 _ => break due,
             }
         };
-        // A call let go a moment after it was due (a timer's tick) keeps the cadence, or pacing
-        // would lose that moment on every call; one held longer counts from when it went.
+        // A call let go a moment after it was due keeps the cadence, or pacing would lose that
+        // moment on every call; one held longer counts from when it went.
         let now = Instant::now();
         *last = Some(match due {
-            Some(due) if now - due <= self.interval / 10 => due,
+            Some(due) if now - due <= self.tolerance() => due,
             _ => now,
         });
+    }
+
+    /// How late after its time a call may go and still keep the cadence: a tenth of the
+    /// interval, and at least two of the timer's milliseconds, by which any sleep may wake late.
+    fn tolerance(&self) -> Duration {
+        (self.interval / 10).max(Duration::from_millis(2))
     }
 
     /// Sends nothing for `pause`: the service said we were too fast.
@@ -204,15 +214,55 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_call_let_go_a_tick_late_keeps_the_cadence() {
+    async fn a_call_let_go_a_moment_late_keeps_the_cadence_one_held_longer_counts_from_then() {
         let pacer = Pacer::per_second(10);
         let start = Instant::now();
         pacer.acquire().await;
-        // The second call is due at 100 ms and goes at 101 ms; the third is due at 200 ms.
-        tokio::time::advance(Duration::from_millis(101)).await;
+        // Due at 100 ms, it goes at 109 ms, within a tenth of the interval: the next is due at
+        // 200 ms.
+        tokio::time::advance(Duration::from_millis(109)).await;
         pacer.acquire().await;
         pacer.acquire().await;
         assert_eq!(Instant::now() - start, Duration::from_millis(200));
+        // Due at 300 ms, it goes at 311 ms: the next is due 100 ms after that.
+        tokio::time::advance(Duration::from_millis(111)).await;
+        pacer.acquire().await;
+        pacer.acquire().await;
+        assert_eq!(Instant::now() - start, Duration::from_millis(411));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_asked_for_while_a_call_waits_holds_it_back() {
+        let pacer = std::sync::Arc::new(Pacer::per_second(10));
+        let start = Instant::now();
+        pacer.acquire().await;
+        let waiting = {
+            let pacer = std::sync::Arc::clone(&pacer);
+            tokio::spawn(async move {
+                pacer.acquire().await;
+                Instant::now()
+            })
+        };
+        tokio::task::yield_now().await;
+        pacer.slow_down(Duration::from_secs(2));
+        assert_eq!(waiting.await.expect("task") - start, Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_given_up_while_it_waits_leaves_the_next_its_time() {
+        let pacer = std::sync::Arc::new(Pacer::per_second(10));
+        let start = Instant::now();
+        pacer.acquire().await;
+        let given_up = {
+            let pacer = std::sync::Arc::clone(&pacer);
+            tokio::spawn(async move { pacer.acquire().await })
+        };
+        tokio::task::yield_now().await;
+        given_up.abort();
+        assert!(given_up.await.expect_err("aborted").is_cancelled());
+        // Neither sooner than the interval after the last call that went, nor later.
+        pacer.acquire().await;
+        assert_eq!(Instant::now() - start, Duration::from_millis(100));
     }
 
     #[tokio::test(start_paused = true)]
