@@ -410,10 +410,14 @@ impl Project {
             return Ok(());
         }
         let accounts = self.accounts().await?;
+        // Every account is listed at once: one round trip, not one per account.
+        let asked = applying.keys().filter_map(|provider| {
+            let account = accounts.get(provider).ok()?;
+            Some(async move { (provider, account.ssl.all_certificates().await) })
+        });
         let mut listed = BTreeMap::new();
-        for provider in applying.keys() {
-            let Ok(account) = accounts.get(provider) else { continue };
-            match account.ssl.all_certificates().await {
+        for (provider, all) in futures_util::future::join_all(asked).await {
+            match all {
                 Ok(all) => drop(listed.insert(provider.clone(), all)),
                 Err(e) => eprintln!(
                     "warning: could not count the free certificates of {provider}'s account this year: {}",
