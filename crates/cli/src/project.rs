@@ -480,12 +480,19 @@ impl Project {
             };
             by_account.entry(provider).or_default().push(id.clone());
         }
+        // The accounts are asked at once: a query takes seconds.
+        let asked = by_account.into_iter().map(|(provider, ids)| {
+            let (accounts, timing) = (&accounts, &timing);
+            async move {
+                let asked = match accounts.get(&provider) {
+                    Ok(account) => certplan_engine::bindings(&account.ssl, &ids, timing).await,
+                    Err(e) => Err(e),
+                };
+                (ids, asked)
+            }
+        });
         let mut answers = BTreeMap::new();
-        for (provider, ids) in by_account {
-            let asked = match accounts.get(&provider) {
-                Ok(account) => certplan_engine::bindings(&account.ssl, &ids, &timing).await,
-                Err(e) => Err(e),
-            };
+        for (ids, asked) in futures_util::future::join_all(asked).await {
             match asked {
                 Ok(found) => answers.extend(found),
                 Err(error) => {
@@ -519,12 +526,13 @@ impl Project {
         let count = by_account.values().map(Vec::len).sum();
         let what = ui::plural(count, "certificate");
         eprintln!("Reading {what} to import from {}...", describe(&accounts));
+        let read = by_account.iter().map(|(provider, ids)| async {
+            certplan_engine::read_certificates(&accounts.get(provider)?.ssl, ids).await
+        });
         let mut observed = Observed::new();
-        for (provider, ids) in by_account {
-            let read = certplan_engine::read_certificates(&accounts.get(&provider)?.ssl, &ids);
-            observed.extend(
-                read.await.context("could not read the certificates the import blocks name")?,
-            );
+        for read in futures_util::future::join_all(read).await {
+            observed
+                .extend(read.context("could not read the certificates the import blocks name")?);
         }
         Ok(observed)
     }

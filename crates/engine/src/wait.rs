@@ -26,7 +26,7 @@ pub(crate) struct WaitOutcome {
 }
 
 impl Run<'_, '_> {
-    /// Reads the certificates waited for: one listing per account that holds some.
+    /// Reads the certificates waited for: one listing per account that holds some, all at once.
     async fn read_waiting(
         &self,
         waiting: &BTreeMap<CertificateId, (Address, RemoteCertificate, Duration)>,
@@ -38,9 +38,13 @@ impl Run<'_, '_> {
                 .unwrap_or_default();
             by_account.entry(provider).or_default().push(id.clone());
         }
+        // The accounts at once: a poll costs one round trip, however many there are.
+        let read = by_account.iter().map(|(provider, ids)| async {
+            self.account(provider)?.ssl.certificates_by_id(ids).await
+        });
         let mut seen = Vec::new();
-        for (provider, ids) in by_account {
-            seen.extend(self.account(&provider)?.ssl.certificates_by_id(&ids).await?);
+        for read in futures_util::future::join_all(read).await {
+            seen.extend(read?);
         }
         Ok(seen)
     }

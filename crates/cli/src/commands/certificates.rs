@@ -46,25 +46,41 @@ pub async fn certificates(
     let accounts = ws.accounts().await?;
     let timing = ws.settings.timing(&ws.config.providers);
     let now = ws.settings.plan_time(&ws.config.providers);
+    let providers: Vec<String> = accounts.iter().map(|(p, _)| p.to_string()).collect();
+    let whose = if providers.len() == 1 { "the account" } else { "the accounts" };
+    eprintln!("Listing the certificates in {whose} of {}...", providers.join(", "));
+    // Each account is listed and asked where its certificates are bound, the accounts at once:
+    // a bind query takes seconds.
+    let read = accounts.iter().map(|(provider, account)| {
+        let timing = &timing;
+        async move {
+            let all = (account.ssl.all_certificates().await).with_context(|| {
+                format!("could not list the certificates of {provider}'s account")
+            })?;
+            // Only an issued one, or an expired one, can be installed anywhere.
+            let issued: Vec<CertificateId> = (all.iter())
+                .filter(|c| inventory::serves(c.status))
+                .map(|c| c.id.clone())
+                .collect();
+            let bound = match issued.is_empty() {
+                true => BTreeMap::new(),
+                false => match certplan_engine::bindings(&account.ssl, &issued, timing).await {
+                    Ok(answers) => answers,
+                    Err(error) => {
+                        let why = ui::chain(&error);
+                        issued.into_iter().map(|id| (id, Err(why.clone()))).collect()
+                    }
+                },
+            };
+            anyhow::Ok((provider.clone(), all, bound))
+        }
+    });
     let mut listed = Vec::new();
     let mut bound = BTreeMap::new();
-    for (provider, account) in accounts.iter() {
-        eprintln!("Listing the certificates of {provider}'s account...");
-        let all = (account.ssl.all_certificates().await)
-            .with_context(|| format!("could not list the certificates of {provider}'s account"))?;
-        // Only an issued one, or an expired one, can be installed anywhere.
-        let issued: Vec<CertificateId> =
-            (all.iter()).filter(|c| inventory::serves(c.status)).map(|c| c.id.clone()).collect();
-        if !issued.is_empty() {
-            match certplan_engine::bindings(&account.ssl, &issued, &timing).await {
-                Ok(answers) => bound.extend(answers),
-                Err(error) => {
-                    let why = ui::chain(&error);
-                    bound.extend(issued.into_iter().map(|id| (id, Err(why.clone()))));
-                }
-            }
-        }
-        listed.push((provider.clone(), all));
+    for read in futures_util::future::join_all(read).await {
+        let (provider, all, answers) = read?;
+        bound.extend(answers);
+        listed.push((provider, all));
     }
     let entries = inventory::inventory(&ws.config, &ws.state, listed, &bound);
     let after = |within: Duration| certplan_core::later_by(now, within);
