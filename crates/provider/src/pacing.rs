@@ -159,20 +159,21 @@ mod tests {
     use super::*;
     use crate::ApiError;
 
+    /// A caller in a task of its own: when it was let go.
+    fn acquire_in_a_task(pacer: &std::sync::Arc<Pacer>) -> tokio::task::JoinHandle<Instant> {
+        let pacer = std::sync::Arc::clone(pacer);
+        tokio::spawn(async move {
+            pacer.acquire().await;
+            Instant::now()
+        })
+    }
+
     #[tokio::test(start_paused = true)]
     async fn never_exceeds_its_rate() {
         let pacer = std::sync::Arc::new(Pacer::per_second(10));
         let start = Instant::now();
         let mut sent = Vec::new();
-        let tasks: Vec<_> = (0..50)
-            .map(|_| {
-                let pacer = std::sync::Arc::clone(&pacer);
-                tokio::spawn(async move {
-                    pacer.acquire().await;
-                    Instant::now()
-                })
-            })
-            .collect();
+        let tasks: Vec<_> = (0..50).map(|_| acquire_in_a_task(&pacer)).collect();
         for t in tasks {
             sent.push(t.await.expect("task"));
         }
@@ -191,15 +192,7 @@ mod tests {
     async fn a_stalled_process_resumes_at_its_pace_not_in_a_burst() {
         let pacer = std::sync::Arc::new(Pacer::per_second(10));
         pacer.acquire().await;
-        let tasks: Vec<_> = (0..5)
-            .map(|_| {
-                let pacer = std::sync::Arc::clone(&pacer);
-                tokio::spawn(async move {
-                    pacer.acquire().await;
-                    Instant::now()
-                })
-            })
-            .collect();
+        let tasks: Vec<_> = (0..5).map(|_| acquire_in_a_task(&pacer)).collect();
         tokio::task::yield_now().await;
         // Half a second passes with nobody running: every queued call is overdue at once.
         tokio::time::advance(Duration::from_millis(500)).await;
@@ -236,13 +229,7 @@ mod tests {
         let pacer = std::sync::Arc::new(Pacer::per_second(10));
         let start = Instant::now();
         pacer.acquire().await;
-        let waiting = {
-            let pacer = std::sync::Arc::clone(&pacer);
-            tokio::spawn(async move {
-                pacer.acquire().await;
-                Instant::now()
-            })
-        };
+        let waiting = acquire_in_a_task(&pacer);
         tokio::task::yield_now().await;
         pacer.slow_down(Duration::from_secs(2));
         assert_eq!(waiting.await.expect("task") - start, Duration::from_secs(2));
@@ -253,10 +240,7 @@ mod tests {
         let pacer = std::sync::Arc::new(Pacer::per_second(10));
         let start = Instant::now();
         pacer.acquire().await;
-        let given_up = {
-            let pacer = std::sync::Arc::clone(&pacer);
-            tokio::spawn(async move { pacer.acquire().await })
-        };
+        let given_up = acquire_in_a_task(&pacer);
         tokio::task::yield_now().await;
         given_up.abort();
         assert!(given_up.await.expect_err("aborted").is_cancelled());
