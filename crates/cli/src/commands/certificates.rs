@@ -62,15 +62,16 @@ pub async fn certificates(
                 .filter(|c| inventory::serves(c.status))
                 .map(|c| c.id.clone())
                 .collect();
-            let bound = match issued.is_empty() {
-                true => BTreeMap::new(),
-                false => match certplan_engine::bindings(&account.ssl, &issued, timing).await {
+            let bound = if issued.is_empty() {
+                BTreeMap::new()
+            } else {
+                match certplan_engine::bindings(&account.ssl, &issued, timing).await {
                     Ok(answers) => answers,
                     Err(error) => {
                         let why = ui::chain(&error);
                         issued.into_iter().map(|id| (id, Err(why.clone()))).collect()
                     }
-                },
+                }
             };
             anyhow::Ok((provider.clone(), all, bound))
         }

@@ -140,8 +140,8 @@ fn an_interrupt_stops_new_work_and_keeps_what_was_done() {
 
 #[test]
 fn at_a_low_rate_limit_no_request_is_refused_and_each_certificate_is_applied_once() {
-    // Paced at 5 a second, twice the changes at once (parallelism 10), against a service that
-    // admits 6: the margin is the machine's, whose scheduling on a loaded test run can hold the
+    // Paced at 5 a second with 10 changes at once (the default parallelism), against a service
+    // that admits 6: the margin is the machine's, whose scheduling on a loaded test run can hold the
     // sandbox's process for a moment and then admit a queue at once. That the pacer never
     // exceeds its rate exactly is proven on tokio's clock (certplan-provider's pacing tests).
     let config = format!(
