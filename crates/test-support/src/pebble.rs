@@ -6,7 +6,6 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use std::process::{Child, Command};
@@ -28,10 +27,9 @@ pub struct Pebble {
     pub management: String,
     /// The port Pebble fetches HTTP-01 challenges from.
     pub http_port: u16,
-    /// Pebble's log: what it issued.
-    log: PathBuf,
     children: Vec<Child>,
-    _dir: tempfile::TempDir,
+    /// Its files: configuration, certificates, logs.
+    dir: tempfile::TempDir,
 }
 
 impl Drop for Pebble {
@@ -43,11 +41,41 @@ impl Drop for Pebble {
     }
 }
 
+/// Why Pebble did not come to serve.
+enum Stopped {
+    /// One of the two programs exited: worth starting again on other ports.
+    Exited(String),
+    TimedOut(String),
+}
+
 /// Returns a free loopback port (bound, then released for the caller).
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     listener.local_addr().expect("local address").port()
 }
+
+/// Returns a loopback port free for both TCP and UDP, as a DNS server listens on both.
+fn free_dns_port() -> u16 {
+    loop {
+        let port = free_port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// The last lines of a log file, for a failure's message.
+fn tail(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(10)..].join("\n")
+}
+
+/// How many times Pebble is started on fresh ports when it exits at once: a port found free
+/// may be taken by another test's process before Pebble binds it.
+const ATTEMPTS: usize = 3;
+/// How long Pebble and challtestsrv are given to serve, on a machine busy with other tests.
+const START_LIMIT: Duration = Duration::from_secs(30);
 
 /// Returns the path of `program`, or stops the test saying how to install it.
 fn installed(program: &str) -> PathBuf {
@@ -80,8 +108,26 @@ fn listener_certificate() -> (String, String, String) {
 }
 
 impl Pebble {
-    /// Starts Pebble and challtestsrv, and waits until Pebble serves its directory.
+    /// Starts Pebble and challtestsrv, and waits until Pebble serves its directory; on fresh
+    /// ports again when one of them exits at once (a port taken meanwhile).
     pub async fn start() -> Pebble {
+        let mut failures = Vec::new();
+        for _ in 0..ATTEMPTS {
+            let mut pebble = Pebble::spawn();
+            match pebble.wait_until_serving().await {
+                Ok(()) => return pebble,
+                Err(Stopped::Exited(why)) => failures.push(why),
+                Err(Stopped::TimedOut(why)) => {
+                    failures.push(why);
+                    break;
+                }
+            }
+        }
+        panic!("Pebble did not start:\n{}", failures.join("\n"));
+    }
+
+    /// Starts challtestsrv and Pebble on free ports, without waiting for them.
+    fn spawn() -> Pebble {
         let (pebble, challtestsrv) = (installed(PEBBLE), installed(CHALLTESTSRV));
         let dir = tempfile::tempdir().expect("a temporary directory");
         let (root, cert, key) = listener_certificate();
@@ -91,8 +137,9 @@ impl Pebble {
         std::fs::write(&roots, root).expect("write root.pem");
         std::fs::write(&cert_path, cert).expect("write cert.pem");
         std::fs::write(&key_path, key).expect("write key.pem");
+        let log_file = |name: &str| std::fs::File::create(dir.path().join(name)).expect("a log");
 
-        let (dns_port, management_port) = (free_port(), free_port());
+        let (dns_port, management_port) = (free_dns_port(), free_port());
         let dns: SocketAddr = format!("127.0.0.1:{dns_port}").parse().expect("an address");
         let management = format!("http://127.0.0.1:{management_port}");
         let challtest = Command::new(challtestsrv)
@@ -100,8 +147,8 @@ impl Pebble {
             .args(["-management", &format!("127.0.0.1:{management_port}")])
             .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
             .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log_file("challtestsrv.log"))
+            .stderr(log_file("challtestsrv.err"))
             .spawn()
             .expect("pebble-challtestsrv starts");
 
@@ -121,8 +168,6 @@ impl Pebble {
         }});
         let config_path = dir.path().join("pebble.json");
         std::fs::write(&config_path, config.to_string()).expect("write pebble.json");
-        let log = dir.path().join("pebble.log");
-        let log_file = std::fs::File::create(&log).expect("Pebble's log");
         let pebble = Command::new(pebble)
             .arg("-config")
             .arg(&config_path)
@@ -130,30 +175,45 @@ impl Pebble {
             // No random waits before validating, and no nonce refused for practice.
             .env("PEBBLE_VA_NOSLEEP", "1")
             .env("PEBBLE_WFE_NONCEREJECT", "0")
-            .stdout(log_file)
-            .stderr(Stdio::null())
+            .stdout(log_file("pebble.log"))
+            .stderr(log_file("pebble.err"))
             .spawn()
             .expect("pebble starts");
         let directory = format!("https://127.0.0.1:{listen}/dir");
-        let started = Pebble {
+        Pebble {
             directory,
             roots,
             dns,
             management,
             http_port,
-            log,
             children: vec![challtest, pebble],
-            _dir: dir,
-        };
-        started.wait_until_serving().await;
-        started
+            dir,
+        }
+    }
+
+    /// What the two programs said last, for a failure's message.
+    fn logs(&self) -> String {
+        ["challtestsrv.log", "challtestsrv.err", "pebble.log", "pebble.err"]
+            .iter()
+            .map(|name| format!("--- {name}:\n{}", tail(&self.dir.path().join(name))))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     /// Waits until Pebble answers for its directory and challtestsrv for its management API.
-    async fn wait_until_serving(&self) {
+    async fn wait_until_serving(&mut self) -> Result<(), Stopped> {
         let client = self.client();
         let plain = reqwest::Client::new();
-        for _ in 0..200 {
+        let started = std::time::Instant::now();
+        loop {
+            for (name, child) in [CHALLTESTSRV, PEBBLE].iter().zip(&mut self.children) {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(Stopped::Exited(format!(
+                        "{name} exited ({status}):\n{}",
+                        self.logs()
+                    )));
+                }
+            }
             let pebble = client.get(&self.directory).send().await;
             let challtest = plain
                 .post(format!("{}/clear-txt", self.management))
@@ -163,17 +223,22 @@ impl Pebble {
             if pebble.is_ok_and(|r| r.status().is_success())
                 && challtest.is_ok_and(|r| r.status().is_success())
             {
-                return;
+                return Ok(());
+            }
+            if started.elapsed() > START_LIMIT {
+                let (directory, logs) = (&self.directory, self.logs());
+                return Err(Stopped::TimedOut(format!(
+                    "it did not serve {directory} within {START_LIMIT:?}:\n{logs}"
+                )));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("Pebble did not start serving {} within 10 s", self.directory);
     }
 
     /// How many certificates Pebble has issued: how many orders were finalized, as the CA
     /// itself logs them.
     pub fn issued(&self) -> usize {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let log = std::fs::read_to_string(self.dir.path().join("pebble.log")).unwrap_or_default();
         log.lines().filter(|l| l.contains("Issued certificate serial")).count()
     }
 
