@@ -22,9 +22,9 @@ use crate::error::is_in_family;
 /// before it actually went. A process that stalls (a loaded machine, a suspended VM) therefore
 /// resumes at its pace instead of sending every overdue call at once, which the service would
 /// count as a burst over its limit. A call let go within a tolerance of its time (a tenth of
-/// the interval, at least 2 ms) keeps the cadence, so that the timer's lateness is not lost on every call; two calls are
-/// therefore never closer than the interval less that tolerance, and a second holds at most
-/// the rate and one more call (two more above 500 a second).
+/// the interval, at least 2 ms) keeps the cadence, so that the timer's lateness is not lost
+/// on every call; two calls are therefore never closer than the interval less that tolerance,
+/// and a second holds at most the rate and one more call (two more above 500 a second).
 #[derive(Debug)]
 pub struct Pacer {
     interval: Duration,
