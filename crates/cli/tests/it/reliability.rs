@@ -141,16 +141,23 @@ fn an_interrupt_stops_new_work_and_keeps_what_was_done() {
 #[test]
 fn at_a_low_rate_limit_no_request_is_refused_and_each_certificate_is_applied_once() {
     // Paced at 5 a second with 10 changes at once (the default parallelism), against a service
-    // that admits 6: the margin is the machine's, whose scheduling on a loaded test run can hold the
-    // sandbox's process for a moment and then admit a queue at once. That the pacer never
-    // exceeds its rate exactly is proven on tokio's clock (certplan-provider's pacing tests).
+    // that admits 6: the margin is the machine's, whose scheduling on a loaded test run can hold
+    // the sandbox's process for a moment and then admit a queue at once. That the pacer never
+    // exceeds its rate exactly is proven on tokio's clock (certplan-provider's pacing tests);
+    // that this run's applications went no faster than the 5 a second the block sets is its
+    // length, which a loaded machine can only make longer.
     let config = format!(
         "provider \"tencentcloud\" {{\n  requests_per_second = 5\n}}\n\n{}",
         many_certificates(100)
     );
     let p = Project::with_sandbox(&config, &["--rate-limit", "6"]);
+    let started = std::time::Instant::now();
     let apply = p.run(&["apply", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.stderr);
+    // 99 intervals of 200 ms between the first application and the last, less the pacer's
+    // tolerance of a tenth of one.
+    let elapsed = started.elapsed();
+    assert!(elapsed >= std::time::Duration::from_millis(19_780), "faster than 5/s: {elapsed:?}");
     let stats = p.sandbox.stats();
     assert_eq!(stats.rate_limited, 0, "the pacing, not retries, keeps it under: {stats:?}");
     assert_eq!(stats.requests.get("ApplyCertificate"), Some(&100), "{stats:?}");
