@@ -78,6 +78,7 @@ pub async fn certificates(
     });
     let mut listed = Vec::new();
     let mut bound = BTreeMap::new();
+    // Every account answers before an error stops the command: the first one, in their order.
     for read in futures_util::future::join_all(read).await {
         let (provider, all, answers) = read?;
         bound.extend(answers);
