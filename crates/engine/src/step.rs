@@ -5,8 +5,7 @@
 use std::collections::BTreeSet;
 
 use certplan_core::{
-    Address, CertStatus, CertificateArgs, CertificateId, Deployment, ExportRecord, Observed,
-    RemoteCertificate,
+    Address, CertificateArgs, CertificateId, Deployment, ExportRecord, Observed, RemoteCertificate,
 };
 use certplan_state::{Deposed, Intent, IntentKind, ResourceState, State};
 use chrono::{DateTime, Utc};
@@ -369,29 +368,17 @@ fn record(
     remote: Option<&RemoteCertificate>,
     validation_failures: u32,
 ) {
+    let earlier = state.resources.get(address);
     let mut record = ResourceState {
-        certificate_id: id.clone(),
-        args: declared.args.clone(),
-        status: CertStatus::Pending,
-        not_before: None,
-        not_after: None,
         renewed_from: lineage.renewed_from,
         prevent_destroy: declared.prevent_destroy,
-        applied_at,
-        validation: Vec::new(),
         sensitive: declared.sensitive.clone(),
         validation_failures,
         succeeds: lineage.succeeds,
-        deployments: Vec::new(),
-        exports: state.resources.get(address).map(|r| r.exports.clone()).unwrap_or_default(),
-        first_deployments: (state.resources.get(address))
-            .map(|r| r.first_deployments.clone())
-            .unwrap_or_default(),
-        imported: lineage
-            .imported
-            .or_else(|| state.resources.get(address).and_then(|r| r.imported.clone())),
-        issued_expiry: None,
-        replaced_because: None,
+        exports: earlier.map(|r| r.exports.clone()).unwrap_or_default(),
+        first_deployments: earlier.map(|r| r.first_deployments.clone()).unwrap_or_default(),
+        imported: lineage.imported.or_else(|| earlier.and_then(|r| r.imported.clone())),
+        ..ResourceState::new(id.clone(), declared.args.clone(), applied_at)
     };
     if let Some(remote) = remote {
         record.observe(remote);

@@ -223,25 +223,12 @@ pub(crate) mod tests {
     }
 
     fn recorded(c: &RemoteCertificate) -> ResourceState {
+        let args = CertificateArgs::new(&c.domain, DvAuthMethod::DnsAuto);
         ResourceState {
-            certificate_id: c.id.clone(),
-            args: CertificateArgs::new(&c.domain, DvAuthMethod::DnsAuto),
             status: c.status,
             not_before: c.not_before,
             not_after: c.not_after,
-            renewed_from: Vec::new(),
-            prevent_destroy: false,
-            applied_at: now() - Duration::days(60),
-            validation: Vec::new(),
-            sensitive: Default::default(),
-            validation_failures: 0,
-            succeeds: None,
-            imported: None,
-            deployments: Vec::new(),
-            first_deployments: Vec::new(),
-            exports: Vec::new(),
-            issued_expiry: None,
-            replaced_because: None,
+            ..ResourceState::new(c.id.clone(), args, now() - Duration::days(60))
         }
     }
 

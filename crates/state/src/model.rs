@@ -288,6 +288,35 @@ pub struct ResourceState {
 }
 
 impl ResourceState {
+    /// The record of certificate `id`, applied for with `args` at `applied_at` and not seen
+    /// issued yet: nothing delivered, renewed or validated.
+    pub fn new(
+        certificate_id: CertificateId,
+        args: CertificateArgs,
+        applied_at: DateTime<Utc>,
+    ) -> Self {
+        ResourceState {
+            certificate_id,
+            args,
+            status: CertStatus::Pending,
+            not_before: None,
+            not_after: None,
+            renewed_from: Vec::new(),
+            prevent_destroy: false,
+            applied_at,
+            validation: Vec::new(),
+            sensitive: BTreeSet::new(),
+            validation_failures: 0,
+            succeeds: None,
+            deployments: Vec::new(),
+            first_deployments: Vec::new(),
+            exports: Vec::new(),
+            imported: None,
+            issued_expiry: None,
+            replaced_because: None,
+        }
+    }
+
     /// Returns this record as renewed by the certificate `id` (made outside certplan): the
     /// same arguments and settings, the chain extended; status and dates come from observing it.
     pub fn renewed_as(&self, id: &str) -> Self {
@@ -407,24 +436,15 @@ pub(crate) fn sample() -> State {
     state.resources.insert(
         Address::certificate("www"),
         ResourceState {
-            certificate_id: "a9TsmZkL".into(),
-            args: CertificateArgs::new("www.example.com", DvAuthMethod::DnsAuto),
             status: CertStatus::Issued,
             not_before: Some("2026-11-26T00:00:00Z".parse().expect("time")),
             not_after: Some("2027-02-24T00:00:00Z".parse().expect("time")),
             renewed_from: vec!["oldId001".into()],
-            prevent_destroy: false,
-            applied_at: "2026-11-26T00:00:01Z".parse().expect("time"),
-            validation: Vec::new(),
-            sensitive: BTreeSet::new(),
-            validation_failures: 0,
-            succeeds: None,
-            imported: None,
-            deployments: Vec::new(),
-            first_deployments: Vec::new(),
-            exports: Vec::new(),
-            issued_expiry: None,
-            replaced_because: None,
+            ..ResourceState::new(
+                "a9TsmZkL".into(),
+                CertificateArgs::new("www.example.com", DvAuthMethod::DnsAuto),
+                "2026-11-26T00:00:01Z".parse().expect("time"),
+            )
         },
     );
     state

@@ -32,25 +32,12 @@ fn cert(name: &str, domain: &str) -> String {
 
 /// A recorded certificate for `domain` that expires `days` from now.
 fn recorded(id: &str, domain: &str, days: i64, status: CertStatus) -> ResourceState {
+    let args = CertificateArgs::new(domain, DvAuthMethod::DnsAuto);
     ResourceState {
-        certificate_id: id.into(),
-        args: CertificateArgs::new(domain, DvAuthMethod::DnsAuto),
         status,
         not_before: Some(now() + Duration::days(days - 90)),
         not_after: Some(now() + Duration::days(days)),
-        renewed_from: Vec::new(),
-        prevent_destroy: false,
-        applied_at: now() + Duration::days(days - 90),
-        validation: Vec::new(),
-        sensitive: Default::default(),
-        validation_failures: 0,
-        succeeds: None,
-        imported: None,
-        deployments: Vec::new(),
-        first_deployments: Vec::new(),
-        exports: Vec::new(),
-        issued_expiry: None,
-        replaced_because: None,
+        ..ResourceState::new(id.into(), args, now() + Duration::days(days - 90))
     }
 }
 

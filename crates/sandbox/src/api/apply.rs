@@ -268,30 +268,12 @@ mod tests {
 
     fn cert(status: i64, end_in_days: i64, now: DateTime<Utc>) -> StoredCertificate {
         StoredCertificate {
-            id: "old00001".into(),
             sequence: 1,
-            domain: "www.example.com".into(),
-            alias: String::new(),
-            project_id: 0,
-            dv_auth_method: "DNS_AUTO".into(),
-            csr_encrypt_algo: "RSA".into(),
-            csr_key_parameter: "2048".into(),
-            contact_email: None,
             status,
             inserted_at: now,
             not_before: Some(now - Duration::days(VALIDITY_DAYS - end_in_days)),
             not_after: Some(now + Duration::days(end_in_days)),
-            origin_certificate_id: None,
-            renewed_by: None,
-            replaced_by: None,
-            replaced_for: None,
-            validation_token: "00".repeat(16),
-            key_pem: None,
-            cert_pem: None,
-            csr_pem: None,
-            upload: None,
-            paid: false,
-            ignore_expiry: false,
+            ..StoredCertificate::seeded("old00001", "www.example.com", now)
         }
     }
 

@@ -103,25 +103,13 @@ pub(crate) fn no_env(_: &str) -> Option<String> {
 pub(crate) fn record(i: usize) -> ResourceState {
     let mut args = CertificateArgs::new(format!("r{i}.example.com"), DvAuthMethod::DnsAuto);
     args.alias = Some(format!("alias {i}"));
+    let applied_at = "2026-11-26T00:00:01.123456789Z".parse().expect("time");
     ResourceState {
-        certificate_id: format!("id{i:06}").into(),
-        args,
         status: CertStatus::Issued,
         not_before: Some("2026-11-26T00:00:00Z".parse().expect("time")),
         not_after: Some("2027-02-24T00:00:00Z".parse().expect("time")),
-        renewed_from: Vec::new(),
-        prevent_destroy: false,
-        applied_at: "2026-11-26T00:00:01.123456789Z".parse().expect("time"),
-        validation: Vec::new(),
-        sensitive: BTreeSet::new(),
-        validation_failures: 0,
-        succeeds: None,
-        imported: None,
-        deployments: Vec::new(),
-        first_deployments: Vec::new(),
-        exports: Vec::new(),
         issued_expiry: Some("2027-02-24T00:00:00Z".parse().expect("time")),
-        replaced_because: None,
+        ..ResourceState::new(format!("id{i:06}").into(), args, applied_at)
     }
 }
 
